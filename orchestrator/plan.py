@@ -67,3 +67,20 @@ class RunPlan:
         if self.models:
             return ",".join(os.path.basename(m) for m in self.models)
         return None
+
+    def transcript_text(self) -> str | None:
+        """The forced-alignment transcript (scenario align): --transcript or X.txt beside X.wav."""
+        if self.scenario != "align":
+            return None
+        path = self.transcript
+        if not path and self.audio:
+            sidecar = Path(self.audio).with_suffix(".txt")
+            path = str(sidecar) if sidecar.exists() else None
+        return Path(path).read_text(encoding="utf-8").strip() if path else None
+
+    def describe(self, audio_s: float | None = None) -> dict:
+        return {"strategies": list(self.strategies), "iters": self.iters, "warmup": self.warmup,
+                "scenario": self.scenario, "models": list(self.models), "audio": self.audio,
+                "audio_s": audio_s, "reference": self.reference, "transcript": self.transcript,
+                "language": self.language, "iter_timeout": self.iter_timeout,
+                "sample_hz": self.sample_hz, "thresholds": vars(self.thresholds)}

@@ -1,0 +1,170 @@
+"""Statistics over a strategy's iteration records: timing medians, memory growth per
+iteration with a 95% confidence interval, and the leak verdict.
+
+Method: Theil–Sen slope of memory (RSS at the `after_infer` mark, MB) against iteration
+index, over the iterations after warm-up, with its 95% CI (scipy.stats.theilslopes). It is
+the median of pairwise slopes, so one odd iteration (a page-cache hiccup, a GC) does not
+move it the way it moves a least-squares fit.
+
+Verdicts (thresholds in orchestrator.plan.Thresholds):
+- `stable`: the CI contains 0, or the slope is under the growth threshold.
+- `plateau`: it grew, then went flat: there is a tail of at least `plateau_min_tail`
+  iterations (and `plateau_min_tail_share` of them) that is itself `stable`;
+  `plateau_from` is the first iteration of the earliest such tail.
+- `growing`: otherwise.
+With fewer than 3 iterations after warm-up there is no verdict (null).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+from orchestrator.plan import Thresholds
+
+
+def _percentile(values, q):
+    vals = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return float(np.percentile(vals, q)) if vals else None
+
+
+def median(values):
+    return _percentile(values, 50)
+
+
+def p95(values):
+    return _percentile(values, 95)
+
+
+def slope_ci(xs, ys) -> tuple[float, float, float] | None:
+    """(slope, ci_low, ci_high) per unit of x, or None with fewer than 3 points."""
+    if len(xs) < 3:
+        return None
+    if len(set(ys)) == 1:  # perfectly flat: theilslopes' CI degenerates to the same point
+        return 0.0, 0.0, 0.0
+    res = stats.theilslopes(ys, xs, alpha=0.95)
+    return float(res[0]), float(res[2]), float(res[3])
+
+
+def _is_stable(fit, threshold) -> bool:
+    slope, lo, hi = fit
+    return (lo <= 0.0 <= hi) or abs(slope) < threshold
+
+
+def verdict(xs, ys, th: Thresholds) -> dict:
+    fit = slope_ci(xs, ys)
+    if fit is None:
+        return {"growth_mb_per_iter": None, "growth_ci95": None, "verdict": None, "plateau_from": None}
+    out = {"growth_mb_per_iter": fit[0], "growth_ci95": [fit[1], fit[2]], "plateau_from": None}
+    if _is_stable(fit, th.growth_mb_per_iter):
+        out["verdict"] = "stable"
+        return out
+    min_tail = max(th.plateau_min_tail, math.ceil(th.plateau_min_tail_share * len(xs)), 3)
+    for start in range(1, len(xs) - min_tail + 1):
+        tail = slope_ci(xs[start:], ys[start:])
+        if tail and _is_stable(tail, th.growth_mb_per_iter):
+            out["verdict"], out["plateau_from"] = "plateau", int(xs[start])
+            return out
+    out["verdict"] = "growing"
+    return out
+
+
+def mean_ci(values) -> tuple[float, float, float] | None:
+    """Mean and its 95% t-interval (for per-switch figures), None with fewer than 2 values."""
+    vals = [v for v in values if v is not None]
+    if len(vals) < 2:
+        return (float(vals[0]), float(vals[0]), float(vals[0])) if vals else None
+    m = float(np.mean(vals))
+    half = float(stats.t.ppf(0.975, len(vals) - 1) * stats.sem(vals)) if np.std(vals) > 0 else 0.0
+    return m, m - half, m + half
+
+
+def summarize(iterations: list[dict], th: Thresholds) -> dict:
+    """The `summary` block of a strategy result (schema orch.run/1, plus extras)."""
+    ok = [it for it in iterations if it.get("ttft_ms") is not None or it.get("text")]
+    measured = [it for it in ok if not it.get("warmup")]
+    mem = [it for it in measured if it.get("rss_mb") is not None]
+    # with several models per iteration (scenario switch) the memory series is the last
+    # model's record of each iteration: one point per full cycle
+    last_per_i = {}
+    for it in mem:
+        last_per_i[it["i"]] = it
+    series = [last_per_i[i] for i in sorted(last_per_i)]
+    xs = [float(it["i"]) for it in series]
+    ys = [float(it["rss_mb"]) for it in series]
+    uss = [it.get("uss_mb") for it in series]
+    out = {
+        "iters_ok": len({it["i"] for it in ok}),
+        "iters_measured": len({it["i"] for it in measured}),
+        "ttft_ms_median": median([it.get("ttft_ms") for it in measured]),
+        "ttft_ms_p95": p95([it.get("ttft_ms") for it in measured]),
+        "itl_ms_median": median([it.get("itl_ms_p50") for it in measured]),
+        "itl_ms_p95": p95([it.get("itl_ms_p95") for it in measured]),
+        "tokens_per_s_median": median([it.get("tokens_per_s") for it in measured]),
+        "latency_ms_median": median([it.get("latency_ms") for it in measured]),
+        "latency_ms_p95": p95([it.get("latency_ms") for it in measured]),
+        "load_ms_median": median([it.get("load_ms") for it in ok]),
+        "rtf_median": median([it.get("rtf") for it in measured]),
+        "rss_start_mb": ys[0] if ys else None,
+        "rss_end_mb": ys[-1] if ys else None,
+        "rss_peak_mb": max((it.get("peak_rss_mb") or it["rss_mb"] for it in mem), default=None),
+    }
+    out.update(verdict(xs, ys, th))
+    if all(u is not None for u in uss) and len(uss) >= 3:
+        fit = slope_ci(xs, [float(u) for u in uss])
+        out["uss_growth_mb_per_iter"], out["uss_growth_ci95"] = fit[0], [fit[1], fit[2]]
+    return out
+
+
+def _ci_block(values) -> dict | None:
+    fit = mean_ci(values)
+    return None if fit is None else {"mean": fit[0], "ci95": [fit[1], fit[2]], "n": len(values)}
+
+
+def per_model(iterations: list[dict]) -> dict:
+    """Scenario switch: per model, what a load costs, what an unload gives back and what each
+    switch keeps (after_unload - before_load, mean with a 95% t-interval), plus timings."""
+    out = {}
+    for model in dict.fromkeys(it.get("model") for it in iterations):
+        its = [it for it in iterations if it.get("model") == model and not it.get("warmup")]
+
+        def phase(it, name):
+            p = (it.get("phases") or {}).get(name)
+            return p.get("rss_mb") if p else None
+
+        def diff(a, b):
+            vals = [(phase(it, a), phase(it, b)) for it in its]
+            return [y - x for x, y in vals if x is not None and y is not None]
+
+        out[model or "-"] = {
+            "iters": len(its),
+            "load_overhead_mb": _ci_block(diff("before_load", "after_load")),
+            "released_at_unload_mb": _ci_block([-d for d in diff("after_infer", "after_unload")]),
+            "kept_per_switch_mb": _ci_block(diff("before_load", "after_unload")),
+            "load_ms_median": median([it.get("load_ms") for it in its]),
+            "ttft_ms_median": median([it.get("ttft_ms") for it in its]),
+            "tokens_per_s_median": median([it.get("tokens_per_s") for it in its]),
+            "cer_mean": _mean([it.get("cer") for it in its]),
+        }
+    return out
+
+
+def _mean(values):
+    vals = [v for v in values if v is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def quality_summary(iterations: list[dict]) -> dict:
+    measured = [it for it in iterations if not it.get("warmup")]
+    return {"cer_mean": _mean([it.get("cer") for it in measured]),
+            "wer_mean": _mean([it.get("wer") for it in measured]),
+            "empty_outputs": sum(1 for it in iterations if not (it.get("text") or "").strip())}
+
+
+def alignment_summary(iterations: list[dict]) -> dict:
+    checks = [it.get("alignment") or {} for it in iterations]
+    return {"iters_with_violations": sum(1 for c in checks if c.get("violations")),
+            "violations_total": sum(c.get("violations", 0) for c in checks),
+            "parse_failures": sum(1 for c in checks if c.get("parse_error"))}

@@ -1,0 +1,58 @@
+"""Where chatllm.cpp's pieces are: --chatllm-dir / CHATLLM_DIR / ./chatllm.cpp, with
+--chatllm-main and --chatllm-lib overriding the two built files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+
+@dataclass
+class ChatLLMPaths:
+    root: str
+    main: str
+    lib: str
+    bindings: str  # bindings/chatllm.py
+
+
+def resolve(root: str | None, main: str | None = None, lib: str | None = None) -> ChatLLMPaths:
+    root = os.path.abspath(root or os.environ.get("CHATLLM_DIR") or "./chatllm.cpp")
+    main = main or next((p for p in (os.path.join(root, "build", "bin", "main"),
+                                     os.path.join(root, "build", "main")) if os.path.exists(p)),
+                        os.path.join(root, "build", "bin", "main"))
+    lib = lib or next((p for p in (os.path.join(root, "bindings", "libchatllm.so"),
+                                   os.path.join(root, "build", "lib", "libchatllm.so")) if os.path.exists(p)),
+                      os.path.join(root, "bindings", "libchatllm.so"))
+    return ChatLLMPaths(root=root, main=os.path.abspath(main), lib=os.path.abspath(lib),
+                        bindings=os.path.join(root, "bindings", "chatllm.py"))
+
+
+BUILD_HINT = ("build it outside this repository: cmake -B build && "
+              "cmake --build build -j --target main libchatllm (in the chatllm.cpp checkout)")
+
+
+def problems_for(plan) -> list[str]:
+    opts = plan.engine_options
+    out = []
+    if not os.path.isdir(opts["chatllm_dir"]):
+        return [f"chatllm.cpp checkout not found at {opts['chatllm_dir']}: pass --chatllm-dir or set CHATLLM_DIR"]
+    cli = any(s.startswith("cli") for s in plan.strategies)
+    inproc = any(not s.startswith("cli") for s in plan.strategies)
+    if cli and not os.access(opts["main"], os.X_OK):
+        out.append(f"chatllm.cpp main not found at {opts['main']}: {BUILD_HINT}, or pass --chatllm-main")
+    if inproc and not os.path.exists(opts["lib"]):
+        out.append(f"libchatllm.so not found at {opts['lib']}: {BUILD_HINT}, or pass --chatllm-lib")
+    bindings = os.path.join(opts["chatllm_dir"], "bindings", "chatllm.py")
+    if inproc and not os.path.exists(bindings):
+        out.append(f"chatllm.cpp Python bindings not found at {bindings}: is this a chatllm.cpp checkout?")
+    if not plan.models:
+        out.append("no model given: pass --model PATH (e.g. models/qwen3-asr-0.6b-q4_0.bin)")
+    for m in plan.models:
+        if not os.path.isfile(m):
+            out.append(f"model file not found: {m}")
+    if not plan.audio:
+        out.append("no audio given: pass --audio FILE.wav")
+    if shutil.which("ffmpeg") is None:
+        out.append("ffmpeg not found on PATH: chatllm.cpp decodes audio with it (apt-get install ffmpeg)")
+    return out

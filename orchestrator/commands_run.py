@@ -1,0 +1,147 @@
+"""`orch run` and `orch compare`: build a RunPlan from options, execute it, print the table.
+
+Exit codes: 0 every strategy ok (or skipped as not applicable), 1 a strategy crashed,
+timed out or failed, 2 the run could not start (bad option, missing input), 130 Ctrl-C
+(what was measured is written first).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from orchestrator import output
+from orchestrator.engine_options import engine_options_from_cli, engine_option_decorators, preflight
+from orchestrator.plan import ENGINES, SCENARIOS, STRATEGIES, EXTRA_STRATEGIES, RunPlan, Thresholds
+from orchestrator.runner import RunInterrupted, execute
+from orchestrator.tabular import format_option
+
+ALL_STRATEGIES = STRATEGIES + EXTRA_STRATEGIES
+
+
+def common_options(f):
+    decorators = [
+        click.option("--iters", type=click.IntRange(1), default=10, show_default=True,
+                     help="Iterations per strategy."),
+        click.option("--warmup", type=click.IntRange(0), default=2, show_default=True,
+                     help="Leading iterations recorded but left out of the statistics."),
+        click.option("--engine", type=click.Choice(ENGINES), default="calibration", show_default=True),
+        click.option("--scenario", type=click.Choice(SCENARIOS), default="asr", show_default=True),
+        click.option("--model", "model", help="Model file (chatllm) or label NAME[:MB] (calibration)."),
+        click.option("--models", help="Comma-separated models for --scenario switch."),
+        click.option("--audio", type=click.Path(dir_okay=False), help="Audio file to transcribe."),
+        click.option("--reference", type=click.Path(exists=True, dir_okay=False),
+                     help="Reference transcript (default: X.txt beside X.wav)."),
+        click.option("--transcript", type=click.Path(exists=True, dir_okay=False),
+                     help="Transcript to align (--scenario align; default: X.txt beside X.wav)."),
+        click.option("--language", help="Language to ask for (chatllm: e.g. Chinese, English)."),
+        click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the result JSON here too."),
+        click.option("--out", type=click.Path(file_okay=False), default="orch-results", show_default=True,
+                     help="Per-run folder with <strategy>.jsonl, worker logs and run.json."),
+        click.option("--iter-timeout", type=float, default=120.0, show_default=True,
+                     help="Seconds without progress before a worker is killed (status timeout)."),
+        click.option("--sample-hz", type=float, default=20.0, show_default=True,
+                     help="External memory sampling rate (0: only at phase marks)."),
+        click.option("--growth-threshold-mb", type=float, default=Thresholds.growth_mb_per_iter,
+                     show_default=True, help="Growth per iteration under which a strategy is stable."),
+        click.option("--plateau-min-tail", type=int, default=Thresholds.plateau_min_tail, show_default=True,
+                     help="Flat iterations needed at the end to call growth a plateau."),
+        click.option("--db", help="History database (SQLite path or postgresql:// URL)."),
+        click.option("--no-history", is_flag=True, help="Do not store the run in the history database."),
+        format_option(),
+    ]
+    for d in reversed(decorators + engine_option_decorators()):
+        f = d(f)
+    return f
+
+
+def build_plan(strategies, kw) -> RunPlan:
+    models = [m for m in (kw["models"] or "").split(",") if m] or ([kw["model"]] if kw["model"] else [])
+    if kw["scenario"] == "switch" and len(models) < 2:
+        raise click.UsageError("--scenario switch needs --models A,B (two or more)")
+    plan = RunPlan(
+        strategies=list(strategies), iters=kw["iters"], warmup=kw["warmup"], engine=kw["engine"],
+        scenario=kw["scenario"], models=models, audio=kw["audio"], reference=kw["reference"],
+        transcript=kw["transcript"], language=kw["language"], out_dir=Path(kw["out"]),
+        iter_timeout=kw["iter_timeout"], sample_hz=kw["sample_hz"],
+        thresholds=Thresholds(growth_mb_per_iter=kw["growth_threshold_mb"],
+                              plateau_min_tail=kw["plateau_min_tail"]),
+        json_path=Path(kw["json_path"]) if kw["json_path"] else None,
+        progress=sys.stdout.isatty(),
+    )
+    if plan.warmup >= plan.iters:
+        click.echo(f"note: --warmup {plan.warmup} >= --iters {plan.iters}: no iteration is "
+                   "left for the statistics", err=True)
+    plan.engine_options = engine_options_from_cli(plan, kw)
+    problems = preflight(plan)
+    if problems:
+        raise click.ClickException("cannot start:\n  " + "\n  ".join(problems))
+    return plan
+
+
+def _progress_factory(plan: RunPlan):
+    if not plan.progress:
+        return None
+    per_strategy = plan.iters * max(1, len(plan.models) if plan.scenario == "switch" else 1)
+
+    def factory(strategy):
+        bar = click.progressbar(length=per_strategy, label=f"{strategy:>16}", show_pos=True)
+        bar.__enter__()
+
+        class Progress:
+            def __call__(self, rec):
+                bar.update(1)
+
+            def close(self):
+                bar.__exit__(None, None, None)
+
+        return Progress()
+
+    return factory
+
+
+def run_and_report(plan: RunPlan, kw) -> None:
+    try:
+        result = execute(plan, progress_factory=_progress_factory(plan))
+        code = 0 if all(r["status"] in ("ok", "skipped") for r in result["results"]) else 1
+    except RunInterrupted as exc:
+        result, code = exc.result, 130
+        click.echo("interrupted: what was measured is written below and in "
+                   f"{plan.run_dir / 'run.json'}", err=True)
+    click.echo(output.result_table(result, kw["fmt"]))
+    if kw["fmt"] == "table":
+        click.echo(output.result_footer(result, plan))
+    if not kw["no_history"]:
+        output.store_history(result, kw["db"])
+    sys.exit(code)
+
+
+@click.command()
+@click.option("--strategy", type=click.Choice(ALL_STRATEGIES), required=True)
+@common_options
+def run(strategy, **kw):
+    """Run one strategy for --iters iterations in its own worker process."""
+    run_and_report(build_plan([strategy], kw), kw)
+
+
+@click.command()
+@click.option("--all", "all_", is_flag=True, help=f"Every strategy: {', '.join(STRATEGIES)} "
+              "(plus cli-interactive and recreate-destroy on chatllm).")
+@click.option("--strategies", help="Comma-separated strategies.")
+@common_options
+def compare(all_, strategies, **kw):
+    """Run several strategies, one after another, each in its own worker process(es)."""
+    if all_ == bool(strategies):
+        raise click.UsageError("give either --all or --strategies a,b")
+    if all_:
+        chosen = list(STRATEGIES)
+        if kw["engine"] == "chatllm":
+            chosen = ["restart", "recreate", "recreate-destroy", "fresh-process", "cli", "cli-interactive"]
+    else:
+        chosen = [s.strip() for s in strategies.split(",") if s.strip()]
+        bad = [s for s in chosen if s not in ALL_STRATEGIES]
+        if bad:
+            raise click.UsageError(f"unknown strategy {', '.join(bad)}; choose from {', '.join(ALL_STRATEGIES)}")
+    run_and_report(build_plan(chosen, kw), kw)

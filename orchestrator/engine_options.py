@@ -1,0 +1,71 @@
+"""Engine options on the command line, and the checks made before any worker starts
+(so a missing model or audio file fails early and clearly, not inside a measured run)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from orchestrator.hostinfo import AudioError, audio_seconds
+
+
+def engine_option_decorators():
+    return [
+        # calibration engine
+        click.option("--ttft-ms", type=float, default=None, help="calibration: time to first token (default 50)."),
+        click.option("--token-ms", type=float, default=None, help="calibration: delay between tokens (default 10)."),
+        click.option("--leak-mb", type=float, default=None, help="calibration: native heap leaked per inference call."),
+        click.option("--leak-on-load-mb", type=float, default=None, help="calibration: native heap leaked per model load."),
+        click.option("--leak-models", default=None, help="calibration: comma-separated model names the load leak applies to."),
+        click.option("--model-mb", type=float, default=None, help="calibration: weights held while loaded (default 16)."),
+        click.option("--load-ms", type=float, default=None, help="calibration: time a load takes (default 0)."),
+        click.option("--crash-at", type=click.IntRange(1), default=None, help="calibration: SIGSEGV at this iteration."),
+        click.option("--hang-at", type=click.IntRange(1), default=None, help="calibration: hang at this iteration."),
+        # chatllm.cpp engine
+        click.option("--chatllm-dir", envvar="CHATLLM_DIR", default="./chatllm.cpp", show_default=True,
+                     help="chatllm.cpp checkout (env CHATLLM_DIR)."),
+        click.option("--chatllm-main", default=None, help="chatllm.cpp `main` (default: <dir>/build/bin/main)."),
+        click.option("--chatllm-lib", default=None, help="libchatllm.so (default: <dir>/bindings/libchatllm.so)."),
+        click.option("--threads", type=int, default=None, help="chatllm: threads (-n)."),
+        click.option("--ctx", type=int, default=None, help="chatllm: context length (-c)."),
+        click.option("--max-new-tokens", type=int, default=None, help="chatllm: bound on the output length."),
+        click.option("--engine-arg", "engine_args", multiple=True,
+                     help="chatllm: extra argument passed through (repeatable), e.g. --engine-arg=--seed --engine-arg=1."),
+    ]
+
+
+CALIBRATION_KEYS = ("ttft_ms", "token_ms", "leak_mb", "leak_on_load_mb", "model_mb", "load_ms",
+                    "crash_at", "hang_at")
+
+
+def engine_options_from_cli(plan, kw) -> dict:
+    if plan.engine == "calibration":
+        opts = {k: kw[k] for k in CALIBRATION_KEYS if kw.get(k) is not None}
+        if kw.get("leak_models"):
+            opts["leak_models"] = [m for m in kw["leak_models"].split(",") if m]
+        return opts
+    from orchestrator.chatllm_paths import resolve  # only the chatllm engine needs it
+    paths = resolve(kw.get("chatllm_dir"), kw.get("chatllm_main"), kw.get("chatllm_lib"))
+    opts = {"chatllm_dir": paths.root, "main": paths.main, "lib": paths.lib,
+            "engine_args": list(kw.get("engine_args") or ())}
+    for key in ("threads", "ctx", "max_new_tokens"):
+        if kw.get(key) is not None:
+            opts[key] = kw[key]
+    return opts
+
+
+def preflight(plan) -> list[str]:
+    """Everything that would make the run fail at once, one line each with the fix."""
+    problems = []
+    if plan.audio:
+        try:
+            audio_seconds(plan.audio)
+        except AudioError as exc:
+            problems.append(str(exc))
+    if plan.engine == "chatllm":
+        from orchestrator.chatllm_paths import problems_for
+        problems += problems_for(plan)
+    if plan.scenario == "align" and not plan.transcript_text():
+        problems.append("--scenario align needs a transcript: --transcript FILE, or X.txt beside the audio X.wav")
+    return problems

@@ -1,0 +1,65 @@
+"""What `run` and `compare` print: the comparison table, and a few lines after it."""
+
+from __future__ import annotations
+
+import click
+
+from orchestrator.tabular import render_table
+
+HEADERS = ["strategy", "status", "iters", "TTFT ms (p50)", "ITL ms (p50)", "tok/s (p50)",
+           "load ms", "RSS start MB", "RSS end MB", "peak MB", "growth MB/iter", "95% CI",
+           "verdict", "CER"]
+
+
+def _r(v, nd=1):
+    return None if v is None else round(v, nd)
+
+
+def result_rows(result: dict) -> list[list]:
+    rows = []
+    for r in result["results"]:
+        s = r.get("summary") or {}
+        ci = s.get("growth_ci95")
+        verdict = s.get("verdict")
+        if verdict == "plateau":
+            verdict = f"plateau from {s.get('plateau_from')}"
+        rows.append([
+            r["strategy"], r["status"], s.get("iters_ok", 0), _r(s.get("ttft_ms_median")),
+            _r(s.get("itl_ms_median"), 2), _r(s.get("tokens_per_s_median")), _r(s.get("load_ms_median")),
+            _r(s.get("rss_start_mb")), _r(s.get("rss_end_mb")), _r(s.get("rss_peak_mb")),
+            _r(s.get("growth_mb_per_iter"), 3),
+            f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else None, verdict, _r(s.get("cer_mean"), 3),
+        ])
+    return rows
+
+
+def result_table(result: dict, fmt: str = "table") -> str:
+    return render_table(HEADERS, result_rows(result), fmt)
+
+
+def result_footer(result: dict, plan) -> str:
+    lines = []
+    for r in result["results"]:
+        if r.get("error"):
+            lines.append(f"{r['strategy']}: {r['status']}: {r['error'].splitlines()[0]}")
+        for note in r.get("teardown") or []:
+            lines.append(f"{r['strategy']}: teardown: {note}")
+        if any(it.get("streamed") is False for it in r.get("iterations", [])):
+            lines.append(f"{r['strategy']}: output arrived in bursts, not token by token: "
+                         "tokens/s there is not a generation speed")
+        if any((it.get("extra") or {}).get("ttft_includes_load") for it in r.get("iterations", [])):
+            lines.append(f"{r['strategy']}: TTFT includes process start and model load "
+                         "(the program gives no ready mark)")
+    lines.append(f"results: {plan.run_dir}  (run.json, <strategy>.jsonl, worker logs)")
+    return "\n".join(lines)
+
+
+def store_history(result: dict, db: str | None) -> None:
+    try:
+        from orchestrator.history.store import save_run
+    except ImportError:
+        return
+    try:
+        save_run(result, db)
+    except Exception as exc:  # the run is on disk already; say so and go on
+        click.echo(f"warning: could not store the run in the history database: {exc}", err=True)

@@ -1,0 +1,129 @@
+"""`execute(plan)`: runs every strategy of a plan, one after another, each in its own
+worker process(es), and returns the run's result (schema `orch.run/1`, README), which is
+also written to `<out>/<run-id>/run.json` (and `plan.json_path`) — after every strategy, so
+an interrupted run still leaves a valid file."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from orchestrator import analysis, hostinfo
+from orchestrator.plan import RunPlan
+from orchestrator.strategy_runner import StrategyRunner
+
+SCHEMA = "orch.run/1"
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C: the result so far has been written; carries it."""
+
+    def __init__(self, result: dict):
+        super().__init__("interrupted")
+        self.result = result
+
+
+def not_applicable(plan: RunPlan, strategy: str) -> str | None:
+    """Why a strategy cannot run this scenario, or None."""
+    if plan.scenario == "switch" and strategy in ("restart", "cli-interactive"):
+        return ("scenario switch loads and unloads models in turn; "
+                f"{strategy} keeps one model loaded for its whole life")
+    return None
+
+
+def worker_config(plan: RunPlan, strategy: str) -> dict:
+    return {"strategy": strategy, "engine": plan.engine, "engine_options": plan.engine_options,
+            "scenario": plan.scenario, "models": list(plan.models), "audio": plan.audio,
+            "transcript": plan.transcript_text(), "language": plan.language}
+
+
+def _scorer(plan: RunPlan):
+    """The quality pipeline for this run's language and reference, built before any worker
+    starts (its set-up must not land inside a measured iteration); None if not installed."""
+    try:
+        from orchestrator.quality import pipeline
+    except ImportError:
+        return None
+    reference_file = pipeline.find_reference(plan.audio, plan.reference) if plan.audio else plan.reference
+    reference = Path(reference_file).read_text(encoding="utf-8").strip() if reference_file else None
+    if plan.scenario == "align":
+        return None  # the output is word timings, not a transcript
+    pipeline.process_transcript("", plan.language, reference)  # warm up its dictionaries
+
+    def score(text_raw: str) -> dict:
+        out = pipeline.process_transcript(text_raw, plan.language, reference)
+        out.pop("text_raw", None)
+        return out
+
+    return score
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _save(plan: RunPlan, result: dict) -> None:
+    write_json_atomic(plan.run_dir / "run.json", result)
+    if plan.json_path:
+        write_json_atomic(plan.json_path, result)
+
+
+def execute(plan: RunPlan, progress_factory=None, on_strategy_done=None) -> dict:
+    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    audio_s = hostinfo.audio_seconds(plan.audio) if plan.audio else None
+    result = {
+        "schema": SCHEMA, "run_id": plan.run_id,
+        "started_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": None, "host": hostinfo.host_facts(),
+        "engine": {"name": plan.engine, **plan.engine_options},
+        "plan": plan.describe(audio_s), "results": [],
+    }
+    scorer = _scorer(plan)
+    interrupted = False
+    for strategy in plan.strategies:
+        entry = {"strategy": strategy, "scenario": plan.scenario, "model": plan.model_label()}
+        reason = not_applicable(plan, strategy)
+        if reason:
+            entry.update(status="skipped", error=reason, iterations=[], summary=None)
+            result["results"].append(entry)
+            continue
+        progress = progress_factory(strategy) if progress_factory else None
+        try:
+            runner = StrategyRunner(plan, strategy, worker_config(plan, strategy), audio_s,
+                                    scorer=scorer, progress=progress)
+            out = runner.run()
+        finally:
+            if progress and hasattr(progress, "close"):
+                progress.close()
+        entry.update(status=out["status"], error=out["error"], iterations=out["iterations"],
+                     teardown=out["teardown"], engine_info=out["engine_info"],
+                     summary=analysis.summarize(out["iterations"], plan.thresholds),
+                     samples=out["samples"])
+        if plan.scenario == "switch":
+            entry["per_model"] = analysis.per_model(out["iterations"])
+        if plan.scenario == "align":
+            entry["alignment"] = analysis.alignment_summary(out["iterations"])
+        if scorer:
+            entry["summary"].update(analysis.quality_summary(out["iterations"]))
+        result["results"].append(entry)
+        _save(plan, result)
+        if on_strategy_done:
+            on_strategy_done(entry)
+        if out["status"] == "interrupted":
+            interrupted = True
+            break
+    result["finished_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    _save(plan, result)
+    if interrupted:
+        raise RunInterrupted(result)
+    return result

@@ -1,0 +1,116 @@
+"""Starting one worker process and reading its events.
+
+The worker is a fresh interpreter (`python -m workers.main`), not a fork: a forked child
+would share the parent's pages and its RSS would say as much about the parent as about the
+engine. It runs in its own session, so a Ctrl-C at the terminal reaches only the parent,
+and killing its process group also ends the engine programs it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from workers import protocol
+
+WORKERS_DIR = Path(__file__).resolve().parent.parent  # where the `workers` package lives
+
+
+class WorkerTimeout(Exception):
+    pass
+
+
+class WorkerExited(Exception):
+    """The event pipe closed: the worker is gone (see WorkerProcess.exit_description)."""
+
+
+class WorkerProcess:
+    def __init__(self, name: str, config: dict, log_path: Path, env: dict | None = None):
+        self.name = name
+        ev_r, ev_w = os.pipe()
+        ack_r, ack_w = os.pipe()
+        child_env = dict(os.environ if env is None else env)
+        child_env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(WORKERS_DIR), child_env.get("PYTHONPATH", "")) if p)
+        child_env.setdefault("PYTHONUNBUFFERED", "1")
+        self._log = open(log_path, "ab")
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "workers.main", "--event-fd", str(ev_w), "--ack-fd", str(ack_r),
+             "--config", json.dumps(config)],
+            pass_fds=(ev_w, ack_r), stdin=subprocess.DEVNULL, stdout=self._log,
+            stderr=subprocess.STDOUT, start_new_session=True, env=child_env)
+        os.close(ev_w)
+        os.close(ack_r)
+        self._events = ev_r
+        self._acks = ack_w
+        self._buf = b""
+        self.pid = self.proc.pid
+        self.log_path = log_path
+
+    def next_event(self, deadline: float | None) -> dict:
+        """The next event, or WorkerTimeout at `deadline` (parent monotonic), or WorkerExited."""
+        while b"\n" not in self._buf:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([self._events], [], [], timeout)
+            if not ready:
+                raise WorkerTimeout(self.name)
+            data = os.read(self._events, 65536)
+            if not data:
+                if self._buf.strip():
+                    raise protocol.ProtocolError(
+                        f"worker {self.name}: event cut short: {self._buf[:200]!r}")
+                raise WorkerExited(self.name)
+            self._buf += data
+        line, self._buf = self._buf.split(b"\n", 1)
+        return protocol.decode(line, self.name)
+
+    def ack(self) -> None:
+        try:
+            os.write(self._acks, protocol.ACK)
+        except BrokenPipeError:
+            pass  # the worker died while paused; its exit is read next
+
+    def wait_exit(self, timeout: float) -> int | None:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+
+    def close(self) -> None:
+        for fd in (self._events, self._acks):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._log.close()
+
+    def exit_description(self) -> tuple[str | None, str]:
+        """(signal name or None, human text) for a worker that has exited."""
+        code = self.proc.wait()
+        if code < 0:
+            name = signal.Signals(-code).name
+            return name, f"worker killed by {name}"
+        return None, f"worker exited with code {code}"
+
+    def log_tail(self, chars: int = 1500) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - chars))
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""

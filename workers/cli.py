@@ -1,0 +1,180 @@
+"""Strategies `cli` (run the engine's command-line program once per request) and
+`cli-interactive` (one long-lived program fed one request per iteration on stdin).
+
+Chunks are stamped the moment a read() returns them; the program's stdout is read
+unbuffered, so a program that writes token by token is seen token by token and one that
+writes in a burst is seen as a burst (the parent reports the spread of the stamps).
+
+The request is stamped when the program says it is ready (its ready line on stderr, or its
+interactive prompt); a program that gives no such mark is stamped at spawn, and then the
+iteration's TTFT includes process start and model load (`extra.ttft_includes_load`).
+
+Memory of a one-shot program: the kernel's peak RSS for it (wait4's ru_maxrss), reported in
+`extra.engine_maxrss_mb`; the parent's sampler also sees it while it runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+
+from workers.engines.base import EngineError, Request
+from workers.loop import Session
+
+
+class EngineCrashed(Exception):
+    def __init__(self, message: str, signal_name: str | None):
+        super().__init__(message)
+        self.signal_name = signal_name
+
+
+def _signal_name(status: int) -> str | None:
+    if os.WIFSIGNALED(status):
+        return signal.Signals(os.WTERMSIG(status)).name
+    return None
+
+
+class _Streams:
+    """select() over a program's stdout and stderr, stamping stdout chunks."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+        self.open = {proc.stdout.fileno(): "out", proc.stderr.fileno(): "err"}
+        self.err = b""
+
+    def read(self, timeout=None):
+        """Yield ('out'|'err', bytes, t) until both streams close (or one read if timeout)."""
+        while self.open:
+            ready, _, _ = select.select(list(self.open), [], [], timeout)
+            for fd in ready:
+                data = os.read(fd, 65536)
+                t = time.monotonic()
+                if not data:
+                    del self.open[fd]
+                    continue
+                if self.open[fd] == "err":
+                    self.err = (self.err + data)[-8192:]
+                yield self.open[fd], data, t
+
+
+def _request(s: Session) -> dict:
+    cfg = s.config
+    return dict(audio=cfg.get("audio"), transcript=cfg.get("transcript"), language=cfg.get("language"))
+
+
+def run(s: Session, first_i: int, iters: int) -> None:
+    for i in range(first_i, first_i + iters):
+        for model in s.models:
+            _one_shot(s, i, model)
+
+
+def _one_shot(s: Session, i: int, model: str | None) -> None:
+    inv = s.engine.cli_invocation(model, Request(i=i, **_request(s)))
+    s.ch.send("iteration_start", i=i, t=time.monotonic())
+    t_spawn = time.monotonic()
+    proc = subprocess.Popen(inv.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, bufsize=0, env=inv.env)
+    streams = _Streams(proc)
+    t_request = None if inv.ready_pattern else t_spawn
+    out, first, count = bytearray(), None, 0
+    for kind, data, t in streams.read():
+        if kind == "err":
+            if t_request is None and re.search(inv.ready_pattern, streams.err):
+                t_request = t
+            continue
+        if t_request is None:  # output before the ready line: treat the program as ready
+            t_request = t
+        out += data
+        first = first or t
+        count += 1
+        s.ch.send("token", i=i, text=data.decode("utf-8", "replace"), t=t)
+    t_end = time.monotonic()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    raw = out.decode("utf-8", "replace")
+    text = s.engine.cli_text(raw)
+    sig = _signal_name(status)
+    stderr_tail = streams.err.decode("utf-8", "replace")[-600:]
+    if not text:
+        if sig:
+            raise EngineCrashed(f"engine program killed by {sig} at iteration {i} before any output; "
+                                f"stderr: {stderr_tail.strip()}", sig)
+        if proc.returncode != 0:
+            raise EngineError("engine_failed", f"engine program exited with code {proc.returncode} "
+                              f"at iteration {i} and printed nothing; stderr: {stderr_tail.strip()}")
+    s.ch.phase("after_infer", i, model)
+    extra = {
+        "engine_maxrss_mb": usage.ru_maxrss / 1024,  # KiB on Linux
+        "engine_exit": sig or proc.returncode,
+        "ttft_includes_load": inv.ready_pattern is None,
+        "startup_ms": (t_request - t_spawn) * 1000 if inv.ready_pattern and t_request else None,
+        "raw_output": raw[-2000:],
+    }
+    s.ch.send("iteration_done", i=i, text=text, tokens=count, t_request=t_request or t_spawn,
+              t_first=first, t_end=t_end, model=model, load_ms=None, extra=extra)
+
+
+def run_interactive(s: Session, first_i: int, iters: int) -> None:
+    model = s.models[0]
+    inv = s.engine.cli_invocation(model, Request(i=first_i, **_request(s)), interactive=True)
+    if not inv.prompt:
+        raise EngineError("unsupported", f"engine {s.engine.name} has no interactive mode")
+    s.ch.phase("before_load", first_i, model)
+    t0 = time.monotonic()
+    proc = subprocess.Popen(inv.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, bufsize=0, env=inv.env)
+    streams = _Streams(proc)
+    pending = bytearray()
+
+    def until_prompt(i, on_chunk=None):
+        """Read until the program prints its prompt; return what came before it."""
+        nonlocal pending
+        keep = len(inv.prompt) - 1  # a tail that may be the start of a prompt split over reads
+        for kind, data, t in streams.read():
+            if kind == "err":
+                continue
+            pending += data
+            at = pending.find(inv.prompt)
+            if at >= 0:
+                head, pending = bytes(pending[:at]), pending[at + len(inv.prompt):]
+                if on_chunk and head:
+                    on_chunk(head, t)
+                return
+            emit = bytes(pending[:len(pending) - keep]) if len(pending) > keep else b""
+            if on_chunk and emit:
+                on_chunk(emit, t)
+            pending = pending[len(emit):]
+        status = proc.wait()
+        raise EngineCrashed(f"interactive engine program ended (status {status}) at iteration {i}; "
+                            f"stderr: {streams.err.decode('utf-8', 'replace')[-600:].strip()}",
+                            signal.Signals(-status).name if status < 0 else None)
+
+    until_prompt(first_i)
+    s.load_ms = (time.monotonic() - t0) * 1000
+    s.ch.phase("after_load", first_i, model)
+    for i in range(first_i, first_i + iters):
+        chunks: list[tuple[bytes, float]] = []
+        s.ch.send("iteration_start", i=i, t=time.monotonic())
+        t_request = time.monotonic()
+        proc.stdin.write((s.config.get("audio") or "calibration.wav").encode() + b"\n")
+        proc.stdin.flush()
+
+        def on_chunk(data, t, i=i):
+            chunks.append((data, t))
+            s.ch.send("token", i=i, text=data.decode("utf-8", "replace"), t=t)
+
+        until_prompt(i, on_chunk)
+        t_end = time.monotonic()
+        text = s.engine.cli_text(b"".join(d for d, _ in chunks).decode("utf-8", "replace"))
+        s.ch.phase("after_infer", i, model)
+        s.ch.send("iteration_done", i=i, text=text, tokens=len(chunks), t_request=t_request,
+                  t_first=chunks[0][1] if chunks else None, t_end=t_end, model=model,
+                  load_ms=s.load_ms, extra={})
+        s.load_ms = None
+    proc.stdin.close()
+    proc.wait()
+    s.ch.phase("after_unload", first_i + iters - 1, model)

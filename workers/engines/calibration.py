@@ -1,0 +1,177 @@
+"""The calibration engine: a real engine for proving the harness, not speech recognition.
+
+It streams a given text token by token with a set time to first token and inter-token delay,
+holds a "weights" buffer of native heap while loaded, and leaks real native heap on purpose
+(allocated with libc malloc, every page touched, never freed) so that the harness can be
+checked against known leaks. It can also crash (SIGSEGV) or hang at a chosen iteration.
+
+Model labels are `NAME[:MB]`: MB is the size of the weights buffer (default `model_mb`).
+Options (engine_options keys; the command-line twin takes them as --dashed-flags):
+  transcript, ttft_ms, token_ms, load_ms, model_mb, leak_mb (per inference call),
+  leak_on_load_mb (per load), leak_models (labels the load leak applies to; default all),
+  crash_at, hang_at (1-based iteration).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import os
+import signal
+import sys
+import time
+from typing import Callable
+
+from workers.engines.base import CliInvocation, Engine, Request
+
+DEFAULTS = {
+    "transcript": "calibration stream one two three four five six seven eight nine ten eleven twelve",
+    "ttft_ms": 50.0,
+    "token_ms": 10.0,
+    "load_ms": 0.0,
+    "model_mb": 16.0,
+    "leak_mb": 0.0,
+    "leak_on_load_mb": 0.0,
+    "leak_models": None,
+    "crash_at": None,
+    "hang_at": None,
+}
+
+MiB = 1024 * 1024
+_libc = ctypes.CDLL(ctypes.util.find_library("c"))
+_libc.malloc.restype = ctypes.c_void_p
+_libc.malloc.argtypes = [ctypes.c_size_t]
+_libc.free.argtypes = [ctypes.c_void_p]
+_libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+
+
+def native_alloc(mb: float) -> int | None:
+    """malloc and touch every page, so the memory is resident (counted in RSS and USS)."""
+    size = int(mb * MiB)
+    if size <= 0:
+        return None
+    ptr = _libc.malloc(size)
+    if not ptr:
+        raise MemoryError(f"calibration: malloc of {mb} MB failed")
+    _libc.memset(ptr, 1, size)
+    return ptr
+
+
+def parse_model(label: str | None, default_mb: float) -> tuple[str, float]:
+    if not label:
+        return "calibration", default_mb
+    name, _, mb = label.partition(":")
+    return name, float(mb) if mb else default_mb
+
+
+def split_tokens(text: str) -> list[str]:
+    """Words keep their leading space; CJK characters are one token each."""
+    tokens: list[str] = []
+    for n, word in enumerate(text.split(" ")):
+        if not word:
+            continue
+        lead = " " if n else ""
+        if any("\u4e00" <= ch <= "\u9fff" for ch in word):
+            tokens.append(lead + word[0])
+            tokens.extend(word[1:])
+        else:
+            tokens.append(lead + word)
+    return tokens
+
+
+def aligner_output(transcript: str) -> str:
+    """A synthetic forced-alignment result in chatllm.cpp's JSON form (0.3 s per word)."""
+    words = transcript.split()
+    return json.dumps([{"start": round(0.3 * k, 2), "end": round(0.3 * k + 0.25, 2), "text": w}
+                       for k, w in enumerate(words)], ensure_ascii=False)
+
+
+class CalibrationModel:
+    """Shared by the in-process engine and the command-line twin."""
+
+    def __init__(self, options: dict):
+        self.o = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
+        self.weights: int | None = None
+        self.model = None
+
+    def load(self, label: str | None) -> None:
+        name, mb = parse_model(label, float(self.o["model_mb"]))
+        if self.o["load_ms"]:
+            time.sleep(float(self.o["load_ms"]) / 1000)
+        self.weights = native_alloc(mb)
+        leak_models = self.o["leak_models"]
+        if leak_models is None or name in leak_models:
+            native_alloc(float(self.o["leak_on_load_mb"]))  # leaked on purpose
+        self.model = name
+
+    def unload(self) -> None:
+        if self.weights:
+            _libc.free(self.weights)
+        self.weights = None
+        self.model = None
+
+    def generate(self, request: Request, on_chunk: Callable[[str], None]) -> str:
+        if self.model is None:
+            raise RuntimeError("calibration: transcribe before load")
+        t0 = time.monotonic()
+        if self.o["crash_at"] is not None and request.i == int(self.o["crash_at"]):
+            os.kill(os.getpid(), signal.SIGSEGV)  # a real crash, as a native bug would be
+        if self.o["hang_at"] is not None and request.i == int(self.o["hang_at"]):
+            while True:
+                time.sleep(3600)
+        native_alloc(float(self.o["leak_mb"]))  # leaked on purpose
+        text = aligner_output(request.transcript) if request.transcript else self.o["transcript"]
+        tokens = split_tokens(text)
+        ttft, step = float(self.o["ttft_ms"]) / 1000, float(self.o["token_ms"]) / 1000
+        for k, tok in enumerate(tokens):
+            # sleep to deadlines measured from the request, so delays do not drift
+            delay = t0 + ttft + k * step - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            on_chunk(tok)
+        return "".join(tokens)
+
+
+class CalibrationEngine(Engine):
+    name = "calibration"
+
+    def __init__(self, options: dict):
+        super().__init__(options)
+        self.core = CalibrationModel(options)
+
+    def load(self, model):
+        self.core.load(model)
+
+    def transcribe(self, request, on_chunk):
+        return self.core.generate(request, on_chunk)
+
+    def restart(self):
+        pass  # no conversation state to reset
+
+    def unload(self):
+        self.core.unload()
+
+    def info(self):
+        return {"name": self.name, "options": self.core.o}
+
+    def cli_invocation(self, model, request, interactive=False):
+        argv = [sys.executable, "-m", "workers.engines.calibration_cli"]
+        for key in DEFAULTS:
+            value = self.core.o[key]
+            if value is None:
+                continue
+            flag = "--" + key.replace("_", "-")
+            argv += [flag, ",".join(value) if isinstance(value, list) else str(value)]
+        if model:
+            argv += ["-m", model]
+        if interactive:
+            argv += ["-i"]
+        else:
+            argv += ["--iteration", str(request.i)]
+            if request.audio:
+                argv += ["-p", request.audio]
+            if request.transcript:
+                argv += ["--align", request.transcript]
+        return CliInvocation(argv=argv, ready_pattern=rb"calibration: model loaded",
+                             prompt=b"File > " if interactive else None)

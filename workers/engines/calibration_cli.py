@@ -1,0 +1,63 @@
+"""Command-line twin of the calibration engine, for the `cli` and `cli-interactive`
+strategies. It behaves like chatllm.cpp's `main`: loads, streams the output to stdout
+as it is produced, exits. It also says on stderr when its model is loaded, so the harness
+can stamp the request then (chatllm.cpp's `main` gives no such mark; see workers/cli.py).
+
+    python -m workers.engines.calibration_cli [-m NAME[:MB]] [-p AUDIO] [--iteration I] [options]
+    python -m workers.engines.calibration_cli -i ...   # reads one audio path per line
+"""
+
+import argparse
+import sys
+
+from workers.engines.base import Request
+from workers.engines.calibration import DEFAULTS, CalibrationModel
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="calibration_cli", description=__doc__)
+    ap.add_argument("-m", "--model")
+    ap.add_argument("-p", "--prompt", help="audio path (not read: calibration)")
+    ap.add_argument("--align", help="transcript to align (synthetic aligner output)")
+    ap.add_argument("--iteration", type=int, default=1)
+    ap.add_argument("-i", "--interactive", action="store_true")
+    for key, value in DEFAULTS.items():
+        kind = str if key in ("transcript", "leak_models") else float
+        if key in ("crash_at", "hang_at"):
+            kind = int
+        ap.add_argument("--" + key.replace("_", "-"), dest=key, type=kind, default=value)
+    args = ap.parse_args(argv)
+    options = {k: getattr(args, k) for k in DEFAULTS}
+    if isinstance(options["leak_models"], str):
+        options["leak_models"] = options["leak_models"].split(",")
+
+    model = CalibrationModel(options)
+    model.load(args.model)
+    print("calibration: model loaded", file=sys.stderr, flush=True)
+
+    def emit(chunk):
+        sys.stdout.write(chunk)
+        sys.stdout.flush()
+
+    if not args.interactive:
+        model.generate(Request(i=args.iteration, audio=args.prompt, transcript=args.align), emit)
+        sys.stdout.write("\n")
+        return 0
+    i = 0
+    while True:
+        sys.stdout.write("File > ")
+        sys.stdout.flush()
+        line = sys.stdin.readline()
+        if not line:
+            break
+        if not line.strip():
+            continue
+        i += 1
+        model.generate(Request(i=i, audio=line.strip()), emit)
+        sys.stdout.write("\n")
+    sys.stdout.write("Bye\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

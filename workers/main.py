@@ -1,0 +1,75 @@
+"""Worker process entry point: `python -m workers.main --event-fd N --ack-fd M --config JSON`.
+
+The config names the strategy, the engine and its options, the scenario, the models, the
+first iteration index and how many iterations to run. Any failure becomes an `error` event
+before the worker exits non-zero; a native crash kills the process and the parent reads the
+signal from its exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import traceback
+
+from workers import cli, fresh_process, recreate, restart
+from workers.channel import Channel
+from workers.engines.base import EngineError
+from workers.loop import Session
+
+ENGINES = {
+    "calibration": "workers.engines.calibration:CalibrationEngine",
+    "chatllm": "workers.engines.chatllm:ChatLLMEngine",
+}
+
+STRATEGIES = {
+    "restart": restart.run,
+    "recreate": recreate.run,
+    "recreate-destroy": recreate.run,
+    "fresh-process": fresh_process.run,
+    "cli": cli.run,
+    "cli-interactive": cli.run_interactive,
+}
+
+EXIT_ERROR = 3
+
+
+def make_engine(name: str, options: dict):
+    module, cls = ENGINES[name].split(":")
+    return getattr(importlib.import_module(module), cls)(options)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="orch-worker")
+    ap.add_argument("--event-fd", type=int, required=True)
+    ap.add_argument("--ack-fd", type=int, required=True)
+    ap.add_argument("--config", required=True)
+    args = ap.parse_args(argv)
+    ch = Channel(args.event_fd, args.ack_fd)
+    try:
+        cfg = json.loads(args.config)
+        options = dict(cfg.get("engine_options") or {})
+        # the two honest forms of re-creating a chatllm.cpp model object (see the engine)
+        options["destroy_on_unload"] = cfg["strategy"] == "recreate-destroy"
+        engine = make_engine(cfg["engine"], options)
+        ch.send("ready", pid=os.getpid(), engine=engine.info())
+        STRATEGIES[cfg["strategy"]](Session(ch, engine, cfg), cfg.get("first_i", 1), cfg["iters"])
+        ch.send("done")
+        return 0
+    except EngineError as exc:
+        ch.send("error", kind=exc.kind, message=str(exc), traceback="")
+    except cli.EngineCrashed as exc:
+        ch.send("error", kind="engine_crashed", message=str(exc), traceback="")
+    except Exception as exc:  # anything else is reported, never swallowed
+        tb = traceback.format_exc()
+        ch.send("error", kind=type(exc).__name__, message=str(exc), traceback=tb[-2000:])
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    # A normal exit on purpose: if an engine's teardown hangs or aborts after the work is
+    # done, the parent sees it and reports it as a finding (it is one).
+    sys.exit(main())
