@@ -1,0 +1,109 @@
+"""`orch selftest`: proves the harness measures true, by running the calibration engine with
+known leaks and known timings through every strategy and comparing injected with measured.
+
+Tolerances (from the harness's acceptance criteria): growth within ±5% of the injected leak
+or ±0.05 MB/iteration, whichever is larger; median TTFT and inter-token latency within 1 ms.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from orchestrator.plan import RunPlan
+from orchestrator.runner import execute
+from orchestrator.tabular import format_option, render_table
+
+TTFT_MS, TOKEN_MS = 50.0, 10.0
+
+
+@dataclass
+class Check:
+    name: str
+    injected: str
+    measured: float | None
+    ok: bool
+    detail: str = ""
+
+
+def growth_tolerance(injected: float) -> float:
+    return max(0.05 * injected, 0.05)
+
+
+def _growth_check(name, summary, injected) -> Check:
+    g = summary.get("growth_mb_per_iter")
+    ok = g is not None and abs(g - injected) <= growth_tolerance(injected)
+    ci = summary.get("growth_ci95")
+    detail = (f"CI [{ci[0]:.3f}, {ci[1]:.3f}], " if ci else "") + f"verdict {summary.get('verdict')}"
+    if injected == 0:
+        ok = ok and summary.get("verdict") == "stable" and bool(ci) and ci[0] <= 0 <= ci[1]
+    return Check(name, f"{injected:g} MB/iter", g, ok, detail)
+
+
+def _timing_checks(strategy, summary) -> list[Check]:
+    out = []
+    for key, injected, label in (("ttft_ms_median", TTFT_MS, "TTFT"), ("itl_ms_median", TOKEN_MS, "ITL")):
+        v = summary.get(key)
+        out.append(Check(f"{strategy}: median {label}", f"{injected:g} ms", v,
+                         v is not None and abs(v - injected) <= 1.0))
+    return out
+
+
+def cases(iters: int):
+    """(strategy, engine options, what to check) for every check the self-test makes."""
+    base = {"ttft_ms": TTFT_MS, "token_ms": TOKEN_MS}
+    for strategy in ("restart", "recreate"):
+        for leak in (0.0, 0.5, 2.0, 8.0):
+            yield strategy, {**base, "leak_mb": leak}, ("leak", leak)
+    yield "recreate", {**base, "leak_on_load_mb": 4.0}, ("leak_on_load", 4.0)
+    yield "restart", {**base, "leak_on_load_mb": 4.0}, ("leak_on_load", 0.0)  # loads once
+    for strategy in ("fresh-process", "cli", "cli-interactive"):
+        # a per-call leak must not show in a strategy that starts a new process per request
+        expect = 2.0 if strategy == "cli-interactive" else 0.0
+        yield strategy, {**base, "leak_mb": 2.0}, ("leak", expect)
+
+
+def run_selftest(iters: int, warmup: int, out_dir: Path, echo=print) -> list[Check]:
+    checks: list[Check] = []
+    timed = set()
+    for strategy, options, (kind, expected) in cases(iters):
+        plan = RunPlan(strategies=[strategy], iters=iters, warmup=warmup, engine="calibration",
+                       engine_options=options, out_dir=out_dir)
+        result = execute(plan)
+        r = result["results"][0]
+        first = len(checks)
+        injected = ", ".join(f"{k}={v:g}" for k, v in options.items() if k not in ("ttft_ms", "token_ms"))
+        if r["status"] != "ok":
+            checks.append(Check(f"{strategy} [{injected}]: status", "ok", None, False, r["error"] or ""))
+            continue
+        name = f"{strategy} [{injected}]: growth"
+        checks.append(_growth_check(name, r["summary"], expected))
+        if strategy not in timed:
+            timed.add(strategy)
+            checks += _timing_checks(strategy, r["summary"])
+        echo(f"  {'ok  ' if all(c.ok for c in checks[first:]) else 'MISS'} {name}")
+    return checks
+
+
+@click.command()
+@click.option("--iters", type=click.IntRange(5), default=14, show_default=True)
+@click.option("--warmup", type=click.IntRange(0), default=2, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Keep the self-test's runs here (default: a temporary folder).")
+@format_option()
+def selftest(iters, warmup, out, fmt):
+    """Calibration engine through every strategy with known leaks and timings:
+    injected vs. measured, pass or fail; exits 1 on any miss."""
+    with tempfile.TemporaryDirectory(prefix="orch-selftest-") as tmp:
+        checks = run_selftest(iters, warmup, Path(out or tmp),
+                              echo=lambda m: click.echo(m, err=True))
+    rows = [[c.name, c.injected, None if c.measured is None else round(c.measured, 3),
+             "pass" if c.ok else "FAIL", c.detail] for c in checks]
+    click.echo(render_table(["check", "injected", "measured", "result", "detail"], rows, fmt))
+    failed = [c for c in checks if not c.ok]
+    click.echo(f"{len(checks) - len(failed)} passed, {len(failed)} failed", err=True)
+    sys.exit(1 if failed else 0)
