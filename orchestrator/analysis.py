@@ -8,9 +8,10 @@ move it the way it moves a least-squares fit.
 
 Verdicts (thresholds in orchestrator.plan.Thresholds):
 - `stable`: the CI contains 0, or the slope is under the growth threshold.
-- `plateau`: it grew, then went flat: there is a tail of at least `plateau_min_tail`
-  iterations (and `plateau_min_tail_share` of them) that is itself `stable`;
-  `plateau_from` is the first iteration of the earliest such tail.
+- `plateau`: it grew, then went flat: a tail of at least `plateau_min_tail` iterations
+  (and `plateau_min_tail_share` of them) is itself `stable`, the iterations before it grew
+  (their slope's CI is above 0), and the tail sits at least `plateau_min_rise_mb` (and three
+  times the tail's own noise) above the start; `plateau_from` is the tail's first iteration.
 - `growing`: otherwise.
 With fewer than 3 iterations after warm-up there is no verdict (null).
 """
@@ -53,21 +54,48 @@ def _is_stable(fit, threshold) -> bool:
     return (lo <= 0.0 <= hi) or abs(slope) < threshold
 
 
+def _plateau_start(xs, ys, th: Thresholds) -> int | None:
+    """Index of the knee where a rise turns flat, or None.
+
+    Fits a hinge (memory rises linearly up to a knee, then stays flat) for every knee that
+    leaves a long enough tail, keeps the best fit by squared error, and accepts it when the
+    rise is real (slope over the threshold, at least `plateau_min_rise_mb` and three times
+    the tail's noise) and the tail is itself stable."""
+    n = len(xs)
+    min_tail = max(th.plateau_min_tail, math.ceil(th.plateau_min_tail_share * n), 3)
+    x, y = np.asarray(xs, float), np.asarray(ys, float)
+    best = None
+    for k in range(2, n - min_tail + 1):
+        design = np.column_stack([np.ones(n), np.minimum(x, x[k])])
+        coef = np.linalg.lstsq(design, y, rcond=None)[0]
+        sse = float(np.sum((design @ coef - y) ** 2))
+        if best is None or sse < best[0]:
+            best = (sse, k, float(coef[1]))
+    if best is None:
+        return None
+    _, k, slope = best
+    tail = slope_ci(xs[k:], ys[k:])
+    noise = 1.4826 * float(np.median(np.abs(y[k:] - np.median(y[k:]))))  # MAD as an sd
+    rise = slope * (x[k] - x[0])
+    if (slope >= th.growth_mb_per_iter and tail and _is_stable(tail, th.growth_mb_per_iter)
+            and rise >= max(th.plateau_min_rise_mb, 3 * noise)):
+        return k
+    return None
+
+
 def verdict(xs, ys, th: Thresholds) -> dict:
     fit = slope_ci(xs, ys)
     if fit is None:
         return {"growth_mb_per_iter": None, "growth_ci95": None, "verdict": None, "plateau_from": None}
     out = {"growth_mb_per_iter": fit[0], "growth_ci95": [fit[1], fit[2]], "plateau_from": None}
-    if _is_stable(fit, th.growth_mb_per_iter):
+    # a rise that then stops is a plateau even when a straight line through it looks flat
+    start = _plateau_start(xs, ys, th)
+    if start is not None:
+        out["verdict"], out["plateau_from"] = "plateau", int(xs[start])
+    elif _is_stable(fit, th.growth_mb_per_iter):
         out["verdict"] = "stable"
-        return out
-    min_tail = max(th.plateau_min_tail, math.ceil(th.plateau_min_tail_share * len(xs)), 3)
-    for start in range(1, len(xs) - min_tail + 1):
-        tail = slope_ci(xs[start:], ys[start:])
-        if tail and _is_stable(tail, th.growth_mb_per_iter):
-            out["verdict"], out["plateau_from"] = "plateau", int(xs[start])
-            return out
-    out["verdict"] = "growing"
+    else:
+        out["verdict"] = "growing"
     return out
 
 

@@ -32,6 +32,8 @@ class Thresholds:
     # a plateau needs at least this many (and this share of) post-warm-up iterations flat
     plateau_min_tail: int = 5
     plateau_min_tail_share: float = 0.3
+    # and must sit at least this far above where the series started
+    plateau_min_rise_mb: float = 1.0
 
 
 @dataclass

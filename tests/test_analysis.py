@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+from orchestrator import analysis, metrics
+from orchestrator.plan import Thresholds
+
+TH = Thresholds()
+
+
+def series(ys):
+    return [float(i) for i in range(1, len(ys) + 1)], [float(y) for y in ys]
+
+
+def test_linear_growth_is_growing_with_ci_around_slope():
+    rng = np.random.default_rng(1)
+    xs, ys = series(100 + 0.5 * np.arange(40) + rng.normal(0, 0.05, 40))
+    v = analysis.verdict(xs, ys, TH)
+    assert v["verdict"] == "growing"
+    assert v["growth_ci95"][0] < 0.5 < v["growth_ci95"][1]
+    assert abs(v["growth_mb_per_iter"] - 0.5) < 0.02
+
+
+def test_flat_noise_is_stable_and_ci_contains_zero():
+    rng = np.random.default_rng(2)
+    xs, ys = series(200 + rng.normal(0, 0.3, 50))
+    v = analysis.verdict(xs, ys, TH)
+    assert v["verdict"] == "stable"
+    assert v["growth_ci95"][0] <= 0 <= v["growth_ci95"][1]
+
+
+def test_small_significant_slope_under_threshold_is_stable():
+    xs, ys = series(50 + 0.01 * np.arange(30))
+    assert analysis.verdict(xs, ys, TH)["verdict"] == "stable"
+
+
+def test_growth_then_flat_is_plateau_from_the_knee():
+    ys = list(100 + 2.0 * np.arange(15)) + [128.0] * 25
+    xs, ys = series(ys)
+    v = analysis.verdict(xs, ys, TH)
+    assert v["verdict"] == "plateau"
+    assert 13 <= v["plateau_from"] <= 17
+
+
+def test_too_few_points_gives_no_verdict():
+    assert analysis.verdict([1.0, 2.0], [1.0, 5.0], TH)["verdict"] is None
+
+
+def test_summary_leaves_warmup_out():
+    its = [{"i": i, "warmup": i <= 2, "ttft_ms": 1000.0 if i <= 2 else 10.0, "rss_mb": 50.0 + (30 if i <= 2 else 0),
+            "text": "x"} for i in range(1, 11)]
+    s = analysis.summarize(its, TH)
+    assert s["ttft_ms_median"] == 10.0
+    assert s["verdict"] == "stable"
+    assert s["iters_ok"] == 10 and s["iters_measured"] == 8
+
+
+def test_mean_ci():
+    m, lo, hi = analysis.mean_ci([1.0, 2.0, 3.0])
+    assert m == 2.0 and lo < 2.0 < hi
+
+
+def test_timing_from_stamps():
+    done = {"t_request": 10.0, "t_end": 10.5}
+    chunks = [(" a", 10.05), (" b", 10.06), (" c", 10.08), ("\n", 10.0801)]
+    t = metrics.timing(done, chunks, audio_s=5.0)
+    assert t["ttft_ms"] == pytest.approx(50.0)
+    assert t["tokens"] == 3  # the newline is not a token
+    assert t["itl_ms_p50"] == pytest.approx(15.0)
+    assert t["tokens_per_s"] == pytest.approx(2 / 0.03)
+    assert t["latency_ms"] == pytest.approx(500.0)
+    assert t["rtf"] == pytest.approx(0.1)
+    assert t["streamed"] is True
+
+
+def test_burst_is_flagged():
+    done = {"t_request": 0.0, "t_end": 1.0}
+    chunks = [(f" w{k}", 0.9 + k * 1e-6) for k in range(50)]
+    assert metrics.timing(done, chunks, None)["streamed"] is False

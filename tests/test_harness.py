@@ -1,0 +1,126 @@
+"""The harness end to end on the calibration engine: real worker processes, real native
+leaks, real crashes, hangs and Ctrl-C."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import FAST
+from orchestrator.plan import RunPlan
+from orchestrator.runner import execute
+
+
+def plan(tmp_path, strategies, iters=6, warmup=1, **options):
+    return RunPlan(strategies=strategies, iters=iters, warmup=warmup, engine="calibration",
+                   engine_options={**FAST, **options}, out_dir=tmp_path, iter_timeout=20)
+
+
+def jsonl(tmp_path, p, strategy):
+    path = p.run_dir / f"{strategy}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_result_schema_and_per_iteration_file(tmp_path):
+    p = plan(tmp_path, ["restart"], leak_mb=2)
+    p.json_path = tmp_path / "r.json"
+    result = execute(p)
+    on_disk = json.loads(p.json_path.read_text())
+    assert on_disk["schema"] == "orch.run/1" and on_disk["run_id"] == p.run_id
+    r = on_disk["results"][0]
+    assert r["status"] == "ok" and r["scenario"] == "asr"
+    it = r["iterations"][0]
+    for key in ("i", "ttft_ms", "tokens", "tokens_per_s", "latency_ms", "rtf", "text", "rss_mb",
+                "uss_mb", "peak_rss_mb", "phases"):
+        assert key in it
+    assert set(it["phases"]) >= {"before_load", "after_load", "after_infer"}
+    assert "after_unload" in r["iterations"][-1]["phases"]
+    s = r["summary"]
+    for key in ("iters_ok", "ttft_ms_median", "tokens_per_s_median", "rss_start_mb", "rss_end_mb",
+                "growth_mb_per_iter", "growth_ci95", "verdict"):
+        assert key in s
+    assert abs(s["growth_mb_per_iter"] - 2.0) <= 0.1
+    assert s["verdict"] == "growing"
+    assert [rec["i"] for rec in jsonl(tmp_path, p, "restart")] == list(range(1, 7))
+    assert result["results"][0]["iterations"][0]["warmup"] is True
+
+
+def test_recreate_sees_load_leak_and_restart_does_not(tmp_path):
+    res = execute(plan(tmp_path, ["restart", "recreate"], iters=8, leak_on_load_mb=3))
+    by = {r["strategy"]: r["summary"] for r in res["results"]}
+    assert abs(by["recreate"]["growth_mb_per_iter"] - 3.0) <= 0.15
+    assert by["restart"]["verdict"] == "stable"
+
+
+def test_fresh_process_and_cli_show_no_growth_from_a_per_call_leak(tmp_path):
+    res = execute(plan(tmp_path, ["fresh-process", "cli"], iters=6, leak_mb=4))
+    for r in res["results"]:
+        assert r["status"] == "ok", r["error"]
+        assert r["summary"]["verdict"] == "stable", (r["strategy"], r["summary"])
+        assert abs(r["summary"]["growth_mb_per_iter"]) < 0.1
+
+
+def test_crash_keeps_earlier_iterations_and_other_strategies_run(tmp_path):
+    p = plan(tmp_path, ["recreate", "fresh-process", "cli"], iters=5, crash_at=3)
+    res = execute(p)
+    for r in res["results"]:
+        assert r["status"] == "crashed", (r["strategy"], r["error"])
+        assert "SIGSEGV" in r["error"]
+        assert [it["i"] for it in r["iterations"]] == [1, 2]
+        assert [rec["i"] for rec in jsonl(tmp_path, p, r["strategy"])] == [1, 2]
+
+
+def test_hang_is_killed_and_marked_timeout(tmp_path):
+    p = plan(tmp_path, ["restart", "cli"], iters=4, hang_at=2)
+    p.iter_timeout = 1.5
+    res = execute(p)
+    for r in res["results"]:
+        assert r["status"] == "timeout", r
+        assert [it["i"] for it in r["iterations"]] == [1]
+        assert "iteration 2" in r["error"]
+
+
+def test_ctrl_c_writes_what_was_measured(tmp_path):
+    out = tmp_path / "out"
+    js = tmp_path / "r.json"
+    proc = subprocess.Popen(["orch", "run", "--strategy", "restart", "--iters", "200", "--ttft-ms", "5",
+                             "--token-ms", "5", "--out", str(out), "--json", str(js), "--no-history"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # wait until a few iterations are on disk
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        files = list(out.glob("*/restart.jsonl"))
+        if files and len(files[0].read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr.decode()
+    r = json.loads(js.read_text())["results"][0]
+    assert r["status"] == "interrupted"
+    assert len(r["iterations"]) >= 3
+    on_disk = files[0].read_text().splitlines()
+    assert len(on_disk) == len(r["iterations"])
+
+
+def test_missing_audio_fails_before_any_worker(tmp_path):
+    proc = subprocess.run(["orch", "run", "--strategy", "restart", "--audio", str(tmp_path / "nope.wav"),
+                           "--out", str(tmp_path), "--no-history"], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "audio file not found" in proc.stderr and "nope.wav" in proc.stderr
+    assert not list(tmp_path.glob("*/*.jsonl"))
+
+
+def test_compare_prints_table_and_json(tmp_path):
+    js = tmp_path / "r.json"
+    proc = subprocess.run(["orch", "compare", "--strategies", "restart,cli", "--iters", "4", "--ttft-ms", "5",
+                           "--token-ms", "1", "--out", str(tmp_path), "--json", str(js), "--no-history",
+                           "--format", "json"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout[: proc.stdout.rindex("]") + 1])
+    assert [r["strategy"] for r in rows] == ["restart", "cli"]
+    assert json.loads(js.read_text())["plan"]["strategies"] == ["restart", "cli"]
