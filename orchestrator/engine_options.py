@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 
 import click
 
@@ -48,11 +49,35 @@ def engine_options_from_cli(plan, kw) -> dict:
     from orchestrator.chatllm_paths import resolve  # only the chatllm engine needs it
     paths = resolve(kw.get("chatllm_dir"), kw.get("chatllm_main"), kw.get("chatllm_lib"))
     opts = {"chatllm_dir": paths.root, "main": paths.main, "lib": paths.lib,
-            "engine_args": list(kw.get("engine_args") or ())}
+            "engine_args": list(kw.get("engine_args") or ()), "commit": checkout_commit(paths.root),
+            "aligner": plan.scenario == "align"}
+    if plan.scenario != "align":
+        # Qwen3-ASR needs a language, else it may answer `language None` and no text
+        plan.language = plan.language or guess_language(plan)
+        opts["language"] = plan.language
     for key in ("threads", "ctx", "max_new_tokens"):
         if kw.get(key) is not None:
             opts[key] = kw[key]
     return opts
+
+
+def checkout_commit(root: str) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", root, "rev-parse", "--short=12", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def guess_language(plan) -> str:
+    """Chinese when the reference transcript has CJK characters, else English."""
+    ref = plan.reference or (os.path.splitext(plan.audio)[0] + ".txt" if plan.audio else None)
+    try:
+        text = open(ref, encoding="utf-8").read() if ref else ""
+    except OSError:
+        text = ""
+    return "Chinese" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "English"
 
 
 def preflight(plan) -> list[str]:

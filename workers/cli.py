@@ -96,7 +96,7 @@ def _one_shot(s: Session, i: int, model: str | None) -> None:
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     raw = out.decode("utf-8", "replace")
-    text = s.engine.cli_text(raw)
+    text = s.engine.clean_text(raw)
     sig = _signal_name(status)
     stderr_tail = streams.err.decode("utf-8", "replace")[-600:]
     if not text:
@@ -169,7 +169,7 @@ def run_interactive(s: Session, first_i: int, iters: int) -> None:
 
         until_prompt(i, on_chunk)
         t_end = time.monotonic()
-        text = s.engine.cli_text(b"".join(d for d, _ in chunks).decode("utf-8", "replace"))
+        text = s.engine.clean_text(b"".join(d for d, _ in chunks).decode("utf-8", "replace"))
         s.ch.phase("after_infer", i, model)
         s.ch.send("iteration_done", i=i, text=text, tokens=len(chunks), t_request=t_request,
                   t_first=chunks[0][1] if chunks else None, t_end=t_end, model=model,

@@ -51,7 +51,8 @@ class Session:
         text = self.engine.transcribe(req, on_chunk)
         t_end = time.monotonic()
         self.ch.phase("after_infer", i, model)
-        self.ch.send("iteration_done", i=i, text=text, tokens=count, t_request=t_request,
+        clean = self.engine.clean_text(text)
+        self.ch.send("iteration_done", i=i, text=clean, tokens=count, t_request=t_request,
                      t_first=first[0] if first else None, t_end=t_end, model=model,
-                     load_ms=self.load_ms, extra={})
+                     load_ms=self.load_ms, extra={"raw_output": text[-2000:]} if clean != text else {})
         self.load_ms = None  # reported once, with the first request after the load

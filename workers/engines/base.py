@@ -72,6 +72,6 @@ class Engine(abc.ABC):
     def cli_invocation(self, model: str | None, request: Request, interactive: bool = False) -> CliInvocation:
         raise EngineError("unsupported", f"engine {self.name} has no command-line program")
 
-    def cli_text(self, raw: str) -> str:
-        """The transcript inside the program's raw stdout."""
+    def clean_text(self, raw: str) -> str:
+        """The transcript inside the engine's raw output (framing stripped)."""
         return raw.strip()
