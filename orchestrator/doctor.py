@@ -1,0 +1,92 @@
+"""`orch doctor`: what orch found and what is missing, one line per piece with the fix;
+exit 1 when the requested run cannot start."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import click
+import psutil
+
+from orchestrator.chatllm_paths import BUILD_HINT, resolve
+from orchestrator.engine_options import checkout_commit
+from orchestrator.tabular import format_option, render_table
+
+MODELS_DIR = "models"
+EXPECTED_MODELS = ("qwen3-asr-0.6b-q4_0.bin", "qwen3-asr-1.7b-q4_0.bin",
+                   "qwen3-forced-aligner-0.6b-q4_0.bin")
+
+
+def checks(engine: str, strategies: list[str], models: list[str], chatllm_dir, main, lib):
+    """(item, state, detail, blocking) rows; state is ok / missing / info."""
+    rows = []
+
+    def add(item, ok, detail, fix="", blocking=True):
+        state = "ok" if ok else ("missing" if blocking else "info")
+        rows.append((item, state, detail if ok or not fix else f"{detail}: {fix}", blocking and not ok))
+
+    cpus = os.cpu_count()
+    add("CPUs", True, f"{cpus} logical, {psutil.virtual_memory().total / 2**30:.1f} GiB memory")
+    try:
+        import opencc
+        opencc.OpenCC("s2twp").convert("软件")
+        add("opencc (zh-TW)", True, "s2twp works")
+    except Exception as exc:  # noqa: any failure means scoring cannot convert
+        add("opencc (zh-TW)", False, f"not usable ({exc})", "pip install opencc", blocking=False)
+    try:
+        psutil.Process().memory_full_info()
+        add("USS/PSS", True, "readable (smaps)")
+    except (psutil.AccessDenied, AttributeError):
+        add("USS/PSS", False, "not readable on this OS: RSS only", blocking=False)
+
+    needs_chatllm = engine == "chatllm"
+    paths = resolve(chatllm_dir, main, lib)
+    have_dir = os.path.isdir(paths.root)
+    add("chatllm.cpp checkout", have_dir, paths.root if have_dir else f"not found at {paths.root}",
+        "pass --chatllm-dir or set CHATLLM_DIR", blocking=needs_chatllm)
+    if have_dir:
+        add("chatllm.cpp commit", True, checkout_commit(paths.root) or "unknown (no git metadata)")
+    cli = any(s.startswith("cli") for s in strategies)
+    inproc = any(not s.startswith("cli") for s in strategies)
+    add("main", os.access(paths.main, os.X_OK), paths.main, BUILD_HINT, blocking=needs_chatllm and cli)
+    add("libchatllm", os.path.exists(paths.lib), paths.lib, BUILD_HINT, blocking=needs_chatllm and inproc)
+    add("bindings/chatllm.py", os.path.exists(paths.bindings), paths.bindings,
+        "use a complete chatllm.cpp checkout", blocking=needs_chatllm and inproc)
+    scripts = os.path.join(paths.root, "scripts", "model_downloader.py")
+    add("scripts/model_downloader.py", os.path.exists(scripts), scripts,
+        "the bindings import it; use a complete checkout", blocking=needs_chatllm and inproc)
+    ffmpeg = shutil.which("ffmpeg")
+    add("ffmpeg", bool(ffmpeg), ffmpeg or "not on PATH", "apt-get install ffmpeg (chatllm.cpp decodes audio with it)",
+        blocking=needs_chatllm)
+    for name in EXPECTED_MODELS:
+        path = os.path.join(MODELS_DIR, name)
+        add(f"models/{name}", os.path.isfile(path),
+            f"{os.path.getsize(path) / 2**20:.0f} MB" if os.path.isfile(path) else "not present",
+            "download it into models/ (or pass --model PATH)", blocking=False)
+    for m in models:
+        add(f"model {m}", os.path.isfile(m), m, "file not found", blocking=needs_chatllm)
+    return rows
+
+
+@click.command()
+@click.option("--engine", type=click.Choice(["calibration", "chatllm"]), default="chatllm", show_default=True,
+              help="The engine the run you plan would use.")
+@click.option("--strategy", "strategies", multiple=True,
+              help="Strategies the run would use (default: all).")
+@click.option("--model", "models", multiple=True, help="Model files the run would load.")
+@click.option("--chatllm-dir", envvar="CHATLLM_DIR", default="./chatllm.cpp", show_default=True)
+@click.option("--chatllm-main", default=None)
+@click.option("--chatllm-lib", default=None)
+@format_option()
+def doctor(engine, strategies, models, chatllm_dir, chatllm_main, chatllm_lib, fmt):
+    """Check what a run needs; say how to fix what is missing; exit 1 if it cannot start."""
+    strategies = list(strategies) or ["restart", "recreate", "fresh-process", "cli", "cli-interactive"]
+    rows = checks(engine, strategies, list(models), chatllm_dir, chatllm_main, chatllm_lib)
+    click.echo(render_table(["item", "state", "detail"], [list(r[:3]) for r in rows], fmt))
+    blocking = [r for r in rows if r[3]]
+    if blocking:
+        click.echo(f"\nA {engine} run cannot start: {len(blocking)} missing piece(s) above.", err=True)
+        sys.exit(1)
+    click.echo(f"\nA {engine} run can start.", err=True)
