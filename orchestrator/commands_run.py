@@ -37,6 +37,8 @@ def common_options(f):
         click.option("--transcript", type=click.Path(exists=True, dir_okay=False),
                      help="Transcript to align (--scenario align; default: X.txt beside X.wav)."),
         click.option("--language", help="Language to ask for (chatllm: e.g. Chinese, English)."),
+        click.option("--srt", "srt_path", type=click.Path(dir_okay=False),
+                     help="--scenario align: write the last iteration's words as SRT (one file per strategy)."),
         click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the result JSON here too."),
         click.option("--out", type=click.Path(file_okay=False), default="orch-results", show_default=True,
                      help="Per-run folder with <strategy>.jsonl, worker logs and run.json."),
@@ -110,6 +112,9 @@ def run_and_report(plan: RunPlan, kw) -> None:
         result, code = exc.result, 130
         click.echo("interrupted: what was measured is written below and in "
                    f"{plan.run_dir / 'run.json'}", err=True)
+    if kw.get("srt_path"):
+        for path in output.write_srt(result, kw["srt_path"]):
+            click.echo(f"wrote {path}", err=True)
     click.echo(output.result_table(result, kw["fmt"]))
     if kw["fmt"] == "table":
         click.echo(output.result_footer(result, plan))

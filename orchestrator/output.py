@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from orchestrator.tabular import render_table
@@ -47,11 +49,30 @@ def result_footer(result: dict, plan) -> str:
         if any(it.get("streamed") is False for it in r.get("iterations", [])):
             lines.append(f"{r['strategy']}: output arrived in bursts, not token by token: "
                          "tokens/s there is not a generation speed")
+        if r.get("alignment"):
+            a = r["alignment"]
+            lines.append(f"{r['strategy']}: alignment checks: {a['iters_with_violations']} iteration(s) with "
+                         f"violations ({a['violations_total']} in all), {a['parse_failures']} unparsable")
         if any((it.get("extra") or {}).get("ttft_includes_load") for it in r.get("iterations", [])):
             lines.append(f"{r['strategy']}: TTFT includes process start and model load "
                          "(the program gives no ready mark)")
     lines.append(f"results: {plan.run_dir}  (run.json, <strategy>.jsonl, worker logs)")
     return "\n".join(lines)
+
+
+def write_srt(result: dict, path: str) -> list[str]:
+    """The words of each strategy's last aligned iteration; PATH.<strategy>.srt when several."""
+    from orchestrator.alignment import to_srt
+
+    written = []
+    aligned = [r for r in result["results"] if any(it.get("alignment") for it in r.get("iterations", []))]
+    for r in aligned:
+        last = [it for it in r["iterations"] if it.get("alignment")][-1]
+        target = path if len(aligned) == 1 else f"{os.path.splitext(path)[0]}.{r['strategy']}.srt"
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(to_srt(last["alignment"]["words"]))
+        written.append(target)
+    return written
 
 
 def store_history(result: dict, db: str | None) -> None:

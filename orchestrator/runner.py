@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from orchestrator import analysis, hostinfo
+from orchestrator import alignment, analysis, hostinfo
 from orchestrator.plan import RunPlan
 from orchestrator.strategy_runner import StrategyRunner
 
@@ -40,17 +40,19 @@ def worker_config(plan: RunPlan, strategy: str) -> dict:
             "transcript": plan.transcript_text(), "language": plan.language}
 
 
-def _scorer(plan: RunPlan):
-    """The quality pipeline for this run's language and reference, built before any worker
-    starts (its set-up must not land inside a measured iteration); None if not installed."""
+def _scorer(plan: RunPlan, audio_s: float | None):
+    """What is computed from each output: word-timing checks for the aligner, else the
+    quality pipeline for this run's language and reference. Built before any worker starts
+    (its set-up must not land inside a measured iteration); None if not installed."""
+    if plan.scenario == "align":
+        transcript = plan.transcript_text()
+        return lambda text: {"alignment": alignment.check(text, transcript, audio_s)}
     try:
         from orchestrator.quality import pipeline
     except ImportError:
         return None
     reference_file = pipeline.find_reference(plan.audio, plan.reference) if plan.audio else plan.reference
     reference = Path(reference_file).read_text(encoding="utf-8").strip() if reference_file else None
-    if plan.scenario == "align":
-        return None  # the output is word timings, not a transcript
     pipeline.process_transcript("", plan.language, reference)  # warm up its dictionaries
 
     def score(text_raw: str) -> dict:
@@ -88,7 +90,7 @@ def execute(plan: RunPlan, progress_factory=None, on_strategy_done=None) -> dict
         "engine": {"name": plan.engine, **plan.engine_options},
         "plan": plan.describe(audio_s), "results": [],
     }
-    scorer = _scorer(plan)
+    scorer = _scorer(plan, audio_s)
     interrupted = False
     for strategy in plan.strategies:
         entry = {"strategy": strategy, "scenario": plan.scenario, "model": plan.model_label()}
@@ -113,7 +115,7 @@ def execute(plan: RunPlan, progress_factory=None, on_strategy_done=None) -> dict
             entry["per_model"] = analysis.per_model(out["iterations"])
         if plan.scenario == "align":
             entry["alignment"] = analysis.alignment_summary(out["iterations"])
-        if scorer:
+        if scorer and plan.scenario != "align":
             entry["summary"].update(analysis.quality_summary(out["iterations"]))
         result["results"].append(entry)
         _save(plan, result)

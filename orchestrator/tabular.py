@@ -14,9 +14,9 @@ FORMATS = ("table", "json", "csv", "md")
 
 def render_table(headers: list[str], rows: list[list], fmt: str = "table") -> str:
     if fmt == "table":
-        return tabulate(rows, headers=headers, floatfmt=".3g", missingval="-")
+        return tabulate(rows, headers=headers, floatfmt="g", missingval="-")
     if fmt == "md":
-        return tabulate(rows, headers=headers, tablefmt="github", floatfmt=".3g", missingval="-")
+        return tabulate(rows, headers=headers, tablefmt="github", floatfmt="g", missingval="-")
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
