@@ -1,7 +1,7 @@
 """The calibration engine: a real engine for proving the harness, not speech recognition.
 
 It streams a given text token by token with a set time to first token and inter-token delay,
-holds a "weights" buffer of native heap while loaded, and leaks real native heap on purpose
+holds a "weights" mapping while loaded, and leaks real native heap on purpose
 (allocated with libc malloc, every page touched, never freed) so that the harness can be
 checked against known leaks. It can also crash (SIGSEGV) or hang at a chosen iteration.
 
@@ -42,7 +42,6 @@ MiB = 1024 * 1024
 _libc = ctypes.CDLL(ctypes.util.find_library("c"))
 _libc.malloc.restype = ctypes.c_void_p
 _libc.malloc.argtypes = [ctypes.c_size_t]
-_libc.free.argtypes = [ctypes.c_void_p]
 _libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
 
 
@@ -56,6 +55,34 @@ def native_alloc(mb: float) -> int | None:
         raise MemoryError(f"calibration: malloc of {mb} MB failed")
     _libc.memset(ptr, 1, size)
     return ptr
+
+
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+PROT_RW, MAP_PRIVATE_ANON = 0x1 | 0x2, 0x02 | 0x20
+MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+class Weights:
+    """The model's weights: an anonymous mapping, touched, returned to the OS at unload (as
+    a real engine's mapped or page-sized buffers are), so what an unload gives back is exact
+    and a later leak cannot hide in memory the allocator kept."""
+
+    def __init__(self, mb: float):
+        self.size = int(mb * MiB)
+        self.ptr = None
+        if self.size > 0:
+            ptr = _libc.mmap(None, self.size, PROT_RW, MAP_PRIVATE_ANON, -1, 0)
+            if ptr in (None, MAP_FAILED):
+                raise MemoryError(f"calibration: mapping {mb} MB of weights failed")
+            _libc.memset(ptr, 1, self.size)
+            self.ptr = ptr
+
+    def release(self) -> None:
+        if self.ptr:
+            _libc.munmap(self.ptr, self.size)
+            self.ptr = None
 
 
 def parse_model(label: str | None, default_mb: float) -> tuple[str, float]:
@@ -92,14 +119,14 @@ class CalibrationModel:
 
     def __init__(self, options: dict):
         self.o = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
-        self.weights: int | None = None
+        self.weights: Weights | None = None
         self.model = None
 
     def load(self, label: str | None) -> None:
         name, mb = parse_model(label, float(self.o["model_mb"]))
         if self.o["load_ms"]:
             time.sleep(float(self.o["load_ms"]) / 1000)
-        self.weights = native_alloc(mb)
+        self.weights = Weights(mb)
         leak_models = self.o["leak_models"]
         if leak_models is None or name in leak_models:
             native_alloc(float(self.o["leak_on_load_mb"]))  # leaked on purpose
@@ -107,7 +134,7 @@ class CalibrationModel:
 
     def unload(self) -> None:
         if self.weights:
-            _libc.free(self.weights)
+            self.weights.release()
         self.weights = None
         self.model = None
 
