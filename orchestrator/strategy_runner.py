@@ -115,15 +115,17 @@ class StrategyRunner:
             except WorkerExited:
                 self._flush(st)
                 sig, how = wp.exit_description()
+                log = wp.log_tail(600).strip()
+                log = f"\nworker log tail:\n{log}" if log else ""
                 if error_event:
                     status = "crashed" if error_event["kind"] == "engine_crashed" else "error"
                     raise Outcome(status, f"{error_event['kind']}: {error_event['message']}"
-                                  + (f"\n{error_event['traceback']}" if error_event["traceback"] else "")) from None
+                                  + (f"\n{error_event['traceback']}" if error_event["traceback"] else "")
+                                  + log) from None
                 where = f"during iteration {st.current_i}" if st.current_i else "before its first request"
                 if sig:
-                    raise Outcome("crashed", f"{how} {where}") from None
-                raise Outcome("error", f"{how} {where} without a result; "
-                                       f"log tail: {wp.log_tail(600).strip()}") from None
+                    raise Outcome("crashed", f"{how} {where}{log}") from None
+                raise Outcome("error", f"{how} {where} without a result{log}") from None
             except protocol.ProtocolError as exc:
                 wp.kill()
                 self._flush(st)

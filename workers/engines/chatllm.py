@@ -40,11 +40,19 @@ def strip_framing(raw: str) -> str:
 
 
 def _import_bindings(root: str):
+    """Import the checkout's bindings/chatllm.py. Its helper scripts locate the checkout
+    from sys.argv[0] (scripts/binding.py), as if run from inside it; we say so by pointing
+    sys.argv[0] into its scripts folder while importing, and put both folders on sys.path."""
     for sub in ("scripts", "bindings"):
         path = os.path.join(root, sub)
         if path not in sys.path:
             sys.path.insert(0, path)
-    import chatllm  # noqa: the checkout's bindings/chatllm.py
+    saved = sys.argv[0]
+    sys.argv[0] = os.path.join(root, "scripts", "orch-worker")
+    try:
+        import chatllm  # noqa: the checkout's bindings/chatllm.py
+    finally:
+        sys.argv[0] = saved
     return chatllm
 
 
