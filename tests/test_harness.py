@@ -3,6 +3,7 @@ leaks, real crashes, hangs and Ctrl-C."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -124,3 +125,13 @@ def test_compare_prints_table_and_json(tmp_path):
     rows = json.loads(proc.stdout[: proc.stdout.rindex("]") + 1])
     assert [r["strategy"] for r in rows] == ["restart", "cli"]
     assert json.loads(js.read_text())["plan"]["strategies"] == ["restart", "cli"]
+
+
+@pytest.mark.skipif(not shutil.which("ffprobe"), reason="ffprobe (ffmpeg) not installed: cannot tell audio from not")
+def test_not_audio_fails_early_naming_the_file(tmp_path):
+    bogus = tmp_path / "notes.wav"
+    bogus.write_text("this is not audio")
+    proc = subprocess.run(["orch", "run", "--strategy", "restart", "--audio", str(bogus), "--out", str(tmp_path),
+                           "--no-history"], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "not an audio file" in proc.stderr and "notes.wav" in proc.stderr
