@@ -57,8 +57,6 @@ class RunPlan:
     sample_hz: float = 20.0
     thresholds: Thresholds = field(default_factory=Thresholds)
     json_path: Path | None = None
-    # run strategies at the same time (never by default: they would share the CPU)
-    parallel: bool = False
     progress: bool = False
 
     @property
