@@ -1,0 +1,461 @@
+"""Inverse text normalization (ITN) of Chinese numerals in ASR output.
+
+Simplified and Traditional alike (万/萬, 亿/億, 两/兩, 点/點, 号/號, 幺/么). The rules, in the
+order they run (each later rule only sees text the earlier ones left alone):
+
+1. idioms and fixed words that contain numerals are protected (一点一滴, 三七二十一, 五四运动...);
+2. clock times ``H点M分[S秒]`` -> ``HH:MM[:SS]`` (minutes need 零X or a 十: 三点五分 stays a decimal);
+3. ``百分之X`` -> ``X%``; ``X分之Y`` -> ``Y/X``; scores ``X比Y`` -> ``X:Y``;
+4. dates: ``Y年M月[D日]`` / ``M月D日`` -> digits; a year spelled digit by digit (一九一九年) -> 1919年;
+   spans ``X到Y`` / ``X至Y`` keep the spoken connector and convert both ends together
+   (三到五十 -> 3到50), unless both ends are single characters (三到五个 stays);
+5. every other maximal run of numeral characters is read as a whole, or left as it is:
+   digit strings of 3+ digits (phone numbers) -> digits; anything next to a Latin letter or
+   digit (iPhone 四s, 皖C九B三四E) -> digits; consecutive cardinals (十五十六十七) -> ``15 16 17``;
+   decimals (三点一四 -> 3.14, 二十点一万 -> 20.1万); dotted digit groups -> ``127.0.0.1``;
+   approximate ranges (三四千 -> 3000~4000, 十七八万 -> 17~18万, 一百六七 -> 160~170);
+   cardinals (一万零七十六 -> 10076; a number that ends in 万/亿 keeps it: 五千万 -> 5000万).
+   A single numeral character stays as it is (一个, 一半, 一双鞋, 三星), and so does a bare pair
+   with no unit (七八个, 乱七八糟) and a two-digit string (五四).
+
+Units: mass and speed get symbols after a number (克 g, 千克 kg, 毫克 mg, 千米每小时 km/h);
+length, money and all other measure words stay Chinese (米, 毫米, 元, 块). ``一千克`` is
+ambiguous (1000 g or 1 kg) and stays as spoken.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+ZEROS = "零〇○"
+DIGIT_VALUE = {
+    "零": 0, "〇": 0, "○": 0, "一": 1, "幺": 1, "么": 1, "二": 2, "两": 2, "兩": 2,
+    "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
+}
+# digits of a cardinal number (幺/么 only ever appear in digit strings)
+CARD_DIGITS = "零〇○一二两兩三四五六七八九"
+# digits of a digit string (phone numbers, years); 两 is never read digit by digit
+STRING_DIGITS = "零〇○一幺么二三四五六七八九"
+TWO = "两兩"
+SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
+BIG_UNITS = {"万": 10**4, "萬": 10**4, "亿": 10**8, "億": 10**8}
+POINTS = "点點"
+
+NUM = "".join(DIGIT_VALUE) + "".join(SMALL_UNITS) + "".join(BIG_UNITS)  # numeral chars, no point
+RUN_CHARS = NUM + POINTS
+_N = f"[{RUN_CHARS}]"
+_NP = f"[{NUM}]"
+
+# Idioms and words a reader keeps in characters. Written in Simplified; the Traditional
+# spellings are added at import time with OpenCC when it is installed.
+IDIOMS = """
+一点一滴 三七二十一 一五一十 五四运动 三三两两 七七八八 乱七八糟 七上八下 十全十美 十之八九
+一心一意 三心二意 四面八方 五湖四海 千千万万 万万 一一 九九归一 二百五 十万火急 一干二净 一清二楚
+一模一样 一言一行 一举一动 独一无二 数一数二 三番五次 三番两次 三言两语 四分五裂 五花八门 七嘴八舌
+八九不离十 九死一生 一石二鸟 千方百计 百发百中 千军万马 万无一失 一五一十 接二连三 一二三四五六七
+不三不四 三五成群 三长两短 六神无主 七零八落 一丝一毫 一朝一夕 一草一木 一时半刻 百分百 十有八九
+一千零一夜 九九八十一 九牛一毛 一针一线 一问一答 一分一秒 一分为二 合二为一 二一添作五 十字路口
+""".split()
+# 十分 ("very") is kept unless a time or a bigger number around it says otherwise
+WORDS_KEPT = ["十分"]
+
+UNIT_SYMBOLS = [  # (spoken unit after a number, symbol) — longest first
+    ("千米每小时", "km/h"), ("千米每小時", "km/h"), ("公里每小时", "km/h"), ("公里每小時", "km/h"),
+    ("千克", "kg"), ("毫克", "mg"), ("克", "g"),
+]
+KILO_FOLLOWERS = "米克瓦卡"  # 千 directly before these may be the prefix kilo-
+
+
+# ---------------------------------------------------------------- numbers
+
+
+def _parse_section(s: str, before_big: bool = False) -> int | None:
+    """Value of a cardinal below 10000 (一千零一十一, 十二, 三千五), or None if not one."""
+    if not s:
+        return None
+    val, prev_unit, digit, digit_ch, zero, zero_before = 0, 10**4, None, "", False, False
+    for ch in s:
+        if ch in ZEROS:
+            if digit is not None or zero or val == 0:
+                return None
+            zero = True
+        elif ch in CARD_DIGITS:
+            if digit is not None:
+                return None
+            digit, digit_ch, zero_before, zero = DIGIT_VALUE[ch], ch, zero, False
+        elif ch in SMALL_UNITS:
+            unit = SMALL_UNITS[ch]
+            if unit >= prev_unit:
+                return None
+            if digit is None:
+                if ch != "十" or (val and not zero):
+                    return None  # 百/千 need a coefficient; 十 alone only leads (十二, 零十二)
+                digit = 1
+            elif digit_ch in TWO and ch == "十":
+                return None
+            val += digit * unit
+            prev_unit, digit, digit_ch, zero = unit, None, "", False
+        else:
+            return None
+    if zero:
+        return None
+    if digit is not None:
+        if digit_ch in TWO and not (before_big and val == 0):
+            return None  # 两 alone is a measure word (三十两), not a digit
+        if val == 0 or zero_before or prev_unit == 10:
+            val += digit
+        else:  # abbreviated: 三千五 = 3500, 一百五 = 150
+            val += digit * prev_unit // 10
+    return val
+
+
+def parse_int(s: str, before_big: bool = False) -> int | None:
+    """Value of a Chinese cardinal (一百万一千一百一十一, 七千九百零三亿, 一万二), or None."""
+    for chars, mult in (("亿億", 10**8), ("万萬", 10**4)):
+        idx = max(s.rfind(c) for c in chars)
+        if idx < 0:
+            continue
+        head, tail = s[:idx], s[idx + 1:]
+        h = parse_int(head, True) if mult == 10**8 else _parse_section(head, True)
+        if not h:
+            return None
+        if not tail:
+            return h * mult
+        if len(tail) == 1 and tail in CARD_DIGITS and tail not in ZEROS:
+            return h * mult + DIGIT_VALUE[tail] * mult // 10  # 一万二 = 12000
+        if tail[0] in ZEROS:
+            tail = tail[1:]
+        t = parse_int(tail)
+        if t is None or t >= mult:
+            return None
+        return h * mult + t
+    return _parse_section(s, before_big)
+
+
+def format_int(s: str) -> str | None:
+    """Digits for a cardinal; one that ends in 万/亿 keeps that unit (五千万 -> 5000万)."""
+    if s and s[-1] in BIG_UNITS:
+        head = s[:-1]
+        if s[-1] in "万萬":
+            idx = max(head.rfind(c) for c in "亿億")
+            if idx >= 0:  # 三亿五千万 -> 3亿5000万
+                a, b = parse_int(head[:idx], True), _parse_section(head[idx + 1:].lstrip(ZEROS), True)
+                if a and b:
+                    return f"{a}{head[idx]}{b}{s[-1]}"
+                return None
+        v = parse_int(head, True)
+        return None if not v else f"{v}{s[-1]}"
+    v = parse_int(s)
+    return None if v is None else str(v)
+
+
+def _digits(s: str) -> str:
+    return "".join(str(DIGIT_VALUE[c]) for c in s)
+
+
+def _is_digit_string(s: str) -> bool:
+    return bool(s) and all(c in STRING_DIGITS for c in s)
+
+
+def format_decimal(s: str) -> str | None:
+    """三点一四 -> 3.14, 零点七零 -> 0.70, 二十点一万 -> 20.1万, 一万点一二三 -> 10000.123."""
+    if sum(s.count(p) for p in POINTS) != 1:
+        return None
+    idx = max(s.find(p) for p in POINTS)
+    whole, frac = s[:idx], s[idx + 1:]
+    suffix = ""
+    if frac and frac[-1] in BIG_UNITS:
+        frac, suffix = frac[:-1], frac[-1]
+    if not frac or not all(c in STRING_DIGITS and c not in "幺么" for c in frac):
+        return None
+    w = 0 if whole in tuple(ZEROS) else parse_int(whole)
+    if w is None:
+        return None
+    return f"{w}.{_digits(frac)}{suffix}"
+
+
+def format_number(s: str) -> str | None:
+    """A cardinal or a decimal, any length (used where the context says it is a number)."""
+    if any(p in s for p in POINTS):
+        return format_decimal(s)
+    if s in TWO:
+        return "2"
+    return format_int(s)
+
+
+def _range(run: str) -> str | None:
+    """Approximate ranges: 三四千 -> 3000~4000, 十七八万 -> 17~18万, 一百六七 -> 160~170."""
+    for i in range(len(run) - 1):
+        a, b = run[i], run[i + 1]
+        if a not in CARD_DIGITS or b not in CARD_DIGITS or a in ZEROS or b in ZEROS:
+            continue
+        lo_d, hi_d = DIGIT_VALUE[a], DIGIT_VALUE[b]
+        if not 0 < hi_d - lo_d <= 2:
+            continue
+        m = re.fullmatch(r"([十百千]?)([万萬亿億]?)", run[i + 2:])
+        if not m:
+            continue
+        small, big = m.groups()
+        prefix = run[:i]
+        if prefix:
+            last = prefix[-1]
+            implied = {"十": 1, "百": 10, "千": 100, "万": 1000, "萬": 1000, "亿": 10**7, "億": 10**7}
+            if last not in implied:
+                continue
+            base = parse_int(prefix, True)
+            if base is None:
+                continue
+            pos = SMALL_UNITS[small] if small else implied[last]
+            unit_of_last = SMALL_UNITS.get(last) or BIG_UNITS[last]
+            if pos >= unit_of_last or (big and last in BIG_UNITS):
+                continue
+            lo, hi = base + lo_d * pos, base + hi_d * pos
+        else:
+            if not small and not big:
+                continue  # a bare pair (七八个, 乱七八糟) stays
+            pos = SMALL_UNITS[small] if small else 1
+            lo, hi = lo_d * pos, hi_d * pos
+        return f"{lo}~{hi}{big}"
+    return None
+
+
+def _sequence(run: str) -> list[int] | None:
+    """Consecutive cardinals spoken in a row: 十五十六十七 -> [15, 16, 17]."""
+
+    def rec(pos: int, prev: int | None) -> list[int] | None:
+        if pos == len(run):
+            return []
+        for end in range(len(run), pos, -1):
+            piece = run[pos:end]
+            if not any(c in SMALL_UNITS for c in piece):
+                continue
+            v = parse_int(piece)
+            if v is None or (prev is not None and v != prev + 1):
+                continue
+            rest = rec(end, v)
+            if rest is not None:
+                return [v] + rest
+        return None
+
+    found = rec(0, None)
+    return found if found and len(found) >= 2 else None
+
+
+def _latin(ch: str) -> bool:
+    return bool(ch) and ch.isascii() and ch.isalnum()
+
+
+def _unit_symbol(after: str) -> tuple[str, int]:
+    for spoken, symbol in UNIT_SYMBOLS:
+        if after.startswith(spoken):
+            return symbol, len(spoken)
+    return "", 0
+
+
+def convert_run(run: str, prev: str, after: str) -> tuple[str, int] | None:
+    """Read one maximal run of numeral characters. Returns (replacement, how many characters
+    of ``after`` it used up), or None to leave the run as it is."""
+    if (_latin(prev) or _latin(after[:1])) and _is_digit_string(run):
+        return _digits(run), 0
+    # 千 directly before 米/克: the kilo- prefix when 千 cannot belong to the number
+    if run.endswith("千") and after[:1] and after[:1] in KILO_FOLLOWERS and len(run) > 1:
+        rest = run[:-1]
+        if parse_int(run) is None:
+            r = _range(rest + "十")  # a bare pair: 三四千米 -> 3~4千米
+            if r is not None and r.endswith("0") and len(rest) == 2 and rest[0] in CARD_DIGITS:
+                return f"{DIGIT_VALUE[rest[0]]}~{DIGIT_VALUE[rest[1]]}千", 0
+            value = format_number(rest)
+            if value is None:
+                return None
+            symbol, used = _unit_symbol("千" + after)
+            return (value + symbol, used - 1) if symbol else (value + "千", 0)
+        if len(rest) == 1:
+            return None  # 一千克: 1000 g or 1 kg? leave it as spoken
+    seq = _sequence(run)
+    if seq:
+        return " ".join(map(str, seq)), 0
+    points = sum(run.count(p) for p in POINTS)
+    if points >= 2:
+        parts = re.split(f"[{POINTS}]", run)
+        if len(parts) >= 3 and all(_is_digit_string(p) for p in parts):
+            return ".".join(_digits(p) for p in parts), 0
+        return None
+    if _is_digit_string(run):
+        return (_digits(run), 0) if len(run) >= 3 else None
+    if points == 1:
+        value = format_decimal(run)
+        if value is None and run[-1] in POINTS:  # 十二点 (o'clock): the number, then 点
+            value = format_int(run[:-1]) if len(run) > 2 else None
+            return (value + run[-1], 0) if value else None
+        if value is None:
+            return None
+        symbol, used = _unit_symbol(after)
+        return value + symbol, used
+    r = _range(run)
+    if r is not None:
+        return r, 0
+    value = format_int(run)
+    if value is None and len(run) > 2 and run[-1] in TWO:  # 三十两 -> 30两
+        value = format_int(run[:-1])
+        return (value + run[-1], 0) if value else None
+    if value is None:
+        return None
+    symbol, used = _unit_symbol(after)
+    if len(run) == 1 and not symbol:
+        return None  # 一个, 十足: a lone numeral character stays
+    return value + symbol, used
+
+
+# ---------------------------------------------------------------- the passes
+
+
+class _Masks:
+    """Replace finished pieces by private-use characters so later passes leave them alone."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+
+    def put(self, text: str) -> str:
+        self.values.append(text)
+        return chr(0xF0000 + len(self.values) - 1)  # supplementary private use area
+
+    def restore(self, text: str) -> str:
+        return re.sub("[\U000F0000-\U000FFFFD]",
+                      lambda m: self.values[ord(m.group()) - 0xF0000], text)
+
+
+def _minutes(s: str) -> int | None:
+    """Minutes or seconds of a clock time: 零五, 十, 二十一 (a bare 五 is not enough)."""
+    if len(s) == 2 and s[0] in ZEROS and s[1] in CARD_DIGITS:
+        v = DIGIT_VALUE[s[1]]
+    elif "十" in s:
+        v = parse_int(s)
+    else:
+        return None
+    return v if v is not None and 0 <= v <= 59 else None
+
+
+def _hour(s: str) -> int | None:
+    if s in tuple(ZEROS):
+        return 0
+    if s in TWO:
+        return 2
+    v = parse_int(s)
+    return v if v is not None and 0 <= v <= 24 else None
+
+
+def _year(s: str) -> str | None:
+    if _is_digit_string(s) and 2 <= len(s) <= 4:
+        if len(s) == 2 and s[0] not in ZEROS and 0 < DIGIT_VALUE[s[1]] - DIGIT_VALUE[s[0]] <= 2:
+            return None  # 三五年, 三四年: a span of years, not '35
+        return _digits(s)
+    v = parse_int(s)
+    return None if v is None else str(v)
+
+
+def _card(s: str, lo: int, hi: int) -> int | None:
+    v = 2 if s in TWO else parse_int(s)
+    return v if v is not None and lo <= v <= hi else None
+
+
+@functools.lru_cache(maxsize=1)
+def _idiom_regex() -> re.Pattern:
+    words = set(IDIOMS) | set(WORDS_KEPT)
+    try:
+        import opencc
+
+        for cfg in ("s2t", "s2tw"):
+            conv = opencc.OpenCC(cfg)
+            words |= {conv.convert(w) for w in words}
+    except Exception:  # noqa: BLE001 — Traditional idioms are a nicety, not a requirement
+        pass
+    alts = []
+    for w in sorted(words, key=len, reverse=True):
+        before = f"(?<!{_N})" if w[0] in RUN_CHARS else ""
+        after = f"(?!{_N})" if w[-1] in RUN_CHARS else ""
+        alts.append(before + re.escape(w) + after)
+    return re.compile("|".join(alts))
+
+
+_TIME = re.compile(f"(?<!{_N})({_NP}+)[{POINTS}]({_NP}+)分(?:({_NP}+)秒)?")
+_PERCENT = re.compile(f"百分之({_N}+)")
+_FRACTION = re.compile(f"(?<!{_N})({_NP}+)分之({_NP}+)(?!{_N})")
+_SCORE = re.compile(f"(?<!{_N})({_NP}+)比({_NP}+)(?!{_N})")
+_SPAN = re.compile(f"(?<!{_N})({_N}+)([到至])({_N}+)(?!{_N})")
+_DATE = re.compile(f"(?<!{_N})(?:({_NP}+)年)?({_NP}+)月(?:({_NP}+)([日号號]))?")
+_YEAR = re.compile(f"(?<!{_N})([{STRING_DIGITS}]{{2,4}})(?=年)")
+_RUN = re.compile(f"{_N}+")
+
+
+def itn(text: str) -> str:
+    """Chinese numerals in ``text`` written as digits where a reader expects digits."""
+    if not text or not any(c in RUN_CHARS for c in text):
+        return text
+    masks = _Masks()
+    text = _idiom_regex().sub(lambda m: masks.put(m.group()), text)
+
+    def time(m: re.Match) -> str:
+        h, mi = _hour(m.group(1)), _minutes(m.group(2))
+        sec = _minutes(m.group(3)) if m.group(3) else None
+        if h is None or mi is None or (m.group(3) and sec is None):
+            return m.group()
+        out = f"{h:02d}:{mi:02d}" + (f":{sec:02d}" if sec is not None else "")
+        return masks.put(out)
+
+    def percent(m: re.Match) -> str:
+        n = "100" if m.group(1) == "百" else format_number(m.group(1))
+        return m.group() if n is None else masks.put(n + "%")
+
+    def fraction(m: re.Match) -> str:
+        den, num = _card(m.group(1), 1, 10**12), _card(m.group(2), 0, 10**12)
+        return m.group() if den is None or num is None else masks.put(f"{num}/{den}")
+
+    def score(m: re.Match) -> str:
+        a, b = _card(m.group(1), 0, 10**6), _card(m.group(2), 0, 10**6)
+        return m.group() if a is None or b is None else masks.put(f"{a}:{b}")
+
+    def date(m: re.Match) -> str:
+        y, mo, d, day_word = m.groups()
+        if y is None and d is None:
+            return m.group()
+        year = _year(y) if y else ""
+        month = _card(mo, 1, 12)
+        day = _card(d, 1, 31) if d else None
+        if year is None or month is None or (d and day is None):
+            return m.group()
+        out = (f"{year}年" if y else "") + f"{month}月" + (f"{day}{day_word}" if d else "")
+        return masks.put(out)
+
+    text = _TIME.sub(time, text)
+    text = _PERCENT.sub(percent, text)
+    text = _FRACTION.sub(fraction, text)
+    text = _SCORE.sub(score, text)
+    def span(m: re.Match) -> str:
+        a, b = m.group(1), m.group(3)
+        if len(a) == 1 and len(b) == 1:
+            return m.group()  # 三到五个: small numbers stay, as a lone 三 does
+        x, y = format_number(a), format_number(b)
+        if x is None or y is None:
+            return m.group()
+        return masks.put(f"{x}{m.group(2)}{y}")
+
+    text = _DATE.sub(date, text)
+    text = _SPAN.sub(span, text)
+    text = _YEAR.sub(lambda m: masks.put(y) if (y := _year(m.group(1))) else m.group(), text)
+
+    out, pos = [], 0
+    for m in _RUN.finditer(text):
+        if m.start() < pos:
+            continue
+        out.append(text[pos:m.start()])
+        prev = text[m.start() - 1] if m.start() else ""
+        got = convert_run(m.group(), prev, text[m.end():m.end() + 8])
+        if got is None:
+            out.append(m.group())
+            pos = m.end()
+        else:
+            out.append(got[0])
+            pos = m.end() + got[1]
+    out.append(text[pos:])
+    return masks.restore("".join(out))
