@@ -169,7 +169,7 @@ def format_decimal(s: str) -> str | None:
         frac, suffix = frac[:-1], frac[-1]
     if not frac or not all(c in STRING_DIGITS and c not in "幺么" for c in frac):
         return None
-    w = 0 if whole in tuple(ZEROS) else parse_int(whole)
+    w = 0 if whole in tuple(ZEROS) else 2 if whole in tuple(TWO) else parse_int(whole)
     if w is None:
         return None
     return f"{w}.{_digits(frac)}{suffix}"

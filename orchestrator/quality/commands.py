@@ -1,0 +1,83 @@
+"""`orch itn` and `orch score`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from orchestrator.tabular import format_option, render_table
+
+
+@click.command()
+@click.option("--zh-tw", "zh_tw_first", is_flag=True,
+              help="Convert each line to Traditional Chinese (OpenCC s2twp) before the ITN.")
+def itn(zh_tw_first: bool) -> None:
+    """Inverse text normalization of Chinese numerals: reads lines from stdin and writes each
+    line normalized to stdout, exactly one line out per line in (一万三千七百零二 -> 13702)."""
+    from orchestrator.quality.itn import itn as normalize
+    from orchestrator.quality.zh_tw import to_zh_tw
+
+    stdin = click.get_binary_stream("stdin")
+    stdout = click.get_binary_stream("stdout")
+    for raw in stdin:  # bytes split on b"\n" only: a stray \r never makes two lines of one
+        line = raw.decode("utf-8", errors="replace").rstrip("\n")
+        cr = line.endswith("\r")
+        if cr:
+            line = line[:-1]
+        if zh_tw_first:
+            line = to_zh_tw(line)
+        out = normalize(line).replace("\n", " ")
+        stdout.write((out + ("\r" if cr else "") + "\n").encode("utf-8"))
+        stdout.flush()
+
+
+def _fmt_rate(value):
+    return None if value is None else round(value, 6)
+
+
+@click.command()
+@click.option("--reference", "reference", required=True,
+              type=click.Path(exists=True, dir_okay=False), help="Reference transcript (UTF-8).")
+@click.option("--hypothesis", "hypothesis", required=True,
+              type=click.Path(exists=True, dir_okay=False), help="Hypothesis transcript (UTF-8).")
+@click.option("--mode", type=click.Choice(["auto", "cer", "wer", "mixed"]), default="auto",
+              show_default=True,
+              help="cer: characters (Chinese); wer: words; mixed: CJK characters + Latin words.")
+@click.option("--no-normalize", "no_normalize", is_flag=True,
+              help="Score the texts as they are (no width/case/punctuation/whitespace step); "
+                   "the numbers are then exactly jiwer.cer / jiwer.wer of the two files.")
+@click.option("--convert", is_flag=True,
+              help="First pass both sides through zh-TW + ITN, as the harness does for Chinese.")
+@format_option()
+def score(reference: str, hypothesis: str, mode: str, no_normalize: bool, convert: bool,
+          fmt: str) -> None:
+    """CER / WER of a hypothesis against a reference, and the alignment (substitutions,
+    deletions, insertions)."""
+    from orchestrator.quality import pipeline, scoring
+
+    ref = Path(reference).read_text(encoding="utf-8")
+    hyp = Path(hypothesis).read_text(encoding="utf-8")
+    if convert:
+        chinese = pipeline.is_chinese(None, ref + hyp)
+        ref, hyp = pipeline.to_display(ref, chinese), pipeline.to_display(hyp, chinese)
+    result = scoring.score(ref, hyp, mode=mode, normalize=not no_normalize)
+    headers = ["mode", "cer", "wer", "mixed", "hits", "substitutions", "deletions",
+               "insertions", "ref_tokens", "hyp_tokens"]
+    row = [result.mode, _fmt_rate(result.cer), _fmt_rate(result.wer), _fmt_rate(result.mixed),
+           result.hits, result.substitutions, result.deletions, result.insertions,
+           result.reference_tokens, result.hypothesis_tokens]
+    align_headers = ["op", "ref", "hyp"]
+    align_rows = [[a["op"], a["ref"], a["hyp"]] for a in result.alignment]
+    if fmt == "json":
+        click.echo(json.dumps({"score": dict(zip(headers, row)), "alignment": result.alignment},
+                              ensure_ascii=False, indent=2))
+        return
+    click.echo(render_table(headers, [row], fmt))
+    if result.reference_tokens == 0 and result.hypothesis_tokens:
+        click.echo("(empty reference: the rate is the number of inserted tokens, as in jiwer)",
+                   err=True)
+    if align_rows:
+        click.echo("")
+        click.echo(render_table(align_headers, align_rows, fmt))
