@@ -112,3 +112,11 @@ def test_cli_zh_tw_first():
     result = CliRunner().invoke(itn_command, ["--zh-tw"], input="软件卖了一万三千元\n")
     assert result.exit_code == 0
     assert result.output == "軟體賣了13000元\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="零〇一二两兩三四五六七八九幺么十百千万萬亿億点點分之比到年月日号秒个克米 aA", max_size=14))
+def test_never_raises_and_leaves_no_placeholder(text):
+    out = itn(text)
+    assert not any(0xF0000 <= ord(c) <= 0xFFFFD for c in out)
+    assert itn(text) == out  # deterministic
