@@ -10,11 +10,18 @@ from orchestrator.tabular import render_table
 
 HEADERS = ["strategy", "status", "iters", "TTFT ms (p50)", "ITL ms (p50)", "tok/s (p50)",
            "load ms", "RSS start MB", "RSS end MB", "peak MB", "growth MB/iter", "95% CI",
-           "verdict", "CER"]
+           "verdict", "CER/WER"]
 
 
 def _r(v, nd=1):
     return None if v is None else round(v, nd)
+
+
+def _error_rate(summary: dict) -> str | None:
+    for key, label in (("cer_mean", "CER"), ("wer_mean", "WER")):
+        if summary.get(key) is not None:
+            return f"{label} {summary[key]:.3f}"
+    return None
 
 
 def result_rows(result: dict) -> list[list]:
@@ -30,7 +37,7 @@ def result_rows(result: dict) -> list[list]:
             _r(s.get("itl_ms_median"), 2), _r(s.get("tokens_per_s_median")), _r(s.get("load_ms_median")),
             _r(s.get("rss_start_mb")), _r(s.get("rss_end_mb")), _r(s.get("rss_peak_mb")),
             _r(s.get("growth_mb_per_iter"), 3),
-            f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else None, verdict, _r(s.get("cer_mean"), 3),
+            f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else None, verdict, _error_rate(s),
         ])
     return rows
 
