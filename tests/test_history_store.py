@@ -1,0 +1,272 @@
+"""History store: round trip, queries, migrations, and two writers at once — on SQLite
+always, and on a throwaway PostgreSQL server when the binaries are installed (else those
+cases skip with the reason)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from orchestrator.history import store
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+# --- a throwaway PostgreSQL server ------------------------------------------------------------
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for root in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (root / name).exists():
+            return str(root / name)
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """(socket dir, port, user) of a PostgreSQL server started in a temp dir for this session."""
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not (initdb and pg_ctl):
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql")
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg (v3) not installed: pip install 'psycopg[binary]'")
+    base = Path(tempfile.mkdtemp(prefix="orch-pg-"))
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        import pwd
+
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no `postgres` user to start the server as")
+        os.chown(base, pw.pw_uid, pw.pw_gid)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    data, port = base / "data", _free_port()
+    try:
+        subprocess.run(run_as + [initdb, "-D", str(data), "-A", "trust", "-U", "orch", "-N"],
+                       check=True, capture_output=True, timeout=120)
+        subprocess.run(run_as + [pg_ctl, "-D", str(data), "-l", str(base / "log"), "-w", "-t", "60",
+                                 "-o", f"-k {base} -p {port} -c listen_addresses='' -c fsync=off",
+                                 "start"], check=True, capture_output=True, timeout=90)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+        log = (base / "log").read_text(errors="replace")[-2000:] if (base / "log").exists() else ""
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.skip(f"could not start a throwaway PostgreSQL server: {exc} {getattr(exc, 'stderr', '')!r} {log}")
+    yield str(base), port, "orch"
+    subprocess.run(run_as + [pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"],
+                   capture_output=True, timeout=60)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _pg_url(server, dbname: str) -> str:
+    sockdir, port, user = server
+    return f"postgresql://{user}@/{dbname}?host={sockdir}&port={port}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    if request.param == "sqlite":
+        yield str(tmp_path / "history.sqlite3")
+        return
+    server = request.getfixturevalue("pg_server")
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(_pg_url(server, "postgres"), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield _pg_url(server, name)
+    store.dispose_engines()
+    with psycopg.connect(_pg_url(server, "postgres"), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _with_id(result: dict, run_id: str, started_at: str | None = None) -> dict:
+    out = copy.deepcopy(result)
+    out["run_id"] = run_id
+    if started_at:
+        out["started_at"] = started_at
+    return out
+
+
+# --- round trip and queries ----------------------------------------------------------------------
+def test_round_trip_is_the_whole_json(db):
+    grow = fixture("run_growing.json")
+    store.save_run(grow, db)
+    assert store.load_run(grow["run_id"], db) == grow
+    assert store.load_run("latest", db) == grow
+    assert store.load_run(grow["run_id"][:12], db) == grow  # a unique prefix
+
+
+def test_saving_a_run_again_replaces_it(db):
+    grow = fixture("run_growing.json")
+    store.save_run(grow, db)
+    grow2 = copy.deepcopy(grow)
+    grow2["soak"] = {"matrix_key": "nightly/a", "outcome": "ok"}
+    store.save_run(grow2, db)
+    listed = store.list_runs(db)
+    assert len(listed) == 1 and listed[0]["kind"] == "soak" and listed[0]["matrix_key"] == "nightly/a"
+    assert len(listed[0]["results"]) == 3
+    assert store.load_run("latest", db)["soak"]["outcome"] == "ok"
+
+
+def test_list_runs_filters_and_columns(db):
+    grow, crash = fixture("run_growing.json"), fixture("run_crashed.json")
+    store.save_run(_with_id(grow, "r-old", "2020-01-01T00:00:00+00:00"), db)
+    store.save_run(grow, db)
+    chat = _with_id(crash, "r-chat")
+    chat["engine"] = {"name": "chatllm", "threads": 2}
+    chat["plan"]["models"] = ["/models/qwen3-asr-0.6b.bin"]
+    store.save_run(chat, db)
+
+    everything = store.list_runs(db)
+    assert [r["run_id"] for r in everything][-1] == "r-old"  # newest first
+    assert {r["run_id"] for r in everything} == {"r-old", grow["run_id"], "r-chat"}
+
+    recent = store.list_runs(db, since="365d")
+    assert "r-old" not in {r["run_id"] for r in recent}
+    assert {r["run_id"] for r in store.list_runs(db, since="2019-12-31")} == {r["run_id"] for r in everything}
+
+    chatllm = store.list_runs(db, engine="chatllm")
+    assert [r["run_id"] for r in chatllm] == ["r-chat"]
+    assert chatllm[0]["models"] == "qwen3-asr-0.6b.bin" and chatllm[0]["status"] == "crashed"
+    assert [r["run_id"] for r in store.list_runs(db, model="qwen3")] == ["r-chat"]
+
+    recreate = store.list_runs(db, strategy="recreate")
+    assert {r["run_id"] for r in recreate} == {"r-old", grow["run_id"]}
+    row = recreate[0]["results"]
+    assert len(row) == 1 and row[0]["strategy"] == "recreate" and row[0]["verdict"] == "growing"
+    assert row[0]["growth_mb_per_iter"] == pytest.approx(grow["results"][1]["summary"]["growth_mb_per_iter"])
+    assert row[0]["growth_ci_low"] <= row[0]["growth_mb_per_iter"] <= row[0]["growth_ci_high"]
+
+    crashed = store.list_runs(db, engine="chatllm")[0]["results"]
+    assert crashed[0]["status"] == "crashed" and crashed[0]["verdict"] is None
+    assert crashed[0]["growth_mb_per_iter"] is None
+
+
+def test_missing_run_is_a_clear_error(db):
+    with pytest.raises(store.RunNotFound, match="empty"):
+        store.load_run("latest", db)
+    store.save_run(fixture("run_growing.json"), db)
+    with pytest.raises(store.RunNotFound, match="no run"):
+        store.load_run("nope", db)
+
+
+def test_parse_since():
+    assert store.parse_since(None) is None
+    assert abs((store.parse_time("2025-03-01T10:00:00+02:00") - store.parse_since("2025-03-01T08:00:00")).total_seconds()) == 0
+    with pytest.raises(ValueError):
+        store.parse_since("last tuesday")
+
+
+def test_db_location_from_env_and_default(monkeypatch, tmp_path):
+    monkeypatch.setenv("ORCH_DB", str(tmp_path / "env.db"))
+    assert store.resolve_url(None) == f"sqlite:///{tmp_path / 'env.db'}"
+    assert store.resolve_url(str(tmp_path / "x.db")).endswith("x.db")
+    monkeypatch.delenv("ORCH_DB")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert store.resolve_url(None) == f"sqlite:///{tmp_path / 'data' / 'orch' / 'history.sqlite3'}"
+    assert store.resolve_url("postgresql://u:pw@h/db").startswith("postgresql+psycopg")
+    assert store.redact("postgresql+psycopg://u:secret@h/db") == "postgresql+psycopg://u:***@h/db"
+
+
+# --- migrations ------------------------------------------------------------------------------------
+def test_fresh_database_is_at_the_latest_version(db):
+    store.save_run(fixture("run_growing.json"), db)
+    engine = store.get_engine(db)
+    assert store.current_version(engine) == store.SCHEMA_VERSION
+    assert [n for n, _, _ in store.MIGRATIONS] == list(range(1, store.SCHEMA_VERSION + 1))
+
+
+def test_old_database_is_migrated_and_keeps_its_rows(db):
+    url = store.resolve_url(db)
+    engine = sa.create_engine(url)
+    assert store.migrate(engine, target=1) == 1
+    with engine.begin() as conn:  # a run stored by version 1 (no outcome, no CER)
+        pk = conn.execute(sa.text(
+            "INSERT INTO runs (run_id, started_at, stored_at, kind, engine, status, result) "
+            "VALUES ('old-1', '2024-01-01 00:00:00', '2024-01-01 00:00:00', 'run', 'calibration', 'ok', "
+            "'{\"run_id\": \"old-1\", \"results\": []}') RETURNING id")).scalar_one()
+        conn.execute(sa.text(f"INSERT INTO run_strategies (run_pk, position, strategy, status) "
+                             f"VALUES ({pk}, 0, 'restart', 'ok')"))
+    assert "outcome" not in {c["name"] for c in sa.inspect(engine).get_columns("runs")}
+    engine.dispose()
+
+    store.save_run(fixture("run_growing.json"), db)  # opening it migrates
+    engine = store.get_engine(db)
+    assert store.current_version(engine) == store.SCHEMA_VERSION
+    cols = {c["name"] for c in sa.inspect(engine).get_columns("run_strategies")}
+    assert "cer_mean" in cols
+    assert store.load_run("old-1", db) == {"run_id": "old-1", "results": []}
+    assert {r["run_id"] for r in store.list_runs(db)} == {"old-1", fixture("run_growing.json")["run_id"]}
+    assert store.migrate(engine) == store.SCHEMA_VERSION  # idempotent
+
+
+# --- two writers at once ---------------------------------------------------------------------------
+WRITER = textwrap.dedent("""
+    import json, os, sys, time
+    from orchestrator.history import store
+    db, tag, n, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    result = json.load(open(sys.argv[5]))
+    while not os.path.exists(go):
+        time.sleep(0.005)
+    for i in range(n):
+        result["run_id"] = f"{tag}-{i:03d}"
+        result["host"]["writer"] = tag
+        store.save_run(result, db)
+    print("done", tag)
+""")
+
+
+def test_two_processes_writing_at_once_lose_nothing(db, tmp_path):
+    """Two overlapping cron runs: both open a fresh database (both try to migrate it) and
+    store runs at the same time; every run must be there, whole."""
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    go = tmp_path / "go"
+    n = 12
+    procs = [subprocess.Popen([sys.executable, str(script), db, tag, str(n), str(go),
+                               str(FIXTURES / "run_growing.json")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for tag in ("a", "b")]
+    time.sleep(0.3)
+    go.write_text("")
+    for p in procs:
+        out, err = p.communicate(timeout=180)
+        assert p.returncode == 0, err
+    listed = store.list_runs(db)
+    ids = sorted(r["run_id"] for r in listed)
+    assert ids == sorted([f"a-{i:03d}" for i in range(n)] + [f"b-{i:03d}" for i in range(n)])
+    assert all(len(r["results"]) == 3 for r in listed)
+    for run_id in ("a-000", "b-011"):
+        loaded = store.load_run(run_id, db)
+        assert loaded["host"]["writer"] == run_id[0] and len(loaded["results"][0]["iterations"]) == 12
+    if "://" not in db:
+        with sa.create_engine(f"sqlite:///{db}").connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
