@@ -1,0 +1,171 @@
+"""The report's charts (matplotlib, Agg, no pyplot state): memory against iteration per
+strategy, memory against time from the external samples, TTFT and tokens/s distributions.
+Each function returns PNG bytes; every one copes with a strategy that has no iterations."""
+
+from __future__ import annotations
+
+import io
+import statistics
+
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib.figure import Figure  # noqa: E402
+
+# where each phase mark sits around its iteration's x (the RSS point is the after_infer mark)
+PHASE_STYLE = {
+    "before_load": (-0.30, "v", "#9467bd"),
+    "after_load": (-0.12, "^", "#2ca02c"),
+    "after_infer": (0.0, "o", "#1f77b4"),
+    "after_unload": (0.25, "x", "#d62728"),
+}
+OTHER_PHASE = (0.12, "d", "#7f7f7f")
+DPI = 100
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _memory_series(entry: dict):
+    """(i, rss, uss, warmup) per iteration, the last record of each i (scenario switch has
+    one record per model), in order."""
+    last = {}
+    for it in entry.get("iterations") or []:
+        if it.get("i") is not None and it.get("rss_mb") is not None:
+            last[it["i"]] = it
+    return [(i, last[i]["rss_mb"], last[i].get("uss_mb"), bool(last[i].get("warmup"))) for i in sorted(last)]
+
+
+def _note(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=11, color="#555")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def memory_chart(entry: dict) -> bytes:
+    """RSS (and USS) at each iteration's after_infer mark, warm-up shaded, every phase mark,
+    the fitted growth slope with its 95% CI band; beside it RSS/USS over time from the
+    sampler, iteration starts marked."""
+    samples = entry.get("samples") or []
+    fig = Figure(figsize=(11, 3.8) if samples else (7.5, 3.8))
+    axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]}) if samples else [fig.subplots()]
+    ax = axes[0]
+    strategy, status = entry.get("strategy", "?"), entry.get("status", "?")
+    title = f"{strategy} — memory per iteration"
+    if status != "ok":
+        title += f" ({status})"
+    ax.set_title(title, fontsize=11)
+    series = _memory_series(entry)
+    if not series:
+        _note(ax, f"no iterations recorded ({status})")
+    else:
+        xs = [s[0] for s in series]
+        warm = [s[0] for s in series if s[3]]
+        if warm:
+            ax.axvspan(min(warm) - 0.5, max(warm) + 0.5, color="#ffdd99", alpha=0.45, label="warm-up", lw=0)
+        ax.plot(xs, [s[1] for s in series], "-o", color="#1f77b4", ms=4, lw=1.5, label="RSS (after infer)")
+        uss = [(s[0], s[2]) for s in series if s[2] is not None]
+        if uss:
+            ax.plot([u[0] for u in uss], [u[1] for u in uss], "--s", color="#ff7f0e", ms=3, lw=1.2, label="USS")
+        seen = set()
+        for it in entry.get("iterations") or []:
+            for name, mark in (it.get("phases") or {}).items():
+                if not isinstance(mark, dict) or mark.get("rss_mb") is None or name == "after_infer":
+                    continue
+                off, marker, color = PHASE_STYLE.get(name, OTHER_PHASE)
+                ax.plot([it["i"] + off], [mark["rss_mb"]], marker, color=color, ms=4, alpha=0.75,
+                        label=None if name in seen else name, ls="none")
+                seen.add(name)
+        _slope(ax, entry, series)
+        ax.set_xlabel("iteration")
+        ax.legend(fontsize=7, loc="best", framealpha=0.8)
+    ax.set_ylabel("MB")
+    ax.grid(alpha=0.3)
+    if samples:
+        _samples(axes[1], entry, samples)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _slope(ax, entry: dict, series) -> None:
+    summary = entry.get("summary") or {}
+    slope, ci = summary.get("growth_mb_per_iter"), summary.get("growth_ci95")
+    measured = [(s[0], s[1]) for s in series if not s[3]]
+    if slope is None or len(measured) < 2:
+        return
+    xs = [m[0] for m in measured]
+    ys = [m[1] for m in measured]
+    # Theil–Sen's intercept: the median of y - slope*x; the CI band is the fan of lines
+    # with the CI's slopes through the fit at the middle of the measured range
+    intercept = statistics.median(y - slope * x for x, y in measured)
+    x0, x1 = min(xs), max(xs)
+    xm = statistics.median(xs)
+    ym = intercept + slope * xm
+    grid = [x0 + (x1 - x0) * k / 40 for k in range(41)]
+    label = f"fit {slope:+.3f} MB/iter"
+    if ci:
+        lo = [ym + ci[0] * (x - xm) for x in grid]
+        hi = [ym + ci[1] * (x - xm) for x in grid]
+        ax.fill_between(grid, [min(a, b) for a, b in zip(lo, hi)], [max(a, b) for a, b in zip(lo, hi)],
+                        color="#d62728", alpha=0.15, lw=0, label=f"95% CI [{ci[0]:.3f}, {ci[1]:.3f}]")
+    ax.plot(grid, [ym + slope * (x - xm) for x in grid], "-", color="#d62728", lw=1.6, label=label)
+
+
+def _samples(ax, entry: dict, samples) -> None:
+    ax.set_title("sampled from outside, over time", fontsize=11)
+    t = [s[0] for s in samples]
+    ax.plot(t, [s[1] for s in samples], "-", color="#1f77b4", lw=1, label="RSS")
+    uss = [(s[0], s[2]) for s in samples if len(s) > 2 and s[2] is not None]
+    if uss:
+        ax.plot([u[0] for u in uss], [u[1] for u in uss], "-", color="#ff7f0e", lw=1, label="USS")
+    starts, prev = [], None
+    for s in samples:
+        i = s[3] if len(s) > 3 else None
+        if i is not None and i != prev:
+            starts.append(s[0])
+        prev = i if i is not None else prev
+    for k, x in enumerate(starts):
+        ax.axvline(x, color="#999", lw=0.6, alpha=0.6, label="iteration start" if k == 0 else None)
+    ax.set_xlabel("seconds since strategy start")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+
+
+def _measured(entry: dict, key: str) -> list[float]:
+    return [float(it[key]) for it in entry.get("iterations") or []
+            if not it.get("warmup") and it.get(key) is not None]
+
+
+def timing_chart(result: dict) -> bytes:
+    """Box plots (with every point) of TTFT and tokens/s per strategy, warm-up left out."""
+    entries = result.get("results") or []
+    fig = Figure(figsize=(11, 3.6))
+    axes = fig.subplots(1, 2)
+    for ax, key, title in ((axes[0], "ttft_ms", "time to first token (ms)"),
+                           (axes[1], "tokens_per_s", "tokens / s")):
+        ax.set_title(title + ", after warm-up", fontsize=11)
+        labels = [e.get("strategy", "?") for e in entries]
+        data = [_measured(e, key) for e in entries]
+        if not any(data):
+            _note(ax, "no measured iterations")
+            continue
+        positions = list(range(1, len(entries) + 1))
+        with_data = [(p, d) for p, d in zip(positions, data) if d]
+        ax.boxplot([d for _, d in with_data], positions=[p for p, _ in with_data], widths=0.5,
+                   showfliers=False)
+        for p, d in with_data:
+            jitter = [p + 0.18 * ((k * 0.618) % 1 - 0.5) for k in range(len(d))]
+            ax.plot(jitter, d, "o", ms=3, alpha=0.5, color="#1f77b4")
+        for p, d in zip(positions, data):
+            if not d:
+                ax.text(p, 0.5, "none", ha="center", va="center", color="#999",
+                        transform=ax.get_xaxis_transform())
+        ax.set_xticks(positions)
+        ax.set_xticklabels(labels, rotation=15, fontsize=8)
+        ax.set_xlim(0.4, len(entries) + 0.6)
+        ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return _png(fig)

@@ -1,0 +1,136 @@
+"""`orch report`: one run as a self-contained HTML page (charts embedded as base64 PNG, no
+script, no network: it reads offline and prints), and its comparison table as Markdown or
+CSV. Strategies that crashed with few or no iterations are shown as such, not skipped."""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import json
+
+from orchestrator.output import HEADERS, result_rows
+from orchestrator.tabular import render_table
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1180px;color:#222;padding:0 16px}
+h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0} th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
+th{background:#f3f3f3} td.l,th.l{text-align:left} .sub{color:#666;font-size:.9em}
+.bad{color:#b00020;font-weight:600} .ok{color:#1b7f2a} .warn{color:#a65e00;font-weight:600}
+img{max-width:100%;height:auto;display:block;margin:.4em 0 1em} pre{background:#f7f7f7;padding:8px;white-space:pre-wrap;font-size:.8em}
+.facts td:first-child{text-align:left;color:#555} .facts td{text-align:left}
+"""
+
+
+def _e(v) -> str:
+    return html.escape("" if v is None else str(v))
+
+
+def _img(png: bytes, alt: str) -> str:
+    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
+
+
+def table_rows(result: dict) -> tuple[list[str], list[list]]:
+    """The comparison table (the same columns `orch run` prints)."""
+    return list(HEADERS), result_rows(result)
+
+
+def render_markdown(result: dict) -> str:
+    headers, rows = table_rows(result)
+    title = f"# orch run {result.get('run_id')}\n\n"
+    meta = (f"engine `{(result.get('engine') or {}).get('name')}`, scenario "
+            f"`{(result.get('plan') or {}).get('scenario')}`, started {result.get('started_at')}\n\n")
+    return title + meta + render_table(headers, rows, "md") + "\n"
+
+
+def render_csv(result: dict) -> str:
+    headers, rows = table_rows(result)
+    return render_table(headers, rows, "csv") + "\n"
+
+
+def _html_table(headers, rows, left=(0,)) -> str:
+    out = ["<table><thead><tr>"]
+    out += [f'<th class="{"l" if k in left else ""}">{_e(h)}</th>' for k, h in enumerate(headers)]
+    out.append("</tr></thead><tbody>")
+    for row in rows:
+        out.append("<tr>")
+        for k, v in enumerate(row):
+            cls = ["l"] if k in left else []
+            if isinstance(v, str) and (v in ("crashed", "timeout", "error", "interrupted") or v == "growing"):
+                cls.append("bad")
+            out.append(f'<td class="{" ".join(cls)}">{"-" if v is None else _e(v)}</td>')
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _facts(d: dict | None) -> str:
+    if not d:
+        return '<p class="sub">none recorded</p>'
+    rows = []
+    for k, v in d.items():
+        if isinstance(v, (dict, list)):
+            v = json.dumps(v, ensure_ascii=False)
+        rows.append(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>")
+    return '<table class="facts">' + "".join(rows) + "</table>"
+
+
+def _soak_section(soak: dict) -> str:
+    if not soak:
+        return ""
+    outcome = soak.get("outcome")
+    cls = {"ok": "ok", "regression": "bad", "failed": "bad"}.get(outcome, "")
+    parts = [f'<h2>Soak</h2><p>matrix key <code>{_e(soak.get("matrix_key"))}</code>, outcome '
+             f'<span class="{cls}">{_e(outcome)}</span>, baseline: '
+             f'{_e(", ".join(soak.get("baseline_run_ids") or []) or "none (first run of this key)")}</p>']
+    if soak.get("regressions"):
+        parts.append("<ul>" + "".join(f'<li class="bad">{_e(r.get("message"))}</li>'
+                                      for r in soak["regressions"]) + "</ul>")
+    for note in soak.get("notes") or []:
+        parts.append(f'<p class="sub">{_e(note)}</p>')
+    return "".join(parts)
+
+
+def render_html(result: dict) -> str:
+    from orchestrator.history import plots  # matplotlib only when a page is drawn
+
+    engine = result.get("engine") or {}
+    plan = result.get("plan") or {}
+    entries = result.get("results") or []
+    headers, rows = table_rows(result)
+    title = f"orch run {result.get('run_id')}"
+    body = [f"<h1>{_e(title)}</h1>",
+            f'<p class="sub">engine <b>{_e(engine.get("name"))}</b> · scenario <b>{_e(plan.get("scenario"))}</b>'
+            f' · models {_e(", ".join(plan.get("models") or []) or "-")} · audio {_e(plan.get("audio") or "-")}'
+            f' · {_e(plan.get("iters"))} iterations, {_e(plan.get("warmup"))} warm-up'
+            f' · started {_e(result.get("started_at"))}, finished {_e(result.get("finished_at") or "-")}</p>',
+            "<h2>Comparison</h2>", _html_table(headers, rows)]
+    problems = [f"<li><b>{_e(e.get('strategy'))}</b>: {_e(e.get('status'))}: {_e(e.get('error'))}</li>"
+                for e in entries if e.get("status") != "ok" and e.get("error")]
+    if problems:
+        body.append('<ul class="warn">' + "".join(problems) + "</ul>")
+    body.append(_soak_section(result.get("soak") or {}))
+    body.append('<h2>Memory</h2><p class="sub">RSS and USS measured from outside the worker at each '
+                "iteration's after-infer mark; shaded: warm-up (left out of the fit); small marks: the "
+                "other phase marks (before load, after load, after unload); red: the Theil–Sen growth "
+                "slope over the measured iterations with its 95% CI band. Right: the external "
+                "sampler's series over time, when recorded.</p>")
+    if not entries:
+        body.append('<p class="sub">no strategy results in this run</p>')
+    for e in entries:
+        body.append(f'<h3 id="mem-{_e(e.get("strategy"))}">{_e(e.get("strategy"))}</h3>')
+        body.append(_img(plots.memory_chart(e), f"memory of {e.get('strategy')}"))
+    body.append("<h2>Timing</h2>")
+    body.append(_img(plots.timing_chart(result), "TTFT and tokens/s distributions"))
+    body.append("<h2>Engine</h2>" + _facts(engine))
+    for e in entries:
+        if e.get("engine_info"):
+            body.append(f"<h3>{_e(e.get('strategy'))} engine info</h3>" + _facts(e.get("engine_info")))
+    body.append("<h2>Host</h2>" + _facts(result.get("host")))
+    body.append("<h2>Plan</h2>" + _facts(plan))
+    generated = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    body.append(f'<p class="sub">schema {_e(result.get("schema"))} · report generated {generated} by orch</p>')
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_e(title)}</title>"
+            f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
