@@ -1,0 +1,102 @@
+"""Is a soak run worse than its baseline (earlier good runs of the same matrix key)?
+
+Per strategy (and model), three checks; any one that fires is a regression:
+
+- `growing`: the verdict is `growing` and no baseline run had `growing` for that strategy
+  (with no baseline at all, a growing verdict is new too).
+- `growth`: growth per iteration above the upper end of every baseline run's 95% CI, and at
+  least the growth threshold (so noise around a flat line does not alert).
+- `ttft`: median TTFT slower than the baseline's (all its measured iterations pooled) by more
+  than `ttft_pct` percent, and significantly so: one-sided Mann–Whitney U test
+  (scipy.stats.mannwhitneyu, alternative "greater") on the per-iteration TTFTs after
+  warm-up, p < `alpha`. Needs at least 3 iterations on each side, else it is only noted.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+
+@dataclass
+class Settings:
+    ttft_pct: float = 10.0
+    alpha: float = 0.05
+    growth_threshold_mb: float = 0.1
+    min_ttft_samples: int = 3
+
+
+def _key(entry: dict) -> tuple[str, str | None]:
+    return entry.get("strategy"), entry.get("model")
+
+
+def _label(key) -> str:
+    strategy, model = key
+    return f"{strategy} ({model})" if model else str(strategy)
+
+
+def measured_ttfts(entry: dict) -> list[float]:
+    return [float(it["ttft_ms"]) for it in entry.get("iterations") or []
+            if not it.get("warmup") and it.get("ttft_ms") is not None]
+
+
+def compare(result: dict, baseline: list[dict], settings: Settings | None = None) -> tuple[list[dict], list[str]]:
+    """(regressions, notes). `baseline`: full result dicts of the earlier good runs."""
+    st = settings or Settings()
+    regressions: list[dict] = []
+    notes: list[str] = []
+    if not baseline:
+        notes.append("no baseline yet (first good run of this matrix key): only a growing verdict is checked")
+    for entry in result.get("results") or []:
+        key = _key(entry)
+        name = _label(key)
+        summary = entry.get("summary") or {}
+        earlier = [e for run in baseline for e in run.get("results") or [] if _key(e) == key]
+        earlier_summaries = [e.get("summary") or {} for e in earlier]
+
+        verdict = summary.get("verdict")
+        if verdict == "growing" and not any(s.get("verdict") == "growing" for s in earlier_summaries):
+            g = summary.get("growth_mb_per_iter")
+            ci = summary.get("growth_ci95") or [None, None]
+            regressions.append({
+                "kind": "growing", "strategy": key[0], "model": key[1],
+                "growth_mb_per_iter": g, "growth_ci95": summary.get("growth_ci95"),
+                "message": f"{name}: new `growing` verdict: memory grows {g:+.3f} MB/iter "
+                           f"(95% CI [{ci[0]:.3f}, {ci[1]:.3f}])" + ("" if earlier else ", no earlier run to compare")
+                if g is not None and None not in ci else f"{name}: new `growing` verdict",
+            })
+
+        growth = summary.get("growth_mb_per_iter")
+        highs = [s["growth_ci95"][1] for s in earlier_summaries if s.get("growth_ci95")]
+        if growth is not None and highs:
+            ceiling = max(highs)
+            if growth > ceiling and growth >= st.growth_threshold_mb:
+                regressions.append({
+                    "kind": "growth", "strategy": key[0], "model": key[1], "growth_mb_per_iter": growth,
+                    "baseline_ci_high": ceiling,
+                    "message": f"{name}: growth {growth:+.3f} MB/iter is above the baseline's 95% CI "
+                               f"(upper end {ceiling:+.3f} MB/iter over {len(highs)} run(s))",
+                })
+
+        now = measured_ttfts(entry)
+        before = [t for e in earlier for t in measured_ttfts(e)]
+        if earlier and (len(now) < st.min_ttft_samples or len(before) < st.min_ttft_samples):
+            notes.append(f"{name}: TTFT not compared ({len(now)} measured iterations now, "
+                         f"{len(before)} in the baseline; {st.min_ttft_samples} needed on each side)")
+        elif earlier:
+            from scipy.stats import mannwhitneyu
+
+            med_now, med_before = statistics.median(now), statistics.median(before)
+            slower_pct = (med_now / med_before - 1.0) * 100.0 if med_before > 0 else 0.0
+            p = float(mannwhitneyu(now, before, alternative="greater").pvalue)
+            if slower_pct > st.ttft_pct and p < st.alpha:
+                regressions.append({
+                    "kind": "ttft", "strategy": key[0], "model": key[1], "ttft_ms_median": med_now,
+                    "baseline_ttft_ms_median": med_before, "slower_pct": slower_pct, "p_value": p,
+                    "message": f"{name}: median TTFT {med_now:.1f} ms is {slower_pct:.0f}% slower than the "
+                               f"baseline's {med_before:.1f} ms (Mann–Whitney U one-sided p={p:.2g} < {st.alpha})",
+                })
+            elif slower_pct > st.ttft_pct:
+                notes.append(f"{name}: median TTFT {slower_pct:.0f}% slower than the baseline but not "
+                             f"significantly (Mann–Whitney U p={p:.2g} >= {st.alpha})")
+    return regressions, notes

@@ -1,0 +1,102 @@
+"""The node-exporter textfile-collector file a soak writes (`--prometheus PATH`): written to a
+temporary file in the same directory, then renamed over PATH, so the collector never reads
+half a file. Text exposition format 0.0.4, gauges only."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+
+VERDICTS = ("stable", "plateau", "growing", "none")
+
+HELP = {
+    "orch_soak_growth_mb_per_iter": "Memory growth per iteration (Theil-Sen slope of RSS), MB.",
+    "orch_soak_growth_ci95_high_mb_per_iter": "Upper end of the growth's 95% confidence interval, MB per iteration.",
+    "orch_soak_ttft_ms_median": "Median time to first token after warm-up, milliseconds.",
+    "orch_soak_tokens_per_s_median": "Median tokens per second after warm-up.",
+    "orch_soak_cer_mean": "Mean character error rate against the reference.",
+    "orch_soak_verdict": "Memory verdict of the last run: 1 for the verdict it had, 0 for the others.",
+    "orch_soak_strategy_ok": "1 when the strategy finished with status ok.",
+    "orch_soak_regressions": "Regressions found against the baseline in the last run.",
+    "orch_soak_run_failed": "1 when the last run failed (a strategy not ok, or an error).",
+    "orch_soak_last_run_timestamp_seconds": "When the last run of this matrix key finished (Unix time).",
+    "orch_soak_last_success_timestamp_seconds": "When a run of this matrix key last finished with no regression "
+                                               "and no failure (Unix time; 0 if never).",
+}
+
+
+def _escape(value) -> str:
+    return str("" if value is None else value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(labels: dict) -> str:
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
+
+
+def _value(v: float) -> str:
+    v = float(v)
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    return repr(v)
+
+
+def render(cells: list[dict]) -> str:
+    """`cells`: one dict per matrix cell run: soak, matrix_key, result (or None), outcome,
+    regressions (count), finished (Unix time), last_success (Unix time or None)."""
+    samples: dict[str, list[str]] = {name: [] for name in HELP}
+
+    def add(name, labels, value):
+        if value is None:
+            return
+        samples[name].append(f"{name}{_labels(labels)} {_value(value)}")
+
+    for cell in cells:
+        base = {"soak": cell["soak"], "key": cell["matrix_key"]}
+        for entry in (cell.get("result") or {}).get("results") or []:
+            labels = dict(base, strategy=entry.get("strategy"), model=entry.get("model") or "")
+            s = entry.get("summary") or {}
+            add("orch_soak_growth_mb_per_iter", labels, s.get("growth_mb_per_iter"))
+            add("orch_soak_growth_ci95_high_mb_per_iter", labels, (s.get("growth_ci95") or [None, None])[1])
+            add("orch_soak_ttft_ms_median", labels, s.get("ttft_ms_median"))
+            add("orch_soak_tokens_per_s_median", labels, s.get("tokens_per_s_median"))
+            add("orch_soak_cer_mean", labels, s.get("cer_mean"))
+            verdict = s.get("verdict") or "none"
+            for v in VERDICTS:
+                add("orch_soak_verdict", dict(labels, verdict=v), 1 if v == verdict else 0)
+            add("orch_soak_strategy_ok", labels, 1 if entry.get("status") == "ok" else 0)
+        add("orch_soak_regressions", base, cell.get("regressions", 0))
+        add("orch_soak_run_failed", base, 1 if cell.get("outcome") == "failed" else 0)
+        add("orch_soak_last_run_timestamp_seconds", base, cell.get("finished"))
+        add("orch_soak_last_success_timestamp_seconds", base, cell.get("last_success") or 0)
+    lines = []
+    for name, rows in samples.items():
+        if not rows:
+            continue
+        lines.append(f"# HELP {name} {HELP[name]}")
+        lines.append(f"# TYPE {name} gauge")
+        lines.extend(rows)
+    return "\n".join(lines) + "\n"
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Temp file beside PATH, fsync, chmod 0644 (the collector runs as another user), rename."""
+    path = os.path.abspath(path)
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
