@@ -1,0 +1,341 @@
+"""`orch soak`: config and matrix keys, the baseline checks, exit codes 0/1/2, the lock,
+the Prometheus textfile; against fixture results (a monkeypatched harness) and once end to
+end on the calibration engine."""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import json
+import os
+import random
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from orchestrator.history import baseline, prometheus, soak, store
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FAST = {"ttft_ms": 5, "token_ms": 1}
+
+
+def fixture(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def _only(result: dict, strategy: str) -> dict:
+    out = copy.deepcopy(result)
+    out["results"] = [r for r in out["results"] if r["strategy"] == strategy]
+    out["plan"]["strategies"] = [strategy]
+    return out
+
+
+def _scale_ttft(result: dict, factor: float, jitter: float = 0.0, seed: int = 1) -> dict:
+    out = copy.deepcopy(result)
+    rnd = random.Random(seed)
+    for r in out["results"]:
+        for it in r["iterations"]:
+            it["ttft_ms"] = it["ttft_ms"] * factor * (1 + rnd.uniform(-jitter, jitter))
+        ttfts = [it["ttft_ms"] for it in r["iterations"] if not it["warmup"]]
+        if r.get("summary") and ttfts:
+            r["summary"]["ttft_ms_median"] = sorted(ttfts)[len(ttfts) // 2]
+    return out
+
+
+# --- baseline checks ----------------------------------------------------------------------------
+def test_new_growing_verdict_regresses():
+    grow = fixture("run_growing.json")
+    stable = _only(grow, "restart")
+    now = _only(grow, "recreate")
+    now["results"][0]["strategy"] = "restart"  # the same strategy, now growing
+    regs, _ = baseline.compare(now, [stable])
+    kinds = {r["kind"] for r in regs}
+    assert kinds == {"growing", "growth"}
+    assert all(r["strategy"] == "restart" for r in regs)
+    assert "new `growing` verdict" in regs[0]["message"]
+
+
+def test_growing_with_no_baseline_is_new_but_growth_is_not_compared():
+    regs, notes = baseline.compare(_only(fixture("run_growing.json"), "recreate"), [])
+    assert [r["kind"] for r in regs] == ["growing"]
+    assert any("no baseline" in n for n in notes)
+
+
+def test_same_results_do_not_regress():
+    grow = fixture("run_growing.json")
+    ok = _only(grow, "restart")
+    regs, _ = baseline.compare(ok, [ok, ok])
+    assert regs == []
+    # a growing verdict the baseline already had is not new (and not above its own CI)
+    g = _only(grow, "recreate")
+    assert baseline.compare(g, [g]) == ([], [])
+
+
+def test_ttft_slower_with_significance():
+    ok = _only(fixture("run_growing.json"), "restart")
+    before = [_scale_ttft(ok, 1.0, jitter=0.05, seed=s) for s in (1, 2, 3)]
+    slower = _scale_ttft(ok, 1.5, jitter=0.05, seed=9)
+    regs, _ = baseline.compare(slower, before)
+    assert [r["kind"] for r in regs] == ["ttft"]
+    assert regs[0]["slower_pct"] > 40 and regs[0]["p_value"] < 0.05
+    assert "Mann–Whitney U" in regs[0]["message"]
+    # slower by less than the set percentage: fine
+    assert baseline.compare(_scale_ttft(ok, 1.05, jitter=0.01, seed=9), before)[0] == []
+    # much slower but on too few iterations to be significant: noted, not a regression
+    few = copy.deepcopy(slower)
+    few["results"][0]["iterations"] = [it for it in few["results"][0]["iterations"] if it["warmup"]] + \
+        [it for it in few["results"][0]["iterations"] if not it["warmup"]][:3]
+    regs, notes = baseline.compare(few, before[:1], baseline.Settings(alpha=0.001))
+    assert regs == [] and any("not significantly" in n for n in notes)
+
+
+def test_crashed_strategies_do_not_break_the_comparison():
+    crashed = fixture("run_crashed.json")
+    regs, notes = baseline.compare(crashed, [_only(fixture("run_growing.json"), "restart")])
+    assert regs == []
+    assert any("TTFT not compared" in n for n in notes)
+
+
+# --- config and matrix --------------------------------------------------------------------------
+def _write_config(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_matrix_expands_and_keys_are_stable(tmp_path):
+    cfg = soak.load_config(_write_config(tmp_path / "nightly.toml", """
+        baseline_runs = 3
+        [defaults]
+        engine = "calibration"
+        strategies = ["restart", "recreate"]
+        iters = 20
+        [[matrix]]
+        model = ["small:16", "big:64"]
+        engine_options = {leak_mb = 0}
+        [[matrix]]
+        name = "named"
+        strategies = "cli"
+        audio = ["a.wav", "b.wav"]
+    """))
+    assert cfg["name"] == "nightly"
+    cells = soak.expand_cells(cfg)
+    assert len(cells) == 4
+    keys = [soak.matrix_key(cfg, c) for c in cells]
+    assert keys == ["nightly/calibration:asr:small:16:restart+recreate", "nightly/calibration:asr:big:64:restart+recreate",
+                    "nightly/named:a.wav", "nightly/named:b.wav"]
+    assert cells[2]["strategies"] == ["cli"] and cells[2]["iters"] == 20
+    # engine options are not part of the key: the baseline survives an option change
+    other = dict(cells[0], engine_options={"leak_mb": 1})
+    assert soak.matrix_key(cfg, other) == keys[0]
+    plan = soak.build_plan(cfg, cells[0])
+    assert plan.models == ["small:16"] and plan.iters == 20 and plan.engine_options == {"leak_mb": 0}
+
+
+def test_bad_config_exits_2(tmp_path):
+    bad = _write_config(tmp_path / "bad.toml", "[[matrix]]\nstrategies = ['restart']\nitres = 3\n")
+    out = CliRunner().invoke(soak.soak, ["--config", str(bad)])
+    assert out.exit_code == 2 and "itres" in out.output
+    out = CliRunner().invoke(soak.soak, ["--config", str(tmp_path / "missing.toml")])
+    assert out.exit_code == 2 and "cannot read" in out.output
+    broken = _write_config(tmp_path / "broken.toml", "name = \n")
+    assert CliRunner().invoke(soak.soak, ["--config", str(broken)]).exit_code == 2
+
+
+# --- the command, against fixture results -----------------------------------------------------------
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("ORCH_DB", str(tmp_path / "history.sqlite3"))
+    monkeypatch.setenv("ORCH_LOCK_DIR", str(tmp_path / "locks"))
+    return tmp_path
+
+
+def _fake_execute(monkeypatch, results: list[dict]):
+    """orchestrator.runner.execute replaced: hands out the given results in turn."""
+    from orchestrator import runner
+
+    queue = list(results)
+    plans = []
+
+    def execute(plan, progress_factory=None, on_strategy_done=None):
+        plans.append(plan)
+        out = copy.deepcopy(queue.pop(0))
+        if isinstance(out, Exception):
+            raise out
+        out["run_id"] = plan.run_id
+        out["started_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        return out
+
+    monkeypatch.setattr(runner, "execute", execute)
+    return plans
+
+
+CONFIG = """
+    name = "fx"
+    out = "runs"
+    [[matrix]]
+    name = "calib"
+    strategies = ["restart"]
+    iters = 12
+    warmup = 2
+    engine_options = {ttft_ms = 5, token_ms = 1}
+"""
+
+
+def test_soak_exit_codes_and_prometheus(env, monkeypatch):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    grow = fixture("run_growing.json")
+    stable = _only(grow, "restart")
+    growing = _only(grow, "recreate")
+    growing["results"][0]["strategy"] = "restart"
+    growing["results"][0]["summary"]["cer_mean"] = 0.125
+    plans = _fake_execute(monkeypatch, [stable, stable, growing, _only(fixture("run_crashed.json"), "restart")])
+    config = _write_config(env / "fx.toml", CONFIG)
+    prom = env / "textfile" / "orch.prom"
+    args = ["--config", str(config), "--prometheus", str(prom)]
+
+    first = CliRunner().invoke(soak.soak, args)
+    assert first.exit_code == 0, first.output
+    assert plans[0].engine_options == {"ttft_ms": 5, "token_ms": 1} and plans[0].iters == 12
+    assert plans[0].out_dir == env / "runs"
+    second = CliRunner().invoke(soak.soak, args)
+    assert second.exit_code == 0, second.output
+
+    third = CliRunner().invoke(soak.soak, args)
+    assert third.exit_code == 1, third.output
+    assert "REGRESSION fx/calib: restart: new `growing` verdict" in third.output
+    assert "above the baseline's 95% CI" in third.output
+
+    families = {f.name: f for f in text_string_to_metric_families(prom.read_text())}
+    def value(name, **labels):
+        found = [s.value for s in families[name].samples if all(s.labels.get(k) == v for k, v in labels.items())]
+        assert len(found) == 1, (name, labels, families[name].samples)
+        return found[0]
+    assert value("orch_soak_growth_mb_per_iter", strategy="restart", key="fx/calib") == pytest.approx(1.0039, abs=1e-3)
+    assert value("orch_soak_verdict", strategy="restart", verdict="growing") == 1
+    assert value("orch_soak_verdict", strategy="restart", verdict="stable") == 0
+    assert value("orch_soak_cer_mean", strategy="restart") == 0.125
+    assert value("orch_soak_ttft_ms_median", strategy="restart") > 0
+    assert value("orch_soak_regressions", key="fx/calib") == 2
+    assert value("orch_soak_run_failed", key="fx/calib") == 0
+    last_ok = value("orch_soak_last_success_timestamp_seconds", key="fx/calib")
+    assert time.time() - 600 < last_ok <= time.time() + 1
+    assert oct(prom.stat().st_mode & 0o777) == "0o644"
+    assert [p.name for p in prom.parent.iterdir()] == ["orch.prom"]  # no temp file left
+
+    # the baseline is the good runs only: the regression is still a regression next time
+    fourth = CliRunner().invoke(soak.soak, args)
+    assert fourth.exit_code == 2, fourth.output
+    assert "FAILED fx/calib: the run failed: restart: crashed" in fourth.output
+    families = {f.name: f for f in text_string_to_metric_families(prom.read_text())}
+    assert value("orch_soak_run_failed", key="fx/calib") == 1
+    assert value("orch_soak_last_success_timestamp_seconds", key="fx/calib") == pytest.approx(last_ok, abs=2)
+
+    listed = store.list_runs(kind="soak")
+    assert [r["outcome"] for r in listed] == ["failed", "regression", "ok", "ok"]
+    assert {r["matrix_key"] for r in listed} == {"fx/calib"}
+    stored = store.load_run("latest")
+    assert stored["soak"]["outcome"] == "failed"
+    third_run = store.load_run(listed[1]["run_id"])
+    assert len(third_run["soak"]["baseline_run_ids"]) == 2
+    assert [r["kind"] for r in third_run["soak"]["regressions"]] == ["growing", "growth"]
+
+
+def test_harness_exception_exits_2(env, monkeypatch):
+    _fake_execute(monkeypatch, [RuntimeError("worker could not start")])
+    out = CliRunner().invoke(soak.soak, ["--config", str(_write_config(env / "fx.toml", CONFIG))])
+    assert out.exit_code == 2 and "worker could not start" in out.output
+
+
+def test_accept_makes_a_regression_the_new_baseline(env, monkeypatch):
+    grow = fixture("run_growing.json")
+    stable, growing = _only(grow, "restart"), _only(grow, "recreate")
+    growing["results"][0]["strategy"] = "restart"
+    _fake_execute(monkeypatch, [stable, growing, growing])
+    args = ["--config", str(_write_config(env / "fx.toml", CONFIG))]
+    assert CliRunner().invoke(soak.soak, args).exit_code == 0
+    accepted = CliRunner().invoke(soak.soak, args + ["--accept"])
+    assert accepted.exit_code == 0 and "REGRESSION" in accepted.output
+    assert CliRunner().invoke(soak.soak, args).exit_code == 0  # growing is no longer new
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from filelock import FileLock
+    from orchestrator.history.soak import lock_path
+    lock = FileLock(str(lock_path(sys.argv[1])))
+    lock.acquire()
+    print("held", flush=True)
+    time.sleep(60)
+""")
+
+
+def test_second_soak_of_one_config_is_refused(env, monkeypatch):
+    config = _write_config(env / "fx.toml", CONFIG)
+    plans = _fake_execute(monkeypatch, [_only(fixture("run_growing.json"), "restart")])
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(config)], stdout=subprocess.PIPE, text=True,
+                              env=dict(os.environ))
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        out = CliRunner().invoke(soak.soak, ["--config", str(config)])
+        assert out.exit_code == 2
+        assert "another soak of" in out.output and "still running" in out.output
+        assert plans == []  # nothing ran
+        # another config is not blocked
+        other = _write_config(env / "other.toml", CONFIG.replace('"fx"', '"other"'))
+        assert CliRunner().invoke(soak.soak, ["--config", str(other)]).exit_code == 0
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_prometheus_labels_are_escaped():
+    from prometheus_client.parser import text_string_to_metric_families
+
+    result = _only(fixture("run_growing.json"), "restart")
+    result["results"][0]["model"] = 'we"ird\\name\nx'
+    text = prometheus.render([{"soak": "s", "matrix_key": "s/k", "result": result, "outcome": "ok",
+                               "regressions": 0, "finished": 1.0, "last_success": None}])
+    models = {s.labels["model"] for f in text_string_to_metric_families(text) for s in f.samples
+              if "model" in s.labels}
+    assert models == {'we"ird\\name\nx'}
+
+
+# --- end to end on the calibration engine ----------------------------------------------------------
+@pytest.mark.slow
+def test_soak_end_to_end_on_the_calibration_engine(env):
+    """The same config run twice: without a leak (exit 0), then leaking 1 MB per call
+    (exit 1, the regression named)."""
+    from orchestrator.cli import main
+
+    def config(leak):
+        opts = {"leak_mb": leak, **FAST}
+        inline = ", ".join(f"{k} = {v}" for k, v in opts.items())
+        return _write_config(env / "e2e.toml", f"""
+            name = "e2e"
+            out = "runs"
+            [[matrix]]
+            name = "calib"
+            engine = "calibration"
+            strategies = ["restart"]
+            iters = 12
+            warmup = 2
+            engine_options = {{{inline}}}
+        """)
+
+    prom = env / "orch.prom"
+    first = CliRunner().invoke(main, ["soak", "--config", str(config(0)), "--prometheus", str(prom)])
+    assert first.exit_code == 0, first.output
+    second = CliRunner().invoke(main, ["soak", "--config", str(config(1)), "--prometheus", str(prom)])
+    assert second.exit_code == 1, second.output
+    assert "REGRESSION e2e/calib: restart: new `growing` verdict" in second.output
+    runs = store.list_runs(kind="soak")
+    assert [r["outcome"] for r in runs] == ["regression", "ok"]
+    assert runs[0]["results"][0]["growth_mb_per_iter"] == pytest.approx(1.0, abs=0.1)
+    assert 'verdict="growing"} 1.0' in prom.read_text()
+    assert (env / "runs" / runs[0]["run_id"] / "run.json").exists()
