@@ -4,7 +4,6 @@ Markdown/CSV tables, listing and showing stored runs; the page in headless Chrom
 from __future__ import annotations
 
 import base64
-import copy
 import json
 import re
 import shutil

@@ -81,7 +81,7 @@ def memory_chart(entry: dict) -> bytes:
                 seen.add(name)
         _slope(ax, entry, series)
         ax.set_xlabel("iteration")
-        ax.legend(fontsize=7, loc="best", framealpha=0.8)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
     ax.set_ylabel("MB")
     ax.grid(alpha=0.3)
     if samples:
@@ -97,7 +97,6 @@ def _slope(ax, entry: dict, series) -> None:
     if slope is None or len(measured) < 2:
         return
     xs = [m[0] for m in measured]
-    ys = [m[1] for m in measured]
     # Theil–Sen's intercept: the median of y - slope*x; the CI band is the fan of lines
     # with the CI's slopes through the fit at the middle of the measured range
     intercept = statistics.median(y - slope * x for x, y in measured)
@@ -131,7 +130,7 @@ def _samples(ax, entry: dict, samples) -> None:
         ax.axvline(x, color="#999", lw=0.6, alpha=0.6, label="iteration start" if k == 0 else None)
     ax.set_xlabel("seconds since strategy start")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
 
 
 def _measured(entry: dict, key: str) -> list[float]:
