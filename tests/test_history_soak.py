@@ -9,6 +9,7 @@ import datetime as _dt
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import textwrap
@@ -22,6 +23,28 @@ from orchestrator.history import baseline, prometheus, soak, store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FAST = {"ttft_ms": 5, "token_ms": 1}
+
+
+_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*)\} (\S+)$')
+
+
+def parse_textfile(text: str) -> dict[str, list]:
+    """{metric: [(labels, value)]}: prometheus_client's parser when installed (test extra
+    prometheus-client), else a strict line-by-line check of the exposition format."""
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+    except ImportError:
+        out: dict[str, list] = {}
+        for line in text.splitlines():
+            if line.startswith("# HELP ") or line.startswith("# TYPE "):
+                continue
+            m = _LINE.match(line)
+            assert m, f"not exposition format: {line!r}"
+            labels = {k: re.sub(r"\\(.)", lambda e: "\n" if e.group(1) == "n" else e.group(1), v)
+                      for k, v in re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(2))}
+            out.setdefault(m.group(1), []).append((labels, float(m.group(3))))
+        return out
+    return {f.name: [(s.labels, s.value) for s in f.samples] for f in text_string_to_metric_families(text)}
 
 
 def fixture(name: str) -> dict:
@@ -187,8 +210,6 @@ CONFIG = """
 
 
 def test_soak_exit_codes_and_prometheus(env, monkeypatch):
-    from prometheus_client.parser import text_string_to_metric_families
-
     grow = fixture("run_growing.json")
     stable = _only(grow, "restart")
     growing = _only(grow, "recreate")
@@ -211,10 +232,11 @@ def test_soak_exit_codes_and_prometheus(env, monkeypatch):
     assert "REGRESSION fx/calib: restart: new `growing` verdict" in third.output
     assert "above the baseline's 95% CI" in third.output
 
-    families = {f.name: f for f in text_string_to_metric_families(prom.read_text())}
+    families = parse_textfile(prom.read_text())
+
     def value(name, **labels):
-        found = [s.value for s in families[name].samples if all(s.labels.get(k) == v for k, v in labels.items())]
-        assert len(found) == 1, (name, labels, families[name].samples)
+        found = [v for lab, v in families[name] if all(lab.get(k) == x for k, x in labels.items())]
+        assert len(found) == 1, (name, labels, families[name])
         return found[0]
     assert value("orch_soak_growth_mb_per_iter", strategy="restart", key="fx/calib") == pytest.approx(1.0039, abs=1e-3)
     assert value("orch_soak_verdict", strategy="restart", verdict="growing") == 1
@@ -232,7 +254,7 @@ def test_soak_exit_codes_and_prometheus(env, monkeypatch):
     fourth = CliRunner().invoke(soak.soak, args)
     assert fourth.exit_code == 2, fourth.output
     assert "FAILED fx/calib: the run failed: restart: crashed" in fourth.output
-    families = {f.name: f for f in text_string_to_metric_families(prom.read_text())}
+    families = parse_textfile(prom.read_text())
     assert value("orch_soak_run_failed", key="fx/calib") == 1
     assert value("orch_soak_last_success_timestamp_seconds", key="fx/calib") == pytest.approx(last_ok, abs=2)
 
@@ -295,14 +317,11 @@ def test_second_soak_of_one_config_is_refused(env, monkeypatch):
 
 
 def test_prometheus_labels_are_escaped():
-    from prometheus_client.parser import text_string_to_metric_families
-
     result = _only(fixture("run_growing.json"), "restart")
     result["results"][0]["model"] = 'we"ird\\name\nx'
     text = prometheus.render([{"soak": "s", "matrix_key": "s/k", "result": result, "outcome": "ok",
                                "regressions": 0, "finished": 1.0, "last_success": None}])
-    models = {s.labels["model"] for f in text_string_to_metric_families(text) for s in f.samples
-              if "model" in s.labels}
+    models = {lab["model"] for rows in parse_textfile(text).values() for lab, _ in rows if "model" in lab}
     assert models == {'we"ird\\name\nx'}
 
 
