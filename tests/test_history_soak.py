@@ -190,7 +190,11 @@ def _fake_execute(monkeypatch, results: list[dict]):
         if isinstance(out, Exception):
             raise out
         out["run_id"] = plan.run_id
-        out["started_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        # a run that finishes now: the fixtures' own stamps are from the day they were recorded
+        now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        out["started_at"] = now
+        if "finished_at" in out:
+            out["finished_at"] = now
         return out
 
     monkeypatch.setattr(runner, "execute", execute)
