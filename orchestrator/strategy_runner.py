@@ -109,6 +109,10 @@ class StrategyRunner:
             except WorkerTimeout:
                 wp.kill()
                 self._flush(st)
+                if st.current_i and st.chunks:
+                    raise Outcome("timeout", f"iteration {st.current_i} ran over the {timeout:g} s "
+                                  f"iteration timeout while still streaming ({len(st.chunks)} chunks so far); "
+                                  "worker killed (bound the output, e.g. --max-new-tokens)") from None
                 where = f"iteration {st.current_i}" if st.current_i else "start-up/load"
                 raise Outcome("timeout", f"no progress for {timeout:g} s during {where}; "
                                          f"worker killed") from None
@@ -159,6 +163,7 @@ class StrategyRunner:
                 error_event = ev
             elif kind == "done":
                 self._flush(st)
+                self.teardown += [f"{wp.name}: {note}" for note in ev.get("notes") or []]
                 code = wp.wait_exit(TEARDOWN_TIMEOUT_S)
                 if code is None:
                     wp.kill()

@@ -51,7 +51,7 @@ def tiny_models(chatllm, tmp_path_factory):
     return models
 
 
-def chatllm_plan(tmp_path, paths, strategies, models, scenario="asr", iters=3, audio="jfk.wav", **extra):
+def chatllm_plan(tmp_path, paths, strategies, models, scenario="asr", iters=4, audio="jfk.wav", **extra):
     return RunPlan(strategies=strategies, iters=iters, warmup=1, engine="chatllm", scenario=scenario,
                    models=[str(m) for m in models], audio=str(SHARED / "samples" / audio), language="English",
                    engine_options={"chatllm_dir": paths.root, "main": paths.main, "lib": paths.lib,
@@ -65,7 +65,7 @@ def chatllm_plan(tmp_path, paths, strategies, models, scenario="asr", iters=3, a
 def test_strategy_streams_and_is_sampled(tmp_path, chatllm, tiny_models, strategy):
     r = execute(chatllm_plan(tmp_path, chatllm, [strategy], [tiny_models["tiny-asr-a"]]))["results"][0]
     assert r["status"] == "ok", r["error"]
-    assert len(r["iterations"]) == 3
+    assert len(r["iterations"]) == 4
     for it in r["iterations"]:
         assert it["rss_mb"] and it["rss_mb"] > 10
         assert it["tokens"] >= 2 and it["streamed"], it

@@ -26,6 +26,9 @@ from workers.engines.base import EngineError, Request
 from workers.loop import Session
 
 
+EXIT_GRACE_S = 5.0  # how long an interactive program may take to leave once its input closes
+
+
 class EngineCrashed(Exception):
     def __init__(self, message: str, signal_name: str | None):
         super().__init__(message)
@@ -47,9 +50,12 @@ class _Streams:
         self.err = b""
 
     def read(self, timeout=None):
-        """Yield ('out'|'err', bytes, t) until both streams close (or one read if timeout)."""
+        """Yield ('out'|'err', bytes, t) until both streams close, or, with a timeout,
+        until nothing arrives for that long."""
         while self.open:
             ready, _, _ = select.select(list(self.open), [], [], timeout)
+            if not ready:
+                return
             for fd in ready:
                 data = os.read(fd, 65536)
                 t = time.monotonic()
@@ -176,5 +182,25 @@ def run_interactive(s: Session, first_i: int, iters: int) -> None:
                   load_ms=s.load_ms, extra={})
         s.load_ms = None
     proc.stdin.close()
-    proc.wait()
+    _end_interactive(s, proc, streams, inv.prompt)
     s.ch.phase("after_unload", first_i + iters - 1, model)
+
+
+def _end_interactive(s: Session, proc: subprocess.Popen, streams: _Streams, prompt: bytes) -> None:
+    """Give the program EXIT_GRACE_S to leave on end of input, reading what it prints (a
+    full pipe would block it); one that stays is killed, and that is reported, not hidden:
+    chatllm.cpp's `main -i` does not leave on EOF, it prints its prompt again and again."""
+    deadline = time.monotonic() + EXIT_GRACE_S
+    prompts = 0
+    while proc.poll() is None and time.monotonic() < deadline:
+        for kind, data, _ in streams.read(timeout=0.1):
+            prompts += data.count(prompt) if kind == "out" else 0
+            if time.monotonic() > deadline:
+                break
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+        s.notes.append(f"the engine program did not exit within {EXIT_GRACE_S:g} s of its input closing "
+                       f"(it printed its prompt {prompts} more times); killed")
+    elif proc.returncode != 0:
+        s.notes.append(f"the engine program exited with status {proc.returncode} when its input closed")

@@ -18,6 +18,7 @@ class Session:
         self.config = config
         self.models = config.get("models") or [None]
         self.load_ms: float | None = None
+        self.notes: list[str] = []  # teardown findings, sent with `done`
 
     def load(self, i: int, model: str | None) -> None:
         self.ch.phase("before_load", i, model)

@@ -56,8 +56,9 @@ def main(argv=None) -> int:
         options["destroy_on_unload"] = cfg["strategy"] == "recreate-destroy"
         engine = make_engine(cfg["engine"], options)
         ch.send("ready", pid=os.getpid(), engine=engine.info())
-        STRATEGIES[cfg["strategy"]](Session(ch, engine, cfg), cfg.get("first_i", 1), cfg["iters"])
-        ch.send("done")
+        session = Session(ch, engine, cfg)
+        STRATEGIES[cfg["strategy"]](session, cfg.get("first_i", 1), cfg["iters"])
+        ch.send("done", **({"notes": session.notes} if session.notes else {}))
         return 0
     except EngineError as exc:
         ch.send("error", kind=exc.kind, message=str(exc), traceback="")

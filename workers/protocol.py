@@ -21,7 +21,9 @@ Events (worker -> parent):
 - iteration_done {i, text, tokens, t_request, t_first, t_end, model, load_ms, extra}:
   `text` is the engine's raw output (framing stripped), `extra` engine facts (dict).
 - error {kind, message, traceback}: the worker is about to exit because of this.
-- done {}: the worker finished its loop and exits normally.
+- done {[notes]}: the worker finished its loop and exits normally. Optional `notes` (list of
+  strings): what the worker saw go wrong after the work was measured (an engine program
+  that would not exit, say); the parent adds them to the strategy's teardown notes.
 Parent -> worker: `ack` (one line per phase event).
 """
 
