@@ -7,6 +7,8 @@ import os
 import shutil
 from dataclasses import dataclass
 
+from orchestrator.chatllm_model import ModelFileError, read_meta
+
 
 @dataclass
 class ChatLLMPaths:
@@ -51,6 +53,11 @@ def problems_for(plan) -> list[str]:
     for m in plan.models:
         if not os.path.isfile(m):
             out.append(f"model file not found: {m}")
+            continue
+        try:
+            read_meta(m)
+        except ModelFileError as exc:
+            out.append(str(exc))
     if not plan.audio:
         out.append("no audio given: pass --audio FILE.wav")
     if shutil.which("ffmpeg") is None:

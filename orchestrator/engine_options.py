@@ -8,6 +8,7 @@ import subprocess
 
 import click
 
+from orchestrator.chatllm_model import TEST_MODEL_MAX_NEW_TOKENS, ModelFileError, is_test_model, read_meta
 from orchestrator.hostinfo import AudioError, audio_seconds
 
 
@@ -58,7 +59,22 @@ def engine_options_from_cli(plan, kw) -> dict:
     for key in ("threads", "ctx", "max_new_tokens"):
         if kw.get(key) is not None:
             opts[key] = kw[key]
+    if "max_new_tokens" not in opts and any_test_model(plan.models):
+        # random weights rarely emit the end token: unbounded, every request runs to the context limit
+        opts["max_new_tokens"] = TEST_MODEL_MAX_NEW_TOKENS
+        click.echo(f"note: test model (random weights): --max-new-tokens defaults to {TEST_MODEL_MAX_NEW_TOKENS}",
+                   err=True)
     return opts
+
+
+def any_test_model(models) -> bool:
+    for m in models:
+        try:
+            if is_test_model(read_meta(m)):
+                return True
+        except ModelFileError:
+            pass  # preflight names it
+    return False
 
 
 def checkout_commit(root: str) -> str | None:
