@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 import click
@@ -54,7 +55,9 @@ def engine_options_from_cli(plan, kw) -> dict:
             "aligner": plan.scenario == "align"}
     if plan.scenario != "align":
         # Qwen3-ASR needs a language, else it may answer `language None` and no text
-        plan.language = plan.language or guess_language(plan)
+        if not plan.language:
+            plan.language, why = guess_language(plan)
+            click.echo(f"note: --language not given: {plan.language} ({why})", err=True)
         opts["language"] = plan.language
     for key in ("threads", "ctx", "max_new_tokens"):
         if kw.get(key) is not None:
@@ -86,14 +89,25 @@ def checkout_commit(root: str) -> str | None:
     return out.stdout.strip() or None
 
 
-def guess_language(plan) -> str:
-    """Chinese when the reference transcript has CJK characters, else English."""
+CHINESE_NAME_PARTS = {"zh", "cn", "cmn", "chinese", "mandarin", "yue", "cantonese"}
+
+
+def guess_language(plan) -> tuple[str, str]:
+    """(language, why) when --language is not given: Chinese when the reference transcript
+    has CJK characters or the audio file's name says zh/cn/... (`phone-zh.wav`: a digits-only
+    reference says nothing), else English."""
     ref = plan.reference or (os.path.splitext(plan.audio)[0] + ".txt" if plan.audio else None)
     try:
         text = open(ref, encoding="utf-8").read() if ref else ""
     except OSError:
         text = ""
-    return "Chinese" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "English"
+    if any("\u4e00" <= ch <= "\u9fff" for ch in text):
+        return "Chinese", f"the reference {ref} is Chinese"
+    stem = os.path.splitext(os.path.basename(plan.audio or ""))[0].lower()
+    parts = set(re.split(r"[^a-z]+", stem))
+    if parts & CHINESE_NAME_PARTS:
+        return "Chinese", f"the audio file's name ({stem})"
+    return "English", "no sign of Chinese in the reference or the file name"
 
 
 def preflight(plan) -> list[str]:

@@ -24,6 +24,23 @@ def _error_rate(summary: dict) -> str | None:
     return None
 
 
+def condense_notes(notes: list[str]) -> list[str]:
+    """One line per distinct finding: `fresh-process#1: X` ... `fresh-process#20: X` become
+    `X (fresh-process#1..#20: 20 workers)`. The JSON keeps every note."""
+    groups: dict[str, list[str]] = {}
+    for note in notes:
+        worker, sep, what = note.partition(": ")
+        key = what if sep and "#" in worker else note
+        groups.setdefault(key, []).append(worker if sep and "#" in worker else "")
+    out = []
+    for what, workers in groups.items():
+        if len(workers) == 1:
+            out.append(f"{workers[0]}: {what}" if workers[0] else what)
+        else:
+            out.append(f"{what} ({len(workers)} workers: {workers[0]} ... {workers[-1]})")
+    return out
+
+
 def result_rows(result: dict) -> list[list]:
     rows = []
     for r in result["results"]:
@@ -51,7 +68,7 @@ def result_footer(result: dict, plan) -> str:
     for r in result["results"]:
         if r.get("error"):
             lines.append(f"{r['strategy']}: {r['status']}: {r['error'].splitlines()[0]}")
-        for note in r.get("teardown") or []:
+        for note in condense_notes(r.get("teardown") or []):
             lines.append(f"{r['strategy']}: teardown: {note}")
         if any(it.get("streamed") is False for it in r.get("iterations", [])):
             lines.append(f"{r['strategy']}: output arrived in bursts, not token by token: "

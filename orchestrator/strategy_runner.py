@@ -126,7 +126,12 @@ class StrategyRunner:
                     raise Outcome(status, f"{error_event['kind']}: {error_event['message']}"
                                   + (f"\n{error_event['traceback']}" if error_event["traceback"] else "")
                                   + log) from None
-                where = f"during iteration {st.current_i}" if st.current_i else "before its first request"
+                if st.current_i:
+                    where = f"during iteration {st.current_i}"
+                elif st.last_done_i:  # between requests: in an unload, a destroy, a re-load
+                    where = f"after iteration {st.last_done_i} (last phase mark: {st.last_phase or 'none'})"
+                else:
+                    where = "before its first request"
                 if sig:
                     raise Outcome("crashed", f"{how} {where}{log}") from None
                 raise Outcome("error", f"{how} {where} without a result{log}") from None
@@ -158,6 +163,7 @@ class StrategyRunner:
                 st.chunks.append((ev["text"], ev["t"]))
             elif kind == "iteration_done":
                 st.pending.append(self._record(ev, st))
+                st.last_done_i = ev["i"]
                 st.current_i = None
             elif kind == "error":
                 error_event = ev
@@ -254,7 +260,10 @@ class _WorkerState:
         self.chunks: list[tuple[str, float]] = []
         self.phases: dict[tuple, Sample] = {}
         self.pending: list[dict] = []
+        self.last_done_i: int | None = None
+        self.last_phase: str | None = None
 
     def add_phase(self, ev: dict, sample: Sample | None) -> None:
+        self.last_phase = ev["name"]
         if sample is not None:
             self.phases[(ev["i"], ev["model"], ev["name"])] = sample

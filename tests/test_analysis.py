@@ -76,3 +76,12 @@ def test_burst_is_flagged():
     done = {"t_request": 0.0, "t_end": 1.0}
     chunks = [(f" w{k}", 0.9 + k * 1e-6) for k in range(50)]
     assert metrics.timing(done, chunks, None)["streamed"] is False
+
+
+def test_teardown_notes_are_condensed_per_finding():
+    from orchestrator.output import condense_notes
+
+    abort = "worker killed by SIGABRT at exit, after finishing its work"
+    notes = [f"fresh-process#{i}: {abort}" for i in (1, 2, 5)] + ["restart#1: hung at exit", "plain note"]
+    assert condense_notes(notes) == [f"{abort} (3 workers: fresh-process#1 ... fresh-process#5)",
+                                     "restart#1: hung at exit", "plain note"]

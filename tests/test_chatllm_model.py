@@ -53,3 +53,22 @@ def test_run_refuses_a_corrupt_model_before_any_worker(tmp_path):
     assert proc.returncode != 0
     assert f"not a chatllm.cpp model file (bad magic b'<htm'): {bad}" in proc.stderr
     assert not list((tmp_path / "out").glob("*/*.jsonl"))
+
+
+@pytest.mark.parametrize("audio, reference, expected", [
+    ("phone-zh.wav", "0900073331", "Chinese"),      # digits only: the name tells
+    ("clip.wav", "開放時間早上九點", "Chinese"),       # the reference tells
+    ("jfk.wav", "And so, my fellow Americans", "English"),
+    ("zhang_interview.wav", None, "English"),       # 'zhang' is not 'zh'
+    ("meeting_cn_02.wav", None, "Chinese"),
+])
+def test_language_guess(tmp_path, audio, reference, expected):
+    from types import SimpleNamespace
+
+    from orchestrator.engine_options import guess_language
+
+    wav = tmp_path / audio
+    if reference is not None:
+        wav.with_suffix(".txt").write_text(reference, encoding="utf-8")
+    language, why = guess_language(SimpleNamespace(reference=None, audio=str(wav)))
+    assert language == expected and why
