@@ -111,14 +111,15 @@ def mean_ci(values) -> tuple[float, float, float] | None:
 
 def summarize(iterations: list[dict], th: Thresholds) -> dict:
     """The `summary` block of a strategy result (schema orch.run/1, plus extras)."""
-    ok = [it for it in iterations if it.get("ttft_ms") is not None or it.get("text")]
+    # every record is a finished request (an empty answer too: it has memory, not a TTFT)
+    ok = list(iterations)
     measured = [it for it in ok if not it.get("warmup")]
     mem = [it for it in measured if it.get("rss_mb") is not None]
     # with several models per iteration (scenario switch) the memory series is the last
-    # model's record of each iteration: one point per full cycle
-    last_per_i = {}
-    for it in mem:
-        last_per_i[it["i"]] = it
+    # model's record of each iteration: one point per full cycle, never another model's
+    # record standing in for a missing one (that would be a jump of the models' difference)
+    last_model = list(dict.fromkeys(it.get("model") for it in ok))[-1] if ok else None
+    last_per_i = {it["i"]: it for it in mem if it.get("model") == last_model}
     series = [last_per_i[i] for i in sorted(last_per_i)]
     xs = [float(it["i"]) for it in series]
     ys = [float(it["rss_mb"]) for it in series]

@@ -14,7 +14,7 @@ HEADERS = ["strategy", "status", "iters", "TTFT ms (p50)", "ITL ms (p50)", "tok/
 
 
 def _r(v, nd=1):
-    return None if v is None else round(v, nd)
+    return None if v is None else round(v, nd) + 0.0  # + 0.0: no "-0" in the table
 
 
 def _error_rate(summary: dict) -> str | None:

@@ -31,6 +31,9 @@ def not_applicable(plan: RunPlan, strategy: str) -> str | None:
     if plan.scenario == "switch" and strategy in ("restart", "cli-interactive"):
         return ("scenario switch loads and unloads models in turn; "
                 f"{strategy} keeps one model loaded for its whole life")
+    if plan.scenario == "align" and strategy == "cli-interactive":
+        return ("an interactive program reads one audio path per request; "
+                "the aligner also needs the transcript")
     return None
 
 

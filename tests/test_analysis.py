@@ -85,3 +85,25 @@ def test_teardown_notes_are_condensed_per_finding():
     notes = [f"fresh-process#{i}: {abort}" for i in (1, 2, 5)] + ["restart#1: hung at exit", "plain note"]
     assert condense_notes(notes) == [f"{abort} (3 workers: fresh-process#1 ... fresh-process#5)",
                                      "restart#1: hung at exit", "plain note"]
+
+
+def test_switch_memory_series_never_mixes_models():
+    """Seen on chatllm.cpp: model B once answered nothing (no TTFT); its memory was still
+    measured. A series that let A's record (20 MB less) stand in for it called a flat run a
+    plateau."""
+    rng = np.random.default_rng(7)
+    its = []
+    for i in range(1, 21):
+        its.append({"i": i, "model": "a", "rss_mb": 81.6 + rng.normal(0, 0.05), "ttft_ms": 80.0, "text": "x",
+                    "warmup": i <= 2})
+        b = {"i": i, "model": "b", "rss_mb": 104.0 + rng.normal(0, 0.05), "ttft_ms": 90.0, "text": "y",
+             "warmup": i <= 2}
+        if i in (5, 18):  # where it happened in the run
+            b.update(ttft_ms=None, text="")  # an empty answer: a finished request all the same
+        its.append(b)
+    s = analysis.summarize(its, TH)
+    assert s["verdict"] == "stable" and s["iters_ok"] == 20 and s["growth_ci95"][0] <= 0
+    assert 103.5 < s["rss_start_mb"] < 104.5 and 103.5 < s["rss_end_mb"] < 104.5
+    # B missing altogether at one iteration (say it was the one that crashed): a gap, not A
+    s = analysis.summarize([it for it in its if not (it["i"] == 12 and it["model"] == "b")], TH)
+    assert s["verdict"] == "stable"

@@ -36,3 +36,61 @@ def test_a_program_that_leaves_on_eof_leaves_no_note():
     cli._end_interactive(session, proc, cli._Streams(proc), b"File > ")
     assert proc.returncode == 0
     assert session.notes == []
+
+
+# --- one-shot programs that abort: at teardown (answer complete) or in the middle ------------
+class _Channel:
+    def __init__(self):
+        self.events = []
+
+    def send(self, type_, **fields):
+        self.events.append((type_, fields))
+
+    def phase(self, name, i, model):
+        self.events.append(("phase", {"name": name, "i": i}))
+
+
+class _Engine:
+    def __init__(self, code):
+        self.code = code
+
+    def cli_invocation(self, model, request, interactive=False):
+        from workers.engines.base import CliInvocation
+        return CliInvocation(argv=[sys.executable, "-c", self.code], done_pattern=rb"\n\n\Z")
+
+    def clean_text(self, raw):
+        return raw.strip()
+
+
+def _session(code):
+    return SimpleNamespace(ch=_Channel(), engine=_Engine(code), config={"audio": "a.wav"},
+                           models=[None], notes=[])
+
+
+ABORT = "import os, sys; sys.stdout.write({!r}); sys.stdout.flush(); os.abort()"
+
+
+def test_abort_after_a_complete_answer_keeps_the_result_and_says_so():
+    s = _session(ABORT.format("hello world\n\n"))
+    cli.run(s, 1, 3)
+    done = [f for t, f in s.ch.events if t == "iteration_done"]
+    assert [d["text"] for d in done] == ["hello world"] * 3
+    assert all(d["extra"]["engine_exit"] == "SIGABRT" for d in done)
+    assert s.notes == ["the engine program was killed by SIGABRT after printing its result, in 3 of 3 runs"]
+
+
+def test_an_empty_but_finished_answer_is_a_result():
+    s = _session(ABORT.format("\n\n"))
+    cli.run(s, 1, 1)
+    assert [f["text"] for t, f in s.ch.events if t == "iteration_done"] == [""]
+
+
+def test_abort_in_the_middle_of_the_answer_is_a_crash():
+    import pytest
+
+    s = _session(ABORT.format("hello wor"))
+    with pytest.raises(cli.EngineCrashed, match="SIGABRT at iteration 1 in the middle of its answer"):
+        cli.run(s, 1, 2)
+    s = _session(ABORT.format(""))
+    with pytest.raises(cli.EngineCrashed, match="before any output"):
+        cli.run(s, 1, 2)

@@ -73,12 +73,22 @@ def _request(s: Session) -> dict:
 
 
 def run(s: Session, first_i: int, iters: int) -> None:
-    for i in range(first_i, first_i + iters):
-        for model in s.models:
-            _one_shot(s, i, model)
+    exits: dict[str, int] = {}  # abnormal exits after a complete result, by how
+    runs = 0
+    try:
+        for i in range(first_i, first_i + iters):
+            for model in s.models:
+                how = _one_shot(s, i, model)
+                runs += 1
+                if how:
+                    exits[how] = exits.get(how, 0) + 1
+    finally:
+        for how, n in exits.items():
+            s.notes.append(f"the engine program {how} after printing its result, in {n} of {runs} runs")
 
 
-def _one_shot(s: Session, i: int, model: str | None) -> None:
+def _one_shot(s: Session, i: int, model: str | None) -> str | None:
+    """One run of the program; returns how it ended when that was abnormal after a result."""
     inv = s.engine.cli_invocation(model, Request(i=i, **_request(s)))
     s.ch.send("iteration_start", i=i, t=time.monotonic())
     t_spawn = time.monotonic()
@@ -105,10 +115,13 @@ def _one_shot(s: Session, i: int, model: str | None) -> None:
     text = s.engine.clean_text(raw)
     sig = _signal_name(status)
     stderr_tail = streams.err.decode("utf-8", "replace")[-600:]
-    if not text:
-        if sig:
-            raise EngineCrashed(f"engine program killed by {sig} at iteration {i} before any output; "
-                                f"stderr: {stderr_tail.strip()}", sig)
+    # judged on the bytes, not the cleaned text: an empty answer is still a finished one
+    finished = bool(out) and (inv.done_pattern is None or re.search(inv.done_pattern, bytes(out)) is not None)
+    if sig and not finished:
+        where = f"in the middle of its answer ({count} chunks)" if out else "before any output"
+        raise EngineCrashed(f"engine program killed by {sig} at iteration {i} {where}; "
+                            f"stderr: {stderr_tail.strip()}", sig)
+    if not out:
         if proc.returncode != 0:
             raise EngineError("engine_failed", f"engine program exited with code {proc.returncode} "
                               f"at iteration {i} and printed nothing; stderr: {stderr_tail.strip()}")
@@ -122,6 +135,12 @@ def _one_shot(s: Session, i: int, model: str | None) -> None:
     }
     s.ch.send("iteration_done", i=i, text=text, tokens=count, t_request=t_request or t_spawn,
               t_first=first, t_end=t_end, model=model, load_ms=None, extra=extra)
+    if sig:
+        last = stderr_tail.strip().splitlines()[-1:] or [""]
+        return f"was killed by {sig}" + (f" ({last[0][:120]})" if last[0] else "")
+    if proc.returncode != 0:
+        return f"exited with code {proc.returncode}"
+    return None
 
 
 def run_interactive(s: Session, first_i: int, iters: int) -> None:

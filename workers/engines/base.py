@@ -33,6 +33,10 @@ class CliInvocation:
     ready_pattern: bytes | None = None
     # a line for interactive mode: the program's prompt (bytes) it prints when ready for input
     prompt: bytes | None = None
+    # a regex (bytes) that stdout matches once a one-shot program has finished its answer;
+    # it tells an abort at teardown (result complete) from one in the middle of the answer.
+    # None: any output counts as a finished answer.
+    done_pattern: bytes | None = None
 
 
 class EngineError(Exception):

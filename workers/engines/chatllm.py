@@ -56,6 +56,9 @@ def _import_bindings(root: str):
     return chatllm
 
 
+MAIN_DONE = rb"(\n\n|\ntimings: +total time = [^\n]*\n)\Z"
+
+
 def model_params(options: dict, model: str, aligner: bool, language: str | None) -> list[str]:
     params = ["-m", model]
     if options.get("threads"):
@@ -169,7 +172,9 @@ class ChatLLMEngine(Engine):
                      "-p", "{{audio:" + os.path.abspath(request.audio) + "}} " + (request.transcript or "")]
         else:
             argv += ["-p", os.path.abspath(request.audio)]
-        return CliInvocation(argv=argv)
+        # main ends an answer with a newline and then its statistics block: a blank line
+        # (ASR), or the `timings:` lines (aligner)
+        return CliInvocation(argv=argv, done_pattern=MAIN_DONE)
 
     def clean_text(self, raw):
         return strip_framing(raw) if not self.aligner else raw.strip()
