@@ -27,3 +27,11 @@ def test_bad_events_name_worker_and_event(line, words):
         protocol.decode(line, "restart#1")
     assert "worker restart#1" in str(err.value)
     assert words in str(err.value)
+
+
+def test_done_may_carry_teardown_notes():
+    """Version 1 stays: `notes` is optional, a worker without it still speaks the protocol."""
+    assert "notes" not in protocol.EVENT_FIELDS["done"]
+    ev = protocol.decode(protocol.encode("done", notes=["the engine program did not exit"]), "w#1")
+    assert ev["notes"] == ["the engine program did not exit"]
+    assert protocol.decode(protocol.encode("done"), "w#1")["type"] == "done"
