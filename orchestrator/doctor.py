@@ -10,11 +10,14 @@ import sys
 import click
 import psutil
 
+from orchestrator.chatllm_model import ModelFileError, is_test_model, read_meta
 from orchestrator.chatllm_paths import BUILD_HINT, resolve
 from orchestrator.engine_options import checkout_commit
 from orchestrator.tabular import format_option, render_table
 
 MODELS_DIR = "models"
+TINY_DIR = "models/tiny"  # where `orch make-test-models` writes by default
+TINY_MODELS = ("tiny-asr-a", "tiny-asr-b", "tiny-aligner")
 EXPECTED_MODELS = ("qwen3-asr-0.6b-q4_0.bin", "qwen3-asr-1.7b-q4_0.bin",
                    "qwen3-forced-aligner-0.6b-q4_0.bin")
 
@@ -62,12 +65,32 @@ def checks(engine: str, strategies: list[str], models: list[str], chatllm_dir, m
         blocking=needs_chatllm)
     for name in EXPECTED_MODELS:
         path = os.path.join(MODELS_DIR, name)
-        add(f"models/{name}", os.path.isfile(path),
-            f"{os.path.getsize(path) / 2**20:.0f} MB" if os.path.isfile(path) else "not present",
-            "download it into models/ (or pass --model PATH)", blocking=False)
+        if os.path.isfile(path):
+            add(f"models/{name}", *_model_state(path), blocking=False)
+        else:
+            add(f"models/{name}", False, "not present", "download it into models/ (or pass --model PATH)",
+                blocking=False)
+    tiny = [os.path.join(TINY_DIR, f"{n}.bin") for n in TINY_MODELS]
+    have = [p for p in tiny if os.path.isfile(p)]
+    add(f"{TINY_DIR}/ (test models)", len(have) == len(tiny),
+        f"{len(have)} of {len(tiny)} present" if have else "not present",
+        "orch make-test-models (tiny random-weight models for trying the engine)", blocking=False)
     for m in models:
-        add(f"model {m}", os.path.isfile(m), m, "file not found", blocking=needs_chatllm)
+        if os.path.isfile(m):
+            add(f"model {m}", *_model_state(m), blocking=needs_chatllm)
+        else:
+            add(f"model {m}", False, m, "file not found", blocking=needs_chatllm)
     return rows
+
+
+def _model_state(path: str) -> tuple[bool, str, str]:
+    """(usable, detail, fix) from the file's header, without loading it."""
+    try:
+        meta = read_meta(path)
+    except ModelFileError as exc:
+        return False, str(exc), "download it again"
+    kind = "test model, random weights" if is_test_model(meta) else meta.get("model_name") or "chatllm.cpp model"
+    return True, f"{os.path.getsize(path) / 2**20:.0f} MB ({kind})", ""
 
 
 @click.command()
