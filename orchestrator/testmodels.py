@@ -342,4 +342,4 @@ def make_test_models(chatllm_dir, out_dir, quant, only, keep_hf, force):
                                                       "models": manifest}, indent=1))
     click.echo(f"done: {', '.join(str(p) for p in made.values())}\n"
                f"use: orch compare --all --engine chatllm --model {made.get('tiny-asr-a', '')} "
-               f"--audio samples/<clip>.wav")
+               f"--audio samples/phone-zh.wav")
