@@ -116,6 +116,9 @@ def run_and_report(plan: RunPlan, kw) -> None:
         for path in output.write_srt(result, kw["srt_path"]):
             click.echo(f"wrote {path}", err=True)
     click.echo(output.result_table(result, kw["fmt"]))
+    per_model = output.switch_table(result, kw["fmt"]) if kw["fmt"] in ("table", "md") else None
+    if per_model:  # scenario switch: the per-model memory story
+        click.echo("\n" + per_model)
     if kw["fmt"] == "table":
         click.echo(output.result_footer(result, plan))
     if not kw["no_history"]:

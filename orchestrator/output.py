@@ -63,6 +63,30 @@ def result_table(result: dict, fmt: str = "table") -> str:
     return render_table(HEADERS, result_rows(result), fmt)
 
 
+SWITCH_HEADERS = ["strategy", "model", "iters", "load +MB", "unload -MB", "kept per switch MB", "95% CI",
+                  "load ms (p50)", "TTFT ms (p50)"]
+
+
+def switch_rows(result: dict) -> list[list]:
+    """Scenario switch, per strategy and model: what a load adds, what its unload gives back,
+    what each switch keeps (after_unload - before_load)."""
+    rows = []
+    for r in result["results"]:
+        for model, m in (r.get("per_model") or {}).items():
+            kept = m.get("kept_per_switch_mb")
+            mean = lambda block: _r(block["mean"]) if block else None  # noqa: E731
+            rows.append([r["strategy"], os.path.basename(model), m.get("iters"),
+                         mean(m.get("load_overhead_mb")), mean(m.get("released_at_unload_mb")), mean(kept),
+                         f"[{kept['ci95'][0]:.1f}, {kept['ci95'][1]:.1f}]" if kept else None,
+                         _r(m.get("load_ms_median")), _r(m.get("ttft_ms_median"))])
+    return rows
+
+
+def switch_table(result: dict, fmt: str = "table") -> str | None:
+    rows = switch_rows(result)
+    return render_table(SWITCH_HEADERS, rows, fmt) if rows else None
+
+
 def result_footer(result: dict, plan) -> str:
     lines = []
     for r in result["results"]:

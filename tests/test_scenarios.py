@@ -25,6 +25,11 @@ def test_switch_attributes_a_load_leak_to_the_model_that_leaks(tmp_path):
     fp = res["fresh-process"]
     assert fp["status"] == "ok" and fp["summary"]["verdict"] == "stable"
     assert len(fp["iterations"]) == 14
+    # what `compare` prints under its table: one row per strategy and model
+    from orchestrator.output import switch_rows
+    rows = {(r[0], r[1]): r for r in switch_rows({"results": list(res.values())})}
+    assert set(rows) == {(s, m) for s in ("recreate", "fresh-process") for m in ("a:16", "b:48")}
+    assert abs(rows[("recreate", "b:48")][5] - 5.0) <= 0.25 and abs(rows[("recreate", "a:16")][5]) <= 0.1
 
 
 def test_align_checks_every_result(tmp_path, shared):
