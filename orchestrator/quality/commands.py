@@ -19,8 +19,8 @@ def itn(zh_tw_first: bool) -> None:
     from orchestrator.quality.itn import itn as normalize
     from orchestrator.quality.zh_tw import to_zh_tw
 
-    stdin = click.get_binary_stream("stdin")
-    stdout = click.get_binary_stream("stdout")
+    stdin = click.open_file("-", "rb")
+    stdout = click.open_file("-", "wb")
     for raw in stdin:  # bytes split on b"\n" only: a stray \r never makes two lines of one
         line = raw.decode("utf-8", errors="replace").rstrip("\n")
         cr = line.endswith("\r")
