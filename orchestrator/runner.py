@@ -74,6 +74,10 @@ def write_json_atomic(path: Path, data: dict) -> None:
         json.dump(data, f, ensure_ascii=False, indent=1)
         f.flush()
         os.fsync(f.fileno())
+    # mkstemp makes 0600; a result file is read like any other the user writes
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     os.replace(tmp, path)
 
 

@@ -127,6 +127,9 @@ def test_compare_prints_table_and_json(tmp_path):
     rows = json.loads(proc.stdout[: proc.stdout.rindex("]") + 1])
     assert [r["strategy"] for r in rows] == ["restart", "cli"]
     assert json.loads(js.read_text())["plan"]["strategies"] == ["restart", "cli"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert js.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
 
 
 @pytest.mark.skipif(not shutil.which("ffprobe"), reason="ffprobe (ffmpeg) not installed: cannot tell audio from not")
