@@ -64,9 +64,9 @@ SPECS = {
     s.name: s for s in (
         TinySpec("tiny-asr-a", seed=1, hidden=64, layers=2, heads=4, kv_heads=2, head_dim=32,
                  intermediate=128, audio_d=64, audio_layers=2, audio_heads=4, audio_ffn=128, downsample=32),
-        # B: the "bigger model" of the switch scenario: about twice A on disk and in memory
-        TinySpec("tiny-asr-b", seed=2, hidden=128, layers=4, heads=4, kv_heads=2, head_dim=32,
-                 intermediate=256, audio_d=128, audio_layers=4, audio_heads=4, audio_ffn=256, downsample=32),
+        # B: the "bigger model" of the switch scenario, several times A (as 1.7B is to 0.6B)
+        TinySpec("tiny-asr-b", seed=2, hidden=256, layers=4, heads=8, kv_heads=4, head_dim=32,
+                 intermediate=512, audio_d=256, audio_layers=4, audio_heads=8, audio_ffn=512, downsample=32),
         TinySpec("tiny-aligner", seed=3, hidden=64, layers=2, heads=4, kv_heads=2, head_dim=32,
                  intermediate=128, audio_d=64, audio_layers=2, audio_heads=4, audio_ffn=128, downsample=32,
                  aligner=True, classify_num=512),
@@ -340,6 +340,7 @@ def make_test_models(chatllm_dir, out_dir, quant, only, keep_hf, force):
                 for name, p in made.items()}
     (out / "tiny-models.json").write_text(json.dumps({"quant": quant, "chatllm_dir": paths.root,
                                                       "models": manifest}, indent=1))
-    click.echo(f"done: {', '.join(str(p) for p in made.values())}\n"
-               f"use: orch compare --all --engine chatllm --model {made.get('tiny-asr-a', '')} "
-               f"--audio samples/phone-zh.wav")
+    click.echo(f"done: {', '.join(str(p) for p in made.values())}")
+    asr = next((p for name, p in made.items() if not SPECS[name].aligner), None)
+    if asr:
+        click.echo(f"use: orch compare --all --engine chatllm --model {asr} --audio samples/phone-zh.wav")

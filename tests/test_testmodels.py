@@ -39,7 +39,7 @@ def test_shapes_follow_the_architecture(name):
     assert len(text) == 11 * spec.layers
 
 
-def test_b_is_about_twice_a():
+def test_b_is_several_times_a():
     def params(name):
         total = 0
         for shape in tm.weight_shapes(tm.SPECS[name]).values():
@@ -48,7 +48,7 @@ def test_b_is_about_twice_a():
                 n *= d
             total += n
         return total
-    assert 1.8 < params("tiny-asr-b") / params("tiny-asr-a") < 4
+    assert 3 < params("tiny-asr-b") / params("tiny-asr-a") < 5
 
 
 @needs_writer
