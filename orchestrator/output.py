@@ -92,6 +92,11 @@ def result_footer(result: dict, plan) -> str:
     for r in result["results"]:
         if r.get("error"):
             lines.append(f"{r['strategy']}: {r['status']}: {r['error'].splitlines()[0]}")
+        part = r.get("partial")
+        if part:
+            lines.append(f"{r['strategy']}: iteration {part['i']} was cut off after {part['chunks']} chunk(s)"
+                         + (f", {part['elapsed_s']:.1f} s in" if part.get("elapsed_s") else "")
+                         + " (kept as `partial` in the JSON, out of the statistics)")
         for note in condense_notes(r.get("teardown") or []):
             lines.append(f"{r['strategy']}: teardown: {note}")
         if any(it.get("streamed") is False for it in r.get("iterations", [])):

@@ -117,7 +117,7 @@ def execute(plan: RunPlan, progress_factory=None, on_strategy_done=None) -> dict
         entry.update(status=out["status"], error=out["error"], iterations=out["iterations"],
                      teardown=out["teardown"], engine_info=out["engine_info"],
                      summary=analysis.summarize(out["iterations"], plan.thresholds),
-                     samples=out["samples"])
+                     samples=out["samples"], partial=out["partial"])
         if plan.scenario == "switch":
             entry["per_model"] = analysis.per_model(out["iterations"])
         if plan.scenario == "align":

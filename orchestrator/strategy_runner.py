@@ -60,6 +60,7 @@ class StrategyRunner:
         self.jsonl_path = Path(plan.run_dir) / f"{strategy}.jsonl"
         self.log_path = Path(plan.run_dir) / f"{strategy}.worker.log"
         self._jsonl = open(self.jsonl_path, "a", encoding="utf-8")
+        self.partial: dict | None = None  # the iteration a crash, hang or Ctrl-C cut off
 
     # ---------------------------------------------------------------- public
     def run(self) -> dict:
@@ -81,7 +82,7 @@ class StrategyRunner:
             self._jsonl.close()
         return {"status": status, "error": error, "iterations": self.records,
                 "engine_info": self.engine_info, "teardown": self.teardown,
-                "samples": self._compact_samples()}
+                "samples": self._compact_samples(), "partial": self.partial}
 
     # ---------------------------------------------------------------- worker
     def _run_worker(self, first_i: int, iters: int, models: list) -> None:
@@ -94,6 +95,10 @@ class StrategyRunner:
         except KeyboardInterrupt:
             wp.kill()
             self._flush(st)
+            self.partial = self._partial(st)
+            raise
+        except Outcome:
+            self.partial = self._partial(st)
             raise
         finally:
             self.sampler.unwatch()
@@ -152,6 +157,7 @@ class StrategyRunner:
             elif kind == "iteration_start":
                 self._flush(st)
                 st.current_i = ev["i"]
+                st.t_request = ev["t"]  # the worker's clock, like the chunks' stamps
                 st.started = time.monotonic()
                 self.starts.append((st.started, ev["i"]))
                 st.chunks = []
@@ -179,6 +185,17 @@ class StrategyRunner:
                     sig, how = wp.exit_description()
                     self.teardown.append(f"{wp.name}: {how} at exit, after finishing its work")
                 return
+
+    def _partial(self, st: "_WorkerState") -> dict | None:
+        """What the cut-off iteration had produced: kept apart from the records (it is no
+        finished request, so it enters no statistic) but not lost."""
+        if st.current_i is None:
+            return None
+        first = next((t for text, t in st.chunks if text.strip()), None)
+        return {"i": st.current_i, "chunks": len(st.chunks),
+                "text_so_far": "".join(text for text, _ in st.chunks),
+                "ttft_ms": (first - st.t_request) * 1000 if first is not None and st.t_request else None,
+                "elapsed_s": time.monotonic() - st.started if st.started else None}
 
     # ---------------------------------------------------------------- records
     def _mem(self, sample: Sample | None) -> tuple[float | None, float | None]:
@@ -261,6 +278,7 @@ class _WorkerState:
         self.phases: dict[tuple, Sample] = {}
         self.pending: list[dict] = []
         self.last_done_i: int | None = None
+        self.t_request: float | None = None
         self.last_phase: str | None = None
 
     def add_phase(self, ev: dict, sample: Sample | None) -> None:

@@ -83,6 +83,9 @@ def test_hang_is_killed_and_marked_timeout(tmp_path):
         assert r["status"] == "timeout", r
         assert [it["i"] for it in r["iterations"]] == [1]
         assert "iteration 2" in r["error"]
+        # the cut-off request is kept apart, not lost, and enters no statistic
+        assert r["partial"]["i"] == 2 and r["partial"]["elapsed_s"] >= 1.5
+        assert r["summary"]["iters_ok"] == 1
 
 
 def test_ctrl_c_writes_what_was_measured(tmp_path):
@@ -106,6 +109,8 @@ def test_ctrl_c_writes_what_was_measured(tmp_path):
     r = json.loads(js.read_text())["results"][0]
     assert r["status"] == "interrupted"
     assert len(r["iterations"]) >= 3
+    if r["partial"]:  # the signal usually lands mid-request
+        assert r["partial"]["i"] == len(r["iterations"]) + 1
     on_disk = files[0].read_text().splitlines()
     assert len(on_disk) == len(r["iterations"])
 
