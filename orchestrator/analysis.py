@@ -112,20 +112,19 @@ def mean_ci(values) -> tuple[float, float, float] | None:
 def summarize(iterations: list[dict], th: Thresholds) -> dict:
     """The `summary` block of a strategy result (schema orch.run/1, plus extras)."""
     # every record is a finished request (an empty answer too: it has memory, not a TTFT)
-    ok = list(iterations)
-    measured = [it for it in ok if not it.get("warmup")]
+    measured = [it for it in iterations if not it.get("warmup")]
     mem = [it for it in measured if it.get("rss_mb") is not None]
     # with several models per iteration (scenario switch) the memory series is the last
     # model's record of each iteration: one point per full cycle, never another model's
     # record standing in for a missing one (that would be a jump of the models' difference)
-    last_model = list(dict.fromkeys(it.get("model") for it in ok))[-1] if ok else None
+    last_model = list(dict.fromkeys(it.get("model") for it in iterations))[-1] if iterations else None
     last_per_i = {it["i"]: it for it in mem if it.get("model") == last_model}
     series = [last_per_i[i] for i in sorted(last_per_i)]
     xs = [float(it["i"]) for it in series]
     ys = [float(it["rss_mb"]) for it in series]
     uss = [it.get("uss_mb") for it in series]
     out = {
-        "iters_ok": len({it["i"] for it in ok}),
+        "iters_ok": len({it["i"] for it in iterations}),
         "iters_measured": len({it["i"] for it in measured}),
         "ttft_ms_median": median([it.get("ttft_ms") for it in measured]),
         "ttft_ms_p95": p95([it.get("ttft_ms") for it in measured]),
@@ -134,7 +133,7 @@ def summarize(iterations: list[dict], th: Thresholds) -> dict:
         "tokens_per_s_median": median([it.get("tokens_per_s") for it in measured]),
         "latency_ms_median": median([it.get("latency_ms") for it in measured]),
         "latency_ms_p95": p95([it.get("latency_ms") for it in measured]),
-        "load_ms_median": median([it.get("load_ms") for it in ok]),
+        "load_ms_median": median([it.get("load_ms") for it in iterations]),
         "rtf_median": median([it.get("rtf") for it in measured]),
         "rss_start_mb": ys[0] if ys else None,
         "rss_end_mb": ys[-1] if ys else None,

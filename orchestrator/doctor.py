@@ -14,10 +14,10 @@ from orchestrator.chatllm_model import ModelFileError, is_test_model, read_meta
 from orchestrator.chatllm_paths import BUILD_HINT, resolve
 from orchestrator.engine_options import checkout_commit
 from orchestrator.tabular import format_option, render_table
+from orchestrator.testmodels import DEFAULT_OUT as TINY_DIR
+from orchestrator.testmodels import SPECS
 
 MODELS_DIR = "models"
-TINY_DIR = "models/tiny"  # where `orch make-test-models` writes by default
-TINY_MODELS = ("tiny-asr-a", "tiny-asr-b", "tiny-aligner")
 EXPECTED_MODELS = ("qwen3-asr-0.6b-q4_0.bin", "qwen3-asr-1.7b-q4_0.bin",
                    "qwen3-forced-aligner-0.6b-q4_0.bin")
 
@@ -70,7 +70,7 @@ def checks(engine: str, strategies: list[str], models: list[str], chatllm_dir, m
         else:
             add(f"models/{name}", False, "not present", "download it into models/ (or pass --model PATH)",
                 blocking=False)
-    tiny = [os.path.join(TINY_DIR, f"{n}.bin") for n in TINY_MODELS]
+    tiny = [os.path.join(TINY_DIR, f"{n}.bin") for n in SPECS]
     have = [p for p in tiny if os.path.isfile(p)]
     add(f"{TINY_DIR}/ (test models)", len(have) == len(tiny),
         f"{len(have)} of {len(tiny)} present" if have else "not present",

@@ -89,23 +89,23 @@ def checkout_commit(root: str) -> str | None:
     return out.stdout.strip() or None
 
 
-CHINESE_NAME_PARTS = {"zh", "cn", "cmn", "chinese", "mandarin", "yue", "cantonese"}
-
-
 def guess_language(plan) -> tuple[str, str]:
     """(language, why) when --language is not given: Chinese when the reference transcript
     has CJK characters or the audio file's name says zh/cn/... (`phone-zh.wav`: a digits-only
     reference says nothing), else English."""
+    from orchestrator.quality.pipeline import CHINESE_NAMES
+    from orchestrator.quality.scoring import has_cjk
+
     ref = plan.reference or (os.path.splitext(plan.audio)[0] + ".txt" if plan.audio else None)
     try:
         text = open(ref, encoding="utf-8").read() if ref else ""
     except OSError:
         text = ""
-    if any("\u4e00" <= ch <= "\u9fff" for ch in text):
+    if has_cjk(text):
         return "Chinese", f"the reference {ref} is Chinese"
     stem = os.path.splitext(os.path.basename(plan.audio or ""))[0].lower()
     parts = set(re.split(r"[^a-z]+", stem))
-    if parts & CHINESE_NAME_PARTS:
+    if parts & (CHINESE_NAMES | {"cn"}):
         return "Chinese", f"the audio file's name ({stem})"
     return "English", "no sign of Chinese in the reference or the file name"
 

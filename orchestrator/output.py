@@ -26,7 +26,7 @@ def _error_rate(summary: dict) -> str | None:
 
 def condense_notes(notes: list[str]) -> list[str]:
     """One line per distinct finding: `fresh-process#1: X` ... `fresh-process#20: X` become
-    `X (fresh-process#1..#20: 20 workers)`. The JSON keeps every note."""
+    `X (20 workers: fresh-process#1 ... fresh-process#20)`. The JSON keeps every note."""
     groups: dict[str, list[str]] = {}
     for note in notes:
         worker, sep, what = note.partition(": ")
@@ -67,6 +67,10 @@ SWITCH_HEADERS = ["strategy", "model", "iters", "load +MB", "unload -MB", "kept 
                   "load ms (p50)", "TTFT ms (p50)"]
 
 
+def _mean(block: dict | None):
+    return _r(block["mean"]) if block else None
+
+
 def switch_rows(result: dict) -> list[list]:
     """Scenario switch, per strategy and model: what a load adds, what its unload gives back,
     what each switch keeps (after_unload - before_load)."""
@@ -74,9 +78,8 @@ def switch_rows(result: dict) -> list[list]:
     for r in result["results"]:
         for model, m in (r.get("per_model") or {}).items():
             kept = m.get("kept_per_switch_mb")
-            mean = lambda block: _r(block["mean"]) if block else None  # noqa: E731
             rows.append([r["strategy"], os.path.basename(model), m.get("iters"),
-                         mean(m.get("load_overhead_mb")), mean(m.get("released_at_unload_mb")), mean(kept),
+                         _mean(m.get("load_overhead_mb")), _mean(m.get("released_at_unload_mb")), _mean(kept),
                          f"[{kept['ci95'][0]:.1f}, {kept['ci95'][1]:.1f}]" if kept else None,
                          _r(m.get("load_ms_median")), _r(m.get("ttft_ms_median"))])
     return rows

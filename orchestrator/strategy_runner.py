@@ -191,11 +191,13 @@ class StrategyRunner:
         finished request, so it enters no statistic) but not lost."""
         if st.current_i is None:
             return None
-        first = next((t for text, t in st.chunks if text.strip()), None)
+        # the same timing rules as a finished record, up to the last chunk that arrived
+        t_end = st.chunks[-1][1] if st.chunks else st.t_request
+        timing = metrics.timing({"t_request": st.t_request, "t_end": t_end}, st.chunks, None)
         return {"i": st.current_i, "chunks": len(st.chunks),
                 "text_so_far": "".join(text for text, _ in st.chunks),
-                "ttft_ms": (first - st.t_request) * 1000 if first is not None and st.t_request else None,
-                "elapsed_s": time.monotonic() - st.started if st.started else None}
+                "ttft_ms": timing["ttft_ms"], "tokens": timing["tokens"], "itl_ms_p50": timing["itl_ms_p50"],
+                "elapsed_s": time.monotonic() - st.started}
 
     # ---------------------------------------------------------------- records
     def _mem(self, sample: Sample | None) -> tuple[float | None, float | None]:

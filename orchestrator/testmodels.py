@@ -73,6 +73,7 @@ SPECS = {
     )
 }
 
+DEFAULT_OUT = "models/tiny"  # git ignores it; `orch doctor` looks there
 VOCAB_SIZE = 151936  # Qwen3's embedding rows (tokenizer: 151669 + the added tokens below)
 NUM_MEL_BINS = 128
 
@@ -303,7 +304,7 @@ def convert(python: str, convert_py: Path, hf: Path, out_file: Path, spec: TinyS
 @click.command("make-test-models")
 @click.option("--chatllm-dir", envvar="CHATLLM_DIR", default="./chatllm.cpp", show_default=True,
               help="chatllm.cpp checkout (its convert.py does the conversion).")
-@click.option("--out", "out_dir", default="models/tiny", show_default=True, type=click.Path(file_okay=False),
+@click.option("--out", "out_dir", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False),
               help="Where the .bin files go (never committed: models/tiny/ is ignored by git).")
 @click.option("--quant", type=click.Choice(["f32", "f16", "q8_0", "q4_0"]), default="q8_0", show_default=True)
 @click.option("--only", "only", multiple=True, type=click.Choice(sorted(SPECS)),

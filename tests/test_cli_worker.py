@@ -17,16 +17,27 @@ def _start(code):
                             stderr=subprocess.PIPE, bufsize=0)
 
 
-def test_a_program_that_will_not_leave_is_killed_and_reported(monkeypatch):
-    monkeypatch.setattr(cli, "EXIT_GRACE_S", 0.5)
+def test_a_program_that_prompts_forever_is_killed_without_waiting_the_grace_out():
     proc = _start(PROMPTS_FOREVER)
     session = SimpleNamespace(notes=[])
     proc.stdin.close()
     t0 = time.monotonic()
     cli._end_interactive(session, proc, cli._Streams(proc), b"File > ")
-    assert proc.returncode is not None and time.monotonic() - t0 < 5
+    assert proc.returncode is not None and time.monotonic() - t0 < cli.EXIT_GRACE_S
     assert len(session.notes) == 1
-    assert "did not exit within 0.5 s" in session.notes[0] and "killed" in session.notes[0]
+    assert "did not leave when its input closed (printed its prompt" in session.notes[0]
+    assert session.notes[0].endswith("killed")
+
+
+def test_a_silent_program_that_will_not_leave_is_killed_after_the_grace(monkeypatch):
+    monkeypatch.setattr(cli, "EXIT_GRACE_S", 0.5)
+    proc = _start("import time\ntime.sleep(60)\n")
+    session = SimpleNamespace(notes=[])
+    proc.stdin.close()
+    cli._end_interactive(session, proc, cli._Streams(proc), b"File > ")
+    assert proc.returncode is not None
+    assert session.notes == ["the engine program did not leave when its input closed "
+                             "(did not exit within 0.5 s); killed"]
 
 
 def test_a_program_that_leaves_on_eof_leaves_no_note():

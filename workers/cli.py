@@ -27,6 +27,7 @@ from workers.loop import Session
 
 
 EXIT_GRACE_S = 5.0  # how long an interactive program may take to leave once its input closes
+PROMPT_LOOP = 100  # prompts printed after end of input that show it never will
 
 
 class EngineCrashed(Exception):
@@ -208,18 +209,20 @@ def run_interactive(s: Session, first_i: int, iters: int) -> None:
 def _end_interactive(s: Session, proc: subprocess.Popen, streams: _Streams, prompt: bytes) -> None:
     """Give the program EXIT_GRACE_S to leave on end of input, reading what it prints (a
     full pipe would block it); one that stays is killed, and that is reported, not hidden:
-    chatllm.cpp's `main -i` does not leave on EOF, it prints its prompt again and again."""
-    deadline = time.monotonic() + EXIT_GRACE_S
+    chatllm.cpp's `main -i` does not leave on EOF, it prints its prompt again and again:
+    PROMPT_LOOP prompts with no input to answer settle that without waiting the grace out."""
+    t0 = time.monotonic()
     prompts = 0
-    while proc.poll() is None and time.monotonic() < deadline:
+    while proc.poll() is None and time.monotonic() - t0 < EXIT_GRACE_S and prompts < PROMPT_LOOP:
         for kind, data, _ in streams.read(timeout=0.1):
             prompts += data.count(prompt) if kind == "out" else 0
-            if time.monotonic() > deadline:
+            if prompts >= PROMPT_LOOP or time.monotonic() - t0 >= EXIT_GRACE_S:
                 break
     if proc.poll() is None:
         proc.kill()
         proc.wait()
-        s.notes.append(f"the engine program did not exit within {EXIT_GRACE_S:g} s of its input closing "
-                       f"(it printed its prompt {prompts} more times); killed")
+        why = (f"printed its prompt {prompts} times in {(time.monotonic() - t0) * 1000:.0f} ms with no input"
+               if prompts >= PROMPT_LOOP else f"did not exit within {EXIT_GRACE_S:g} s")
+        s.notes.append(f"the engine program did not leave when its input closed ({why}); killed")
     elif proc.returncode != 0:
         s.notes.append(f"the engine program exited with status {proc.returncode} when its input closed")
