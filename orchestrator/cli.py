@@ -4,10 +4,14 @@ only the command that needs it."""
 
 import importlib
 import importlib.util
+import sys
+import tempfile
+import traceback
 
 import click
 
 from orchestrator import __version__
+from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, OrchError
 
 # command name -> "module:attribute" of a click.Command
 COMMANDS = {
@@ -41,6 +45,31 @@ class LazyGroup(click.Group):
             return None
         module, attr = COMMANDS[name].split(":")
         return getattr(importlib.import_module(module), attr)
+
+    def invoke(self, ctx):
+        """The one place where errors become exit codes (orchestrator.errors): a message,
+        never a traceback."""
+        try:
+            return super().invoke(ctx)
+        except OrchError as exc:
+            click.echo(f"orch: {exc.message}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("orch: interrupted (Ctrl-C)", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:  # a bug in orch: one line here, the traceback in a file
+            ctx.exit(_internal_error(exc))
+
+
+def _internal_error(exc: BaseException) -> int:
+    with tempfile.NamedTemporaryFile("w", prefix="orch-traceback-", suffix=".txt",
+                                     delete=False) as f:
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=f)
+    print(f"orch: internal error: {type(exc).__name__}: {exc} (traceback in {f.name})",
+          file=sys.stderr)
+    return EXIT_FAILED
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
