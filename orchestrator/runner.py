@@ -87,6 +87,17 @@ def _save(plan: RunPlan, result: dict) -> None:
         write_json_atomic(plan.json_path, result)
 
 
+def _summarize(entry: dict, plan: RunPlan, scorer) -> None:
+    iterations = entry["iterations"]
+    entry["summary"] = analysis.summarize(iterations, plan.thresholds)
+    if plan.scenario == "switch":
+        entry["per_model"] = analysis.per_model(iterations)
+    if plan.scenario == "align":
+        entry["alignment"] = analysis.alignment_summary(iterations)
+    if scorer and plan.scenario != "align":
+        entry["summary"].update(analysis.quality_summary(iterations))
+
+
 def execute(plan: RunPlan, progress_factory=None, on_strategy_done=None) -> dict:
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     audio_s = hostinfo.audio_seconds(plan.audio) if plan.audio else None
@@ -99,38 +110,39 @@ def execute(plan: RunPlan, progress_factory=None, on_strategy_done=None) -> dict
     }
     scorer = _scorer(plan, audio_s)
     interrupted = False
-    for strategy in plan.strategies:
-        entry = {"strategy": strategy, "scenario": plan.scenario, "model": plan.model_label()}
-        reason = not_applicable(plan, strategy)
-        if reason:
-            entry.update(status="skipped", error=reason, iterations=[], summary=None)
+    try:
+        for strategy in plan.strategies:
+            entry = {"strategy": strategy, "scenario": plan.scenario, "model": plan.model_label()}
+            reason = not_applicable(plan, strategy)
+            if reason:
+                entry.update(status="skipped", error=reason, iterations=[], summary=None)
+                result["results"].append(entry)
+                continue
+            progress = progress_factory(strategy) if progress_factory else None
+            try:
+                runner = StrategyRunner(plan, strategy, worker_config(plan, strategy), audio_s,
+                                        scorer=scorer, progress=progress)
+                out = runner.run()
+            finally:
+                if progress and hasattr(progress, "close"):
+                    progress.close()
+            entry.update(status=out["status"], error=out["error"], iterations=out["iterations"],
+                         teardown=out["teardown"], engine_info=out["engine_info"],
+                         samples=out["samples"], partial=out["partial"], summary=None)
+            try:
+                _summarize(entry, plan, scorer)
+            except Exception as exc:  # a bug in the analysis must not cost the measurements
+                entry.update(status="error", error=f"orch error summarizing {strategy}: "
+                                                   f"{type(exc).__name__}: {exc}")
             result["results"].append(entry)
-            continue
-        progress = progress_factory(strategy) if progress_factory else None
-        try:
-            runner = StrategyRunner(plan, strategy, worker_config(plan, strategy), audio_s,
-                                    scorer=scorer, progress=progress)
-            out = runner.run()
-        finally:
-            if progress and hasattr(progress, "close"):
-                progress.close()
-        entry.update(status=out["status"], error=out["error"], iterations=out["iterations"],
-                     teardown=out["teardown"], engine_info=out["engine_info"],
-                     summary=analysis.summarize(out["iterations"], plan.thresholds),
-                     samples=out["samples"], partial=out["partial"])
-        if plan.scenario == "switch":
-            entry["per_model"] = analysis.per_model(out["iterations"])
-        if plan.scenario == "align":
-            entry["alignment"] = analysis.alignment_summary(out["iterations"])
-        if scorer and plan.scenario != "align":
-            entry["summary"].update(analysis.quality_summary(out["iterations"]))
-        result["results"].append(entry)
-        _save(plan, result)
-        if on_strategy_done:
-            on_strategy_done(entry)
-        if out["status"] == "interrupted":
-            interrupted = True
-            break
+            _save(plan, result)
+            if on_strategy_done:
+                on_strategy_done(entry)
+            if out["status"] == "interrupted":
+                interrupted = True
+                break
+    except KeyboardInterrupt:  # between strategies: what is done is written below
+        interrupted = True
     result["finished_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     _save(plan, result)
     if interrupted:

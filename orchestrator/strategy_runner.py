@@ -1,21 +1,23 @@
 """Runs one strategy: starts its worker process(es), answers phase marks with a memory
 sample, turns events into iteration records and appends each record to
-`<run_dir>/<strategy>.jsonl` (flushed and fsynced) the moment it is complete, so a crash,
-hang or Ctrl-C loses nothing already measured.
+`<run_dir>/<strategy>.jsonl` exactly once (record_sink), so a crash, hang, Ctrl-C or a bug
+on the parent's side loses nothing already measured.
 
-A record is complete when the next request starts or the worker ends: phase marks that come
-after a request (`after_unload` in `recreate`) still belong to it.
+A record is complete when the next request is about to start or the worker ends: phase
+marks that come after a request (`after_unload` in `recreate`) still belong to it. Records
+are scored and written while the worker waits at its `before_infer` mark (or after it is
+gone), never while it is inside a measured request.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import os
 import time
+import traceback
 from pathlib import Path
 
 from orchestrator import metrics
+from orchestrator.record_sink import RecordSink
 from orchestrator.sampler import Sample, Sampler
 from orchestrator.worker_process import WorkerExited, WorkerProcess, WorkerTimeout
 from workers import protocol
@@ -51,7 +53,6 @@ class StrategyRunner:
         self.scorer = scorer  # text_raw -> {"text", "cer", "wer"} (quality pipeline) or None
         self.progress = progress
         self.sampler = Sampler(plan.sample_hz)
-        self.records: list[dict] = []
         self.engine_info: dict | None = None
         self.teardown: list[str] = []
         self.starts: list[tuple[float, int]] = []  # (parent time, i) of every request
@@ -59,7 +60,7 @@ class StrategyRunner:
         Path(plan.run_dir).mkdir(parents=True, exist_ok=True)
         self.jsonl_path = Path(plan.run_dir) / f"{strategy}.jsonl"
         self.log_path = Path(plan.run_dir) / f"{strategy}.worker.log"
-        self._jsonl = open(self.jsonl_path, "a", encoding="utf-8")
+        self.sink = RecordSink(self.jsonl_path, progress)
         self.partial: dict | None = None  # the iteration a crash, hang or Ctrl-C cut off
 
     # ---------------------------------------------------------------- public
@@ -77,32 +78,33 @@ class StrategyRunner:
             status, error = out.status, out.error
         except KeyboardInterrupt:
             status, error = "interrupted", "interrupted by the user (Ctrl-C)"
+        except Exception as exc:  # a bug on the parent's side ends this strategy, not the run
+            status, error = "error", _harness_error(exc)
         finally:
             self.sampler.stop()
-            self._jsonl.close()
-        return {"status": status, "error": error, "iterations": self.records,
+            self.sink.close()
+        return {"status": status, "error": error, "iterations": self.sink.records,
                 "engine_info": self.engine_info, "teardown": self.teardown,
                 "samples": self._compact_samples(), "partial": self.partial}
 
     # ---------------------------------------------------------------- worker
     def _run_worker(self, first_i: int, iters: int, models: list) -> None:
         config = {**self.base_config, "first_i": first_i, "iters": iters, "models": models}
-        wp = WorkerProcess(f"{self.strategy}#{first_i}", config, self.log_path)
-        self.sampler.watch(wp.pid)
         st = _WorkerState()
-        try:
-            self._event_loop(wp, st)
-        except KeyboardInterrupt:
-            wp.kill()
-            self._flush(st)
-            self.partial = self._partial(st)
-            raise
-        except Outcome:
-            self.partial = self._partial(st)
-            raise
-        finally:
-            self.sampler.unwatch()
-            wp.close()
+        with WorkerProcess(f"{self.strategy}#{first_i}", config, self.log_path) as wp:
+            self.sampler.watch(wp.pid)
+            try:
+                self._event_loop(wp, st)
+            except Outcome:
+                self.partial = self._partial(st)
+                raise
+            except BaseException:  # Ctrl-C or a bug here: stop the worker, keep what it measured
+                wp.kill()
+                self._flush(st, strict=False)
+                self.partial = self._partial(st)
+                raise
+            finally:
+                self.sampler.unwatch()
 
     def _event_loop(self, wp: WorkerProcess, st: "_WorkerState") -> None:
         timeout = self.plan.iter_timeout
@@ -150,12 +152,14 @@ class StrategyRunner:
                 self.engine_info = ev["engine"]
             elif kind == "phase":
                 sample = self.sampler.mark()
-                wp.ack()
                 st.add_phase(ev, sample)
+                if ev["name"] == "before_infer":
+                    self._flush(st)  # the worker waits for the ack: nothing is being measured
+                wp.ack()
                 if ev["name"] == "before_load":
                     deadline = time.monotonic() + timeout  # each load gets the full time
             elif kind == "iteration_start":
-                self._flush(st)
+                self._flush(st)  # a no-op after its before_infer mark
                 st.current_i = ev["i"]
                 st.t_request = ev["t"]  # the worker's clock, like the chunks' stamps
                 st.started = time.monotonic()
@@ -241,22 +245,27 @@ class StrategyRunner:
         rss, uss = self._mem(s)
         return {"rss_mb": rss, "uss_mb": uss, "self_rss_mb": s.self_rss_mb, "procs": s.procs}
 
-    def _flush(self, st: "_WorkerState") -> None:
-        """Complete pending records: late phase marks, quality scores; write them."""
-        for rec in st.pending:
-            for name in protocol.PHASES:
-                s = st.phases.get((rec["i"], rec["model"], name))
-                if s and name not in rec["phases"]:
-                    rec["phases"][name] = self._phase_entry(s)
-            if self.scorer:
-                rec.update(self.scorer(rec["text_raw"]))
-            self._jsonl.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            self._jsonl.flush()
-            os.fsync(self._jsonl.fileno())
-            self.records.append(rec)
-            if self.progress:
-                self.progress(rec)
-        st.pending = []
+    def _flush(self, st: "_WorkerState", strict: bool = True) -> None:
+        """Complete pending records (late phase marks, quality scores) and write them, each
+        exactly once. A record whose scoring fails is written unscored; with `strict` the
+        failure is raised after every pending record is on disk."""
+        failure: BaseException | None = None
+        while st.pending:
+            rec = st.pending[0]
+            if not self.sink.has(rec):
+                for name in protocol.PHASES:
+                    s = st.phases.get((rec["i"], rec["model"], name))
+                    if s and name not in rec["phases"]:
+                        rec["phases"][name] = self._phase_entry(s)
+                if self.scorer:
+                    try:
+                        rec.update(self.scorer(rec["text_raw"]))
+                    except Exception as exc:
+                        failure = failure or exc
+                self.sink.write(rec)
+            st.pending.pop(0)
+        if failure is not None and strict:
+            raise failure
 
     def _compact_samples(self) -> list:
         """[seconds since the strategy started, rss, uss, iteration or None] per sample."""
@@ -270,6 +279,12 @@ class StrategyRunner:
                         round(uss, 3) if uss is not None else None,
                         starts[k - 1][1] if k else None])
         return out
+
+
+def _harness_error(exc: BaseException) -> str:
+    """What the user needs to report an orch bug: the exception and the traceback's tail."""
+    tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:])
+    return f"orch error (parent side) {type(exc).__name__}: {exc}\n{tail[-1500:]}"
 
 
 class _WorkerState:

@@ -90,6 +90,22 @@ class WorkerProcess:
             pass
         self.proc.wait()
 
+    def __enter__(self) -> "WorkerProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """On every way out (pyperf's popen_killer): the worker's whole process group is
+        killed — engine programs and ffmpeg children a crashed worker left behind too."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self.close()
+
     def close(self) -> None:
         for fd in (self._events, self._acks):
             try:

@@ -111,8 +111,60 @@ def test_ctrl_c_writes_what_was_measured(tmp_path):
     assert len(r["iterations"]) >= 3
     if r["partial"]:  # the signal usually lands mid-request
         assert r["partial"]["i"] == len(r["iterations"]) + 1
-    on_disk = files[0].read_text().splitlines()
-    assert len(on_disk) == len(r["iterations"])
+    on_disk = [json.loads(line)["i"] for line in files[0].read_text().splitlines()]
+    # exactly once, in order, the same in the JSONL and in run.json — wherever SIGINT landed
+    assert on_disk == [it["i"] for it in r["iterations"]] == list(range(1, len(on_disk) + 1))
+
+
+def test_parent_side_exception_at_iteration_3_keeps_records_and_runs_the_next_strategy(
+        tmp_path, monkeypatch):
+    from orchestrator import runner as runner_module
+    calls = {"n": 0}
+
+    def broken_scorer(plan, audio_s):
+        def score(text):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise RuntimeError("scorer exploded")
+            return {"cer": 0.0}
+        return score
+
+    monkeypatch.setattr(runner_module, "_scorer", broken_scorer)
+    p = plan(tmp_path, ["restart", "recreate"], iters=10)
+    res = execute(p)
+    first, second = res["results"]
+    assert first["status"] == "error"
+    assert "RuntimeError: scorer exploded" in first["error"]
+    assert [it["i"] for it in first["iterations"]] == [1, 2, 3]
+    assert "cer" not in first["iterations"][2]  # measured, written, unscored
+    assert [rec["i"] for rec in jsonl(tmp_path, p, "restart")] == [1, 2, 3]
+    assert second["status"] == "ok"
+    assert [it["i"] for it in second["iterations"]] == list(range(1, 11))
+    on_disk = json.loads((p.run_dir / "run.json").read_text())
+    assert [r["status"] for r in on_disk["results"]] == ["error", "ok"]
+
+
+@pytest.mark.parametrize("step", ["written", "synced"])
+def test_ctrl_c_inside_a_write_during_a_real_run_leaves_each_record_once(tmp_path, monkeypatch, step):
+    from orchestrator.record_sink import RecordSink
+    from orchestrator.runner import RunInterrupted
+    seen = {"n": 0}
+
+    def interrupt_at_third_record(self, name):
+        if name == "truncated":
+            seen["n"] += 1
+        if name == step and seen["n"] == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(RecordSink, "_step", interrupt_at_third_record)
+    p = plan(tmp_path, ["restart", "recreate"], iters=6)
+    with pytest.raises(RunInterrupted) as exc:
+        execute(p)
+    r = exc.value.result["results"][0]
+    assert r["status"] == "interrupted" and len(exc.value.result["results"]) == 1
+    # record 3 was being written when the signal came; the clean-up wrote it, once
+    assert [it["i"] for it in r["iterations"]] == [1, 2, 3]
+    assert [rec["i"] for rec in jsonl(tmp_path, p, "restart")] == [1, 2, 3]
 
 
 def test_missing_audio_fails_before_any_worker(tmp_path):

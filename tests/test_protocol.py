@@ -18,9 +18,9 @@ def test_encode_refuses_missing_fields():
     (b"not json", "not JSON"),
     (b"[1, 2]", "not an object"),
     (b'{"v": 99, "type": "done"}', "protocol version 99"),
-    (b'{"v": 1, "type": "dance"}', "unexpected event type 'dance'"),
-    (b'{"v": 1, "type": "token", "i": 1}', "lacks text, t"),
-    (b'{"v": 1, "type": "phase", "name": "after_lunch", "i": 1, "model": null}', "unknown phase"),
+    (b'{"v": 2, "type": "dance"}', "unexpected event type 'dance'"),
+    (b'{"v": 2, "type": "token", "i": 1}', "lacks text, t"),
+    (b'{"v": 2, "type": "phase", "name": "after_lunch", "i": 1, "model": null}', "unknown phase"),
 ])
 def test_bad_events_name_worker_and_event(line, words):
     with pytest.raises(protocol.ProtocolError) as err:

@@ -91,6 +91,7 @@ def run(s: Session, first_i: int, iters: int) -> None:
 def _one_shot(s: Session, i: int, model: str | None) -> str | None:
     """One run of the program; returns how it ended when that was abnormal after a result."""
     inv = s.engine.cli_invocation(model, Request(i=i, **_request(s)))
+    s.ch.phase("before_infer", i, model)
     s.ch.send("iteration_start", i=i, t=time.monotonic())
     t_spawn = time.monotonic()
     proc = subprocess.Popen(inv.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -184,6 +185,7 @@ def run_interactive(s: Session, first_i: int, iters: int) -> None:
     s.ch.phase("after_load", first_i, model)
     for i in range(first_i, first_i + iters):
         chunks: list[tuple[bytes, float]] = []
+        s.ch.phase("before_infer", i, model)
         s.ch.send("iteration_start", i=i, t=time.monotonic())
         t_request = time.monotonic()
         proc.stdin.write((s.config.get("audio") or "calibration.wav").encode() + b"\n")

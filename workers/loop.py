@@ -47,6 +47,7 @@ class Session:
             count += 1
             self.ch.send("token", i=i, text=text, t=t)
 
+        self.ch.phase("before_infer", i, model)
         self.ch.send("iteration_start", i=i, t=time.monotonic())
         t_request = time.monotonic()
         text = self.engine.transcribe(req, on_chunk)

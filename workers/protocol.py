@@ -1,4 +1,4 @@
-"""The worker protocol, version 1: the only contract between a worker and the parent.
+"""The worker protocol, version 2: the only contract between a worker and the parent.
 
 Transport: two pipes given to the worker at start (`--event-fd`, `--ack-fd`). The worker
 writes one JSON object per line to the event pipe; the parent writes one line `ack` to the
@@ -13,9 +13,11 @@ clock except where stated.
 
 Events (worker -> parent):
 - ready {pid, engine}: the worker started and built its engine (not loaded yet).
-- phase {name, i, model}: a memory mark (`before_load`, `after_load`, `after_infer`,
-  `after_unload`). The worker blocks until the parent acks, so the parent's memory sample
-  is taken while the worker is paused at that point.
+- phase {name, i, model}: a memory mark (`before_load`, `after_load`, `before_infer`,
+  `after_infer`, `after_unload`). The worker blocks until the parent acks, so the parent's
+  memory sample is taken while the worker is paused at that point. `before_infer` (new in
+  version 2) comes right before every `iteration_start`: the parent writes the records
+  finished so far while the worker waits there, never while it is inside a request.
 - iteration_start {i, t}: a request is about to be sent to the engine.
 - token {i, text, t}: one streamed chunk, stamped the moment it arrived in the worker.
 - iteration_done {i, text, tokens, t_request, t_first, t_end, model, load_ms, extra}:
@@ -31,9 +33,9 @@ from __future__ import annotations
 
 import json
 
-VERSION = 1
+VERSION = 2
 
-PHASES = ("before_load", "after_load", "after_infer", "after_unload")
+PHASES = ("before_load", "after_load", "before_infer", "after_infer", "after_unload")
 
 EVENT_FIELDS = {
     "ready": ("pid", "engine"),

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure  # noqa: E402
 PHASE_STYLE = {
     "before_load": (-0.30, "v", "#9467bd"),
     "after_load": (-0.12, "^", "#2ca02c"),
+    "before_infer": (-0.05, ">", "#8c564b"),
     "after_infer": (0.0, "o", "#1f77b4"),
     "after_unload": (0.25, "x", "#d62728"),
 }

@@ -1,0 +1,86 @@
+"""Appends a strategy's iteration records to `<strategy>.jsonl` exactly once each, whatever
+signal lands wherever.
+
+A write is idempotent by the record's key (iteration, model): the sink remembers the file
+offset after the last *committed* record, and every write first cuts the file back to that
+offset (dropping a line a Ctrl-C left written but not committed), then writes, flushes and
+fsyncs, and only then commits — one attribute assignment, which no signal can split. So a
+clean-up flush that retries a record interrupted anywhere writes it once, and `close()`
+cuts off anything never committed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+
+def record_key(rec: dict) -> tuple[Any, Any]:
+    return rec["i"], rec.get("model")
+
+
+class RecordSink:
+    def __init__(self, path: Path, progress: Callable[[dict], None] | None = None):
+        self.path = Path(path)
+        self.progress = progress
+        self.path.touch()
+        self._file = open(self.path, "r+b")  # not append mode: a write may cut back first
+        self._file.seek(0, os.SEEK_END)
+        # (offset after the last committed record, how many records are committed)
+        self._committed: tuple[int, int] = (self._file.tell(), 0)
+        self._records: list[dict] = []
+        self._index: dict[tuple[Any, Any], int] = {}
+        self._progressed = 0
+
+    def _step(self, name: str) -> None:
+        """A no-op between the steps of a write; tests make it raise to interrupt there."""
+
+    @property
+    def records(self) -> list[dict]:
+        """The committed records, in the order written."""
+        return self._records[: self._committed[1]]
+
+    def has(self, rec: dict) -> bool:
+        k = self._index.get(record_key(rec))
+        return k is not None and k < self._committed[1]
+
+    def write(self, rec: dict) -> None:
+        if self.has(rec):
+            return
+        offset, count = self._committed
+        del self._records[count:]  # an interrupted write's leftovers
+        self._file.seek(offset)
+        self._file.truncate()
+        self._step("truncated")
+        line = (json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8")
+        self._records.append(rec)
+        self._index[record_key(rec)] = count
+        self._file.write(line)
+        self._step("written")
+        self._file.flush()
+        self._step("flushed")
+        os.fsync(self._file.fileno())
+        self._step("synced")
+        self._committed = (offset + len(line), count + 1)  # the commit point
+        self._step("committed")
+        self._report_progress()
+
+    def _report_progress(self) -> None:
+        count = self._committed[1]
+        while self._progressed < count:
+            rec = self._records[self._progressed]
+            self._progressed += 1
+            if self.progress:
+                self.progress(rec)
+
+    def close(self) -> None:
+        if self._file.closed:
+            return
+        offset, _ = self._committed
+        self._file.seek(offset)
+        self._file.truncate()  # nothing uncommitted stays on disk
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
