@@ -24,6 +24,8 @@ import numpy as np
 from scipy import stats
 
 from orchestrator.plan import Thresholds
+from orchestrator.results import (AlignmentSummary, IterationRecord, MeanCI, ModelSwitch, Summary,
+                                  Verdict, memory_series)
 
 
 def _percentile(values, q):
@@ -109,73 +111,68 @@ def mean_ci(values) -> tuple[float, float, float] | None:
     return m, m - half, m + half
 
 
-def summarize(iterations: list[dict], th: Thresholds) -> dict:
-    """The `summary` block of a strategy result (schema orch.run/1, plus extras)."""
-    # every record is a finished request (an empty answer too: it has memory, not a TTFT)
-    measured = [it for it in iterations if not it.get("warmup")]
-    mem = [it for it in measured if it.get("rss_mb") is not None]
-    # with several models per iteration (scenario switch) the memory series is the last
-    # model's record of each iteration: one point per full cycle, never another model's
-    # record standing in for a missing one (that would be a jump of the models' difference)
-    last_model = list(dict.fromkeys(it.get("model") for it in iterations))[-1] if iterations else None
-    last_per_i = {it["i"]: it for it in mem if it.get("model") == last_model}
-    series = [last_per_i[i] for i in sorted(last_per_i)]
-    xs = [float(it["i"]) for it in series]
-    ys = [float(it["rss_mb"]) for it in series]
-    uss = [it.get("uss_mb") for it in series]
-    out = {
-        "iters_ok": len({it["i"] for it in iterations}),
-        "iters_measured": len({it["i"] for it in measured}),
-        "ttft_ms_median": median([it.get("ttft_ms") for it in measured]),
-        "ttft_ms_p95": p95([it.get("ttft_ms") for it in measured]),
-        "itl_ms_median": median([it.get("itl_ms_p50") for it in measured]),
-        "itl_ms_p95": p95([it.get("itl_ms_p95") for it in measured]),
-        "tokens_per_s_median": median([it.get("tokens_per_s") for it in measured]),
-        "latency_ms_median": median([it.get("latency_ms") for it in measured]),
-        "latency_ms_p95": p95([it.get("latency_ms") for it in measured]),
-        "load_ms_median": median([it.get("load_ms") for it in iterations]),
-        "rtf_median": median([it.get("rtf") for it in measured]),
-        "rss_start_mb": ys[0] if ys else None,
-        "rss_end_mb": ys[-1] if ys else None,
-        "rss_peak_mb": max((it.get("peak_rss_mb") or it["rss_mb"] for it in mem), default=None),
-    }
-    out.update(verdict(xs, ys, th))
+def summarize(iterations: list[IterationRecord], th: Thresholds) -> Summary:
+    """A strategy's statistics. Every record is a finished request (an empty answer too: it
+    has memory, not a TTFT); the memory series is results.memory_series (one rule)."""
+    measured = [it for it in iterations if not it.warmup]
+    series = memory_series(iterations, measured)
+    xs = [float(it.i) for it in series]
+    ys = [float(it.rss_mb) for it in series if it.rss_mb is not None]
+    uss = [it.uss_mb for it in series]
+    mem = [it for it in measured if it.rss_mb is not None]
+    out = Summary(
+        iters_ok=len({it.i for it in iterations}),
+        iters_measured=len({it.i for it in measured}),
+        ttft_ms_median=median([it.ttft_ms for it in measured]),
+        ttft_ms_p95=p95([it.ttft_ms for it in measured]),
+        itl_ms_median=median([it.itl_ms_p50 for it in measured]),
+        itl_ms_p95=p95([it.itl_ms_p95 for it in measured]),
+        tokens_per_s_median=median([it.tokens_per_s for it in measured]),
+        latency_ms_median=median([it.latency_ms for it in measured]),
+        latency_ms_p95=p95([it.latency_ms for it in measured]),
+        load_ms_median=median([it.load_ms for it in iterations]),
+        rtf_median=median([it.rtf for it in measured]),
+        rss_start_mb=ys[0] if ys else None,
+        rss_end_mb=ys[-1] if ys else None,
+        rss_peak_mb=max((it.peak_rss_mb or it.rss_mb for it in mem), default=None),
+    )
+    fit = verdict(xs, ys, th)
+    out.growth_mb_per_iter, out.growth_ci95 = fit["growth_mb_per_iter"], fit["growth_ci95"]
+    out.verdict = Verdict(fit["verdict"]) if fit["verdict"] else None
+    out.plateau_from = fit["plateau_from"]
     if all(u is not None for u in uss) and len(uss) >= 3:
-        fit = slope_ci(xs, [float(u) for u in uss])
-        out["uss_growth_mb_per_iter"], out["uss_growth_ci95"] = fit[0], [fit[1], fit[2]]
+        uss_fit = slope_ci(xs, [float(u) for u in uss if u is not None])
+        if uss_fit:
+            out.uss_growth_mb_per_iter, out.uss_growth_ci95 = uss_fit[0], [uss_fit[1], uss_fit[2]]
     return out
 
 
-def _ci_block(values) -> dict | None:
+def _ci_block(values) -> MeanCI | None:
     fit = mean_ci(values)
-    return None if fit is None else {"mean": fit[0], "ci95": [fit[1], fit[2]], "n": len(values)}
+    return None if fit is None else MeanCI(mean=fit[0], ci95=[fit[1], fit[2]], n=len(values))
 
 
-def per_model(iterations: list[dict]) -> dict:
+def _phase_diff(its: list[IterationRecord], a: str, b: str) -> list[float]:
+    pairs = [(it.phase_rss(a), it.phase_rss(b)) for it in its]
+    return [y - x for x, y in pairs if x is not None and y is not None]
+
+
+def per_model(iterations: list[IterationRecord]) -> dict[str, ModelSwitch]:
     """Scenario switch: per model, what a load costs, what an unload gives back and what each
     switch keeps (after_unload - before_load, mean with a 95% t-interval), plus timings."""
     out = {}
-    for model in dict.fromkeys(it.get("model") for it in iterations):
-        its = [it for it in iterations if it.get("model") == model and not it.get("warmup")]
-
-        def phase(it, name):
-            p = (it.get("phases") or {}).get(name)
-            return p.get("rss_mb") if p else None
-
-        def diff(a, b):
-            vals = [(phase(it, a), phase(it, b)) for it in its]
-            return [y - x for x, y in vals if x is not None and y is not None]
-
-        out[model or "-"] = {
-            "iters": len(its),
-            "load_overhead_mb": _ci_block(diff("before_load", "after_load")),
-            "released_at_unload_mb": _ci_block([-d for d in diff("after_infer", "after_unload")]),
-            "kept_per_switch_mb": _ci_block(diff("before_load", "after_unload")),
-            "load_ms_median": median([it.get("load_ms") for it in its]),
-            "ttft_ms_median": median([it.get("ttft_ms") for it in its]),
-            "tokens_per_s_median": median([it.get("tokens_per_s") for it in its]),
-            "cer_mean": _mean([it.get("cer") for it in its]),
-        }
+    for model in dict.fromkeys(it.model for it in iterations):
+        its = [it for it in iterations if it.model == model and not it.warmup]
+        out[model or "-"] = ModelSwitch(
+            iters=len(its),
+            load_overhead_mb=_ci_block(_phase_diff(its, "before_load", "after_load")),
+            released_at_unload_mb=_ci_block([-d for d in _phase_diff(its, "after_infer", "after_unload")]),
+            kept_per_switch_mb=_ci_block(_phase_diff(its, "before_load", "after_unload")),
+            load_ms_median=median([it.load_ms for it in its]),
+            ttft_ms_median=median([it.ttft_ms for it in its]),
+            tokens_per_s_median=median([it.tokens_per_s for it in its]),
+            cer_mean=_mean([it.cer for it in its]),
+        )
     return out
 
 
@@ -184,15 +181,15 @@ def _mean(values):
     return float(np.mean(vals)) if vals else None
 
 
-def quality_summary(iterations: list[dict]) -> dict:
-    measured = [it for it in iterations if not it.get("warmup")]
-    return {"cer_mean": _mean([it.get("cer") for it in measured]),
-            "wer_mean": _mean([it.get("wer") for it in measured]),
-            "empty_outputs": sum(1 for it in iterations if not (it.get("text") or "").strip())}
+def add_quality(summary: Summary, iterations: list[IterationRecord]) -> None:
+    measured = [it for it in iterations if not it.warmup]
+    summary.cer_mean = _mean([it.cer for it in measured])
+    summary.wer_mean = _mean([it.wer for it in measured])
+    summary.empty_outputs = sum(1 for it in iterations if not (it.text or "").strip())
 
 
-def alignment_summary(iterations: list[dict]) -> dict:
-    checks = [it.get("alignment") or {} for it in iterations]
-    return {"iters_with_violations": sum(1 for c in checks if c.get("violations")),
-            "violations_total": sum(c.get("violations", 0) for c in checks),
-            "parse_failures": sum(1 for c in checks if c.get("parse_error"))}
+def alignment_summary(iterations: list[IterationRecord]) -> AlignmentSummary:
+    checks = [it.alignment or {} for it in iterations]
+    return AlignmentSummary(iters_with_violations=sum(1 for c in checks if c.get("violations")),
+                            violations_total=sum(c.get("violations", 0) for c in checks),
+                            parse_failures=sum(1 for c in checks if c.get("parse_error")))

@@ -6,6 +6,7 @@ import os
 
 import click
 
+from orchestrator.results import MeanCI, RunResult, Summary, Verdict
 from orchestrator.tabular import render_table
 
 HEADERS = ["strategy", "status", "iters", "TTFT ms (p50)", "ITL ms (p50)", "tok/s (p50)",
@@ -14,13 +15,14 @@ HEADERS = ["strategy", "status", "iters", "TTFT ms (p50)", "ITL ms (p50)", "tok/
 
 
 def _r(v, nd=1):
-    return None if v is None else round(v, nd) + 0.0  # + 0.0: no "-0" in the table
+    """Rounded for a table; + 0.0 turns -0.0 into 0.0 (no "-0" anywhere orch prints)."""
+    return None if v is None else round(v, nd) + 0.0
 
 
-def _error_rate(summary: dict) -> str | None:
-    for key, label in (("cer_mean", "CER"), ("wer_mean", "WER")):
-        if summary.get(key) is not None:
-            return f"{label} {summary[key]:.3f}"
+def _error_rate(summary: Summary) -> str | None:
+    for value, label in ((summary.cer_mean, "CER"), (summary.wer_mean, "WER")):
+        if value is not None:
+            return f"{label} {value:.3f}"
     return None
 
 
@@ -41,25 +43,24 @@ def condense_notes(notes: list[str]) -> list[str]:
     return out
 
 
-def result_rows(result: dict) -> list[list]:
+def result_rows(result: RunResult) -> list[list]:
     rows = []
-    for r in result["results"]:
-        s = r.get("summary") or {}
-        ci = s.get("growth_ci95")
-        verdict = s.get("verdict")
-        if verdict == "plateau":
-            verdict = f"plateau from {s.get('plateau_from')}"
+    for r in result.results:
+        s = r.summary or Summary()
+        ci = s.growth_ci95
+        verdict = str(s.verdict) if s.verdict else None
+        if s.verdict is Verdict.PLATEAU:
+            verdict = f"plateau from {s.plateau_from}"
         rows.append([
-            r["strategy"], r["status"], s.get("iters_ok", 0), _r(s.get("ttft_ms_median")),
-            _r(s.get("itl_ms_median"), 2), _r(s.get("tokens_per_s_median")), _r(s.get("load_ms_median")),
-            _r(s.get("rss_start_mb")), _r(s.get("rss_end_mb")), _r(s.get("rss_peak_mb")),
-            _r(s.get("growth_mb_per_iter"), 3),
+            r.strategy, str(r.status), s.iters_ok, _r(s.ttft_ms_median), _r(s.itl_ms_median, 2),
+            _r(s.tokens_per_s_median), _r(s.load_ms_median), _r(s.rss_start_mb), _r(s.rss_end_mb),
+            _r(s.rss_peak_mb), _r(s.growth_mb_per_iter, 3),
             f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else None, verdict, _error_rate(s),
         ])
     return rows
 
 
-def result_table(result: dict, fmt: str = "table") -> str:
+def result_table(result: RunResult, fmt: str = "table") -> str:
     return render_table(HEADERS, result_rows(result), fmt)
 
 
@@ -67,71 +68,71 @@ SWITCH_HEADERS = ["strategy", "model", "iters", "load +MB", "unload -MB", "kept 
                   "load ms (p50)", "TTFT ms (p50)"]
 
 
-def _mean(block: dict | None):
-    return _r(block["mean"]) if block else None
+def _mean(block: MeanCI | None):
+    return _r(block.mean) if block else None
 
 
-def switch_rows(result: dict) -> list[list]:
+def switch_rows(result: RunResult) -> list[list]:
     """Scenario switch, per strategy and model: what a load adds, what its unload gives back,
     what each switch keeps (after_unload - before_load)."""
     rows = []
-    for r in result["results"]:
-        for model, m in (r.get("per_model") or {}).items():
-            kept = m.get("kept_per_switch_mb")
-            rows.append([r["strategy"], os.path.basename(model), m.get("iters"),
-                         _mean(m.get("load_overhead_mb")), _mean(m.get("released_at_unload_mb")), _mean(kept),
-                         f"[{kept['ci95'][0]:.1f}, {kept['ci95'][1]:.1f}]" if kept else None,
-                         _r(m.get("load_ms_median")), _r(m.get("ttft_ms_median"))])
+    for r in result.results:
+        for model, m in (r.per_model or {}).items():
+            kept = m.kept_per_switch_mb
+            rows.append([r.strategy, os.path.basename(model), m.iters, _mean(m.load_overhead_mb),
+                         _mean(m.released_at_unload_mb), _mean(kept),
+                         f"[{kept.ci95[0]:.1f}, {kept.ci95[1]:.1f}]" if kept else None,
+                         _r(m.load_ms_median), _r(m.ttft_ms_median)])
     return rows
 
 
-def switch_table(result: dict, fmt: str = "table") -> str | None:
+def switch_table(result: RunResult, fmt: str = "table") -> str | None:
     rows = switch_rows(result)
     return render_table(SWITCH_HEADERS, rows, fmt) if rows else None
 
 
-def result_footer(result: dict, plan) -> str:
+def result_footer(result: RunResult, run_dir) -> str:
     lines = []
-    for r in result["results"]:
-        if r.get("error"):
-            lines.append(f"{r['strategy']}: {r['status']}: {r['error'].splitlines()[0]}")
-        part = r.get("partial")
+    for r in result.results:
+        if r.error:
+            lines.append(f"{r.strategy}: {r.status}: {r.error.splitlines()[0]}")
+        part = r.partial
         if part:
-            lines.append(f"{r['strategy']}: iteration {part['i']} was cut off after {part['chunks']} chunk(s)"
-                         + (f", {part['elapsed_s']:.1f} s in" if part.get("elapsed_s") else "")
+            lines.append(f"{r.strategy}: iteration {part.i} was cut off after {part.chunks} chunk(s)"
+                         + (f", {part.elapsed_s:.1f} s in" if part.elapsed_s else "")
                          + " (kept as `partial` in the JSON, out of the statistics)")
-        for note in condense_notes(r.get("teardown") or []):
-            lines.append(f"{r['strategy']}: teardown: {note}")
-        if any(it.get("streamed") is False for it in r.get("iterations", [])):
-            lines.append(f"{r['strategy']}: output arrived in bursts, not token by token: "
+        for note in condense_notes(r.teardown):
+            lines.append(f"{r.strategy}: teardown: {note}")
+        if any(it.streamed is False for it in r.iterations):
+            lines.append(f"{r.strategy}: output arrived in bursts, not token by token: "
                          "tokens/s there is not a generation speed")
-        if r.get("alignment"):
-            a = r["alignment"]
-            lines.append(f"{r['strategy']}: alignment checks: {a['iters_with_violations']} iteration(s) with "
-                         f"violations ({a['violations_total']} in all), {a['parse_failures']} unparsable")
-        if any((it.get("extra") or {}).get("ttft_includes_load") for it in r.get("iterations", [])):
-            lines.append(f"{r['strategy']}: TTFT includes process start and model load "
+        if r.alignment:
+            a = r.alignment
+            lines.append(f"{r.strategy}: alignment checks: {a.iters_with_violations} iteration(s) with "
+                         f"violations ({a.violations_total} in all), {a.parse_failures} unparsable")
+        if any(it.extra.get("ttft_includes_load") for it in r.iterations):
+            lines.append(f"{r.strategy}: TTFT includes process start and model load "
                          "(the program gives no ready mark)")
-    lines.append(f"results: {plan.run_dir}  (run.json, <strategy>.jsonl, worker logs)")
+    lines.append(f"results: {run_dir}  (run.json, <strategy>.jsonl, worker logs)")
     return "\n".join(lines)
 
 
-def write_srt(result: dict, path: str) -> list[str]:
+def write_srt(result: RunResult, path: str) -> list[str]:
     """The words of each strategy's last aligned iteration; PATH.<strategy>.srt when several."""
     from orchestrator.alignment import to_srt
 
     written = []
-    aligned = [r for r in result["results"] if any(it.get("alignment") for it in r.get("iterations", []))]
+    aligned = [r for r in result.results if any(it.alignment for it in r.iterations)]
     for r in aligned:
-        last = [it for it in r["iterations"] if it.get("alignment")][-1]
-        target = path if len(aligned) == 1 else f"{os.path.splitext(path)[0]}.{r['strategy']}.srt"
+        last = [it for it in r.iterations if it.alignment][-1]
+        target = path if len(aligned) == 1 else f"{os.path.splitext(path)[0]}.{r.strategy}.srt"
         with open(target, "w", encoding="utf-8") as f:
-            f.write(to_srt(last["alignment"]["words"]))
+            f.write(to_srt((last.alignment or {})["words"]))
         written.append(target)
     return written
 
 
-def store_history(result: dict, db: str | None) -> None:
+def store_history(result: RunResult, db: str | None) -> None:
     try:
         from orchestrator.history.store import save_run
     except ImportError:

@@ -14,15 +14,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-
-def record_key(rec: dict) -> tuple[Any, Any]:
-    return rec["i"], rec.get("model")
+from orchestrator.results import IterationRecord
 
 
 class RecordSink:
-    def __init__(self, path: Path, progress: Callable[[dict], None] | None = None):
+    def __init__(self, path: Path, progress: Callable[[IterationRecord], None] | None = None):
         self.path = Path(path)
         self.progress = progress
         self.path.touch()
@@ -30,23 +28,23 @@ class RecordSink:
         self._file.seek(0, os.SEEK_END)
         # (offset after the last committed record, how many records are committed)
         self._committed: tuple[int, int] = (self._file.tell(), 0)
-        self._records: list[dict] = []
-        self._index: dict[tuple[Any, Any], int] = {}
+        self._records: list[IterationRecord] = []
+        self._index: dict[tuple[int, str | None], int] = {}
         self._progressed = 0
 
     def _step(self, name: str) -> None:
         """A no-op between the steps of a write; tests make it raise to interrupt there."""
 
     @property
-    def records(self) -> list[dict]:
+    def records(self) -> list[IterationRecord]:
         """The committed records, in the order written."""
         return self._records[: self._committed[1]]
 
-    def has(self, rec: dict) -> bool:
-        k = self._index.get(record_key(rec))
+    def has(self, rec: IterationRecord) -> bool:
+        k = self._index.get(rec.key)
         return k is not None and k < self._committed[1]
 
-    def write(self, rec: dict) -> None:
+    def write(self, rec: IterationRecord) -> None:
         if self.has(rec):
             return
         offset, count = self._committed
@@ -54,9 +52,9 @@ class RecordSink:
         self._file.seek(offset)
         self._file.truncate()
         self._step("truncated")
-        line = (json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8")
+        line = (json.dumps(rec.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
         self._records.append(rec)
-        self._index[record_key(rec)] = count
+        self._index[rec.key] = count
         self._file.write(line)
         self._step("written")
         self._file.flush()

@@ -1,7 +1,7 @@
 """`execute(plan)`: runs every strategy of a plan, one after another, each in its own
-worker process(es), and returns the run's result (schema `orch.run/1`, README), which is
-also written to `<out>/<run-id>/run.json` (and `plan.json_path`) — after every strategy, so
-an interrupted run still leaves a valid file."""
+worker process(es), and returns the run's `RunResult` (schema in orchestrator.results),
+which is also written to `<out>/<run-id>/run.json` (and `plan.json_path`) — after every
+strategy, so an interrupted run still leaves a valid file."""
 
 from __future__ import annotations
 
@@ -10,31 +10,25 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable
 
-from orchestrator import alignment, analysis, hostinfo
+from orchestrator import alignment, analysis, hostinfo, strategies
 from orchestrator.plan import RunPlan
+from orchestrator.results import RunResult, Status, StrategyResult
 from orchestrator.strategy_runner import StrategyRunner
-
-SCHEMA = "orch.run/1"
 
 
 class RunInterrupted(Exception):
     """Ctrl-C: the result so far has been written; carries it."""
 
-    def __init__(self, result: dict):
+    def __init__(self, result: RunResult):
         super().__init__("interrupted")
         self.result = result
 
 
 def not_applicable(plan: RunPlan, strategy: str) -> str | None:
-    """Why a strategy cannot run this scenario, or None."""
-    if plan.scenario == "switch" and strategy in ("restart", "cli-interactive"):
-        return ("scenario switch loads and unloads models in turn; "
-                f"{strategy} keeps one model loaded for its whole life")
-    if plan.scenario == "align" and strategy == "cli-interactive":
-        return ("an interactive program reads one audio path per request; "
-                "the aligner also needs the transcript")
-    return None
+    """Why a strategy cannot run this scenario, or None (strategies registry)."""
+    return strategies.get(strategy).not_applicable(plan.scenario)
 
 
 def worker_config(plan: RunPlan, strategy: str) -> dict:
@@ -81,69 +75,71 @@ def write_json_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def _save(plan: RunPlan, result: dict) -> None:
-    write_json_atomic(plan.run_dir / "run.json", result)
+def _save(plan: RunPlan, result: RunResult) -> None:
+    data = result.to_json()
+    write_json_atomic(plan.run_dir / "run.json", data)
     if plan.json_path:
-        write_json_atomic(plan.json_path, result)
+        write_json_atomic(plan.json_path, data)
 
 
-def _summarize(entry: dict, plan: RunPlan, scorer) -> None:
-    iterations = entry["iterations"]
-    entry["summary"] = analysis.summarize(iterations, plan.thresholds)
+def _summarize(entry: StrategyResult, plan: RunPlan, scored: bool) -> None:
+    its = entry.iterations
+    entry.summary = analysis.summarize(its, plan.thresholds)
     if plan.scenario == "switch":
-        entry["per_model"] = analysis.per_model(iterations)
+        entry.per_model = analysis.per_model(its)
     if plan.scenario == "align":
-        entry["alignment"] = analysis.alignment_summary(iterations)
-    if scorer and plan.scenario != "align":
-        entry["summary"].update(analysis.quality_summary(iterations))
+        entry.alignment = analysis.alignment_summary(its)
+    elif scored:
+        analysis.add_quality(entry.summary, its)
 
 
-def execute(plan: RunPlan, progress_factory=None, on_strategy_done=None) -> dict:
+def _run_strategy(plan: RunPlan, strategy: str, audio_s, scorer, progress_factory) -> StrategyResult:
+    reason = not_applicable(plan, strategy)
+    if reason:
+        return StrategyResult(strategy=strategy, scenario=plan.scenario, model=plan.model_label(),
+                              status=Status.SKIPPED, error=reason)
+    progress = progress_factory(strategy) if progress_factory else None
+    try:
+        runner = StrategyRunner(plan, strategy, worker_config(plan, strategy), audio_s,
+                                scorer=scorer, progress=progress)
+        entry = runner.run()
+    finally:
+        if progress and hasattr(progress, "close"):
+            progress.close()
+    try:
+        _summarize(entry, plan, scorer is not None)
+    except Exception as exc:  # a bug in the analysis must not cost the measurements
+        entry.status = Status.ERROR
+        entry.error = f"orch error summarizing {strategy}: {type(exc).__name__}: {exc}"
+    return entry
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def execute(plan: RunPlan, progress_factory=None,
+            on_strategy_done: Callable[[StrategyResult], None] | None = None) -> RunResult:
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     audio_s = hostinfo.audio_seconds(plan.audio) if plan.audio else None
-    result = {
-        "schema": SCHEMA, "run_id": plan.run_id,
-        "started_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "finished_at": None, "host": hostinfo.host_facts(),
-        "engine": {"name": plan.engine, **plan.engine_options},
-        "plan": plan.describe(audio_s), "results": [],
-    }
+    result = RunResult(run_id=plan.run_id, started_at=_now(), host=hostinfo.host_facts(),
+                       engine={"name": plan.engine, **plan.engine_options},
+                       plan=plan.describe(audio_s))
     scorer = _scorer(plan, audio_s)
     interrupted = False
     try:
         for strategy in plan.strategies:
-            entry = {"strategy": strategy, "scenario": plan.scenario, "model": plan.model_label()}
-            reason = not_applicable(plan, strategy)
-            if reason:
-                entry.update(status="skipped", error=reason, iterations=[], summary=None)
-                result["results"].append(entry)
-                continue
-            progress = progress_factory(strategy) if progress_factory else None
-            try:
-                runner = StrategyRunner(plan, strategy, worker_config(plan, strategy), audio_s,
-                                        scorer=scorer, progress=progress)
-                out = runner.run()
-            finally:
-                if progress and hasattr(progress, "close"):
-                    progress.close()
-            entry.update(status=out["status"], error=out["error"], iterations=out["iterations"],
-                         teardown=out["teardown"], engine_info=out["engine_info"],
-                         samples=out["samples"], partial=out["partial"], summary=None)
-            try:
-                _summarize(entry, plan, scorer)
-            except Exception as exc:  # a bug in the analysis must not cost the measurements
-                entry.update(status="error", error=f"orch error summarizing {strategy}: "
-                                                   f"{type(exc).__name__}: {exc}")
-            result["results"].append(entry)
+            entry = _run_strategy(plan, strategy, audio_s, scorer, progress_factory)
+            result.results.append(entry)
             _save(plan, result)
             if on_strategy_done:
                 on_strategy_done(entry)
-            if out["status"] == "interrupted":
+            if entry.status is Status.INTERRUPTED:
                 interrupted = True
                 break
     except KeyboardInterrupt:  # between strategies: what is done is written below
         interrupted = True
-    result["finished_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    result.finished_at = _now()
     _save(plan, result)
     if interrupted:
         raise RunInterrupted(result)

@@ -7,14 +7,15 @@ or ±0.05 MB/iteration, whichever is larger; median TTFT and inter-token latency
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
+from orchestrator.errors import EXIT_FAILED, EXIT_OK
 from orchestrator.plan import RunPlan
+from orchestrator.results import Status, Summary, Verdict
 from orchestrator.runner import execute
 from orchestrator.tabular import format_option, render_table
 
@@ -34,20 +35,20 @@ def growth_tolerance(injected: float) -> float:
     return max(0.05 * injected, 0.05)
 
 
-def _growth_check(name, summary, injected) -> Check:
-    g = summary.get("growth_mb_per_iter")
+def _growth_check(name: str, summary: Summary, injected: float) -> Check:
+    g = summary.growth_mb_per_iter
     ok = g is not None and abs(g - injected) <= growth_tolerance(injected)
-    ci = summary.get("growth_ci95")
-    detail = (f"CI [{ci[0]:.3f}, {ci[1]:.3f}], " if ci else "") + f"verdict {summary.get('verdict')}"
+    ci = summary.growth_ci95
+    detail = (f"CI [{ci[0]:.3f}, {ci[1]:.3f}], " if ci else "") + f"verdict {summary.verdict}"
     if injected == 0:
-        ok = ok and summary.get("verdict") == "stable" and bool(ci) and ci[0] <= 0 <= ci[1]
+        ok = ok and summary.verdict is Verdict.STABLE and bool(ci) and ci is not None and ci[0] <= 0 <= ci[1]
     return Check(name, f"{injected:g} MB/iter", g, ok, detail)
 
 
-def _timing_checks(strategy, summary) -> list[Check]:
+def _timing_checks(strategy: str, summary: Summary) -> list[Check]:
     out = []
-    for key, injected, label in (("ttft_ms_median", TTFT_MS, "TTFT"), ("itl_ms_median", TOKEN_MS, "ITL")):
-        v = summary.get(key)
+    for v, injected, label in ((summary.ttft_ms_median, TTFT_MS, "TTFT"),
+                               (summary.itl_ms_median, TOKEN_MS, "ITL")):
         out.append(Check(f"{strategy}: median {label}", f"{injected:g} ms", v,
                          v is not None and abs(v - injected) <= 1.0))
     return out
@@ -74,17 +75,17 @@ def run_selftest(iters: int, warmup: int, out_dir: Path, echo=print) -> list[Che
         plan = RunPlan(strategies=[strategy], iters=iters, warmup=warmup, engine="calibration",
                        engine_options=options, out_dir=out_dir)
         result = execute(plan)
-        r = result["results"][0]
+        r = result.results[0]
         first = len(checks)
         injected = ", ".join(f"{k}={v:g}" for k, v in options.items() if k not in ("ttft_ms", "token_ms"))
-        if r["status"] != "ok":
-            checks.append(Check(f"{strategy} [{injected}]: status", "ok", None, False, r["error"] or ""))
+        if r.status is not Status.OK or r.summary is None:
+            checks.append(Check(f"{strategy} [{injected}]: status", "ok", None, False, r.error or ""))
             continue
         name = f"{strategy} [{injected}]: growth"
-        checks.append(_growth_check(name, r["summary"], expected))
+        checks.append(_growth_check(name, r.summary, expected))
         if strategy not in timed:
             timed.add(strategy)
-            checks += _timing_checks(strategy, r["summary"])
+            checks += _timing_checks(strategy, r.summary)
         echo(f"  {'ok  ' if all(c.ok for c in checks[first:]) else 'MISS'} {name}")
     return checks
 
@@ -95,7 +96,8 @@ def run_selftest(iters: int, warmup: int, out_dir: Path, echo=print) -> list[Che
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Keep the self-test's runs here (default: a temporary folder).")
 @format_option()
-def selftest(iters, warmup, out, fmt):
+@click.pass_context
+def selftest(ctx, iters, warmup, out, fmt):
     """Calibration engine through every strategy with known leaks and timings:
     injected vs. measured, pass or fail; exits 1 on any miss."""
     with tempfile.TemporaryDirectory(prefix="orch-selftest-") as tmp:
@@ -106,4 +108,4 @@ def selftest(iters, warmup, out, fmt):
     click.echo(render_table(["check", "injected", "measured", "result", "detail"], rows, fmt))
     failed = [c for c in checks if not c.ok]
     click.echo(f"{len(checks) - len(failed)} passed, {len(failed)} failed", err=True)
-    sys.exit(1 if failed else 0)
+    ctx.exit(EXIT_FAILED if failed else EXIT_OK)

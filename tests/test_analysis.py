@@ -3,8 +3,13 @@ import pytest
 
 from orchestrator import analysis, metrics
 from orchestrator.plan import Thresholds
+from orchestrator.results import IterationRecord
 
 TH = Thresholds()
+
+
+def recs(dicts):
+    return [IterationRecord.from_json(d) for d in dicts]
 
 
 def series(ys):
@@ -48,10 +53,10 @@ def test_too_few_points_gives_no_verdict():
 def test_summary_leaves_warmup_out():
     its = [{"i": i, "warmup": i <= 2, "ttft_ms": 1000.0 if i <= 2 else 10.0, "rss_mb": 50.0 + (30 if i <= 2 else 0),
             "text": "x"} for i in range(1, 11)]
-    s = analysis.summarize(its, TH)
-    assert s["ttft_ms_median"] == 10.0
-    assert s["verdict"] == "stable"
-    assert s["iters_ok"] == 10 and s["iters_measured"] == 8
+    s = analysis.summarize(recs(its), TH)
+    assert s.ttft_ms_median == 10.0
+    assert s.verdict == "stable"
+    assert s.iters_ok == 10 and s.iters_measured == 8
 
 
 def test_mean_ci():
@@ -101,9 +106,9 @@ def test_switch_memory_series_never_mixes_models():
         if i in (5, 18):  # where it happened in the run
             b.update(ttft_ms=None, text="")  # an empty answer: a finished request all the same
         its.append(b)
-    s = analysis.summarize(its, TH)
-    assert s["verdict"] == "stable" and s["iters_ok"] == 20 and s["growth_ci95"][0] <= 0
-    assert 103.5 < s["rss_start_mb"] < 104.5 and 103.5 < s["rss_end_mb"] < 104.5
+    s = analysis.summarize(recs(its), TH)
+    assert s.verdict == "stable" and s.iters_ok == 20 and s.growth_ci95[0] <= 0
+    assert 103.5 < s.rss_start_mb < 104.5 and 103.5 < s.rss_end_mb < 104.5
     # B missing altogether at one iteration (say it was the one that crashed): a gap, not A
-    s = analysis.summarize([it for it in its if not (it["i"] == 12 and it["model"] == "b")], TH)
-    assert s["verdict"] == "stable"
+    s = analysis.summarize(recs([it for it in its if not (it["i"] == 12 and it["model"] == "b")]), TH)
+    assert s.verdict == "stable"

@@ -31,7 +31,7 @@ def test_result_schema_and_per_iteration_file(tmp_path):
     p.json_path = tmp_path / "r.json"
     result = execute(p)
     on_disk = json.loads(p.json_path.read_text())
-    assert on_disk["schema"] == "orch.run/1" and on_disk["run_id"] == p.run_id
+    assert on_disk["schema"] == "orch.run/2" and on_disk["run_id"] == p.run_id
     r = on_disk["results"][0]
     assert r["status"] == "ok" and r["scenario"] == "asr"
     it = r["iterations"][0]
@@ -47,45 +47,45 @@ def test_result_schema_and_per_iteration_file(tmp_path):
     assert abs(s["growth_mb_per_iter"] - 2.0) <= 0.1
     assert s["verdict"] == "growing"
     assert [rec["i"] for rec in jsonl(tmp_path, p, "restart")] == list(range(1, 7))
-    assert result["results"][0]["iterations"][0]["warmup"] is True
+    assert result.results[0].iterations[0].warmup is True
 
 
 def test_recreate_sees_load_leak_and_restart_does_not(tmp_path):
     res = execute(plan(tmp_path, ["restart", "recreate"], iters=8, leak_on_load_mb=3))
-    by = {r["strategy"]: r["summary"] for r in res["results"]}
-    assert abs(by["recreate"]["growth_mb_per_iter"] - 3.0) <= 0.15
-    assert by["restart"]["verdict"] == "stable"
+    by = {r.strategy: r.summary for r in res.results}
+    assert abs(by["recreate"].growth_mb_per_iter - 3.0) <= 0.15
+    assert by["restart"].verdict == "stable"
 
 
 def test_fresh_process_and_cli_show_no_growth_from_a_per_call_leak(tmp_path):
     res = execute(plan(tmp_path, ["fresh-process", "cli"], iters=6, leak_mb=4))
-    for r in res["results"]:
-        assert r["status"] == "ok", r["error"]
-        assert r["summary"]["verdict"] == "stable", (r["strategy"], r["summary"])
-        assert abs(r["summary"]["growth_mb_per_iter"]) < 0.1
+    for r in res.results:
+        assert r.status == "ok", r.error
+        assert r.summary.verdict == "stable", (r.strategy, r.summary)
+        assert abs(r.summary.growth_mb_per_iter) < 0.1
 
 
 def test_crash_keeps_earlier_iterations_and_other_strategies_run(tmp_path):
     p = plan(tmp_path, ["recreate", "fresh-process", "cli"], iters=5, crash_at=3)
     res = execute(p)
-    for r in res["results"]:
-        assert r["status"] == "crashed", (r["strategy"], r["error"])
-        assert "SIGSEGV" in r["error"]
-        assert [it["i"] for it in r["iterations"]] == [1, 2]
-        assert [rec["i"] for rec in jsonl(tmp_path, p, r["strategy"])] == [1, 2]
+    for r in res.results:
+        assert r.status == "crashed", (r.strategy, r.error)
+        assert "SIGSEGV" in r.error
+        assert [it.i for it in r.iterations] == [1, 2]
+        assert [rec["i"] for rec in jsonl(tmp_path, p, r.strategy)] == [1, 2]
 
 
 def test_hang_is_killed_and_marked_timeout(tmp_path):
     p = plan(tmp_path, ["restart", "cli"], iters=4, hang_at=2)
     p.iter_timeout = 1.5
     res = execute(p)
-    for r in res["results"]:
-        assert r["status"] == "timeout", r
-        assert [it["i"] for it in r["iterations"]] == [1]
-        assert "iteration 2" in r["error"]
+    for r in res.results:
+        assert r.status == "timeout", r
+        assert [it.i for it in r.iterations] == [1]
+        assert "iteration 2" in r.error
         # the cut-off request is kept apart, not lost, and enters no statistic
-        assert r["partial"]["i"] == 2 and r["partial"]["elapsed_s"] >= 1.5
-        assert r["summary"]["iters_ok"] == 1
+        assert r.partial.i == 2 and r.partial.elapsed_s >= 1.5
+        assert r.summary.iters_ok == 1
 
 
 def test_ctrl_c_writes_what_was_measured(tmp_path):
@@ -132,14 +132,14 @@ def test_parent_side_exception_at_iteration_3_keeps_records_and_runs_the_next_st
     monkeypatch.setattr(runner_module, "_scorer", broken_scorer)
     p = plan(tmp_path, ["restart", "recreate"], iters=10)
     res = execute(p)
-    first, second = res["results"]
-    assert first["status"] == "error"
-    assert "RuntimeError: scorer exploded" in first["error"]
-    assert [it["i"] for it in first["iterations"]] == [1, 2, 3]
-    assert "cer" not in first["iterations"][2]  # measured, written, unscored
+    first, second = res.results
+    assert first.status == "error"
+    assert "RuntimeError: scorer exploded" in first.error
+    assert [it.i for it in first.iterations] == [1, 2, 3]
+    assert [it.cer for it in first.iterations] == [0.0, 0.0, None]  # the third: written unscored
     assert [rec["i"] for rec in jsonl(tmp_path, p, "restart")] == [1, 2, 3]
-    assert second["status"] == "ok"
-    assert [it["i"] for it in second["iterations"]] == list(range(1, 11))
+    assert second.status == "ok"
+    assert [it.i for it in second.iterations] == list(range(1, 11))
     on_disk = json.loads((p.run_dir / "run.json").read_text())
     assert [r["status"] for r in on_disk["results"]] == ["error", "ok"]
 
@@ -160,10 +160,10 @@ def test_ctrl_c_inside_a_write_during_a_real_run_leaves_each_record_once(tmp_pat
     p = plan(tmp_path, ["restart", "recreate"], iters=6)
     with pytest.raises(RunInterrupted) as exc:
         execute(p)
-    r = exc.value.result["results"][0]
-    assert r["status"] == "interrupted" and len(exc.value.result["results"]) == 1
+    r = exc.value.result.results[0]
+    assert r.status == "interrupted" and len(exc.value.result.results) == 1
     # record 3 was being written when the signal came; the clean-up wrote it, once
-    assert [it["i"] for it in r["iterations"]] == [1, 2, 3]
+    assert [it.i for it in r.iterations] == [1, 2, 3]
     assert [rec["i"] for rec in jsonl(tmp_path, p, "restart")] == [1, 2, 3]
 
 

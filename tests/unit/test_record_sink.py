@@ -8,14 +8,15 @@ import pytest
 
 from orchestrator.plan import RunPlan
 from orchestrator.record_sink import RecordSink
-from orchestrator.strategy_runner import StrategyRunner, _WorkerState
+from orchestrator.results import IterationRecord
+from orchestrator.strategy_runner import StrategyRunner
 
 STEPS = ("truncated", "written", "flushed", "synced", "committed")
 N = 4
 
 
 def records(n=N):
-    return [{"i": i, "model": None, "text_raw": f"t{i}", "phases": {}} for i in range(1, n + 1)]
+    return [IterationRecord(i=i, text_raw=f"t{i}") for i in range(1, n + 1)]
 
 
 def lines(path):
@@ -45,48 +46,45 @@ def runner(tmp_path, scorer=None):
 @pytest.mark.parametrize("step", STEPS)
 def test_interrupt_at_every_step_of_the_flush_then_clean_up(tmp_path, step, at):
     r = runner(tmp_path)
-    st = _WorkerState()
-    st.pending = records()
+    pending = records()
     r.sink._step = Interrupt(step, at)
     with pytest.raises(KeyboardInterrupt):
-        r._flush(st)
-    r._flush(st, strict=False)  # what the runner does on its way out
+        r._write(pending)
+    r._write(pending, strict=False)  # what the runner does on its way out
     r.sink.close()
     assert lines(r.jsonl_path) == [1, 2, 3, 4]
-    assert [rec["i"] for rec in r.sink.records] == [1, 2, 3, 4]
+    assert [rec.i for rec in r.sink.records] == [1, 2, 3, 4]
 
 
 @pytest.mark.parametrize("at", range(1, N + 1))
 @pytest.mark.parametrize("step", STEPS)
 def test_interrupt_without_a_retry_keeps_file_and_records_equal(tmp_path, step, at):
     r = runner(tmp_path)
-    st = _WorkerState()
-    st.pending = records()
     r.sink._step = Interrupt(step, at)
     with pytest.raises(KeyboardInterrupt):
-        r._flush(st)
+        r._write(records())
     r.sink.close()  # no clean-up flush: what was committed, and nothing else
     committed = at if step == "committed" else at - 1
     assert lines(r.jsonl_path) == list(range(1, committed + 1))
-    assert [rec["i"] for rec in r.sink.records] == list(range(1, committed + 1))
+    assert [rec.i for rec in r.sink.records] == list(range(1, committed + 1))
 
 
 def test_a_record_written_twice_is_stored_once(tmp_path):
     sink = RecordSink(tmp_path / "s.jsonl")
     rec = records(1)[0]
     sink.write(rec)
-    sink.write(dict(rec))
+    sink.write(IterationRecord(i=1, text_raw="again"))
     sink.close()
     assert lines(tmp_path / "s.jsonl") == [1]
 
 
 def test_switch_records_are_keyed_by_model(tmp_path):
     sink = RecordSink(tmp_path / "s.jsonl")
-    sink.write({"i": 1, "model": "a"})
-    sink.write({"i": 1, "model": "b"})
-    sink.write({"i": 1, "model": "a"})
+    sink.write(IterationRecord(i=1, model="a"))
+    sink.write(IterationRecord(i=1, model="b"))
+    sink.write(IterationRecord(i=1, model="a"))
     sink.close()
-    assert [(r["i"], r["model"]) for r in sink.records] == [(1, "a"), (1, "b")]
+    assert [r.key for r in sink.records] == [(1, "a"), (1, "b")]
 
 
 def test_a_failing_scorer_still_writes_every_record_then_raises(tmp_path):
@@ -99,19 +97,18 @@ def test_a_failing_scorer_still_writes_every_record_then_raises(tmp_path):
         return {"cer": 0.0}
 
     r = runner(tmp_path, scorer)
-    st = _WorkerState()
-    st.pending = records()
+    pending = records()
     with pytest.raises(ValueError, match="scorer broke"):
-        r._flush(st)
+        r._write(pending)
     r.sink.close()
     assert lines(r.jsonl_path) == [1, 2, 3, 4]
-    assert [("cer" in rec) for rec in r.sink.records] == [True, False, True, True]
-    assert st.pending == []
+    assert [rec.cer for rec in r.sink.records] == [0.0, None, 0.0, 0.0]
+    assert pending == []
 
 
 def test_progress_is_told_once_per_record(tmp_path):
     seen = []
-    sink = RecordSink(tmp_path / "s.jsonl", progress=lambda rec: seen.append(rec["i"]))
+    sink = RecordSink(tmp_path / "s.jsonl", progress=lambda rec: seen.append(rec.i))
     sink._step = Interrupt("synced", 2)
     recs = records()
     with pytest.raises(KeyboardInterrupt):

@@ -1,0 +1,406 @@
+"""The result model: typed records for an iteration, a cut-off request, a strategy's result
+and a whole run, each checked when built, with one JSON map and one schema version.
+
+Every consumer (analysis, tables, reports, history, Prometheus, soak, selftest) takes these
+objects, never bare dicts; JSON is only what `to_json()` writes and `from_json()` reads.
+`from_json` also reads `orch.run/1` files and database rows written before the version
+bump (their missing keys get their defaults). Keys this version does not know are kept in
+`other` and written back unchanged, so a newer file read by an older orch loses nothing.
+
+The behaviour every consumer needs is here, once: `measured()` (iterations after warm-up)
+and `memory_series()` (one point per iteration: the last model's record, never another
+model's record standing in for a missing one).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+SCHEMA = "orch.run/2"
+READABLE_SCHEMAS = ("orch.run/1", "orch.run/2")
+
+
+class Status(str, enum.Enum):
+    OK = "ok"
+    SKIPPED = "skipped"
+    CRASHED = "crashed"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+    INTERRUPTED = "interrupted"
+    MEMORY_LIMIT = "memory-limit"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def fine(self) -> bool:
+        """Counts as success for an exit code: ok, or not applicable to this scenario."""
+        return self in (Status.OK, Status.SKIPPED)
+
+
+class Verdict(str, enum.Enum):
+    STABLE = "stable"
+    PLATEAU = "plateau"
+    GROWING = "growing"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ResultError(ValueError):
+    """A result file or row that does not hold what the schema says."""
+
+
+T = TypeVar("T")
+
+
+def _known(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)} - {"other"}
+
+
+def _split(cls: type, data: Any, what: str) -> tuple[dict, dict]:
+    if not isinstance(data, dict):
+        raise ResultError(f"{what}: expected an object, got {type(data).__name__}")
+    known = _known(cls)
+    return ({k: v for k, v in data.items() if k in known},
+            {k: v for k, v in data.items() if k not in known})
+
+
+def _plain(obj: Any) -> dict:
+    """A dataclass as a JSON map: its fields (enums as their values) plus `other`."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        if f.name == "other":
+            continue
+        out[f.name] = _jsonable(getattr(obj, f.name))
+    out.update(getattr(obj, "other", {}) or {})
+    return out
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, enum.Enum):
+        return v.value
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return v.to_json() if hasattr(v, "to_json") else _plain(v)
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def _require(cond: bool, message: str) -> None:
+    if not cond:
+        raise ResultError(message)
+
+
+# ------------------------------------------------------------------ one iteration
+@dataclass
+class PhaseMark:
+    """Memory at one phase mark, as the strategy attributes it (tree, or tree minus worker)."""
+
+    rss_mb: float | None = None
+    uss_mb: float | None = None
+    self_rss_mb: float | None = None
+    procs: int | None = None
+    other: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "PhaseMark":
+        known, other = _split(cls, data, "phase mark")
+        return cls(**known, other=other)
+
+
+@dataclass
+class IterationRecord:
+    """One finished request (schema: README, "Result format")."""
+
+    i: int
+    model: str | None = None
+    warmup: bool = False
+    started_at: str | None = None
+    ended_at: str | None = None
+    ttft_ms: float | None = None
+    tokens: int = 0
+    tokens_per_s: float | None = None
+    itl_ms_p50: float | None = None
+    itl_ms_p95: float | None = None
+    latency_ms: float | None = None
+    rtf: float | None = None
+    stream_spread_ms: float | None = None
+    streamed: bool = True
+    load_ms: float | None = None
+    chunks: int = 0
+    text_raw: str = ""
+    text: str = ""
+    cer: float | None = None
+    wer: float | None = None
+    rss_mb: float | None = None
+    uss_mb: float | None = None
+    pss_mb: float | None = None
+    worker_rss_mb: float | None = None
+    peak_rss_mb: float | None = None
+    phases: dict[str, PhaseMark] = field(default_factory=dict)
+    alignment: dict | None = None
+    extra: dict = field(default_factory=dict)
+    other: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.i, int) and not isinstance(self.i, bool) and self.i >= 1,
+                 f"iteration index must be an integer >= 1, not {self.i!r}")
+
+    @property
+    def key(self) -> tuple[int, str | None]:
+        return self.i, self.model
+
+    def phase_rss(self, name: str) -> float | None:
+        mark = self.phases.get(name)
+        return mark.rss_mb if mark else None
+
+    def to_json(self) -> dict:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "IterationRecord":
+        known, other = _split(cls, data, "iteration record")
+        known["phases"] = {k: PhaseMark.from_json(v) for k, v in (known.get("phases") or {}).items()}
+        known["extra"] = known.get("extra") or {}
+        return cls(**known, other=other)
+
+
+@dataclass
+class PartialIteration:
+    """The request a crash, timeout or Ctrl-C cut off: kept, never in the statistics."""
+
+    i: int
+    chunks: int = 0
+    text_so_far: str = ""
+    ttft_ms: float | None = None
+    tokens: int = 0
+    itl_ms_p50: float | None = None
+    elapsed_s: float | None = None
+    other: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "PartialIteration | None":
+        if data is None:
+            return None
+        known, other = _split(cls, data, "partial iteration")
+        return cls(**known, other=other)
+
+
+# ------------------------------------------------------------------ summaries
+@dataclass
+class Summary:
+    """A strategy's statistics (analysis.summarize)."""
+
+    iters_ok: int = 0
+    iters_measured: int = 0
+    ttft_ms_median: float | None = None
+    ttft_ms_p95: float | None = None
+    itl_ms_median: float | None = None
+    itl_ms_p95: float | None = None
+    tokens_per_s_median: float | None = None
+    latency_ms_median: float | None = None
+    latency_ms_p95: float | None = None
+    load_ms_median: float | None = None
+    rtf_median: float | None = None
+    rss_start_mb: float | None = None
+    rss_end_mb: float | None = None
+    rss_peak_mb: float | None = None
+    growth_mb_per_iter: float | None = None
+    growth_ci95: list[float] | None = None
+    verdict: Verdict | None = None
+    plateau_from: int | None = None
+    uss_growth_mb_per_iter: float | None = None
+    uss_growth_ci95: list[float] | None = None
+    cer_mean: float | None = None
+    wer_mean: float | None = None
+    empty_outputs: int | None = None
+    other: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.verdict is not None and not isinstance(self.verdict, Verdict):
+            try:
+                self.verdict = Verdict(self.verdict)
+            except ValueError:
+                raise ResultError(f"unknown verdict {self.verdict!r}") from None
+
+    def to_json(self) -> dict:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Summary | None":
+        if data is None:
+            return None
+        known, other = _split(cls, data, "summary")
+        return cls(**known, other=other)
+
+
+@dataclass
+class MeanCI:
+    mean: float
+    ci95: list[float]
+    n: int
+
+    def to_json(self) -> dict:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "MeanCI | None":
+        return None if data is None else cls(data["mean"], list(data["ci95"]), data["n"])
+
+
+@dataclass
+class ModelSwitch:
+    """Scenario switch, one model: what a load adds, an unload gives back, a switch keeps."""
+
+    iters: int = 0
+    load_overhead_mb: MeanCI | None = None
+    released_at_unload_mb: MeanCI | None = None
+    kept_per_switch_mb: MeanCI | None = None
+    load_ms_median: float | None = None
+    ttft_ms_median: float | None = None
+    tokens_per_s_median: float | None = None
+    cer_mean: float | None = None
+    other: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "ModelSwitch":
+        known, other = _split(cls, data, "per-model block")
+        for k in ("load_overhead_mb", "released_at_unload_mb", "kept_per_switch_mb"):
+            known[k] = MeanCI.from_json(known.get(k))
+        return cls(**known, other=other)
+
+
+@dataclass
+class AlignmentSummary:
+    iters_with_violations: int = 0
+    violations_total: int = 0
+    parse_failures: int = 0
+
+    def to_json(self) -> dict:
+        return _plain(self)
+
+
+# ------------------------------------------------------------------ a strategy, a run
+@dataclass
+class StrategyResult:
+    strategy: str
+    scenario: str = "asr"
+    model: str | None = None
+    status: Status = Status.OK
+    error: str | None = None
+    iterations: list[IterationRecord] = field(default_factory=list)
+    teardown: list[str] = field(default_factory=list)
+    engine_info: dict | None = None
+    summary: Summary | None = None
+    samples: list[list] = field(default_factory=list)
+    partial: PartialIteration | None = None
+    per_model: dict[str, ModelSwitch] | None = None
+    alignment: AlignmentSummary | None = None
+    other: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.status, Status):
+            try:
+                self.status = Status(self.status)
+            except ValueError:
+                raise ResultError(f"{self.strategy}: unknown status {self.status!r}") from None
+
+    def measured(self) -> list[IterationRecord]:
+        """The iterations the statistics use: every finished request after warm-up."""
+        return [it for it in self.iterations if not it.warmup]
+
+    def memory_series(self, measured_only: bool = True) -> list[IterationRecord]:
+        """One record per iteration for memory over time: with several models per
+        iteration (scenario switch) the last model's record of each, and an iteration that
+        lacks it is left out — never another model's record standing in for it (that
+        would draw the models' difference as growth)."""
+        its = self.measured() if measured_only else self.iterations
+        return memory_series(self.iterations, its)
+
+    def to_json(self) -> dict:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "StrategyResult":
+        known, other = _split(cls, data, "strategy result")
+        _require("strategy" in known, "strategy result without a strategy name")
+        known["iterations"] = [IterationRecord.from_json(x) for x in known.get("iterations") or []]
+        known["teardown"] = list(known.get("teardown") or [])
+        known["samples"] = list(known.get("samples") or [])
+        known["summary"] = Summary.from_json(known.get("summary"))
+        known["partial"] = PartialIteration.from_json(known.get("partial"))
+        if known.get("per_model") is not None:
+            known["per_model"] = {k: ModelSwitch.from_json(v) for k, v in known["per_model"].items()}
+        if known.get("alignment") is not None:
+            known["alignment"] = AlignmentSummary(**known["alignment"])
+        return cls(**known, other=other)
+
+
+def memory_series(all_records: list[IterationRecord],
+                  candidates: list[IterationRecord]) -> list[IterationRecord]:
+    """The one "last model per i" rule (see StrategyResult.memory_series)."""
+    models = list(dict.fromkeys(it.model for it in all_records))
+    if not models:
+        return []
+    last = models[-1]
+    per_i = {it.i: it for it in candidates if it.model == last and it.rss_mb is not None}
+    return [per_i[i] for i in sorted(per_i)]
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    host: dict = field(default_factory=dict)
+    engine: dict = field(default_factory=dict)  # {"name": ..., **engine options}
+    plan: dict = field(default_factory=dict)  # RunPlan.describe()
+    results: list[StrategyResult] = field(default_factory=list)
+    schema: str = SCHEMA
+    other: dict = field(default_factory=dict)
+
+    @property
+    def engine_name(self) -> str | None:
+        return self.engine.get("name")
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status.fine for r in self.results)
+
+    def result(self, strategy: str) -> StrategyResult | None:
+        return next((r for r in self.results if r.strategy == strategy), None)
+
+    def to_json(self) -> dict:
+        out = _plain(self)
+        out["schema"] = SCHEMA
+        # the schema first, as in every file written so far
+        return {"schema": out.pop("schema"), **out}
+
+    @classmethod
+    def from_json(cls, data: Any) -> "RunResult":
+        known, other = _split(cls, data, "run result")
+        schema = known.get("schema")
+        _require(schema in READABLE_SCHEMAS,
+                 f"unknown result schema {schema!r}: this orch reads {', '.join(READABLE_SCHEMAS)}")
+        _require("run_id" in known, "run result without a run_id")
+        known["results"] = [StrategyResult.from_json(r) for r in known.get("results") or []]
+        known["host"] = known.get("host") or {}
+        known["engine"] = known.get("engine") or {}
+        known["plan"] = known.get("plan") or {}
+        known["schema"] = SCHEMA  # read as /2 from here on; written as /2
+        return cls(**known, other=other)

@@ -1,0 +1,184 @@
+"""One worker's events → iteration records, and how the worker ended → a status.
+
+`EventLoop.run(worker)` reads events until `done` (returns) or until the worker times out,
+exits, errs or breaks the protocol (raises `Outcome` with the status and a message that
+says where). It never touches processes, files or clocks beyond what it is given, so a unit
+test drives it with a scripted fake worker (tests/unit/test_worker_events.py).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Protocol
+
+from orchestrator.record_builder import RecordBuilder, RequestInProgress
+from orchestrator.results import IterationRecord, PartialIteration, Status
+from orchestrator.sampler import Sample
+from orchestrator.worker_process import WorkerExited, WorkerTimeout
+from workers import protocol
+
+TEARDOWN_TIMEOUT_S = 10.0
+
+
+class Outcome(Exception):
+    """Ends a strategy early with a status other than ok."""
+
+    def __init__(self, status: Status, error: str):
+        super().__init__(error)
+        self.status = status
+        self.error = error
+
+
+class Worker(Protocol):
+    """What the loop needs of a worker (orchestrator.worker_process.WorkerProcess)."""
+
+    name: str
+
+    def next_event(self, deadline: float | None) -> dict: ...
+    def ack(self) -> None: ...
+    def kill(self) -> None: ...
+    def wait_exit(self, timeout: float) -> int | None: ...
+    def exit_description(self) -> tuple[str | None, str]: ...
+    def log_tail(self, chars: int = 1500) -> str: ...
+
+
+# pending records -> scored and written (exactly once), popped as they are
+Flush = Callable[[list[IterationRecord]], None]
+
+
+class EventLoop:
+    def __init__(self, builder: RecordBuilder, iter_timeout: float,
+                 mark: Callable[[], Sample | None],
+                 window: Callable[[float, float], list[Sample]],
+                 flush: Flush, clock: Callable[[], float] = time.monotonic):
+        self.builder = builder
+        self.timeout = iter_timeout
+        self.mark = mark
+        self.window = window
+        self._flush = flush
+        self.clock = clock
+        self.current: RequestInProgress | None = None
+        self.phases: dict[tuple, dict[str, Sample]] = {}
+        self.pending: list[IterationRecord] = []
+        self.last_done_i: int | None = None
+        self.last_phase: str | None = None
+        self.error_event: dict | None = None
+        self.engine_info: dict | None = None
+        self.teardown: list[str] = []
+        self.starts: list[tuple[float, int]] = []  # (parent time, i) of every request
+        self.deadline = 0.0
+
+    def flush(self) -> None:
+        for rec in self.pending:
+            self.builder.add_late_phases(rec, self.phases.get(rec.key, {}))
+        self._flush(self.pending)
+
+    def partial(self) -> PartialIteration | None:
+        return self.builder.partial(self.current, self.clock())
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, wp: Worker) -> None:
+        self.deadline = self.clock() + self.timeout
+        while True:
+            try:
+                ev = wp.next_event(self.deadline)
+                if ev["type"] == "done":
+                    self.flush()
+                    self._teardown(wp, ev)
+                    return
+                self.handle(wp, ev)
+            except WorkerTimeout:
+                wp.kill()
+                self.flush()
+                raise self._timed_out() from None
+            except WorkerExited:
+                self.flush()
+                raise self._exited(wp) from None
+            except protocol.ProtocolError as exc:
+                wp.kill()
+                self.flush()
+                raise Outcome(Status.ERROR, str(exc)) from None
+
+    def handle(self, wp: Worker, ev: dict) -> None:
+        kind = ev["type"]
+        if kind == "ready":
+            self.engine_info = ev["engine"]
+        elif kind == "phase":
+            self._phase(wp, ev)
+        elif kind == "iteration_start":
+            self.flush()  # a no-op after its before_infer mark
+            now = self.clock()
+            self.current = RequestInProgress(i=ev["i"], t_request=ev["t"], started=now)
+            self.starts.append((now, ev["i"]))
+            self.deadline = now + self.timeout
+        elif kind == "token":
+            if self.current is None or ev["i"] != self.current.i:
+                raise protocol.ProtocolError(
+                    f"worker {wp.name}: token for iteration {ev['i']} during "
+                    f"{self.current.i if self.current else 'no request'}")
+            self.current.chunks.append((ev["text"], ev["t"]))
+        elif kind == "iteration_done":
+            self._done(wp, ev)
+        elif kind == "error":
+            self.error_event = ev
+
+    def _phase(self, wp: Worker, ev: dict) -> None:
+        sample = self.mark()
+        self.last_phase = ev["name"]
+        if sample is not None:
+            self.phases.setdefault((ev["i"], ev["model"]), {})[ev["name"]] = sample
+        if ev["name"] == "before_infer":
+            self.flush()  # the worker waits for the ack: nothing is being measured
+        wp.ack()
+        if ev["name"] == "before_load":
+            self.deadline = self.clock() + self.timeout  # each load gets the full time
+
+    def _done(self, wp: Worker, ev: dict) -> None:
+        req = self.current
+        if req is None or req.i != ev["i"]:
+            raise protocol.ProtocolError(f"worker {wp.name}: iteration_done for {ev['i']} "
+                                         "without its iteration_start")
+        phases = self.phases.get((ev["i"], ev["model"]), {})
+        self.pending.append(self.builder.record(ev, req, phases, self.window(req.started, self.clock())))
+        self.last_done_i = ev["i"]
+        self.current = None
+
+    # ------------------------------------------------------------------ endings
+    def _timed_out(self) -> Outcome:
+        t = f"{self.timeout:g}"
+        if self.current and self.current.chunks:
+            return Outcome(Status.TIMEOUT, f"iteration {self.current.i} ran over the {t} s iteration "
+                           f"timeout while still streaming ({len(self.current.chunks)} chunks so far); "
+                           "worker killed (bound the output, e.g. --max-new-tokens)")
+        where = f"iteration {self.current.i}" if self.current else "start-up/load"
+        return Outcome(Status.TIMEOUT, f"no progress for {t} s during {where}; worker killed")
+
+    def _exited(self, wp: Worker) -> Outcome:
+        sig, how = wp.exit_description()
+        log = wp.log_tail(600).strip()
+        log = f"\nworker log tail:\n{log}" if log else ""
+        err = self.error_event
+        if err:
+            status = Status.CRASHED if err["kind"] == "engine_crashed" else Status.ERROR
+            tb = f"\n{err['traceback']}" if err["traceback"] else ""
+            return Outcome(status, f"{err['kind']}: {err['message']}{tb}{log}")
+        if self.current:
+            where = f"during iteration {self.current.i}"
+        elif self.last_done_i:  # between requests: in an unload, a destroy, a re-load
+            where = f"after iteration {self.last_done_i} (last phase mark: {self.last_phase or 'none'})"
+        else:
+            where = "before its first request"
+        if sig:
+            return Outcome(Status.CRASHED, f"{how} {where}{log}")
+        return Outcome(Status.ERROR, f"{how} {where} without a result{log}")
+
+    def _teardown(self, wp: Worker, ev: dict) -> None:
+        self.teardown += [f"{wp.name}: {note}" for note in ev.get("notes") or []]
+        code = wp.wait_exit(TEARDOWN_TIMEOUT_S)
+        if code is None:
+            wp.kill()
+            self.teardown.append(f"{wp.name}: hung at exit after finishing its work; "
+                                 f"killed after {TEARDOWN_TIMEOUT_S:g} s")
+        elif code != 0:
+            _sig, how = wp.exit_description()
+            self.teardown.append(f"{wp.name}: {how} at exit, after finishing its work")

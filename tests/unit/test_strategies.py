@@ -1,0 +1,32 @@
+"""The strategy registry is the one place a strategy is described; the worker side keeps
+only a table of functions, which must name the same strategies."""
+
+from orchestrator import strategies
+from orchestrator.strategies import Memory, Processes
+from workers import main as worker_main
+
+
+def test_worker_table_matches_the_registry():
+    assert list(worker_main.STRATEGIES) == list(strategies.NAMES)
+
+
+def test_all_means_every_strategy_the_engine_can_run():
+    every = ["restart", "recreate", "recreate-destroy", "fresh-process", "cli", "cli-interactive"]
+    assert strategies.for_engine("calibration") == every
+    assert strategies.for_engine("chatllm") == every
+
+
+def test_scenario_rules_come_from_the_entries():
+    assert strategies.get("restart").not_applicable("switch").startswith("scenario switch loads")
+    assert strategies.get("cli-interactive").not_applicable("switch") is not None
+    assert strategies.get("cli-interactive").not_applicable("align").startswith("an interactive program")
+    assert strategies.get("recreate").not_applicable("switch") is None
+    assert strategies.get("cli").not_applicable("align") is None
+
+
+def test_memory_attribution_and_processes():
+    assert strategies.get("cli").memory is Memory.KERNEL_MAXRSS
+    assert strategies.get("cli-interactive").memory is Memory.TREE_MINUS_WORKER
+    assert strategies.get("restart").memory is Memory.TREE
+    assert strategies.get("fresh-process").processes is Processes.PER_ITERATION
+    assert [s for s in strategies.NAMES if strategies.get(s).runs_a_program] == ["cli", "cli-interactive"]
