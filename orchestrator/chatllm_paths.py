@@ -7,6 +7,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
+from orchestrator import strategies
 from orchestrator.chatllm_model import ModelFileError, read_meta
 
 
@@ -39,8 +40,8 @@ def problems_for(plan) -> list[str]:
     out = []
     if not os.path.isdir(opts["chatllm_dir"]):
         return [f"chatllm.cpp checkout not found at {opts['chatllm_dir']}: pass --chatllm-dir or set CHATLLM_DIR"]
-    cli = any(s.startswith("cli") for s in plan.strategies)
-    inproc = any(not s.startswith("cli") for s in plan.strategies)
+    cli = any(strategies.get(s).runs_a_program for s in plan.strategies)
+    inproc = any(not strategies.get(s).runs_a_program for s in plan.strategies)
     if cli and not os.access(opts["main"], os.X_OK):
         out.append(f"chatllm.cpp main not found at {opts['main']}: {BUILD_HINT}, or pass --chatllm-main")
     if inproc and not os.path.exists(opts["lib"]):

@@ -10,6 +10,7 @@ import sys
 import click
 import psutil
 
+from orchestrator import strategies as registry
 from orchestrator.chatllm_model import ModelFileError, is_test_model, read_meta
 from orchestrator.chatllm_paths import BUILD_HINT, resolve
 from orchestrator.engine_options import checkout_commit
@@ -51,8 +52,8 @@ def checks(engine: str, strategies: list[str], models: list[str], chatllm_dir, m
         "pass --chatllm-dir or set CHATLLM_DIR", blocking=needs_chatllm)
     if have_dir:
         add("chatllm.cpp commit", True, checkout_commit(paths.root) or "unknown (no git metadata)")
-    cli = any(s.startswith("cli") for s in strategies)
-    inproc = any(not s.startswith("cli") for s in strategies)
+    cli = any(registry.get(s).runs_a_program for s in strategies)
+    inproc = any(not registry.get(s).runs_a_program for s in strategies)
     add("main", os.access(paths.main, os.X_OK), paths.main, BUILD_HINT, blocking=needs_chatllm and cli)
     add("libchatllm", os.path.exists(paths.lib), paths.lib, BUILD_HINT, blocking=needs_chatllm and inproc)
     add("bindings/chatllm.py", os.path.exists(paths.bindings), paths.bindings,
@@ -96,8 +97,8 @@ def _model_state(path: str) -> tuple[bool, str, str]:
 @click.command()
 @click.option("--engine", type=click.Choice(["calibration", "chatllm"]), default="chatllm", show_default=True,
               help="The engine the run you plan would use.")
-@click.option("--strategy", "strategies", multiple=True,
-              help="Strategies the run would use (default: all).")
+@click.option("--strategy", "strategies", multiple=True, type=click.Choice(registry.NAMES),
+              help="Strategies the run would use (default: all the engine can run).")
 @click.option("--model", "models", multiple=True, help="Model files the run would load.")
 @click.option("--chatllm-dir", envvar="CHATLLM_DIR", default="./chatllm.cpp", show_default=True)
 @click.option("--chatllm-main", default=None)
@@ -105,7 +106,7 @@ def _model_state(path: str) -> tuple[bool, str, str]:
 @format_option()
 def doctor(engine, strategies, models, chatllm_dir, chatllm_main, chatllm_lib, fmt):
     """Check what a run needs; say how to fix what is missing; exit 1 if it cannot start."""
-    strategies = list(strategies) or ["restart", "recreate", "fresh-process", "cli", "cli-interactive"]
+    strategies = list(strategies) or registry.for_engine(engine)
     rows = checks(engine, strategies, list(models), chatllm_dir, chatllm_main, chatllm_lib)
     click.echo(render_table(["item", "state", "detail"], [list(r[:3]) for r in rows], fmt))
     blocking = [r for r in rows if r[3]]
