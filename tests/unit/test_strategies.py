@@ -30,3 +30,14 @@ def test_memory_attribution_and_processes():
     assert strategies.get("restart").memory is Memory.TREE
     assert strategies.get("fresh-process").processes is Processes.PER_ITERATION
     assert [s for s in strategies.NAMES if strategies.get(s).runs_a_program] == ["cli", "cli-interactive"]
+
+
+def test_the_docs_quote_the_registry_as_it_is():
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "docs" / "strategies.md").read_text(encoding="utf-8")
+    code = (root / "orchestrator" / "strategies.py").read_text(encoding="utf-8")
+    quoted = doc.split("```python\n", 1)[1].split("```", 1)[0].strip()
+    assert quoted.rstrip(",") in code
+    for field in ("processes", "memory", "keeps_model_loaded", "one_path_per_request", "chatllm_needs", "engines"):
+        assert f"`{field}`" in doc and f"    {field}:" in code
