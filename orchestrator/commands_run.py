@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from orchestrator import output
+from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CannotStart
 from orchestrator.engine_options import engine_options_from_cli, engine_option_decorators, preflight
 from orchestrator.plan import ENGINES, SCENARIOS, STRATEGIES, EXTRA_STRATEGIES, RunPlan, Thresholds
 from orchestrator.runner import RunInterrupted, execute
@@ -32,9 +33,9 @@ def common_options(f):
         click.option("--model", "model", help="Model file (chatllm) or label NAME[:MB] (calibration)."),
         click.option("--models", help="Comma-separated models for --scenario switch."),
         click.option("--audio", type=click.Path(dir_okay=False), help="Audio file to transcribe."),
-        click.option("--reference", type=click.Path(exists=True, dir_okay=False),
+        click.option("--reference", type=click.Path(dir_okay=False),
                      help="Reference transcript (default: X.txt beside X.wav)."),
-        click.option("--transcript", type=click.Path(exists=True, dir_okay=False),
+        click.option("--transcript", type=click.Path(dir_okay=False),
                      help="Transcript to align (--scenario align; default: X.txt beside X.wav)."),
         click.option("--language", help="Language to ask for (chatllm: e.g. Chinese, English)."),
         click.option("--srt", "srt_path", type=click.Path(dir_okay=False),
@@ -59,10 +60,14 @@ def common_options(f):
     return f
 
 
+def _option(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
 def build_plan(strategies, kw) -> RunPlan:
+    """The plan, after every check that can be made before a worker starts: the plan itself,
+    its input files, where its results and history go. CannotStart lists every problem."""
     models = [m for m in (kw["models"] or "").split(",") if m] or ([kw["model"]] if kw["model"] else [])
-    if kw["scenario"] == "switch" and len(models) < 2:
-        raise click.UsageError("--scenario switch needs --models A,B (two or more)")
     plan = RunPlan(
         strategies=list(strategies), iters=kw["iters"], warmup=kw["warmup"], engine=kw["engine"],
         scenario=kw["scenario"], models=models, audio=kw["audio"], reference=kw["reference"],
@@ -73,14 +78,33 @@ def build_plan(strategies, kw) -> RunPlan:
         json_path=Path(kw["json_path"]) if kw["json_path"] else None,
         progress=sys.stdout.isatty(),
     )
+    plan.engine_options = engine_options_from_cli(plan, kw)
+    problems = preflight(plan, label=_option) + output_problems(plan, kw)
+    if problems:
+        raise CannotStart(problems)
     if plan.warmup >= plan.iters:
         click.echo(f"note: --warmup {plan.warmup} >= --iters {plan.iters}: no iteration is "
                    "left for the statistics", err=True)
-    plan.engine_options = engine_options_from_cli(plan, kw)
-    problems = preflight(plan)
-    if problems:
-        raise click.ClickException("cannot start:\n  " + "\n  ".join(problems))
     return plan
+
+
+def output_problems(plan: RunPlan, kw) -> list[str]:
+    """Where the results go: --out must be (or become) a folder, --json and --srt files, and
+    the history database's folder must exist (docs/history.md)."""
+    problems = []
+    out = Path(kw["out"])
+    if out.exists() and not out.is_dir():
+        problems.append(f"--out {out} is a file, not a folder")
+    for key in ("json_path", "srt_path"):
+        if kw.get(key) and Path(kw[key]).is_dir():
+            problems.append(f"--{'json' if key == 'json_path' else 'srt'} {kw[key]} is a folder, not a file")
+    if not kw["no_history"]:
+        from orchestrator.history.store import db_problem
+
+        why = db_problem(kw["db"], write=True)
+        if why:
+            problems.append(f"{why}; or pass --no-history")
+    return problems
 
 
 def _progress_factory(plan: RunPlan):
@@ -107,9 +131,10 @@ def _progress_factory(plan: RunPlan):
 def run_and_report(plan: RunPlan, kw) -> None:
     try:
         result = execute(plan, progress_factory=_progress_factory(plan))
-        code = 0 if all(r["status"] in ("ok", "skipped") for r in result["results"]) else 1
+        ok = all(r["status"] in ("ok", "skipped") for r in result["results"])
+        code = EXIT_OK if ok else EXIT_FAILED
     except RunInterrupted as exc:
-        result, code = exc.result, 130
+        result, code = exc.result, EXIT_INTERRUPTED
         click.echo("interrupted: what was measured is written below and in "
                    f"{plan.run_dir / 'run.json'}", err=True)
     if kw.get("srt_path"):
@@ -123,7 +148,7 @@ def run_and_report(plan: RunPlan, kw) -> None:
         click.echo(output.result_footer(result, plan))
     if not kw["no_history"]:
         output.store_history(result, kw["db"])
-    sys.exit(code)
+    click.get_current_context().exit(code)
 
 
 @click.command()
@@ -141,15 +166,12 @@ def run(strategy, **kw):
 @common_options
 def compare(all_, strategies, **kw):
     """Run several strategies, one after another, each in its own worker process(es)."""
-    if all_ == bool(strategies):
+    if all_ == (strategies is not None):
         raise click.UsageError("give either --all or --strategies a,b")
     if all_:
         chosen = list(STRATEGIES)
         if kw["engine"] == "chatllm":
             chosen = ["restart", "recreate", "recreate-destroy", "fresh-process", "cli", "cli-interactive"]
-    else:
+    else:  # unknown, repeated or no strategies: named with every other problem (RunPlan.validate)
         chosen = [s.strip() for s in strategies.split(",") if s.strip()]
-        bad = [s for s in chosen if s not in ALL_STRATEGIES]
-        if bad:
-            raise click.UsageError(f"unknown strategy {', '.join(bad)}; choose from {', '.join(ALL_STRATEGIES)}")
     run_and_report(build_plan(chosen, kw), kw)

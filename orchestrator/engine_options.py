@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import click
 
 from orchestrator.chatllm_model import TEST_MODEL_MAX_NEW_TOKENS, ModelFileError, is_test_model, read_meta
+from orchestrator.errors import OrchError, read_text_file
 from orchestrator.hostinfo import AudioError, audio_seconds
 
 
@@ -75,7 +77,7 @@ def any_test_model(models) -> bool:
         try:
             if is_test_model(read_meta(m)):
                 return True
-        except ModelFileError:
+        except (ModelFileError, ValueError):
             pass  # preflight names it
     return False
 
@@ -84,7 +86,7 @@ def checkout_commit(root: str) -> str | None:
     try:
         out = subprocess.run(["git", "-C", root, "rev-parse", "--short=12", "HEAD"],
                              capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, ValueError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None
 
@@ -99,7 +101,7 @@ def guess_language(plan) -> tuple[str, str]:
     ref = plan.reference or (os.path.splitext(plan.audio)[0] + ".txt" if plan.audio else None)
     try:
         text = open(ref, encoding="utf-8").read() if ref else ""
-    except OSError:
+    except (OSError, ValueError):  # input_problems names it (UnicodeDecodeError is a ValueError)
         text = ""
     if has_cjk(text):
         return "Chinese", f"the reference {ref} is Chinese"
@@ -110,17 +112,88 @@ def guess_language(plan) -> tuple[str, str]:
     return "English", "no sign of Chinese in the reference or the file name"
 
 
-def preflight(plan) -> list[str]:
-    """Everything that would make the run fail at once, one line each with the fix."""
+def preflight(plan, label=lambda key: key) -> list[str]:
+    """Everything that would make the run fail at once, one line each with the fix: the plan
+    itself (RunPlan.validate), then its input files (input_problems). Empty: it can start."""
+    return plan.validate(label) + input_problems(plan)
+
+
+def input_problems(plan) -> list[str]:
+    """The run's input files, every one checked (not only the first that is wrong): audio,
+    reference and transcript exist and are readable, text is UTF-8 (a bad byte is named by
+    its offset), and for chatllm.cpp the checkout, its built pieces, the models, ffmpeg."""
     problems = []
     if plan.audio:
-        try:
-            audio_seconds(plan.audio)
-        except AudioError as exc:
-            problems.append(str(exc))
+        if os.path.isdir(plan.audio):
+            problems.append(f"audio {plan.audio} is a folder, not a file")
+        elif os.path.exists(plan.audio) and not os.access(plan.audio, os.R_OK):
+            problems.append(f"cannot read audio file {plan.audio}: permission denied")
+        else:
+            try:
+                audio_seconds(plan.audio)
+            except AudioError as exc:
+                problems.append(str(exc))
+            except (OSError, ValueError, subprocess.SubprocessError) as exc:
+                problems.append(f"cannot read audio file {plan.audio}: {exc}")
+    sidecar = _sidecar(plan.audio)  # X.txt beside X.wav: the reference (or transcript) when none is given
+    texts = []  # (what, path)
+    if plan.reference:
+        texts.append(("reference", plan.reference))
+    elif sidecar and plan.scenario != "align" and os.path.isfile(sidecar):
+        texts.append(("reference", sidecar))
+    transcript = plan.transcript or (sidecar if sidecar and os.path.isfile(sidecar) else None)
+    if plan.scenario == "align":
+        if transcript:
+            texts.append(("transcript", transcript))
+        else:
+            problems.append("--scenario align needs a transcript: --transcript FILE, or X.txt beside the audio X.wav")
+    for what, path in texts:
+        if not os.path.exists(path):
+            problems.append(f"{what} file not found: {path}")
+        elif os.path.isdir(path):
+            problems.append(f"{what} {path} is a folder, not a file")
+        else:
+            try:
+                text = read_text_file(path, what)
+            except OrchError as exc:
+                problems.append(exc.message)
+            else:
+                if what == "transcript" and not text.strip():
+                    problems.append(f"transcript {path} is empty: --scenario align needs the words to align")
     if plan.engine == "chatllm":
         from orchestrator.chatllm_paths import problems_for
         problems += problems_for(plan)
-    if plan.scenario == "align" and not plan.transcript_text():
-        problems.append("--scenario align needs a transcript: --transcript FILE, or X.txt beside the audio X.wav")
+        if not os.path.isdir(plan.engine_options.get("chatllm_dir") or ""):
+            # problems_for stops at a missing checkout; name the run's other pieces as well
+            problems += _chatllm_inputs(plan)
     return problems
+
+
+def _sidecar(audio: str | None) -> str | None:
+    try:
+        return str(Path(audio).with_suffix(".txt")) if audio else None  # as the runner finds it
+    except ValueError:
+        return None
+
+
+def _chatllm_inputs(plan) -> list[str]:
+    """The models, the audio and ffmpeg, as chatllm_paths.problems_for checks them once the
+    checkout is there."""
+    import shutil
+
+    out = []
+    if not plan.models:
+        out.append("no model given: pass --model PATH (e.g. models/qwen3-asr-0.6b-q4_0.bin)")
+    for m in plan.models:
+        if not os.path.isfile(m):
+            out.append(f"model file not found: {m}")
+            continue
+        try:
+            read_meta(m)
+        except ModelFileError as exc:
+            out.append(str(exc))
+    if not plan.audio:
+        out.append("no audio given: pass --audio FILE.wav")
+    if shutil.which("ffmpeg") is None:
+        out.append("ffmpeg not found on PATH: chatllm.cpp decodes audio with it (apt-get install ffmpeg)")
+    return out

@@ -4,6 +4,7 @@ and `soak`, so every entry point drives the harness the same way."""
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -76,7 +77,49 @@ class RunPlan:
         if not path and self.audio:
             sidecar = Path(self.audio).with_suffix(".txt")
             path = str(sidecar) if sidecar.exists() else None
-        return Path(path).read_text(encoding="utf-8").strip() if path else None
+        if not path:
+            return None
+        from orchestrator.errors import read_text_file  # OrchError naming a non-UTF-8 byte
+
+        return read_text_file(path, "transcript").strip()
+
+    def validate(self, label=lambda key: key) -> list[str]:
+        """What is wrong with the plan itself (not its input files), one line each: unknown
+        or repeated strategies, a scenario without what it needs, numbers out of range.
+        Empty when the plan can run. `run`, `compare` and `soak` check it before any worker;
+        `label(key)` names a number's option (`--iter-timeout` on the command line)."""
+        problems = []
+        if self.engine not in ENGINES:
+            problems.append(f"unknown engine {self.engine!r}: choose from {', '.join(ENGINES)}")
+        if self.scenario not in SCENARIOS:
+            problems.append(f"unknown scenario {self.scenario!r}: choose from {', '.join(SCENARIOS)}")
+        known = STRATEGIES + EXTRA_STRATEGIES
+        if not self.strategies:
+            problems.append("no strategy given")
+        unknown = [s for s in self.strategies if s not in known]
+        if unknown:
+            problems.append(f"unknown strategy {', '.join(map(repr, unknown))}: choose from {', '.join(known)}")
+        repeated = sorted({s for s in self.strategies if self.strategies.count(s) > 1}, key=self.strategies.index)
+        if repeated:
+            problems.append(f"strategy {', '.join(repeated)} given more than once (each strategy "
+                            "writes its own <strategy>.jsonl in the run folder)")
+        if self.scenario == "switch" and len(self.models) < 2:
+            problems.append("scenario switch needs two or more models (--models A,B; in a soak config "
+                            "models = [\"A\", \"B\"])")
+        values = {"iters": self.iters, "warmup": self.warmup, "iter_timeout": self.iter_timeout,
+                  "sample_hz": self.sample_hz, "growth_threshold_mb": self.thresholds.growth_mb_per_iter,
+                  "plateau_min_tail": self.thresholds.plateau_min_tail}
+        for key, value in values.items():
+            why = limit_problem(key, value)
+            if why:
+                problems.append(f"{label(key)} {why}")
+        if self.engine == "calibration":
+            for model in self.models:
+                _name, _, mb = str(model).partition(":")
+                if mb and not _is_size(mb):
+                    problems.append(f"calibration model {model!r}: MB after the colon must be a number >= 0 "
+                                    "(labels are NAME[:MB])")
+        return problems
 
     def describe(self, audio_s: float | None = None) -> dict:
         return {"strategies": list(self.strategies), "iters": self.iters, "warmup": self.warmup,
@@ -84,3 +127,31 @@ class RunPlan:
                 "audio_s": audio_s, "reference": self.reference, "transcript": self.transcript,
                 "language": self.language, "iter_timeout": self.iter_timeout,
                 "sample_hz": self.sample_hz, "thresholds": vars(self.thresholds)}
+
+
+# the numbers a plan takes: (kind, least value, whether the least value itself is out)
+LIMITS = {
+    "iters": (int, 1, False), "warmup": (int, 0, False), "iter_timeout": (float, 0, True),
+    "sample_hz": (float, 0, False), "growth_threshold_mb": (float, 0, False),
+    "plateau_min_tail": (int, 1, False),
+}
+
+
+def limit_problem(key: str, value) -> str | None:
+    """Why `value` cannot be the plan's `key` (LIMITS), e.g. "must be an integer >= 1, not 'ten'"; None if it can."""
+    kind, low, open_ = LIMITS[key]
+    want = f"{'an integer' if kind is int else 'a number'} {'>' if open_ else '>='} {low}"
+    ok_type = isinstance(value, int) if kind is int else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type or (isinstance(value, float) and not math.isfinite(value)):
+        return f"must be {want}, not {value!r}"
+    if value < low or (open_ and value == low):
+        return f"must be {want}, not {value!r}"
+    return None
+
+
+def _is_size(text: str) -> bool:
+    try:
+        value = float(text)
+    except ValueError:
+        return False
+    return math.isfinite(value) and value >= 0
