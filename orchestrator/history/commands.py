@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 import click
 
+from orchestrator.errors import OrchError, read_text_file
 from orchestrator.tabular import format_option, render_table
 
 DB_HELP = "History database: SQLite file path or postgresql:// URL (default: env ORCH_DB, else the user data dir)."
@@ -20,9 +20,21 @@ def _r(v, nd=1):
     return None if v is None else round(v, nd)
 
 
+def _check_db(db: str | None) -> None:
+    """A read needs the database to be there: no folders or empty file made by a typo."""
+    from orchestrator.history import store
+
+    why = store.db_problem(db, write=False)
+    if why:
+        raise OrchError(why)
+
+
 def _fail(exc: Exception) -> None:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(2)
+    """The database cannot be opened or read: one line, exit 2."""
+    if isinstance(exc, OrchError):
+        raise exc
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    raise OrchError(f"cannot read the history database: {first}") from None
 
 
 def list_rows(found: list[dict]) -> list[list]:
@@ -60,6 +72,7 @@ def history(ctx, db, strategy, engine, model, since, matrix_key, limit, fmt):
         return
     from orchestrator.history import store
 
+    _check_db(db)
     try:
         found = store.list_runs(db, strategy=strategy, engine=engine, model=model, since=since,
                                 matrix_key=matrix_key, limit=limit)
@@ -112,22 +125,30 @@ def _load(run_id: str, db: str | None) -> dict:
     from orchestrator.history import store
 
     if run_id.endswith(".json") and os.path.isfile(run_id):  # a run.json on disk
-        with open(run_id, encoding="utf-8") as f:
-            return json.load(f)
+        try:
+            result = json.loads(read_text_file(run_id, "run file"))
+        except json.JSONDecodeError as exc:
+            raise OrchError(f"run file {run_id} is not JSON: {exc}") from None
+        if not isinstance(result, dict) or not isinstance(result.get("results", []), list):
+            raise OrchError(f"run file {run_id} is not an orch result (schema orch.run/1)")
+        return result
+    _check_db(db)
     try:
         return store.load_run(run_id, db)
     except store.RunNotFound as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        raise OrchError(str(exc)) from None
     except Exception as exc:
         _fail(exc)
 
 
 def _write(path: str, text: str) -> None:
     parent = os.path.dirname(os.path.abspath(path))
-    os.makedirs(parent, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        raise OrchError(f"cannot write {path}: {exc.strerror or exc}") from None
     click.echo(f"wrote {path}", err=True)
 
 

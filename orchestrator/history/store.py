@@ -27,6 +27,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from orchestrator.errors import OrchError
+
 ENV_VAR = "ORCH_DB"
 DEFAULT_FILENAME = "history.sqlite3"
 
@@ -156,13 +158,69 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("orch", appauthor=False)) / DEFAULT_FILENAME
 
 
+def _named_db(db: str | None, source: str | None = None) -> tuple[str | None, str]:
+    """(the database the user named, where they named it): --db, else ORCH_DB; (None, …)
+    for the default location."""
+    if db:
+        return db, source or "--db"
+    if os.environ.get(ENV_VAR):
+        return os.environ[ENV_VAR], ENV_VAR
+    return None, "default"
+
+
+def _sqlite_file(db: str) -> Path | None:
+    """The file of a SQLite database (a path or sqlite:///path); None for in-memory and server URLs."""
+    if "://" not in db:
+        return Path(db).expanduser()
+    if db.startswith("sqlite:///") and db not in ("sqlite:///", "sqlite:///:memory:"):
+        return Path(db[len("sqlite:///"):].split("?", 1)[0]).expanduser()
+    return None
+
+
+def db_problem(db: str | None = None, *, write: bool, source: str | None = None) -> str | None:
+    """Why the history database named by --db (or ORCH_DB) cannot be used, in one line, or
+    None. orch creates a database file, never the folders above it (a typo in the path
+    would silently start a new history somewhere): the folder must exist. Reading (history,
+    report) also needs the file to be there. The default location is orch's own: its folder
+    is made when needed. Server URLs (postgresql://) are checked when connecting."""
+    named, where = _named_db(db, source)
+    if named is None:
+        return None
+    path = _sqlite_file(named)
+    if path is None:
+        return None
+    shown = f"{where} {named}" if where != ENV_VAR else f"{ENV_VAR}={named}"
+    if path.is_dir():
+        return f"history database {shown} is a folder, not a file"
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        return (f"history database {shown}: folder {folder} does not exist (orch creates the "
+                "database file, not its folder: create it, or give another path)")
+    if not path.exists():
+        if not write:
+            return f"no history database at {shown} (nothing has been stored there)"
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"history database {shown}: cannot create a file in {folder} (permission denied)"
+    elif not os.access(path, os.R_OK | (os.W_OK if write else 0)):
+        return f"history database {shown}: permission denied"
+    return None
+
+
 def resolve_url(db: str | None = None) -> str:
-    """A SQLAlchemy URL from --db / ORCH_DB / the default file."""
-    db = db or os.environ.get(ENV_VAR) or str(default_db_path())
-    if "://" not in db:  # a file path
-        path = Path(db).expanduser().resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
+    """A SQLAlchemy URL from --db / ORCH_DB / the default file. Only the default file's
+    folder is created; a named file's folder must exist (db_problem), else OrchError."""
+    named, _where = _named_db(db)
+    if "://" not in (named or ""):  # a file path
+        if named is None:
+            path = default_db_path().expanduser().resolve()
+            path.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            path = Path(named).expanduser().resolve()
+            why = db_problem(db, write=True)
+            if why:
+                raise OrchError(why)
         return f"sqlite:///{path}"
+    db = named
     if re.match(r"^(postgres|postgresql)://", db):
         # SQLAlchemy's default driver for postgresql:// is psycopg2; prefer psycopg 3 when present
         driver = _pg_driver()
