@@ -2,35 +2,66 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import click
 
+from orchestrator.errors import CannotStart, OrchError, decode_utf8, read_text_file
 from orchestrator.tabular import format_option, render_table
+
+
+def _one_error(problems: list[str]) -> OrchError:
+    return OrchError(problems[0]) if len(problems) == 1 else CannotStart(problems)
 
 
 @click.command()
 @click.option("--zh-tw", "zh_tw_first", is_flag=True,
               help="Convert each line to Traditional Chinese (OpenCC s2twp) before the ITN.")
-def itn(zh_tw_first: bool) -> None:
-    """Inverse text normalization of Chinese numerals: reads lines from stdin and writes each
-    line normalized to stdout, exactly one line out per line in (一万三千七百零二 -> 13702)."""
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
+def itn(zh_tw_first: bool, files: tuple[str, ...]) -> None:
+    """Inverse text normalization of Chinese numerals: reads lines from the FILES (default,
+    or `-`: stdin) and writes each line normalized to stdout, exactly one line out per line
+    in (一万三千七百零二 -> 13702). Input must be UTF-8: a byte that is not is named by its
+    offset (exit 2); files are checked before anything is written, stdin as it is read."""
     from orchestrator.quality.itn import itn as normalize
     from orchestrator.quality.zh_tw import to_zh_tw
 
-    stdin = click.open_file("-", "rb")
+    inputs, problems = [], []
+    for name in files or ("-",):
+        if name == "-":
+            inputs.append(("stdin", click.open_file("-", "rb")))
+            continue
+        try:
+            data = Path(name).read_bytes()
+            decode_utf8(data, name)
+        except OSError as exc:
+            problems.append(f"cannot read {name}: {exc.strerror or exc}")
+        except OrchError as exc:
+            problems.append(exc.message)
+        else:
+            inputs.append((name, io.BytesIO(data)))
+    if problems:
+        raise _one_error(problems)
     stdout = click.open_file("-", "wb")
-    for raw in stdin:  # bytes split on b"\n" only: a stray \r never makes two lines of one
-        line = raw.decode("utf-8", errors="replace").rstrip("\n")
-        cr = line.endswith("\r")
-        if cr:
-            line = line[:-1]
-        if zh_tw_first:
-            line = to_zh_tw(line)
-        out = normalize(line).replace("\n", " ")
-        stdout.write((out + ("\r" if cr else "") + "\n").encode("utf-8"))
-        stdout.flush()
+    for name, stream in inputs:
+        offset = 0
+        for raw in stream:  # bytes split on b"\n" only: a stray \r never makes two lines of one
+            try:
+                line = raw.decode("utf-8").rstrip("\n")
+            except UnicodeDecodeError as exc:
+                raise OrchError(f"{name} is not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset "
+                                f"{offset + exc.start} ({exc.reason})") from None
+            offset += len(raw)
+            cr = line.endswith("\r")
+            if cr:
+                line = line[:-1]
+            if zh_tw_first:
+                line = to_zh_tw(line)
+            out = normalize(line).replace("\n", " ")
+            stdout.write((out + ("\r" if cr else "") + "\n").encode("utf-8"))
+            stdout.flush()
 
 
 def _fmt_rate(value):
@@ -39,9 +70,9 @@ def _fmt_rate(value):
 
 @click.command()
 @click.option("--reference", "reference", required=True,
-              type=click.Path(exists=True, dir_okay=False), help="Reference transcript (UTF-8).")
+              type=click.Path(dir_okay=False), help="Reference transcript (UTF-8).")
 @click.option("--hypothesis", "hypothesis", required=True,
-              type=click.Path(exists=True, dir_okay=False), help="Hypothesis transcript (UTF-8).")
+              type=click.Path(dir_okay=False), help="Hypothesis transcript (UTF-8).")
 @click.option("--mode", type=click.Choice(["auto", "cer", "wer", "mixed"]), default="auto",
               show_default=True,
               help="cer: characters (Chinese); wer: words; mixed: CJK characters + Latin words.")
@@ -57,8 +88,15 @@ def score(reference: str, hypothesis: str, mode: str, no_normalize: bool, conver
     deletions, insertions)."""
     from orchestrator.quality import pipeline, scoring
 
-    ref = Path(reference).read_text(encoding="utf-8")
-    hyp = Path(hypothesis).read_text(encoding="utf-8")
+    texts, problems = {}, []
+    for what, path in (("reference", reference), ("hypothesis", hypothesis)):
+        try:  # both files checked: every problem named at once
+            texts[what] = read_text_file(path, what)
+        except OrchError as exc:
+            problems.append(exc.message)
+    if problems:
+        raise _one_error(problems)
+    ref, hyp = texts["reference"], texts["hypothesis"]
     if convert:
         chinese = pipeline.is_chinese(None, ref + hyp)
         ref, hyp = pipeline.to_display(ref, chinese), pipeline.to_display(hyp, chinese)
