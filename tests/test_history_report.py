@@ -102,7 +102,9 @@ def test_report_from_a_run_json_file(tmp_path):
 
 
 def test_report_of_a_missing_run_exits_2(db):
-    out = CliRunner().invoke(commands.report, ["no-such-run"])
+    from orchestrator.cli import main  # where errors become exit codes
+
+    out = CliRunner().invoke(main, ["report", "no-such-run"])
     assert out.exit_code == 2 and "no run 'no-such-run'" in out.output
 
 
@@ -131,8 +133,10 @@ def test_history_show(db):
     assert "crashed" in out.output and "SIGSEGV" in out.output and "crash_at" in out.output
     out = runner.invoke(commands.history, ["show", crashed["run_id"], "--json"])
     assert json.loads(out.output) == dict(crashed, started_at="2020-05-01T00:00:00+00:00")
-    out = runner.invoke(commands.history, ["show", "nope"])
-    assert out.exit_code == 2
+    from orchestrator.cli import main  # where errors become exit codes
+
+    out = runner.invoke(main, ["history", "show", "nope"])
+    assert out.exit_code == 2 and "no run 'nope'" in out.output
 
 
 def test_cli_maps_the_commands():

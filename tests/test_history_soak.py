@@ -47,6 +47,13 @@ def parse_textfile(text: str) -> dict[str, list]:
     return {f.name: [(s.labels, s.value) for s in f.samples] for f in text_string_to_metric_families(text)}
 
 
+def _soak(args: list[str]):
+    """`orch soak ARGS` through the command line's top, where errors become exit codes."""
+    from orchestrator.cli import main
+
+    return CliRunner().invoke(main, ["soak", *args])
+
+
 def fixture(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
@@ -161,12 +168,12 @@ def test_matrix_expands_and_keys_are_stable(tmp_path):
 
 def test_bad_config_exits_2(tmp_path):
     bad = _write_config(tmp_path / "bad.toml", "[[matrix]]\nstrategies = ['restart']\nitres = 3\n")
-    out = CliRunner().invoke(soak.soak, ["--config", str(bad)])
+    out = _soak(["--config", str(bad)])
     assert out.exit_code == 2 and "itres" in out.output
-    out = CliRunner().invoke(soak.soak, ["--config", str(tmp_path / "missing.toml")])
+    out = _soak(["--config", str(tmp_path / "missing.toml")])
     assert out.exit_code == 2 and "cannot read" in out.output
     broken = _write_config(tmp_path / "broken.toml", "name = \n")
-    assert CliRunner().invoke(soak.soak, ["--config", str(broken)]).exit_code == 2
+    assert _soak(["--config", str(broken)]).exit_code == 2
 
 
 # --- the command, against fixture results -----------------------------------------------------------
@@ -224,14 +231,14 @@ def test_soak_exit_codes_and_prometheus(env, monkeypatch):
     prom = env / "textfile" / "orch.prom"
     args = ["--config", str(config), "--prometheus", str(prom)]
 
-    first = CliRunner().invoke(soak.soak, args)
+    first = _soak(args)
     assert first.exit_code == 0, first.output
     assert plans[0].engine_options == {"ttft_ms": 5, "token_ms": 1} and plans[0].iters == 12
     assert plans[0].out_dir == env / "runs"
-    second = CliRunner().invoke(soak.soak, args)
+    second = _soak(args)
     assert second.exit_code == 0, second.output
 
-    third = CliRunner().invoke(soak.soak, args)
+    third = _soak(args)
     assert third.exit_code == 1, third.output
     assert "REGRESSION fx/calib: restart: new `growing` verdict" in third.output
     assert "above the baseline's 95% CI" in third.output
@@ -255,7 +262,7 @@ def test_soak_exit_codes_and_prometheus(env, monkeypatch):
     assert [p.name for p in prom.parent.iterdir()] == ["orch.prom"]  # no temp file left
 
     # the baseline is the good runs only: the regression is still a regression next time
-    fourth = CliRunner().invoke(soak.soak, args)
+    fourth = _soak(args)
     assert fourth.exit_code == 2, fourth.output
     assert "FAILED fx/calib: the run failed: restart: crashed" in fourth.output
     families = parse_textfile(prom.read_text())
@@ -274,7 +281,7 @@ def test_soak_exit_codes_and_prometheus(env, monkeypatch):
 
 def test_harness_exception_exits_2(env, monkeypatch):
     _fake_execute(monkeypatch, [RuntimeError("worker could not start")])
-    out = CliRunner().invoke(soak.soak, ["--config", str(_write_config(env / "fx.toml", CONFIG))])
+    out = _soak(["--config", str(_write_config(env / "fx.toml", CONFIG))])
     assert out.exit_code == 2 and "worker could not start" in out.output
 
 
@@ -284,10 +291,10 @@ def test_accept_makes_a_regression_the_new_baseline(env, monkeypatch):
     growing["results"][0]["strategy"] = "restart"
     _fake_execute(monkeypatch, [stable, growing, growing])
     args = ["--config", str(_write_config(env / "fx.toml", CONFIG))]
-    assert CliRunner().invoke(soak.soak, args).exit_code == 0
-    accepted = CliRunner().invoke(soak.soak, args + ["--accept"])
+    assert _soak(args).exit_code == 0
+    accepted = _soak(args + ["--accept"])
     assert accepted.exit_code == 0 and "REGRESSION" in accepted.output
-    assert CliRunner().invoke(soak.soak, args).exit_code == 0  # growing is no longer new
+    assert _soak(args).exit_code == 0  # growing is no longer new
 
 
 HOLDER = textwrap.dedent("""
@@ -308,13 +315,13 @@ def test_second_soak_of_one_config_is_refused(env, monkeypatch):
                               env=dict(os.environ))
     try:
         assert holder.stdout.readline().strip() == "held"
-        out = CliRunner().invoke(soak.soak, ["--config", str(config)])
+        out = _soak(["--config", str(config)])
         assert out.exit_code == 2
         assert "another soak of" in out.output and "still running" in out.output
         assert plans == []  # nothing ran
         # another config is not blocked
         other = _write_config(env / "other.toml", CONFIG.replace('"fx"', '"other"'))
-        assert CliRunner().invoke(soak.soak, ["--config", str(other)]).exit_code == 0
+        assert _soak(["--config", str(other)]).exit_code == 0
     finally:
         holder.kill()
         holder.wait()

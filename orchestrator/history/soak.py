@@ -36,42 +36,209 @@ import copy
 import datetime as _dt
 import hashlib
 import itertools
+import math
 import os
-import sys
 import time
 import tomllib
 from pathlib import Path
 
 import click
 
+from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart, OrchError, decode_utf8
+from orchestrator.plan import ENGINES, EXTRA_STRATEGIES, SCENARIOS, STRATEGIES, limit_problem
 from orchestrator.tabular import format_option, render_table
 
-CELL_KEYS = {"name", "engine", "engine_options", "scenario", "model", "models", "audio", "reference",
-             "language", "strategies", "iters", "warmup", "iter_timeout", "sample_hz", "plateau_min_tail"}
-SOAK_KEYS = {"name", "baseline_runs", "ttft_regression_pct", "alpha", "growth_threshold_mb", "out", "db",
-             "prometheus", "defaults", "matrix"}
+# exit codes (docs/history.md): a regression is 1 (EXIT_FAILED); a run that failed, a bad
+# config or a soak of the same config still running is 2, as every "could not start" in orch
+EXIT_REGRESSION = EXIT_FAILED
+EXIT_RUN_FAILED = 2
+
+ALL_STRATEGIES = STRATEGIES + EXTRA_STRATEGIES
 
 
-class ConfigError(ValueError):
-    pass
+class ConfigError(OrchError):
+    """A soak config that cannot run (exit 2)."""
+
+
+# --- the config's schema: every key's type and range, checked before anything runs ---------
+def _text(v):
+    return None if isinstance(v, str) and v.strip() else f"must be a non-empty string, not {v!r}"
+
+
+def _path(v):
+    if isinstance(v, str) and "\0" in v:
+        return f"must be a path, not {v!r} (a NUL character)"
+    return _text(v)
+
+
+def _paths(v, least=1):
+    return _texts(v, least) or next((_path(x) for x in v if _path(x)), None)
+
+
+def _path_or_paths(v):
+    return _path(v) if isinstance(v, str) else (None if _paths(v) is None else
+                                                f"must be a path or a list of paths, not {v!r}")
+
+
+def _texts(v, least=1):
+    if isinstance(v, list) and len(v) >= least and all(isinstance(x, str) and x.strip() for x in v):
+        return None
+    return f"must be a list of {least} or more non-empty strings, not {v!r}"
+
+
+def _text_or_texts(v):
+    if isinstance(v, str):
+        return _text(v)
+    return None if _texts(v) is None else f"must be a string or a list of strings, not {v!r}"
+
+
+def _choice(options):
+    def check(v):
+        return None if isinstance(v, str) and v in options else f"must be one of {', '.join(options)}, not {v!r}"
+    return check
+
+
+def _number(low, high=None, low_open=False, high_open=False, integer=False):
+    def check(v):
+        kind = "an integer" if integer else "a number"
+        bounds = f" {'>' if low_open else '>='} {low}" + (f" and {'<' if high_open else '<='} {high}"
+                                                          if high is not None else "")
+        ok_type = isinstance(v, int) if integer else isinstance(v, (int, float))
+        if isinstance(v, bool) or not ok_type or (isinstance(v, float) and not math.isfinite(v)):
+            return f"must be {kind}{bounds}, not {v!r}"
+        if v < low or (low_open and v == low) or (high is not None and (v > high or (high_open and v == high))):
+            return f"must be {kind}{bounds}, not {v!r}"
+        return None
+    return check
+
+
+def _limit(key):
+    return lambda v: limit_problem(key, v)
+
+
+def _strategies(v):
+    names = [x.strip() for x in v.split(",") if x.strip()] if isinstance(v, str) else v
+    if not isinstance(names, list) or not names or not all(isinstance(x, str) for x in names):
+        return f"must be a list of strategies (or \"a,b\"), not {v!r}"
+    unknown = [x for x in names if x not in ALL_STRATEGIES]
+    if unknown:
+        return f"has unknown {', '.join(map(repr, unknown))}: choose from {', '.join(ALL_STRATEGIES)}"
+    repeated = sorted({x for x in names if names.count(x) > 1}, key=names.index)
+    if repeated:
+        return f"names {', '.join(repeated)} more than once (one run writes one <strategy>.jsonl each)"
+    return None
+
+
+def _table(v):
+    return None if isinstance(v, dict) else f"must be a table {{key = value, …}}, not {v!r}"
+
+
+CELL_SCHEMA = {
+    "name": _text, "engine": _choice(ENGINES), "engine_options": _table, "scenario": _choice(SCENARIOS),
+    "model": _path_or_paths, "models": _paths, "audio": _path_or_paths, "reference": _path,
+    "language": _text, "strategies": _strategies, "iters": _limit("iters"), "warmup": _limit("warmup"),
+    "iter_timeout": _limit("iter_timeout"), "sample_hz": _limit("sample_hz"),
+    "plateau_min_tail": _limit("plateau_min_tail"),
+}
+SOAK_SCHEMA = {
+    "name": _text, "baseline_runs": _number(1, integer=True), "ttft_regression_pct": _number(0),
+    "alpha": _number(0, 1, low_open=True, high_open=True), "growth_threshold_mb": _limit("growth_threshold_mb"),
+    "out": _path, "db": _path, "prometheus": _path, "defaults": _table, "matrix": None,  # checked below
+}
+CELL_KEYS = set(CELL_SCHEMA)
+SOAK_KEYS = set(SOAK_SCHEMA)
+
+# engine_options per engine (the calibration engine's are its command-line twins' names)
+_MS = _number(0)
+ENGINE_OPTIONS = {
+    "calibration": {"ttft_ms": _MS, "token_ms": _MS, "load_ms": _MS, "model_mb": _MS, "leak_mb": _MS,
+                    "leak_on_load_mb": _MS, "leak_models": _text_or_texts, "crash_at": _number(1, integer=True),
+                    "hang_at": _number(1, integer=True), "transcript": _text},
+    "chatllm": {"chatllm_dir": _path, "main": _path, "lib": _path, "threads": _number(1, integer=True),
+                "ctx": _number(1, integer=True), "max_new_tokens": _number(1, integer=True),
+                "engine_args": lambda v: None if isinstance(v, list) and all(isinstance(x, str) for x in v)
+                else f"must be a list of strings, not {v!r}"},
+}
+
+
+def _check_table(table: dict, schema: dict, where: str, skip=()) -> list[str]:
+    out = []
+    unknown = sorted(str(k) for k in table if k not in schema and k not in skip)
+    if unknown:
+        out.append(f"{where}: unknown key(s) {', '.join(unknown)}")
+    for key, check in schema.items():
+        if key in table and key not in skip and check is not None:
+            why = check(table[key])
+            if why:
+                out.append(f"{where}: {key} {why}")
+    return out
+
+
+def _entry_label(i: int, entry: dict) -> str:
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return f"[[matrix]] #{i + 1}" + (f" {name!r}" if isinstance(name, str) and name else "")
+
+
+def validate_config(cfg: dict) -> list[str]:
+    """Every problem of a parsed config, one line each naming the key and the cell: unknown
+    keys, types, ranges, engines, scenarios, strategies (unknown or repeated), engine
+    options per engine, cells without strategies. Empty when it can run."""
+    top_cells = {k: v for k, v in cfg.items() if k in CELL_KEYS and k != "name"}
+    problems = _check_table({k: v for k, v in cfg.items() if k not in CELL_KEYS or k == "name"},
+                            SOAK_SCHEMA, "top level")
+    problems += _check_table(top_cells, CELL_SCHEMA, "top level")
+    defaults = cfg.get("defaults")
+    defaults = defaults if isinstance(defaults, dict) else {}
+    problems += _check_table(defaults, CELL_SCHEMA, "[defaults]")
+    matrix = cfg.get("matrix")
+    if matrix is not None and not (isinstance(matrix, list) and all(isinstance(e, dict) for e in matrix)):
+        problems.append(f"top level: matrix must be tables ([[matrix]] sections), not {matrix!r}")
+        matrix = [e for e in matrix if isinstance(e, dict)] if isinstance(matrix, list) else []
+    entries = matrix or [{}]
+    for i, entry in enumerate(entries):
+        label = _entry_label(i, entry) if matrix else "the cell (no [[matrix]])"
+        problems += _check_table(entry, CELL_SCHEMA, label)
+        merged = {**defaults, **top_cells, **entry}
+        if "strategies" not in merged:
+            problems.append(f"{label}: no strategies (give `strategies` in the cell or in [defaults])")
+        engine = merged.get("engine", "calibration")
+        engine = engine if isinstance(engine, str) and engine in ENGINES else None  # else named above
+        layers = [("[defaults]", defaults), ("top level", top_cells), (label, entry)]
+        for where, layer in layers:
+            options = layer.get("engine_options")
+            if not isinstance(options, dict):
+                continue
+            own = where == label
+            for key, value in options.items():
+                owner = next((e for e, schema in ENGINE_OPTIONS.items() if key in schema), None)
+                if owner is None:
+                    known = ", ".join(k for schema in ENGINE_OPTIONS.values() for k in schema)
+                    problems.append(f"{where}: engine_options has unknown key {key!r} (known: {known})")
+                elif engine and owner != engine and own:  # inherited options of the other engine are left alone
+                    problems.append(f"{where}: engine_options.{key} is an option of the {owner} engine, "
+                                    f"not of {engine}")
+                else:
+                    why = ENGINE_OPTIONS[owner][key](value)
+                    if why:
+                        problems.append(f"{where}: engine_options.{key} {why}")
+    return list(dict.fromkeys(problems))  # an inherited problem once, not once per cell
 
 
 def load_config(path: str | Path) -> dict:
+    """The parsed config; ConfigError when it cannot be read or parsed, CannotStart listing
+    every problem validate_config finds."""
     path = Path(path)
     try:
-        with open(path, "rb") as f:
-            cfg = tomllib.load(f)
+        data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+        raise ConfigError(f"cannot read soak config {path}: {exc.strerror or exc}") from None
+    try:
+        cfg = tomllib.loads(decode_utf8(data, f"soak config {path}"))
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
-    unknown = set(cfg) - SOAK_KEYS - CELL_KEYS
-    if unknown:
-        raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
-    for i, cell in enumerate(cfg.get("matrix") or []):
-        bad = set(cell) - CELL_KEYS
-        if bad:
-            raise ConfigError(f"{path}: matrix[{i}]: unknown key(s) {', '.join(sorted(bad))}")
+        raise ConfigError(f"soak config {path} is not valid TOML: {exc}") from None
+    problems = validate_config(cfg)
+    if problems:
+        raise CannotStart([f"{path}: {p}" for p in problems])
     cfg.setdefault("name", path.stem)
     cfg["_path"] = str(path.resolve())
     return cfg
@@ -83,23 +250,31 @@ def _as_list(v):
     return list(v) if isinstance(v, list) else [v]
 
 
-def expand_cells(cfg: dict) -> list[dict]:
-    """Every cell of the matrix: defaults, then top-level cell keys, then the [[matrix]]
-    entry; a list under `model` or `audio` makes one cell per value (their product)."""
+def expand_indexed(cfg: dict) -> list[tuple[str, dict]]:
+    """(where it came from, cell) for every cell of the matrix: defaults, then top-level cell
+    keys, then the [[matrix]] entry; a list under `model` or `audio` makes one cell per value
+    (their product)."""
     base = {**(cfg.get("defaults") or {}), **{k: v for k, v in cfg.items() if k in CELL_KEYS and k != "name"}}
     cells = []
-    for entry in cfg.get("matrix") or [{}]:
+    entries = cfg.get("matrix") or []
+    for i, entry in enumerate(entries or [{}]):
+        label = _entry_label(i, entry) if entries else "the cell"
         merged = {**copy.deepcopy(base), **copy.deepcopy(entry)}
         merged["engine_options"] = {**(base.get("engine_options") or {}), **(entry.get("engine_options") or {})}
         for model, audio in itertools.product(_as_list(merged.get("model")), _as_list(merged.get("audio"))):
             cell = dict(merged, model=model, audio=audio,
                         _expanded=[k for k in ("model", "audio") if isinstance(merged.get(k), list)])
             if not cell.get("strategies"):
-                raise ConfigError("a matrix cell has no `strategies`")
+                raise ConfigError(f"{label}: no strategies")
             if isinstance(cell["strategies"], str):
                 cell["strategies"] = [s.strip() for s in cell["strategies"].split(",") if s.strip()]
-            cells.append(cell)
+            cells.append((label, cell))
     return cells
+
+
+def expand_cells(cfg: dict) -> list[dict]:
+    """Every cell of the matrix (expand_indexed without where each came from)."""
+    return [cell for _label, cell in expand_indexed(cfg)]
 
 
 def matrix_key(cfg: dict, cell: dict) -> str:
@@ -176,26 +351,22 @@ def _ts(iso: str | None) -> float | None:
     return None if t is None else t.replace(tzinfo=_dt.timezone.utc).timestamp()
 
 
-def _run_cell(cfg, cell, key, db, settings, accept) -> dict:
-    """Run one cell, store it, compare it. Returns the cell's record (for output and metrics)."""
+def _run_cell(cfg, cell, key, plan, problems, db, settings, accept) -> dict:
+    """Run one cell (its plan built and checked by `soak`; `problems`: its inputs', when it
+    cannot start), store it, compare it. Returns the cell's record (for output and metrics)."""
     from orchestrator import runner
     from orchestrator.history import baseline as bl
     from orchestrator.history import store
     from orchestrator.history.store import run_status
+    from orchestrator.plan import new_run_id
 
     record = {"soak": cfg["name"], "matrix_key": key, "result": None, "outcome": "failed",
               "regressions": 0, "regression_list": [], "notes": [], "error": None}
-    try:
-        plan = build_plan(cfg, cell)
-        from orchestrator.engine_options import preflight
-
-        problems = preflight(plan)
-        if problems:
-            raise ConfigError("cannot start: " + "; ".join(problems))
-    except Exception as exc:
-        record["error"] = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ConfigError) else str(exc)
+    if problems:
+        record["error"] = "cannot start: " + "; ".join(problems)
         record["finished"] = time.time()
         return record
+    plan.run_id = new_run_id()  # the plans were built together before the first cell ran
     try:
         result = runner.execute(plan)
     except Exception as exc:  # RunInterrupted carries what was measured
@@ -267,26 +438,53 @@ def _last_success(db, key, record) -> float | None:
               help="Write a node-exporter textfile-collector file here (atomically).")
 @click.option("--baseline-runs", type=click.IntRange(1), default=None,
               help="Earlier good runs of the same matrix key to compare with (config: baseline_runs, default 5).")
-@click.option("--ttft-pct", type=float, default=None,
+@click.option("--ttft-pct", type=click.FloatRange(0), default=None,
               help="Median TTFT slower by more than this %% (and significant) regresses (default 10).")
-@click.option("--alpha", type=float, default=None, help="Significance level of the TTFT test (default 0.05).")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None, help="Significance level of the TTFT test (default 0.05).")
 @click.option("--accept", is_flag=True,
               help="Store this run as a good baseline even if it regressed (after an intended change).")
 @format_option()
-def soak(config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept, fmt):
+@click.pass_context
+def soak(ctx, config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept, fmt):
     """Run a soak matrix, store it, compare with the baseline; exit 0 fine, 1 regression, 2 failed."""
     from filelock import FileLock, Timeout
 
     from orchestrator.history.baseline import Settings
     from orchestrator.output import HEADERS, result_rows
 
-    try:
-        cfg = load_config(config_path)
-        cells = expand_cells(cfg)
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    db = db or os.environ.get("ORCH_DB") or cfg.get("db")
+    cfg = load_config(config_path)  # ConfigError / CannotStart: exit 2, nothing has run
+    cells = expand_indexed(cfg)
+    if db:
+        db_source = "--db"
+    elif os.environ.get("ORCH_DB"):
+        db, db_source = os.environ["ORCH_DB"], "ORCH_DB"
+    else:
+        db, db_source = cfg.get("db"), f"`db` in {config_path}"
+    plans, keys, problems = [], [], []
+    for label, cell in cells:
+        plan = build_plan(cfg, cell)
+        problems += [f"{config_path}: {label}: {p}" for p in plan.validate()]
+        plans.append(plan)
+        keys.append(matrix_key(cfg, cell))
+    for key in sorted({k for k in keys if keys.count(k) > 1}, key=keys.index):
+        where = sorted({label for (label, _c), k in zip(cells, keys) if k == key})
+        problems.append(f"{config_path}: {' and '.join(where)} make the same matrix key {key} (two runs would "
+                        "share one baseline): give them different `name`s")
+    from orchestrator.history.store import db_problem
+
+    why = db_problem(db, write=True, source=db_source if db else None)
+    if why:
+        problems.append(why)
+    if problems:
+        raise CannotStart(problems)
+    # the inputs of every cell, checked before the first one runs; a cell that cannot start
+    # is a failed run (exit 2, and in the metrics), the others still run
+    from orchestrator.engine_options import input_problems
+
+    inputs = [input_problems(plan) for plan in plans]
+    for key, found in zip(keys, inputs):
+        for problem in found:
+            click.echo(f"error: {key}: cannot start: {problem}", err=True)
     prom_path = prom_path or cfg.get("prometheus")
     settings = {
         "baseline_runs": baseline_runs or int(cfg.get("baseline_runs", 5)),
@@ -298,16 +496,15 @@ def soak(config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept, fmt
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        click.echo(f"error: another soak of {cfg['_path']} is still running (lock {lock.lock_file} is held); "
-                   "not starting a second one", err=True)
-        sys.exit(2)
+        raise OrchError(f"another soak of {cfg['_path']} is still running (lock {lock.lock_file} is held); "
+                        "not starting a second one", EXIT_RUN_FAILED) from None
     try:
         records = []
-        for cell in cells:
-            key = matrix_key(cfg, cell)
-            click.echo(f"soak {key}: running {', '.join(cell['strategies'])} "
-                       f"({cell.get('iters', 10)} iterations, {cell.get('warmup', 2)} warm-up)", err=True)
-            record = _run_cell(cfg, cell, key, db, settings, accept)
+        for (_label, cell), plan, key, found in zip(cells, plans, keys, inputs):
+            if not found:
+                click.echo(f"soak {key}: running {', '.join(cell['strategies'])} "
+                           f"({cell.get('iters', 10)} iterations, {cell.get('warmup', 2)} warm-up)", err=True)
+            record = _run_cell(cfg, cell, key, plan, found, db, settings, accept)
             record["last_success"] = _last_success(db, key, record)
             records.append(record)
             if record["result"] is not None:
@@ -321,25 +518,26 @@ def soak(config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept, fmt
                 click.echo(f"regression: {key}: {reg['message']}", err=True)
             if record["error"]:
                 click.echo(f"FAILED {key}: {record['error']}")
-                click.echo(f"error: {key}: {record['error']}", err=True)
+                if not found:  # an input problem was named on stderr before the first cell ran
+                    click.echo(f"error: {key}: {record['error']}", err=True)
         if prom_path:
             from orchestrator.history import prometheus
 
             try:
                 prometheus.write_atomic(prom_path, prometheus.render(records))
             except OSError as exc:
-                click.echo(f"error: cannot write {prom_path}: {exc}", err=True)
-                sys.exit(2)
+                raise OrchError(f"cannot write the Prometheus file {prom_path}: {exc.strerror or exc}",
+                                EXIT_RUN_FAILED) from None
     finally:
         lock.release()
     failed = [r for r in records if r["outcome"] == "failed"]
     regressed = [r for r in records if r["outcome"] == "regression"]
     if failed:
         click.echo(f"soak {cfg['name']}: {len(failed)} of {len(records)} run(s) failed", err=True)
-        sys.exit(2)
+        ctx.exit(EXIT_RUN_FAILED)
     if regressed:
         n = sum(r["regressions"] for r in regressed)
         click.echo(f"soak {cfg['name']}: {n} regression(s) in {len(regressed)} of {len(records)} run(s)", err=True)
-        sys.exit(1)
+        ctx.exit(EXIT_REGRESSION)
     click.echo(f"soak {cfg['name']}: {len(records)} run(s), no regression", err=True)
-    sys.exit(0)
+    ctx.exit(EXIT_OK)
