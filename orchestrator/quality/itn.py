@@ -318,7 +318,7 @@ def _latin(ch: str) -> bool:
 
 def _unit_symbol(after: str) -> tuple[str, int]:
     for spoken, symbol in UNIT_SYMBOLS:
-        if after.startswith(spoken):
+        if after.startswith(spoken) and not after[len(spoken):].startswith("拉"):  # 克拉: carat
             return symbol, len(spoken)
     return "", 0
 
@@ -356,6 +356,9 @@ def convert_run(run: str, prev: str, after: str, negative: bool = False) -> tupl
         if len(parts) >= 3 and all(_is_digit_string(p) for p in parts):
             return ".".join(_digits(p) for p in parts), 0
         return None
+    if len(run) == 1 and run in CARD_DIGITS:
+        symbol, used = _unit_symbol(after)  # 五克 -> 5g, 两克 -> 2g; 一个 stays
+        return (str(DIGIT_VALUE[run]) + symbol, used) if symbol else None
     if _is_digit_string(run):
         return (_digits(run), 0) if len(run) >= 3 else None
     if points == 1:
@@ -646,6 +649,8 @@ def itn(text: str) -> str:
         out.append(text[pos:m.start()])
         prev = text[m.start() - 1] if m.start() else ""
         got = convert_run(m.group(), prev, text[m.end():m.end() + 8], negative=prev in signs)
+        if got and prev in signs and "~" in got[0]:  # 负三四千: both ends are negative
+            got = (got[0].replace("~", "~" + signs[prev].replace("±", "")), got[1])
         if got is None:
             out.append(m.group())
             pos = m.end()
