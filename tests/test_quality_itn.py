@@ -115,7 +115,8 @@ def test_cli_zh_tw_first():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet="零〇一二两兩三四五六七八九幺么十百千万萬亿億点點分之比到年月日号秒个克米 aA", max_size=14))
+@given(st.text(alphabet="零〇一二两兩三四五六七八九幺么十百千万萬亿億兆点點分之比到年月日号秒个克米 aA"
+                        "负負正的又半刻几幾洞拐壹贰貳叁參肆伍陆陸柒捌玖拾佰仟上午第钟“", max_size=14))
 def test_never_raises_and_leaves_no_placeholder(text):
     out = itn(text)
     assert not any(0xF0000 <= ord(c) <= 0xFFFFD for c in out)
