@@ -10,12 +10,17 @@ Per strategy (and model), three checks; any one that fires is a regression:
   than `ttft_pct` percent, and significantly so: one-sided Mann–Whitney U test
   (scipy.stats.mannwhitneyu, alternative "greater") on the per-iteration TTFTs after
   warm-up, p < `alpha`. Needs at least 3 iterations on each side, else it is only noted.
+
+The runs are RunResults (orchestrator.results); a regression is a plain dict, as stored in
+the run's `soak` block.
 """
 
 from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+
+from orchestrator.results import RunResult, StrategyResult, Summary, Verdict
 
 
 @dataclass
@@ -26,8 +31,8 @@ class Settings:
     min_ttft_samples: int = 3
 
 
-def _key(entry: dict) -> tuple[str, str | None]:
-    return entry.get("strategy"), entry.get("model")
+def _key(entry: StrategyResult) -> tuple[str, str | None]:
+    return entry.strategy, entry.model
 
 
 def _label(key) -> str:
@@ -35,39 +40,43 @@ def _label(key) -> str:
     return f"{strategy} ({model})" if model else str(strategy)
 
 
-def measured_ttfts(entry: dict) -> list[float]:
-    return [float(it["ttft_ms"]) for it in entry.get("iterations") or []
-            if not it.get("warmup") and it.get("ttft_ms") is not None]
+def measured_ttfts(entry: StrategyResult) -> list[float]:
+    return [float(it.ttft_ms) for it in entry.measured() if it.ttft_ms is not None]
 
 
-def compare(result: dict, baseline: list[dict], settings: Settings | None = None) -> tuple[list[dict], list[str]]:
-    """(regressions, notes). `baseline`: full result dicts of the earlier good runs."""
+def compare(result: RunResult, baseline: list[RunResult],
+            settings: Settings | None = None) -> tuple[list[dict], list[str]]:
+    """(regressions, notes). `baseline`: the earlier good runs."""
+    # TODO(typed callers): soak._run_cell passes store.load_run's dicts as the baseline
+    if isinstance(result, dict):
+        result = RunResult.from_json(result)
+    baseline = [RunResult.from_json(run) if isinstance(run, dict) else run for run in baseline]
     st = settings or Settings()
     regressions: list[dict] = []
     notes: list[str] = []
     if not baseline:
         notes.append("no baseline yet (first good run of this matrix key): only a growing verdict is checked")
-    for entry in result.get("results") or []:
+    for entry in result.results:
         key = _key(entry)
         name = _label(key)
-        summary = entry.get("summary") or {}
-        earlier = [e for run in baseline for e in run.get("results") or [] if _key(e) == key]
-        earlier_summaries = [e.get("summary") or {} for e in earlier]
+        summary = entry.summary or Summary()
+        earlier = [e for run in baseline for e in run.results if _key(e) == key]
+        earlier_summaries = [e.summary or Summary() for e in earlier]
 
-        verdict = summary.get("verdict")
-        if verdict == "growing" and not any(s.get("verdict") == "growing" for s in earlier_summaries):
-            g = summary.get("growth_mb_per_iter")
-            ci = summary.get("growth_ci95") or [None, None]
+        if (summary.verdict is Verdict.GROWING
+                and not any(s.verdict is Verdict.GROWING for s in earlier_summaries)):
+            g = summary.growth_mb_per_iter
+            ci = summary.growth_ci95 or [None, None]
             regressions.append({
                 "kind": "growing", "strategy": key[0], "model": key[1],
-                "growth_mb_per_iter": g, "growth_ci95": summary.get("growth_ci95"),
+                "growth_mb_per_iter": g, "growth_ci95": summary.growth_ci95,
                 "message": f"{name}: new `growing` verdict: memory grows {g:+.3f} MB/iter "
                            f"(95% CI [{ci[0]:.3f}, {ci[1]:.3f}])" + ("" if earlier else ", no earlier run to compare")
                 if g is not None and None not in ci else f"{name}: new `growing` verdict",
             })
 
-        growth = summary.get("growth_mb_per_iter")
-        highs = [s["growth_ci95"][1] for s in earlier_summaries if s.get("growth_ci95")]
+        growth = summary.growth_mb_per_iter
+        highs = [s.growth_ci95[1] for s in earlier_summaries if s.growth_ci95]
         if growth is not None and highs:
             ceiling = max(highs)
             if growth > ceiling and growth >= st.growth_threshold_mb:

@@ -1,16 +1,20 @@
 """The report's charts (matplotlib, Agg, no pyplot state): memory against iteration per
 strategy, memory against time from the external samples, TTFT and tokens/s distributions.
-Each function returns PNG bytes; every one copes with a strategy that has no iterations."""
+Each function takes the typed result (orchestrator.results) and returns PNG bytes; every
+one copes with a strategy that has no iterations."""
 
 from __future__ import annotations
 
 import io
 import statistics
+from typing import NamedTuple
 
 import matplotlib
 
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
+
+from orchestrator.results import RunResult, Status, StrategyResult, Summary
 
 # where each phase mark sits around its iteration's x (the RSS point is the after_infer mark)
 PHASE_STYLE = {
@@ -30,14 +34,19 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _memory_series(entry: dict):
-    """(i, rss, uss, warmup) per iteration, the last record of each i (scenario switch has
-    one record per model), in order."""
-    last = {}
-    for it in entry.get("iterations") or []:
-        if it.get("i") is not None and it.get("rss_mb") is not None:
-            last[it["i"]] = it
-    return [(i, last[i]["rss_mb"], last[i].get("uss_mb"), bool(last[i].get("warmup"))) for i in sorted(last)]
+class Point(NamedTuple):
+    i: int
+    rss_mb: float
+    uss_mb: float | None
+    warmup: bool
+
+
+def _memory_series(entry: StrategyResult) -> list[Point]:
+    """One point per iteration, in order: StrategyResult.memory_series (the one "last model
+    per i" rule: an iteration whose last model's record is missing has no point, never
+    another model's record in its place), warm-up iterations included (drawn shaded)."""
+    return [Point(it.i, it.rss_mb, it.uss_mb, it.warmup)
+            for it in entry.memory_series(measured_only=False) if it.rss_mb is not None]
 
 
 def _note(ax, text: str) -> None:
@@ -46,38 +55,42 @@ def _note(ax, text: str) -> None:
     ax.set_yticks([])
 
 
-def memory_chart(entry: dict) -> bytes:
+def memory_chart(entry: StrategyResult) -> bytes:
     """RSS (and USS) at each iteration's after_infer mark, warm-up shaded, every phase mark,
     the fitted growth slope with its 95% CI band; beside it RSS/USS over time from the
     sampler, iteration starts marked."""
-    samples = entry.get("samples") or []
+    return _png(_memory_figure(entry))
+
+
+def _memory_figure(entry: StrategyResult) -> Figure:
+    samples = entry.samples
     fig = Figure(figsize=(11, 3.8) if samples else (7.5, 3.8))
     axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]}) if samples else [fig.subplots()]
     ax = axes[0]
-    strategy, status = entry.get("strategy", "?"), entry.get("status", "?")
+    strategy, status = entry.strategy, entry.status
     title = f"{strategy} — memory per iteration"
-    if status != "ok":
+    if status is not Status.OK:
         title += f" ({status})"
     ax.set_title(title, fontsize=11)
     series = _memory_series(entry)
     if not series:
         _note(ax, f"no iterations recorded ({status})")
     else:
-        xs = [s[0] for s in series]
-        warm = [s[0] for s in series if s[3]]
+        xs = [p.i for p in series]
+        warm = [p.i for p in series if p.warmup]
         if warm:
             ax.axvspan(min(warm) - 0.5, max(warm) + 0.5, color="#ffdd99", alpha=0.45, label="warm-up", lw=0)
-        ax.plot(xs, [s[1] for s in series], "-o", color="#1f77b4", ms=4, lw=1.5, label="RSS (after infer)")
-        uss = [(s[0], s[2]) for s in series if s[2] is not None]
+        ax.plot(xs, [p.rss_mb for p in series], "-o", color="#1f77b4", ms=4, lw=1.5, label="RSS (after infer)")
+        uss = [(p.i, p.uss_mb) for p in series if p.uss_mb is not None]
         if uss:
             ax.plot([u[0] for u in uss], [u[1] for u in uss], "--s", color="#ff7f0e", ms=3, lw=1.2, label="USS")
         seen = set()
-        for it in entry.get("iterations") or []:
-            for name, mark in (it.get("phases") or {}).items():
-                if not isinstance(mark, dict) or mark.get("rss_mb") is None or name == "after_infer":
+        for it in entry.iterations:  # every model's phase marks (a switch loads and unloads each)
+            for name, mark in it.phases.items():
+                if mark.rss_mb is None or name == "after_infer":
                     continue
                 off, marker, color = PHASE_STYLE.get(name, OTHER_PHASE)
-                ax.plot([it["i"] + off], [mark["rss_mb"]], marker, color=color, ms=4, alpha=0.75,
+                ax.plot([it.i + off], [mark.rss_mb], marker, color=color, ms=4, alpha=0.75,
                         label=None if name in seen else name, ls="none")
                 seen.add(name)
         _slope(ax, entry, series)
@@ -88,13 +101,13 @@ def memory_chart(entry: dict) -> bytes:
     if samples:
         _samples(axes[1], entry, samples)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
-def _slope(ax, entry: dict, series) -> None:
-    summary = entry.get("summary") or {}
-    slope, ci = summary.get("growth_mb_per_iter"), summary.get("growth_ci95")
-    measured = [(s[0], s[1]) for s in series if not s[3]]
+def _slope(ax, entry: StrategyResult, series: list[Point]) -> None:
+    summary = entry.summary or Summary()
+    slope, ci = summary.growth_mb_per_iter, summary.growth_ci95
+    measured = [(p.i, p.rss_mb) for p in series if not p.warmup]
     if slope is None or len(measured) < 2:
         return
     xs = [m[0] for m in measured]
@@ -114,7 +127,7 @@ def _slope(ax, entry: dict, series) -> None:
     ax.plot(grid, [ym + slope * (x - xm) for x in grid], "-", color="#d62728", lw=1.6, label=label)
 
 
-def _samples(ax, entry: dict, samples) -> None:
+def _samples(ax, entry: StrategyResult, samples) -> None:
     ax.set_title("sampled from outside, over time", fontsize=11)
     t = [s[0] for s in samples]
     ax.plot(t, [s[1] for s in samples], "-", color="#1f77b4", lw=1, label="RSS")
@@ -134,20 +147,20 @@ def _samples(ax, entry: dict, samples) -> None:
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
 
 
-def _measured(entry: dict, key: str) -> list[float]:
-    return [float(it[key]) for it in entry.get("iterations") or []
-            if not it.get("warmup") and it.get(key) is not None]
+def _measured(entry: StrategyResult, key: str) -> list[float]:
+    values = (getattr(it, key) for it in entry.measured())
+    return [float(v) for v in values if v is not None]
 
 
-def timing_chart(result: dict) -> bytes:
+def timing_chart(result: RunResult) -> bytes:
     """Box plots (with every point) of TTFT and tokens/s per strategy, warm-up left out."""
-    entries = result.get("results") or []
+    entries = result.results
     fig = Figure(figsize=(11, 3.6))
     axes = fig.subplots(1, 2)
     for ax, key, title in ((axes[0], "ttft_ms", "time to first token (ms)"),
                            (axes[1], "tokens_per_s", "tokens / s")):
         ax.set_title(title + ", after warm-up", fontsize=11)
-        labels = [e.get("strategy", "?") for e in entries]
+        labels = [e.strategy for e in entries]
         data = [_measured(e, key) for e in entries]
         if not any(data):
             _note(ax, "no measured iterations")

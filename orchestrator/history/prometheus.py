@@ -8,7 +8,9 @@ import math
 import os
 import tempfile
 
-VERDICTS = ("stable", "plateau", "growing", "none")
+from orchestrator.results import RunResult, Status, Summary, Verdict
+
+VERDICTS = tuple(v.value for v in Verdict) + ("none",)
 
 HELP = {
     "orch_soak_growth_mb_per_iter": "Memory growth per iteration (Theil-Sen slope of RSS), MB.",
@@ -44,8 +46,9 @@ def _value(v: float) -> str:
 
 
 def render(cells: list[dict]) -> str:
-    """`cells`: one dict per matrix cell run: soak, matrix_key, result (or None), outcome,
-    regressions (count), finished (Unix time), last_success (Unix time or None)."""
+    """`cells`: one dict per matrix cell run: soak, matrix_key, result (a RunResult, or
+    None), outcome, regressions (count), finished (Unix time), last_success (Unix time or
+    None)."""
     samples: dict[str, list[str]] = {name: [] for name in HELP}
 
     def add(name, labels, value):
@@ -55,18 +58,21 @@ def render(cells: list[dict]) -> str:
 
     for cell in cells:
         base = {"soak": cell["soak"], "key": cell["matrix_key"]}
-        for entry in (cell.get("result") or {}).get("results") or []:
-            labels = dict(base, strategy=entry.get("strategy"), model=entry.get("model") or "")
-            s = entry.get("summary") or {}
-            add("orch_soak_growth_mb_per_iter", labels, s.get("growth_mb_per_iter"))
-            add("orch_soak_growth_ci95_high_mb_per_iter", labels, (s.get("growth_ci95") or [None, None])[1])
-            add("orch_soak_ttft_ms_median", labels, s.get("ttft_ms_median"))
-            add("orch_soak_tokens_per_s_median", labels, s.get("tokens_per_s_median"))
-            add("orch_soak_cer_mean", labels, s.get("cer_mean"))
-            verdict = s.get("verdict") or "none"
+        result = cell.get("result")
+        if isinstance(result, dict):  # TODO(typed callers): soak._run_cell's record holds the run's JSON
+            result = RunResult.from_json(result)
+        for entry in result.results if result is not None else []:
+            labels = dict(base, strategy=entry.strategy, model=entry.model or "")
+            s = entry.summary or Summary()
+            add("orch_soak_growth_mb_per_iter", labels, s.growth_mb_per_iter)
+            add("orch_soak_growth_ci95_high_mb_per_iter", labels, (s.growth_ci95 or [None, None])[1])
+            add("orch_soak_ttft_ms_median", labels, s.ttft_ms_median)
+            add("orch_soak_tokens_per_s_median", labels, s.tokens_per_s_median)
+            add("orch_soak_cer_mean", labels, s.cer_mean)
+            verdict = s.verdict.value if s.verdict else "none"
             for v in VERDICTS:
                 add("orch_soak_verdict", dict(labels, verdict=v), 1 if v == verdict else 0)
-            add("orch_soak_strategy_ok", labels, 1 if entry.get("status") == "ok" else 0)
+            add("orch_soak_strategy_ok", labels, 1 if entry.status is Status.OK else 0)
         add("orch_soak_regressions", base, cell.get("regressions", 0))
         add("orch_soak_run_failed", base, 1 if cell.get("outcome") == "failed" else 0)
         add("orch_soak_last_run_timestamp_seconds", base, cell.get("finished"))

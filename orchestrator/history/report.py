@@ -1,6 +1,9 @@
 """`orch report`: one run as a self-contained HTML page (charts embedded as base64 PNG, no
 script, no network: it reads offline and prints), and its comparison table as Markdown or
-CSV. Strategies that crashed with few or no iterations are shown as such, not skipped."""
+CSV. Strategies that crashed with few or no iterations are shown as such, not skipped.
+
+Every function takes a RunResult (orchestrator.results); every number it rounds goes
+through output._r, the one rounding that never prints "-0"."""
 
 from __future__ import annotations
 
@@ -9,7 +12,9 @@ import datetime as _dt
 import html
 import json
 
+from orchestrator.errors import OrchError
 from orchestrator.output import HEADERS, result_rows
+from orchestrator.results import ResultError, RunResult, Status, Verdict
 from orchestrator.tabular import render_table
 
 CSS = """
@@ -23,6 +28,21 @@ img{max-width:100%;height:auto;display:block;margin:.4em 0 1em} pre{background:#
 """
 
 
+# table cells drawn in red: a status that is a failure, a growing verdict
+BAD_CELLS = frozenset({str(s) for s in Status if not s.fine} | {str(Verdict.GROWING)})
+
+
+def _typed(result: RunResult | dict) -> RunResult:
+    # TODO(typed callers): history/commands.py (_load -> store.load_run or a run.json)
+    # still hands over the stored JSON; drop this once it passes a RunResult
+    if not isinstance(result, dict):
+        return result
+    try:
+        return RunResult.from_json(result)
+    except ResultError as exc:  # a run.json that is not an orch result: one line, exit 2
+        raise OrchError(f"not an orch result: {exc}") from None
+
+
 def _e(v) -> str:
     return html.escape("" if v is None else str(v))
 
@@ -31,20 +51,23 @@ def _img(png: bytes, alt: str) -> str:
     return f'<img alt="{_e(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
 
 
-def table_rows(result: dict) -> tuple[list[str], list[list]]:
-    """The comparison table (the same columns `orch run` prints)."""
+def table_rows(result: RunResult) -> tuple[list[str], list[list]]:
+    """The comparison table (the same columns `orch run` prints, rounded by output._r)."""
+    result = _typed(result)  # TODO(typed callers)
     return list(HEADERS), result_rows(result)
 
 
-def render_markdown(result: dict) -> str:
+def render_markdown(result: RunResult) -> str:
+    result = _typed(result)  # TODO(typed callers)
     headers, rows = table_rows(result)
-    title = f"# orch run {result.get('run_id')}\n\n"
-    meta = (f"engine `{(result.get('engine') or {}).get('name')}`, scenario "
-            f"`{(result.get('plan') or {}).get('scenario')}`, started {result.get('started_at')}\n\n")
+    title = f"# orch run {result.run_id}\n\n"
+    meta = (f"engine `{result.engine_name}`, scenario `{result.plan.get('scenario')}`, "
+            f"started {result.started_at}\n\n")
     return title + meta + render_table(headers, rows, "md") + "\n"
 
 
-def render_csv(result: dict) -> str:
+def render_csv(result: RunResult) -> str:
+    result = _typed(result)  # TODO(typed callers)
     headers, rows = table_rows(result)
     return render_table(headers, rows, "csv") + "\n"
 
@@ -57,7 +80,7 @@ def _html_table(headers, rows, left=(0,)) -> str:
         out.append("<tr>")
         for k, v in enumerate(row):
             cls = ["l"] if k in left else []
-            if isinstance(v, str) and (v in ("crashed", "timeout", "error", "interrupted") or v == "growing"):
+            if isinstance(v, str) and v in BAD_CELLS:
                 cls.append("bad")
             out.append(f'<td class="{" ".join(cls)}">{"-" if v is None else _e(v)}</td>')
         out.append("</tr>")
@@ -92,45 +115,46 @@ def _soak_section(soak: dict) -> str:
     return "".join(parts)
 
 
-def render_html(result: dict) -> str:
+def render_html(result: RunResult) -> str:
     from orchestrator.history import plots  # matplotlib only when a page is drawn
 
-    engine = result.get("engine") or {}
-    plan = result.get("plan") or {}
-    entries = result.get("results") or []
+    result = _typed(result)  # TODO(typed callers)
+    engine, plan, entries = result.engine, result.plan, result.results
     headers, rows = table_rows(result)
-    title = f"orch run {result.get('run_id')}"
+    title = f"orch run {result.run_id}"
     body = [f"<h1>{_e(title)}</h1>",
             f'<p class="sub">engine <b>{_e(engine.get("name"))}</b> · scenario <b>{_e(plan.get("scenario"))}</b>'
             f' · models {_e(", ".join(plan.get("models") or []) or "-")} · audio {_e(plan.get("audio") or "-")}'
             f' · {_e(plan.get("iters"))} iterations, {_e(plan.get("warmup"))} warm-up'
-            f' · started {_e(result.get("started_at"))}, finished {_e(result.get("finished_at") or "-")}</p>',
+            f' · started {_e(result.started_at)}, finished {_e(result.finished_at or "-")}</p>',
             "<h2>Comparison</h2>", _html_table(headers, rows)]
-    problems = [f"<li><b>{_e(e.get('strategy'))}</b>: {_e(e.get('status'))}: {_e(e.get('error'))}</li>"
-                for e in entries if e.get("status") != "ok" and e.get("error")]
+    problems = [f"<li><b>{_e(e.strategy)}</b>: {_e(e.status)}: {_e(e.error)}</li>"
+                for e in entries if e.status is not Status.OK and e.error]
     if problems:
         body.append('<ul class="warn">' + "".join(problems) + "</ul>")
-    body.append(_soak_section(result.get("soak") or {}))
+    body.append(_soak_section(result.other.get("soak") or {}))
     body.append('<h2>Memory</h2><p class="sub">RSS and USS measured from outside the worker at each '
                 "iteration's after-infer mark; shaded: warm-up (left out of the fit); small marks: the "
-                "other phase marks (before load, after load, after unload); red: the Theil–Sen growth "
+                "other phase marks (before load, after load, before infer, after unload); with several "
+                "models per iteration (scenario switch) the line is the last model's record of each "
+                "iteration, and an iteration without it has no point; red: the Theil–Sen growth "
                 "slope over the measured iterations with its 95% CI band. Right: the external "
                 "sampler's series over time, when recorded.</p>")
     if not entries:
         body.append('<p class="sub">no strategy results in this run</p>')
     for e in entries:
-        body.append(f'<h3 id="mem-{_e(e.get("strategy"))}">{_e(e.get("strategy"))}</h3>')
-        body.append(_img(plots.memory_chart(e), f"memory of {e.get('strategy')}"))
+        body.append(f'<h3 id="mem-{_e(e.strategy)}">{_e(e.strategy)}</h3>')
+        body.append(_img(plots.memory_chart(e), f"memory of {e.strategy}"))
     body.append("<h2>Timing</h2>")
     body.append(_img(plots.timing_chart(result), "TTFT and tokens/s distributions"))
     body.append("<h2>Engine</h2>" + _facts(engine))
     for e in entries:
-        if e.get("engine_info"):
-            body.append(f"<h3>{_e(e.get('strategy'))} engine info</h3>" + _facts(e.get("engine_info")))
-    body.append("<h2>Host</h2>" + _facts(result.get("host")))
+        if e.engine_info:
+            body.append(f"<h3>{_e(e.strategy)} engine info</h3>" + _facts(e.engine_info))
+    body.append("<h2>Host</h2>" + _facts(result.host))
     body.append("<h2>Plan</h2>" + _facts(plan))
     generated = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    body.append(f'<p class="sub">schema {_e(result.get("schema"))} · report generated {generated} by orch</p>')
+    body.append(f'<p class="sub">schema {_e(result.schema)} · report generated {generated} by orch</p>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_e(title)}</title>"
             f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
