@@ -147,6 +147,23 @@ def summarize(iterations: list[IterationRecord], th: Thresholds) -> Summary:
     return out
 
 
+def project_rss(iterations: list[IterationRecord], planned_iters: int,
+                growth_mb_per_iter: float | None) -> float | None:
+    """RSS after the last planned iteration at the growth measured so far (a strategy the
+    memory guard stopped): the fitted slope, or with too few iterations for a fit, the
+    straight line from the first record to the last."""
+    series = memory_series(iterations, iterations)
+    if not series:
+        return None
+    first, last = series[0], series[-1]
+    growth = growth_mb_per_iter
+    if growth is None:
+        if last.i == first.i or first.rss_mb is None or last.rss_mb is None:
+            return None
+        growth = (last.rss_mb - first.rss_mb) / (last.i - first.i)
+    return (last.rss_mb or 0.0) + growth * (planned_iters - last.i)
+
+
 def _ci_block(values) -> MeanCI | None:
     fit = mean_ci(values)
     return None if fit is None else MeanCI(mean=fit[0], ci95=[fit[1], fit[2]], n=len(values))

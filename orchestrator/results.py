@@ -226,6 +226,9 @@ class Summary:
     cer_mean: float | None = None
     wer_mean: float | None = None
     empty_outputs: int | None = None
+    # a run the memory guard stopped: what the planned iterations would have needed at the
+    # growth measured so far (RSS after the last planned iteration, MB)
+    projected_rss_mb: float | None = None
     other: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -91,6 +91,9 @@ def _summarize(entry: StrategyResult, plan: RunPlan, scored: bool) -> None:
         entry.alignment = analysis.alignment_summary(its)
     elif scored:
         analysis.add_quality(entry.summary, its)
+    if entry.status is Status.MEMORY_LIMIT:
+        entry.summary.projected_rss_mb = analysis.project_rss(its, plan.iters,
+                                                              entry.summary.growth_mb_per_iter)
 
 
 def _run_strategy(plan: RunPlan, strategy: str, audio_s, scorer, progress_factory) -> StrategyResult:

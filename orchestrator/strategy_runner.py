@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from orchestrator import strategies
+from orchestrator.memory_guard import MemoryGuard
 from orchestrator.record_builder import RecordBuilder
 from orchestrator.record_sink import RecordSink
 from orchestrator.results import IterationRecord, PartialIteration, Status, StrategyResult
@@ -34,7 +35,9 @@ class StrategyRunner:
         self.base_config = worker_config
         self.scorer = scorer
         self.builder = RecordBuilder(self.spec.memory, plan.warmup, audio_s)
-        self.sampler = Sampler(plan.sample_hz)
+        limit = getattr(plan, "max_rss_mb", None)
+        self.guard = MemoryGuard(limit) if limit else None
+        self.sampler = Sampler(plan.sample_hz, on_sample=self.guard)
         self.teardown: list[str] = []
         self.starts: list[tuple[float, int]] = []
         self.engine_info: dict | None = None
@@ -75,10 +78,16 @@ class StrategyRunner:
                          self.sampler.between, self._write)
         with WorkerProcess(f"{self.spec.name}#{first_i}", config, self.log_path) as wp:
             self.sampler.watch(wp.pid)
+            if self.guard:
+                self.guard.watch(wp.pid)
             try:
                 loop.run(wp)
             except Outcome:
                 self.partial = loop.partial()
+                if self.guard and self.guard.tripped:
+                    where = (f"during iteration {loop.current.i}" if loop.current else
+                             f"after iteration {loop.last_done_i}" if loop.last_done_i else "while loading")
+                    raise Outcome(Status.MEMORY_LIMIT, self.guard.message(where)) from None
                 raise
             except BaseException:  # Ctrl-C or a bug here: stop the worker, keep what it measured
                 wp.kill()

@@ -168,6 +168,8 @@ class EventLoop:
             where = f"after iteration {self.last_done_i} (last phase mark: {self.last_phase or 'none'})"
         else:
             where = "before its first request"
+        if sig == "SIGKILL":  # orch kills only with a message of its own; this came from outside
+            how += " (likely the kernel's OOM killer: the host ran out of memory)"
         if sig:
             return Outcome(Status.CRASHED, f"{how} {where}{log}")
         return Outcome(Status.ERROR, f"{how} {where} without a result{log}")
