@@ -63,8 +63,8 @@ RADIO_VALUE = {"洞": 0, "拐": 7}
 RADIO_MARKS = "幺么洞拐"
 FEW = "几幾"  # 几十万, 十几万: approximate words, kept in characters
 NEGATIVE = "负負"
-# 负 after these is part of a word (欺负, 胜负, 抱负...), not a minus sign
-NEG_WORD_BEFORE = "欺辜胜勝抱自担擔肩背身"
+# 负 after these is part of a word (欺负, 胜负, 抱负, 减负, 不负...), not a minus sign
+NEG_WORD_BEFORE = "欺辜胜勝抱自担擔肩背身减減不重"
 # 负一场, 负两球: 负 is the verb "lose", the number counts games
 NEG_COUNTS = "场場局盘盤球仗届屆个個"
 # measure words after which H点MM / H点半 is a count, not a clock time (三点十五个理由)
@@ -472,10 +472,10 @@ _RADIO_CHARS = STRING_DIGITS + TWO + "".join(RADIO_VALUE) + FIN_DIGITS
 _RADIO = re.compile(f"(?<!{_ANY_N})[{_RADIO_CHARS}]{{3,}}(?!{_ANY_N})")
 _NEG = re.compile(f"(?<![{NEG_WORD_BEFORE}])(正)?([{NEGATIVE}])(的)?(?={_N})")
 _NEG_TARGET = re.compile(f"({_N}+)(分之{_N}+)?")
-_TIME = re.compile(f"(?<![{_N_}第])({_NP}+)[{POINTS}]({_NP}+)分(?![钟鐘])(?:({_NP}+)秒)?")
-_QUARTER = re.compile(f"(?<![{_N_}第])({_NP}+)([{POINTS}])([一二三])刻")
-_HALF = re.compile(f"(?<![{_N_}第])({_NP}+)[{POINTS}]半(?![{POINTS}途钟鐘{COUNTED}])")
-_HHMM = re.compile(f"(?<![{_N_}第])({_NP}+)[{POINTS}]({_NP}+)(?![{RUN_CHARS}分秒刻{COUNTED}])")
+_TIME = re.compile(f"(?<![{_N_}第这這那])({_NP}+)[{POINTS}]({_NP}+)分(?![钟鐘])(?:({_NP}+)秒)?")
+_QUARTER = re.compile(f"(?<![{_N_}第这這那])({_NP}+)([{POINTS}])([一二三])刻")
+_HALF = re.compile(f"(?<![{_N_}第这這那])({_NP}+)[{POINTS}]半(?![{POINTS}途钟鐘{COUNTED}])")
+_HHMM = re.compile(f"(?<![{_N_}第这這那])({_NP}+)[{POINTS}]({_NP}+)(?![{RUN_CHARS}分秒刻{COUNTED}])")
 # after a part of the day, H点M is a clock time even with 零X minutes (下午三点零五 -> 下午3:05)
 DAYPARTS = "早上 上午 中午 下午 晚上 凌晨 傍晚 早晨 夜里 夜裡 清晨 今早 今晚 明早 明晚".split()
 _DAYPART_HHMM = re.compile(f"(?<={'|'.join(DAYPARTS)})({_NP}+)[{POINTS}]({_NP}+)(?![{RUN_CHARS}分秒刻{COUNTED}])")
