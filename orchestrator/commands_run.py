@@ -131,8 +131,7 @@ def _progress_factory(plan: RunPlan):
 def run_and_report(plan: RunPlan, kw) -> None:
     try:
         result = execute(plan, progress_factory=_progress_factory(plan))
-        ok = all(r["status"] in ("ok", "skipped") for r in result["results"])
-        code = EXIT_OK if ok else EXIT_FAILED
+        code = EXIT_OK if result.ok else EXIT_FAILED  # ok: every strategy ok or skipped
     except RunInterrupted as exc:
         result, code = exc.result, EXIT_INTERRUPTED
         click.echo("interrupted: what was measured is written below and in "
@@ -145,9 +144,9 @@ def run_and_report(plan: RunPlan, kw) -> None:
     if per_model:  # scenario switch: the per-model memory story
         click.echo("\n" + per_model)
     if kw["fmt"] == "table":
-        click.echo(output.result_footer(result, plan))
+        click.echo(output.result_footer(result, plan.run_dir))
     if not kw["no_history"]:
-        output.store_history(result, kw["db"])
+        output.store_history(result.to_json(), kw["db"])  # the store keeps the JSON as written
     click.get_current_context().exit(code)
 
 

@@ -372,6 +372,8 @@ def _run_cell(cfg, cell, key, plan, problems, db, settings, accept) -> dict:
     except Exception as exc:  # RunInterrupted carries what was measured
         result = getattr(exc, "result", None)
         record["error"] = f"the run failed: {type(exc).__name__}: {exc}"
+    if result is not None and hasattr(result, "to_json"):
+        result = result.to_json()  # a RunResult: from here on the JSON that is stored
     record["finished"] = time.time()
     if result is None:
         return record
@@ -451,6 +453,7 @@ def soak(ctx, config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept
 
     from orchestrator.history.baseline import Settings
     from orchestrator.output import HEADERS, result_rows
+    from orchestrator.results import RunResult
 
     cfg = load_config(config_path)  # ConfigError / CannotStart: exit 2, nothing has run
     cells = expand_indexed(cfg)
@@ -510,7 +513,7 @@ def soak(ctx, config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept
             if record["result"] is not None:
                 if fmt == "table":
                     click.echo(f"== {key}  run {record['result'].get('run_id')}  outcome {record['outcome']}")
-                click.echo(render_table(HEADERS, result_rows(record["result"]), fmt))
+                click.echo(render_table(HEADERS, result_rows(RunResult.from_json(record["result"])), fmt))
             for note in record["notes"]:
                 click.echo(f"note: {key}: {note}", err=True)
             for reg in record["regression_list"]:
