@@ -147,6 +147,9 @@ class IterationRecord:
     worker_rss_mb: float | None = None
     peak_rss_mb: float | None = None
     phases: dict[str, PhaseMark] = field(default_factory=dict)
+    # request -> first token broken into what the engine lets us see (ms by phase name,
+    # e.g. audio decode, encode + prefill, first token; one-shot cli: process start + load)
+    ttft_phases: dict[str, float] | None = None
     alignment: dict | None = None
     extra: dict = field(default_factory=dict)
     other: dict = field(default_factory=dict)
