@@ -36,17 +36,17 @@ BUILD_HINT = ("build it outside this repository: cmake -B build && "
 
 
 def problems_for(plan) -> list[str]:
-    opts = plan.engine_options
+    opts = plan.engine_options  # engine_options.ChatLLMOptions, paths resolved
     out = []
-    if not os.path.isdir(opts["chatllm_dir"]):
-        return [f"chatllm.cpp checkout not found at {opts['chatllm_dir']}: pass --chatllm-dir or set CHATLLM_DIR"]
+    if not os.path.isdir(opts.chatllm_dir):
+        return [f"chatllm.cpp checkout not found at {opts.chatllm_dir}: pass --chatllm-dir or set CHATLLM_DIR"]
     cli = any(strategies.get(s).runs_a_program for s in plan.strategies)
     inproc = any(not strategies.get(s).runs_a_program for s in plan.strategies)
-    if cli and not os.access(opts["main"], os.X_OK):
-        out.append(f"chatllm.cpp main not found at {opts['main']}: {BUILD_HINT}, or pass --chatllm-main")
-    if inproc and not os.path.exists(opts["lib"]):
-        out.append(f"libchatllm.so not found at {opts['lib']}: {BUILD_HINT}, or pass --chatllm-lib")
-    bindings = os.path.join(opts["chatllm_dir"], "bindings", "chatllm.py")
+    if cli and not os.access(opts.main or "", os.X_OK):
+        out.append(f"chatllm.cpp main not found at {opts.main}: {BUILD_HINT}, or pass --chatllm-main")
+    if inproc and not os.path.exists(opts.lib or ""):
+        out.append(f"libchatllm.so not found at {opts.lib}: {BUILD_HINT}, or pass --chatllm-lib")
+    bindings = os.path.join(opts.chatllm_dir, "bindings", "chatllm.py")
     if inproc and not os.path.exists(bindings):
         out.append(f"chatllm.cpp Python bindings not found at {bindings}: is this a chatllm.cpp checkout?")
     if not plan.models:

@@ -13,23 +13,56 @@ from pathlib import Path
 import click
 
 from orchestrator import output
+from orchestrator import strategies as registry
 from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CannotStart
-from orchestrator.engine_options import engine_options_from_cli, engine_option_decorators, preflight
-from orchestrator.plan import ENGINES, SCENARIOS, STRATEGIES, EXTRA_STRATEGIES, RunPlan, Thresholds
+from orchestrator.plan import ENGINES, SCENARIOS, RunPlan, Thresholds
+from orchestrator.plan_inputs import PlanInputs
+from orchestrator.preflight import preflight
 from orchestrator.runner import RunInterrupted, execute
 from orchestrator.tabular import format_option
 
-ALL_STRATEGIES = STRATEGIES + EXTRA_STRATEGIES
+DEFAULT = RunPlan(strategies=[])  # what the command line shows as defaults: RunPlan's own
+
+
+def engine_option_decorators():
+    return [
+        # calibration engine
+        click.option("--ttft-ms", type=float, default=None, help="calibration: time to first token (default 50)."),
+        click.option("--token-ms", type=float, default=None, help="calibration: delay between tokens (default 10)."),
+        click.option("--leak-mb", type=float, default=None, help="calibration: native heap leaked per inference call."),
+        click.option("--leak-on-load-mb", type=float, default=None, help="calibration: native heap leaked per model load."),
+        click.option("--leak-models", default=None, help="calibration: comma-separated model names the load leak applies to."),
+        click.option("--model-mb", type=float, default=None, help="calibration: weights held while loaded (default 16)."),
+        click.option("--load-ms", type=float, default=None, help="calibration: time a load takes (default 0)."),
+        click.option("--crash-at", type=click.IntRange(1), default=None, help="calibration: SIGSEGV at this iteration."),
+        click.option("--hang-at", type=click.IntRange(1), default=None, help="calibration: hang at this iteration."),
+        # chatllm.cpp engine
+        click.option("--chatllm-dir", envvar="CHATLLM_DIR", default="./chatllm.cpp", show_default=True,
+                     help="chatllm.cpp checkout (env CHATLLM_DIR)."),
+        click.option("--chatllm-main", default=None, help="chatllm.cpp `main` (default: <dir>/build/bin/main)."),
+        click.option("--chatllm-lib", default=None, help="libchatllm.so (default: <dir>/bindings/libchatllm.so)."),
+        click.option("--threads", type=int, default=None, help="chatllm: threads (-n)."),
+        click.option("--ctx", type=int, default=None, help="chatllm: context length (-c)."),
+        click.option("--max-new-tokens", type=int, default=None, help="chatllm: bound on the output length."),
+        click.option("--engine-arg", "engine_args", multiple=True,
+                     help="chatllm: extra argument passed through (repeatable), e.g. --engine-arg=--seed --engine-arg=1."),
+    ]
+
+
+CALIBRATION_KEYS = ("ttft_ms", "token_ms", "leak_mb", "leak_on_load_mb", "leak_models", "model_mb", "load_ms",
+                    "crash_at", "hang_at")
+CHATLLM_KEYS = {"chatllm_dir": "chatllm_dir", "chatllm_main": "main", "chatllm_lib": "lib",
+                "threads": "threads", "ctx": "ctx", "max_new_tokens": "max_new_tokens", "engine_args": "engine_args"}
 
 
 def common_options(f):
     decorators = [
-        click.option("--iters", type=click.IntRange(1), default=10, show_default=True,
+        click.option("--iters", type=click.IntRange(1), default=DEFAULT.iters, show_default=True,
                      help="Iterations per strategy."),
-        click.option("--warmup", type=click.IntRange(0), default=2, show_default=True,
+        click.option("--warmup", type=click.IntRange(0), default=DEFAULT.warmup, show_default=True,
                      help="Leading iterations recorded but left out of the statistics."),
-        click.option("--engine", type=click.Choice(ENGINES), default="calibration", show_default=True),
-        click.option("--scenario", type=click.Choice(SCENARIOS), default="asr", show_default=True),
+        click.option("--engine", type=click.Choice(ENGINES), default=DEFAULT.engine, show_default=True),
+        click.option("--scenario", type=click.Choice(SCENARIOS), default=DEFAULT.scenario, show_default=True),
         click.option("--model", "model", help="Model file (chatllm) or label NAME[:MB] (calibration)."),
         click.option("--models", help="Comma-separated models for --scenario switch."),
         click.option("--audio", type=click.Path(dir_okay=False), help="Audio file to transcribe."),
@@ -41,12 +74,15 @@ def common_options(f):
         click.option("--srt", "srt_path", type=click.Path(dir_okay=False),
                      help="--scenario align: write the last iteration's words as SRT (one file per strategy)."),
         click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the result JSON here too."),
-        click.option("--out", type=click.Path(file_okay=False), default="orch-results", show_default=True,
+        click.option("--out", type=click.Path(file_okay=False), default=str(DEFAULT.out_dir), show_default=True,
                      help="Per-run folder with <strategy>.jsonl, worker logs and run.json."),
-        click.option("--iter-timeout", type=float, default=120.0, show_default=True,
+        click.option("--iter-timeout", type=float, default=DEFAULT.iter_timeout, show_default=True,
                      help="Seconds without progress before a worker is killed (status timeout)."),
-        click.option("--sample-hz", type=float, default=20.0, show_default=True,
+        click.option("--sample-hz", type=float, default=DEFAULT.sample_hz, show_default=True,
                      help="External memory sampling rate (0: only at phase marks)."),
+        click.option("--max-rss-mb", type=click.FloatRange(0), default=None,
+                     help="Memory guard: stop a worker whose process tree passes this many MB (status "
+                          "memory-limit). Default: 80% of the memory available at the start; 0: off."),
         click.option("--growth-threshold-mb", type=float, default=Thresholds.growth_mb_per_iter,
                      show_default=True, help="Growth per iteration under which a strategy is stable."),
         click.option("--plateau-min-tail", type=int, default=Thresholds.plateau_min_tail, show_default=True,
@@ -64,27 +100,32 @@ def _option(key: str) -> str:
     return "--" + key.replace("_", "-")
 
 
-def build_plan(strategies, kw) -> RunPlan:
-    """The plan, after every check that can be made before a worker starts: the plan itself,
-    its input files, where its results and history go. CannotStart lists every problem."""
+def inputs_from_cli(strategies: list[str], kw: dict) -> PlanInputs:
+    """The command line's words as PlanInputs (soak configs make the same from a cell)."""
     models = [m for m in (kw["models"] or "").split(",") if m] or ([kw["model"]] if kw["model"] else [])
-    plan = RunPlan(
-        strategies=list(strategies), iters=kw["iters"], warmup=kw["warmup"], engine=kw["engine"],
+    if kw["engine"] == "chatllm":
+        options = {CHATLLM_KEYS[k]: kw[k] for k in CHATLLM_KEYS if kw.get(k) not in (None, ())}
+    else:
+        options = {k: kw[k] for k in CALIBRATION_KEYS if kw.get(k) is not None}
+    return PlanInputs(
+        strategies=strategies, iters=kw["iters"], warmup=kw["warmup"], engine=kw["engine"],
         scenario=kw["scenario"], models=models, audio=kw["audio"], reference=kw["reference"],
         transcript=kw["transcript"], language=kw["language"], out_dir=Path(kw["out"]),
         iter_timeout=kw["iter_timeout"], sample_hz=kw["sample_hz"],
-        thresholds=Thresholds(growth_mb_per_iter=kw["growth_threshold_mb"],
-                              plateau_min_tail=kw["plateau_min_tail"]),
-        json_path=Path(kw["json_path"]) if kw["json_path"] else None,
-        progress=sys.stdout.isatty(),
-    )
-    plan.engine_options = engine_options_from_cli(plan, kw)
+        growth_threshold_mb=kw["growth_threshold_mb"], plateau_min_tail=kw["plateau_min_tail"],
+        json_path=Path(kw["json_path"]) if kw["json_path"] else None, max_rss_mb=kw["max_rss_mb"],
+        engine_options=options, progress=sys.stdout.isatty())
+
+
+def build_plan(strategies, kw) -> RunPlan:
+    """The plan, after every check that can be made before a worker starts: the plan itself,
+    its input files, where its results and history go. CannotStart lists every problem."""
+    plan, notes = RunPlan.build(inputs_from_cli(list(strategies), kw))
     problems = preflight(plan, label=_option) + output_problems(plan, kw)
     if problems:
         raise CannotStart(problems)
-    if plan.warmup >= plan.iters:
-        click.echo(f"note: --warmup {plan.warmup} >= --iters {plan.iters}: no iteration is "
-                   "left for the statistics", err=True)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     return plan
 
 
@@ -151,7 +192,7 @@ def run_and_report(plan: RunPlan, kw) -> None:
 
 
 @click.command()
-@click.option("--strategy", type=click.Choice(ALL_STRATEGIES), required=True)
+@click.option("--strategy", type=click.Choice(registry.NAMES), required=True)
 @common_options
 def run(strategy, **kw):
     """Run one strategy for --iters iterations in its own worker process."""
@@ -159,8 +200,8 @@ def run(strategy, **kw):
 
 
 @click.command()
-@click.option("--all", "all_", is_flag=True, help=f"Every strategy: {', '.join(STRATEGIES)} "
-              "(plus cli-interactive and recreate-destroy on chatllm).")
+@click.option("--all", "all_", is_flag=True, help="Every strategy the engine can run: "
+              f"{', '.join(registry.NAMES)}.")
 @click.option("--strategies", help="Comma-separated strategies.")
 @common_options
 def compare(all_, strategies, **kw):
@@ -168,9 +209,7 @@ def compare(all_, strategies, **kw):
     if all_ == (strategies is not None):
         raise click.UsageError("give either --all or --strategies a,b")
     if all_:
-        chosen = list(STRATEGIES)
-        if kw["engine"] == "chatllm":
-            chosen = ["restart", "recreate", "recreate-destroy", "fresh-process", "cli", "cli-interactive"]
+        chosen = registry.for_engine(kw["engine"])
     else:  # unknown, repeated or no strategies: named with every other problem (RunPlan.validate)
         chosen = [s.strip() for s in strategies.split(",") if s.strip()]
     run_and_report(build_plan(chosen, kw), kw)

@@ -13,7 +13,7 @@ import psutil
 from orchestrator import strategies as registry
 from orchestrator.chatllm_model import ModelFileError, is_test_model, read_meta
 from orchestrator.chatllm_paths import BUILD_HINT, resolve
-from orchestrator.engine_options import checkout_commit
+from orchestrator.plan_inputs import checkout_commit
 from orchestrator.tabular import format_option, render_table
 from orchestrator.testmodels import DEFAULT_OUT as TINY_DIR
 from orchestrator.testmodels import SPECS

@@ -1,19 +1,27 @@
-"""What a run is asked to do: one plain data object shared by `run`, `compare`, `selftest`
-and `soak`, so every entry point drives the harness the same way."""
+"""What a run is asked to do: one data object shared by `run`, `compare`, `selftest` and
+`soak`, so every entry point drives the harness the same way. Its field defaults are the
+only defaults (the command line shows them); `RunPlan.build(PlanInputs)` is the one
+constructor the command line and soak configs both use; what it decides on the user's
+behalf comes back as notes, for the command to print."""
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-STRATEGIES = ("restart", "recreate", "fresh-process", "cli")
-# strategies that only some engines can run (chatllm.cpp's interactive `main`, the
-# bindings' two ways of re-creating a model)
-EXTRA_STRATEGIES = ("cli-interactive", "recreate-destroy")
+from orchestrator import engine_options as eo
+from orchestrator import strategies as registry
+
+# the registry's names (orchestrator.strategies); kept under the old names for soak's config
+# schema until it reads the registry itself
+STRATEGIES = registry.NAMES
+EXTRA_STRATEGIES: tuple[str, ...] = ()
 SCENARIOS = ("asr", "switch", "align")
 ENGINES = ("calibration", "chatllm")
 
@@ -43,8 +51,8 @@ class RunPlan:
     iters: int = 10
     warmup: int = 2
     engine: str = "calibration"
-    # engine-specific options, passed to the worker as they are (see workers.engines)
-    engine_options: dict = field(default_factory=dict)
+    # engine-specific options (orchestrator.engine_options; a dict is typed on construction)
+    engine_options: Any = field(default_factory=dict)
     scenario: str = "asr"
     # for scenario `switch`: the models loaded in turn; otherwise [model] or []
     models: list[str] = field(default_factory=list)
@@ -59,6 +67,27 @@ class RunPlan:
     thresholds: Thresholds = field(default_factory=Thresholds)
     json_path: Path | None = None
     progress: bool = False
+    # per-worker-tree memory limit (MB); None: no guard (RunPlan.build sets the default)
+    max_rss_mb: float | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.engine_options, dict) and self.engine in eo.BY_ENGINE:
+            self.engine_options = eo.from_mapping(self.engine, self.engine_options)
+
+    @classmethod
+    def build(cls, given: "PlanInputs") -> "tuple[RunPlan, list[str]]":
+        """The plan from what the user gave (command line or soak cell), with the defaults
+        above for what they did not; and notes on what was decided for them."""
+        from orchestrator.plan_inputs import build_plan
+
+        return build_plan(cls, given)
+
+    @functools.cached_property
+    def audio_s(self) -> float | None:
+        """The audio's length in seconds, read once (hostinfo.AudioError if it is no audio)."""
+        from orchestrator.hostinfo import audio_seconds
+
+        return audio_seconds(self.audio) if self.audio else None
 
     @property
     def run_dir(self) -> Path:
@@ -70,7 +99,12 @@ class RunPlan:
         return None
 
     def transcript_text(self) -> str | None:
-        """The forced-alignment transcript (scenario align): --transcript or X.txt beside X.wav."""
+        """The forced-alignment transcript (scenario align): --transcript or X.txt beside X.wav.
+        Read once."""
+        return self._transcript
+
+    @functools.cached_property
+    def _transcript(self) -> str | None:
         if self.scenario != "align":
             return None
         path = self.transcript
@@ -93,7 +127,7 @@ class RunPlan:
             problems.append(f"unknown engine {self.engine!r}: choose from {', '.join(ENGINES)}")
         if self.scenario not in SCENARIOS:
             problems.append(f"unknown scenario {self.scenario!r}: choose from {', '.join(SCENARIOS)}")
-        known = STRATEGIES + EXTRA_STRATEGIES
+        known = registry.NAMES
         if not self.strategies:
             problems.append("no strategy given")
         unknown = [s for s in self.strategies if s not in known]
@@ -122,11 +156,13 @@ class RunPlan:
         return problems
 
     def describe(self, audio_s: float | None = None) -> dict:
+        """The plan as the result JSON records it."""
         return {"strategies": list(self.strategies), "iters": self.iters, "warmup": self.warmup,
                 "scenario": self.scenario, "models": list(self.models), "audio": self.audio,
                 "audio_s": audio_s, "reference": self.reference, "transcript": self.transcript,
                 "language": self.language, "iter_timeout": self.iter_timeout,
-                "sample_hz": self.sample_hz, "thresholds": vars(self.thresholds)}
+                "sample_hz": self.sample_hz, "max_rss_mb": self.max_rss_mb,
+                "thresholds": vars(self.thresholds)}
 
 
 # the numbers a plan takes: (kind, least value, whether the least value itself is out)

@@ -32,7 +32,8 @@ def not_applicable(plan: RunPlan, strategy: str) -> str | None:
 
 
 def worker_config(plan: RunPlan, strategy: str) -> dict:
-    return {"strategy": strategy, "engine": plan.engine, "engine_options": plan.engine_options,
+    """What the worker is told (JSON: the child never imports the parent's code)."""
+    return {"strategy": strategy, "engine": plan.engine, "engine_options": plan.engine_options.to_worker(),
             "scenario": plan.scenario, "models": list(plan.models), "audio": plan.audio,
             "transcript": plan.transcript_text(), "language": plan.language}
 
@@ -124,9 +125,9 @@ def _now() -> str:
 def execute(plan: RunPlan, progress_factory=None,
             on_strategy_done: Callable[[StrategyResult], None] | None = None) -> RunResult:
     plan.run_dir.mkdir(parents=True, exist_ok=True)
-    audio_s = hostinfo.audio_seconds(plan.audio) if plan.audio else None
+    audio_s = plan.audio_s
     result = RunResult(run_id=plan.run_id, started_at=_now(), host=hostinfo.host_facts(),
-                       engine={"name": plan.engine, **plan.engine_options},
+                       engine={"name": plan.engine, **plan.engine_options.describe()},
                        plan=plan.describe(audio_s))
     scorer = _scorer(plan, audio_s)
     interrupted = False

@@ -65,7 +65,7 @@ def test_run_refuses_a_corrupt_model_before_any_worker(tmp_path):
 def test_language_guess(tmp_path, audio, reference, expected):
     from types import SimpleNamespace
 
-    from orchestrator.engine_options import guess_language
+    from orchestrator.plan_inputs import guess_language
 
     wav = tmp_path / audio
     if reference is not None:
