@@ -5,7 +5,7 @@ import sys
 import time
 from types import SimpleNamespace
 
-from workers import cli
+from workers import engine_program as cli
 
 # a program like chatllm.cpp's `main -i`: on end of input it prompts again, forever
 PROMPTS_FOREVER = "import sys\nwhile True:\n    sys.stdout.write('File > '); sys.stdout.flush(); sys.stdin.readline()\n"

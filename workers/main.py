@@ -15,7 +15,7 @@ import os
 import sys
 import traceback
 
-from workers import cli, fresh_process, recreate, restart
+from workers import engine_program, fresh_process, recreate, restart
 from workers.channel import Channel
 from workers.engines.base import EngineError
 from workers.loop import Session
@@ -32,8 +32,8 @@ STRATEGIES = {
     "recreate": recreate.run,
     "recreate-destroy": recreate.run,
     "fresh-process": fresh_process.run,
-    "cli": cli.run,
-    "cli-interactive": cli.run_interactive,
+    "cli": engine_program.run,
+    "cli-interactive": engine_program.run_interactive,
 }
 
 EXIT_ERROR = 3
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
         return 0
     except EngineError as exc:
         ch.send("error", kind=exc.kind, message=str(exc), traceback="")
-    except cli.EngineCrashed as exc:
+    except engine_program.EngineCrashed as exc:
         ch.send("error", kind="engine_crashed", message=str(exc), traceback="")
     except Exception as exc:  # anything else is reported, never swallowed
         tb = traceback.format_exc()

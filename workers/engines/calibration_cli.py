@@ -1,7 +1,7 @@
 """Command-line twin of the calibration engine, for the `cli` and `cli-interactive`
 strategies. It behaves like chatllm.cpp's `main`: loads, streams the output to stdout
 as it is produced, exits. It also says on stderr when its model is loaded, so the harness
-can stamp the request then (chatllm.cpp's `main` gives no such mark; see workers/cli.py).
+can stamp the request then (chatllm.cpp's `main` gives no such mark; see workers/engine_program.py).
 
     python -m workers.engines.calibration_cli [-m NAME[:MB]] [-p AUDIO] [--iteration I] [options]
     python -m workers.engines.calibration_cli -i ...   # reads one audio path per line

@@ -1,5 +1,6 @@
 """Strategies `cli` (run the engine's command-line program once per request) and
-`cli-interactive` (one long-lived program fed one request per iteration on stdin).
+`cli-interactive` (one long-lived program fed one request per iteration on stdin). Named
+engine_program, not cli, so it is not mistaken for orch's own command line (orchestrator/cli.py).
 
 Chunks are stamped the moment a read() returns them; the program's stdout is read
 unbuffered, so a program that writes token by token is seen token by token and one that
