@@ -6,13 +6,11 @@ strategy, so an interrupted run still leaves a valid file."""
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 from orchestrator import alignment, analysis, hostinfo, strategies
+from orchestrator.atomic import write_json_atomic
 from orchestrator.plan import RunPlan
 from orchestrator.results import RunResult, Status, StrategyResult
 from orchestrator.strategy_runner import StrategyRunner
@@ -59,21 +57,6 @@ def _scorer(plan: RunPlan, audio_s: float | None):
         return out
 
     return score
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    # mkstemp makes 0600; a result file is read like any other the user writes
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, path)
 
 
 def _save(plan: RunPlan, result: RunResult) -> None:
