@@ -50,6 +50,18 @@ class Verdict(str, enum.Enum):
         return self.value
 
 
+class Outcome(str, enum.Enum):
+    """What a soak made of one run: ok (also the next runs' baseline), a regression against
+    the baseline, or failed (a strategy not ok, an error, a cell that could not start)."""
+
+    OK = "ok"
+    REGRESSION = "regression"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class ResultError(ValueError):
     """A result file or row that does not hold what the schema says."""
 
@@ -368,6 +380,89 @@ def memory_series(all_records: list[IterationRecord],
     return [per_i[i] for i in sorted(per_i)]
 
 
+# ------------------------------------------------------------------ a soak's verdict on a run
+# the measurements each kind of regression names (baseline.compare), in the order written
+REGRESSION_FIELDS = {
+    "growing": ("growth_mb_per_iter", "growth_ci95"),
+    "growth": ("growth_mb_per_iter", "baseline_ci_high"),
+    "ttft": ("ttft_ms_median", "baseline_ttft_ms_median", "slower_pct", "p_value"),
+}
+
+
+@dataclass
+class Regression:
+    """One way a run is worse than its baseline (history/baseline.py): a new `growing`
+    verdict, growth above the baseline's CI, or a significantly slower median TTFT."""
+
+    kind: str  # growing | growth | ttft
+    strategy: str
+    model: str | None = None
+    message: str = ""
+    growth_mb_per_iter: float | None = None
+    growth_ci95: list[float] | None = None
+    baseline_ci_high: float | None = None
+    ttft_ms_median: float | None = None
+    baseline_ttft_ms_median: float | None = None
+    slower_pct: float | None = None
+    p_value: float | None = None
+    other: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """Its kind's keys only, as stored since soak runs began: kind, strategy, model, the
+        measurements (REGRESSION_FIELDS), message."""
+        names = REGRESSION_FIELDS.get(self.kind) or tuple(
+            f.name for f in dataclasses.fields(self)
+            if f.name not in ("kind", "strategy", "model", "message", "other") and getattr(self, f.name) is not None)
+        out = {"kind": self.kind, "strategy": self.strategy, "model": self.model}
+        out.update({name: _jsonable(getattr(self, name)) for name in names})
+        out["message"] = self.message
+        out.update(self.other)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Regression":
+        known, other = _split(cls, data, "regression")
+        _require("kind" in known and "strategy" in known, "regression without a kind or strategy")
+        return cls(**known, other=other)
+
+
+@dataclass
+class SoakInfo:
+    """The `soak` block of a run a soak stored: which matrix cell, what came of it, against
+    which baseline runs."""
+
+    name: str | None = None  # the soak's name (first part of the matrix key)
+    config: str | None = None  # the config file's path
+    matrix_key: str | None = None
+    cell: dict | None = None  # the config cell the run was built from
+    outcome: Outcome | None = None
+    regressions: list[Regression] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    baseline_run_ids: list[str] = field(default_factory=list)
+    error: str | None = None
+    other: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.outcome is not None and not isinstance(self.outcome, Outcome):
+            try:
+                self.outcome = Outcome(self.outcome)
+            except ValueError:
+                raise ResultError(f"unknown soak outcome {self.outcome!r}") from None
+
+    def to_json(self) -> dict:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "SoakInfo | None":
+        if data is None:
+            return None
+        known, other = _split(cls, data, "soak block")
+        known["regressions"] = [Regression.from_json(r) for r in known.get("regressions") or []]
+        known["notes"] = list(known.get("notes") or [])
+        known["baseline_run_ids"] = list(known.get("baseline_run_ids") or [])
+        return cls(**known, other=other)
+
+
 @dataclass
 class RunResult:
     run_id: str
@@ -378,6 +473,7 @@ class RunResult:
     plan: dict = field(default_factory=dict)  # RunPlan.describe()
     results: list[StrategyResult] = field(default_factory=list)
     schema: str = SCHEMA
+    soak: SoakInfo | None = None  # a soak's run: its matrix key, outcome, regressions
     other: dict = field(default_factory=dict)
 
     @property
@@ -394,6 +490,8 @@ class RunResult:
     def to_json(self) -> dict:
         out = _plain(self)
         out["schema"] = SCHEMA
+        if out.get("soak") is None:  # only a soak's run has the block
+            out.pop("soak", None)
         # the schema first, as in every file written so far
         return {"schema": out.pop("schema"), **out}
 
@@ -408,5 +506,6 @@ class RunResult:
         known["host"] = known.get("host") or {}
         known["engine"] = known.get("engine") or {}
         known["plan"] = known.get("plan") or {}
+        known["soak"] = SoakInfo.from_json(known.get("soak"))
         known["schema"] = SCHEMA  # read as /2 from here on; written as /2
         return cls(**known, other=other)

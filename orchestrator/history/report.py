@@ -14,7 +14,7 @@ import json
 
 from orchestrator.errors import OrchError
 from orchestrator.output import HEADERS, result_rows
-from orchestrator.results import ResultError, RunResult, Status, Verdict
+from orchestrator.results import Outcome, ResultError, RunResult, SoakInfo, Status, Verdict
 from orchestrator.tabular import render_table
 
 CSS = """
@@ -99,18 +99,18 @@ def _facts(d: dict | None) -> str:
     return '<table class="facts">' + "".join(rows) + "</table>"
 
 
-def _soak_section(soak: dict) -> str:
-    if not soak:
+def _soak_section(soak: SoakInfo | None) -> str:
+    if soak is None:
         return ""
-    outcome = soak.get("outcome")
-    cls = {"ok": "ok", "regression": "bad", "failed": "bad"}.get(outcome, "")
-    parts = [f'<h2>Soak</h2><p>matrix key <code>{_e(soak.get("matrix_key"))}</code>, outcome '
+    outcome = soak.outcome
+    cls = {Outcome.OK: "ok", Outcome.REGRESSION: "bad", Outcome.FAILED: "bad"}.get(outcome, "")
+    parts = [f'<h2>Soak</h2><p>matrix key <code>{_e(soak.matrix_key)}</code>, outcome '
              f'<span class="{cls}">{_e(outcome)}</span>, baseline: '
-             f'{_e(", ".join(soak.get("baseline_run_ids") or []) or "none (first run of this key)")}</p>']
-    if soak.get("regressions"):
-        parts.append("<ul>" + "".join(f'<li class="bad">{_e(r.get("message"))}</li>'
-                                      for r in soak["regressions"]) + "</ul>")
-    for note in soak.get("notes") or []:
+             f'{_e(", ".join(soak.baseline_run_ids) or "none (first run of this key)")}</p>']
+    if soak.regressions:
+        parts.append("<ul>" + "".join(f'<li class="bad">{_e(r.message)}</li>'
+                                      for r in soak.regressions) + "</ul>")
+    for note in soak.notes:
         parts.append(f'<p class="sub">{_e(note)}</p>')
     return "".join(parts)
 
@@ -132,7 +132,7 @@ def render_html(result: RunResult) -> str:
                 for e in entries if e.status is not Status.OK and e.error]
     if problems:
         body.append('<ul class="warn">' + "".join(problems) + "</ul>")
-    body.append(_soak_section(result.other.get("soak") or {}))
+    body.append(_soak_section(result.soak))
     body.append('<h2>Memory</h2><p class="sub">RSS and USS measured from outside the worker at each '
                 "iteration's after-infer mark; shaded: warm-up (left out of the fit); small marks: the "
                 "other phase marks (before load, after load, before infer, after unload); with several "
