@@ -187,7 +187,9 @@ def run_and_report(plan: RunPlan, kw) -> None:
     if kw["fmt"] == "table":
         click.echo(output.result_footer(result, plan.run_dir))
     if not kw["no_history"]:
-        output.store_history(result.to_json(), kw["db"])  # the store keeps the JSON as written
+        from orchestrator.history.save import store_history
+
+        store_history(result, kw["db"])
     click.get_current_context().exit(code)
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-import click
-
 from orchestrator.results import MeanCI, RunResult, Summary, Verdict
 from orchestrator.tabular import render_table
 
@@ -131,13 +129,3 @@ def write_srt(result: RunResult, path: str) -> list[str]:
         written.append(target)
     return written
 
-
-def store_history(result: RunResult, db: str | None) -> None:
-    try:
-        from orchestrator.history.store import save_run
-    except ImportError:
-        return
-    try:
-        save_run(result, db)
-    except Exception as exc:  # the run is on disk already; say so and go on
-        click.echo(f"warning: could not store the run in the history database: {exc}", err=True)

@@ -86,23 +86,27 @@ def test_markdown_and_csv_tables():
     assert report.render_csv(zero_iterations()).count("crashed") == 2
 
 
-def test_stored_json_is_still_accepted():
-    """TODO(typed callers): history/commands.py hands over the stored JSON (orch.run/1 rows
-    too); the dict adapter gives exactly what the RunResult gives."""
-    raw = fixture("run_growing.json")
-    old = dict(raw, schema="orch.run/1", soak={"matrix_key": "k/x", "outcome": "ok"})
-    for fn in (report.render_markdown, report.render_csv):
-        assert fn(raw) == fn(typed("run_growing.json"))
-    assert report.table_rows(old) == report.table_rows(RunResult.from_json(old))
-    assert "matrix key <code>k/x</code>, outcome <span class=\"ok\">ok</span>" in report.render_html(old)
+def test_a_soak_run_shows_its_soak_block():
+    """The typed soak block (RunResult.soak, read from an orch.run/1 row too)."""
+    old = dict(fixture("run_growing.json"), soak={"matrix_key": "k/x", "outcome": "ok"})
+    page = report.render_html(RunResult.from_json(old))
+    assert "matrix key <code>k/x</code>, outcome <span class=\"ok\">ok</span>" in page
+    assert "baseline: none (first run of this key)" in page
+    assert "<h2>Soak</h2>" not in report.render_html(typed("run_growing.json"))
 
 
-def test_a_json_that_is_no_orch_result_is_one_line():
-    with pytest.raises(OrchError) as err:
-        report.render_csv({"run_id": "x", "results": []})
-    assert err.value.message == ("not an orch result: unknown result schema None: "
-                                 "this orch reads orch.run/1, orch.run/2")
-    assert err.value.exit_code == 2
+def test_a_json_file_that_is_no_orch_result_is_one_line(tmp_path):
+    from orchestrator.cli import main  # where errors become exit codes
+
+    path = tmp_path / "run.json"
+    path.write_text('{"run_id": "x", "results": []}', encoding="utf-8")
+    out = CliRunner().invoke(main, ["report", str(path), "--format", "csv"])
+    assert out.exit_code == 2
+    assert out.output == (f"orch: run file {path} is not an orch result: unknown result schema None: "
+                          "this orch reads orch.run/1, orch.run/2\n")
+    path.write_text('{"schema": "orch.run/2", "run_id": "x", "results": 5}', encoding="utf-8")
+    out = CliRunner().invoke(main, ["report", str(path)])
+    assert out.exit_code == 2 and out.output.startswith(f"orch: run file {path} is not an orch result: ")
 
 
 def test_tables_never_print_minus_zero():
@@ -166,8 +170,8 @@ def db(tmp_path, monkeypatch):
     monkeypatch.setenv("ORCH_DB", path)
     older = fixture("run_crashed.json")
     older["started_at"] = "2020-05-01T00:00:00+00:00"
-    store.save_run(older, path)
-    store.save_run(fixture("run_growing.json"), path)
+    store.save_run(RunResult.from_json(older), path)
+    store.save_run(typed("run_growing.json"), path)
     return path
 
 
@@ -213,6 +217,27 @@ def test_history_lists_and_filters(db):
     assert out.exit_code == 2 and "--since" in out.output
 
 
+NEGATIVE_ZERO = re.compile(r"-0(?:\.0+)?(?![\d.])")  # -0, -0.0, -0.000; not -0.010 or 2020-05-01
+
+
+def test_history_never_prints_minus_zero(db):
+    """`orch history` rounds through output._r: a slope of -0.0001 MB/iter is 0.0, a CI end
+    of -0.0004 is 0.000 (the list's own rounding printed -0 and -0.000)."""
+    tiny = RunResult(run_id="neg-zero", started_at="2026-11-25T10:00:00+00:00", engine={"name": "calibration"},
+                     plan={"scenario": "asr", "strategies": ["restart"]}, results=[
+        StrategyResult(strategy="restart", summary=Summary(
+            iters_ok=5, ttft_ms_median=-0.04, tokens_per_s_median=-0.01, growth_mb_per_iter=-0.0001,
+            growth_ci95=[-0.0004, 0.0003], verdict="stable"))])
+    store.save_run(tiny, db)
+    rows = commands.list_rows(store.list_runs(db, limit=1))
+    assert rows == [["neg-zero", "2026-11-25 10:00:00", "run", "calibration", "asr", None, "restart", "ok",
+                     "stable", 5, 0.0, "[0.000, 0.000]", 0.0, 0.0, None]]
+    for fmt in ("table", "csv", "json", "md"):
+        out = CliRunner().invoke(commands.history, ["--format", fmt])
+        assert out.exit_code == 0, out.output
+        assert "neg-zero" in out.output and NEGATIVE_ZERO.search(out.output) is None, (fmt, out.output)
+
+
 def test_history_show(db):
     runner = CliRunner()
     crashed = fixture("run_crashed.json")
@@ -220,7 +245,9 @@ def test_history_show(db):
     assert out.exit_code == 0, out.output
     assert "crashed" in out.output and "SIGSEGV" in out.output and "crash_at" in out.output
     out = runner.invoke(commands.history, ["show", crashed["run_id"], "--json"])
-    assert json.loads(out.output) == dict(crashed, started_at="2020-05-01T00:00:00+00:00")
+    # the whole result, as this orch reads it (orch.run/1 stored, orch.run/2 printed)
+    assert json.loads(out.output) == RunResult.from_json(
+        dict(crashed, started_at="2020-05-01T00:00:00+00:00")).to_json()
     from orchestrator.cli import main  # where errors become exit codes
 
     out = runner.invoke(main, ["history", "show", "nope"])
@@ -241,7 +268,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
     if not browser:
         pytest.skip("no chromium on this machine (apt-get install chromium)")
     page = tmp_path / "r.html"
-    page.write_text(report.render_html(fixture("run_growing.json")), encoding="utf-8")
+    page.write_text(report.render_html(typed("run_growing.json")), encoding="utf-8")
     shot = tmp_path / "report.png"
     profile = tempfile.mkdtemp(prefix="orch-chromium-")
     try:

@@ -21,12 +21,17 @@ import pytest
 import sqlalchemy as sa
 
 from orchestrator.history import store
+from orchestrator.results import Outcome, RunResult, SoakInfo
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def fixture(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def typed(name: str) -> RunResult:
+    return RunResult.from_json(fixture(name))
 
 
 # --- a throwaway PostgreSQL server ------------------------------------------------------------
@@ -101,78 +106,111 @@ def db(request, tmp_path):
     with psycopg.connect(_pg_url(server, "postgres"), autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     yield _pg_url(server, name)
-    store.dispose_engines()
+    store.dispose_db_engines()
     with psycopg.connect(_pg_url(server, "postgres"), autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def _with_id(result: dict, run_id: str, started_at: str | None = None) -> dict:
+def _with_id(result: RunResult, run_id: str, started_at: str | None = None) -> RunResult:
     out = copy.deepcopy(result)
-    out["run_id"] = run_id
+    out.run_id = run_id
     if started_at:
-        out["started_at"] = started_at
+        out.started_at = started_at
     return out
 
 
 # --- round trip and queries ----------------------------------------------------------------------
-def test_round_trip_is_the_whole_json(db):
-    grow = fixture("run_growing.json")
+def test_round_trip_is_the_whole_result(db):
+    grow = typed("run_growing.json")
     store.save_run(grow, db)
-    assert store.load_run(grow["run_id"], db) == grow
+    assert store.load_run(grow.run_id, db) == grow
     assert store.load_run("latest", db) == grow
-    assert store.load_run(grow["run_id"][:12], db) == grow  # a unique prefix
+    assert store.load_run(grow.run_id[:12], db) == grow  # a unique prefix
+    assert store.load_run("latest", db).to_json() == grow.to_json()
+
+
+def test_a_run_stored_as_orch_run_1_still_loads(db):
+    """A row written before the typed model: the fixture's orch.run/1 JSON as the old
+    save_run stored it (json.dumps of the dict), read back as a RunResult."""
+    raw = fixture("run_growing.json")
+    assert raw["schema"] == "orch.run/1"
+    raw["soak"] = {"name": "nightly", "config": "/srv/nightly.toml", "matrix_key": "nightly/a",
+                   "cell": {"name": "a", "strategies": ["recreate"]}, "outcome": "regression",
+                   "regressions": [{"kind": "growth", "strategy": "recreate", "model": None,
+                                    "growth_mb_per_iter": 1.5, "baseline_ci_high": 0.2, "message": "m"}],
+                   "notes": ["n"], "baseline_run_ids": ["r-1"], "error": None}
+    store.save_run(typed("run_crashed.json"), db)  # the tables, made by this orch
+    with store._writer(store.get_db_engine(db)).begin() as conn:
+        conn.execute(store.runs.insert().values(
+            run_id=raw["run_id"], started_at=store.parse_time(raw["started_at"]), stored_at=store._utcnow(),
+            kind="soak", engine="calibration", status="ok", matrix_key="nightly/a", outcome="regression",
+            result=json.dumps(raw, ensure_ascii=False, default=str)))
+    loaded = store.load_run(raw["run_id"], db)
+    assert loaded == RunResult.from_json(raw)
+    assert loaded.schema == "orch.run/2" and [r.strategy for r in loaded.results] == \
+        ["restart", "recreate", "fresh-process"]
+    assert loaded.results[1].summary.growth_mb_per_iter == raw["results"][1]["summary"]["growth_mb_per_iter"]
+    assert loaded.soak.outcome is Outcome.REGRESSION and loaded.soak.baseline_run_ids == ["r-1"]
+    assert loaded.soak.regressions[0].baseline_ci_high == 0.2
+    # the soak block is written back with the keys it was read with
+    assert loaded.to_json()["soak"] == raw["soak"]
+    assert list(loaded.to_json()["soak"]) == list(raw["soak"])
+    assert list(loaded.to_json()["soak"]["regressions"][0]) == list(raw["soak"]["regressions"][0])
 
 
 def test_saving_a_run_again_replaces_it(db):
-    grow = fixture("run_growing.json")
+    grow = typed("run_growing.json")
     store.save_run(grow, db)
     grow2 = copy.deepcopy(grow)
-    grow2["soak"] = {"matrix_key": "nightly/a", "outcome": "ok"}
+    grow2.soak = SoakInfo(matrix_key="nightly/a", outcome=Outcome.OK)
     store.save_run(grow2, db)
     listed = store.list_runs(db)
-    assert len(listed) == 1 and listed[0]["kind"] == "soak" and listed[0]["matrix_key"] == "nightly/a"
-    assert len(listed[0]["results"]) == 3
-    assert store.load_run("latest", db)["soak"]["outcome"] == "ok"
+    assert len(listed) == 1 and listed[0].kind == "soak" and listed[0].matrix_key == "nightly/a"
+    assert listed[0].outcome == "ok"
+    assert len(listed[0].results) == 3
+    assert store.load_run("latest", db).soak.outcome is Outcome.OK
 
 
 def test_list_runs_filters_and_columns(db):
-    grow, crash = fixture("run_growing.json"), fixture("run_crashed.json")
+    grow, crash = typed("run_growing.json"), typed("run_crashed.json")
     store.save_run(_with_id(grow, "r-old", "2020-01-01T00:00:00+00:00"), db)
     store.save_run(grow, db)
     chat = _with_id(crash, "r-chat")
-    chat["engine"] = {"name": "chatllm", "threads": 2}
-    chat["plan"]["models"] = ["/models/qwen3-asr-0.6b.bin"]
+    chat.engine = {"name": "chatllm", "threads": 2}
+    chat.plan["models"] = ["/models/qwen3-asr-0.6b.bin"]
     store.save_run(chat, db)
 
     everything = store.list_runs(db)
-    assert [r["run_id"] for r in everything][-1] == "r-old"  # newest first
-    assert {r["run_id"] for r in everything} == {"r-old", grow["run_id"], "r-chat"}
+    assert all(isinstance(r, store.StoredRun) for r in everything)
+    assert [r.run_id for r in everything][-1] == "r-old"  # newest first
+    assert {r.run_id for r in everything} == {"r-old", grow.run_id, "r-chat"}
+    assert everything[-1].started_at == "2020-01-01T00:00:00+00:00" and everything[-1].kind == "compare"
 
     recent = store.list_runs(db, since="365d")
-    assert "r-old" not in {r["run_id"] for r in recent}
-    assert {r["run_id"] for r in store.list_runs(db, since="2019-12-31")} == {r["run_id"] for r in everything}
+    assert "r-old" not in {r.run_id for r in recent}
+    assert {r.run_id for r in store.list_runs(db, since="2019-12-31")} == {r.run_id for r in everything}
 
     chatllm = store.list_runs(db, engine="chatllm")
-    assert [r["run_id"] for r in chatllm] == ["r-chat"]
-    assert chatllm[0]["models"] == "qwen3-asr-0.6b.bin" and chatllm[0]["status"] == "crashed"
-    assert [r["run_id"] for r in store.list_runs(db, model="qwen3")] == ["r-chat"]
+    assert [r.run_id for r in chatllm] == ["r-chat"]
+    assert chatllm[0].models == "qwen3-asr-0.6b.bin" and chatllm[0].status == "crashed"
+    assert [r.run_id for r in store.list_runs(db, model="qwen3")] == ["r-chat"]
 
     recreate = store.list_runs(db, strategy="recreate")
-    assert {r["run_id"] for r in recreate} == {"r-old", grow["run_id"]}
-    row = recreate[0]["results"]
-    assert len(row) == 1 and row[0]["strategy"] == "recreate" and row[0]["verdict"] == "growing"
-    assert row[0]["growth_mb_per_iter"] == pytest.approx(grow["results"][1]["summary"]["growth_mb_per_iter"])
-    assert row[0]["growth_ci_low"] <= row[0]["growth_mb_per_iter"] <= row[0]["growth_ci_high"]
+    assert {r.run_id for r in recreate} == {"r-old", grow.run_id}
+    row = recreate[0].results
+    assert len(row) == 1 and row[0].strategy == "recreate" and row[0].verdict == "growing"
+    assert row[0].growth_mb_per_iter == pytest.approx(grow.results[1].summary.growth_mb_per_iter)
+    assert row[0].growth_ci_low <= row[0].growth_mb_per_iter <= row[0].growth_ci_high
 
-    crashed = store.list_runs(db, engine="chatllm")[0]["results"]
-    assert crashed[0]["status"] == "crashed" and crashed[0]["verdict"] is None
-    assert crashed[0]["growth_mb_per_iter"] is None
+    crashed = store.list_runs(db, engine="chatllm")[0].results
+    assert crashed[0].status == "crashed" and crashed[0].verdict is None
+    assert crashed[0].growth_mb_per_iter is None
 
 
 def test_missing_run_is_a_clear_error(db):
     with pytest.raises(store.RunNotFound, match="empty"):
         store.load_run("latest", db)
-    store.save_run(fixture("run_growing.json"), db)
+    store.save_run(typed("run_growing.json"), db)
     with pytest.raises(store.RunNotFound, match="no run"):
         store.load_run("nope", db)
 
@@ -197,47 +235,59 @@ def test_db_location_from_env_and_default(monkeypatch, tmp_path):
 
 # --- migrations ------------------------------------------------------------------------------------
 def test_fresh_database_is_at_the_latest_version(db):
-    store.save_run(fixture("run_growing.json"), db)
-    engine = store.get_engine(db)
-    assert store.current_version(engine) == store.SCHEMA_VERSION
+    store.save_run(typed("run_growing.json"), db)
+    db_engine = store.get_db_engine(db)
+    assert store.current_version(db_engine) == store.SCHEMA_VERSION
     assert [n for n, _, _ in store.MIGRATIONS] == list(range(1, store.SCHEMA_VERSION + 1))
 
 
 def test_old_database_is_migrated_and_keeps_its_rows(db):
     url = store.resolve_url(db)
-    engine = sa.create_engine(url)
-    assert store.migrate(engine, target=1) == 1
-    with engine.begin() as conn:  # a run stored by version 1 (no outcome, no CER)
+    db_engine = sa.create_engine(url)
+    assert store.migrate(db_engine, target=1) == 1
+    with db_engine.begin() as conn:  # a run stored by version 1 (no outcome, no CER)
         pk = conn.execute(sa.text(
             "INSERT INTO runs (run_id, started_at, stored_at, kind, engine, status, result) "
             "VALUES ('old-1', '2024-01-01 00:00:00', '2024-01-01 00:00:00', 'run', 'calibration', 'ok', "
-            "'{\"run_id\": \"old-1\", \"results\": []}') RETURNING id")).scalar_one()
+            "'{\"schema\": \"orch.run/1\", \"run_id\": \"old-1\", \"results\": []}') RETURNING id")).scalar_one()
         conn.execute(sa.text(f"INSERT INTO run_strategies (run_pk, position, strategy, status) "
                              f"VALUES ({pk}, 0, 'restart', 'ok')"))
-    assert "outcome" not in {c["name"] for c in sa.inspect(engine).get_columns("runs")}
-    engine.dispose()
+    assert "outcome" not in {c["name"] for c in sa.inspect(db_engine).get_columns("runs")}
+    db_engine.dispose()
 
-    store.save_run(fixture("run_growing.json"), db)  # opening it migrates
-    engine = store.get_engine(db)
-    assert store.current_version(engine) == store.SCHEMA_VERSION
-    cols = {c["name"] for c in sa.inspect(engine).get_columns("run_strategies")}
+    store.save_run(typed("run_growing.json"), db)  # opening it migrates
+    db_engine = store.get_db_engine(db)
+    assert store.current_version(db_engine) == store.SCHEMA_VERSION
+    cols = {c["name"] for c in sa.inspect(db_engine).get_columns("run_strategies")}
     assert "cer_mean" in cols
-    assert store.load_run("old-1", db) == {"run_id": "old-1", "results": []}
-    assert {r["run_id"] for r in store.list_runs(db)} == {"old-1", fixture("run_growing.json")["run_id"]}
-    assert store.migrate(engine) == store.SCHEMA_VERSION  # idempotent
+    assert store.load_run("old-1", db) == RunResult(run_id="old-1")
+    assert {r.run_id for r in store.list_runs(db)} == {"old-1", fixture("run_growing.json")["run_id"]}
+    assert store.migrate(db_engine) == store.SCHEMA_VERSION  # idempotent
+
+
+def test_a_row_that_is_no_orch_result_is_named(db):
+    store.save_run(typed("run_growing.json"), db)  # the tables
+    with store._writer(store.get_db_engine(db)).begin() as conn:
+        conn.execute(store.runs.insert().values(run_id="odd-1", stored_at=store._utcnow(), kind="run",
+                                                result='{"run_id": "odd-1"}'))
+    with pytest.raises(store.ResultError) as err:
+        store.load_run("odd-1", db)
+    assert str(err.value) == ("stored run odd-1 is not an orch result: unknown result schema None: "
+                              "this orch reads orch.run/1, orch.run/2")
 
 
 # --- two writers at once ---------------------------------------------------------------------------
 WRITER = textwrap.dedent("""
     import json, os, sys, time
     from orchestrator.history import store
+    from orchestrator.results import RunResult
     db, tag, n, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-    result = json.load(open(sys.argv[5]))
+    result = RunResult.from_json(json.load(open(sys.argv[5])))
     while not os.path.exists(go):
         time.sleep(0.005)
     for i in range(n):
-        result["run_id"] = f"{tag}-{i:03d}"
-        result["host"]["writer"] = tag
+        result.run_id = f"{tag}-{i:03d}"
+        result.host["writer"] = tag
         store.save_run(result, db)
     print("done", tag)
 """)
@@ -260,12 +310,12 @@ def test_two_processes_writing_at_once_lose_nothing(db, tmp_path):
         out, err = p.communicate(timeout=180)
         assert p.returncode == 0, err
     listed = store.list_runs(db)
-    ids = sorted(r["run_id"] for r in listed)
+    ids = sorted(r.run_id for r in listed)
     assert ids == sorted([f"a-{i:03d}" for i in range(n)] + [f"b-{i:03d}" for i in range(n)])
-    assert all(len(r["results"]) == 3 for r in listed)
+    assert all(len(r.results) == 3 for r in listed)
     for run_id in ("a-000", "b-011"):
         loaded = store.load_run(run_id, db)
-        assert loaded["host"]["writer"] == run_id[0] and len(loaded["results"][0]["iterations"]) == 12
+        assert loaded.host["writer"] == run_id[0] and len(loaded.results[0].iterations) == 12
     if "://" not in db:
         with sa.create_engine(f"sqlite:///{db}").connect() as conn:
             assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"

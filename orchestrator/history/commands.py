@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+from typing import TYPE_CHECKING
 
 import click
 
 from orchestrator.errors import OrchError, read_text_file
+from orchestrator.output import _r
+from orchestrator.results import ResultError, RunResult
 from orchestrator.tabular import format_option, render_table
+
+if TYPE_CHECKING:
+    from orchestrator.history.store import StoredRun
 
 DB_HELP = "History database: SQLite file path or postgresql:// URL (default: env ORCH_DB, else the user data dir)."
 
 LIST_HEADERS = ["run_id", "started (UTC)", "kind", "engine", "scenario", "models", "strategy", "status",
                 "verdict", "iters", "growth MB/iter", "95% CI", "TTFT ms (p50)", "tok/s (p50)", "soak"]
-
-
-def _r(v, nd=1):
-    return None if v is None else round(v, nd)
 
 
 def _check_db(db: str | None) -> None:
@@ -37,20 +39,20 @@ def _fail(exc: Exception) -> None:
     raise OrchError(f"cannot read the history database: {first}") from None
 
 
-def list_rows(found: list[dict]) -> list[list]:
+def list_rows(found: list[StoredRun]) -> list[list]:
+    """One row per strategy of each run (a run with none: one row), rounded by output._r."""
     rows = []
     for run in found:
-        started = (run.get("started_at") or "").replace("+00:00", "").replace("T", " ")
-        strategies = run.get("results") or [{}]
-        for s in strategies:
-            ci = (s.get("growth_ci_low"), s.get("growth_ci_high"))
+        started = (run.started_at or "").replace("+00:00", "").replace("T", " ")
+        soak = " ".join(x for x in (run.matrix_key, run.outcome) if x) or None
+        for s in run.results or [None]:
+            lo, hi = (s.growth_ci_low, s.growth_ci_high) if s else (None, None)
             rows.append([
-                run["run_id"], started, run.get("kind"), run.get("engine"), run.get("scenario"),
-                run.get("models"), s.get("strategy"), s.get("status", run.get("status")), s.get("verdict"),
-                s.get("iters_ok"), _r(s.get("growth_mb_per_iter"), 3),
-                f"[{ci[0]:.3f}, {ci[1]:.3f}]" if None not in ci else None,
-                _r(s.get("ttft_ms_median")), _r(s.get("tokens_per_s_median")),
-                " ".join(x for x in (run.get("matrix_key"), run.get("outcome")) if x) or None,
+                run.run_id, started, run.kind, run.engine, run.scenario, run.models,
+                s.strategy if s else None, s.status if s else run.status, s.verdict if s else None,
+                s.iters_ok if s else None, _r(s.growth_mb_per_iter, 3) if s else None,
+                f"[{_r(lo, 3):.3f}, {_r(hi, 3):.3f}]" if None not in (lo, hi) else None,
+                _r(s.ttft_ms_median) if s else None, _r(s.tokens_per_s_median) if s else None, soak,
             ])
     return rows
 
@@ -97,7 +99,7 @@ def show(ctx, run_id, db, as_json, fmt):
     """One run: its comparison table and facts (RUN_ID, a unique prefix, or `latest`)."""
     result = _load(run_id, db or (ctx.obj or {}).get("db"))
     if as_json:
-        click.echo(json.dumps(result, ensure_ascii=False, indent=1))
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
         return
     from orchestrator.history.report import table_rows
 
@@ -105,40 +107,52 @@ def show(ctx, run_id, db, as_json, fmt):
     if fmt != "table":
         click.echo(render_table(headers, rows, fmt))
         return
-    plan, engine = result.get("plan") or {}, result.get("engine") or {}
-    click.echo(f"run {result.get('run_id')}  started {result.get('started_at')}  finished {result.get('finished_at')}")
-    click.echo(f"engine {engine.get('name')} {json.dumps({k: v for k, v in engine.items() if k != 'name'})}")
-    click.echo(f"scenario {plan.get('scenario')}, {plan.get('iters')} iterations, {plan.get('warmup')} warm-up, "
-               f"models {', '.join(plan.get('models') or []) or '-'}, audio {plan.get('audio') or '-'}")
+    click.echo(_facts(result))
     click.echo(render_table(headers, rows, fmt))
-    for r in result.get("results") or []:
-        if r.get("error"):
-            click.echo(f"{r.get('strategy')}: {r.get('status')}: {str(r['error']).splitlines()[0]}")
-    soak = result.get("soak")
-    if soak:
-        click.echo(f"soak {soak.get('matrix_key')}: {soak.get('outcome')}")
-        for reg in soak.get("regressions") or []:
-            click.echo(f"  regression: {reg.get('message')}")
+    for r in result.results:
+        if r.error:
+            click.echo(f"{r.strategy}: {r.status}: {r.error.splitlines()[0]}")
+    if result.soak is not None:
+        click.echo(f"soak {result.soak.matrix_key}: {result.soak.outcome}")
+        for reg in result.soak.regressions:
+            click.echo(f"  regression: {reg.message}")
 
 
-def _load(run_id: str, db: str | None) -> dict:
+def _facts(result: RunResult) -> str:
+    plan, engine = result.plan, result.engine
+    return "\n".join([
+        f"run {result.run_id}  started {result.started_at}  finished {result.finished_at}",
+        f"engine {result.engine_name} {json.dumps({k: v for k, v in engine.items() if k != 'name'})}",
+        f"scenario {plan.get('scenario')}, {plan.get('iters')} iterations, {plan.get('warmup')} warm-up, "
+        f"models {', '.join(plan.get('models') or []) or '-'}, audio {plan.get('audio') or '-'}",
+    ])
+
+
+def _load(run_id: str, db: str | None) -> RunResult:
+    """A run.json on disk, else the stored run (a run_id, a unique prefix, `latest`); what
+    is no orch result is one OrchError line (exit 2)."""
     from orchestrator.history import store
 
-    if run_id.endswith(".json") and os.path.isfile(run_id):  # a run.json on disk
-        try:
-            result = json.loads(read_text_file(run_id, "run file"))
-        except json.JSONDecodeError as exc:
-            raise OrchError(f"run file {run_id} is not JSON: {exc}") from None
-        if not isinstance(result, dict) or not isinstance(result.get("results", []), list):
-            raise OrchError(f"run file {run_id} is not an orch result (schema orch.run/1)")
-        return result
+    if run_id.endswith(".json") and os.path.isfile(run_id):
+        return _load_file(run_id)
     _check_db(db)
     try:
         return store.load_run(run_id, db)
-    except store.RunNotFound as exc:
+    except (store.RunNotFound, ResultError) as exc:
         raise OrchError(str(exc)) from None
     except Exception as exc:
         _fail(exc)
+
+
+def _load_file(path: str) -> RunResult:
+    try:
+        data = json.loads(read_text_file(path, "run file"))
+    except json.JSONDecodeError as exc:
+        raise OrchError(f"run file {path} is not JSON: {exc}") from None
+    try:
+        return RunResult.from_json(data)
+    except (ResultError, TypeError, KeyError, AttributeError) as exc:  # ResultError names the key
+        raise OrchError(f"run file {path} is not an orch result: {exc}") from None
 
 
 def _write(path: str, text: str) -> None:

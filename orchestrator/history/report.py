@@ -12,9 +12,8 @@ import datetime as _dt
 import html
 import json
 
-from orchestrator.errors import OrchError
 from orchestrator.output import HEADERS, result_rows
-from orchestrator.results import Outcome, ResultError, RunResult, SoakInfo, Status, Verdict
+from orchestrator.results import Outcome, RunResult, SoakInfo, Status, Verdict
 from orchestrator.tabular import render_table
 
 CSS = """
@@ -32,17 +31,6 @@ img{max-width:100%;height:auto;display:block;margin:.4em 0 1em} pre{background:#
 BAD_CELLS = frozenset({str(s) for s in Status if not s.fine} | {str(Verdict.GROWING)})
 
 
-def _typed(result: RunResult | dict) -> RunResult:
-    # TODO(typed callers): history/commands.py (_load -> store.load_run or a run.json)
-    # still hands over the stored JSON; drop this once it passes a RunResult
-    if not isinstance(result, dict):
-        return result
-    try:
-        return RunResult.from_json(result)
-    except ResultError as exc:  # a run.json that is not an orch result: one line, exit 2
-        raise OrchError(f"not an orch result: {exc}") from None
-
-
 def _e(v) -> str:
     return html.escape("" if v is None else str(v))
 
@@ -53,12 +41,10 @@ def _img(png: bytes, alt: str) -> str:
 
 def table_rows(result: RunResult) -> tuple[list[str], list[list]]:
     """The comparison table (the same columns `orch run` prints, rounded by output._r)."""
-    result = _typed(result)  # TODO(typed callers)
     return list(HEADERS), result_rows(result)
 
 
 def render_markdown(result: RunResult) -> str:
-    result = _typed(result)  # TODO(typed callers)
     headers, rows = table_rows(result)
     title = f"# orch run {result.run_id}\n\n"
     meta = (f"engine `{result.engine_name}`, scenario `{result.plan.get('scenario')}`, "
@@ -67,7 +53,6 @@ def render_markdown(result: RunResult) -> str:
 
 
 def render_csv(result: RunResult) -> str:
-    result = _typed(result)  # TODO(typed callers)
     headers, rows = table_rows(result)
     return render_table(headers, rows, "csv") + "\n"
 
@@ -118,7 +103,6 @@ def _soak_section(soak: SoakInfo | None) -> str:
 def render_html(result: RunResult) -> str:
     from orchestrator.history import plots  # matplotlib only when a page is drawn
 
-    result = _typed(result)  # TODO(typed callers)
     engine, plan, entries = result.engine, result.plan, result.results
     headers, rows = table_rows(result)
     title = f"orch run {result.run_id}"

@@ -1,5 +1,6 @@
-"""The history database: every `run`, `compare` and `soak` result, kept whole (the result
-JSON as it was written) beside a few columns to query by.
+"""The history database: every `run`, `compare` and `soak` result, kept whole (its
+RunResult's JSON) beside a few columns to query by. save_run takes a RunResult, load_run
+gives one back (rows stored as orch.run/1 read too), list_runs gives typed rows (StoredRun).
 
 Where: `--db` (a file path, `sqlite:///…`, or `postgresql://…`), else the environment
 variable ORCH_DB, else `history.sqlite3` in the user's data directory (platformdirs).
@@ -16,11 +17,13 @@ list applied once each, in one transaction, the first time a process opens the d
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import os
 import re
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -28,6 +31,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from orchestrator.errors import OrchError
+from orchestrator.results import ResultError, RunResult, StrategyResult
 
 ENV_VAR = "ORCH_DB"
 DEFAULT_FILENAME = "history.sqlite3"
@@ -241,14 +245,15 @@ def redact(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
-_engines: dict[str, sa.Engine] = {}
-_engines_lock = threading.Lock()
+# the SQLAlchemy engines (db_engine: the database's, never a speech engine), one per URL
+_db_engines: dict[str, sa.Engine] = {}
+_db_engines_lock = threading.Lock()
 
 
-def _sqlite_engine(url: str) -> sa.Engine:
-    engine = sa.create_engine(url, connect_args={"timeout": 60})
+def _sqlite_db_engine(url: str) -> sa.Engine:
+    db_engine = sa.create_engine(url, connect_args={"timeout": 60})
 
-    @event.listens_for(engine, "connect")
+    @event.listens_for(db_engine, "connect")
     def _on_connect(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
         cur = dbapi_conn.cursor()
@@ -259,56 +264,56 @@ def _sqlite_engine(url: str) -> sa.Engine:
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.close()
 
-    @event.listens_for(engine, "begin")
+    @event.listens_for(db_engine, "begin")
     def _on_begin(conn):
         # writers take the write lock up front: a second writer waits (busy timeout)
         # instead of failing when it tries to upgrade a read lock
         immediate = conn.get_execution_options().get("orch_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
-    return engine
+    return db_engine
 
 
-def get_engine(db: str | None = None) -> sa.Engine:
-    """The engine for this database, its schema brought up to date (once per process)."""
+def get_db_engine(db: str | None = None) -> sa.Engine:
+    """The SQLAlchemy engine for this database, its schema brought up to date (once per process)."""
     url = resolve_url(db)
-    with _engines_lock:
-        engine = _engines.get(url)
-        if engine is None:
+    with _db_engines_lock:
+        db_engine = _db_engines.get(url)
+        if db_engine is None:
             if url.startswith("sqlite"):
-                engine = _sqlite_engine(url)
+                db_engine = _sqlite_db_engine(url)
             else:
-                engine = sa.create_engine(url, pool_pre_ping=True)
-            migrate(engine)
-            _engines[url] = engine
-    return engine
+                db_engine = sa.create_engine(url, pool_pre_ping=True)
+            migrate(db_engine)
+            _db_engines[url] = db_engine
+    return db_engine
 
 
-def dispose_engines() -> None:
-    with _engines_lock:
-        for engine in _engines.values():
-            engine.dispose()
-        _engines.clear()
+def dispose_db_engines() -> None:
+    with _db_engines_lock:
+        for db_engine in _db_engines.values():
+            db_engine.dispose()
+        _db_engines.clear()
 
 
-def _writer(engine: sa.Engine) -> sa.Engine:
-    return engine.execution_options(orch_write=True)
+def _writer(db_engine: sa.Engine) -> sa.Engine:
+    return db_engine.execution_options(orch_write=True)
 
 
-def current_version(engine: sa.Engine) -> int:
-    with engine.connect() as conn:
+def current_version(db_engine: sa.Engine) -> int:
+    with db_engine.connect() as conn:
         if not sa.inspect(conn).has_table("schema_version"):
             return 0
         return conn.execute(sa.select(schema_version.c.version)).scalar() or 0
 
 
-def migrate(engine: sa.Engine, target: int | None = None) -> int:
+def migrate(db_engine: sa.Engine, target: int | None = None) -> int:
     """Apply the pending migrations (up to `target`); returns the version reached. Safe to
     call from two processes at once: the second waits for the first and finds nothing to do."""
     target = SCHEMA_VERSION if target is None else target
     for attempt in range(5):
         try:
-            with _writer(engine).begin() as conn:
+            with _writer(db_engine).begin() as conn:
                 schema_version.create(conn, checkfirst=True)
                 if conn.execute(sa.select(schema_version.c.id)).first() is None:
                     conn.execute(schema_version.insert().values(id=1, version=0))
@@ -318,7 +323,7 @@ def migrate(engine: sa.Engine, target: int | None = None) -> int:
             # our statement; look again
             if attempt == 4:
                 raise
-    with _writer(engine).begin() as conn:
+    with _writer(db_engine).begin() as conn:
         version = conn.execute(
             sa.select(schema_version.c.version).where(schema_version.c.id == 1).with_for_update()
         ).scalar_one()
@@ -351,25 +356,24 @@ def _utcnow() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
 
 
-def run_status(result: dict) -> str:
+def run_status(result: RunResult) -> str:
     """ok when every strategy is ok (or skipped as not applicable), else the first other status."""
-    for r in result.get("results") or []:
-        if r.get("status") not in ("ok", "skipped"):
-            return r.get("status") or "unknown"
-    return "ok" if result.get("results") else "empty"
+    for r in result.results:
+        if not r.status.fine:
+            return str(r.status)
+    return "ok" if result.results else "empty"
 
 
-def run_kind(result: dict) -> str:
-    if result.get("soak"):
+def run_kind(result: RunResult) -> str:
+    if result.soak is not None:
         return "soak"
-    return "compare" if len((result.get("plan") or {}).get("strategies") or []) > 1 else "run"
+    return "compare" if len(result.plan.get("strategies") or []) > 1 else "run"
 
 
-def _models_label(result: dict) -> str | None:
-    plan = result.get("plan") or {}
-    labels = [os.path.basename(str(m)) for m in plan.get("models") or []]
+def _models_label(result: RunResult) -> str | None:
+    labels = [os.path.basename(str(m)) for m in result.plan.get("models") or []]
     if not labels:
-        labels = sorted({str(r["model"]) for r in result.get("results") or [] if r.get("model")})
+        labels = sorted({str(r.model) for r in result.results if r.model})
     return ",".join(labels) or None
 
 
@@ -377,45 +381,89 @@ def _f(v):
     return None if v is None else float(v)
 
 
-def _strategy_row(position: int, r: dict) -> dict:
-    s = r.get("summary") or {}
-    ci = s.get("growth_ci95") or [None, None]
+def _strategy_row(position: int, r: StrategyResult) -> dict:
+    s = r.summary
+    lo, hi = (s.growth_ci95 or [None, None]) if s else (None, None)
+    row = {"position": position, "strategy": r.strategy, "model": r.model, "status": str(r.status),
+           "verdict": str(s.verdict) if s and s.verdict else None, "iters_ok": s.iters_ok if s else None,
+           "growth_ci_low": _f(lo), "growth_ci_high": _f(hi)}
+    for name in ("growth_mb_per_iter", "ttft_ms_median", "ttft_ms_p95", "tokens_per_s_median",
+                 "rss_start_mb", "rss_end_mb", "rss_peak_mb", "cer_mean"):
+        row[name] = _f(getattr(s, name)) if s else None
+    return row
+
+
+def _run_row(result: RunResult) -> dict:
+    soak = result.soak
     return {
-        "position": position, "strategy": r.get("strategy") or "?", "model": r.get("model"),
-        "status": r.get("status"), "verdict": s.get("verdict"), "iters_ok": s.get("iters_ok"),
-        "growth_mb_per_iter": _f(s.get("growth_mb_per_iter")), "growth_ci_low": _f(ci[0]),
-        "growth_ci_high": _f(ci[1]), "ttft_ms_median": _f(s.get("ttft_ms_median")),
-        "ttft_ms_p95": _f(s.get("ttft_ms_p95")), "tokens_per_s_median": _f(s.get("tokens_per_s_median")),
-        "rss_start_mb": _f(s.get("rss_start_mb")), "rss_end_mb": _f(s.get("rss_end_mb")),
-        "rss_peak_mb": _f(s.get("rss_peak_mb")), "cer_mean": _f(s.get("cer_mean")),
+        "run_id": str(result.run_id), "started_at": parse_time(result.started_at),
+        "finished_at": parse_time(result.finished_at), "stored_at": _utcnow(),
+        "kind": run_kind(result), "engine": result.engine_name, "scenario": result.plan.get("scenario"),
+        "models": _models_label(result),
+        "strategies": ",".join(result.plan.get("strategies") or [r.strategy for r in result.results]),
+        "status": run_status(result), "matrix_key": soak.matrix_key if soak else None,
+        "outcome": soak.outcome.value if soak and soak.outcome else None,
+        "result": json.dumps(result.to_json(), ensure_ascii=False, default=str),
     }
 
 
 # --- public API ----------------------------------------------------------------------------
-def save_run(result: dict, db: str | None = None) -> None:
-    """Store one result (schema orch.run/1) in one transaction. Saving a run_id again
-    replaces it (the harness may store a run, then a soak its verdict)."""
-    if not result.get("run_id"):
+@dataclass
+class StoredStrategy:
+    """One strategy of a stored run, as its columns hold it (list_runs)."""
+
+    strategy: str
+    model: str | None = None
+    status: str | None = None
+    verdict: str | None = None
+    iters_ok: int | None = None
+    growth_mb_per_iter: float | None = None
+    growth_ci_low: float | None = None
+    growth_ci_high: float | None = None
+    ttft_ms_median: float | None = None
+    ttft_ms_p95: float | None = None
+    tokens_per_s_median: float | None = None
+    rss_start_mb: float | None = None
+    rss_end_mb: float | None = None
+    rss_peak_mb: float | None = None
+    cer_mean: float | None = None
+
+
+@dataclass
+class StoredRun:
+    """A stored run without its full result (list_runs; load_run gives the RunResult)."""
+
+    run_id: str
+    started_at: str | None = None  # ISO 8601, UTC
+    finished_at: str | None = None
+    kind: str = "run"  # run | compare | soak
+    engine: str | None = None  # the speech engine's name
+    scenario: str | None = None
+    models: str | None = None  # comma-separated labels
+    strategies: str | None = None  # comma-separated, in run order
+    status: str | None = None
+    matrix_key: str | None = None
+    outcome: str | None = None  # soak: ok | regression | failed
+    results: list[StoredStrategy] = field(default_factory=list)
+
+
+STRATEGY_COLUMNS = tuple(f.name for f in dataclasses.fields(StoredStrategy))
+RUN_COLUMNS = tuple(f.name for f in dataclasses.fields(StoredRun) if f.name != "results")
+
+
+def save_run(result: RunResult, db: str | None = None) -> None:
+    """Store one result (its to_json()) in one transaction. Saving a run_id again replaces
+    it (the harness may store a run, then a soak its verdict)."""
+    if not result.run_id:
         raise ValueError("result has no run_id")
-    engine = get_engine(db)
-    soak = result.get("soak") or {}
-    plan = result.get("plan") or {}
-    row = {
-        "run_id": str(result["run_id"]), "started_at": parse_time(result.get("started_at")),
-        "finished_at": parse_time(result.get("finished_at")), "stored_at": _utcnow(),
-        "kind": run_kind(result), "engine": (result.get("engine") or {}).get("name"),
-        "scenario": plan.get("scenario"), "models": _models_label(result),
-        "strategies": ",".join(plan.get("strategies") or [r.get("strategy", "?") for r in result.get("results") or []]),
-        "status": run_status(result), "matrix_key": soak.get("matrix_key"), "outcome": soak.get("outcome"),
-        "result": json.dumps(result, ensure_ascii=False, default=str),
-    }
-    with _writer(engine).begin() as conn:
+    row = _run_row(result)
+    with _writer(get_db_engine(db)).begin() as conn:
         old = conn.execute(sa.select(runs.c.id).where(runs.c.run_id == row["run_id"])).scalar()
         if old is not None:
             conn.execute(run_strategies.delete().where(run_strategies.c.run_pk == old))
             conn.execute(runs.delete().where(runs.c.id == old))
         pk = conn.execute(runs.insert().values(**row).returning(runs.c.id)).scalar_one()
-        rows = [dict(_strategy_row(i, r), run_pk=pk) for i, r in enumerate(result.get("results") or [])]
+        rows = [dict(_strategy_row(i, r), run_pk=pk) for i, r in enumerate(result.results)]
         if rows:
             conn.execute(run_strategies.insert(), rows)
 
@@ -424,28 +472,39 @@ class RunNotFound(LookupError):
     pass
 
 
-def load_run(run_id_or_latest: str, db: str | None = None) -> dict:
-    """The full result JSON of a run: its run_id, a unique prefix of one, or `latest`."""
-    engine = get_engine(db)
-    with engine.connect() as conn:
-        if run_id_or_latest == "latest":
-            q = sa.select(runs.c.result).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(1)
-            text = conn.execute(q).scalar()
-            if text is None:
-                raise RunNotFound("the history is empty")
-            return json.loads(text)
-        text = conn.execute(sa.select(runs.c.result).where(runs.c.run_id == run_id_or_latest)).scalar()
-        if text is None:
-            found = conn.execute(
-                sa.select(runs.c.run_id, runs.c.result)
-                .where(runs.c.run_id.startswith(run_id_or_latest, autoescape=True)).limit(2)
-            ).all()
-            if len(found) > 1:
-                raise RunNotFound(f"{run_id_or_latest!r} matches more than one run")
-            if not found:
-                raise RunNotFound(f"no run {run_id_or_latest!r} in the history")
-            text = found[0].result
-        return json.loads(text)
+def load_run(run_id_or_latest: str, db: str | None = None) -> RunResult:
+    """A stored run: its run_id, a unique prefix of one, or `latest`. Rows written as
+    orch.run/1 read too (RunResult.from_json); a row that is no orch result is a
+    ResultError naming the run."""
+    with get_db_engine(db).connect() as conn:
+        run_id, text = _stored_text(conn, run_id_or_latest)
+    try:
+        return RunResult.from_json(json.loads(text))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # ResultError, or JSON that does not parse
+        raise ResultError(f"stored run {run_id} is not an orch result: {exc}") from None
+
+
+def _stored_text(conn, run_id_or_latest: str) -> tuple[str, str]:
+    """(run_id, result JSON) of the run asked for; RunNotFound when there is none (or the
+    prefix matches several)."""
+    if run_id_or_latest == "latest":
+        q = sa.select(runs.c.run_id, runs.c.result).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(1)
+        found = conn.execute(q).first()
+        if found is None:
+            raise RunNotFound("the history is empty")
+        return found.run_id, found.result
+    text = conn.execute(sa.select(runs.c.result).where(runs.c.run_id == run_id_or_latest)).scalar()
+    if text is not None:
+        return run_id_or_latest, text
+    found = conn.execute(
+        sa.select(runs.c.run_id, runs.c.result)
+        .where(runs.c.run_id.startswith(run_id_or_latest, autoescape=True)).limit(2)
+    ).all()
+    if len(found) > 1:
+        raise RunNotFound(f"{run_id_or_latest!r} matches more than one run")
+    if not found:
+        raise RunNotFound(f"no run {run_id_or_latest!r} in the history")
+    return found[0].run_id, found[0].result
 
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -476,24 +535,17 @@ def _iso(t: _dt.datetime | None) -> str | None:
 def list_runs(db: str | None = None, strategy: str | None = None, engine: str | None = None,
               model: str | None = None, since=None, matrix_key: str | None = None,
               kind: str | None = None, status: str | None = None, limit: int | None = None,
-              newest_first: bool = True) -> list[dict]:
+              newest_first: bool = True) -> list[StoredRun]:
     """Runs (without their full JSON), newest first, each with `results`: its strategies'
-    columns. `strategy` keeps runs that have it (and only its rows); `model` matches a
-    substring of the models label; `since` as parse_since."""
-    eng = get_engine(db)
-    q = sa.select(runs.c.id, runs.c.run_id, runs.c.started_at, runs.c.finished_at, runs.c.kind,
-                  runs.c.engine, runs.c.scenario, runs.c.models, runs.c.strategies, runs.c.status,
-                  runs.c.matrix_key, runs.c.outcome)
-    if engine:
-        q = q.where(runs.c.engine == engine)
+    columns. `engine` is the speech engine's name; `strategy` keeps runs that have it (and
+    only its rows); `model` matches a substring of the models label; `since` as parse_since."""
+    q = sa.select(runs.c.id, *(runs.c[name] for name in RUN_COLUMNS))
+    for column, value in ((runs.c.engine, engine), (runs.c.matrix_key, matrix_key), (runs.c.kind, kind),
+                          (runs.c.status, status)):
+        if value:
+            q = q.where(column == value)
     if model:
         q = q.where(runs.c.models.contains(model, autoescape=True))
-    if matrix_key:
-        q = q.where(runs.c.matrix_key == matrix_key)
-    if kind:
-        q = q.where(runs.c.kind == kind)
-    if status:
-        q = q.where(runs.c.status == status)
     start = parse_since(since)
     if start is not None:
         q = q.where(runs.c.started_at >= start)
@@ -504,19 +556,28 @@ def list_runs(db: str | None = None, strategy: str | None = None, engine: str | 
     q = q.order_by(*order)
     if limit:
         q = q.limit(limit)
-    with eng.connect() as conn:
-        found = [dict(r._mapping) for r in conn.execute(q)]
-        by_pk = {r["id"]: r for r in found}
-        for r in found:
-            r["results"] = []
-        if by_pk:
-            sq = sa.select(run_strategies).where(run_strategies.c.run_pk.in_(list(by_pk)))
-            if strategy:
-                sq = sq.where(run_strategies.c.strategy == strategy)
-            for s in conn.execute(sq.order_by(run_strategies.c.run_pk, run_strategies.c.position)):
-                m = dict(s._mapping)
-                by_pk[m.pop("run_pk")]["results"].append({k: v for k, v in m.items() if k not in ("id", "position")})
-    for r in found:
-        del r["id"]
-        r["started_at"], r["finished_at"] = _iso(r["started_at"]), _iso(r["finished_at"])
-    return found
+    with get_db_engine(db).connect() as conn:
+        found = conn.execute(q).all()
+        by_pk = _strategies_of(conn, [row.id for row in found], strategy)
+    return [_stored_run(row, by_pk.get(row.id, [])) for row in found]
+
+
+def _strategies_of(conn, pks: list[int], strategy: str | None) -> dict[int, list[StoredStrategy]]:
+    """The strategy rows of these runs, in run order (only `strategy`'s when given)."""
+    out: dict[int, list[StoredStrategy]] = {}
+    if not pks:
+        return out
+    q = sa.select(run_strategies.c.run_pk, *(run_strategies.c[name] for name in STRATEGY_COLUMNS))
+    q = q.where(run_strategies.c.run_pk.in_(pks))
+    if strategy:
+        q = q.where(run_strategies.c.strategy == strategy)
+    for row in conn.execute(q.order_by(run_strategies.c.run_pk, run_strategies.c.position)):
+        values = row._mapping
+        out.setdefault(row.run_pk, []).append(StoredStrategy(**{k: values[k] for k in STRATEGY_COLUMNS}))
+    return out
+
+
+def _stored_run(row, strategies: list[StoredStrategy]) -> StoredRun:
+    values = {k: row._mapping[k] for k in RUN_COLUMNS}
+    values["started_at"], values["finished_at"] = _iso(values["started_at"]), _iso(values["finished_at"])
+    return StoredRun(**values, results=strategies)
