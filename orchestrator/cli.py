@@ -22,7 +22,7 @@ COMMANDS = {
     "score": "orchestrator.quality.commands:score",
     "history": "orchestrator.history.commands:history",
     "report": "orchestrator.history.commands:report",
-    "soak": "orchestrator.history.soak:soak",
+    "soak": "orchestrator.soak:soak",
     "doctor": "orchestrator.doctor:doctor",
     "make-test-models": "orchestrator.testmodels:make_test_models",
 }

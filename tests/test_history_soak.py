@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from orchestrator.history import baseline, prometheus, soak, store
-from orchestrator.results import RunResult
+from orchestrator import soak
+from orchestrator.history import baseline, prometheus, store
+from orchestrator.results import Outcome, Regression, RunResult
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FAST = {"ttft_ms": 5, "token_ms": 1}
@@ -89,15 +90,15 @@ def test_new_growing_verdict_regresses():
     now = _only(grow, "recreate")
     now["results"][0]["strategy"] = "restart"  # the same strategy, now growing
     regs, _ = _compare(now, [stable])
-    assert [(r["kind"], r["strategy"], r["model"]) for r in regs] == [("growing", "restart", None),
-                                                                      ("growth", "restart", None)]
-    assert regs[0]["message"] == "restart: new `growing` verdict: memory grows +1.004 MB/iter (95% CI [1.004, 1.004])"
-    assert regs[1]["baseline_ci_high"] == 0.0 and regs[1]["growth_mb_per_iter"] == 1.00390625
+    assert [(r.kind, r.strategy, r.model) for r in regs] == [("growing", "restart", None),
+                                                             ("growth", "restart", None)]
+    assert regs[0].message == "restart: new `growing` verdict: memory grows +1.004 MB/iter (95% CI [1.004, 1.004])"
+    assert regs[1].baseline_ci_high == 0.0 and regs[1].growth_mb_per_iter == 1.00390625
 
 
 def test_growing_with_no_baseline_is_new_but_growth_is_not_compared():
     regs, notes = _compare(_only(fixture("run_growing.json"), "recreate"), [])
-    assert [r["kind"] for r in regs] == ["growing"]
+    assert [r.kind for r in regs] == ["growing"]
     assert notes == ["no baseline yet (first good run of this matrix key): only a growing verdict is checked"]
 
 
@@ -116,9 +117,9 @@ def test_ttft_slower_with_significance():
     before = [_scale_ttft(ok, 1.0, jitter=0.05, seed=s) for s in (1, 2, 3)]
     slower = _scale_ttft(ok, 1.5, jitter=0.05, seed=9)
     regs, _ = _compare(slower, before)
-    assert [r["kind"] for r in regs] == ["ttft"]
-    assert regs[0]["slower_pct"] > 40 and regs[0]["p_value"] < 0.05
-    assert "Mann–Whitney U" in regs[0]["message"]
+    assert [r.kind for r in regs] == ["ttft"]
+    assert regs[0].slower_pct > 40 and regs[0].p_value < 0.05
+    assert "Mann–Whitney U" in regs[0].message
     # slower by less than the set percentage: fine
     assert _compare(_scale_ttft(ok, 1.05, jitter=0.01, seed=9), before)[0] == []
     # much slower but on too few iterations to be significant: noted, not a regression
@@ -137,12 +138,22 @@ def test_crashed_strategies_do_not_break_the_comparison():
                       "3 needed on each side)")]
 
 
-def test_compare_still_takes_stored_json():
-    """TODO(typed callers): soak._run_cell passes store.load_run's dicts; same answer."""
+def test_regressions_are_stored_with_their_kinds_keys():
+    """Regression.to_json writes each kind's keys, in the order soak runs have always stored."""
     grow = fixture("run_growing.json")
     now, stable = _only(grow, "recreate"), _only(grow, "restart")
     now["results"][0]["strategy"] = "restart"
-    assert baseline.compare(now, [stable]) == _compare(now, [stable])
+    regs, _ = _compare(now, [stable])
+    assert all(isinstance(r, Regression) for r in regs)
+    assert [list(r.to_json()) for r in regs] == [
+        ["kind", "strategy", "model", "growth_mb_per_iter", "growth_ci95", "message"],
+        ["kind", "strategy", "model", "growth_mb_per_iter", "baseline_ci_high", "message"]]
+    assert [Regression.from_json(r.to_json()) for r in regs] == regs
+    ok = _only(grow, "restart")
+    slower, _ = _compare(_scale_ttft(ok, 1.5, jitter=0.05, seed=9),
+                         [_scale_ttft(ok, 1.0, jitter=0.05, seed=s) for s in (1, 2, 3)])
+    assert list(slower[0].to_json()) == ["kind", "strategy", "model", "ttft_ms_median", "baseline_ttft_ms_median",
+                                         "slower_pct", "p_value", "message"]
 
 
 # --- config and matrix --------------------------------------------------------------------------
@@ -177,7 +188,7 @@ def test_matrix_expands_and_keys_are_stable(tmp_path):
     other = dict(cells[0], engine_options={"leak_mb": 1})
     assert soak.matrix_key(cfg, other) == keys[0]
     plan = soak.build_plan(cfg, cells[0])
-    assert plan.models == ["small:16"] and plan.iters == 20 and plan.engine_options == {"leak_mb": 0}
+    assert plan.models == ["small:16"] and plan.iters == 20 and plan.engine_options.to_worker() == {"leak_mb": 0}
 
 
 def test_bad_config_exits_2(tmp_path):
@@ -216,7 +227,7 @@ def _fake_execute(monkeypatch, results: list[dict]):
         out["started_at"] = now
         if "finished_at" in out:
             out["finished_at"] = now
-        return out
+        return RunResult.from_json(out)  # what runner.execute returns
 
     monkeypatch.setattr(runner, "execute", execute)
     return plans
@@ -247,7 +258,7 @@ def test_soak_exit_codes_and_prometheus(env, monkeypatch):
 
     first = _soak(args)
     assert first.exit_code == 0, first.output
-    assert plans[0].engine_options == {"ttft_ms": 5, "token_ms": 1} and plans[0].iters == 12
+    assert plans[0].engine_options.to_worker() == {"ttft_ms": 5, "token_ms": 1} and plans[0].iters == 12
     assert plans[0].out_dir == env / "runs"
     second = _soak(args)
     assert second.exit_code == 0, second.output
@@ -284,13 +295,18 @@ def test_soak_exit_codes_and_prometheus(env, monkeypatch):
     assert value("orch_soak_last_success_timestamp_seconds", key="fx/calib") == pytest.approx(last_ok, abs=2)
 
     listed = store.list_runs(kind="soak")
-    assert [r["outcome"] for r in listed] == ["failed", "regression", "ok", "ok"]
-    assert {r["matrix_key"] for r in listed} == {"fx/calib"}
+    assert [r.outcome for r in listed] == ["failed", "regression", "ok", "ok"]
+    assert {r.matrix_key for r in listed} == {"fx/calib"}
     stored = store.load_run("latest")
-    assert stored["soak"]["outcome"] == "failed"
-    third_run = store.load_run(listed[1]["run_id"])
-    assert len(third_run["soak"]["baseline_run_ids"]) == 2
-    assert [r["kind"] for r in third_run["soak"]["regressions"]] == ["growing", "growth"]
+    assert stored.soak.outcome is Outcome.FAILED
+    assert stored.soak.error == "the run failed: restart: crashed (worker killed by SIGSEGV during iteration 4)"
+    third_run = store.load_run(listed[1].run_id)
+    assert third_run.soak.baseline_run_ids == [listed[2].run_id, listed[3].run_id]
+    assert [r.kind for r in third_run.soak.regressions] == ["growing", "growth"]
+    assert third_run.soak.matrix_key == "fx/calib" and third_run.soak.cell["strategies"] == ["restart"]
+    # the run folder's run.json has the same soak block
+    on_disk = json.loads((plans[2].run_dir / "run.json").read_text(encoding="utf-8"))
+    assert on_disk["soak"] == third_run.soak.to_json()
 
 
 def test_harness_exception_exits_2(env, monkeypatch):
@@ -314,7 +330,7 @@ def test_accept_makes_a_regression_the_new_baseline(env, monkeypatch):
 HOLDER = textwrap.dedent("""
     import sys, time
     from filelock import FileLock
-    from orchestrator.history.soak import lock_path
+    from orchestrator.soak import lock_path
     lock = FileLock(str(lock_path(sys.argv[1])))
     lock.acquire()
     print("held", flush=True)
@@ -344,18 +360,18 @@ def test_second_soak_of_one_config_is_refused(env, monkeypatch):
 def test_prometheus_labels_are_escaped():
     result = RunResult.from_json(_only(fixture("run_growing.json"), "restart"))
     result.results[0].model = 'we"ird\\name\nx'
-    text = prometheus.render([{"soak": "s", "matrix_key": "s/k", "result": result, "outcome": "ok",
-                               "regressions": 0, "finished": 1.0, "last_success": None}])
+    text = prometheus.render([soak.CellRun(soak="s", matrix_key="s/k", result=result, outcome=Outcome.OK,
+                                           finished=1.0)])
     models = {lab["model"] for rows in parse_textfile(text).values() for lab, _ in rows if "model" in lab}
     assert models == {'we"ird\\name\nx'}
 
 
 def test_prometheus_values_of_a_run_and_of_a_cell_without_one():
     stored = _only(fixture("run_growing.json"), "restart")
-    cells = [{"soak": "s", "matrix_key": "s/k", "result": RunResult.from_json(stored), "outcome": "ok",
-              "regressions": 0, "finished": 1.5, "last_success": None},
-             {"soak": "s", "matrix_key": "s/none", "result": None, "outcome": "failed", "regressions": 0,
-              "finished": 2.0, "last_success": 1.5}]
+    cells = [soak.CellRun(soak="s", matrix_key="s/k", result=RunResult.from_json(stored), outcome=Outcome.OK,
+                          finished=1.5),
+             soak.CellRun(soak="s", matrix_key="s/none", outcome=Outcome.FAILED, error="cannot start: x",
+                          finished=2.0, last_success=1.5)]
     text = prometheus.render(cells)
     samples = [line for line in text.splitlines() if not line.startswith("#")]
     run = 'soak="s",key="s/k",strategy="restart",model=""'
@@ -378,8 +394,6 @@ def test_prometheus_values_of_a_run_and_of_a_cell_without_one():
         'orch_soak_last_success_timestamp_seconds{soak="s",key="s/k"} 0.0',
         'orch_soak_last_success_timestamp_seconds{soak="s",key="s/none"} 1.5',
     ]
-    # TODO(typed callers): soak.py's cells still hold the run's JSON; the same file from it
-    assert prometheus.render([dict(cells[0], result=stored), cells[1]]) == text
 
 
 # --- end to end on the calibration engine ----------------------------------------------------------
@@ -411,7 +425,8 @@ def test_soak_end_to_end_on_the_calibration_engine(env):
     assert second.exit_code == 1, second.output
     assert "REGRESSION e2e/calib: restart: new `growing` verdict" in second.output
     runs = store.list_runs(kind="soak")
-    assert [r["outcome"] for r in runs] == ["regression", "ok"]
-    assert runs[0]["results"][0]["growth_mb_per_iter"] == pytest.approx(1.0, abs=0.1)
+    assert [r.outcome for r in runs] == ["regression", "ok"]
+    assert runs[0].results[0].growth_mb_per_iter == pytest.approx(1.0, abs=0.1)
     assert 'verdict="growing"} 1.0' in prom.read_text()
-    assert (env / "runs" / runs[0]["run_id"] / "run.json").exists()
+    assert (env / "runs" / runs[0].run_id / "run.json").exists()
+    assert store.load_run(runs[0].run_id).soak.regressions[0].kind == "growing"

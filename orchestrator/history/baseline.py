@@ -11,8 +11,8 @@ Per strategy (and model), three checks; any one that fires is a regression:
   (scipy.stats.mannwhitneyu, alternative "greater") on the per-iteration TTFTs after
   warm-up, p < `alpha`. Needs at least 3 iterations on each side, else it is only noted.
 
-The runs are RunResults (orchestrator.results); a regression is a plain dict, as stored in
-the run's `soak` block.
+The runs are RunResults (orchestrator.results); each regression is a Regression, as stored
+in the run's `soak` block.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from orchestrator.results import RunResult, StrategyResult, Summary, Verdict
+from orchestrator.results import Regression, RunResult, StrategyResult, Summary, Verdict
 
 
 @dataclass
@@ -45,67 +45,86 @@ def measured_ttfts(entry: StrategyResult) -> list[float]:
 
 
 def compare(result: RunResult, baseline: list[RunResult],
-            settings: Settings | None = None) -> tuple[list[dict], list[str]]:
+            settings: Settings | None = None) -> tuple[list[Regression], list[str]]:
     """(regressions, notes). `baseline`: the earlier good runs."""
-    # TODO(typed callers): soak._run_cell passes store.load_run's dicts as the baseline
-    if isinstance(result, dict):
-        result = RunResult.from_json(result)
-    baseline = [RunResult.from_json(run) if isinstance(run, dict) else run for run in baseline]
     st = settings or Settings()
-    regressions: list[dict] = []
+    regressions: list[Regression] = []
     notes: list[str] = []
     if not baseline:
         notes.append("no baseline yet (first good run of this matrix key): only a growing verdict is checked")
     for entry in result.results:
-        key = _key(entry)
-        name = _label(key)
-        summary = entry.summary or Summary()
-        earlier = [e for run in baseline for e in run.results if _key(e) == key]
-        earlier_summaries = [e.summary or Summary() for e in earlier]
-
-        if (summary.verdict is Verdict.GROWING
-                and not any(s.verdict is Verdict.GROWING for s in earlier_summaries)):
-            g = summary.growth_mb_per_iter
-            ci = summary.growth_ci95 or [None, None]
-            regressions.append({
-                "kind": "growing", "strategy": key[0], "model": key[1],
-                "growth_mb_per_iter": g, "growth_ci95": summary.growth_ci95,
-                "message": f"{name}: new `growing` verdict: memory grows {g:+.3f} MB/iter "
-                           f"(95% CI [{ci[0]:.3f}, {ci[1]:.3f}])" + ("" if earlier else ", no earlier run to compare")
-                if g is not None and None not in ci else f"{name}: new `growing` verdict",
-            })
-
-        growth = summary.growth_mb_per_iter
-        highs = [s.growth_ci95[1] for s in earlier_summaries if s.growth_ci95]
-        if growth is not None and highs:
-            ceiling = max(highs)
-            if growth > ceiling and growth >= st.growth_threshold_mb:
-                regressions.append({
-                    "kind": "growth", "strategy": key[0], "model": key[1], "growth_mb_per_iter": growth,
-                    "baseline_ci_high": ceiling,
-                    "message": f"{name}: growth {growth:+.3f} MB/iter is above the baseline's 95% CI "
-                               f"(upper end {ceiling:+.3f} MB/iter over {len(highs)} run(s))",
-                })
-
-        now = measured_ttfts(entry)
-        before = [t for e in earlier for t in measured_ttfts(e)]
-        if earlier and (len(now) < st.min_ttft_samples or len(before) < st.min_ttft_samples):
-            notes.append(f"{name}: TTFT not compared ({len(now)} measured iterations now, "
-                         f"{len(before)} in the baseline; {st.min_ttft_samples} needed on each side)")
-        elif earlier:
-            from scipy.stats import mannwhitneyu
-
-            med_now, med_before = statistics.median(now), statistics.median(before)
-            slower_pct = (med_now / med_before - 1.0) * 100.0 if med_before > 0 else 0.0
-            p = float(mannwhitneyu(now, before, alternative="greater").pvalue)
-            if slower_pct > st.ttft_pct and p < st.alpha:
-                regressions.append({
-                    "kind": "ttft", "strategy": key[0], "model": key[1], "ttft_ms_median": med_now,
-                    "baseline_ttft_ms_median": med_before, "slower_pct": slower_pct, "p_value": p,
-                    "message": f"{name}: median TTFT {med_now:.1f} ms is {slower_pct:.0f}% slower than the "
-                               f"baseline's {med_before:.1f} ms (Mann–Whitney U one-sided p={p:.2g} < {st.alpha})",
-                })
-            elif slower_pct > st.ttft_pct:
-                notes.append(f"{name}: median TTFT {slower_pct:.0f}% slower than the baseline but not "
-                             f"significantly (Mann–Whitney U p={p:.2g} >= {st.alpha})")
+        earlier = [e for run in baseline for e in run.results if _key(e) == _key(entry)]
+        for check in (_new_growing, _growth_above_ci):
+            found = check(entry, earlier, st)
+            if found:
+                regressions.append(found)
+        found, note = _ttft_slower(entry, earlier, st)
+        regressions += [found] if found else []
+        notes += [note] if note else []
     return regressions, notes
+
+
+def _summary(entry: StrategyResult) -> Summary:
+    return entry.summary or Summary()
+
+
+def _new_growing(entry: StrategyResult, earlier: list[StrategyResult], _st: Settings) -> Regression | None:
+    """A `growing` verdict no baseline run had for this strategy (and model)."""
+    summary = _summary(entry)
+    if summary.verdict is not Verdict.GROWING or any(_summary(e).verdict is Verdict.GROWING for e in earlier):
+        return None
+    name = _label(_key(entry))
+    g = summary.growth_mb_per_iter
+    ci = summary.growth_ci95 or [None, None]
+    if g is not None and None not in ci:
+        message = (f"{name}: new `growing` verdict: memory grows {g:+.3f} MB/iter "
+                   f"(95% CI [{ci[0]:.3f}, {ci[1]:.3f}])" + ("" if earlier else ", no earlier run to compare"))
+    else:
+        message = f"{name}: new `growing` verdict"
+    return Regression(kind="growing", strategy=entry.strategy, model=entry.model, message=message,
+                      growth_mb_per_iter=g, growth_ci95=summary.growth_ci95)
+
+
+def _growth_above_ci(entry: StrategyResult, earlier: list[StrategyResult], st: Settings) -> Regression | None:
+    """Growth above the upper end of every baseline run's 95% CI, and at least the threshold."""
+    growth = _summary(entry).growth_mb_per_iter
+    highs = [s.growth_ci95[1] for s in map(_summary, earlier) if s.growth_ci95]
+    if growth is None or not highs:
+        return None
+    ceiling = max(highs)
+    if growth <= ceiling or growth < st.growth_threshold_mb:
+        return None
+    return Regression(
+        kind="growth", strategy=entry.strategy, model=entry.model, growth_mb_per_iter=growth,
+        baseline_ci_high=ceiling,
+        message=f"{_label(_key(entry))}: growth {growth:+.3f} MB/iter is above the baseline's 95% CI "
+                f"(upper end {ceiling:+.3f} MB/iter over {len(highs)} run(s))")
+
+
+def _ttft_slower(entry: StrategyResult, earlier: list[StrategyResult],
+                 st: Settings) -> tuple[Regression | None, str | None]:
+    """Median TTFT slower by more than ttft_pct, and significantly (Mann–Whitney U); a
+    regression, or a note when it is slower but not significantly, or cannot be compared."""
+    if not earlier:
+        return None, None
+    name = _label(_key(entry))
+    now = measured_ttfts(entry)
+    before = [t for e in earlier for t in measured_ttfts(e)]
+    if len(now) < st.min_ttft_samples or len(before) < st.min_ttft_samples:
+        return None, (f"{name}: TTFT not compared ({len(now)} measured iterations now, "
+                      f"{len(before)} in the baseline; {st.min_ttft_samples} needed on each side)")
+    from scipy.stats import mannwhitneyu
+
+    med_now, med_before = statistics.median(now), statistics.median(before)
+    slower_pct = (med_now / med_before - 1.0) * 100.0 if med_before > 0 else 0.0
+    p = float(mannwhitneyu(now, before, alternative="greater").pvalue)
+    if slower_pct > st.ttft_pct and p < st.alpha:
+        return Regression(
+            kind="ttft", strategy=entry.strategy, model=entry.model, ttft_ms_median=med_now,
+            baseline_ttft_ms_median=med_before, slower_pct=slower_pct, p_value=p,
+            message=f"{name}: median TTFT {med_now:.1f} ms is {slower_pct:.0f}% slower than the "
+                    f"baseline's {med_before:.1f} ms (Mann–Whitney U one-sided p={p:.2g} < {st.alpha})"), None
+    if slower_pct > st.ttft_pct:
+        return None, (f"{name}: median TTFT {slower_pct:.0f}% slower than the baseline but not "
+                      f"significantly (Mann–Whitney U p={p:.2g} >= {st.alpha})")
+    return None, None

@@ -7,8 +7,12 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from typing import TYPE_CHECKING
 
-from orchestrator.results import RunResult, Status, Summary, Verdict
+from orchestrator.results import Outcome, Status, StrategyResult, Summary, Verdict
+
+if TYPE_CHECKING:
+    from orchestrator.soak import CellRun
 
 VERDICTS = tuple(v.value for v in Verdict) + ("none",)
 
@@ -45,10 +49,10 @@ def _value(v: float) -> str:
     return repr(v)
 
 
-def render(cells: list[dict]) -> str:
-    """`cells`: one dict per matrix cell run: soak, matrix_key, result (a RunResult, or
-    None), outcome, regressions (count), finished (Unix time), last_success (Unix time or
-    None)."""
+def render(cells: list[CellRun]) -> str:
+    """One soak's textfile: per strategy of each cell's run its growth, timing, CER, verdict
+    and status; per cell its regressions, whether it failed, when it last ran and last
+    succeeded."""
     samples: dict[str, list[str]] = {name: [] for name in HELP}
 
     def add(name, labels, value):
@@ -57,26 +61,13 @@ def render(cells: list[dict]) -> str:
         samples[name].append(f"{name}{_labels(labels)} {_value(value)}")
 
     for cell in cells:
-        base = {"soak": cell["soak"], "key": cell["matrix_key"]}
-        result = cell.get("result")
-        if isinstance(result, dict):  # TODO(typed callers): soak._run_cell's record holds the run's JSON
-            result = RunResult.from_json(result)
-        for entry in result.results if result is not None else []:
-            labels = dict(base, strategy=entry.strategy, model=entry.model or "")
-            s = entry.summary or Summary()
-            add("orch_soak_growth_mb_per_iter", labels, s.growth_mb_per_iter)
-            add("orch_soak_growth_ci95_high_mb_per_iter", labels, (s.growth_ci95 or [None, None])[1])
-            add("orch_soak_ttft_ms_median", labels, s.ttft_ms_median)
-            add("orch_soak_tokens_per_s_median", labels, s.tokens_per_s_median)
-            add("orch_soak_cer_mean", labels, s.cer_mean)
-            verdict = s.verdict.value if s.verdict else "none"
-            for v in VERDICTS:
-                add("orch_soak_verdict", dict(labels, verdict=v), 1 if v == verdict else 0)
-            add("orch_soak_strategy_ok", labels, 1 if entry.status is Status.OK else 0)
-        add("orch_soak_regressions", base, cell.get("regressions", 0))
-        add("orch_soak_run_failed", base, 1 if cell.get("outcome") == "failed" else 0)
-        add("orch_soak_last_run_timestamp_seconds", base, cell.get("finished"))
-        add("orch_soak_last_success_timestamp_seconds", base, cell.get("last_success") or 0)
+        base = {"soak": cell.soak, "key": cell.matrix_key}
+        for entry in cell.result.results if cell.result is not None else []:
+            _strategy_samples(add, dict(base, strategy=entry.strategy, model=entry.model or ""), entry)
+        add("orch_soak_regressions", base, len(cell.regressions))
+        add("orch_soak_run_failed", base, 1 if cell.outcome is Outcome.FAILED else 0)
+        add("orch_soak_last_run_timestamp_seconds", base, cell.finished)
+        add("orch_soak_last_success_timestamp_seconds", base, cell.last_success or 0)
     lines = []
     for name, rows in samples.items():
         if not rows:
@@ -85,6 +76,19 @@ def render(cells: list[dict]) -> str:
         lines.append(f"# TYPE {name} gauge")
         lines.extend(rows)
     return "\n".join(lines) + "\n"
+
+
+def _strategy_samples(add, labels: dict, entry: StrategyResult) -> None:
+    s = entry.summary or Summary()
+    add("orch_soak_growth_mb_per_iter", labels, s.growth_mb_per_iter)
+    add("orch_soak_growth_ci95_high_mb_per_iter", labels, (s.growth_ci95 or [None, None])[1])
+    add("orch_soak_ttft_ms_median", labels, s.ttft_ms_median)
+    add("orch_soak_tokens_per_s_median", labels, s.tokens_per_s_median)
+    add("orch_soak_cer_mean", labels, s.cer_mean)
+    verdict = s.verdict.value if s.verdict else "none"
+    for v in VERDICTS:
+        add("orch_soak_verdict", dict(labels, verdict=v), 1 if v == verdict else 0)
+    add("orch_soak_strategy_ok", labels, 1 if entry.status is Status.OK else 0)
 
 
 def write_atomic(path: str, text: str) -> None:

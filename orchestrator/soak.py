@@ -40,12 +40,16 @@ import math
 import os
 import time
 import tomllib
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
 from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart, OrchError, decode_utf8
+from orchestrator.history.baseline import Settings
 from orchestrator.plan import ENGINES, EXTRA_STRATEGIES, SCENARIOS, STRATEGIES, limit_problem
+from orchestrator.results import Outcome, Regression, RunResult, SoakInfo, Status
 from orchestrator.tabular import format_option, render_table
 
 # exit codes (docs/history.md): a regression is 1 (EXIT_FAILED); a run that failed, a bad
@@ -138,7 +142,7 @@ CELL_SCHEMA = {
     "model": _path_or_paths, "models": _paths, "audio": _path_or_paths, "reference": _path,
     "language": _text, "strategies": _strategies, "iters": _limit("iters"), "warmup": _limit("warmup"),
     "iter_timeout": _limit("iter_timeout"), "sample_hz": _limit("sample_hz"),
-    "plateau_min_tail": _limit("plateau_min_tail"),
+    "plateau_min_tail": _limit("plateau_min_tail"), "max_rss_mb": _number(0),
 }
 SOAK_SCHEMA = {
     "name": _text, "baseline_runs": _number(1, integer=True), "ttft_regression_pct": _number(0),
@@ -301,7 +305,9 @@ def matrix_key(cfg: dict, cell: dict) -> str:
 
 
 def build_plan(cfg: dict, cell: dict):
-    from orchestrator.plan import RunPlan, Thresholds
+    """A cell's RunPlan, through the same constructor as the command line (RunPlan.build)."""
+    from orchestrator.plan import RunPlan
+    from orchestrator.plan_inputs import PlanInputs
 
     out = cfg.get("out")
     if out:
@@ -311,25 +317,13 @@ def build_plan(cfg: dict, cell: dict):
 
         out_dir = Path(platformdirs.user_data_dir("orch", appauthor=False)) / "soak-results"
     models = list(cell.get("models") or ([cell["model"]] if cell.get("model") else []))
-    th = Thresholds(growth_mb_per_iter=float(cfg.get("growth_threshold_mb", Thresholds.growth_mb_per_iter)),
-                    plateau_min_tail=int(cell.get("plateau_min_tail", Thresholds.plateau_min_tail)))
-    plan = RunPlan(strategies=list(cell["strategies"]), iters=int(cell.get("iters", 10)),
-                   warmup=int(cell.get("warmup", 2)), engine=cell.get("engine") or "calibration",
-                   scenario=cell.get("scenario") or "asr", models=models, audio=cell.get("audio"),
-                   reference=cell.get("reference"), language=cell.get("language"), out_dir=out_dir,
-                   iter_timeout=float(cell.get("iter_timeout", 120.0)),
-                   sample_hz=float(cell.get("sample_hz", 20.0)), thresholds=th, progress=False)
-    options = dict(cell.get("engine_options") or {})
-    if plan.engine == "chatllm":
-        from orchestrator.engine_options import engine_options_from_cli
-
-        kw = {"chatllm_dir": options.pop("chatllm_dir", os.environ.get("CHATLLM_DIR", "./chatllm.cpp")),
-              "chatllm_main": options.pop("main", None), "chatllm_lib": options.pop("lib", None),
-              "engine_args": options.pop("engine_args", []),
-              **{k: options.pop(k, None) for k in ("threads", "ctx", "max_new_tokens")}}
-        resolved = engine_options_from_cli(plan, kw)
-        options = {**resolved, **options}
-    plan.engine_options = options
+    plan, _notes = RunPlan.build(PlanInputs(
+        strategies=list(cell["strategies"]), iters=cell.get("iters"), warmup=cell.get("warmup"),
+        engine=cell.get("engine"), scenario=cell.get("scenario"), models=models, audio=cell.get("audio"),
+        reference=cell.get("reference"), language=cell.get("language"), out_dir=out_dir,
+        iter_timeout=cell.get("iter_timeout"), sample_hz=cell.get("sample_hz"),
+        growth_threshold_mb=cfg.get("growth_threshold_mb"), plateau_min_tail=cell.get("plateau_min_tail"),
+        max_rss_mb=cell.get("max_rss_mb"), engine_options=dict(cell.get("engine_options") or {})))
     return plan
 
 
@@ -344,6 +338,31 @@ def lock_path(config_path: str) -> Path:
     return Path(directory) / f"soak-{Path(config_path).stem}-{digest}.lock"
 
 
+# --- running the matrix ---------------------------------------------------------------------
+@dataclass
+class SoakSettings:
+    """How each run is judged: the baseline's size, the regression checks, --accept."""
+
+    baseline_runs: int = 5
+    compare: Settings = field(default_factory=Settings)
+    accept: bool = False
+
+
+@dataclass
+class CellRun:
+    """One matrix cell as this soak ran it: what is printed, and what the Prometheus file says."""
+
+    soak: str  # the soak's name
+    matrix_key: str
+    result: RunResult | None = None  # None: the cell could not start, or the harness raised
+    outcome: Outcome = Outcome.FAILED
+    regressions: list[Regression] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    finished: float | None = None  # Unix time
+    last_success: float | None = None  # Unix time of the key's last ok run, None if never
+
+
 def _ts(iso: str | None) -> float | None:
     from orchestrator.history.store import parse_time
 
@@ -351,86 +370,111 @@ def _ts(iso: str | None) -> float | None:
     return None if t is None else t.replace(tzinfo=_dt.timezone.utc).timestamp()
 
 
-def _run_cell(cfg, cell, key, plan, problems, db, settings, accept) -> dict:
+def _run_cell(cfg: dict, cell: dict, key: str, plan, problems: list[str], db: str | None,
+              settings: SoakSettings) -> CellRun:
     """Run one cell (its plan built and checked by `soak`; `problems`: its inputs', when it
-    cannot start), store it, compare it. Returns the cell's record (for output and metrics)."""
-    from orchestrator import runner
-    from orchestrator.history import baseline as bl
-    from orchestrator.history import store
-    from orchestrator.history.store import run_status
+    cannot start), compare it with its baseline, store it."""
+    from orchestrator.history.baseline import compare
     from orchestrator.plan import new_run_id
 
-    record = {"soak": cfg["name"], "matrix_key": key, "result": None, "outcome": "failed",
-              "regressions": 0, "regression_list": [], "notes": [], "error": None}
+    run = CellRun(soak=cfg["name"], matrix_key=key)
     if problems:
-        record["error"] = "cannot start: " + "; ".join(problems)
-        record["finished"] = time.time()
-        return record
+        run.error = "cannot start: " + "; ".join(problems)
+        run.finished = time.time()
+        return run
     plan.run_id = new_run_id()  # the plans were built together before the first cell ran
-    try:
-        result = runner.execute(plan)
-    except Exception as exc:  # RunInterrupted carries what was measured
-        result = getattr(exc, "result", None)
-        record["error"] = f"the run failed: {type(exc).__name__}: {exc}"
-    if result is not None and hasattr(result, "to_json"):
-        result = result.to_json()  # a RunResult: from here on the JSON that is stored
-    record["finished"] = time.time()
+    result = _execute(plan, run)
+    run.finished = time.time()
     if result is None:
-        return record
+        return run
+    good = _baseline_runs(db, key, result.run_id, settings.baseline_runs, run)
+    regressions, notes = compare(result, good, settings.compare)
+    if run.error is None:
+        run.error = _failed_strategies(result)
+    outcome = _outcome(run.error, regressions, settings.accept)
+    if settings.accept and regressions and outcome is Outcome.OK:
+        notes.append("--accept: stored as a good baseline despite the regressions below")
+    result.soak = SoakInfo(name=cfg["name"], config=cfg["_path"], matrix_key=key, cell=cell, outcome=outcome,
+                           regressions=regressions, notes=notes,
+                           baseline_run_ids=[r.run_id for r in good], error=run.error)
+    run.result, run.outcome, run.regressions, run.notes = result, outcome, regressions, notes
+    _keep(plan, result, db, run)
+    return run
+
+
+def _execute(plan, run: CellRun) -> RunResult | None:
+    """The harness's result; an exception is the cell's error (Ctrl-C's RunInterrupted
+    carries what was measured)."""
+    from orchestrator import runner
+
+    try:
+        return runner.execute(plan)
+    except Exception as exc:
+        run.error = f"the run failed: {type(exc).__name__}: {exc}"
+        return getattr(exc, "result", None)
+
+
+def _baseline_runs(db: str | None, key: str, run_id: str, how_many: int, run: CellRun) -> list[RunResult]:
+    """The last `how_many` runs of this matrix key whose outcome was ok (not this one)."""
+    from orchestrator.history import store
+
     try:
         earlier = store.list_runs(db, matrix_key=key, kind="soak", status="ok", limit=None)
-        good = [r for r in earlier if r.get("outcome") == "ok" and r["run_id"] != result.get("run_id")]
-        good = good[: settings["baseline_runs"]]
-        baseline = [store.load_run(r["run_id"], db) for r in good]
+        good = [r for r in earlier if r.outcome == Outcome.OK and r.run_id != run_id][:how_many]
+        return [store.load_run(r.run_id, db) for r in good]
     except Exception as exc:
-        record["error"] = f"cannot read the history database: {exc}"
-        baseline, good = [], []
-    regressions, notes = bl.compare(result, baseline, settings["compare"])
-    status = run_status(result)
-    if record["error"] is None and status != "ok":
-        bad = [f"{r.get('strategy')}: {r.get('status')}" + (f" ({str(r.get('error')).splitlines()[0]})"
-                                                           if r.get("error") else "")
-               for r in result.get("results") or [] if r.get("status") != "ok"]
-        record["error"] = "the run failed: " + "; ".join(bad)
-    if record["error"]:
-        outcome = "failed"
-    elif regressions and not accept:
-        outcome = "regression"
-    else:
-        outcome = "ok"
-    if accept and regressions and outcome == "ok":
-        notes.append("--accept: stored as a good baseline despite the regressions below")
-    result["soak"] = {"name": cfg["name"], "config": cfg["_path"], "matrix_key": key, "cell": cell,
-                      "outcome": outcome, "regressions": regressions, "notes": notes,
-                      "baseline_run_ids": [r["run_id"] for r in good], "error": record["error"]}
+        run.error = f"cannot read the history database: {exc}"
+        return []
+
+
+def _failed_strategies(result: RunResult) -> str | None:
+    from orchestrator.history.store import run_status
+
+    if run_status(result) == "ok":
+        return None
+    bad = [f"{r.strategy}: {r.status}" + (f" ({r.error.splitlines()[0]})" if r.error else "")
+           for r in result.results if r.status is not Status.OK]
+    return "the run failed: " + "; ".join(bad)
+
+
+def _outcome(error: str | None, regressions: list[Regression], accept: bool) -> Outcome:
+    if error:
+        return Outcome.FAILED
+    return Outcome.REGRESSION if regressions and not accept else Outcome.OK
+
+
+def _keep(plan, result: RunResult, db: str | None, run: CellRun) -> None:
+    """The run folder's run.json with the soak block, and the history database's copy (a
+    run that cannot be stored is a failed cell)."""
+    from orchestrator.atomic import write_json_atomic
+    from orchestrator.history import store
+
     try:
-        runner.write_json_atomic(plan.run_dir / "run.json", result)
+        write_json_atomic(plan.run_dir / "run.json", result.to_json())
     except Exception:
         pass  # the database copy is the one that matters here
     try:
         store.save_run(result, db)
     except Exception as exc:
-        record["error"] = f"cannot store the run in the history database: {exc}"
-        outcome = "failed"
-    record.update(result=result, outcome=outcome, regressions=len(regressions),
-                  regression_list=regressions, notes=notes)
-    return record
+        run.error = f"cannot store the run in the history database: {exc}"
+        run.outcome = Outcome.FAILED
 
 
-def _last_success(db, key, record) -> float | None:
-    if record["outcome"] == "ok":
-        return record["finished"]
+def _last_success(db: str | None, run: CellRun) -> float | None:
+    if run.outcome is Outcome.OK:
+        return run.finished
     from orchestrator.history import store
 
     try:
-        for r in store.list_runs(db, matrix_key=key, kind="soak", status="ok"):
-            if r.get("outcome") == "ok":
-                return _ts(r.get("finished_at") or r.get("started_at"))
+        for r in store.list_runs(db, matrix_key=run.matrix_key, kind="soak", status="ok"):
+            if r.outcome == Outcome.OK:
+                return _ts(r.finished_at or r.started_at)
     except Exception:
         return None
     return None
 
 
+# --- the command ----------------------------------------------------------------------------
 @click.command()
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
               help="Soak matrix (TOML).")
@@ -449,20 +493,48 @@ def _last_success(db, key, record) -> float | None:
 @click.pass_context
 def soak(ctx, config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept, fmt):
     """Run a soak matrix, store it, compare with the baseline; exit 0 fine, 1 regression, 2 failed."""
-    from filelock import FileLock, Timeout
-
-    from orchestrator.history.baseline import Settings
-    from orchestrator.output import HEADERS, result_rows
-    from orchestrator.results import RunResult
-
     cfg = load_config(config_path)  # ConfigError / CannotStart: exit 2, nothing has run
     cells = expand_indexed(cfg)
+    db, db_source = _which_db(db, cfg, config_path)
+    plans, keys = _plans(cfg, cells, config_path, db, db_source)  # CannotStart: exit 2, nothing has run
+    # the inputs of every cell, checked before the first one runs; a cell that cannot start
+    # is a failed run (exit 2, and in the metrics), the others still run
+    from orchestrator.preflight import input_problems
+
+    inputs = [input_problems(plan) for plan in plans]
+    for key, found in zip(keys, inputs):
+        for problem in found:
+            click.echo(f"error: {key}: cannot start: {problem}", err=True)
+    settings = _settings(cfg, baseline_runs, ttft_pct, alpha, accept)
+    with _soak_lock(cfg):
+        runs = []
+        for (_label, cell), plan, key, found in zip(cells, plans, keys, inputs):
+            if not found:
+                click.echo(f"soak {key}: running {', '.join(plan.strategies)} "
+                           f"({plan.iters} iterations, {plan.warmup} warm-up)", err=True)
+            run = _run_cell(cfg, cell, key, plan, found, db, settings)
+            run.last_success = _last_success(db, run)
+            runs.append(run)
+            _print_cell(run, fmt, inputs_named=bool(found))
+        _write_prometheus(prom_path or cfg.get("prometheus"), runs)
+    ctx.exit(_exit_code(cfg, runs))
+
+
+def _which_db(db: str | None, cfg: dict, config_path: str) -> tuple[str | None, str]:
+    """--db, else ORCH_DB, else the config's `db` (else the default location), and where it was named."""
     if db:
-        db_source = "--db"
-    elif os.environ.get("ORCH_DB"):
-        db, db_source = os.environ["ORCH_DB"], "ORCH_DB"
-    else:
-        db, db_source = cfg.get("db"), f"`db` in {config_path}"
+        return db, "--db"
+    if os.environ.get("ORCH_DB"):
+        return os.environ["ORCH_DB"], "ORCH_DB"
+    return cfg.get("db"), f"`db` in {config_path}"
+
+
+def _plans(cfg: dict, cells: list[tuple[str, dict]], config_path: str, db: str | None,
+           db_source: str) -> tuple[list, list[str]]:
+    """Every cell's plan and matrix key; CannotStart naming every problem of the plans,
+    keys shared by two cells, and the history database."""
+    from orchestrator.history.store import db_problem
+
     plans, keys, problems = [], [], []
     for label, cell in cells:
         plan = build_plan(cfg, cell)
@@ -473,28 +545,29 @@ def soak(ctx, config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept
         where = sorted({label for (label, _c), k in zip(cells, keys) if k == key})
         problems.append(f"{config_path}: {' and '.join(where)} make the same matrix key {key} (two runs would "
                         "share one baseline): give them different `name`s")
-    from orchestrator.history.store import db_problem
-
     why = db_problem(db, write=True, source=db_source if db else None)
     if why:
         problems.append(why)
     if problems:
         raise CannotStart(problems)
-    # the inputs of every cell, checked before the first one runs; a cell that cannot start
-    # is a failed run (exit 2, and in the metrics), the others still run
-    from orchestrator.engine_options import input_problems
+    return plans, keys
 
-    inputs = [input_problems(plan) for plan in plans]
-    for key, found in zip(keys, inputs):
-        for problem in found:
-            click.echo(f"error: {key}: cannot start: {problem}", err=True)
-    prom_path = prom_path or cfg.get("prometheus")
-    settings = {
-        "baseline_runs": baseline_runs or int(cfg.get("baseline_runs", 5)),
-        "compare": Settings(ttft_pct=ttft_pct if ttft_pct is not None else float(cfg.get("ttft_regression_pct", 10.0)),
-                            alpha=alpha if alpha is not None else float(cfg.get("alpha", 0.05)),
-                            growth_threshold_mb=float(cfg.get("growth_threshold_mb", 0.1))),
-    }
+
+def _settings(cfg: dict, baseline_runs, ttft_pct, alpha, accept: bool) -> SoakSettings:
+    """The command line's options over the config's keys."""
+    return SoakSettings(
+        baseline_runs=baseline_runs or int(cfg.get("baseline_runs", 5)),
+        compare=Settings(ttft_pct=ttft_pct if ttft_pct is not None else float(cfg.get("ttft_regression_pct", 10.0)),
+                         alpha=alpha if alpha is not None else float(cfg.get("alpha", 0.05)),
+                         growth_threshold_mb=float(cfg.get("growth_threshold_mb", 0.1))),
+        accept=accept)
+
+
+@contextmanager
+def _soak_lock(cfg: dict):
+    """One soak of a config at a time: a second one is refused (exit 2), not queued."""
+    from filelock import FileLock, Timeout
+
     lock = FileLock(str(lock_path(cfg["_path"])))
     try:
         lock.acquire(timeout=0)
@@ -502,45 +575,54 @@ def soak(ctx, config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept
         raise OrchError(f"another soak of {cfg['_path']} is still running (lock {lock.lock_file} is held); "
                         "not starting a second one", EXIT_RUN_FAILED) from None
     try:
-        records = []
-        for (_label, cell), plan, key, found in zip(cells, plans, keys, inputs):
-            if not found:
-                click.echo(f"soak {key}: running {', '.join(cell['strategies'])} "
-                           f"({cell.get('iters', 10)} iterations, {cell.get('warmup', 2)} warm-up)", err=True)
-            record = _run_cell(cfg, cell, key, plan, found, db, settings, accept)
-            record["last_success"] = _last_success(db, key, record)
-            records.append(record)
-            if record["result"] is not None:
-                if fmt == "table":
-                    click.echo(f"== {key}  run {record['result'].get('run_id')}  outcome {record['outcome']}")
-                click.echo(render_table(HEADERS, result_rows(RunResult.from_json(record["result"])), fmt))
-            for note in record["notes"]:
-                click.echo(f"note: {key}: {note}", err=True)
-            for reg in record["regression_list"]:
-                click.echo(f"REGRESSION {key}: {reg['message']}")
-                click.echo(f"regression: {key}: {reg['message']}", err=True)
-            if record["error"]:
-                click.echo(f"FAILED {key}: {record['error']}")
-                if not found:  # an input problem was named on stderr before the first cell ran
-                    click.echo(f"error: {key}: {record['error']}", err=True)
-        if prom_path:
-            from orchestrator.history import prometheus
-
-            try:
-                prometheus.write_atomic(prom_path, prometheus.render(records))
-            except OSError as exc:
-                raise OrchError(f"cannot write the Prometheus file {prom_path}: {exc.strerror or exc}",
-                                EXIT_RUN_FAILED) from None
+        yield
     finally:
         lock.release()
-    failed = [r for r in records if r["outcome"] == "failed"]
-    regressed = [r for r in records if r["outcome"] == "regression"]
+
+
+def _print_cell(run: CellRun, fmt: str, inputs_named: bool) -> None:
+    """The cell's table (stdout), its notes (stderr), each regression (both) and its failure
+    (stdout; stderr too unless its input problems were named before the first cell ran)."""
+    from orchestrator.output import HEADERS, result_rows
+
+    key = run.matrix_key
+    if run.result is not None:
+        if fmt == "table":
+            click.echo(f"== {key}  run {run.result.run_id}  outcome {run.outcome}")
+        click.echo(render_table(HEADERS, result_rows(run.result), fmt))
+    for note in run.notes:
+        click.echo(f"note: {key}: {note}", err=True)
+    for reg in run.regressions:
+        click.echo(f"REGRESSION {key}: {reg.message}")
+        click.echo(f"regression: {key}: {reg.message}", err=True)
+    if run.error:
+        click.echo(f"FAILED {key}: {run.error}")
+        if not inputs_named:
+            click.echo(f"error: {key}: {run.error}", err=True)
+
+
+def _write_prometheus(path: str | None, runs: list[CellRun]) -> None:
+    if not path:
+        return
+    from orchestrator.history import prometheus
+
+    try:
+        prometheus.write_atomic(path, prometheus.render(runs))
+    except OSError as exc:
+        raise OrchError(f"cannot write the Prometheus file {path}: {exc.strerror or exc}",
+                        EXIT_RUN_FAILED) from None
+
+
+def _exit_code(cfg: dict, runs: list[CellRun]) -> int:
+    """2 when a run failed, else 1 when one regressed, else 0; the sum on stderr."""
+    failed = [r for r in runs if r.outcome is Outcome.FAILED]
+    regressed = [r for r in runs if r.outcome is Outcome.REGRESSION]
     if failed:
-        click.echo(f"soak {cfg['name']}: {len(failed)} of {len(records)} run(s) failed", err=True)
-        ctx.exit(EXIT_RUN_FAILED)
+        click.echo(f"soak {cfg['name']}: {len(failed)} of {len(runs)} run(s) failed", err=True)
+        return EXIT_RUN_FAILED
     if regressed:
-        n = sum(r["regressions"] for r in regressed)
-        click.echo(f"soak {cfg['name']}: {n} regression(s) in {len(regressed)} of {len(records)} run(s)", err=True)
-        ctx.exit(EXIT_REGRESSION)
-    click.echo(f"soak {cfg['name']}: {len(records)} run(s), no regression", err=True)
-    ctx.exit(EXIT_OK)
+        n = sum(len(r.regressions) for r in regressed)
+        click.echo(f"soak {cfg['name']}: {n} regression(s) in {len(regressed)} of {len(runs)} run(s)", err=True)
+        return EXIT_REGRESSION
+    click.echo(f"soak {cfg['name']}: {len(runs)} run(s), no regression", err=True)
+    return EXIT_OK
