@@ -136,6 +136,7 @@ def summarize(iterations: list[IterationRecord], th: Thresholds) -> Summary:
         rss_end_mb=ys[-1] if ys else None,
         rss_peak_mb=max((it.peak_rss_mb or it.rss_mb for it in mem), default=None),
     )
+    out.ttft_phases_median = _phase_medians(measured)
     fit = verdict(xs, ys, th)
     out.growth_mb_per_iter, out.growth_ci95 = fit["growth_mb_per_iter"], fit["growth_ci95"]
     out.verdict = Verdict(fit["verdict"]) if fit["verdict"] else None
@@ -144,6 +145,18 @@ def summarize(iterations: list[IterationRecord], th: Thresholds) -> Summary:
         uss_fit = slope_ci(xs, [float(u) for u in uss if u is not None])
         if uss_fit:
             out.uss_growth_mb_per_iter, out.uss_growth_ci95 = uss_fit[0], [uss_fit[1], uss_fit[2]]
+    return out
+
+
+def _phase_medians(measured: list[IterationRecord]) -> dict[str, float] | None:
+    names = list(dict.fromkeys(k for it in measured for k in (it.ttft_phases or {})))
+    if not names:
+        return None
+    out = {}
+    for name in names:
+        m = median([(it.ttft_phases or {}).get(name) for it in measured])
+        if m is not None:
+            out[name] = m
     return out
 
 

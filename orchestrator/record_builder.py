@@ -55,7 +55,8 @@ class RecordBuilder:
         timing = metrics.timing(done, req.chunks, self.audio_s)
         after = phases.get("after_infer")
         rss, uss = self.mem(after)
-        extra = done.get("extra") or {}
+        extra = dict(done.get("extra") or {})
+        ttft_phases = extra.pop("ttft_phases", None)  # the engine's breakdown, when it gives one
         if self.memory is Memory.KERNEL_MAXRSS:
             # the one-shot program is gone by the mark: its peak from the kernel stands in
             rss, uss = extra.get("engine_maxrss_mb"), None
@@ -69,7 +70,7 @@ class RecordBuilder:
             worker_rss_mb=after.self_rss_mb if after else None,
             peak_rss_mb=max((p for p in peaks if p is not None), default=None),
             phases={n: self.phase_mark(phases[n]) for n in protocol.PHASES if n in phases},
-            extra=extra)
+            ttft_phases=ttft_phases, extra=extra)
 
     def add_late_phases(self, rec: IterationRecord, phases: dict[str, Sample]) -> None:
         """Marks that come after the request (`after_unload`) still belong to it."""

@@ -244,6 +244,8 @@ class Summary:
     # a run the memory guard stopped: what the planned iterations would have needed at the
     # growth measured so far (RSS after the last planned iteration, MB)
     projected_rss_mb: float | None = None
+    # median of each TTFT phase over the measured iterations that report it (ms)
+    ttft_phases_median: dict[str, float] | None = None
     other: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -112,3 +112,12 @@ def test_switch_memory_series_never_mixes_models():
     # B missing altogether at one iteration (say it was the one that crashed): a gap, not A
     s = analysis.summarize(recs([it for it in its if not (it["i"] == 12 and it["model"] == "b")]), TH)
     assert s.verdict == "stable"
+
+
+def test_ttft_phase_medians_over_measured_iterations():
+    its = [{"i": i, "warmup": i == 1, "rss_mb": 10.0, "ttft_ms": 100.0,
+            "ttft_phases": {"decode_ms": float(i), "prefill_ms": 10.0 * i}} for i in range(1, 6)]
+    its.append({"i": 6, "rss_mb": 10.0, "ttft_ms": 100.0})  # an engine that gave no breakdown here
+    s = analysis.summarize(recs(its), TH)
+    assert s.ttft_phases_median == {"decode_ms": 3.5, "prefill_ms": 35.0}
+    assert analysis.summarize(recs([{"i": 1, "rss_mb": 1.0}]), TH).ttft_phases_median is None

@@ -21,7 +21,8 @@ Events (worker -> parent):
 - iteration_start {i, t}: a request is about to be sent to the engine.
 - token {i, text, t}: one streamed chunk, stamped the moment it arrived in the worker.
 - iteration_done {i, text, tokens, t_request, t_first, t_end, model, load_ms, extra}:
-  `text` is the engine's raw output (framing stripped), `extra` engine facts (dict).
+  `text` is the engine's raw output (framing stripped), `extra` engine facts (dict); an
+  engine that can break TTFT into phases puts `extra.ttft_phases` {name_ms: ms} there.
 - error {kind, message, traceback}: the worker is about to exit because of this.
 - done {[notes]}: the worker finished its loop and exits normally. Optional `notes` (list of
   strings): what the worker saw go wrong after the work was measured (an engine program

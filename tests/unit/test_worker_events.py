@@ -234,3 +234,13 @@ def test_switch_records_keep_their_own_models_marks():
     a, b = h.written
     assert (a.model, b.model) == ("a", "b")
     assert a.phases["after_unload"].rss_mb == 102.0 and b.phases["after_unload"].rss_mb == 105.0
+
+
+def test_the_engines_ttft_breakdown_is_lifted_out_of_extra():
+    h = Harness()
+    script = request(1)
+    script[-1]["extra"] = {"ttft_phases": {"audio_decode_ms": 12.5, "prefill_ms": 80.0}, "raw_output": "x"}
+    h.loop.run(FakeWorker(script + [{"type": "done"}]))
+    rec = h.written[0]
+    assert rec.ttft_phases == {"audio_decode_ms": 12.5, "prefill_ms": 80.0}
+    assert rec.extra == {"raw_output": "x"}
