@@ -525,22 +525,33 @@ def itn(text: str) -> str:
     """Chinese numerals in ``text`` written as digits where a reader expects digits."""
     if not text or not any(c in _TRIGGER for c in text):
         return text
-    masks = _Masks()
-    signs: dict[str, str] = {}  # mask of a 负 / 正负 -> "-" / "±"
-    text = _idiom_regex().sub(lambda m: masks.put(m.group()), text)
+    r = _Rewriter()
+    text = _idiom_regex().sub(lambda m: r.masks.put(m.group()), text)
+    text = r.apply_signs(r.read_runs(r.apply_rules(text)))
+    return r.masks.restore(text)
 
-    def financial(m: re.Match) -> str:
+
+class _Rewriter:
+    """One call's state: what has been masked (so later rules leave it alone) and the masks
+    of 负 / 正负 (minus signs once what follows has become digits)."""
+
+    def __init__(self):
+        self.masks = _Masks()
+        self.signs: dict[str, str] = {}  # mask of a 负 / 正负 -> "-" / "±"
+
+    def financial(self, m: re.Match) -> str:
         s = m.group()
         if sum(c in FINANCIAL for c in s) < 2:
             return s
         t = s.translate(_FIN_TABLE)
         return t if _reads_as_number(t) else s
 
-    def radio(m: re.Match) -> str:
+    def radio(self, m: re.Match) -> str:
         got = _radio(m.group())
-        return m.group() if got is None else masks.put(got)
+        return m.group() if got is None else self.masks.put(got)
 
-    def negative(m: re.Match) -> str:
+    def negative(self, m: re.Match) -> str:
+        text = m.string
         target = _NEG_TARGET.match(text, m.end())
         run = target.group(1)
         follows = text[target.end():target.end() + 1]
@@ -549,56 +560,56 @@ def itn(text: str) -> str:
         if m.group(3) and not (run.startswith("百分") or any(p in run for p in POINTS)
                                or target.group(2)):
             return m.group()  # 负的 only before a percentage, a decimal or a fraction
-        mark = masks.put(m.group())
-        signs[mark] = "±" if m.group(1) else "-"
+        mark = self.masks.put(m.group())
+        self.signs[mark] = "±" if m.group(1) else "-"
         return mark
 
-    def time(m: re.Match) -> str:
+    def time(self, m: re.Match) -> str:
         h, mi = _hour(m.group(1)), _minutes(m.group(2), bare=bool(m.group(3)))
         sec = _minutes(m.group(3), bare=True) if m.group(3) else None
         if h is None or mi is None or (m.group(3) and sec is None):
             return m.group()
         out = f"{h:02d}:{mi:02d}" + (f":{sec:02d}" if sec is not None else "")
-        return masks.put(out)
+        return self.masks.put(out)
 
-    def quarter(m: re.Match) -> str:
+    def quarter(self, m: re.Match) -> str:
         h = _hour(m.group(1))
-        return m.group() if h is None else masks.put(f"{h}{m.group(2)}{DIGIT_VALUE[m.group(3)]}刻")
+        return m.group() if h is None else self.masks.put(f"{h}{m.group(2)}{DIGIT_VALUE[m.group(3)]}刻")
 
-    def half(m: re.Match) -> str:
+    def half(self, m: re.Match) -> str:
         h = _hour(m.group(1))
-        return m.group() if h is None or h > 23 else masks.put(f"{h}:30")
+        return m.group() if h is None or h > 23 else self.masks.put(f"{h}:30")
 
-    def hhmm(m: re.Match, daypart: bool = False) -> str:
+    def hhmm(self, m: re.Match, daypart: bool = False) -> str:
         h, mm = _hour(m.group(1)), m.group(2)
         # 八点零五 stays a decimal (8.05), unless 上午/下午... says it is a time
         mi = _minutes(mm) if "十" in mm or (daypart and mm[0] in ZEROS) else None
         if h is None or h > 23 or mi is None:
             return m.group()
-        return masks.put(f"{h}:{mi:02d}")
+        return self.masks.put(f"{h}:{mi:02d}")
 
-    def mixed(m: re.Match) -> str:
+    def mixed(self, m: re.Match) -> str:
         whole = _card(m.group(1), 0, 10**12)
         den_s = m.group(2)
         den = SMALL_UNITS[den_s] if den_s in SMALL_UNITS else _card(den_s, 1, 10**12)
         num = _card(m.group(3), 0, 10**12)
         if whole is None or den is None or num is None:
             return m.group()
-        return masks.put(f"{whole}又{num}/{den}")
+        return self.masks.put(f"{whole}又{num}/{den}")
 
-    def percent(m: re.Match) -> str:
+    def percent(self, m: re.Match) -> str:
         n = "100" if m.group(1) == "百" else format_number(m.group(1))
-        return m.group() if n is None else masks.put(n + "%")
+        return m.group() if n is None else self.masks.put(n + "%")
 
-    def fraction(m: re.Match) -> str:
+    def fraction(self, m: re.Match) -> str:
         den, num = _card(m.group(1), 1, 10**12), _card(m.group(2), 0, 10**12)
-        return m.group() if den is None or num is None else masks.put(f"{num}/{den}")
+        return m.group() if den is None or num is None else self.masks.put(f"{num}/{den}")
 
-    def score(m: re.Match) -> str:
+    def score(self, m: re.Match) -> str:
         a, b = _card(m.group(1), 0, 10**6), _card(m.group(2), 0, 10**6)
-        return m.group() if a is None or b is None else masks.put(f"{a}:{b}")
+        return m.group() if a is None or b is None else self.masks.put(f"{a}:{b}")
 
-    def date(m: re.Match) -> str:
+    def date(self, m: re.Match) -> str:
         y, mo, d, day_word = m.groups()
         if y is None and d is None:
             return m.group()
@@ -608,62 +619,70 @@ def itn(text: str) -> str:
         if year is None or month is None or (d and day is None):
             return m.group()
         out = (f"{year}年" if y else "") + f"{month}月" + (f"{day}{day_word}" if d else "")
-        return masks.put(out)
+        return self.masks.put(out)
 
-    def span(m: re.Match) -> str:
+    def span(self, m: re.Match) -> str:
         a, b = m.group(1), m.group(3)
         before = m.string[m.start() - 1:m.start()]
-        if len(a) == 1 and len(b) == 1 and before not in signs:
+        if len(a) == 1 and len(b) == 1 and before not in self.signs:
             return m.group()  # 三到五个: small numbers stay, as a lone 三 does (负三到三: not)
         if m.string[m.end():m.end() + 1] in tuple(FEW):
-            return masks.put(m.group())  # 三十到四十几: the whole span stays
+            return self.masks.put(m.group())  # 三十到四十几: the whole span stays
         x, y = format_number(a), format_number(b)
         if x is None or y is None:
             return m.group()
-        return masks.put(f"{x}{m.group(2)}{y}")
+        return self.masks.put(f"{x}{m.group(2)}{y}")
 
-    if any(c in FINANCIAL for c in text):
-        text = _FIN_RUN.sub(financial, text)
-    text = _RADIO.sub(radio, text)
-    if any(c in NEGATIVE for c in text):
-        text = _NEG.sub(negative, text)
-    text = _TIME.sub(time, text)
-    if any(p in text for p in POINTS):
-        text = _QUARTER.sub(quarter, text)
-        text = _HALF.sub(half, text)
-        text = _DAYPART_HHMM.sub(lambda m: hhmm(m, daypart=True), text)
-        text = _HHMM.sub(hhmm, text)
-    text = _MIXED.sub(mixed, text)
-    text = _PERCENT.sub(percent, text)
-    text = _PERCENT_BARE.sub(percent, text)
-    text = _FRACTION.sub(fraction, text)
-    text = _SCORE.sub(score, text)
-    text = _DATE.sub(date, text)
-    text = _SPAN.sub(span, text)
-    text = _YEAR.sub(lambda m: masks.put(y) if (y := _year(m.group(1))) else m.group(), text)
+    def apply_rules(self, text: str) -> str:
+        """The rules that need context (names, signs, times, fractions, dates...), in order."""
+        if any(c in FINANCIAL for c in text):
+            text = _FIN_RUN.sub(self.financial, text)
+        text = _RADIO.sub(self.radio, text)
+        if any(c in NEGATIVE for c in text):
+            text = _NEG.sub(self.negative, text)
+        text = _TIME.sub(self.time, text)
+        if any(p in text for p in POINTS):
+            text = _QUARTER.sub(self.quarter, text)
+            text = _HALF.sub(self.half, text)
+            text = _DAYPART_HHMM.sub(lambda m: self.hhmm(m, daypart=True), text)
+            text = _HHMM.sub(self.hhmm, text)
+        text = _MIXED.sub(self.mixed, text)
+        text = _PERCENT.sub(self.percent, text)
+        text = _PERCENT_BARE.sub(self.percent, text)
+        text = _FRACTION.sub(self.fraction, text)
+        text = _SCORE.sub(self.score, text)
+        text = _DATE.sub(self.date, text)
+        text = _SPAN.sub(self.span, text)
+        text = _YEAR.sub(lambda m: self.masks.put(y) if (y := _year(m.group(1))) else m.group(), text)
+        return text
 
-    out, pos = [], 0
-    for m in _RUN.finditer(text):
-        if m.start() < pos:
-            continue
-        out.append(text[pos:m.start()])
-        prev = text[m.start() - 1] if m.start() else ""
-        got = convert_run(m.group(), prev, text[m.end():m.end() + 8], negative=prev in signs)
-        if got and prev in signs and "~" in got[0]:  # 负三四千: both ends are negative
-            got = (got[0].replace("~", "~" + signs[prev].replace("±", "")), got[1])
-        if got is None:
-            out.append(m.group())
-            pos = m.end()
-        else:
-            out.append(got[0])
-            pos = m.end() + got[1]
-    out.append(text[pos:])
-    text = "".join(out)
-    if signs:  # a 负 before what became digits is a minus sign; before anything else, a word
-        def sign(m: re.Match) -> str:
-            nxt = m.group(2)
-            value = masks.values[ord(nxt) - 0xF0000] if nxt not in "0123456789" else nxt
-            return signs[m.group(1)] + nxt if value[:1].isdigit() else m.group()
+    def read_runs(self, text: str) -> str:
+        """Every remaining run of numerals, read as a number where it is one."""
+        out, pos = [], 0
+        for m in _RUN.finditer(text):
+            if m.start() < pos:
+                continue
+            out.append(text[pos:m.start()])
+            prev = text[m.start() - 1] if m.start() else ""
+            got = convert_run(m.group(), prev, text[m.end():m.end() + 8], negative=prev in self.signs)
+            if got and prev in self.signs and "~" in got[0]:  # 负三四千: both ends are negative
+                got = (got[0].replace("~", "~" + self.signs[prev].replace("±", "")), got[1])
+            if got is None:
+                out.append(m.group())
+                pos = m.end()
+            else:
+                out.append(got[0])
+                pos = m.end() + got[1]
+        out.append(text[pos:])
+        return "".join(out)
 
-        text = re.sub(f"([{''.join(signs)}])([0-9\\U000F0000-\\U000FFFFD])", sign, text)
-    return masks.restore(text)
+    def apply_signs(self, text: str) -> str:
+        """A 负 before what became digits is a minus sign; before anything else, a word."""
+        if self.signs:
+            def sign(m: re.Match) -> str:
+                nxt = m.group(2)
+                value = self.masks.values[ord(nxt) - 0xF0000] if nxt not in "0123456789" else nxt
+                return self.signs[m.group(1)] + nxt if value[:1].isdigit() else m.group()
+
+            text = re.sub(f"([{''.join(self.signs)}])([0-9\\U000F0000-\\U000FFFFD])", sign, text)
+        return text
