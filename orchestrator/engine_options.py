@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from orchestrator.errors import CannotStart
 
@@ -80,7 +80,7 @@ class ChatLLMOptions:
         return self.to_worker()
 
 
-EngineOptions = Union[CalibrationOptions, ChatLLMOptions]
+EngineOptions = CalibrationOptions | ChatLLMOptions
 BY_ENGINE: dict[str, type] = {"calibration": CalibrationOptions, "chatllm": ChatLLMOptions}
 
 

@@ -13,10 +13,13 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator import engine_options as eo
 from orchestrator import strategies as registry
+
+if TYPE_CHECKING:
+    from orchestrator.plan_inputs import PlanInputs
 
 # the registry's names (orchestrator.strategies); kept under the old names for soak's config
 # schema until it reads the registry itself
@@ -75,7 +78,7 @@ class RunPlan:
             self.engine_options = eo.from_mapping(self.engine, self.engine_options)
 
     @classmethod
-    def build(cls, given: "PlanInputs") -> "tuple[RunPlan, list[str]]":
+    def build(cls, given: PlanInputs) -> tuple[RunPlan, list[str]]:
         """The plan from what the user gave (command line or soak cell), with the defaults
         above for what they did not; and notes on what was decided for them."""
         from orchestrator.plan_inputs import build_plan

@@ -30,7 +30,7 @@ def input_problems(plan) -> list[str]:
             problems.append(f"cannot read audio file {plan.audio}: permission denied")
         else:
             try:
-                plan.audio_s  # read once: the run reuses it
+                _ = plan.audio_s  # read once: the run reuses it
             except AudioError as exc:
                 problems.append(str(exc))
             except (OSError, ValueError, subprocess.SubprocessError) as exc:

@@ -71,7 +71,7 @@ def cases(iters: int):
 def run_selftest(iters: int, warmup: int, out_dir: Path, echo=print) -> list[Check]:
     checks: list[Check] = []
     timed = set()
-    for strategy, options, (kind, expected) in cases(iters):
+    for strategy, options, (_kind, expected) in cases(iters):
         plan = RunPlan(strategies=[strategy], iters=iters, warmup=warmup, engine="calibration",
                        engine_options=options, out_dir=out_dir)
         result = execute(plan)
