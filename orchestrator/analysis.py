@@ -134,7 +134,7 @@ def summarize(iterations: list[IterationRecord], th: Thresholds) -> Summary:
         rtf_median=median([it.rtf for it in measured]),
         rss_start_mb=ys[0] if ys else None,
         rss_end_mb=ys[-1] if ys else None,
-        rss_peak_mb=max((it.peak_rss_mb or it.rss_mb for it in mem), default=None),
+        rss_peak_mb=max((p for it in mem if (p := it.peak_rss_mb or it.rss_mb) is not None), default=None),
     )
     out.ttft_phases_median = _phase_medians(measured)
     fit = verdict(xs, ys, th)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,19 +48,19 @@ class PlanInputs:
 
 def build_plan(cls: type[RunPlan], given: PlanInputs) -> tuple[RunPlan, list[str]]:
     notes: list[str] = []
-    defaults = {f.name: f.default for f in fields(cls)}  # the plain defaults; factories are not read
+    d = cls(strategies=[])  # RunPlan's own defaults
     th = Thresholds(
         growth_mb_per_iter=_or(given.growth_threshold_mb, Thresholds.growth_mb_per_iter),
         plateau_min_tail=_or(given.plateau_min_tail, Thresholds.plateau_min_tail))
-    engine = given.engine or defaults["engine"]
+    engine = given.engine or d.engine
     plan = cls(
-        strategies=list(given.strategies), iters=_or(given.iters, defaults["iters"]),
-        warmup=_or(given.warmup, defaults["warmup"]), engine=engine,
-        scenario=given.scenario or defaults["scenario"], models=list(given.models),
+        strategies=list(given.strategies), iters=_or(given.iters, d.iters),
+        warmup=_or(given.warmup, d.warmup), engine=engine,
+        scenario=given.scenario or d.scenario, models=list(given.models),
         audio=given.audio, reference=given.reference, transcript=given.transcript,
-        language=given.language, out_dir=Path(given.out_dir or defaults["out_dir"]),
-        iter_timeout=_or(given.iter_timeout, defaults["iter_timeout"]),
-        sample_hz=_or(given.sample_hz, defaults["sample_hz"]), thresholds=th,
+        language=given.language, out_dir=Path(given.out_dir or d.out_dir),
+        iter_timeout=_or(given.iter_timeout, d.iter_timeout),
+        sample_hz=_or(given.sample_hz, d.sample_hz), thresholds=th,
         json_path=given.json_path, progress=given.progress,
         engine_options={} if engine == "chatllm" else dict(given.engine_options))
     if engine == "chatllm":
@@ -95,7 +95,9 @@ def _chatllm_options(plan: RunPlan, given: dict[str, Any], notes: list[str]) -> 
         # random weights rarely emit the end token: unbounded, every request runs to the context limit
         values["max_new_tokens"] = TEST_MODEL_MAX_NEW_TOKENS
         notes.append(f"test model (random weights): --max-new-tokens defaults to {TEST_MODEL_MAX_NEW_TOKENS}")
-    return eo.from_mapping("chatllm", {k: v for k, v in values.items() if v is not None})
+    options = eo.from_mapping("chatllm", {k: v for k, v in values.items() if v is not None})
+    assert isinstance(options, eo.ChatLLMOptions)
+    return options
 
 
 def any_test_model(models) -> bool:

@@ -41,7 +41,7 @@ def _scorer(plan: RunPlan, audio_s: float | None):
     quality pipeline for this run's language and reference. Built before any worker starts
     (its set-up must not land inside a measured iteration); None if not installed."""
     if plan.scenario == "align":
-        transcript = plan.transcript_text()
+        transcript = plan.transcript_text() or ""  # preflight refuses an align run without one
         return lambda text: {"alignment": alignment.check(text, transcript, audio_s)}
     try:
         from orchestrator.quality import pipeline
