@@ -39,5 +39,16 @@ def read_meta(path: str) -> dict:
 
 
 def is_test_model(meta: dict) -> bool:
-    """Made by `orch make-test-models` (random weights)."""
+    """Made by `orch make-test-models` (random weights), tiny or full shape."""
     return "orch_tiny_model" in (meta.get("config.json") or {})
+
+
+def random_model_kind(meta: dict) -> str | None:
+    """How to name a model `orch make-test-models` made: "test model, random weights", or
+    "test model, random weights, full shape" for one with a published model's every
+    dimension (`--shape full`); None for any other model."""
+    mark = (meta.get("config.json") or {}).get("orch_tiny_model")
+    if mark is None:
+        return None
+    full = isinstance(mark, dict) and (mark.get("shape") == "full" or mark.get("mimics"))
+    return "test model, random weights, full shape" if full else "test model, random weights"

