@@ -11,7 +11,7 @@ import click
 import psutil
 
 from orchestrator import strategies as registry
-from orchestrator.chatllm_model import ModelFileError, is_test_model, read_meta
+from orchestrator.chatllm_model import ModelFileError, random_model_kind, read_meta
 from orchestrator.chatllm_paths import BUILD_HINT, resolve
 from orchestrator.plan_inputs import checkout_commit
 from orchestrator.tabular import format_option, render_table
@@ -90,7 +90,7 @@ def _model_state(path: str) -> tuple[bool, str, str]:
         meta = read_meta(path)
     except ModelFileError as exc:
         return False, str(exc), "download it again"
-    kind = "test model, random weights" if is_test_model(meta) else meta.get("model_name") or "chatllm.cpp model"
+    kind = random_model_kind(meta) or meta.get("model_name") or "chatllm.cpp model"
     return True, f"{os.path.getsize(path) / 2**20:.0f} MB ({kind})", ""
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from orchestrator import engine_options as eo
 from orchestrator import memory_guard
-from orchestrator.chatllm_model import TEST_MODEL_MAX_NEW_TOKENS, ModelFileError, is_test_model, read_meta
+from orchestrator.chatllm_model import (TEST_MODEL_MAX_NEW_TOKENS, ModelFileError, is_test_model,
+                                         random_model_kind, read_meta)
 from orchestrator.plan import RunPlan, Thresholds
 
 
@@ -91,6 +92,8 @@ def _chatllm_options(plan: RunPlan, given: dict[str, Any], notes: list[str]) -> 
             plan.language, why = guess_language(plan)
             notes.append(f"--language not given: {plan.language} ({why})")
         values["language"] = plan.language
+    for model, kind in random_models(plan.models):
+        notes.append(f"{os.path.basename(model)}: {kind} (its transcripts and CER say nothing of the real model)")
     if values.get("max_new_tokens") is None and any_test_model(plan.models):
         # random weights rarely emit the end token: unbounded, every request runs to the context limit
         values["max_new_tokens"] = TEST_MODEL_MAX_NEW_TOKENS
@@ -98,6 +101,19 @@ def _chatllm_options(plan: RunPlan, given: dict[str, Any], notes: list[str]) -> 
     options = eo.from_mapping("chatllm", {k: v for k, v in values.items() if v is not None})
     assert isinstance(options, eo.ChatLLMOptions)
     return options
+
+
+def random_models(models) -> list[tuple[str, str]]:
+    """(model, "test model, random weights[, full shape]") for each one orch made."""
+    out = []
+    for m in models:
+        try:
+            kind = random_model_kind(read_meta(m))
+        except (ModelFileError, ValueError, OSError):
+            continue  # preflight names it
+        if kind:
+            out.append((m, kind))
+    return out
 
 
 def any_test_model(models) -> bool:
