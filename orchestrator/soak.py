@@ -502,13 +502,13 @@ def soak(ctx, config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept
     from orchestrator.preflight import input_problems
 
     inputs = [input_problems(plan) for plan in plans]
-    for key, found in zip(keys, inputs):
+    for key, found in zip(keys, inputs, strict=True):
         for problem in found:
             click.echo(f"error: {key}: cannot start: {problem}", err=True)
     settings = _settings(cfg, baseline_runs, ttft_pct, alpha, accept)
     with _soak_lock(cfg):
         runs = []
-        for (_label, cell), plan, key, found in zip(cells, plans, keys, inputs):
+        for (_label, cell), plan, key, found in zip(cells, plans, keys, inputs, strict=True):
             if not found:
                 click.echo(f"soak {key}: running {', '.join(plan.strategies)} "
                            f"({plan.iters} iterations, {plan.warmup} warm-up)", err=True)
@@ -542,7 +542,7 @@ def _plans(cfg: dict, cells: list[tuple[str, dict]], config_path: str, db: str |
         plans.append(plan)
         keys.append(matrix_key(cfg, cell))
     for key in sorted({k for k in keys if keys.count(k) > 1}, key=keys.index):
-        where = sorted({label for (label, _c), k in zip(cells, keys) if k == key})
+        where = sorted({label for (label, _c), k in zip(cells, keys, strict=True) if k == key})
         problems.append(f"{config_path}: {' and '.join(where)} make the same matrix key {key} (two runs would "
                         "share one baseline): give them different `name`s")
     why = db_problem(db, write=True, source=db_source if db else None)

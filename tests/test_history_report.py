@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from orchestrator.errors import OrchError
 from orchestrator.history import commands, plots, report, store
 from orchestrator.results import (
     IterationRecord,

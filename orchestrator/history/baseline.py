@@ -75,8 +75,8 @@ def _new_growing(entry: StrategyResult, earlier: list[StrategyResult], _st: Sett
         return None
     name = _label(_key(entry))
     g = summary.growth_mb_per_iter
-    ci = summary.growth_ci95 or [None, None]
-    if g is not None and None not in ci:
+    ci = summary.growth_ci95
+    if g is not None and ci and None not in ci:
         message = (f"{name}: new `growing` verdict: memory grows {g:+.3f} MB/iter "
                    f"(95% CI [{ci[0]:.3f}, {ci[1]:.3f}])" + ("" if earlier else ", no earlier run to compare"))
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -14,7 +14,7 @@ from orchestrator.results import ResultError, RunResult
 from orchestrator.tabular import format_option, render_table
 
 if TYPE_CHECKING:
-    from orchestrator.history.store import StoredRun
+    from orchestrator.history.store import StoredRun, StoredStrategy
 
 DB_HELP = "History database: SQLite file path or postgresql:// URL (default: env ORCH_DB, else the user data dir)."
 
@@ -31,7 +31,7 @@ def _check_db(db: str | None) -> None:
         raise OrchError(why)
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception) -> NoReturn:
     """The database cannot be opened or read: one line, exit 2."""
     if isinstance(exc, OrchError):
         raise exc
@@ -45,7 +45,8 @@ def list_rows(found: list[StoredRun]) -> list[list]:
     for run in found:
         started = (run.started_at or "").replace("+00:00", "").replace("T", " ")
         soak = " ".join(x for x in (run.matrix_key, run.outcome) if x) or None
-        for s in run.results or [None]:
+        strategies: list[StoredStrategy | None] = list(run.results) or [None]
+        for s in strategies:
             lo, hi = (s.growth_ci_low, s.growth_ci_high) if s else (None, None)
             rows.append([
                 run.run_id, started, run.kind, run.engine, run.scenario, run.models,
@@ -79,7 +80,7 @@ def history(ctx, db, strategy, engine, model, since, matrix_key, limit, fmt):
         found = store.list_runs(db, strategy=strategy, engine=engine, model=model, since=since,
                                 matrix_key=matrix_key, limit=limit)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since")
+        raise click.BadParameter(str(exc), param_hint="--since") from None
     except Exception as exc:  # the database cannot be opened
         _fail(exc)
     if not found and fmt == "table":

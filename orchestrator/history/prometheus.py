@@ -81,7 +81,7 @@ def render(cells: list[CellRun]) -> str:
 def _strategy_samples(add, labels: dict, entry: StrategyResult) -> None:
     s = entry.summary or Summary()
     add("orch_soak_growth_mb_per_iter", labels, s.growth_mb_per_iter)
-    add("orch_soak_growth_ci95_high_mb_per_iter", labels, (s.growth_ci95 or [None, None])[1])
+    add("orch_soak_growth_ci95_high_mb_per_iter", labels, s.growth_ci95[1] if s.growth_ci95 else None)
     add("orch_soak_ttft_ms_median", labels, s.ttft_ms_median)
     add("orch_soak_tokens_per_s_median", labels, s.tokens_per_s_median)
     add("orch_soak_cer_mean", labels, s.cer_mean)

@@ -88,7 +88,7 @@ def _soak_section(soak: SoakInfo | None) -> str:
     if soak is None:
         return ""
     outcome = soak.outcome
-    cls = {Outcome.OK: "ok", Outcome.REGRESSION: "bad", Outcome.FAILED: "bad"}.get(outcome, "")
+    cls = {Outcome.OK: "ok", Outcome.REGRESSION: "bad", Outcome.FAILED: "bad"}.get(outcome, "") if outcome else ""
     parts = [f'<h2>Soak</h2><p>matrix key <code>{_e(soak.matrix_key)}</code>, outcome '
              f'<span class="{cls}">{_e(outcome)}</span>, baseline: '
              f'{_e(", ".join(soak.baseline_run_ids) or "none (first run of this key)")}</p>']

@@ -214,22 +214,21 @@ def resolve_url(db: str | None = None) -> str:
     """A SQLAlchemy URL from --db / ORCH_DB / the default file. Only the default file's
     folder is created; a named file's folder must exist (db_problem), else OrchError."""
     named, _where = _named_db(db)
-    if "://" not in (named or ""):  # a file path
-        if named is None:
-            path = default_db_path().expanduser().resolve()
-            path.parent.mkdir(parents=True, exist_ok=True)
-        else:
-            path = Path(named).expanduser().resolve()
-            why = db_problem(db, write=True)
-            if why:
-                raise OrchError(why)
+    if named is None:
+        path = default_db_path().expanduser().resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{path}"
-    db = named
-    if re.match(r"^(postgres|postgresql)://", db):
+    if "://" not in named:  # a file path
+        why = db_problem(db, write=True)
+        if why:
+            raise OrchError(why)
+        return f"sqlite:///{Path(named).expanduser().resolve()}"
+    url = named
+    if re.match(r"^(postgres|postgresql)://", url):
         # SQLAlchemy's default driver for postgresql:// is psycopg2; prefer psycopg 3 when present
         driver = _pg_driver()
-        db = re.sub(r"^(postgres|postgresql)://", f"postgresql+{driver}://" if driver else "postgresql://", db)
-    return db
+        url = re.sub(r"^(postgres|postgresql)://", f"postgresql+{driver}://" if driver else "postgresql://", url)
+    return url
 
 
 def _pg_driver() -> str | None:
@@ -383,7 +382,7 @@ def _f(v):
 
 def _strategy_row(position: int, r: StrategyResult) -> dict:
     s = r.summary
-    lo, hi = (s.growth_ci95 or [None, None]) if s else (None, None)
+    lo, hi = s.growth_ci95 if s and s.growth_ci95 else (None, None)
     row = {"position": position, "strategy": r.strategy, "model": r.model, "status": str(r.status),
            "verdict": str(s.verdict) if s and s.verdict else None, "iters_ok": s.iters_ok if s else None,
            "growth_ci_low": _f(lo), "growth_ci_high": _f(hi)}
