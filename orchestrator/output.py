@@ -53,7 +53,7 @@ def result_rows(result: RunResult) -> list[list]:
             r.strategy, str(r.status), s.iters_ok, _r(s.ttft_ms_median), _r(s.itl_ms_median, 2),
             _r(s.tokens_per_s_median), _r(s.load_ms_median), _r(s.rss_start_mb), _r(s.rss_end_mb),
             _r(s.rss_peak_mb), _r(s.growth_mb_per_iter, 3),
-            f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else None, verdict, _error_rate(s),
+            f"[{_r(ci[0], 3):.3f}, {_r(ci[1], 3):.3f}]" if ci else None, verdict, _error_rate(s),
         ])
     return rows
 

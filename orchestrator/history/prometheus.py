@@ -5,10 +5,9 @@ half a file. Text exposition format 0.0.4, gauges only."""
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from typing import TYPE_CHECKING
 
+from orchestrator.atomic import write_text_atomic
 from orchestrator.results import Outcome, Status, StrategyResult, Summary, Verdict
 
 if TYPE_CHECKING:
@@ -92,21 +91,5 @@ def _strategy_samples(add, labels: dict, entry: StrategyResult) -> None:
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Temp file beside PATH, fsync, chmod 0644 (the collector runs as another user), rename."""
-    path = os.path.abspath(path)
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Replace PATH at once, mode 0644: the collector (node-exporter) runs as another user."""
+    write_text_atomic(path, text, mode=0o644)
