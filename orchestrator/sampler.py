@@ -1,32 +1,66 @@
-"""External memory sampling: the parent reads each worker's memory with psutil, at a fixed
-rate on its own thread and once at every phase mark. Workers never measure themselves.
+"""External memory sampling: the parent reads each worker's memory from outside, at a fixed
+rate and once at every phase mark. Workers never measure themselves.
 
 A sample covers the worker's whole process tree (engine programs and `ffmpeg` children
 included) and keeps the worker's own figures apart (`self_*`). MB = MiB.
+
+Two kinds of sample, because USS/PSS cost 10-20 times the rest (the kernel walks the page
+tables for smaps_rollup):
+
+- cheap (the periodic ones, `hz`, default 20): RSS, RssAnon and swap (so a leak that gets
+  swapped out still shows), CPU times and the process count of the tree;
+  `uss_mb`/`pss_mb`/`self_uss_mb` are None.
+- full (every `mark()`, and one periodic sample every 1/`full_hz` s, default FULL_HZ =
+  0.2: every 5 s): the same plus USS and PSS. Phase marks are always full, so the
+  per-iteration figures (`after_infer` and the other marks) carry USS/PSS as before.
+  `full_hz >= hz` makes every sample full (the old behaviour); `full_hz=0`, marks only.
+
+On Linux the tree is read from /proc directly (`orchestrator.procfs.TreeReader`: only the
+tree's own files, kept open between readings; no scan of the host's processes). Elsewhere
+psutil does the reading (`BACKEND`), as before. What it costs the parent:
+`scripts/bench_overhead.py`, and the README's "What the harness costs".
+
+All periodic samples, of every watching Sampler, are taken by one thread (`orch-sampler`):
+watching several workers at once costs one wake-up per tick, not a thread each.
+`on_sample` is called with every sample (a memory guard's hook), on that thread for the
+periodic ones.
 """
 
 from __future__ import annotations
 
+import math
+import sys
 import threading
 import time
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psutil
 
+from orchestrator import procfs
+
 MiB = 1024 * 1024
+
+FULL_HZ = 0.2  # default rate of periodic full (USS/PSS) samples: one every 5 s
+
+# "procfs" (Linux) or "psutil"; a module setting so a benchmark can compare the two
+BACKEND = "procfs" if procfs.AVAILABLE else "psutil"
 
 
 @dataclass
 class Sample:
     t: float  # parent's time.monotonic()
     rss_mb: float  # whole tree
-    uss_mb: float | None
+    uss_mb: float | None  # whole tree; None on cheap samples, or where the OS gives no USS
     pss_mb: float | None
     self_rss_mb: float  # the worker process alone
     self_uss_mb: float | None
     cpu_user_s: float  # whole tree
     cpu_system_s: float
-    procs: int
+    procs: int  # live processes in the tree (zombies hold no memory and are not counted)
+    rss_anon_mb: float | None = None  # whole tree, anonymous resident pages (heap, not files)
+    swap_mb: float | None = None  # whole tree, swapped out: a leak can move here, RSS flat
 
     @property
     def engine_rss_mb(self) -> float:
@@ -39,9 +73,56 @@ class Sample:
             return None
         return self.uss_mb - self.self_uss_mb
 
+    @property
+    def full(self) -> bool:
+        """Whether this sample carries USS (a phase mark or a periodic full sample)."""
+        return self.uss_mb is not None
 
-def read_tree(pid: int) -> Sample | None:
-    """One reading of a process and its descendants; None if the worker is gone."""
+
+def read_tree(pid: int, full: bool = True) -> Sample | None:
+    """One reading of a process and its descendants; None if the worker is gone. `full`:
+    USS/PSS too (the expensive part)."""
+    if BACKEND == "procfs":
+        return _read_tree_procfs(pid, full)
+    return _read_tree_psutil(pid, full)
+
+
+def _read_tree_procfs(pid: int, full: bool) -> Sample | None:
+    reader = procfs.TreeReader(pid)
+    try:
+        t = time.monotonic()
+        return _from_rows(t, reader.rows(full), full)
+    finally:
+        reader.close()
+
+
+def _from_rows(t: float, rows: list[tuple] | None, full: bool) -> Sample | None:
+    """A Sample from `procfs.TreeReader.rows` (root first)."""
+    if rows is None:
+        return None
+    rss = anon = swap = user = system = uss = pss = 0
+    has_uss = full
+    for _, p_rss, p_anon, p_swap, p_user, p_system, p_uss, p_pss in rows:
+        rss += p_rss
+        anon += p_anon
+        swap += p_swap
+        user += p_user
+        system += p_system
+        if p_uss is None:
+            has_uss = False
+        else:
+            uss += p_uss
+            pss += p_pss
+    root_uss = rows[0][6]
+    return Sample(t=t, rss_mb=rss / MiB, uss_mb=uss / MiB if has_uss else None,
+                  pss_mb=pss / MiB if has_uss else None, self_rss_mb=rows[0][1] / MiB,
+                  self_uss_mb=root_uss / MiB if root_uss is not None else None,
+                  cpu_user_s=user, cpu_system_s=system, procs=len(rows),
+                  rss_anon_mb=anon / MiB, swap_mb=swap / MiB)
+
+
+def _read_tree_psutil(pid: int, full: bool) -> Sample | None:
+    """The portable path (no /proc): psutil, descendants by a scan of all processes."""
     try:
         root = psutil.Process(pid)
         procs = [root] + root.children(recursive=True)
@@ -49,15 +130,19 @@ def read_tree(pid: int) -> Sample | None:
         return None
     t = time.monotonic()
     rss = uss = pss = cpu_u = cpu_s = 0.0
-    self_rss, self_uss, full = 0.0, None, True
+    self_rss, self_uss, has_uss = 0.0, None, full
     for n, proc in enumerate(procs):
         try:
             with proc.oneshot():
-                try:
-                    mem = proc.memory_full_info()  # USS/PSS come from smaps: Linux only
-                    p_uss, p_pss = mem.uss, getattr(mem, "pss", None)
-                except (psutil.AccessDenied, AttributeError):
-                    mem, p_uss, p_pss = proc.memory_info(), None, None
+                p_uss = p_pss = None
+                if full:
+                    try:
+                        mem = proc.memory_full_info()  # USS/PSS come from smaps: Linux only
+                        p_uss, p_pss = mem.uss, getattr(mem, "pss", None)
+                    except (psutil.AccessDenied, AttributeError):
+                        mem = proc.memory_info()
+                else:
+                    mem = proc.memory_info()
                 cpu = proc.cpu_times()
         except psutil.Error:
             if n == 0:
@@ -67,64 +152,172 @@ def read_tree(pid: int) -> Sample | None:
         cpu_u += cpu.user
         cpu_s += cpu.system
         if p_uss is None or p_pss is None:
-            full = False
+            has_uss = False
         else:
             uss += p_uss
             pss += p_pss
         if n == 0:
             self_rss, self_uss = mem.rss / MiB, (p_uss / MiB if p_uss is not None else None)
-    return Sample(t=t, rss_mb=rss / MiB, uss_mb=uss / MiB if full else None,
-                  pss_mb=pss / MiB if full else None, self_rss_mb=self_rss, self_uss_mb=self_uss,
+    return Sample(t=t, rss_mb=rss / MiB, uss_mb=uss / MiB if has_uss else None,
+                  pss_mb=pss / MiB if has_uss else None, self_rss_mb=self_rss, self_uss_mb=self_uss,
                   cpu_user_s=cpu_u, cpu_system_s=cpu_s, procs=len(procs))
 
 
 class Sampler:
-    """Samples one worker at `hz` on a background thread; `mark()` takes one sample now."""
+    """Samples one worker at `hz` (0: phase marks only); `mark()` takes a full sample now.
 
-    def __init__(self, hz: float = 20.0):
+    `full_hz`: how often a periodic sample also reads USS/PSS (0: only at marks).
+    `on_sample(sample)`: called with every sample, periodic ones on the sampling thread
+    (shared by all Samplers: keep it quick). A hook that raises is reported once on stderr,
+    kept in `hook_error` and no longer called; sampling goes on.
+    """
+
+    def __init__(self, hz: float = 20.0, full_hz: float = FULL_HZ,
+                 on_sample: Callable[[Sample], None] | None = None):
         self.period = 1.0 / hz if hz > 0 else None
+        self.full_period = 1.0 / full_hz if full_hz > 0 else None
+        self._all_full = self.full_period is not None and self.period is not None \
+            and self.full_period <= self.period  # full_hz >= hz: every sample full
+        self.on_sample = on_sample
+        self.hook_error: BaseException | None = None
+        self.tick_error: BaseException | None = None
         self.samples: list[Sample] = []
         self._pid: int | None = None
+        self._reader: procfs.TreeReader | None = None  # the watched tree's open /proc files
+        # held while reading too: one reading at a time, and none after unwatch()/stop()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._stopped = False
+        self._next_full = 0.0
 
     def watch(self, pid: int) -> None:
         with self._lock:
             self._pid = pid
-        if self.period and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="orch-sampler", daemon=True)
-            self._thread.start()
+            periodic = self.period is not None and not self._stopped
+            if self.full_period is not None:  # the first periodic full one a period from now
+                self._next_full = time.monotonic() + self.full_period - 0.5 * (self.period or 0.0)
+        if periodic:
+            _CLOCK.add(self)
 
     def unwatch(self) -> None:
+        _CLOCK.remove(self)
         with self._lock:
             self._pid = None
+            self._close_reader()
 
     def mark(self) -> Sample | None:
-        with self._lock:
-            pid = self._pid
-        sample = read_tree(pid) if pid else None
-        if sample:
-            with self._lock:
-                self.samples.append(sample)
-        return sample
+        return self._take(full=True)
 
     def between(self, t0: float, t1: float) -> list[Sample]:
         with self._lock:
             return [s for s in self.samples if t0 <= s.t <= t1]
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=2)
+        _CLOCK.remove(self)
+        with self._lock:
+            self._stopped = True
+            self._close_reader()
+
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def _tick(self, now: float) -> None:
+        """A periodic sample, from the clock thread; an unexpected error is reported once
+        and kept in `tick_error`, and the next tick tries again."""
+        try:
+            full = self._all_full or (self.full_period is not None and now >= self._next_full)
+            self._take(full, periodic=True)
+        except Exception as exc:  # noqa: BLE001 - the clock thread serves every Sampler
+            if self.tick_error is None:
+                print("orch: sampler failed to read the worker's memory:", file=sys.stderr)
+                traceback.print_exc()
+            self.tick_error = exc
+
+    def _take(self, full: bool, periodic: bool = False) -> Sample | None:
+        with self._lock:
+            pid = self._pid
+            if pid is None or (periodic and self._stopped):
+                return None
+            if BACKEND != "procfs":
+                sample = read_tree(pid, full)
+            else:  # the tree's files stay open from one reading to the next
+                if self._reader is None or self._reader.pid != pid:
+                    self._close_reader()
+                    self._reader = procfs.TreeReader(pid)
+                t = time.monotonic()
+                sample = _from_rows(t, self._reader.rows(full), full)
+            if sample is None:
+                return None
+            self.samples.append(sample)
+            if full and self.full_period is not None:
+                # the next periodic full one a full period after this (half a tick's slack)
+                self._next_full = sample.t + self.full_period - 0.5 * (self.period or 0.0)
+        hook = self.on_sample
+        if hook is not None:
+            try:
+                hook(sample)
+            except Exception as exc:  # noqa: BLE001 - a broken hook must not stop sampling
+                self.hook_error, self.on_sample = exc, None
+                print("orch: sampler on_sample hook failed; not called again:", file=sys.stderr)
+                traceback.print_exc()
+        return sample
+
+
+class _Clock:
+    """The one thread that takes the periodic samples of every watching Sampler. Ticks sit
+    on a grid of each Sampler's period, so Samplers at the same rate share one wake-up; a
+    tick that comes late is skipped, not made up in a burst. The thread exits when no
+    Sampler is watching and starts again with the next one.
+
+    It waits on a bare lock used as a wake-up token (released by `add`), not on a
+    Condition: a wake-up costs the parent about half as much CPU."""
+
+    def __init__(self):
+        self._mu = threading.Lock()  # guards _due and _thread
+        self._wake = threading.Lock()  # locked = no wake-up pending
+        self._wake.acquire()
+        self._due: dict[Sampler, float] = {}
+        self._thread: threading.Thread | None = None
+
+    def add(self, sampler: Sampler) -> None:
+        with self._mu:
+            if sampler not in self._due:
+                now, p = time.monotonic(), sampler.period
+                self._due[sampler] = math.ceil(now / p) * p
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="orch-sampler", daemon=True)
+                self._thread.start()
+            elif self._wake.locked():
+                self._wake.release()  # the sleeping thread looks at the new due time
+
+    def remove(self, sampler: Sampler) -> None:
+        with self._mu:
+            self._due.pop(sampler, None)
 
     def _run(self) -> None:
-        next_t = time.monotonic()
-        while not self._stop.is_set():
-            self.mark()
-            next_t += self.period
-            delay = next_t - time.monotonic()
-            if delay < 0:  # fell behind (a slow read): skip, do not burst to catch up
-                next_t = time.monotonic()
-                delay = 0
-            self._stop.wait(delay)
+        while True:
+            with self._mu:
+                if not self._due:
+                    self._thread = None
+                    return
+                now = time.monotonic()
+                wait = min(self._due.values()) - now
+                due = []
+                if wait <= 0:
+                    for s, t in self._due.items():
+                        if t <= now:
+                            p = s.period
+                            nxt = t + p
+                            if nxt <= now:  # fell behind (a slow read): next grid point
+                                nxt = (math.floor(now / p) + 1) * p
+                            self._due[s] = nxt
+                            due.append(s)
+            if not due:
+                self._wake.acquire(timeout=wait)  # True if add() woke us: look again
+                continue
+            for s in due:
+                s._tick(now)
+
+
+_CLOCK = _Clock()

@@ -1,0 +1,285 @@
+"""The sampler and its /proc reader, on real process trees (no speed assertions: speed is
+scripts/bench_overhead.py's business)."""
+
+import subprocess
+import sys
+import threading
+import time
+
+import psutil
+import pytest
+from orchestrator import procfs, sampler
+from orchestrator.sampler import Sampler
+
+MiB = 1024 * 1024
+linux = pytest.mark.skipif(not procfs.AVAILABLE, reason="needs Linux /proc")
+
+# A worker-like tree: the child spawns a grandchild from a second thread (so the reader must
+# look at every thread's children), the grandchild a great-grandchild. On "alloc" the child
+# takes 50 MiB of touched anonymous memory.
+TREE = r"""
+import subprocess, sys, threading, time
+procs = []
+def spawn():
+    procs.append(subprocess.Popen([sys.executable, "-c",
+        "import subprocess, time; p = subprocess.Popen(['sleep', '60']); time.sleep(60)"]))
+t = threading.Thread(target=spawn); t.start(); t.join()
+print("ready", flush=True)
+hold = []
+for line in sys.stdin:
+    if line.strip() == "alloc":
+        hold.append(b"\x01" * (50 * 1024 * 1024))
+    print("ok", flush=True)
+"""
+
+
+def settled(pid: int) -> bool:
+    """The grandchild has started `sleep` (exec done), so no process is still starting."""
+    try:
+        return any(k.name() == "sleep" for k in psutil.Process(pid).children(recursive=True))
+    except psutil.Error:
+        return False
+
+
+@pytest.fixture
+def tree():
+    p = subprocess.Popen([sys.executable, "-c", TREE], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    deadline = time.monotonic() + 10
+    while not settled(p.pid):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    try:
+        yield p
+    finally:
+        kids = psutil.Process(p.pid).children(recursive=True)
+        for proc in [psutil.Process(p.pid)] + kids:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        p.wait(5)
+        psutil.wait_procs(kids, timeout=5)
+
+
+def send(p, line: str) -> None:
+    p.stdin.write(line + "\n")
+    p.stdin.flush()
+    assert p.stdout.readline().strip() == "ok"
+
+
+def sleeper() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+
+@linux
+def test_procfs_tree_agrees_with_psutil(tree):
+    procs = procfs.read_tree(tree.pid, full=True)
+    root = psutil.Process(tree.pid)
+    ps = [root] + root.children(recursive=True)
+    assert len(procs) == 3
+    assert [p.pid for p in procs] == [p.pid for p in ps]  # root first, then breadth first
+    for mine, theirs in zip(procs, ps, strict=True):
+        full = theirs.memory_full_info()
+        assert mine.rss == pytest.approx(full.rss, abs=2 * MiB)
+        assert mine.uss == pytest.approx(full.uss, abs=2 * MiB)
+        assert mine.pss == pytest.approx(full.pss, abs=2 * MiB)
+        cpu = theirs.cpu_times()
+        assert mine.cpu_user_s == pytest.approx(cpu.user, abs=0.1)
+        assert mine.cpu_system_s == pytest.approx(cpu.system, abs=0.1)
+        assert 0 < mine.rss_anon <= mine.rss
+        assert mine.swap >= 0
+
+
+@linux
+def test_rss_anon_sees_an_allocation(tree):
+    before = sampler.read_tree(tree.pid, full=False)
+    send(tree, "alloc")
+    after = sampler.read_tree(tree.pid, full=False)
+    assert before.procs == after.procs == 3
+    assert after.rss_anon_mb - before.rss_anon_mb == pytest.approx(50, abs=5)
+    assert after.self_rss_mb - before.self_rss_mb == pytest.approx(50, abs=5)
+    assert after.rss_mb == pytest.approx(before.rss_mb + 50, abs=5)
+    assert after.swap_mb is not None
+    assert after.uss_mb is None and after.pss_mb is None and after.self_uss_mb is None
+    full = sampler.read_tree(tree.pid)  # full by default, as before
+    assert full.uss_mb is not None and full.uss_mb > 50
+    assert full.engine_uss_mb == pytest.approx(full.uss_mb - full.self_uss_mb)
+    assert full.engine_rss_mb == pytest.approx(full.rss_mb - full.self_rss_mb)
+
+
+def test_psutil_backend_still_reads_the_tree(tree, monkeypatch):
+    monkeypatch.setattr(sampler, "BACKEND", "psutil")
+    cheap, full = sampler.read_tree(tree.pid, full=False), sampler.read_tree(tree.pid)
+    assert cheap.procs == full.procs == 3
+    assert cheap.uss_mb is None and cheap.rss_mb > 0
+    if sys.platform.startswith("linux"):
+        assert full.uss_mb is not None and full.pss_mb is not None
+
+
+def test_cheap_periodic_samples_and_full_marks(tree):
+    s = Sampler(hz=50, full_hz=0)
+    s.watch(tree.pid)
+    time.sleep(0.4)
+    mark = s.mark()
+    time.sleep(0.1)
+    s.unwatch()
+    s.stop()
+    periodic = [x for x in s.samples if x is not mark]
+    assert len(periodic) >= 5
+    assert all(x.uss_mb is None and x.pss_mb is None and not x.full for x in periodic)
+    assert all(x.procs == 3 and x.rss_mb > 0 for x in periodic)
+    assert mark.full and mark.uss_mb is not None and mark.pss_mb is not None
+    assert mark.self_uss_mb is not None
+    assert mark in s.between(mark.t, mark.t)
+
+
+def test_periodic_full_samples_at_full_hz(tree):
+    s = Sampler(hz=50, full_hz=5)
+    s.watch(tree.pid)
+    time.sleep(1.0)
+    s.stop()
+    full = [x for x in s.samples if x.full]
+    assert len(s.samples) >= 20
+    assert 2 <= len(full) <= 8
+    every = Sampler(hz=20, full_hz=20)  # full_hz >= hz: every sample full, the old behaviour
+    every.watch(tree.pid)
+    time.sleep(0.3)
+    every.stop()
+    assert every.samples and all(x.full for x in every.samples)
+
+
+def test_vanished_root_and_children():
+    p = sleeper()
+    child = psutil.Process(p.pid)
+    assert sampler.read_tree(p.pid) is not None
+    p.kill()
+    p.wait(5)
+    assert sampler.read_tree(p.pid) is None
+    assert procfs.AVAILABLE is False or procfs.read_tree(p.pid) is None
+    s = Sampler(hz=0)
+    s.watch(p.pid)
+    assert s.mark() is None and s.samples == []
+    assert not child.is_running()
+
+
+def test_zombie_root_is_gone():
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 10
+    while psutil.Process(p.pid).status() != psutil.STATUS_ZOMBIE:  # exited, not yet reaped
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    try:
+        if procfs.AVAILABLE:
+            assert procfs.read_tree(p.pid) is None
+            assert sampler.read_tree(p.pid) is None
+    finally:
+        p.wait(5)
+
+
+@linux
+def test_descendant_vanishing_mid_read_is_skipped(tree, monkeypatch):
+    gone = sleeper()
+    gone.kill()
+    gone.wait(5)  # reaped: its pid has no /proc entry
+    real = procfs._Proc.children
+    monkeypatch.setattr(procfs._Proc, "children", lambda self, n: real(self, n) + [gone.pid])
+    procs = procfs.read_tree(tree.pid, full=True)
+    assert len(procs) == 3 and gone.pid not in [p.pid for p in procs]
+    assert procfs.read_tree(gone.pid) is None
+
+
+@linux
+def test_tree_reader_keeps_files_open_and_follows_changes(tree):
+    """Repeated readings reuse their open files, see a new child, and drop a dead one."""
+    reader = procfs.TreeReader(tree.pid)
+    try:
+        first = reader.read()
+        assert [p.pid for p in first] == [tree.pid] + procfs.descendants(tree.pid)
+        send(tree, "alloc")
+        again = reader.read(full=True)
+        assert again[0].rss_anon - first[0].rss_anon == pytest.approx(50 * MiB, abs=5 * MiB)
+        assert all(p.uss is not None for p in again)
+        gchild, orphan = psutil.Process(again[1].pid), psutil.Process(again[2].pid)
+        gchild.kill()  # a zombie (the child does not reap it); its `sleep` leaves the tree
+        deadline = time.monotonic() + 5
+        while len(reader.read()) != 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert gchild.status() == psutil.STATUS_ZOMBIE
+        assert orphan.pid not in reader._procs  # its files were closed
+        assert reader.read()[0].pid == tree.pid
+        orphan.kill()
+    finally:
+        reader.close()
+    assert reader._procs == {}
+
+
+@linux
+def test_churning_tree_reads_cleanly():
+    """Children that come and go all the time: every read succeeds or skips them."""
+    churn = subprocess.Popen([sys.executable, "-c",
+                              "import subprocess\nwhile True: subprocess.run(['true'])"])
+    try:
+        counts = set()
+        for _ in range(300):
+            s = sampler.read_tree(churn.pid, full=_ % 10 == 0)
+            assert s is not None and s.rss_mb > 0
+            counts.add(s.procs)
+        assert counts <= {1, 2}
+    finally:
+        churn.kill()
+        churn.wait(5)
+
+
+def test_several_workers_watched_at_once_by_one_thread():
+    kids = [sleeper() for _ in range(3)]
+    samplers = [Sampler(hz=40, full_hz=0) for _ in kids]
+    try:
+        for s, k in zip(samplers, kids, strict=True):
+            s.watch(k.pid)
+        time.sleep(0.5)
+        threads = [t for t in threading.enumerate() if t.name == "orch-sampler"]
+        assert len(threads) == 1
+        for s in samplers:
+            s.unwatch()
+        for s in samplers:
+            assert len(s.samples) >= 5
+            assert all(x.procs == 1 and x.rss_mb > 0 for x in s.samples)
+        n = [len(s.samples) for s in samplers]
+        time.sleep(0.2)
+        assert [len(s.samples) for s in samplers] == n  # unwatched: no more samples
+        threads[0].join(2)
+        assert not threads[0].is_alive()  # nobody watching: the clock thread has ended
+    finally:
+        for s in samplers:
+            s.stop()
+        for k in kids:
+            k.kill()
+            k.wait(5)
+
+
+def test_on_sample_hook_and_a_broken_one(capsys):
+    p = sleeper()
+    try:
+        seen = []
+        s = Sampler(hz=40, on_sample=seen.append)
+        s.watch(p.pid)
+        time.sleep(0.3)
+        m = s.mark()
+        s.stop()
+        assert seen and m in seen and len(seen) == len(s.samples)
+
+        def broken(sample):
+            raise RuntimeError("guard bug")
+        b = Sampler(hz=40, on_sample=broken)
+        b.watch(p.pid)
+        time.sleep(0.3)
+        b.stop()
+        assert isinstance(b.hook_error, RuntimeError) and b.on_sample is None
+        assert len(b.samples) >= 3  # sampling went on
+        assert capsys.readouterr().err.count("RuntimeError: guard bug") == 1
+    finally:
+        p.kill()
+        p.wait(5)
