@@ -4,7 +4,7 @@ rate and once at every phase mark. Workers never measure themselves.
 A sample covers the worker's whole process tree (engine programs and `ffmpeg` children
 included) and keeps the worker's own figures apart (`self_*`). MB = MiB.
 
-Two kinds of sample, because USS/PSS cost 10-20 times the rest (the kernel walks the page
+Two kinds of sample, because USS/PSS cost ~20 times the rest (the kernel walks the page
 tables for smaps_rollup):
 
 - cheap (the periodic ones, `hz`, default 20): RSS, RssAnon and swap (so a leak that gets

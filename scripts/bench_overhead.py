@@ -6,19 +6,30 @@
 2. Harness overhead per iteration, per strategy: wall time per iteration minus the work the
    calibration engine is told to do (TTFT + tokens x inter-token delay), i.e. process
    spawn, load, phase marks with their memory samples, event handling and record writing.
+3. The sampler alone: parent CPU per periodic sample and in % of one core, watching 1 and 4
+   idle children at once (each: 50 MiB of heap, 4 threads, a `sleep` child of its own) for
+   `--seconds`, minus the same time with sampling off; the /proc reader (cheap samples,
+   USS/PSS every 5 s: the default; every 1 s; never; every sample) against the old
+   psutil path (USS/PSS every sample). "ms/sample" is per child and sample.
 
-    python scripts/bench_overhead.py [--iters 30]
+    python scripts/bench_overhead.py [--iters 30] [--seconds 20] [--sampler-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import psutil
+from orchestrator import sampler
 from orchestrator.plan import RunPlan
+from orchestrator.results import StrategyResult
 from orchestrator.runner import execute
 from orchestrator.tabular import render_table
 from workers.engines.calibration import DEFAULTS, split_tokens
@@ -32,24 +43,120 @@ def cpu_self() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def timed_run(out: Path, strategy: str, iters: int, hz: float) -> tuple[float, float, dict]:
+def timed_run(out: Path, strategy: str, iters: int, hz: float) -> tuple[float, float, StrategyResult]:
     plan = RunPlan(strategies=[strategy], iters=iters, warmup=0, out_dir=out, sample_hz=hz,
                    engine_options={"ttft_ms": TTFT_MS, "token_ms": TOKEN_MS})
     c0, t0 = cpu_self(), time.monotonic()
     result = execute(plan)
-    return time.monotonic() - t0, cpu_self() - c0, result["results"][0]
+    return time.monotonic() - t0, cpu_self() - c0, result.results[0]
+
+
+# an idle stand-in for a worker: heap in use, a few threads, a child process of its own
+CHILD = r"""
+import subprocess, sys, threading, time
+heap = b"\x01" * (50 * 1024 * 1024)
+for _ in range(3):
+    threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
+kid = subprocess.Popen(["sleep", "3600"])
+print("ready", flush=True)
+sys.stdin.read()
+kid.kill()
+"""
+
+
+def spawn_children(n: int) -> list[subprocess.Popen]:
+    kids = [subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True) for _ in range(n)]
+    for k in kids:
+        assert k.stdout.readline().strip() == "ready"
+    time.sleep(0.5)  # let the `sleep` grandchildren finish starting
+    return kids
+
+
+def stop_children(kids: list[subprocess.Popen]) -> None:
+    for k in kids:
+        k.stdin.close()
+    for k in kids:
+        k.wait(10)
+
+
+def sample_cost(kids: list, hz: float, full_hz: float, backend: str, seconds: float) -> tuple:
+    """(parent CPU s, wall s, periodic samples, full ones) watching every child for `seconds`."""
+    sampler.BACKEND = backend
+    samplers = [sampler.Sampler(hz, full_hz=full_hz) for _ in kids]
+    c0, t0 = time.process_time(), time.monotonic()  # all the parent's threads
+    for s, k in zip(samplers, kids, strict=True):
+        s.watch(k.pid)
+    time.sleep(seconds)
+    for s in samplers:
+        s.stop()
+    cpu, wall = time.process_time() - c0, time.monotonic() - t0
+    assert all(x.procs == 2 for s in samplers for x in s.samples), "tree not read whole"
+    taken = [x for s in samplers for x in s.samples]
+    return cpu, wall, len(taken), sum(x.uss_mb is not None for x in taken)
+
+
+def sampler_table(seconds: float, rounds: int = 2) -> None:
+    """Each row's `seconds` split over `rounds`, the rows interleaved (and the baseline with
+    them), so a change in the host's background load touches every row alike. A round is a
+    whole number of 5 s (the default full-sample period) plus half a tick, so the periodic
+    full samples come at their steady rate; the "full" column counts them."""
+    default = sampler.BACKEND
+    every = f"{1 / sampler.FULL_HZ:g} s"
+    configs = ((f"{default}, USS/PSS every {every} (default)", default, sampler.FULL_HZ),
+               (f"{default}, USS/PSS every 1 s", default, 1.0),
+               (f"{default}, no USS/PSS (marks only)", default, 0.0),
+               (f"{default}, USS/PSS every sample", default, 20.0),
+               ("psutil, USS/PSS every sample (old)", "psutil", 20.0))
+    span = 5 * max(1, round(seconds / rounds / 5)) + 0.025
+    rows = []
+    load0 = os.getloadavg()[0]
+    for n in (1, 4):
+        kids = spawn_children(n)
+        base = [0.0, 0.0]
+        totals = {label: [0.0, 0.0, 0, 0] for label, _, _ in configs}
+        try:
+            for _ in range(rounds):
+                cpu, wall, _, _ = sample_cost(kids, 0.0, 0.0, default, span)
+                base[0] += cpu
+                base[1] += wall
+                for label, backend, full_hz in configs:
+                    got = sample_cost(kids, 20.0, full_hz, backend, span)
+                    totals[label] = [a + b for a, b in zip(totals[label], got, strict=True)]
+        finally:
+            sampler.BACKEND = default
+            stop_children(kids)
+        for label, _, _ in configs:
+            cpu, wall, count, full = totals[label]
+            extra = cpu - base[0] * wall / base[1]
+            rows.append([n, label, count, full, round(1000 * extra / count, 3),
+                         round(100 * extra / wall, 2)])
+    print(f"The sampler alone at 20 Hz, {rounds} interleaved rounds of {span:g} s per row, "
+          "children watched at once (each: 50 MiB heap, 4 threads, a child of its own), minus "
+          f"sampling off; {psutil.cpu_count()} cores, load average {load0:.1f} -> "
+          f"{os.getloadavg()[0]:.1f}:")
+    print(render_table(["children", "reader", "samples", "full", "parent CPU ms/sample",
+                        "% of one core"], rows))
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--iters", type=int, default=30)
+    ap.add_argument("--seconds", type=float, default=20.0,
+                    help="per row of the sampler table (in 2 rounds, each a multiple of 5 s)")
+    ap.add_argument("--sampler-only", action="store_true", help="only the sampler table")
     args = ap.parse_args()
+    sampler_table(args.seconds)
+    if args.sampler_only:
+        return
+    print()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
+        timed_run(out, "restart", 3, 20.0)  # not shown: the first run's imports and caches
         rows = []
         for hz in (0.0, 20.0, 100.0):
             wall, cpu, r = timed_run(out, "restart", args.iters, hz)
-            samples = len(r["samples"])
+            samples = len(r.samples)
             rows.append([hz, round(wall, 2), round(cpu, 3), round(100 * cpu / wall, 2), samples])
         print("orch's own CPU use (parent process), strategy restart, "
               f"{args.iters} iterations of ~{WORK_MS:.0f} ms of engine work:")
@@ -58,7 +165,7 @@ def main():
         rows = []
         for strategy in ("restart", "recreate", "fresh-process", "cli", "cli-interactive"):
             wall, cpu, r = timed_run(out, strategy, args.iters, 20.0)
-            lat = r["summary"]["latency_ms_median"]
+            lat = r.summary.latency_ms_median
             per_iter = 1000 * wall / args.iters
             rows.append([strategy, round(per_iter, 1), round(lat, 1), round(lat - WORK_MS, 2),
                          round(per_iter - WORK_MS, 1)])
