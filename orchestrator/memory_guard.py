@@ -26,7 +26,7 @@ def default_limit_mb() -> float:
 
 @dataclass
 class Trip:
-    rss_mb: float  # the tree's RSS in the sample that crossed the limit
+    rss_mb: float  # the tree's RSS + swap in the sample that crossed the limit
     t: float  # that sample's time (parent's monotonic clock)
 
 
@@ -40,9 +40,11 @@ class MemoryGuard:
         self.pid = pid
 
     def __call__(self, sample: Sample) -> None:
-        if self.tripped is not None or sample.rss_mb <= self.limit_mb or self.pid is None:
+        # resident plus swapped out: leaked pages pushed to swap still count
+        used = sample.rss_mb + (sample.swap_mb or 0.0)
+        if self.tripped is not None or used <= self.limit_mb or self.pid is None:
             return
-        self.tripped = Trip(sample.rss_mb, sample.t)
+        self.tripped = Trip(used, sample.t)
         try:
             os.killpg(self.pid, signal.SIGKILL)  # the worker and every program it started
         except (ProcessLookupError, PermissionError):
@@ -50,5 +52,5 @@ class MemoryGuard:
 
     def message(self, where: str) -> str:
         assert self.tripped is not None
-        return (f"memory limit: the worker's process tree reached {self.tripped.rss_mb:.0f} MB "
+        return (f"memory limit: the worker's process tree reached {self.tripped.rss_mb:.0f} MB (RSS + swap) "
                 f"{where}, over the {self.limit_mb:.0f} MB limit (--max-rss-mb); worker stopped")
