@@ -17,6 +17,7 @@ from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, OrchError
 COMMANDS = {
     "run": "orchestrator.commands_run:run",
     "compare": "orchestrator.commands_run:compare",
+    "ab": "orchestrator.ab:ab",
     "selftest": "orchestrator.selftest:selftest",
     "itn": "orchestrator.quality.commands:itn",
     "score": "orchestrator.quality.commands:score",

@@ -331,6 +331,9 @@ class StrategyResult:
     partial: PartialIteration | None = None
     per_model: dict[str, ModelSwitch] | None = None
     alignment: AlignmentSummary | None = None
+    # `orch ab`: the comparison of two sides for this strategy (orchestrator/ab.py); only
+    # an A/B run has it, and only then is the key written
+    ab: ABComparison | None = None
     other: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -353,7 +356,10 @@ class StrategyResult:
         return memory_series(self.iterations, its)
 
     def to_json(self) -> dict:
-        return _plain(self)
+        out = _plain(self)
+        if out.get("ab") is None:  # only an A/B run's results have the block
+            out.pop("ab", None)
+        return out
 
     @classmethod
     def from_json(cls, data: Any) -> "StrategyResult":
@@ -368,6 +374,112 @@ class StrategyResult:
             known["per_model"] = {k: ModelSwitch.from_json(v) for k, v in known["per_model"].items()}
         if known.get("alignment") is not None:
             known["alignment"] = AlignmentSummary(**known["alignment"])
+        known["ab"] = ABComparison.from_json(known.get("ab"))
+        return cls(**known, other=other)
+
+
+
+# ------------------------------------------------------------------ an A/B run (orch ab)
+class ABVerdict(str, enum.Enum):
+    """What `orch ab` says of side B against side A, for one strategy."""
+
+    FIXED = "fixed"  # A's memory grows, B's does not (or A failed and B runs without growing)
+    STILL_GROWS = "still grows"  # B's memory grows (less, as much, or A failed and B runs)
+    REGRESSED = "regressed"  # B is worse: grows more, slower, or fails where A did not
+    IMPROVED = "improved"  # B is better in a figure, and nothing of the above
+    NO_DIFFERENCE = "no difference"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class ABMetric:
+    """One figure on both sides: A, B, B − A and its 95% CI (`method` says how it was made;
+    `a_ci95`/`b_ci95`: each side's own CI where the figure has one)."""
+
+    a: float | None = None
+    b: float | None = None
+    diff: float | None = None
+    ci95: list[float] | None = None
+    a_ci95: list[float] | None = None
+    b_ci95: list[float] | None = None
+    method: str | None = None
+    other: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "ABMetric | None":
+        if data is None:
+            return None
+        known, other = _split(cls, data, "A/B figure")
+        return cls(**known, other=other)
+
+
+@dataclass
+class ABRound:
+    """One round of an A/B run for one strategy: side A's result, then side B's."""
+
+    round: int
+    a: StrategyResult | None = None
+    b: StrategyResult | None = None
+    other: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "ABRound":
+        known, other = _split(cls, data, "A/B round")
+        _require("round" in known, "A/B round without its number")
+        for side in ("a", "b"):
+            if known.get(side) is not None:
+                known[side] = StrategyResult.from_json(known[side])
+        return cls(**known, other=other)
+
+
+AB_METRICS = ("growth_mb_per_iter", "ttft_ms", "tokens_per_s")
+
+
+@dataclass
+class ABComparison:
+    """A strategy's `ab` block: per figure {a, b, diff, ci95}, the verdict and why, what
+    each side was given, and every round of both sides (their full results)."""
+
+    verdict: ABVerdict | None = None
+    reasons: list[str] = field(default_factory=list)
+    growth_mb_per_iter: ABMetric | None = None
+    ttft_ms: ABMetric | None = None
+    tokens_per_s: ABMetric | None = None
+    options: dict[str, str] = field(default_factory=dict)  # {"a": "--leak-mb 0", "b": …}
+    rounds: list[ABRound] = field(default_factory=list)
+    other: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.verdict is not None and not isinstance(self.verdict, ABVerdict):
+            try:
+                self.verdict = ABVerdict(self.verdict)
+            except ValueError:
+                raise ResultError(f"unknown A/B verdict {self.verdict!r}") from None
+
+    def metric(self, name: str) -> ABMetric | None:
+        return getattr(self, name) if name in AB_METRICS else None
+
+    def to_json(self) -> dict:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> "ABComparison | None":
+        if data is None:
+            return None
+        known, other = _split(cls, data, "A/B block")
+        for name in AB_METRICS:
+            known[name] = ABMetric.from_json(known.get(name))
+        known["reasons"] = list(known.get("reasons") or [])
+        known["options"] = dict(known.get("options") or {})
+        known["rounds"] = [ABRound.from_json(r) for r in known.get("rounds") or []]
         return cls(**known, other=other)
 
 

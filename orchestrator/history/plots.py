@@ -147,6 +147,55 @@ def _samples(ax, entry: StrategyResult, samples) -> None:
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
 
 
+AB_COLORS = {"a": "#1f77b4", "b": "#d62728"}
+ROUND_STYLES = ("-", "--", ":", "-.")
+
+
+def ab_memory_chart(entry: StrategyResult) -> bytes:
+    """An A/B run's strategy (entry.ab): both sides on one chart, RSS at each iteration's
+    after-infer mark for every round (A blue, B red, one line style per round, warm-up
+    iterations hollow); the title gives each side's growth and B − A with its 95% CI."""
+    fig = Figure(figsize=(7.5, 3.8))
+    ax = fig.subplots()
+    ab = entry.ab
+    rounds = ab.rounds if ab is not None else []
+    drawn = False
+    for rnd in rounds:
+        for side in ("a", "b"):
+            e = getattr(rnd, side)
+            series = _memory_series(e) if e is not None else []
+            if not series:
+                continue
+            color, style = AB_COLORS[side], ROUND_STYLES[(rnd.round - 1) % len(ROUND_STYLES)]
+            ax.plot([p.i for p in series], [p.rss_mb for p in series], style, color=color, lw=1.3,
+                    label=f"{side.upper()} round {rnd.round}" + ("" if e.status is Status.OK else f" ({e.status})"))
+            ax.plot([p.i for p in series if not p.warmup], [p.rss_mb for p in series if not p.warmup], "o",
+                    color=color, ms=3.5)
+            warm = [p for p in series if p.warmup]
+            if warm:
+                ax.plot([p.i for p in warm], [p.rss_mb for p in warm], "o", mfc="white", mec=color, ms=3.5)
+            drawn = True
+    title = f"{entry.strategy} — A and B, memory per iteration"
+    g = ab.growth_mb_per_iter if ab is not None else None
+    if g is not None and g.a is not None and g.b is not None:
+        title += f"\ngrowth A {g.a:+.3f}, B {g.b:+.3f}"
+        if g.diff is not None:
+            title += f", B − A {g.diff:+.3f}"
+            if g.ci95:
+                title += f" [{g.ci95[0]:+.3f}, {g.ci95[1]:+.3f}]"
+        title += " MB/iter"
+    ax.set_title(title, fontsize=10)
+    if not drawn:
+        _note(ax, "no iterations recorded on either side")
+    else:
+        ax.set_xlabel("iteration (hollow: warm-up)")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
+    ax.set_ylabel("RSS MB (after infer)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def _measured(entry: StrategyResult, key: str) -> list[float]:
     values = (getattr(it, key) for it in entry.measured())
     return [float(v) for v in values if v is not None]

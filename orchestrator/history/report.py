@@ -100,6 +100,29 @@ def _soak_section(soak: SoakInfo | None) -> str:
     return "".join(parts)
 
 
+def _ab_section(result: RunResult) -> str:
+    """An A/B run (orch ab): the figures, the verdicts and why, both sides on one memory chart."""
+    entries = [e for e in result.results if e.ab is not None]
+    if not entries:
+        return ""
+    from orchestrator.ab import AB_HEADERS, ab_rows
+    from orchestrator.history import plots
+
+    options = entries[0].ab.options if entries[0].ab else {}
+    parts = [f'<h2>A/B</h2><p>side A <code>{_e(options.get("a"))}</code>, side B <code>{_e(options.get("b"))}'
+             '</code>; B − A with its 95% CI: growth from each round\'s Theil–Sen slopes, TTFT and tokens/s '
+             "the Hodges–Lehmann shift with its Mann–Whitney CI (docs/ab.md). The comparison table above "
+             "shows side B's last round.</p>",
+             _html_table(AB_HEADERS, ab_rows(result), left=(0, 1, 6))]
+    reasons = [f"<li><b>{_e(e.strategy)}</b>: {_e(e.ab.verdict)}: {_e(r)}</li>"
+               for e in entries if e.ab for r in e.ab.reasons]
+    if reasons:
+        parts.append("<ul>" + "".join(reasons) + "</ul>")
+    for e in entries:
+        parts.append(_img(plots.ab_memory_chart(e), f"A and B memory of {e.strategy}"))
+    return "".join(parts)
+
+
 def render_html(result: RunResult) -> str:
     from orchestrator.history import plots  # matplotlib only when a page is drawn
 
@@ -117,6 +140,7 @@ def render_html(result: RunResult) -> str:
     if problems:
         body.append('<ul class="warn">' + "".join(problems) + "</ul>")
     body.append(_soak_section(result.soak))
+    body.append(_ab_section(result))
     body.append('<h2>Memory</h2><p class="sub">RSS and USS measured from outside the worker at each '
                 "iteration's after-infer mark; shaded: warm-up (left out of the fit); small marks: the "
                 "other phase marks (before load, after load, before infer, after unload); with several "

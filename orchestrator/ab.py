@@ -1,0 +1,534 @@
+"""`orch ab --a "OPTIONS" --b "OPTIONS"`: one plan run on two sides that differ in anything
+`orch compare` takes (a chatllm.cpp checkout or library, threads, an engine argument; on
+the calibration engine a leak size), alternating strategy by strategy (A's restart, B's
+restart, A's recreate, …), repeated `--rounds` times; then, per strategy and figure, A, B,
+B − A with a 95% confidence interval, and a verdict.
+
+Each side's OPTIONS are split like a shell (shlex) and parsed by `orch compare`'s own
+option parser (click); what a side gives overrides the options given to `orch ab` itself.
+Each side is a full plan made by `RunPlan.build`, checked before any worker starts.
+
+The statistics (docs/ab.md):
+
+- memory growth per iteration: each side-round's Theil–Sen slope with its 95% CI
+  (analysis.summarize); B − A per round, averaged over the rounds;
+- TTFT and tokens/s: per round, the Hodges–Lehmann shift (median of every B − A pairwise
+  difference of the measured iterations) with its Mann–Whitney-based 95% CI; averaged over
+  the rounds;
+- over rounds, each figure's CI uses the larger of two standard errors: the rounds' own
+  CIs (as normal standard errors, combined) and the spread of the per-round differences
+  (with Student's t on rounds − 1 degrees of freedom when that is the larger), so drift
+  between rounds widens the interval instead of passing for a difference.
+
+Verdicts: `regressed` (B fails where A does not, or B is worse beyond the thresholds with a
+CI that excludes 0), `fixed` (A's memory grows and B's does not), `still grows` (B's memory
+grows), `improved` (B better in a figure, nothing above), `no difference`.
+
+Exit codes: 0 no regression, 1 a strategy regressed, 2 the run could not start, 130 Ctrl-C
+(what was measured is written and stored first).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import math
+import shlex
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from click.core import ParameterSource
+
+from orchestrator import output
+from orchestrator import strategies as registry
+from orchestrator.commands_run import common_options
+from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CannotStart
+from orchestrator.plan import RunPlan, Thresholds, new_run_id
+from orchestrator.results import (AB_METRICS, ABComparison, ABMetric, ABRound, ABVerdict, RunResult,
+                                  Status, StrategyResult)
+from orchestrator.tabular import render_table
+
+Z95 = 1.959963984540054
+# options of `orch compare` that describe the run as a whole, never one side of it
+RUN_LEVEL = {"all_": "--all", "strategies": "--strategies", "out": "--out", "json_path": "--json",
+             "db": "--db", "no_history": "--no-history", "fmt": "--format", "srt_path": "--srt"}
+LABELS = {"growth_mb_per_iter": ("growth MB/iter", 3), "ttft_ms": ("TTFT ms", 2),
+          "tokens_per_s": ("tok/s", 1)}
+
+
+# --------------------------------------------------------------------------- statistics
+@dataclass
+class Estimate:
+    """A figure with its 95% CI (lo/hi None: too few values to say)."""
+
+    value: float
+    lo: float | None = None
+    hi: float | None = None
+
+    @property
+    def ci(self) -> list[float] | None:
+        return None if self.lo is None or self.hi is None else [self.lo, self.hi]
+
+    def excludes_zero(self) -> bool:
+        return self.lo is not None and self.hi is not None and (self.lo > 0 or self.hi < 0)
+
+
+def hodges_lehmann(a: list[float], b: list[float], alpha: float = 0.05) -> Estimate | None:
+    """The shift of b against a: the median of every pairwise difference b_j − a_i, with the
+    distribution-free CI that inverts the Mann–Whitney test (Lehmann 1963): the k-th
+    smallest and k-th largest differences, k from U's exact distribution when both samples
+    are under 50 and have no ties (as R's wilcox.test), else from its normal approximation
+    with continuity correction. None without values on both sides; no CI (lo, hi None) when
+    the samples are too small for one at this level."""
+    if not a or not b:
+        return None
+    import numpy as np
+    from scipy import stats
+
+    diffs = np.sort((np.asarray(b, float)[:, None] - np.asarray(a, float)[None, :]).ravel())
+    m, n, total = len(a), len(b), len(a) * len(b)
+    shift = float(np.median(diffs))
+    if m < 50 and n < 50 and len(set(a) | set(b)) == m + n:  # no ties: U's exact distribution
+        k = _exact_u_quantile(m, n, alpha / 2) - 1
+    else:
+        z = float(stats.norm.ppf(1 - alpha / 2))
+        k = int(math.floor(total / 2 - z * math.sqrt(total * (m + n + 1) / 12) - 0.5))
+    if k < 0:
+        return Estimate(shift)
+    return Estimate(shift, float(diffs[k]), float(diffs[total - 1 - k]))
+
+
+def _exact_u_quantile(m: int, n: int, p: float) -> int:
+    """The smallest c with P(U <= c) > p for the Mann–Whitney U of samples of m and n without
+    ties (R's qwilcox): U's counts are the coefficients of the Gaussian binomial
+    [m+n choose m]_q = prod_{k=1..m} (1 - q^(n+k)) / (1 - q^k), in exact integers."""
+    size = m * n + 1
+    poly = [1] + [0] * (size - 1)
+    for k in range(1, m + 1):
+        for i in range(size - 1, n + k - 1, -1):  # times (1 - q^(n+k))
+            poly[i] -= poly[i - n - k]
+        for i in range(k, size):  # divided by (1 - q^k): a running sum with stride k
+            poly[i] += poly[i - k]
+    total, cum = math.comb(m + n, m), 0
+    for c, count in enumerate(poly):
+        cum += count
+        if cum > p * total:
+            return c
+    return size - 1
+
+
+def combine(rounds: list[Estimate]) -> Estimate | None:
+    """One figure from several rounds' estimates: their mean; its CI from the larger of the
+    within-round standard error (each round's CI read as ±1.96 standard errors, combined)
+    and the between-round one (the spread of the estimates; Student's t on R − 1 degrees of
+    freedom when it is the larger). One round: its own CI."""
+    if not rounds:
+        return None
+    if len(rounds) == 1:
+        return rounds[0]
+    values = [r.value for r in rounds]
+    mean = statistics.fmean(values)
+    within = None
+    if all(r.lo is not None and r.hi is not None for r in rounds):
+        within = math.sqrt(sum(((r.hi - r.lo) / (2 * Z95)) ** 2 for r in rounds)) / len(rounds)  # type: ignore[operator]
+    between = statistics.stdev(values) / math.sqrt(len(values))
+    if within is not None and within >= between:
+        half = Z95 * within
+    else:
+        from scipy import stats
+
+        half = float(stats.t.ppf(0.975, len(values) - 1)) * between
+    return Estimate(mean, mean - half, mean + half)
+
+
+def _growth(entry: StrategyResult | None) -> Estimate | None:
+    s = entry.summary if entry is not None else None
+    if s is None or s.growth_mb_per_iter is None:
+        return None
+    lo, hi = s.growth_ci95 if s.growth_ci95 else (None, None)
+    return Estimate(s.growth_mb_per_iter, lo, hi)
+
+
+def _values(entry: StrategyResult | None, key: str) -> list[float]:
+    """A figure of each measured iteration; tokens/s only where the output streamed (a burst's
+    tokens/s is no generation speed)."""
+    if entry is None:
+        return []
+    return [float(v) for it in entry.measured() if (v := getattr(it, key)) is not None
+            and not (key == "tokens_per_s" and it.streamed is False)]
+
+
+def _usable(entry: StrategyResult | None) -> bool:
+    return entry is not None and entry.status.fine and entry.status is not Status.SKIPPED
+
+
+def growth_metric(rounds: list[ABRound]) -> ABMetric | None:
+    """Growth per iteration: each side's mean slope over its rounds (CI by `combine`), and
+    B − A per round (CI: the two slopes' CIs combined, then `combine` over rounds)."""
+    a = [g for r in rounds if _usable(r.a) and (g := _growth(r.a))]
+    b = [g for r in rounds if _usable(r.b) and (g := _growth(r.b))]
+    diffs = []
+    for r in rounds:
+        ga, gb = (_growth(r.a) if _usable(r.a) else None), (_growth(r.b) if _usable(r.b) else None)
+        if ga is None or gb is None:
+            continue
+        if None in (ga.lo, ga.hi, gb.lo, gb.hi):
+            diffs.append(Estimate(gb.value - ga.value))
+            continue
+        se = math.hypot((ga.hi - ga.lo) / (2 * Z95), (gb.hi - gb.lo) / (2 * Z95))  # type: ignore[operator]
+        d = gb.value - ga.value
+        diffs.append(Estimate(d, d - Z95 * se, d + Z95 * se))
+    ea, eb, ed = combine(a), combine(b), combine(diffs)
+    if ea is None and eb is None:
+        return None
+    return ABMetric(a=ea.value if ea else None, b=eb.value if eb else None,
+                    diff=ed.value if ed else None, ci95=ed.ci if ed else None,
+                    a_ci95=ea.ci if ea else None, b_ci95=eb.ci if eb else None,
+                    method=f"Theil–Sen slope per side and round; B − A over {len(diffs)} paired round(s)")
+
+
+def shift_metric(rounds: list[ABRound], key: str) -> ABMetric | None:
+    """TTFT or tokens/s: A and B the medians of each side's measured iterations (all rounds);
+    B − A the Hodges–Lehmann shift per round with its Mann–Whitney CI, combined over rounds."""
+    a_all = [v for r in rounds if _usable(r.a) for v in _values(r.a, key)]
+    b_all = [v for r in rounds if _usable(r.b) for v in _values(r.b, key)]
+    if not a_all and not b_all:
+        return None
+    per_round = []
+    for r in rounds:
+        if _usable(r.a) and _usable(r.b):
+            est = hodges_lehmann(_values(r.a, key), _values(r.b, key))
+            if est is not None:
+                per_round.append(est)
+    ed = combine(per_round)
+    return ABMetric(a=statistics.median(a_all) if a_all else None, b=statistics.median(b_all) if b_all else None,
+                    diff=ed.value if ed else None, ci95=ed.ci if ed else None,
+                    method=f"Hodges–Lehmann shift with its Mann–Whitney CI over {len(per_round)} paired round(s)")
+
+
+def _failed(entries: list[StrategyResult | None]) -> list[str]:
+    return [f"{e.status}" + (f" ({e.error.splitlines()[0]})" if e.error else "")
+            for e in entries if e is not None and not e.status.fine]
+
+
+def _grows(value: float | None, ci: list[float] | None, threshold: float) -> bool:
+    return value is not None and ci is not None and ci[0] > 0 and value >= threshold
+
+
+def judge(rounds: list[ABRound], thresholds: Thresholds, speed_pct: float) -> ABComparison:
+    """The A/B block of one strategy: its figures and the verdict, with the reasons."""
+    growth = growth_metric(rounds)
+    ttft, tps = shift_metric(rounds, "ttft_ms"), shift_metric(rounds, "tokens_per_s")
+    out = ABComparison(growth_mb_per_iter=growth, ttft_ms=ttft, tokens_per_s=tps, rounds=list(rounds))
+    th = thresholds.growth_mb_per_iter
+    reasons = out.reasons
+    a_failed, b_failed = _failed([r.a for r in rounds]), _failed([r.b for r in rounds])
+    sides = [e for r in rounds for e in (r.a, r.b) if e is not None]
+    if sides and all(e.status is Status.SKIPPED for e in sides):
+        reasons.append(f"not applicable: {sides[0].error or 'skipped'}")
+        out.verdict = ABVerdict.NO_DIFFERENCE
+        return out
+
+    def worse_better(m: ABMetric | None, higher_is_worse: bool, unit_threshold: float | None):
+        """(worse, better): B − A's CI excludes 0 and the shift passes the threshold."""
+        if m is None or m.diff is None or m.ci95 is None:
+            return False, False
+        limit = unit_threshold if unit_threshold is not None else (
+            abs(m.a) * speed_pct / 100 if m.a is not None else math.inf)
+        up = m.ci95[0] > 0 and m.diff >= limit
+        down = m.ci95[1] < 0 and -m.diff >= limit
+        return (up, down) if higher_is_worse else (down, up)
+
+    g_worse, g_better = worse_better(growth, True, th)
+    t_worse, t_better = worse_better(ttft, True, None)
+    s_worse, s_better = worse_better(tps, False, None)
+    a_grows = growth is not None and _grows(growth.a, growth.a_ci95, th)
+    b_grows = growth is not None and _grows(growth.b, growth.b_ci95, th)
+
+    def fig(m: ABMetric | None, name: str, nd: int) -> str:
+        if m is None or m.diff is None:
+            return f"{name}: not compared"
+        ci = f" [{m.ci95[0]:+.{nd}f}, {m.ci95[1]:+.{nd}f}]" if m.ci95 else " (no CI: too few values)"
+        return f"{name} B − A {m.diff:+.{nd}f}{ci}"
+
+    if b_failed and not a_failed:
+        reasons.append("B failed where A did not: " + "; ".join(b_failed))
+        out.verdict = ABVerdict.REGRESSED
+        return out
+    if a_failed and b_failed:
+        reasons.append(f"both sides failed: A {'; '.join(a_failed)}; B {'; '.join(b_failed)}")
+        out.verdict = ABVerdict.NO_DIFFERENCE
+        return out
+    worse = [fig(m, n, nd) for w, m, n, nd in ((g_worse, growth, "growth MB/iter", 3),
+                                               (t_worse, ttft, "TTFT ms", 2), (s_worse, tps, "tok/s", 1)) if w]
+    if worse:
+        reasons.append("B is worse: " + "; ".join(worse))
+        out.verdict = ABVerdict.REGRESSED
+        if a_grows and not b_grows:
+            reasons.append("(its memory no longer grows)")
+        return out
+    if a_failed:
+        reasons.append("A failed, B runs: " + "; ".join(a_failed))
+        out.verdict = ABVerdict.STILL_GROWS if b_grows else ABVerdict.FIXED
+        if b_grows and growth is not None and growth.b is not None:
+            reasons.append(f"B's memory grows {growth.b:+.3f} MB/iter")
+        return out
+    if a_grows and not b_grows and g_better:
+        reasons.append(f"A's memory grows, B's does not: {fig(growth, 'growth MB/iter', 3)}")
+        out.verdict = ABVerdict.FIXED
+        return out
+    if b_grows:
+        assert growth is not None
+        reasons.append(f"B's memory grows {growth.b:+.3f} MB/iter (A {growth.a:+.3f}); "
+                       + fig(growth, "growth MB/iter", 3))
+        out.verdict = ABVerdict.STILL_GROWS
+        return out
+    better = [fig(m, n, nd) for w, m, n, nd in ((g_better, growth, "growth MB/iter", 3),
+                                                (t_better, ttft, "TTFT ms", 2), (s_better, tps, "tok/s", 1)) if w]
+    if better:
+        reasons.append("B is better: " + "; ".join(better))
+        out.verdict = ABVerdict.IMPROVED
+        return out
+    reasons.append("no figure differs beyond its threshold with a CI that excludes 0")
+    out.verdict = ABVerdict.NO_DIFFERENCE
+    return out
+
+
+# --------------------------------------------------------------------------- the sides
+@dataclass
+class Side:
+    label: str  # "A" or "B"
+    text: str  # the OPTIONS as given
+    kw: dict
+    plan: RunPlan
+    notes: list[str]
+
+
+def side_options(text: str, label: str) -> dict:
+    """What one side's OPTIONS say, parsed by `orch compare`'s parser: only the options the
+    text gives (not their defaults). CannotStart for what cannot be parsed, or an option
+    that belongs to the run as a whole."""
+    from orchestrator.commands_run import compare
+
+    flag = f"--{label.lower()}"
+    try:
+        args = shlex.split(text)
+    except ValueError as exc:
+        raise CannotStart(f"{flag} {text!r}: {exc}") from None
+    try:
+        ctx = compare.make_context(f"orch ab {flag}", args, resilient_parsing=False)
+    except click.exceptions.Exit:
+        raise CannotStart(f"{flag}: give options, not --help (orch compare --help lists them)") from None
+    except click.ClickException as exc:
+        raise CannotStart(f"{flag} {text!r}: {exc.format_message()}") from None
+    given = {p.name: ctx.params[p.name] for p in compare.params
+             if p.name and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE}
+    run_level = [RUN_LEVEL[k] for k in given if k in RUN_LEVEL]
+    if run_level:
+        raise CannotStart(f"{flag}: {', '.join(run_level)} belong to the whole A/B run: give them "
+                          "to orch ab itself, not to one side")
+    return given
+
+
+def build_sides(a_text: str, b_text: str, all_: bool, strategies: str | None, kw: dict) -> tuple[list[Side], list[str]]:
+    """Both sides' plans, every problem of either named at once (CannotStart)."""
+    from orchestrator.commands_run import _option, inputs_from_cli, output_problems
+    from orchestrator.preflight import preflight
+
+    if all_ == (strategies is not None):
+        raise click.UsageError("give either --all or --strategies a,b")
+    if kw.get("srt_path"):
+        raise CannotStart("--srt is not offered by orch ab (align runs compare, not write subtitles)")
+    given = {"A": side_options(a_text, "A"), "B": side_options(b_text, "B")}
+    kws = {label: {**kw, **g} for label, g in given.items()}
+    if all_:  # every strategy both sides' engines run, in the registry's order
+        b_names = set(registry.for_engine(kws["B"]["engine"]))
+        chosen = [s for s in registry.for_engine(kws["A"]["engine"]) if s in b_names]
+    else:
+        chosen = [s.strip() for s in (strategies or "").split(",") if s.strip()]
+    sides, problems = [], {}
+    for label, text in (("A", a_text), ("B", b_text)):
+        try:
+            plan, notes = RunPlan.build(inputs_from_cli(list(chosen), kws[label]))
+        except CannotStart as exc:  # an engine option out of range: say which side
+            raise CannotStart([f"{label}: {p}" for p in exc.problems]) from None
+        problems[label] = plan.validate(label=_option) + preflight(plan, label=_option)
+        sides.append(Side(label, text, kws[label], plan, notes))
+    shared = [p for p in problems["A"] if p in problems["B"]]
+    found = shared + [f"{label}: {p}" for label in "AB" for p in problems[label] if p not in shared]
+    found = list(dict.fromkeys(found + output_problems(sides[0].plan, kw)))
+    if found:
+        raise CannotStart(found)
+    return sides, chosen
+
+
+def _merged(a: dict, b: dict) -> dict:
+    """What both sides share, and under `ab` what differs ({"a": …, "b": …})."""
+    common = {k: v for k, v in a.items() if k in b and b[k] == v}
+    out = dict(common)
+    da = {k: v for k, v in a.items() if k not in common}
+    db = {k: v for k, v in b.items() if k not in common}
+    if da or db:
+        out["ab"] = {"a": da, "b": db}
+    return out
+
+
+def _progress(plan: RunPlan, label: str):
+    from orchestrator.commands_run import _progress_factory
+
+    factory = _progress_factory(plan)
+    return (lambda strategy: factory(f"{label} {strategy}")) if factory else None
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class ABRun:
+    result: RunResult
+    interrupted: bool
+    run_dir: Path
+
+
+def run_ab(sides: list[Side], strategies: list[str], rounds: int, speed_pct: float, out: Path,
+           json_path: Path | None = None, echo=lambda text: click.echo(text, err=True)) -> ABRun:
+    """Run the sides in turn (per round, per strategy: A then B), each strategy's iterations
+    in its own worker(s), and make one RunResult of it: per strategy the B side's last
+    round as the entry (what tables and the history columns show) with the `ab` block
+    holding every round of both sides and the comparison."""
+    from orchestrator.atomic import write_json_atomic
+    from orchestrator.runner import RunInterrupted, execute
+
+    run_id = new_run_id()
+    run_dir = Path(out) / run_id
+    by_strategy: dict[str, list[ABRound]] = {s: [] for s in strategies}
+    started, host, interrupted = _now(), {}, False
+    try:
+        for r in range(1, rounds + 1):
+            for s in strategies:
+                rnd = ABRound(round=r)
+                by_strategy[s].append(rnd)
+                for side in sides:
+                    plan = dataclasses.replace(side.plan, strategies=[s], run_id=s, json_path=None,
+                                               out_dir=run_dir / f"{side.label.lower()}-r{r}")
+                    echo(f"ab: round {r}/{rounds}, {s}, side {side.label}")
+                    try:
+                        res = execute(plan, progress_factory=_progress(plan, side.label))
+                    except RunInterrupted as exc:
+                        res, interrupted = exc.result, True
+                    host = host or res.host
+                    setattr(rnd, side.label.lower(), res.results[0] if res.results else None)
+                    if interrupted:
+                        raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        interrupted = True
+    a, b = sides
+    results = []
+    for s in strategies:
+        done = [r for r in by_strategy[s] if r.a is not None or r.b is not None]
+        if not done:
+            continue
+        comparison = judge(done, a.plan.thresholds, speed_pct)
+        comparison.options = {"a": a.text, "b": b.text}
+        last = next((e for r in reversed(done) for e in (r.b, r.a) if e is not None))
+        results.append(dataclasses.replace(last, ab=comparison))
+    plan = _merged(a.plan.describe(a.plan.audio_s), b.plan.describe(b.plan.audio_s))
+    plan["ab"] = {**plan.get("ab", {}), "options": {"a": a.text, "b": b.text}, "rounds": rounds,
+                  "speed_pct": speed_pct, "order": "per round, per strategy: A, then B"}
+    result = RunResult(run_id=run_id, started_at=started, finished_at=_now(), host=host,
+                       engine=_merged({"name": a.plan.engine, **a.plan.engine_options.describe()},
+                                      {"name": b.plan.engine, **b.plan.engine_options.describe()}),
+                       plan=plan, results=results)
+    result.engine.setdefault("name", f"{a.plan.engine}|{b.plan.engine}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir / "run.json", result.to_json())
+    if json_path:
+        write_json_atomic(json_path, result.to_json())
+    return ABRun(result, interrupted, run_dir)
+
+
+# --------------------------------------------------------------------------- output
+AB_HEADERS = ["strategy", "figure", "A", "B", "B − A", "95% CI", "verdict"]
+
+
+def ab_rows(result: RunResult) -> list[list]:
+    """Per strategy and figure: A, B, B − A and its CI; the verdict on the strategy's first row."""
+    rows = []
+    for entry in result.results:
+        ab = entry.ab
+        if ab is None:
+            continue
+        first = True
+        for name in AB_METRICS:
+            m = ab.metric(name)
+            if m is None:
+                continue
+            label, nd = LABELS[name]
+            ci = f"[{output._r(m.ci95[0], nd):.{nd}f}, {output._r(m.ci95[1], nd):.{nd}f}]" if m.ci95 else None
+            rows.append([entry.strategy if first else "", label, output._r(m.a, nd), output._r(m.b, nd),
+                         output._r(m.diff, nd), ci, str(ab.verdict) if first and ab.verdict else ""])
+            first = False
+        if first:  # no figure at all (both sides failed before measuring)
+            rows.append([entry.strategy, "-", None, None, None, None, str(ab.verdict) if ab.verdict else ""])
+    return rows
+
+
+def ab_table(result: RunResult, fmt: str = "table") -> str:
+    return render_table(AB_HEADERS, ab_rows(result), fmt)
+
+
+def exit_code(result: RunResult, interrupted: bool) -> int:
+    if interrupted:
+        return EXIT_INTERRUPTED
+    regressed = any(e.ab is not None and e.ab.verdict is ABVerdict.REGRESSED for e in result.results)
+    return EXIT_FAILED if regressed else EXIT_OK
+
+
+# --------------------------------------------------------------------------- the command
+@click.command()
+@click.option("--a", "a_options", required=True, metavar="OPTIONS",
+              help="Side A: options of `orch compare`, quoted as one argument, e.g. \"--leak-mb 0\" "
+                   "or \"--chatllm-dir ../upstream\". They override the options given to orch ab.")
+@click.option("--b", "b_options", required=True, metavar="OPTIONS", help="Side B, as --a.")
+@click.option("--rounds", type=click.IntRange(1), default=3, show_default=True,
+              help="Times to run A then B for every strategy; more rounds separate a difference "
+                   "from drift between runs.")
+@click.option("--speed-pct", type=click.FloatRange(0), default=5.0, show_default=True,
+              help="TTFT or tokens/s worse (better) by more than this %, with a CI excluding 0, "
+                   "is a regression (an improvement).")
+@click.option("--all", "all_", is_flag=True, help="Every strategy both sides' engines run.")
+@click.option("--strategies", help="Comma-separated strategies.")
+@common_options
+def ab(a_options, b_options, rounds, speed_pct, all_, strategies, **kw):
+    """A/B: the same plan on two sides (--a, --b), alternating strategy by strategy, --rounds
+    times; B − A per figure with a 95% CI and a verdict (fixed, still grows, regressed,
+    improved, no difference). Exit 0 no regression, 1 regressed, 2 could not start."""
+    sides, chosen = build_sides(a_options, b_options, all_, strategies, kw)
+    for side in sides:
+        for note in side.notes:
+            click.echo(f"note: {side.label}: {note}", err=True)
+    if _merged(sides[0].plan.describe(), sides[1].plan.describe()).get("ab") is None and \
+            sides[0].plan.engine_options == sides[1].plan.engine_options:
+        click.echo("note: the two sides are the same plan (an A/A run: every difference is noise)", err=True)
+    done = run_ab(sides, chosen, rounds, speed_pct, Path(kw["out"]),
+                  Path(kw["json_path"]) if kw["json_path"] else None)
+    result = done.result
+    if done.interrupted:
+        click.echo(f"interrupted: what was measured is written below and in {done.run_dir / 'run.json'}",
+                   err=True)
+    click.echo(ab_table(result, kw["fmt"]))
+    if kw["fmt"] == "table":
+        for entry in result.results:
+            if entry.ab is not None:
+                for reason in entry.ab.reasons:
+                    click.echo(f"{entry.strategy}: {entry.ab.verdict}: {reason}")
+        click.echo(f"results: {done.run_dir}  (run.json; <side>-r<round>/<strategy>/ for each run)")
+    if not kw["no_history"]:
+        from orchestrator.history.save import store_history
+
+        store_history(result, kw["db"])
+    click.get_current_context().exit(exit_code(result, done.interrupted))
+
