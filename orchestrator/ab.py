@@ -46,8 +46,16 @@ from orchestrator import strategies as registry
 from orchestrator.commands_run import common_options
 from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CannotStart
 from orchestrator.plan import RunPlan, Thresholds, new_run_id
-from orchestrator.results import (AB_METRICS, ABComparison, ABMetric, ABRound, ABVerdict, RunResult,
-                                  Status, StrategyResult)
+from orchestrator.results import (
+    AB_METRICS,
+    ABComparison,
+    ABMetric,
+    ABRound,
+    ABVerdict,
+    RunResult,
+    Status,
+    StrategyResult,
+)
 from orchestrator.tabular import render_table
 
 Z95 = 1.959963984540054
@@ -131,8 +139,9 @@ def combine(rounds: list[Estimate]) -> Estimate | None:
     values = [r.value for r in rounds]
     mean = statistics.fmean(values)
     within = None
-    if all(r.lo is not None and r.hi is not None for r in rounds):
-        within = math.sqrt(sum(((r.hi - r.lo) / (2 * Z95)) ** 2 for r in rounds)) / len(rounds)  # type: ignore[operator]
+    spans = [r.hi - r.lo for r in rounds if r.lo is not None and r.hi is not None]
+    if len(spans) == len(rounds):
+        within = math.sqrt(sum((span / (2 * Z95)) ** 2 for span in spans)) / len(rounds)
     between = statistics.stdev(values) / math.sqrt(len(values))
     if within is not None and within >= between:
         half = Z95 * within
@@ -405,7 +414,8 @@ def run_ab(sides: list[Side], strategies: list[str], rounds: int, speed_pct: flo
     run_id = new_run_id()
     run_dir = Path(out) / run_id
     by_strategy: dict[str, list[ABRound]] = {s: [] for s in strategies}
-    started, host, interrupted = _now(), {}, False
+    started, interrupted = _now(), False
+    host: dict = {}
     try:
         for r in range(1, rounds + 1):
             for s in strategies:
@@ -433,15 +443,15 @@ def run_ab(sides: list[Side], strategies: list[str], rounds: int, speed_pct: flo
             continue
         comparison = judge(done, a.plan.thresholds, speed_pct)
         comparison.options = {"a": a.text, "b": b.text}
-        last = next((e for r in reversed(done) for e in (r.b, r.a) if e is not None))
+        last = next(e for r in reversed(done) for e in (r.b, r.a) if e is not None)
         results.append(dataclasses.replace(last, ab=comparison))
-    plan = _merged(a.plan.describe(a.plan.audio_s), b.plan.describe(b.plan.audio_s))
-    plan["ab"] = {**plan.get("ab", {}), "options": {"a": a.text, "b": b.text}, "rounds": rounds,
-                  "speed_pct": speed_pct, "order": "per round, per strategy: A, then B"}
+    described = _merged(a.plan.describe(a.plan.audio_s), b.plan.describe(b.plan.audio_s))
+    described["ab"] = {**described.get("ab", {}), "options": {"a": a.text, "b": b.text}, "rounds": rounds,
+                       "speed_pct": speed_pct, "order": "per round, per strategy: A, then B"}
     result = RunResult(run_id=run_id, started_at=started, finished_at=_now(), host=host,
                        engine=_merged({"name": a.plan.engine, **a.plan.engine_options.describe()},
                                       {"name": b.plan.engine, **b.plan.engine_options.describe()}),
-                       plan=plan, results=results)
+                       plan=described, results=results)
     result.engine.setdefault("name", f"{a.plan.engine}|{b.plan.engine}")
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / "run.json", result.to_json())

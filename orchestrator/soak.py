@@ -2,9 +2,10 @@
 run in the history, compare each with its baseline (the last good runs of the same matrix
 key) and say, by exit code, whether anything regressed — for cron or a systemd timer.
 
-Exit codes: 0 fine; 1 a regression (named on stdout and stderr); 2 the run itself failed
-(a strategy with a status other than ok, an error, a bad config, or another soak of the
-same config still running).
+Exit codes: 0 fine; 1 a regression, or a change point that this run brought to its matrix
+key's history (history/changepoints.py; both named on stdout and stderr); 2 the run itself
+failed (a strategy with a status other than ok, an error, a bad config, or another soak of
+the same config still running).
 
 Config (see docs/history.md):
 
@@ -361,6 +362,9 @@ class CellRun:
     error: str | None = None
     finished: float | None = None  # Unix time
     last_success: float | None = None  # Unix time of the key's last ok run, None if never
+    # change points this run brought to its key's series (changepoints.ChangePoint), unless
+    # --accept; None: not looked for (the cell did not run)
+    changes: list | None = None
 
 
 def _ts(iso: str | None) -> float | None:
@@ -394,9 +398,15 @@ def _run_cell(cfg: dict, cell: dict, key: str, plan, problems: list[str], db: st
     outcome = _outcome(run.error, regressions, settings.accept)
     if settings.accept and regressions and outcome is Outcome.OK:
         notes.append("--accept: stored as a good baseline despite the regressions below")
+    changes = _new_change_points(db, key, result, notes)
+    if settings.accept and changes:
+        notes += [f"--accept: change point accepted: {c.message()}" for c in changes]
     result.soak = SoakInfo(name=cfg["name"], config=cfg["_path"], matrix_key=key, cell=cell, outcome=outcome,
                            regressions=regressions, notes=notes,
                            baseline_run_ids=[r.run_id for r in good], error=run.error)
+    if changes:
+        result.soak.other["change_points"] = [c.to_json() for c in changes]
+    run.changes = [] if settings.accept else changes
     run.result, run.outcome, run.regressions, run.notes = result, outcome, regressions, notes
     _keep(plan, result, db, run)
     return run
@@ -425,6 +435,25 @@ def _baseline_runs(db: str | None, key: str, run_id: str, how_many: int, run: Ce
     except Exception as exc:
         run.error = f"cannot read the history database: {exc}"
         return []
+
+
+def _new_change_points(db: str | None, key: str, result: RunResult, notes: list[str]) -> list:
+    """The change points this run brings to its matrix key's series (the stored soak runs
+    of the key, then this one): found with it, not without it (changepoints.new_changes)."""
+    from orchestrator.history import changepoints as cp
+    from orchestrator.history import store
+
+    try:
+        rows = [r for r in store.list_runs(db, matrix_key=key, kind="soak", newest_first=False)
+                if r.run_id != result.run_id]
+    except Exception as exc:
+        notes.append(f"change points not looked for (cannot read the history database: {exc})")
+        return []
+    found = []
+    for series in cp.series_of(rows + [cp.stored_row(result, key)]):
+        if series.points and series.points[-1].run_id == result.run_id:
+            found += cp.new_changes(series)
+    return found
 
 
 def _failed_strategies(result: RunResult) -> str | None:
@@ -595,6 +624,9 @@ def _print_cell(run: CellRun, fmt: str, inputs_named: bool) -> None:
     for reg in run.regressions:
         click.echo(f"REGRESSION {key}: {reg.message}")
         click.echo(f"regression: {key}: {reg.message}", err=True)
+    for change in run.changes or []:
+        click.echo(f"CHANGE {key}: {change.message()}")
+        click.echo(f"change point: {key}: {change.message()}", err=True)
     if run.error:
         click.echo(f"FAILED {key}: {run.error}")
         if not inputs_named:
@@ -614,15 +646,22 @@ def _write_prometheus(path: str | None, runs: list[CellRun]) -> None:
 
 
 def _exit_code(cfg: dict, runs: list[CellRun]) -> int:
-    """2 when a run failed, else 1 when one regressed, else 0; the sum on stderr."""
+    """2 when a run failed, else 1 when one regressed or brought a new change point, else 0;
+    the sum on stderr."""
     failed = [r for r in runs if r.outcome is Outcome.FAILED]
     regressed = [r for r in runs if r.outcome is Outcome.REGRESSION]
+    changed = [r for r in runs if r.changes]
     if failed:
         click.echo(f"soak {cfg['name']}: {len(failed)} of {len(runs)} run(s) failed", err=True)
         return EXIT_RUN_FAILED
-    if regressed:
-        n = sum(len(r.regressions) for r in regressed)
-        click.echo(f"soak {cfg['name']}: {n} regression(s) in {len(regressed)} of {len(runs)} run(s)", err=True)
+    if regressed or changed:
+        if regressed:
+            n = sum(len(r.regressions) for r in regressed)
+            click.echo(f"soak {cfg['name']}: {n} regression(s) in {len(regressed)} of {len(runs)} run(s)", err=True)
+        if changed:
+            n = sum(len(r.changes or []) for r in changed)
+            click.echo(f"soak {cfg['name']}: {n} new change point(s) in {len(changed)} of {len(runs)} run(s)",
+                       err=True)
         return EXIT_REGRESSION
     click.echo(f"soak {cfg['name']}: {len(runs)} run(s), no regression", err=True)
     return EXIT_OK

@@ -1,4 +1,4 @@
-"""`orch history` (list runs, `show RUN_ID`) and `orch report RUN_ID|latest`."""
+"""`orch history` (list runs, `show RUN_ID`, `changes`) and `orch report RUN_ID|latest`."""
 
 from __future__ import annotations
 
@@ -117,6 +117,55 @@ def show(ctx, run_id, db, as_json, fmt):
         click.echo(f"soak {result.soak.matrix_key}: {result.soak.outcome}")
         for reg in result.soak.regressions:
             click.echo(f"  regression: {reg.message}")
+
+
+CHANGE_HEADERS = ["when (UTC)", "soak key", "strategy", "model", "figure", "run_id", "before", "after",
+                  "change %", "then per run", "p (Chow)"]
+
+
+@history.command("changes")
+@click.option("--db", help=DB_HELP)
+@click.option("--since", help="Only change points from runs started since: 7d, 12h, 2w, or an ISO date/time (UTC); "
+              "each series is still read whole.")
+@click.option("--soak", "matrix_key", help="Only this soak matrix key.")
+@click.option("--strategy", help="Only this strategy.")
+@click.option("--metric", type=click.Choice(["growth_mb_per_iter", "ttft_ms_median", "tokens_per_s_median",
+                                             "cer_mean"]), help="Only this figure.")
+@click.option("--min-size", type=click.IntRange(2), default=5, show_default=True,
+              help="Runs needed on each side of a change (fewer is a blip, not a change).")
+@click.option("--max-pvalue", type=click.FloatRange(0, 1, min_open=True), default=1e-4, show_default=True,
+              help="A change is kept when Chow's test at it gives p below this.")
+@format_option()
+@click.pass_context
+def changes(ctx, db, since, matrix_key, strategy, metric, min_size, max_pvalue, fmt):
+    """Change points in the soak history: per matrix key, strategy and figure (growth per
+    iteration, median TTFT, tokens/s, CER), the run where a lasting change began, what the
+    figure was before and after, and how sure (docs/history.md, "Change points")."""
+    from orchestrator.history import changepoints as cp
+    from orchestrator.history import store
+
+    db = db or (ctx.obj or {}).get("db")
+    _check_db(db)
+    settings = cp.Settings(min_size=min_size, max_pvalue=max_pvalue)
+    try:
+        store.parse_since(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    try:
+        found = cp.find_changes(db, since=since, matrix_key=matrix_key, strategy=strategy, metric=metric,
+                                settings=settings)
+    except Exception as exc:  # the database cannot be opened
+        _fail(exc)
+    if not found and fmt == "table":
+        click.echo("no change points" + (" match" if any((since, matrix_key, strategy, metric)) else ""), err=True)
+        return
+    rows = []
+    for c in found:
+        label, nd = cp.METRICS[c.metric]
+        rows.append([(c.started_at or "").replace("+00:00", "").replace("T", " "), c.matrix_key, c.strategy,
+                     c.model, label, c.run_id, _r(c.before, nd), _r(c.after, nd), _r(c.change_pct),
+                     _r(c.slope_after, nd), f"{c.p_value:.2g}"])
+    click.echo(render_table(CHANGE_HEADERS, rows, fmt))
 
 
 def _facts(result: RunResult) -> str:

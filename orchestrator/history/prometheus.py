@@ -25,6 +25,8 @@ HELP = {
     "orch_soak_strategy_ok": "1 when the strategy finished with status ok.",
     "orch_soak_regressions": "Regressions found against the baseline in the last run.",
     "orch_soak_run_failed": "1 when the last run failed (a strategy not ok, or an error).",
+    "orch_soak_change_points_new": "Change points the last run brought to this matrix key's history "
+                                   "(orch history changes), not accepted.",
     "orch_soak_last_run_timestamp_seconds": "When the last run of this matrix key finished (Unix time).",
     "orch_soak_last_success_timestamp_seconds": "When a run of this matrix key last finished with no regression "
                                                "and no failure (Unix time; 0 if never).",
@@ -50,8 +52,8 @@ def _value(v: float) -> str:
 
 def render(cells: list[CellRun]) -> str:
     """One soak's textfile: per strategy of each cell's run its growth, timing, CER, verdict
-    and status; per cell its regressions, whether it failed, when it last ran and last
-    succeeded."""
+    and status; per cell its regressions, whether it failed, its new change points, when it
+    last ran and last succeeded."""
     samples: dict[str, list[str]] = {name: [] for name in HELP}
 
     def add(name, labels, value):
@@ -65,6 +67,8 @@ def render(cells: list[CellRun]) -> str:
             _strategy_samples(add, dict(base, strategy=entry.strategy, model=entry.model or ""), entry)
         add("orch_soak_regressions", base, len(cell.regressions))
         add("orch_soak_run_failed", base, 1 if cell.outcome is Outcome.FAILED else 0)
+        if cell.changes is not None:  # looked for (the cell ran)
+            add("orch_soak_change_points_new", base, len(cell.changes))
         add("orch_soak_last_run_timestamp_seconds", base, cell.finished)
         add("orch_soak_last_success_timestamp_seconds", base, cell.last_success or 0)
     lines = []
