@@ -8,7 +8,6 @@ import json
 
 import pytest
 from click.testing import CliRunner
-
 from orchestrator.results import ABVerdict, RunResult
 
 FAST = ["--ttft-ms", "5", "--token-ms", "1"]

@@ -3,18 +3,27 @@ tests/test_ab_calibration.py runs the calibration engine)."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
 
 import pytest
 from click.testing import CliRunner
-
 from orchestrator import ab
 from orchestrator.errors import CannotStart
 from orchestrator.plan import Thresholds
-from orchestrator.results import (ABComparison, ABMetric, ABRound, ABVerdict, IterationRecord, RunResult,
-                                  Status, StrategyResult, Summary)
+from orchestrator.results import (
+    ABComparison,
+    ABMetric,
+    ABRound,
+    ABVerdict,
+    IterationRecord,
+    RunResult,
+    Status,
+    StrategyResult,
+    Summary,
+)
 
 
 # ------------------------------------------------------------------ Hodges–Lehmann
@@ -23,9 +32,8 @@ def _exact_lower_quantile(m: int, n: int, alpha: float) -> int:
     number of differences left out at each end by the exact Mann–Whitney interval
     (R's qwilcox(alpha/2, m, n))."""
     # counts[u] for U = number of (i, j) with b_j > a_i, built one sample at a time
-    from functools import lru_cache
 
-    @lru_cache(maxsize=None)
+    @functools.cache
     def ways(i: int, j: int, u: int) -> int:
         if u < 0:
             return 0
