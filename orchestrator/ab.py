@@ -218,8 +218,9 @@ def shift_metric(rounds: list[ABRound], key: str) -> ABMetric | None:
 
 
 def _failed(entries: list[StrategyResult | None]) -> list[str]:
+    """What went wrong on one side (Ctrl-C is no failure of the side: its rounds are only cut short)."""
     return [f"{e.status}" + (f" ({e.error.splitlines()[0]})" if e.error else "")
-            for e in entries if e is not None and not e.status.fine]
+            for e in entries if e is not None and not e.status.fine and e.status is not Status.INTERRUPTED]
 
 
 def _grows(value: float | None, ci: list[float] | None, threshold: float) -> bool:
@@ -234,6 +235,10 @@ def judge(rounds: list[ABRound], thresholds: Thresholds, speed_pct: float) -> AB
     th = thresholds.growth_mb_per_iter
     reasons = out.reasons
     a_failed, b_failed = _failed([r.a for r in rounds]), _failed([r.b for r in rounds])
+    cut = [f"{label} round {r.round}" for r in rounds for label, e in (("A", r.a), ("B", r.b))
+           if e is not None and e.status is Status.INTERRUPTED]
+    if cut:
+        reasons.append(f"interrupted (Ctrl-C): {', '.join(cut)} cut short; judged on what was measured")
     sides = [e for r in rounds for e in (r.a, r.b) if e is not None]
     if sides and all(e.status is Status.SKIPPED for e in sides):
         reasons.append(f"not applicable: {sides[0].error or 'skipped'}")

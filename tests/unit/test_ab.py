@@ -220,3 +220,37 @@ def test_table_rows():
     assert [r[1] for r in rows] == ["growth MB/iter", "TTFT ms", "tok/s"]
     assert ab.exit_code(run, interrupted=False) == 1
     assert ab.exit_code(run, interrupted=True) == 130
+
+
+def test_ctrl_c_keeps_what_was_measured(tmp_path, monkeypatch):
+    """A Ctrl-C inside B's first run: A's round and B's cut-off result are kept, written and
+    judged (a side cut short has not failed); exit 130."""
+    from orchestrator import runner
+    from orchestrator.plan import RunPlan
+
+    calls = []
+
+    def fake_execute(plan, progress_factory=None):
+        calls.append((plan.run_dir.parent.name, plan.strategies[0]))
+        result = RunResult(run_id=plan.run_id, host={"hostname": "h"}, results=[side(0.0)])
+        if len(calls) == 2:
+            result.results[0].status = Status.INTERRUPTED
+            raise runner.RunInterrupted(result)
+        return result
+
+    monkeypatch.setattr(runner, "execute", fake_execute)
+    sides = [ab.Side(label, "", {}, RunPlan(strategies=["restart", "recreate"]), []) for label in "AB"]
+    done = ab.run_ab(sides, ["restart", "recreate"], rounds=2, speed_pct=5.0, out=tmp_path, echo=lambda _t: None)
+    assert done.interrupted and calls == [("a-r1", "restart"), ("b-r1", "restart")]
+    assert [e.strategy for e in done.result.results] == ["restart"]
+    block = done.result.results[0].ab
+    assert block.rounds[0].b.status is Status.INTERRUPTED and block.verdict is ABVerdict.NO_DIFFERENCE
+    assert block.reasons[0] == "interrupted (Ctrl-C): B round 1 cut short; judged on what was measured"
+    assert (done.run_dir / "run.json").is_file()
+    assert ab.exit_code(done.result, done.interrupted) == 130
+
+
+def test_what_both_sides_share_and_what_differs():
+    assert ab._merged({"name": "c", "x": 1, "y": 2}, {"name": "c", "x": 1, "y": 3, "z": 4}) == {
+        "name": "c", "x": 1, "ab": {"a": {"y": 2}, "b": {"y": 3, "z": 4}}}
+    assert ab._merged({"x": 1}, {"x": 1}) == {"x": 1}
