@@ -9,8 +9,10 @@ The libraries cannot share one environment (signal-processing-algorithms needs n
 apache-otava numpy 2.2.*), so run this in each, with the methods it has:
 
     python scripts/compare_changepoints.py --methods orch,ruptures-l2 --seeds 100
-    /tmp/cp-spa/bin/python scripts/compare_changepoints.py --methods edivisive --seeds 100
-    /tmp/cp-otava/bin/python scripts/compare_changepoints.py --methods otava,otava-orig --seeds 100
+    # a virtualenv with signal-processing-algorithms and ruptures (numpy 1.26 there):
+    SPA_VENV/bin/python scripts/compare_changepoints.py --methods edivisive --seeds 100
+    # a virtualenv with apache-otava and ruptures (numpy 2.2 there):
+    OTAVA_VENV/bin/python scripts/compare_changepoints.py --methods otava,otava-orig --seeds 100
 
 `+min` after a method: its change points with a segment shorter than 5 runs dropped (the
 minimum segment length orch uses); without it, the library's own output.
