@@ -429,7 +429,7 @@ def _baseline_runs(db: str | None, key: str, run_id: str, how_many: int, run: Ce
     from orchestrator.history import store
 
     try:
-        earlier = store.list_runs(db, matrix_key=key, kind="soak", status="ok", limit=None)
+        earlier = store.list_runs(db, matrix_key=key, kind="soak", status="ok", limit=None, host=store.this_host())
         good = [r for r in earlier if r.outcome == Outcome.OK and r.run_id != run_id][:how_many]
         return [store.load_run(r.run_id, db) for r in good]
     except Exception as exc:
@@ -495,7 +495,7 @@ def _last_success(db: str | None, run: CellRun) -> float | None:
     from orchestrator.history import store
 
     try:
-        for r in store.list_runs(db, matrix_key=run.matrix_key, kind="soak", status="ok"):
+        for r in store.list_runs(db, matrix_key=run.matrix_key, kind="soak", status="ok", host=store.this_host()):
             if r.outcome == Outcome.OK:
                 return _ts(r.finished_at or r.started_at)
     except Exception:

@@ -216,6 +216,29 @@ def test_history_lists_and_filters(db):
     assert out.exit_code == 2 and "--since" in out.output
 
 
+def test_history_by_host(db):
+    """Each row says where it ran and on which build; --host keeps one machine's runs."""
+    other = typed("run_crashed.json")
+    other.run_id, other.host = "r-bench-2", dict(other.host, hostname="bench-2")
+    store.save_run(other, db)
+    runner = CliRunner()
+    out = runner.invoke(commands.history, ["--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert [(r["run_id"], r["host"], r["build"]) for r in json.loads(out.output) if r["strategy"] == "restart"] == [
+        ("r-bench-2", "bench-2", "calibration"), (fixture("run_growing.json")["run_id"], "bench-1", "calibration"),
+        (fixture("run_crashed.json")["run_id"], "bench-1", "calibration")]
+    out = runner.invoke(commands.history, ["--host", "bench-2", "--format", "csv"])
+    assert out.exit_code == 0, out.output
+    lines = out.output.strip().splitlines()
+    assert lines[0].startswith("run_id,started (UTC),host,build,kind,")
+    assert {line.split(",")[:4][2:] == ["bench-2", "calibration"] for line in lines[1:]} == {True}
+    assert len(lines) == 1 + 2  # the crashed fixture's two strategies
+    out = runner.invoke(commands.history, ["--host", "bench-3"])
+    assert out.exit_code == 0 and "no runs stored match" in out.output
+    out = runner.invoke(commands.history, ["show", "r-bench-2"])
+    assert out.exit_code == 0 and "host bench-2" in out.output.splitlines()[0]
+
+
 NEGATIVE_ZERO = re.compile(r"-0(?:\.0+)?(?![\d.])")  # -0, -0.0, -0.000; not -0.010 or 2020-05-01
 
 
@@ -229,8 +252,8 @@ def test_history_never_prints_minus_zero(db):
             growth_ci95=[-0.0004, 0.0003], verdict="stable"))])
     store.save_run(tiny, db)
     rows = commands.list_rows(store.list_runs(db, limit=1))
-    assert rows == [["neg-zero", "2026-11-25 10:00:00", "run", "calibration", "asr", None, "restart", "ok",
-                     "stable", 5, 0.0, "[0.000, 0.000]", 0.0, 0.0, None]]
+    assert rows == [["neg-zero", "2026-11-25 10:00:00", None, "calibration", "run", "calibration", "asr", None,
+                     "restart", "ok", "stable", 5, 0.0, "[0.000, 0.000]", 0.0, 0.0, None]]
     for fmt in ("table", "csv", "json", "md"):
         out = CliRunner().invoke(commands.history, ["--format", fmt])
         assert out.exit_code == 0, out.output

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from orchestrator import soak
 from orchestrator.history import baseline, prometheus, store
-from orchestrator.results import Outcome, Regression, RunResult
+from orchestrator.results import Outcome, Regression, RunResult, SoakInfo
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FAST = {"ttft_ms": 5, "token_ms": 1}
@@ -227,6 +227,8 @@ def _fake_execute(monkeypatch, results: list[dict]):
         out["started_at"] = now
         if "finished_at" in out:
             out["finished_at"] = now
+        # … on this machine (a soak's baseline is its own host's runs)
+        out["host"] = dict(out.get("host") or {}, hostname=store.this_host())
         return RunResult.from_json(out)  # what runner.execute returns
 
     monkeypatch.setattr(runner, "execute", execute)
@@ -325,6 +327,30 @@ def test_accept_makes_a_regression_the_new_baseline(env, monkeypatch):
     accepted = _soak(args + ["--accept"])
     assert accepted.exit_code == 0 and "REGRESSION" in accepted.output
     assert _soak(args).exit_code == 0  # growing is no longer new
+
+
+
+def test_the_baseline_is_this_hosts_runs(env, monkeypatch):
+    """One database, two machines: another host's good runs of the same key are not this
+    host's baseline (its `growing` run, stored as ok there, does not make growing old here),
+    nor its last success."""
+    grow = fixture("run_growing.json")
+    stable, growing = _only(grow, "restart"), _only(grow, "recreate")
+    growing["results"][0]["strategy"] = "restart"
+    _fake_execute(monkeypatch, [stable, growing])
+    args = ["--config", str(_write_config(env / "fx.toml", CONFIG))]
+    assert _soak(args).exit_code == 0
+    mine = store.list_runs(None)[0]
+    assert (mine.host, mine.matrix_key, mine.outcome) == (store.this_host(), "fx/calib", "ok")
+    there = RunResult.from_json(dict(growing, run_id="elsewhere-1", host={"hostname": "not-" + store.this_host()},
+                                     started_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")))
+    there.soak = SoakInfo(name="fx", matrix_key="fx/calib", outcome=Outcome.OK)
+    store.save_run(there, None)
+    out = _soak(args)
+    assert out.exit_code == 1, out.output
+    assert "REGRESSION fx/calib: restart: new `growing` verdict" in out.output
+    stored = store.load_run("latest", None)
+    assert stored.soak.baseline_run_ids == [mine.run_id]
 
 
 HOLDER = textwrap.dedent("""

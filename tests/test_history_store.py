@@ -320,3 +320,93 @@ def test_two_processes_writing_at_once_lose_nothing(db, tmp_path):
         with sa.create_engine(f"sqlite:///{db}").connect() as conn:
             assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+# --- hosts and builds ------------------------------------------------------------------------------
+ELF_A = b"\x7fELF" + bytes(1000)  # lib_hash: df5831be2aeb
+ELF_B = b"\x7fELF" + bytes(999) + b"\x01"  # the same size, one byte else: 436baee6fb68
+
+
+def test_lib_hash_is_the_first_4_mib_and_the_size(tmp_path):
+    a, b, big = tmp_path / "a.so", tmp_path / "b.so", tmp_path / "big.so"
+    a.write_bytes(ELF_A)
+    b.write_bytes(ELF_B)
+    big.write_bytes(bytes(range(256)) * (5 << 12))  # 5 MiB: what follows the first 4 MiB is not read
+    assert (store.lib_hash(a), store.lib_hash(b), store.lib_hash(big)) == ("df5831be2aeb", "436baee6fb68",
+                                                                            "e271d1db6ef0")
+    assert store.lib_hash(tmp_path / "missing.so") is None and store.lib_hash(None) is None
+
+
+def test_build_identity(tmp_path):
+    a, b = tmp_path / "a.so", tmp_path / "b.so"
+    a.write_bytes(ELF_A)
+    b.write_bytes(ELF_B)
+    chat = {"name": "chatllm", "commit": "4a4310e165ca", "lib": str(a), "threads": 2}
+    assert store.build_identity({"name": "calibration", "leak_mb": 1.0}) == "calibration"
+    assert store.build_identity(chat) == "4a4310e165ca+lib:df5831be2aeb"
+    assert store.build_identity(chat, hash_lib=False) == "4a4310e165ca"
+    assert store.build_identity(dict(chat, commit=None)) == "lib:df5831be2aeb"
+    assert store.build_identity(dict(chat, lib=str(tmp_path / "gone.so"))) == "4a4310e165ca"
+    assert store.build_identity({"name": "chatllm"}) is None and store.build_identity({}) is None
+    # orch ab: the sides' differences under engine.ab (a patched working tree: the same commit)
+    ab = {"name": "chatllm", "commit": "4a4310e165ca", "threads": 2,
+          "ab": {"a": {"chatllm_dir": "/up", "lib": str(a)}, "b": {"chatllm_dir": "/fix", "lib": str(b)}}}
+    assert store.build_identity(ab) == "A 4a4310e165ca+lib:df5831be2aeb | B 4a4310e165ca+lib:436baee6fb68"
+    assert store.build_identity(ab, hash_lib=False) == "4a4310e165ca"
+    threads = {"name": "chatllm", "commit": "c0ffee", "ab": {"a": {"threads": 1}, "b": {"threads": 2}}}
+    assert store.build_identity(threads) == "c0ffee"
+    leak = {"name": "calibration", "ab": {"a": {"leak_mb": 0.0}, "b": {"leak_mb": 1.0}}}
+    assert store.build_identity(leak) == "calibration"
+
+
+def test_runs_carry_their_host_and_build_and_list_by_host(db, tmp_path):
+    lib = tmp_path / "libchatllm.so"
+    lib.write_bytes(ELF_A)
+    grow = typed("run_growing.json")  # host bench-1, calibration
+    other = _with_id(grow, "r-bench-2")
+    other.host = dict(other.host, hostname="bench-2")
+    other.engine = {"name": "chatllm", "commit": "4a4310e165ca", "lib": str(lib)}
+    nameless = _with_id(grow, "r-nameless")
+    nameless.host = {}
+    for r in (grow, other, nameless):
+        store.save_run(r, db)
+    lib.write_bytes(ELF_B)  # rebuilt after the run was stored: the row keeps the build it ran
+    by_id = {r.run_id: (r.host, r.build) for r in store.list_runs(db)}
+    assert by_id == {grow.run_id: ("bench-1", "calibration"),
+                     "r-bench-2": ("bench-2", "4a4310e165ca+lib:df5831be2aeb"), "r-nameless": (None, "calibration")}
+    assert [r.run_id for r in store.list_runs(db, host="bench-2")] == ["r-bench-2"]
+    assert [r.run_id for r in store.list_runs(db, host="bench-1")] == [grow.run_id]
+    assert store.list_runs(db, host="bench") == []  # the hostname exactly
+    assert store.this_host() == __import__("platform").node()
+
+
+def test_migration_3_fills_host_and_build_from_the_stored_results(db):
+    """A database at version 2: its rows get host and build from their JSON (the head of it
+    when host and engine are there, else the whole), without a library hash."""
+    url = store.resolve_url(db)
+    db_engine = sa.create_engine(url)
+    assert store.migrate(db_engine, target=2) == 2
+    grow = fixture("run_growing.json")
+    chat = dict(grow, run_id="old-chat", engine={"name": "chatllm", "commit": "4a4310e165ca",
+                                                  "lib": "/nonexistent/libchatllm.so"},
+                host=dict(grow["host"], hostname="bench-2"))
+    late = {"schema": "orch.run/1", "run_id": "old-late", "note": "x" * (store.HEAD_CHARS + 10),
+            "host": {"hostname": "far"}, "engine": {"name": "calibration"}}  # host past the head
+    rows = {"old-calib": json.dumps(dict(grow, run_id="old-calib")), "old-chat": json.dumps(chat),
+            "old-late": json.dumps(late), "old-bare": json.dumps({"schema": "orch.run/1", "run_id": "old-bare"}),
+            "old-junk": "not json at all"}
+    with db_engine.begin() as conn:
+        for run_id, text in rows.items():
+            conn.execute(sa.text("INSERT INTO runs (run_id, started_at, stored_at, kind, engine, status, result) "
+                                 "VALUES (:r, '2024-01-01 00:00:00', '2024-01-01 00:00:00', 'run', 'x', 'ok', :t)"),
+                         {"r": run_id, "t": text})
+    assert "host" not in {c["name"] for c in sa.inspect(db_engine).get_columns("runs")}
+    assert store.migrate(db_engine) == store.SCHEMA_VERSION >= 3
+    with db_engine.connect() as conn:
+        got = {r.run_id: (r.host, r.build) for r in conn.execute(sa.select(store.runs.c.run_id, store.runs.c.host,
+                                                                                 store.runs.c.build))}
+    db_engine.dispose()
+    assert got == {"old-calib": ("bench-1", "calibration"), "old-chat": ("bench-2", "4a4310e165ca"),
+                   "old-late": ("far", "calibration"), "old-bare": (None, None), "old-junk": (None, None)}
+    assert {c["name"] for c in sa.inspect(store.get_db_engine(db)).get_indexes("runs")} >= {"ix_runs_host_started"}
+    assert [r.run_id for r in store.list_runs(db, host="bench-2")] == ["old-chat"]

@@ -1,10 +1,13 @@
 """Change points over the soak history: when did a figure change, and for good?
 
-Per soak matrix key × strategy (and model) × figure — growth per iteration, median TTFT,
-median tokens/s, mean CER — the runs in time order make a series. A change point is the
-first run of a new regime that lasts: a step (a leak that starts), a change of slope (a
-creep of 1% a night), each with at least `min_size` runs on both sides, so one noisy run
-is never one.
+Per host × soak matrix key × strategy (and model) × figure — growth per iteration, median
+TTFT, median tokens/s, mean CER — the runs in time order make a series: one database fed by
+several machines keeps each machine's series apart. Each point keeps the engine build it
+ran (store.build_identity), and a change point says which builds it lies between.
+
+A change point is the first run of a new regime that lasts: a step (a leak that starts), a
+change of slope (a creep of 1% a night), each with at least `min_size` runs on both sides,
+so one noisy run is never one.
 
 Method (chosen by measurement against E-Divisive means and Apache Otava: docs/history.md,
 "Change points"; scripts/compare_changepoints.py):
@@ -253,6 +256,7 @@ class Point:
     run_id: str
     started_at: str | None
     value: float
+    build: str | None = None  # the engine build of that run (store.build_identity)
 
 
 @dataclass
@@ -262,10 +266,11 @@ class Series:
     model: str | None
     metric: str
     points: list[Point] = field(default_factory=list)
+    host: str | None = None  # the hostname the runs ran on
 
     @property
-    def key(self) -> tuple[str, str, str | None, str]:
-        return self.matrix_key, self.strategy, self.model, self.metric
+    def key(self) -> tuple[str | None, str, str, str | None, str]:
+        return self.host, self.matrix_key, self.strategy, self.model, self.metric
 
 
 @dataclass
@@ -285,6 +290,18 @@ class ChangePoint:
     slope_after: float  # per run
     p_value: float
     runs_after: int = 0  # runs in the new regime's segment
+    host: str | None = None  # the series' host
+    build_before: str | None = None  # the engine build of the last run before the change
+    build_after: str | None = None  # … and of the first run of the new regime
+
+    @property
+    def builds(self) -> str | None:
+        """`X` when both sides of the change ran one build, `X → Y` when the build changed there."""
+        if self.build_before is None and self.build_after is None:
+            return None
+        if self.build_before == self.build_after:
+            return self.build_after
+        return f"{self.build_before or '?'} → {self.build_after or '?'}"
 
     @property
     def change_pct(self) -> float | None:
@@ -302,20 +319,22 @@ class ChangePoint:
         rise = abs(self.slope_after) * max(self.runs_after - 1, 0)
         creep = f", then {self.slope_after:+.{nd}f} a run" if rise > 0.5 * abs(self.after - self.before) else ""
         when = f"{self.started_at[:16].replace('T', ' ')} UTC" if self.started_at else "time unknown"
+        build = f"; build {self.builds}" if self.builds else ""
         return (f"{who}: {label} {self.before:.{nd}f} → {self.after:.{nd}f}{pct}{creep} from run {self.run_id} "
-                f"({when}; run {self.position + 1} of {self.runs}; Chow p={self.p_value:.2g})")
+                f"({when}; run {self.position + 1} of {self.runs}{build}; Chow p={self.p_value:.2g})")
 
     def to_json(self) -> dict:
         return dict(vars(self))
 
 
 def series_of(rows, strategy: str | None = None) -> list[Series]:
-    """Series from stored soak runs (store.StoredRun, oldest first): one per matrix key ×
-    strategy × model × figure, from the strategies whose status was ok."""
+    """Series from stored soak runs (store.StoredRun, oldest first): one per host × matrix
+    key × strategy × model × figure, from the strategies whose status was ok."""
     out: dict[tuple, Series] = {}
     for run in rows:
         if not run.matrix_key:
             continue
+        host = getattr(run, "host", None)
         for s in run.results:
             if s.status != "ok" or (strategy and s.strategy != strategy):
                 continue
@@ -323,15 +342,16 @@ def series_of(rows, strategy: str | None = None) -> list[Series]:
                 value = getattr(s, metric, None)
                 if value is None or not math.isfinite(value):
                     continue
-                key = (run.matrix_key, s.strategy, s.model, metric)
-                out.setdefault(key, Series(*key)).points.append(Point(run.run_id, run.started_at, float(value)))
+                key = (host, run.matrix_key, s.strategy, s.model, metric)
+                series = out.setdefault(key, Series(run.matrix_key, s.strategy, s.model, metric, host=host))
+                series.points.append(Point(run.run_id, run.started_at, float(value), getattr(run, "build", None)))
     return list(out.values())
 
 
 def stored_row(result, matrix_key: str):
     """A RunResult not stored yet, as list_runs would give it (store.StoredRun), so that a
     soak can look at its key's series with this run before storing it."""
-    from orchestrator.history.store import StoredRun, StoredStrategy
+    from orchestrator.history.store import StoredRun, StoredStrategy, build_identity, hostname_of
 
     strategies = []
     for r in result.results:
@@ -340,14 +360,15 @@ def stored_row(result, matrix_key: str):
             strategy=r.strategy, model=r.model, status=str(r.status),
             **{m: (getattr(s, m) if s is not None else None) for m in METRICS}))
     return StoredRun(run_id=result.run_id, started_at=result.started_at, kind="soak", matrix_key=matrix_key,
-                     results=strategies)
+                     host=hostname_of(result.host), build=build_identity(result.engine), results=strategies)
 
 
 def history_series(db: str | None = None, matrix_key: str | None = None,
-                   strategy: str | None = None) -> list[Series]:
+                   strategy: str | None = None, host: str | None = None) -> list[Series]:
     from orchestrator.history import store
 
-    rows = store.list_runs(db, kind="soak", matrix_key=matrix_key, strategy=strategy, newest_first=False)
+    rows = store.list_runs(db, kind="soak", matrix_key=matrix_key, strategy=strategy, newest_first=False,
+                           host=host)
     return series_of(rows, strategy)
 
 
@@ -358,19 +379,22 @@ def changes_in(series: Series, settings: Settings | None = None) -> list[ChangeP
         p = series.points[f.index]
         out.append(ChangePoint(series.matrix_key, series.strategy, series.model, series.metric, p.run_id,
                                p.started_at, f.index, len(values), float(f.before), float(f.after),
-                               float(f.slope_after), float(f.p_value), f.n_after))
+                               float(f.slope_after), float(f.p_value), f.n_after, host=series.host,
+                               build_before=series.points[f.index - 1].build, build_after=p.build))
     return out
 
 
 def find_changes(db: str | None = None, since=None, matrix_key: str | None = None, strategy: str | None = None,
-                 metric: str | None = None, settings: Settings | None = None) -> list[ChangePoint]:
+                 metric: str | None = None, settings: Settings | None = None,
+                 host: str | None = None) -> list[ChangePoint]:
     """Every change point of the history (each series read whole), those from runs started
-    since `since` (store.parse_since), newest first."""
+    since `since` (store.parse_since): grouped by host (in name order; runs with no host
+    last), newest first within each."""
     from orchestrator.history.store import parse_since, parse_time
 
     start = parse_since(since)
     found = []
-    for s in history_series(db, matrix_key, strategy):
+    for s in history_series(db, matrix_key, strategy, host):
         if metric and s.metric != metric:
             continue
         for c in changes_in(s, settings):
@@ -378,6 +402,7 @@ def find_changes(db: str | None = None, since=None, matrix_key: str | None = Non
             if start is None or (t is not None and t >= start):
                 found.append(c)
     found.sort(key=lambda c: (c.started_at or "", c.matrix_key, c.strategy, c.metric), reverse=True)
+    found.sort(key=lambda c: (c.host is None, c.host or ""))  # stable: newest first within a host
     return found
 
 
@@ -390,7 +415,8 @@ def new_changes(series: Series, settings: Settings | None = None, recent: int | 
     now = changes_in(series, st)
     if not now:
         return []
-    before = Series(series.matrix_key, series.strategy, series.model, series.metric, series.points[:-1])
+    before = Series(series.matrix_key, series.strategy, series.model, series.metric, series.points[:-1],
+                    host=series.host)
     earlier = [c.position for c in changes_in(before, st)]
     n = len(series.points)
     return [c for c in now if c.position >= n - recent and not any(abs(c.position - e) <= 2 for e in earlier)]

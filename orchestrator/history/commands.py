@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 DB_HELP = "History database: SQLite file path or postgresql:// URL (default: env ORCH_DB, else the user data dir)."
 
-LIST_HEADERS = ["run_id", "started (UTC)", "kind", "engine", "scenario", "models", "strategy", "status",
-                "verdict", "iters", "growth MB/iter", "95% CI", "TTFT ms (p50)", "tok/s (p50)", "soak"]
+LIST_HEADERS = ["run_id", "started (UTC)", "host", "build", "kind", "engine", "scenario", "models", "strategy",
+                "status", "verdict", "iters", "growth MB/iter", "95% CI", "TTFT ms (p50)", "tok/s (p50)", "soak"]
 
 
 def _check_db(db: str | None) -> None:
@@ -49,7 +49,7 @@ def list_rows(found: list[StoredRun]) -> list[list]:
         for s in strategies:
             lo, hi = (s.growth_ci_low, s.growth_ci_high) if s else (None, None)
             rows.append([
-                run.run_id, started, run.kind, run.engine, run.scenario, run.models,
+                run.run_id, started, run.host, run.build, run.kind, run.engine, run.scenario, run.models,
                 s.strategy if s else None, s.status if s else run.status, s.verdict if s else None,
                 s.iters_ok if s else None, _r(s.growth_mb_per_iter, 3) if s else None,
                 f"[{_r(lo, 3):.3f}, {_r(hi, 3):.3f}]" if None not in (lo, hi) else None,
@@ -65,10 +65,11 @@ def list_rows(found: list[StoredRun]) -> list[list]:
 @click.option("--model", help="Only runs whose models contain this text.")
 @click.option("--since", help="Only runs started since: 7d, 12h, 30m, 2w, or an ISO date/time (UTC).")
 @click.option("--soak", "matrix_key", help="Only soak runs of this matrix key.")
+@click.option("--host", help="Only runs on this host (its hostname, as the host column shows it).")
 @click.option("--limit", type=click.IntRange(1), default=50, show_default=True, help="At most this many runs.")
 @format_option()
 @click.pass_context
-def history(ctx, db, strategy, engine, model, since, matrix_key, limit, fmt):
+def history(ctx, db, strategy, engine, model, since, matrix_key, host, limit, fmt):
     """List stored runs, newest first (one row per strategy); `history show RUN_ID` for one."""
     ctx.obj = {"db": db}
     if ctx.invoked_subcommand:
@@ -78,13 +79,13 @@ def history(ctx, db, strategy, engine, model, since, matrix_key, limit, fmt):
     _check_db(db)
     try:
         found = store.list_runs(db, strategy=strategy, engine=engine, model=model, since=since,
-                                matrix_key=matrix_key, limit=limit)
+                                matrix_key=matrix_key, limit=limit, host=host)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
     except Exception as exc:  # the database cannot be opened
         _fail(exc)
     if not found and fmt == "table":
-        click.echo("no runs stored" + (" match" if any((strategy, engine, model, since, matrix_key)) else ""),
+        click.echo("no runs stored" + (" match" if any((strategy, engine, model, since, matrix_key, host)) else ""),
                    err=True)
         return
     click.echo(render_table(LIST_HEADERS, list_rows(found), fmt))
@@ -119,8 +120,8 @@ def show(ctx, run_id, db, as_json, fmt):
             click.echo(f"  regression: {reg.message}")
 
 
-CHANGE_HEADERS = ["when (UTC)", "soak key", "strategy", "model", "figure", "run_id", "before", "after",
-                  "change %", "then per run", "p (Chow)"]
+CHANGE_HEADERS = ["host", "when (UTC)", "soak key", "strategy", "model", "figure", "run_id", "before", "after",
+                  "change %", "then per run", "p (Chow)", "build"]
 
 
 @history.command("changes")
@@ -128,6 +129,7 @@ CHANGE_HEADERS = ["when (UTC)", "soak key", "strategy", "model", "figure", "run_
 @click.option("--since", help="Only change points from runs started since: 7d, 12h, 2w, or an ISO date/time (UTC); "
               "each series is still read whole.")
 @click.option("--soak", "matrix_key", help="Only this soak matrix key.")
+@click.option("--host", help="Only this host's series (its hostname).")
 @click.option("--strategy", help="Only this strategy.")
 @click.option("--metric", type=click.Choice(["growth_mb_per_iter", "ttft_ms_median", "tokens_per_s_median",
                                              "cer_mean"]), help="Only this figure.")
@@ -137,10 +139,11 @@ CHANGE_HEADERS = ["when (UTC)", "soak key", "strategy", "model", "figure", "run_
               help="A change is kept when Chow's test at it gives p below this.")
 @format_option()
 @click.pass_context
-def changes(ctx, db, since, matrix_key, strategy, metric, min_size, max_pvalue, fmt):
-    """Change points in the soak history: per matrix key, strategy and figure (growth per
-    iteration, median TTFT, tokens/s, CER), the run where a lasting change began, what the
-    figure was before and after, and how sure (docs/history.md, "Change points")."""
+def changes(ctx, db, since, matrix_key, host, strategy, metric, min_size, max_pvalue, fmt):
+    """Change points in the soak history: per host, matrix key, strategy and figure (growth
+    per iteration, median TTFT, tokens/s, CER), the run where a lasting change began, what
+    the figure was before and after, how sure, and the engine builds on either side
+    (docs/history.md, "Change points"). Grouped by host, newest first within each."""
     from orchestrator.history import changepoints as cp
     from orchestrator.history import store
 
@@ -153,25 +156,27 @@ def changes(ctx, db, since, matrix_key, strategy, metric, min_size, max_pvalue, 
         raise click.BadParameter(str(exc), param_hint="--since") from None
     try:
         found = cp.find_changes(db, since=since, matrix_key=matrix_key, strategy=strategy, metric=metric,
-                                settings=settings)
+                                settings=settings, host=host)
     except Exception as exc:  # the database cannot be opened
         _fail(exc)
     if not found and fmt == "table":
-        click.echo("no change points" + (" match" if any((since, matrix_key, strategy, metric)) else ""), err=True)
+        click.echo("no change points" + (" match" if any((since, matrix_key, host, strategy, metric)) else ""),
+                   err=True)
         return
     rows = []
     for c in found:
         label, nd = cp.METRICS[c.metric]
-        rows.append([(c.started_at or "").replace("+00:00", "").replace("T", " "), c.matrix_key, c.strategy,
-                     c.model, label, c.run_id, _r(c.before, nd), _r(c.after, nd), _r(c.change_pct),
-                     _r(c.slope_after, nd), f"{c.p_value:.2g}"])
+        rows.append([c.host, (c.started_at or "").replace("+00:00", "").replace("T", " "), c.matrix_key,
+                     c.strategy, c.model, label, c.run_id, _r(c.before, nd), _r(c.after, nd), _r(c.change_pct),
+                     _r(c.slope_after, nd), f"{c.p_value:.2g}", c.builds])
     click.echo(render_table(CHANGE_HEADERS, rows, fmt))
 
 
 def _facts(result: RunResult) -> str:
     plan, engine = result.plan, result.engine
     return "\n".join([
-        f"run {result.run_id}  started {result.started_at}  finished {result.finished_at}",
+        f"run {result.run_id}  started {result.started_at}  finished {result.finished_at}"
+        f"  host {result.host.get('hostname') or '-'}",
         f"engine {result.engine_name} {json.dumps({k: v for k, v in engine.items() if k != 'name'})}",
         f"scenario {plan.get('scenario')}, {plan.get('iters')} iterations, {plan.get('warmup')} warm-up, "
         f"models {', '.join(plan.get('models') or []) or '-'}, audio {plan.get('audio') or '-'}",

@@ -13,14 +13,20 @@ the row lock on `schema_version` serialises migrations and transactions do the r
 
 Schema: versioned in `schema_version` (one row), brought up to date by MIGRATIONS, an ordered
 list applied once each, in one transaction, the first time a process opens the database.
+
+Hosts: each run row carries the host it ran on (the result's host.hostname) and the engine
+build's identity (build_identity), so one database fed by several machines keeps their
+series apart (changepoints.series_of, `orch history --host`, the soak's baseline).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import hashlib
 import json
 import os
+import platform
 import re
 import threading
 from dataclasses import dataclass, field
@@ -62,7 +68,11 @@ runs = sa.Table(
     sa.Column("result", sa.Text, nullable=False),  # the full result JSON
     # migration 2
     sa.Column("outcome", sa.String(16)),  # soak: ok | regression | failed
+    # migration 3
+    sa.Column("host", sa.String(255)),  # the result's host.hostname
+    sa.Column("build", sa.String(255)),  # build_identity(): commit and/or library hash, "calibration"
     sa.Index("ix_runs_matrix_key_started", "matrix_key", "started_at"),
+    sa.Index("ix_runs_host_started", "host", "started_at"),
 )
 
 run_strategies = sa.Table(
@@ -147,12 +157,126 @@ def _m2_soak_outcome_and_cer(conn) -> None:
     next(ix for ix in runs.indexes if ix.name == "ix_runs_matrix_key_started").create(conn)
 
 
+def _m3_host_and_build(conn) -> None:
+    """runs.host and runs.build, filled for the rows already there from their stored JSON
+    (host.hostname; the build from the engine block, without a library hash: the file may
+    have been rebuilt since that run), and an index on (host, started_at)."""
+    _add_column(conn, runs, "host")
+    _add_column(conn, runs, "build")
+    next(ix for ix in runs.indexes if ix.name == "ix_runs_host_started").create(conn)
+    last = 0
+    while True:  # in batches, reading only the head of each JSON (host and engine come first)
+        batch = conn.execute(
+            sa.select(runs.c.id, sa.func.substr(runs.c.result, 1, HEAD_CHARS).label("head"))
+            .where(runs.c.id > last).order_by(runs.c.id).limit(500)).all()
+        if not batch:
+            return
+        updates = []
+        for row in batch:
+            host, engine = _head_blocks(row.id, row.head, conn)
+            updates.append({"pk": row.id, "h": hostname_of(host), "b": build_identity(engine, hash_lib=False)})
+        conn.execute(runs.update().where(runs.c.id == sa.bindparam("pk"))
+                     .values(host=sa.bindparam("h"), build=sa.bindparam("b")), updates)
+        last = batch[-1].id
+
+
 # ordered; a database at version N has had the first N applied. Append, never edit.
 MIGRATIONS = [
     (1, "initial: runs, run_strategies", _m1_initial),
     (2, "runs.outcome, run_strategies.cer_mean, index on (matrix_key, started_at)", _m2_soak_outcome_and_cer),
+    (3, "runs.host, runs.build (filled from the stored results), index on (host, started_at)", _m3_host_and_build),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+# --- hosts and builds -------------------------------------------------------------------------
+HEAD_CHARS = 16384  # a result's JSON starts schema, run_id, times, host, engine: all within this
+LIB_HASH_BYTES = 4 << 20  # the library's first 4 MiB (ELF headers and the GNU build-id note) and its size
+
+
+def this_host() -> str:
+    """This machine's name, as hostinfo.host_facts() records it (the result's host.hostname)."""
+    return platform.node()
+
+
+def hostname_of(host) -> str | None:
+    name = host.get("hostname") if isinstance(host, dict) else None
+    return str(name)[:255] if name else None
+
+
+def lib_hash(path) -> str | None:
+    """sha256 (12 hex digits) of a library file's first 4 MiB and its size; None when it
+    cannot be read. The first MiBs hold the ELF headers and the GNU build-id, which a
+    relink changes; the size catches the rest."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(LIB_HASH_BYTES)
+            size = os.fstat(f.fileno()).st_size
+    except (OSError, TypeError, ValueError):
+        return None
+    return hashlib.sha256(head + b"\0" + str(size).encode()).hexdigest()[:12]
+
+
+def _one_build(engine: dict, hash_lib: bool) -> str | None:
+    name = engine.get("name")
+    if name == "calibration":
+        return "calibration"
+    if name != "chatllm":
+        return str(name) if name else None
+    parts = [str(engine["commit"])] if engine.get("commit") else []
+    digest = lib_hash(engine.get("lib")) if hash_lib and engine.get("lib") else None
+    if digest:
+        parts.append(f"lib:{digest}")
+    return "+".join(parts) or None
+
+
+def build_identity(engine, hash_lib: bool = True) -> str | None:
+    """The engine build a run used, from its result's engine block: `calibration`; for
+    chatllm.cpp the checkout's commit and, when the library file can be read
+    (`hash_lib`), `lib:` and its hash — `4a4310e165ca+lib:6849456a6502` (the commit alone
+    does not tell a patched working tree from upstream; the hash does); None when neither
+    is known. An A/B run whose sides differ in build: `A <a> | B <b>`."""
+    if not isinstance(engine, dict):
+        return None
+    ab = engine.get("ab") if isinstance(engine.get("ab"), dict) else None
+    common = {k: v for k, v in engine.items() if k != "ab"}
+    if ab and isinstance(ab.get("a"), dict) and isinstance(ab.get("b"), dict):
+        a = _one_build({**common, **ab["a"]}, hash_lib)
+        b = _one_build({**common, **ab["b"]}, hash_lib)
+        if a != b:
+            return f"A {a or '?'} | B {b or '?'}"[:255]
+        return a
+    one = _one_build(common, hash_lib)
+    return one[:255] if one else None
+
+
+def _head_blocks(pk: int, head: str | None, conn) -> tuple[dict, dict]:
+    """(host, engine) blocks of a stored result, read from the head of its JSON; the whole
+    JSON when the head does not hold them; ({}, {}) for a row that is no JSON object."""
+    decoder = json.JSONDecoder()
+    found: dict[str, dict] = {}
+    text, at = head or "", 0
+    for key in ("host", "engine"):  # in this order, each a top-level key of the result
+        m = re.compile(rf'"{key}":\s*').search(text, at)
+        if m is None:
+            break
+        try:
+            value, at = decoder.raw_decode(text, m.end())
+        except ValueError:
+            break
+        found[key] = value if isinstance(value, dict) else {}
+    if len(found) < 2:
+        whole = conn.execute(sa.select(runs.c.result).where(runs.c.id == pk)).scalar()
+        try:
+            data = json.loads(whole or "")
+        except ValueError:
+            data = None
+        data = data if isinstance(data, dict) else {}
+        found = {}
+        for k in ("host", "engine"):
+            block = data.get(k)
+            found[k] = block if isinstance(block, dict) else {}
+    return found["host"], found["engine"]
 
 
 # --- connecting ------------------------------------------------------------------------------
@@ -402,6 +526,7 @@ def _run_row(result: RunResult) -> dict:
         "strategies": ",".join(result.plan.get("strategies") or [r.strategy for r in result.results]),
         "status": run_status(result), "matrix_key": soak.matrix_key if soak else None,
         "outcome": soak.outcome.value if soak and soak.outcome else None,
+        "host": hostname_of(result.host), "build": build_identity(result.engine),
         "result": json.dumps(result.to_json(), ensure_ascii=False, default=str),
     }
 
@@ -443,6 +568,8 @@ class StoredRun:
     status: str | None = None
     matrix_key: str | None = None
     outcome: str | None = None  # soak: ok | regression | failed
+    host: str | None = None  # the hostname it ran on
+    build: str | None = None  # the engine build (store.build_identity)
     results: list[StoredStrategy] = field(default_factory=list)
 
 
@@ -534,13 +661,14 @@ def _iso(t: _dt.datetime | None) -> str | None:
 def list_runs(db: str | None = None, strategy: str | None = None, engine: str | None = None,
               model: str | None = None, since=None, matrix_key: str | None = None,
               kind: str | None = None, status: str | None = None, limit: int | None = None,
-              newest_first: bool = True) -> list[StoredRun]:
+              newest_first: bool = True, host: str | None = None) -> list[StoredRun]:
     """Runs (without their full JSON), newest first, each with `results`: its strategies'
     columns. `engine` is the speech engine's name; `strategy` keeps runs that have it (and
-    only its rows); `model` matches a substring of the models label; `since` as parse_since."""
+    only its rows); `model` matches a substring of the models label; `since` as parse_since;
+    `host` the hostname it ran on (exactly)."""
     q = sa.select(runs.c.id, *(runs.c[name] for name in RUN_COLUMNS))
     for column, value in ((runs.c.engine, engine), (runs.c.matrix_key, matrix_key), (runs.c.kind, kind),
-                          (runs.c.status, status)):
+                          (runs.c.status, status), (runs.c.host, host)):
         if value:
             q = q.where(column == value)
     if model:

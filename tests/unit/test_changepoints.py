@@ -1,12 +1,14 @@
 """Change points over the soak history (orchestrator/history/changepoints.py): seeded
 synthetic series (a step of +0.3 MB/iter at run 20 of 40, a +1%/run TTFT creep from run
-20, one spike), the history's series, `orch history changes`, and what a soak makes of a
-new change point (exit 1, CHANGE line, Prometheus)."""
+20, one spike), the history's series (one per host, each point with its engine build),
+`orch history changes`, and what a soak makes of a new change point (exit 1, CHANGE line,
+Prometheus)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from orchestrator.history import changepoints as cp
@@ -92,23 +94,40 @@ def test_a_step_is_seen_once_five_runs_follow_it_and_then_is_not_new():
 T0 = dt.datetime(2026, 1, 1, 3, 15, tzinfo=dt.timezone.utc)
 
 
-def soak_run(i: int, growth: float, ttft: float, key: str = "n/calib", status: str = "ok") -> RunResult:
+def soak_run(i: int, growth: float, ttft: float, key: str = "n/calib", status: str = "ok", host: str = "bench-1",
+             engine: dict | None = None) -> RunResult:
     summary = Summary(growth_mb_per_iter=growth, growth_ci95=[growth - 0.01, growth + 0.01], ttft_ms_median=ttft,
                       tokens_per_s_median=1000.0)
-    return RunResult(run_id=f"2026-r{i:02d}", started_at=(T0 + dt.timedelta(days=i)).isoformat(),
-                     engine={"name": "calibration"}, plan={"strategies": ["restart"]},
+    return RunResult(run_id=f"2026-r{i:02d}" + ("" if host == "bench-1" else f"-{host}"),
+                     started_at=(T0 + dt.timedelta(days=i)).isoformat(), host={"hostname": host},
+                     engine=engine or {"name": "calibration"}, plan={"strategies": ["restart"]},
                      results=[StrategyResult(strategy="restart", status=status, summary=summary)],
                      soak=SoakInfo(name="n", matrix_key=key, outcome=Outcome.OK))
 
 
+def bench2_run(i: int) -> RunResult:
+    """A second machine's run of the same soak key, one hour after bench-1's: its growth flat
+    at 0.3 MB/iter (bench-1's level after its step), its TTFT 20% slower from its run 30 on,
+    when its chatllm.cpp build changed (commit aaaa → bbbb; no library to hash)."""
+    growth = 0.3 + 0.02 * np.random.default_rng(11).standard_normal(40)
+    ttft = [v * (1.2 if k >= 30 else 1.0) for k, v in enumerate(cp.synthetic("flat", 11))]
+    run = soak_run(i, float(growth[i]), ttft[i], host="bench-2",
+                   engine={"name": "chatllm", "commit": "aaaa" if i < 30 else "bbbb", "threads": 2})
+    run.started_at = (T0 + dt.timedelta(days=i, hours=1)).isoformat()
+    return run
+
+
 @pytest.fixture
 def history(tmp_path):
+    """bench-1: a growth step at run 20 and a TTFT creep from run 20 (calibration engine);
+    bench-2, the same key in the same database: no growth step, a TTFT step at run 30."""
     from orchestrator.history import store
 
     db = str(tmp_path / "h.sqlite3")
     growth, ttft = cp.synthetic("step", SEED), cp.synthetic("creep", SEED)
     for i in range(40):
         store.save_run(soak_run(i, growth[i], ttft[i]), db)
+        store.save_run(bench2_run(i), db)
     store.save_run(soak_run(40, 9.9, 999.0, status="crashed"), db)  # not ok: left out of the series
     store.save_run(soak_run(41, 0.0, 100.0, key="n/other"), db)
     yield db
@@ -117,30 +136,65 @@ def history(tmp_path):
 
 def test_series_and_change_points_of_the_history(history):
     series = {s.key: s for s in cp.history_series(history)}
-    assert len(series[("n/calib", "restart", None, "growth_mb_per_iter")].points) == 40
-    assert len(series[("n/other", "restart", None, "ttft_ms_median")].points) == 1
+    assert len(series[("bench-1", "n/calib", "restart", None, "growth_mb_per_iter")].points) == 40
+    assert len(series[("bench-2", "n/calib", "restart", None, "growth_mb_per_iter")].points) == 40
+    assert len(series[("bench-1", "n/other", "restart", None, "ttft_ms_median")].points) == 1
+    assert len(series) == 2 * 3 + 3  # (bench-1, bench-2) × n/calib × 3 figures (no CER); bench-1 × n/other
+    assert {p.build for p in series[("bench-1", "n/calib", "restart", None, "growth_mb_per_iter")].points} == \
+        {"calibration"}
+    b2 = series[("bench-2", "n/calib", "restart", None, "ttft_ms_median")]
+    assert [p.build for p in b2.points] == ["aaaa"] * 30 + ["bbbb"] * 10
     found = cp.find_changes(history)
-    assert [(c.matrix_key, c.metric, c.run_id, c.position, c.runs) for c in found] == [
-        ("n/calib", "ttft_ms_median", "2026-r21", 21, 40),
-        ("n/calib", "growth_mb_per_iter", "2026-r20", 20, 40),
+    assert [(c.host, c.matrix_key, c.metric, c.run_id, c.position, c.runs) for c in found] == [
+        ("bench-1", "n/calib", "ttft_ms_median", "2026-r21", 21, 40),
+        ("bench-1", "n/calib", "growth_mb_per_iter", "2026-r20", 20, 40),
+        ("bench-2", "n/calib", "ttft_ms_median", "2026-r30-bench-2", 30, 40),
     ]
     assert found[1].message() == ("restart: growth MB/iter 0.005 → 0.319 from run 2026-r20 "
-                                  "(2026-01-21 03:15 UTC; run 21 of 40; Chow p=8.7e-26)")
+                                  "(2026-01-21 03:15 UTC; run 21 of 40; build calibration; Chow p=8.7e-26)")
     assert "then +1.1 a run" in found[0].message()
-    assert [c.run_id for c in cp.find_changes(history, since="2026-01-23")] == []
-    assert [c.run_id for c in cp.find_changes(history, since="2026-01-21T12:00")] == ["2026-r21"]
+    assert found[2].message() == ("restart: TTFT ms (p50) 99.2 → 119.9 (+21%) from run 2026-r30-bench-2 "
+                                  "(2026-01-31 04:15 UTC; run 31 of 40; build aaaa → bbbb; Chow p=6.2e-33)")
+    assert (found[2].build_before, found[2].build_after, found[0].builds) == ("aaaa", "bbbb", "calibration")
+    assert [c.run_id for c in cp.find_changes(history, since="2026-01-23")] == ["2026-r30-bench-2"]
+    assert [c.run_id for c in cp.find_changes(history, since="2026-01-21T12:00", host="bench-1")] == ["2026-r21"]
+    assert [c.run_id for c in cp.find_changes(history, host="bench-2")] == ["2026-r30-bench-2"]
+    assert cp.find_changes(history, host="bench-3") == []
     assert [c.metric for c in cp.find_changes(history, metric="growth_mb_per_iter")] == ["growth_mb_per_iter"]
 
 
-def test_orch_history_changes_lists_them(history):
+def test_one_series_of_two_hosts_would_be_nonsense(history):
+    """Why the series are per host: bench-1 and bench-2 taken as one series (the runs in
+    time order, as before hosts were kept) give change points that neither machine had."""
+    from orchestrator.history import store
+
+    rows = store.list_runs(history, kind="soak", matrix_key="n/calib", newest_first=False)
+    for r in rows:
+        r.host = None
+    merged = {s.metric: s for s in cp.series_of(rows)}
+    assert len(merged["growth_mb_per_iter"].points) == 80
+    assert [c.run_id for c in cp.changes_in(merged["ttft_ms_median"])] != ["2026-r21"]
+
+
+def test_orch_history_changes_lists_them_by_host(history):
     from orchestrator.cli import main
 
     res = CliRunner().invoke(main, ["history", "changes", "--db", history, "--format", "csv"])
     assert res.exit_code == 0, res.output
     lines = res.output.strip().splitlines()
-    assert lines[0] == "when (UTC),soak key,strategy,model,figure,run_id,before,after,change %,then per run,p (Chow)"
-    assert lines[1] == "2026-01-22 03:15:00,n/calib,restart,,TTFT ms (p50),2026-r21,99.2,121.6,22.6,1.1,8.9e-24"
-    assert lines[2] == "2026-01-21 03:15:00,n/calib,restart,,growth MB/iter,2026-r20,0.005,0.319,,0.001,8.7e-26"
+    assert lines == [
+        "host,when (UTC),soak key,strategy,model,figure,run_id,before,after,change %,then per run,p (Chow),build",
+        "bench-1,2026-01-22 03:15:00,n/calib,restart,,TTFT ms (p50),2026-r21,99.2,121.6,22.6,1.1,8.9e-24,calibration",
+        "bench-1,2026-01-21 03:15:00,n/calib,restart,,growth MB/iter,2026-r20,0.005,0.319,,0.001,8.7e-26,calibration",
+        "bench-2,2026-01-31 04:15:00,n/calib,restart,,TTFT ms (p50),2026-r30-bench-2,99.2,119.9,21.0,0.0,6.2e-33,"
+        "aaaa → bbbb",
+    ]
+    res = CliRunner().invoke(main, ["history", "changes", "--db", history, "--host", "bench-2", "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    assert [line.split(",")[:7] for line in res.output.strip().splitlines()[1:]] == [
+        ["bench-2", "2026-01-31 04:15:00", "n/calib", "restart", "", "TTFT ms (p50)", "2026-r30-bench-2"]]
+    res = CliRunner().invoke(main, ["history", "changes", "--db", history, "--host", "nowhere"])
+    assert res.exit_code == 0 and "no change points match" in res.output
     res = CliRunner().invoke(main, ["history", "changes", "--db", history, "--soak", "n/other"])
     assert res.exit_code == 0 and "no change points match" in res.output
     res = CliRunner().invoke(main, ["history", "changes", "--db", history, "--since", "yesterday-ish"])
@@ -165,6 +219,8 @@ def test_a_soak_run_that_brings_a_change_point_exits_1_and_says_so(history, caps
     today = soak_run(22, growth[22], 100.0, key=key)
     found = soak._new_change_points(db, key, today, notes)
     assert [(c.run_id, c.metric) for c in found] == [("2026-r18", "growth_mb_per_iter")] and notes == []
+    # the same key's run on another machine: its own series (one run), no change point
+    assert soak._new_change_points(db, key, soak_run(22, growth[22], 100.0, key=key, host="bench-2"), notes) == []
     store.save_run(today, db)
     assert soak._new_change_points(db, key, soak_run(23, growth[23], 100.0, key=key), notes) == []
 
