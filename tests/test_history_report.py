@@ -310,3 +310,94 @@ def test_report_renders_in_headless_chromium(tmp_path):
     # not a blank page: the charts put plenty of non-white pixels on it
     non_white = (pixels[..., :3].min(axis=2) < 0.9).mean()
     assert non_white > 0.03, non_white
+
+
+# --- a soak run's history, change points marked -------------------------------------------------------
+def _soak_history_db(path: str) -> str:
+    """40 nightly soak runs of key n/calib on bench-1 (a growth step at run 20, a TTFT creep
+    from run 20: tests/unit/test_changepoints.py's series), 10 on bench-2 (flat)."""
+    import datetime as dt
+
+    from orchestrator.history import changepoints as cp
+    from orchestrator.results import Outcome, SoakInfo
+
+    t0 = dt.datetime(2026, 1, 1, 3, 15, tzinfo=dt.timezone.utc)
+    growth, ttft = cp.synthetic("step", 7), cp.synthetic("creep", 7)
+    for host, n in (("bench-1", 40), ("bench-2", 10)):
+        for i in range(n):
+            summary = Summary(growth_mb_per_iter=growth[i], growth_ci95=[growth[i] - 0.01, growth[i] + 0.01],
+                              ttft_ms_median=ttft[i], tokens_per_s_median=1000.0)
+            store.save_run(RunResult(
+                run_id=f"2026-r{i:02d}" + ("" if host == "bench-1" else "-b2"), host={"hostname": host},
+                started_at=(t0 + dt.timedelta(days=i)).isoformat(), engine={"name": "calibration"},
+                plan={"strategies": ["restart"]}, results=[StrategyResult(strategy="restart", summary=summary)],
+                soak=SoakInfo(name="n", matrix_key="n/calib", outcome=Outcome.OK)), path)
+    return path
+
+
+def test_a_soak_runs_report_draws_its_keys_history_with_the_change_points(tmp_path):
+    db = _soak_history_db(str(tmp_path / "h.sqlite3"))
+    try:
+        out = CliRunner().invoke(commands.report, ["2026-r30", "--db", db, "--html", str(tmp_path / "r.html")])
+        assert out.exit_code == 0, out.output
+        page = (tmp_path / "r.html").read_text(encoding="utf-8")
+        # memory of restart, the history of restart, timing
+        assert len(_pngs(page)) == 3 and all(len(p) > 2000 for p in _pngs(page))
+        assert "<h2>Soak history</h2>" in page and "<code>n/calib</code> on <b>bench-1</b>" in page
+        assert ('alt="history of restart: growth MB/iter, TTFT ms (p50), tok/s (p50); change points at '
+                '2026-r20, 2026-r21"') in page
+        assert '<p class="sub">marked: 2026-r20, 2026-r21</p>' in page
+        table = page.split("<h2>Soak history</h2>", 1)[1].split("</table>", 1)[0]
+        assert re.findall(r"<td[^>]*>(2026-r\d\d)</td>", table) == ["2026-r20", "2026-r21"]
+        assert "0.005 → 0.319" in table and "99.2 → 121.6" in table and "21 of 40" in table
+        assert "-b2" not in page  # bench-2's runs are another series
+        # bench-2's run: its own ten runs, no change point
+        out = CliRunner().invoke(commands.report, ["2026-r05-b2", "--db", db, "--html", str(tmp_path / "b2.html")])
+        assert out.exit_code == 0, out.output
+        b2 = (tmp_path / "b2.html").read_text(encoding="utf-8")
+        assert "<code>n/calib</code> on <b>bench-2</b>" in b2 and "no change point in 10 run(s)" in b2
+        assert "change points at none" in b2 and "2026-r20" not in b2
+        # not a soak's run: no such section
+        store.save_run(typed("run_growing.json"), db)
+        out = CliRunner().invoke(commands.report, ["latest", "--db", db, "--html", str(tmp_path / "g.html")])
+        assert out.exit_code == 0 and "Soak history" not in (tmp_path / "g.html").read_text(encoding="utf-8")
+    finally:
+        store.dispose_db_engines()
+
+
+def test_the_history_chart_marks_the_change_points_and_this_run(tmp_path):
+    from orchestrator.history import changepoints as cp
+
+    db = _soak_history_db(str(tmp_path / "h.sqlite3"))
+    try:
+        series = [s for s in cp.history_series(db, matrix_key="n/calib", host="bench-1")]
+    finally:
+        store.dispose_db_engines()
+    changes = {s.key: cp.changes_in(s) for s in series}
+    fig = plots._history_figure(series, changes, this_run="2026-r30")
+    axes = fig.get_axes()
+    assert [s.metric for s in series] == ["growth_mb_per_iter", "ttft_ms_median", "tokens_per_s_median"]
+    assert [ax.get_title(loc="left") for ax in axes] == [
+        "growth MB/iter: change point at run 2026-r20 (40 runs)", "TTFT ms (p50): change point at run 2026-r21 (40 runs)",
+        "tok/s (p50): no change point (40 runs)"]
+    dashed = [[line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"] for ax in axes]
+    assert dashed == [[20.5], [21.5], []]  # before run 21 (2026-r20) and run 22 (2026-r21), counted from 1
+    ringed = [[(line.get_xdata()[0], line.get_label()) for line in ax.get_lines() if line.get_label() == "this run"]
+              for ax in axes]
+    assert ringed == [[(31, "this run")]] * 3
+    assert [t.get_text().splitlines()[0] for ax in axes for t in ax.texts] == ["2026-r20", "2026-r21"]
+    assert plots.history_chart(series, changes).startswith(b"\x89PNG")
+
+
+def test_a_soak_runs_report_without_its_history_is_still_made(tmp_path):
+    from orchestrator.results import Outcome, SoakInfo
+
+    run = typed("run_growing.json")
+    run.soak = SoakInfo(name="n", matrix_key="n/calib", outcome=Outcome.OK)
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(run.to_json()), encoding="utf-8")
+    out = CliRunner().invoke(commands.report, [str(path), "--db", str(tmp_path / "absent.sqlite3"),
+                                               "--html", str(tmp_path / "r.html")])
+    assert out.exit_code == 0, out.output
+    assert f"soak history not drawn: no history database at --db {tmp_path / 'absent.sqlite3'}" in out.output
+    assert "Soak history" not in (tmp_path / "r.html").read_text(encoding="utf-8")

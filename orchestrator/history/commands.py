@@ -199,6 +199,26 @@ def _load(run_id: str, db: str | None) -> RunResult:
         _fail(exc)
 
 
+def _soak_history(result: RunResult, db: str | None) -> list | None:
+    """A soak run's key's series on its host (changepoints.history_series), or None (not a
+    soak's run; the history cannot be read: said on stderr, the page is made without it)."""
+    if result.soak is None or not result.soak.matrix_key:
+        return None
+    from orchestrator.history import changepoints as cp
+    from orchestrator.history import store
+
+    host = store.hostname_of(result.host)
+    why = store.db_problem(db, write=False)
+    if why is None:
+        try:
+            found = cp.history_series(db, matrix_key=result.soak.matrix_key, host=host)
+            return [s for s in found if s.host == host]  # a run with no hostname: the rows with none
+        except Exception as exc:
+            why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    click.echo(f"soak history not drawn: {why}", err=True)
+    return None
+
+
 def _load_file(path: str) -> RunResult:
     try:
         data = json.loads(read_text_file(path, "run file"))
@@ -231,13 +251,14 @@ def _write(path: str, text: str) -> None:
 @format_option()
 def report(run_id, db, html_path, md_path, csv_path, fmt):
     """Report on a stored run (RUN_ID, a unique prefix, `latest`, or a run.json file):
-    HTML with memory and timing charts, Markdown/CSV tables; with no file option, print
-    the comparison table."""
+    HTML with memory and timing charts (a soak's run: also its key's history on its host,
+    change points marked), Markdown/CSV tables; with no file option, print the comparison
+    table."""
     from orchestrator.history import report as rep
 
     result = _load(run_id, db)
     if html_path:
-        _write(html_path, rep.render_html(result))
+        _write(html_path, rep.render_html(result, history=_soak_history(result, db)))
     if md_path:
         _write(md_path, rep.render_markdown(result))
     if csv_path:

@@ -196,6 +196,57 @@ def ab_memory_chart(entry: StrategyResult) -> bytes:
     return _png(fig)
 
 
+def history_chart(series: list, changes: dict, this_run: str | None = None) -> bytes:
+    """A soak key's history for one strategy (and model): one panel per figure (growth per
+    iteration, median TTFT, tokens/s, CER; changepoints.Series, oldest first), each run a
+    point in run order; each change point (changes: Series.key -> [ChangePoint]) a red
+    dashed line before its first run, that run red and named; `this_run` ringed."""
+    return _png(_history_figure(series, changes, this_run))
+
+
+def _history_figure(series: list, changes: dict, this_run: str | None = None) -> Figure:
+    from orchestrator.history.changepoints import METRICS
+
+    fig = Figure(figsize=(9, 2.1 * max(len(series), 1) + 0.5))
+    axes = fig.subplots(max(len(series), 1), 1, squeeze=False)[:, 0]
+    first = series[0] if series else None
+    title = first.strategy + (f" ({first.model})" if first and first.model else "") if first else "no series"
+    if first is not None and first.host:
+        title += f" on {first.host}"
+    for ax, s in zip(axes, series, strict=False):
+        label, nd = METRICS.get(s.metric, (s.metric, 3))
+        xs = list(range(1, len(s.points) + 1))
+        ys = [p.value for p in s.points]
+        ax.plot(xs, ys, "-o", color="#1f77b4", ms=3, lw=1.2)
+        marked = []
+        for c in changes.get(s.key, []):
+            x = c.position + 1
+            ax.axvline(x - 0.5, color="#d62728", ls="--", lw=1.2)
+            ax.plot([x], [ys[c.position]], "o", color="#d62728", ms=6)
+            ax.annotate(f"{c.run_id}\n{c.before:.{nd}f} → {c.after:.{nd}f}", (x - 0.5, 1.0),
+                        xycoords=("data", "axes fraction"), xytext=(4, -4), textcoords="offset points",
+                        fontsize=7, color="#d62728", va="top",
+                        bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
+            marked.append(c.run_id)
+        here = [k for k, p in enumerate(s.points) if p.run_id == this_run]
+        for k in here:
+            ax.plot([k + 1], [ys[k]], "o", mfc="none", mec="#2ca02c", ms=11, mew=2,
+                    label="this run")
+        ax.set_ylabel(label, fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.set_xlim(0.5, max(len(xs), 1) + 0.5)
+        if here:
+            ax.legend(fontsize=7, loc="lower right", frameon=False)
+        ax.set_title(f"{label}: " + (f"change point at run {', '.join(marked)}" if marked else "no change point")
+                     + f" ({len(ys)} runs)", fontsize=9, loc="left")
+    if not series:
+        _note(axes[0], "no runs of this key with a figure")
+    axes[-1].set_xlabel("run of the soak key on this host, oldest first")
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def _measured(entry: StrategyResult, key: str) -> list[float]:
     values = (getattr(it, key) for it in entry.measured())
     return [float(v) for v in values if v is not None]

@@ -3,7 +3,9 @@ script, no network: it reads offline and prints), and its comparison table as Ma
 CSV. Strategies that crashed with few or no iterations are shown as such, not skipped.
 
 Every function takes a RunResult (orchestrator.results); every number it rounds goes
-through output._r, the one rounding that never prints "-0"."""
+through output._r, the one rounding that never prints "-0". A soak's run may come with its
+key's history on its host (changepoints.Series): the page then draws each series with its
+change points marked."""
 
 from __future__ import annotations
 
@@ -123,7 +125,54 @@ def _ab_section(result: RunResult) -> str:
     return "".join(parts)
 
 
-def render_html(result: RunResult) -> str:
+def _history_section(result: RunResult, history: list | None) -> str:
+    """A soak run's key on its host: per strategy (and model) its figures over the runs,
+    the change points marked (and listed), this run ringed."""
+    if result.soak is None or history is None:
+        return ""
+    from orchestrator.history import changepoints as cp
+    from orchestrator.history import plots
+
+    host = result.host.get("hostname")
+    where = f"<code>{_e(result.soak.matrix_key)}</code>" + (f" on <b>{_e(host)}</b>" if host else "")
+    parts = [f"<h2>Soak history</h2><p>{where}: each figure over the key's runs on this host, oldest first "
+             "(strategies whose status was ok); a red dashed line and a red point: a change point, the "
+             "first run of a lasting change (docs/history.md, \"Change points\"); ringed: this run.</p>"]
+    if not history:
+        parts.append('<p class="sub">no runs of this key with a figure in the history</p>')
+        return "".join(parts)
+    changes = {s.key: cp.changes_in(s) for s in history}
+    found = [c for s in history for c in changes[s.key]]
+    if found:
+        rows = [[c.strategy + (f" ({c.model})" if c.model else ""), cp.METRICS[c.metric][0], c.run_id,
+                 (c.started_at or "").replace("+00:00", "").replace("T", " "),
+                 f"{c.before:.{cp.METRICS[c.metric][1]}f} → {c.after:.{cp.METRICS[c.metric][1]}f}",
+                 f"{c.position + 1} of {c.runs}", f"{c.p_value:.2g}", c.builds] for c in found]
+        parts.append(_html_table(["strategy", "figure", "change point run", "started (UTC)", "before → after",
+                                  "run", "p (Chow)", "build"], rows, left=(0, 1, 2, 3, 7)))
+    else:
+        runs = max(len(s.points) for s in history)
+        parts.append(f'<p class="sub">no change point in {runs} run(s) (one needs at least 5 runs on each '
+                     "side)</p>")
+    groups: dict[tuple, list] = {}
+    for s in history:
+        groups.setdefault((s.strategy, s.model), []).append(s)
+    for (strategy, model), group in groups.items():
+        group.sort(key=lambda s: list(cp.METRICS).index(s.metric))
+        marked = [c.run_id for s in group for c in changes[s.key]]
+        who = strategy + (f" ({model})" if model else "")
+        alt = (f"history of {who}: {', '.join(cp.METRICS[s.metric][0] for s in group)}; change points at "
+               + (", ".join(marked) if marked else "none"))
+        parts.append(f'<h3 id="history-{_e(strategy)}">{_e(who)}</h3>')
+        parts.append(_img(plots.history_chart(group, changes, result.run_id), alt))
+        if marked:
+            parts.append(f'<p class="sub">marked: {_e(", ".join(marked))}</p>')
+    return "".join(parts)
+
+
+def render_html(result: RunResult, history: list | None = None) -> str:
+    """The page; `history`: for a soak's run, its key's series on its host
+    (changepoints.history_series), drawn with their change points."""
     from orchestrator.history import plots  # matplotlib only when a page is drawn
 
     engine, plan, entries = result.engine, result.plan, result.results
@@ -140,6 +189,7 @@ def render_html(result: RunResult) -> str:
     if problems:
         body.append('<ul class="warn">' + "".join(problems) + "</ul>")
     body.append(_soak_section(result.soak))
+    body.append(_history_section(result, history))
     body.append(_ab_section(result))
     body.append('<h2>Memory</h2><p class="sub">RSS and USS measured from outside the worker at each '
                 "iteration's after-infer mark; shaded: warm-up (left out of the fit); small marks: the "
