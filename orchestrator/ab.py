@@ -60,10 +60,17 @@ from orchestrator.tabular import render_table
 
 Z95 = 1.959963984540054
 # options of `orch compare` that describe the run as a whole, never one side of it
-RUN_LEVEL = {"all_": "--all", "strategies": "--strategies", "out": "--out", "json_path": "--json",
-             "db": "--db", "no_history": "--no-history", "fmt": "--format", "srt_path": "--srt"}
-LABELS = {"growth_mb_per_iter": ("growth MB/iter", 3), "ttft_ms": ("TTFT ms", 2),
-          "tokens_per_s": ("tok/s", 1)}
+RUN_LEVEL = {
+    "all_": "--all",
+    "strategies": "--strategies",
+    "out": "--out",
+    "json_path": "--json",
+    "db": "--db",
+    "no_history": "--no-history",
+    "fmt": "--format",
+    "srt_path": "--srt",
+}
+LABELS = {"growth_mb_per_iter": ("growth MB/iter", 3), "ttft_ms": ("TTFT ms", 2), "tokens_per_s": ("tok/s", 1)}
 
 
 # --------------------------------------------------------------------------- statistics
@@ -165,8 +172,11 @@ def _values(entry: StrategyResult | None, key: str) -> list[float]:
     tokens/s is no generation speed)."""
     if entry is None:
         return []
-    return [float(v) for it in entry.measured() if (v := getattr(it, key)) is not None
-            and not (key == "tokens_per_s" and it.streamed is False)]
+    return [
+        float(v)
+        for it in entry.measured()
+        if (v := getattr(it, key)) is not None and not (key == "tokens_per_s" and it.streamed is False)
+    ]
 
 
 def _usable(entry: StrategyResult | None) -> bool:
@@ -192,10 +202,15 @@ def growth_metric(rounds: list[ABRound]) -> ABMetric | None:
     ea, eb, ed = combine(a), combine(b), combine(diffs)
     if ea is None and eb is None:
         return None
-    return ABMetric(a=ea.value if ea else None, b=eb.value if eb else None,
-                    diff=ed.value if ed else None, ci95=ed.ci if ed else None,
-                    a_ci95=ea.ci if ea else None, b_ci95=eb.ci if eb else None,
-                    method=f"Theil–Sen slope per side and round; B − A over {len(diffs)} paired round(s)")
+    return ABMetric(
+        a=ea.value if ea else None,
+        b=eb.value if eb else None,
+        diff=ed.value if ed else None,
+        ci95=ed.ci if ed else None,
+        a_ci95=ea.ci if ea else None,
+        b_ci95=eb.ci if eb else None,
+        method=f"Theil–Sen slope per side and round; B − A over {len(diffs)} paired round(s)",
+    )
 
 
 def shift_metric(rounds: list[ABRound], key: str) -> ABMetric | None:
@@ -212,15 +227,22 @@ def shift_metric(rounds: list[ABRound], key: str) -> ABMetric | None:
             if est is not None:
                 per_round.append(est)
     ed = combine(per_round)
-    return ABMetric(a=statistics.median(a_all) if a_all else None, b=statistics.median(b_all) if b_all else None,
-                    diff=ed.value if ed else None, ci95=ed.ci if ed else None,
-                    method=f"Hodges–Lehmann shift with its Mann–Whitney CI over {len(per_round)} paired round(s)")
+    return ABMetric(
+        a=statistics.median(a_all) if a_all else None,
+        b=statistics.median(b_all) if b_all else None,
+        diff=ed.value if ed else None,
+        ci95=ed.ci if ed else None,
+        method=f"Hodges–Lehmann shift with its Mann–Whitney CI over {len(per_round)} paired round(s)",
+    )
 
 
 def _failed(entries: list[StrategyResult | None]) -> list[str]:
     """What went wrong on one side (Ctrl-C is no failure of the side: its rounds are only cut short)."""
-    return [f"{e.status}" + (f" ({e.error.splitlines()[0]})" if e.error else "")
-            for e in entries if e is not None and not e.status.fine and e.status is not Status.INTERRUPTED]
+    return [
+        f"{e.status}" + (f" ({e.error.splitlines()[0]})" if e.error else "")
+        for e in entries
+        if e is not None and not e.status.fine and e.status is not Status.INTERRUPTED
+    ]
 
 
 def _grows(value: float | None, ci: list[float] | None, threshold: float) -> bool:
@@ -235,8 +257,12 @@ def judge(rounds: list[ABRound], thresholds: Thresholds, speed_pct: float) -> AB
     th = thresholds.growth_mb_per_iter
     reasons = out.reasons
     a_failed, b_failed = _failed([r.a for r in rounds]), _failed([r.b for r in rounds])
-    cut = [f"{label} round {r.round}" for r in rounds for label, e in (("A", r.a), ("B", r.b))
-           if e is not None and e.status is Status.INTERRUPTED]
+    cut = [
+        f"{label} round {r.round}"
+        for r in rounds
+        for label, e in (("A", r.a), ("B", r.b))
+        if e is not None and e.status is Status.INTERRUPTED
+    ]
     if cut:
         reasons.append(f"interrupted (Ctrl-C): {', '.join(cut)} cut short; judged on what was measured")
     sides = [e for r in rounds for e in (r.a, r.b) if e is not None]
@@ -249,8 +275,11 @@ def judge(rounds: list[ABRound], thresholds: Thresholds, speed_pct: float) -> AB
         """(worse, better): B − A's CI excludes 0 and the shift passes the threshold."""
         if m is None or m.diff is None or m.ci95 is None:
             return False, False
-        limit = unit_threshold if unit_threshold is not None else (
-            abs(m.a) * speed_pct / 100 if m.a is not None else math.inf)
+        limit = (
+            unit_threshold
+            if unit_threshold is not None
+            else (abs(m.a) * speed_pct / 100 if m.a is not None else math.inf)
+        )
         up = m.ci95[0] > 0 and m.diff >= limit
         down = m.ci95[1] < 0 and -m.diff >= limit
         return (up, down) if higher_is_worse else (down, up)
@@ -275,8 +304,15 @@ def judge(rounds: list[ABRound], thresholds: Thresholds, speed_pct: float) -> AB
         reasons.append(f"both sides failed: A {'; '.join(a_failed)}; B {'; '.join(b_failed)}")
         out.verdict = ABVerdict.NO_DIFFERENCE
         return out
-    worse = [fig(m, n, nd) for w, m, n, nd in ((g_worse, growth, "growth MB/iter", 3),
-                                               (t_worse, ttft, "TTFT ms", 2), (s_worse, tps, "tok/s", 1)) if w]
+    worse = [
+        fig(m, n, nd)
+        for w, m, n, nd in (
+            (g_worse, growth, "growth MB/iter", 3),
+            (t_worse, ttft, "TTFT ms", 2),
+            (s_worse, tps, "tok/s", 1),
+        )
+        if w
+    ]
     if worse:
         reasons.append("B is worse: " + "; ".join(worse))
         out.verdict = ABVerdict.REGRESSED
@@ -295,12 +331,20 @@ def judge(rounds: list[ABRound], thresholds: Thresholds, speed_pct: float) -> AB
         return out
     if b_grows:
         assert growth is not None
-        reasons.append(f"B's memory grows {growth.b:+.3f} MB/iter (A {growth.a:+.3f}); "
-                       + fig(growth, "growth MB/iter", 3))
+        reasons.append(
+            f"B's memory grows {growth.b:+.3f} MB/iter (A {growth.a:+.3f}); " + fig(growth, "growth MB/iter", 3)
+        )
         out.verdict = ABVerdict.STILL_GROWS
         return out
-    better = [fig(m, n, nd) for w, m, n, nd in ((g_better, growth, "growth MB/iter", 3),
-                                                (t_better, ttft, "TTFT ms", 2), (s_better, tps, "tok/s", 1)) if w]
+    better = [
+        fig(m, n, nd)
+        for w, m, n, nd in (
+            (g_better, growth, "growth MB/iter", 3),
+            (t_better, ttft, "TTFT ms", 2),
+            (s_better, tps, "tok/s", 1),
+        )
+        if w
+    ]
     if better:
         reasons.append("B is better: " + "; ".join(better))
         out.verdict = ABVerdict.IMPROVED
@@ -337,12 +381,16 @@ def side_options(text: str, label: str) -> dict:
         raise CannotStart(f"{flag}: give options, not --help (orch compare --help lists them)") from None
     except click.ClickException as exc:
         raise CannotStart(f"{flag} {text!r}: {exc.format_message()}") from None
-    given = {p.name: ctx.params[p.name] for p in compare.params
-             if p.name and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE}
+    given = {
+        p.name: ctx.params[p.name]
+        for p in compare.params
+        if p.name and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE
+    }
     run_level = [RUN_LEVEL[k] for k in given if k in RUN_LEVEL]
     if run_level:
-        raise CannotStart(f"{flag}: {', '.join(run_level)} belong to the whole A/B run: give them "
-                          "to orch ab itself, not to one side")
+        raise CannotStart(
+            f"{flag}: {', '.join(run_level)} belong to the whole A/B run: give them to orch ab itself, not to one side"
+        )
     return given
 
 
@@ -407,8 +455,15 @@ class ABRun:
     run_dir: Path
 
 
-def run_ab(sides: list[Side], strategies: list[str], rounds: int, speed_pct: float, out: Path,
-           json_path: Path | None = None, echo=lambda text: click.echo(text, err=True)) -> ABRun:
+def run_ab(
+    sides: list[Side],
+    strategies: list[str],
+    rounds: int,
+    speed_pct: float,
+    out: Path,
+    json_path: Path | None = None,
+    echo=lambda text: click.echo(text, err=True),
+) -> ABRun:
     """Run the sides in turn (per round, per strategy: A then B), each strategy's iterations
     in its own worker(s), and make one RunResult of it: per strategy the B side's last
     round as the entry (what tables and the history columns show) with the `ab` block
@@ -427,8 +482,13 @@ def run_ab(sides: list[Side], strategies: list[str], rounds: int, speed_pct: flo
                 rnd = ABRound(round=r)
                 by_strategy[s].append(rnd)
                 for side in sides:
-                    plan = dataclasses.replace(side.plan, strategies=[s], run_id=s, json_path=None,
-                                               out_dir=run_dir / f"{side.label.lower()}-r{r}")
+                    plan = dataclasses.replace(
+                        side.plan,
+                        strategies=[s],
+                        run_id=s,
+                        json_path=None,
+                        out_dir=run_dir / f"{side.label.lower()}-r{r}",
+                    )
                     echo(f"ab: round {r}/{rounds}, {s}, side {side.label}")
                     try:
                         res = execute(plan, progress_factory=_progress(plan, side.label))
@@ -451,12 +511,25 @@ def run_ab(sides: list[Side], strategies: list[str], rounds: int, speed_pct: flo
         last = next(e for r in reversed(done) for e in (r.b, r.a) if e is not None)
         results.append(dataclasses.replace(last, ab=comparison))
     described = _merged(a.plan.describe(a.plan.audio_s), b.plan.describe(b.plan.audio_s))
-    described["ab"] = {**described.get("ab", {}), "options": {"a": a.text, "b": b.text}, "rounds": rounds,
-                       "speed_pct": speed_pct, "order": "per round, per strategy: A, then B"}
-    result = RunResult(run_id=run_id, started_at=started, finished_at=_now(), host=host,
-                       engine=_merged({"name": a.plan.engine, **a.plan.engine_options.describe()},
-                                      {"name": b.plan.engine, **b.plan.engine_options.describe()}),
-                       plan=described, results=results)
+    described["ab"] = {
+        **described.get("ab", {}),
+        "options": {"a": a.text, "b": b.text},
+        "rounds": rounds,
+        "speed_pct": speed_pct,
+        "order": "per round, per strategy: A, then B",
+    }
+    result = RunResult(
+        run_id=run_id,
+        started_at=started,
+        finished_at=_now(),
+        host=host,
+        engine=_merged(
+            {"name": a.plan.engine, **a.plan.engine_options.describe()},
+            {"name": b.plan.engine, **b.plan.engine_options.describe()},
+        ),
+        plan=described,
+        results=results,
+    )
     result.engine.setdefault("name", f"{a.plan.engine}|{b.plan.engine}")
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / "run.json", result.to_json())
@@ -483,8 +556,17 @@ def ab_rows(result: RunResult) -> list[list]:
                 continue
             label, nd = LABELS[name]
             ci = f"[{output._r(m.ci95[0], nd):.{nd}f}, {output._r(m.ci95[1], nd):.{nd}f}]" if m.ci95 else None
-            rows.append([entry.strategy if first else "", label, output._r(m.a, nd), output._r(m.b, nd),
-                         output._r(m.diff, nd), ci, str(ab.verdict) if first and ab.verdict else ""])
+            rows.append(
+                [
+                    entry.strategy if first else "",
+                    label,
+                    output._r(m.a, nd),
+                    output._r(m.b, nd),
+                    output._r(m.diff, nd),
+                    ci,
+                    str(ab.verdict) if first and ab.verdict else "",
+                ]
+            )
             first = False
         if first:  # no figure at all (both sides failed before measuring)
             rows.append([entry.strategy, "-", None, None, None, None, str(ab.verdict) if ab.verdict else ""])
@@ -504,16 +586,30 @@ def exit_code(result: RunResult, interrupted: bool) -> int:
 
 # --------------------------------------------------------------------------- the command
 @click.command()
-@click.option("--a", "a_options", required=True, metavar="OPTIONS",
-              help="Side A: options of `orch compare`, quoted as one argument, e.g. \"--leak-mb 0\" "
-                   "or \"--chatllm-dir ../upstream\". They override the options given to orch ab.")
+@click.option(
+    "--a",
+    "a_options",
+    required=True,
+    metavar="OPTIONS",
+    help='Side A: options of `orch compare`, quoted as one argument, e.g. "--leak-mb 0" '
+    'or "--chatllm-dir ../upstream". They override the options given to orch ab.',
+)
 @click.option("--b", "b_options", required=True, metavar="OPTIONS", help="Side B, as --a.")
-@click.option("--rounds", type=click.IntRange(1), default=3, show_default=True,
-              help="Times to run A then B for every strategy; more rounds separate a difference "
-                   "from drift between runs.")
-@click.option("--speed-pct", type=click.FloatRange(0), default=5.0, show_default=True,
-              help="TTFT or tokens/s worse (better) by more than this %, with a CI excluding 0, "
-                   "is a regression (an improvement).")
+@click.option(
+    "--rounds",
+    type=click.IntRange(1),
+    default=3,
+    show_default=True,
+    help="Times to run A then B for every strategy; more rounds separate a difference from drift between runs.",
+)
+@click.option(
+    "--speed-pct",
+    type=click.FloatRange(0),
+    default=5.0,
+    show_default=True,
+    help="TTFT or tokens/s worse (better) by more than this %, with a CI excluding 0, "
+    "is a regression (an improvement).",
+)
 @click.option("--all", "all_", is_flag=True, help="Every strategy both sides' engines run.")
 @click.option("--strategies", help="Comma-separated strategies.")
 @common_options
@@ -525,15 +621,15 @@ def ab(a_options, b_options, rounds, speed_pct, all_, strategies, **kw):
     for side in sides:
         for note in side.notes:
             click.echo(f"note: {side.label}: {note}", err=True)
-    if _merged(sides[0].plan.describe(), sides[1].plan.describe()).get("ab") is None and \
-            sides[0].plan.engine_options == sides[1].plan.engine_options:
+    if (
+        _merged(sides[0].plan.describe(), sides[1].plan.describe()).get("ab") is None
+        and sides[0].plan.engine_options == sides[1].plan.engine_options
+    ):
         click.echo("note: the two sides are the same plan (an A/A run: every difference is noise)", err=True)
-    done = run_ab(sides, chosen, rounds, speed_pct, Path(kw["out"]),
-                  Path(kw["json_path"]) if kw["json_path"] else None)
+    done = run_ab(sides, chosen, rounds, speed_pct, Path(kw["out"]), Path(kw["json_path"]) if kw["json_path"] else None)
     result = done.result
     if done.interrupted:
-        click.echo(f"interrupted: what was measured is written below and in {done.run_dir / 'run.json'}",
-                   err=True)
+        click.echo(f"interrupted: what was measured is written below and in {done.run_dir / 'run.json'}", err=True)
     click.echo(ab_table(result, kw["fmt"]))
     if kw["fmt"] == "table":
         for entry in result.results:
@@ -546,4 +642,3 @@ def ab(a_options, b_options, rounds, speed_pct, all_, strategies, **kw):
 
         store_history(result, kw["db"])
     click.get_current_context().exit(exit_code(result, done.interrupted))
-

@@ -38,7 +38,7 @@ def parse(text: str) -> list[dict]:
     start, end = text.find("["), text.rfind("]")
     if start < 0 or end < start:
         raise ValueError("no JSON list in the aligner output")
-    data = json.loads(text[start:end + 1])
+    data = json.loads(text[start : end + 1])
     words = []
     for item in data:
         if not isinstance(item, dict) or not {"start", "end", "text"} <= set(item):
@@ -58,9 +58,8 @@ def check(text: str, transcript: str, audio_s: float | None) -> dict:
         "missing": sum((expected - got).values()),
         "extra": sum((got - expected).values()),
         "inverted": sum(1 for w in words if w["start"] > w["end"]),
-        "backwards": sum(1 for a, b in zip(words, words[1:]) if b["start"] < a["start"]),
-        "out_of_range": sum(1 for w in words if audio_s is not None and
-                            (w["start"] < 0 or w["end"] > audio_s + 0.05)),
+        "backwards": sum(1 for a, b in zip(words, words[1:], strict=False) if b["start"] < a["start"]),
+        "out_of_range": sum(1 for w in words if audio_s is not None and (w["start"] < 0 or w["end"] > audio_s + 0.05)),
     }
     return {"words": words, "violations": sum(counts.values()), **counts}
 
@@ -71,5 +70,6 @@ def _srt_time(t: float) -> str:
 
 
 def to_srt(words: list[dict]) -> str:
-    return "".join(f"{n}\n{_srt_time(w['start'])} --> {_srt_time(w['end'])}\n{w['text']}\n\n"
-                   for n, w in enumerate(words, 1))
+    return "".join(
+        f"{n}\n{_srt_time(w['start'])} --> {_srt_time(w['end'])}\n{w['text']}\n\n" for n, w in enumerate(words, 1)
+    )

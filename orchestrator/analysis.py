@@ -24,8 +24,7 @@ import numpy as np
 from scipy import stats
 
 from orchestrator.plan import Thresholds
-from orchestrator.results import (AlignmentSummary, IterationRecord, MeanCI, ModelSwitch, Summary,
-                                  Verdict, memory_series)
+from orchestrator.results import AlignmentSummary, IterationRecord, MeanCI, ModelSwitch, Summary, Verdict, memory_series
 
 
 def _percentile(values, q):
@@ -79,8 +78,12 @@ def _plateau_start(xs, ys, th: Thresholds) -> int | None:
     tail = slope_ci(xs[k:], ys[k:])
     noise = 1.4826 * float(np.median(np.abs(y[k:] - np.median(y[k:]))))  # MAD as an sd
     rise = slope * (x[k] - x[0])
-    if (slope >= th.growth_mb_per_iter and tail and _is_stable(tail, th.growth_mb_per_iter)
-            and rise >= max(th.plateau_min_rise_mb, 3 * noise)):
+    if (
+        slope >= th.growth_mb_per_iter
+        and tail
+        and _is_stable(tail, th.growth_mb_per_iter)
+        and rise >= max(th.plateau_min_rise_mb, 3 * noise)
+    ):
         return k
     return None
 
@@ -160,8 +163,9 @@ def _phase_medians(measured: list[IterationRecord]) -> dict[str, float] | None:
     return out
 
 
-def project_rss(iterations: list[IterationRecord], planned_iters: int,
-                growth_mb_per_iter: float | None) -> float | None:
+def project_rss(
+    iterations: list[IterationRecord], planned_iters: int, growth_mb_per_iter: float | None
+) -> float | None:
     """RSS after the last planned iteration at the growth measured so far (a strategy the
     memory guard stopped): the fitted slope, or with too few iterations for a fit, the
     straight line from the first record to the last."""
@@ -220,6 +224,8 @@ def add_quality(summary: Summary, iterations: list[IterationRecord]) -> None:
 
 def alignment_summary(iterations: list[IterationRecord]) -> AlignmentSummary:
     checks = [it.alignment or {} for it in iterations]
-    return AlignmentSummary(iters_with_violations=sum(1 for c in checks if c.get("violations")),
-                            violations_total=sum(c.get("violations", 0) for c in checks),
-                            parse_failures=sum(1 for c in checks if c.get("parse_error")))
+    return AlignmentSummary(
+        iters_with_violations=sum(1 for c in checks if c.get("violations")),
+        violations_total=sum(c.get("violations", 0) for c in checks),
+        parse_failures=sum(1 for c in checks if c.get("parse_error")),
+    )

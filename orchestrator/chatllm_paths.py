@@ -21,18 +21,37 @@ class ChatLLMPaths:
 
 def resolve(root: str | None, main: str | None = None, lib: str | None = None) -> ChatLLMPaths:
     root = os.path.abspath(root or os.environ.get("CHATLLM_DIR") or "./chatllm.cpp")
-    main = main or next((p for p in (os.path.join(root, "build", "bin", "main"),
-                                     os.path.join(root, "build", "main")) if os.path.exists(p)),
-                        os.path.join(root, "build", "bin", "main"))
-    lib = lib or next((p for p in (os.path.join(root, "bindings", "libchatllm.so"),
-                                   os.path.join(root, "build", "lib", "libchatllm.so")) if os.path.exists(p)),
-                      os.path.join(root, "bindings", "libchatllm.so"))
-    return ChatLLMPaths(root=root, main=os.path.abspath(main), lib=os.path.abspath(lib),
-                        bindings=os.path.join(root, "bindings", "chatllm.py"))
+    main = main or next(
+        (
+            p
+            for p in (os.path.join(root, "build", "bin", "main"), os.path.join(root, "build", "main"))
+            if os.path.exists(p)
+        ),
+        os.path.join(root, "build", "bin", "main"),
+    )
+    lib = lib or next(
+        (
+            p
+            for p in (
+                os.path.join(root, "bindings", "libchatllm.so"),
+                os.path.join(root, "build", "lib", "libchatllm.so"),
+            )
+            if os.path.exists(p)
+        ),
+        os.path.join(root, "bindings", "libchatllm.so"),
+    )
+    return ChatLLMPaths(
+        root=root,
+        main=os.path.abspath(main),
+        lib=os.path.abspath(lib),
+        bindings=os.path.join(root, "bindings", "chatllm.py"),
+    )
 
 
-BUILD_HINT = ("build it outside this repository: cmake -B build && "
-              "cmake --build build -j --target main libchatllm (in the chatllm.cpp checkout)")
+BUILD_HINT = (
+    "build it outside this repository: cmake -B build && "
+    "cmake --build build -j --target main libchatllm (in the chatllm.cpp checkout)"
+)
 
 
 def problems_for(plan) -> list[str]:

@@ -30,63 +30,139 @@ def engine_option_decorators():
         click.option("--ttft-ms", type=float, default=None, help="calibration: time to first token (default 50)."),
         click.option("--token-ms", type=float, default=None, help="calibration: delay between tokens (default 10)."),
         click.option("--leak-mb", type=float, default=None, help="calibration: native heap leaked per inference call."),
-        click.option("--leak-on-load-mb", type=float, default=None, help="calibration: native heap leaked per model load."),
-        click.option("--leak-models", default=None, help="calibration: comma-separated model names the load leak applies to."),
-        click.option("--model-mb", type=float, default=None, help="calibration: weights held while loaded (default 16)."),
+        click.option(
+            "--leak-on-load-mb", type=float, default=None, help="calibration: native heap leaked per model load."
+        ),
+        click.option(
+            "--leak-models", default=None, help="calibration: comma-separated model names the load leak applies to."
+        ),
+        click.option(
+            "--model-mb", type=float, default=None, help="calibration: weights held while loaded (default 16)."
+        ),
         click.option("--load-ms", type=float, default=None, help="calibration: time a load takes (default 0)."),
-        click.option("--crash-at", type=click.IntRange(1), default=None, help="calibration: SIGSEGV at this iteration."),
+        click.option(
+            "--crash-at", type=click.IntRange(1), default=None, help="calibration: SIGSEGV at this iteration."
+        ),
         click.option("--hang-at", type=click.IntRange(1), default=None, help="calibration: hang at this iteration."),
         # chatllm.cpp engine
-        click.option("--chatllm-dir", envvar="CHATLLM_DIR", default="./chatllm.cpp", show_default=True,
-                     help="chatllm.cpp checkout (env CHATLLM_DIR)."),
+        click.option(
+            "--chatllm-dir",
+            envvar="CHATLLM_DIR",
+            default="./chatllm.cpp",
+            show_default=True,
+            help="chatllm.cpp checkout (env CHATLLM_DIR).",
+        ),
         click.option("--chatllm-main", default=None, help="chatllm.cpp `main` (default: <dir>/build/bin/main)."),
         click.option("--chatllm-lib", default=None, help="libchatllm.so (default: <dir>/bindings/libchatllm.so)."),
         click.option("--threads", type=int, default=None, help="chatllm: threads (-n)."),
         click.option("--ctx", type=int, default=None, help="chatllm: context length (-c)."),
         click.option("--max-new-tokens", type=int, default=None, help="chatllm: bound on the output length."),
-        click.option("--engine-arg", "engine_args", multiple=True,
-                     help="chatllm: extra argument passed through (repeatable), e.g. --engine-arg=--seed --engine-arg=1."),
+        click.option(
+            "--engine-arg",
+            "engine_args",
+            multiple=True,
+            help="chatllm: extra argument passed through (repeatable), e.g. --engine-arg=--seed --engine-arg=1.",
+        ),
     ]
 
 
-CALIBRATION_KEYS = ("ttft_ms", "token_ms", "leak_mb", "leak_on_load_mb", "leak_models", "model_mb", "load_ms",
-                    "crash_at", "hang_at")
-CHATLLM_KEYS = {"chatllm_dir": "chatllm_dir", "chatllm_main": "main", "chatllm_lib": "lib",
-                "threads": "threads", "ctx": "ctx", "max_new_tokens": "max_new_tokens", "engine_args": "engine_args"}
+CALIBRATION_KEYS = (
+    "ttft_ms",
+    "token_ms",
+    "leak_mb",
+    "leak_on_load_mb",
+    "leak_models",
+    "model_mb",
+    "load_ms",
+    "crash_at",
+    "hang_at",
+)
+CHATLLM_KEYS = {
+    "chatllm_dir": "chatllm_dir",
+    "chatllm_main": "main",
+    "chatllm_lib": "lib",
+    "threads": "threads",
+    "ctx": "ctx",
+    "max_new_tokens": "max_new_tokens",
+    "engine_args": "engine_args",
+}
 
 
 def common_options(f):
     decorators = [
-        click.option("--iters", type=click.IntRange(1), default=DEFAULT.iters, show_default=True,
-                     help="Iterations per strategy."),
-        click.option("--warmup", type=click.IntRange(0), default=DEFAULT.warmup, show_default=True,
-                     help="Leading iterations recorded but left out of the statistics."),
+        click.option(
+            "--iters", type=click.IntRange(1), default=DEFAULT.iters, show_default=True, help="Iterations per strategy."
+        ),
+        click.option(
+            "--warmup",
+            type=click.IntRange(0),
+            default=DEFAULT.warmup,
+            show_default=True,
+            help="Leading iterations recorded but left out of the statistics.",
+        ),
         click.option("--engine", type=click.Choice(ENGINES), default=DEFAULT.engine, show_default=True),
         click.option("--scenario", type=click.Choice(SCENARIOS), default=DEFAULT.scenario, show_default=True),
         click.option("--model", "model", help="Model file (chatllm) or label NAME[:MB] (calibration)."),
         click.option("--models", help="Comma-separated models for --scenario switch."),
         click.option("--audio", type=click.Path(dir_okay=False), help="Audio file to transcribe."),
-        click.option("--reference", type=click.Path(dir_okay=False),
-                     help="Reference transcript (default: X.txt beside X.wav)."),
-        click.option("--transcript", type=click.Path(dir_okay=False),
-                     help="Transcript to align (--scenario align; default: X.txt beside X.wav)."),
+        click.option(
+            "--reference", type=click.Path(dir_okay=False), help="Reference transcript (default: X.txt beside X.wav)."
+        ),
+        click.option(
+            "--transcript",
+            type=click.Path(dir_okay=False),
+            help="Transcript to align (--scenario align; default: X.txt beside X.wav).",
+        ),
         click.option("--language", help="Language to ask for (chatllm: e.g. Chinese, English)."),
-        click.option("--srt", "srt_path", type=click.Path(dir_okay=False),
-                     help="--scenario align: write the last iteration's words as SRT (one file per strategy)."),
+        click.option(
+            "--srt",
+            "srt_path",
+            type=click.Path(dir_okay=False),
+            help="--scenario align: write the last iteration's words as SRT (one file per strategy).",
+        ),
         click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the result JSON here too."),
-        click.option("--out", type=click.Path(file_okay=False), default=str(DEFAULT.out_dir), show_default=True,
-                     help="Per-run folder with <strategy>.jsonl, worker logs and run.json."),
-        click.option("--iter-timeout", type=float, default=DEFAULT.iter_timeout, show_default=True,
-                     help="Seconds without progress before a worker is killed (status timeout)."),
-        click.option("--sample-hz", type=float, default=DEFAULT.sample_hz, show_default=True,
-                     help="External memory sampling rate (0: only at phase marks)."),
-        click.option("--max-rss-mb", type=click.FloatRange(0), default=None,
-                     help="Memory guard: stop a worker whose process tree passes this many MB (status "
-                          "memory-limit). Default: 80% of the memory available at the start; 0: off."),
-        click.option("--growth-threshold-mb", type=float, default=Thresholds.growth_mb_per_iter,
-                     show_default=True, help="Growth per iteration under which a strategy is stable."),
-        click.option("--plateau-min-tail", type=int, default=Thresholds.plateau_min_tail, show_default=True,
-                     help="Flat iterations needed at the end to call growth a plateau."),
+        click.option(
+            "--out",
+            type=click.Path(file_okay=False),
+            default=str(DEFAULT.out_dir),
+            show_default=True,
+            help="Per-run folder with <strategy>.jsonl, worker logs and run.json.",
+        ),
+        click.option(
+            "--iter-timeout",
+            type=float,
+            default=DEFAULT.iter_timeout,
+            show_default=True,
+            help="Seconds without progress before a worker is killed (status timeout).",
+        ),
+        click.option(
+            "--sample-hz",
+            type=float,
+            default=DEFAULT.sample_hz,
+            show_default=True,
+            help="External memory sampling rate (0: only at phase marks).",
+        ),
+        click.option(
+            "--max-rss-mb",
+            type=click.FloatRange(0),
+            default=None,
+            help="Memory guard: stop a worker whose process tree passes this many MB (status "
+            "memory-limit). Default: 80% of the memory available at the start; 0: off.",
+        ),
+        click.option(
+            "--growth-threshold-mb",
+            type=float,
+            default=Thresholds.growth_mb_per_iter,
+            show_default=True,
+            help="Growth per iteration under which a strategy is stable.",
+        ),
+        click.option(
+            "--plateau-min-tail",
+            type=int,
+            default=Thresholds.plateau_min_tail,
+            show_default=True,
+            help="Flat iterations needed at the end to call growth a plateau.",
+        ),
         click.option("--db", help="History database (SQLite path or postgresql:// URL)."),
         click.option("--no-history", is_flag=True, help="Do not store the run in the history database."),
         format_option(),
@@ -108,13 +184,26 @@ def inputs_from_cli(strategies: list[str], kw: dict) -> PlanInputs:
     else:
         options = {k: kw[k] for k in CALIBRATION_KEYS if kw.get(k) is not None}
     return PlanInputs(
-        strategies=strategies, iters=kw["iters"], warmup=kw["warmup"], engine=kw["engine"],
-        scenario=kw["scenario"], models=models, audio=kw["audio"], reference=kw["reference"],
-        transcript=kw["transcript"], language=kw["language"], out_dir=Path(kw["out"]),
-        iter_timeout=kw["iter_timeout"], sample_hz=kw["sample_hz"],
-        growth_threshold_mb=kw["growth_threshold_mb"], plateau_min_tail=kw["plateau_min_tail"],
-        json_path=Path(kw["json_path"]) if kw["json_path"] else None, max_rss_mb=kw["max_rss_mb"],
-        engine_options=options, progress=sys.stdout.isatty())
+        strategies=strategies,
+        iters=kw["iters"],
+        warmup=kw["warmup"],
+        engine=kw["engine"],
+        scenario=kw["scenario"],
+        models=models,
+        audio=kw["audio"],
+        reference=kw["reference"],
+        transcript=kw["transcript"],
+        language=kw["language"],
+        out_dir=Path(kw["out"]),
+        iter_timeout=kw["iter_timeout"],
+        sample_hz=kw["sample_hz"],
+        growth_threshold_mb=kw["growth_threshold_mb"],
+        plateau_min_tail=kw["plateau_min_tail"],
+        json_path=Path(kw["json_path"]) if kw["json_path"] else None,
+        max_rss_mb=kw["max_rss_mb"],
+        engine_options=options,
+        progress=sys.stdout.isatty(),
+    )
 
 
 def build_plan(strategies, kw) -> RunPlan:
@@ -175,8 +264,7 @@ def run_and_report(plan: RunPlan, kw) -> None:
         code = EXIT_OK if result.ok else EXIT_FAILED  # ok: every strategy ok or skipped
     except RunInterrupted as exc:
         result, code = exc.result, EXIT_INTERRUPTED
-        click.echo("interrupted: what was measured is written below and in "
-                   f"{plan.run_dir / 'run.json'}", err=True)
+        click.echo(f"interrupted: what was measured is written below and in {plan.run_dir / 'run.json'}", err=True)
     if kw.get("srt_path"):
         for path in output.write_srt(result, kw["srt_path"]):
             click.echo(f"wrote {path}", err=True)
@@ -202,8 +290,7 @@ def run(strategy, **kw):
 
 
 @click.command()
-@click.option("--all", "all_", is_flag=True, help="Every strategy the engine can run: "
-              f"{', '.join(registry.NAMES)}.")
+@click.option("--all", "all_", is_flag=True, help=f"Every strategy the engine can run: {', '.join(registry.NAMES)}.")
 @click.option("--strategies", help="Comma-separated strategies.")
 @common_options
 def compare(all_, strategies, **kw):

@@ -19,8 +19,7 @@ from orchestrator.testmodels import DEFAULT_OUT as TINY_DIR
 from orchestrator.testmodels import SPECS
 
 MODELS_DIR = "models"
-EXPECTED_MODELS = ("qwen3-asr-0.6b-q4_0.bin", "qwen3-asr-1.7b-q4_0.bin",
-                   "qwen3-forced-aligner-0.6b-q4_0.bin")
+EXPECTED_MODELS = ("qwen3-asr-0.6b-q4_0.bin", "qwen3-asr-1.7b-q4_0.bin", "qwen3-forced-aligner-0.6b-q4_0.bin")
 
 
 def checks(engine: str, strategies: list[str], models: list[str], chatllm_dir, main, lib):
@@ -35,9 +34,10 @@ def checks(engine: str, strategies: list[str], models: list[str], chatllm_dir, m
     add("CPUs", True, f"{cpus} logical, {psutil.virtual_memory().total / 2**30:.1f} GiB memory")
     try:
         import opencc
+
         opencc.OpenCC("s2twp").convert("软件")
         add("opencc (zh-TW)", True, "s2twp works")
-    except Exception as exc:  # noqa: any failure means scoring cannot convert
+    except Exception as exc:  # any failure means scoring cannot convert
         add("opencc (zh-TW)", False, f"not usable ({exc})", "pip install opencc", blocking=False)
     try:
         psutil.Process().memory_full_info()
@@ -48,34 +48,63 @@ def checks(engine: str, strategies: list[str], models: list[str], chatllm_dir, m
     needs_chatllm = engine == "chatllm"
     paths = resolve(chatllm_dir, main, lib)
     have_dir = os.path.isdir(paths.root)
-    add("chatllm.cpp checkout", have_dir, paths.root if have_dir else f"not found at {paths.root}",
-        "pass --chatllm-dir or set CHATLLM_DIR", blocking=needs_chatllm)
+    add(
+        "chatllm.cpp checkout",
+        have_dir,
+        paths.root if have_dir else f"not found at {paths.root}",
+        "pass --chatllm-dir or set CHATLLM_DIR",
+        blocking=needs_chatllm,
+    )
     if have_dir:
         add("chatllm.cpp commit", True, checkout_commit(paths.root) or "unknown (no git metadata)")
     cli = any(registry.get(s).runs_a_program for s in strategies)
     inproc = any(not registry.get(s).runs_a_program for s in strategies)
     add("main", os.access(paths.main, os.X_OK), paths.main, BUILD_HINT, blocking=needs_chatllm and cli)
     add("libchatllm", os.path.exists(paths.lib), paths.lib, BUILD_HINT, blocking=needs_chatllm and inproc)
-    add("bindings/chatllm.py", os.path.exists(paths.bindings), paths.bindings,
-        "use a complete chatllm.cpp checkout", blocking=needs_chatllm and inproc)
+    add(
+        "bindings/chatllm.py",
+        os.path.exists(paths.bindings),
+        paths.bindings,
+        "use a complete chatllm.cpp checkout",
+        blocking=needs_chatllm and inproc,
+    )
     scripts = os.path.join(paths.root, "scripts", "model_downloader.py")
-    add("scripts/model_downloader.py", os.path.exists(scripts), scripts,
-        "the bindings import it; use a complete checkout", blocking=needs_chatllm and inproc)
+    add(
+        "scripts/model_downloader.py",
+        os.path.exists(scripts),
+        scripts,
+        "the bindings import it; use a complete checkout",
+        blocking=needs_chatllm and inproc,
+    )
     ffmpeg = shutil.which("ffmpeg")
-    add("ffmpeg", bool(ffmpeg), ffmpeg or "not on PATH", "apt-get install ffmpeg (chatllm.cpp decodes audio with it)",
-        blocking=needs_chatllm)
+    add(
+        "ffmpeg",
+        bool(ffmpeg),
+        ffmpeg or "not on PATH",
+        "apt-get install ffmpeg (chatllm.cpp decodes audio with it)",
+        blocking=needs_chatllm,
+    )
     for name in EXPECTED_MODELS:
         path = os.path.join(MODELS_DIR, name)
         if os.path.isfile(path):
             add(f"models/{name}", *_model_state(path), blocking=False)
         else:
-            add(f"models/{name}", False, "not present", "download it into models/ (or pass --model PATH)",
-                blocking=False)
+            add(
+                f"models/{name}",
+                False,
+                "not present",
+                "download it into models/ (or pass --model PATH)",
+                blocking=False,
+            )
     tiny = [os.path.join(TINY_DIR, f"{n}.bin") for n in SPECS]
     have = [p for p in tiny if os.path.isfile(p)]
-    add(f"{TINY_DIR}/ (test models)", len(have) == len(tiny),
+    add(
+        f"{TINY_DIR}/ (test models)",
+        len(have) == len(tiny),
         f"{len(have)} of {len(tiny)} present" if have else "not present",
-        "orch make-test-models (tiny random-weight models for trying the engine)", blocking=False)
+        "orch make-test-models (tiny random-weight models for trying the engine)",
+        blocking=False,
+    )
     for m in models:
         if os.path.isfile(m):
             add(f"model {m}", *_model_state(m), blocking=needs_chatllm)
@@ -95,10 +124,20 @@ def _model_state(path: str) -> tuple[bool, str, str]:
 
 
 @click.command()
-@click.option("--engine", type=click.Choice(["calibration", "chatllm"]), default="chatllm", show_default=True,
-              help="The engine the run you plan would use.")
-@click.option("--strategy", "strategies", multiple=True, type=click.Choice(registry.NAMES),
-              help="Strategies the run would use (default: all the engine can run).")
+@click.option(
+    "--engine",
+    type=click.Choice(["calibration", "chatllm"]),
+    default="chatllm",
+    show_default=True,
+    help="The engine the run you plan would use.",
+)
+@click.option(
+    "--strategy",
+    "strategies",
+    multiple=True,
+    type=click.Choice(registry.NAMES),
+    help="Strategies the run would use (default: all the engine can run).",
+)
 @click.option("--model", "models", multiple=True, help="Model files the run would load.")
 @click.option("--chatllm-dir", envvar="CHATLLM_DIR", default="./chatllm.cpp", show_default=True)
 @click.option("--chatllm-main", default=None)

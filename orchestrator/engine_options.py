@@ -40,8 +40,10 @@ class CalibrationOptions:
     engine = "calibration"
 
     def problems(self) -> list[str]:
-        out = [_check_number(k, getattr(self, k), 0) for k in
-               ("ttft_ms", "token_ms", "leak_mb", "leak_on_load_mb", "model_mb", "load_ms")]
+        out = [
+            _check_number(k, getattr(self, k), 0)
+            for k in ("ttft_ms", "token_ms", "leak_mb", "leak_on_load_mb", "model_mb", "load_ms")
+        ]
         out += [_check_number(k, getattr(self, k), 1, integer=True) for k in ("crash_at", "hang_at")]
         return [p for p in out if p]
 
@@ -97,8 +99,13 @@ def from_mapping(engine: str, values: dict | None) -> EngineOptions:
         raise CannotStart(f"unknown engine {engine!r}: choose from {', '.join(BY_ENGINE)}")
     unknown = sorted(set(values) - set(known_keys(engine)))
     if unknown:
-        raise CannotStart([f"engine_options: {k!r} is not an option of the {engine} engine "
-                           f"(known: {', '.join(known_keys(engine))})" for k in unknown])
+        raise CannotStart(
+            [
+                f"engine_options: {k!r} is not an option of the {engine} engine "
+                f"(known: {', '.join(known_keys(engine))})"
+                for k in unknown
+            ]
+        )
     if isinstance(values.get("leak_models"), str):
         values["leak_models"] = [m for m in values["leak_models"].split(",") if m]
     if values.get("engine_args") is not None:

@@ -57,5 +57,6 @@ def decode_utf8(data: bytes, name: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise OrchError(f"{name} is not UTF-8 text: byte 0x{data[exc.start]:02x} at offset "
-                        f"{exc.start} ({exc.reason})") from None
+        raise OrchError(
+            f"{name} is not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} ({exc.reason})"
+        ) from None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import subprocess
-import platform
 import wave
 
 import psutil
@@ -17,8 +17,11 @@ from orchestrator import __version__
 def host_facts() -> dict:
     freq = psutil.cpu_freq()
     return {
-        "hostname": platform.node(), "os": platform.platform(), "machine": platform.machine(),
-        "python": platform.python_version(), "cpus": os.cpu_count(),
+        "hostname": platform.node(),
+        "os": platform.platform(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
         "cpus_physical": psutil.cpu_count(logical=False),
         "cpu_mhz": round(freq.max or freq.current) if freq else None,
         "mem_total_mb": round(psutil.virtual_memory().total / 2**20),
@@ -44,9 +47,23 @@ def audio_seconds(path: str) -> float | None:
         pass
     if not shutil.which("ffprobe"):
         return None
-    proc = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
-                           "stream=duration:format=duration", "-of", "json", path],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=duration:format=duration",
+            "-of",
+            "json",
+            path,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     info = json.loads(proc.stdout or "{}")
     if proc.returncode != 0 or not info.get("streams"):
         why = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no audio stream"

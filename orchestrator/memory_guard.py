@@ -52,5 +52,7 @@ class MemoryGuard:
 
     def message(self, where: str) -> str:
         assert self.tripped is not None
-        return (f"memory limit: the worker's process tree reached {self.tripped.rss_mb:.0f} MB (RSS + swap) "
-                f"{where}, over the {self.limit_mb:.0f} MB limit (--max-rss-mb); worker stopped")
+        return (
+            f"memory limit: the worker's process tree reached {self.tripped.rss_mb:.0f} MB (RSS + swap) "
+            f"{where}, over the {self.limit_mb:.0f} MB limit (--max-rss-mb); worker stopped"
+        )

@@ -7,9 +7,22 @@ import os
 from orchestrator.results import MeanCI, RunResult, Summary, Verdict
 from orchestrator.tabular import render_table
 
-HEADERS = ["strategy", "status", "iters", "TTFT ms (p50)", "ITL ms (p50)", "tok/s (p50)",
-           "load ms", "RSS start MB", "RSS end MB", "peak MB", "growth MB/iter", "95% CI",
-           "verdict", "CER/WER"]
+HEADERS = [
+    "strategy",
+    "status",
+    "iters",
+    "TTFT ms (p50)",
+    "ITL ms (p50)",
+    "tok/s (p50)",
+    "load ms",
+    "RSS start MB",
+    "RSS end MB",
+    "peak MB",
+    "growth MB/iter",
+    "95% CI",
+    "verdict",
+    "CER/WER",
+]
 
 
 def _r(v, nd=1):
@@ -49,12 +62,24 @@ def result_rows(result: RunResult) -> list[list]:
         verdict = str(s.verdict) if s.verdict else None
         if s.verdict is Verdict.PLATEAU:
             verdict = f"plateau from {s.plateau_from}"
-        rows.append([
-            r.strategy, str(r.status), s.iters_ok, _r(s.ttft_ms_median), _r(s.itl_ms_median, 2),
-            _r(s.tokens_per_s_median), _r(s.load_ms_median), _r(s.rss_start_mb), _r(s.rss_end_mb),
-            _r(s.rss_peak_mb), _r(s.growth_mb_per_iter, 3),
-            f"[{_r(ci[0], 3):.3f}, {_r(ci[1], 3):.3f}]" if ci else None, verdict, _error_rate(s),
-        ])
+        rows.append(
+            [
+                r.strategy,
+                str(r.status),
+                s.iters_ok,
+                _r(s.ttft_ms_median),
+                _r(s.itl_ms_median, 2),
+                _r(s.tokens_per_s_median),
+                _r(s.load_ms_median),
+                _r(s.rss_start_mb),
+                _r(s.rss_end_mb),
+                _r(s.rss_peak_mb),
+                _r(s.growth_mb_per_iter, 3),
+                f"[{_r(ci[0], 3):.3f}, {_r(ci[1], 3):.3f}]" if ci else None,
+                verdict,
+                _error_rate(s),
+            ]
+        )
     return rows
 
 
@@ -62,8 +87,17 @@ def result_table(result: RunResult, fmt: str = "table") -> str:
     return render_table(HEADERS, result_rows(result), fmt)
 
 
-SWITCH_HEADERS = ["strategy", "model", "iters", "load +MB", "unload -MB", "kept per switch MB", "95% CI",
-                  "load ms (p50)", "TTFT ms (p50)"]
+SWITCH_HEADERS = [
+    "strategy",
+    "model",
+    "iters",
+    "load +MB",
+    "unload -MB",
+    "kept per switch MB",
+    "95% CI",
+    "load ms (p50)",
+    "TTFT ms (p50)",
+]
 
 
 def _mean(block: MeanCI | None):
@@ -77,10 +111,19 @@ def switch_rows(result: RunResult) -> list[list]:
     for r in result.results:
         for model, m in (r.per_model or {}).items():
             kept = m.kept_per_switch_mb
-            rows.append([r.strategy, os.path.basename(model), m.iters, _mean(m.load_overhead_mb),
-                         _mean(m.released_at_unload_mb), _mean(kept),
-                         f"[{kept.ci95[0]:.1f}, {kept.ci95[1]:.1f}]" if kept else None,
-                         _r(m.load_ms_median), _r(m.ttft_ms_median)])
+            rows.append(
+                [
+                    r.strategy,
+                    os.path.basename(model),
+                    m.iters,
+                    _mean(m.load_overhead_mb),
+                    _mean(m.released_at_unload_mb),
+                    _mean(kept),
+                    f"[{kept.ci95[0]:.1f}, {kept.ci95[1]:.1f}]" if kept else None,
+                    _r(m.load_ms_median),
+                    _r(m.ttft_ms_median),
+                ]
+            )
     return rows
 
 
@@ -96,21 +139,25 @@ def result_footer(result: RunResult, run_dir) -> str:
             lines.append(f"{r.strategy}: {r.status}: {r.error.splitlines()[0]}")
         part = r.partial
         if part:
-            lines.append(f"{r.strategy}: iteration {part.i} was cut off after {part.chunks} chunk(s)"
-                         + (f", {part.elapsed_s:.1f} s in" if part.elapsed_s else "")
-                         + " (kept as `partial` in the JSON, out of the statistics)")
+            lines.append(
+                f"{r.strategy}: iteration {part.i} was cut off after {part.chunks} chunk(s)"
+                + (f", {part.elapsed_s:.1f} s in" if part.elapsed_s else "")
+                + " (kept as `partial` in the JSON, out of the statistics)"
+            )
         for note in condense_notes(r.teardown):
             lines.append(f"{r.strategy}: teardown: {note}")
         if any(it.streamed is False for it in r.iterations):
-            lines.append(f"{r.strategy}: output arrived in bursts, not token by token: "
-                         "tokens/s there is not a generation speed")
+            lines.append(
+                f"{r.strategy}: output arrived in bursts, not token by token: tokens/s there is not a generation speed"
+            )
         if r.alignment:
             a = r.alignment
-            lines.append(f"{r.strategy}: alignment checks: {a.iters_with_violations} iteration(s) with "
-                         f"violations ({a.violations_total} in all), {a.parse_failures} unparsable")
+            lines.append(
+                f"{r.strategy}: alignment checks: {a.iters_with_violations} iteration(s) with "
+                f"violations ({a.violations_total} in all), {a.parse_failures} unparsable"
+            )
         if any(it.extra.get("ttft_includes_load") for it in r.iterations):
-            lines.append(f"{r.strategy}: TTFT includes process start and model load "
-                         "(the program gives no ready mark)")
+            lines.append(f"{r.strategy}: TTFT includes process start and model load (the program gives no ready mark)")
     lines.append(f"results: {run_dir}  (run.json, <strategy>.jsonl, worker logs)")
     return "\n".join(lines)
 
@@ -128,4 +175,3 @@ def write_srt(result: RunResult, path: str) -> list[str]:
             f.write(to_srt((last.alignment or {})["words"]))
         written.append(target)
     return written
-

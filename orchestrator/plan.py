@@ -138,14 +138,22 @@ class RunPlan:
             problems.append(f"unknown strategy {', '.join(map(repr, unknown))}: choose from {', '.join(known)}")
         repeated = sorted({s for s in self.strategies if self.strategies.count(s) > 1}, key=self.strategies.index)
         if repeated:
-            problems.append(f"strategy {', '.join(repeated)} given more than once (each strategy "
-                            "writes its own <strategy>.jsonl in the run folder)")
+            problems.append(
+                f"strategy {', '.join(repeated)} given more than once (each strategy "
+                "writes its own <strategy>.jsonl in the run folder)"
+            )
         if self.scenario == "switch" and len(self.models) < 2:
-            problems.append("scenario switch needs two or more models (--models A,B; in a soak config "
-                            "models = [\"A\", \"B\"])")
-        values = {"iters": self.iters, "warmup": self.warmup, "iter_timeout": self.iter_timeout,
-                  "sample_hz": self.sample_hz, "growth_threshold_mb": self.thresholds.growth_mb_per_iter,
-                  "plateau_min_tail": self.thresholds.plateau_min_tail}
+            problems.append(
+                'scenario switch needs two or more models (--models A,B; in a soak config models = ["A", "B"])'
+            )
+        values = {
+            "iters": self.iters,
+            "warmup": self.warmup,
+            "iter_timeout": self.iter_timeout,
+            "sample_hz": self.sample_hz,
+            "growth_threshold_mb": self.thresholds.growth_mb_per_iter,
+            "plateau_min_tail": self.thresholds.plateau_min_tail,
+        }
         for key, value in values.items():
             why = limit_problem(key, value)
             if why:
@@ -154,24 +162,38 @@ class RunPlan:
             for model in self.models:
                 _name, _, mb = str(model).partition(":")
                 if mb and not _is_size(mb):
-                    problems.append(f"calibration model {model!r}: MB after the colon must be a number >= 0 "
-                                    "(labels are NAME[:MB])")
+                    problems.append(
+                        f"calibration model {model!r}: MB after the colon must be a number >= 0 (labels are NAME[:MB])"
+                    )
         return problems
 
     def describe(self, audio_s: float | None = None) -> dict:
         """The plan as the result JSON records it."""
-        return {"strategies": list(self.strategies), "iters": self.iters, "warmup": self.warmup,
-                "scenario": self.scenario, "models": list(self.models), "audio": self.audio,
-                "audio_s": audio_s, "reference": self.reference, "transcript": self.transcript,
-                "language": self.language, "iter_timeout": self.iter_timeout,
-                "sample_hz": self.sample_hz, "max_rss_mb": self.max_rss_mb,
-                "thresholds": vars(self.thresholds)}
+        return {
+            "strategies": list(self.strategies),
+            "iters": self.iters,
+            "warmup": self.warmup,
+            "scenario": self.scenario,
+            "models": list(self.models),
+            "audio": self.audio,
+            "audio_s": audio_s,
+            "reference": self.reference,
+            "transcript": self.transcript,
+            "language": self.language,
+            "iter_timeout": self.iter_timeout,
+            "sample_hz": self.sample_hz,
+            "max_rss_mb": self.max_rss_mb,
+            "thresholds": vars(self.thresholds),
+        }
 
 
 # the numbers a plan takes: (kind, least value, whether the least value itself is out)
 LIMITS = {
-    "iters": (int, 1, False), "warmup": (int, 0, False), "iter_timeout": (float, 0, True),
-    "sample_hz": (float, 0, False), "growth_threshold_mb": (float, 0, False),
+    "iters": (int, 1, False),
+    "warmup": (int, 0, False),
+    "iter_timeout": (float, 0, True),
+    "sample_hz": (float, 0, False),
+    "growth_threshold_mb": (float, 0, False),
     "plateau_min_tail": (int, 1, False),
 }
 

@@ -14,8 +14,13 @@ from typing import Any
 
 from orchestrator import engine_options as eo
 from orchestrator import memory_guard
-from orchestrator.chatllm_model import (TEST_MODEL_MAX_NEW_TOKENS, ModelFileError, is_test_model,
-                                         random_model_kind, read_meta)
+from orchestrator.chatllm_model import (
+    TEST_MODEL_MAX_NEW_TOKENS,
+    ModelFileError,
+    is_test_model,
+    random_model_kind,
+    read_meta,
+)
 from orchestrator.plan import RunPlan, Thresholds
 
 
@@ -52,18 +57,28 @@ def build_plan(cls: type[RunPlan], given: PlanInputs) -> tuple[RunPlan, list[str
     d = cls(strategies=[])  # RunPlan's own defaults
     th = Thresholds(
         growth_mb_per_iter=_or(given.growth_threshold_mb, Thresholds.growth_mb_per_iter),
-        plateau_min_tail=_or(given.plateau_min_tail, Thresholds.plateau_min_tail))
+        plateau_min_tail=_or(given.plateau_min_tail, Thresholds.plateau_min_tail),
+    )
     engine = given.engine or d.engine
     plan = cls(
-        strategies=list(given.strategies), iters=_or(given.iters, d.iters),
-        warmup=_or(given.warmup, d.warmup), engine=engine,
-        scenario=given.scenario or d.scenario, models=list(given.models),
-        audio=given.audio, reference=given.reference, transcript=given.transcript,
-        language=given.language, out_dir=Path(given.out_dir or d.out_dir),
+        strategies=list(given.strategies),
+        iters=_or(given.iters, d.iters),
+        warmup=_or(given.warmup, d.warmup),
+        engine=engine,
+        scenario=given.scenario or d.scenario,
+        models=list(given.models),
+        audio=given.audio,
+        reference=given.reference,
+        transcript=given.transcript,
+        language=given.language,
+        out_dir=Path(given.out_dir or d.out_dir),
         iter_timeout=_or(given.iter_timeout, d.iter_timeout),
-        sample_hz=_or(given.sample_hz, d.sample_hz), thresholds=th,
-        json_path=given.json_path, progress=given.progress,
-        engine_options={} if engine == "chatllm" else dict(given.engine_options))
+        sample_hz=_or(given.sample_hz, d.sample_hz),
+        thresholds=th,
+        json_path=given.json_path,
+        progress=given.progress,
+        engine_options={} if engine == "chatllm" else dict(given.engine_options),
+    )
     if engine == "chatllm":
         plan.engine_options = _chatllm_options(plan, given.engine_options, notes)
     if given.max_rss_mb is None:  # the documented share of what is available now
@@ -84,8 +99,13 @@ def _chatllm_options(plan: RunPlan, given: dict[str, Any], notes: list[str]) -> 
 
     values = dict(given)
     paths = resolve(values.pop("chatllm_dir", None), values.pop("main", None), values.pop("lib", None))
-    values.update(chatllm_dir=paths.root, main=paths.main, lib=paths.lib,
-                  commit=checkout_commit(paths.root), aligner=plan.scenario == "align")
+    values.update(
+        chatllm_dir=paths.root,
+        main=paths.main,
+        lib=paths.lib,
+        commit=checkout_commit(paths.root),
+        aligner=plan.scenario == "align",
+    )
     if plan.scenario != "align":
         # Qwen3-ASR needs a language, else it may answer `language None` and no text
         if not plan.language:
@@ -128,8 +148,9 @@ def any_test_model(models) -> bool:
 
 def checkout_commit(root: str) -> str | None:
     try:
-        out = subprocess.run(["git", "-C", root, "rev-parse", "--short=12", "HEAD"],
-                             capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "-C", root, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=10
+        )
     except (OSError, ValueError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None

@@ -62,6 +62,7 @@ def input_problems(plan) -> list[str]:
                     problems.append(f"transcript {path} is empty: --scenario align needs the words to align")
     if plan.engine == "chatllm":
         from orchestrator.chatllm_paths import problems_for
+
         problems += problems_for(plan)
         if not os.path.isdir(plan.engine_options.chatllm_dir or ""):
             # problems_for stops at a missing checkout; name the run's other pieces as well

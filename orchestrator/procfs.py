@@ -40,6 +40,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 class ProcMem:
     """One process. Bytes and seconds; `uss`/`pss` None unless read with full=True, or when
     smaps is not readable (another user's process)."""
+
     pid: int
     rss: int
     rss_anon: int
@@ -246,8 +247,7 @@ class _Proc:
 
 
 # one C-level scan of /proc/PID/status for VmRSS, RssAnon and VmSwap (kB, in this order)
-_STATUS_MEM = re.compile(rb"\nVmRSS:\s*(\d+) kB.*?\nRssAnon:\s*(\d+) kB.*?\nVmSwap:\s*(\d+) kB",
-                         re.DOTALL)
+_STATUS_MEM = re.compile(rb"\nVmRSS:\s*(\d+) kB.*?\nRssAnon:\s*(\d+) kB.*?\nVmSwap:\s*(\d+) kB", re.DOTALL)
 
 
 class TreeReader:
@@ -283,7 +283,7 @@ class TreeReader:
                     if proc is None:
                         proc = procs[pid] = _Proc(pid)
                     stat = pread(proc.stat, BUF, 0)
-                    f = stat[stat.rindex(b")") + 2:].split(b" ", 18)  # the name may hold ')'
+                    f = stat[stat.rindex(b")") + 2 :].split(b" ", 18)  # the name may hold ')'
                     if f[0] in (b"Z", b"X"):
                         continue  # a zombie: no memory, no children; its files stay open
                     status = pread(proc.status, BUF, 0)
@@ -298,8 +298,7 @@ class TreeReader:
                         rss = anon = swap = 0
                     else:
                         rss, anon, swap = int(m[1]) * KIB, int(m[2]) * KIB, int(m[3]) * KIB
-                    out.append((pid, rss, anon, swap, int(f[11]) / CLK_TCK, int(f[12]) / CLK_TCK,
-                                uss, pss))
+                    out.append((pid, rss, anon, swap, int(f[11]) / CLK_TCK, int(f[12]) / CLK_TCK, uss, pss))
                 except (Gone, ProcessLookupError, FileNotFoundError, PermissionError, ValueError):
                     # gone mid-read (ESRCH), or not ours to read (hidepid)
                     if proc is not None:

@@ -7,11 +7,12 @@ import datetime as _dt
 import time
 from dataclasses import dataclass, field
 
+from workers import protocol
+
 from orchestrator import metrics
 from orchestrator.results import IterationRecord, PartialIteration, PhaseMark
 from orchestrator.sampler import Sample
 from orchestrator.strategies import Memory
-from workers import protocol
 
 
 def wall(t_monotonic: float) -> str:
@@ -48,8 +49,9 @@ class RecordBuilder:
         rss, uss = self.mem(s)
         return PhaseMark(rss_mb=rss, uss_mb=uss, self_rss_mb=s.self_rss_mb, procs=s.procs)
 
-    def record(self, done: dict, req: RequestInProgress, phases: dict[str, Sample],
-               window: list[Sample]) -> IterationRecord:
+    def record(
+        self, done: dict, req: RequestInProgress, phases: dict[str, Sample], window: list[Sample]
+    ) -> IterationRecord:
         """`done` is the iteration_done event; `phases` this request's marks so far by name;
         `window` the periodic samples taken while it ran."""
         timing = metrics.timing(done, req.chunks, self.audio_s)
@@ -62,15 +64,25 @@ class RecordBuilder:
             rss, uss = extra.get("engine_maxrss_mb"), None
         peaks = [self.mem(s)[0] for s in window] + [rss]
         return IterationRecord(
-            i=done["i"], model=done["model"], warmup=done["i"] <= self.warmup,
-            started_at=wall(done["t_request"]), ended_at=wall(done["t_end"]), **timing,
-            load_ms=done["load_ms"], chunks=len(req.chunks), text_raw=done["text"], text=done["text"],
-            rss_mb=rss, uss_mb=uss,
+            i=done["i"],
+            model=done["model"],
+            warmup=done["i"] <= self.warmup,
+            started_at=wall(done["t_request"]),
+            ended_at=wall(done["t_end"]),
+            **timing,
+            load_ms=done["load_ms"],
+            chunks=len(req.chunks),
+            text_raw=done["text"],
+            text=done["text"],
+            rss_mb=rss,
+            uss_mb=uss,
             pss_mb=after.pss_mb if after and self.memory is Memory.TREE else None,
             worker_rss_mb=after.self_rss_mb if after else None,
             peak_rss_mb=max((p for p in peaks if p is not None), default=None),
             phases={n: self.phase_mark(phases[n]) for n in protocol.PHASES if n in phases},
-            ttft_phases=ttft_phases, extra=extra)
+            ttft_phases=ttft_phases,
+            extra=extra,
+        )
 
     def add_late_phases(self, rec: IterationRecord, phases: dict[str, Sample]) -> None:
         """Marks that come after the request (`after_unload`) still belong to it."""
@@ -87,7 +99,12 @@ class RecordBuilder:
         # the same timing rules as a finished record, up to the last chunk that arrived
         t_end = req.chunks[-1][1] if req.chunks else req.t_request
         timing = metrics.timing({"t_request": req.t_request, "t_end": t_end}, req.chunks, None)
-        return PartialIteration(i=req.i, chunks=len(req.chunks),
-                                text_so_far="".join(text for text, _ in req.chunks),
-                                ttft_ms=timing["ttft_ms"], tokens=timing["tokens"],
-                                itl_ms_p50=timing["itl_ms_p50"], elapsed_s=now - req.started)
+        return PartialIteration(
+            i=req.i,
+            chunks=len(req.chunks),
+            text_so_far="".join(text for text, _ in req.chunks),
+            ttft_ms=timing["ttft_ms"],
+            tokens=timing["tokens"],
+            itl_ms_p50=timing["itl_ms_p50"],
+            elapsed_s=now - req.started,
+        )

@@ -77,8 +77,7 @@ def _split(cls: type, data: Any, what: str) -> tuple[dict, dict]:
     if not isinstance(data, dict):
         raise ResultError(f"{what}: expected an object, got {type(data).__name__}")
     known = _known(cls)
-    return ({k: v for k, v in data.items() if k in known},
-            {k: v for k, v in data.items() if k not in known})
+    return ({k: v for k, v in data.items() if k in known}, {k: v for k, v in data.items() if k not in known})
 
 
 def _plain(obj: Any) -> dict:
@@ -124,7 +123,7 @@ class PhaseMark:
         return _plain(self)
 
     @classmethod
-    def from_json(cls, data: Any) -> "PhaseMark":
+    def from_json(cls, data: Any) -> PhaseMark:
         known, other = _split(cls, data, "phase mark")
         return cls(**known, other=other)
 
@@ -167,8 +166,10 @@ class IterationRecord:
     other: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _require(isinstance(self.i, int) and not isinstance(self.i, bool) and self.i >= 1,
-                 f"iteration index must be an integer >= 1, not {self.i!r}")
+        _require(
+            isinstance(self.i, int) and not isinstance(self.i, bool) and self.i >= 1,
+            f"iteration index must be an integer >= 1, not {self.i!r}",
+        )
 
     @property
     def key(self) -> tuple[int, str | None]:
@@ -182,7 +183,7 @@ class IterationRecord:
         return _plain(self)
 
     @classmethod
-    def from_json(cls, data: Any) -> "IterationRecord":
+    def from_json(cls, data: Any) -> IterationRecord:
         known, other = _split(cls, data, "iteration record")
         known["phases"] = {k: PhaseMark.from_json(v) for k, v in (known.get("phases") or {}).items()}
         known["extra"] = known.get("extra") or {}
@@ -206,7 +207,7 @@ class PartialIteration:
         return _plain(self)
 
     @classmethod
-    def from_json(cls, data: Any) -> "PartialIteration | None":
+    def from_json(cls, data: Any) -> PartialIteration | None:
         if data is None:
             return None
         known, other = _split(cls, data, "partial iteration")
@@ -259,7 +260,7 @@ class Summary:
         return _plain(self)
 
     @classmethod
-    def from_json(cls, data: Any) -> "Summary | None":
+    def from_json(cls, data: Any) -> Summary | None:
         if data is None:
             return None
         known, other = _split(cls, data, "summary")
@@ -276,7 +277,7 @@ class MeanCI:
         return _plain(self)
 
     @classmethod
-    def from_json(cls, data: Any) -> "MeanCI | None":
+    def from_json(cls, data: Any) -> MeanCI | None:
         return None if data is None else cls(data["mean"], list(data["ci95"]), data["n"])
 
 
@@ -298,7 +299,7 @@ class ModelSwitch:
         return _plain(self)
 
     @classmethod
-    def from_json(cls, data: Any) -> "ModelSwitch":
+    def from_json(cls, data: Any) -> ModelSwitch:
         known, other = _split(cls, data, "per-model block")
         for k in ("load_overhead_mb", "released_at_unload_mb", "kept_per_switch_mb"):
             known[k] = MeanCI.from_json(known.get(k))
@@ -362,7 +363,7 @@ class StrategyResult:
         return out
 
     @classmethod
-    def from_json(cls, data: Any) -> "StrategyResult":
+    def from_json(cls, data: Any) -> StrategyResult:
         known, other = _split(cls, data, "strategy result")
         _require("strategy" in known, "strategy result without a strategy name")
         known["iterations"] = [IterationRecord.from_json(x) for x in known.get("iterations") or []]
@@ -376,7 +377,6 @@ class StrategyResult:
             known["alignment"] = AlignmentSummary(**known["alignment"])
         known["ab"] = ABComparison.from_json(known.get("ab"))
         return cls(**known, other=other)
-
 
 
 # ------------------------------------------------------------------ an A/B run (orch ab)
@@ -411,7 +411,7 @@ class ABMetric:
         return _plain(self)
 
     @classmethod
-    def from_json(cls, data: Any) -> "ABMetric | None":
+    def from_json(cls, data: Any) -> ABMetric | None:
         if data is None:
             return None
         known, other = _split(cls, data, "A/B figure")
@@ -431,7 +431,7 @@ class ABRound:
         return _plain(self)
 
     @classmethod
-    def from_json(cls, data: Any) -> "ABRound":
+    def from_json(cls, data: Any) -> ABRound:
         known, other = _split(cls, data, "A/B round")
         _require("round" in known, "A/B round without its number")
         for side in ("a", "b"):
@@ -471,7 +471,7 @@ class ABComparison:
         return _plain(self)
 
     @classmethod
-    def from_json(cls, data: Any) -> "ABComparison | None":
+    def from_json(cls, data: Any) -> ABComparison | None:
         if data is None:
             return None
         known, other = _split(cls, data, "A/B block")
@@ -483,8 +483,7 @@ class ABComparison:
         return cls(**known, other=other)
 
 
-def memory_series(all_records: list[IterationRecord],
-                  candidates: list[IterationRecord]) -> list[IterationRecord]:
+def memory_series(all_records: list[IterationRecord], candidates: list[IterationRecord]) -> list[IterationRecord]:
     """The one "last model per i" rule (see StrategyResult.memory_series)."""
     models = list(dict.fromkeys(it.model for it in all_records))
     if not models:
@@ -525,8 +524,10 @@ class Regression:
         """Its kind's keys only, as stored since soak runs began: kind, strategy, model, the
         measurements (REGRESSION_FIELDS), message."""
         names = REGRESSION_FIELDS.get(self.kind) or tuple(
-            f.name for f in dataclasses.fields(self)
-            if f.name not in ("kind", "strategy", "model", "message", "other") and getattr(self, f.name) is not None)
+            f.name
+            for f in dataclasses.fields(self)
+            if f.name not in ("kind", "strategy", "model", "message", "other") and getattr(self, f.name) is not None
+        )
         out = {"kind": self.kind, "strategy": self.strategy, "model": self.model}
         out.update({name: _jsonable(getattr(self, name)) for name in names})
         out["message"] = self.message
@@ -534,7 +535,7 @@ class Regression:
         return out
 
     @classmethod
-    def from_json(cls, data: Any) -> "Regression":
+    def from_json(cls, data: Any) -> Regression:
         known, other = _split(cls, data, "regression")
         _require("kind" in known and "strategy" in known, "regression without a kind or strategy")
         return cls(**known, other=other)
@@ -567,7 +568,7 @@ class SoakInfo:
         return _plain(self)
 
     @classmethod
-    def from_json(cls, data: Any) -> "SoakInfo | None":
+    def from_json(cls, data: Any) -> SoakInfo | None:
         if data is None:
             return None
         known, other = _split(cls, data, "soak block")
@@ -610,11 +611,13 @@ class RunResult:
         return {"schema": out.pop("schema"), **out}
 
     @classmethod
-    def from_json(cls, data: Any) -> "RunResult":
+    def from_json(cls, data: Any) -> RunResult:
         known, other = _split(cls, data, "run result")
         schema = known.get("schema")
-        _require(schema in READABLE_SCHEMAS,
-                 f"unknown result schema {schema!r}: this orch reads {', '.join(READABLE_SCHEMAS)}")
+        _require(
+            schema in READABLE_SCHEMAS,
+            f"unknown result schema {schema!r}: this orch reads {', '.join(READABLE_SCHEMAS)}",
+        )
         _require("run_id" in known, "run result without a run_id")
         known["results"] = [StrategyResult.from_json(r) for r in known.get("results") or []]
         known["host"] = known.get("host") or {}

@@ -6,8 +6,8 @@ strategy, so an interrupted run still leaves a valid file."""
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from orchestrator import alignment, analysis, hostinfo, strategies
 from orchestrator.atomic import write_json_atomic
@@ -31,9 +31,16 @@ def not_applicable(plan: RunPlan, strategy: str) -> str | None:
 
 def worker_config(plan: RunPlan, strategy: str) -> dict:
     """What the worker is told (JSON: the child never imports the parent's code)."""
-    return {"strategy": strategy, "engine": plan.engine, "engine_options": plan.engine_options.to_worker(),
-            "scenario": plan.scenario, "models": list(plan.models), "audio": plan.audio,
-            "transcript": plan.transcript_text(), "language": plan.language}
+    return {
+        "strategy": strategy,
+        "engine": plan.engine,
+        "engine_options": plan.engine_options.to_worker(),
+        "scenario": plan.scenario,
+        "models": list(plan.models),
+        "audio": plan.audio,
+        "transcript": plan.transcript_text(),
+        "language": plan.language,
+    }
 
 
 def _scorer(plan: RunPlan, audio_s: float | None):
@@ -76,19 +83,20 @@ def _summarize(entry: StrategyResult, plan: RunPlan, scored: bool) -> None:
     elif scored:
         analysis.add_quality(entry.summary, its)
     if entry.status is Status.MEMORY_LIMIT:
-        entry.summary.projected_rss_mb = analysis.project_rss(its, plan.iters,
-                                                              entry.summary.growth_mb_per_iter)
+        entry.summary.projected_rss_mb = analysis.project_rss(its, plan.iters, entry.summary.growth_mb_per_iter)
 
 
 def _run_strategy(plan: RunPlan, strategy: str, audio_s, scorer, progress_factory) -> StrategyResult:
     reason = not_applicable(plan, strategy)
     if reason:
-        return StrategyResult(strategy=strategy, scenario=plan.scenario, model=plan.model_label(),
-                              status=Status.SKIPPED, error=reason)
+        return StrategyResult(
+            strategy=strategy, scenario=plan.scenario, model=plan.model_label(), status=Status.SKIPPED, error=reason
+        )
     progress = progress_factory(strategy) if progress_factory else None
     try:
-        runner = StrategyRunner(plan, strategy, worker_config(plan, strategy), audio_s,
-                                scorer=scorer, progress=progress)
+        runner = StrategyRunner(
+            plan, strategy, worker_config(plan, strategy), audio_s, scorer=scorer, progress=progress
+        )
         entry = runner.run()
     finally:
         if progress and hasattr(progress, "close"):
@@ -105,13 +113,18 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def execute(plan: RunPlan, progress_factory=None,
-            on_strategy_done: Callable[[StrategyResult], None] | None = None) -> RunResult:
+def execute(
+    plan: RunPlan, progress_factory=None, on_strategy_done: Callable[[StrategyResult], None] | None = None
+) -> RunResult:
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     audio_s = plan.audio_s
-    result = RunResult(run_id=plan.run_id, started_at=_now(), host=hostinfo.host_facts(),
-                       engine={"name": plan.engine, **plan.engine_options.describe()},
-                       plan=plan.describe(audio_s))
+    result = RunResult(
+        run_id=plan.run_id,
+        started_at=_now(),
+        host=hostinfo.host_facts(),
+        engine={"name": plan.engine, **plan.engine_options.describe()},
+        plan=plan.describe(audio_s),
+    )
     scorer = _scorer(plan, audio_s)
     interrupted = False
     try:

@@ -114,11 +114,19 @@ def _from_rows(t: float, rows: list[tuple] | None, full: bool) -> Sample | None:
             uss += p_uss
             pss += p_pss
     root_uss = rows[0][6]
-    return Sample(t=t, rss_mb=rss / MiB, uss_mb=uss / MiB if has_uss else None,
-                  pss_mb=pss / MiB if has_uss else None, self_rss_mb=rows[0][1] / MiB,
-                  self_uss_mb=root_uss / MiB if root_uss is not None else None,
-                  cpu_user_s=user, cpu_system_s=system, procs=len(rows),
-                  rss_anon_mb=anon / MiB, swap_mb=swap / MiB)
+    return Sample(
+        t=t,
+        rss_mb=rss / MiB,
+        uss_mb=uss / MiB if has_uss else None,
+        pss_mb=pss / MiB if has_uss else None,
+        self_rss_mb=rows[0][1] / MiB,
+        self_uss_mb=root_uss / MiB if root_uss is not None else None,
+        cpu_user_s=user,
+        cpu_system_s=system,
+        procs=len(rows),
+        rss_anon_mb=anon / MiB,
+        swap_mb=swap / MiB,
+    )
 
 
 def _read_tree_psutil(pid: int, full: bool) -> Sample | None:
@@ -158,9 +166,17 @@ def _read_tree_psutil(pid: int, full: bool) -> Sample | None:
             pss += p_pss
         if n == 0:
             self_rss, self_uss = mem.rss / MiB, (p_uss / MiB if p_uss is not None else None)
-    return Sample(t=t, rss_mb=rss / MiB, uss_mb=uss / MiB if has_uss else None,
-                  pss_mb=pss / MiB if has_uss else None, self_rss_mb=self_rss, self_uss_mb=self_uss,
-                  cpu_user_s=cpu_u, cpu_system_s=cpu_s, procs=len(procs))
+    return Sample(
+        t=t,
+        rss_mb=rss / MiB,
+        uss_mb=uss / MiB if has_uss else None,
+        pss_mb=pss / MiB if has_uss else None,
+        self_rss_mb=self_rss,
+        self_uss_mb=self_uss,
+        cpu_user_s=cpu_u,
+        cpu_system_s=cpu_s,
+        procs=len(procs),
+    )
 
 
 class Sampler:
@@ -172,12 +188,12 @@ class Sampler:
     kept in `hook_error` and no longer called; sampling goes on.
     """
 
-    def __init__(self, hz: float = 20.0, full_hz: float = FULL_HZ,
-                 on_sample: Callable[[Sample], None] | None = None):
+    def __init__(self, hz: float = 20.0, full_hz: float = FULL_HZ, on_sample: Callable[[Sample], None] | None = None):
         self.period = 1.0 / hz if hz > 0 else None
         self.full_period = 1.0 / full_hz if full_hz > 0 else None
-        self._all_full = self.full_period is not None and self.period is not None \
-            and self.full_period <= self.period  # full_hz >= hz: every sample full
+        self._all_full = (
+            self.full_period is not None and self.period is not None and self.full_period <= self.period
+        )  # full_hz >= hz: every sample full
         self.on_sample = on_sample
         self.hook_error: BaseException | None = None
         self.tick_error: BaseException | None = None

@@ -47,10 +47,10 @@ def _growth_check(name: str, summary: Summary, injected: float) -> Check:
 
 def _timing_checks(strategy: str, summary: Summary) -> list[Check]:
     out = []
-    for v, injected, label in ((summary.ttft_ms_median, TTFT_MS, "TTFT"),
-                               (summary.itl_ms_median, TOKEN_MS, "ITL")):
-        out.append(Check(f"{strategy}: median {label}", f"{injected:g} ms", v,
-                         v is not None and abs(v - injected) <= 1.0))
+    for v, injected, label in ((summary.ttft_ms_median, TTFT_MS, "TTFT"), (summary.itl_ms_median, TOKEN_MS, "ITL")):
+        out.append(
+            Check(f"{strategy}: median {label}", f"{injected:g} ms", v, v is not None and abs(v - injected) <= 1.0)
+        )
     return out
 
 
@@ -72,8 +72,14 @@ def run_selftest(iters: int, warmup: int, out_dir: Path, echo=print) -> list[Che
     checks: list[Check] = []
     timed = set()
     for strategy, options, (_kind, expected) in cases(iters):
-        plan = RunPlan(strategies=[strategy], iters=iters, warmup=warmup, engine="calibration",
-                       engine_options=options, out_dir=out_dir)
+        plan = RunPlan(
+            strategies=[strategy],
+            iters=iters,
+            warmup=warmup,
+            engine="calibration",
+            engine_options=options,
+            out_dir=out_dir,
+        )
         result = execute(plan)
         r = result.results[0]
         first = len(checks)
@@ -93,18 +99,23 @@ def run_selftest(iters: int, warmup: int, out_dir: Path, echo=print) -> list[Che
 @click.command()
 @click.option("--iters", type=click.IntRange(5), default=14, show_default=True)
 @click.option("--warmup", type=click.IntRange(0), default=2, show_default=True)
-@click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Keep the self-test's runs here (default: a temporary folder).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Keep the self-test's runs here (default: a temporary folder).",
+)
 @format_option()
 @click.pass_context
 def selftest(ctx, iters, warmup, out, fmt):
     """Calibration engine through every strategy with known leaks and timings:
     injected vs. measured, pass or fail; exits 1 on any miss."""
     with tempfile.TemporaryDirectory(prefix="orch-selftest-") as tmp:
-        checks = run_selftest(iters, warmup, Path(out or tmp),
-                              echo=lambda m: click.echo(m, err=True))
-    rows = [[c.name, c.injected, None if c.measured is None else round(c.measured, 3),
-             "pass" if c.ok else "FAIL", c.detail] for c in checks]
+        checks = run_selftest(iters, warmup, Path(out or tmp), echo=lambda m: click.echo(m, err=True))
+    rows = [
+        [c.name, c.injected, None if c.measured is None else round(c.measured, 3), "pass" if c.ok else "FAIL", c.detail]
+        for c in checks
+    ]
     click.echo(render_table(["check", "injected", "measured", "result", "detail"], rows, fmt))
     failed = [c for c in checks if not c.ok]
     click.echo(f"{len(checks) - len(failed)} passed, {len(failed)} failed", err=True)

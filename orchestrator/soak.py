@@ -40,12 +40,12 @@ import itertools
 import math
 import os
 import time
-import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
+import tomllib
 
 from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart, OrchError, decode_utf8
 from orchestrator.history.baseline import Settings
@@ -81,8 +81,11 @@ def _paths(v, least=1):
 
 
 def _path_or_paths(v):
-    return _path(v) if isinstance(v, str) else (None if _paths(v) is None else
-                                                f"must be a path or a list of paths, not {v!r}")
+    return (
+        _path(v)
+        if isinstance(v, str)
+        else (None if _paths(v) is None else f"must be a path or a list of paths, not {v!r}")
+    )
 
 
 def _texts(v, least=1):
@@ -100,20 +103,23 @@ def _text_or_texts(v):
 def _choice(options):
     def check(v):
         return None if isinstance(v, str) and v in options else f"must be one of {', '.join(options)}, not {v!r}"
+
     return check
 
 
 def _number(low, high=None, low_open=False, high_open=False, integer=False):
     def check(v):
         kind = "an integer" if integer else "a number"
-        bounds = f" {'>' if low_open else '>='} {low}" + (f" and {'<' if high_open else '<='} {high}"
-                                                          if high is not None else "")
+        bounds = f" {'>' if low_open else '>='} {low}" + (
+            f" and {'<' if high_open else '<='} {high}" if high is not None else ""
+        )
         ok_type = isinstance(v, int) if integer else isinstance(v, (int, float))
         if isinstance(v, bool) or not ok_type or (isinstance(v, float) and not math.isfinite(v)):
             return f"must be {kind}{bounds}, not {v!r}"
         if v < low or (low_open and v == low) or (high is not None and (v > high or (high_open and v == high))):
             return f"must be {kind}{bounds}, not {v!r}"
         return None
+
     return check
 
 
@@ -124,7 +130,7 @@ def _limit(key):
 def _strategies(v):
     names = [x.strip() for x in v.split(",") if x.strip()] if isinstance(v, str) else v
     if not isinstance(names, list) or not names or not all(isinstance(x, str) for x in names):
-        return f"must be a list of strategies (or \"a,b\"), not {v!r}"
+        return f'must be a list of strategies (or "a,b"), not {v!r}'
     unknown = [x for x in names if x not in ALL_STRATEGIES]
     if unknown:
         return f"has unknown {', '.join(map(repr, unknown))}: choose from {', '.join(ALL_STRATEGIES)}"
@@ -139,16 +145,34 @@ def _table(v):
 
 
 CELL_SCHEMA = {
-    "name": _text, "engine": _choice(ENGINES), "engine_options": _table, "scenario": _choice(SCENARIOS),
-    "model": _path_or_paths, "models": _paths, "audio": _path_or_paths, "reference": _path,
-    "language": _text, "strategies": _strategies, "iters": _limit("iters"), "warmup": _limit("warmup"),
-    "iter_timeout": _limit("iter_timeout"), "sample_hz": _limit("sample_hz"),
-    "plateau_min_tail": _limit("plateau_min_tail"), "max_rss_mb": _number(0),
+    "name": _text,
+    "engine": _choice(ENGINES),
+    "engine_options": _table,
+    "scenario": _choice(SCENARIOS),
+    "model": _path_or_paths,
+    "models": _paths,
+    "audio": _path_or_paths,
+    "reference": _path,
+    "language": _text,
+    "strategies": _strategies,
+    "iters": _limit("iters"),
+    "warmup": _limit("warmup"),
+    "iter_timeout": _limit("iter_timeout"),
+    "sample_hz": _limit("sample_hz"),
+    "plateau_min_tail": _limit("plateau_min_tail"),
+    "max_rss_mb": _number(0),
 }
 SOAK_SCHEMA = {
-    "name": _text, "baseline_runs": _number(1, integer=True), "ttft_regression_pct": _number(0),
-    "alpha": _number(0, 1, low_open=True, high_open=True), "growth_threshold_mb": _limit("growth_threshold_mb"),
-    "out": _path, "db": _path, "prometheus": _path, "defaults": _table, "matrix": None,  # checked below
+    "name": _text,
+    "baseline_runs": _number(1, integer=True),
+    "ttft_regression_pct": _number(0),
+    "alpha": _number(0, 1, low_open=True, high_open=True),
+    "growth_threshold_mb": _limit("growth_threshold_mb"),
+    "out": _path,
+    "db": _path,
+    "prometheus": _path,
+    "defaults": _table,
+    "matrix": None,  # checked below
 }
 CELL_KEYS = set(CELL_SCHEMA)
 SOAK_KEYS = set(SOAK_SCHEMA)
@@ -156,13 +180,31 @@ SOAK_KEYS = set(SOAK_SCHEMA)
 # engine_options per engine (the calibration engine's are its command-line twins' names)
 _MS = _number(0)
 ENGINE_OPTIONS = {
-    "calibration": {"ttft_ms": _MS, "token_ms": _MS, "load_ms": _MS, "model_mb": _MS, "leak_mb": _MS,
-                    "leak_on_load_mb": _MS, "leak_models": _text_or_texts, "crash_at": _number(1, integer=True),
-                    "hang_at": _number(1, integer=True), "transcript": _text},
-    "chatllm": {"chatllm_dir": _path, "main": _path, "lib": _path, "threads": _number(1, integer=True),
-                "ctx": _number(1, integer=True), "max_new_tokens": _number(1, integer=True),
-                "engine_args": lambda v: None if isinstance(v, list) and all(isinstance(x, str) for x in v)
-                else f"must be a list of strings, not {v!r}"},
+    "calibration": {
+        "ttft_ms": _MS,
+        "token_ms": _MS,
+        "load_ms": _MS,
+        "model_mb": _MS,
+        "leak_mb": _MS,
+        "leak_on_load_mb": _MS,
+        "leak_models": _text_or_texts,
+        "crash_at": _number(1, integer=True),
+        "hang_at": _number(1, integer=True),
+        "transcript": _text,
+    },
+    "chatllm": {
+        "chatllm_dir": _path,
+        "main": _path,
+        "lib": _path,
+        "threads": _number(1, integer=True),
+        "ctx": _number(1, integer=True),
+        "max_new_tokens": _number(1, integer=True),
+        "engine_args": lambda v: (
+            None
+            if isinstance(v, list) and all(isinstance(x, str) for x in v)
+            else f"must be a list of strings, not {v!r}"
+        ),
+    },
 }
 
 
@@ -189,8 +231,9 @@ def validate_config(cfg: dict) -> list[str]:
     keys, types, ranges, engines, scenarios, strategies (unknown or repeated), engine
     options per engine, cells without strategies. Empty when it can run."""
     top_cells = {k: v for k, v in cfg.items() if k in CELL_KEYS and k != "name"}
-    problems = _check_table({k: v for k, v in cfg.items() if k not in CELL_KEYS or k == "name"},
-                            SOAK_SCHEMA, "top level")
+    problems = _check_table(
+        {k: v for k, v in cfg.items() if k not in CELL_KEYS or k == "name"}, SOAK_SCHEMA, "top level"
+    )
     problems += _check_table(top_cells, CELL_SCHEMA, "top level")
     defaults = cfg.get("defaults")
     defaults = defaults if isinstance(defaults, dict) else {}
@@ -220,8 +263,9 @@ def validate_config(cfg: dict) -> list[str]:
                     known = ", ".join(k for schema in ENGINE_OPTIONS.values() for k in schema)
                     problems.append(f"{where}: engine_options has unknown key {key!r} (known: {known})")
                 elif engine and owner != engine and own:  # inherited options of the other engine are left alone
-                    problems.append(f"{where}: engine_options.{key} is an option of the {owner} engine, "
-                                    f"not of {engine}")
+                    problems.append(
+                        f"{where}: engine_options.{key} is an option of the {owner} engine, not of {engine}"
+                    )
                 else:
                     why = ENGINE_OPTIONS[owner][key](value)
                     if why:
@@ -267,8 +311,12 @@ def expand_indexed(cfg: dict) -> list[tuple[str, dict]]:
         merged = {**copy.deepcopy(base), **copy.deepcopy(entry)}
         merged["engine_options"] = {**(base.get("engine_options") or {}), **(entry.get("engine_options") or {})}
         for model, audio in itertools.product(_as_list(merged.get("model")), _as_list(merged.get("audio"))):
-            cell = dict(merged, model=model, audio=audio,
-                        _expanded=[k for k in ("model", "audio") if isinstance(merged.get(k), list)])
+            cell = dict(
+                merged,
+                model=model,
+                audio=audio,
+                _expanded=[k for k in ("model", "audio") if isinstance(merged.get(k), list)],
+            )
             if not cell.get("strategies"):
                 raise ConfigError(f"{label}: no strategies")
             if isinstance(cell["strategies"], str):
@@ -318,13 +366,26 @@ def build_plan(cfg: dict, cell: dict):
 
         out_dir = Path(platformdirs.user_data_dir("orch", appauthor=False)) / "soak-results"
     models = list(cell.get("models") or ([cell["model"]] if cell.get("model") else []))
-    plan, _notes = RunPlan.build(PlanInputs(
-        strategies=list(cell["strategies"]), iters=cell.get("iters"), warmup=cell.get("warmup"),
-        engine=cell.get("engine"), scenario=cell.get("scenario"), models=models, audio=cell.get("audio"),
-        reference=cell.get("reference"), language=cell.get("language"), out_dir=out_dir,
-        iter_timeout=cell.get("iter_timeout"), sample_hz=cell.get("sample_hz"),
-        growth_threshold_mb=cfg.get("growth_threshold_mb"), plateau_min_tail=cell.get("plateau_min_tail"),
-        max_rss_mb=cell.get("max_rss_mb"), engine_options=dict(cell.get("engine_options") or {})))
+    plan, _notes = RunPlan.build(
+        PlanInputs(
+            strategies=list(cell["strategies"]),
+            iters=cell.get("iters"),
+            warmup=cell.get("warmup"),
+            engine=cell.get("engine"),
+            scenario=cell.get("scenario"),
+            models=models,
+            audio=cell.get("audio"),
+            reference=cell.get("reference"),
+            language=cell.get("language"),
+            out_dir=out_dir,
+            iter_timeout=cell.get("iter_timeout"),
+            sample_hz=cell.get("sample_hz"),
+            growth_threshold_mb=cfg.get("growth_threshold_mb"),
+            plateau_min_tail=cell.get("plateau_min_tail"),
+            max_rss_mb=cell.get("max_rss_mb"),
+            engine_options=dict(cell.get("engine_options") or {}),
+        )
+    )
     return plan
 
 
@@ -374,8 +435,9 @@ def _ts(iso: str | None) -> float | None:
     return None if t is None else t.replace(tzinfo=_dt.timezone.utc).timestamp()
 
 
-def _run_cell(cfg: dict, cell: dict, key: str, plan, problems: list[str], db: str | None,
-              settings: SoakSettings) -> CellRun:
+def _run_cell(
+    cfg: dict, cell: dict, key: str, plan, problems: list[str], db: str | None, settings: SoakSettings
+) -> CellRun:
     """Run one cell (its plan built and checked by `soak`; `problems`: its inputs', when it
     cannot start), compare it with its baseline, store it."""
     from orchestrator.history.baseline import compare
@@ -401,9 +463,17 @@ def _run_cell(cfg: dict, cell: dict, key: str, plan, problems: list[str], db: st
     changes = _new_change_points(db, key, result, notes)
     if settings.accept and changes:
         notes += [f"--accept: change point accepted: {c.message()}" for c in changes]
-    result.soak = SoakInfo(name=cfg["name"], config=cfg["_path"], matrix_key=key, cell=cell, outcome=outcome,
-                           regressions=regressions, notes=notes,
-                           baseline_run_ids=[r.run_id for r in good], error=run.error)
+    result.soak = SoakInfo(
+        name=cfg["name"],
+        config=cfg["_path"],
+        matrix_key=key,
+        cell=cell,
+        outcome=outcome,
+        regressions=regressions,
+        notes=notes,
+        baseline_run_ids=[r.run_id for r in good],
+        error=run.error,
+    )
     if changes:
         result.soak.other["change_points"] = [c.to_json() for c in changes]
     run.changes = [] if settings.accept else changes
@@ -444,8 +514,9 @@ def _new_change_points(db: str | None, key: str, result: RunResult, notes: list[
     from orchestrator.history import store
 
     try:
-        rows = [r for r in store.list_runs(db, matrix_key=key, kind="soak", newest_first=False)
-                if r.run_id != result.run_id]
+        rows = [
+            r for r in store.list_runs(db, matrix_key=key, kind="soak", newest_first=False) if r.run_id != result.run_id
+        ]
     except Exception as exc:
         notes.append(f"change points not looked for (cannot read the history database: {exc})")
         return []
@@ -461,8 +532,11 @@ def _failed_strategies(result: RunResult) -> str | None:
 
     if run_status(result) == "ok":
         return None
-    bad = [f"{r.strategy}: {r.status}" + (f" ({r.error.splitlines()[0]})" if r.error else "")
-           for r in result.results if r.status is not Status.OK]
+    bad = [
+        f"{r.strategy}: {r.status}" + (f" ({r.error.splitlines()[0]})" if r.error else "")
+        for r in result.results
+        if r.status is not Status.OK
+    ]
     return "the run failed: " + "; ".join(bad)
 
 
@@ -505,19 +579,39 @@ def _last_success(db: str | None, run: CellRun) -> float | None:
 
 # --- the command ----------------------------------------------------------------------------
 @click.command()
-@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False),
-              help="Soak matrix (TOML).")
-@click.option("--db", help="History database (SQLite path or postgresql:// URL); default: env ORCH_DB, "
-              "the config's `db`, else the user data dir.")
-@click.option("--prometheus", "prom_path", type=click.Path(dir_okay=False),
-              help="Write a node-exporter textfile-collector file here (atomically).")
-@click.option("--baseline-runs", type=click.IntRange(1), default=None,
-              help="Earlier good runs of the same matrix key to compare with (config: baseline_runs, default 5).")
-@click.option("--ttft-pct", type=click.FloatRange(0), default=None,
-              help="Median TTFT slower by more than this %% (and significant) regresses (default 10).")
-@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None, help="Significance level of the TTFT test (default 0.05).")
-@click.option("--accept", is_flag=True,
-              help="Store this run as a good baseline even if it regressed (after an intended change).")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="Soak matrix (TOML).")
+@click.option(
+    "--db",
+    help="History database (SQLite path or postgresql:// URL); default: env ORCH_DB, "
+    "the config's `db`, else the user data dir.",
+)
+@click.option(
+    "--prometheus",
+    "prom_path",
+    type=click.Path(dir_okay=False),
+    help="Write a node-exporter textfile-collector file here (atomically).",
+)
+@click.option(
+    "--baseline-runs",
+    type=click.IntRange(1),
+    default=None,
+    help="Earlier good runs of the same matrix key to compare with (config: baseline_runs, default 5).",
+)
+@click.option(
+    "--ttft-pct",
+    type=click.FloatRange(0),
+    default=None,
+    help="Median TTFT slower by more than this %% (and significant) regresses (default 10).",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=None,
+    help="Significance level of the TTFT test (default 0.05).",
+)
+@click.option(
+    "--accept", is_flag=True, help="Store this run as a good baseline even if it regressed (after an intended change)."
+)
 @format_option()
 @click.pass_context
 def soak(ctx, config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept, fmt):
@@ -539,8 +633,11 @@ def soak(ctx, config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept
         runs = []
         for (_label, cell), plan, key, found in zip(cells, plans, keys, inputs, strict=True):
             if not found:
-                click.echo(f"soak {key}: running {', '.join(plan.strategies)} "
-                           f"({plan.iters} iterations, {plan.warmup} warm-up)", err=True)
+                click.echo(
+                    f"soak {key}: running {', '.join(plan.strategies)} "
+                    f"({plan.iters} iterations, {plan.warmup} warm-up)",
+                    err=True,
+                )
             run = _run_cell(cfg, cell, key, plan, found, db, settings)
             run.last_success = _last_success(db, run)
             runs.append(run)
@@ -558,8 +655,9 @@ def _which_db(db: str | None, cfg: dict, config_path: str) -> tuple[str | None, 
     return cfg.get("db"), f"`db` in {config_path}"
 
 
-def _plans(cfg: dict, cells: list[tuple[str, dict]], config_path: str, db: str | None,
-           db_source: str) -> tuple[list, list[str]]:
+def _plans(
+    cfg: dict, cells: list[tuple[str, dict]], config_path: str, db: str | None, db_source: str
+) -> tuple[list, list[str]]:
     """Every cell's plan and matrix key; CannotStart naming every problem of the plans,
     keys shared by two cells, and the history database."""
     from orchestrator.history.store import db_problem
@@ -572,8 +670,10 @@ def _plans(cfg: dict, cells: list[tuple[str, dict]], config_path: str, db: str |
         keys.append(matrix_key(cfg, cell))
     for key in sorted({k for k in keys if keys.count(k) > 1}, key=keys.index):
         where = sorted({label for (label, _c), k in zip(cells, keys, strict=True) if k == key})
-        problems.append(f"{config_path}: {' and '.join(where)} make the same matrix key {key} (two runs would "
-                        "share one baseline): give them different `name`s")
+        problems.append(
+            f"{config_path}: {' and '.join(where)} make the same matrix key {key} (two runs would "
+            "share one baseline): give them different `name`s"
+        )
     why = db_problem(db, write=True, source=db_source if db else None)
     if why:
         problems.append(why)
@@ -586,10 +686,13 @@ def _settings(cfg: dict, baseline_runs, ttft_pct, alpha, accept: bool) -> SoakSe
     """The command line's options over the config's keys."""
     return SoakSettings(
         baseline_runs=baseline_runs or int(cfg.get("baseline_runs", 5)),
-        compare=Settings(ttft_pct=ttft_pct if ttft_pct is not None else float(cfg.get("ttft_regression_pct", 10.0)),
-                         alpha=alpha if alpha is not None else float(cfg.get("alpha", 0.05)),
-                         growth_threshold_mb=float(cfg.get("growth_threshold_mb", 0.1))),
-        accept=accept)
+        compare=Settings(
+            ttft_pct=ttft_pct if ttft_pct is not None else float(cfg.get("ttft_regression_pct", 10.0)),
+            alpha=alpha if alpha is not None else float(cfg.get("alpha", 0.05)),
+            growth_threshold_mb=float(cfg.get("growth_threshold_mb", 0.1)),
+        ),
+        accept=accept,
+    )
 
 
 @contextmanager
@@ -601,8 +704,11 @@ def _soak_lock(cfg: dict):
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise OrchError(f"another soak of {cfg['_path']} is still running (lock {lock.lock_file} is held); "
-                        "not starting a second one", EXIT_RUN_FAILED) from None
+        raise OrchError(
+            f"another soak of {cfg['_path']} is still running (lock {lock.lock_file} is held); "
+            "not starting a second one",
+            EXIT_RUN_FAILED,
+        ) from None
     try:
         yield
     finally:
@@ -641,8 +747,7 @@ def _write_prometheus(path: str | None, runs: list[CellRun]) -> None:
     try:
         prometheus.write_atomic(path, prometheus.render(runs))
     except OSError as exc:
-        raise OrchError(f"cannot write the Prometheus file {path}: {exc.strerror or exc}",
-                        EXIT_RUN_FAILED) from None
+        raise OrchError(f"cannot write the Prometheus file {path}: {exc.strerror or exc}", EXIT_RUN_FAILED) from None
 
 
 def _exit_code(cfg: dict, runs: list[CellRun]) -> int:
@@ -660,8 +765,7 @@ def _exit_code(cfg: dict, runs: list[CellRun]) -> int:
             click.echo(f"soak {cfg['name']}: {n} regression(s) in {len(regressed)} of {len(runs)} run(s)", err=True)
         if changed:
             n = sum(len(r.changes or []) for r in changed)
-            click.echo(f"soak {cfg['name']}: {n} new change point(s) in {len(changed)} of {len(runs)} run(s)",
-                       err=True)
+            click.echo(f"soak {cfg['name']}: {n} new change point(s) in {len(changed)} of {len(runs)} run(s)", err=True)
         return EXIT_REGRESSION
     click.echo(f"soak {cfg['name']}: {len(runs)} run(s), no regression", err=True)
     return EXIT_OK

@@ -47,27 +47,40 @@ class StrategySpec:
     def not_applicable(self, scenario: str) -> str | None:
         """Why this strategy cannot run `scenario`, or None."""
         if scenario == "switch" and self.keeps_model_loaded:
-            return (f"scenario switch loads and unloads models in turn; {self.name} keeps one "
-                    "model loaded for its whole life")
+            return (
+                f"scenario switch loads and unloads models in turn; {self.name} keeps one "
+                "model loaded for its whole life"
+            )
         if scenario == "align" and self.one_path_per_request:
-            return ("an interactive program reads one audio path per request; the aligner also "
-                    "needs the transcript")
+            return "an interactive program reads one audio path per request; the aligner also needs the transcript"
         return None
 
 
-REGISTRY: dict[str, StrategySpec] = {s.name: s for s in (
-    StrategySpec("restart", "load once; restart() between requests", keeps_model_loaded=True),
-    StrategySpec("recreate", "create the model object, one request, drop it; every iteration, "
-                 "one process"),
-    StrategySpec("recreate-destroy", "as recreate, but through the C API's chatllm_destroy"),
-    StrategySpec("fresh-process", "a new process per iteration (load, request, exit)",
-                 processes=Processes.PER_ITERATION),
-    StrategySpec("cli", "the engine's command-line program, once per request",
-                 memory=Memory.KERNEL_MAXRSS, chatllm_needs="main"),
-    StrategySpec("cli-interactive", "one interactive program, one request per line",
-                 memory=Memory.TREE_MINUS_WORKER, keeps_model_loaded=True,
-                 one_path_per_request=True, chatllm_needs="main"),
-)}
+REGISTRY: dict[str, StrategySpec] = {
+    s.name: s
+    for s in (
+        StrategySpec("restart", "load once; restart() between requests", keeps_model_loaded=True),
+        StrategySpec("recreate", "create the model object, one request, drop it; every iteration, one process"),
+        StrategySpec("recreate-destroy", "as recreate, but through the C API's chatllm_destroy"),
+        StrategySpec(
+            "fresh-process", "a new process per iteration (load, request, exit)", processes=Processes.PER_ITERATION
+        ),
+        StrategySpec(
+            "cli",
+            "the engine's command-line program, once per request",
+            memory=Memory.KERNEL_MAXRSS,
+            chatllm_needs="main",
+        ),
+        StrategySpec(
+            "cli-interactive",
+            "one interactive program, one request per line",
+            memory=Memory.TREE_MINUS_WORKER,
+            keeps_model_loaded=True,
+            one_path_per_request=True,
+            chatllm_needs="main",
+        ),
+    )
+}
 
 NAMES: tuple[str, ...] = tuple(REGISTRY)
 

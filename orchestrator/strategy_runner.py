@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from orchestrator import strategies
 from orchestrator.memory_guard import MemoryGuard
@@ -28,8 +28,15 @@ Scorer = Callable[[str], dict]
 
 
 class StrategyRunner:
-    def __init__(self, plan, strategy: str, worker_config: dict, audio_s: float | None,
-                 scorer: Scorer | None = None, progress: Callable[[IterationRecord], None] | None = None):
+    def __init__(
+        self,
+        plan,
+        strategy: str,
+        worker_config: dict,
+        audio_s: float | None,
+        scorer: Scorer | None = None,
+        progress: Callable[[IterationRecord], None] | None = None,
+    ):
         self.plan = plan
         self.spec = strategies.get(strategy)
         self.base_config = worker_config
@@ -68,14 +75,21 @@ class StrategyRunner:
             self.sampler.stop()
             self.sink.close()
         return StrategyResult(
-            strategy=self.spec.name, scenario=self.plan.scenario, model=self.plan.model_label(),
-            status=status, error=error, iterations=self.sink.records, teardown=self.teardown,
-            engine_info=self.engine_info, samples=self._compact_samples(), partial=self.partial)
+            strategy=self.spec.name,
+            scenario=self.plan.scenario,
+            model=self.plan.model_label(),
+            status=status,
+            error=error,
+            iterations=self.sink.records,
+            teardown=self.teardown,
+            engine_info=self.engine_info,
+            samples=self._compact_samples(),
+            partial=self.partial,
+        )
 
     def _run_worker(self, first_i: int, iters: int, models: list) -> None:
         config = {**self.base_config, "first_i": first_i, "iters": iters, "models": models}
-        loop = EventLoop(self.builder, self.plan.iter_timeout, self.sampler.mark,
-                         self.sampler.between, self._write)
+        loop = EventLoop(self.builder, self.plan.iter_timeout, self.sampler.mark, self.sampler.between, self._write)
         with WorkerProcess(f"{self.spec.name}#{first_i}", config, self.log_path) as wp:
             self.sampler.watch(wp.pid)
             if self.guard:
@@ -85,8 +99,13 @@ class StrategyRunner:
             except Outcome:
                 self.partial = loop.partial()
                 if self.guard and self.guard.tripped:
-                    where = (f"during iteration {loop.current.i}" if loop.current else
-                             f"after iteration {loop.last_done_i}" if loop.last_done_i else "while loading")
+                    where = (
+                        f"during iteration {loop.current.i}"
+                        if loop.current
+                        else f"after iteration {loop.last_done_i}"
+                        if loop.last_done_i
+                        else "while loading"
+                    )
                     raise Outcome(Status.MEMORY_LIMIT, self.guard.message(where)) from None
                 raise
             except BaseException:  # Ctrl-C or a bug here: stop the worker, keep what it measured
@@ -126,9 +145,14 @@ class StrategyRunner:
             while k < len(starts) and starts[k][0] <= s.t:
                 k += 1
             rss, uss = self.builder.mem(s)
-            out.append([round(s.t - self.t0, 3), round(rss, 3) if rss is not None else None,
-                        round(uss, 3) if uss is not None else None,
-                        starts[k - 1][1] if k else None])
+            out.append(
+                [
+                    round(s.t - self.t0, 3),
+                    round(rss, 3) if rss is not None else None,
+                    round(uss, 3) if uss is not None else None,
+                    starts[k - 1][1] if k else None,
+                ]
+            )
         return out
 
 

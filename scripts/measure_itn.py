@@ -48,7 +48,7 @@ def implementations() -> dict:
             normalizer = mod.Normalizer(lang="zh", operator="itn")
             impls[label] = (normalizer.normalize, "Normalizer(lang='zh', operator='itn')")
         except ImportError:
-            impls[label] = (None, "not installed (pip install %s)" % pkg)
+            impls[label] = (None, f"not installed (pip install {pkg})")
         except Exception as e:  # noqa: BLE001 — e.g. a model it cannot fetch offline
             impls[label] = (None, f"failed to load: {type(e).__name__}: {e}"[:120])
     return impls

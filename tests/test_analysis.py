@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from orchestrator import analysis, metrics
 from orchestrator.plan import Thresholds
 from orchestrator.results import IterationRecord

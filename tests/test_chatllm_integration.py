@@ -11,11 +11,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from conftest import REPO, SHARED
 from orchestrator.chatllm_paths import resolve
 from orchestrator.plan import RunPlan
 from orchestrator.runner import execute
+
+from conftest import REPO, SHARED
 
 pytestmark = pytest.mark.chatllm
 

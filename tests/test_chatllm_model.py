@@ -6,7 +6,6 @@ import struct
 import subprocess
 
 import pytest
-
 from orchestrator.chatllm_model import ModelFileError, is_test_model, read_meta
 
 
@@ -50,7 +49,7 @@ def test_run_refuses_a_corrupt_model_before_any_worker(tmp_path):
     proc = subprocess.run(["orch", "run", "--engine", "chatllm", "--strategy", "restart", "--model", str(bad),
                            "--chatllm-dir", str(tmp_path), "--out", str(tmp_path / "out"), "--no-history"],
                           capture_output=True, text=True)
-    assert proc.returncode != 0
+    assert proc.returncode == 2
     assert f"not a chatllm.cpp model file (bad magic b'<htm'): {bad}" in proc.stderr
     assert not list((tmp_path / "out").glob("*/*.jsonl"))
 

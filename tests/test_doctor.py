@@ -20,15 +20,16 @@ def test_chatllm_run_fails_early_without_checkout(tmp_path):
     proc = subprocess.run(["orch", "run", "--strategy", "restart", "--engine", "chatllm",
                            "--chatllm-dir", str(tmp_path / "absent"), "--model", "m.bin", "--out", str(tmp_path),
                            "--no-history"], capture_output=True, text=True)
-    assert proc.returncode != 0
+    assert proc.returncode == 2
     assert "chatllm.cpp checkout not found" in proc.stderr
 
 
 def test_doctor_reads_model_headers(tmp_path):
     bad = tmp_path / "qwen3-asr-0.6b-q4_0.bin"
     bad.write_bytes(b"<html>429 Too Many Requests</html>")
+    # run where no models/tiny/ is, so doctor points at make-test-models whatever this checkout holds
     proc = subprocess.run(["orch", "doctor", "--chatllm-dir", str(tmp_path), "--model", str(bad)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 1
     assert "not a chatllm.cpp model file (bad magic" in proc.stdout
     assert "orch make-test-models" in proc.stdout  # where tiny models would come from

@@ -6,14 +6,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
-
-from conftest import FAST
 from orchestrator.plan import RunPlan
 from orchestrator.runner import execute
+
+from conftest import FAST
 
 
 def plan(tmp_path, strategies, iters=6, warmup=1, **options):
@@ -170,7 +169,7 @@ def test_ctrl_c_inside_a_write_during_a_real_run_leaves_each_record_once(tmp_pat
 def test_missing_audio_fails_before_any_worker(tmp_path):
     proc = subprocess.run(["orch", "run", "--strategy", "restart", "--audio", str(tmp_path / "nope.wav"),
                            "--out", str(tmp_path), "--no-history"], capture_output=True, text=True)
-    assert proc.returncode != 0
+    assert proc.returncode == 2
     assert "audio file not found" in proc.stderr and "nope.wav" in proc.stderr
     assert not list(tmp_path.glob("*/*.jsonl"))
 
@@ -195,5 +194,5 @@ def test_not_audio_fails_early_naming_the_file(tmp_path):
     bogus.write_text("this is not audio")
     proc = subprocess.run(["orch", "run", "--strategy", "restart", "--audio", str(bogus), "--out", str(tmp_path),
                            "--no-history"], capture_output=True, text=True)
-    assert proc.returncode != 0
+    assert proc.returncode == 2
     assert "not an audio file" in proc.stderr and "notes.wav" in proc.stderr

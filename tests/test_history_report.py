@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from orchestrator.history import commands, plots, report, store
 from orchestrator.results import (
     IterationRecord,

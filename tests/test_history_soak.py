@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from orchestrator import soak
 from orchestrator.history import baseline, prometheus, store
 from orchestrator.results import Outcome, Regression, RunResult, SoakInfo

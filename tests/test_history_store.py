@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
 from orchestrator.history import store
 from orchestrator.results import Outcome, RunResult, SoakInfo
 

@@ -5,9 +5,10 @@ strategy runs; the summary projects what the planned iterations would have neede
 import json
 import math
 
-from conftest import FAST
 from orchestrator.plan import RunPlan
 from orchestrator.runner import execute
+
+from conftest import FAST
 
 
 def test_guard_stops_a_leaking_worker_at_the_expected_iteration(tmp_path):

@@ -6,7 +6,6 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from orchestrator.quality.cases import load_cases, variant
 from orchestrator.quality.commands import itn as itn_command
 from orchestrator.quality.itn import itn, parse_int

@@ -1,7 +1,6 @@
 """The harness entry points: process_transcript and find_reference."""
 
 import pytest
-
 from orchestrator.quality.pipeline import find_reference, is_chinese, process_transcript
 
 

@@ -5,7 +5,6 @@ import json
 import jiwer
 import pytest
 from click.testing import CliRunner
-
 from orchestrator.quality.commands import score as score_command
 from orchestrator.quality.scoring import Normalization, detect_mode, normalize_text, score, tokens
 

@@ -1,7 +1,6 @@
 """zh-TW conversion: OpenCC s2twp, and the stream helper never changes the final text."""
 
 import pytest
-
 from orchestrator.quality.zh_tw import StreamConverter, to_zh_tw
 
 

@@ -1,11 +1,11 @@
 """Scenarios switch and align on the calibration engine."""
 
-import pytest
 
-from conftest import FAST
 from orchestrator import alignment
 from orchestrator.plan import RunPlan
 from orchestrator.runner import execute
+
+from conftest import FAST
 
 
 def test_switch_attributes_a_load_leak_to_the_model_that_leaks(tmp_path):

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from orchestrator import testmodels as tm
 from orchestrator.chatllm_model import is_test_model, random_model_kind, read_meta
 from orchestrator.chatllm_paths import resolve

@@ -17,7 +17,7 @@ class Channel:
     def send(self, type_: str, **fields) -> None:
         data = protocol.encode(type_, **fields)
         while data:  # a pipe write may be partial when the parent is slow to read
-            data = data[os.write(self._event_fd, data):]
+            data = data[os.write(self._event_fd, data) :]
 
     def phase(self, name: str, i: int | None, model: str | None = None) -> None:
         """Mark a phase and wait, paused, until the parent has sampled our memory."""

@@ -43,8 +43,7 @@ EVENT_FIELDS = {
     "phase": ("name", "i", "model"),
     "iteration_start": ("i", "t"),
     "token": ("i", "text", "t"),
-    "iteration_done": ("i", "text", "tokens", "t_request", "t_first", "t_end", "model",
-                       "load_ms", "extra"),
+    "iteration_done": ("i", "text", "tokens", "t_request", "t_first", "t_end", "model", "load_ms", "extra"),
     "error": ("kind", "message", "traceback"),
     "done": (),
 }
@@ -74,8 +73,8 @@ def decode(line: bytes, worker: str) -> dict:
         raise ProtocolError(f"worker {worker}: malformed event (not an object): {shown!r}")
     if event.get("v") != VERSION:
         raise ProtocolError(
-            f"worker {worker}: event speaks protocol version {event.get('v')!r}, "
-            f"the parent speaks {VERSION}: {shown!r}")
+            f"worker {worker}: event speaks protocol version {event.get('v')!r}, the parent speaks {VERSION}: {shown!r}"
+        )
     kind = event.get("type")
     if kind not in EVENT_FIELDS:
         raise ProtocolError(f"worker {worker}: unexpected event type {kind!r}: {shown!r}")

@@ -44,8 +44,9 @@ def measured_ttfts(entry: StrategyResult) -> list[float]:
     return [float(it.ttft_ms) for it in entry.measured() if it.ttft_ms is not None]
 
 
-def compare(result: RunResult, baseline: list[RunResult],
-            settings: Settings | None = None) -> tuple[list[Regression], list[str]]:
+def compare(
+    result: RunResult, baseline: list[RunResult], settings: Settings | None = None
+) -> tuple[list[Regression], list[str]]:
     """(regressions, notes). `baseline`: the earlier good runs."""
     st = settings or Settings()
     regressions: list[Regression] = []
@@ -77,12 +78,20 @@ def _new_growing(entry: StrategyResult, earlier: list[StrategyResult], _st: Sett
     g = summary.growth_mb_per_iter
     ci = summary.growth_ci95
     if g is not None and ci and None not in ci:
-        message = (f"{name}: new `growing` verdict: memory grows {g:+.3f} MB/iter "
-                   f"(95% CI [{ci[0]:.3f}, {ci[1]:.3f}])" + ("" if earlier else ", no earlier run to compare"))
+        message = (
+            f"{name}: new `growing` verdict: memory grows {g:+.3f} MB/iter "
+            f"(95% CI [{ci[0]:.3f}, {ci[1]:.3f}])" + ("" if earlier else ", no earlier run to compare")
+        )
     else:
         message = f"{name}: new `growing` verdict"
-    return Regression(kind="growing", strategy=entry.strategy, model=entry.model, message=message,
-                      growth_mb_per_iter=g, growth_ci95=summary.growth_ci95)
+    return Regression(
+        kind="growing",
+        strategy=entry.strategy,
+        model=entry.model,
+        message=message,
+        growth_mb_per_iter=g,
+        growth_ci95=summary.growth_ci95,
+    )
 
 
 def _growth_above_ci(entry: StrategyResult, earlier: list[StrategyResult], st: Settings) -> Regression | None:
@@ -95,14 +104,19 @@ def _growth_above_ci(entry: StrategyResult, earlier: list[StrategyResult], st: S
     if growth <= ceiling or growth < st.growth_threshold_mb:
         return None
     return Regression(
-        kind="growth", strategy=entry.strategy, model=entry.model, growth_mb_per_iter=growth,
+        kind="growth",
+        strategy=entry.strategy,
+        model=entry.model,
+        growth_mb_per_iter=growth,
         baseline_ci_high=ceiling,
         message=f"{_label(_key(entry))}: growth {growth:+.3f} MB/iter is above the baseline's 95% CI "
-                f"(upper end {ceiling:+.3f} MB/iter over {len(highs)} run(s))")
+        f"(upper end {ceiling:+.3f} MB/iter over {len(highs)} run(s))",
+    )
 
 
-def _ttft_slower(entry: StrategyResult, earlier: list[StrategyResult],
-                 st: Settings) -> tuple[Regression | None, str | None]:
+def _ttft_slower(
+    entry: StrategyResult, earlier: list[StrategyResult], st: Settings
+) -> tuple[Regression | None, str | None]:
     """Median TTFT slower by more than ttft_pct, and significantly (Mann–Whitney U); a
     regression, or a note when it is slower but not significantly, or cannot be compared."""
     if not earlier:
@@ -111,8 +125,10 @@ def _ttft_slower(entry: StrategyResult, earlier: list[StrategyResult],
     now = measured_ttfts(entry)
     before = [t for e in earlier for t in measured_ttfts(e)]
     if len(now) < st.min_ttft_samples or len(before) < st.min_ttft_samples:
-        return None, (f"{name}: TTFT not compared ({len(now)} measured iterations now, "
-                      f"{len(before)} in the baseline; {st.min_ttft_samples} needed on each side)")
+        return None, (
+            f"{name}: TTFT not compared ({len(now)} measured iterations now, "
+            f"{len(before)} in the baseline; {st.min_ttft_samples} needed on each side)"
+        )
     from scipy.stats import mannwhitneyu
 
     med_now, med_before = statistics.median(now), statistics.median(before)
@@ -120,11 +136,19 @@ def _ttft_slower(entry: StrategyResult, earlier: list[StrategyResult],
     p = float(mannwhitneyu(now, before, alternative="greater").pvalue)
     if slower_pct > st.ttft_pct and p < st.alpha:
         return Regression(
-            kind="ttft", strategy=entry.strategy, model=entry.model, ttft_ms_median=med_now,
-            baseline_ttft_ms_median=med_before, slower_pct=slower_pct, p_value=p,
+            kind="ttft",
+            strategy=entry.strategy,
+            model=entry.model,
+            ttft_ms_median=med_now,
+            baseline_ttft_ms_median=med_before,
+            slower_pct=slower_pct,
+            p_value=p,
             message=f"{name}: median TTFT {med_now:.1f} ms is {slower_pct:.0f}% slower than the "
-                    f"baseline's {med_before:.1f} ms (Mann–Whitney U one-sided p={p:.2g} < {st.alpha})"), None
+            f"baseline's {med_before:.1f} ms (Mann–Whitney U one-sided p={p:.2g} < {st.alpha})",
+        ), None
     if slower_pct > st.ttft_pct:
-        return None, (f"{name}: median TTFT {slower_pct:.0f}% slower than the baseline but not "
-                      f"significantly (Mann–Whitney U p={p:.2g} >= {st.alpha})")
+        return None, (
+            f"{name}: median TTFT {slower_pct:.0f}% slower than the baseline but not "
+            f"significantly (Mann–Whitney U p={p:.2g} >= {st.alpha})"
+        )
     return None, None

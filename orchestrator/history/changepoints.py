@@ -94,7 +94,7 @@ def despike(y: np.ndarray, sigma: float, st: Settings) -> tuple[np.ndarray, list
     out, spikes = y.copy(), []
     h = st.spike_half_window
     for i in range(len(y)):
-        window = y[max(0, i - h):i + h + 1]
+        window = y[max(0, i - h) : i + h + 1]
         med = float(np.median(window))
         if abs(y[i] - med) > st.spike_k * sigma:
             out[i] = med
@@ -204,7 +204,7 @@ def detect(values: Sequence[float], settings: Settings | None = None) -> list[Fo
     import ruptures
 
     algo = ruptures.Pelt(custom_cost=_cost_class()(), min_size=st.min_size, jump=1).fit(clean)
-    cuts = [b for b in algo.predict(pen=st.penalty * math.log(n) * sigma ** 2) if b < n]
+    cuts = [b for b in algo.predict(pen=st.penalty * math.log(n) * sigma**2) if b < n]
     line = _Line(clean)
     # the merge step: drop the least significant change until every one passes
     pvalues: list[float] = []
@@ -223,9 +223,18 @@ def detect(values: Sequence[float], settings: Settings | None = None) -> list[Fo
         a, b = edges[j - 1], edges[j + 1]
         ia, sa, _ = line.fit(a, k)
         ib, sb, _ = line.fit(k, b)
-        found.append(Found(index=k, before=ia + sa * (k - 1), after=ib + sb * (b - 1),  # lines in positions
-                           slope_before=sa, slope_after=sb, p_value=pvalues[j - 1],
-                           n_before=k - a, n_after=b - k))
+        found.append(
+            Found(
+                index=k,
+                before=ia + sa * (k - 1),
+                after=ib + sb * (b - 1),  # lines in positions
+                slope_before=sa,
+                slope_after=sb,
+                p_value=pvalues[j - 1],
+                n_before=k - a,
+                n_after=b - k,
+            )
+        )
     return found
 
 
@@ -320,8 +329,10 @@ class ChangePoint:
         creep = f", then {self.slope_after:+.{nd}f} a run" if rise > 0.5 * abs(self.after - self.before) else ""
         when = f"{self.started_at[:16].replace('T', ' ')} UTC" if self.started_at else "time unknown"
         build = f"; build {self.builds}" if self.builds else ""
-        return (f"{who}: {label} {self.before:.{nd}f} → {self.after:.{nd}f}{pct}{creep} from run {self.run_id} "
-                f"({when}; run {self.position + 1} of {self.runs}{build}; Chow p={self.p_value:.2g})")
+        return (
+            f"{who}: {label} {self.before:.{nd}f} → {self.after:.{nd}f}{pct}{creep} from run {self.run_id} "
+            f"({when}; run {self.position + 1} of {self.runs}{build}; Chow p={self.p_value:.2g})"
+        )
 
     def to_json(self) -> dict:
         return dict(vars(self))
@@ -356,19 +367,31 @@ def stored_row(result, matrix_key: str):
     strategies = []
     for r in result.results:
         s = r.summary
-        strategies.append(StoredStrategy(
-            strategy=r.strategy, model=r.model, status=str(r.status),
-            **{m: (getattr(s, m) if s is not None else None) for m in METRICS}))
-    return StoredRun(run_id=result.run_id, started_at=result.started_at, kind="soak", matrix_key=matrix_key,
-                     host=hostname_of(result.host), build=build_identity(result.engine), results=strategies)
+        strategies.append(
+            StoredStrategy(
+                strategy=r.strategy,
+                model=r.model,
+                status=str(r.status),
+                **{m: (getattr(s, m) if s is not None else None) for m in METRICS},
+            )
+        )
+    return StoredRun(
+        run_id=result.run_id,
+        started_at=result.started_at,
+        kind="soak",
+        matrix_key=matrix_key,
+        host=hostname_of(result.host),
+        build=build_identity(result.engine),
+        results=strategies,
+    )
 
 
-def history_series(db: str | None = None, matrix_key: str | None = None,
-                   strategy: str | None = None, host: str | None = None) -> list[Series]:
+def history_series(
+    db: str | None = None, matrix_key: str | None = None, strategy: str | None = None, host: str | None = None
+) -> list[Series]:
     from orchestrator.history import store
 
-    rows = store.list_runs(db, kind="soak", matrix_key=matrix_key, strategy=strategy, newest_first=False,
-                           host=host)
+    rows = store.list_runs(db, kind="soak", matrix_key=matrix_key, strategy=strategy, newest_first=False, host=host)
     return series_of(rows, strategy)
 
 
@@ -377,16 +400,38 @@ def changes_in(series: Series, settings: Settings | None = None) -> list[ChangeP
     out = []
     for f in detect(values, settings):
         p = series.points[f.index]
-        out.append(ChangePoint(series.matrix_key, series.strategy, series.model, series.metric, p.run_id,
-                               p.started_at, f.index, len(values), float(f.before), float(f.after),
-                               float(f.slope_after), float(f.p_value), f.n_after, host=series.host,
-                               build_before=series.points[f.index - 1].build, build_after=p.build))
+        out.append(
+            ChangePoint(
+                series.matrix_key,
+                series.strategy,
+                series.model,
+                series.metric,
+                p.run_id,
+                p.started_at,
+                f.index,
+                len(values),
+                float(f.before),
+                float(f.after),
+                float(f.slope_after),
+                float(f.p_value),
+                f.n_after,
+                host=series.host,
+                build_before=series.points[f.index - 1].build,
+                build_after=p.build,
+            )
+        )
     return out
 
 
-def find_changes(db: str | None = None, since=None, matrix_key: str | None = None, strategy: str | None = None,
-                 metric: str | None = None, settings: Settings | None = None,
-                 host: str | None = None) -> list[ChangePoint]:
+def find_changes(
+    db: str | None = None,
+    since=None,
+    matrix_key: str | None = None,
+    strategy: str | None = None,
+    metric: str | None = None,
+    settings: Settings | None = None,
+    host: str | None = None,
+) -> list[ChangePoint]:
     """Every change point of the history (each series read whole), those from runs started
     since `since` (store.parse_since): grouped by host (in name order; runs with no host
     last), newest first within each."""
@@ -415,8 +460,9 @@ def new_changes(series: Series, settings: Settings | None = None, recent: int | 
     now = changes_in(series, st)
     if not now:
         return []
-    before = Series(series.matrix_key, series.strategy, series.model, series.metric, series.points[:-1],
-                    host=series.host)
+    before = Series(
+        series.matrix_key, series.strategy, series.model, series.metric, series.points[:-1], host=series.host
+    )
     earlier = [c.position for c in changes_in(before, st)]
     n = len(series.points)
     return [c for c in now if c.position >= n - recent and not any(abs(c.position - e) <= 2 for e in earlier)]

@@ -18,8 +18,25 @@ if TYPE_CHECKING:
 
 DB_HELP = "History database: SQLite file path or postgresql:// URL (default: env ORCH_DB, else the user data dir)."
 
-LIST_HEADERS = ["run_id", "started (UTC)", "host", "build", "kind", "engine", "scenario", "models", "strategy",
-                "status", "verdict", "iters", "growth MB/iter", "95% CI", "TTFT ms (p50)", "tok/s (p50)", "soak"]
+LIST_HEADERS = [
+    "run_id",
+    "started (UTC)",
+    "host",
+    "build",
+    "kind",
+    "engine",
+    "scenario",
+    "models",
+    "strategy",
+    "status",
+    "verdict",
+    "iters",
+    "growth MB/iter",
+    "95% CI",
+    "TTFT ms (p50)",
+    "tok/s (p50)",
+    "soak",
+]
 
 
 def _check_db(db: str | None) -> None:
@@ -48,13 +65,27 @@ def list_rows(found: list[StoredRun]) -> list[list]:
         strategies: list[StoredStrategy | None] = list(run.results) or [None]
         for s in strategies:
             lo, hi = (s.growth_ci_low, s.growth_ci_high) if s else (None, None)
-            rows.append([
-                run.run_id, started, run.host, run.build, run.kind, run.engine, run.scenario, run.models,
-                s.strategy if s else None, s.status if s else run.status, s.verdict if s else None,
-                s.iters_ok if s else None, _r(s.growth_mb_per_iter, 3) if s else None,
-                f"[{_r(lo, 3):.3f}, {_r(hi, 3):.3f}]" if None not in (lo, hi) else None,
-                _r(s.ttft_ms_median) if s else None, _r(s.tokens_per_s_median) if s else None, soak,
-            ])
+            rows.append(
+                [
+                    run.run_id,
+                    started,
+                    run.host,
+                    run.build,
+                    run.kind,
+                    run.engine,
+                    run.scenario,
+                    run.models,
+                    s.strategy if s else None,
+                    s.status if s else run.status,
+                    s.verdict if s else None,
+                    s.iters_ok if s else None,
+                    _r(s.growth_mb_per_iter, 3) if s else None,
+                    f"[{_r(lo, 3):.3f}, {_r(hi, 3):.3f}]" if None not in (lo, hi) else None,
+                    _r(s.ttft_ms_median) if s else None,
+                    _r(s.tokens_per_s_median) if s else None,
+                    soak,
+                ]
+            )
     return rows
 
 
@@ -78,15 +109,24 @@ def history(ctx, db, strategy, engine, model, since, matrix_key, host, limit, fm
 
     _check_db(db)
     try:
-        found = store.list_runs(db, strategy=strategy, engine=engine, model=model, since=since,
-                                matrix_key=matrix_key, limit=limit, host=host)
+        found = store.list_runs(
+            db,
+            strategy=strategy,
+            engine=engine,
+            model=model,
+            since=since,
+            matrix_key=matrix_key,
+            limit=limit,
+            host=host,
+        )
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
     except Exception as exc:  # the database cannot be opened
         _fail(exc)
     if not found and fmt == "table":
-        click.echo("no runs stored" + (" match" if any((strategy, engine, model, since, matrix_key, host)) else ""),
-                   err=True)
+        click.echo(
+            "no runs stored" + (" match" if any((strategy, engine, model, since, matrix_key, host)) else ""), err=True
+        )
         return
     click.echo(render_table(LIST_HEADERS, list_rows(found), fmt))
 
@@ -120,23 +160,52 @@ def show(ctx, run_id, db, as_json, fmt):
             click.echo(f"  regression: {reg.message}")
 
 
-CHANGE_HEADERS = ["host", "when (UTC)", "soak key", "strategy", "model", "figure", "run_id", "before", "after",
-                  "change %", "then per run", "p (Chow)", "build"]
+CHANGE_HEADERS = [
+    "host",
+    "when (UTC)",
+    "soak key",
+    "strategy",
+    "model",
+    "figure",
+    "run_id",
+    "before",
+    "after",
+    "change %",
+    "then per run",
+    "p (Chow)",
+    "build",
+]
 
 
 @history.command("changes")
 @click.option("--db", help=DB_HELP)
-@click.option("--since", help="Only change points from runs started since: 7d, 12h, 2w, or an ISO date/time (UTC); "
-              "each series is still read whole.")
+@click.option(
+    "--since",
+    help="Only change points from runs started since: 7d, 12h, 2w, or an ISO date/time (UTC); "
+    "each series is still read whole.",
+)
 @click.option("--soak", "matrix_key", help="Only this soak matrix key.")
 @click.option("--host", help="Only this host's series (its hostname).")
 @click.option("--strategy", help="Only this strategy.")
-@click.option("--metric", type=click.Choice(["growth_mb_per_iter", "ttft_ms_median", "tokens_per_s_median",
-                                             "cer_mean"]), help="Only this figure.")
-@click.option("--min-size", type=click.IntRange(2), default=5, show_default=True,
-              help="Runs needed on each side of a change (fewer is a blip, not a change).")
-@click.option("--max-pvalue", type=click.FloatRange(0, 1, min_open=True), default=1e-4, show_default=True,
-              help="A change is kept when Chow's test at it gives p below this.")
+@click.option(
+    "--metric",
+    type=click.Choice(["growth_mb_per_iter", "ttft_ms_median", "tokens_per_s_median", "cer_mean"]),
+    help="Only this figure.",
+)
+@click.option(
+    "--min-size",
+    type=click.IntRange(2),
+    default=5,
+    show_default=True,
+    help="Runs needed on each side of a change (fewer is a blip, not a change).",
+)
+@click.option(
+    "--max-pvalue",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=1e-4,
+    show_default=True,
+    help="A change is kept when Chow's test at it gives p below this.",
+)
 @format_option()
 @click.pass_context
 def changes(ctx, db, since, matrix_key, host, strategy, metric, min_size, max_pvalue, fmt):
@@ -155,32 +224,50 @@ def changes(ctx, db, since, matrix_key, host, strategy, metric, min_size, max_pv
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
     try:
-        found = cp.find_changes(db, since=since, matrix_key=matrix_key, strategy=strategy, metric=metric,
-                                settings=settings, host=host)
+        found = cp.find_changes(
+            db, since=since, matrix_key=matrix_key, strategy=strategy, metric=metric, settings=settings, host=host
+        )
     except Exception as exc:  # the database cannot be opened
         _fail(exc)
     if not found and fmt == "table":
-        click.echo("no change points" + (" match" if any((since, matrix_key, host, strategy, metric)) else ""),
-                   err=True)
+        click.echo(
+            "no change points" + (" match" if any((since, matrix_key, host, strategy, metric)) else ""), err=True
+        )
         return
     rows = []
     for c in found:
         label, nd = cp.METRICS[c.metric]
-        rows.append([c.host, (c.started_at or "").replace("+00:00", "").replace("T", " "), c.matrix_key,
-                     c.strategy, c.model, label, c.run_id, _r(c.before, nd), _r(c.after, nd), _r(c.change_pct),
-                     _r(c.slope_after, nd), f"{c.p_value:.2g}", c.builds])
+        rows.append(
+            [
+                c.host,
+                (c.started_at or "").replace("+00:00", "").replace("T", " "),
+                c.matrix_key,
+                c.strategy,
+                c.model,
+                label,
+                c.run_id,
+                _r(c.before, nd),
+                _r(c.after, nd),
+                _r(c.change_pct),
+                _r(c.slope_after, nd),
+                f"{c.p_value:.2g}",
+                c.builds,
+            ]
+        )
     click.echo(render_table(CHANGE_HEADERS, rows, fmt))
 
 
 def _facts(result: RunResult) -> str:
     plan, engine = result.plan, result.engine
-    return "\n".join([
-        f"run {result.run_id}  started {result.started_at}  finished {result.finished_at}"
-        f"  host {result.host.get('hostname') or '-'}",
-        f"engine {result.engine_name} {json.dumps({k: v for k, v in engine.items() if k != 'name'})}",
-        f"scenario {plan.get('scenario')}, {plan.get('iters')} iterations, {plan.get('warmup')} warm-up, "
-        f"models {', '.join(plan.get('models') or []) or '-'}, audio {plan.get('audio') or '-'}",
-    ])
+    return "\n".join(
+        [
+            f"run {result.run_id}  started {result.started_at}  finished {result.finished_at}"
+            f"  host {result.host.get('hostname') or '-'}",
+            f"engine {result.engine_name} {json.dumps({k: v for k, v in engine.items() if k != 'name'})}",
+            f"scenario {plan.get('scenario')}, {plan.get('iters')} iterations, {plan.get('warmup')} warm-up, "
+            f"models {', '.join(plan.get('models') or []) or '-'}, audio {plan.get('audio') or '-'}",
+        ]
+    )
 
 
 def _load(run_id: str, db: str | None) -> RunResult:
@@ -244,8 +331,12 @@ def _write(path: str, text: str) -> None:
 @click.command()
 @click.argument("run_id", default="latest")
 @click.option("--db", help=DB_HELP)
-@click.option("--html", "html_path", type=click.Path(dir_okay=False),
-              help="Write a self-contained HTML report (charts embedded) here.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    help="Write a self-contained HTML report (charts embedded) here.",
+)
 @click.option("--md", "md_path", type=click.Path(dir_okay=False), help="Write the comparison table as Markdown.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the comparison table as CSV.")
 @format_option()

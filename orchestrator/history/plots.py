@@ -45,8 +45,11 @@ def _memory_series(entry: StrategyResult) -> list[Point]:
     """One point per iteration, in order: StrategyResult.memory_series (the one "last model
     per i" rule: an iteration whose last model's record is missing has no point, never
     another model's record in its place), warm-up iterations included (drawn shaded)."""
-    return [Point(it.i, it.rss_mb, it.uss_mb, it.warmup)
-            for it in entry.memory_series(measured_only=False) if it.rss_mb is not None]
+    return [
+        Point(it.i, it.rss_mb, it.uss_mb, it.warmup)
+        for it in entry.memory_series(measured_only=False)
+        if it.rss_mb is not None
+    ]
 
 
 def _note(ax, text: str) -> None:
@@ -90,8 +93,16 @@ def _memory_figure(entry: StrategyResult) -> Figure:
                 if mark.rss_mb is None or name == "after_infer":
                     continue
                 off, marker, color = PHASE_STYLE.get(name, OTHER_PHASE)
-                ax.plot([it.i + off], [mark.rss_mb], marker, color=color, ms=4, alpha=0.75,
-                        label=None if name in seen else name, ls="none")
+                ax.plot(
+                    [it.i + off],
+                    [mark.rss_mb],
+                    marker,
+                    color=color,
+                    ms=4,
+                    alpha=0.75,
+                    label=None if name in seen else name,
+                    ls="none",
+                )
                 seen.add(name)
         _slope(ax, entry, series)
         ax.set_xlabel("iteration")
@@ -122,8 +133,15 @@ def _slope(ax, entry: StrategyResult, series: list[Point]) -> None:
     if ci:
         lo = [ym + ci[0] * (x - xm) for x in grid]
         hi = [ym + ci[1] * (x - xm) for x in grid]
-        ax.fill_between(grid, [min(a, b) for a, b in zip(lo, hi)], [max(a, b) for a, b in zip(lo, hi)],
-                        color="#d62728", alpha=0.15, lw=0, label=f"95% CI [{ci[0]:.3f}, {ci[1]:.3f}]")
+        ax.fill_between(
+            grid,
+            [min(a, b) for a, b in zip(lo, hi, strict=False)],
+            [max(a, b) for a, b in zip(lo, hi, strict=False)],
+            color="#d62728",
+            alpha=0.15,
+            lw=0,
+            label=f"95% CI [{ci[0]:.3f}, {ci[1]:.3f}]",
+        )
     ax.plot(grid, [ym + slope * (x - xm) for x in grid], "-", color="#d62728", lw=1.6, label=label)
 
 
@@ -167,10 +185,21 @@ def ab_memory_chart(entry: StrategyResult) -> bytes:
             if not series:
                 continue
             color, style = AB_COLORS[side], ROUND_STYLES[(rnd.round - 1) % len(ROUND_STYLES)]
-            ax.plot([p.i for p in series], [p.rss_mb for p in series], style, color=color, lw=1.3,
-                    label=f"{side.upper()} round {rnd.round}" + ("" if e.status is Status.OK else f" ({e.status})"))
-            ax.plot([p.i for p in series if not p.warmup], [p.rss_mb for p in series if not p.warmup], "o",
-                    color=color, ms=3.5)
+            ax.plot(
+                [p.i for p in series],
+                [p.rss_mb for p in series],
+                style,
+                color=color,
+                lw=1.3,
+                label=f"{side.upper()} round {rnd.round}" + ("" if e.status is Status.OK else f" ({e.status})"),
+            )
+            ax.plot(
+                [p.i for p in series if not p.warmup],
+                [p.rss_mb for p in series if not p.warmup],
+                "o",
+                color=color,
+                ms=3.5,
+            )
             warm = [p for p in series if p.warmup]
             if warm:
                 ax.plot([p.i for p in warm], [p.rss_mb for p in warm], "o", mfc="white", mec=color, ms=3.5)
@@ -223,22 +252,33 @@ def _history_figure(series: list, changes: dict, this_run: str | None = None) ->
             x = c.position + 1
             ax.axvline(x - 0.5, color="#d62728", ls="--", lw=1.2)
             ax.plot([x], [ys[c.position]], "o", color="#d62728", ms=6)
-            ax.annotate(f"{c.run_id}\n{c.before:.{nd}f} → {c.after:.{nd}f}", (x - 0.5, 1.0),
-                        xycoords=("data", "axes fraction"), xytext=(4, -4), textcoords="offset points",
-                        fontsize=7, color="#d62728", va="top",
-                        bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
+            ax.annotate(
+                f"{c.run_id}\n{c.before:.{nd}f} → {c.after:.{nd}f}",
+                (x - 0.5, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(4, -4),
+                textcoords="offset points",
+                fontsize=7,
+                color="#d62728",
+                va="top",
+                bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1},
+            )
             marked.append(c.run_id)
         here = [k for k, p in enumerate(s.points) if p.run_id == this_run]
         for k in here:
-            ax.plot([k + 1], [ys[k]], "o", mfc="none", mec="#2ca02c", ms=11, mew=2,
-                    label="this run")
+            ax.plot([k + 1], [ys[k]], "o", mfc="none", mec="#2ca02c", ms=11, mew=2, label="this run")
         ax.set_ylabel(label, fontsize=8)
         ax.grid(alpha=0.3)
         ax.set_xlim(0.5, max(len(xs), 1) + 0.5)
         if here:
             ax.legend(fontsize=7, loc="lower right", frameon=False)
-        ax.set_title(f"{label}: " + (f"change point at run {', '.join(marked)}" if marked else "no change point")
-                     + f" ({len(ys)} runs)", fontsize=9, loc="left")
+        ax.set_title(
+            f"{label}: "
+            + (f"change point at run {', '.join(marked)}" if marked else "no change point")
+            + f" ({len(ys)} runs)",
+            fontsize=9,
+            loc="left",
+        )
     if not series:
         _note(axes[0], "no runs of this key with a figure")
     axes[-1].set_xlabel("run of the soak key on this host, oldest first")
@@ -257,8 +297,7 @@ def timing_chart(result: RunResult) -> bytes:
     entries = result.results
     fig = Figure(figsize=(11, 3.6))
     axes = fig.subplots(1, 2)
-    for ax, key, title in ((axes[0], "ttft_ms", "time to first token (ms)"),
-                           (axes[1], "tokens_per_s", "tokens / s")):
+    for ax, key, title in ((axes[0], "ttft_ms", "time to first token (ms)"), (axes[1], "tokens_per_s", "tokens / s")):
         ax.set_title(title + ", after warm-up", fontsize=11)
         labels = [e.strategy for e in entries]
         data = [_measured(e, key) for e in entries]
@@ -266,16 +305,14 @@ def timing_chart(result: RunResult) -> bytes:
             _note(ax, "no measured iterations")
             continue
         positions = list(range(1, len(entries) + 1))
-        with_data = [(p, d) for p, d in zip(positions, data) if d]
-        ax.boxplot([d for _, d in with_data], positions=[p for p, _ in with_data], widths=0.5,
-                   showfliers=False)
+        with_data = [(p, d) for p, d in zip(positions, data, strict=False) if d]
+        ax.boxplot([d for _, d in with_data], positions=[p for p, _ in with_data], widths=0.5, showfliers=False)
         for p, d in with_data:
             jitter = [p + 0.18 * ((k * 0.618) % 1 - 0.5) for k in range(len(d))]
             ax.plot(jitter, d, "o", ms=3, alpha=0.5, color="#1f77b4")
-        for p, d in zip(positions, data):
+        for p, d in zip(positions, data, strict=False):
             if not d:
-                ax.text(p, 0.5, "none", ha="center", va="center", color="#999",
-                        transform=ax.get_xaxis_transform())
+                ax.text(p, 0.5, "none", ha="center", va="center", color="#999", transform=ax.get_xaxis_transform())
         ax.set_xticks(positions)
         ax.set_xticklabels(labels, rotation=15, fontsize=8)
         ax.set_xlim(0.4, len(entries) + 0.6)

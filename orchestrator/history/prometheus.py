@@ -26,10 +26,10 @@ HELP = {
     "orch_soak_regressions": "Regressions found against the baseline in the last run.",
     "orch_soak_run_failed": "1 when the last run failed (a strategy not ok, or an error).",
     "orch_soak_change_points_new": "Change points the last run brought to this matrix key's history "
-                                   "(orch history changes), not accepted.",
+    "(orch history changes), not accepted.",
     "orch_soak_last_run_timestamp_seconds": "When the last run of this matrix key finished (Unix time).",
     "orch_soak_last_success_timestamp_seconds": "When a run of this matrix key last finished with no regression "
-                                               "and no failure (Unix time; 0 if never).",
+    "and no failure (Unix time; 0 if never).",
 }
 
 

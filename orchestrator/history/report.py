@@ -49,8 +49,7 @@ def table_rows(result: RunResult) -> tuple[list[str], list[list]]:
 def render_markdown(result: RunResult) -> str:
     headers, rows = table_rows(result)
     title = f"# orch run {result.run_id}\n\n"
-    meta = (f"engine `{result.engine_name}`, scenario `{result.plan.get('scenario')}`, "
-            f"started {result.started_at}\n\n")
+    meta = f"engine `{result.engine_name}`, scenario `{result.plan.get('scenario')}`, started {result.started_at}\n\n"
     return title + meta + render_table(headers, rows, "md") + "\n"
 
 
@@ -91,12 +90,13 @@ def _soak_section(soak: SoakInfo | None) -> str:
         return ""
     outcome = soak.outcome
     cls = {Outcome.OK: "ok", Outcome.REGRESSION: "bad", Outcome.FAILED: "bad"}.get(outcome, "") if outcome else ""
-    parts = [f'<h2>Soak</h2><p>matrix key <code>{_e(soak.matrix_key)}</code>, outcome '
-             f'<span class="{cls}">{_e(outcome)}</span>, baseline: '
-             f'{_e(", ".join(soak.baseline_run_ids) or "none (first run of this key)")}</p>']
+    parts = [
+        f"<h2>Soak</h2><p>matrix key <code>{_e(soak.matrix_key)}</code>, outcome "
+        f'<span class="{cls}">{_e(outcome)}</span>, baseline: '
+        f"{_e(', '.join(soak.baseline_run_ids) or 'none (first run of this key)')}</p>"
+    ]
     if soak.regressions:
-        parts.append("<ul>" + "".join(f'<li class="bad">{_e(r.message)}</li>'
-                                      for r in soak.regressions) + "</ul>")
+        parts.append("<ul>" + "".join(f'<li class="bad">{_e(r.message)}</li>' for r in soak.regressions) + "</ul>")
     for note in soak.notes:
         parts.append(f'<p class="sub">{_e(note)}</p>')
     return "".join(parts)
@@ -111,13 +111,16 @@ def _ab_section(result: RunResult) -> str:
     from orchestrator.history import plots
 
     options = entries[0].ab.options if entries[0].ab else {}
-    parts = [f'<h2>A/B</h2><p>side A <code>{_e(options.get("a"))}</code>, side B <code>{_e(options.get("b"))}'
-             '</code>; B − A with its 95% CI: growth from each round\'s Theil–Sen slopes, TTFT and tokens/s '
-             "the Hodges–Lehmann shift with its Mann–Whitney CI (docs/ab.md). The comparison table above "
-             "shows side B's last round.</p>",
-             _html_table(AB_HEADERS, ab_rows(result), left=(0, 1, 6))]
-    reasons = [f"<li><b>{_e(e.strategy)}</b>: {_e(e.ab.verdict)}: {_e(r)}</li>"
-               for e in entries if e.ab for r in e.ab.reasons]
+    parts = [
+        f"<h2>A/B</h2><p>side A <code>{_e(options.get('a'))}</code>, side B <code>{_e(options.get('b'))}"
+        "</code>; B − A with its 95% CI: growth from each round's Theil–Sen slopes, TTFT and tokens/s "
+        "the Hodges–Lehmann shift with its Mann–Whitney CI (docs/ab.md). The comparison table above "
+        "shows side B's last round.</p>",
+        _html_table(AB_HEADERS, ab_rows(result), left=(0, 1, 6)),
+    ]
+    reasons = [
+        f"<li><b>{_e(e.strategy)}</b>: {_e(e.ab.verdict)}: {_e(r)}</li>" for e in entries if e.ab for r in e.ab.reasons
+    ]
     if reasons:
         parts.append("<ul>" + "".join(reasons) + "</ul>")
     for e in entries:
@@ -135,25 +138,49 @@ def _history_section(result: RunResult, history: list | None) -> str:
 
     host = result.host.get("hostname")
     where = f"<code>{_e(result.soak.matrix_key)}</code>" + (f" on <b>{_e(host)}</b>" if host else "")
-    parts = [f"<h2>Soak history</h2><p>{where}: each figure over the key's runs on this host, oldest first "
-             "(strategies whose status was ok); a red dashed line and a red point: a change point, the "
-             "first run of a lasting change (docs/history.md, \"Change points\"); ringed: this run.</p>"]
+    parts = [
+        f"<h2>Soak history</h2><p>{where}: each figure over the key's runs on this host, oldest first "
+        "(strategies whose status was ok); a red dashed line and a red point: a change point, the "
+        'first run of a lasting change (docs/history.md, "Change points"); ringed: this run.</p>'
+    ]
     if not history:
         parts.append('<p class="sub">no runs of this key with a figure in the history</p>')
         return "".join(parts)
     changes = {s.key: cp.changes_in(s) for s in history}
     found = [c for s in history for c in changes[s.key]]
     if found:
-        rows = [[c.strategy + (f" ({c.model})" if c.model else ""), cp.METRICS[c.metric][0], c.run_id,
-                 (c.started_at or "").replace("+00:00", "").replace("T", " "),
-                 f"{c.before:.{cp.METRICS[c.metric][1]}f} → {c.after:.{cp.METRICS[c.metric][1]}f}",
-                 f"{c.position + 1} of {c.runs}", f"{c.p_value:.2g}", c.builds] for c in found]
-        parts.append(_html_table(["strategy", "figure", "change point run", "started (UTC)", "before → after",
-                                  "run", "p (Chow)", "build"], rows, left=(0, 1, 2, 3, 7)))
+        rows = [
+            [
+                c.strategy + (f" ({c.model})" if c.model else ""),
+                cp.METRICS[c.metric][0],
+                c.run_id,
+                (c.started_at or "").replace("+00:00", "").replace("T", " "),
+                f"{c.before:.{cp.METRICS[c.metric][1]}f} → {c.after:.{cp.METRICS[c.metric][1]}f}",
+                f"{c.position + 1} of {c.runs}",
+                f"{c.p_value:.2g}",
+                c.builds,
+            ]
+            for c in found
+        ]
+        parts.append(
+            _html_table(
+                [
+                    "strategy",
+                    "figure",
+                    "change point run",
+                    "started (UTC)",
+                    "before → after",
+                    "run",
+                    "p (Chow)",
+                    "build",
+                ],
+                rows,
+                left=(0, 1, 2, 3, 7),
+            )
+        )
     else:
         runs = max(len(s.points) for s in history)
-        parts.append(f'<p class="sub">no change point in {runs} run(s) (one needs at least 5 runs on each '
-                     "side)</p>")
+        parts.append(f'<p class="sub">no change point in {runs} run(s) (one needs at least 5 runs on each side)</p>')
     groups: dict[tuple, list] = {}
     for s in history:
         groups.setdefault((s.strategy, s.model), []).append(s)
@@ -161,8 +188,9 @@ def _history_section(result: RunResult, history: list | None) -> str:
         group.sort(key=lambda s: list(cp.METRICS).index(s.metric))
         marked = [c.run_id for s in group for c in changes[s.key]]
         who = strategy + (f" ({model})" if model else "")
-        alt = (f"history of {who}: {', '.join(cp.METRICS[s.metric][0] for s in group)}; change points at "
-               + (", ".join(marked) if marked else "none"))
+        alt = f"history of {who}: {', '.join(cp.METRICS[s.metric][0] for s in group)}; change points at " + (
+            ", ".join(marked) if marked else "none"
+        )
         parts.append(f'<h3 id="history-{_e(strategy)}">{_e(who)}</h3>')
         parts.append(_img(plots.history_chart(group, changes, result.run_id), alt))
         if marked:
@@ -178,26 +206,34 @@ def render_html(result: RunResult, history: list | None = None) -> str:
     engine, plan, entries = result.engine, result.plan, result.results
     headers, rows = table_rows(result)
     title = f"orch run {result.run_id}"
-    body = [f"<h1>{_e(title)}</h1>",
-            f'<p class="sub">engine <b>{_e(engine.get("name"))}</b> · scenario <b>{_e(plan.get("scenario"))}</b>'
-            f' · models {_e(", ".join(plan.get("models") or []) or "-")} · audio {_e(plan.get("audio") or "-")}'
-            f' · {_e(plan.get("iters"))} iterations, {_e(plan.get("warmup"))} warm-up'
-            f' · started {_e(result.started_at)}, finished {_e(result.finished_at or "-")}</p>',
-            "<h2>Comparison</h2>", _html_table(headers, rows)]
-    problems = [f"<li><b>{_e(e.strategy)}</b>: {_e(e.status)}: {_e(e.error)}</li>"
-                for e in entries if e.status is not Status.OK and e.error]
+    body = [
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="sub">engine <b>{_e(engine.get("name"))}</b> · scenario <b>{_e(plan.get("scenario"))}</b>'
+        f" · models {_e(', '.join(plan.get('models') or []) or '-')} · audio {_e(plan.get('audio') or '-')}"
+        f" · {_e(plan.get('iters'))} iterations, {_e(plan.get('warmup'))} warm-up"
+        f" · started {_e(result.started_at)}, finished {_e(result.finished_at or '-')}</p>",
+        "<h2>Comparison</h2>",
+        _html_table(headers, rows),
+    ]
+    problems = [
+        f"<li><b>{_e(e.strategy)}</b>: {_e(e.status)}: {_e(e.error)}</li>"
+        for e in entries
+        if e.status is not Status.OK and e.error
+    ]
     if problems:
         body.append('<ul class="warn">' + "".join(problems) + "</ul>")
     body.append(_soak_section(result.soak))
     body.append(_history_section(result, history))
     body.append(_ab_section(result))
-    body.append('<h2>Memory</h2><p class="sub">RSS and USS measured from outside the worker at each '
-                "iteration's after-infer mark; shaded: warm-up (left out of the fit); small marks: the "
-                "other phase marks (before load, after load, before infer, after unload); with several "
-                "models per iteration (scenario switch) the line is the last model's record of each "
-                "iteration, and an iteration without it has no point; red: the Theil–Sen growth "
-                "slope over the measured iterations with its 95% CI band. Right: the external "
-                "sampler's series over time, when recorded.</p>")
+    body.append(
+        '<h2>Memory</h2><p class="sub">RSS and USS measured from outside the worker at each '
+        "iteration's after-infer mark; shaded: warm-up (left out of the fit); small marks: the "
+        "other phase marks (before load, after load, before infer, after unload); with several "
+        "models per iteration (scenario switch) the line is the last model's record of each "
+        "iteration, and an iteration without it has no point; red: the Theil–Sen growth "
+        "slope over the measured iterations with its 95% CI band. Right: the external "
+        "sampler's series over time, when recorded.</p>"
+    )
     if not entries:
         body.append('<p class="sub">no strategy results in this run</p>')
     for e in entries:
@@ -213,6 +249,8 @@ def render_html(result: RunResult, history: list | None = None) -> str:
     body.append("<h2>Plan</h2>" + _facts(plan))
     generated = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     body.append(f'<p class="sub">schema {_e(result.schema)} · report generated {generated} by orch</p>')
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_e(title)}</title>"
-            f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{_e(title)}</title>'
+        f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )

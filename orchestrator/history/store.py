@@ -46,13 +46,15 @@ DEFAULT_FILENAME = "history.sqlite3"
 metadata = sa.MetaData()
 
 schema_version = sa.Table(
-    "schema_version", metadata,
+    "schema_version",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("version", sa.Integer, nullable=False),
 )
 
 runs = sa.Table(
-    "runs", metadata,
+    "runs",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("run_id", sa.String(64), nullable=False, unique=True),
     sa.Column("started_at", sa.DateTime, index=True),  # UTC, naive
@@ -76,7 +78,8 @@ runs = sa.Table(
 )
 
 run_strategies = sa.Table(
-    "run_strategies", metadata,
+    "run_strategies",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("run_pk", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
     sa.Column("position", sa.Integer, nullable=False),
@@ -104,7 +107,8 @@ def _m1_initial(conn) -> None:
     """runs and run_strategies as first released (no soak outcome, no CER)."""
     md = sa.MetaData()
     sa.Table(
-        "runs", md,
+        "runs",
+        md,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("run_id", sa.String(64), nullable=False, unique=True),
         sa.Column("started_at", sa.DateTime, index=True),
@@ -120,7 +124,8 @@ def _m1_initial(conn) -> None:
         sa.Column("result", sa.Text, nullable=False),
     )
     sa.Table(
-        "run_strategies", md,
+        "run_strategies",
+        md,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("run_pk", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
         sa.Column("position", sa.Integer, nullable=False),
@@ -168,15 +173,22 @@ def _m3_host_and_build(conn) -> None:
     while True:  # in batches, reading only the head of each JSON (host and engine come first)
         batch = conn.execute(
             sa.select(runs.c.id, sa.func.substr(runs.c.result, 1, HEAD_CHARS).label("head"))
-            .where(runs.c.id > last).order_by(runs.c.id).limit(500)).all()
+            .where(runs.c.id > last)
+            .order_by(runs.c.id)
+            .limit(500)
+        ).all()
         if not batch:
             return
         updates = []
         for row in batch:
             host, engine = _head_blocks(row.id, row.head, conn)
             updates.append({"pk": row.id, "h": hostname_of(host), "b": build_identity(engine, hash_lib=False)})
-        conn.execute(runs.update().where(runs.c.id == sa.bindparam("pk"))
-                     .values(host=sa.bindparam("h"), build=sa.bindparam("b")), updates)
+        conn.execute(
+            runs.update()
+            .where(runs.c.id == sa.bindparam("pk"))
+            .values(host=sa.bindparam("h"), build=sa.bindparam("b")),
+            updates,
+        )
         last = batch[-1].id
 
 
@@ -301,7 +313,7 @@ def _sqlite_file(db: str) -> Path | None:
     if "://" not in db:
         return Path(db).expanduser()
     if db.startswith("sqlite:///") and db not in ("sqlite:///", "sqlite:///:memory:"):
-        return Path(db[len("sqlite:///"):].split("?", 1)[0]).expanduser()
+        return Path(db[len("sqlite:///") :].split("?", 1)[0]).expanduser()
     return None
 
 
@@ -322,8 +334,10 @@ def db_problem(db: str | None = None, *, write: bool, source: str | None = None)
         return f"history database {shown} is a folder, not a file"
     folder = path.absolute().parent
     if not folder.is_dir():
-        return (f"history database {shown}: folder {folder} does not exist (orch creates the "
-                "database file, not its folder: create it, or give another path)")
+        return (
+            f"history database {shown}: folder {folder} does not exist (orch creates the "
+            "database file, not its folder: create it, or give another path)"
+        )
     if not path.exists():
         if not write:
             return f"no history database at {shown} (nothing has been stored there)"
@@ -507,11 +521,26 @@ def _f(v):
 def _strategy_row(position: int, r: StrategyResult) -> dict:
     s = r.summary
     lo, hi = s.growth_ci95 if s and s.growth_ci95 else (None, None)
-    row = {"position": position, "strategy": r.strategy, "model": r.model, "status": str(r.status),
-           "verdict": str(s.verdict) if s and s.verdict else None, "iters_ok": s.iters_ok if s else None,
-           "growth_ci_low": _f(lo), "growth_ci_high": _f(hi)}
-    for name in ("growth_mb_per_iter", "ttft_ms_median", "ttft_ms_p95", "tokens_per_s_median",
-                 "rss_start_mb", "rss_end_mb", "rss_peak_mb", "cer_mean"):
+    row = {
+        "position": position,
+        "strategy": r.strategy,
+        "model": r.model,
+        "status": str(r.status),
+        "verdict": str(s.verdict) if s and s.verdict else None,
+        "iters_ok": s.iters_ok if s else None,
+        "growth_ci_low": _f(lo),
+        "growth_ci_high": _f(hi),
+    }
+    for name in (
+        "growth_mb_per_iter",
+        "ttft_ms_median",
+        "ttft_ms_p95",
+        "tokens_per_s_median",
+        "rss_start_mb",
+        "rss_end_mb",
+        "rss_peak_mb",
+        "cer_mean",
+    ):
         row[name] = _f(getattr(s, name)) if s else None
     return row
 
@@ -519,14 +548,20 @@ def _strategy_row(position: int, r: StrategyResult) -> dict:
 def _run_row(result: RunResult) -> dict:
     soak = result.soak
     return {
-        "run_id": str(result.run_id), "started_at": parse_time(result.started_at),
-        "finished_at": parse_time(result.finished_at), "stored_at": _utcnow(),
-        "kind": run_kind(result), "engine": result.engine_name, "scenario": result.plan.get("scenario"),
+        "run_id": str(result.run_id),
+        "started_at": parse_time(result.started_at),
+        "finished_at": parse_time(result.finished_at),
+        "stored_at": _utcnow(),
+        "kind": run_kind(result),
+        "engine": result.engine_name,
+        "scenario": result.plan.get("scenario"),
         "models": _models_label(result),
         "strategies": ",".join(result.plan.get("strategies") or [r.strategy for r in result.results]),
-        "status": run_status(result), "matrix_key": soak.matrix_key if soak else None,
+        "status": run_status(result),
+        "matrix_key": soak.matrix_key if soak else None,
         "outcome": soak.outcome.value if soak and soak.outcome else None,
-        "host": hostname_of(result.host), "build": build_identity(result.engine),
+        "host": hostname_of(result.host),
+        "build": build_identity(result.engine),
         "result": json.dumps(result.to_json(), ensure_ascii=False, default=str),
     }
 
@@ -624,7 +659,8 @@ def _stored_text(conn, run_id_or_latest: str) -> tuple[str, str]:
         return run_id_or_latest, text
     found = conn.execute(
         sa.select(runs.c.run_id, runs.c.result)
-        .where(runs.c.run_id.startswith(run_id_or_latest, autoescape=True)).limit(2)
+        .where(runs.c.run_id.startswith(run_id_or_latest, autoescape=True))
+        .limit(2)
     ).all()
     if len(found) > 1:
         raise RunNotFound(f"{run_id_or_latest!r} matches more than one run")
@@ -658,17 +694,31 @@ def _iso(t: _dt.datetime | None) -> str | None:
     return None if t is None else t.replace(tzinfo=_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def list_runs(db: str | None = None, strategy: str | None = None, engine: str | None = None,
-              model: str | None = None, since=None, matrix_key: str | None = None,
-              kind: str | None = None, status: str | None = None, limit: int | None = None,
-              newest_first: bool = True, host: str | None = None) -> list[StoredRun]:
+def list_runs(
+    db: str | None = None,
+    strategy: str | None = None,
+    engine: str | None = None,
+    model: str | None = None,
+    since=None,
+    matrix_key: str | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    limit: int | None = None,
+    newest_first: bool = True,
+    host: str | None = None,
+) -> list[StoredRun]:
     """Runs (without their full JSON), newest first, each with `results`: its strategies'
     columns. `engine` is the speech engine's name; `strategy` keeps runs that have it (and
     only its rows); `model` matches a substring of the models label; `since` as parse_since;
     `host` the hostname it ran on (exactly)."""
     q = sa.select(runs.c.id, *(runs.c[name] for name in RUN_COLUMNS))
-    for column, value in ((runs.c.engine, engine), (runs.c.matrix_key, matrix_key), (runs.c.kind, kind),
-                          (runs.c.status, status), (runs.c.host, host)):
+    for column, value in (
+        (runs.c.engine, engine),
+        (runs.c.matrix_key, matrix_key),
+        (runs.c.kind, kind),
+        (runs.c.status, status),
+        (runs.c.host, host),
+    ):
         if value:
             q = q.where(column == value)
     if model:
@@ -677,8 +727,9 @@ def list_runs(db: str | None = None, strategy: str | None = None, engine: str | 
     if start is not None:
         q = q.where(runs.c.started_at >= start)
     if strategy:
-        q = q.where(sa.exists().where(run_strategies.c.run_pk == runs.c.id)
-                    .where(run_strategies.c.strategy == strategy))
+        q = q.where(
+            sa.exists().where(run_strategies.c.run_pk == runs.c.id).where(run_strategies.c.strategy == strategy)
+        )
     order = (runs.c.started_at.desc(), runs.c.id.desc()) if newest_first else (runs.c.started_at, runs.c.id)
     q = q.order_by(*order)
     if limit:

@@ -17,8 +17,12 @@ def _one_error(problems: list[str]) -> OrchError:
 
 
 @click.command()
-@click.option("--zh-tw", "zh_tw_first", is_flag=True,
-              help="Convert each line to Traditional Chinese (OpenCC s2twp) before the ITN.")
+@click.option(
+    "--zh-tw",
+    "zh_tw_first",
+    is_flag=True,
+    help="Convert each line to Traditional Chinese (OpenCC s2twp) before the ITN.",
+)
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
 def itn(zh_tw_first: bool, files: tuple[str, ...]) -> None:
     """Inverse text normalization of Chinese numerals: reads lines from the FILES (default,
@@ -51,8 +55,10 @@ def itn(zh_tw_first: bool, files: tuple[str, ...]) -> None:
             try:
                 line = raw.decode("utf-8").rstrip("\n")
             except UnicodeDecodeError as exc:
-                raise OrchError(f"{name} is not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset "
-                                f"{offset + exc.start} ({exc.reason})") from None
+                raise OrchError(
+                    f"{name} is not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset "
+                    f"{offset + exc.start} ({exc.reason})"
+                ) from None
             offset += len(raw)
             cr = line.endswith("\r")
             if cr:
@@ -69,21 +75,31 @@ def _fmt_rate(value):
 
 
 @click.command()
-@click.option("--reference", "reference", required=True,
-              type=click.Path(dir_okay=False), help="Reference transcript (UTF-8).")
-@click.option("--hypothesis", "hypothesis", required=True,
-              type=click.Path(dir_okay=False), help="Hypothesis transcript (UTF-8).")
-@click.option("--mode", type=click.Choice(["auto", "cer", "wer", "mixed"]), default="auto",
-              show_default=True,
-              help="cer: characters (Chinese); wer: words; mixed: CJK characters + Latin words.")
-@click.option("--no-normalize", "no_normalize", is_flag=True,
-              help="Score the texts as they are (no width/case/punctuation/whitespace step); "
-                   "the numbers are then exactly jiwer.cer / jiwer.wer of the two files.")
-@click.option("--convert", is_flag=True,
-              help="First pass both sides through zh-TW + ITN, as the harness does for Chinese.")
+@click.option(
+    "--reference", "reference", required=True, type=click.Path(dir_okay=False), help="Reference transcript (UTF-8)."
+)
+@click.option(
+    "--hypothesis", "hypothesis", required=True, type=click.Path(dir_okay=False), help="Hypothesis transcript (UTF-8)."
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "cer", "wer", "mixed"]),
+    default="auto",
+    show_default=True,
+    help="cer: characters (Chinese); wer: words; mixed: CJK characters + Latin words.",
+)
+@click.option(
+    "--no-normalize",
+    "no_normalize",
+    is_flag=True,
+    help="Score the texts as they are (no width/case/punctuation/whitespace step); "
+    "the numbers are then exactly jiwer.cer / jiwer.wer of the two files.",
+)
+@click.option(
+    "--convert", is_flag=True, help="First pass both sides through zh-TW + ITN, as the harness does for Chinese."
+)
 @format_option()
-def score(reference: str, hypothesis: str, mode: str, no_normalize: bool, convert: bool,
-          fmt: str) -> None:
+def score(reference: str, hypothesis: str, mode: str, no_normalize: bool, convert: bool, fmt: str) -> None:
     """CER / WER of a hypothesis against a reference, and the alignment (substitutions,
     deletions, insertions)."""
     from orchestrator.quality import pipeline, scoring
@@ -101,21 +117,44 @@ def score(reference: str, hypothesis: str, mode: str, no_normalize: bool, conver
         chinese = pipeline.is_chinese(None, ref + hyp)
         ref, hyp = pipeline.to_display(ref, chinese), pipeline.to_display(hyp, chinese)
     result = scoring.score(ref, hyp, mode=mode, normalize=not no_normalize)
-    headers = ["mode", "cer", "wer", "mixed", "hits", "substitutions", "deletions",
-               "insertions", "ref_tokens", "hyp_tokens"]
-    row = [result.mode, _fmt_rate(result.cer), _fmt_rate(result.wer), _fmt_rate(result.mixed),
-           result.hits, result.substitutions, result.deletions, result.insertions,
-           result.reference_tokens, result.hypothesis_tokens]
+    headers = [
+        "mode",
+        "cer",
+        "wer",
+        "mixed",
+        "hits",
+        "substitutions",
+        "deletions",
+        "insertions",
+        "ref_tokens",
+        "hyp_tokens",
+    ]
+    row = [
+        result.mode,
+        _fmt_rate(result.cer),
+        _fmt_rate(result.wer),
+        _fmt_rate(result.mixed),
+        result.hits,
+        result.substitutions,
+        result.deletions,
+        result.insertions,
+        result.reference_tokens,
+        result.hypothesis_tokens,
+    ]
     align_headers = ["op", "ref", "hyp"]
     align_rows = [[a["op"], a["ref"], a["hyp"]] for a in result.alignment]
     if fmt == "json":
-        click.echo(json.dumps({"score": dict(zip(headers, row)), "alignment": result.alignment},
-                              ensure_ascii=False, indent=2))
+        click.echo(
+            json.dumps(
+                {"score": dict(zip(headers, row, strict=False)), "alignment": result.alignment},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
     click.echo(render_table(headers, [row], fmt))
     if result.reference_tokens == 0 and result.hypothesis_tokens:
-        click.echo("(empty reference: the rate is the number of inserted tokens, as in jiwer)",
-                   err=True)
+        click.echo("(empty reference: the rate is the number of inserted tokens, as in jiwer)", err=True)
     if align_rows:
         click.echo("")
         click.echo(render_table(align_headers, align_rows, fmt))

@@ -41,8 +41,22 @@ import re
 
 ZEROS = "零〇○"
 DIGIT_VALUE = {
-    "零": 0, "〇": 0, "○": 0, "一": 1, "幺": 1, "么": 1, "二": 2, "两": 2, "兩": 2,
-    "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
+    "零": 0,
+    "〇": 0,
+    "○": 0,
+    "一": 1,
+    "幺": 1,
+    "么": 1,
+    "二": 2,
+    "两": 2,
+    "兩": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
 }
 # digits of a cardinal number (幺/么 only ever appear in digit strings)
 CARD_DIGITS = "零〇○一二两兩三四五六七八九"
@@ -54,8 +68,22 @@ BIG_UNITS = {"万": 10**4, "萬": 10**4, "亿": 10**8, "億": 10**8, "兆": 10**
 POINTS = "点點"
 # financial numerals (大写数字), Simplified and Traditional, and their ordinary reading
 FINANCIAL = {
-    "壹": "一", "贰": "二", "貳": "二", "叁": "三", "叄": "三", "參": "三", "肆": "四", "伍": "五",
-    "陆": "六", "陸": "六", "柒": "七", "捌": "八", "玖": "九", "拾": "十", "佰": "百", "仟": "千",
+    "壹": "一",
+    "贰": "二",
+    "貳": "二",
+    "叁": "三",
+    "叄": "三",
+    "參": "三",
+    "肆": "四",
+    "伍": "五",
+    "陆": "六",
+    "陸": "六",
+    "柒": "七",
+    "捌": "八",
+    "玖": "九",
+    "拾": "十",
+    "佰": "百",
+    "仟": "千",
 }
 FIN_DIGITS = "".join(c for c, v in FINANCIAL.items() if v not in SMALL_UNITS)
 # radio-style digits (幺 1, 洞 0, 拐 7, 两 2): digits only inside a digit string that says so
@@ -95,8 +123,13 @@ PLAN_FOLLOWERS = "规划 規劃 计划 計劃 时期 時期 期间 期間 以来
 WORDS_KEPT = ["十分"]
 
 UNIT_SYMBOLS = [  # (spoken unit after a number, symbol) — longest first
-    ("千米每小时", "km/h"), ("千米每小時", "km/h"), ("公里每小时", "km/h"), ("公里每小時", "km/h"),
-    ("千克", "kg"), ("毫克", "mg"), ("克", "g"),
+    ("千米每小时", "km/h"),
+    ("千米每小時", "km/h"),
+    ("公里每小时", "km/h"),
+    ("公里每小時", "km/h"),
+    ("千克", "kg"),
+    ("毫克", "mg"),
+    ("克", "g"),
 ]
 KILO_FOLLOWERS = "米克瓦卡"  # 千 directly before these may be the prefix kilo-
 
@@ -125,7 +158,7 @@ def _parse_section(s: str, before_big: bool = False) -> int | None:
             if digit is None:
                 if ch != "十" or (val and not zero and prev_unit != 100):
                     return None  # 百/千 need a coefficient; 十 alone leads (十二), or follows
-                digit = 1        # 零 (零十二) or 百 (一百十 = 110)
+                digit = 1  # 零 (零十二) or 百 (一百十 = 110)
             elif digit_ch in TWO and ch == "十":
                 return None
             val += digit * unit
@@ -150,7 +183,7 @@ def parse_int(s: str, before_big: bool = False) -> int | None:
         idx = max(s.rfind(c) for c in chars)
         if idx < 0:
             continue
-        head, tail = s[:idx], s[idx + 1:]
+        head, tail = s[:idx], s[idx + 1 :]
         h = parse_int(head, True) if mult > 10**4 else _parse_section(head, True)
         if not h:
             return None
@@ -178,7 +211,7 @@ def _format_with_big_units(s: str) -> str | None:
     if not pieces[0] or order != sorted(set(order), reverse=True):
         return None
     out = []
-    for i, (piece, unit) in enumerate(zip(pieces, units)):
+    for i, (piece, unit) in enumerate(zip(pieces, units, strict=False)):
         body = piece[1:] if i and piece[:1] in ZEROS else piece
         if not body:
             if i == 0:
@@ -210,7 +243,7 @@ def format_int(s: str) -> str | None:
         if s[-1] in "万萬":
             idx = max(head.rfind(c) for c in "亿億")
             if idx >= 0:  # 三亿五千万 -> 3亿5000万
-                a, b = parse_int(head[:idx], True), _parse_section(head[idx + 1:].lstrip(ZEROS), True)
+                a, b = parse_int(head[:idx], True), _parse_section(head[idx + 1 :].lstrip(ZEROS), True)
                 if a and b:
                     return f"{a}{head[idx]}{b}{s[-1]}"
                 return None
@@ -233,7 +266,7 @@ def format_decimal(s: str) -> str | None:
     if sum(s.count(p) for p in POINTS) != 1:
         return None
     idx = max(s.find(p) for p in POINTS)
-    whole, frac = s[:idx], s[idx + 1:]
+    whole, frac = s[:idx], s[idx + 1 :]
     suffix = ""
     if frac and frac[-1] in BIG_UNITS:
         frac, suffix = frac[:-1], frac[-1]
@@ -263,7 +296,7 @@ def _range(run: str) -> str | None:
         lo_d, hi_d = DIGIT_VALUE[a], DIGIT_VALUE[b]
         if not 0 < hi_d - lo_d <= 2:
             continue
-        m = re.fullmatch(r"([十百千]?)([万萬亿億兆]?)", run[i + 2:])
+        m = re.fullmatch(r"([十百千]?)([万萬亿億兆]?)", run[i + 2 :])
         if not m:
             continue
         small, big = m.groups()
@@ -318,7 +351,7 @@ def _latin(ch: str) -> bool:
 
 def _unit_symbol(after: str) -> tuple[str, int]:
     for spoken, symbol in UNIT_SYMBOLS:
-        if after.startswith(spoken) and not after[len(spoken):].startswith("拉"):  # 克拉: carat
+        if after.startswith(spoken) and not after[len(spoken) :].startswith("拉"):  # 克拉: carat
             return symbol, len(spoken)
     return "", 0
 
@@ -399,8 +432,7 @@ class _Masks:
         return chr(0xF0000 + len(self.values) - 1)  # supplementary private use area
 
     def restore(self, text: str) -> str:
-        return re.sub("[\U000F0000-\U000FFFFD]",
-                      lambda m: self.values[ord(m.group()) - 0xF0000], text)
+        return re.sub("[\U000f0000-\U000ffffd]", lambda m: self.values[ord(m.group()) - 0xF0000], text)
 
 
 def _minutes(s: str, bare: bool = False) -> int | None:
@@ -497,8 +529,7 @@ def _reads_as_number(t: str) -> bool:
     ordinary ones would be (伍拾 yes; 陆陆续续, 队伍, 收拾 no)."""
     parts = re.split(f"[{POINTS}]", t)
     if len(parts) == 1:
-        return (format_int(t) is not None or (_is_digit_string(t) and len(t) >= 3)
-                or _range(t) is not None)
+        return format_int(t) is not None or (_is_digit_string(t) and len(t) >= 3) or _range(t) is not None
     if not all(parts[:-1]) or len(parts) > 4:
         return False
     return all(format_int(p) is not None or _is_digit_string(p) for p in parts if p)
@@ -554,11 +585,10 @@ class _Rewriter:
         text = m.string
         target = _NEG_TARGET.match(text, m.end())
         run = target.group(1)
-        follows = text[target.end():target.end() + 1]
+        follows = text[target.end() : target.end() + 1]
         if (follows and follows in NEG_COUNTS + FEW) or run in TWO:
             return m.group()  # 负一场 (lost one game), 负几十, 正负两个方向
-        if m.group(3) and not (run.startswith("百分") or any(p in run for p in POINTS)
-                               or target.group(2)):
+        if m.group(3) and not (run.startswith("百分") or any(p in run for p in POINTS) or target.group(2)):
             return m.group()  # 负的 only before a percentage, a decimal or a fraction
         mark = self.masks.put(m.group())
         self.signs[mark] = "±" if m.group(1) else "-"
@@ -623,10 +653,10 @@ class _Rewriter:
 
     def span(self, m: re.Match) -> str:
         a, b = m.group(1), m.group(3)
-        before = m.string[m.start() - 1:m.start()]
+        before = m.string[m.start() - 1 : m.start()]
         if len(a) == 1 and len(b) == 1 and before not in self.signs:
             return m.group()  # 三到五个: small numbers stay, as a lone 三 does (负三到三: not)
-        if m.string[m.end():m.end() + 1] in tuple(FEW):
+        if m.string[m.end() : m.end() + 1] in tuple(FEW):
             return self.masks.put(m.group())  # 三十到四十几: the whole span stays
         x, y = format_number(a), format_number(b)
         if x is None or y is None:
@@ -662,9 +692,9 @@ class _Rewriter:
         for m in _RUN.finditer(text):
             if m.start() < pos:
                 continue
-            out.append(text[pos:m.start()])
+            out.append(text[pos : m.start()])
             prev = text[m.start() - 1] if m.start() else ""
-            got = convert_run(m.group(), prev, text[m.end():m.end() + 8], negative=prev in self.signs)
+            got = convert_run(m.group(), prev, text[m.end() : m.end() + 8], negative=prev in self.signs)
             if got and prev in self.signs and "~" in got[0]:  # 负三四千: both ends are negative
                 got = (got[0].replace("~", "~" + self.signs[prev].replace("±", "")), got[1])
             if got is None:
@@ -679,6 +709,7 @@ class _Rewriter:
     def apply_signs(self, text: str) -> str:
         """A 负 before what became digits is a minus sign; before anything else, a word."""
         if self.signs:
+
             def sign(m: re.Match) -> str:
                 nxt = m.group(2)
                 value = self.masks.values[ord(nxt) - 0xF0000] if nxt not in "0123456789" else nxt

@@ -32,8 +32,7 @@ def _warm_up() -> None:
     itn_mod.itn("一万三千")
 
 
-def process_transcript(text_raw: str, language: str | None, reference: str | None, *,
-                       normalize: bool = True) -> dict:
+def process_transcript(text_raw: str, language: str | None, reference: str | None, *, normalize: bool = True) -> dict:
     """``{"text_raw", "text", "cer", "wer"}``. ``text`` is zh-TW + ITN when the language is
     Chinese (None: detected from CJK characters in the text), else the raw text stripped.
     The reference goes through the same conversion before scoring. cer/wer are None without

@@ -44,10 +44,10 @@ def detect_mode(text: str) -> str:
 
 @dataclass(frozen=True)
 class Normalization:
-    width: bool = True        # NFKC: full-width letters/digits/punctuation -> half-width
-    case: bool = True         # lower case
+    width: bool = True  # NFKC: full-width letters/digits/punctuation -> half-width
+    case: bool = True  # lower case
     punctuation: bool = True  # drop punctuation (full-width too), keep . : / , between digits
-    whitespace: bool = True   # collapse runs of whitespace (cer mode: remove all)
+    whitespace: bool = True  # collapse runs of whitespace (cer mode: remove all)
 
 
 def _strip_punctuation(text: str) -> str:
@@ -89,7 +89,7 @@ def tokens(text: str, mode: str) -> list[str]:
 @dataclass
 class Score:
     mode: str
-    rate: float                 # the headline number: cer, wer or the mixed rate
+    rate: float  # the headline number: cer, wer or the mixed rate
     cer: float | None = None
     wer: float | None = None
     mixed: float | None = None
@@ -125,11 +125,13 @@ def _align(ref_tokens: list[str], hyp_tokens: list[str], joiner: str, chars: boo
     for chunk in out.alignments[0]:
         if chunk.type == "equal":
             continue
-        rows.append({
-            "op": {"substitute": "substitute", "delete": "delete", "insert": "insert"}[chunk.type],
-            "ref": joiner.join(ref[chunk.ref_start_idx:chunk.ref_end_idx]),
-            "hyp": joiner.join(hyp[chunk.hyp_start_idx:chunk.hyp_end_idx]),
-        })
+        rows.append(
+            {
+                "op": {"substitute": "substitute", "delete": "delete", "insert": "insert"}[chunk.type],
+                "ref": joiner.join(ref[chunk.ref_start_idx : chunk.ref_end_idx]),
+                "hyp": joiner.join(hyp[chunk.hyp_start_idx : chunk.hyp_end_idx]),
+            }
+        )
     return float(rate), out.hits, out.substitutions, out.deletions, out.insertions, rows
 
 
@@ -142,8 +144,14 @@ def _char_rate(reference: str, hypothesis: str) -> float:
     return float(jiwer.process_characters(reference, hypothesis).cer)
 
 
-def score(reference: str, hypothesis: str, *, mode: str = "auto", normalize: bool = True,
-          opts: Normalization = Normalization()) -> Score:
+def score(
+    reference: str,
+    hypothesis: str,
+    *,
+    mode: str = "auto",
+    normalize: bool = True,
+    opts: Normalization = Normalization(),
+) -> Score:
     """Score ``hypothesis`` against ``reference``. Without normalization the numbers are
     exactly ``jiwer.cer(reference, hypothesis)`` (cer) / ``jiwer.wer(...)`` (wer)."""
     reference, hypothesis = reference or "", hypothesis or ""

@@ -55,14 +55,14 @@ class StreamConverter:
         whole = to_zh_tw(self.raw, self.config)
         if not whole.startswith(stable) or not stable.startswith(self.emitted):
             return ""  # hold back: the boundary is not a safe one for this text
-        new, self.emitted = stable[len(self.emitted):], stable
+        new, self.emitted = stable[len(self.emitted) :], stable
         return new
 
     def finish(self) -> str:
         """Return the rest; afterwards ``self.text`` is the conversion of the whole stream."""
         whole = self.text
         if whole.startswith(self.emitted):
-            new = whole[len(self.emitted):]
+            new = whole[len(self.emitted) :]
         else:  # cannot happen with the checks in feed(); the final text still wins
             new = whole
         self.emitted = whole

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from orchestrator.cli import main
 
 NOT_UTF8 = b"ab\xffcd\n"  # 0xff at offset 2

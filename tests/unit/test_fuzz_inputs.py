@@ -11,7 +11,6 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from orchestrator.cli import main
 from orchestrator.soak import CELL_KEYS, SOAK_KEYS
 

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from orchestrator.quality.itn import itn
 
 REPO = Path(__file__).resolve().parents[2]

@@ -4,7 +4,6 @@ written in Traditional by hand. Every case asserts the exact output; a case whos
 its input says what must stay as spoken."""
 
 import pytest
-
 from orchestrator.quality.itn import itn
 
 RULES = {

@@ -5,7 +5,6 @@ Deterministic: the interrupt is raised at a named step, not sent at a lucky mome
 import json
 
 import pytest
-
 from orchestrator.plan import RunPlan
 from orchestrator.record_sink import RecordSink
 from orchestrator.results import IterationRecord

@@ -4,9 +4,16 @@ import json
 from pathlib import Path
 
 import pytest
-
-from orchestrator.results import (SCHEMA, IterationRecord, ResultError, RunResult, Status,
-                                  StrategyResult, Summary, Verdict)
+from orchestrator.results import (
+    SCHEMA,
+    IterationRecord,
+    ResultError,
+    RunResult,
+    Status,
+    StrategyResult,
+    Summary,
+    Verdict,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -25,12 +32,12 @@ def test_a_stored_v1_run_reads_and_is_written_as_v2():
     def subset(new, old):
         return {k: v for k, v in new.items() if k in old}
 
-    for old, new in zip(data["results"], out["results"]):
+    for old, new in zip(data["results"], out["results"], strict=False):
         for key, value in old.items():
             if key not in ("summary", "iterations"):
                 assert new[key] == value, key
         assert subset(new["summary"], old["summary"]) == old["summary"]
-        assert [subset(n, o) for n, o in zip(new["iterations"], old["iterations"])] == old["iterations"]
+        assert [subset(n, o) for n, o in zip(new["iterations"], old["iterations"], strict=False)] == old["iterations"]
 
 
 def test_round_trip_is_exact_and_unknown_keys_survive():

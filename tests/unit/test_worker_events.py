@@ -1,7 +1,6 @@
 """The event loop driven by a scripted fake worker: no process, no clock, no files."""
 
 import pytest
-
 from orchestrator.record_builder import RecordBuilder
 from orchestrator.results import Status
 from orchestrator.sampler import Sample

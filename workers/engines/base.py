@@ -9,8 +9,8 @@ command line and streams the transcript to stdout.
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 
 
 @dataclass

@@ -21,7 +21,7 @@ import os
 import signal
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from workers.engines.base import CliInvocation, Engine, Request
 
@@ -110,8 +110,10 @@ def split_tokens(text: str) -> list[str]:
 def aligner_output(transcript: str) -> str:
     """A synthetic forced-alignment result in chatllm.cpp's JSON form (0.3 s per word)."""
     words = transcript.split()
-    return json.dumps([{"start": round(0.3 * k, 2), "end": round(0.3 * k + 0.25, 2), "text": w}
-                       for k, w in enumerate(words)], ensure_ascii=False)
+    return json.dumps(
+        [{"start": round(0.3 * k, 2), "end": round(0.3 * k + 0.25, 2), "text": w} for k, w in enumerate(words)],
+        ensure_ascii=False,
+    )
 
 
 class CalibrationModel:
@@ -200,5 +202,6 @@ class CalibrationEngine(Engine):
                 argv += ["-p", request.audio]
             if request.transcript:
                 argv += ["--align", request.transcript]
-        return CliInvocation(argv=argv, ready_pattern=rb"calibration: model loaded",
-                             prompt=b"File > " if interactive else None)
+        return CliInvocation(
+            argv=argv, ready_pattern=rb"calibration: model loaded", prompt=b"File > " if interactive else None
+        )
