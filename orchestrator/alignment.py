@@ -21,7 +21,7 @@ _PUNCT = re.compile(r"[^\w\u4e00-\u9fff]+", re.U)
 
 def words_of(transcript: str) -> list[str]:
     """Latin words by spaces, CJK one character each; punctuation and case dropped."""
-    out = []
+    out: list[str] = []
     for token in transcript.split():
         token = _PUNCT.sub("", token).lower()
         if not token:

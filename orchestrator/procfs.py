@@ -215,7 +215,7 @@ class _Proc:
                 self.nthreads = nthreads
             out: list[int] = []
             try:
-                for fd in self.threads.values():
+                for fd in (self.threads or {}).values():
                     out += [int(c) for c in _pread(fd).split()]
                 return out
             except Gone:

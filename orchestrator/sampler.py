@@ -289,7 +289,7 @@ class _Clock:
     It waits on a bare lock used as a wake-up token (released by `add`), not on a
     Condition: a wake-up costs the parent about half as much CPU."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._mu = threading.Lock()  # guards _due and _thread
         self._wake = threading.Lock()  # locked = no wake-up pending
         self._wake.acquire()
@@ -300,6 +300,7 @@ class _Clock:
         with self._mu:
             if sampler not in self._due:
                 now, p = time.monotonic(), sampler.period
+                assert p is not None  # only a periodic Sampler joins the clock
                 self._due[sampler] = math.ceil(now / p) * p
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="orch-sampler", daemon=True)
@@ -323,7 +324,7 @@ class _Clock:
                 if wait <= 0:
                     for s, t in self._due.items():
                         if t <= now:
-                            p = s.period
+                            p = s.period or 0.0  # never None here: see add()
                             nxt = t + p
                             if nxt <= now:  # fell behind (a slow read): next grid point
                                 nxt = (math.floor(now / p) + 1) * p

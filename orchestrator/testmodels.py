@@ -334,7 +334,7 @@ def config_json(spec: TinySpec, eos_id: int) -> dict:
         "downsample_hidden_size": spec.downsample,
         "activation_function": "gelu",
     }
-    thinker = {
+    thinker: dict[str, object] = {
         "model_type": "qwen3_forced_aligner" if spec.aligner else "qwen3_asr",
         "text_config": text,
         "audio_config": audio,
@@ -348,7 +348,7 @@ def config_json(spec: TinySpec, eos_id: int) -> dict:
     else:
         languages = LANGUAGES
         note = "random weights made by `orch make-test-models`; output is garbage"
-    config = {
+    config: dict[str, object] = {
         "architectures": ["Qwen3ASRForConditionalGeneration"],
         "model_type": "qwen3_asr",
         "thinker_config": thinker,

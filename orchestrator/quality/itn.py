@@ -438,6 +438,7 @@ class _Masks:
 def _minutes(s: str, bare: bool = False) -> int | None:
     """Minutes or seconds of a clock time: 零五, 十, 二十一. A bare 五 is enough only where the
     context says it is a time (``bare``: seconds follow, or these are the seconds)."""
+    v: int | None
     if len(s) == 2 and s[0] in ZEROS and s[1] in CARD_DIGITS:
         v = DIGIT_VALUE[s[1]]
     elif "十" in s:
@@ -584,6 +585,8 @@ class _Rewriter:
     def negative(self, m: re.Match) -> str:
         text = m.string
         target = _NEG_TARGET.match(text, m.end())
+        if target is None:  # _NEG only matches where _NEG_TARGET does; kept as it is otherwise
+            return m.group()
         run = target.group(1)
         follows = text[target.end() : target.end() + 1]
         if (follows and follows in NEG_COUNTS + FEW) or run in TWO:

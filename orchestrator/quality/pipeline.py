@@ -6,6 +6,7 @@ Keep these two signatures: ``orchestrator.runner`` calls them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from orchestrator.quality import itn as itn_mod
 from orchestrator.quality import scoring, zh_tw
@@ -43,7 +44,7 @@ def process_transcript(text_raw: str, language: str | None, reference: str | Non
         _warm_up()  # the harness calls this once with "" before it measures anything
     chinese = is_chinese(language, text_raw if text_raw.strip() else (reference or ""))
     text = to_display(text_raw, chinese)
-    out = {"text_raw": text_raw, "text": text, "cer": None, "wer": None}
+    out: dict[str, Any] = {"text_raw": text_raw, "text": text, "cer": None, "wer": None}
     if reference is None:
         return out
     ref = to_display(reference, chinese)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 from dataclasses import asdict, dataclass, field
 
 CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
@@ -114,6 +115,7 @@ def _align(ref_tokens: list[str], hyp_tokens: list[str], joiner: str, chars: boo
     if not ref_tokens:
         rows = [{"op": "insert", "ref": "", "hyp": joiner.join(hyp_tokens)}] if hyp_tokens else []
         return float(len(hyp_tokens)), 0, 0, 0, len(hyp_tokens), rows
+    out: Any
     if chars:
         out = jiwer.process_characters("".join(ref_tokens), "".join(hyp_tokens))
         rate = out.cer

@@ -122,7 +122,7 @@ class CalibrationModel:
     def __init__(self, options: dict):
         self.o = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
         self.weights: Weights | None = None
-        self.model = None
+        self.model: str | None = None
 
     def load(self, label: str | None) -> None:
         name, mb = parse_model(label, float(self.o["model_mb"]))
