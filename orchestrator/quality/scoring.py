@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 _CJK_RE = re.compile(f"[{CJK}]")
