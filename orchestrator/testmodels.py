@@ -216,7 +216,7 @@ SPECS = {
 #    (Qwen3ASRConverter) writes the Qwen3 text config with tie_word_embeddings forced false (so it
 #    stores lm_head, as the real file has), the mrope_section and, for the aligner, classify_num.
 #  Check: shape-qwen3-asr-0.6b at q4_0 comes to within 0.01% of the real 0.6B q4_0 file's
-#  538,868,432 bytes (tests/test_testmodels.py; docs/real-scale.md).
+#  538,868,432 bytes (tests/integration/test_testmodels.py; docs/real-scale.md).
 FULL_SPECS = {
     s.name: s
     for s in (

@@ -23,7 +23,7 @@ from orchestrator.results import (
     Summary,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def fixture(name: str) -> dict:

@@ -22,7 +22,7 @@ from orchestrator import soak
 from orchestrator.history import baseline, prometheus, store
 from orchestrator.results import Outcome, Regression, RunResult, SoakInfo
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FAST = {"ttft_ms": 5, "token_ms": 1}
 
 

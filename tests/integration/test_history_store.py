@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from orchestrator.history import store
 from orchestrator.results import Outcome, RunResult, SoakInfo
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def fixture(name: str) -> dict:

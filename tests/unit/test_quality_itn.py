@@ -10,7 +10,7 @@ from orchestrator.quality.cases import load_cases, variant
 from orchestrator.quality.commands import itn as itn_command
 from orchestrator.quality.itn import itn, parse_int
 
-CASES = Path(__file__).resolve().parents[1].parent / "shared" / "itn" / "cases.txt"
+CASES = Path(__file__).resolve().parents[2].parent / "shared" / "itn" / "cases.txt"
 TARGET = 0.97
 
 
