@@ -10,6 +10,10 @@ The request is stamped when the program says it is ready (its ready line on stde
 interactive prompt); a program that gives no such mark is stamped at spawn, and then the
 iteration's TTFT includes process start and model load (`extra.ttft_includes_load`).
 
+TTFT by phase: an engine that can tell (chatllm: the ffmpeg stamps, workers/engines/chatllm.py)
+gives `extra.ttft_phases` through `program_started` / `program_ttft_phases`, and the pipe its
+stamps come through as `program_pass_fds` (Popen closes every other descriptor).
+
 Memory of a one-shot program: the kernel's peak RSS for it (wait4's ru_maxrss), reported in
 `extra.engine_maxrss_mb`; the parent's sampler also sees it while it runs.
 """
@@ -25,7 +29,6 @@ import time
 
 from workers.engines.base import EngineError, Request
 from workers.loop import Session
-
 
 EXIT_GRACE_S = 5.0  # how long an interactive program may take to leave once its input closes
 PROMPT_LOOP = 100  # prompts printed after end of input that show it never will
@@ -74,6 +77,24 @@ def _request(s: Session) -> dict:
     return dict(audio=cfg.get("audio"), transcript=cfg.get("transcript"), language=cfg.get("language"))
 
 
+def _pass_fds(s: Session) -> tuple[int, ...]:
+    """Descriptors the engine wants its program to inherit (chatllm: its decode stamps' pipe)."""
+    return tuple(getattr(s.engine, "program_pass_fds", ()) or ())
+
+
+def _program_started(s: Session) -> None:
+    """The engine's hook before the program gets its request (drops earlier stamps)."""
+    hook = getattr(s.engine, "program_started", None)
+    if hook:
+        hook()
+
+
+def _program_phases(s: Session, t_start: float, t_first: float | None, includes_load: bool):
+    """The engine's TTFT by phase for the program's last request, when it can tell."""
+    phases = getattr(s.engine, "program_ttft_phases", None)
+    return phases(t_start, t_first, includes_load) if phases else None
+
+
 def run(s: Session, first_i: int, iters: int) -> None:
     exits: dict[str, int] = {}  # abnormal exits after a complete result, by how
     runs = 0
@@ -94,9 +115,10 @@ def _one_shot(s: Session, i: int, model: str | None) -> str | None:
     inv = s.engine.cli_invocation(model, Request(i=i, **_request(s)))
     s.ch.phase("before_infer", i, model)
     s.ch.send("iteration_start", i=i, t=time.monotonic())
+    _program_started(s)
     t_spawn = time.monotonic()
     proc = subprocess.Popen(inv.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, bufsize=0, env=inv.env)
+                            stderr=subprocess.PIPE, bufsize=0, env=inv.env, pass_fds=_pass_fds(s))
     streams = _Streams(proc)
     t_request = None if inv.ready_pattern else t_spawn
     out, first, count = bytearray(), None, 0
@@ -136,6 +158,10 @@ def _one_shot(s: Session, i: int, model: str | None) -> str | None:
         "startup_ms": (t_request - t_spawn) * 1000 if inv.ready_pattern and t_request else None,
         "raw_output": raw[-2000:],
     }
+    # the program's TTFT by phase, counted from where the TTFT is (spawn, or the ready line)
+    phases = _program_phases(s, t_request or t_spawn, first, includes_load=inv.ready_pattern is None)
+    if phases:
+        extra["ttft_phases"] = phases
     s.ch.send("iteration_done", i=i, text=text, tokens=count, t_request=t_request or t_spawn,
               t_first=first, t_end=t_end, model=model, load_ms=None, extra=extra)
     if sig:
@@ -154,7 +180,7 @@ def run_interactive(s: Session, first_i: int, iters: int) -> None:
     s.ch.phase("before_load", first_i, model)
     t0 = time.monotonic()
     proc = subprocess.Popen(inv.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, bufsize=0, env=inv.env)
+                            stderr=subprocess.PIPE, bufsize=0, env=inv.env, pass_fds=_pass_fds(s))
     streams = _Streams(proc)
     pending = bytearray()
 
@@ -188,6 +214,7 @@ def run_interactive(s: Session, first_i: int, iters: int) -> None:
         chunks: list[tuple[bytes, float]] = []
         s.ch.phase("before_infer", i, model)
         s.ch.send("iteration_start", i=i, t=time.monotonic())
+        _program_started(s)
         t_request = time.monotonic()
         proc.stdin.write((s.config.get("audio") or "calibration.wav").encode() + b"\n")
         proc.stdin.flush()
@@ -200,9 +227,10 @@ def run_interactive(s: Session, first_i: int, iters: int) -> None:
         t_end = time.monotonic()
         text = s.engine.clean_text(b"".join(d for d, _ in chunks).decode("utf-8", "replace"))
         s.ch.phase("after_infer", i, model)
+        phases = _program_phases(s, t_request, chunks[0][1] if chunks else None, includes_load=False)
         s.ch.send("iteration_done", i=i, text=text, tokens=len(chunks), t_request=t_request,
                   t_first=chunks[0][1] if chunks else None, t_end=t_end, model=model,
-                  load_ms=s.load_ms, extra={})
+                  load_ms=s.load_ms, extra={"ttft_phases": phases} if phases else {})
         s.load_ms = None
     proc.stdin.close()
     _end_interactive(s, proc, streams, inv.prompt)

@@ -3,10 +3,37 @@ unload with phase marks. The strategies differ only in how they put these togeth
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import resource
 import time
 
 from workers.channel import Channel
 from workers.engines.base import Engine, Request
+
+
+def ttft_cpu(before: resource.struct_rusage, at_first: resource.struct_rusage) -> dict:
+    """What this process did between the request and its first chunk: CPU seconds of all its
+    threads (an engine computing on N threads uses about N x the TTFT when it has the cores to
+    itself, much less when other work takes them) and how often the kernel took a core from
+    it (involuntary context switches). Children (ffmpeg) are not in these."""
+    cpu = (at_first.ru_utime + at_first.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {"ttft_cpu_ms": round(cpu * 1000, 1),
+            "ttft_involuntary_switches": at_first.ru_nivcsw - before.ru_nivcsw}
+
+
+def malloc_trim() -> bool | None:
+    """glibc's `malloc_trim(0)`: hand the heap's free pages back to the kernel (every arena,
+    free chunks inside the heap too, not only its top). True if memory was released, False
+    if none could be, None where there is no glibc malloc_trim (musl, macOS)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return bool(trim(0))
 
 
 class Session:
@@ -19,6 +46,7 @@ class Session:
         self.models = config.get("models") or [None]
         self.load_ms: float | None = None
         self.notes: list[str] = []  # teardown findings, sent with `done`
+        self._trim_noted = False
 
     def load(self, i: int, model: str | None) -> None:
         self.ch.phase("before_load", i, model)
@@ -29,6 +57,12 @@ class Session:
 
     def unload(self, i: int, model: str | None) -> None:
         self.engine.unload()
+        if self.engine.options.get("trim_after_unload"):
+            # leak or retention: what glibc keeps after a free comes back now, so what the
+            # after_unload mark still sees is held by someone, not cached by the allocator
+            if malloc_trim() is None and not self._trim_noted:
+                self.notes.append("trim_after_unload: this C library has no malloc_trim; nothing trimmed")
+                self._trim_noted = True
         self.ch.phase("after_unload", i, model)
 
     def request(self, i: int, model: str | None) -> None:
@@ -37,6 +71,7 @@ class Session:
         req = Request(i=i, audio=cfg.get("audio"), transcript=cfg.get("transcript"),
                       language=cfg.get("language"))
         first: list[float] = []
+        first_usage: list[resource.struct_rusage] = []
         count = 0
 
         def on_chunk(text: str) -> None:
@@ -44,17 +79,26 @@ class Session:
             t = time.monotonic()  # stamped the moment the chunk reaches us
             if not first:
                 first.append(t)
+                first_usage.append(resource.getrusage(resource.RUSAGE_SELF))
             count += 1
             self.ch.send("token", i=i, text=text, t=t)
 
         self.ch.phase("before_infer", i, model)
         self.ch.send("iteration_start", i=i, t=time.monotonic())
+        usage = resource.getrusage(resource.RUSAGE_SELF)
         t_request = time.monotonic()
         text = self.engine.transcribe(req, on_chunk)
         t_end = time.monotonic()
         self.ch.phase("after_infer", i, model)
         clean = self.engine.clean_text(text)
+        extra = {"raw_output": text[-2000:]} if clean != text else {}
+        phases = getattr(self.engine, "ttft_phases", None)  # engines that can break TTFT up
+        ttft_phases = phases(t_request, first[0] if first else None) if phases else None
+        if ttft_phases:
+            extra["ttft_phases"] = ttft_phases
+        if first_usage:
+            extra.update(ttft_cpu(usage, first_usage[0]))
         self.ch.send("iteration_done", i=i, text=clean, tokens=count, t_request=t_request,
                      t_first=first[0] if first else None, t_end=t_end, model=model,
-                     load_ms=self.load_ms, extra={"raw_output": text[-2000:]} if clean != text else {})
+                     load_ms=self.load_ms, extra=extra)
         self.load_ms = None  # reported once, with the first request after the load

@@ -1,0 +1,214 @@
+"""Leak or retention? A strategy that grows (recreate, recreate-destroy, switch) is run again
+in arms that differ only in what the C library may keep, and the growth at the `after_unload`
+mark (nothing loaded: what is still there is held by someone) is compared across them.
+
+Arms (the same plan each time, a fresh worker each):
+- `plain`: as the strategy runs;
+- `trim`: the worker calls glibc's `malloc_trim(0)` after every unload (worker engine option
+  `trim_after_unload`, workers/loop.py): free chunks anywhere in every arena go back to the
+  kernel before the mark is sampled;
+- `tunable`: `GLIBC_TUNABLES=glibc.malloc.trim_threshold=0` in the worker's environment:
+  every free() gives the heap's top back at once (only the top: a free chunk under a live
+  one stays, so this arm can keep more than `trim`).
+
+Reading (`classify`), on two figures at the `after_unload` mark: the growth per iteration
+(MB, slope over the measured iterations) and `retained_mb`, how much more plain holds than
+trim at the same iteration (mean):
+- growth: `leak` (or held on purpose) when trim grows about as much as plain: the memory is
+  still allocated (for chatllm.cpp's bindings without destroy that is by design, LibChatLLM
+  keeps every object; with destroy it is what the engine does not free); `retention` when
+  plain grows and trim does not: the allocator kept freed memory (reused, not lost: plain's
+  series levels off once its free lists cover an iteration); `partly retention` when trim
+  grows clearly less than plain; `stable` when neither grows;
+- and `+ retention` when plain sits `retained_mb` above trim without growing apart: memory
+  freed at unload that glibc kept (a constant, not a leak: the next load reuses it).
+
+This module runs the arms through the normal runner (no new command: the parent's option
+and flag for `trim_after_unload` belong to orchestrator/engine_options.py). Until the typed
+option exists, `with_worker_options` adds the key to what the worker is told.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from orchestrator import analysis
+from orchestrator.plan import RunPlan, new_run_id
+from orchestrator.results import IterationRecord, RunResult
+
+TRIM_OPTION = "trim_after_unload"
+TUNABLE = "glibc.malloc.trim_threshold=0"
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    worker_options: dict = field(default_factory=dict)  # added to the engine options the worker gets
+    env: dict = field(default_factory=dict)  # added to the worker's environment
+
+
+ARMS = (
+    Arm("plain"),
+    Arm("trim", worker_options={TRIM_OPTION: True}),
+    Arm("tunable", env={"GLIBC_TUNABLES": TUNABLE}),
+)
+
+
+class _WithWorkerOptions:
+    """Engine options plus keys the typed options do not know yet (to_worker/describe only)."""
+
+    def __init__(self, base, extra: dict):
+        self._base = base
+        self._extra = dict(extra)
+
+    def __getattr__(self, name):
+        return getattr(self._base, name)
+
+    def to_worker(self) -> dict:
+        return {**self._base.to_worker(), **self._extra}
+
+    def describe(self) -> dict:
+        return {**self._base.describe(), **self._extra}
+
+
+def with_worker_options(options, extra: dict):
+    """`options` with `extra` in what the worker gets: through the typed field when the
+    options class has it, else a thin wrapper."""
+    if not extra:
+        return options
+    names = {f.name for f in dataclasses.fields(options)} if dataclasses.is_dataclass(options) else set()
+    if set(extra) <= names:
+        return dataclasses.replace(options, **extra)
+    return _WithWorkerOptions(options, extra)
+
+
+@contextmanager
+def worker_env(extra: dict):
+    """The runner starts workers with this process's environment: set `extra` around a run.
+    A GLIBC_TUNABLES already set is extended, not replaced."""
+    saved = {k: os.environ.get(k) for k in extra}
+    try:
+        for k, v in extra.items():
+            old = os.environ.get(k)
+            os.environ[k] = f"{old}:{v}" if k == "GLIBC_TUNABLES" and old else v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@dataclass
+class ArmFigures:
+    """One arm's memory at the marks, per measured iteration (MB), and the growth fits."""
+
+    arm: str
+    status: str
+    iters: list[int]
+    after_unload_mb: list[float]
+    after_infer_mb: list[float]
+    growth_after_unload: tuple[float, float, float] | None  # slope, CI low, CI high
+    growth_after_infer: tuple[float, float, float] | None
+
+    @property
+    def slope(self) -> float | None:
+        return self.growth_after_unload[0] if self.growth_after_unload else None
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def figures(arm: str, status: str, iterations: list[IterationRecord]) -> ArmFigures:
+    """The arm's series from its iteration records (warm-up iterations left out)."""
+    its = [it for it in iterations if not it.warmup]
+    unload = [(it.i, it.phase_rss("after_unload")) for it in its]
+    unload = [(i, v) for i, v in unload if v is not None]
+    infer = [(it.i, it.rss_mb) for it in its if it.rss_mb is not None]
+    return ArmFigures(arm=arm, status=status, iters=[i for i, _ in unload],
+                      after_unload_mb=[round(v, 1) for _, v in unload],
+                      after_infer_mb=[round(v, 1) for _, v in infer],
+                      growth_after_unload=analysis.slope_ci([i for i, _ in unload], [v for _, v in unload]),
+                      growth_after_infer=analysis.slope_ci([i for i, _ in infer], [v for _, v in infer]))
+
+
+def retained(plain: ArmFigures, trimmed: ArmFigures) -> float | None:
+    """Mean of plain - trim at after_unload over the iterations both have (MB)."""
+    t = dict(zip(trimmed.iters, trimmed.after_unload_mb, strict=True))
+    diffs = [v - t[i] for i, v in zip(plain.iters, plain.after_unload_mb, strict=True) if i in t]
+    return round(sum(diffs) / len(diffs), 1) if diffs else None
+
+
+def classify(plain: float | None, trimmed: float | None, retained_mb: float | None = None,
+             threshold: float = 0.5, retained_threshold_mb: float = 10.0) -> str:
+    """Leak or retention from the growth per iteration at after_unload (MB) without and with
+    trim, and what plain keeps above trim (MB). `threshold`: growth under it counts as none
+    (MB per iteration); `retained_threshold_mb`: a smaller gap counts as none."""
+    if plain is None or trimmed is None:
+        return "unknown"
+    grows, trim_grows = plain >= threshold, trimmed >= threshold
+    if not grows and not trim_grows:
+        growth = "stable"
+    elif not trim_grows:
+        growth = "retention"
+    elif not grows:  # trim grows, plain does not: noise or something odd; say so
+        return "unknown"
+    else:
+        growth = "leak" if trimmed >= 0.8 * plain else "partly retention"
+    if growth in ("leak", "stable") and retained_mb is not None and retained_mb >= retained_threshold_mb:
+        return "retention" if growth == "stable" else "leak + retention"
+    return growth
+
+
+@dataclass
+class ProbeResult:
+    strategy: str
+    arms: list[ArmFigures]
+    verdict: str
+    runs: dict[str, str]  # arm -> run folder
+    retained_mb: float | None = None  # plain - trim at after_unload, mean (MB)
+
+    def to_json(self) -> dict:
+        return {"strategy": self.strategy, "verdict": self.verdict, "retained_mb": self.retained_mb,
+                "runs": self.runs, "arms": [a.to_json() for a in self.arms]}
+
+
+def probe(plan: RunPlan, strategy: str, arms=ARMS, threshold: float = 0.5, execute=None) -> ProbeResult:
+    """Run `strategy` of `plan` once per arm and classify. `execute` (tests) defaults to
+    orchestrator.runner.execute."""
+    if execute is None:
+        from orchestrator.runner import execute
+    out, runs = [], {}
+    for arm in arms:
+        arm_plan = dataclasses.replace(plan, strategies=[strategy], run_id=f"{new_run_id()}-{arm.name}",
+                                       engine_options=with_worker_options(plan.engine_options, arm.worker_options),
+                                       json_path=None)
+        with worker_env(arm.env):
+            result: RunResult = execute(arm_plan)
+        entry = result.results[0]
+        runs[arm.name] = str(arm_plan.run_dir)
+        out.append(figures(arm.name, entry.status.value, entry.iterations))
+    by = {a.arm: a for a in out}
+    plain, trimmed = by.get("plain"), by.get("trim")
+    kept = retained(plain, trimmed) if plain and trimmed else None
+    verdict = classify(plain.slope if plain else None, trimmed.slope if trimmed else None, kept, threshold)
+    return ProbeResult(strategy=strategy, arms=out, verdict=verdict, runs=runs, retained_mb=kept)
+
+
+def report(result: ProbeResult) -> str:
+    """A few lines for a terminal or a doc."""
+    kept = f" (plain holds {result.retained_mb:+.1f} MB more than trim after unload)" \
+        if result.retained_mb is not None else ""
+    lines = [f"{result.strategy}: {result.verdict}{kept}"]
+    for a in result.arms:
+        g = a.growth_after_unload
+        gi = a.growth_after_infer
+        fit = f"{g[0]:+.2f} MB/iter [{g[1]:+.2f}, {g[2]:+.2f}]" if g else "-"
+        fit_i = f"{gi[0]:+.2f}" if gi else "-"
+        lines.append(f"  {a.arm:8} {a.status:12} after_unload {fit}; after_infer {fit_i} MB/iter; "
+                     f"after_unload MB {a.after_unload_mb}")
+    return "\n".join(lines)
