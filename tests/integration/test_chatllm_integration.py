@@ -63,43 +63,43 @@ def chatllm_plan(tmp_path, paths, strategies, models, scenario="asr", iters=4, a
 
 @pytest.mark.parametrize("strategy", ["restart", "fresh-process", "cli", "cli-interactive"])
 def test_strategy_streams_and_is_sampled(tmp_path, chatllm, tiny_models, strategy):
-    r = execute(chatllm_plan(tmp_path, chatllm, [strategy], [tiny_models["tiny-asr-a"]]))["results"][0]
-    assert r["status"] == "ok", r["error"]
-    assert len(r["iterations"]) == 4
-    for it in r["iterations"]:
-        assert it["rss_mb"] and it["rss_mb"] > 10
-        assert it["tokens"] >= 2 and it["streamed"], it
-    assert r["summary"]["growth_ci95"] is not None
+    r = execute(chatllm_plan(tmp_path, chatllm, [strategy], [tiny_models["tiny-asr-a"]])).results[0]
+    assert r.status == "ok", r.error
+    assert len(r.iterations) == 4
+    for it in r.iterations:
+        assert it.rss_mb and it.rss_mb > 10
+        assert it.tokens >= 2 and it.streamed, it
+    assert r.summary.growth_ci95 is not None
 
 
 def test_recreate_the_bindings_way_is_measured(tmp_path, chatllm, tiny_models):
     """Dropping a ChatLLM object does not free it (LibChatLLM keeps it): orch must run the
     strategy to the end and show the growth, whatever it is, with a CI."""
-    r = execute(chatllm_plan(tmp_path, chatllm, ["recreate"], [tiny_models["tiny-asr-a"]], iters=4))["results"][0]
-    assert r["status"] == "ok", r["error"]
-    assert r["summary"]["growth_mb_per_iter"] is not None
+    r = execute(chatllm_plan(tmp_path, chatllm, ["recreate"], [tiny_models["tiny-asr-a"]], iters=4)).results[0]
+    assert r.status == "ok", r.error
+    assert r.summary.growth_mb_per_iter is not None
 
 
 def test_recreate_destroy_reports_what_destroy_does(tmp_path, chatllm, tiny_models):
     """On the 2026-08 snapshot chatllm_destroy aborts: a crash with the signal named and the
     first iteration kept. On a fixed build it completes."""
-    r = execute(chatllm_plan(tmp_path, chatllm, ["recreate-destroy"], [tiny_models["tiny-asr-a"]], iters=3))["results"][0]
-    if r["status"] == "crashed":
-        assert "SIGABRT after iteration 1" in r["error"]
-        assert [it["i"] for it in r["iterations"]] == [1]
+    r = execute(chatllm_plan(tmp_path, chatllm, ["recreate-destroy"], [tiny_models["tiny-asr-a"]], iters=3)).results[0]
+    if r.status == "crashed":
+        assert "SIGABRT after iteration 1" in r.error
+        assert [it.i for it in r.iterations] == [1]
     else:
-        assert r["status"] == "ok", r["error"]
-        assert len(r["iterations"]) == 3
+        assert r.status == "ok", r.error
+        assert len(r.iterations) == 3
 
 
 def test_switch_and_align_finish(tmp_path, chatllm, tiny_models):
     sw = execute(chatllm_plan(tmp_path, chatllm, ["fresh-process", "cli"],
                               [tiny_models["tiny-asr-a"], tiny_models["tiny-asr-b"]], scenario="switch", iters=2))
-    for r in sw["results"]:
-        assert r["status"] == "ok", r["error"]
-        assert set(r["per_model"]) == {str(tiny_models["tiny-asr-a"]), str(tiny_models["tiny-asr-b"])}
+    for r in sw.results:
+        assert r.status == "ok", r.error
+        assert set(r.per_model) == {str(tiny_models["tiny-asr-a"]), str(tiny_models["tiny-asr-b"])}
     al = execute(chatllm_plan(tmp_path, chatllm, ["restart", "cli"], [tiny_models["tiny-aligner"]],
                               scenario="align", iters=2))
-    for r in al["results"]:
-        assert r["status"] == "ok", r["error"]
-        assert all("alignment" in it for it in r["iterations"])
+    for r in al.results:
+        assert r.status == "ok", r.error
+        assert all(it.alignment for it in r.iterations)
