@@ -44,6 +44,13 @@ def engine_option_decorators():
             "--crash-at", type=click.IntRange(1), default=None, help="calibration: SIGSEGV at this iteration."
         ),
         click.option("--hang-at", type=click.IntRange(1), default=None, help="calibration: hang at this iteration."),
+        # both engines
+        click.option(
+            "--trim-after-unload",
+            is_flag=True,
+            default=None,
+            help="The worker calls glibc malloc_trim(0) after every unload (leak vs allocator retention).",
+        ),
         # chatllm.cpp engine
         click.option(
             "--chatllm-dir",
@@ -57,6 +64,13 @@ def engine_option_decorators():
         click.option("--threads", type=int, default=None, help="chatllm: threads (-n)."),
         click.option("--ctx", type=int, default=None, help="chatllm: context length (-c)."),
         click.option("--max-new-tokens", type=int, default=None, help="chatllm: bound on the output length."),
+        click.option(
+            "--no-ttft-phases",
+            "ttft_phases",
+            flag_value=False,
+            default=None,
+            help="chatllm: do not break TTFT into phases (no stamping ffmpeg, no statistics call).",
+        ),
         click.option(
             "--engine-arg",
             "engine_args",
@@ -76,6 +90,7 @@ CALIBRATION_KEYS = (
     "load_ms",
     "crash_at",
     "hang_at",
+    "trim_after_unload",
 )
 CHATLLM_KEYS = {
     "chatllm_dir": "chatllm_dir",
@@ -85,6 +100,8 @@ CHATLLM_KEYS = {
     "ctx": "ctx",
     "max_new_tokens": "max_new_tokens",
     "engine_args": "engine_args",
+    "trim_after_unload": "trim_after_unload",
+    "ttft_phases": "ttft_phases",
 }
 
 

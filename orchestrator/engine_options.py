@@ -36,6 +36,8 @@ class CalibrationOptions:
     crash_at: int | None = None
     hang_at: int | None = None
     transcript: str | None = None
+    # glibc malloc_trim(0) after every unload: tells a leak from allocator retention
+    trim_after_unload: bool | None = None
 
     engine = "calibration"
 
@@ -68,6 +70,10 @@ class ChatLLMOptions:
     threads: int | None = None
     ctx: int | None = None
     max_new_tokens: int | None = None
+    # glibc malloc_trim(0) after every unload: tells a leak from allocator retention
+    trim_after_unload: bool | None = None
+    # TTFT by phase (a stamping ffmpeg on PATH, the bindings' statistics); None: on
+    ttft_phases: bool | None = None
 
     engine = "chatllm"
 

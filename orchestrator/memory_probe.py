@@ -23,9 +23,8 @@ trim at the same iteration (mean):
 - and `+ retention` when plain sits `retained_mb` above trim without growing apart: memory
   freed at unload that glibc kept (a constant, not a leak: the next load reuses it).
 
-This module runs the arms through the normal runner (no new command: the parent's option
-and flag for `trim_after_unload` belong to orchestrator/engine_options.py). Until the typed
-option exists, `with_worker_options` adds the key to what the worker is told.
+This module runs the arms through the normal runner; `trim_after_unload` is a typed engine
+option (orchestrator/engine_options.py; `--trim-after-unload` on the command line).
 """
 
 from __future__ import annotations
@@ -57,32 +56,9 @@ ARMS = (
 )
 
 
-class _WithWorkerOptions:
-    """Engine options plus keys the typed options do not know yet (to_worker/describe only)."""
-
-    def __init__(self, base, extra: dict):
-        self._base = base
-        self._extra = dict(extra)
-
-    def __getattr__(self, name):
-        return getattr(self._base, name)
-
-    def to_worker(self) -> dict:
-        return {**self._base.to_worker(), **self._extra}
-
-    def describe(self) -> dict:
-        return {**self._base.describe(), **self._extra}
-
-
 def with_worker_options(options, extra: dict):
-    """`options` with `extra` in what the worker gets: through the typed field when the
-    options class has it, else a thin wrapper."""
-    if not extra:
-        return options
-    names = {f.name for f in dataclasses.fields(options)} if dataclasses.is_dataclass(options) else set()
-    if set(extra) <= names:
-        return dataclasses.replace(options, **extra)
-    return _WithWorkerOptions(options, extra)
+    """`options` (engine_options.CalibrationOptions / ChatLLMOptions) with `extra` set."""
+    return dataclasses.replace(options, **extra) if extra else options
 
 
 @contextmanager
@@ -129,11 +105,15 @@ def figures(arm: str, status: str, iterations: list[IterationRecord]) -> ArmFigu
     unload = [(it.i, it.phase_rss("after_unload")) for it in its]
     unload = [(i, v) for i, v in unload if v is not None]
     infer = [(it.i, it.rss_mb) for it in its if it.rss_mb is not None]
-    return ArmFigures(arm=arm, status=status, iters=[i for i, _ in unload],
-                      after_unload_mb=[round(v, 1) for _, v in unload],
-                      after_infer_mb=[round(v, 1) for _, v in infer],
-                      growth_after_unload=analysis.slope_ci([i for i, _ in unload], [v for _, v in unload]),
-                      growth_after_infer=analysis.slope_ci([i for i, _ in infer], [v for _, v in infer]))
+    return ArmFigures(
+        arm=arm,
+        status=status,
+        iters=[i for i, _ in unload],
+        after_unload_mb=[round(v, 1) for _, v in unload],
+        after_infer_mb=[round(v, 1) for _, v in infer],
+        growth_after_unload=analysis.slope_ci([i for i, _ in unload], [v for _, v in unload]),
+        growth_after_infer=analysis.slope_ci([i for i, _ in infer], [v for _, v in infer]),
+    )
 
 
 def retained(plain: ArmFigures, trimmed: ArmFigures) -> float | None:
@@ -143,8 +123,13 @@ def retained(plain: ArmFigures, trimmed: ArmFigures) -> float | None:
     return round(sum(diffs) / len(diffs), 1) if diffs else None
 
 
-def classify(plain: float | None, trimmed: float | None, retained_mb: float | None = None,
-             threshold: float = 0.5, retained_threshold_mb: float = 10.0) -> str:
+def classify(
+    plain: float | None,
+    trimmed: float | None,
+    retained_mb: float | None = None,
+    threshold: float = 0.5,
+    retained_threshold_mb: float = 10.0,
+) -> str:
     """Leak or retention from the growth per iteration at after_unload (MB) without and with
     trim, and what plain keeps above trim (MB). `threshold`: growth under it counts as none
     (MB per iteration); `retained_threshold_mb`: a smaller gap counts as none."""
@@ -173,8 +158,13 @@ class ProbeResult:
     retained_mb: float | None = None  # plain - trim at after_unload, mean (MB)
 
     def to_json(self) -> dict:
-        return {"strategy": self.strategy, "verdict": self.verdict, "retained_mb": self.retained_mb,
-                "runs": self.runs, "arms": [a.to_json() for a in self.arms]}
+        return {
+            "strategy": self.strategy,
+            "verdict": self.verdict,
+            "retained_mb": self.retained_mb,
+            "runs": self.runs,
+            "arms": [a.to_json() for a in self.arms],
+        }
 
 
 def probe(plan: RunPlan, strategy: str, arms=ARMS, threshold: float = 0.5, execute=None) -> ProbeResult:
@@ -184,9 +174,13 @@ def probe(plan: RunPlan, strategy: str, arms=ARMS, threshold: float = 0.5, execu
         from orchestrator.runner import execute
     out, runs = [], {}
     for arm in arms:
-        arm_plan = dataclasses.replace(plan, strategies=[strategy], run_id=f"{new_run_id()}-{arm.name}",
-                                       engine_options=with_worker_options(plan.engine_options, arm.worker_options),
-                                       json_path=None)
+        arm_plan = dataclasses.replace(
+            plan,
+            strategies=[strategy],
+            run_id=f"{new_run_id()}-{arm.name}",
+            engine_options=with_worker_options(plan.engine_options, arm.worker_options),
+            json_path=None,
+        )
         with worker_env(arm.env):
             result: RunResult = execute(arm_plan)
         entry = result.results[0]
@@ -201,14 +195,19 @@ def probe(plan: RunPlan, strategy: str, arms=ARMS, threshold: float = 0.5, execu
 
 def report(result: ProbeResult) -> str:
     """A few lines for a terminal or a doc."""
-    kept = f" (plain holds {result.retained_mb:+.1f} MB more than trim after unload)" \
-        if result.retained_mb is not None else ""
+    kept = (
+        f" (plain holds {result.retained_mb:+.1f} MB more than trim after unload)"
+        if result.retained_mb is not None
+        else ""
+    )
     lines = [f"{result.strategy}: {result.verdict}{kept}"]
     for a in result.arms:
         g = a.growth_after_unload
         gi = a.growth_after_infer
         fit = f"{g[0]:+.2f} MB/iter [{g[1]:+.2f}, {g[2]:+.2f}]" if g else "-"
         fit_i = f"{gi[0]:+.2f}" if gi else "-"
-        lines.append(f"  {a.arm:8} {a.status:12} after_unload {fit}; after_infer {fit_i} MB/iter; "
-                     f"after_unload MB {a.after_unload_mb}")
+        lines.append(
+            f"  {a.arm:8} {a.status:12} after_unload {fit}; after_infer {fit_i} MB/iter; "
+            f"after_unload MB {a.after_unload_mb}"
+        )
     return "\n".join(lines)

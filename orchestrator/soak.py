@@ -179,6 +179,12 @@ SOAK_KEYS = set(SOAK_SCHEMA)
 
 # engine_options per engine (the calibration engine's are its command-line twins' names)
 _MS = _number(0)
+
+
+def _bool(v):
+    return None if isinstance(v, bool) else f"must be true or false, not {v!r}"
+
+
 ENGINE_OPTIONS = {
     "calibration": {
         "ttft_ms": _MS,
@@ -191,6 +197,7 @@ ENGINE_OPTIONS = {
         "crash_at": _number(1, integer=True),
         "hang_at": _number(1, integer=True),
         "transcript": _text,
+        "trim_after_unload": _bool,
     },
     "chatllm": {
         "chatllm_dir": _path,
@@ -204,6 +211,8 @@ ENGINE_OPTIONS = {
             if isinstance(v, list) and all(isinstance(x, str) for x in v)
             else f"must be a list of strings, not {v!r}"
         ),
+        "trim_after_unload": _bool,
+        "ttft_phases": _bool,
     },
 }
 
