@@ -43,9 +43,10 @@ def test_retained_is_the_mean_gap_on_shared_iterations():
     assert mp.retained(plain, trim) == pytest.approx(639.0)
 
 
-def test_worker_options_go_through_a_wrapper_until_the_typed_option_exists():
+def test_worker_options_go_through_the_typed_option():
     base = ChatLLMOptions(threads=2)
     wrapped = mp.with_worker_options(base, {"trim_after_unload": True})
+    assert isinstance(wrapped, ChatLLMOptions) and wrapped.trim_after_unload is True
     assert wrapped.to_worker() == {**base.to_worker(), "trim_after_unload": True}
     assert wrapped.describe()["trim_after_unload"] is True
     assert wrapped.threads == 2
