@@ -102,8 +102,7 @@ class ArmFigures:
 def figures(arm: str, status: str, iterations: list[IterationRecord]) -> ArmFigures:
     """The arm's series from its iteration records (warm-up iterations left out)."""
     its = [it for it in iterations if not it.warmup]
-    unload = [(it.i, it.phase_rss("after_unload")) for it in its]
-    unload = [(i, v) for i, v in unload if v is not None]
+    unload = [(it.i, v) for it in its if (v := it.phase_rss("after_unload")) is not None]
     infer = [(it.i, it.rss_mb) for it in its if it.rss_mb is not None]
     return ArmFigures(
         arm=arm,

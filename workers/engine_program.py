@@ -51,6 +51,7 @@ class _Streams:
 
     def __init__(self, proc: subprocess.Popen):
         self.proc = proc
+        assert proc.stdout is not None and proc.stderr is not None  # started with PIPE for both
         self.open = {proc.stdout.fileno(): "out", proc.stderr.fileno(): "err"}
         self.err = b""
 
@@ -117,14 +118,21 @@ def _one_shot(s: Session, i: int, model: str | None) -> str | None:
     s.ch.send("iteration_start", i=i, t=time.monotonic())
     _program_started(s)
     t_spawn = time.monotonic()
-    proc = subprocess.Popen(inv.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, bufsize=0, env=inv.env, pass_fds=_pass_fds(s))
+    proc = subprocess.Popen(
+        inv.argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+        env=inv.env,
+        pass_fds=_pass_fds(s),
+    )
     streams = _Streams(proc)
     t_request = None if inv.ready_pattern else t_spawn
     out, first, count = bytearray(), None, 0
     for kind, data, t in streams.read():
         if kind == "err":
-            if t_request is None and re.search(inv.ready_pattern, streams.err):
+            if t_request is None and inv.ready_pattern and re.search(inv.ready_pattern, streams.err):
                 t_request = t
             continue
         if t_request is None:  # output before the ready line: treat the program as ready
@@ -144,12 +152,16 @@ def _one_shot(s: Session, i: int, model: str | None) -> str | None:
     finished = bool(out) and (inv.done_pattern is None or re.search(inv.done_pattern, bytes(out)) is not None)
     if sig and not finished:
         where = f"in the middle of its answer ({count} chunks)" if out else "before any output"
-        raise EngineCrashed(f"engine program killed by {sig} at iteration {i} {where}; "
-                            f"stderr: {stderr_tail.strip()}", sig)
+        raise EngineCrashed(
+            f"engine program killed by {sig} at iteration {i} {where}; stderr: {stderr_tail.strip()}", sig
+        )
     if not out:
         if proc.returncode != 0:
-            raise EngineError("engine_failed", f"engine program exited with code {proc.returncode} "
-                              f"at iteration {i} and printed nothing; stderr: {stderr_tail.strip()}")
+            raise EngineError(
+                "engine_failed",
+                f"engine program exited with code {proc.returncode} "
+                f"at iteration {i} and printed nothing; stderr: {stderr_tail.strip()}",
+            )
     s.ch.phase("after_infer", i, model)
     extra = {
         "engine_maxrss_mb": usage.ru_maxrss / 1024,  # KiB on Linux
@@ -162,8 +174,18 @@ def _one_shot(s: Session, i: int, model: str | None) -> str | None:
     phases = _program_phases(s, t_request or t_spawn, first, includes_load=inv.ready_pattern is None)
     if phases:
         extra["ttft_phases"] = phases
-    s.ch.send("iteration_done", i=i, text=text, tokens=count, t_request=t_request or t_spawn,
-              t_first=first, t_end=t_end, model=model, load_ms=None, extra=extra)
+    s.ch.send(
+        "iteration_done",
+        i=i,
+        text=text,
+        tokens=count,
+        t_request=t_request or t_spawn,
+        t_first=first,
+        t_end=t_end,
+        model=model,
+        load_ms=None,
+        extra=extra,
+    )
     if sig:
         last = stderr_tail.strip().splitlines()[-1:] or [""]
         return f"was killed by {sig}" + (f" ({last[0][:120]})" if last[0] else "")
@@ -179,8 +201,15 @@ def run_interactive(s: Session, first_i: int, iters: int) -> None:
         raise EngineError("unsupported", f"engine {s.engine.name} has no interactive mode")
     s.ch.phase("before_load", first_i, model)
     t0 = time.monotonic()
-    proc = subprocess.Popen(inv.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, bufsize=0, env=inv.env, pass_fds=_pass_fds(s))
+    proc = subprocess.Popen(
+        inv.argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+        env=inv.env,
+        pass_fds=_pass_fds(s),
+    )
     streams = _Streams(proc)
     pending = bytearray()
 
@@ -194,32 +223,36 @@ def run_interactive(s: Session, first_i: int, iters: int) -> None:
             pending += data
             at = pending.find(inv.prompt)
             if at >= 0:
-                head, pending = bytes(pending[:at]), pending[at + len(inv.prompt):]
+                head, pending = bytes(pending[:at]), pending[at + len(inv.prompt) :]
                 if on_chunk and head:
                     on_chunk(head, t)
                 return
-            emit = bytes(pending[:len(pending) - keep]) if len(pending) > keep else b""
+            emit = bytes(pending[: len(pending) - keep]) if len(pending) > keep else b""
             if on_chunk and emit:
                 on_chunk(emit, t)
-            pending = pending[len(emit):]
+            pending = pending[len(emit) :]
         status = proc.wait()
-        raise EngineCrashed(f"interactive engine program ended (status {status}) at iteration {i}; "
-                            f"stderr: {streams.err.decode('utf-8', 'replace')[-600:].strip()}",
-                            signal.Signals(-status).name if status < 0 else None)
+        raise EngineCrashed(
+            f"interactive engine program ended (status {status}) at iteration {i}; "
+            f"stderr: {streams.err.decode('utf-8', 'replace')[-600:].strip()}",
+            signal.Signals(-status).name if status < 0 else None,
+        )
 
     until_prompt(first_i)
     s.load_ms = (time.monotonic() - t0) * 1000
     s.ch.phase("after_load", first_i, model)
+    stdin = proc.stdin
+    assert stdin is not None  # started with PIPE
     for i in range(first_i, first_i + iters):
         chunks: list[tuple[bytes, float]] = []
         s.ch.phase("before_infer", i, model)
         s.ch.send("iteration_start", i=i, t=time.monotonic())
         _program_started(s)
         t_request = time.monotonic()
-        proc.stdin.write((s.config.get("audio") or "calibration.wav").encode() + b"\n")
-        proc.stdin.flush()
+        stdin.write((s.config.get("audio") or "calibration.wav").encode() + b"\n")
+        stdin.flush()
 
-        def on_chunk(data, t, i=i):
+        def on_chunk(data, t, i=i, chunks=chunks):
             chunks.append((data, t))
             s.ch.send("token", i=i, text=data.decode("utf-8", "replace"), t=t)
 
@@ -228,11 +261,20 @@ def run_interactive(s: Session, first_i: int, iters: int) -> None:
         text = s.engine.clean_text(b"".join(d for d, _ in chunks).decode("utf-8", "replace"))
         s.ch.phase("after_infer", i, model)
         phases = _program_phases(s, t_request, chunks[0][1] if chunks else None, includes_load=False)
-        s.ch.send("iteration_done", i=i, text=text, tokens=len(chunks), t_request=t_request,
-                  t_first=chunks[0][1] if chunks else None, t_end=t_end, model=model,
-                  load_ms=s.load_ms, extra={"ttft_phases": phases} if phases else {})
+        s.ch.send(
+            "iteration_done",
+            i=i,
+            text=text,
+            tokens=len(chunks),
+            t_request=t_request,
+            t_first=chunks[0][1] if chunks else None,
+            t_end=t_end,
+            model=model,
+            load_ms=s.load_ms,
+            extra={"ttft_phases": phases} if phases else {},
+        )
         s.load_ms = None
-    proc.stdin.close()
+    stdin.close()
     _end_interactive(s, proc, streams, inv.prompt)
     s.ch.phase("after_unload", first_i + iters - 1, model)
 
@@ -252,8 +294,11 @@ def _end_interactive(s: Session, proc: subprocess.Popen, streams: _Streams, prom
     if proc.poll() is None:
         proc.kill()
         proc.wait()
-        why = (f"printed its prompt {prompts} times in {(time.monotonic() - t0) * 1000:.0f} ms with no input"
-               if prompts >= PROMPT_LOOP else f"did not exit within {EXIT_GRACE_S:g} s")
+        why = (
+            f"printed its prompt {prompts} times in {(time.monotonic() - t0) * 1000:.0f} ms with no input"
+            if prompts >= PROMPT_LOOP
+            else f"did not exit within {EXIT_GRACE_S:g} s"
+        )
         s.notes.append(f"the engine program did not leave when its input closed ({why}); killed")
     elif proc.returncode != 0:
         s.notes.append(f"the engine program exited with status {proc.returncode} when its input closed")

@@ -18,8 +18,7 @@ def ttft_cpu(before: resource.struct_rusage, at_first: resource.struct_rusage) -
     itself, much less when other work takes them) and how often the kernel took a core from
     it (involuntary context switches). Children (ffmpeg) are not in these."""
     cpu = (at_first.ru_utime + at_first.ru_stime) - (before.ru_utime + before.ru_stime)
-    return {"ttft_cpu_ms": round(cpu * 1000, 1),
-            "ttft_involuntary_switches": at_first.ru_nivcsw - before.ru_nivcsw}
+    return {"ttft_cpu_ms": round(cpu * 1000, 1), "ttft_involuntary_switches": at_first.ru_nivcsw - before.ru_nivcsw}
 
 
 def malloc_trim() -> bool | None:
@@ -68,8 +67,7 @@ class Session:
     def request(self, i: int, model: str | None) -> None:
         """Send one request, stream its chunks, mark `after_infer`, report the iteration."""
         cfg = self.config
-        req = Request(i=i, audio=cfg.get("audio"), transcript=cfg.get("transcript"),
-                      language=cfg.get("language"))
+        req = Request(i=i, audio=cfg.get("audio"), transcript=cfg.get("transcript"), language=cfg.get("language"))
         first: list[float] = []
         first_usage: list[resource.struct_rusage] = []
         count = 0
@@ -98,7 +96,16 @@ class Session:
             extra["ttft_phases"] = ttft_phases
         if first_usage:
             extra.update(ttft_cpu(usage, first_usage[0]))
-        self.ch.send("iteration_done", i=i, text=clean, tokens=count, t_request=t_request,
-                     t_first=first[0] if first else None, t_end=t_end, model=model,
-                     load_ms=self.load_ms, extra=extra)
+        self.ch.send(
+            "iteration_done",
+            i=i,
+            text=clean,
+            tokens=count,
+            t_request=t_request,
+            t_first=first[0] if first else None,
+            t_end=t_end,
+            model=model,
+            load_ms=self.load_ms,
+            extra=extra,
+        )
         self.load_ms = None  # reported once, with the first request after the load

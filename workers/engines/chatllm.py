@@ -44,6 +44,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from workers.engines.base import CliInvocation, Engine, EngineError, Request
 
@@ -92,8 +93,12 @@ class Statistics:
     eval_tokens: int = 0
 
     def minus(self, before: Statistics) -> Statistics:
-        return Statistics(self.prompt_ms - before.prompt_ms, self.prompt_tokens - before.prompt_tokens,
-                          self.eval_ms - before.eval_ms, self.eval_tokens - before.eval_tokens)
+        return Statistics(
+            self.prompt_ms - before.prompt_ms,
+            self.prompt_tokens - before.prompt_tokens,
+            self.eval_ms - before.eval_ms,
+            self.eval_tokens - before.eval_tokens,
+        )
 
 
 def parse_statistics(lines: Iterable[str]) -> Statistics | None:
@@ -201,8 +206,9 @@ def _ms(a: float, b: float) -> float:
     return round((b - a) * 1000, 3)
 
 
-def phases_in_process(t_request: float, t_first: float | None, decodes: list[tuple[float, float]],
-                      stats: Statistics | None) -> dict[str, float] | None:
+def phases_in_process(
+    t_request: float, t_first: float | None, decodes: list[tuple[float, float]], stats: Statistics | None
+) -> dict[str, float] | None:
     """TTFT through the bindings, in the order things happen:
     - before_decode_ms: request -> ffmpeg started (the bindings' call, the prompt's parsing,
       sh + the stamping bash starting);
@@ -227,8 +233,9 @@ def phases_in_process(t_request: float, t_first: float | None, decodes: list[tup
     return out or None
 
 
-def phases_program(t_start: float, t_first: float | None, decodes: list[tuple[float, float]],
-                   includes_load: bool) -> dict[str, float] | None:
+def phases_program(
+    t_start: float, t_first: float | None, decodes: list[tuple[float, float]], includes_load: bool
+) -> dict[str, float] | None:
     """TTFT of the engine program (`main`), which prints no statistics for ASR:
     - start_load_ms (one-shot: t_start is the spawn): process start, model load, up to
       ffmpeg's start; before_decode_ms (interactive: t_start is the request written);
@@ -236,8 +243,10 @@ def phases_program(t_start: float, t_first: float | None, decodes: list[tuple[fl
     - after_decode_ms: mel spectrogram, audio encoder, prefill, first token, stdout pipe."""
     if not decodes:
         return None
-    out = {"start_load_ms" if includes_load else "before_decode_ms": _ms(t_start, decodes[0][0]),
-           "audio_decode_ms": round(sum(_ms(s, e) for s, e in decodes), 3)}
+    out = {
+        "start_load_ms" if includes_load else "before_decode_ms": _ms(t_start, decodes[0][0]),
+        "audio_decode_ms": round(sum(_ms(s, e) for s, e in decodes), 3),
+    }
     if t_first is not None:
         out["after_decode_ms"] = _ms(decodes[-1][1], t_first)
     return out
@@ -271,7 +280,7 @@ class ChatLLMEngine(Engine):
         self.main_path = options.get("main")
         self._bindings = None
         self._lib = None
-        self.chat = None
+        self.chat: Any = None  # the bindings' Streaming object while a model is loaded
         self.model = None
         self._sink: Callable[[str], None] | None = None
         self.language = options.get("language")
@@ -308,8 +317,7 @@ class ChatLLMEngine(Engine):
                 if engine._meta is not None:
                     engine._meta.append(s)
 
-        params = ["--multimedia_file_tags", "{{", "}}"] + model_params(
-            self.options, model, self.aligner, self.language)
+        params = ["--multimedia_file_tags", "{{", "}}"] + model_params(self.options, model, self.aligner, self.language)
         try:
             self.chat = Streaming(lib, params)
         except Exception as exc:
@@ -392,20 +400,32 @@ class ChatLLMEngine(Engine):
         gc.collect()
 
     def info(self):
-        return {"name": self.name, "chatllm_dir": self.root, "lib": self.lib_path,
-                "main": self.main_path, "commit": self.options.get("commit")}
+        return {
+            "name": self.name,
+            "chatllm_dir": self.root,
+            "lib": self.lib_path,
+            "main": self.main_path,
+            "commit": self.options.get("commit"),
+        }
 
     # ------------------------------------------------------------ command line
     def cli_invocation(self, model, request, interactive=False):
         argv = [self.main_path] + model_params(self.options, model, self.aligner, self.language)
         if interactive:
             if self.aligner:
-                raise EngineError("unsupported", "chatllm.cpp's interactive mode reads audio paths only; "
-                                                 "the aligner also needs a transcript")
+                raise EngineError(
+                    "unsupported",
+                    "chatllm.cpp's interactive mode reads audio paths only; the aligner also needs a transcript",
+                )
             return CliInvocation(argv=argv + ["-i"], prompt=b"File > ")
         if self.aligner:
-            argv += ["--multimedia_file_tags", "{{", "}}",
-                     "-p", "{{audio:" + os.path.abspath(request.audio) + "}} " + (request.transcript or "")]
+            argv += [
+                "--multimedia_file_tags",
+                "{{",
+                "}}",
+                "-p",
+                "{{audio:" + os.path.abspath(request.audio) + "}} " + (request.transcript or ""),
+            ]
         else:
             argv += ["-p", os.path.abspath(request.audio)]
         # main ends an answer with a newline and then its statistics block: a blank line
