@@ -26,6 +26,7 @@ COMMANDS = {
     "soak": "orchestrator.soak:soak",
     "doctor": "orchestrator.doctor:doctor",
     "make-test-models": "orchestrator.testmodels:make_test_models",
+    "reproduce": "orchestrator.reproduce:reproduce",
 }
 
 
