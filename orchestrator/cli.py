@@ -27,6 +27,7 @@ COMMANDS = {
     "doctor": "orchestrator.doctor:doctor",
     "make-test-models": "orchestrator.testmodels:make_test_models",
     "reproduce": "orchestrator.reproduce:reproduce",
+    "attribute": "orchestrator.attribution:attribute",
 }
 
 

@@ -317,6 +317,66 @@ class AlignmentSummary:
 
 
 # ------------------------------------------------------------------ a strategy, a run
+# ------------------------------------------------------------------ leak attribution (orch attribute)
+@dataclass
+class AttributedStack:
+    """A call stack whose allocations made in one iteration are still live at the end:
+    MiB per iteration (mean over the counted iterations), in how many of them it was seen,
+    and its frames innermost first as "function file:line" (or "library+offset")."""
+
+    name: str
+    mib_per_iter: float
+    iterations_seen: int
+    frames: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> AttributedStack:
+        known, _other = _split(cls, data, "attributed stack")
+        return cls(**known)
+
+
+@dataclass
+class Attribution:
+    """A strategy's `attribution` block (orchestrator.attribution): what a native allocation
+    tracer says keeps the memory that grows per iteration. `weighting` says whether bytes
+    are requested or resident; `explained_fraction` is attributed ÷ measured growth."""
+
+    tracer: str
+    weighting: str = "requested"
+    iterations: list[int] = field(default_factory=list)
+    measured_growth_mb_per_iter: float | None = None
+    traced_growth_mb_per_iter: float | None = None
+    attributed_mb_per_iter: float | None = None
+    unattributed_mb_per_iter: float | None = None
+    explained_fraction: float | None = None
+    wall_s: float | None = None
+    overhead_factor: float | None = None
+    capture: str | None = None
+    stacks: list[AttributedStack] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    other: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        out = _plain(self)
+        out["stacks"] = [s.to_json() for s in self.stacks]
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any) -> Attribution | None:
+        if data is None:
+            return None
+        known, other = _split(cls, data, "attribution")
+        _require("tracer" in known, "attribution without a tracer")
+        known["stacks"] = [AttributedStack.from_json(x) for x in known.get("stacks") or []]
+        known["iterations"] = list(known.get("iterations") or [])
+        known["notes"] = list(known.get("notes") or [])
+        return cls(**known, other=other)
+
+
 @dataclass
 class StrategyResult:
     strategy: str
@@ -335,6 +395,9 @@ class StrategyResult:
     # `orch ab`: the comparison of two sides for this strategy (orchestrator/ab.py); only
     # an A/B run has it, and only then is the key written
     ab: ABComparison | None = None
+    # `orch attribute`: the call stacks that keep the growth (orchestrator.attribution);
+    # written only when present, like `ab`
+    attribution: Attribution | None = None
     other: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -360,6 +423,8 @@ class StrategyResult:
         out = _plain(self)
         if out.get("ab") is None:  # only an A/B run's results have the block
             out.pop("ab", None)
+        if out.get("attribution") is None:
+            out.pop("attribution", None)
         return out
 
     @classmethod
@@ -376,6 +441,7 @@ class StrategyResult:
         if known.get("alignment") is not None:
             known["alignment"] = AlignmentSummary(**known["alignment"])
         known["ab"] = ABComparison.from_json(known.get("ab"))
+        known["attribution"] = Attribution.from_json(known.get("attribution"))
         return cls(**known, other=other)
 
 

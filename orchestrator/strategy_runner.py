@@ -36,6 +36,7 @@ class StrategyRunner:
         audio_s: float | None,
         scorer: Scorer | None = None,
         progress: Callable[[IterationRecord], None] | None = None,
+        worker_wrap: list[str] | None = None,
     ):
         self.plan = plan
         self.spec = strategies.get(strategy)
@@ -47,6 +48,8 @@ class StrategyRunner:
         self.sampler = Sampler(plan.sample_hz, on_sample=self.guard)
         self.teardown: list[str] = []
         self.starts: list[tuple[float, int]] = []
+        self.worker_wrap = worker_wrap  # a tracer around the worker (orchestrator.attribution)
+        self.marks: list[tuple[int, str, float]] = []
         self.engine_info: dict | None = None
         self.partial: PartialIteration | None = None
         self.t0 = time.monotonic()
@@ -90,7 +93,7 @@ class StrategyRunner:
     def _run_worker(self, first_i: int, iters: int, models: list) -> None:
         config = {**self.base_config, "first_i": first_i, "iters": iters, "models": models}
         loop = EventLoop(self.builder, self.plan.iter_timeout, self.sampler.mark, self.sampler.between, self._write)
-        with WorkerProcess(f"{self.spec.name}#{first_i}", config, self.log_path) as wp:
+        with WorkerProcess(f"{self.spec.name}#{first_i}", config, self.log_path, wrap=self.worker_wrap) as wp:
             self.sampler.watch(wp.pid)
             if self.guard:
                 self.guard.watch(wp.pid)
@@ -118,6 +121,7 @@ class StrategyRunner:
                 self.engine_info = loop.engine_info or self.engine_info
                 self.teardown += loop.teardown
                 self.starts += loop.starts
+                self.marks += loop.marks
 
     def _write(self, pending: list[IterationRecord], strict: bool = True) -> None:
         """Score and write pending records, each exactly once, popping each once it is on

@@ -73,6 +73,9 @@ class EventLoop:
         self.engine_info: dict | None = None
         self.teardown: list[str] = []
         self.starts: list[tuple[float, int]] = []  # (parent time, i) of every request
+        # (iteration, phase name, wall-clock time) of every phase mark: the iteration
+        # boundaries a tracer's capture is split by (orchestrator.attribution)
+        self.marks: list[tuple[int, str, float]] = []
         self.deadline = 0.0
 
     def flush(self) -> None:
@@ -132,6 +135,7 @@ class EventLoop:
 
     def _phase(self, wp: Worker, ev: dict) -> None:
         sample = self.mark()
+        self.marks.append((ev["i"], ev["name"], time.time()))
         self.last_phase = ev["name"]
         if sample is not None:
             self.phases.setdefault((ev["i"], ev["model"]), {})[ev["name"]] = sample

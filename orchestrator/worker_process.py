@@ -31,7 +31,9 @@ class WorkerExited(Exception):
 
 
 class WorkerProcess:
-    def __init__(self, name: str, config: dict, log_path: Path, env: dict | None = None):
+    def __init__(self, name: str, config: dict, log_path: Path, env: dict | None = None, wrap: list[str] | None = None):
+        """`wrap`: interpreter arguments before `-m workers.main` (a tracer that runs the
+        module in the same process, e.g. `-m memray run --native -o FILE`: orchestrator.attribution)."""
         self.name = name
         ev_r, ev_w = os.pipe()
         ack_r, ack_w = os.pipe()
@@ -43,6 +45,7 @@ class WorkerProcess:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
+                *(wrap or []),
                 "-m",
                 "workers.main",
                 "--event-fd",

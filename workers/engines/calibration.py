@@ -40,8 +40,13 @@ DEFAULTS = {
 
 MiB = 1024 * 1024
 _libc = ctypes.CDLL(ctypes.util.find_library("c"))
-_libc.malloc.restype = ctypes.c_void_p
-_libc.malloc.argtypes = [ctypes.c_size_t]
+# The leak goes through the interpreter's PyMem_RawMalloc (plain malloc, no GIL, no debug
+# hooks unless PYTHONMALLOC asks), not libc's malloc through a ctypes pointer: a native
+# allocation tracer (memray) hooks the malloc *calls made from loaded libraries*, so only this
+# way is the leak seen, and charged to `native_alloc` and its caller (orch attribute).
+_raw_malloc = ctypes.pythonapi.PyMem_RawMalloc
+_raw_malloc.restype = ctypes.c_void_p
+_raw_malloc.argtypes = [ctypes.c_size_t]
 _libc.memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
 
 
@@ -50,7 +55,7 @@ def native_alloc(mb: float) -> int | None:
     size = int(mb * MiB)
     if size <= 0:
         return None
-    ptr = _libc.malloc(size)
+    ptr = _raw_malloc(size)
     if not ptr:
         raise MemoryError(f"calibration: malloc of {mb} MB failed")
     _libc.memset(ptr, 1, size)

@@ -1,0 +1,338 @@
+"""`orch attribute`: re-run one strategy's worker under a native allocation tracer (memray
+`run --native`) and name the call stacks whose memory, allocated in one iteration, is still
+live at the end of the run — MiB per iteration per stack, top N — with the fraction of the
+sampler's measured growth they explain and the rest as "unattributed".
+
+How (docs/attribution.md):
+  - the worker is the same `python -m workers.main`, started as
+    `python -m memray run --native -o CAPTURE -m workers.main …` (same process, same pid, so
+    the sampler and the phase marks work as in any run);
+  - the phase marks' wall-clock times (worker_events.EventLoop.marks) split the capture into
+    iterations: iteration k runs from its first mark to the next iteration's first mark;
+  - memray's temporal records give, per stack, when each allocation was made and freed
+    (to its 10 ms snapshot); an allocation counts for iteration k when it was made in k and
+    is still live at the last mark. The counted iterations are those after warm-up that
+    have a later iteration (so "still live" means it outlived at least one more request).
+
+Weighting: bytes *requested*, not resident (no /proc/PID/pagemap join yet): a buffer that is
+allocated but never touched is counted in full here; say so where the numbers are shown.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import click
+
+from orchestrator import analysis, strategies
+from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart, OrchError
+from orchestrator.plan import RunPlan
+from orchestrator.results import AttributedStack, Attribution, RunResult, StrategyResult
+from orchestrator.runner import worker_config
+from orchestrator.strategy_runner import StrategyRunner
+
+MiB = 1024 * 1024
+TRACER = "memray"
+INSTALL = "pip install 'memray>=1.20'   (or: pip install -e '.[attribution]')"
+FLOOR_MIB = 0.25  # a stack below this many MiB per iteration is not named
+DEPTH = 12  # frames kept per stack
+# frames that say how, not who, allocated: skipped when a stack is named
+PLUMBING = (
+    "<unknown>",
+    "malloc",
+    "calloc",
+    "realloc",
+    "posix_memalign",
+    "aligned_alloc",
+    "operator new",
+    "PyMem_RawMalloc",
+    "PyMem_RawCalloc",
+    "_PyMem_RawMalloc",
+    "ffi_call",
+    "_call_function_pointer",
+    "_ctypes_callproc",
+    "PyCFuncPtr_call",
+    "_PyObject_MakeTpCall",
+    "_PyEval_EvalFrameDefault",
+    "cfunction_call",
+)
+
+
+def tracer_missing() -> str | None:
+    """Why the tracer cannot run here (with the install command), or None."""
+    if importlib.util.find_spec("memray") is None:
+        return f"the native allocation tracer memray is not installed: {INSTALL}"
+    return None
+
+
+def memray_wrap(capture: Path) -> list[str]:
+    return ["-m", "memray", "run", "--native", "--force", "-q", "-o", str(capture)]
+
+
+# ------------------------------------------------------------------ iteration windows
+def iteration_starts(marks: list[tuple[int, str, float]]) -> dict[int, float]:
+    """The wall-clock time of each iteration's first phase mark."""
+    out: dict[int, float] = {}
+    for i, _name, t in marks:
+        out[i] = min(t, out.get(i, math.inf))
+    return out
+
+
+def counted_iterations(starts: dict[int, float], warmup: int) -> list[int]:
+    """After warm-up and with a later iteration; if that leaves none, every one after warm-up."""
+    its = sorted(starts)
+    if not its:
+        return []
+    last = its[-1]
+    chosen = [i for i in its if i > warmup and i < last]
+    return chosen or [i for i in its if i > warmup] or its
+
+
+def frame_text(frame: tuple) -> str:
+    func, file, line = frame
+    if file in ("<unknown>", "", None):
+        return str(func)
+    return f"{func} {file}:{line}" if line else f"{func} {file}"
+
+
+def is_plumbing(func: str) -> bool:
+    return any(func == p or func.startswith(p + "(") for p in PLUMBING)
+
+
+def stack_name(frames: list[tuple]) -> str:
+    for f in frames:
+        if not is_plumbing(f[0]):
+            return frame_text(f)
+    return frame_text(frames[0]) if frames else "<no stack>"
+
+
+def analyse_capture(
+    capture: Path, marks: list[tuple[int, str, float]], warmup: int, top: int = 10, floor_mib: float = FLOOR_MIB
+) -> tuple[list[int], list[AttributedStack]]:
+    """(counted iterations, stacks above the floor, largest first) from a memray capture."""
+    import memray
+
+    reader = memray.FileReader(str(capture))
+    snaps = [s.time / 1000.0 for s in reader.get_memory_snapshots()]
+    end_meta = reader.metadata.end_time.timestamp()
+
+    def when(snapshot: int) -> float:
+        return snaps[snapshot] if snapshot < len(snaps) else end_meta
+
+    starts = iteration_starts(marks)
+    counted = counted_iterations(starts, warmup)
+    if not counted:
+        return [], []
+    order = sorted(starts)
+    bounds = {i: (starts[i], starts[order[k + 1]] if k + 1 < len(order) else math.inf) for k, i in enumerate(order)}
+    t_end = max(t for _i, _n, t in marks)
+    per_stack: dict[tuple, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for rec in reader.get_temporal_allocation_records(merge_threads=True):
+        key = None
+        for iv in rec.intervals:
+            if iv.deallocated_before_snapshot is not None and when(iv.deallocated_before_snapshot) <= t_end:
+                continue  # freed before the end: not retained
+            t = when(iv.allocated_before_snapshot)
+            for i in counted:
+                lo, hi = bounds[i]
+                if lo <= t < hi:
+                    if key is None:
+                        try:
+                            key = tuple(rec.hybrid_stack_trace(max_stacks=DEPTH))
+                        except Exception:  # a capture without native frames
+                            key = tuple(rec.stack_trace(max_stacks=DEPTH))
+                    per_stack[key][i] += iv.n_bytes
+                    break
+    stacks = []
+    for key, by_iter in per_stack.items():
+        mean = sum(by_iter.values()) / len(counted) / MiB
+        if mean >= floor_mib:
+            frames = list(key)
+            stacks.append(
+                AttributedStack(
+                    name=stack_name(frames),
+                    mib_per_iter=round(mean, 3),
+                    iterations_seen=sum(1 for v in by_iter.values() if v > 0),
+                    frames=[frame_text(f) for f in frames],
+                )
+            )
+    stacks.sort(key=lambda s: -s.mib_per_iter)
+    return counted, stacks[:top]
+
+
+# ------------------------------------------------------------------ one traced run
+def attribute_strategy(
+    plan: RunPlan,
+    strategy: str,
+    measured_growth: float | None = None,
+    untraced_wall_s: float | None = None,
+    top: int = 10,
+) -> tuple[StrategyResult, Attribution]:
+    """Run `strategy` once under the tracer; its result (summarized) and the attribution."""
+    spec = strategies.get(strategy)
+    missing = tracer_missing()
+    if missing:
+        return StrategyResult(strategy=strategy), Attribution(tracer=TRACER, error=missing)
+    att = Attribution(tracer=TRACER)
+    if spec.processes is not strategies.Processes.ONE or spec.runs_a_program:
+        att.error = (
+            f"{strategy} runs a new process per request or an engine program: there is no "
+            "cross-request leak inside one traced process to attribute (see its peak instead)"
+        )
+        return StrategyResult(strategy=strategy), att
+    capture = plan.run_dir / f"{strategy}.memray.bin"
+    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    runner = StrategyRunner(
+        plan, strategy, worker_config(plan, strategy), plan.audio_s, worker_wrap=memray_wrap(capture)
+    )
+    t0 = time.monotonic()
+    entry = runner.run()
+    att.wall_s = round(time.monotonic() - t0, 2)
+    att.capture = str(capture)
+    entry.summary = analysis.summarize(entry.iterations, plan.thresholds)
+    att.traced_growth_mb_per_iter = entry.summary.growth_mb_per_iter
+    att.measured_growth_mb_per_iter = measured_growth if measured_growth is not None else att.traced_growth_mb_per_iter
+    if untraced_wall_s:
+        att.overhead_factor = round(att.wall_s / untraced_wall_s, 2)
+    if entry.status.value != "ok":
+        att.notes.append(f"the traced worker ended {entry.status.value}: {(entry.error or '')[:300]}")
+    if not capture.exists():
+        att.error = f"the tracer wrote no capture ({capture}); see {runner.log_path}"
+        return entry, att
+    try:
+        att.iterations, att.stacks = analyse_capture(capture, runner.marks, plan.warmup, top)
+    except Exception as exc:  # an unreadable capture is a result, not a crash
+        att.error = f"could not read the capture {capture}: {type(exc).__name__}: {exc}"
+        return entry, att
+    att.weighting = "requested"
+    att.notes.append("bytes requested, not resident: an allocated-but-untouched buffer is counted in full")
+    total = sum(s.mib_per_iter for s in att.stacks)
+    att.attributed_mb_per_iter = round(total, 3)
+    g = att.measured_growth_mb_per_iter
+    if g is not None:
+        att.unattributed_mb_per_iter = round(g - total, 3)
+        att.explained_fraction = round(total / g, 3) if g > 0.05 else None
+    entry.attribution = att
+    return entry, att
+
+
+# ------------------------------------------------------------------ console
+def render(att: Attribution, strategy: str, top: int = 3) -> str:
+    lines = [f"attribution of {strategy} ({att.tracer}, {att.weighting} bytes):"]
+    if att.error:
+        return lines[0] + f" not available: {att.error}"
+    g = att.measured_growth_mb_per_iter
+    lines.append(
+        f"  measured growth {g if g is not None else '?'} MB/iter; attributed {att.attributed_mb_per_iter} MB/iter"
+        + (f" ({att.explained_fraction:.0%})" if att.explained_fraction is not None else "")
+        + f"; unattributed (allocator retention or non-heap) {att.unattributed_mb_per_iter} MB/iter"
+    )
+    if not att.stacks:
+        lines.append(f"  no stack keeps ≥ {FLOOR_MIB} MiB per iteration")
+    for s in att.stacks[:top]:
+        chain = " ← ".join(f.split(" ")[0] for f in s.frames if not is_plumbing(f.split(" ")[0]))
+        lines.append(f"  {s.mib_per_iter:8.2f} MiB/iter  {s.name}  [{s.iterations_seen}/{len(att.iterations)} iters]")
+        lines.append(f"           {chain}")
+    if att.wall_s is not None:
+        lines.append(
+            f"  traced run {att.wall_s} s"
+            + (f", ×{att.overhead_factor} the untraced run" if att.overhead_factor else "")
+        )
+    return "\n".join(lines)
+
+
+def _load_run(source: str, out_dir: Path) -> tuple[Path, RunResult]:
+    path = Path(source)
+    if source == "latest":
+        runs = sorted(p for p in out_dir.glob("*/run.json"))
+        if not runs:
+            raise OrchError(f"no run under {out_dir}")
+        path = runs[-1]
+    elif not path.exists():
+        path = out_dir / source / "run.json"
+    if not path.exists():
+        raise OrchError(f"no run {source}: {path} does not exist")
+    import json
+
+    return path, RunResult.from_json(json.loads(path.read_text()))
+
+
+def _attribute_command():
+    from orchestrator.commands_run import build_plan, common_options
+
+    @click.command()
+    @click.argument("source", required=False)
+    @click.option(
+        "--strategy",
+        "strategy",
+        type=click.Choice(strategies.NAMES),
+        default=None,
+        help="The strategy to attribute (with SOURCE: default every `growing` one of that run).",
+    )
+    @click.option("--top", type=click.IntRange(1), default=10, show_default=True, help="Stacks kept per strategy.")
+    @common_options
+    def attribute(source, strategy, top, **kw):
+        """Re-run a strategy's worker under memray --native and name the call stacks whose
+        memory, allocated in one iteration, stays live: MiB per iteration per stack.
+
+        SOURCE (RUN_ID, `latest` or a run.json) takes the measured growth and the wall
+        time (for the overhead) from that run; without it, give --strategy and run options."""
+        missing = tracer_missing()
+        if missing:
+            raise OrchError(missing)
+        measured: dict[str, tuple[float | None, float | None]] = {}
+        if source:
+            path, run = _load_run(source, Path(kw["out"]))
+            chosen = (
+                [strategy]
+                if strategy
+                else [
+                    r.strategy
+                    for r in run.results
+                    if r.summary and r.summary.verdict and r.summary.verdict.value == "growing"
+                ]
+            )
+            if not chosen:
+                click.echo(f"no strategy of {path} is growing; nothing to attribute (name one with --strategy)")
+                ctx_exit(EXIT_OK)
+            for r in run.results:
+                wall = None
+                if r.samples:
+                    wall = r.samples[-1][0]
+                measured[r.strategy] = (r.summary.growth_mb_per_iter if r.summary else None, wall)
+        elif strategy:
+            chosen = [strategy]
+        else:
+            raise CannotStart("give SOURCE (RUN_ID, latest, run.json) or --strategy")
+        kw["no_history"] = True
+        plan = build_plan(chosen, kw)
+        result = RunResult(run_id=plan.run_id, engine={"name": plan.engine}, plan=plan.describe(None))
+        code = EXIT_OK
+        for s in chosen:
+            g, wall = measured.get(s, (None, None))
+            entry, att = attribute_strategy(plan, s, g, wall, top)
+            entry.attribution = att
+            result.results.append(entry)
+            click.echo(render(att, s))
+            if att.error:
+                code = EXIT_FAILED
+        from orchestrator.atomic import write_json_atomic
+
+        write_json_atomic(plan.run_dir / "run.json", result.to_json())
+        if kw.get("json_path"):
+            write_json_atomic(Path(kw["json_path"]), result.to_json())
+        click.echo(f"results: {plan.run_dir / 'run.json'}", err=True)
+        ctx_exit(code)
+
+    return attribute
+
+
+def ctx_exit(code: int) -> None:
+    click.get_current_context().exit(code)
+
+
+attribute = _attribute_command()
