@@ -67,11 +67,9 @@ class LazyGroup(click.Group):
 
 
 def _internal_error(exc: BaseException) -> int:
-    with tempfile.NamedTemporaryFile("w", prefix="orch-traceback-", suffix=".txt",
-                                     delete=False) as f:
+    with tempfile.NamedTemporaryFile("w", prefix="orch-traceback-", suffix=".txt", delete=False) as f:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=f)
-    print(f"orch: internal error: {type(exc).__name__}: {exc} (traceback in {f.name})",
-          file=sys.stderr)
+    print(f"orch: internal error: {type(exc).__name__}: {exc} (traceback in {f.name})", file=sys.stderr)
     return EXIT_FAILED
 
 
