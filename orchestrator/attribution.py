@@ -99,8 +99,17 @@ def frame_text(frame: tuple) -> str:
     return f"{func} {file}:{line}" if line else f"{func} {file}"
 
 
+# C++ library frames between `new` and the code that asked (containers, allocators)
+PLUMBING_PREFIXES = ("std::", "operator new", "operator", "__gnu_cxx::", "void std::")
+
+
 def is_plumbing(func: str) -> bool:
-    return any(func == p or func.startswith(p + "(") for p in PLUMBING)
+    return func.startswith(PLUMBING_PREFIXES) or any(func == p or func.startswith(p + "(") for p in PLUMBING)
+
+
+def short(func: str) -> str:
+    """A function's name without its argument list (C++ signatures are long)."""
+    return func.split("(")[0].strip() or func
 
 
 def stack_name(frames: list[tuple]) -> str:
@@ -110,10 +119,70 @@ def stack_name(frames: list[tuple]) -> str:
     return frame_text(frames[0]) if frames else "<no stack>"
 
 
+PAGE = 4096
+DEALLOCATORS = (1, 5, 15)  # memray AllocatorType: PYMALLOC_FREE, FREE, MUNMAP
+
+
+def resident_pages(pid: int):
+    """The virtual page numbers of `pid` that are resident now (/proc/PID/pagemap, bit 63),
+    sorted (a numpy array); None if the pagemap cannot be read."""
+    import numpy as np
+
+    chunks = []
+    try:
+        with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/pagemap", "rb", buffering=0) as pm:
+            for line in maps:
+                fields = line.split()
+                lo, hi = (int(x, 16) for x in fields[0].split("-"))
+                if lo >= 1 << 47 or fields[1].startswith("-"):  # [vsyscall]; PROT_NONE reservations
+                    continue
+                try:
+                    pm.seek(lo // PAGE * 8)
+                    data = pm.read((hi - lo) // PAGE * 8)
+                except OSError:
+                    continue
+                arr = np.frombuffer(data, dtype=np.uint64)
+                chunks.append(np.nonzero(arr >> np.uint64(63))[0].astype(np.int64) + lo // PAGE)
+    except OSError:
+        return None
+    return np.sort(np.concatenate(chunks)) if chunks else np.zeros(0, dtype=np.int64)
+
+
+def resident_ratios(reader, pages) -> dict[tuple, float]:
+    """Per stack (memray's stack ids): resident ÷ requested bytes of its allocations still live
+    at the end of the capture, against the resident pages of a pagemap snapshot."""
+    import numpy as np
+
+    live: dict[int, tuple[int, tuple]] = {}
+    for rec in reader.get_allocation_records():
+        if int(rec.allocator) in DEALLOCATORS:
+            live.pop(rec.address, None)
+        else:
+            live[rec.address] = (rec.size, (rec.stack_id, rec.native_stack_id, rec.native_segment_generation))
+    if not live:
+        return {}
+    keys: dict[tuple, int] = {}
+    addr = np.fromiter(live.keys(), dtype=np.int64, count=len(live))
+    size = np.fromiter((v[0] for v in live.values()), dtype=np.int64, count=len(live))
+    kidx = np.fromiter((keys.setdefault(v[1], len(keys)) for v in live.values()), dtype=np.int64, count=len(live))
+    first, last = addr // PAGE, (addr + np.maximum(size, 1) - 1) // PAGE
+    n = np.searchsorted(pages, last, side="right") - np.searchsorted(pages, first, side="left")
+    resident = np.minimum(size, n * PAGE)
+    req = np.bincount(kidx, weights=size, minlength=len(keys))
+    res = np.bincount(kidx, weights=resident, minlength=len(keys))
+    return {k: (float(res[j]) / float(req[j]) if req[j] else 0.0) for k, j in keys.items()}
+
+
 def analyse_capture(
-    capture: Path, marks: list[tuple[int, str, float]], warmup: int, top: int = 10, floor_mib: float = FLOOR_MIB
+    capture: Path,
+    marks: list[tuple[int, str, float]],
+    warmup: int,
+    top: int = 10,
+    floor_mib: float = FLOOR_MIB,
+    pages=None,
 ) -> tuple[list[int], list[AttributedStack]]:
-    """(counted iterations, stacks above the floor, largest first) from a memray capture."""
+    """(counted iterations, stacks above the floor, largest first) from a memray capture;
+    with `pages` (resident_pages at the end) weighted by resident bytes, else requested."""
     import memray
 
     reader = memray.FileReader(str(capture))
@@ -130,9 +199,10 @@ def analyse_capture(
     order = sorted(starts)
     bounds = {i: (starts[i], starts[order[k + 1]] if k + 1 < len(order) else math.inf) for k, i in enumerate(order)}
     t_end = max(t for _i, _n, t in marks)
-    per_stack: dict[tuple, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    by_id: dict[tuple, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    frames_of: dict[tuple, tuple] = {}
     for rec in reader.get_temporal_allocation_records(merge_threads=True):
-        key = None
+        ident = (rec.stack_id, rec.native_stack_id, rec.native_segment_generation)
         for iv in rec.intervals:
             if iv.deallocated_before_snapshot is not None and when(iv.deallocated_before_snapshot) <= t_end:
                 continue  # freed before the end: not retained
@@ -140,24 +210,36 @@ def analyse_capture(
             for i in counted:
                 lo, hi = bounds[i]
                 if lo <= t < hi:
-                    if key is None:
+                    if ident not in frames_of:
                         try:
-                            key = tuple(rec.hybrid_stack_trace(max_stacks=DEPTH))
+                            frames_of[ident] = tuple(rec.hybrid_stack_trace(max_stacks=DEPTH))
                         except Exception:  # a capture without native frames
-                            key = tuple(rec.stack_trace(max_stacks=DEPTH))
-                    per_stack[key][i] += iv.n_bytes
+                            frames_of[ident] = tuple(rec.stack_trace(max_stacks=DEPTH))
+                    by_id[ident][i] += iv.n_bytes
                     break
+    ratios = resident_ratios(reader, pages) if pages is not None and by_id else None
+    per_stack: dict[tuple, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    requested: dict[tuple, float] = defaultdict(float)
+    for ident, by_iter in by_id.items():
+        key = frames_of[ident]
+        ratio = 1.0 if ratios is None else ratios.get(ident, 0.0)
+        for i, nbytes in by_iter.items():
+            per_stack[key][i] += nbytes * ratio
+            requested[key] += nbytes
     stacks = []
-    for key, by_iter in per_stack.items():
-        mean = sum(by_iter.values()) / len(counted) / MiB
+    for key, weighted in per_stack.items():
+        mean = sum(weighted.values()) / len(counted) / MiB
         if mean >= floor_mib:
             frames = list(key)
             stacks.append(
                 AttributedStack(
                     name=stack_name(frames),
                     mib_per_iter=round(mean, 3),
-                    iterations_seen=sum(1 for v in by_iter.values() if v > 0),
+                    iterations_seen=sum(1 for v in weighted.values() if v > 0),
                     frames=[frame_text(f) for f in frames],
+                    requested_mib_per_iter=round(requested[key] / len(counted) / MiB, 3)
+                    if ratios is not None
+                    else None,
                 )
             )
     stacks.sort(key=lambda s: -s.mib_per_iter)
@@ -171,6 +253,7 @@ def attribute_strategy(
     measured_growth: float | None = None,
     untraced_wall_s: float | None = None,
     top: int = 10,
+    resident: bool = True,
 ) -> tuple[StrategyResult, Attribution]:
     """Run `strategy` once under the tracer; its result (summarized) and the attribution."""
     spec = strategies.get(strategy)
@@ -186,8 +269,21 @@ def attribute_strategy(
         return StrategyResult(strategy=strategy), att
     capture = plan.run_dir / f"{strategy}.memray.bin"
     plan.run_dir.mkdir(parents=True, exist_ok=True)
+    snapshot: dict = {}
+
+    def at_mark(i: int, name: str, pid: int) -> None:
+        # the last iteration's closing marks (the last one wins); read while the worker waits
+        if resident and i >= plan.iters and name in ("after_infer", "after_unload"):
+            snapshot["pages"] = resident_pages(pid)
+            snapshot["at"] = f"iteration {i} {name}"
+
     runner = StrategyRunner(
-        plan, strategy, worker_config(plan, strategy), plan.audio_s, worker_wrap=memray_wrap(capture)
+        plan,
+        strategy,
+        worker_config(plan, strategy),
+        plan.audio_s,
+        worker_wrap=memray_wrap(capture),
+        on_phase=at_mark,
     )
     t0 = time.monotonic()
     entry = runner.run()
@@ -204,12 +300,22 @@ def attribute_strategy(
         att.error = f"the tracer wrote no capture ({capture}); see {runner.log_path}"
         return entry, att
     try:
-        att.iterations, att.stacks = analyse_capture(capture, runner.marks, plan.warmup, top)
+        pages = snapshot.get("pages")
+        t1 = time.monotonic()
+        att.iterations, att.stacks = analyse_capture(capture, runner.marks, plan.warmup, top, pages=pages)
+        att.analysis_s = round(time.monotonic() - t1, 2)
     except Exception as exc:  # an unreadable capture is a result, not a crash
         att.error = f"could not read the capture {capture}: {type(exc).__name__}: {exc}"
         return entry, att
-    att.weighting = "requested"
-    att.notes.append("bytes requested, not resident: an allocated-but-untouched buffer is counted in full")
+    if pages is not None:
+        att.weighting = "resident"
+        att.notes.append(
+            f"resident bytes: each stack's requested bytes × the resident share of its allocations "
+            f"live at the end (/proc/PID/pagemap at {snapshot['at']})"
+        )
+    else:
+        att.weighting = "requested"
+        att.notes.append("bytes requested, not resident: an allocated-but-untouched buffer is counted in full")
     total = sum(s.mib_per_iter for s in att.stacks)
     att.attributed_mb_per_iter = round(total, 3)
     g = att.measured_growth_mb_per_iter
@@ -234,8 +340,12 @@ def render(att: Attribution, strategy: str, top: int = 3) -> str:
     if not att.stacks:
         lines.append(f"  no stack keeps ≥ {FLOOR_MIB} MiB per iteration")
     for s in att.stacks[:top]:
-        chain = " ← ".join(f.split(" ")[0] for f in s.frames if not is_plumbing(f.split(" ")[0]))
-        lines.append(f"  {s.mib_per_iter:8.2f} MiB/iter  {s.name}  [{s.iterations_seen}/{len(att.iterations)} iters]")
+        funcs = [f.rsplit(" ", 1)[0] if ":" in f.rsplit(" ", 1)[-1] else f for f in s.frames]
+        chain = " ← ".join(short(f) for f in funcs if not is_plumbing(f))
+        req = f" (requested {s.requested_mib_per_iter:.2f})" if s.requested_mib_per_iter is not None else ""
+        lines.append(
+            f"  {s.mib_per_iter:8.2f} MiB/iter{req}  {s.name}  [{s.iterations_seen}/{len(att.iterations)} iters]"
+        )
         lines.append(f"           {chain}")
     if att.wall_s is not None:
         lines.append(

@@ -328,6 +328,8 @@ class AttributedStack:
     mib_per_iter: float
     iterations_seen: int
     frames: list[str] = field(default_factory=list)
+    # with resident weighting: the bytes requested, of which mib_per_iter are resident
+    requested_mib_per_iter: float | None = None
 
     def to_json(self) -> dict:
         return _plain(self)
@@ -352,8 +354,9 @@ class Attribution:
     attributed_mb_per_iter: float | None = None
     unattributed_mb_per_iter: float | None = None
     explained_fraction: float | None = None
-    wall_s: float | None = None
-    overhead_factor: float | None = None
+    wall_s: float | None = None  # the traced run
+    overhead_factor: float | None = None  # its wall time ÷ the untraced run's
+    analysis_s: float | None = None  # reading the capture afterwards
     capture: str | None = None
     stacks: list[AttributedStack] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

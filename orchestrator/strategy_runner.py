@@ -37,6 +37,7 @@ class StrategyRunner:
         scorer: Scorer | None = None,
         progress: Callable[[IterationRecord], None] | None = None,
         worker_wrap: list[str] | None = None,
+        on_phase: Callable[[int, str, int], None] | None = None,
     ):
         self.plan = plan
         self.spec = strategies.get(strategy)
@@ -50,6 +51,7 @@ class StrategyRunner:
         self.starts: list[tuple[float, int]] = []
         self.worker_wrap = worker_wrap  # a tracer around the worker (orchestrator.attribution)
         self.marks: list[tuple[int, str, float]] = []
+        self.on_phase = on_phase  # (iteration, phase, worker pid) at every mark, before the ack
         self.engine_info: dict | None = None
         self.partial: PartialIteration | None = None
         self.t0 = time.monotonic()
@@ -94,6 +96,9 @@ class StrategyRunner:
         config = {**self.base_config, "first_i": first_i, "iters": iters, "models": models}
         loop = EventLoop(self.builder, self.plan.iter_timeout, self.sampler.mark, self.sampler.between, self._write)
         with WorkerProcess(f"{self.spec.name}#{first_i}", config, self.log_path, wrap=self.worker_wrap) as wp:
+            if self.on_phase:
+                hook, pid = self.on_phase, wp.pid
+                loop.on_phase = lambda i, name: hook(i, name, pid)
             self.sampler.watch(wp.pid)
             if self.guard:
                 self.guard.watch(wp.pid)

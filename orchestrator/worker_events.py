@@ -57,6 +57,7 @@ class EventLoop:
         window: Callable[[float, float], list[Sample]],
         flush: Flush,
         clock: Callable[[], float] = time.monotonic,
+        on_phase: Callable[[int, str], None] | None = None,
     ):
         self.builder = builder
         self.timeout = iter_timeout
@@ -64,6 +65,9 @@ class EventLoop:
         self.window = window
         self._flush = flush
         self.clock = clock
+        # called at every phase mark while the worker waits for its ack (iteration, name):
+        # orchestrator.attribution snapshots the worker's resident pages there
+        self.on_phase = on_phase
         self.current: RequestInProgress | None = None
         self.phases: dict[tuple, dict[str, Sample]] = {}
         self.pending: list[IterationRecord] = []
@@ -141,6 +145,8 @@ class EventLoop:
             self.phases.setdefault((ev["i"], ev["model"]), {})[ev["name"]] = sample
         if ev["name"] == "before_infer":
             self.flush()  # the worker waits for the ack: nothing is being measured
+        if self.on_phase:
+            self.on_phase(ev["i"], ev["name"])
         wp.ack()
         if ev["name"] == "before_load":
             self.deadline = self.clock() + self.timeout  # each load gets the full time

@@ -11,9 +11,7 @@ from click.testing import CliRunner
 from orchestrator import attribution
 from orchestrator.results import RunResult
 
-pytestmark = pytest.mark.skipif(
-    attribution.tracer_missing() is not None, reason=str(attribution.tracer_missing())
-)
+pytestmark = pytest.mark.skipif(attribution.tracer_missing() is not None, reason=str(attribution.tracer_missing()))
 
 FAST = ["--ttft-ms", "5", "--token-ms", "1"]
 
@@ -24,8 +22,25 @@ def attribute(tmp_path, strategy: str, leak: float):
     out = tmp_path / "attr.json"
     res = CliRunner().invoke(
         main,
-        ["attribute", "--strategy", strategy, "--engine", "calibration", "--leak-mb", str(leak), "--iters", "6",
-         "--warmup", "1", *FAST, "--out", str(tmp_path / "o"), "--json", str(out), "--no-history"],
+        [
+            "attribute",
+            "--strategy",
+            strategy,
+            "--engine",
+            "calibration",
+            "--leak-mb",
+            str(leak),
+            "--iters",
+            "6",
+            "--warmup",
+            "1",
+            *FAST,
+            "--out",
+            str(tmp_path / "o"),
+            "--json",
+            str(out),
+            "--no-history",
+        ],
     )
     assert out.exists(), res.output
     return res, RunResult.from_json(json.loads(out.read_text())).results[0]

@@ -16,8 +16,13 @@ def test_iteration_windows_skip_warmup_and_the_last_iteration():
 
 
 def test_a_stack_is_named_after_the_first_frame_that_is_not_plumbing():
-    frames = [("<unknown>", "<unknown>", 0), ("malloc", "<unknown>", 0), ("ffi_call", "<unknown>", 0),
-              ("native_alloc", "calibration.py", 58), ("generate", "calibration.py", 170)]
+    frames = [
+        ("<unknown>", "<unknown>", 0),
+        ("malloc", "<unknown>", 0),
+        ("ffi_call", "<unknown>", 0),
+        ("native_alloc", "calibration.py", 58),
+        ("generate", "calibration.py", 170),
+    ]
     assert attribution.stack_name(frames) == "native_alloc calibration.py:58"
     assert attribution.stack_name([("ggml_aligned_malloc", "<unknown>", 0)]) == "ggml_aligned_malloc"
 
@@ -25,10 +30,16 @@ def test_a_stack_is_named_after_the_first_frame_that_is_not_plumbing():
 def test_the_attribution_block_round_trips_and_is_written_only_when_present():
     bare = StrategyResult(strategy="recreate")
     assert "attribution" not in bare.to_json()
-    att = Attribution(tracer="memray", iterations=[3, 4], measured_growth_mb_per_iter=8.0,
-                      attributed_mb_per_iter=8.0, explained_fraction=1.0, weighting="resident",
-                      stacks=[AttributedStack("native_alloc x.py:1", 8.0, 2, ["native_alloc x.py:1", "generate x.py:9"])],
-                      notes=["n"])
+    att = Attribution(
+        tracer="memray",
+        iterations=[3, 4],
+        measured_growth_mb_per_iter=8.0,
+        attributed_mb_per_iter=8.0,
+        explained_fraction=1.0,
+        weighting="resident",
+        stacks=[AttributedStack("native_alloc x.py:1", 8.0, 2, ["native_alloc x.py:1", "generate x.py:9"])],
+        notes=["n"],
+    )
     entry = StrategyResult(strategy="recreate", attribution=att)
     back = StrategyResult.from_json(entry.to_json())
     assert back.attribution == att
@@ -37,8 +48,14 @@ def test_the_attribution_block_round_trips_and_is_written_only_when_present():
 
 def test_render_names_the_error_and_the_top_stacks():
     assert "not available: no memray" in attribution.render(Attribution(tracer="memray", error="no memray"), "r")
-    att = Attribution(tracer="memray", iterations=[3], measured_growth_mb_per_iter=2.0, attributed_mb_per_iter=2.0,
-                      unattributed_mb_per_iter=0.0, explained_fraction=1.0,
-                      stacks=[AttributedStack("native_alloc x.py:1", 2.0, 1, ["malloc", "native_alloc x.py:1"])])
+    att = Attribution(
+        tracer="memray",
+        iterations=[3],
+        measured_growth_mb_per_iter=2.0,
+        attributed_mb_per_iter=2.0,
+        unattributed_mb_per_iter=0.0,
+        explained_fraction=1.0,
+        stacks=[AttributedStack("native_alloc x.py:1", 2.0, 1, ["malloc", "native_alloc x.py:1"])],
+    )
     text = attribution.render(att, "recreate")
     assert "native_alloc x.py:1" in text and "(100%)" in text
