@@ -20,6 +20,7 @@ allocated but never touched is counted in full here; say so where the numbers ar
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 import time
@@ -324,6 +325,22 @@ def attribute_strategy(
         att.explained_fraction = round(total / g, 3) if g > 0.05 else None
     entry.attribution = att
     return entry, att
+
+
+def attribute_growing(plan: RunPlan, result: RunResult, top: int = 10) -> list[str]:
+    """`--attribute` on run/compare: every strategy of `result` judged growing is re-run under
+    the tracer (in `<run_dir>/attribution/`), its block attached to the strategy's result;
+    returns what the console prints (the top three stacks of each)."""
+    out = []
+    sub = dataclasses.replace(plan, out_dir=plan.run_dir, run_id="attribution", json_path=None)
+    for entry in result.results:
+        if not (entry.summary and entry.summary.verdict and entry.summary.verdict.value == "growing"):
+            continue
+        wall = entry.samples[-1][0] if entry.samples else None
+        _traced, att = attribute_strategy(sub, entry.strategy, entry.summary.growth_mb_per_iter, wall, top)
+        entry.attribution = att
+        out.append(render(att, entry.strategy))
+    return out
 
 
 # ------------------------------------------------------------------ console

@@ -18,7 +18,7 @@ from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CannotSt
 from orchestrator.plan import ENGINES, SCENARIOS, RunPlan, Thresholds
 from orchestrator.plan_inputs import PlanInputs
 from orchestrator.preflight import preflight
-from orchestrator.runner import RunInterrupted, execute
+from orchestrator.runner import RunInterrupted, _save, execute
 from orchestrator.tabular import format_option
 
 DEFAULT = RunPlan(strategies=[])  # what the command line shows as defaults: RunPlan's own
@@ -289,6 +289,12 @@ def run_and_report(plan: RunPlan, kw) -> None:
     per_model = output.switch_table(result, kw["fmt"]) if kw["fmt"] in ("table", "md") else None
     if per_model:  # scenario switch: the per-model memory story
         click.echo("\n" + per_model)
+    if kw.get("attribute") and result.results:
+        from orchestrator.attribution import attribute_growing
+
+        texts = attribute_growing(plan, result)
+        _save(plan, result)
+        click.echo("\n" + ("\n".join(texts) if texts else "attribution: no strategy is growing; nothing to attribute"))
     if kw["fmt"] == "table":
         click.echo(output.result_footer(result, plan.run_dir))
     if not kw["no_history"]:
@@ -300,6 +306,12 @@ def run_and_report(plan: RunPlan, kw) -> None:
 
 @click.command()
 @click.option("--strategy", type=click.Choice(registry.NAMES), required=True)
+@click.option(
+    "--attribute",
+    is_flag=True,
+    help="Then re-run every growing strategy under memray --native and name the stacks that keep the memory "
+    "(orch attribute; docs/attribution.md).",
+)
 @common_options
 def run(strategy, **kw):
     """Run one strategy for --iters iterations in its own worker process."""
@@ -309,6 +321,12 @@ def run(strategy, **kw):
 @click.command()
 @click.option("--all", "all_", is_flag=True, help=f"Every strategy the engine can run: {', '.join(registry.NAMES)}.")
 @click.option("--strategies", help="Comma-separated strategies.")
+@click.option(
+    "--attribute",
+    is_flag=True,
+    help="Then re-run every growing strategy under memray --native and name the stacks that keep the memory "
+    "(orch attribute; docs/attribution.md).",
+)
 @common_options
 def compare(all_, strategies, **kw):
     """Run several strategies, one after another, each in its own worker process(es)."""

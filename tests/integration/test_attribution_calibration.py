@@ -65,3 +65,37 @@ def test_no_leak_names_no_stack(tmp_path):
     assert res.exit_code == 0, res.output
     assert entry.attribution.stacks == []
     assert "no stack keeps" in res.output
+
+
+def test_compare_attribute_attributes_only_the_growing_strategy(tmp_path):
+    from orchestrator.cli import main
+
+    out = tmp_path / "run.json"
+    res = CliRunner().invoke(
+        main,
+        [
+            "compare",
+            "--strategies",
+            "restart,fresh-process",
+            "--leak-mb",
+            "2",
+            "--iters",
+            "6",
+            "--warmup",
+            "1",
+            *FAST,
+            "--attribute",
+            "--out",
+            str(tmp_path / "o"),
+            "--json",
+            str(out),
+            "--no-history",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    run = RunResult.from_json(json.loads((tmp_path / "o").glob("*/run.json").__next__().read_text()))
+    by = {r.strategy: r for r in run.results}
+    assert by["fresh-process"].attribution is None  # stable: not re-run
+    att = by["restart"].attribution
+    assert att is not None and att.stacks[0].name.startswith("native_alloc ")
+    assert "attribution of restart" in res.output and "native_alloc" in res.output
