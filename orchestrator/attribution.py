@@ -178,11 +178,10 @@ def analyse_capture(
     capture: Path,
     marks: list[tuple[int, str, float]],
     warmup: int,
-    top: int = 10,
     floor_mib: float = FLOOR_MIB,
     pages=None,
 ) -> tuple[list[int], list[AttributedStack]]:
-    """(counted iterations, stacks above the floor, largest first) from a memray capture;
+    """(counted iterations, every stack above the floor, largest first) from a memray capture;
     with `pages` (resident_pages at the end) weighted by resident bytes, else requested."""
     import memray
 
@@ -244,7 +243,7 @@ def analyse_capture(
                 )
             )
     stacks.sort(key=lambda s: -s.mib_per_iter)
-    return counted, stacks[:top]
+    return counted, stacks
 
 
 # ------------------------------------------------------------------ one traced run
@@ -303,7 +302,7 @@ def attribute_strategy(
     try:
         pages = snapshot.get("pages")
         t1 = time.monotonic()
-        att.iterations, att.stacks = analyse_capture(capture, runner.marks, plan.warmup, top, pages=pages)
+        att.iterations, named = analyse_capture(capture, runner.marks, plan.warmup, pages=pages)
         att.analysis_s = round(time.monotonic() - t1, 2)
     except Exception as exc:  # an unreadable capture is a result, not a crash
         att.error = f"could not read the capture {capture}: {type(exc).__name__}: {exc}"
@@ -317,7 +316,10 @@ def attribute_strategy(
     else:
         att.weighting = "requested"
         att.notes.append("bytes requested, not resident: an allocated-but-untouched buffer is counted in full")
-    total = sum(s.mib_per_iter for s in att.stacks)
+    total = sum(s.mib_per_iter for s in named)  # every stack above the floor, kept or not
+    att.stacks = named[:top]
+    if len(named) > top:
+        att.notes.append(f"{len(named) - top} more stacks above {FLOOR_MIB} MiB/iter are counted but not kept")
     att.attributed_mb_per_iter = round(total, 3)
     g = att.measured_growth_mb_per_iter
     if g is not None:
