@@ -31,6 +31,9 @@ class CalibrationOptions:
     leak_mb: float | None = None
     leak_on_load_mb: float | None = None
     leak_models: list[str] | None = None
+    # attribution decoys (orch selftest): never-touched and freed-again allocations per call
+    decoy_mb: float | None = None
+    churn_mb: float | None = None
     model_mb: float | None = None
     load_ms: float | None = None
     crash_at: int | None = None
@@ -44,7 +47,16 @@ class CalibrationOptions:
     def problems(self) -> list[str]:
         out = [
             _check_number(k, getattr(self, k), 0)
-            for k in ("ttft_ms", "token_ms", "leak_mb", "leak_on_load_mb", "model_mb", "load_ms")
+            for k in (
+                "ttft_ms",
+                "token_ms",
+                "leak_mb",
+                "leak_on_load_mb",
+                "decoy_mb",
+                "churn_mb",
+                "model_mb",
+                "load_ms",
+            )
         ]
         out += [_check_number(k, getattr(self, k), 1, integer=True) for k in ("crash_at", "hang_at")]
         return [p for p in out if p]

@@ -107,7 +107,8 @@ LEAK_FUNCTION = "native_alloc"  # workers/engines/calibration.py: where the leak
 
 def attribution_checks(iters: int, warmup: int, out_dir: Path, echo=print) -> list[Check]:
     """`orch attribute` on known leaks: the leaking function is the top stack, at ±10% of the
-    injected MiB per iteration; with no leak no stack is named (orchestrator.attribution).
+    injected MiB per iteration; with no leak no stack is named; an allocated-but-untouched
+    decoy and freed-again churn are never named (orchestrator.attribution).
     Without memray: one passing check that says it was skipped and how to install it."""
     from orchestrator import attribution
 
@@ -116,21 +117,27 @@ def attribution_checks(iters: int, warmup: int, out_dir: Path, echo=print) -> li
         return [Check("attribution", "—", None, True, f"skipped: {missing}")]
     checks = []
     base = {"ttft_ms": TTFT_MS, "token_ms": TOKEN_MS}
-    for leak in (0.0, 2.0, 8.0):
+    # a never-touched decoy (8 MiB/iter requested, not resident) and freed-again churn ride
+    # along with the no-leak and 2 MiB runs: neither may be blamed
+    decoys = {"decoy_mb": 8.0, "churn_mb": 4.0}
+    for leak, extra in ((0.0, decoys), (2.0, decoys), (8.0, {})):
         plan = RunPlan(
             strategies=["recreate"],
             iters=min(iters, 8),
             warmup=warmup,
             engine="calibration",
-            engine_options={**base, "leak_mb": leak},
+            engine_options={**base, "leak_mb": leak, **extra},
             out_dir=out_dir,
         )
         _entry, att = attribution.attribute_strategy(plan, "recreate")
-        name = f"attribute recreate [leak_mb={leak:g}]"
+        first = len(checks)
+        name = f"attribute recreate [leak_mb={leak:g}" + (", decoy_mb=8, churn_mb=4]" if extra else "]")
         if att.error:
             checks.append(Check(name, f"{leak:g} MiB/iter", None, False, att.error))
-        elif leak == 0:
-            top = att.stacks[0] if att.stacks else None
+            echo(f"  MISS {name}")
+            continue
+        top = att.stacks[0] if att.stacks else None
+        if leak == 0:
             checks.append(
                 Check(
                     f"{name}: nothing named",
@@ -141,7 +148,6 @@ def attribution_checks(iters: int, warmup: int, out_dir: Path, echo=print) -> li
                 )
             )
         else:
-            top = att.stacks[0] if att.stacks else None
             got = top.mib_per_iter if top else None
             ok = (
                 top is not None
@@ -157,7 +163,18 @@ def attribution_checks(iters: int, warmup: int, out_dir: Path, echo=print) -> li
                     top.name if top else "no stack named",
                 )
             )
-        echo(f"  {'ok  ' if checks[-1].ok else 'MISS'} {name}")
+        if extra:
+            blamed = [s.name for s in att.stacks if s.name.startswith(("decoy_alloc", "churn_alloc"))]
+            checks.append(
+                Check(
+                    f"{name}: decoy and churn not blamed",
+                    "not named",
+                    None,
+                    not blamed,
+                    ", ".join(blamed),
+                )
+            )
+        echo(f"  {'ok  ' if all(c.ok for c in checks[first:]) else 'MISS'} {name}")
     return checks
 
 

@@ -99,3 +99,20 @@ def test_compare_attribute_attributes_only_the_growing_strategy(tmp_path):
     att = by["restart"].attribution
     assert att is not None and att.stacks[0].name.startswith("native_alloc ")
     assert "attribution of restart" in res.output and "native_alloc" in res.output
+
+
+def test_an_untouched_decoy_and_freed_churn_are_not_blamed(tmp_path):
+    from orchestrator.plan import RunPlan
+
+    plan = RunPlan(
+        strategies=["recreate"],
+        iters=6,
+        warmup=1,
+        engine="calibration",
+        out_dir=tmp_path,
+        engine_options={"ttft_ms": 5, "token_ms": 1, "leak_mb": 2.0, "decoy_mb": 8.0, "churn_mb": 4.0},
+    )
+    _entry, att = attribution.attribute_strategy(plan, "recreate")
+    assert att.error is None and att.weighting == "resident"
+    assert [s.name.split(" ")[0] for s in att.stacks] == ["native_alloc"], att.stacks
+    assert abs(att.stacks[0].mib_per_iter - 2.0) <= 0.2

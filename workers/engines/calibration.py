@@ -9,6 +9,9 @@ Model labels are `NAME[:MB]`: MB is the size of the weights buffer (default `mod
 Options (engine_options keys; the command-line twin takes them as --dashed-flags):
   transcript, ttft_ms, token_ms, load_ms, model_mb, leak_mb (per inference call),
   leak_on_load_mb (per load), leak_models (labels the load leak applies to; default all),
+  decoy_mb (per call: allocated, never touched, never freed: requested but not resident),
+  churn_mb (per call: allocated in 64 KiB blocks, touched, freed: memory the allocator may
+  keep, in no live allocation) — the two things a leak attribution must not blame,
   crash_at, hang_at (1-based iteration).
 """
 
@@ -34,6 +37,8 @@ DEFAULTS = {
     "leak_mb": 0.0,
     "leak_on_load_mb": 0.0,
     "leak_models": None,
+    "decoy_mb": 0.0,
+    "churn_mb": 0.0,
     "crash_at": None,
     "hang_at": None,
 }
@@ -60,6 +65,32 @@ def native_alloc(mb: float) -> int | None:
         raise MemoryError(f"calibration: malloc of {mb} MB failed")
     _libc.memset(ptr, 1, size)
     return ptr
+
+
+_raw_free = ctypes.pythonapi.PyMem_RawFree
+_raw_free.restype = None
+_raw_free.argtypes = [ctypes.c_void_p]
+
+
+def decoy_alloc(mb: float) -> None:
+    """malloc and never touch nor free: address space, not memory (an attribution that ranks
+    by requested bytes would blame it)."""
+    size = int(mb * MiB)
+    if size > 0 and not _raw_malloc(size):
+        raise MemoryError(f"calibration: malloc of {mb} MB (decoy) failed")
+
+
+def churn_alloc(mb: float) -> None:
+    """Touched 64 KiB blocks (under glibc's mmap threshold: from the heap), all freed."""
+    block, ptrs = 64 * 1024, []
+    for _ in range(int(mb * MiB) // (64 * 1024)):
+        ptr = _raw_malloc(block)
+        if not ptr:
+            raise MemoryError("calibration: malloc (churn) failed")
+        _libc.memset(ptr, 2, block)
+        ptrs.append(ptr)
+    for ptr in ptrs:
+        _raw_free(ptr)
 
 
 _libc.mmap.restype = ctypes.c_void_p
@@ -155,6 +186,8 @@ class CalibrationModel:
             while True:
                 time.sleep(3600)
         native_alloc(float(self.o["leak_mb"]))  # leaked on purpose
+        decoy_alloc(float(self.o["decoy_mb"]))  # never touched: not resident
+        churn_alloc(float(self.o["churn_mb"]))  # freed again
         text = aligner_output(request.transcript) if request.transcript else self.o["transcript"]
         tokens = split_tokens(text)
         ttft, step = float(self.o["ttft_ms"]) / 1000, float(self.o["token_ms"]) / 1000
