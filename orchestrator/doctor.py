@@ -76,6 +76,25 @@ def checks(engine: str, strategies: list[str], models: list[str], chatllm_dir, m
         "the bindings import it; use a complete checkout",
         blocking=needs_chatllm and inproc,
     )
+    if os.path.exists(paths.lib):
+        from orchestrator.elfdebug import DEBUG_BUILD_HINT, ggml_libraries, has_debug_info
+
+        libs = [paths.lib, *map(str, ggml_libraries(paths.lib))]
+        with_debug = [os.path.basename(p) for p in libs if has_debug_info(p)]
+        without = [os.path.basename(p) for p in libs if not has_debug_info(p)]
+        add(
+            "debug info (attribution)",
+            not without,
+            (f"DWARF in {', '.join(with_debug)}" if with_debug else "no DWARF")
+            + (f"; none in {', '.join(without)}" if without else "")
+            + " (a library with DWARF may still lack it for some files: ggml's C files show no line)",
+            DEBUG_BUILD_HINT,
+            blocking=False,
+        )
+    from orchestrator.attribution import tracer_missing
+
+    why = tracer_missing()
+    add("memray (orch attribute)", why is None, "installed" if why is None else why, blocking=False)
     ffmpeg = shutil.which("ffmpeg")
     add(
         "ffmpeg",

@@ -115,7 +115,7 @@ def attribution_checks(iters: int, warmup: int, out_dir: Path, echo=print) -> li
     missing = attribution.tracer_missing()
     if missing:
         return [Check("attribution", "—", None, True, f"skipped: {missing}")]
-    checks = []
+    checks: list[Check] = []
     base = {"ttft_ms": TTFT_MS, "token_ms": TOKEN_MS}
     # a never-touched decoy (8 MiB/iter requested, not resident) and freed-again churn ride
     # along with the no-leak and 2 MiB runs: neither may be blamed
