@@ -246,6 +246,22 @@ def analyse_capture(
     return counted, stacks
 
 
+def debug_info_note(plan: RunPlan) -> str | None:
+    """For chatllm: which of its libraries carried DWARF (file:line in the stacks)."""
+    if plan.engine != "chatllm":
+        return None
+    from orchestrator.chatllm_paths import resolve
+    from orchestrator.elfdebug import ggml_libraries, has_debug_info
+
+    o = plan.engine_options
+    lib = resolve(o.chatllm_dir, o.main, o.lib).lib
+    if not Path(lib).exists():
+        return None
+    libs = [Path(lib), *ggml_libraries(lib)]
+    state = ", ".join(f"{p.name} {'with' if has_debug_info(p) else 'without'} DWARF" for p in libs)
+    return f"symbols: {state} (frames without DWARF show the function only, or <unknown>)"
+
+
 # ------------------------------------------------------------------ one traced run
 def attribute_strategy(
     plan: RunPlan,
@@ -294,6 +310,9 @@ def attribute_strategy(
     att.measured_growth_mb_per_iter = measured_growth if measured_growth is not None else att.traced_growth_mb_per_iter
     if untraced_wall_s:
         att.overhead_factor = round(att.wall_s / untraced_wall_s, 2)
+    symbols = debug_info_note(plan)
+    if symbols:
+        att.notes.append(symbols)
     if entry.status.value != "ok":
         att.notes.append(f"the traced worker ended {entry.status.value}: {(entry.error or '')[:300]}")
     if not capture.exists():
@@ -366,6 +385,7 @@ def render(att: Attribution, strategy: str, top: int = 3) -> str:
             f"  {s.mib_per_iter:8.2f} MiB/iter{req}  {s.name}  [{s.iterations_seen}/{len(att.iterations)} iters]"
         )
         lines.append(f"           {chain}")
+    lines += [f"  {n}" for n in att.notes if n.startswith(("symbols:", "the traced worker ended"))]
     if att.wall_s is not None:
         lines.append(
             f"  traced run {att.wall_s} s"
