@@ -108,6 +108,12 @@ def is_plumbing(func: str) -> bool:
     return func.startswith(PLUMBING_PREFIXES) or any(func == p or func.startswith(p + "(") for p in PLUMBING)
 
 
+def chain(frames: list[str]) -> str:
+    """A stack's frame texts ("function file:line") as "f ← caller ← …", plumbing left out."""
+    funcs = [f.rsplit(" ", 1)[0] if ":" in f.rsplit(" ", 1)[-1] else f for f in frames]
+    return " ← ".join(short(f) for f in funcs if not is_plumbing(f))
+
+
 def short(func: str) -> str:
     """A function's name without its argument list (C++ signatures are long)."""
     return func.split("(")[0].strip() or func
@@ -378,13 +384,11 @@ def render(att: Attribution, strategy: str, top: int = 3) -> str:
     if not att.stacks:
         lines.append(f"  no stack keeps ≥ {FLOOR_MIB} MiB per iteration")
     for s in att.stacks[:top]:
-        funcs = [f.rsplit(" ", 1)[0] if ":" in f.rsplit(" ", 1)[-1] else f for f in s.frames]
-        chain = " ← ".join(short(f) for f in funcs if not is_plumbing(f))
         req = f" (requested {s.requested_mib_per_iter:.2f})" if s.requested_mib_per_iter is not None else ""
         lines.append(
             f"  {s.mib_per_iter:8.2f} MiB/iter{req}  {s.name}  [{s.iterations_seen}/{len(att.iterations)} iters]"
         )
-        lines.append(f"           {chain}")
+        lines.append(f"           {chain(s.frames)}")
     lines += [f"  {n}" for n in att.notes if n.startswith(("symbols:", "the traced worker ended"))]
     if att.wall_s is not None:
         lines.append(

@@ -198,6 +198,43 @@ def _history_section(result: RunResult, history: list | None) -> str:
     return "".join(parts)
 
 
+def _attribution_section(result: RunResult) -> str:
+    """`orch attribute` / `--attribute`: per attributed strategy, the stacks that keep the growth
+    (docs/attribution.md)."""
+    entries = [e for e in result.results if e.attribution is not None]
+    if not entries:
+        return ""
+    from orchestrator.attribution import chain
+
+    parts = [
+        '<h2>Attribution</h2><p class="sub">Call stacks whose allocations from one iteration are still '
+        "live at the end, per iteration (memray --native; resident bytes from /proc/PID/pagemap unless "
+        "said otherwise); the rest of the measured growth is unattributed: allocator retention or "
+        "non-heap (docs/attribution.md).</p>"
+    ]
+    for e in entries:
+        att = e.attribution
+        assert att is not None
+        parts.append(f"<h3>{_e(e.strategy)}</h3>")
+        if att.error:
+            parts.append(f'<p class="bad">not available: {_e(att.error)}</p>')
+            continue
+        frac = f" ({att.explained_fraction:.0%})" if att.explained_fraction is not None else ""
+        parts.append(
+            f"<p>measured growth {_e(att.measured_growth_mb_per_iter)} MB/iter; attributed "
+            f"{_e(att.attributed_mb_per_iter)} MiB/iter{frac}; unattributed {_e(att.unattributed_mb_per_iter)} "
+            f"MiB/iter; {_e(att.weighting)} bytes; iterations {_e(', '.join(map(str, att.iterations)))}; "
+            f"traced run {_e(att.wall_s)} s" + (f", ×{_e(att.overhead_factor)}" if att.overhead_factor else "") + "</p>"
+        )
+        rows = []
+        for st in att.stacks:
+            rows.append([st.mib_per_iter, st.requested_mib_per_iter, st.name, chain(st.frames)])
+        parts.append(_html_table(["MiB/iter", "requested", "where", "stack (callers)"], rows, left=(2, 3)))
+        for note in att.notes:
+            parts.append(f'<p class="sub">{_e(note)}</p>')
+    return "".join(parts)
+
+
 def render_html(result: RunResult, history: list | None = None) -> str:
     """The page; `history`: for a soak's run, its key's series on its host
     (changepoints.history_series), drawn with their change points."""
@@ -225,6 +262,7 @@ def render_html(result: RunResult, history: list | None = None) -> str:
     body.append(_soak_section(result.soak))
     body.append(_history_section(result, history))
     body.append(_ab_section(result))
+    body.append(_attribution_section(result))
     body.append(
         '<h2>Memory</h2><p class="sub">RSS and USS measured from outside the worker at each '
         "iteration's after-infer mark; shaded: warm-up (left out of the fit); small marks: the "

@@ -59,3 +59,24 @@ def test_render_names_the_error_and_the_top_stacks():
     )
     text = attribution.render(att, "recreate")
     assert "native_alloc x.py:1" in text and "(100%)" in text
+
+
+def test_the_html_report_has_a_table_of_the_stacks():
+    from orchestrator.history.report import _attribution_section
+    from orchestrator.results import RunResult
+
+    att = Attribution(
+        tracer="memray",
+        iterations=[3, 4],
+        measured_growth_mb_per_iter=2.0,
+        attributed_mb_per_iter=2.0,
+        unattributed_mb_per_iter=0.0,
+        explained_fraction=1.0,
+        weighting="resident",
+        stacks=[
+            AttributedStack("native_alloc x.py:1", 2.0, 2, ["malloc", "native_alloc x.py:1", "generate x.py:9"], 2.0)
+        ],
+    )
+    html = _attribution_section(RunResult(run_id="r", results=[StrategyResult(strategy="recreate", attribution=att)]))
+    assert "<h2>Attribution</h2>" in html and "native_alloc ← generate" in html and "(100%)" in html
+    assert _attribution_section(RunResult(run_id="r", results=[StrategyResult(strategy="recreate")])) == ""
