@@ -140,6 +140,7 @@ def summarize(iterations: list[IterationRecord], th: Thresholds) -> Summary:
         rss_peak_mb=max((p for it in mem if (p := it.peak_rss_mb or it.rss_mb) is not None), default=None),
     )
     out.ttft_phases_median = _phase_medians(measured)
+    out.idle_rss_mb, out.idle_returned_mb = _idle(iterations)
     fit = verdict(xs, ys, th)
     out.growth_mb_per_iter, out.growth_ci95 = fit["growth_mb_per_iter"], fit["growth_ci95"]
     out.verdict = Verdict(fit["verdict"]) if fit["verdict"] else None
@@ -149,6 +150,18 @@ def summarize(iterations: list[IterationRecord], th: Thresholds) -> Summary:
         if uss_fit:
             out.uss_growth_mb_per_iter, out.uss_growth_ci95 = uss_fit[0], [uss_fit[1], uss_fit[2]]
     return out
+
+
+def _idle(iterations: list[IterationRecord]) -> tuple[float | None, float | None]:
+    """The after_idle mark (on the last request's record) and what came back since the
+    request's last mark before it."""
+    for it in reversed(iterations):
+        idle = it.phase_rss("after_idle")
+        if idle is not None:
+            before = it.phase_rss("after_unload")
+            before = it.rss_mb if before is None else before
+            return idle, (before - idle if before is not None else None)
+    return None, None
 
 
 def _phase_medians(measured: list[IterationRecord]) -> dict[str, float] | None:

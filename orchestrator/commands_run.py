@@ -160,6 +160,14 @@ def common_options(f):
             help="External memory sampling rate (0: only at phase marks).",
         ),
         click.option(
+            "--idle-s",
+            type=float,
+            default=DEFAULT.idle_s,
+            show_default=True,
+            help="A long-lived worker waits this long after its last request, then one more mark "
+            "(after_idle): what memory comes back at rest (0: none).",
+        ),
+        click.option(
             "--max-rss-mb",
             type=click.FloatRange(0),
             default=None,
@@ -214,6 +222,7 @@ def inputs_from_cli(strategies: list[str], kw: dict) -> PlanInputs:
         out_dir=Path(kw["out"]),
         iter_timeout=kw["iter_timeout"],
         sample_hz=kw["sample_hz"],
+        idle_s=kw.get("idle_s"),
         growth_threshold_mb=kw["growth_threshold_mb"],
         plateau_min_tail=kw["plateau_min_tail"],
         json_path=Path(kw["json_path"]) if kw["json_path"] else None,

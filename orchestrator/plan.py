@@ -72,6 +72,9 @@ class RunPlan:
     progress: bool = False
     # per-worker-tree memory limit (MB); None: no guard (RunPlan.build sets the default)
     max_rss_mb: float | None = None
+    # seconds a long-lived worker waits after its last request before one more mark
+    # (`after_idle`): what memory comes back at rest; 0: none
+    idle_s: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.engine_options, dict) and self.engine in eo.BY_ENGINE:
@@ -151,6 +154,7 @@ class RunPlan:
             "warmup": self.warmup,
             "iter_timeout": self.iter_timeout,
             "sample_hz": self.sample_hz,
+            "idle_s": self.idle_s,
             "growth_threshold_mb": self.thresholds.growth_mb_per_iter,
             "plateau_min_tail": self.thresholds.plateau_min_tail,
         }
@@ -158,6 +162,12 @@ class RunPlan:
             why = limit_problem(key, value)
             if why:
                 problems.append(f"{label(key)} {why}")
+        if not limit_problem("idle_s", self.idle_s) and not limit_problem("iter_timeout", self.iter_timeout):
+            if self.idle_s >= self.iter_timeout:
+                problems.append(
+                    f"{label('idle_s')} {self.idle_s:g} must be under {label('iter_timeout')} "
+                    f"{self.iter_timeout:g} (the parent would take the idle worker for hung)"
+                )
         if self.engine == "calibration":
             for model in self.models:
                 _name, _, mb = str(model).partition(":")
@@ -183,6 +193,7 @@ class RunPlan:
             "iter_timeout": self.iter_timeout,
             "sample_hz": self.sample_hz,
             "max_rss_mb": self.max_rss_mb,
+            "idle_s": self.idle_s,
             "thresholds": vars(self.thresholds),
         }
 
@@ -193,6 +204,7 @@ LIMITS = {
     "warmup": (int, 0, False),
     "iter_timeout": (float, 0, True),
     "sample_hz": (float, 0, False),
+    "idle_s": (float, 0, False),
     "growth_threshold_mb": (float, 0, False),
     "plateau_min_tail": (int, 1, False),
 }

@@ -46,6 +46,7 @@ class PlanInputs:
     json_path: Path | None = None
     # None: the default share of available memory; 0: no guard
     max_rss_mb: float | None = None
+    idle_s: float | None = None
     # the engine's options by name (engine_options.CalibrationOptions / ChatLLMOptions);
     # for chatllm also chatllm_dir, main, lib as given (resolved here)
     engine_options: dict[str, Any] = field(default_factory=dict)
@@ -74,6 +75,7 @@ def build_plan(cls: type[RunPlan], given: PlanInputs) -> tuple[RunPlan, list[str
         out_dir=Path(given.out_dir or d.out_dir),
         iter_timeout=_or(given.iter_timeout, d.iter_timeout),
         sample_hz=_or(given.sample_hz, d.sample_hz),
+        idle_s=_or(given.idle_s, d.idle_s),
         thresholds=th,
         json_path=given.json_path,
         progress=given.progress,

@@ -247,6 +247,12 @@ class Summary:
     projected_rss_mb: float | None = None
     # median of each TTFT phase over the measured iterations that report it (ms)
     ttft_phases_median: dict[str, float] | None = None
+    # growth per second of audio transcribed (growth per iteration / the audio's length)
+    growth_mb_per_audio_s: float | None = None
+    # --idle-s: the tree at the after_idle mark, and what came back since the last request's
+    # last mark (after_unload, else after_infer); None without an idle mark
+    idle_rss_mb: float | None = None
+    idle_returned_mb: float | None = None
     other: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -40,6 +40,8 @@ def worker_config(plan: RunPlan, strategy: str) -> dict:
         "audio": plan.audio,
         "transcript": plan.transcript_text(),
         "language": plan.language,
+        # a worker per iteration has no rest after its requests to look at
+        "idle_s": plan.idle_s if strategies.get(strategy).processes is strategies.Processes.ONE else 0,
     }
 
 
@@ -82,6 +84,9 @@ def _summarize(entry: StrategyResult, plan: RunPlan, scored: bool) -> None:
         entry.alignment = analysis.alignment_summary(its)
     elif scored:
         analysis.add_quality(entry.summary, its)
+    audio_s = plan.audio_s
+    if entry.summary.growth_mb_per_iter is not None and audio_s:
+        entry.summary.growth_mb_per_audio_s = entry.summary.growth_mb_per_iter / audio_s
     if entry.status is Status.MEMORY_LIMIT:
         entry.summary.projected_rss_mb = analysis.project_rss(its, plan.iters, entry.summary.growth_mb_per_iter)
 

@@ -45,7 +45,15 @@ class Session:
         self.models = config.get("models") or [None]
         self.load_ms: float | None = None
         self.notes: list[str] = []  # teardown findings, sent with `done`
+        self.last: tuple[int, str | None] | None = None  # (i, model) of the last request
         self._trim_noted = False
+
+    def idle(self) -> None:
+        """`idle_s` after the last request, one more mark: what comes back at rest."""
+        idle_s = float(self.config.get("idle_s") or 0)
+        if idle_s > 0 and self.last is not None:
+            time.sleep(idle_s)
+            self.ch.phase("after_idle", *self.last)
 
     def load(self, i: int, model: str | None) -> None:
         self.ch.phase("before_load", i, model)
@@ -66,6 +74,7 @@ class Session:
 
     def request(self, i: int, model: str | None) -> None:
         """Send one request, stream its chunks, mark `after_infer`, report the iteration."""
+        self.last = (i, model)
         cfg = self.config
         req = Request(i=i, audio=cfg.get("audio"), transcript=cfg.get("transcript"), language=cfg.get("language"))
         first: list[float] = []

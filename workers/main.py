@@ -60,6 +60,7 @@ def main(argv=None) -> int:
         ch.send("ready", pid=os.getpid(), engine=engine.info())
         session = Session(ch, engine, cfg)
         STRATEGIES[cfg["strategy"]](session, cfg.get("first_i", 1), cfg["iters"])
+        session.idle()
         ch.send("done", **({"notes": session.notes} if session.notes else {}))
         return 0
     except EngineError as exc:

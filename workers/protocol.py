@@ -18,6 +18,8 @@ Events (worker -> parent):
   memory sample is taken while the worker is paused at that point. `before_infer` (new in
   version 2) comes right before every `iteration_start`: the parent writes the records
   finished so far while the worker waits there, never while it is inside a request.
+  `after_idle` (version 2): with `idle_s` in its config, the worker waits that long after
+  its last request and marks again (for that iteration): what memory comes back at rest.
 - iteration_start {i, t}: a request is about to be sent to the engine.
 - token {i, text, t}: one streamed chunk, stamped the moment it arrived in the worker.
 - iteration_done {i, text, tokens, t_request, t_first, t_end, model, load_ms, extra}:
@@ -36,7 +38,7 @@ import json
 
 VERSION = 2
 
-PHASES = ("before_load", "after_load", "before_infer", "after_infer", "after_unload")
+PHASES = ("before_load", "after_load", "before_infer", "after_infer", "after_unload", "after_idle")
 
 EVENT_FIELDS = {
     "ready": ("pid", "engine"),
