@@ -58,7 +58,10 @@ def problems_for(plan) -> list[str]:
     opts = plan.engine_options  # engine_options.ChatLLMOptions, paths resolved
     out = []
     if not os.path.isdir(opts.chatllm_dir):
-        return [f"chatllm.cpp checkout not found at {opts.chatllm_dir}: pass --chatllm-dir or set CHATLLM_DIR"]
+        # every other piece is still named: all problems at once
+        return [f"chatllm.cpp checkout not found at {opts.chatllm_dir}: pass --chatllm-dir or set CHATLLM_DIR"] + (
+            run_inputs(plan)
+        )
     cli = any(strategies.get(s).runs_a_program for s in plan.strategies)
     inproc = any(not strategies.get(s).runs_a_program for s in plan.strategies)
     if cli and not os.access(opts.main or "", os.X_OK):
@@ -68,6 +71,13 @@ def problems_for(plan) -> list[str]:
     bindings = os.path.join(opts.chatllm_dir, "bindings", "chatllm.py")
     if inproc and not os.path.exists(bindings):
         out.append(f"chatllm.cpp Python bindings not found at {bindings}: is this a chatllm.cpp checkout?")
+    return out + run_inputs(plan)
+
+
+def run_inputs(plan) -> list[str]:
+    """What a chatllm.cpp run takes besides the build: models (each judged by its header),
+    the audio, and ffmpeg (chatllm.cpp decodes audio by running it)."""
+    out = []
     if not plan.models:
         out.append("no model given: pass --model PATH (e.g. models/qwen3-asr-0.6b-q4_0.bin)")
     for m in plan.models:

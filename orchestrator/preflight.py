@@ -7,7 +7,6 @@ import os
 import subprocess
 from pathlib import Path
 
-from orchestrator.chatllm_model import ModelFileError, read_meta
 from orchestrator.errors import OrchError, read_text_file
 from orchestrator.hostinfo import AudioError
 
@@ -63,10 +62,7 @@ def input_problems(plan) -> list[str]:
     if plan.engine == "chatllm":
         from orchestrator.chatllm_paths import problems_for
 
-        problems += problems_for(plan)
-        if not os.path.isdir(plan.engine_options.chatllm_dir or ""):
-            # problems_for stops at a missing checkout; name the run's other pieces as well
-            problems += _chatllm_inputs(plan)
+        problems += problems_for(plan)  # the build's pieces and the run's inputs, every one
     return problems
 
 
@@ -75,26 +71,3 @@ def _sidecar(audio: str | None) -> str | None:
         return str(Path(audio).with_suffix(".txt")) if audio else None  # as the runner finds it
     except ValueError:
         return None
-
-
-def _chatllm_inputs(plan) -> list[str]:
-    """The models, the audio and ffmpeg, as chatllm_paths.problems_for checks them once the
-    checkout is there."""
-    import shutil
-
-    out = []
-    if not plan.models:
-        out.append("no model given: pass --model PATH (e.g. models/qwen3-asr-0.6b-q4_0.bin)")
-    for m in plan.models:
-        if not os.path.isfile(m):
-            out.append(f"model file not found: {m}")
-            continue
-        try:
-            read_meta(m)
-        except ModelFileError as exc:
-            out.append(str(exc))
-    if not plan.audio:
-        out.append("no audio given: pass --audio FILE.wav")
-    if shutil.which("ffmpeg") is None:
-        out.append("ffmpeg not found on PATH: chatllm.cpp decodes audio with it (apt-get install ffmpeg)")
-    return out
