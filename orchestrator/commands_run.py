@@ -105,8 +105,9 @@ CHATLLM_KEYS = {
 }
 
 
-def common_options(f):
-    decorators = [
+def _run_option_decorators():
+    """What runs: iterations, engine, scenario and models."""
+    return [
         click.option(
             "--iters", type=click.IntRange(1), default=DEFAULT.iters, show_default=True, help="Iterations per strategy."
         ),
@@ -121,6 +122,12 @@ def common_options(f):
         click.option("--scenario", type=click.Choice(SCENARIOS), default=DEFAULT.scenario, show_default=True),
         click.option("--model", "model", help="Model file (chatllm) or label NAME[:MB] (calibration)."),
         click.option("--models", help="Comma-separated models for --scenario switch."),
+    ]
+
+
+def _input_option_decorators():
+    """The audio and the texts it is scored or aligned against."""
+    return [
         click.option("--audio", type=click.Path(dir_okay=False), help="Audio file to transcribe."),
         click.option(
             "--reference", type=click.Path(dir_okay=False), help="Reference transcript (default: X.txt beside X.wav)."
@@ -131,6 +138,12 @@ def common_options(f):
             help="Transcript to align (--scenario align; default: X.txt beside X.wav).",
         ),
         click.option("--language", help="Language to ask for (chatllm: e.g. Chinese, English)."),
+    ]
+
+
+def _output_option_decorators():
+    """Where the results are written: SRT, JSON and the per-run folder."""
+    return [
         click.option(
             "--srt",
             "srt_path",
@@ -145,6 +158,12 @@ def common_options(f):
             show_default=True,
             help="Per-run folder with <strategy>.jsonl, worker logs and run.json.",
         ),
+    ]
+
+
+def _memory_option_decorators():
+    """How workers are watched: timeout, memory sampling, idle wait and the memory guard."""
+    return [
         click.option(
             "--iter-timeout",
             type=float,
@@ -174,6 +193,12 @@ def common_options(f):
             help="Memory guard: stop a worker whose process tree passes this many MB (status "
             "memory-limit). Default: 80% of the memory available at the start; 0: off.",
         ),
+    ]
+
+
+def _verdict_option_decorators():
+    """The thresholds that decide stable vs. growing vs. plateau."""
+    return [
         click.option(
             "--growth-threshold-mb",
             type=float,
@@ -188,10 +213,29 @@ def common_options(f):
             show_default=True,
             help="Flat iterations needed at the end to call growth a plateau.",
         ),
+    ]
+
+
+def _history_option_decorators():
+    """The history database, and the table format."""
+    return [
         click.option("--db", help="History database (SQLite path or postgresql:// URL)."),
         click.option("--no-history", is_flag=True, help="Do not store the run in the history database."),
         format_option(),
     ]
+
+
+def common_options(f):
+    """The options `orch run`, `orch compare` and the commands that build a RunPlan share, in
+    the order --help lists them."""
+    decorators = (
+        _run_option_decorators()
+        + _input_option_decorators()
+        + _output_option_decorators()
+        + _memory_option_decorators()
+        + _verdict_option_decorators()
+        + _history_option_decorators()
+    )
     for d in reversed(decorators + engine_option_decorators()):
         f = d(f)
     return f

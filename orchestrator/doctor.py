@@ -24,12 +24,25 @@ EXPECTED_MODELS = ("qwen3-asr-0.6b-q4_0.bin", "qwen3-asr-1.7b-q4_0.bin", "qwen3-
 
 def checks(engine: str, strategies: list[str], models: list[str], chatllm_dir, main, lib):
     """(item, state, detail, blocking) rows; state is ok / missing / info."""
-    rows = []
+    rows: list[tuple] = []
 
     def add(item, ok, detail, fix="", blocking=True):
         state = "ok" if ok else ("missing" if blocking else "info")
         rows.append((item, state, detail if ok or not fix else f"{detail}: {fix}", blocking and not ok))
 
+    _system_checks(add)
+    needs_chatllm = engine == "chatllm"
+    paths = resolve(chatllm_dir, main, lib)
+    _chatllm_checks(add, paths, strategies, needs_chatllm)
+    if os.path.exists(paths.lib):
+        _debug_info_check(add, paths.lib)
+    _tool_checks(add, needs_chatllm)
+    _model_checks(add, models, needs_chatllm)
+    return rows
+
+
+def _system_checks(add) -> None:
+    """The host: CPUs and memory, opencc for zh-TW scoring, whether USS/PSS are readable."""
     cpus = os.cpu_count()
     add("CPUs", True, f"{cpus} logical, {psutil.virtual_memory().total / 2**30:.1f} GiB memory")
     try:
@@ -45,8 +58,10 @@ def checks(engine: str, strategies: list[str], models: list[str], chatllm_dir, m
     except (psutil.AccessDenied, AttributeError):
         add("USS/PSS", False, "not readable on this OS: RSS only", blocking=False)
 
-    needs_chatllm = engine == "chatllm"
-    paths = resolve(chatllm_dir, main, lib)
+
+def _chatllm_checks(add, paths, strategies: list[str], needs_chatllm: bool) -> None:
+    """The chatllm.cpp checkout and the pieces of it the strategies use: main for those that
+    run a program, libchatllm and its Python bindings for in-process ones."""
     have_dir = os.path.isdir(paths.root)
     add(
         "chatllm.cpp checkout",
@@ -76,21 +91,28 @@ def checks(engine: str, strategies: list[str], models: list[str], chatllm_dir, m
         "the bindings import it; use a complete checkout",
         blocking=needs_chatllm and inproc,
     )
-    if os.path.exists(paths.lib):
-        from orchestrator.elfdebug import DEBUG_BUILD_HINT, ggml_libraries, has_debug_info
 
-        libs = [paths.lib, *map(str, ggml_libraries(paths.lib))]
-        with_debug = [os.path.basename(p) for p in libs if has_debug_info(p)]
-        without = [os.path.basename(p) for p in libs if not has_debug_info(p)]
-        add(
-            "debug info (attribution)",
-            not without,
-            (f"DWARF in {', '.join(with_debug)}" if with_debug else "no DWARF")
-            + (f"; none in {', '.join(without)}" if without else "")
-            + " (a library with DWARF may still lack it for some files: ggml's C files show no line)",
-            DEBUG_BUILD_HINT,
-            blocking=False,
-        )
+
+def _debug_info_check(add, lib: str) -> None:
+    """Which of libchatllm and its ggml libraries carry DWARF (attribution names lines with it)."""
+    from orchestrator.elfdebug import DEBUG_BUILD_HINT, ggml_libraries, has_debug_info
+
+    libs = [lib, *map(str, ggml_libraries(lib))]
+    with_debug = [os.path.basename(p) for p in libs if has_debug_info(p)]
+    without = [os.path.basename(p) for p in libs if not has_debug_info(p)]
+    add(
+        "debug info (attribution)",
+        not without,
+        (f"DWARF in {', '.join(with_debug)}" if with_debug else "no DWARF")
+        + (f"; none in {', '.join(without)}" if without else "")
+        + " (a library with DWARF may still lack it for some files: ggml's C files show no line)",
+        DEBUG_BUILD_HINT,
+        blocking=False,
+    )
+
+
+def _tool_checks(add, needs_chatllm: bool) -> None:
+    """External tools: memray for `orch attribute`, ffmpeg for chatllm.cpp's audio decoding."""
     from orchestrator.attribution import tracer_missing
 
     why = tracer_missing()
@@ -103,6 +125,10 @@ def checks(engine: str, strategies: list[str], models: list[str], chatllm_dir, m
         "apt-get install ffmpeg (chatllm.cpp decodes audio with it)",
         blocking=needs_chatllm,
     )
+
+
+def _model_checks(add, models: list[str], needs_chatllm: bool) -> None:
+    """The expected models in models/, the tiny test models, and the model files the run loads."""
     for name in EXPECTED_MODELS:
         path = os.path.join(MODELS_DIR, name)
         if os.path.isfile(path):
@@ -129,7 +155,6 @@ def checks(engine: str, strategies: list[str], models: list[str], chatllm_dir, m
             add(f"model {m}", *_model_state(m), blocking=needs_chatllm)
         else:
             add(f"model {m}", False, m, "file not found", blocking=needs_chatllm)
-    return rows
 
 
 def _model_state(path: str) -> tuple[bool, str, str]:

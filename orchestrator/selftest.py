@@ -15,7 +15,7 @@ import click
 
 from orchestrator.errors import EXIT_FAILED, EXIT_OK
 from orchestrator.plan import RunPlan
-from orchestrator.results import Status, Summary, Verdict
+from orchestrator.results import Attribution, Status, Summary, Verdict
 from orchestrator.runner import execute
 from orchestrator.tabular import format_option, render_table
 
@@ -116,65 +116,80 @@ def attribution_checks(iters: int, warmup: int, out_dir: Path, echo=print) -> li
     if missing:
         return [Check("attribution", "—", None, True, f"skipped: {missing}")]
     checks: list[Check] = []
-    base = {"ttft_ms": TTFT_MS, "token_ms": TOKEN_MS}
     # a never-touched decoy (8 MiB/iter requested, not resident) and freed-again churn ride
     # along with the no-leak and 2 MiB runs: neither may be blamed
     decoys = {"decoy_mb": 8.0, "churn_mb": 4.0}
     for leak, extra in ((0.0, decoys), (2.0, decoys), (8.0, {})):
-        plan = RunPlan(
-            strategies=["recreate"],
-            iters=min(iters, 8),
-            warmup=warmup,
-            engine="calibration",
-            engine_options={**base, "leak_mb": leak, **extra},
-            out_dir=out_dir,
-        )
+        plan = _attribution_plan(iters, warmup, out_dir, leak, extra)
         _entry, att = attribution.attribute_strategy(plan, "recreate")
-        first = len(checks)
         name = f"attribute recreate [leak_mb={leak:g}" + (", decoy_mb=8, churn_mb=4]" if extra else "]")
         if att.error:
             checks.append(Check(name, f"{leak:g} MiB/iter", None, False, att.error))
             echo(f"  MISS {name}")
             continue
-        top = att.stacks[0] if att.stacks else None
-        if leak == 0:
-            checks.append(
-                Check(
-                    f"{name}: nothing named",
-                    f"< {attribution.FLOOR_MIB:g} MiB/iter",
-                    top.mib_per_iter if top else 0.0,
-                    top is None,
-                    f"named {top.name}" if top else "",
-                )
+        found = _attribution_result_checks(name, leak, bool(extra), att)
+        checks += found
+        echo(f"  {'ok  ' if all(c.ok for c in found) else 'MISS'} {name}")
+    return checks
+
+
+def _attribution_plan(iters: int, warmup: int, out_dir: Path, leak: float, extra: dict) -> RunPlan:
+    """A recreate run of the calibration engine leaking `leak` MB per call (at most 8 iterations)."""
+    base = {"ttft_ms": TTFT_MS, "token_ms": TOKEN_MS}
+    return RunPlan(
+        strategies=["recreate"],
+        iters=min(iters, 8),
+        warmup=warmup,
+        engine="calibration",
+        engine_options={**base, "leak_mb": leak, **extra},
+        out_dir=out_dir,
+    )
+
+
+def _attribution_result_checks(name: str, leak: float, with_decoys: bool, att: Attribution) -> list[Check]:
+    """The checks on one attribution: nothing named (no leak) or the leaking function on top,
+    and, when the decoy and churn ran along, neither blamed."""
+    from orchestrator import attribution
+
+    checks: list[Check] = []
+    top = att.stacks[0] if att.stacks else None
+    if leak == 0:
+        checks.append(
+            Check(
+                f"{name}: nothing named",
+                f"< {attribution.FLOOR_MIB:g} MiB/iter",
+                top.mib_per_iter if top else 0.0,
+                top is None,
+                f"named {top.name}" if top else "",
             )
-        else:
-            got = top.mib_per_iter if top else None
-            ok = (
-                top is not None
-                and top.name.startswith(LEAK_FUNCTION + " ")
-                and abs(top.mib_per_iter - leak) <= ATTRIBUTION_TOLERANCE * leak
+        )
+    else:
+        got = top.mib_per_iter if top else None
+        ok = (
+            top is not None
+            and top.name.startswith(LEAK_FUNCTION + " ")
+            and abs(top.mib_per_iter - leak) <= ATTRIBUTION_TOLERANCE * leak
+        )
+        checks.append(
+            Check(
+                f"{name}: top stack",
+                f"{LEAK_FUNCTION} {leak:g} MiB/iter",
+                got,
+                ok,
+                top.name if top else "no stack named",
             )
-            checks.append(
-                Check(
-                    f"{name}: top stack",
-                    f"{LEAK_FUNCTION} {leak:g} MiB/iter",
-                    got,
-                    ok,
-                    top.name if top else "no stack named",
-                )
+        )
+    if with_decoys:
+        blamed = [s.name for s in att.stacks if s.name.startswith(("decoy_alloc", "churn_alloc"))]
+        checks.append(
+            Check(
+                f"{name}: decoy and churn not blamed",
+                "not named",
+                None,
+                not blamed,
+                ", ".join(blamed),
             )
-        if extra:
-            blamed = [s.name for s in att.stacks if s.name.startswith(("decoy_alloc", "churn_alloc"))]
-            checks.append(
-                Check(
-                    f"{name}: decoy and churn not blamed",
-                    "not named",
-                    None,
-                    not blamed,
-                    ", ".join(blamed),
-                )
-            )
-        echo(f"  {'ok  ' if all(c.ok for c in checks[first:]) else 'MISS'} {name}")
+        )
     return checks
 
 

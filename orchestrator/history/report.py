@@ -134,7 +134,6 @@ def _history_section(result: RunResult, history: list | None) -> str:
     if result.soak is None or history is None:
         return ""
     from orchestrator.history import changepoints as cp
-    from orchestrator.history import plots
 
     host = result.host.get("hostname")
     where = f"<code>{_e(result.soak.matrix_key)}</code>" + (f" on <b>{_e(host)}</b>" if host else "")
@@ -147,40 +146,55 @@ def _history_section(result: RunResult, history: list | None) -> str:
         parts.append('<p class="sub">no runs of this key with a figure in the history</p>')
         return "".join(parts)
     changes = {s.key: cp.changes_in(s) for s in history}
+    parts.append(_change_points_table(history, changes))
+    parts += _history_charts(history, changes, result.run_id)
+    return "".join(parts)
+
+
+def _change_points_table(history: list, changes: dict) -> str:
+    """The change points found in the history's series as a table, or a line saying there are none."""
+    from orchestrator.history import changepoints as cp
+
     found = [c for s in history for c in changes[s.key]]
-    if found:
-        rows = [
-            [
-                c.strategy + (f" ({c.model})" if c.model else ""),
-                cp.METRICS[c.metric][0],
-                c.run_id,
-                (c.started_at or "").replace("+00:00", "").replace("T", " "),
-                f"{c.before:.{cp.METRICS[c.metric][1]}f} → {c.after:.{cp.METRICS[c.metric][1]}f}",
-                f"{c.position + 1} of {c.runs}",
-                f"{c.p_value:.2g}",
-                c.builds,
-            ]
-            for c in found
-        ]
-        parts.append(
-            _html_table(
-                [
-                    "strategy",
-                    "figure",
-                    "change point run",
-                    "started (UTC)",
-                    "before → after",
-                    "run",
-                    "p (Chow)",
-                    "build",
-                ],
-                rows,
-                left=(0, 1, 2, 3, 7),
-            )
-        )
-    else:
+    if not found:
         runs = max(len(s.points) for s in history)
-        parts.append(f'<p class="sub">no change point in {runs} run(s) (one needs at least 5 runs on each side)</p>')
+        return f'<p class="sub">no change point in {runs} run(s) (one needs at least 5 runs on each side)</p>'
+    rows = [
+        [
+            c.strategy + (f" ({c.model})" if c.model else ""),
+            cp.METRICS[c.metric][0],
+            c.run_id,
+            (c.started_at or "").replace("+00:00", "").replace("T", " "),
+            f"{c.before:.{cp.METRICS[c.metric][1]}f} → {c.after:.{cp.METRICS[c.metric][1]}f}",
+            f"{c.position + 1} of {c.runs}",
+            f"{c.p_value:.2g}",
+            c.builds,
+        ]
+        for c in found
+    ]
+    return _html_table(
+        [
+            "strategy",
+            "figure",
+            "change point run",
+            "started (UTC)",
+            "before → after",
+            "run",
+            "p (Chow)",
+            "build",
+        ],
+        rows,
+        left=(0, 1, 2, 3, 7),
+    )
+
+
+def _history_charts(history: list, changes: dict, run_id: str) -> list[str]:
+    """Per strategy (and model): a heading, one chart of its figures with the change points
+    marked and this run ringed, and the marked runs listed."""
+    from orchestrator.history import changepoints as cp
+    from orchestrator.history import plots
+
+    parts = []
     groups: dict[tuple, list] = {}
     for s in history:
         groups.setdefault((s.strategy, s.model), []).append(s)
@@ -192,10 +206,10 @@ def _history_section(result: RunResult, history: list | None) -> str:
             ", ".join(marked) if marked else "none"
         )
         parts.append(f'<h3 id="history-{_e(strategy)}">{_e(who)}</h3>')
-        parts.append(_img(plots.history_chart(group, changes, result.run_id), alt))
+        parts.append(_img(plots.history_chart(group, changes, run_id), alt))
         if marked:
             parts.append(f'<p class="sub">marked: {_e(", ".join(marked))}</p>')
-    return "".join(parts)
+    return parts
 
 
 def _attribution_section(result: RunResult) -> str:
