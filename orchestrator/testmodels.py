@@ -290,7 +290,30 @@ class MakeError(OrchError):
 
 # --------------------------------------------------------------------------- config files
 def config_json(spec: TinySpec, eos_id: int) -> dict:
-    text = {
+    """config.json in Qwen3-ASR's layout, with the orch_tiny_model mark in it."""
+    thinker: dict[str, object] = {
+        "model_type": "qwen3_forced_aligner" if spec.aligner else "qwen3_asr",
+        "text_config": _text_config(spec, eos_id),
+        "audio_config": _audio_config(spec),
+    }
+    languages, note = _languages_and_note(spec)
+    config: dict[str, object] = {
+        "architectures": ["Qwen3ASRForConditionalGeneration"],
+        "model_type": "qwen3_asr",
+        "thinker_config": thinker,
+        "support_languages": languages,
+        # the mark orchestrator.chatllm_model.is_test_model / random_model_kind read from the header
+        "orch_tiny_model": {"note": note, "weights": "random", "shape": spec.shape, **asdict(spec)},
+    }
+    if spec.aligner:
+        thinker["classify_num"] = spec.classify_num
+        config["timestamp_segment_time"] = 80.0  # ms per timestamp class, as in the real aligner
+    return config
+
+
+def _text_config(spec: TinySpec, eos_id: int) -> dict:
+    """thinker_config.text_config: the Qwen3 text decoder."""
+    return {
         "model_type": "qwen3",
         "vocab_size": spec.vocab,
         "hidden_size": spec.hidden,
@@ -317,7 +340,11 @@ def config_json(spec: TinySpec, eos_id: int) -> dict:
         "eos_token_id": eos_id,
         "pad_token_id": 151643,
     }
-    audio = {
+
+
+def _audio_config(spec: TinySpec) -> dict:
+    """thinker_config.audio_config: the audio encoder."""
+    return {
         "model_type": "qwen3_asr_audio_encoder",
         "num_mel_bins": NUM_MEL_BINS,
         "encoder_layers": spec.audio_layers,
@@ -334,11 +361,10 @@ def config_json(spec: TinySpec, eos_id: int) -> dict:
         "downsample_hidden_size": spec.downsample,
         "activation_function": "gelu",
     }
-    thinker: dict[str, object] = {
-        "model_type": "qwen3_forced_aligner" if spec.aligner else "qwen3_asr",
-        "text_config": text,
-        "audio_config": audio,
-    }
+
+
+def _languages_and_note(spec: TinySpec) -> tuple[list[str], str]:
+    """support_languages (the mimicked model's own list at full shape) and the header's note."""
     if spec.mimics:
         languages = ALIGNER_LANGUAGES if spec.aligner else ASR_LANGUAGES
         note = (
@@ -348,18 +374,7 @@ def config_json(spec: TinySpec, eos_id: int) -> dict:
     else:
         languages = LANGUAGES
         note = "random weights made by `orch make-test-models`; output is garbage"
-    config: dict[str, object] = {
-        "architectures": ["Qwen3ASRForConditionalGeneration"],
-        "model_type": "qwen3_asr",
-        "thinker_config": thinker,
-        "support_languages": languages,
-        # the mark orchestrator.chatllm_model.is_test_model / random_model_kind read from the header
-        "orch_tiny_model": {"note": note, "weights": "random", "shape": spec.shape, **asdict(spec)},
-    }
-    if spec.aligner:
-        thinker["classify_num"] = spec.classify_num
-        config["timestamp_segment_time"] = 80.0  # ms per timestamp class, as in the real aligner
-    return config
+    return languages, note
 
 
 PREPROCESSOR_CONFIG = {  # Whisper-style feature extractor, as Qwen3-ASR ships it
@@ -424,8 +439,14 @@ def write_tokenizer(folder: Path, extra_tokens: list[str]) -> dict[str, int]:
 
 # --------------------------------------------------------------------------- weights
 def weight_shapes(spec: TinySpec) -> dict[str, tuple[int, ...]]:
-    """Every tensor of the HF checkpoint with its shape (torch layout: Linear is [out, in])."""
-    h, d = spec.hidden, spec.audio_d
+    """Every tensor of the HF checkpoint with its shape (torch layout: Linear is [out, in]),
+    the text decoder's first (the order the random values are drawn in)."""
+    return {**_text_shapes(spec), **_audio_shapes(spec)}
+
+
+def _text_shapes(spec: TinySpec) -> dict[str, tuple[int, ...]]:
+    """The text decoder's tensors: embedding, layers, final norm, lm_head."""
+    h = spec.hidden
     q, kv = spec.heads * spec.head_dim, spec.kv_heads * spec.head_dim
     out: dict[str, tuple[int, ...]] = {"thinker.model.embed_tokens.weight": (spec.vocab, h)}
     for i in range(spec.layers):
@@ -447,27 +468,30 @@ def weight_shapes(spec: TinySpec) -> dict[str, tuple[int, ...]]:
         )
     out["thinker.model.norm.weight"] = (h,)
     out["thinker.lm_head.weight"] = (spec.classify_num if spec.aligner else spec.vocab, h)
+    return out
 
+
+def _audio_shapes(spec: TinySpec) -> dict[str, tuple[int, ...]]:
+    """The audio encoder's tensors: convolution front-end, output projections, layers."""
+    h, d = spec.hidden, spec.audio_d
     ds = spec.downsample
     freq = (((NUM_MEL_BINS + 1) // 2 + 1) // 2 + 1) // 2  # three stride-2 convolutions
     a = "thinker.audio_tower."
-    out.update(
-        {
-            a + "conv2d1.weight": (ds, 1, 3, 3),
-            a + "conv2d1.bias": (ds,),
-            a + "conv2d2.weight": (ds, ds, 3, 3),
-            a + "conv2d2.bias": (ds,),
-            a + "conv2d3.weight": (ds, ds, 3, 3),
-            a + "conv2d3.bias": (ds,),
-            a + "conv_out.weight": (d, ds * freq),
-            a + "ln_post.weight": (d,),
-            a + "ln_post.bias": (d,),
-            a + "proj1.weight": (d, d),
-            a + "proj1.bias": (d,),
-            a + "proj2.weight": (h, d),
-            a + "proj2.bias": (h,),
-        }
-    )
+    out: dict[str, tuple[int, ...]] = {
+        a + "conv2d1.weight": (ds, 1, 3, 3),
+        a + "conv2d1.bias": (ds,),
+        a + "conv2d2.weight": (ds, ds, 3, 3),
+        a + "conv2d2.bias": (ds,),
+        a + "conv2d3.weight": (ds, ds, 3, 3),
+        a + "conv2d3.bias": (ds,),
+        a + "conv_out.weight": (d, ds * freq),
+        a + "ln_post.weight": (d,),
+        a + "ln_post.bias": (d,),
+        a + "proj1.weight": (d, d),
+        a + "proj1.bias": (d,),
+        a + "proj2.weight": (h, d),
+        a + "proj2.bias": (h,),
+    }
     for i in range(spec.audio_layers):
         p = f"{a}layers.{i}."
         for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
@@ -828,51 +852,70 @@ def make_test_models(chatllm_dir, shape, out_dir, quant, only, keep_hf, force):
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / MANIFEST[family]
     entries = read_manifest(manifest_path)
+    made, todo = _split_existing(todo_specs, out, force)
+    lock = _lock(family) if todo else None  # first: a conversion under way takes the memory counted next
+    try:
+        check_resources(todo, out, quant, keep_hf)
+        for spec in todo:
+            made[spec.name], entries[spec.name] = _make_one(spec, out, python, convert_py, quant, keep_hf)
+    finally:
+        if lock is not None:
+            lock.release()
+        if not keep_hf:
+            shutil.rmtree(out / "hf", ignore_errors=True)
+    _add_entries_made_before(entries, made)
+    manifest_path.write_text(json.dumps({"quant": quant, "chatllm_dir": paths.root, "models": entries}, indent=1))
+    click.echo(f"done: {', '.join(str(p) for p in made.values())}")
+    _suggest_use(made, family)
+
+
+def _split_existing(specs: list[TinySpec], out: Path, force: bool) -> tuple[dict[str, Path], list[TinySpec]]:
+    """The models already made (kept unless --force) by name, and the specs still to make."""
     made, todo = {}, []
-    for spec in todo_specs:
+    for spec in specs:
         target = out / f"{spec.name}.bin"
         if target.exists() and not force:
             click.echo(f"{target}: exists (--force remakes it)")
             made[spec.name] = target
         else:
             todo.append(spec)
-    lock = _lock(family) if todo else None  # first: a conversion under way takes the memory counted next
-    try:
-        check_resources(todo, out, quant, keep_hf)
-        for spec in todo:
-            target = out / f"{spec.name}.bin"
-            hf = out / "hf" / spec.name
-            click.echo(f"{spec.name}: writing {hf} ...")
-            started = time.monotonic()
-            write_hf_folder(spec, hf)
-            written = time.monotonic() - started
-            click.echo(f"{spec.name}: converting with {convert_py} ({quant}) ...")
-            stats = convert(python, convert_py, hf, target, spec, quant)
-            if not keep_hf:
-                shutil.rmtree(hf, ignore_errors=True)
-            made[spec.name] = target
-            entries[spec.name] = {
-                "file": target.name,
-                "bytes": target.stat().st_size,
-                "quant": quant,
-                "weights": "random",
-                "shape": spec.shape,
-                "mimics": spec.mimics or None,
-                "params": spec.params,
-                "write_seconds": round(written, 1),
-                **stats,
-                **asdict(spec),
-            }
-            click.echo(
-                f"{spec.name}: {target} ({target.stat().st_size:,} bytes, convert {stats['convert_seconds']} s, "
-                f"peak {stats['convert_peak_rss_bytes'] / GB:.2f} GB)"
-            )
-    finally:
-        if lock is not None:
-            lock.release()
-        if not keep_hf:
-            shutil.rmtree(out / "hf", ignore_errors=True)
-    for name, p in made.items():  # made before, without a manifest entry
+    return made, todo
+
+
+def _make_one(spec: TinySpec, out: Path, python: str, convert_py: Path, quant: str, keep_hf: bool) -> tuple[Path, dict]:
+    """Write one model's HF folder and convert it; the file made and its manifest entry."""
+    target = out / f"{spec.name}.bin"
+    hf = out / "hf" / spec.name
+    click.echo(f"{spec.name}: writing {hf} ...")
+    started = time.monotonic()
+    write_hf_folder(spec, hf)
+    written = time.monotonic() - started
+    click.echo(f"{spec.name}: converting with {convert_py} ({quant}) ...")
+    stats = convert(python, convert_py, hf, target, spec, quant)
+    if not keep_hf:
+        shutil.rmtree(hf, ignore_errors=True)
+    entry = {
+        "file": target.name,
+        "bytes": target.stat().st_size,
+        "quant": quant,
+        "weights": "random",
+        "shape": spec.shape,
+        "mimics": spec.mimics or None,
+        "params": spec.params,
+        "write_seconds": round(written, 1),
+        **stats,
+        **asdict(spec),
+    }
+    click.echo(
+        f"{spec.name}: {target} ({target.stat().st_size:,} bytes, convert {stats['convert_seconds']} s, "
+        f"peak {stats['convert_peak_rss_bytes'] / GB:.2f} GB)"
+    )
+    return target, entry
+
+
+def _add_entries_made_before(entries: dict, made: dict[str, Path]) -> None:
+    """A manifest entry for each model made before that has none."""
+    for name, p in made.items():
         entries.setdefault(
             name,
             {
@@ -883,8 +926,10 @@ def make_test_models(chatllm_dir, shape, out_dir, quant, only, keep_hf, force):
                 **asdict(ALL_SPECS[name]),
             },
         )
-    manifest_path.write_text(json.dumps({"quant": quant, "chatllm_dir": paths.root, "models": entries}, indent=1))
-    click.echo(f"done: {', '.join(str(p) for p in made.values())}")
+
+
+def _suggest_use(made: dict[str, Path], family: str) -> None:
+    """Print an orch command that runs the first ASR model made (nothing for aligners alone)."""
     asr = next((p for name, p in made.items() if not ALL_SPECS[name].aligner), None)
     if asr and family == "full":
         # recreate / switch grow ~780 MB per iteration at this size, and nothing guards memory yet

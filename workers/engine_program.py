@@ -26,8 +26,10 @@ import select
 import signal
 import subprocess
 import time
+from collections.abc import Callable
+from typing import IO
 
-from workers.engines.base import EngineError, Request
+from workers.engines.base import CliInvocation, EngineError, Request
 from workers.loop import Session
 
 EXIT_GRACE_S = 5.0  # how long an interactive program may take to leave once its input closes
@@ -111,6 +113,19 @@ def run(s: Session, first_i: int, iters: int) -> None:
             s.notes.append(f"the engine program {how} after printing its result, in {n} of {runs} runs")
 
 
+def _spawn(s: Session, inv: CliInvocation, stdin: int) -> subprocess.Popen:
+    """Start the engine's program with unbuffered pipes on its stdout and stderr."""
+    return subprocess.Popen(
+        inv.argv,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+        env=inv.env,
+        pass_fds=_pass_fds(s),
+    )
+
+
 def _one_shot(s: Session, i: int, model: str | None) -> str | None:
     """One run of the program; returns how it ended when that was abnormal after a result."""
     inv = s.engine.cli_invocation(model, Request(i=i, **_request(s)))
@@ -118,29 +133,9 @@ def _one_shot(s: Session, i: int, model: str | None) -> str | None:
     s.ch.send("iteration_start", i=i, t=time.monotonic())
     _program_started(s)
     t_spawn = time.monotonic()
-    proc = subprocess.Popen(
-        inv.argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        bufsize=0,
-        env=inv.env,
-        pass_fds=_pass_fds(s),
-    )
+    proc = _spawn(s, inv, stdin=subprocess.DEVNULL)
     streams = _Streams(proc)
-    t_request = None if inv.ready_pattern else t_spawn
-    out, first, count = bytearray(), None, 0
-    for kind, data, t in streams.read():
-        if kind == "err":
-            if t_request is None and inv.ready_pattern and re.search(inv.ready_pattern, streams.err):
-                t_request = t
-            continue
-        if t_request is None:  # output before the ready line: treat the program as ready
-            t_request = t
-        out += data
-        first = first or t
-        count += 1
-        s.ch.send("token", i=i, text=data.decode("utf-8", "replace"), t=t)
+    out, first, count, t_request = _relay_output(s, i, inv, streams, t_spawn)
     t_end = time.monotonic()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -148,20 +143,7 @@ def _one_shot(s: Session, i: int, model: str | None) -> str | None:
     text = s.engine.clean_text(raw)
     sig = _signal_name(status)
     stderr_tail = streams.err.decode("utf-8", "replace")[-600:]
-    # judged on the bytes, not the cleaned text: an empty answer is still a finished one
-    finished = bool(out) and (inv.done_pattern is None or re.search(inv.done_pattern, bytes(out)) is not None)
-    if sig and not finished:
-        where = f"in the middle of its answer ({count} chunks)" if out else "before any output"
-        raise EngineCrashed(
-            f"engine program killed by {sig} at iteration {i} {where}; stderr: {stderr_tail.strip()}", sig
-        )
-    if not out:
-        if proc.returncode != 0:
-            raise EngineError(
-                "engine_failed",
-                f"engine program exited with code {proc.returncode} "
-                f"at iteration {i} and printed nothing; stderr: {stderr_tail.strip()}",
-            )
+    _raise_if_failed(i, inv, out, count, sig, proc.returncode, stderr_tail)
     s.ch.phase("after_infer", i, model)
     extra = {
         "engine_maxrss_mb": usage.ru_maxrss / 1024,  # KiB on Linux
@@ -186,12 +168,97 @@ def _one_shot(s: Session, i: int, model: str | None) -> str | None:
         load_ms=None,
         extra=extra,
     )
+    return _abnormal_end(sig, proc.returncode, stderr_tail)
+
+
+def _relay_output(
+    s: Session, i: int, inv: CliInvocation, streams: _Streams, t_spawn: float
+) -> tuple[bytearray, float | None, int, float | None]:
+    """Send each stdout chunk of a one-shot program as a token until both its streams close;
+    returns (stdout, first chunk's time, chunks, request time). The request is stamped at
+    the ready line on stderr, or at the first output before one, or at spawn without a
+    ready pattern."""
+    t_request = None if inv.ready_pattern else t_spawn
+    out, first, count = bytearray(), None, 0
+    for kind, data, t in streams.read():
+        if kind == "err":
+            if t_request is None and inv.ready_pattern and re.search(inv.ready_pattern, streams.err):
+                t_request = t
+            continue
+        if t_request is None:  # output before the ready line: treat the program as ready
+            t_request = t
+        out += data
+        first = first or t
+        count += 1
+        s.ch.send("token", i=i, text=data.decode("utf-8", "replace"), t=t)
+    return out, first, count, t_request
+
+
+def _raise_if_failed(
+    i: int, inv: CliInvocation, out: bytearray, count: int, sig: str | None, returncode: int, stderr_tail: str
+) -> None:
+    """EngineCrashed when a signal killed the program before its answer was finished;
+    EngineError when it exited nonzero having printed nothing."""
+    # judged on the bytes, not the cleaned text: an empty answer is still a finished one
+    finished = bool(out) and (inv.done_pattern is None or re.search(inv.done_pattern, bytes(out)) is not None)
+    if sig and not finished:
+        where = f"in the middle of its answer ({count} chunks)" if out else "before any output"
+        raise EngineCrashed(
+            f"engine program killed by {sig} at iteration {i} {where}; stderr: {stderr_tail.strip()}", sig
+        )
+    if not out:
+        if returncode != 0:
+            raise EngineError(
+                "engine_failed",
+                f"engine program exited with code {returncode} "
+                f"at iteration {i} and printed nothing; stderr: {stderr_tail.strip()}",
+            )
+
+
+def _abnormal_end(sig: str | None, returncode: int, stderr_tail: str) -> str | None:
+    """How a program that gave its result ended, when that was abnormal (a signal, a nonzero
+    exit code); None for a clean exit."""
     if sig:
         last = stderr_tail.strip().splitlines()[-1:] or [""]
         return f"was killed by {sig}" + (f" ({last[0][:120]})" if last[0] else "")
-    if proc.returncode != 0:
-        return f"exited with code {proc.returncode}"
+    if returncode != 0:
+        return f"exited with code {returncode}"
     return None
+
+
+class _PromptReader:
+    """An interactive program's stdout, read up to each prompt it prints. What follows a
+    prompt (or may be the start of one split over reads) is kept for the next read."""
+
+    def __init__(self, streams: _Streams, prompt: bytes):
+        self.streams = streams
+        self.prompt = prompt
+        self.pending = bytearray()
+
+    def until_prompt(self, i: int, on_chunk: Callable[[bytes, float], None] | None = None) -> None:
+        """Read until the program prints its prompt; pass what came before it to on_chunk."""
+        prompt = self.prompt
+        keep = len(prompt) - 1  # a tail that may be the start of a prompt split over reads
+        for kind, data, t in self.streams.read():
+            if kind == "err":
+                continue
+            self.pending += data
+            at = self.pending.find(prompt)
+            if at >= 0:
+                head, self.pending = bytes(self.pending[:at]), self.pending[at + len(prompt) :]
+                if on_chunk and head:
+                    on_chunk(head, t)
+                return
+            emit = bytes(self.pending[: len(self.pending) - keep]) if len(self.pending) > keep else b""
+            if on_chunk and emit:
+                on_chunk(emit, t)
+            self.pending = self.pending[len(emit) :]
+        status = self.streams.proc.wait()
+        raise EngineCrashed(
+            f"interactive engine program ended (status {status}) at iteration {i}; "
+            f"stderr: {self.streams.err.decode('utf-8', 'replace')[-600:].strip()}",
+            signal.Signals(-status).name if status < 0 else None,
+        )
 
 
 def run_interactive(s: Session, first_i: int, iters: int) -> None:
@@ -201,82 +268,54 @@ def run_interactive(s: Session, first_i: int, iters: int) -> None:
         raise EngineError("unsupported", f"engine {s.engine.name} has no interactive mode")
     s.ch.phase("before_load", first_i, model)
     t0 = time.monotonic()
-    proc = subprocess.Popen(
-        inv.argv,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        bufsize=0,
-        env=inv.env,
-        pass_fds=_pass_fds(s),
-    )
+    proc = _spawn(s, inv, stdin=subprocess.PIPE)
     streams = _Streams(proc)
-    pending = bytearray()
-
-    def until_prompt(i, on_chunk=None):
-        """Read until the program prints its prompt; return what came before it."""
-        nonlocal pending
-        keep = len(inv.prompt) - 1  # a tail that may be the start of a prompt split over reads
-        for kind, data, t in streams.read():
-            if kind == "err":
-                continue
-            pending += data
-            at = pending.find(inv.prompt)
-            if at >= 0:
-                head, pending = bytes(pending[:at]), pending[at + len(inv.prompt) :]
-                if on_chunk and head:
-                    on_chunk(head, t)
-                return
-            emit = bytes(pending[: len(pending) - keep]) if len(pending) > keep else b""
-            if on_chunk and emit:
-                on_chunk(emit, t)
-            pending = pending[len(emit) :]
-        status = proc.wait()
-        raise EngineCrashed(
-            f"interactive engine program ended (status {status}) at iteration {i}; "
-            f"stderr: {streams.err.decode('utf-8', 'replace')[-600:].strip()}",
-            signal.Signals(-status).name if status < 0 else None,
-        )
-
-    until_prompt(first_i)
+    reader = _PromptReader(streams, inv.prompt)
+    reader.until_prompt(first_i)
     s.load_ms = (time.monotonic() - t0) * 1000
     s.ch.phase("after_load", first_i, model)
     stdin = proc.stdin
     assert stdin is not None  # started with PIPE
     for i in range(first_i, first_i + iters):
-        chunks: list[tuple[bytes, float]] = []
-        s.ch.phase("before_infer", i, model)
-        s.ch.send("iteration_start", i=i, t=time.monotonic())
-        _program_started(s)
-        t_request = time.monotonic()
-        stdin.write((s.config.get("audio") or "calibration.wav").encode() + b"\n")
-        stdin.flush()
-
-        def on_chunk(data, t, i=i, chunks=chunks):
-            chunks.append((data, t))
-            s.ch.send("token", i=i, text=data.decode("utf-8", "replace"), t=t)
-
-        until_prompt(i, on_chunk)
-        t_end = time.monotonic()
-        text = s.engine.clean_text(b"".join(d for d, _ in chunks).decode("utf-8", "replace"))
-        s.ch.phase("after_infer", i, model)
-        phases = _program_phases(s, t_request, chunks[0][1] if chunks else None, includes_load=False)
-        s.ch.send(
-            "iteration_done",
-            i=i,
-            text=text,
-            tokens=len(chunks),
-            t_request=t_request,
-            t_first=chunks[0][1] if chunks else None,
-            t_end=t_end,
-            model=model,
-            load_ms=s.load_ms,
-            extra={"ttft_phases": phases} if phases else {},
-        )
-        s.load_ms = None
+        _interactive_request(s, i, model, stdin, reader)
     stdin.close()
     _end_interactive(s, proc, streams, inv.prompt)
     s.ch.phase("after_unload", first_i + iters - 1, model)
+
+
+def _interactive_request(s: Session, i: int, model: str | None, stdin: IO[bytes], reader: _PromptReader) -> None:
+    """One iteration of the long-lived program: the audio path on its stdin, the answer up
+    to its next prompt, sent as tokens and then as the iteration's result."""
+    chunks: list[tuple[bytes, float]] = []
+    s.ch.phase("before_infer", i, model)
+    s.ch.send("iteration_start", i=i, t=time.monotonic())
+    _program_started(s)
+    t_request = time.monotonic()
+    stdin.write((s.config.get("audio") or "calibration.wav").encode() + b"\n")
+    stdin.flush()
+
+    def on_chunk(data: bytes, t: float) -> None:
+        chunks.append((data, t))
+        s.ch.send("token", i=i, text=data.decode("utf-8", "replace"), t=t)
+
+    reader.until_prompt(i, on_chunk)
+    t_end = time.monotonic()
+    text = s.engine.clean_text(b"".join(d for d, _ in chunks).decode("utf-8", "replace"))
+    s.ch.phase("after_infer", i, model)
+    phases = _program_phases(s, t_request, chunks[0][1] if chunks else None, includes_load=False)
+    s.ch.send(
+        "iteration_done",
+        i=i,
+        text=text,
+        tokens=len(chunks),
+        t_request=t_request,
+        t_first=chunks[0][1] if chunks else None,
+        t_end=t_end,
+        model=model,
+        load_ms=s.load_ms,
+        extra={"ttft_phases": phases} if phases else {},
+    )
+    s.load_ms = None
 
 
 def _end_interactive(s: Session, proc: subprocess.Popen, streams: _Streams, prompt: bytes) -> None:
