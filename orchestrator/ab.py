@@ -249,14 +249,8 @@ def _grows(value: float | None, ci: list[float] | None, threshold: float) -> boo
     return value is not None and ci is not None and ci[0] > 0 and value >= threshold
 
 
-def judge(rounds: list[ABRound], thresholds: Thresholds, speed_pct: float) -> ABComparison:
-    """The A/B block of one strategy: its figures and the verdict, with the reasons."""
-    growth = growth_metric(rounds)
-    ttft, tps = shift_metric(rounds, "ttft_ms"), shift_metric(rounds, "tokens_per_s")
-    out = ABComparison(growth_mb_per_iter=growth, ttft_ms=ttft, tokens_per_s=tps, rounds=list(rounds))
-    th = thresholds.growth_mb_per_iter
-    reasons = out.reasons
-    a_failed, b_failed = _failed([r.a for r in rounds]), _failed([r.b for r in rounds])
+def _interrupted_note(rounds: list[ABRound]) -> str | None:
+    """The reason naming the side-rounds Ctrl-C cut short, or None."""
     cut = [
         f"{label} round {r.round}"
         for r in rounds
@@ -264,93 +258,129 @@ def judge(rounds: list[ABRound], thresholds: Thresholds, speed_pct: float) -> AB
         if e is not None and e.status is Status.INTERRUPTED
     ]
     if cut:
-        reasons.append(f"interrupted (Ctrl-C): {', '.join(cut)} cut short; judged on what was measured")
+        return f"interrupted (Ctrl-C): {', '.join(cut)} cut short; judged on what was measured"
+    return None
+
+
+def _skipped_note(rounds: list[ABRound]) -> str | None:
+    """The reason when every side of every round was skipped (not applicable), or None."""
     sides = [e for r in rounds for e in (r.a, r.b) if e is not None]
     if sides and all(e.status is Status.SKIPPED for e in sides):
-        reasons.append(f"not applicable: {sides[0].error or 'skipped'}")
-        out.verdict = ABVerdict.NO_DIFFERENCE
-        return out
+        return f"not applicable: {sides[0].error or 'skipped'}"
+    return None
 
-    def worse_better(m: ABMetric | None, higher_is_worse: bool, unit_threshold: float | None):
-        """(worse, better): B − A's CI excludes 0 and the shift passes the threshold."""
-        if m is None or m.diff is None or m.ci95 is None:
-            return False, False
-        limit = (
-            unit_threshold
-            if unit_threshold is not None
-            else (abs(m.a) * speed_pct / 100 if m.a is not None else math.inf)
-        )
-        up = m.ci95[0] > 0 and m.diff >= limit
-        down = m.ci95[1] < 0 and -m.diff >= limit
-        return (up, down) if higher_is_worse else (down, up)
 
-    g_worse, g_better = worse_better(growth, True, th)
-    t_worse, t_better = worse_better(ttft, True, None)
-    s_worse, s_better = worse_better(tps, False, None)
-    a_grows = growth is not None and _grows(growth.a, growth.a_ci95, th)
-    b_grows = growth is not None and _grows(growth.b, growth.b_ci95, th)
+def _worse_better(
+    m: ABMetric | None, higher_is_worse: bool, unit_threshold: float | None, speed_pct: float
+) -> tuple[bool, bool]:
+    """(worse, better): B − A's CI excludes 0 and the shift passes the threshold (without a
+    unit threshold: speed_pct % of A)."""
+    if m is None or m.diff is None or m.ci95 is None:
+        return False, False
+    limit = (
+        unit_threshold if unit_threshold is not None else (abs(m.a) * speed_pct / 100 if m.a is not None else math.inf)
+    )
+    up = m.ci95[0] > 0 and m.diff >= limit
+    down = m.ci95[1] < 0 and -m.diff >= limit
+    return (up, down) if higher_is_worse else (down, up)
 
-    def fig(m: ABMetric | None, name: str, nd: int) -> str:
-        if m is None or m.diff is None:
-            return f"{name}: not compared"
-        ci = f" [{m.ci95[0]:+.{nd}f}, {m.ci95[1]:+.{nd}f}]" if m.ci95 else " (no CI: too few values)"
-        return f"{name} B − A {m.diff:+.{nd}f}{ci}"
 
-    if b_failed and not a_failed:
-        reasons.append("B failed where A did not: " + "; ".join(b_failed))
-        out.verdict = ABVerdict.REGRESSED
-        return out
-    if a_failed and b_failed:
-        reasons.append(f"both sides failed: A {'; '.join(a_failed)}; B {'; '.join(b_failed)}")
-        out.verdict = ABVerdict.NO_DIFFERENCE
-        return out
-    worse = [
-        fig(m, n, nd)
+def _fig(m: ABMetric | None, name: str, nd: int) -> str:
+    """One figure's B − A with its CI, as a reason shows it."""
+    if m is None or m.diff is None:
+        return f"{name}: not compared"
+    ci = f" [{m.ci95[0]:+.{nd}f}, {m.ci95[1]:+.{nd}f}]" if m.ci95 else " (no CI: too few values)"
+    return f"{name} B − A {m.diff:+.{nd}f}{ci}"
+
+
+def _flagged_figs(
+    flags: tuple[bool, bool, bool], growth: ABMetric | None, ttft: ABMetric | None, tps: ABMetric | None
+) -> list[str]:
+    """`_fig` of each of growth, TTFT and tokens/s whose flag is set."""
+    return [
+        _fig(m, n, nd)
         for w, m, n, nd in (
-            (g_worse, growth, "growth MB/iter", 3),
-            (t_worse, ttft, "TTFT ms", 2),
-            (s_worse, tps, "tok/s", 1),
+            (flags[0], growth, "growth MB/iter", 3),
+            (flags[1], ttft, "TTFT ms", 2),
+            (flags[2], tps, "tok/s", 1),
         )
         if w
     ]
+
+
+def _failure_verdict(a_failed: list[str], b_failed: list[str], reasons: list[str]) -> ABVerdict | None:
+    """The verdict when B failed, or both sides did (its reason appended); else None."""
+    if b_failed and not a_failed:
+        reasons.append("B failed where A did not: " + "; ".join(b_failed))
+        return ABVerdict.REGRESSED
+    if a_failed and b_failed:
+        reasons.append(f"both sides failed: A {'; '.join(a_failed)}; B {'; '.join(b_failed)}")
+        return ABVerdict.NO_DIFFERENCE
+    return None
+
+
+def _verdict(
+    rounds: list[ABRound],
+    growth: ABMetric | None,
+    ttft: ABMetric | None,
+    tps: ABMetric | None,
+    th: float,
+    speed_pct: float,
+    reasons: list[str],
+) -> ABVerdict:
+    """The first verdict that applies (failures, regressed, fixed, still grows, improved, no
+    difference), its reasons appended to `reasons`."""
+    a_failed, b_failed = _failed([r.a for r in rounds]), _failed([r.b for r in rounds])
+    g_worse, g_better = _worse_better(growth, True, th, speed_pct)
+    t_worse, t_better = _worse_better(ttft, True, None, speed_pct)
+    s_worse, s_better = _worse_better(tps, False, None, speed_pct)
+    a_grows = growth is not None and _grows(growth.a, growth.a_ci95, th)
+    b_grows = growth is not None and _grows(growth.b, growth.b_ci95, th)
+    failed = _failure_verdict(a_failed, b_failed, reasons)
+    if failed is not None:
+        return failed
+    worse = _flagged_figs((g_worse, t_worse, s_worse), growth, ttft, tps)
     if worse:
         reasons.append("B is worse: " + "; ".join(worse))
-        out.verdict = ABVerdict.REGRESSED
         if a_grows and not b_grows:
             reasons.append("(its memory no longer grows)")
-        return out
+        return ABVerdict.REGRESSED
     if a_failed:
         reasons.append("A failed, B runs: " + "; ".join(a_failed))
-        out.verdict = ABVerdict.STILL_GROWS if b_grows else ABVerdict.FIXED
         if b_grows and growth is not None and growth.b is not None:
             reasons.append(f"B's memory grows {growth.b:+.3f} MB/iter")
-        return out
+        return ABVerdict.STILL_GROWS if b_grows else ABVerdict.FIXED
     if a_grows and not b_grows and g_better:
-        reasons.append(f"A's memory grows, B's does not: {fig(growth, 'growth MB/iter', 3)}")
-        out.verdict = ABVerdict.FIXED
-        return out
+        reasons.append(f"A's memory grows, B's does not: {_fig(growth, 'growth MB/iter', 3)}")
+        return ABVerdict.FIXED
     if b_grows:
         assert growth is not None
         reasons.append(
-            f"B's memory grows {growth.b:+.3f} MB/iter (A {growth.a:+.3f}); " + fig(growth, "growth MB/iter", 3)
+            f"B's memory grows {growth.b:+.3f} MB/iter (A {growth.a:+.3f}); " + _fig(growth, "growth MB/iter", 3)
         )
-        out.verdict = ABVerdict.STILL_GROWS
-        return out
-    better = [
-        fig(m, n, nd)
-        for w, m, n, nd in (
-            (g_better, growth, "growth MB/iter", 3),
-            (t_better, ttft, "TTFT ms", 2),
-            (s_better, tps, "tok/s", 1),
-        )
-        if w
-    ]
+        return ABVerdict.STILL_GROWS
+    better = _flagged_figs((g_better, t_better, s_better), growth, ttft, tps)
     if better:
         reasons.append("B is better: " + "; ".join(better))
-        out.verdict = ABVerdict.IMPROVED
-        return out
+        return ABVerdict.IMPROVED
     reasons.append("no figure differs beyond its threshold with a CI that excludes 0")
-    out.verdict = ABVerdict.NO_DIFFERENCE
+    return ABVerdict.NO_DIFFERENCE
+
+
+def judge(rounds: list[ABRound], thresholds: Thresholds, speed_pct: float) -> ABComparison:
+    """The A/B block of one strategy: its figures and the verdict, with the reasons."""
+    growth = growth_metric(rounds)
+    ttft, tps = shift_metric(rounds, "ttft_ms"), shift_metric(rounds, "tokens_per_s")
+    out = ABComparison(growth_mb_per_iter=growth, ttft_ms=ttft, tokens_per_s=tps, rounds=list(rounds))
+    cut = _interrupted_note(rounds)
+    if cut:
+        out.reasons.append(cut)
+    skipped = _skipped_note(rounds)
+    if skipped:
+        out.reasons.append(skipped)
+        out.verdict = ABVerdict.NO_DIFFERENCE
+        return out
+    out.verdict = _verdict(rounds, growth, ttft, tps, thresholds.growth_mb_per_iter, speed_pct, out.reasons)
     return out
 
 
@@ -455,6 +485,88 @@ class ABRun:
     run_dir: Path
 
 
+def _run_side(side: Side, strategy: str, out_dir: Path, echo, note: str) -> tuple[RunResult, bool]:
+    """One side's run of one strategy in `out_dir`: (its result, whether Ctrl-C cut it short)."""
+    from orchestrator.runner import RunInterrupted, execute
+
+    plan = dataclasses.replace(
+        side.plan,
+        strategies=[strategy],
+        run_id=strategy,
+        json_path=None,
+        out_dir=out_dir,
+    )
+    echo(note)
+    try:
+        return execute(plan, progress_factory=_progress(plan, side.label)), False
+    except RunInterrupted as exc:
+        return exc.result, True
+
+
+def _run_rounds(
+    sides: list[Side], strategies: list[str], rounds: int, run_dir: Path, echo
+) -> tuple[dict[str, list[ABRound]], dict, bool]:
+    """Per round, per strategy, A then B: (each strategy's rounds, the host, interrupted);
+    on Ctrl-C the rounds measured so far."""
+    by_strategy: dict[str, list[ABRound]] = {s: [] for s in strategies}
+    host: dict = {}
+    try:
+        for r in range(1, rounds + 1):
+            for s in strategies:
+                rnd = ABRound(round=r)
+                by_strategy[s].append(rnd)
+                for side in sides:
+                    note = f"ab: round {r}/{rounds}, {s}, side {side.label}"
+                    res, interrupted = _run_side(side, s, run_dir / f"{side.label.lower()}-r{r}", echo, note)
+                    host = host or res.host
+                    setattr(rnd, side.label.lower(), res.results[0] if res.results else None)
+                    if interrupted:
+                        raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        return by_strategy, host, True
+    return by_strategy, host, False
+
+
+def _judged_results(
+    by_strategy: dict[str, list[ABRound]], strategies: list[str], sides: list[Side], speed_pct: float
+) -> list[StrategyResult]:
+    """Per strategy with a measured round: its last entry (B's, else A's) with the `ab` block."""
+    a, b = sides
+    results = []
+    for s in strategies:
+        done = [r for r in by_strategy[s] if r.a is not None or r.b is not None]
+        if not done:
+            continue
+        comparison = judge(done, a.plan.thresholds, speed_pct)
+        comparison.options = {"a": a.text, "b": b.text}
+        last = next(e for r in reversed(done) for e in (r.b, r.a) if e is not None)
+        results.append(dataclasses.replace(last, ab=comparison))
+    return results
+
+
+def _described_plan(a: Side, b: Side, rounds: int, speed_pct: float) -> dict:
+    """Both sides' plans merged (`_merged`), with the A/B settings under `ab`."""
+    described = _merged(a.plan.describe(a.plan.audio_s), b.plan.describe(b.plan.audio_s))
+    described["ab"] = {
+        **described.get("ab", {}),
+        "options": {"a": a.text, "b": b.text},
+        "rounds": rounds,
+        "speed_pct": speed_pct,
+        "order": "per round, per strategy: A, then B",
+    }
+    return described
+
+
+def _merged_engine(a: Side, b: Side) -> dict:
+    """Both sides' engines merged (`_merged`); the name "A|B" when they differ."""
+    engine = _merged(
+        {"name": a.plan.engine, **a.plan.engine_options.describe()},
+        {"name": b.plan.engine, **b.plan.engine_options.describe()},
+    )
+    engine.setdefault("name", f"{a.plan.engine}|{b.plan.engine}")
+    return engine
+
+
 def run_ab(
     sides: list[Side],
     strategies: list[str],
@@ -469,68 +581,23 @@ def run_ab(
     round as the entry (what tables and the history columns show) with the `ab` block
     holding every round of both sides and the comparison."""
     from orchestrator.atomic import write_json_atomic
-    from orchestrator.runner import RunInterrupted, execute
 
     run_id = new_run_id()
     run_dir = Path(out) / run_id
-    by_strategy: dict[str, list[ABRound]] = {s: [] for s in strategies}
-    started, interrupted = _now(), False
-    host: dict = {}
-    try:
-        for r in range(1, rounds + 1):
-            for s in strategies:
-                rnd = ABRound(round=r)
-                by_strategy[s].append(rnd)
-                for side in sides:
-                    plan = dataclasses.replace(
-                        side.plan,
-                        strategies=[s],
-                        run_id=s,
-                        json_path=None,
-                        out_dir=run_dir / f"{side.label.lower()}-r{r}",
-                    )
-                    echo(f"ab: round {r}/{rounds}, {s}, side {side.label}")
-                    try:
-                        res = execute(plan, progress_factory=_progress(plan, side.label))
-                    except RunInterrupted as exc:
-                        res, interrupted = exc.result, True
-                    host = host or res.host
-                    setattr(rnd, side.label.lower(), res.results[0] if res.results else None)
-                    if interrupted:
-                        raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        interrupted = True
+    started = _now()
+    by_strategy, host, interrupted = _run_rounds(sides, strategies, rounds, run_dir, echo)
     a, b = sides
-    results = []
-    for s in strategies:
-        done = [r for r in by_strategy[s] if r.a is not None or r.b is not None]
-        if not done:
-            continue
-        comparison = judge(done, a.plan.thresholds, speed_pct)
-        comparison.options = {"a": a.text, "b": b.text}
-        last = next(e for r in reversed(done) for e in (r.b, r.a) if e is not None)
-        results.append(dataclasses.replace(last, ab=comparison))
-    described = _merged(a.plan.describe(a.plan.audio_s), b.plan.describe(b.plan.audio_s))
-    described["ab"] = {
-        **described.get("ab", {}),
-        "options": {"a": a.text, "b": b.text},
-        "rounds": rounds,
-        "speed_pct": speed_pct,
-        "order": "per round, per strategy: A, then B",
-    }
+    results = _judged_results(by_strategy, strategies, sides, speed_pct)
+    described = _described_plan(a, b, rounds, speed_pct)
     result = RunResult(
         run_id=run_id,
         started_at=started,
         finished_at=_now(),
         host=host,
-        engine=_merged(
-            {"name": a.plan.engine, **a.plan.engine_options.describe()},
-            {"name": b.plan.engine, **b.plan.engine_options.describe()},
-        ),
+        engine=_merged_engine(a, b),
         plan=described,
         results=results,
     )
-    result.engine.setdefault("name", f"{a.plan.engine}|{b.plan.engine}")
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / "run.json", result.to_json())
     if json_path:

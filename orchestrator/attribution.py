@@ -25,6 +25,7 @@ import importlib.util
 import math
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -180,31 +181,36 @@ def resident_ratios(reader, pages) -> dict[tuple, float]:
     return {k: (float(res[j]) / float(req[j]) if req[j] else 0.0) for k, j in keys.items()}
 
 
-def analyse_capture(
-    capture: Path,
-    marks: list[tuple[int, str, float]],
-    warmup: int,
-    floor_mib: float = FLOOR_MIB,
-    pages=None,
-) -> tuple[list[int], list[AttributedStack]]:
-    """(counted iterations, every stack above the floor, largest first) from a memray capture;
-    with `pages` (resident_pages at the end) weighted by resident bytes, else requested."""
-    import memray
-
-    reader = memray.FileReader(str(capture))
+def _snapshot_clock(reader) -> Callable[[int], float]:
+    """The wall-clock time of a memray snapshot index (past the last: the capture's end)."""
     snaps = [s.time / 1000.0 for s in reader.get_memory_snapshots()]
     end_meta = reader.metadata.end_time.timestamp()
 
     def when(snapshot: int) -> float:
         return snaps[snapshot] if snapshot < len(snaps) else end_meta
 
-    starts = iteration_starts(marks)
-    counted = counted_iterations(starts, warmup)
-    if not counted:
-        return [], []
+    return when
+
+
+def _iteration_bounds(starts: dict[int, float]) -> dict[int, tuple[float, float]]:
+    """Each iteration's window: from its first mark to the next iteration's (the last: open)."""
     order = sorted(starts)
-    bounds = {i: (starts[i], starts[order[k + 1]] if k + 1 < len(order) else math.inf) for k, i in enumerate(order)}
-    t_end = max(t for _i, _n, t in marks)
+    return {i: (starts[i], starts[order[k + 1]] if k + 1 < len(order) else math.inf) for k, i in enumerate(order)}
+
+
+def _stack_frames(rec) -> tuple:
+    """A record's stack, native frames included where the capture has them."""
+    try:
+        return tuple(rec.hybrid_stack_trace(max_stacks=DEPTH))
+    except Exception:  # a capture without native frames
+        return tuple(rec.stack_trace(max_stacks=DEPTH))
+
+
+def _retained_bytes(
+    reader, when: Callable[[int], float], counted: list[int], bounds: dict[int, tuple[float, float]], t_end: float
+) -> tuple[dict[tuple, dict[int, int]], dict[tuple, tuple]]:
+    """Per memray stack id: bytes allocated in each counted iteration and still live at
+    `t_end`; and each such stack id's frames."""
     by_id: dict[tuple, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     frames_of: dict[tuple, tuple] = {}
     for rec in reader.get_temporal_allocation_records(merge_threads=True):
@@ -217,13 +223,17 @@ def analyse_capture(
                 lo, hi = bounds[i]
                 if lo <= t < hi:
                     if ident not in frames_of:
-                        try:
-                            frames_of[ident] = tuple(rec.hybrid_stack_trace(max_stacks=DEPTH))
-                        except Exception:  # a capture without native frames
-                            frames_of[ident] = tuple(rec.stack_trace(max_stacks=DEPTH))
+                        frames_of[ident] = _stack_frames(rec)
                     by_id[ident][i] += iv.n_bytes
                     break
-    ratios = resident_ratios(reader, pages) if pages is not None and by_id else None
+    return by_id, frames_of
+
+
+def _weighted_by_frames(
+    by_id: dict[tuple, dict[int, int]], frames_of: dict[tuple, tuple], ratios: dict[tuple, float] | None
+) -> tuple[dict[tuple, dict[int, float]], dict[tuple, float]]:
+    """Per stack's frames: the weighted bytes per iteration (× its resident ratio, if any) and
+    the requested bytes in all."""
     per_stack: dict[tuple, dict[int, float]] = defaultdict(lambda: defaultdict(float))
     requested: dict[tuple, float] = defaultdict(float)
     for ident, by_iter in by_id.items():
@@ -232,9 +242,20 @@ def analyse_capture(
         for i, nbytes in by_iter.items():
             per_stack[key][i] += nbytes * ratio
             requested[key] += nbytes
+    return per_stack, requested
+
+
+def _stacks_above_floor(
+    per_stack: dict[tuple, dict[int, float]],
+    requested: dict[tuple, float],
+    n_counted: int,
+    floor_mib: float,
+    with_requested: bool,
+) -> list[AttributedStack]:
+    """The stacks whose mean MiB per counted iteration reaches the floor, largest first."""
     stacks = []
     for key, weighted in per_stack.items():
-        mean = sum(weighted.values()) / len(counted) / MiB
+        mean = sum(weighted.values()) / n_counted / MiB
         if mean >= floor_mib:
             frames = list(key)
             stacks.append(
@@ -243,13 +264,36 @@ def analyse_capture(
                     mib_per_iter=round(mean, 3),
                     iterations_seen=sum(1 for v in weighted.values() if v > 0),
                     frames=[frame_text(f) for f in frames],
-                    requested_mib_per_iter=round(requested[key] / len(counted) / MiB, 3)
-                    if ratios is not None
-                    else None,
+                    requested_mib_per_iter=round(requested[key] / n_counted / MiB, 3) if with_requested else None,
                 )
             )
     stacks.sort(key=lambda s: -s.mib_per_iter)
-    return counted, stacks
+    return stacks
+
+
+def analyse_capture(
+    capture: Path,
+    marks: list[tuple[int, str, float]],
+    warmup: int,
+    floor_mib: float = FLOOR_MIB,
+    pages=None,
+) -> tuple[list[int], list[AttributedStack]]:
+    """(counted iterations, every stack above the floor, largest first) from a memray capture;
+    with `pages` (resident_pages at the end) weighted by resident bytes, else requested."""
+    import memray
+
+    reader = memray.FileReader(str(capture))
+    when = _snapshot_clock(reader)
+    starts = iteration_starts(marks)
+    counted = counted_iterations(starts, warmup)
+    if not counted:
+        return [], []
+    bounds = _iteration_bounds(starts)
+    t_end = max(t for _i, _n, t in marks)
+    by_id, frames_of = _retained_bytes(reader, when, counted, bounds, t_end)
+    ratios = resident_ratios(reader, pages) if pages is not None and by_id else None
+    per_stack, requested = _weighted_by_frames(by_id, frames_of, ratios)
+    return counted, _stacks_above_floor(per_stack, requested, len(counted), floor_mib, ratios is not None)
 
 
 def debug_info_note(plan: RunPlan) -> str | None:
@@ -269,6 +313,85 @@ def debug_info_note(plan: RunPlan) -> str | None:
 
 
 # ------------------------------------------------------------------ one traced run
+def _pagemap_at_end(plan: RunPlan, resident: bool, snapshot: dict) -> Callable[[int, str, int], None]:
+    """The worker's phase hook: at the last iteration's closing marks (the last one wins), the
+    resident pages into `snapshot` ("pages", and "at": which mark), read while the worker waits."""
+
+    def at_mark(i: int, name: str, pid: int) -> None:
+        if resident and i >= plan.iters and name in ("after_infer", "after_unload"):
+            snapshot["pages"] = resident_pages(pid)
+            snapshot["at"] = f"iteration {i} {name}"
+
+    return at_mark
+
+
+def _run_traced(
+    runner: StrategyRunner,
+    plan: RunPlan,
+    att: Attribution,
+    capture: Path,
+    measured_growth: float | None,
+    untraced_wall_s: float | None,
+) -> StrategyResult:
+    """Run the traced worker; its result summarized, and `att`'s timing, growth and notes."""
+    t0 = time.monotonic()
+    entry = runner.run()
+    att.wall_s = round(time.monotonic() - t0, 2)
+    att.capture = str(capture)
+    entry.summary = analysis.summarize(entry.iterations, plan.thresholds)
+    att.traced_growth_mb_per_iter = entry.summary.growth_mb_per_iter
+    att.measured_growth_mb_per_iter = measured_growth if measured_growth is not None else att.traced_growth_mb_per_iter
+    if untraced_wall_s:
+        att.overhead_factor = round(att.wall_s / untraced_wall_s, 2)
+    symbols = debug_info_note(plan)
+    if symbols:
+        att.notes.append(symbols)
+    if entry.status.value != "ok":
+        att.notes.append(f"the traced worker ended {entry.status.value}: {(entry.error or '')[:300]}")
+    return entry
+
+
+def _analyse_traced(
+    att: Attribution, capture: Path, marks: list[tuple[int, str, float]], warmup: int, pages
+) -> list[AttributedStack] | None:
+    """`analyse_capture`, timed into `att` (and its counted iterations); None, with
+    `att.error`, when the capture cannot be read."""
+    try:
+        t1 = time.monotonic()
+        att.iterations, named = analyse_capture(capture, marks, warmup, pages=pages)
+        att.analysis_s = round(time.monotonic() - t1, 2)
+    except Exception as exc:  # an unreadable capture is a result, not a crash
+        att.error = f"could not read the capture {capture}: {type(exc).__name__}: {exc}"
+        return None
+    return named
+
+
+def _note_weighting(att: Attribution, snapshot: dict) -> None:
+    """Say in `att` whether the bytes are resident (from the pagemap snapshot) or requested."""
+    if snapshot.get("pages") is not None:
+        att.weighting = "resident"
+        att.notes.append(
+            f"resident bytes: each stack's requested bytes × the resident share of its allocations "
+            f"live at the end (/proc/PID/pagemap at {snapshot['at']})"
+        )
+    else:
+        att.weighting = "requested"
+        att.notes.append("bytes requested, not resident: an allocated-but-untouched buffer is counted in full")
+
+
+def _fill_totals(att: Attribution, named: list[AttributedStack], top: int) -> None:
+    """The top stacks kept in `att`; attributed, unattributed and explained growth over all."""
+    total = sum(s.mib_per_iter for s in named)  # every stack above the floor, kept or not
+    att.stacks = named[:top]
+    if len(named) > top:
+        att.notes.append(f"{len(named) - top} more stacks above {FLOOR_MIB} MiB/iter are counted but not kept")
+    att.attributed_mb_per_iter = round(total, 3)
+    g = att.measured_growth_mb_per_iter
+    if g is not None:
+        att.unattributed_mb_per_iter = round(g - total, 3)
+        att.explained_fraction = round(total / g, 3) if g > 0.05 else None
+
+
 def attribute_strategy(
     plan: RunPlan,
     strategy: str,
@@ -292,64 +415,23 @@ def attribute_strategy(
     capture = plan.run_dir / f"{strategy}.memray.bin"
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     snapshot: dict = {}
-
-    def at_mark(i: int, name: str, pid: int) -> None:
-        # the last iteration's closing marks (the last one wins); read while the worker waits
-        if resident and i >= plan.iters and name in ("after_infer", "after_unload"):
-            snapshot["pages"] = resident_pages(pid)
-            snapshot["at"] = f"iteration {i} {name}"
-
     runner = StrategyRunner(
         plan,
         strategy,
         worker_config(plan, strategy),
         plan.audio_s,
         worker_wrap=memray_wrap(capture),
-        on_phase=at_mark,
+        on_phase=_pagemap_at_end(plan, resident, snapshot),
     )
-    t0 = time.monotonic()
-    entry = runner.run()
-    att.wall_s = round(time.monotonic() - t0, 2)
-    att.capture = str(capture)
-    entry.summary = analysis.summarize(entry.iterations, plan.thresholds)
-    att.traced_growth_mb_per_iter = entry.summary.growth_mb_per_iter
-    att.measured_growth_mb_per_iter = measured_growth if measured_growth is not None else att.traced_growth_mb_per_iter
-    if untraced_wall_s:
-        att.overhead_factor = round(att.wall_s / untraced_wall_s, 2)
-    symbols = debug_info_note(plan)
-    if symbols:
-        att.notes.append(symbols)
-    if entry.status.value != "ok":
-        att.notes.append(f"the traced worker ended {entry.status.value}: {(entry.error or '')[:300]}")
+    entry = _run_traced(runner, plan, att, capture, measured_growth, untraced_wall_s)
     if not capture.exists():
         att.error = f"the tracer wrote no capture ({capture}); see {runner.log_path}"
         return entry, att
-    try:
-        pages = snapshot.get("pages")
-        t1 = time.monotonic()
-        att.iterations, named = analyse_capture(capture, runner.marks, plan.warmup, pages=pages)
-        att.analysis_s = round(time.monotonic() - t1, 2)
-    except Exception as exc:  # an unreadable capture is a result, not a crash
-        att.error = f"could not read the capture {capture}: {type(exc).__name__}: {exc}"
+    named = _analyse_traced(att, capture, runner.marks, plan.warmup, snapshot.get("pages"))
+    if named is None:
         return entry, att
-    if pages is not None:
-        att.weighting = "resident"
-        att.notes.append(
-            f"resident bytes: each stack's requested bytes × the resident share of its allocations "
-            f"live at the end (/proc/PID/pagemap at {snapshot['at']})"
-        )
-    else:
-        att.weighting = "requested"
-        att.notes.append("bytes requested, not resident: an allocated-but-untouched buffer is counted in full")
-    total = sum(s.mib_per_iter for s in named)  # every stack above the floor, kept or not
-    att.stacks = named[:top]
-    if len(named) > top:
-        att.notes.append(f"{len(named) - top} more stacks above {FLOOR_MIB} MiB/iter are counted but not kept")
-    att.attributed_mb_per_iter = round(total, 3)
-    g = att.measured_growth_mb_per_iter
-    if g is not None:
-        att.unattributed_mb_per_iter = round(g - total, 3)
-        att.explained_fraction = round(total / g, 3) if g > 0.05 else None
+    _note_weighting(att, snapshot)
+    _fill_totals(att, named, top)
     entry.attribution = att
     return entry, att
 
@@ -414,6 +496,69 @@ def _load_run(source: str, out_dir: Path) -> tuple[Path, RunResult]:
     return path, RunResult.from_json(json.loads(path.read_text()))
 
 
+def _growing_strategies(run: RunResult) -> list[str]:
+    """The strategies of `run` judged growing."""
+    return [r.strategy for r in run.results if r.summary and r.summary.verdict and r.summary.verdict.value == "growing"]
+
+
+def _measured_by_strategy(run: RunResult) -> dict[str, tuple[float | None, float | None]]:
+    """Per strategy of `run`: (its measured growth per iteration, its wall time), None where absent."""
+    measured: dict[str, tuple[float | None, float | None]] = {}
+    for r in run.results:
+        wall = None
+        if r.samples:
+            wall = r.samples[-1][0]
+        measured[r.strategy] = (r.summary.growth_mb_per_iter if r.summary else None, wall)
+    return measured
+
+
+def _chosen_strategies(
+    source: str | None, strategy: str | None, out_dir: Path
+) -> tuple[list[str], dict[str, tuple[float | None, float | None]]]:
+    """The strategies to attribute and what SOURCE measured of them; exits 0 when SOURCE has
+    nothing growing and no --strategy is given."""
+    measured: dict[str, tuple[float | None, float | None]] = {}
+    if source:
+        path, run = _load_run(source, out_dir)
+        chosen = [strategy] if strategy else _growing_strategies(run)
+        if not chosen:
+            click.echo(f"no strategy of {path} is growing; nothing to attribute (name one with --strategy)")
+            ctx_exit(EXIT_OK)
+        measured = _measured_by_strategy(run)
+    elif strategy:
+        chosen = [strategy]
+    else:
+        raise CannotStart("give SOURCE (RUN_ID, latest, run.json) or --strategy")
+    return chosen, measured
+
+
+def _attribute_all(
+    plan: RunPlan, chosen: list[str], measured: dict[str, tuple[float | None, float | None]], top: int
+) -> tuple[RunResult, int]:
+    """Attribute each chosen strategy, printing each; (the run's result, its exit code)."""
+    result = RunResult(run_id=plan.run_id, engine={"name": plan.engine}, plan=plan.describe(None))
+    code = EXIT_OK
+    for s in chosen:
+        g, wall = measured.get(s, (None, None))
+        entry, att = attribute_strategy(plan, s, g, wall, top)
+        entry.attribution = att
+        result.results.append(entry)
+        click.echo(render(att, s))
+        if att.error:
+            code = EXIT_FAILED
+    return result, code
+
+
+def _write_result(plan: RunPlan, result: RunResult, json_path: str | None) -> None:
+    """run.json in the run's directory, and at --json if given."""
+    from orchestrator.atomic import write_json_atomic
+
+    write_json_atomic(plan.run_dir / "run.json", result.to_json())
+    if json_path:
+        write_json_atomic(Path(json_path), result.to_json())
+    click.echo(f"results: {plan.run_dir / 'run.json'}", err=True)
+
+
 def _attribute_command():
     from orchestrator.commands_run import build_plan, common_options
 
@@ -437,48 +582,11 @@ def _attribute_command():
         missing = tracer_missing()
         if missing:
             raise OrchError(missing)
-        measured: dict[str, tuple[float | None, float | None]] = {}
-        if source:
-            path, run = _load_run(source, Path(kw["out"]))
-            chosen = (
-                [strategy]
-                if strategy
-                else [
-                    r.strategy
-                    for r in run.results
-                    if r.summary and r.summary.verdict and r.summary.verdict.value == "growing"
-                ]
-            )
-            if not chosen:
-                click.echo(f"no strategy of {path} is growing; nothing to attribute (name one with --strategy)")
-                ctx_exit(EXIT_OK)
-            for r in run.results:
-                wall = None
-                if r.samples:
-                    wall = r.samples[-1][0]
-                measured[r.strategy] = (r.summary.growth_mb_per_iter if r.summary else None, wall)
-        elif strategy:
-            chosen = [strategy]
-        else:
-            raise CannotStart("give SOURCE (RUN_ID, latest, run.json) or --strategy")
+        chosen, measured = _chosen_strategies(source, strategy, Path(kw["out"]))
         kw["no_history"] = True
         plan = build_plan(chosen, kw)
-        result = RunResult(run_id=plan.run_id, engine={"name": plan.engine}, plan=plan.describe(None))
-        code = EXIT_OK
-        for s in chosen:
-            g, wall = measured.get(s, (None, None))
-            entry, att = attribute_strategy(plan, s, g, wall, top)
-            entry.attribution = att
-            result.results.append(entry)
-            click.echo(render(att, s))
-            if att.error:
-                code = EXIT_FAILED
-        from orchestrator.atomic import write_json_atomic
-
-        write_json_atomic(plan.run_dir / "run.json", result.to_json())
-        if kw.get("json_path"):
-            write_json_atomic(Path(kw["json_path"]), result.to_json())
-        click.echo(f"results: {plan.run_dir / 'run.json'}", err=True)
+        result, code = _attribute_all(plan, chosen, measured, top)
+        _write_result(plan, result, kw.get("json_path"))
         ctx_exit(code)
 
     return attribute
