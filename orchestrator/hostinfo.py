@@ -14,10 +14,15 @@ import psutil
 from orchestrator import __version__
 
 
+def hostname() -> str:
+    """This machine's name, as every result's host block records it."""
+    return platform.node()
+
+
 def host_facts() -> dict:
     freq = psutil.cpu_freq()
     return {
-        "hostname": platform.node(),
+        "hostname": hostname(),
         "os": platform.platform(),
         "machine": platform.machine(),
         "python": platform.python_version(),

@@ -21,10 +21,6 @@ from orchestrator import strategies as registry
 if TYPE_CHECKING:
     from orchestrator.plan_inputs import PlanInputs
 
-# the registry's names (orchestrator.strategies); kept under the old names for soak's config
-# schema until it reads the registry itself
-STRATEGIES = registry.NAMES
-EXTRA_STRATEGIES: tuple[str, ...] = ()
 SCENARIOS = ("asr", "switch", "align")
 ENGINES = ("calibration", "chatllm")
 

@@ -47,9 +47,10 @@ from pathlib import Path
 import click
 import tomllib
 
+from orchestrator import strategies as registry
 from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart, OrchError, decode_utf8
 from orchestrator.history.baseline import Settings
-from orchestrator.plan import ENGINES, EXTRA_STRATEGIES, SCENARIOS, STRATEGIES, limit_problem
+from orchestrator.plan import ENGINES, SCENARIOS, limit_problem
 from orchestrator.results import Outcome, Regression, RunResult, SoakInfo, Status
 from orchestrator.tabular import format_option, render_table
 
@@ -57,8 +58,6 @@ from orchestrator.tabular import format_option, render_table
 # config or a soak of the same config still running is 2, as every "could not start" in orch
 EXIT_REGRESSION = EXIT_FAILED
 EXIT_RUN_FAILED = 2
-
-ALL_STRATEGIES = STRATEGIES + EXTRA_STRATEGIES
 
 
 class ConfigError(OrchError):
@@ -131,9 +130,9 @@ def _strategies(v):
     names = [x.strip() for x in v.split(",") if x.strip()] if isinstance(v, str) else v
     if not isinstance(names, list) or not names or not all(isinstance(x, str) for x in names):
         return f'must be a list of strategies (or "a,b"), not {v!r}'
-    unknown = [x for x in names if x not in ALL_STRATEGIES]
+    unknown = [x for x in names if x not in registry.NAMES]
     if unknown:
-        return f"has unknown {', '.join(map(repr, unknown))}: choose from {', '.join(ALL_STRATEGIES)}"
+        return f"has unknown {', '.join(map(repr, unknown))}: choose from {', '.join(registry.NAMES)}"
     repeated = sorted({x for x in names if names.count(x) > 1}, key=names.index)
     if repeated:
         return f"names {', '.join(repeated)} more than once (one run writes one <strategy>.jsonl each)"

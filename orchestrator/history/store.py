@@ -26,7 +26,6 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import platform
 import re
 import threading
 from dataclasses import dataclass, field
@@ -207,8 +206,10 @@ LIB_HASH_BYTES = 4 << 20  # the library's first 4 MiB (ELF headers and the GNU b
 
 
 def this_host() -> str:
-    """This machine's name, as hostinfo.host_facts() records it (the result's host.hostname)."""
-    return platform.node()
+    """This machine's name, as the result's host.hostname records it."""
+    from orchestrator.hostinfo import hostname  # psutil only when a host is asked for
+
+    return hostname()
 
 
 def hostname_of(host) -> str | None:
