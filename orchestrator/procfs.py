@@ -7,9 +7,11 @@ This reads only the tree's own files:
 - descendants: `/proc/PID/task/*/children`, recursively (needs CONFIG_PROC_CHILDREN; without
   it, one scan of `/proc/*/stat` parent ids per tree read);
 - `/proc/PID/stat`: state, user and system CPU time (clock ticks), thread count;
-- `/proc/PID/status`: VmRSS, RssAnon, VmSwap (kB). Anonymous and swapped pages are kept
-  apart because leaked pages that get swapped out leave RSS flat while RssAnon + VmSwap
-  keeps rising;
+- `/proc/PID/statm`: resident and file-backed/shared pages, so RSS and RssAnon (their
+  difference: the counters /proc/PID/status adds up for VmRSS and RssAnon);
+- `/proc/PID/status`, only on a host with swap: VmSwap. Anonymous and swapped pages are
+  kept apart because leaked pages that get swapped out leave RSS flat while RssAnon +
+  VmSwap keeps rising; without a swap device VmSwap is 0 and the file is not read;
 - `/proc/PID/smaps_rollup` (only when asked, `full=True`): USS = Private_Clean +
   Private_Dirty, and Pss, as psutil computes them; `/proc/PID/smaps` summed on kernels
   before 4.14. This is the expensive file: the kernel walks the page tables.
@@ -27,8 +29,11 @@ forked during a reading can be missed by that one reading, not by the next.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
+import threading
+import time
 from dataclasses import dataclass
 
 PROC = "/proc"
@@ -39,14 +44,15 @@ CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 @dataclass
 class ProcMem:
     """One process. Bytes and seconds; `uss`/`pss` None unless read with full=True, or when
-    smaps is not readable (another user's process)."""
+    smaps is not readable (another user's process); CPU times None when a `TreeReader`
+    re-read the tree without walking it."""
 
     pid: int
     rss: int
     rss_anon: int
     swap: int
-    cpu_user_s: float
-    cpu_system_s: float
+    cpu_user_s: float | None
+    cpu_system_s: float | None
     uss: int | None = None
     pss: int | None = None
 
@@ -166,6 +172,53 @@ def read_tree(pid: int, full: bool = False) -> list[ProcMem] | None:
 
 # ------------------------------------------------------------------ repeated readings
 BUF = 4096
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+SWAP_RECHECK_S = 5.0  # how often "does this host swap at all?" is asked again
+
+_VM_SWAP = re.compile(rb"\nVmSwap:\s*(\d+) kB")
+_open_lock = threading.Lock()
+_loadavg_fd: int | None = None
+_swap = {"on": True, "checked": -math.inf}
+
+
+def pid_cursor() -> int | None:
+    """The pid this host handed out last (the last field of /proc/loadavg). It moves
+    whenever any process or thread is created in this pid namespace or one below it, so
+    while it stands still no tree can have gained a member. None if unreadable."""
+    global _loadavg_fd
+    try:
+        if _loadavg_fd is None:
+            with _open_lock:
+                if _loadavg_fd is None:
+                    _loadavg_fd = os.open(f"{PROC}/loadavg", os.O_RDONLY)
+        return int(os.pread(_loadavg_fd, 128, 0).rsplit(b" ", 1)[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def swap_in_use() -> bool:
+    """Whether the host has any swap device (re-asked every SWAP_RECHECK_S). Without one
+    VmSwap is 0 for every process, and /proc/PID/status (the dearest per-process file of
+    a cheap sample) need not be read."""
+    now = time.monotonic()
+    if now - _swap["checked"] >= SWAP_RECHECK_S:
+        try:
+            _swap["on"] = swap_devices(_read(f"{PROC}/swaps")) > 0
+        except (Gone, OSError):
+            _swap["on"] = True  # cannot tell: read VmSwap
+        _swap["checked"] = now
+    return bool(_swap["on"])
+
+
+def swap_devices(swaps: bytes) -> int:
+    """How many swap devices /proc/swaps lists (a header line, then one line a device)."""
+    return max(0, len(swaps.strip().split(b"\n")) - 1)
+
+
+def vm_swap(status: bytes) -> int:
+    """VmSwap from /proc/PID/status text, in bytes (0 where the line is missing: no memory)."""
+    m = _VM_SWAP.search(status)
+    return int(m[1]) * KIB if m else 0
 
 
 def _pread(fd: int) -> bytes:
@@ -193,18 +246,25 @@ class _Proc:
     """A process's open /proc files. An open file stays bound to the process it was opened
     for: once that process is gone it reads ESRCH, even if its number is reused."""
 
-    __slots__ = ("nthreads", "pid", "stat", "status", "threads")
+    __slots__ = ("nthreads", "pid", "stat", "statm", "status", "threads")
 
     def __init__(self, pid: int):
         self.pid = pid
-        self.status = _open(f"{PROC}/{pid}/status")
+        self.statm = _open(f"{PROC}/{pid}/statm")
         try:
             self.stat = _open(f"{PROC}/{pid}/stat")
         except BaseException:
-            os.close(self.status)
+            os.close(self.statm)
             raise
+        self.status: int | None = None  # opened when the host swaps (VmSwap)
         self.threads: dict[str, int] | None = None  # tid -> its open `children` file
         self.nthreads = 0
+
+    def swap(self) -> int:
+        """VmSwap in bytes (0 for a process without memory)."""
+        if self.status is None:
+            self.status = _open(f"{PROC}/{self.pid}/status")
+        return vm_swap(_pread(self.status))
 
     def children(self, nthreads: int) -> list[int]:
         """Direct children, from every thread's `children` file; the thread list is read
@@ -238,27 +298,45 @@ class _Proc:
         self.threads = old
 
     def close(self) -> None:
-        for fd in [self.status, self.stat] + list((self.threads or {}).values()):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        fds = [self.statm, self.stat, self.status] + list((self.threads or {}).values())
+        for fd in fds:
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
         self.threads = None
 
 
-# one C-level scan of /proc/PID/status for VmRSS, RssAnon and VmSwap (kB, in this order)
-_STATUS_MEM = re.compile(rb"\nVmRSS:\s*(\d+) kB.*?\nRssAnon:\s*(\d+) kB.*?\nVmSwap:\s*(\d+) kB", re.DOTALL)
+_GONE = (Gone, ProcessLookupError, FileNotFoundError, PermissionError, ValueError, IndexError)
+
+
+class _Changed(Exception):
+    """A process of the tree exited or became a zombie since the last walk."""
 
 
 class TreeReader:
     """Reads one process tree again and again, keeping each process's /proc files open
-    between readings: a `pread` at offset 0 costs about half an open-read-close. Holds
-    2 + (threads) descriptors per process of the tree; `close()` when done. Not
-    thread-safe: one reading at a time."""
+    between readings (a `pread` at offset 0: no path lookup, open or close per reading).
+    Holds 2-3 + (threads) descriptors per process of the tree; `close()` when done. Not
+    thread-safe: one reading at a time.
+
+    Two ways to read, because finding the tree costs several files per process (every
+    thread's `children`, and `stat` for the thread count) while its memory is one `statm`:
+
+    - a walk: from the root down through the `children` files, each process's `stat`
+      (state, CPU times, threads) and `statm`. On the first reading, on every `full` one,
+      and whenever the tree may have changed;
+    - a re-read: `statm` of the processes the last walk found, nothing else. Taken when
+      `pid_cursor()` has not moved since that walk (no process or thread was created
+      anywhere, so nothing joined the tree) and no process of the tree has exited (which
+      could orphan a child out of the tree): it gives the same rows a walk would. CPU
+      times are None in its rows.
+    """
 
     def __init__(self, pid: int):
         self.pid = pid
         self._procs: dict[int, _Proc] = {}
+        self._order: list[int] = []  # the last walk's live processes, in its order
+        self._cursor: int | None = None  # pid_cursor() just before that walk
 
     def read(self, full: bool = False) -> list[ProcMem] | None:
         """Like `read_tree`: root first, then breadth first; None if the root is gone."""
@@ -271,6 +349,32 @@ class TreeReader:
         """The same as plain tuples (pid, rss, rss_anon, swap, cpu_user_s, cpu_system_s,
         uss, pss): the sampler's path, kept lean because it runs 20 times a second on a
         cold cache (its Python costs about as much as its reads)."""
+        cursor = pid_cursor()
+        swap = swap_in_use()
+        if not full and cursor is not None and cursor == self._cursor:
+            try:
+                return self._reread(swap)
+            except _Changed:
+                pass
+        self._cursor = cursor
+        return self._walk(full, swap)
+
+    def _reread(self, swap: bool) -> list[tuple]:
+        out = []
+        procs, pread = self._procs, os.pread
+        try:
+            for pid in self._order:
+                proc = procs[pid]
+                f = pread(proc.statm, 256, 0).split(b" ", 3)
+                if f[0] == b"0":  # no memory map: a zombie, or exiting
+                    raise _Changed
+                res, shared = int(f[1]) * PAGE, int(f[2]) * PAGE
+                out.append((pid, res, res - shared, proc.swap() if swap else 0, None, None, None, None))
+        except _GONE as exc:
+            raise _Changed from exc
+        return out
+
+    def _walk(self, full: bool, swap: bool) -> list[tuple] | None:
         procs, pread, pid0 = self._procs, os.pread, self.pid
         parents = None if HAS_CHILDREN_FILE else _parent_map()
         out: list[tuple] = []
@@ -286,20 +390,18 @@ class TreeReader:
                     f = stat[stat.rindex(b")") + 2 :].split(b" ", 18)  # the name may hold ')'
                     if f[0] in (b"Z", b"X"):
                         continue  # a zombie: no memory, no children; its files stay open
-                    status = pread(proc.status, BUF, 0)
+                    m = pread(proc.statm, 256, 0).split(b" ", 3)
+                    res, shared = int(m[1]) * PAGE, int(m[2]) * PAGE
                     uss = pss = None
                     if full:
                         both = smaps(pid)
                         if both is not None:
                             uss, pss = both
                     kids = proc.children(int(f[17])) if parents is None else parents.get(pid, ())
-                    m = _STATUS_MEM.search(status)
-                    if m is None:  # no memory lines: a kernel thread, or exiting
-                        rss = anon = swap = 0
-                    else:
-                        rss, anon, swap = int(m[1]) * KIB, int(m[2]) * KIB, int(m[3]) * KIB
-                    out.append((pid, rss, anon, swap, int(f[11]) / CLK_TCK, int(f[12]) / CLK_TCK, uss, pss))
-                except (Gone, ProcessLookupError, FileNotFoundError, PermissionError, ValueError):
+                    row = (pid, res, res - shared, proc.swap() if swap else 0,
+                           int(f[11]) / CLK_TCK, int(f[12]) / CLK_TCK, uss, pss)  # fmt: skip
+                    out.append(row)
+                except _GONE:
                     # gone mid-read (ESRCH), or not ours to read (hidepid)
                     if proc is not None:
                         procs.pop(pid, None)
@@ -316,12 +418,15 @@ class TreeReader:
         if len(procs) > len(seen):
             for pid in [p for p in procs if p not in seen]:  # exited, or left the tree
                 procs.pop(pid).close()
+        self._order = [row[0] for row in out]
         return out
 
     def close(self) -> None:
         for proc in self._procs.values():
             proc.close()
         self._procs = {}
+        self._order = []
+        self._cursor = None
 
     def __del__(self):
         with contextlib.suppress(Exception):  # at interpreter exit

@@ -8,10 +8,10 @@ Two kinds of sample, because USS/PSS cost ~20 times the rest (the kernel walks t
 tables for smaps_rollup):
 
 - cheap (the periodic ones, `hz`, default 20): RSS, RssAnon and swap (so a leak that gets
-  swapped out still shows), CPU times and the process count of the tree;
-  `uss_mb`/`pss_mb`/`self_uss_mb` are None.
+  swapped out still shows) and the process count of the tree; `uss_mb`/`pss_mb`/
+  `self_uss_mb` and the CPU times are None.
 - full (every `mark()`, and one periodic sample every 1/`full_hz` s, default FULL_HZ =
-  0.2: every 5 s): the same plus USS and PSS. Phase marks are always full, so the
+  0.2: every 5 s): the same plus USS, PSS and the tree's CPU times. Phase marks are always full, so the
   per-iteration figures (`after_infer` and the other marks) carry USS/PSS as before.
   `full_hz >= hz` makes every sample full (the old behaviour); `full_hz=0`, marks only.
 
@@ -57,8 +57,8 @@ class Sample:
     pss_mb: float | None
     self_rss_mb: float  # the worker process alone
     self_uss_mb: float | None
-    cpu_user_s: float  # whole tree
-    cpu_system_s: float
+    cpu_user_s: float | None  # whole tree; on full samples only (None on cheap ones)
+    cpu_system_s: float | None
     procs: int  # live processes in the tree (zombies hold no memory and are not counted)
     rss_anon_mb: float | None = None  # whole tree, anonymous resident pages (heap, not files)
     swap_mb: float | None = None  # whole tree, swapped out: a leak can move here, RSS flat
@@ -101,14 +101,16 @@ def _from_rows(t: float, rows: list[tuple] | None, full: bool) -> Sample | None:
     """A Sample from `procfs.TreeReader.rows` (root first)."""
     if rows is None:
         return None
-    rss = anon = swap = user = system = uss = pss = 0
+    rss = anon = swap = uss = pss = 0
+    user = system = 0.0
     has_uss = full
     for _, p_rss, p_anon, p_swap, p_user, p_system, p_uss, p_pss in rows:
         rss += p_rss
         anon += p_anon
         swap += p_swap
-        user += p_user
-        system += p_system
+        if full:
+            user += p_user
+            system += p_system
         if p_uss is None:
             has_uss = False
         else:
@@ -122,8 +124,8 @@ def _from_rows(t: float, rows: list[tuple] | None, full: bool) -> Sample | None:
         pss_mb=pss / MiB if has_uss else None,
         self_rss_mb=rows[0][1] / MiB,
         self_uss_mb=root_uss / MiB if root_uss is not None else None,
-        cpu_user_s=user,
-        cpu_system_s=system,
+        cpu_user_s=user if full else None,
+        cpu_system_s=system if full else None,
         procs=len(rows),
         rss_anon_mb=anon / MiB,
         swap_mb=swap / MiB,
@@ -152,14 +154,15 @@ def _read_tree_psutil(pid: int, full: bool) -> Sample | None:
                         mem = proc.memory_info()
                 else:
                     mem = proc.memory_info()
-                cpu = proc.cpu_times()
+                cpu = proc.cpu_times() if full else None
         except psutil.Error:
             if n == 0:
                 return None
             continue  # a child that just exited
         rss += mem.rss
-        cpu_u += cpu.user
-        cpu_s += cpu.system
+        if cpu is not None:
+            cpu_u += cpu.user
+            cpu_s += cpu.system
         if p_uss is None or p_pss is None:
             has_uss = False
         else:
@@ -174,8 +177,8 @@ def _read_tree_psutil(pid: int, full: bool) -> Sample | None:
         pss_mb=pss / MiB if has_uss else None,
         self_rss_mb=self_rss,
         self_uss_mb=self_uss,
-        cpu_user_s=cpu_u,
-        cpu_system_s=cpu_s,
+        cpu_user_s=cpu_u if full else None,
+        cpu_system_s=cpu_s if full else None,
         procs=len(procs),
     )
 

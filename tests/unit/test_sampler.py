@@ -16,7 +16,7 @@ linux = pytest.mark.skipif(not procfs.AVAILABLE, reason="needs Linux /proc")
 
 # A worker-like tree: the child spawns a grandchild from a second thread (so the reader must
 # look at every thread's children), the grandchild a great-grandchild. On "alloc" the child
-# takes 50 MiB of touched anonymous memory.
+# takes 50 MiB of touched anonymous memory; on "spawn" it starts a `sleep` from a new thread.
 TREE = r"""
 import subprocess, sys, threading, time
 procs = []
@@ -29,6 +29,9 @@ hold = []
 for line in sys.stdin:
     if line.strip() == "alloc":
         hold.append(b"\x01" * (50 * 1024 * 1024))
+    if line.strip() == "spawn":
+        t = threading.Thread(target=lambda: procs.append(subprocess.Popen(["sleep", "60"])))
+        t.start(); t.join()
     print("ok", flush=True)
 """
 
@@ -283,3 +286,140 @@ def test_on_sample_hook_and_a_broken_one(capsys):
     finally:
         p.kill()
         p.wait(5)
+
+# ------------------------------------------------- TreeReader: a walk, or a re-read of statm
+# Which one ran is observed by counting walks, so nothing here depends on timing.
+
+
+@pytest.fixture
+def walks(monkeypatch):
+    """Counts TreeReader walks."""
+    count = [0]
+    real = procfs.TreeReader._walk
+
+    def counted(self, full, swap):
+        count[0] += 1
+        return real(self, full, swap)
+
+    monkeypatch.setattr(procfs.TreeReader, "_walk", counted)
+    return count
+
+
+@linux
+def test_standing_cursor_rereads_statm_only(tree, walks, monkeypatch):
+    monkeypatch.setattr(procfs, "pid_cursor", lambda: 1000)
+    reader = procfs.TreeReader(tree.pid)
+    try:
+        walked = reader.rows()
+        assert walks[0] == 1 and len(walked) == 3
+        assert all(row[4] is not None for row in walked)  # a walk reads CPU times
+        again = reader.rows()
+        assert walks[0] == 1  # no walk: nothing can have joined the tree
+        assert [r[0] for r in again] == [r[0] for r in walked]
+        assert all(row[4] is None and row[5] is None for row in again)
+        send(tree, "alloc")
+        after = reader.rows()
+        assert walks[0] == 1
+        assert after[0][2] - again[0][2] == pytest.approx(50 * MiB, abs=5 * MiB)  # RssAnon
+        full = reader.rows(full=True)
+        assert walks[0] == 2  # a full reading always walks (smaps, CPU times)
+        assert all(row[6] is not None for row in full)
+    finally:
+        reader.close()
+
+
+@linux
+def test_reread_matches_a_walk(tree):
+    reader = procfs.TreeReader(tree.pid)
+    try:
+        reader.rows()
+        reread = reader._reread(swap=False)
+        walked = reader._walk(full=False, swap=False)
+        assert [r[0] for r in reread] == [r[0] for r in walked]
+        for a, b in zip(reread, walked, strict=True):
+            assert a[1] == pytest.approx(b[1], abs=1 * MiB)  # RSS
+            assert a[2] == pytest.approx(b[2], abs=1 * MiB)  # RssAnon
+    finally:
+        reader.close()
+
+
+@linux
+def test_a_moving_cursor_finds_a_new_child(tree, walks):
+    reader = procfs.TreeReader(tree.pid)
+    try:
+        assert len(reader.rows()) == 3
+        send(tree, "spawn")  # forked from a thread that did not exist at the last walk
+        rows = reader.rows()
+        assert walks[0] == 2
+        assert len(rows) == 4
+        assert sorted(r[0] for r in rows) == sorted([tree.pid] + [k.pid for k in psutil.Process(tree.pid).children(recursive=True)])
+    finally:
+        reader.close()
+
+
+@linux
+def test_an_exit_in_the_tree_forces_a_walk(tree, walks, monkeypatch):
+    """An exit creates no pid, but can orphan a child out of the tree: a re-read that meets
+    a gone or zombie process walks instead."""
+    monkeypatch.setattr(procfs, "pid_cursor", lambda: 1000)
+    reader = procfs.TreeReader(tree.pid)
+    try:
+        rows = reader.rows()
+        assert len(rows) == 3
+        gchild, orphan = psutil.Process(rows[1][0]), psutil.Process(rows[2][0])
+        gchild.kill()  # a zombie (the child does not reap it); its `sleep` leaves the tree
+        deadline = time.monotonic() + 5
+        while gchild.status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        rows = reader.rows()
+        assert walks[0] == 2
+        assert [r[0] for r in rows] == [tree.pid]
+        orphan.kill()
+    finally:
+        reader.close()
+
+
+@linux
+def test_pid_cursor_moves_when_a_thread_starts():
+    before = procfs.pid_cursor()
+    t = threading.Thread(target=lambda: None)
+    t.start()
+    t.join()
+    after = procfs.pid_cursor()
+    assert before is not None and after is not None
+    assert after != before
+    assert after >= t.native_id  # the thread's id came from that same counter
+
+
+@linux
+def test_vm_swap_and_swap_devices_parse():
+    status = b"Name:\tpython\nVmRSS:\t  1000 kB\nRssAnon:\t  800 kB\nVmSwap:\t  1234 kB\n"
+    assert procfs.vm_swap(status) == 1234 * 1024
+    assert procfs.vm_swap(b"Name:\tkthreadd\nState:\tS\n") == 0
+    header = b"Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+    assert procfs.swap_devices(header) == 0
+    assert procfs.swap_devices(header + b"/dev/zram0  partition\t4194300\t0\t100\n") == 1
+
+
+@linux
+def test_status_is_read_only_on_a_host_with_swap(tree, monkeypatch):
+    monkeypatch.setattr(procfs, "swap_in_use", lambda: False)
+    reader = procfs.TreeReader(tree.pid)
+    try:
+        reader.rows()
+        assert all(p.status is None for p in reader._procs.values())
+        monkeypatch.setattr(procfs, "swap_in_use", lambda: True)
+        rows = reader.rows(full=True)
+        assert all(p.status is not None for p in reader._procs.values())
+        with open(f"/proc/{tree.pid}/status", "rb") as f:
+            assert rows[0][3] == procfs.vm_swap(f.read())
+    finally:
+        reader.close()
+
+
+@linux
+def test_cheap_samples_carry_no_cpu_times(tree):
+    cheap, full = sampler.read_tree(tree.pid, full=False), sampler.read_tree(tree.pid)
+    assert cheap.cpu_user_s is None and cheap.cpu_system_s is None
+    assert full.cpu_user_s is not None and full.cpu_user_s >= 0
