@@ -19,6 +19,9 @@ This reads only the tree's own files:
 `TreeReader` keeps those files open between readings and re-reads them with `pread` at
 offset 0 (a /proc file is generated afresh each time): no path lookup, open or close per
 reading, and an open file stays bound to its process, so a reused pid cannot be misread.
+It walks the tree (children, stat, statm) only when the tree may have changed: while the
+host's pid counter (`/proc/loadavg`) stands still, no process or thread was created, so it
+re-reads the known processes' `statm` and nothing else, unless one of them has exited.
 
 A process that exits between two reads is left out, and so is a zombie (it holds no
 memory); a reading returns None when the root itself is gone or a zombie. The kernel

@@ -11,8 +11,9 @@ tables for smaps_rollup):
   swapped out still shows) and the process count of the tree; `uss_mb`/`pss_mb`/
   `self_uss_mb` and the CPU times are None.
 - full (every `mark()`, and one periodic sample every 1/`full_hz` s, default FULL_HZ =
-  0.2: every 5 s): the same plus USS, PSS and the tree's CPU times. Phase marks are always full, so the
-  per-iteration figures (`after_infer` and the other marks) carry USS/PSS as before.
+  0.2: every 5 s): the same plus USS, PSS and the tree's CPU times. Phase marks are
+  always full, so the per-iteration figures (`after_infer` and the other marks) carry
+  USS/PSS as before; a mark puts the next periodic full sample a full period off.
   `full_hz >= hz` makes every sample full (the old behaviour); `full_hz=0`, marks only.
 
 On Linux the tree is read from /proc directly (`orchestrator.procfs.TreeReader`: only the

@@ -10,7 +10,8 @@
    idle children at once (each: 50 MiB of heap, 4 threads, a `sleep` child of its own) for
    `--seconds`, minus the same time with sampling off; the /proc reader (cheap samples,
    USS/PSS every 5 s: the default; every 1 s; never; every sample) against the old
-   psutil path (USS/PSS every sample). "ms/sample" is per child and sample.
+   psutil path (USS/PSS every sample), and the sampling clock's wake-ups with no reading at
+   all (the floor under every reader). "ms/sample" is per child and sample.
 
     python scripts/bench_overhead.py [--iters 30] [--seconds 20] [--sampler-only]
 """
@@ -80,10 +81,22 @@ def stop_children(kids: list[subprocess.Popen]) -> None:
         k.wait(10)
 
 
+class ClockOnly(sampler.Sampler):
+    """Joins the sampling clock and is woken at every tick, but reads nothing: what the
+    wake-ups alone cost (the floor under every reader)."""
+
+    ticks = 0
+
+    def _tick(self, now: float) -> None:
+        self.ticks += 1
+
+
 def sample_cost(kids: list, hz: float, full_hz: float, backend: str, seconds: float) -> tuple:
-    """(parent CPU s, wall s, periodic samples, full ones) watching every child for `seconds`."""
-    sampler.BACKEND = backend
-    samplers = [sampler.Sampler(hz, full_hz=full_hz) for _ in kids]
+    """(parent CPU s, wall s, periodic samples, full ones) watching every child for `seconds`.
+    backend "clock": ClockOnly samplers (ticks counted as samples)."""
+    sampler.BACKEND = "procfs" if backend == "clock" else backend
+    kind = ClockOnly if backend == "clock" else sampler.Sampler
+    samplers = [kind(hz, full_hz=full_hz) for _ in kids]
     c0, t0 = time.process_time(), time.monotonic()  # all the parent's threads
     for s, k in zip(samplers, kids, strict=True):
         s.watch(k.pid)
@@ -91,6 +104,8 @@ def sample_cost(kids: list, hz: float, full_hz: float, backend: str, seconds: fl
     for s in samplers:
         s.stop()
     cpu, wall = time.process_time() - c0, time.monotonic() - t0
+    if backend == "clock":
+        return cpu, wall, sum(s.ticks for s in samplers), 0
     assert all(x.procs == 2 for s in samplers for x in s.samples), "tree not read whole"
     taken = [x for s in samplers for x in s.samples]
     return cpu, wall, len(taken), sum(x.uss_mb is not None for x in taken)
@@ -107,7 +122,8 @@ def sampler_table(seconds: float, rounds: int = 2) -> None:
                (f"{default}, USS/PSS every 1 s", default, 1.0),
                (f"{default}, no USS/PSS (marks only)", default, 0.0),
                (f"{default}, USS/PSS every sample", default, 20.0),
-               ("psutil, USS/PSS every sample (old)", "psutil", 20.0))
+               ("psutil, USS/PSS every sample (old)", "psutil", 20.0),
+               ("the clock alone: wake-ups, no reading", "clock", 0.0))
     span = 5 * max(1, round(seconds / rounds / 5)) + 0.025
     rows = []
     load0 = os.getloadavg()[0]

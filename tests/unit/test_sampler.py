@@ -423,3 +423,18 @@ def test_cheap_samples_carry_no_cpu_times(tree):
     cheap, full = sampler.read_tree(tree.pid, full=False), sampler.read_tree(tree.pid)
     assert cheap.cpu_user_s is None and cheap.cpu_system_s is None
     assert full.cpu_user_s is not None and full.cpu_user_s >= 0
+
+
+def test_marks_put_the_periodic_full_sample_off(tree):
+    """A phase mark is a full sample, so marks more often than `full_hz` leave no periodic
+    full sample (the README's "under 5 s" claim, at a faster scale)."""
+    s = Sampler(hz=50, full_hz=1.0)
+    s.watch(tree.pid)
+    marks = []
+    for _ in range(15):
+        time.sleep(0.1)
+        marks.append(s.mark())
+    s.stop()
+    periodic = [x for x in s.samples if not any(x is m for m in marks)]
+    assert len(periodic) >= 20
+    assert [x for x in periodic if x.full] == []
