@@ -7,9 +7,11 @@ study's); the command builds its plan through `RunPlan.build(PlanInputs)`, check
 through `commands_run.run_and_report` (the same table, run JSON, history and exit codes).
 
 The time estimate is iterations × seconds per iteration measured on the 2-core 24 GiB
-development machine (2 threads, --max-new-tokens 8, the machine shared with another
-chatllm.cpp run, so the figures are on the slow side); a growing strategy is expected to stop
-at the memory guard (--max-rss-mb) after the iterations its measured growth allows.
+development machine (2 threads, --max-new-tokens 8): the 100-iteration runs on a quiet
+machine where there are some (exp2 restart and recreate-destroy, exp3 recreate-destroy),
+else shorter runs on the machine shared with another chatllm.cpp run (on the slow side); a
+growing strategy is expected to stop at the memory guard (--max-rss-mb) after the iterations
+its measured growth allows.
 docs/real-scale.md has the runs and the study's numbers beside them.
 """
 
@@ -123,9 +125,10 @@ EXPERIMENTS: dict[str, Experiment] = {
             study="100 iterations: restart 0.00 MB/iter, destroy-and-re-create 1.34 MB/iter "
             "(identical TTFT columns for both)",
             cost={
-                "restart": Cost(s_per_iter=12.0, start_s=4.0, start_mb=822.0),
+                # restart and recreate-destroy: the 100-iteration run on the fix build, quiet
+                "restart": Cost(s_per_iter=1.12, start_s=2.0, start_mb=822.0),
                 "recreate": Cost(s_per_iter=16.0, start_s=4.0, start_mb=821.0, growth_mb=779.0),
-                "recreate-destroy": Cost(s_per_iter=10.0, start_s=4.0, start_mb=931.0, growth_mb=41.0),
+                "recreate-destroy": Cost(s_per_iter=1.61, start_s=2.0, start_mb=931.0, growth_mb=40.9),
             },
         ),
         Experiment(
@@ -143,9 +146,10 @@ EXPERIMENTS: dict[str, Experiment] = {
             cost={
                 "fresh-process": Cost(s_per_iter=33.0),
                 "recreate": Cost(s_per_iter=25.0, start_s=4.0, start_mb=2361.0, growth_mb=2320.0),
-                # fix build, 70 iterations in three runs; the 40-iteration one: 1728 MB after
-                # iteration 1, 9276 after 40, 222 MB/iteration (a line that starts at 617)
-                "recreate-destroy": Cost(s_per_iter=20.0, start_s=4.0, start_mb=617.0, growth_mb=222.0),
+                # fix build, the 100-iteration run (quiet): 1728 MB after iteration 1, 14943
+                # after 100, 122.9 MB/iteration (a line that starts at 2776; 6000 MB passed in
+                # iteration 28)
+                "recreate-destroy": Cost(s_per_iter=5.4, start_s=4.0, start_mb=2776.0, growth_mb=122.9),
             },
         ),
         Experiment(
