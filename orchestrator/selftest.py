@@ -29,6 +29,19 @@ class Check:
     measured: float | None
     ok: bool
     detail: str = ""
+    skipped: bool = False  # not run (a tool missing): neither a pass nor a failure
+
+
+def result(c: Check) -> str:
+    return "skipped" if c.skipped else "pass" if c.ok else "FAIL"
+
+
+def tally(checks: list[Check]) -> str:
+    """The closing line: '26 passed, 0 failed', plus ', 1 skipped' when a check did not run."""
+    skipped = sum(c.skipped for c in checks)
+    failed = sum(not c.ok for c in checks)
+    line = f"{len(checks) - failed - skipped} passed, {failed} failed"
+    return line + (f", {skipped} skipped" if skipped else "")
 
 
 def growth_tolerance(injected: float) -> float:
@@ -109,12 +122,12 @@ def attribution_checks(iters: int, warmup: int, out_dir: Path, echo=print) -> li
     """`orch attribute` on known leaks: the leaking function is the top stack, at ±10% of the
     injected MiB per iteration; with no leak no stack is named; an allocated-but-untouched
     decoy and freed-again churn are never named (orchestrator.attribution).
-    Without memray: one passing check that says it was skipped and how to install it."""
+    Without memray: one check marked skipped that says how to install it."""
     from orchestrator import attribution
 
     missing = attribution.tracer_missing()
     if missing:
-        return [Check("attribution", "—", None, True, f"skipped: {missing}")]
+        return [Check("attribution", "—", None, True, f"skipped: {missing}", skipped=True)]
     checks: list[Check] = []
     # a never-touched decoy (8 MiB/iter requested, not resident) and freed-again churn ride
     # along with the no-leak and 2 MiB runs: neither may be blamed
@@ -210,10 +223,9 @@ def selftest(ctx, iters, warmup, out, fmt):
     with tempfile.TemporaryDirectory(prefix="orch-selftest-") as tmp:
         checks = run_selftest(iters, warmup, Path(out or tmp), echo=lambda m: click.echo(m, err=True))
     rows = [
-        [c.name, c.injected, None if c.measured is None else round(c.measured, 3), "pass" if c.ok else "FAIL", c.detail]
-        for c in checks
+        [c.name, c.injected, None if c.measured is None else round(c.measured, 3), result(c), c.detail] for c in checks
     ]
     click.echo(render_table(["check", "injected", "measured", "result", "detail"], rows, fmt))
+    click.echo(tally(checks), err=True)
     failed = [c for c in checks if not c.ok]
-    click.echo(f"{len(checks) - len(failed)} passed, {len(failed)} failed", err=True)
     ctx.exit(EXIT_FAILED if failed else EXIT_OK)

@@ -1,0 +1,40 @@
+"""`orch selftest`'s report: pass, FAIL and skipped rows, the closing tally and the exit
+code (the checks themselves run the whole harness; here they are given)."""
+
+from click.testing import CliRunner
+from orchestrator import attribution, selftest
+from orchestrator.cli import main
+from orchestrator.selftest import Check
+
+PASS = Check("restart growth", "1 MB/iter", 1.002, True)
+FAIL = Check("recreate growth", "2 MB/iter", 2.5, False, "off by 0.5")
+
+
+def run_with(monkeypatch, checks):
+    monkeypatch.setattr(selftest, "run_selftest", lambda *a, **k: checks)
+    return CliRunner().invoke(main, ["selftest", "--format", "csv"])
+
+
+def test_without_memray_attribution_is_one_skipped_check(monkeypatch):
+    monkeypatch.setattr(attribution, "tracer_missing", lambda: "memray is not installed: pip install memray")
+    (check,) = selftest.attribution_checks(10, 2, None)
+    assert check.skipped and check.ok
+    assert check.detail == "skipped: memray is not installed: pip install memray"
+    assert selftest.result(check) == "skipped"
+
+
+def test_a_skipped_check_says_skipped_and_does_not_fail_the_run(monkeypatch):
+    skip = Check("attribution", "—", None, True, "skipped: no memray", skipped=True)
+    r = run_with(monkeypatch, [PASS, skip])
+    assert r.exit_code == 0
+    lines = r.stdout.strip().splitlines()
+    assert lines[1].split(",")[3] == "pass"
+    assert lines[2].split(",")[3] == "skipped"
+    assert "1 passed, 0 failed, 1 skipped" in r.stderr
+
+
+def test_a_failed_check_exits_1(monkeypatch):
+    r = run_with(monkeypatch, [PASS, FAIL])
+    assert r.exit_code == 1
+    assert r.stdout.strip().splitlines()[2].split(",")[3] == "FAIL"
+    assert "1 passed, 1 failed" in r.stderr and "skipped" not in r.stderr
