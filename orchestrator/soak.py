@@ -14,6 +14,8 @@ Config (see docs/history.md):
     ttft_regression_pct = 10       # median TTFT slower by more than this (and significant)
     alpha = 0.05                   # Mann–Whitney U significance level
     growth_threshold_mb = 0.1      # the verdict threshold, and the least growth that regresses
+    change_min_size = 5            # change points: runs needed on each side of a change
+    change_max_pvalue = 1e-4       # change points: Chow's test p below this keeps a change
     out = "soak-results"           # run folders (relative to this file; default: user data dir)
     db = "…"                       # history database (--db and ORCH_DB win over it)
     prometheus = "…/orch.prom"     # textfile-collector file (--prometheus wins)
@@ -50,6 +52,7 @@ import tomllib
 from orchestrator import strategies as registry
 from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart, OrchError, decode_utf8
 from orchestrator.history.baseline import Settings
+from orchestrator.history.changepoints import Settings as ChangeSettings
 from orchestrator.plan import ENGINES, SCENARIOS, limit_problem
 from orchestrator.results import Outcome, Regression, RunResult, SoakInfo, Status
 from orchestrator.tabular import format_option, render_table
@@ -168,6 +171,9 @@ SOAK_SCHEMA = {
     "ttft_regression_pct": _number(0),
     "alpha": _number(0, 1, low_open=True, high_open=True),
     "growth_threshold_mb": _limit("growth_threshold_mb"),
+    # the `orch history changes` options --min-size and --max-pvalue, for soak's own look
+    "change_min_size": _number(2, integer=True),
+    "change_max_pvalue": _number(0, 1, low_open=True, high_open=True),
     "out": _path,
     "db": _path,
     "prometheus": _path,
@@ -413,10 +419,12 @@ def lock_path(config_path: str) -> Path:
 # --- running the matrix ---------------------------------------------------------------------
 @dataclass
 class SoakSettings:
-    """How each run is judged: the baseline's size, the regression checks, --accept."""
+    """How each run is judged: the baseline's size, the regression checks, the change-point
+    search, --accept."""
 
     baseline_runs: int = 5
     compare: Settings = field(default_factory=Settings)
+    changes: ChangeSettings = field(default_factory=ChangeSettings)
     accept: bool = False
 
 
@@ -470,7 +478,7 @@ def _run_cell(
     outcome = _outcome(run.error, regressions, settings.accept)
     if settings.accept and regressions and outcome is Outcome.OK:
         notes.append("--accept: stored as a good baseline despite the regressions below")
-    changes = _new_change_points(db, key, result, notes)
+    changes = _new_change_points(db, key, result, notes, settings.changes)
     if settings.accept and changes:
         notes += [f"--accept: change point accepted: {c.message()}" for c in changes]
     result.soak = SoakInfo(
@@ -517,7 +525,9 @@ def _baseline_runs(db: str | None, key: str, run_id: str, how_many: int, run: Ce
         return []
 
 
-def _new_change_points(db: str | None, key: str, result: RunResult, notes: list[str]) -> list:
+def _new_change_points(
+    db: str | None, key: str, result: RunResult, notes: list[str], settings: ChangeSettings | None = None
+) -> list:
     """The change points this run brings to its matrix key's series (the stored soak runs
     of the key, then this one): found with it, not without it (changepoints.new_changes)."""
     from orchestrator.history import changepoints as cp
@@ -533,7 +543,7 @@ def _new_change_points(db: str | None, key: str, result: RunResult, notes: list[
     found = []
     for series in cp.series_of(rows + [cp.stored_row(result, key)]):
         if series.points and series.points[-1].run_id == result.run_id:
-            found += cp.new_changes(series)
+            found += cp.new_changes(series, settings)
     return found
 
 
@@ -700,6 +710,10 @@ def _settings(cfg: dict, baseline_runs, ttft_pct, alpha, accept: bool) -> SoakSe
             ttft_pct=ttft_pct if ttft_pct is not None else float(cfg.get("ttft_regression_pct", 10.0)),
             alpha=alpha if alpha is not None else float(cfg.get("alpha", 0.05)),
             growth_threshold_mb=float(cfg.get("growth_threshold_mb", 0.1)),
+        ),
+        changes=ChangeSettings(
+            min_size=int(cfg.get("change_min_size", ChangeSettings.min_size)),
+            max_pvalue=float(cfg.get("change_max_pvalue", ChangeSettings.max_pvalue)),
         ),
         accept=accept,
     )

@@ -243,3 +243,22 @@ def test_a_soak_run_that_brings_a_change_point_exits_1_and_says_so(history, caps
         return
     names = {f.name for f in text_string_to_metric_families(text)}
     assert "orch_soak_change_points_new" in names
+
+
+def test_soak_config_sets_the_change_point_search(history):
+    """change_min_size / change_max_pvalue (the `history changes` options) reach soak's own
+    look: the step at run 20 shows with 3 runs after it at the default 5 runs a side, and
+    not while 10 runs a side are asked for."""
+    from orchestrator import soak
+    from orchestrator.history import store
+
+    settings = soak._settings({"change_min_size": 10, "change_max_pvalue": 0.001}, None, None, None, False)
+    assert settings.changes == cp.Settings(min_size=10, max_pvalue=0.001)
+    assert soak._settings({}, None, None, None, False).changes == cp.Settings()
+    growth = cp.synthetic("step", SEED)
+    key = "n/step"
+    for i in range(22):
+        store.save_run(soak_run(i, growth[i], 100.0, key=key), history)
+    today = soak_run(22, growth[22], 100.0, key=key)
+    assert [c.run_id for c in soak._new_change_points(history, key, today, [], cp.Settings())] == ["2026-r18"]
+    assert soak._new_change_points(history, key, today, [], settings.changes) == []
