@@ -16,6 +16,7 @@ Config (see docs/history.md):
     growth_threshold_mb = 0.1      # the verdict threshold, and the least growth that regresses
     change_min_size = 5            # change points: runs needed on each side of a change
     change_max_pvalue = 1e-4       # change points: Chow's test p below this keeps a change
+    attribute = false              # on an alarm, re-run the growing strategies under the tracer
     out = "soak-results"           # run folders (relative to this file; default: user data dir)
     db = "…"                       # history database (--db and ORCH_DB win over it)
     prometheus = "…/orch.prom"     # textfile-collector file (--prometheus wins)
@@ -142,6 +143,10 @@ def _strategies(v):
     return None
 
 
+def _bool(v):
+    return None if isinstance(v, bool) else f"must be true or false, not {v!r}"
+
+
 def _table(v):
     return None if isinstance(v, dict) else f"must be a table {{key = value, …}}, not {v!r}"
 
@@ -174,6 +179,7 @@ SOAK_SCHEMA = {
     # the `orch history changes` options --min-size and --max-pvalue, for soak's own look
     "change_min_size": _number(2, integer=True),
     "change_max_pvalue": _number(0, 1, low_open=True, high_open=True),
+    "attribute": _bool,
     "out": _path,
     "db": _path,
     "prometheus": _path,
@@ -185,10 +191,6 @@ SOAK_KEYS = set(SOAK_SCHEMA)
 
 # engine_options per engine (the calibration engine's are its command-line twins' names)
 _MS = _number(0)
-
-
-def _bool(v):
-    return None if isinstance(v, bool) else f"must be true or false, not {v!r}"
 
 
 ENGINE_OPTIONS = {
@@ -420,12 +422,13 @@ def lock_path(config_path: str) -> Path:
 @dataclass
 class SoakSettings:
     """How each run is judged: the baseline's size, the regression checks, the change-point
-    search, --accept."""
+    search, --accept; and whether an alarm is followed by attribution (--attribute)."""
 
     baseline_runs: int = 5
     compare: Settings = field(default_factory=Settings)
     changes: ChangeSettings = field(default_factory=ChangeSettings)
     accept: bool = False
+    attribute: bool = False
 
 
 @dataclass
@@ -444,6 +447,8 @@ class CellRun:
     # change points this run brought to its key's series (changepoints.ChangePoint), unless
     # --accept; None: not looked for (the cell did not run)
     changes: list | None = None
+    # --attribute after an alarm: what `orch attribute` printed for each growing strategy
+    attribution: list[str] = field(default_factory=list)
 
 
 def _ts(iso: str | None) -> float | None:
@@ -496,8 +501,24 @@ def _run_cell(
         result.soak.other["change_points"] = [c.to_json() for c in changes]
     run.changes = [] if settings.accept else changes
     run.result, run.outcome, run.regressions, run.notes = result, outcome, regressions, notes
+    if settings.attribute and (outcome is Outcome.REGRESSION or run.changes):
+        run.attribution = _attribute(plan, result, notes)  # before _keep: the stacks are stored
     _keep(plan, result, db, run)
     return run
+
+
+def _attribute(plan, result: RunResult, notes: list[str]) -> list[str]:
+    """`--attribute`: the run alarmed, so its growing strategies are re-run under the tracer
+    (orch attribute) and the stacks kept in their results; a failure is a note, not a failed
+    cell (the run itself was measured)."""
+    from orchestrator.attribution import attribute_growing
+
+    try:
+        texts = attribute_growing(plan, result)
+    except Exception as exc:  # noqa: BLE001 - the measured run is kept whatever the tracer does
+        notes.append(f"attribution failed: {type(exc).__name__}: {exc}")
+        return []
+    return texts or ["attribution: no strategy is growing; nothing to attribute"]
 
 
 def _execute(plan, run: CellRun) -> RunResult | None:
@@ -632,9 +653,15 @@ def _last_success(db: str | None, run: CellRun) -> float | None:
 @click.option(
     "--accept", is_flag=True, help="Store this run as a good baseline even if it regressed (after an intended change)."
 )
+@click.option(
+    "--attribute",
+    is_flag=True,
+    help="When a run regresses or brings a change point, re-run its growing strategies under "
+    "the tracer and keep the call stacks that hold the growth (orch attribute; config: attribute).",
+)
 @format_option()
 @click.pass_context
-def soak(ctx, config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept, fmt):
+def soak(ctx, config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept, attribute, fmt):
     """Run a soak matrix, store it, compare with the baseline; exit 0 fine, 1 regression, 2 failed."""
     cfg = load_config(config_path)  # ConfigError / CannotStart: exit 2, nothing has run
     cells = expand_indexed(cfg)
@@ -648,7 +675,7 @@ def soak(ctx, config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept
     for key, found in zip(keys, inputs, strict=True):
         for problem in found:
             click.echo(f"error: {key}: cannot start: {problem}", err=True)
-    settings = _settings(cfg, baseline_runs, ttft_pct, alpha, accept)
+    settings = _settings(cfg, baseline_runs, ttft_pct, alpha, accept, attribute)
     with _soak_lock(cfg):
         runs = []
         for (_label, cell), plan, key, found in zip(cells, plans, keys, inputs, strict=True):
@@ -702,7 +729,7 @@ def _plans(
     return plans, keys
 
 
-def _settings(cfg: dict, baseline_runs, ttft_pct, alpha, accept: bool) -> SoakSettings:
+def _settings(cfg: dict, baseline_runs, ttft_pct, alpha, accept: bool, attribute: bool = False) -> SoakSettings:
     """The command line's options over the config's keys."""
     return SoakSettings(
         baseline_runs=baseline_runs or int(cfg.get("baseline_runs", 5)),
@@ -716,6 +743,7 @@ def _settings(cfg: dict, baseline_runs, ttft_pct, alpha, accept: bool) -> SoakSe
             max_pvalue=float(cfg.get("change_max_pvalue", ChangeSettings.max_pvalue)),
         ),
         accept=accept,
+        attribute=bool(attribute or cfg.get("attribute", False)),  # either one turns it on
     )
 
 
@@ -757,6 +785,8 @@ def _print_cell(run: CellRun, fmt: str, inputs_named: bool) -> None:
     for change in run.changes or []:
         click.echo(f"CHANGE {key}: {change.message()}")
         click.echo(f"change point: {key}: {change.message()}", err=True)
+    for text in run.attribution:
+        click.echo(text)
     if run.error:
         click.echo(f"FAILED {key}: {run.error}")
         if not inputs_named:

@@ -329,6 +329,42 @@ def test_accept_makes_a_regression_the_new_baseline(env, monkeypatch):
 
 
 
+def test_attribute_runs_only_after_an_alarm(env, monkeypatch):
+    """--attribute (or `attribute = true`): the tracer re-runs the growing strategies of a
+    run that regressed, and only of such a run; its text is on stdout; a tracer that fails
+    is a note, the measured run is kept and judged as before."""
+    from orchestrator import attribution
+
+    grow = fixture("run_growing.json")
+    stable, growing = _only(grow, "restart"), _only(grow, "recreate")
+    growing["results"][0]["strategy"] = "restart"
+    _fake_execute(monkeypatch, [stable, stable, growing, growing])
+    calls = []
+
+    def fake_attribute(plan, result):
+        calls.append(result.run_id)
+        if len(calls) == 2:
+            raise RuntimeError("memray could not attach")
+        return ["attribution of restart (memray, resident bytes):", "  1.00 MiB/iter  native_alloc"]
+
+    monkeypatch.setattr(attribution, "attribute_growing", fake_attribute)
+    config = _write_config(env / "fx.toml", CONFIG)
+    assert _soak(["--config", str(config), "--attribute"]).exit_code == 0
+    assert calls == []  # a run with no alarm is not traced
+    on = _write_config(env / "fx.toml", CONFIG.replace('out = "runs"', 'out = "runs"\nattribute = true'))
+    assert _soak(["--config", str(on)]).exit_code == 0
+    third = _soak(["--config", str(config), "--attribute"])
+    assert third.exit_code == 1, third.output
+    assert len(calls) == 1 and calls[0] == store.list_runs(kind="soak")[0].run_id
+    assert "REGRESSION fx/calib: restart: new `growing` verdict" in third.stdout
+    assert "  1.00 MiB/iter  native_alloc" in third.stdout
+    fourth = _soak(["--config", str(on)])  # config key alone; the tracer fails this time
+    assert fourth.exit_code == 1, fourth.output
+    assert len(calls) == 2
+    assert "note: fx/calib: attribution failed: RuntimeError: memray could not attach" in fourth.stderr
+    assert [r.outcome for r in store.list_runs(kind="soak")] == ["regression", "regression", "ok", "ok"]
+
+
 def test_the_baseline_is_this_hosts_runs(env, monkeypatch):
     """One database, two machines: another host's good runs of the same key are not this
     host's baseline (its `growing` run, stored as ok there, does not make growing old here),
@@ -455,3 +491,12 @@ def test_soak_end_to_end_on_the_calibration_engine(env):
     assert 'verdict="growing"} 1.0' in prom.read_text()
     assert (env / "runs" / runs[0].run_id / "run.json").exists()
     assert store.load_run(runs[0].run_id).soak.regressions[0].kind == "growing"
+    from orchestrator import attribution
+
+    if attribution.tracer_missing() is None:  # --attribute: the leak is named, and stored
+        third = CliRunner().invoke(main, ["soak", "--config", str(config(1)), "--attribute"])
+        assert third.exit_code == 1, third.output
+        assert "attribution of restart (memray" in third.output
+        latest = store.load_run(store.list_runs(kind="soak")[0].run_id).results[0].attribution
+        assert latest is not None and latest.stacks[0].name.startswith("native_alloc ")
+        assert latest.stacks[0].mib_per_iter == pytest.approx(1.0, abs=0.1)

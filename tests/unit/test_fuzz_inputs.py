@@ -137,7 +137,7 @@ VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=
 CELL = st.dictionaries(st.one_of(st.sampled_from(sorted(CELL_KEYS)), KEYS), VALUES, max_size=6)
 RANDOM_CONFIG = st.fixed_dictionaries({}, optional={
     "name": VALUES, "baseline_runs": VALUES, "alpha": VALUES, "iters": VALUES, "strategies": VALUES,
-    "change_min_size": VALUES, "change_max_pvalue": VALUES, "defaults": CELL, "matrix": st.one_of(st.lists(CELL, max_size=3), VALUES),
+    "change_min_size": VALUES, "change_max_pvalue": VALUES, "attribute": VALUES, "defaults": CELL, "matrix": st.one_of(st.lists(CELL, max_size=3), VALUES),
 }).flatmap(lambda base: st.dictionaries(KEYS, VALUES, max_size=3).map(lambda extra: {**extra, **base}))
 # valid cells (so that the later checks are reached too: models of scenario switch, repeated
 # matrix keys, input files, the refusing harness), then sometimes one key set to anything
