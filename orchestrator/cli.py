@@ -28,6 +28,7 @@ COMMANDS = {
     "make-test-models": "orchestrator.testmodels:make_test_models",
     "reproduce": "orchestrator.reproduce:reproduce",
     "attribute": "orchestrator.attribution:attribute",
+    "retention": "orchestrator.memory_probe:retention",
 }
 
 

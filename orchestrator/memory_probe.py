@@ -25,6 +25,8 @@ trim at the same iteration (mean):
 
 This module runs the arms through the normal runner; `trim_after_unload` is a typed engine
 option (orchestrator/engine_options.py; `--trim-after-unload` on the command line).
+`orch retention --strategy S [run options]` is its command: the report, the probe's JSON
+with --json, exit 0 when every arm ran to the end, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -33,8 +35,13 @@ import dataclasses
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
 
 from orchestrator import analysis
+from orchestrator import strategies as registry
+from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart
 from orchestrator.plan import RunPlan, new_run_id
 from orchestrator.results import IterationRecord, RunResult
 
@@ -210,3 +217,65 @@ def report(result: ProbeResult) -> str:
             f"after_unload MB {a.after_unload_mb}"
         )
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ the command
+def choose_arms(names: str) -> list[Arm]:
+    """The arms named (comma-separated, in ARMS' order); CannotStart for an unknown one or
+    a set without both plain and trim (the verdict compares those two)."""
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    known = {a.name: a for a in ARMS}
+    problems = [f"--arms: unknown arm {n!r} (choose from {', '.join(known)})" for n in wanted if n not in known]
+    if not problems and not {"plain", "trim"} <= set(wanted):
+        problems.append("--arms must include plain and trim: the verdict compares them")
+    if problems:
+        raise CannotStart(problems)
+    return [a for a in ARMS if a.name in wanted]
+
+
+def _retention_command():
+    from orchestrator.commands_run import build_plan, common_options
+
+    @click.command()
+    @click.option(
+        "--strategy",
+        type=click.Choice(registry.NAMES),
+        required=True,
+        help="The strategy to run once per arm (one that grows: recreate, recreate-destroy, switch).",
+    )
+    @click.option(
+        "--arms",
+        default=",".join(a.name for a in ARMS),
+        show_default=True,
+        help="plain, trim (malloc_trim after every unload), tunable (GLIBC_TUNABLES trim_threshold=0).",
+    )
+    @common_options
+    def retention(strategy, arms, **kw):
+        """Leak or retention? Run a strategy in arms that differ only in what glibc may keep
+        (plain, malloc_trim after every unload, a trim-threshold tunable), compare the memory
+        left at after_unload, and say leak, retention, both, or stable (docs/real-scale.md)."""
+        chosen = choose_arms(arms)
+        if registry.get(strategy).keeps_model_loaded:
+            raise CannotStart(
+                [
+                    f"--strategy {strategy} keeps its model loaded: there is no after_unload mark per "
+                    "request to compare (use recreate, recreate-destroy, or --scenario switch)"
+                ]
+            )
+        kw["no_history"] = True
+        json_path = kw.pop("json_path", None)
+        kw["json_path"] = None  # the arms' runs write their own run.json; --json gets the probe's
+        plan = build_plan([strategy], kw)
+        result = probe(plan, strategy, chosen)
+        click.echo(report(result))
+        if json_path:
+            from orchestrator.atomic import write_json_atomic
+
+            write_json_atomic(Path(json_path), result.to_json())
+        ok = all(a.status == "ok" for a in result.arms)
+        click.get_current_context().exit(EXIT_OK if ok else EXIT_FAILED)
+
+    return retention
+
+
+retention = _retention_command()
