@@ -121,6 +121,14 @@ PLAN_14 = "十四五"
 PLAN_FOLLOWERS = "规划 規劃 计划 計劃 时期 時期 期间 期間 以来 以來 开局 開局 末 初 ” 」 \" '".split()
 # 十分 ("very") is kept unless a time or a bigger number around it says otherwise
 WORDS_KEPT = ["十分"]
+# what 十分 "very" goes before (adjectives, feelings, modal verbs), Simplified and
+# Traditional: after one of these, H点十分 is "H point(s) very …", not H:10
+VERY_BEFORE = tuple(
+    "重要 必要 关键 關鍵 明显 明顯 清楚 严重 嚴重 危险 危險 复杂 複雜 困难 困難 简单 簡單 满意 滿意 "
+    "感谢 感謝 高兴 高興 重视 重視 注意 小心 可能 需要 担心 擔心 喜欢 喜歡 激动 激動 精彩 优秀 優秀 "
+    "出色 普遍 顺利 順利 辛苦 抱歉 荣幸 榮幸 有限 有趣 有用 有效 方便 稳定 穩定 值得 难得 難得 "
+    "合理 正确 正確 准确 準確 突出 特别 特別 容易 敏感 关注 關注 强调 強調 肯定 确定 確定".split()
+)
 
 UNIT_SYMBOLS = [  # (spoken unit after a number, symbol) — longest first
     ("千米每小时", "km/h"),
@@ -598,6 +606,8 @@ class _Rewriter:
         return mark
 
     def time(self, m: re.Match) -> str:
+        if m.group(2) == "十" and not m.group(3) and m.string.startswith(VERY_BEFORE, m.end()):
+            return m.group()  # 一点十分重要: "one point is very important", not 01:10
         h, mi = _hour(m.group(1)), _minutes(m.group(2), bare=bool(m.group(3)))
         sec = _minutes(m.group(3), bare=True) if m.group(3) else None
         if h is None or mi is None or (m.group(3) and sec is None):

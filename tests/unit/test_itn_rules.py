@@ -65,6 +65,12 @@ RULES = {
         ("三点五分", "3.5分"),  # without seconds a bare 五 is a decimal (the rule that holds)
         ("快一点十分钟就到", "快一点十分钟就到"),  # 十分钟 is a duration
         ("这一点十分重要", "这一点十分重要"),  # "this point is very important" (was 这01:10重要)
+        ("一点十分重要", "一点十分重要"),  # the same without 这: 十分 before an adjective is "very"
+        ("一點十分重要", "一點十分重要"),
+        ("他一点十分满意", "他一点十分满意"),
+        ("两点十分出发", "02:10出发"),  # before a verb of going it is still a time
+        ("下午三点十分开会", "下午03:10开会"),
+        ("三点十分。", "03:10。"),
     ],
     "hour_minutes_without_fen": [
         ("八点三十", "8:30"),
