@@ -10,8 +10,9 @@
    idle children at once (each: 50 MiB of heap, 4 threads, a `sleep` child of its own) for
    `--seconds`, minus the same time with sampling off; the /proc reader (cheap samples,
    USS/PSS every 5 s: the default; every 1 s; never; every sample) against the old
-   psutil path (USS/PSS every sample), and the sampling clock's wake-ups with no reading at
-   all (the floor under every reader). "ms/sample" is per child and sample.
+   psutil path (USS/PSS every sample), the /proc reader walking the tree at every tick (as on
+   a host that never stops creating processes or threads), and the sampling clock's wake-ups
+   with no reading at all (the floor under every reader). "ms/sample" is per child and sample.
 
     python scripts/bench_overhead.py [--iters 30] [--seconds 20] [--sampler-only]
 """
@@ -19,6 +20,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import resource
 import subprocess
@@ -28,7 +30,7 @@ import time
 from pathlib import Path
 
 import psutil
-from orchestrator import sampler
+from orchestrator import procfs, sampler
 from orchestrator.plan import RunPlan
 from orchestrator.results import StrategyResult
 from orchestrator.runner import execute
@@ -93,17 +95,24 @@ class ClockOnly(sampler.Sampler):
 
 def sample_cost(kids: list, hz: float, full_hz: float, backend: str, seconds: float) -> tuple:
     """(parent CPU s, wall s, periodic samples, full ones) watching every child for `seconds`.
-    backend "clock": ClockOnly samplers (ticks counted as samples)."""
-    sampler.BACKEND = "procfs" if backend == "clock" else backend
+    backend "clock": ClockOnly samplers (ticks counted as samples); "walk": the /proc reader
+    made to walk the tree at every tick (the pid cursor always moving)."""
+    sampler.BACKEND = "psutil" if backend == "psutil" else "procfs"
     kind = ClockOnly if backend == "clock" else sampler.Sampler
     samplers = [kind(hz, full_hz=full_hz) for _ in kids]
-    c0, t0 = time.process_time(), time.monotonic()  # all the parent's threads
-    for s, k in zip(samplers, kids, strict=True):
-        s.watch(k.pid)
-    time.sleep(seconds)
-    for s in samplers:
-        s.stop()
-    cpu, wall = time.process_time() - c0, time.monotonic() - t0
+    real_cursor = procfs.pid_cursor
+    if backend == "walk":  # as on a host that creates a process or thread before every tick
+        procfs.pid_cursor = itertools.count().__next__
+    try:
+        c0, t0 = time.process_time(), time.monotonic()  # all the parent's threads
+        for s, k in zip(samplers, kids, strict=True):
+            s.watch(k.pid)
+        time.sleep(seconds)
+        for s in samplers:
+            s.stop()
+        cpu, wall = time.process_time() - c0, time.monotonic() - t0
+    finally:
+        procfs.pid_cursor = real_cursor
     if backend == "clock":
         return cpu, wall, sum(s.ticks for s in samplers), 0
     assert all(x.procs == 2 for s in samplers for x in s.samples), "tree not read whole"
@@ -122,6 +131,7 @@ def sampler_table(seconds: float, rounds: int = 2) -> None:
                (f"{default}, USS/PSS every 1 s", default, 1.0),
                (f"{default}, no USS/PSS (marks only)", default, 0.0),
                (f"{default}, USS/PSS every sample", default, 20.0),
+               (f"{default}, walking the tree every tick", "walk", sampler.FULL_HZ),
                ("psutil, USS/PSS every sample (old)", "psutil", 20.0),
                ("the clock alone: wake-ups, no reading", "clock", 0.0))
     span = 5 * max(1, round(seconds / rounds / 5)) + 0.025
