@@ -3,6 +3,7 @@ leak is a real malloc that is never freed, so trim cannot give it back)."""
 
 import json
 
+import pytest
 from click.testing import CliRunner
 from orchestrator.cli import main
 
@@ -24,7 +25,7 @@ def test_a_real_leak_is_a_leak_in_every_arm(tmp_path):
     assert [a["arm"] for a in probe["arms"]] == ["plain", "trim", "tunable"]
     for arm in probe["arms"]:
         assert arm["status"] == "ok"
-        assert round(arm["growth_after_unload"][0], 2) == 2.0
+        assert arm["growth_after_unload"][0] == pytest.approx(2.0, abs=0.1)  # 2 MiB a call, Theil-Sen over 5
     assert sorted(p.name.rsplit("-", 1)[1] for p in (tmp_path / "runs").iterdir()) == ["plain", "trim", "tunable"]
 
 

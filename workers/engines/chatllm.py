@@ -70,7 +70,7 @@ def _import_bindings(root: str):
     saved = sys.argv[0]
     sys.argv[0] = os.path.join(root, "scripts", "orch-worker")
     try:
-        import chatllm  # noqa: the checkout's bindings/chatllm.py
+        import chatllm  # the checkout's bindings/chatllm.py (on sys.path above)
     finally:
         sys.argv[0] = saved
     return chatllm
