@@ -132,6 +132,21 @@ def switch_table(result: RunResult, fmt: str = "table") -> str | None:
     return render_table(SWITCH_HEADERS, rows, fmt) if rows else None
 
 
+def stable_but_wide(r, threshold_mb: float | None) -> str | None:
+    """A `stable` verdict whose 95% CI still reaches past the growth threshold (a short run,
+    or a noisy one) showed no growth but did not rule it out: say so, with the figure."""
+    s = r.summary
+    if s is None or s.verdict is not Verdict.STABLE or not s.growth_ci95 or threshold_mb is None:
+        return None
+    high = s.growth_ci95[1]
+    if high <= threshold_mb:
+        return None
+    return (
+        f"{r.strategy}: `stable` shows no growth, but does not rule it out: the 95% CI reaches "
+        f"{high:+.3f} MB/iter (the threshold is {threshold_mb:g}); more iterations narrow it"
+    )
+
+
 def result_footer(result: RunResult, run_dir) -> str:
     lines = []
     for r in result.results:
@@ -158,6 +173,9 @@ def result_footer(result: RunResult, run_dir) -> str:
             )
         if any(it.extra.get("ttft_includes_load") for it in r.iterations):
             lines.append(f"{r.strategy}: TTFT includes process start and model load (the program gives no ready mark)")
+        wide = stable_but_wide(r, (result.plan.get("thresholds") or {}).get("growth_mb_per_iter"))
+        if wide:
+            lines.append(wide)
     lines.append(f"results: {run_dir}  (run.json, <strategy>.jsonl, worker logs)")
     return "\n".join(lines)
 
