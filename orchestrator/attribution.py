@@ -439,7 +439,8 @@ def attribute_strategy(
 def attribute_growing(plan: RunPlan, result: RunResult, top: int = 10) -> list[str]:
     """`--attribute` on run/compare: every strategy of `result` judged growing is re-run under
     the tracer (in `<run_dir>/attribution/`), its block attached to the strategy's result;
-    returns what the console prints (the top three stacks of each)."""
+    returns what the console prints (the top three stacks of each, or one line saying none
+    is growing)."""
     out = []
     sub = dataclasses.replace(plan, out_dir=plan.run_dir, run_id="attribution", json_path=None)
     for entry in result.results:
@@ -449,7 +450,7 @@ def attribute_growing(plan: RunPlan, result: RunResult, top: int = 10) -> list[s
         _traced, att = attribute_strategy(sub, entry.strategy, entry.summary.growth_mb_per_iter, wall, top)
         entry.attribution = att
         out.append(render(att, entry.strategy))
-    return out
+    return out or ["attribution: no strategy is growing; nothing to attribute"]
 
 
 # ------------------------------------------------------------------ console

@@ -347,7 +347,7 @@ def run_and_report(plan: RunPlan, kw) -> None:
 
         texts = attribute_growing(plan, result)
         _save(plan, result)
-        click.echo("\n" + ("\n".join(texts) if texts else "attribution: no strategy is growing; nothing to attribute"))
+        click.echo("\n" + "\n".join(texts))
     if kw["fmt"] == "table":
         click.echo(output.result_footer(result, plan.run_dir))
     if not kw["no_history"]:

@@ -514,11 +514,10 @@ def _attribute(plan, result: RunResult, notes: list[str]) -> list[str]:
     from orchestrator.attribution import attribute_growing
 
     try:
-        texts = attribute_growing(plan, result)
+        return attribute_growing(plan, result)
     except Exception as exc:  # noqa: BLE001 - the measured run is kept whatever the tracer does
         notes.append(f"attribution failed: {type(exc).__name__}: {exc}")
         return []
-    return texts or ["attribution: no strategy is growing; nothing to attribute"]
 
 
 def _execute(plan, run: CellRun) -> RunResult | None:

