@@ -15,20 +15,20 @@ from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, OrchError
 
 # command name -> "module:attribute" of a click.Command
 COMMANDS = {
-    "run": "orchestrator.commands_run:run",
-    "compare": "orchestrator.commands_run:compare",
-    "ab": "orchestrator.ab:ab",
-    "selftest": "orchestrator.selftest:selftest",
-    "itn": "orchestrator.quality.commands:itn",
-    "score": "orchestrator.quality.commands:score",
-    "history": "orchestrator.history.commands:history",
-    "report": "orchestrator.history.commands:report",
-    "soak": "orchestrator.soak:soak",
-    "doctor": "orchestrator.doctor:doctor",
-    "make-test-models": "orchestrator.testmodels:make_test_models",
-    "reproduce": "orchestrator.reproduce:reproduce",
-    "attribute": "orchestrator.attribution:attribute",
-    "retention": "orchestrator.memory_probe:retention",
+    "run": "orchestrator.commands.run:run",
+    "compare": "orchestrator.commands.run:compare",
+    "ab": "orchestrator.studies.ab:ab",
+    "selftest": "orchestrator.studies.selftest:selftest",
+    "itn": "orchestrator.commands.quality:itn",
+    "score": "orchestrator.commands.quality:score",
+    "history": "orchestrator.commands.history:history",
+    "report": "orchestrator.commands.history:report",
+    "soak": "orchestrator.studies.soak:soak",
+    "doctor": "orchestrator.commands.doctor:doctor",
+    "make-test-models": "orchestrator.engines.chatllm.testmodels:make_test_models",
+    "reproduce": "orchestrator.studies.reproduce:reproduce",
+    "attribute": "orchestrator.studies.attribution:attribute",
+    "retention": "orchestrator.studies.retention:retention",
 }
 
 

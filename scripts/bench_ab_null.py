@@ -19,15 +19,38 @@ from click.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from orchestrator.cli import main  # noqa: E402
-from orchestrator.results import AB_METRICS, ABVerdict, RunResult  # noqa: E402
+from orchestrator.results.model import AB_METRICS, ABVerdict, RunResult  # noqa: E402
 
 
 def one(tmp: Path, k: int, args) -> RunResult:
     out = tmp / f"r{k}.json"
-    res = CliRunner().invoke(main, ["ab", "--a", "", "--b", "", "--strategies", args.strategies,
-                                    "--iters", str(args.iters), "--warmup", "2", "--rounds", str(args.rounds),
-                                    "--ttft-ms", "5", "--token-ms", "1", "--no-history",
-                                    "--out", str(tmp / "o"), "--json", str(out)])
+    res = CliRunner().invoke(
+        main,
+        [
+            "ab",
+            "--a",
+            "",
+            "--b",
+            "",
+            "--strategies",
+            args.strategies,
+            "--iters",
+            str(args.iters),
+            "--warmup",
+            "2",
+            "--rounds",
+            str(args.rounds),
+            "--ttft-ms",
+            "5",
+            "--token-ms",
+            "1",
+            "--no-history",
+            "--out",
+            str(tmp / "o"),
+            "--json",
+            str(out),
+        ],
+    )
     if not out.exists():
         raise SystemExit(f"repeat {k}: orch ab exited {res.exit_code}: {res.output}")
     return RunResult.from_json(json.loads(out.read_text()))
@@ -64,8 +87,7 @@ def main_() -> None:
             both += nd and contain
             print(f"{k:2d}: " + "; ".join(cells), flush=True)
     n = args.repeats
-    print(f"\n'no difference': {no_diff} of {n}; every CI contains 0: {all_contain} of {n}; "
-          f"both: {both} of {n}")
+    print(f"\n'no difference': {no_diff} of {n}; every CI contains 0: {all_contain} of {n}; both: {both} of {n}")
     print("CIs missing 0, per figure: " + ", ".join(f"{k} {v}" for k, v in misses.items()))
 
 

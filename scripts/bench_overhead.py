@@ -30,11 +30,11 @@ import time
 from pathlib import Path
 
 import psutil
-from orchestrator import procfs, sampler
-from orchestrator.plan import RunPlan
-from orchestrator.results import StrategyResult
-from orchestrator.runner import execute
-from orchestrator.tabular import render_table
+from orchestrator.results.model import StrategyResult
+from orchestrator.results.tabular import render_table
+from orchestrator.run import procfs, sampler
+from orchestrator.run.plan import RunPlan
+from orchestrator.run.runner import execute
 from workers.engines.calibration import DEFAULTS, split_tokens
 
 TTFT_MS, TOKEN_MS = 20.0, 5.0
@@ -47,8 +47,14 @@ def cpu_self() -> float:
 
 
 def timed_run(out: Path, strategy: str, iters: int, hz: float) -> tuple[float, float, StrategyResult]:
-    plan = RunPlan(strategies=[strategy], iters=iters, warmup=0, out_dir=out, sample_hz=hz,
-                   engine_options={"ttft_ms": TTFT_MS, "token_ms": TOKEN_MS})
+    plan = RunPlan(
+        strategies=[strategy],
+        iters=iters,
+        warmup=0,
+        out_dir=out,
+        sample_hz=hz,
+        engine_options={"ttft_ms": TTFT_MS, "token_ms": TOKEN_MS},
+    )
     c0, t0 = cpu_self(), time.monotonic()
     result = execute(plan)
     return time.monotonic() - t0, cpu_self() - c0, result.results[0]
@@ -68,8 +74,10 @@ kid.kill()
 
 
 def spawn_children(n: int) -> list[subprocess.Popen]:
-    kids = [subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True) for _ in range(n)]
+    kids = [
+        subprocess.Popen([sys.executable, "-c", CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(n)
+    ]
     for k in kids:
         assert k.stdout.readline().strip() == "ready"
     time.sleep(0.5)  # let the `sleep` grandchildren finish starting
@@ -127,13 +135,15 @@ def sampler_table(seconds: float, rounds: int = 2) -> None:
     full samples come at their steady rate; the "full" column counts them."""
     default = sampler.BACKEND
     every = f"{1 / sampler.FULL_HZ:g} s"
-    configs = ((f"{default}, USS/PSS every {every} (default)", default, sampler.FULL_HZ),
-               (f"{default}, USS/PSS every 1 s", default, 1.0),
-               (f"{default}, no USS/PSS (marks only)", default, 0.0),
-               (f"{default}, USS/PSS every sample", default, 20.0),
-               (f"{default}, walking the tree every tick", "walk", sampler.FULL_HZ),
-               ("psutil, USS/PSS every sample (old)", "psutil", 20.0),
-               ("the clock alone: wake-ups, no reading", "clock", 0.0))
+    configs = (
+        (f"{default}, USS/PSS every {every} (default)", default, sampler.FULL_HZ),
+        (f"{default}, USS/PSS every 1 s", default, 1.0),
+        (f"{default}, no USS/PSS (marks only)", default, 0.0),
+        (f"{default}, USS/PSS every sample", default, 20.0),
+        (f"{default}, walking the tree every tick", "walk", sampler.FULL_HZ),
+        ("psutil, USS/PSS every sample (old)", "psutil", 20.0),
+        ("the clock alone: wake-ups, no reading", "clock", 0.0),
+    )
     span = 5 * max(1, round(seconds / rounds / 5)) + 0.025
     rows = []
     load0 = os.getloadavg()[0]
@@ -155,21 +165,22 @@ def sampler_table(seconds: float, rounds: int = 2) -> None:
         for label, _, _ in configs:
             cpu, wall, count, full = totals[label]
             extra = cpu - base[0] * wall / base[1]
-            rows.append([n, label, count, full, round(1000 * extra / count, 3),
-                         round(100 * extra / wall, 2)])
-    print(f"The sampler alone at 20 Hz, {rounds} interleaved rounds of {span:g} s per row, "
-          "children watched at once (each: 50 MiB heap, 4 threads, a child of its own), minus "
-          f"sampling off; {psutil.cpu_count()} cores, load average {load0:.1f} -> "
-          f"{os.getloadavg()[0]:.1f}:")
-    print(render_table(["children", "reader", "samples", "full", "parent CPU ms/sample",
-                        "% of one core"], rows))
+            rows.append([n, label, count, full, round(1000 * extra / count, 3), round(100 * extra / wall, 2)])
+    print(
+        f"The sampler alone at 20 Hz, {rounds} interleaved rounds of {span:g} s per row, "
+        "children watched at once (each: 50 MiB heap, 4 threads, a child of its own), minus "
+        f"sampling off; {psutil.cpu_count()} cores, load average {load0:.1f} -> "
+        f"{os.getloadavg()[0]:.1f}:"
+    )
+    print(render_table(["children", "reader", "samples", "full", "parent CPU ms/sample", "% of one core"], rows))
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--iters", type=int, default=30)
-    ap.add_argument("--seconds", type=float, default=20.0,
-                    help="per row of the sampler table (in 2 rounds, each a multiple of 5 s)")
+    ap.add_argument(
+        "--seconds", type=float, default=20.0, help="per row of the sampler table (in 2 rounds, each a multiple of 5 s)"
+    )
     ap.add_argument("--sampler-only", action="store_true", help="only the sampler table")
     args = ap.parse_args()
     sampler_table(args.seconds)
@@ -184,8 +195,10 @@ def main():
             wall, cpu, r = timed_run(out, "restart", args.iters, hz)
             samples = len(r.samples)
             rows.append([hz, round(wall, 2), round(cpu, 3), round(100 * cpu / wall, 2), samples])
-        print("orch's own CPU use (parent process), strategy restart, "
-              f"{args.iters} iterations of ~{WORK_MS:.0f} ms of engine work:")
+        print(
+            "orch's own CPU use (parent process), strategy restart, "
+            f"{args.iters} iterations of ~{WORK_MS:.0f} ms of engine work:"
+        )
         print(render_table(["sample Hz", "wall s", "parent CPU s", "% of one core", "samples"], rows))
         print()
         rows = []
@@ -193,11 +206,15 @@ def main():
             wall, cpu, r = timed_run(out, strategy, args.iters, 20.0)
             lat = r.summary.latency_ms_median
             per_iter = 1000 * wall / args.iters
-            rows.append([strategy, round(per_iter, 1), round(lat, 1), round(lat - WORK_MS, 2),
-                         round(per_iter - WORK_MS, 1)])
+            rows.append(
+                [strategy, round(per_iter, 1), round(lat, 1), round(lat - WORK_MS, 2), round(per_iter - WORK_MS, 1)]
+            )
         print(f"Harness overhead per iteration (engine work {WORK_MS:.0f} ms, sampler 20 Hz):")
-        print(render_table(["strategy", "wall ms/iter", "latency ms (p50)", "inside request ms",
-                            "outside request ms"], rows))
+        print(
+            render_table(
+                ["strategy", "wall ms/iter", "latency ms (p50)", "inside request ms", "outside request ms"], rows
+            )
+        )
 
 
 if __name__ == "__main__":

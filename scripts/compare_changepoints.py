@@ -53,8 +53,13 @@ def m_ruptures_l2(y, seed):
 
     arr = np.asarray(y, float)
     sigma = max(cp.noise_sd(arr), 1e-9)
-    return [b for b in ruptures.Pelt(model="l2", min_size=MIN_SIZE, jump=1).fit(arr)
-            .predict(pen=3 * math.log(len(arr)) * sigma ** 2) if b < len(arr)]
+    return [
+        b
+        for b in ruptures.Pelt(model="l2", min_size=MIN_SIZE, jump=1)
+        .fit(arr)
+        .predict(pen=3 * math.log(len(arr)) * sigma**2)
+        if b < len(arr)
+    ]
 
 
 def m_edivisive(y, seed):
@@ -78,8 +83,13 @@ def m_otava_orig(y, seed):
     return sorted(c.index for c in found)
 
 
-METHODS = {"orch": m_orch, "ruptures-l2": m_ruptures_l2, "edivisive": m_edivisive, "otava": m_otava,
-           "otava-orig": m_otava_orig}
+METHODS = {
+    "orch": m_orch,
+    "ruptures-l2": m_ruptures_l2,
+    "edivisive": m_edivisive,
+    "otava": m_otava,
+    "otava-orig": m_otava_orig,
+}
 
 
 def main() -> None:
@@ -88,8 +98,10 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=100)
     args = ap.parse_args()
     data = {k: [cp.synthetic(k, s) for s in range(args.seeds)] for k in KINDS}
-    print(f"{'method':<16} {'step ±2 (only)':>16} {'creep ±2 (only)':>16} {'spike: any':>11} {'flat: any':>10} "
-          f"{'ms/series':>10}")
+    print(
+        f"{'method':<16} {'step ±2 (only)':>16} {'creep ±2 (only)':>16} {'spike: any':>11} {'flat: any':>10} "
+        f"{'ms/series':>10}"
+    )
     for name in args.methods.split(","):
         fn = METHODS[name]
         raw: dict[str, list[list[int]]] = {}

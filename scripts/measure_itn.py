@@ -17,7 +17,7 @@ import click
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from orchestrator.quality.cases import SHARED_CASES, VARIANTS, load_cases, variant  # noqa: E402
-from orchestrator.tabular import format_option, render_table  # noqa: E402
+from orchestrator.results.tabular import format_option, render_table  # noqa: E402
 
 
 def implementations() -> dict:
@@ -64,8 +64,7 @@ def measure(fn, cases) -> tuple[int, list]:
 
 
 @click.command()
-@click.option("--cases", "cases_path", type=click.Path(dir_okay=False), default=str(SHARED_CASES),
-              show_default=True)
+@click.option("--cases", "cases_path", type=click.Path(dir_okay=False), default=str(SHARED_CASES), show_default=True)
 @click.option("--show-misses", default=None, help="Print the misses of implementations whose name starts so.")
 @format_option()
 def main(cases_path: str, show_misses: str | None, fmt: str) -> None:
@@ -88,8 +87,9 @@ def main(cases_path: str, show_misses: str | None, fmt: str) -> None:
                     click.echo(f"[{v}] {m[0]} | expected {m[1]} | got {m[2]}", err=True)
         ms = (time.perf_counter() - start) * 1000 / (len(base) * len(VARIANTS))
         n = len(base)
-        rows.append([name] + [f"{c}/{n}" for c in counts] + [round(100 * c / n, 1) for c in counts]
-                    + [round(ms, 3), note])
+        rows.append(
+            [name] + [f"{c}/{n}" for c in counts] + [round(100 * c / n, 1) for c in counts] + [round(ms, 3), note]
+        )
     click.echo(render_table(headers, rows, fmt))
 
 

@@ -25,7 +25,7 @@ ENGINES = {
     "chatllm": "workers.engines.chatllm:ChatLLMEngine",
 }
 
-# the worker side of orchestrator/strategies.py's registry (same names, same order; a test
+# the worker side of orchestrator/run/strategies.py's registry (same names, same order; a test
 # checks): the worker never imports the parent's code, only workers.protocol is shared
 STRATEGIES = {
     "restart": restart.run,

@@ -1,5 +1,5 @@
 """Run history (SQLite or PostgreSQL), reports with plots, and what soak runs store and alert
-with (the soak command and its runs are orchestrator/soak.py).
+with (the soak command and its runs are orchestrator/studies/soak.py).
 
 - store: save_run / load_run / list_runs, the schema and its migrations
 - commands: `orch history`, `orch report`

@@ -11,7 +11,7 @@ Per strategy (and model), three checks; any one that fires is a regression:
   (scipy.stats.mannwhitneyu, alternative "greater") on the per-iteration TTFTs after
   warm-up, p < `alpha`. Needs at least 3 iterations on each side, else it is only noted.
 
-The runs are RunResults (orchestrator.results); each regression is a Regression, as stored
+The runs are RunResults (orchestrator.results.model); each regression is a Regression, as stored
 in the run's `soak` block.
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from orchestrator.results import Regression, RunResult, StrategyResult, Summary, Verdict
+from orchestrator.results.model import Regression, RunResult, StrategyResult, Summary, Verdict
 
 
 @dataclass

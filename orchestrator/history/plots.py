@@ -1,6 +1,6 @@
 """The report's charts (matplotlib, Agg, no pyplot state): memory against iteration per
 strategy, memory against time from the external samples, TTFT and tokens/s distributions.
-Each function takes the typed result (orchestrator.results) and returns PNG bytes; every
+Each function takes the typed result (orchestrator.results.model) and returns PNG bytes; every
 one copes with a strategy that has no iterations."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
-from orchestrator.results import RunResult, Status, StrategyResult, Summary
+from orchestrator.results.model import RunResult, Status, StrategyResult, Summary
 
 # where each phase mark sits around its iteration's x (the RSS point is the after_infer mark)
 PHASE_STYLE = {

@@ -7,11 +7,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from orchestrator.atomic import write_text_atomic
-from orchestrator.results import Outcome, Status, StrategyResult, Summary, Verdict
+from orchestrator.results.atomic import write_text_atomic
+from orchestrator.results.model import Outcome, Status, StrategyResult, Summary, Verdict
 
 if TYPE_CHECKING:
-    from orchestrator.soak import CellRun
+    from orchestrator.studies.soak import CellRun
 
 VERDICTS = tuple(v.value for v in Verdict) + ("none",)
 

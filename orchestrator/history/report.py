@@ -2,7 +2,7 @@
 script, no network: it reads offline and prints), and its comparison table as Markdown or
 CSV. Strategies that crashed with few or no iterations are shown as such, not skipped.
 
-Every function takes a RunResult (orchestrator.results); every number it rounds goes
+Every function takes a RunResult (orchestrator.results.model); every number it rounds goes
 through output._r, the one rounding that never prints "-0". A soak's run may come with its
 key's history on its host (changepoints.Series): the page then draws each series with its
 change points marked."""
@@ -14,9 +14,9 @@ import datetime as _dt
 import html
 import json
 
-from orchestrator.output import HEADERS, result_rows
-from orchestrator.results import Outcome, RunResult, SoakInfo, Status, Verdict
-from orchestrator.tabular import render_table
+from orchestrator.results.model import Outcome, RunResult, SoakInfo, Status, Verdict
+from orchestrator.results.output import HEADERS, result_rows
+from orchestrator.results.tabular import render_table
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1180px;color:#222;padding:0 16px}
@@ -107,8 +107,8 @@ def _ab_section(result: RunResult) -> str:
     entries = [e for e in result.results if e.ab is not None]
     if not entries:
         return ""
-    from orchestrator.ab import AB_HEADERS, ab_rows
     from orchestrator.history import plots
+    from orchestrator.studies.ab import AB_HEADERS, ab_rows
 
     options = entries[0].ab.options if entries[0].ab else {}
     parts = [
@@ -218,7 +218,7 @@ def _attribution_section(result: RunResult) -> str:
     entries = [e for e in result.results if e.attribution is not None]
     if not entries:
         return ""
-    from orchestrator.attribution import chain
+    from orchestrator.studies.attribution import chain
 
     parts = [
         '<h2>Attribution</h2><p class="sub">Call stacks whose allocations from one iteration are still '

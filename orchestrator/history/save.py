@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from orchestrator.results import RunResult
+from orchestrator.results.model import RunResult
 
 
 def store_history(result: RunResult, db: str | None) -> bool:

@@ -36,7 +36,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from orchestrator.errors import OrchError
-from orchestrator.results import ResultError, RunResult, StrategyResult
+from orchestrator.results.model import ResultError, RunResult, StrategyResult
 
 ENV_VAR = "ORCH_DB"
 DEFAULT_FILENAME = "history.sqlite3"
@@ -207,7 +207,7 @@ LIB_HASH_BYTES = 4 << 20  # the library's first 4 MiB (ELF headers and the GNU b
 
 def this_host() -> str:
     """This machine's name, as the result's host.hostname records it."""
-    from orchestrator.hostinfo import hostname  # psutil only when a host is asked for
+    from orchestrator.run.hostinfo import hostname  # psutil only when a host is asked for
 
     return hostname()
 

@@ -1,6 +1,6 @@
 """What the harness calls for each transcript: zh-TW + ITN for Chinese, then CER/WER.
 
-Keep these two signatures: ``orchestrator.runner`` calls them.
+Keep these two signatures: ``orchestrator.run.runner`` calls them.
 """
 
 from __future__ import annotations

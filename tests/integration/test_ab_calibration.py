@@ -8,7 +8,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from orchestrator.results import ABVerdict, RunResult
+from orchestrator.results.model import ABVerdict, RunResult
 
 FAST = ["--ttft-ms", "5", "--token-ms", "1"]
 
@@ -17,9 +17,30 @@ def run_ab(tmp_path, a: str, b: str, *extra: str):
     from orchestrator.cli import main
 
     out = tmp_path / "ab.json"
-    res = CliRunner().invoke(main, ["ab", "--a", a, "--b", b, "--strategies", "restart", "--iters", "8",
-                                    "--warmup", "2", "--rounds", "2", *FAST, "--out", str(tmp_path / "o"),
-                                    "--json", str(out), *extra])
+    res = CliRunner().invoke(
+        main,
+        [
+            "ab",
+            "--a",
+            a,
+            "--b",
+            b,
+            "--strategies",
+            "restart",
+            "--iters",
+            "8",
+            "--warmup",
+            "2",
+            "--rounds",
+            "2",
+            *FAST,
+            "--out",
+            str(tmp_path / "o"),
+            "--json",
+            str(out),
+            *extra,
+        ],
+    )
     result = RunResult.from_json(json.loads(out.read_text())) if out.exists() else None
     return res, result
 

@@ -8,8 +8,8 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from orchestrator import attribution
-from orchestrator.results import RunResult
+from orchestrator.results.model import RunResult
+from orchestrator.studies import attribution
 
 pytestmark = pytest.mark.skipif(attribution.tracer_missing() is not None, reason=str(attribution.tracer_missing()))
 
@@ -102,7 +102,7 @@ def test_compare_attribute_attributes_only_the_growing_strategy(tmp_path):
 
 
 def test_an_untouched_decoy_and_freed_churn_are_not_blamed(tmp_path):
-    from orchestrator.plan import RunPlan
+    from orchestrator.run.plan import RunPlan
 
     plan = RunPlan(
         strategies=["recreate"],

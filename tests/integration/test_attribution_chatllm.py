@@ -9,7 +9,7 @@ the tiny models (fixtures of test_chatllm_integration). ~30 s.
 from __future__ import annotations
 
 import pytest
-from orchestrator import attribution
+from orchestrator.studies import attribution
 from test_chatllm_integration import chatllm, chatllm_plan, tiny_models  # noqa: F401 (fixtures)
 
 pytestmark = [

@@ -11,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from orchestrator.chatllm_paths import resolve
-from orchestrator.plan import RunPlan
-from orchestrator.runner import execute
+from orchestrator.engines.chatllm.paths import resolve
+from orchestrator.run.plan import RunPlan
+from orchestrator.run.runner import execute
 
 from conftest import REPO, SHARED
 
@@ -24,11 +24,16 @@ PATHS = resolve(os.environ.get("CHATLLM_DIR") or str(REPO / "chatllm.cpp"))
 
 @pytest.fixture(scope="session")
 def chatllm():
-    missing = [what for what, path in (("checkout", PATHS.root), ("main", PATHS.main),
-                                       ("libchatllm", PATHS.lib)) if not os.path.exists(path)]
+    missing = [
+        what
+        for what, path in (("checkout", PATHS.root), ("main", PATHS.main), ("libchatllm", PATHS.lib))
+        if not os.path.exists(path)
+    ]
     if missing:
-        pytest.skip(f"chatllm.cpp not found ({', '.join(missing)} missing under {PATHS.root}); "
-                    "set CHATLLM_DIR to a built checkout")
+        pytest.skip(
+            f"chatllm.cpp not found ({', '.join(missing)} missing under {PATHS.root}); "
+            "set CHATLLM_DIR to a built checkout"
+        )
     return PATHS
 
 
@@ -39,11 +44,16 @@ def tiny_models(chatllm, tmp_path_factory):
         out = Path(folder)
     else:
         out = tmp_path_factory.mktemp("tiny-models")
-        proc = subprocess.run(["orch", "make-test-models", "--chatllm-dir", chatllm.root, "--out", str(out)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            ["orch", "make-test-models", "--chatllm-dir", chatllm.root, "--out", str(out)],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
-            pytest.skip("tiny models could not be made here (set ORCH_TINY_MODELS to a folder made by "
-                        f"`orch make-test-models`): {(proc.stderr or proc.stdout).strip()[-300:]}")
+            pytest.skip(
+                "tiny models could not be made here (set ORCH_TINY_MODELS to a folder made by "
+                f"`orch make-test-models`): {(proc.stderr or proc.stdout).strip()[-300:]}"
+            )
     models = {name: out / f"{name}.bin" for name in ("tiny-asr-a", "tiny-asr-b", "tiny-aligner")}
     absent = [str(p) for p in models.values() if not p.exists()]
     if absent:
@@ -52,13 +62,28 @@ def tiny_models(chatllm, tmp_path_factory):
 
 
 def chatllm_plan(tmp_path, paths, strategies, models, scenario="asr", iters=4, audio="jfk.wav", **extra):
-    return RunPlan(strategies=strategies, iters=iters, warmup=1, engine="chatllm", scenario=scenario,
-                   models=[str(m) for m in models], audio=str(SHARED / "samples" / audio), language="English",
-                   engine_options={"chatllm_dir": paths.root, "main": paths.main, "lib": paths.lib,
-                                   "max_new_tokens": 24, "language": "English",
-                                   "aligner": scenario == "align", **extra},
-                   out_dir=tmp_path, iter_timeout=120, **({"transcript": str(SHARED / "samples" / "jfk.txt")}
-                                                         if scenario == "align" else {}))
+    return RunPlan(
+        strategies=strategies,
+        iters=iters,
+        warmup=1,
+        engine="chatllm",
+        scenario=scenario,
+        models=[str(m) for m in models],
+        audio=str(SHARED / "samples" / audio),
+        language="English",
+        engine_options={
+            "chatllm_dir": paths.root,
+            "main": paths.main,
+            "lib": paths.lib,
+            "max_new_tokens": 24,
+            "language": "English",
+            "aligner": scenario == "align",
+            **extra,
+        },
+        out_dir=tmp_path,
+        iter_timeout=120,
+        **({"transcript": str(SHARED / "samples" / "jfk.txt")} if scenario == "align" else {}),
+    )
 
 
 @pytest.mark.parametrize("strategy", ["restart", "fresh-process", "cli", "cli-interactive"])
@@ -93,13 +118,22 @@ def test_recreate_destroy_reports_what_destroy_does(tmp_path, chatllm, tiny_mode
 
 
 def test_switch_and_align_finish(tmp_path, chatllm, tiny_models):
-    sw = execute(chatllm_plan(tmp_path, chatllm, ["fresh-process", "cli"],
-                              [tiny_models["tiny-asr-a"], tiny_models["tiny-asr-b"]], scenario="switch", iters=2))
+    sw = execute(
+        chatllm_plan(
+            tmp_path,
+            chatllm,
+            ["fresh-process", "cli"],
+            [tiny_models["tiny-asr-a"], tiny_models["tiny-asr-b"]],
+            scenario="switch",
+            iters=2,
+        )
+    )
     for r in sw.results:
         assert r.status == "ok", r.error
         assert set(r.per_model) == {str(tiny_models["tiny-asr-a"]), str(tiny_models["tiny-asr-b"])}
-    al = execute(chatllm_plan(tmp_path, chatllm, ["restart", "cli"], [tiny_models["tiny-aligner"]],
-                              scenario="align", iters=2))
+    al = execute(
+        chatllm_plan(tmp_path, chatllm, ["restart", "cli"], [tiny_models["tiny-aligner"]], scenario="align", iters=2)
+    )
     for r in al.results:
         assert r.status == "ok", r.error
         assert all(it.alignment for it in r.iterations)

@@ -6,7 +6,7 @@ import struct
 import subprocess
 
 import pytest
-from orchestrator.chatllm_model import ModelFileError, is_test_model, read_meta
+from orchestrator.engines.chatllm.model_file import ModelFileError, is_test_model, read_meta
 
 
 def ggmm(path, meta: dict, body=b"\0" * 64):
@@ -28,13 +28,16 @@ def test_legacy_files_have_no_metadata(tmp_path):
     assert read_meta(str(tmp_path / "old.bin")) == {}
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"RIFF....WAVEfmt ", "bad magic"),
-    (b"", "bad magic"),
-    (b"ggmm" + struct.pack("<4i", 1, 10**9, 0, 0), "metadata size"),
-    (b"ggmm" + struct.pack("<4i", 1, 4000, 0, 0) + b"{}", "truncated"),
-    (b"ggmm" + struct.pack("<4i", 1, 24, 0, 0) + b"\xff\xfe{x", "corrupt chatllm.cpp model metadata"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"RIFF....WAVEfmt ", "bad magic"),
+        (b"", "bad magic"),
+        (b"ggmm" + struct.pack("<4i", 1, 10**9, 0, 0), "metadata size"),
+        (b"ggmm" + struct.pack("<4i", 1, 4000, 0, 0) + b"{}", "truncated"),
+        (b"ggmm" + struct.pack("<4i", 1, 24, 0, 0) + b"\xff\xfe{x", "corrupt chatllm.cpp model metadata"),
+    ],
+)
 def test_not_a_model_is_named(tmp_path, content, message):
     bad = tmp_path / "bad.bin"
     bad.write_bytes(content)
@@ -46,25 +49,44 @@ def test_not_a_model_is_named(tmp_path, content, message):
 def test_run_refuses_a_corrupt_model_before_any_worker(tmp_path):
     bad = tmp_path / "qwen3-asr-0.6b-q4_0.bin"
     bad.write_bytes(b"<html>not found</html>")
-    proc = subprocess.run(["orch", "run", "--engine", "chatllm", "--strategy", "restart", "--model", str(bad),
-                           "--chatllm-dir", str(tmp_path), "--out", str(tmp_path / "out"), "--no-history"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            "orch",
+            "run",
+            "--engine",
+            "chatllm",
+            "--strategy",
+            "restart",
+            "--model",
+            str(bad),
+            "--chatllm-dir",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-history",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert f"not a chatllm.cpp model file (bad magic b'<htm'): {bad}" in proc.stderr
     assert not list((tmp_path / "out").glob("*/*.jsonl"))
 
 
-@pytest.mark.parametrize("audio, reference, expected", [
-    ("phone-zh.wav", "0900073331", "Chinese"),      # digits only: the name tells
-    ("clip.wav", "開放時間早上九點", "Chinese"),       # the reference tells
-    ("jfk.wav", "And so, my fellow Americans", "English"),
-    ("zhang_interview.wav", None, "English"),       # 'zhang' is not 'zh'
-    ("meeting_cn_02.wav", None, "Chinese"),
-])
+@pytest.mark.parametrize(
+    "audio, reference, expected",
+    [
+        ("phone-zh.wav", "0900073331", "Chinese"),  # digits only: the name tells
+        ("clip.wav", "開放時間早上九點", "Chinese"),  # the reference tells
+        ("jfk.wav", "And so, my fellow Americans", "English"),
+        ("zhang_interview.wav", None, "English"),  # 'zhang' is not 'zh'
+        ("meeting_cn_02.wav", None, "Chinese"),
+    ],
+)
 def test_language_guess(tmp_path, audio, reference, expected):
     from types import SimpleNamespace
 
-    from orchestrator.plan_inputs import guess_language
+    from orchestrator.run.plan_inputs import guess_language
 
     wav = tmp_path / audio
     if reference is not None:

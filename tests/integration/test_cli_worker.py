@@ -13,8 +13,9 @@ LEAVES_ON_EOF = "import sys\nfor line in sys.stdin:\n    pass\n"
 
 
 def _start(code):
-    return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, bufsize=0)
+    return subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0
+    )
 
 
 def test_a_program_that_prompts_forever_is_killed_without_waiting_the_grace_out():
@@ -36,8 +37,9 @@ def test_a_silent_program_that_will_not_leave_is_killed_after_the_grace(monkeypa
     proc.stdin.close()
     cli._end_interactive(session, proc, cli._Streams(proc), b"File > ")
     assert proc.returncode is not None
-    assert session.notes == ["the engine program did not leave when its input closed "
-                             "(did not exit within 0.5 s); killed"]
+    assert session.notes == [
+        "the engine program did not leave when its input closed (did not exit within 0.5 s); killed"
+    ]
 
 
 def test_a_program_that_leaves_on_eof_leaves_no_note():
@@ -67,6 +69,7 @@ class _Engine:
 
     def cli_invocation(self, model, request, interactive=False):
         from workers.engines.base import CliInvocation
+
         return CliInvocation(argv=[sys.executable, "-c", self.code], done_pattern=rb"\n\n\Z")
 
     def clean_text(self, raw):
@@ -74,8 +77,7 @@ class _Engine:
 
 
 def _session(code):
-    return SimpleNamespace(ch=_Channel(), engine=_Engine(code), config={"audio": "a.wav"},
-                           models=[None], notes=[])
+    return SimpleNamespace(ch=_Channel(), engine=_Engine(code), config={"audio": "a.wav"}, models=[None], notes=[])
 
 
 ABORT = "import os, sys; sys.stdout.write({!r}); sys.stdout.flush(); os.abort()"

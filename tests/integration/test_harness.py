@@ -9,15 +9,22 @@ import subprocess
 import time
 
 import pytest
-from orchestrator.plan import RunPlan
-from orchestrator.runner import execute
+from orchestrator.run.plan import RunPlan
+from orchestrator.run.runner import execute
 
 from conftest import FAST
 
 
 def plan(tmp_path, strategies, iters=6, warmup=1, **options):
-    return RunPlan(strategies=strategies, iters=iters, warmup=warmup, engine="calibration",
-                   engine_options={**FAST, **options}, out_dir=tmp_path, iter_timeout=20)
+    return RunPlan(
+        strategies=strategies,
+        iters=iters,
+        warmup=warmup,
+        engine="calibration",
+        engine_options={**FAST, **options},
+        out_dir=tmp_path,
+        iter_timeout=20,
+    )
 
 
 def jsonl(tmp_path, p, strategy):
@@ -34,14 +41,33 @@ def test_result_schema_and_per_iteration_file(tmp_path):
     r = on_disk["results"][0]
     assert r["status"] == "ok" and r["scenario"] == "asr"
     it = r["iterations"][0]
-    for key in ("i", "ttft_ms", "tokens", "tokens_per_s", "latency_ms", "rtf", "text", "rss_mb",
-                "uss_mb", "peak_rss_mb", "phases"):
+    for key in (
+        "i",
+        "ttft_ms",
+        "tokens",
+        "tokens_per_s",
+        "latency_ms",
+        "rtf",
+        "text",
+        "rss_mb",
+        "uss_mb",
+        "peak_rss_mb",
+        "phases",
+    ):
         assert key in it
     assert set(it["phases"]) >= {"before_load", "after_load", "after_infer"}
     assert "after_unload" in r["iterations"][-1]["phases"]
     s = r["summary"]
-    for key in ("iters_ok", "ttft_ms_median", "tokens_per_s_median", "rss_start_mb", "rss_end_mb",
-                "growth_mb_per_iter", "growth_ci95", "verdict"):
+    for key in (
+        "iters_ok",
+        "ttft_ms_median",
+        "tokens_per_s_median",
+        "rss_start_mb",
+        "rss_end_mb",
+        "growth_mb_per_iter",
+        "growth_ci95",
+        "verdict",
+    ):
         assert key in s
     assert abs(s["growth_mb_per_iter"] - 2.0) <= 0.1
     assert s["verdict"] == "growing"
@@ -91,9 +117,27 @@ def test_ctrl_c_writes_what_was_measured(tmp_path):
     out = tmp_path / "out"
     js = tmp_path / "r.json"
     # far more iterations than can finish before the signal, even on a loaded machine
-    proc = subprocess.Popen(["orch", "run", "--strategy", "restart", "--iters", "5000", "--ttft-ms", "5",
-                             "--token-ms", "5", "--out", str(out), "--json", str(js), "--no-history"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            "orch",
+            "run",
+            "--strategy",
+            "restart",
+            "--iters",
+            "5000",
+            "--ttft-ms",
+            "5",
+            "--token-ms",
+            "5",
+            "--out",
+            str(out),
+            "--json",
+            str(js),
+            "--no-history",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     # wait until a few iterations are on disk
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -115,9 +159,9 @@ def test_ctrl_c_writes_what_was_measured(tmp_path):
     assert on_disk == [it["i"] for it in r["iterations"]] == list(range(1, len(on_disk) + 1))
 
 
-def test_parent_side_exception_at_iteration_3_keeps_records_and_runs_the_next_strategy(
-        tmp_path, monkeypatch):
-    from orchestrator import runner as runner_module
+def test_parent_side_exception_at_iteration_3_keeps_records_and_runs_the_next_strategy(tmp_path, monkeypatch):
+    from orchestrator.run import runner as runner_module
+
     calls = {"n": 0}
 
     def broken_scorer(plan, audio_s):
@@ -126,6 +170,7 @@ def test_parent_side_exception_at_iteration_3_keeps_records_and_runs_the_next_st
             if calls["n"] == 3:
                 raise RuntimeError("scorer exploded")
             return {"cer": 0.0}
+
         return score
 
     monkeypatch.setattr(runner_module, "_scorer", broken_scorer)
@@ -145,8 +190,9 @@ def test_parent_side_exception_at_iteration_3_keeps_records_and_runs_the_next_st
 
 @pytest.mark.parametrize("step", ["written", "synced"])
 def test_ctrl_c_inside_a_write_during_a_real_run_leaves_each_record_once(tmp_path, monkeypatch, step):
-    from orchestrator.record_sink import RecordSink
-    from orchestrator.runner import RunInterrupted
+    from orchestrator.run.record_sink import RecordSink
+    from orchestrator.run.runner import RunInterrupted
+
     seen = {"n": 0}
 
     def interrupt_at_third_record(self, name):
@@ -167,8 +213,21 @@ def test_ctrl_c_inside_a_write_during_a_real_run_leaves_each_record_once(tmp_pat
 
 
 def test_missing_audio_fails_before_any_worker(tmp_path):
-    proc = subprocess.run(["orch", "run", "--strategy", "restart", "--audio", str(tmp_path / "nope.wav"),
-                           "--out", str(tmp_path), "--no-history"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            "orch",
+            "run",
+            "--strategy",
+            "restart",
+            "--audio",
+            str(tmp_path / "nope.wav"),
+            "--out",
+            str(tmp_path),
+            "--no-history",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert "audio file not found" in proc.stderr and "nope.wav" in proc.stderr
     assert not list(tmp_path.glob("*/*.jsonl"))
@@ -176,9 +235,29 @@ def test_missing_audio_fails_before_any_worker(tmp_path):
 
 def test_compare_prints_table_and_json(tmp_path):
     js = tmp_path / "r.json"
-    proc = subprocess.run(["orch", "compare", "--strategies", "restart,cli", "--iters", "4", "--ttft-ms", "5",
-                           "--token-ms", "1", "--out", str(tmp_path), "--json", str(js), "--no-history",
-                           "--format", "json"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            "orch",
+            "compare",
+            "--strategies",
+            "restart,cli",
+            "--iters",
+            "4",
+            "--ttft-ms",
+            "5",
+            "--token-ms",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--json",
+            str(js),
+            "--no-history",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout[: proc.stdout.rindex("]") + 1])
     assert [r["strategy"] for r in rows] == ["restart", "cli"]
@@ -192,7 +271,10 @@ def test_compare_prints_table_and_json(tmp_path):
 def test_not_audio_fails_early_naming_the_file(tmp_path):
     bogus = tmp_path / "notes.wav"
     bogus.write_text("this is not audio")
-    proc = subprocess.run(["orch", "run", "--strategy", "restart", "--audio", str(bogus), "--out", str(tmp_path),
-                           "--no-history"], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["orch", "run", "--strategy", "restart", "--audio", str(bogus), "--out", str(tmp_path), "--no-history"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert "not an audio file" in proc.stderr and "notes.wav" in proc.stderr

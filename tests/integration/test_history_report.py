@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from orchestrator.history import commands, plots, report, store
-from orchestrator.results import (
+from orchestrator.commands import history as commands
+from orchestrator.history import plots, report, store
+from orchestrator.results.model import (
     IterationRecord,
     PhaseMark,
     RunResult,
@@ -47,8 +48,11 @@ def _pngs(page: str) -> list[bytes]:
     return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
 
 
-@pytest.mark.parametrize("make", [lambda: typed("run_growing.json"), lambda: typed("run_crashed.json"),
-                                  zero_iterations], ids=["growing", "crashed-3-iters", "zero-iters"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: typed("run_growing.json"), lambda: typed("run_crashed.json"), zero_iterations],
+    ids=["growing", "crashed-3-iters", "zero-iters"],
+)
 def test_html_is_self_contained_with_charts(make):
     result = make()
     page = report.render_html(result)
@@ -73,14 +77,18 @@ def test_html_names_crashes_and_verdicts():
 def test_markdown_and_csv_tables():
     result = typed("run_growing.json")
     md = report.render_markdown(result)
-    assert md.startswith(f"# orch run {result.run_id}\n\nengine `calibration`, scenario `asr`, "
-                         f"started {result.started_at}\n\n")
+    assert md.startswith(
+        f"# orch run {result.run_id}\n\nengine `calibration`, scenario `asr`, started {result.started_at}\n\n"
+    )
     assert "| recreate " in md and "growing" in md
     csv_text = report.render_csv(result)
     lines = csv_text.strip().splitlines()
     assert lines[0].startswith("strategy,status,iters")
-    assert [line.split(",")[:2] for line in lines[1:]] == [["restart", "ok"], ["recreate", "ok"],
-                                                           ["fresh-process", "ok"]]
+    assert [line.split(",")[:2] for line in lines[1:]] == [
+        ["restart", "ok"],
+        ["recreate", "ok"],
+        ["fresh-process", "ok"],
+    ]
     assert report.render_csv(zero_iterations()).count("crashed") == 2
 
 
@@ -88,7 +96,7 @@ def test_a_soak_run_shows_its_soak_block():
     """The typed soak block (RunResult.soak, read from an orch.run/1 row too)."""
     old = dict(fixture("run_growing.json"), soak={"matrix_key": "k/x", "outcome": "ok"})
     page = report.render_html(RunResult.from_json(old))
-    assert "matrix key <code>k/x</code>, outcome <span class=\"ok\">ok</span>" in page
+    assert 'matrix key <code>k/x</code>, outcome <span class="ok">ok</span>' in page
     assert "baseline: none (first run of this key)" in page
     assert "<h2>Soak</h2>" not in report.render_html(typed("run_growing.json"))
 
@@ -100,8 +108,10 @@ def test_a_json_file_that_is_no_orch_result_is_one_line(tmp_path):
     path.write_text('{"run_id": "x", "results": []}', encoding="utf-8")
     out = CliRunner().invoke(main, ["report", str(path), "--format", "csv"])
     assert out.exit_code == 2
-    assert out.output == (f"orch: run file {path} is not an orch result: unknown result schema None: "
-                          "this orch reads orch.run/1, orch.run/2\n")
+    assert out.output == (
+        f"orch: run file {path} is not an orch result: unknown result schema None: "
+        "this orch reads orch.run/1, orch.run/2\n"
+    )
     path.write_text('{"schema": "orch.run/2", "run_id": "x", "results": 5}', encoding="utf-8")
     out = CliRunner().invoke(main, ["report", str(path)])
     assert out.exit_code == 2 and out.output.startswith(f"orch: run file {path} is not an orch result: ")
@@ -109,16 +119,37 @@ def test_a_json_file_that_is_no_orch_result_is_one_line(tmp_path):
 
 def test_tables_never_print_minus_zero():
     """Rounded through output._r: a slope of -0.0001 MB/iter is 0.0, not -0.0."""
-    result = RunResult(run_id="r0", engine={"name": "calibration"}, plan={"scenario": "asr"}, results=[
-        StrategyResult(strategy="restart", summary=Summary(
-            iters_ok=5, ttft_ms_median=-0.04, itl_ms_median=-0.001, tokens_per_s_median=12.25,
-            load_ms_median=-0.01, rss_start_mb=100.0, rss_end_mb=100.0, rss_peak_mb=100.04,
-            growth_mb_per_iter=-0.0001, growth_ci95=[-0.0104, 0.0102], verdict="stable"))])
+    result = RunResult(
+        run_id="r0",
+        engine={"name": "calibration"},
+        plan={"scenario": "asr"},
+        results=[
+            StrategyResult(
+                strategy="restart",
+                summary=Summary(
+                    iters_ok=5,
+                    ttft_ms_median=-0.04,
+                    itl_ms_median=-0.001,
+                    tokens_per_s_median=12.25,
+                    load_ms_median=-0.01,
+                    rss_start_mb=100.0,
+                    rss_end_mb=100.0,
+                    rss_peak_mb=100.04,
+                    growth_mb_per_iter=-0.0001,
+                    growth_ci95=[-0.0104, 0.0102],
+                    verdict="stable",
+                ),
+            )
+        ],
+    )
     _, rows = report.table_rows(result)
-    assert rows == [["restart", "ok", 5, 0.0, 0.0, 12.2, 0.0, 100.0, 100.0, 100.0, 0.0,
-                     "[-0.010, 0.010]", "stable", None]]
-    assert report.render_csv(result).splitlines()[1] == \
-        "restart,ok,5,0.0,0.0,12.2,0.0,100.0,100.0,100.0,0.0,\"[-0.010, 0.010]\",stable,"
+    assert rows == [
+        ["restart", "ok", 5, 0.0, 0.0, 12.2, 0.0, 100.0, 100.0, 100.0, 0.0, "[-0.010, 0.010]", "stable", None]
+    ]
+    assert (
+        report.render_csv(result).splitlines()[1]
+        == 'restart,ok,5,0.0,0.0,12.2,0.0,100.0,100.0,100.0,0.0,"[-0.010, 0.010]",stable,'
+    )
     assert "-0.0 " not in report.render_markdown(result) and "-0 " not in report.render_markdown(result)
 
 
@@ -129,10 +160,22 @@ def _switch(missing_b_at: int | None = 6) -> StrategyResult:
         for model, rss, uss in (("a", 80.0, 60.0), ("b", 104.0, 90.0)):
             if model == "b" and i == missing_b_at:
                 continue
-            its.append(IterationRecord(i=i, model=model, warmup=i <= 2, rss_mb=rss, uss_mb=uss, phases={
-                "before_load": PhaseMark(rss_mb=rss - 30), "after_load": PhaseMark(rss_mb=rss - 2),
-                "before_infer": PhaseMark(rss_mb=rss - 1), "after_infer": PhaseMark(rss_mb=rss),
-                "after_unload": PhaseMark(rss_mb=rss - 25)}))
+            its.append(
+                IterationRecord(
+                    i=i,
+                    model=model,
+                    warmup=i <= 2,
+                    rss_mb=rss,
+                    uss_mb=uss,
+                    phases={
+                        "before_load": PhaseMark(rss_mb=rss - 30),
+                        "after_load": PhaseMark(rss_mb=rss - 2),
+                        "before_infer": PhaseMark(rss_mb=rss - 1),
+                        "after_infer": PhaseMark(rss_mb=rss),
+                        "after_unload": PhaseMark(rss_mb=rss - 25),
+                    },
+                )
+            )
     return StrategyResult(strategy="recreate", scenario="switch", status=Status.OK, iterations=its)
 
 
@@ -140,26 +183,46 @@ def test_memory_series_never_draws_another_models_record():
     """b's record at i=6 is missing: no point there (the old chart drew a's 80 MB, a 24 MB
     dip that is only the models' difference); warm-up points kept, flagged."""
     series = plots._memory_series(_switch())
-    assert [tuple(p) for p in series] == [(1, 104.0, 90.0, True), (2, 104.0, 90.0, True),
-                                          (3, 104.0, 90.0, False), (4, 104.0, 90.0, False),
-                                          (5, 104.0, 90.0, False), (7, 104.0, 90.0, False),
-                                          (8, 104.0, 90.0, False)]
+    assert [tuple(p) for p in series] == [
+        (1, 104.0, 90.0, True),
+        (2, 104.0, 90.0, True),
+        (3, 104.0, 90.0, False),
+        (4, 104.0, 90.0, False),
+        (5, 104.0, 90.0, False),
+        (7, 104.0, 90.0, False),
+        (8, 104.0, 90.0, False),
+    ]
     # the line the chart draws is that series, and every phase mark has its legend entry
     ax = plots._memory_figure(_switch()).axes[0]
     rss = next(line for line in ax.get_lines() if line.get_label() == "RSS (after infer)")
     assert list(rss.get_xdata()) == [1, 2, 3, 4, 5, 7, 8]
     assert list(rss.get_ydata()) == [104.0] * 7
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["warm-up", "RSS (after infer)", "USS", "before_load", "after_load", "before_infer",
-                      "after_unload"]
+    assert labels == [
+        "warm-up",
+        "RSS (after infer)",
+        "USS",
+        "before_load",
+        "after_load",
+        "before_infer",
+        "after_unload",
+    ]
 
 
 def test_memory_series_of_one_model_is_every_iteration():
-    entry = StrategyResult(strategy="restart", iterations=[
-        IterationRecord(i=i, warmup=i == 1, rss_mb=50.0 + i, uss_mb=None if i == 3 else 40.0 + i)
-        for i in (1, 2, 3, 4)])
+    entry = StrategyResult(
+        strategy="restart",
+        iterations=[
+            IterationRecord(i=i, warmup=i == 1, rss_mb=50.0 + i, uss_mb=None if i == 3 else 40.0 + i)
+            for i in (1, 2, 3, 4)
+        ],
+    )
     assert [tuple(p) for p in plots._memory_series(entry)] == [
-        (1, 51.0, 41.0, True), (2, 52.0, 42.0, False), (3, 53.0, None, False), (4, 54.0, 44.0, False)]
+        (1, 51.0, 41.0, True),
+        (2, 52.0, 42.0, False),
+        (3, 53.0, None, False),
+        (4, 54.0, 44.0, False),
+    ]
 
 
 @pytest.fixture
@@ -174,8 +237,18 @@ def db(tmp_path, monkeypatch):
 
 
 def test_report_command_writes_files(db, tmp_path):
-    out = CliRunner().invoke(commands.report, ["latest", "--html", str(tmp_path / "r.html"),
-                                               "--md", str(tmp_path / "r.md"), "--csv", str(tmp_path / "r.csv")])
+    out = CliRunner().invoke(
+        commands.report,
+        [
+            "latest",
+            "--html",
+            str(tmp_path / "r.html"),
+            "--md",
+            str(tmp_path / "r.md"),
+            "--csv",
+            str(tmp_path / "r.csv"),
+        ],
+    )
     assert out.exit_code == 0, out.output
     assert len(_pngs((tmp_path / "r.html").read_text())) == 4
     assert "recreate" in (tmp_path / "r.md").read_text()
@@ -186,8 +259,9 @@ def test_report_command_writes_files(db, tmp_path):
 
 
 def test_report_from_a_run_json_file(tmp_path):
-    out = CliRunner().invoke(commands.report, [str(FIXTURES / "run_crashed.json"), "--format", "csv",
-                                               "--db", str(tmp_path / "unused.db")])
+    out = CliRunner().invoke(
+        commands.report, [str(FIXTURES / "run_crashed.json"), "--format", "csv", "--db", str(tmp_path / "unused.db")]
+    )
     assert out.exit_code == 0 and "crashed" in out.output
 
 
@@ -224,8 +298,10 @@ def test_history_by_host(db):
     out = runner.invoke(commands.history, ["--format", "json"])
     assert out.exit_code == 0, out.output
     assert [(r["run_id"], r["host"], r["build"]) for r in json.loads(out.output) if r["strategy"] == "restart"] == [
-        ("r-bench-2", "bench-2", "calibration"), (fixture("run_growing.json")["run_id"], "bench-1", "calibration"),
-        (fixture("run_crashed.json")["run_id"], "bench-1", "calibration")]
+        ("r-bench-2", "bench-2", "calibration"),
+        (fixture("run_growing.json")["run_id"], "bench-1", "calibration"),
+        (fixture("run_crashed.json")["run_id"], "bench-1", "calibration"),
+    ]
     out = runner.invoke(commands.history, ["--host", "bench-2", "--format", "csv"])
     assert out.exit_code == 0, out.output
     lines = out.output.strip().splitlines()
@@ -244,15 +320,48 @@ NEGATIVE_ZERO = re.compile(r"-0(?:\.0+)?(?![\d.])")  # -0, -0.0, -0.000; not -0.
 def test_history_never_prints_minus_zero(db):
     """`orch history` rounds through output._r: a slope of -0.0001 MB/iter is 0.0, a CI end
     of -0.0004 is 0.000 (the list's own rounding printed -0 and -0.000)."""
-    tiny = RunResult(run_id="neg-zero", started_at="2026-11-25T10:00:00+00:00", engine={"name": "calibration"},
-                     plan={"scenario": "asr", "strategies": ["restart"]}, results=[
-        StrategyResult(strategy="restart", summary=Summary(
-            iters_ok=5, ttft_ms_median=-0.04, tokens_per_s_median=-0.01, growth_mb_per_iter=-0.0001,
-            growth_ci95=[-0.0004, 0.0003], verdict="stable"))])
+    tiny = RunResult(
+        run_id="neg-zero",
+        started_at="2026-11-25T10:00:00+00:00",
+        engine={"name": "calibration"},
+        plan={"scenario": "asr", "strategies": ["restart"]},
+        results=[
+            StrategyResult(
+                strategy="restart",
+                summary=Summary(
+                    iters_ok=5,
+                    ttft_ms_median=-0.04,
+                    tokens_per_s_median=-0.01,
+                    growth_mb_per_iter=-0.0001,
+                    growth_ci95=[-0.0004, 0.0003],
+                    verdict="stable",
+                ),
+            )
+        ],
+    )
     store.save_run(tiny, db)
     rows = commands.list_rows(store.list_runs(db, limit=1))
-    assert rows == [["neg-zero", "2026-11-25 10:00:00", None, "calibration", "run", "calibration", "asr", None,
-                     "restart", "ok", "stable", 5, 0.0, "[0.000, 0.000]", 0.0, 0.0, None]]
+    assert rows == [
+        [
+            "neg-zero",
+            "2026-11-25 10:00:00",
+            None,
+            "calibration",
+            "run",
+            "calibration",
+            "asr",
+            None,
+            "restart",
+            "ok",
+            "stable",
+            5,
+            0.0,
+            "[0.000, 0.000]",
+            0.0,
+            0.0,
+            None,
+        ]
+    ]
     for fmt in ("table", "csv", "json", "md"):
         out = CliRunner().invoke(commands.history, ["--format", fmt])
         assert out.exit_code == 0, out.output
@@ -267,8 +376,9 @@ def test_history_show(db):
     assert "crashed" in out.output and "SIGSEGV" in out.output and "crash_at" in out.output
     out = runner.invoke(commands.history, ["show", crashed["run_id"], "--json"])
     # the whole result, as this orch reads it (orch.run/1 stored, orch.run/2 printed)
-    assert json.loads(out.output) == RunResult.from_json(
-        dict(crashed, started_at="2020-05-01T00:00:00+00:00")).to_json()
+    assert (
+        json.loads(out.output) == RunResult.from_json(dict(crashed, started_at="2020-05-01T00:00:00+00:00")).to_json()
+    )
     from orchestrator.cli import main  # where errors become exit codes
 
     out = runner.invoke(main, ["history", "show", "nope"])
@@ -294,10 +404,24 @@ def test_report_renders_in_headless_chromium(tmp_path):
     profile = tempfile.mkdtemp(prefix="orch-chromium-")
     try:
         proc = subprocess.run(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-             f"--screenshot={shot}", "--window-size=1200,2000", page.as_uri()],
-            capture_output=True, text=True, timeout=120)
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                f"--screenshot={shot}",
+                "--window-size=1200,2000",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         shutil.rmtree(profile, ignore_errors=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -318,19 +442,30 @@ def _soak_history_db(path: str) -> str:
     import datetime as dt
 
     from orchestrator.history import changepoints as cp
-    from orchestrator.results import Outcome, SoakInfo
+    from orchestrator.results.model import Outcome, SoakInfo
 
     t0 = dt.datetime(2026, 1, 1, 3, 15, tzinfo=dt.timezone.utc)
     growth, ttft = cp.synthetic("step", 7), cp.synthetic("creep", 7)
     for host, n in (("bench-1", 40), ("bench-2", 10)):
         for i in range(n):
-            summary = Summary(growth_mb_per_iter=growth[i], growth_ci95=[growth[i] - 0.01, growth[i] + 0.01],
-                              ttft_ms_median=ttft[i], tokens_per_s_median=1000.0)
-            store.save_run(RunResult(
-                run_id=f"2026-r{i:02d}" + ("" if host == "bench-1" else "-b2"), host={"hostname": host},
-                started_at=(t0 + dt.timedelta(days=i)).isoformat(), engine={"name": "calibration"},
-                plan={"strategies": ["restart"]}, results=[StrategyResult(strategy="restart", summary=summary)],
-                soak=SoakInfo(name="n", matrix_key="n/calib", outcome=Outcome.OK)), path)
+            summary = Summary(
+                growth_mb_per_iter=growth[i],
+                growth_ci95=[growth[i] - 0.01, growth[i] + 0.01],
+                ttft_ms_median=ttft[i],
+                tokens_per_s_median=1000.0,
+            )
+            store.save_run(
+                RunResult(
+                    run_id=f"2026-r{i:02d}" + ("" if host == "bench-1" else "-b2"),
+                    host={"hostname": host},
+                    started_at=(t0 + dt.timedelta(days=i)).isoformat(),
+                    engine={"name": "calibration"},
+                    plan={"strategies": ["restart"]},
+                    results=[StrategyResult(strategy="restart", summary=summary)],
+                    soak=SoakInfo(name="n", matrix_key="n/calib", outcome=Outcome.OK),
+                ),
+                path,
+            )
     return path
 
 
@@ -343,8 +478,9 @@ def test_a_soak_runs_report_draws_its_keys_history_with_the_change_points(tmp_pa
         # memory of restart, the history of restart, timing
         assert len(_pngs(page)) == 3 and all(len(p) > 2000 for p in _pngs(page))
         assert "<h2>Soak history</h2>" in page and "<code>n/calib</code> on <b>bench-1</b>" in page
-        assert ('alt="history of restart: growth MB/iter, TTFT ms (p50), tok/s (p50); change points at '
-                '2026-r20, 2026-r21"') in page
+        assert (
+            'alt="history of restart: growth MB/iter, TTFT ms (p50), tok/s (p50); change points at 2026-r20, 2026-r21"'
+        ) in page
         assert '<p class="sub">marked: 2026-r20, 2026-r21</p>' in page
         table = page.split("<h2>Soak history</h2>", 1)[1].split("</table>", 1)[0]
         assert re.findall(r"<td[^>]*>(2026-r\d\d)</td>", table) == ["2026-r20", "2026-r21"]
@@ -377,26 +513,31 @@ def test_the_history_chart_marks_the_change_points_and_this_run(tmp_path):
     axes = fig.get_axes()
     assert [s.metric for s in series] == ["growth_mb_per_iter", "ttft_ms_median", "tokens_per_s_median"]
     assert [ax.get_title(loc="left") for ax in axes] == [
-        "growth MB/iter: change point at run 2026-r20 (40 runs)", "TTFT ms (p50): change point at run 2026-r21 (40 runs)",
-        "tok/s (p50): no change point (40 runs)"]
+        "growth MB/iter: change point at run 2026-r20 (40 runs)",
+        "TTFT ms (p50): change point at run 2026-r21 (40 runs)",
+        "tok/s (p50): no change point (40 runs)",
+    ]
     dashed = [[line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"] for ax in axes]
     assert dashed == [[20.5], [21.5], []]  # before run 21 (2026-r20) and run 22 (2026-r21), counted from 1
-    ringed = [[(line.get_xdata()[0], line.get_label()) for line in ax.get_lines() if line.get_label() == "this run"]
-              for ax in axes]
+    ringed = [
+        [(line.get_xdata()[0], line.get_label()) for line in ax.get_lines() if line.get_label() == "this run"]
+        for ax in axes
+    ]
     assert ringed == [[(31, "this run")]] * 3
     assert [t.get_text().splitlines()[0] for ax in axes for t in ax.texts] == ["2026-r20", "2026-r21"]
     assert plots.history_chart(series, changes).startswith(b"\x89PNG")
 
 
 def test_a_soak_runs_report_without_its_history_is_still_made(tmp_path):
-    from orchestrator.results import Outcome, SoakInfo
+    from orchestrator.results.model import Outcome, SoakInfo
 
     run = typed("run_growing.json")
     run.soak = SoakInfo(name="n", matrix_key="n/calib", outcome=Outcome.OK)
     path = tmp_path / "run.json"
     path.write_text(json.dumps(run.to_json()), encoding="utf-8")
-    out = CliRunner().invoke(commands.report, [str(path), "--db", str(tmp_path / "absent.sqlite3"),
-                                               "--html", str(tmp_path / "r.html")])
+    out = CliRunner().invoke(
+        commands.report, [str(path), "--db", str(tmp_path / "absent.sqlite3"), "--html", str(tmp_path / "r.html")]
+    )
     assert out.exit_code == 0, out.output
     assert f"soak history not drawn: no history database at --db {tmp_path / 'absent.sqlite3'}" in out.output
     assert "Soak history" not in (tmp_path / "r.html").read_text(encoding="utf-8")

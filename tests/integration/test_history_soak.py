@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from orchestrator import soak
 from orchestrator.history import baseline, prometheus, store
-from orchestrator.results import Outcome, Regression, RunResult, SoakInfo
+from orchestrator.results.model import Outcome, Regression, RunResult, SoakInfo
+from orchestrator.studies import soak
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FAST = {"ttft_ms": 5, "token_ms": 1}
@@ -41,8 +41,10 @@ def parse_textfile(text: str) -> dict[str, list]:
                 continue
             m = _LINE.match(line)
             assert m, f"not exposition format: {line!r}"
-            labels = {k: re.sub(r"\\(.)", lambda e: "\n" if e.group(1) == "n" else e.group(1), v)
-                      for k, v in re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(2))}
+            labels = {
+                k: re.sub(r"\\(.)", lambda e: "\n" if e.group(1) == "n" else e.group(1), v)
+                for k, v in re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(2))
+            }
             out.setdefault(m.group(1), []).append((labels, float(m.group(3))))
         return out
     return {f.name: [(s.labels, s.value) for s in f.samples] for f in text_string_to_metric_families(text)}
@@ -89,8 +91,7 @@ def test_new_growing_verdict_regresses():
     now = _only(grow, "recreate")
     now["results"][0]["strategy"] = "restart"  # the same strategy, now growing
     regs, _ = _compare(now, [stable])
-    assert [(r.kind, r.strategy, r.model) for r in regs] == [("growing", "restart", None),
-                                                             ("growth", "restart", None)]
+    assert [(r.kind, r.strategy, r.model) for r in regs] == [("growing", "restart", None), ("growth", "restart", None)]
     assert regs[0].message == "restart: new `growing` verdict: memory grows +1.004 MB/iter (95% CI [1.004, 1.004])"
     assert regs[1].baseline_ci_high == 0.0 and regs[1].growth_mb_per_iter == 1.00390625
 
@@ -123,8 +124,9 @@ def test_ttft_slower_with_significance():
     assert _compare(_scale_ttft(ok, 1.05, jitter=0.01, seed=9), before)[0] == []
     # much slower but on too few iterations to be significant: noted, not a regression
     few = copy.deepcopy(slower)
-    few["results"][0]["iterations"] = [it for it in few["results"][0]["iterations"] if it["warmup"]] + \
-        [it for it in few["results"][0]["iterations"] if not it["warmup"]][:3]
+    few["results"][0]["iterations"] = [it for it in few["results"][0]["iterations"] if it["warmup"]] + [
+        it for it in few["results"][0]["iterations"] if not it["warmup"]
+    ][:3]
     regs, notes = _compare(few, before[:1], baseline.Settings(alpha=0.001))
     assert regs == [] and any("not significantly" in n for n in notes)
 
@@ -133,8 +135,9 @@ def test_crashed_strategies_do_not_break_the_comparison():
     crashed = fixture("run_crashed.json")
     regs, notes = _compare(crashed, [_only(fixture("run_growing.json"), "restart")])
     assert regs == []
-    assert notes == [("restart: TTFT not compared (1 measured iterations now, 10 in the baseline; "
-                      "3 needed on each side)")]
+    assert notes == [
+        ("restart: TTFT not compared (1 measured iterations now, 10 in the baseline; 3 needed on each side)")
+    ]
 
 
 def test_regressions_are_stored_with_their_kinds_keys():
@@ -146,13 +149,23 @@ def test_regressions_are_stored_with_their_kinds_keys():
     assert all(isinstance(r, Regression) for r in regs)
     assert [list(r.to_json()) for r in regs] == [
         ["kind", "strategy", "model", "growth_mb_per_iter", "growth_ci95", "message"],
-        ["kind", "strategy", "model", "growth_mb_per_iter", "baseline_ci_high", "message"]]
+        ["kind", "strategy", "model", "growth_mb_per_iter", "baseline_ci_high", "message"],
+    ]
     assert [Regression.from_json(r.to_json()) for r in regs] == regs
     ok = _only(grow, "restart")
-    slower, _ = _compare(_scale_ttft(ok, 1.5, jitter=0.05, seed=9),
-                         [_scale_ttft(ok, 1.0, jitter=0.05, seed=s) for s in (1, 2, 3)])
-    assert list(slower[0].to_json()) == ["kind", "strategy", "model", "ttft_ms_median", "baseline_ttft_ms_median",
-                                         "slower_pct", "p_value", "message"]
+    slower, _ = _compare(
+        _scale_ttft(ok, 1.5, jitter=0.05, seed=9), [_scale_ttft(ok, 1.0, jitter=0.05, seed=s) for s in (1, 2, 3)]
+    )
+    assert list(slower[0].to_json()) == [
+        "kind",
+        "strategy",
+        "model",
+        "ttft_ms_median",
+        "baseline_ttft_ms_median",
+        "slower_pct",
+        "p_value",
+        "message",
+    ]
 
 
 # --- config and matrix --------------------------------------------------------------------------
@@ -162,7 +175,10 @@ def _write_config(path: Path, text: str) -> Path:
 
 
 def test_matrix_expands_and_keys_are_stable(tmp_path):
-    cfg = soak.load_config(_write_config(tmp_path / "nightly.toml", """
+    cfg = soak.load_config(
+        _write_config(
+            tmp_path / "nightly.toml",
+            """
         baseline_runs = 3
         [defaults]
         engine = "calibration"
@@ -175,13 +191,19 @@ def test_matrix_expands_and_keys_are_stable(tmp_path):
         name = "named"
         strategies = "cli"
         audio = ["a.wav", "b.wav"]
-    """))
+    """,
+        )
+    )
     assert cfg["name"] == "nightly"
     cells = soak.expand_cells(cfg)
     assert len(cells) == 4
     keys = [soak.matrix_key(cfg, c) for c in cells]
-    assert keys == ["nightly/calibration:asr:small:16:restart+recreate", "nightly/calibration:asr:big:64:restart+recreate",
-                    "nightly/named:a.wav", "nightly/named:b.wav"]
+    assert keys == [
+        "nightly/calibration:asr:small:16:restart+recreate",
+        "nightly/calibration:asr:big:64:restart+recreate",
+        "nightly/named:a.wav",
+        "nightly/named:b.wav",
+    ]
     assert cells[2]["strategies"] == ["cli"] and cells[2]["iters"] == 20
     # engine options are not part of the key: the baseline survives an option change
     other = dict(cells[0], engine_options={"leak_mb": 1})
@@ -209,8 +231,8 @@ def env(tmp_path, monkeypatch):
 
 
 def _fake_execute(monkeypatch, results: list[dict]):
-    """orchestrator.runner.execute replaced: hands out the given results in turn."""
-    from orchestrator import runner
+    """orchestrator.run.runner.execute replaced: hands out the given results in turn."""
+    from orchestrator.run import runner
 
     queue = list(results)
     plans = []
@@ -275,6 +297,7 @@ def test_soak_exit_codes_and_prometheus(env, monkeypatch):
         found = [v for lab, v in families[name] if all(lab.get(k) == x for k, x in labels.items())]
         assert len(found) == 1, (name, labels, families[name])
         return found[0]
+
     assert value("orch_soak_growth_mb_per_iter", strategy="restart", key="fx/calib") == pytest.approx(1.0039, abs=1e-3)
     assert value("orch_soak_verdict", strategy="restart", verdict="growing") == 1
     assert value("orch_soak_verdict", strategy="restart", verdict="stable") == 0
@@ -328,12 +351,11 @@ def test_accept_makes_a_regression_the_new_baseline(env, monkeypatch):
     assert _soak(args).exit_code == 0  # growing is no longer new
 
 
-
 def test_attribute_runs_only_after_an_alarm(env, monkeypatch):
     """--attribute (or `attribute = true`): the tracer re-runs the growing strategies of a
     run that regressed, and only of such a run; its text is on stdout; a tracer that fails
     is a note, the measured run is kept and judged as before."""
-    from orchestrator import attribution
+    from orchestrator.studies import attribution
 
     grow = fixture("run_growing.json")
     stable, growing = _only(grow, "restart"), _only(grow, "recreate")
@@ -377,8 +399,14 @@ def test_the_baseline_is_this_hosts_runs(env, monkeypatch):
     assert _soak(args).exit_code == 0
     mine = store.list_runs(None)[0]
     assert (mine.host, mine.matrix_key, mine.outcome) == (store.this_host(), "fx/calib", "ok")
-    there = RunResult.from_json(dict(growing, run_id="elsewhere-1", host={"hostname": "not-" + store.this_host()},
-                                     started_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")))
+    there = RunResult.from_json(
+        dict(
+            growing,
+            run_id="elsewhere-1",
+            host={"hostname": "not-" + store.this_host()},
+            started_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        )
+    )
     there.soak = SoakInfo(name="fx", matrix_key="fx/calib", outcome=Outcome.OK)
     store.save_run(there, None)
     out = _soak(args)
@@ -391,7 +419,7 @@ def test_the_baseline_is_this_hosts_runs(env, monkeypatch):
 HOLDER = textwrap.dedent("""
     import sys, time
     from filelock import FileLock
-    from orchestrator.soak import lock_path
+    from orchestrator.studies.soak import lock_path
     lock = FileLock(str(lock_path(sys.argv[1])))
     lock.acquire()
     print("held", flush=True)
@@ -402,8 +430,9 @@ HOLDER = textwrap.dedent("""
 def test_second_soak_of_one_config_is_refused(env, monkeypatch):
     config = _write_config(env / "fx.toml", CONFIG)
     plans = _fake_execute(monkeypatch, [_only(fixture("run_growing.json"), "restart")])
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(config)], stdout=subprocess.PIPE, text=True,
-                              env=dict(os.environ))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(config)], stdout=subprocess.PIPE, text=True, env=dict(os.environ)
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         out = _soak(["--config", str(config)])
@@ -421,18 +450,26 @@ def test_second_soak_of_one_config_is_refused(env, monkeypatch):
 def test_prometheus_labels_are_escaped():
     result = RunResult.from_json(_only(fixture("run_growing.json"), "restart"))
     result.results[0].model = 'we"ird\\name\nx'
-    text = prometheus.render([soak.CellRun(soak="s", matrix_key="s/k", result=result, outcome=Outcome.OK,
-                                           finished=1.0)])
+    text = prometheus.render(
+        [soak.CellRun(soak="s", matrix_key="s/k", result=result, outcome=Outcome.OK, finished=1.0)]
+    )
     models = {lab["model"] for rows in parse_textfile(text).values() for lab, _ in rows if "model" in lab}
     assert models == {'we"ird\\name\nx'}
 
 
 def test_prometheus_values_of_a_run_and_of_a_cell_without_one():
     stored = _only(fixture("run_growing.json"), "restart")
-    cells = [soak.CellRun(soak="s", matrix_key="s/k", result=RunResult.from_json(stored), outcome=Outcome.OK,
-                          finished=1.5),
-             soak.CellRun(soak="s", matrix_key="s/none", outcome=Outcome.FAILED, error="cannot start: x",
-                          finished=2.0, last_success=1.5)]
+    cells = [
+        soak.CellRun(soak="s", matrix_key="s/k", result=RunResult.from_json(stored), outcome=Outcome.OK, finished=1.5),
+        soak.CellRun(
+            soak="s",
+            matrix_key="s/none",
+            outcome=Outcome.FAILED,
+            error="cannot start: x",
+            finished=2.0,
+            last_success=1.5,
+        ),
+    ]
     text = prometheus.render(cells)
     samples = [line for line in text.splitlines() if not line.startswith("#")]
     run = 'soak="s",key="s/k",strategy="restart",model=""'
@@ -467,7 +504,9 @@ def test_soak_end_to_end_on_the_calibration_engine(env):
     def config(leak):
         opts = {"leak_mb": leak, **FAST}
         inline = ", ".join(f"{k} = {v}" for k, v in opts.items())
-        return _write_config(env / "e2e.toml", f"""
+        return _write_config(
+            env / "e2e.toml",
+            f"""
             name = "e2e"
             out = "runs"
             [[matrix]]
@@ -477,7 +516,8 @@ def test_soak_end_to_end_on_the_calibration_engine(env):
             iters = 12
             warmup = 2
             engine_options = {{{inline}}}
-        """)
+        """,
+        )
 
     prom = env / "orch.prom"
     first = CliRunner().invoke(main, ["soak", "--config", str(config(0)), "--prometheus", str(prom)])
@@ -491,7 +531,7 @@ def test_soak_end_to_end_on_the_calibration_engine(env):
     assert 'verdict="growing"} 1.0' in prom.read_text()
     assert (env / "runs" / runs[0].run_id / "run.json").exists()
     assert store.load_run(runs[0].run_id).soak.regressions[0].kind == "growing"
-    from orchestrator import attribution
+    from orchestrator.studies import attribution
 
     if attribution.tracer_missing() is None:  # --attribute: the leak is named, and stored
         third = CliRunner().invoke(main, ["soak", "--config", str(config(1)), "--attribute"])

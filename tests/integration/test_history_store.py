@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from orchestrator.history import store
-from orchestrator.results import Outcome, RunResult, SoakInfo
+from orchestrator.results.model import Outcome, RunResult, SoakInfo
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -73,18 +73,37 @@ def pg_server():
         run_as = ["runuser", "-u", "postgres", "--"]
     data, port = base / "data", _free_port()
     try:
-        subprocess.run(run_as + [initdb, "-D", str(data), "-A", "trust", "-U", "orch", "-N"],
-                       check=True, capture_output=True, timeout=120)
-        subprocess.run(run_as + [pg_ctl, "-D", str(data), "-l", str(base / "log"), "-w", "-t", "60",
-                                 "-o", f"-k {base} -p {port} -c listen_addresses='' -c fsync=off",
-                                 "start"], check=True, capture_output=True, timeout=90)
+        subprocess.run(
+            run_as + [initdb, "-D", str(data), "-A", "trust", "-U", "orch", "-N"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        subprocess.run(
+            run_as
+            + [
+                pg_ctl,
+                "-D",
+                str(data),
+                "-l",
+                str(base / "log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-k {base} -p {port} -c listen_addresses='' -c fsync=off",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=90,
+        )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         log = (base / "log").read_text(errors="replace")[-2000:] if (base / "log").exists() else ""
         shutil.rmtree(base, ignore_errors=True)
         pytest.skip(f"could not start a throwaway PostgreSQL server: {exc} {getattr(exc, 'stderr', '')!r} {log}")
     yield str(base), port, "orch"
-    subprocess.run(run_as + [pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"],
-                   capture_output=True, timeout=60)
+    subprocess.run(run_as + [pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True, timeout=60)
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -133,21 +152,48 @@ def test_a_run_stored_as_orch_run_1_still_loads(db):
     save_run stored it (json.dumps of the dict), read back as a RunResult."""
     raw = fixture("run_growing.json")
     assert raw["schema"] == "orch.run/1"
-    raw["soak"] = {"name": "nightly", "config": "/srv/nightly.toml", "matrix_key": "nightly/a",
-                   "cell": {"name": "a", "strategies": ["recreate"]}, "outcome": "regression",
-                   "regressions": [{"kind": "growth", "strategy": "recreate", "model": None,
-                                    "growth_mb_per_iter": 1.5, "baseline_ci_high": 0.2, "message": "m"}],
-                   "notes": ["n"], "baseline_run_ids": ["r-1"], "error": None}
+    raw["soak"] = {
+        "name": "nightly",
+        "config": "/srv/nightly.toml",
+        "matrix_key": "nightly/a",
+        "cell": {"name": "a", "strategies": ["recreate"]},
+        "outcome": "regression",
+        "regressions": [
+            {
+                "kind": "growth",
+                "strategy": "recreate",
+                "model": None,
+                "growth_mb_per_iter": 1.5,
+                "baseline_ci_high": 0.2,
+                "message": "m",
+            }
+        ],
+        "notes": ["n"],
+        "baseline_run_ids": ["r-1"],
+        "error": None,
+    }
     store.save_run(typed("run_crashed.json"), db)  # the tables, made by this orch
     with store._writer(store.get_db_engine(db)).begin() as conn:
-        conn.execute(store.runs.insert().values(
-            run_id=raw["run_id"], started_at=store.parse_time(raw["started_at"]), stored_at=store._utcnow(),
-            kind="soak", engine="calibration", status="ok", matrix_key="nightly/a", outcome="regression",
-            result=json.dumps(raw, ensure_ascii=False, default=str)))
+        conn.execute(
+            store.runs.insert().values(
+                run_id=raw["run_id"],
+                started_at=store.parse_time(raw["started_at"]),
+                stored_at=store._utcnow(),
+                kind="soak",
+                engine="calibration",
+                status="ok",
+                matrix_key="nightly/a",
+                outcome="regression",
+                result=json.dumps(raw, ensure_ascii=False, default=str),
+            )
+        )
     loaded = store.load_run(raw["run_id"], db)
     assert loaded == RunResult.from_json(raw)
-    assert loaded.schema == "orch.run/2" and [r.strategy for r in loaded.results] == \
-        ["restart", "recreate", "fresh-process"]
+    assert loaded.schema == "orch.run/2" and [r.strategy for r in loaded.results] == [
+        "restart",
+        "recreate",
+        "fresh-process",
+    ]
     assert loaded.results[1].summary.growth_mb_per_iter == raw["results"][1]["summary"]["growth_mb_per_iter"]
     assert loaded.soak.outcome is Outcome.REGRESSION and loaded.soak.baseline_run_ids == ["r-1"]
     assert loaded.soak.regressions[0].baseline_ci_high == 0.2
@@ -216,7 +262,10 @@ def test_missing_run_is_a_clear_error(db):
 
 def test_parse_since():
     assert store.parse_since(None) is None
-    assert abs((store.parse_time("2025-03-01T10:00:00+02:00") - store.parse_since("2025-03-01T08:00:00")).total_seconds()) == 0
+    assert (
+        abs((store.parse_time("2025-03-01T10:00:00+02:00") - store.parse_since("2025-03-01T08:00:00")).total_seconds())
+        == 0
+    )
     with pytest.raises(ValueError):
         store.parse_since("last tuesday")
 
@@ -245,12 +294,18 @@ def test_old_database_is_migrated_and_keeps_its_rows(db):
     db_engine = sa.create_engine(url)
     assert store.migrate(db_engine, target=1) == 1
     with db_engine.begin() as conn:  # a run stored by version 1 (no outcome, no CER)
-        pk = conn.execute(sa.text(
-            "INSERT INTO runs (run_id, started_at, stored_at, kind, engine, status, result) "
-            "VALUES ('old-1', '2024-01-01 00:00:00', '2024-01-01 00:00:00', 'run', 'calibration', 'ok', "
-            "'{\"schema\": \"orch.run/1\", \"run_id\": \"old-1\", \"results\": []}') RETURNING id")).scalar_one()
-        conn.execute(sa.text(f"INSERT INTO run_strategies (run_pk, position, strategy, status) "
-                             f"VALUES ({pk}, 0, 'restart', 'ok')"))
+        pk = conn.execute(
+            sa.text(
+                "INSERT INTO runs (run_id, started_at, stored_at, kind, engine, status, result) "
+                "VALUES ('old-1', '2024-01-01 00:00:00', '2024-01-01 00:00:00', 'run', 'calibration', 'ok', "
+                '\'{"schema": "orch.run/1", "run_id": "old-1", "results": []}\') RETURNING id'
+            )
+        ).scalar_one()
+        conn.execute(
+            sa.text(
+                f"INSERT INTO run_strategies (run_pk, position, strategy, status) VALUES ({pk}, 0, 'restart', 'ok')"
+            )
+        )
     assert "outcome" not in {c["name"] for c in sa.inspect(db_engine).get_columns("runs")}
     db_engine.dispose()
 
@@ -267,19 +322,23 @@ def test_old_database_is_migrated_and_keeps_its_rows(db):
 def test_a_row_that_is_no_orch_result_is_named(db):
     store.save_run(typed("run_growing.json"), db)  # the tables
     with store._writer(store.get_db_engine(db)).begin() as conn:
-        conn.execute(store.runs.insert().values(run_id="odd-1", stored_at=store._utcnow(), kind="run",
-                                                result='{"run_id": "odd-1"}'))
+        conn.execute(
+            store.runs.insert().values(
+                run_id="odd-1", stored_at=store._utcnow(), kind="run", result='{"run_id": "odd-1"}'
+            )
+        )
     with pytest.raises(store.ResultError) as err:
         store.load_run("odd-1", db)
-    assert str(err.value) == ("stored run odd-1 is not an orch result: unknown result schema None: "
-                              "this orch reads orch.run/1, orch.run/2")
+    assert str(err.value) == (
+        "stored run odd-1 is not an orch result: unknown result schema None: this orch reads orch.run/1, orch.run/2"
+    )
 
 
 # --- two writers at once ---------------------------------------------------------------------------
 WRITER = textwrap.dedent("""
     import json, os, sys, time
     from orchestrator.history import store
-    from orchestrator.results import RunResult
+    from orchestrator.results.model import RunResult
     db, tag, n, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     result = RunResult.from_json(json.load(open(sys.argv[5])))
     while not os.path.exists(go):
@@ -299,10 +358,15 @@ def test_two_processes_writing_at_once_lose_nothing(db, tmp_path):
     script.write_text(WRITER)
     go = tmp_path / "go"
     n = 12
-    procs = [subprocess.Popen([sys.executable, str(script), db, tag, str(n), str(go),
-                               str(FIXTURES / "run_growing.json")],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for tag in ("a", "b")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), db, tag, str(n), str(go), str(FIXTURES / "run_growing.json")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag in ("a", "b")
+    ]
     time.sleep(0.3)
     go.write_text("")
     for p in procs:
@@ -331,8 +395,11 @@ def test_lib_hash_is_the_first_4_mib_and_the_size(tmp_path):
     a.write_bytes(ELF_A)
     b.write_bytes(ELF_B)
     big.write_bytes(bytes(range(256)) * (5 << 12))  # 5 MiB: what follows the first 4 MiB is not read
-    assert (store.lib_hash(a), store.lib_hash(b), store.lib_hash(big)) == ("df5831be2aeb", "436baee6fb68",
-                                                                            "e271d1db6ef0")
+    assert (store.lib_hash(a), store.lib_hash(b), store.lib_hash(big)) == (
+        "df5831be2aeb",
+        "436baee6fb68",
+        "e271d1db6ef0",
+    )
     assert store.lib_hash(tmp_path / "missing.so") is None and store.lib_hash(None) is None
 
 
@@ -348,8 +415,12 @@ def test_build_identity(tmp_path):
     assert store.build_identity(dict(chat, lib=str(tmp_path / "gone.so"))) == "4a4310e165ca"
     assert store.build_identity({"name": "chatllm"}) is None and store.build_identity({}) is None
     # orch ab: the sides' differences under engine.ab (a patched working tree: the same commit)
-    ab = {"name": "chatllm", "commit": "4a4310e165ca", "threads": 2,
-          "ab": {"a": {"chatllm_dir": "/up", "lib": str(a)}, "b": {"chatllm_dir": "/fix", "lib": str(b)}}}
+    ab = {
+        "name": "chatllm",
+        "commit": "4a4310e165ca",
+        "threads": 2,
+        "ab": {"a": {"chatllm_dir": "/up", "lib": str(a)}, "b": {"chatllm_dir": "/fix", "lib": str(b)}},
+    }
     assert store.build_identity(ab) == "A 4a4310e165ca+lib:df5831be2aeb | B 4a4310e165ca+lib:436baee6fb68"
     assert store.build_identity(ab, hash_lib=False) == "4a4310e165ca"
     threads = {"name": "chatllm", "commit": "c0ffee", "ab": {"a": {"threads": 1}, "b": {"threads": 2}}}
@@ -371,8 +442,11 @@ def test_runs_carry_their_host_and_build_and_list_by_host(db, tmp_path):
         store.save_run(r, db)
     lib.write_bytes(ELF_B)  # rebuilt after the run was stored: the row keeps the build it ran
     by_id = {r.run_id: (r.host, r.build) for r in store.list_runs(db)}
-    assert by_id == {grow.run_id: ("bench-1", "calibration"),
-                     "r-bench-2": ("bench-2", "4a4310e165ca+lib:df5831be2aeb"), "r-nameless": (None, "calibration")}
+    assert by_id == {
+        grow.run_id: ("bench-1", "calibration"),
+        "r-bench-2": ("bench-2", "4a4310e165ca+lib:df5831be2aeb"),
+        "r-nameless": (None, "calibration"),
+    }
     assert [r.run_id for r in store.list_runs(db, host="bench-2")] == ["r-bench-2"]
     assert [r.run_id for r in store.list_runs(db, host="bench-1")] == [grow.run_id]
     assert store.list_runs(db, host="bench") == []  # the hostname exactly
@@ -386,26 +460,49 @@ def test_migration_3_fills_host_and_build_from_the_stored_results(db):
     db_engine = sa.create_engine(url)
     assert store.migrate(db_engine, target=2) == 2
     grow = fixture("run_growing.json")
-    chat = dict(grow, run_id="old-chat", engine={"name": "chatllm", "commit": "4a4310e165ca",
-                                                  "lib": "/nonexistent/libchatllm.so"},
-                host=dict(grow["host"], hostname="bench-2"))
-    late = {"schema": "orch.run/1", "run_id": "old-late", "note": "x" * (store.HEAD_CHARS + 10),
-            "host": {"hostname": "far"}, "engine": {"name": "calibration"}}  # host past the head
-    rows = {"old-calib": json.dumps(dict(grow, run_id="old-calib")), "old-chat": json.dumps(chat),
-            "old-late": json.dumps(late), "old-bare": json.dumps({"schema": "orch.run/1", "run_id": "old-bare"}),
-            "old-junk": "not json at all"}
+    chat = dict(
+        grow,
+        run_id="old-chat",
+        engine={"name": "chatllm", "commit": "4a4310e165ca", "lib": "/nonexistent/libchatllm.so"},
+        host=dict(grow["host"], hostname="bench-2"),
+    )
+    late = {
+        "schema": "orch.run/1",
+        "run_id": "old-late",
+        "note": "x" * (store.HEAD_CHARS + 10),
+        "host": {"hostname": "far"},
+        "engine": {"name": "calibration"},
+    }  # host past the head
+    rows = {
+        "old-calib": json.dumps(dict(grow, run_id="old-calib")),
+        "old-chat": json.dumps(chat),
+        "old-late": json.dumps(late),
+        "old-bare": json.dumps({"schema": "orch.run/1", "run_id": "old-bare"}),
+        "old-junk": "not json at all",
+    }
     with db_engine.begin() as conn:
         for run_id, text in rows.items():
-            conn.execute(sa.text("INSERT INTO runs (run_id, started_at, stored_at, kind, engine, status, result) "
-                                 "VALUES (:r, '2024-01-01 00:00:00', '2024-01-01 00:00:00', 'run', 'x', 'ok', :t)"),
-                         {"r": run_id, "t": text})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO runs (run_id, started_at, stored_at, kind, engine, status, result) "
+                    "VALUES (:r, '2024-01-01 00:00:00', '2024-01-01 00:00:00', 'run', 'x', 'ok', :t)"
+                ),
+                {"r": run_id, "t": text},
+            )
     assert "host" not in {c["name"] for c in sa.inspect(db_engine).get_columns("runs")}
     assert store.migrate(db_engine) == store.SCHEMA_VERSION >= 3
     with db_engine.connect() as conn:
-        got = {r.run_id: (r.host, r.build) for r in conn.execute(sa.select(store.runs.c.run_id, store.runs.c.host,
-                                                                                 store.runs.c.build))}
+        got = {
+            r.run_id: (r.host, r.build)
+            for r in conn.execute(sa.select(store.runs.c.run_id, store.runs.c.host, store.runs.c.build))
+        }
     db_engine.dispose()
-    assert got == {"old-calib": ("bench-1", "calibration"), "old-chat": ("bench-2", "4a4310e165ca"),
-                   "old-late": ("far", "calibration"), "old-bare": (None, None), "old-junk": (None, None)}
+    assert got == {
+        "old-calib": ("bench-1", "calibration"),
+        "old-chat": ("bench-2", "4a4310e165ca"),
+        "old-late": ("far", "calibration"),
+        "old-bare": (None, None),
+        "old-junk": (None, None),
+    }
     assert {c["name"] for c in sa.inspect(store.get_db_engine(db)).get_indexes("runs")} >= {"ix_runs_host_started"}
     assert [r.run_id for r in store.list_runs(db, host="bench-2")] == ["old-chat"]

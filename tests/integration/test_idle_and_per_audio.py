@@ -2,8 +2,8 @@
 of audio, on the calibration engine."""
 
 import pytest
-from orchestrator.plan import RunPlan
-from orchestrator.runner import execute
+from orchestrator.run.plan import RunPlan
+from orchestrator.run.runner import execute
 
 from conftest import FAST, REPO
 
@@ -11,8 +11,15 @@ AUDIO = REPO / "samples" / "phone-zh.wav"
 
 
 def test_idle_mark_on_the_last_record_of_a_long_lived_worker_only(tmp_path):
-    p = RunPlan(strategies=["restart", "fresh-process"], iters=4, warmup=1, engine_options={**FAST, "leak_mb": 2.0},
-                out_dir=tmp_path, iter_timeout=20, idle_s=0.5)
+    p = RunPlan(
+        strategies=["restart", "fresh-process"],
+        iters=4,
+        warmup=1,
+        engine_options={**FAST, "leak_mb": 2.0},
+        out_dir=tmp_path,
+        iter_timeout=20,
+        idle_s=0.5,
+    )
     restart, fresh = execute(p).results
     assert restart.status == "ok" and fresh.status == "ok"
     marks = [sorted(it.phases) for it in restart.iterations]
@@ -34,8 +41,15 @@ def test_idle_must_be_shorter_than_the_iteration_timeout(tmp_path):
 
 
 def test_growth_per_second_of_audio(tmp_path):
-    p = RunPlan(strategies=["restart"], iters=6, warmup=1, engine_options={**FAST, "leak_mb": 2.0},
-                out_dir=tmp_path, audio=str(AUDIO), iter_timeout=20)
+    p = RunPlan(
+        strategies=["restart"],
+        iters=6,
+        warmup=1,
+        engine_options={**FAST, "leak_mb": 2.0},
+        out_dir=tmp_path,
+        audio=str(AUDIO),
+        iter_timeout=20,
+    )
     r = execute(p).results[0]
     s = r.summary
     assert p.audio_s and p.audio_s > 1

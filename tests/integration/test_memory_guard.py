@@ -5,15 +5,22 @@ strategy runs; the summary projects what the planned iterations would have neede
 import json
 import math
 
-from orchestrator.plan import RunPlan
-from orchestrator.runner import execute
+from orchestrator.run.plan import RunPlan
+from orchestrator.run.runner import execute
 
 from conftest import FAST
 
 
 def test_guard_stops_a_leaking_worker_at_the_expected_iteration(tmp_path):
-    p = RunPlan(strategies=["restart", "fresh-process"], iters=20, warmup=1, engine="calibration",
-                engine_options={**FAST, "leak_mb": 50.0}, out_dir=tmp_path, iter_timeout=20)
+    p = RunPlan(
+        strategies=["restart", "fresh-process"],
+        iters=20,
+        warmup=1,
+        engine="calibration",
+        engine_options={**FAST, "leak_mb": 50.0},
+        out_dir=tmp_path,
+        iter_timeout=20,
+    )
     p.max_rss_mb = 300.0
     res = execute(p)
     guarded, other = res.results

@@ -1,17 +1,22 @@
 """Scenarios switch and align on the calibration engine."""
 
-
-from orchestrator import alignment
-from orchestrator.plan import RunPlan
-from orchestrator.runner import execute
+from orchestrator.results import alignment
+from orchestrator.run.plan import RunPlan
+from orchestrator.run.runner import execute
 
 from conftest import FAST
 
 
 def test_switch_attributes_a_load_leak_to_the_model_that_leaks(tmp_path):
-    p = RunPlan(strategies=["restart", "recreate", "fresh-process"], iters=7, warmup=1, scenario="switch",
-                models=["a:16", "b:48"], engine_options={**FAST, "leak_on_load_mb": 5.0, "leak_models": ["b"]},
-                out_dir=tmp_path)
+    p = RunPlan(
+        strategies=["restart", "recreate", "fresh-process"],
+        iters=7,
+        warmup=1,
+        scenario="switch",
+        models=["a:16", "b:48"],
+        engine_options={**FAST, "leak_on_load_mb": 5.0, "leak_models": ["b"]},
+        out_dir=tmp_path,
+    )
     run = execute(p)
     res = {r.strategy: r for r in run.results}
     assert res["restart"].status == "skipped"
@@ -27,15 +32,23 @@ def test_switch_attributes_a_load_leak_to_the_model_that_leaks(tmp_path):
     assert fp.status == "ok" and fp.summary.verdict == "stable"
     assert len(fp.iterations) == 14
     # what `compare` prints under its table: one row per strategy and model
-    from orchestrator.output import switch_rows
+    from orchestrator.results.output import switch_rows
+
     rows = {(r[0], r[1]): r for r in switch_rows(run)}
     assert set(rows) == {(s, m) for s in ("recreate", "fresh-process") for m in ("a:16", "b:48")}
     assert abs(rows[("recreate", "b:48")][5] - 5.0) <= 0.25 and abs(rows[("recreate", "a:16")][5]) <= 0.1
 
 
 def test_align_checks_every_result(tmp_path, shared):
-    p = RunPlan(strategies=["restart", "cli", "cli-interactive"], iters=3, warmup=0, scenario="align",
-                audio=str(shared / "samples" / "jfk.wav"), engine_options=FAST, out_dir=tmp_path)
+    p = RunPlan(
+        strategies=["restart", "cli", "cli-interactive"],
+        iters=3,
+        warmup=0,
+        scenario="align",
+        audio=str(shared / "samples" / "jfk.wav"),
+        engine_options=FAST,
+        out_dir=tmp_path,
+    )
     results = execute(p).results
     # an interactive program takes one audio path per request: no room for the transcript
     assert results[-1].status == "skipped" and "transcript" in results[-1].error
@@ -48,8 +61,10 @@ def test_align_checks_every_result(tmp_path, shared):
 
 
 def test_alignment_checks_count_nonsense_instead_of_crashing():
-    text = '[{"start": 2.0, "end": 1.0, "text": "so"}, {"start": 0.5, "end": 30.0, "text": "And"},' \
-           ' {"start": 0.6, "end": 0.7, "text": "bogus"}]'
+    text = (
+        '[{"start": 2.0, "end": 1.0, "text": "so"}, {"start": 0.5, "end": 30.0, "text": "And"},'
+        ' {"start": 0.6, "end": 0.7, "text": "bogus"}]'
+    )
     c = alignment.check(text, "And so, my", audio_s=11.0)
     assert c["inverted"] == 1 and c["backwards"] == 1 and c["out_of_range"] == 1
     assert c["missing"] == 1 and c["extra"] == 1

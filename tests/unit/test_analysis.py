@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
-from orchestrator import analysis, metrics
-from orchestrator.plan import Thresholds
-from orchestrator.results import IterationRecord
+from orchestrator.results import analysis, metrics
+from orchestrator.results.model import IterationRecord
+from orchestrator.run.plan import Thresholds
 
 TH = Thresholds()
 
@@ -50,8 +50,16 @@ def test_too_few_points_gives_no_verdict():
 
 
 def test_summary_leaves_warmup_out():
-    its = [{"i": i, "warmup": i <= 2, "ttft_ms": 1000.0 if i <= 2 else 10.0, "rss_mb": 50.0 + (30 if i <= 2 else 0),
-            "text": "x"} for i in range(1, 11)]
+    its = [
+        {
+            "i": i,
+            "warmup": i <= 2,
+            "ttft_ms": 1000.0 if i <= 2 else 10.0,
+            "rss_mb": 50.0 + (30 if i <= 2 else 0),
+            "text": "x",
+        }
+        for i in range(1, 11)
+    ]
     s = analysis.summarize(recs(its), TH)
     assert s.ttft_ms_median == 10.0
     assert s.verdict == "stable"
@@ -83,12 +91,15 @@ def test_burst_is_flagged():
 
 
 def test_teardown_notes_are_condensed_per_finding():
-    from orchestrator.output import condense_notes
+    from orchestrator.results.output import condense_notes
 
     abort = "worker killed by SIGABRT at exit, after finishing its work"
     notes = [f"fresh-process#{i}: {abort}" for i in (1, 2, 5)] + ["restart#1: hung at exit", "plain note"]
-    assert condense_notes(notes) == [f"{abort} (3 workers: fresh-process#1 ... fresh-process#5)",
-                                     "restart#1: hung at exit", "plain note"]
+    assert condense_notes(notes) == [
+        f"{abort} (3 workers: fresh-process#1 ... fresh-process#5)",
+        "restart#1: hung at exit",
+        "plain note",
+    ]
 
 
 def test_switch_memory_series_never_mixes_models():
@@ -98,10 +109,17 @@ def test_switch_memory_series_never_mixes_models():
     rng = np.random.default_rng(7)
     its = []
     for i in range(1, 21):
-        its.append({"i": i, "model": "a", "rss_mb": 81.6 + rng.normal(0, 0.05), "ttft_ms": 80.0, "text": "x",
-                    "warmup": i <= 2})
-        b = {"i": i, "model": "b", "rss_mb": 104.0 + rng.normal(0, 0.05), "ttft_ms": 90.0, "text": "y",
-             "warmup": i <= 2}
+        its.append(
+            {"i": i, "model": "a", "rss_mb": 81.6 + rng.normal(0, 0.05), "ttft_ms": 80.0, "text": "x", "warmup": i <= 2}
+        )
+        b = {
+            "i": i,
+            "model": "b",
+            "rss_mb": 104.0 + rng.normal(0, 0.05),
+            "ttft_ms": 90.0,
+            "text": "y",
+            "warmup": i <= 2,
+        }
         if i in (5, 18):  # where it happened in the run
             b.update(ttft_ms=None, text="")  # an empty answer: a finished request all the same
         its.append(b)
@@ -114,8 +132,16 @@ def test_switch_memory_series_never_mixes_models():
 
 
 def test_ttft_phase_medians_over_measured_iterations():
-    its = [{"i": i, "warmup": i == 1, "rss_mb": 10.0, "ttft_ms": 100.0,
-            "ttft_phases": {"decode_ms": float(i), "prefill_ms": 10.0 * i}} for i in range(1, 6)]
+    its = [
+        {
+            "i": i,
+            "warmup": i == 1,
+            "rss_mb": 10.0,
+            "ttft_ms": 100.0,
+            "ttft_phases": {"decode_ms": float(i), "prefill_ms": 10.0 * i},
+        }
+        for i in range(1, 6)
+    ]
     its.append({"i": 6, "rss_mb": 10.0, "ttft_ms": 100.0})  # an engine that gave no breakdown here
     s = analysis.summarize(recs(its), TH)
     assert s.ttft_phases_median == {"decode_ms": 3.5, "prefill_ms": 35.0}

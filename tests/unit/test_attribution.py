@@ -1,10 +1,10 @@
-"""orchestrator.attribution without a tracer: the iteration windows, naming a stack past
+"""orchestrator.studies.attribution without a tracer: the iteration windows, naming a stack past
 the allocator plumbing, and the result block's JSON round trip (written only when present)."""
 
 from __future__ import annotations
 
-from orchestrator import attribution
-from orchestrator.results import AttributedStack, Attribution, StrategyResult
+from orchestrator.results.model import AttributedStack, Attribution, StrategyResult
+from orchestrator.studies import attribution
 
 
 def test_iteration_windows_skip_warmup_and_the_last_iteration():
@@ -63,7 +63,7 @@ def test_render_names_the_error_and_the_top_stacks():
 
 def test_the_html_report_has_a_table_of_the_stacks():
     from orchestrator.history.report import _attribution_section
-    from orchestrator.results import RunResult
+    from orchestrator.results.model import RunResult
 
     att = Attribution(
         tracer="memray",

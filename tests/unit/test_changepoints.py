@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from orchestrator.history import changepoints as cp
-from orchestrator.results import Outcome, RunResult, SoakInfo, StrategyResult, Summary
+from orchestrator.results.model import Outcome, RunResult, SoakInfo, StrategyResult, Summary
 
 SEED = 7
 
@@ -58,8 +58,9 @@ def test_a_blip_shorter_than_the_window_is_no_change_point(runs):
 @pytest.mark.parametrize("kind, at_most_off, seeds_found", [("step", 2, 200), ("creep", 2, 197)])
 def test_over_200_seeds(kind, at_most_off, seeds_found):
     """The rates docs/history.md gives (scripts/compare_changepoints.py --seeds 200)."""
-    hits = sum(1 for s in range(200) if [abs(f.index - 20) <= at_most_off for f in cp.detect(cp.synthetic(kind, s))]
-               == [True])
+    hits = sum(
+        1 for s in range(200) if [abs(f.index - 20) <= at_most_off for f in cp.detect(cp.synthetic(kind, s))] == [True]
+    )
     assert hits == seeds_found
 
 
@@ -94,15 +95,30 @@ def test_a_step_is_seen_once_five_runs_follow_it_and_then_is_not_new():
 T0 = dt.datetime(2026, 1, 1, 3, 15, tzinfo=dt.timezone.utc)
 
 
-def soak_run(i: int, growth: float, ttft: float, key: str = "n/calib", status: str = "ok", host: str = "bench-1",
-             engine: dict | None = None) -> RunResult:
-    summary = Summary(growth_mb_per_iter=growth, growth_ci95=[growth - 0.01, growth + 0.01], ttft_ms_median=ttft,
-                      tokens_per_s_median=1000.0)
-    return RunResult(run_id=f"2026-r{i:02d}" + ("" if host == "bench-1" else f"-{host}"),
-                     started_at=(T0 + dt.timedelta(days=i)).isoformat(), host={"hostname": host},
-                     engine=engine or {"name": "calibration"}, plan={"strategies": ["restart"]},
-                     results=[StrategyResult(strategy="restart", status=status, summary=summary)],
-                     soak=SoakInfo(name="n", matrix_key=key, outcome=Outcome.OK))
+def soak_run(
+    i: int,
+    growth: float,
+    ttft: float,
+    key: str = "n/calib",
+    status: str = "ok",
+    host: str = "bench-1",
+    engine: dict | None = None,
+) -> RunResult:
+    summary = Summary(
+        growth_mb_per_iter=growth,
+        growth_ci95=[growth - 0.01, growth + 0.01],
+        ttft_ms_median=ttft,
+        tokens_per_s_median=1000.0,
+    )
+    return RunResult(
+        run_id=f"2026-r{i:02d}" + ("" if host == "bench-1" else f"-{host}"),
+        started_at=(T0 + dt.timedelta(days=i)).isoformat(),
+        host={"hostname": host},
+        engine=engine or {"name": "calibration"},
+        plan={"strategies": ["restart"]},
+        results=[StrategyResult(strategy="restart", status=status, summary=summary)],
+        soak=SoakInfo(name="n", matrix_key=key, outcome=Outcome.OK),
+    )
 
 
 def bench2_run(i: int) -> RunResult:
@@ -111,8 +127,13 @@ def bench2_run(i: int) -> RunResult:
     when its chatllm.cpp build changed (commit aaaa → bbbb; no library to hash)."""
     growth = 0.3 + 0.02 * np.random.default_rng(11).standard_normal(40)
     ttft = [v * (1.2 if k >= 30 else 1.0) for k, v in enumerate(cp.synthetic("flat", 11))]
-    run = soak_run(i, float(growth[i]), ttft[i], host="bench-2",
-                   engine={"name": "chatllm", "commit": "aaaa" if i < 30 else "bbbb", "threads": 2})
+    run = soak_run(
+        i,
+        float(growth[i]),
+        ttft[i],
+        host="bench-2",
+        engine={"name": "chatllm", "commit": "aaaa" if i < 30 else "bbbb", "threads": 2},
+    )
     run.started_at = (T0 + dt.timedelta(days=i, hours=1)).isoformat()
     return run
 
@@ -140,8 +161,9 @@ def test_series_and_change_points_of_the_history(history):
     assert len(series[("bench-2", "n/calib", "restart", None, "growth_mb_per_iter")].points) == 40
     assert len(series[("bench-1", "n/other", "restart", None, "ttft_ms_median")].points) == 1
     assert len(series) == 2 * 3 + 3  # (bench-1, bench-2) × n/calib × 3 figures (no CER); bench-1 × n/other
-    assert {p.build for p in series[("bench-1", "n/calib", "restart", None, "growth_mb_per_iter")].points} == \
-        {"calibration"}
+    assert {p.build for p in series[("bench-1", "n/calib", "restart", None, "growth_mb_per_iter")].points} == {
+        "calibration"
+    }
     b2 = series[("bench-2", "n/calib", "restart", None, "ttft_ms_median")]
     assert [p.build for p in b2.points] == ["aaaa"] * 30 + ["bbbb"] * 10
     found = cp.find_changes(history)
@@ -150,11 +172,15 @@ def test_series_and_change_points_of_the_history(history):
         ("bench-1", "n/calib", "growth_mb_per_iter", "2026-r20", 20, 40),
         ("bench-2", "n/calib", "ttft_ms_median", "2026-r30-bench-2", 30, 40),
     ]
-    assert found[1].message() == ("restart: growth MB/iter 0.005 → 0.319 from run 2026-r20 "
-                                  "(2026-01-21 03:15 UTC; run 21 of 40; build calibration; Chow p=8.7e-26)")
+    assert found[1].message() == (
+        "restart: growth MB/iter 0.005 → 0.319 from run 2026-r20 "
+        "(2026-01-21 03:15 UTC; run 21 of 40; build calibration; Chow p=8.7e-26)"
+    )
     assert "then +1.1 a run" in found[0].message()
-    assert found[2].message() == ("restart: TTFT ms (p50) 99.2 → 119.9 (+21%) from run 2026-r30-bench-2 "
-                                  "(2026-01-31 04:15 UTC; run 31 of 40; build aaaa → bbbb; Chow p=6.2e-33)")
+    assert found[2].message() == (
+        "restart: TTFT ms (p50) 99.2 → 119.9 (+21%) from run 2026-r30-bench-2 "
+        "(2026-01-31 04:15 UTC; run 31 of 40; build aaaa → bbbb; Chow p=6.2e-33)"
+    )
     assert (found[2].build_before, found[2].build_after, found[0].builds) == ("aaaa", "bbbb", "calibration")
     assert [c.run_id for c in cp.find_changes(history, since="2026-01-23")] == ["2026-r30-bench-2"]
     assert [c.run_id for c in cp.find_changes(history, since="2026-01-21T12:00", host="bench-1")] == ["2026-r21"]
@@ -192,7 +218,8 @@ def test_orch_history_changes_lists_them_by_host(history):
     res = CliRunner().invoke(main, ["history", "changes", "--db", history, "--host", "bench-2", "--format", "csv"])
     assert res.exit_code == 0, res.output
     assert [line.split(",")[:7] for line in res.output.strip().splitlines()[1:]] == [
-        ["bench-2", "2026-01-31 04:15:00", "n/calib", "restart", "", "TTFT ms (p50)", "2026-r30-bench-2"]]
+        ["bench-2", "2026-01-31 04:15:00", "n/calib", "restart", "", "TTFT ms (p50)", "2026-r30-bench-2"]
+    ]
     res = CliRunner().invoke(main, ["history", "changes", "--db", history, "--host", "nowhere"])
     assert res.exit_code == 0 and "no change points match" in res.output
     res = CliRunner().invoke(main, ["history", "changes", "--db", history, "--soak", "n/other"])
@@ -203,8 +230,8 @@ def test_orch_history_changes_lists_them_by_host(history):
 
 # ------------------------------------------------------------------ soak
 def test_a_soak_run_that_brings_a_change_point_exits_1_and_says_so(history, capsys):
-    from orchestrator import soak
     from orchestrator.history import prometheus, store
+    from orchestrator.studies import soak
 
     # the 23rd run of a key whose growth stepped at run 20: the first with which the change
     # point shows
@@ -225,8 +252,9 @@ def test_a_soak_run_that_brings_a_change_point_exits_1_and_says_so(history, caps
     assert soak._new_change_points(db, key, soak_run(23, growth[23], 100.0, key=key), notes) == []
 
     run = soak.CellRun(soak="n", matrix_key=key, result=today, outcome=Outcome.OK, changes=found, finished=1.0)
-    quiet = soak.CellRun(soak="n", matrix_key="n/late", result=soak_run(40, 0.3, 100.0), outcome=Outcome.OK,
-                         changes=[], finished=1.0)
+    quiet = soak.CellRun(
+        soak="n", matrix_key="n/late", result=soak_run(40, 0.3, 100.0), outcome=Outcome.OK, changes=[], finished=1.0
+    )
     soak._print_cell(run, "table", inputs_named=False)
     out = capsys.readouterr()
     assert f"CHANGE {key}: restart: growth MB/iter" in out.out and "from run 2026-r18" in out.out
@@ -249,8 +277,8 @@ def test_soak_config_sets_the_change_point_search(history):
     """change_min_size / change_max_pvalue (the `history changes` options) reach soak's own
     look: the step at run 20 shows with 3 runs after it at the default 5 runs a side, and
     not while 10 runs a side are asked for."""
-    from orchestrator import soak
     from orchestrator.history import store
+    from orchestrator.studies import soak
 
     settings = soak._settings({"change_min_size": 10, "change_max_pvalue": 0.001}, None, None, None, False)
     assert settings.changes == cp.Settings(min_size=10, max_pvalue=0.001)

@@ -1,11 +1,11 @@
-"""orchestrator.elfdebug: section names of an ELF file, debug info present or not."""
+"""orchestrator.studies.elfdebug: section names of an ELF file, debug info present or not."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from orchestrator import elfdebug
+from orchestrator.studies import elfdebug
 
 
 def test_an_elf_file_has_sections_and_a_yes_or_no_answer():

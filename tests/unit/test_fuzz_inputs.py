@@ -12,14 +12,15 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from orchestrator.cli import main
-from orchestrator.soak import CELL_KEYS, SOAK_KEYS
+from orchestrator.studies.soak import CELL_KEYS, SOAK_KEYS
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 # mostly text (valid UTF-8 with Chinese numerals, \r, \n), sometimes raw bytes
 TEXTISH = st.one_of(
-    st.text(alphabet=st.sampled_from("一二三十百千万亿零两点年月日号 abcAB.,，。\r\n0123456789"), max_size=40)
-    .map(lambda t: t.encode("utf-8")),
+    st.text(alphabet=st.sampled_from("一二三十百千万亿零两点年月日号 abcAB.,，。\r\n0123456789"), max_size=40).map(
+        lambda t: t.encode("utf-8")
+    ),
     st.text(max_size=40).map(lambda t: t.encode("utf-8")),
     st.binary(max_size=40),
 )
@@ -69,14 +70,31 @@ def test_itn_file_any_bytes(tmp_path, data):
 
 
 @FUZZ
-@given(ref=TEXTISH, hyp=TEXTISH, mode=st.sampled_from(["auto", "cer", "wer", "mixed"]),
-       flags=st.lists(st.sampled_from(["--convert", "--no-normalize"]), unique=True),
-       fmt=st.sampled_from(["table", "json", "csv", "md"]))
+@given(
+    ref=TEXTISH,
+    hyp=TEXTISH,
+    mode=st.sampled_from(["auto", "cer", "wer", "mixed"]),
+    flags=st.lists(st.sampled_from(["--convert", "--no-normalize"]), unique=True),
+    fmt=st.sampled_from(["table", "json", "csv", "md"]),
+)
 def test_score_files_any_bytes(tmp_path, ref, hyp, mode, flags, fmt):
     (tmp_path / "ref.txt").write_bytes(ref)
     (tmp_path / "hyp.txt").write_bytes(hyp)
-    result = CliRunner().invoke(main, ["score", "--reference", str(tmp_path / "ref.txt"), "--hypothesis",
-                                       str(tmp_path / "hyp.txt"), "--mode", mode, "--format", fmt, *flags])
+    result = CliRunner().invoke(
+        main,
+        [
+            "score",
+            "--reference",
+            str(tmp_path / "ref.txt"),
+            "--hypothesis",
+            str(tmp_path / "hyp.txt"),
+            "--mode",
+            mode,
+            "--format",
+            fmt,
+            *flags,
+        ],
+    )
     _clean(result)
     bad = {what: _first_bad_byte(data) for what, data in (("reference", ref), ("hypothesis", hyp))}
     if bad["reference"] is None and bad["hypothesis"] is None:
@@ -125,36 +143,90 @@ def toml_document(doc: dict) -> str:
     return "".join(f"{_toml_str(k)} = {_toml_value(v)}\n" for k, v in doc.items())
 
 
-KEYS = st.one_of(st.sampled_from(sorted(SOAK_KEYS | CELL_KEYS)), st.sampled_from(
-    ["itres", "engine_option", "leak_mb", "ttft_ms", "threads", "chatllm_dir", "x"]), st.text(max_size=8))
-LIKELY = st.sampled_from(["restart", "recreate", "cli", "cli-interactive", "fresh-process", "recreate-destroy",
-                          "calibration", "chatllm", "asr", "switch", "align", "a:1", "b:x", "x.wav", "", "ten",
-                          "restart,restart", "restart,cli", "/", ".", "nightly"])
-SCALARS = st.one_of(LIKELY, st.integers(-3, 40), st.integers(-2**63, 2**63 - 1), st.floats(), st.booleans(),
-                    st.text(max_size=12))
-VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                       st.dictionaries(KEYS, inner, max_size=3)), max_leaves=6)
+KEYS = st.one_of(
+    st.sampled_from(sorted(SOAK_KEYS | CELL_KEYS)),
+    st.sampled_from(["itres", "engine_option", "leak_mb", "ttft_ms", "threads", "chatllm_dir", "x"]),
+    st.text(max_size=8),
+)
+LIKELY = st.sampled_from(
+    [
+        "restart",
+        "recreate",
+        "cli",
+        "cli-interactive",
+        "fresh-process",
+        "recreate-destroy",
+        "calibration",
+        "chatllm",
+        "asr",
+        "switch",
+        "align",
+        "a:1",
+        "b:x",
+        "x.wav",
+        "",
+        "ten",
+        "restart,restart",
+        "restart,cli",
+        "/",
+        ".",
+        "nightly",
+    ]
+)
+SCALARS = st.one_of(
+    LIKELY, st.integers(-3, 40), st.integers(-(2**63), 2**63 - 1), st.floats(), st.booleans(), st.text(max_size=12)
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(KEYS, inner, max_size=3)),
+    max_leaves=6,
+)
 CELL = st.dictionaries(st.one_of(st.sampled_from(sorted(CELL_KEYS)), KEYS), VALUES, max_size=6)
-RANDOM_CONFIG = st.fixed_dictionaries({}, optional={
-    "name": VALUES, "baseline_runs": VALUES, "alpha": VALUES, "iters": VALUES, "strategies": VALUES,
-    "change_min_size": VALUES, "change_max_pvalue": VALUES, "attribute": VALUES, "defaults": CELL, "matrix": st.one_of(st.lists(CELL, max_size=3), VALUES),
-}).flatmap(lambda base: st.dictionaries(KEYS, VALUES, max_size=3).map(lambda extra: {**extra, **base}))
+RANDOM_CONFIG = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": VALUES,
+        "baseline_runs": VALUES,
+        "alpha": VALUES,
+        "iters": VALUES,
+        "strategies": VALUES,
+        "change_min_size": VALUES,
+        "change_max_pvalue": VALUES,
+        "attribute": VALUES,
+        "defaults": CELL,
+        "matrix": st.one_of(st.lists(CELL, max_size=3), VALUES),
+    },
+).flatmap(lambda base: st.dictionaries(KEYS, VALUES, max_size=3).map(lambda extra: {**extra, **base}))
 # valid cells (so that the later checks are reached too: models of scenario switch, repeated
 # matrix keys, input files, the refusing harness), then sometimes one key set to anything
 GOOD_CELL = st.fixed_dictionaries(
-    {"strategies": st.lists(st.sampled_from(["restart", "recreate", "cli", "fresh-process"]), min_size=1,
-                            max_size=2, unique=True)},
-    optional={"engine": st.sampled_from(["calibration", "chatllm"]), "scenario": st.sampled_from(["asr", "switch",
-              "align"]), "iters": st.integers(1, 3), "warmup": st.integers(0, 2), "name": st.sampled_from(["a", "b"]),
-              "model": st.one_of(st.sampled_from(["m", "m:8", "m:x", "/no/model.bin"]), st.lists(
-                  st.sampled_from(["m", "n:4"]), min_size=1, max_size=2)),
-              "models": st.lists(st.sampled_from(["m", "n:4", "o"]), min_size=1, max_size=3),
-              "audio": st.sampled_from(["x.wav", "/no/such.wav"]), "reference": st.sampled_from(["ref.txt"]),
-              "engine_options": st.sampled_from([{}, {"leak_mb": 0}, {"ttft_ms": 1, "crash_at": 1},
-                                                 {"threads": 2, "chatllm_dir": "."}])})
-NEAR_GOOD_CONFIG = st.tuples(st.lists(GOOD_CELL, min_size=1, max_size=3), st.one_of(st.none(), st.tuples(
-    st.sampled_from(sorted(CELL_KEYS)), VALUES))).map(
-    lambda t: {"matrix": t[0] if t[1] is None else [{**t[0][0], t[1][0]: t[1][1]}] + t[0][1:]})
+    {
+        "strategies": st.lists(
+            st.sampled_from(["restart", "recreate", "cli", "fresh-process"]), min_size=1, max_size=2, unique=True
+        )
+    },
+    optional={
+        "engine": st.sampled_from(["calibration", "chatllm"]),
+        "scenario": st.sampled_from(["asr", "switch", "align"]),
+        "iters": st.integers(1, 3),
+        "warmup": st.integers(0, 2),
+        "name": st.sampled_from(["a", "b"]),
+        "model": st.one_of(
+            st.sampled_from(["m", "m:8", "m:x", "/no/model.bin"]),
+            st.lists(st.sampled_from(["m", "n:4"]), min_size=1, max_size=2),
+        ),
+        "models": st.lists(st.sampled_from(["m", "n:4", "o"]), min_size=1, max_size=3),
+        "audio": st.sampled_from(["x.wav", "/no/such.wav"]),
+        "reference": st.sampled_from(["ref.txt"]),
+        "engine_options": st.sampled_from(
+            [{}, {"leak_mb": 0}, {"ttft_ms": 1, "crash_at": 1}, {"threads": 2, "chatllm_dir": "."}]
+        ),
+    },
+)
+NEAR_GOOD_CONFIG = st.tuples(
+    st.lists(GOOD_CELL, min_size=1, max_size=3),
+    st.one_of(st.none(), st.tuples(st.sampled_from(sorted(CELL_KEYS)), VALUES)),
+).map(lambda t: {"matrix": t[0] if t[1] is None else [{**t[0][0], t[1][0]: t[1][1]}] + t[0][1:]})
 CONFIG = st.one_of(RANDOM_CONFIG, NEAR_GOOD_CONFIG)
 
 
@@ -162,7 +234,7 @@ CONFIG = st.one_of(RANDOM_CONFIG, NEAR_GOOD_CONFIG)
 def soak_env(tmp_path, monkeypatch):
     """Everything the soak writes in tmp_path; the harness replaced by one that refuses, so
     a config that passes every check still starts no worker."""
-    from orchestrator import runner
+    from orchestrator.run import runner
 
     def refuse(plan, progress_factory=None, on_strategy_done=None):
         raise RuntimeError("fuzz: no worker is started")
@@ -205,6 +277,11 @@ def test_soak_config_any_text(soak_env, text):
 def test_toml_writer_round_trips():
     import tomllib
 
-    doc = {"name": 'a"b\\c\n\x00ü', "iters": -3, "alpha": float("inf"), "x": [1, [2.5, True]],
-           "matrix": [{"strategies": ["restart"], "engine_options": {"leak_mb": 0}}]}
+    doc = {
+        "name": 'a"b\\c\n\x00ü',
+        "iters": -3,
+        "alpha": float("inf"),
+        "x": [1, [2.5, True]],
+        "matrix": [{"strategies": ["restart"], "engine_options": {"leak_mb": 0}}],
+    }
     assert tomllib.loads(toml_document(doc)) == doc

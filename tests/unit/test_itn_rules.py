@@ -160,8 +160,10 @@ RULES = {
         ("十几二十个", "十几二十个"),
         ("好几百块", "好几百块"),
         ("三十到四十几", "三十到四十几"),
-        ("十三五规划期间获得了十几万和几十万甚至二十几万的投资",
-         "十三五规划期间获得了十几万和几十万甚至二十几万的投资"),
+        (
+            "十三五规划期间获得了十几万和几十万甚至二十几万的投资",
+            "十三五规划期间获得了十几万和几十万甚至二十几万的投资",
+        ),
     ],
     "unit_after_one_character": [
         ("五克", "5g"),
@@ -220,12 +222,14 @@ def test_rule_simplified(kind, src, want):
 def test_rule_traditional(kind, config):
     opencc = pytest.importorskip("opencc")
     conv = opencc.OpenCC(config)
-    wrong = [(conv.convert(src), conv.convert(want), itn(conv.convert(src)))
-             for src, want in RULES[kind] if itn(conv.convert(src)) != conv.convert(want)]
+    wrong = [
+        (conv.convert(src), conv.convert(want), itn(conv.convert(src)))
+        for src, want in RULES[kind]
+        if itn(conv.convert(src)) != conv.convert(want)
+    ]
     assert not wrong
 
 
 @pytest.mark.parametrize("src,want", TRADITIONAL)
 def test_traditional_by_hand(src, want):
     assert itn(src) == want
-

@@ -6,13 +6,23 @@ import signal
 import subprocess
 import sys
 
-from orchestrator.memory_guard import MemoryGuard, tree_pss_mb
-from orchestrator.sampler import Sample
+from orchestrator.run.memory_guard import MemoryGuard, tree_pss_mb
+from orchestrator.run.sampler import Sample
 
 
 def sample(rss, swap=0.0):
-    return Sample(t=1.0, rss_mb=rss, uss_mb=None, pss_mb=None, self_rss_mb=rss, self_uss_mb=None,
-                  cpu_user_s=0.0, cpu_system_s=0.0, procs=2, swap_mb=swap)
+    return Sample(
+        t=1.0,
+        rss_mb=rss,
+        uss_mb=None,
+        pss_mb=None,
+        self_rss_mb=rss,
+        self_uss_mb=None,
+        cpu_user_s=0.0,
+        cpu_system_s=0.0,
+        procs=2,
+        swap_mb=swap,
+    )
 
 
 def test_an_rss_spike_that_pss_does_not_confirm_kills_nothing(monkeypatch):
@@ -34,7 +44,8 @@ def test_a_confirmed_crossing_kills_the_group_once(monkeypatch):
     assert killed == [(4242, signal.SIGKILL)]
     assert guard.tripped.rss_mb == 320.0
     assert guard.message("during iteration 3").startswith(
-        "memory limit: the worker's process tree reached 320 MB (PSS + swap) during iteration 3, over the 300 MB")
+        "memory limit: the worker's process tree reached 320 MB (PSS + swap) during iteration 3, over the 300 MB"
+    )
 
 
 def test_under_the_limit_is_not_even_confirmed():
@@ -47,12 +58,15 @@ def test_under_the_limit_is_not_even_confirmed():
 
 def test_pss_of_a_forked_tree_counts_shared_pages_once():
     # a parent with 200 MB touched, then a fork that sleeps without exec: RSS counts 400 MB
-    code = ("import os, time\nb = bytearray(200 * 2**20)\nfor i in range(0, len(b), 4096): b[i] = 1\n"
-            "if os.fork():\n    print('ready', flush=True)\ntime.sleep(30)\n")
+    code = (
+        "import os, time\nb = bytearray(200 * 2**20)\nfor i in range(0, len(b), 4096): b[i] = 1\n"
+        "if os.fork():\n    print('ready', flush=True)\ntime.sleep(30)\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, start_new_session=True)
     try:
         assert proc.stdout.readline().strip() == b"ready"  # the parent, after the fork
-        from orchestrator.sampler import read_tree
+        from orchestrator.run.sampler import read_tree
+
         s = read_tree(proc.pid, full=True)
         assert s.procs == 2 and s.rss_mb > 390
         assert tree_pss_mb(proc.pid) < 0.6 * s.rss_mb  # the 200 MB once, not twice

@@ -1,31 +1,37 @@
-"""orchestrator/memory_probe.py: leak or retention, from the after_unload series of the arms."""
+"""orchestrator/studies/retention.py: leak or retention, from the after_unload series of the arms."""
 
 import os
 from types import SimpleNamespace
 
 import pytest
-from orchestrator import memory_probe as mp
-from orchestrator.engine_options import ChatLLMOptions
-from orchestrator.plan import RunPlan
-from orchestrator.results import IterationRecord, PhaseMark, Status
+from orchestrator.engines.options import ChatLLMOptions
+from orchestrator.results.model import IterationRecord, PhaseMark, Status
+from orchestrator.run.plan import RunPlan
+from orchestrator.studies import retention as mp
 
 
 def its(after_unload, start=1, warmup=0, after_infer_extra=100.0):
-    return [IterationRecord(i=start + k, warmup=k < warmup, rss_mb=v + after_infer_extra,
-                            phases={"after_unload": PhaseMark(rss_mb=v)})
-            for k, v in enumerate(after_unload)]
+    return [
+        IterationRecord(
+            i=start + k, warmup=k < warmup, rss_mb=v + after_infer_extra, phases={"after_unload": PhaseMark(rss_mb=v)}
+        )
+        for k, v in enumerate(after_unload)
+    ]
 
 
-@pytest.mark.parametrize("plain, trimmed, kept, verdict", [
-    (69.16, 69.16, 1.2, "leak"),  # upstream recreate, tiny: held by the bindings
-    (40.93, 40.92, 639.0, "leak + retention"),  # recreate-destroy (fix), full shape
-    (5.0, 0.1, 50.0, "retention"),
-    (0.1, 0.0, 50.0, "retention"),  # flat, but plain keeps a constant on top
-    (0.0, 0.0, 0.0, "stable"),
-    (10.0, 4.0, 0.0, "partly retention"),
-    (0.0, 3.0, 0.0, "unknown"),
-    (None, 1.0, None, "unknown"),
-])
+@pytest.mark.parametrize(
+    "plain, trimmed, kept, verdict",
+    [
+        (69.16, 69.16, 1.2, "leak"),  # upstream recreate, tiny: held by the bindings
+        (40.93, 40.92, 639.0, "leak + retention"),  # recreate-destroy (fix), full shape
+        (5.0, 0.1, 50.0, "retention"),
+        (0.1, 0.0, 50.0, "retention"),  # flat, but plain keeps a constant on top
+        (0.0, 0.0, 0.0, "stable"),
+        (10.0, 4.0, 0.0, "partly retention"),
+        (0.0, 3.0, 0.0, "unknown"),
+        (None, 1.0, None, "unknown"),
+    ],
+)
 def test_classify(plain, trimmed, kept, verdict):
     assert mp.classify(plain, trimmed, kept) == verdict
 
@@ -65,18 +71,33 @@ def test_worker_env_is_set_for_the_run_and_restored(monkeypatch):
 
 def test_probe_runs_each_arm_with_its_option_and_environment(tmp_path):
     seen = []
-    series = {"plain": [802.1, 843.0, 883.9, 924.8], "trim": [163.1, 204.0, 245.0, 285.9],
-              "tunable": [165.3, 206.4, 247.4, 288.4]}
+    series = {
+        "plain": [802.1, 843.0, 883.9, 924.8],
+        "trim": [163.1, 204.0, 245.0, 285.9],
+        "tunable": [165.3, 206.4, 247.4, 288.4],
+    }
 
     def execute(plan):
         arm = plan.run_id.rsplit("-", 1)[1]
-        seen.append((arm, plan.strategies, plan.engine_options.to_worker().get("trim_after_unload"),
-                     os.environ.get("GLIBC_TUNABLES")))
+        seen.append(
+            (
+                arm,
+                plan.strategies,
+                plan.engine_options.to_worker().get("trim_after_unload"),
+                os.environ.get("GLIBC_TUNABLES"),
+            )
+        )
         entry = SimpleNamespace(status=Status.OK, iterations=its(series[arm]))
         return SimpleNamespace(results=[entry])
 
-    plan = RunPlan(strategies=["restart", "recreate-destroy"], iters=4, warmup=0, engine="chatllm",
-                   engine_options={"threads": 2}, out_dir=tmp_path)
+    plan = RunPlan(
+        strategies=["restart", "recreate-destroy"],
+        iters=4,
+        warmup=0,
+        engine="chatllm",
+        engine_options={"threads": 2},
+        out_dir=tmp_path,
+    )
     tunables = os.environ.get("GLIBC_TUNABLES")
     r = mp.probe(plan, "recreate-destroy", execute=execute)
     assert [s[0] for s in seen] == ["plain", "trim", "tunable"]

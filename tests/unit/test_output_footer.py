@@ -1,13 +1,15 @@
 """The result footer's warning for a `stable` verdict whose interval still allows growth."""
 
-from orchestrator.output import result_footer, stable_but_wide
-from orchestrator.results import RunResult, StrategyResult, Summary, Verdict
+from orchestrator.results.model import RunResult, StrategyResult, Summary, Verdict
+from orchestrator.results.output import result_footer, stable_but_wide
 
 PLAN = {"thresholds": {"growth_mb_per_iter": 0.1}}
 
 
 def strategy(verdict, ci):
-    return StrategyResult(strategy="recreate-destroy", summary=Summary(growth_mb_per_iter=19.329, growth_ci95=ci, verdict=verdict))
+    return StrategyResult(
+        strategy="recreate-destroy", summary=Summary(growth_mb_per_iter=19.329, growth_ci95=ci, verdict=verdict)
+    )
 
 
 def test_a_short_stable_run_that_cannot_rule_out_a_leak_says_so():

@@ -13,14 +13,17 @@ def test_encode_refuses_missing_fields():
         protocol.encode("phase", name="after_load")
 
 
-@pytest.mark.parametrize("line, words", [
-    (b"not json", "not JSON"),
-    (b"[1, 2]", "not an object"),
-    (b'{"v": 99, "type": "done"}', "protocol version 99"),
-    (b'{"v": 2, "type": "dance"}', "unexpected event type 'dance'"),
-    (b'{"v": 2, "type": "token", "i": 1}', "lacks text, t"),
-    (b'{"v": 2, "type": "phase", "name": "after_lunch", "i": 1, "model": null}', "unknown phase"),
-])
+@pytest.mark.parametrize(
+    "line, words",
+    [
+        (b"not json", "not JSON"),
+        (b"[1, 2]", "not an object"),
+        (b'{"v": 99, "type": "done"}', "protocol version 99"),
+        (b'{"v": 2, "type": "dance"}', "unexpected event type 'dance'"),
+        (b'{"v": 2, "type": "token", "i": 1}', "lacks text, t"),
+        (b'{"v": 2, "type": "phase", "name": "after_lunch", "i": 1, "model": null}', "unknown phase"),
+    ],
+)
 def test_bad_events_name_worker_and_event(line, words):
     with pytest.raises(protocol.ProtocolError) as err:
         protocol.decode(line, "restart#1")

@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from orchestrator.commands.quality import itn as itn_command
 from orchestrator.quality.cases import load_cases, variant
-from orchestrator.quality.commands import itn as itn_command
 from orchestrator.quality.itn import itn, parse_int
 
 CASES = Path(__file__).resolve().parents[2].parent / "shared" / "itn" / "cases.txt"
@@ -114,8 +114,13 @@ def test_cli_zh_tw_first():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet="零〇一二两兩三四五六七八九幺么十百千万萬亿億兆点點分之比到年月日号秒个克米 aA"
-                        "负負正的又半刻几幾洞拐壹贰貳叁參肆伍陆陸柒捌玖拾佰仟上午第钟“", max_size=14))
+@given(
+    st.text(
+        alphabet="零〇一二两兩三四五六七八九幺么十百千万萬亿億兆点點分之比到年月日号秒个克米 aA"
+        "负負正的又半刻几幾洞拐壹贰貳叁參肆伍陆陸柒捌玖拾佰仟上午第钟“",
+        max_size=14,
+    )
+)
 def test_never_raises_and_leaves_no_placeholder(text):
     out = itn(text)
     assert not any(0xF0000 <= ord(c) <= 0xFFFFD for c in out)

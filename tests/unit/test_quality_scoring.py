@@ -5,15 +5,16 @@ import json
 import jiwer
 import pytest
 from click.testing import CliRunner
-from orchestrator.quality.commands import score as score_command
+from orchestrator.commands.quality import score as score_command
 from orchestrator.quality.scoring import Normalization, detect_mode, normalize_text, score, tokens
 
 
 def run_score(tmp_path, ref, hyp, *args):
     (tmp_path / "ref.txt").write_text(ref, encoding="utf-8")
     (tmp_path / "hyp.txt").write_text(hyp, encoding="utf-8")
-    result = CliRunner().invoke(score_command, ["--reference", str(tmp_path / "ref.txt"),
-                                                "--hypothesis", str(tmp_path / "hyp.txt"), *args])
+    result = CliRunner().invoke(
+        score_command, ["--reference", str(tmp_path / "ref.txt"), "--hypothesis", str(tmp_path / "hyp.txt"), *args]
+    )
     assert result.exit_code == 0, result.output
     return result
 

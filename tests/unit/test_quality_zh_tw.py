@@ -15,7 +15,7 @@ TEXT = "这个软件很好用。我下载了U盘驱动，鼠标也换了！最�
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 7])
 def test_stream_chunks_never_change_the_final_text(size):
     conv = StreamConverter()
-    pieces = [conv.feed(TEXT[i:i + size]) for i in range(0, len(TEXT), size)]
+    pieces = [conv.feed(TEXT[i : i + size]) for i in range(0, len(TEXT), size)]
     pieces.append(conv.finish())
     assert "".join(pieces) == to_zh_tw(TEXT) == conv.text
     assert any(pieces[:-1])  # something was shown before the end

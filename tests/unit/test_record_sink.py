@@ -5,10 +5,10 @@ Deterministic: the interrupt is raised at a named step, not sent at a lucky mome
 import json
 
 import pytest
-from orchestrator.plan import RunPlan
-from orchestrator.record_sink import RecordSink
-from orchestrator.results import IterationRecord
-from orchestrator.strategy_runner import StrategyRunner
+from orchestrator.results.model import IterationRecord
+from orchestrator.run.plan import RunPlan
+from orchestrator.run.record_sink import RecordSink
+from orchestrator.run.strategy_runner import StrategyRunner
 
 STEPS = ("truncated", "written", "flushed", "synced", "committed")
 N = 4

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from orchestrator import reproduce as rp
 from orchestrator.cli import main
 from orchestrator.errors import EXIT_CANNOT_START, OrchError
-from orchestrator.plan import RunPlan
+from orchestrator.run.plan import RunPlan
+from orchestrator.studies import reproduce as rp
 
 M06, M17, ALIGNER = "shape-qwen3-asr-0.6b.bin", "shape-qwen3-asr-1.7b.bin", "shape-qwen3-forced-aligner-0.6b.bin"
 
@@ -46,7 +46,7 @@ def test_the_four_experiments_as_the_study_ran_them():
 
 
 def test_every_strategy_has_a_measured_cost_and_fits_its_scenario():
-    from orchestrator import strategies
+    from orchestrator.run import strategies
 
     for exp in rp.EXPERIMENTS.values():
         for s in exp.strategies:
@@ -196,11 +196,11 @@ def test_no_measured_figure_is_said_not_estimated_as_zero():
 
 def _dry_run(tmp_path, monkeypatch, *extra):
     """`--dry-run` past the models check, with preflight stubbed (no chatllm.cpp here)."""
-    import orchestrator.preflight
+    import orchestrator.run.preflight
 
     for m in (M06, M17, ALIGNER):
         (tmp_path / m).write_bytes(b"stand-in")
-    monkeypatch.setattr(orchestrator.preflight, "preflight", lambda plan, label=None: [])
+    monkeypatch.setattr(orchestrator.run.preflight, "preflight", lambda plan, label=None: [])
     monkeypatch.chdir(tmp_path)  # the default --out, orch-results, would be made here
     return CliRunner().invoke(main, ["reproduce", *extra, "--models-dir", str(tmp_path), "--no-history", "--dry-run"])
 

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from orchestrator.results import (
+from orchestrator.results.model import (
     SCHEMA,
     IterationRecord,
     ResultError,
@@ -28,6 +28,7 @@ def test_a_stored_v1_run_reads_and_is_written_as_v2():
     assert run.results[0].partial is None  # /1 files predate `partial`
     out = run.to_json()
     assert out["schema"] == SCHEMA == "orch.run/2"
+
     # everything the /1 file held is still there, key for key
     def subset(new, old):
         return {k: v for k, v in new.items() if k in old}
@@ -41,11 +42,27 @@ def test_a_stored_v1_run_reads_and_is_written_as_v2():
 
 
 def test_round_trip_is_exact_and_unknown_keys_survive():
-    data = {"schema": "orch.run/2", "run_id": "r1", "from_the_future": {"x": 1},
-            "results": [{"strategy": "restart", "status": "ok", "new_block": [1, 2],
-                         "iterations": [{"i": 1, "rss_mb": 5.0, "ttft_phases": {"decode_ms": 3.0},
-                                         "phases": {"after_infer": {"rss_mb": 5.0, "rss_anon_mb": 2.0}}}],
-                         "summary": {"verdict": "growing", "growth_mb_per_iter": 1.5}}]}
+    data = {
+        "schema": "orch.run/2",
+        "run_id": "r1",
+        "from_the_future": {"x": 1},
+        "results": [
+            {
+                "strategy": "restart",
+                "status": "ok",
+                "new_block": [1, 2],
+                "iterations": [
+                    {
+                        "i": 1,
+                        "rss_mb": 5.0,
+                        "ttft_phases": {"decode_ms": 3.0},
+                        "phases": {"after_infer": {"rss_mb": 5.0, "rss_anon_mb": 2.0}},
+                    }
+                ],
+                "summary": {"verdict": "growing", "growth_mb_per_iter": 1.5},
+            }
+        ],
+    }
     run = RunResult.from_json(data)
     assert run.results[0].summary.verdict is Verdict.GROWING
     again = RunResult.from_json(json.loads(json.dumps(run.to_json())))
@@ -54,29 +71,58 @@ def test_round_trip_is_exact_and_unknown_keys_survive():
     assert out["from_the_future"] == {"x": 1} and out["results"][0]["new_block"] == [1, 2]
     it = out["results"][0]["iterations"][0]
     assert it["ttft_phases"] == {"decode_ms": 3.0}
-    assert it["phases"]["after_infer"] == {"rss_mb": 5.0, "uss_mb": None, "self_rss_mb": None,
-                                           "procs": None, "rss_anon_mb": 2.0}
+    assert it["phases"]["after_infer"] == {
+        "rss_mb": 5.0,
+        "uss_mb": None,
+        "self_rss_mb": None,
+        "procs": None,
+        "rss_anon_mb": 2.0,
+    }
 
 
 def test_every_result_has_every_key_even_skipped_ones():
     skipped = StrategyResult(strategy="restart", scenario="switch", status=Status.SKIPPED, error="why")
     keys = set(skipped.to_json())
-    assert keys == {"strategy", "scenario", "model", "status", "error", "iterations", "teardown",
-                    "engine_info", "summary", "samples", "partial", "per_model", "alignment"}
+    assert keys == {
+        "strategy",
+        "scenario",
+        "model",
+        "status",
+        "error",
+        "iterations",
+        "teardown",
+        "engine_info",
+        "summary",
+        "samples",
+        "partial",
+        "per_model",
+        "alignment",
+    }
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"schema": "orch.run/9", "run_id": "x"},
-     "unknown result schema 'orch.run/9': this orch reads orch.run/1, orch.run/2"),
-    ({"schema": "orch.run/2"}, "run result without a run_id"),
-    ({"schema": "orch.run/2", "run_id": "x", "results": [{"strategy": "s", "status": "meh"}]},
-     "s: unknown status 'meh'"),
-    ({"schema": "orch.run/2", "run_id": "x", "results": [{"strategy": "s", "iterations": [{"i": 0}]}]},
-     "iteration index must be an integer >= 1, not 0"),
-    ({"schema": "orch.run/2", "run_id": "x", "results": [{"strategy": "s", "summary": {"verdict": "bad"}}]},
-     "unknown verdict 'bad'"),
-    ({"schema": "orch.run/2", "run_id": "x", "results": [5]}, "strategy result: expected an object, got int"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (
+            {"schema": "orch.run/9", "run_id": "x"},
+            "unknown result schema 'orch.run/9': this orch reads orch.run/1, orch.run/2",
+        ),
+        ({"schema": "orch.run/2"}, "run result without a run_id"),
+        (
+            {"schema": "orch.run/2", "run_id": "x", "results": [{"strategy": "s", "status": "meh"}]},
+            "s: unknown status 'meh'",
+        ),
+        (
+            {"schema": "orch.run/2", "run_id": "x", "results": [{"strategy": "s", "iterations": [{"i": 0}]}]},
+            "iteration index must be an integer >= 1, not 0",
+        ),
+        (
+            {"schema": "orch.run/2", "run_id": "x", "results": [{"strategy": "s", "summary": {"verdict": "bad"}}]},
+            "unknown verdict 'bad'",
+        ),
+        ({"schema": "orch.run/2", "run_id": "x", "results": [5]}, "strategy result: expected an object, got int"),
+    ],
+)
 def test_bad_results_are_refused_with_what_is_wrong(bad, message):
     with pytest.raises(ResultError) as exc:
         RunResult.from_json(bad)

@@ -8,8 +8,8 @@ import time
 
 import psutil
 import pytest
-from orchestrator import procfs, sampler
-from orchestrator.sampler import Sampler
+from orchestrator.run import procfs, sampler
+from orchestrator.run.sampler import Sampler
 
 MiB = 1024 * 1024
 linux = pytest.mark.skipif(not procfs.AVAILABLE, reason="needs Linux /proc")
@@ -46,8 +46,7 @@ def settled(pid: int) -> bool:
 
 @pytest.fixture
 def tree():
-    p = subprocess.Popen([sys.executable, "-c", TREE], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen([sys.executable, "-c", TREE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "ready"
     deadline = time.monotonic() + 10
     while not settled(p.pid):
@@ -222,8 +221,7 @@ def test_tree_reader_keeps_files_open_and_follows_changes(tree):
 @linux
 def test_churning_tree_reads_cleanly():
     """Children that come and go all the time: every read succeeds or skips them."""
-    churn = subprocess.Popen([sys.executable, "-c",
-                              "import subprocess\nwhile True: subprocess.run(['true'])"])
+    churn = subprocess.Popen([sys.executable, "-c", "import subprocess\nwhile True: subprocess.run(['true'])"])
     try:
         counts = set()
         for _ in range(300):
@@ -276,6 +274,7 @@ def test_on_sample_hook_and_a_broken_one(capsys):
 
         def broken(sample):
             raise RuntimeError("guard bug")
+
         b = Sampler(hz=40, on_sample=broken)
         b.watch(p.pid)
         time.sleep(0.3)
@@ -286,6 +285,7 @@ def test_on_sample_hook_and_a_broken_one(capsys):
     finally:
         p.kill()
         p.wait(5)
+
 
 # ------------------------------------------------- TreeReader: a walk, or a re-read of statm
 # Which one ran is observed by counting walks, so nothing here depends on timing.
@@ -352,7 +352,9 @@ def test_a_moving_cursor_finds_a_new_child(tree, walks):
         rows = reader.rows()
         assert walks[0] == 2
         assert len(rows) == 4
-        assert sorted(r[0] for r in rows) == sorted([tree.pid] + [k.pid for k in psutil.Process(tree.pid).children(recursive=True)])
+        assert sorted(r[0] for r in rows) == sorted(
+            [tree.pid] + [k.pid for k in psutil.Process(tree.pid).children(recursive=True)]
+        )
     finally:
         reader.close()
 

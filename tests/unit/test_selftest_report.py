@@ -2,9 +2,9 @@
 code (the checks themselves run the whole harness; here they are given)."""
 
 from click.testing import CliRunner
-from orchestrator import attribution, selftest
 from orchestrator.cli import main
-from orchestrator.selftest import Check
+from orchestrator.studies import attribution, selftest
+from orchestrator.studies.selftest import Check
 
 PASS = Check("restart growth", "1 MB/iter", 1.002, True)
 FAIL = Check("recreate growth", "2 MB/iter", 2.5, False, "off by 0.5")

@@ -1,8 +1,8 @@
 """The strategy registry is the one place a strategy is described; the worker side keeps
 only a table of functions, which must name the same strategies."""
 
-from orchestrator import strategies
-from orchestrator.strategies import Memory, Processes
+from orchestrator.run import strategies
+from orchestrator.run.strategies import Memory, Processes
 from workers import main as worker_main
 
 
@@ -34,6 +34,7 @@ def test_memory_attribution_and_processes():
 
 def test_the_docs_quote_the_registry_as_it_is():
     from pathlib import Path
+
     root = Path(__file__).resolve().parents[2]
     doc = (root / "docs" / "strategies.md").read_text(encoding="utf-8")
     code = (root / "orchestrator" / "strategies.py").read_text(encoding="utf-8")

@@ -26,6 +26,7 @@ def lines(name: str) -> list[str]:
 
 # ------------------------------------------------------------------ statistics (recorded)
 
+
 def test_bindings_statistics_are_parsed_exactly():
     assert C.parse_statistics(lines("chatllm_bindings_statistics_1.txt")) == C.Statistics(98.06, 76, 107.47, 7)
     assert C.parse_statistics(lines("chatllm_bindings_statistics_2.txt")) == C.Statistics(238.29, 152, 254.52, 14)
@@ -52,16 +53,22 @@ def test_main_asr_stdout_has_no_statistics():
 
 def test_recorded_main_outputs_end_as_the_done_pattern_expects():
     import re
+
     for name in ("chatllm_main_aligner_stdout.txt", "chatllm_main_asr_stdout.txt"):
         assert re.search(C.MAIN_DONE, (FIXTURES / name).read_bytes()), name
 
 
 # ------------------------------------------------------------------ phase arithmetic
 
+
 def test_in_process_phases_add_up_to_the_ttft():
     ph = C.phases_in_process(100.0, 100.9, [(100.005, 100.085)], C.Statistics(prompt_ms=800.0))
-    assert ph == {"before_decode_ms": 5.0, "audio_decode_ms": 80.0, "encode_prefill_ms": 800.0,
-                  "mel_and_first_token_ms": 15.0}
+    assert ph == {
+        "before_decode_ms": 5.0,
+        "audio_decode_ms": 80.0,
+        "encode_prefill_ms": 800.0,
+        "mel_and_first_token_ms": 15.0,
+    }
     assert sum(ph.values()) == pytest.approx(900.0)
 
 
@@ -69,7 +76,10 @@ def test_in_process_phases_with_pieces_missing():
     assert C.phases_in_process(1.0, 2.0, [], None) is None
     assert C.phases_in_process(1.0, 2.0, [], C.Statistics(prompt_ms=700.0)) == {"encode_prefill_ms": 700.0}
     assert C.phases_in_process(1.0, None, [(1.01, 1.05)], C.Statistics(prompt_ms=700.0)) == {
-        "before_decode_ms": 10.0, "audio_decode_ms": 40.0, "encode_prefill_ms": 700.0}
+        "before_decode_ms": 10.0,
+        "audio_decode_ms": 40.0,
+        "encode_prefill_ms": 700.0,
+    }
 
 
 def test_program_phases_name_the_load_when_the_ttft_includes_it():
@@ -82,6 +92,7 @@ def test_program_phases_name_the_load_when_the_ttft_includes_it():
 
 
 # ------------------------------------------------------------------ the ffmpeg shim, for real
+
 
 @pytest.fixture
 def fake_ffmpeg(tmp_path):
@@ -99,16 +110,14 @@ def test_shim_stamps_the_decode_and_passes_output_and_status_through(fake_ffmpeg
     assert stamps.available and env["ORCH_REAL_FFMPEG"] == str(fake_ffmpeg)
     assert env["PATH"].startswith(C.shim_dir())
     t0 = time.monotonic()
-    out = subprocess.run(["sh", "-c", "ffmpeg -i a.wav -"], env=env, capture_output=True,
-                         pass_fds=stamps.fds)
+    out = subprocess.run(["sh", "-c", "ffmpeg -i a.wav -"], env=env, capture_output=True, pass_fds=stamps.fds)
     t1 = time.monotonic()
     assert out.stdout == b"decoded -i a.wav -\n" and out.returncode == 0
-    (start, end), = stamps.take()
+    ((start, end),) = stamps.take()
     assert t0 <= start < end <= t1 + 0.002  # realtime -> monotonic within clock reading jitter
     assert end - start >= 0.045
     assert stamps.take() == []  # taken once
-    bad = subprocess.run(["sh", "-c", "ffmpeg x"], env={**env, "RC": "3"}, capture_output=True,
-                         pass_fds=stamps.fds)
+    bad = subprocess.run(["sh", "-c", "ffmpeg x"], env={**env, "RC": "3"}, capture_output=True, pass_fds=stamps.fds)
     assert bad.returncode == 3 and len(stamps.take()) == 1
 
 
@@ -128,20 +137,24 @@ def test_no_ffmpeg_no_stamps(tmp_path):
 @pytest.mark.skipif(not C.shutil.which("ffmpeg"), reason="ffmpeg not installed")
 def test_shim_around_the_real_ffmpeg_decodes_the_sample():
     import wave
+
     audio = REPO / "samples" / "phone-zh.wav"
     with wave.open(str(audio)) as w:
         assert (w.getframerate(), w.getnchannels()) == (16000, 1)
         frames = w.getnframes()
     env = dict(os.environ)
     stamps = C.DecodeStamps(env)
-    cmd = f'ffmpeg -nostdin -threads 0 -i "{audio}" -f f32le -ac 1 -ar 16000 ' \
-          '-hide_banner -loglevel error -'  # chatllm.cpp's audio::load command line
+    cmd = (
+        f'ffmpeg -nostdin -threads 0 -i "{audio}" -f f32le -ac 1 -ar 16000 '
+        "-hide_banner -loglevel error -"
+    )  # chatllm.cpp's audio::load command line
     out = subprocess.run(["sh", "-c", cmd], env=env, capture_output=True, pass_fds=stamps.fds)
     assert out.returncode == 0 and len(out.stdout) == frames * 4  # the whole file as float32
     assert len(stamps.take()) == 1
 
 
 # ------------------------------------------------------------------ the engine's bookkeeping
+
 
 class FakeStamps:
     def __init__(self):
@@ -167,8 +180,12 @@ def test_engine_reports_each_requests_share_of_the_statistics():
     engine.stamps.take()
     engine._request_stats()
     first = engine.ttft_phases(10.0, 10.2)
-    assert first == {"before_decode_ms": 2.0, "audio_decode_ms": 68.0, "encode_prefill_ms": 98.06,
-                     "mel_and_first_token_ms": pytest.approx(31.94)}
+    assert first == {
+        "before_decode_ms": 2.0,
+        "audio_decode_ms": 68.0,
+        "encode_prefill_ms": 98.06,
+        "mel_and_first_token_ms": pytest.approx(31.94),
+    }
     engine.stamps.take()
     engine._request_stats()  # after restart: the clocks went on adding up
     second = engine.ttft_phases(20.0, 20.3)
@@ -185,6 +202,7 @@ def test_phases_off_reports_nothing():
 
 
 # ------------------------------------------------------------------ the worker's reporting
+
 
 class FakeChannel:
     def __init__(self):
@@ -232,6 +250,7 @@ def test_iteration_done_carries_the_phases_and_the_cpu_to_first_token():
 
 def test_engines_without_phases_report_none():
     from workers.engines.calibration import CalibrationEngine
+
     ch = FakeChannel()
     s = loop.Session(ch, CalibrationEngine({"ttft_ms": 1.0, "token_ms": 0.1}), {})
     s.load(1, "m:1")
@@ -272,22 +291,40 @@ TINY = Path(os.environ.get("ORCH_TINY_MODELS") or REPO / "models" / "tiny") / "t
 
 
 @pytest.mark.chatllm
-@pytest.mark.skipif(not (CHATLLM / "bindings" / "libchatllm.so").exists() or not TINY.exists()
-                    or not C.shutil.which("ffmpeg"),
-                    reason="needs a chatllm.cpp build (CHATLLM_DIR), models/tiny (orch make-test-models) and ffmpeg")
+@pytest.mark.skipif(
+    not (CHATLLM / "bindings" / "libchatllm.so").exists() or not TINY.exists() or not C.shutil.which("ffmpeg"),
+    reason="needs a chatllm.cpp build (CHATLLM_DIR), models/tiny (orch make-test-models) and ffmpeg",
+)
 def test_restart_and_cli_report_phases_that_add_up(tmp_path):
-    from orchestrator.chatllm_paths import resolve
-    from orchestrator.plan import RunPlan
-    from orchestrator.runner import execute
+    from orchestrator.engines.chatllm.paths import resolve
+    from orchestrator.run.plan import RunPlan
+    from orchestrator.run.runner import execute
+
     paths = resolve(str(CHATLLM))
-    plan = RunPlan(strategies=["restart", "cli"], iters=2, warmup=0, engine="chatllm", models=[str(TINY)],
-                   audio=str(REPO / "samples" / "phone-zh.wav"), language="Chinese", out_dir=tmp_path,
-                   engine_options={"chatllm_dir": paths.root, "main": paths.main, "lib": paths.lib,
-                                   "max_new_tokens": 4, "language": "Chinese", "threads": 1},
-                   iter_timeout=120)
+    plan = RunPlan(
+        strategies=["restart", "cli"],
+        iters=2,
+        warmup=0,
+        engine="chatllm",
+        models=[str(TINY)],
+        audio=str(REPO / "samples" / "phone-zh.wav"),
+        language="Chinese",
+        out_dir=tmp_path,
+        engine_options={
+            "chatllm_dir": paths.root,
+            "main": paths.main,
+            "lib": paths.lib,
+            "max_new_tokens": 4,
+            "language": "Chinese",
+            "threads": 1,
+        },
+        iter_timeout=120,
+    )
     result = execute(plan)
-    names = {"restart": {"before_decode_ms", "audio_decode_ms", "encode_prefill_ms", "mel_and_first_token_ms"},
-             "cli": {"start_load_ms", "audio_decode_ms", "after_decode_ms"}}
+    names = {
+        "restart": {"before_decode_ms", "audio_decode_ms", "encode_prefill_ms", "mel_and_first_token_ms"},
+        "cli": {"start_load_ms", "audio_decode_ms", "after_decode_ms"},
+    }
     for entry in result.results:
         assert entry.status.value == "ok", entry.error
         for it in entry.iterations:

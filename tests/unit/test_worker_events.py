@@ -1,12 +1,12 @@
 """The event loop driven by a scripted fake worker: no process, no clock, no files."""
 
 import pytest
-from orchestrator.record_builder import RecordBuilder
-from orchestrator.results import Status
-from orchestrator.sampler import Sample
-from orchestrator.strategies import Memory
-from orchestrator.worker_events import EventLoop, Outcome
-from orchestrator.worker_process import WorkerExited, WorkerTimeout
+from orchestrator.results.model import Status
+from orchestrator.run.record_builder import RecordBuilder
+from orchestrator.run.sampler import Sample
+from orchestrator.run.strategies import Memory
+from orchestrator.run.worker_events import EventLoop, Outcome
+from orchestrator.run.worker_process import WorkerExited, WorkerTimeout
 
 
 class FakeWorker:
@@ -53,8 +53,17 @@ class Clock:
 
 
 def sample(rss, self_rss=10.0):
-    return Sample(t=0.0, rss_mb=rss, uss_mb=rss - 5, pss_mb=rss - 2, self_rss_mb=self_rss,
-                  self_uss_mb=self_rss - 1, cpu_user_s=0.0, cpu_system_s=0.0, procs=1)
+    return Sample(
+        t=0.0,
+        rss_mb=rss,
+        uss_mb=rss - 5,
+        pss_mb=rss - 2,
+        self_rss_mb=self_rss,
+        self_uss_mb=self_rss - 1,
+        cpu_user_s=0.0,
+        cpu_system_s=0.0,
+        procs=1,
+    )
 
 
 def phase(name, i, model=None):
@@ -70,15 +79,30 @@ def token(i, text, t):
 
 
 def done(i, model=None, text="ab", t_request=1.0, t_first=1.1, t_end=1.3):
-    return {"type": "iteration_done", "i": i, "text": text, "tokens": 2, "t_request": t_request,
-            "t_first": t_first, "t_end": t_end, "model": model, "load_ms": None, "extra": {}}
+    return {
+        "type": "iteration_done",
+        "i": i,
+        "text": text,
+        "tokens": 2,
+        "t_request": t_request,
+        "t_first": t_first,
+        "t_end": t_end,
+        "model": model,
+        "load_ms": None,
+        "extra": {},
+    }
 
 
 def request(i, model=None, base=1.0):
     """One whole request as a worker sends it."""
-    return [phase("before_infer", i, model), start(i, base), token(i, "a", base + 0.1),
-            token(i, "b", base + 0.2), phase("after_infer", i, model), done(i, model, t_request=base,
-                                                                          t_first=base + 0.1, t_end=base + 0.3)]
+    return [
+        phase("before_infer", i, model),
+        start(i, base),
+        token(i, "a", base + 0.1),
+        token(i, "b", base + 0.2),
+        phase("after_infer", i, model),
+        done(i, model, t_request=base, t_first=base + 0.1, t_end=base + 0.3),
+    ]
 
 
 class Harness:
@@ -98,24 +122,30 @@ class Harness:
             while pending:
                 self.written.append(pending.pop(0))
 
-        self.loop = EventLoop(RecordBuilder(memory, warmup, None), 30.0, mark,
-                              lambda t0, t1: [], flush, clock=Clock())
+        self.loop = EventLoop(RecordBuilder(memory, warmup, None), 30.0, mark, lambda t0, t1: [], flush, clock=Clock())
 
 
 def test_records_are_flushed_at_the_next_before_infer_mark_with_late_phases():
     h = Harness()
-    script = ([{"type": "ready", "pid": 1, "engine": {"name": "fake"}},
-               phase("before_load", 1), phase("after_load", 1)]
-              + request(1) + [phase("after_unload", 1), phase("before_load", 2), phase("after_load", 2)]
-              + request(2, base=2.0) + [phase("after_unload", 2), {"type": "done"}])
+    script = (
+        [{"type": "ready", "pid": 1, "engine": {"name": "fake"}}, phase("before_load", 1), phase("after_load", 1)]
+        + request(1)
+        + [phase("after_unload", 1), phase("before_load", 2), phase("after_load", 2)]
+        + request(2, base=2.0)
+        + [phase("after_unload", 2), {"type": "done"}]
+    )
     wp = FakeWorker(script)
     h.loop.run(wp)
     assert [r.i for r in h.written] == [1, 2]
     first = h.written[0]
     # marks: before_load 100, after_load 101, before_infer 102, after_infer 103, after_unload 104
     assert {k: v.rss_mb for k, v in first.phases.items()} == {
-        "before_load": 100.0, "after_load": 101.0, "before_infer": 102.0, "after_infer": 103.0,
-        "after_unload": 104.0}
+        "before_load": 100.0,
+        "after_load": 101.0,
+        "before_infer": 102.0,
+        "after_infer": 103.0,
+        "after_unload": 104.0,
+    }
     assert first.rss_mb == 103.0 and first.uss_mb == 98.0 and first.pss_mb == 101.0
     assert first.ttft_ms == pytest.approx(100.0) and first.tokens == 2 and first.text_raw == "ab"
     assert wp.acks == 10 and h.loop.engine_info == {"name": "fake"}
@@ -150,8 +180,10 @@ def test_token_for_the_wrong_iteration_is_a_protocol_error():
 
 def test_error_event_then_exit_reports_the_error():
     h = Harness()
-    wp = FakeWorker(request(1) + [{"type": "error", "kind": "EngineError", "message": "model gone",
-                                   "traceback": ""}, WorkerExited], exit_code=3)
+    wp = FakeWorker(
+        request(1) + [{"type": "error", "kind": "EngineError", "message": "model gone", "traceback": ""}, WorkerExited],
+        exit_code=3,
+    )
     with pytest.raises(Outcome) as out:
         h.loop.run(wp)
     assert out.value.status is Status.ERROR
@@ -161,8 +193,10 @@ def test_error_event_then_exit_reports_the_error():
 
 def test_engine_crash_event_is_a_crash():
     h = Harness()
-    wp = FakeWorker([{"type": "error", "kind": "engine_crashed", "message": "SIGABRT in main",
-                      "traceback": ""}, WorkerExited], exit_code=3)
+    wp = FakeWorker(
+        [{"type": "error", "kind": "engine_crashed", "message": "SIGABRT in main", "traceback": ""}, WorkerExited],
+        exit_code=3,
+    )
     with pytest.raises(Outcome) as out:
         h.loop.run(wp)
     assert out.value.status is Status.CRASHED
@@ -180,12 +214,15 @@ def test_exit_by_signal_between_requests_names_the_last_mark():
 
 def test_done_then_nonzero_exit_keeps_the_results_and_notes_the_teardown():
     h = Harness()
-    wp = FakeWorker(request(1) + [{"type": "done", "notes": ["engine program would not exit"]}],
-                    exit_code=-6, signal="SIGABRT")
+    wp = FakeWorker(
+        request(1) + [{"type": "done", "notes": ["engine program would not exit"]}], exit_code=-6, signal="SIGABRT"
+    )
     h.loop.run(wp)
     assert [r.i for r in h.written] == [1]
-    assert h.loop.teardown == ["fake#1: engine program would not exit",
-                               "fake#1: worker killed by SIGABRT at exit, after finishing its work"]
+    assert h.loop.teardown == [
+        "fake#1: engine program would not exit",
+        "fake#1: worker killed by SIGABRT at exit, after finishing its work",
+    ]
 
 
 def test_done_then_hang_at_exit_is_killed_and_noted():
@@ -198,13 +235,15 @@ def test_done_then_hang_at_exit_is_killed_and_noted():
 
 def test_timeout_mid_stream_keeps_the_partial_request():
     h = Harness()
-    wp = FakeWorker(request(1) + [phase("before_infer", 2), start(2, 5.0), token(2, "x", 5.25),
-                                  token(2, "y", 5.5), WorkerTimeout])
+    wp = FakeWorker(
+        request(1) + [phase("before_infer", 2), start(2, 5.0), token(2, "x", 5.25), token(2, "y", 5.5), WorkerTimeout]
+    )
     with pytest.raises(Outcome) as out:
         h.loop.run(wp)
     assert out.value.status is Status.TIMEOUT
-    assert out.value.error.startswith("iteration 2 ran over the 30 s iteration timeout while still "
-                                      "streaming (2 chunks so far)")
+    assert out.value.error.startswith(
+        "iteration 2 ran over the 30 s iteration timeout while still streaming (2 chunks so far)"
+    )
     assert wp.killed and [r.i for r in h.written] == [1]
     part = h.loop.partial()
     assert part.i == 2 and part.chunks == 2 and part.text_so_far == "xy"
@@ -227,8 +266,12 @@ def test_warmup_iterations_are_marked():
 
 def test_switch_records_keep_their_own_models_marks():
     h = Harness()
-    script = (request(1, "a") + [phase("after_unload", 1, "a")]
-              + request(1, "b", base=2.0) + [phase("after_unload", 1, "b"), {"type": "done"}])
+    script = (
+        request(1, "a")
+        + [phase("after_unload", 1, "a")]
+        + request(1, "b", base=2.0)
+        + [phase("after_unload", 1, "b"), {"type": "done"}]
+    )
     h.loop.run(FakeWorker(script))
     a, b = h.written
     assert (a.model, b.model) == ("a", "b")

@@ -30,12 +30,13 @@ from pathlib import Path
 
 import click
 
-from orchestrator import analysis, strategies
 from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart, OrchError
-from orchestrator.plan import RunPlan
-from orchestrator.results import AttributedStack, Attribution, RunResult, StrategyResult
-from orchestrator.runner import worker_config
-from orchestrator.strategy_runner import StrategyRunner
+from orchestrator.results import analysis
+from orchestrator.results.model import AttributedStack, Attribution, RunResult, StrategyResult
+from orchestrator.run import strategies
+from orchestrator.run.plan import RunPlan
+from orchestrator.run.runner import worker_config
+from orchestrator.run.strategy_runner import StrategyRunner
 
 MiB = 1024 * 1024
 TRACER = "memray"
@@ -300,8 +301,8 @@ def debug_info_note(plan: RunPlan) -> str | None:
     """For chatllm: which of its libraries carried DWARF (file:line in the stacks)."""
     if plan.engine != "chatllm":
         return None
-    from orchestrator.chatllm_paths import resolve
-    from orchestrator.elfdebug import ggml_libraries, has_debug_info
+    from orchestrator.engines.chatllm.paths import resolve
+    from orchestrator.studies.elfdebug import ggml_libraries, has_debug_info
 
     o = plan.engine_options
     lib = resolve(o.chatllm_dir, o.main, o.lib).lib
@@ -552,7 +553,7 @@ def _attribute_all(
 
 def _write_result(plan: RunPlan, result: RunResult, json_path: str | None) -> None:
     """run.json in the run's directory, and at --json if given."""
-    from orchestrator.atomic import write_json_atomic
+    from orchestrator.results.atomic import write_json_atomic
 
     write_json_atomic(plan.run_dir / "run.json", result.to_json())
     if json_path:
@@ -561,7 +562,7 @@ def _write_result(plan: RunPlan, result: RunResult, json_path: str | None) -> No
 
 
 def _attribute_command():
-    from orchestrator.commands_run import build_plan, common_options
+    from orchestrator.commands.run import build_plan, common_options
 
     @click.command()
     @click.argument("source", required=False)

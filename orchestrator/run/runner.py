@@ -1,5 +1,5 @@
 """`execute(plan)`: runs every strategy of a plan, one after another, each in its own
-worker process(es), and returns the run's `RunResult` (schema in orchestrator.results),
+worker process(es), and returns the run's `RunResult` (schema in orchestrator.results.model),
 which is also written to `<out>/<run-id>/run.json` (and `plan.json_path`) — after every
 strategy, so an interrupted run still leaves a valid file."""
 
@@ -9,11 +9,12 @@ import datetime as _dt
 from collections.abc import Callable
 from pathlib import Path
 
-from orchestrator import alignment, analysis, hostinfo, strategies
-from orchestrator.atomic import write_json_atomic
-from orchestrator.plan import RunPlan
-from orchestrator.results import RunResult, Status, StrategyResult
-from orchestrator.strategy_runner import StrategyRunner
+from orchestrator.results import alignment, analysis
+from orchestrator.results.atomic import write_json_atomic
+from orchestrator.results.model import RunResult, Status, StrategyResult
+from orchestrator.run import hostinfo, strategies
+from orchestrator.run.plan import RunPlan
+from orchestrator.run.strategy_runner import StrategyRunner
 
 
 class RunInterrupted(Exception):

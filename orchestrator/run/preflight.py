@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from orchestrator.errors import OrchError, read_text_file
-from orchestrator.hostinfo import AudioError
+from orchestrator.run.hostinfo import AudioError
 
 
 def preflight(plan, label=lambda key: key) -> list[str]:
@@ -60,7 +60,7 @@ def input_problems(plan) -> list[str]:
                 if what == "transcript" and not text.strip():
                     problems.append(f"transcript {path} is empty: --scenario align needs the words to align")
     if plan.engine == "chatllm":
-        from orchestrator.chatllm_paths import problems_for
+        from orchestrator.engines.chatllm.paths import problems_for
 
         problems += problems_for(plan)  # the build's pieces and the run's inputs, every one
     return problems

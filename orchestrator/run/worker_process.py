@@ -19,7 +19,7 @@ from pathlib import Path
 
 from workers import protocol
 
-WORKERS_DIR = Path(__file__).resolve().parent.parent  # where the `workers` package lives
+WORKERS_DIR = Path(__file__).resolve().parents[2]  # where the `workers` package lives
 
 
 class WorkerTimeout(Exception):
@@ -33,7 +33,7 @@ class WorkerExited(Exception):
 class WorkerProcess:
     def __init__(self, name: str, config: dict, log_path: Path, env: dict | None = None, wrap: list[str] | None = None):
         """`wrap`: interpreter arguments before `-m workers.main` (a tracer that runs the
-        module in the same process, e.g. `-m memray run --native -o FILE`: orchestrator.attribution)."""
+        module in the same process, e.g. `-m memray run --native -o FILE`: orchestrator.studies.attribution)."""
         self.name = name
         ev_r, ev_w = os.pipe()
         ack_r, ack_w = os.pipe()

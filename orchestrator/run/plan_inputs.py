@@ -12,16 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import engine_options as eo
-from orchestrator import memory_guard
-from orchestrator.chatllm_model import (
+from orchestrator.engines import options as eo
+from orchestrator.engines.chatllm.model_file import (
     TEST_MODEL_MAX_NEW_TOKENS,
     ModelFileError,
     is_test_model,
     random_model_kind,
     read_meta,
 )
-from orchestrator.plan import RunPlan, Thresholds
+from orchestrator.run import memory_guard
+from orchestrator.run.plan import RunPlan, Thresholds
 
 
 @dataclass
@@ -97,7 +97,7 @@ def _or(value, default):
 
 
 def _chatllm_options(plan: RunPlan, given: dict[str, Any], notes: list[str]) -> eo.ChatLLMOptions:
-    from orchestrator.chatllm_paths import resolve  # only the chatllm engine needs it
+    from orchestrator.engines.chatllm.paths import resolve  # only the chatllm engine needs it
 
     values = dict(given)
     paths = resolve(values.pop("chatllm_dir", None), values.pop("main", None), values.pop("lib", None))

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from orchestrator.errors import CannotStart, OrchError, decode_utf8, read_text_file
-from orchestrator.tabular import format_option, render_table
+from orchestrator.results.tabular import format_option, render_table
 
 
 def _one_error(problems: list[str]) -> OrchError:

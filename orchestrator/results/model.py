@@ -348,7 +348,7 @@ class AttributedStack:
 
 @dataclass
 class Attribution:
-    """A strategy's `attribution` block (orchestrator.attribution): what a native allocation
+    """A strategy's `attribution` block (orchestrator.studies.attribution): what a native allocation
     tracer says keeps the memory that grows per iteration. `weighting` says whether bytes
     are requested or resident; `explained_fraction` is attributed ÷ measured growth."""
 
@@ -401,10 +401,10 @@ class StrategyResult:
     partial: PartialIteration | None = None
     per_model: dict[str, ModelSwitch] | None = None
     alignment: AlignmentSummary | None = None
-    # `orch ab`: the comparison of two sides for this strategy (orchestrator/ab.py); only
+    # `orch ab`: the comparison of two sides for this strategy (orchestrator/studies/ab.py); only
     # an A/B run has it, and only then is the key written
     ab: ABComparison | None = None
-    # `orch attribute`: the call stacks that keep the growth (orchestrator.attribution);
+    # `orch attribute`: the call stacks that keep the growth (orchestrator.studies.attribution);
     # written only when present, like `ab`
     attribution: Attribution | None = None
     other: dict = field(default_factory=dict)

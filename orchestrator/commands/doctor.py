@@ -10,13 +10,13 @@ import sys
 import click
 import psutil
 
-from orchestrator import strategies as registry
-from orchestrator.chatllm_model import ModelFileError, random_model_kind, read_meta
-from orchestrator.chatllm_paths import BUILD_HINT, resolve
-from orchestrator.plan_inputs import checkout_commit
-from orchestrator.tabular import format_option, render_table
-from orchestrator.testmodels import DEFAULT_OUT as TINY_DIR
-from orchestrator.testmodels import SPECS
+from orchestrator.engines.chatllm.model_file import ModelFileError, random_model_kind, read_meta
+from orchestrator.engines.chatllm.paths import BUILD_HINT, resolve
+from orchestrator.engines.chatllm.testmodels import DEFAULT_OUT as TINY_DIR
+from orchestrator.engines.chatllm.testmodels import SPECS
+from orchestrator.results.tabular import format_option, render_table
+from orchestrator.run import strategies as registry
+from orchestrator.run.plan_inputs import checkout_commit
 
 MODELS_DIR = "models"
 EXPECTED_MODELS = ("qwen3-asr-0.6b-q4_0.bin", "qwen3-asr-1.7b-q4_0.bin", "qwen3-forced-aligner-0.6b-q4_0.bin")
@@ -95,7 +95,7 @@ def _chatllm_checks(add, paths, strategies: list[str], needs_chatllm: bool) -> N
 
 def _debug_info_check(add, lib: str) -> None:
     """Which of libchatllm and its ggml libraries carry DWARF (attribution names lines with it)."""
-    from orchestrator.elfdebug import DEBUG_BUILD_HINT, ggml_libraries, has_debug_info
+    from orchestrator.studies.elfdebug import DEBUG_BUILD_HINT, ggml_libraries, has_debug_info
 
     libs = [lib, *map(str, ggml_libraries(lib))]
     with_debug = [os.path.basename(p) for p in libs if has_debug_info(p)]
@@ -113,7 +113,7 @@ def _debug_info_check(add, lib: str) -> None:
 
 def _tool_checks(add, needs_chatllm: bool) -> None:
     """External tools: memray for `orch attribute`, ffmpeg for chatllm.cpp's audio decoding."""
-    from orchestrator.attribution import tracer_missing
+    from orchestrator.studies.attribution import tracer_missing
 
     why = tracer_missing()
     add("memray (orch attribute)", why is None, "installed" if why is None else why, blocking=False)

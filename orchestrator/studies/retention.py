@@ -24,7 +24,7 @@ trim at the same iteration (mean):
   freed at unload that glibc kept (a constant, not a leak: the next load reuses it).
 
 This module runs the arms through the normal runner; `trim_after_unload` is a typed engine
-option (orchestrator/engine_options.py; `--trim-after-unload` on the command line).
+option (orchestrator/engines/options.py; `--trim-after-unload` on the command line).
 `orch retention --strategy S [run options]` is its command: the report, the probe's JSON
 with --json, exit 0 when every arm ran to the end, 1 otherwise.
 """
@@ -39,11 +39,11 @@ from pathlib import Path
 
 import click
 
-from orchestrator import analysis
-from orchestrator import strategies as registry
 from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart
-from orchestrator.plan import RunPlan, new_run_id
-from orchestrator.results import IterationRecord, RunResult
+from orchestrator.results import analysis
+from orchestrator.results.model import IterationRecord, RunResult
+from orchestrator.run import strategies as registry
+from orchestrator.run.plan import RunPlan, new_run_id
 
 TRIM_OPTION = "trim_after_unload"
 TUNABLE = "glibc.malloc.trim_threshold=0"
@@ -175,9 +175,9 @@ class ProbeResult:
 
 def probe(plan: RunPlan, strategy: str, arms=ARMS, threshold: float = 0.5, execute=None) -> ProbeResult:
     """Run `strategy` of `plan` once per arm and classify. `execute` (tests) defaults to
-    orchestrator.runner.execute."""
+    orchestrator.run.runner.execute."""
     if execute is None:
-        from orchestrator.runner import execute
+        from orchestrator.run.runner import execute
     out, runs = [], {}
     for arm in arms:
         arm_plan = dataclasses.replace(
@@ -234,7 +234,7 @@ def choose_arms(names: str) -> list[Arm]:
 
 
 def _retention_command():
-    from orchestrator.commands_run import build_plan, common_options
+    from orchestrator.commands.run import build_plan, common_options
 
     @click.command()
     @click.option(
@@ -269,7 +269,7 @@ def _retention_command():
         result = probe(plan, strategy, chosen)
         click.echo(report(result))
         if json_path:
-            from orchestrator.atomic import write_json_atomic
+            from orchestrator.results.atomic import write_json_atomic
 
             write_json_atomic(Path(json_path), result.to_json())
         ok = all(a.status == "ok" for a in result.arms)

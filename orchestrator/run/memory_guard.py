@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from orchestrator.sampler import Sample, read_tree
+from orchestrator.run.sampler import Sample, read_tree
 
 DEFAULT_SHARE = 0.8
 

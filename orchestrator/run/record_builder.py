@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 from workers import protocol
 
-from orchestrator import metrics
-from orchestrator.results import IterationRecord, PartialIteration, PhaseMark
-from orchestrator.sampler import Sample
-from orchestrator.strategies import Memory
+from orchestrator.results import metrics
+from orchestrator.results.model import IterationRecord, PartialIteration, PhaseMark
+from orchestrator.run.sampler import Sample
+from orchestrator.run.strategies import Memory
 
 
 def wall(t_monotonic: float) -> str:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.chatllm_paths import resolve
+from orchestrator.engines.chatllm.paths import resolve
 from orchestrator.errors import OrchError
 
 ASR_TOKENS = ["<|audio_start|>", "<|audio_end|>", "<|audio_pad|>", "<asr_text>"]
@@ -302,7 +302,7 @@ def config_json(spec: TinySpec, eos_id: int) -> dict:
         "model_type": "qwen3_asr",
         "thinker_config": thinker,
         "support_languages": languages,
-        # the mark orchestrator.chatllm_model.is_test_model / random_model_kind read from the header
+        # the mark orchestrator.engines.chatllm.model_file.is_test_model / random_model_kind read from the header
         "orch_tiny_model": {"note": note, "weights": "random", "shape": spec.shape, **asdict(spec)},
     }
     if spec.aligner:

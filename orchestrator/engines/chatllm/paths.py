@@ -7,8 +7,8 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from orchestrator import strategies
-from orchestrator.chatllm_model import ModelFileError, read_meta
+from orchestrator.engines.chatllm.model_file import ModelFileError, read_meta
+from orchestrator.run import strategies
 
 
 @dataclass

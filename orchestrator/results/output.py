@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from orchestrator.results import MeanCI, RunResult, Summary, Verdict
-from orchestrator.tabular import render_table
+from orchestrator.results.model import MeanCI, RunResult, Summary, Verdict
+from orchestrator.results.tabular import render_table
 
 HEADERS = [
     "strategy",
@@ -182,7 +182,7 @@ def result_footer(result: RunResult, run_dir) -> str:
 
 def write_srt(result: RunResult, path: str) -> list[str]:
     """The words of each strategy's last aligned iteration; PATH.<strategy>.srt when several."""
-    from orchestrator.alignment import to_srt
+    from orchestrator.results.alignment import to_srt
 
     written = []
     aligned = [r for r in result.results if any(it.alignment for it in r.iterations)]

@@ -14,10 +14,10 @@ from typing import Protocol
 
 from workers import protocol
 
-from orchestrator.record_builder import RecordBuilder, RequestInProgress
-from orchestrator.results import IterationRecord, PartialIteration, Status
-from orchestrator.sampler import Sample
-from orchestrator.worker_process import WorkerExited, WorkerTimeout
+from orchestrator.results.model import IterationRecord, PartialIteration, Status
+from orchestrator.run.record_builder import RecordBuilder, RequestInProgress
+from orchestrator.run.sampler import Sample
+from orchestrator.run.worker_process import WorkerExited, WorkerTimeout
 
 TEARDOWN_TIMEOUT_S = 10.0
 
@@ -32,7 +32,7 @@ class Outcome(Exception):
 
 
 class Worker(Protocol):
-    """What the loop needs of a worker (orchestrator.worker_process.WorkerProcess)."""
+    """What the loop needs of a worker (orchestrator.run.worker_process.WorkerProcess)."""
 
     name: str
 
@@ -66,7 +66,7 @@ class EventLoop:
         self._flush = flush
         self.clock = clock
         # called at every phase mark while the worker waits for its ack (iteration, name):
-        # orchestrator.attribution snapshots the worker's resident pages there
+        # orchestrator.studies.attribution snapshots the worker's resident pages there
         self.on_phase = on_phase
         self.current: RequestInProgress | None = None
         self.phases: dict[tuple, dict[str, Sample]] = {}
@@ -78,7 +78,7 @@ class EventLoop:
         self.teardown: list[str] = []
         self.starts: list[tuple[float, int]] = []  # (parent time, i) of every request
         # (iteration, phase name, wall-clock time) of every phase mark: the iteration
-        # boundaries a tracer's capture is split by (orchestrator.attribution)
+        # boundaries a tracer's capture is split by (orchestrator.studies.attribution)
         self.marks: list[tuple[int, str, float]] = []
         self.deadline = 0.0
 

@@ -14,14 +14,14 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from orchestrator import strategies
-from orchestrator.memory_guard import MemoryGuard
-from orchestrator.record_builder import RecordBuilder
-from orchestrator.record_sink import RecordSink
-from orchestrator.results import IterationRecord, PartialIteration, Status, StrategyResult
-from orchestrator.sampler import Sampler
-from orchestrator.worker_events import EventLoop, Outcome
-from orchestrator.worker_process import WorkerProcess
+from orchestrator.results.model import IterationRecord, PartialIteration, Status, StrategyResult
+from orchestrator.run import strategies
+from orchestrator.run.memory_guard import MemoryGuard
+from orchestrator.run.record_builder import RecordBuilder
+from orchestrator.run.record_sink import RecordSink
+from orchestrator.run.sampler import Sampler
+from orchestrator.run.worker_events import EventLoop, Outcome
+from orchestrator.run.worker_process import WorkerProcess
 
 # text_raw -> what the quality pipeline or the alignment check adds to a record
 Scorer = Callable[[str], dict]
@@ -49,7 +49,7 @@ class StrategyRunner:
         self.sampler = Sampler(plan.sample_hz, on_sample=self.guard)
         self.teardown: list[str] = []
         self.starts: list[tuple[float, int]] = []
-        self.worker_wrap = worker_wrap  # a tracer around the worker (orchestrator.attribution)
+        self.worker_wrap = worker_wrap  # a tracer around the worker (orchestrator.studies.attribution)
         self.marks: list[tuple[int, str, float]] = []
         self.on_phase = on_phase  # (iteration, phase, worker pid) at every mark, before the ack
         self.engine_info: dict | None = None

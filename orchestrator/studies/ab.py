@@ -41,12 +41,10 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from orchestrator import output
-from orchestrator import strategies as registry
-from orchestrator.commands_run import common_options
+from orchestrator.commands.run import common_options
 from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CannotStart
-from orchestrator.plan import RunPlan, Thresholds, new_run_id
-from orchestrator.results import (
+from orchestrator.results import output
+from orchestrator.results.model import (
     AB_METRICS,
     ABComparison,
     ABMetric,
@@ -56,7 +54,9 @@ from orchestrator.results import (
     Status,
     StrategyResult,
 )
-from orchestrator.tabular import render_table
+from orchestrator.results.tabular import render_table
+from orchestrator.run import strategies as registry
+from orchestrator.run.plan import RunPlan, Thresholds, new_run_id
 
 Z95 = 1.959963984540054
 # options of `orch compare` that describe the run as a whole, never one side of it
@@ -398,7 +398,7 @@ def side_options(text: str, label: str) -> dict:
     """What one side's OPTIONS say, parsed by `orch compare`'s parser: only the options the
     text gives (not their defaults). CannotStart for what cannot be parsed, or an option
     that belongs to the run as a whole."""
-    from orchestrator.commands_run import compare
+    from orchestrator.commands.run import compare
 
     flag = f"--{label.lower()}"
     try:
@@ -426,8 +426,8 @@ def side_options(text: str, label: str) -> dict:
 
 def build_sides(a_text: str, b_text: str, all_: bool, strategies: str | None, kw: dict) -> tuple[list[Side], list[str]]:
     """Both sides' plans, every problem of either named at once (CannotStart)."""
-    from orchestrator.commands_run import _option, inputs_from_cli, output_problems
-    from orchestrator.preflight import preflight
+    from orchestrator.commands.run import _option, inputs_from_cli, output_problems
+    from orchestrator.run.preflight import preflight
 
     if all_ == (strategies is not None):
         raise click.UsageError("give either --all or --strategies a,b")
@@ -468,7 +468,7 @@ def _merged(a: dict, b: dict) -> dict:
 
 
 def _progress(plan: RunPlan, label: str):
-    from orchestrator.commands_run import _progress_factory
+    from orchestrator.commands.run import _progress_factory
 
     factory = _progress_factory(plan)
     return (lambda strategy: factory(f"{label} {strategy}")) if factory else None
@@ -487,7 +487,7 @@ class ABRun:
 
 def _run_side(side: Side, strategy: str, out_dir: Path, echo, note: str) -> tuple[RunResult, bool]:
     """One side's run of one strategy in `out_dir`: (its result, whether Ctrl-C cut it short)."""
-    from orchestrator.runner import RunInterrupted, execute
+    from orchestrator.run.runner import RunInterrupted, execute
 
     plan = dataclasses.replace(
         side.plan,
@@ -580,7 +580,7 @@ def run_ab(
     in its own worker(s), and make one RunResult of it: per strategy the B side's last
     round as the entry (what tables and the history columns show) with the `ab` block
     holding every round of both sides and the comparison."""
-    from orchestrator.atomic import write_json_atomic
+    from orchestrator.results.atomic import write_json_atomic
 
     run_id = new_run_id()
     run_dir = Path(out) / run_id

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator import engine_options as eo
-from orchestrator import strategies as registry
+from orchestrator.engines import options as eo
+from orchestrator.run import strategies as registry
 
 if TYPE_CHECKING:
-    from orchestrator.plan_inputs import PlanInputs
+    from orchestrator.run.plan_inputs import PlanInputs
 
 SCENARIOS = ("asr", "switch", "align")
 ENGINES = ("calibration", "chatllm")
@@ -50,7 +50,7 @@ class RunPlan:
     iters: int = 10
     warmup: int = 2
     engine: str = "calibration"
-    # engine-specific options (orchestrator.engine_options; a dict is typed on construction)
+    # engine-specific options (orchestrator.engines.options; a dict is typed on construction)
     engine_options: Any = field(default_factory=dict)
     scenario: str = "asr"
     # for scenario `switch`: the models loaded in turn; otherwise [model] or []
@@ -80,14 +80,14 @@ class RunPlan:
     def build(cls, given: PlanInputs) -> tuple[RunPlan, list[str]]:
         """The plan from what the user gave (command line or soak cell), with the defaults
         above for what they did not; and notes on what was decided for them."""
-        from orchestrator.plan_inputs import build_plan
+        from orchestrator.run.plan_inputs import build_plan
 
         return build_plan(cls, given)
 
     @functools.cached_property
     def audio_s(self) -> float | None:
         """The audio's length in seconds, read once (hostinfo.AudioError if it is no audio)."""
-        from orchestrator.hostinfo import audio_seconds
+        from orchestrator.run.hostinfo import audio_seconds
 
         return audio_seconds(self.audio) if self.audio else None
 

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from orchestrator.results import IterationRecord
+from orchestrator.results.model import IterationRecord
 
 
 class RecordSink:

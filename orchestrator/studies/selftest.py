@@ -14,10 +14,10 @@ from pathlib import Path
 import click
 
 from orchestrator.errors import EXIT_FAILED, EXIT_OK
-from orchestrator.plan import RunPlan
-from orchestrator.results import Attribution, Status, Summary, Verdict
-from orchestrator.runner import execute
-from orchestrator.tabular import format_option, render_table
+from orchestrator.results.model import Attribution, Status, Summary, Verdict
+from orchestrator.results.tabular import format_option, render_table
+from orchestrator.run.plan import RunPlan
+from orchestrator.run.runner import execute
 
 TTFT_MS, TOKEN_MS = 50.0, 10.0
 
@@ -121,9 +121,9 @@ LEAK_FUNCTION = "native_alloc"  # workers/engines/calibration.py: where the leak
 def attribution_checks(iters: int, warmup: int, out_dir: Path, echo=print) -> list[Check]:
     """`orch attribute` on known leaks: the leaking function is the top stack, at ±10% of the
     injected MiB per iteration; with no leak no stack is named; an allocated-but-untouched
-    decoy and freed-again churn are never named (orchestrator.attribution).
+    decoy and freed-again churn are never named (orchestrator.studies.attribution).
     Without memray: one check marked skipped that says how to install it."""
-    from orchestrator import attribution
+    from orchestrator.studies import attribution
 
     missing = attribution.tracer_missing()
     if missing:
@@ -162,7 +162,7 @@ def _attribution_plan(iters: int, warmup: int, out_dir: Path, leak: float, extra
 def _attribution_result_checks(name: str, leak: float, with_decoys: bool, att: Attribution) -> list[Check]:
     """The checks on one attribution: nothing named (no leak) or the leaking function on top,
     and, when the decoy and churn ran along, neither blamed."""
-    from orchestrator import attribution
+    from orchestrator.studies import attribution
 
     checks: list[Check] = []
     top = att.stacks[0] if att.stacks else None

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from orchestrator.errors import OrchError, read_text_file
-from orchestrator.output import _r
-from orchestrator.results import ResultError, RunResult
-from orchestrator.tabular import format_option, render_table
+from orchestrator.results.model import ResultError, RunResult
+from orchestrator.results.output import _r
+from orchestrator.results.tabular import format_option, render_table
 
 if TYPE_CHECKING:
     from orchestrator.history.store import StoredRun, StoredStrategy

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import click
 
-from orchestrator import output
-from orchestrator import strategies as registry
 from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CannotStart
-from orchestrator.plan import ENGINES, SCENARIOS, RunPlan, Thresholds
-from orchestrator.plan_inputs import PlanInputs
-from orchestrator.preflight import preflight
-from orchestrator.runner import RunInterrupted, _save, execute
-from orchestrator.tabular import format_option
+from orchestrator.results import output
+from orchestrator.results.tabular import format_option
+from orchestrator.run import strategies as registry
+from orchestrator.run.plan import ENGINES, SCENARIOS, RunPlan, Thresholds
+from orchestrator.run.plan_inputs import PlanInputs
+from orchestrator.run.preflight import preflight
+from orchestrator.run.runner import RunInterrupted, _save, execute
 
 DEFAULT = RunPlan(strategies=[])  # what the command line shows as defaults: RunPlan's own
 
@@ -343,7 +343,7 @@ def run_and_report(plan: RunPlan, kw) -> None:
     if per_model:  # scenario switch: the per-model memory story
         click.echo("\n" + per_model)
     if kw.get("attribute") and result.results:
-        from orchestrator.attribution import attribute_growing
+        from orchestrator.studies.attribution import attribute_growing
 
         texts = attribute_growing(plan, result)
         _save(plan, result)

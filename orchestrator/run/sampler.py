@@ -16,7 +16,7 @@ tables for smaps_rollup):
   USS/PSS as before; a mark puts the next periodic full sample a full period off.
   `full_hz >= hz` makes every sample full (the old behaviour); `full_hz=0`, marks only.
 
-On Linux the tree is read from /proc directly (`orchestrator.procfs.TreeReader`: only the
+On Linux the tree is read from /proc directly (`orchestrator.run.procfs.TreeReader`: only the
 tree's own files, kept open between readings; no scan of the host's processes). Elsewhere
 psutil does the reading (`BACKEND`), as before. What it costs the parent:
 `scripts/bench_overhead.py`, and the README's "What the harness costs".
@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from orchestrator import procfs
+from orchestrator.run import procfs
 
 MiB = 1024 * 1024
 

@@ -26,11 +26,11 @@ from pathlib import Path
 import click
 
 from orchestrator.errors import CannotStart, OrchError
-from orchestrator.plan import RunPlan
-from orchestrator.plan_inputs import PlanInputs
-from orchestrator.tabular import format_option
+from orchestrator.results.tabular import format_option
+from orchestrator.run.plan import RunPlan
+from orchestrator.run.plan_inputs import PlanInputs
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_AUDIO = str(REPO / "samples" / "phone-zh.wav")
 MODELS_DIR = "models/full"
 M06 = "shape-qwen3-asr-0.6b.bin"
@@ -237,8 +237,8 @@ def build(exp: Experiment, kw: dict) -> tuple[RunPlan, list[str]]:
     """The experiment's plan after every check `orch compare` makes; CannotStart lists the
     problems. Missing models are refused first, with the command that makes them."""
     check_models(exp, kw.get("models_dir") or MODELS_DIR)
-    from orchestrator.commands_run import output_problems
-    from orchestrator.preflight import preflight
+    from orchestrator.commands.run import output_problems
+    from orchestrator.run.preflight import preflight
 
     plan, notes = RunPlan.build(plan_inputs(exp, kw))
     notes = choose_strategies(exp, kw.get("strategies"))[1] + notes
@@ -368,7 +368,7 @@ def reproduce(experiment, **kw):
     """Run one of the study's experiments on the full-shape models: exp1 (one model,
     restart), exp2 (restart vs recreate vs recreate-destroy), exp3 (0.6B <-> 1.7B switch),
     exp4 (forced aligner, recreate vs restart)."""
-    from orchestrator.commands_run import run_and_report
+    from orchestrator.commands.run import run_and_report
 
     exp = EXPERIMENTS[experiment]
     kw["progress"] = sys.stdout.isatty()

@@ -50,13 +50,13 @@ from pathlib import Path
 import click
 import tomllib
 
-from orchestrator import strategies as registry
 from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart, OrchError, decode_utf8
 from orchestrator.history.baseline import Settings
 from orchestrator.history.changepoints import Settings as ChangeSettings
-from orchestrator.plan import ENGINES, SCENARIOS, limit_problem
-from orchestrator.results import Outcome, Regression, RunResult, SoakInfo, Status
-from orchestrator.tabular import format_option, render_table
+from orchestrator.results.model import Outcome, Regression, RunResult, SoakInfo, Status
+from orchestrator.results.tabular import format_option, render_table
+from orchestrator.run import strategies as registry
+from orchestrator.run.plan import ENGINES, SCENARIOS, limit_problem
 
 # exit codes (docs/history.md): a regression is 1 (EXIT_FAILED); a run that failed, a bad
 # config or a soak of the same config still running is 2, as every "could not start" in orch
@@ -372,8 +372,8 @@ def matrix_key(cfg: dict, cell: dict) -> str:
 
 def build_plan(cfg: dict, cell: dict):
     """A cell's RunPlan, through the same constructor as the command line (RunPlan.build)."""
-    from orchestrator.plan import RunPlan
-    from orchestrator.plan_inputs import PlanInputs
+    from orchestrator.run.plan import RunPlan
+    from orchestrator.run.plan_inputs import PlanInputs
 
     out = cfg.get("out")
     if out:
@@ -464,7 +464,7 @@ def _run_cell(
     """Run one cell (its plan built and checked by `soak`; `problems`: its inputs', when it
     cannot start), compare it with its baseline, store it."""
     from orchestrator.history.baseline import compare
-    from orchestrator.plan import new_run_id
+    from orchestrator.run.plan import new_run_id
 
     run = CellRun(soak=cfg["name"], matrix_key=key)
     if problems:
@@ -511,7 +511,7 @@ def _attribute(plan, result: RunResult, notes: list[str]) -> list[str]:
     """`--attribute`: the run alarmed, so its growing strategies are re-run under the tracer
     (orch attribute) and the stacks kept in their results; a failure is a note, not a failed
     cell (the run itself was measured)."""
-    from orchestrator.attribution import attribute_growing
+    from orchestrator.studies.attribution import attribute_growing
 
     try:
         return attribute_growing(plan, result)
@@ -523,7 +523,7 @@ def _attribute(plan, result: RunResult, notes: list[str]) -> list[str]:
 def _execute(plan, run: CellRun) -> RunResult | None:
     """The harness's result; an exception is the cell's error (Ctrl-C's RunInterrupted
     carries what was measured)."""
-    from orchestrator import runner
+    from orchestrator.run import runner
 
     try:
         return runner.execute(plan)
@@ -589,8 +589,8 @@ def _outcome(error: str | None, regressions: list[Regression], accept: bool) -> 
 def _keep(plan, result: RunResult, db: str | None, run: CellRun) -> None:
     """The run folder's run.json with the soak block, and the history database's copy (a
     run that cannot be stored is a failed cell)."""
-    from orchestrator.atomic import write_json_atomic
     from orchestrator.history import store
+    from orchestrator.results.atomic import write_json_atomic
 
     try:
         write_json_atomic(plan.run_dir / "run.json", result.to_json())
@@ -668,7 +668,7 @@ def soak(ctx, config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept
     plans, keys = _plans(cfg, cells, config_path, db, db_source)  # CannotStart: exit 2, nothing has run
     # the inputs of every cell, checked before the first one runs; a cell that cannot start
     # is a failed run (exit 2, and in the metrics), the others still run
-    from orchestrator.preflight import input_problems
+    from orchestrator.run.preflight import input_problems
 
     inputs = [input_problems(plan) for plan in plans]
     for key, found in zip(keys, inputs, strict=True):
@@ -769,7 +769,7 @@ def _soak_lock(cfg: dict):
 def _print_cell(run: CellRun, fmt: str, inputs_named: bool) -> None:
     """The cell's table (stdout), its notes (stderr), each regression (both) and its failure
     (stdout; stderr too unless its input problems were named before the first cell ran)."""
-    from orchestrator.output import HEADERS, result_rows
+    from orchestrator.results.output import HEADERS, result_rows
 
     key = run.matrix_key
     if run.result is not None:

@@ -1,0 +1,1 @@
+"""The result model (one versioned JSON map), metrics, statistics, and the table/footer renderers."""
