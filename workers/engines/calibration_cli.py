@@ -22,7 +22,7 @@ def main(argv=None):
     ap.add_argument("--iteration", type=int, default=1)
     ap.add_argument("-i", "--interactive", action="store_true")
     for key, value in DEFAULTS.items():
-        kind = str if key in ("transcript", "leak_models") else float
+        kind: type = str if key in ("transcript", "leak_models") else float
         if key in ("crash_at", "hang_at"):
             kind = int
         ap.add_argument("--" + key.replace("_", "-"), dest=key, type=kind, default=value)

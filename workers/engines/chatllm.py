@@ -275,11 +275,11 @@ class ChatLLMEngine(Engine):
 
     def __init__(self, options: dict):
         super().__init__(options)
-        self.root = options.get("chatllm_dir")
-        self.lib_path = options.get("lib")
-        self.main_path = options.get("main")
-        self._bindings = None
-        self._lib = None
+        self.root: str | None = options.get("chatllm_dir")
+        self.lib_path: str | None = options.get("lib")
+        self.main_path: str | None = options.get("main")
+        self._bindings: Any = None  # the checkout's bindings module, imported at the first load
+        self._lib: Any = None  # its LibChatLLM
         self.chat: Any = None  # the bindings' Streaming object while a model is loaded
         self.model = None
         self._sink: Callable[[str], None] | None = None
@@ -295,17 +295,26 @@ class ChatLLMEngine(Engine):
     # ------------------------------------------------------------ in process
     def _library(self):
         if self._lib is None:
-            self._bindings = _import_bindings(self.root)
-            self._lib = self._bindings.LibChatLLM(os.path.dirname(self.lib_path))
+            root, lib_path = self._required("chatllm_dir", self.root), self._required("lib", self.lib_path)
+            self._bindings = _import_bindings(root)
+            self._lib = self._bindings.LibChatLLM(os.path.dirname(lib_path))
             self._lib._lib.chatllm_destroy.argtypes = [ctypes.c_void_p]
             self._lib._lib.chatllm_destroy.restype = ctypes.c_int
         return self._lib
 
+    @staticmethod
+    def _required(key: str, value: str | None) -> str:
+        """A path the parent always resolves (orchestrator's plan); missing only in a hand-made config."""
+        if not value:
+            raise EngineError("bad_config", f"the chatllm engine's options lack {key!r}")
+        return value
+
     def load(self, model):
         lib = self._library()
         engine = self
+        bindings_chat: Any = self._bindings.ChatLLM  # a class from the checkout, known only at run time
 
-        class Streaming(self._bindings.ChatLLM):
+        class Streaming(bindings_chat):
             def callback_print(self, s):  # one streamed chunk
                 if engine._sink:
                     engine._sink(s)
@@ -410,7 +419,7 @@ class ChatLLMEngine(Engine):
 
     # ------------------------------------------------------------ command line
     def cli_invocation(self, model, request, interactive=False):
-        argv = [self.main_path] + model_params(self.options, model, self.aligner, self.language)
+        argv = [self._required("main", self.main_path)] + model_params(self.options, model, self.aligner, self.language)
         if interactive:
             if self.aligner:
                 raise EngineError(
