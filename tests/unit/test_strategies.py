@@ -37,7 +37,7 @@ def test_the_docs_quote_the_registry_as_it_is():
 
     root = Path(__file__).resolve().parents[2]
     doc = (root / "docs" / "strategies.md").read_text(encoding="utf-8")
-    code = (root / "orchestrator" / "strategies.py").read_text(encoding="utf-8")
+    code = (root / "orchestrator" / "run" / "strategies.py").read_text(encoding="utf-8")
     quoted = doc.split("```python\n", 1)[1].split("```", 1)[0].strip()
     assert quoted.rstrip(",") in code
     for field in ("processes", "memory", "keeps_model_loaded", "one_path_per_request", "chatllm_needs", "engines"):
