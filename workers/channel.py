@@ -14,14 +14,14 @@ class Channel:
         self._event_fd = event_fd
         self._ack_fd = ack_fd
 
-    def send(self, type_: str, **fields) -> None:
-        data = protocol.encode(type_, **fields)
+    def send(self, event: protocol.Event) -> None:
+        data = protocol.encode(event)
         while data:  # a pipe write may be partial when the parent is slow to read
             data = data[os.write(self._event_fd, data) :]
 
-    def phase(self, name: str, i: int | None, model: str | None = None) -> None:
+    def phase(self, name: str, i: int, model: str | None = None) -> None:
         """Mark a phase and wait, paused, until the parent has sampled our memory."""
-        self.send("phase", name=name, i=i, model=model)
+        self.send(protocol.Phase(name=name, i=i, model=model))
         buf = b""
         while not buf.endswith(b"\n"):
             chunk = os.read(self._ack_fd, 64)
@@ -32,4 +32,4 @@ class Channel:
             raise SystemExit(f"unexpected reply from parent: {buf!r}")
 
     def token(self, i: int, text: str) -> None:
-        self.send("token", i=i, text=text, t=time.monotonic())
+        self.send(protocol.Token(i=i, text=text, t=time.monotonic()))

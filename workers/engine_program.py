@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from typing import IO
 
+from workers import protocol
 from workers.engines.base import CliInvocation, EngineError, Request
 from workers.loop import Session
 
@@ -130,7 +131,7 @@ def _one_shot(s: Session, i: int, model: str | None) -> str | None:
     """One run of the program; returns how it ended when that was abnormal after a result."""
     inv = s.engine.cli_invocation(model, Request(i=i, **_request(s)))
     s.ch.phase("before_infer", i, model)
-    s.ch.send("iteration_start", i=i, t=time.monotonic())
+    s.ch.send(protocol.IterationStart(i=i, t=time.monotonic()))
     _program_started(s)
     t_spawn = time.monotonic()
     proc = _spawn(s, inv, stdin=subprocess.DEVNULL)
@@ -157,16 +158,17 @@ def _one_shot(s: Session, i: int, model: str | None) -> str | None:
     if phases:
         extra["ttft_phases"] = phases
     s.ch.send(
-        "iteration_done",
-        i=i,
-        text=text,
-        tokens=count,
-        t_request=t_request or t_spawn,
-        t_first=first,
-        t_end=t_end,
-        model=model,
-        load_ms=None,
-        extra=extra,
+        protocol.IterationDone(
+            i=i,
+            text=text,
+            tokens=count,
+            t_request=t_request or t_spawn,
+            t_first=first,
+            t_end=t_end,
+            model=model,
+            load_ms=None,
+            extra=extra,
+        )
     )
     return _abnormal_end(sig, proc.returncode, stderr_tail)
 
@@ -190,7 +192,7 @@ def _relay_output(
         out += data
         first = first or t
         count += 1
-        s.ch.send("token", i=i, text=data.decode("utf-8", "replace"), t=t)
+        s.ch.send(protocol.Token(i=i, text=data.decode("utf-8", "replace"), t=t))
     return out, first, count, t_request
 
 
@@ -288,7 +290,7 @@ def _interactive_request(s: Session, i: int, model: str | None, stdin: IO[bytes]
     to its next prompt, sent as tokens and then as the iteration's result."""
     chunks: list[tuple[bytes, float]] = []
     s.ch.phase("before_infer", i, model)
-    s.ch.send("iteration_start", i=i, t=time.monotonic())
+    s.ch.send(protocol.IterationStart(i=i, t=time.monotonic()))
     _program_started(s)
     t_request = time.monotonic()
     stdin.write((s.config.get("audio") or "calibration.wav").encode() + b"\n")
@@ -296,7 +298,7 @@ def _interactive_request(s: Session, i: int, model: str | None, stdin: IO[bytes]
 
     def on_chunk(data: bytes, t: float) -> None:
         chunks.append((data, t))
-        s.ch.send("token", i=i, text=data.decode("utf-8", "replace"), t=t)
+        s.ch.send(protocol.Token(i=i, text=data.decode("utf-8", "replace"), t=t))
 
     reader.until_prompt(i, on_chunk)
     t_end = time.monotonic()
@@ -304,16 +306,17 @@ def _interactive_request(s: Session, i: int, model: str | None, stdin: IO[bytes]
     s.ch.phase("after_infer", i, model)
     phases = _program_phases(s, t_request, chunks[0][1] if chunks else None, includes_load=False)
     s.ch.send(
-        "iteration_done",
-        i=i,
-        text=text,
-        tokens=len(chunks),
-        t_request=t_request,
-        t_first=chunks[0][1] if chunks else None,
-        t_end=t_end,
-        model=model,
-        load_ms=s.load_ms,
-        extra={"ttft_phases": phases} if phases else {},
+        protocol.IterationDone(
+            i=i,
+            text=text,
+            tokens=len(chunks),
+            t_request=t_request,
+            t_first=chunks[0][1] if chunks else None,
+            t_end=t_end,
+            model=model,
+            load_ms=s.load_ms,
+            extra={"ttft_phases": phases} if phases else {},
+        )
     )
     s.load_ms = None
 

@@ -8,6 +8,7 @@ import ctypes.util
 import resource
 import time
 
+from workers import protocol
 from workers.channel import Channel
 from workers.engines.base import Engine, Request
 
@@ -88,10 +89,10 @@ class Session:
                 first.append(t)
                 first_usage.append(resource.getrusage(resource.RUSAGE_SELF))
             count += 1
-            self.ch.send("token", i=i, text=text, t=t)
+            self.ch.send(protocol.Token(i=i, text=text, t=t))
 
         self.ch.phase("before_infer", i, model)
-        self.ch.send("iteration_start", i=i, t=time.monotonic())
+        self.ch.send(protocol.IterationStart(i=i, t=time.monotonic()))
         usage = resource.getrusage(resource.RUSAGE_SELF)
         t_request = time.monotonic()
         text = self.engine.transcribe(req, on_chunk)
@@ -106,15 +107,16 @@ class Session:
         if first_usage:
             extra.update(ttft_cpu(usage, first_usage[0]))
         self.ch.send(
-            "iteration_done",
-            i=i,
-            text=clean,
-            tokens=count,
-            t_request=t_request,
-            t_first=first[0] if first else None,
-            t_end=t_end,
-            model=model,
-            load_ms=self.load_ms,
-            extra=extra,
+            protocol.IterationDone(
+                i=i,
+                text=clean,
+                tokens=count,
+                t_request=t_request,
+                t_first=first[0] if first else None,
+                t_end=t_end,
+                model=model,
+                load_ms=self.load_ms,
+                extra=extra,
+            )
         )
         self.load_ms = None  # reported once, with the first request after the load

@@ -15,7 +15,7 @@ import os
 import sys
 import traceback
 
-from workers import engine_program, fresh_process, recreate, restart
+from workers import engine_program, fresh_process, protocol, recreate, restart
 from workers.channel import Channel
 from workers.engines.base import EngineError
 from workers.loop import Session
@@ -57,19 +57,19 @@ def main(argv=None) -> int:
         # the two honest forms of re-creating a chatllm.cpp model object (see the engine)
         options["destroy_on_unload"] = cfg["strategy"] == "recreate-destroy"
         engine = make_engine(cfg["engine"], options)
-        ch.send("ready", pid=os.getpid(), engine=engine.info())
+        ch.send(protocol.Ready(pid=os.getpid(), engine=engine.info()))
         session = Session(ch, engine, cfg)
         STRATEGIES[cfg["strategy"]](session, cfg.get("first_i", 1), cfg["iters"])
         session.idle()
-        ch.send("done", **({"notes": session.notes} if session.notes else {}))
+        ch.send(protocol.Done(notes=tuple(session.notes)))
         return 0
     except EngineError as exc:
-        ch.send("error", kind=exc.kind, message=str(exc), traceback="")
+        ch.send(protocol.Error(kind=exc.kind, message=str(exc), traceback=""))
     except engine_program.EngineCrashed as exc:
-        ch.send("error", kind="engine_crashed", message=str(exc), traceback="")
+        ch.send(protocol.Error(kind="engine_crashed", message=str(exc), traceback=""))
     except Exception as exc:  # anything else is reported, never swallowed
         tb = traceback.format_exc()
-        ch.send("error", kind=type(exc).__name__, message=str(exc), traceback=tb[-2000:])
+        ch.send(protocol.Error(kind=type(exc).__name__, message=str(exc), traceback=tb[-2000:]))
     return EXIT_ERROR
 
 

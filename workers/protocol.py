@@ -6,10 +6,13 @@ ack pipe for every `phase` event. The worker's stdout and stderr are free for th
 print on (the parent keeps them in a log file), so an engine that prints cannot corrupt the
 protocol.
 
-Every event carries `v` (the protocol version) and `type`; the fields each type must carry
-are in EVENT_FIELDS. Times (`t`, `t_request`, ...) are the worker's `time.monotonic()`
-seconds; on Linux that clock is system-wide, but the parent never mixes them with its own
-clock except where stated.
+Every event carries `v` (the protocol version) and `type`, and the fields of its type: one
+frozen dataclass per type below (`Ready`, `Phase`, ...), written by `encode(event)` and read
+back by `decode(line, worker)`, which checks each field's JSON type (an integer stands for a
+float; a field a type does not define is ignored); neither side handles an event as a bare
+dict. Times (`t`, `t_request`, ...) are the worker's `time.monotonic()` seconds; on Linux
+that clock is system-wide, but the parent never mixes them with its own clock except where
+stated.
 
 Events (worker -> parent):
 - ready {pid, engine}: the worker started and built its engine (not loaded yet).
@@ -34,21 +37,16 @@ Parent -> worker: `ack` (one line per phase event).
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Union
 
 VERSION = 2
 
 PHASES = ("before_load", "after_load", "before_infer", "after_infer", "after_unload", "after_idle")
-
-EVENT_FIELDS = {
-    "ready": ("pid", "engine"),
-    "phase": ("name", "i", "model"),
-    "iteration_start": ("i", "t"),
-    "token": ("i", "text", "t"),
-    "iteration_done": ("i", "text", "tokens", "t_request", "t_first", "t_end", "model", "load_ms", "extra"),
-    "error": ("kind", "message", "traceback"),
-    "done": (),
-}
 
 ACK = b"ack\n"
 
@@ -57,15 +55,94 @@ class ProtocolError(Exception):
     """A malformed or unexpected event; the message names the worker and the event."""
 
 
-def encode(type_: str, **fields) -> bytes:
-    missing = [f for f in EVENT_FIELDS[type_] if f not in fields]
-    if missing:
-        raise ValueError(f"event {type_!r} lacks {missing}")
-    return (json.dumps({"v": VERSION, "type": type_, **fields}, ensure_ascii=False) + "\n").encode()
+@dataclass(frozen=True)
+class Ready:
+    TYPE: ClassVar[str] = "ready"
+    pid: int
+    engine: dict[str, Any]
 
 
-def decode(line: bytes, worker: str) -> dict:
-    """Parse and validate one event line from `worker` (a name used in error messages)."""
+@dataclass(frozen=True)
+class Phase:
+    TYPE: ClassVar[str] = "phase"
+    name: str
+    i: int
+    model: str | None
+
+
+@dataclass(frozen=True)
+class IterationStart:
+    TYPE: ClassVar[str] = "iteration_start"
+    i: int
+    t: float
+
+
+@dataclass(frozen=True)
+class Token:
+    TYPE: ClassVar[str] = "token"
+    i: int
+    text: str
+    t: float
+
+
+@dataclass(frozen=True)
+class IterationDone:
+    TYPE: ClassVar[str] = "iteration_done"
+    i: int
+    text: str
+    tokens: int
+    t_request: float
+    t_first: float | None
+    t_end: float
+    model: str | None
+    load_ms: float | None
+    extra: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Error:
+    TYPE: ClassVar[str] = "error"
+    kind: str
+    message: str
+    traceback: str
+
+
+@dataclass(frozen=True)
+class Done:
+    TYPE: ClassVar[str] = "done"
+    notes: tuple[str, ...] = field(default=())  # optional on the wire: left out when empty
+
+
+Event = Ready | Phase | IterationStart | Token | IterationDone | Error | Done
+
+EVENT_TYPES: dict[str, type] = {cls.TYPE: cls for cls in typing.get_args(Event)}
+# per type: its fields and their types (the dataclasses' annotations, evaluated once)
+_HINTS = {name: typing.get_type_hints(cls) for name, cls in EVENT_TYPES.items()}
+
+
+def required_fields(type_: str) -> tuple[str, ...]:
+    """The fields an event of `type_` must carry on the wire (those without a default)."""
+    return tuple(
+        f.name
+        for f in dataclasses.fields(EVENT_TYPES[type_])
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    )
+
+
+def encode(event: Event) -> bytes:
+    """One event as its line on the wire (JSON, newline-terminated)."""
+    fields = {}
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        if f.default is not dataclasses.MISSING and value == f.default:
+            continue  # an optional field at its default is not sent (`done` without notes)
+        fields[f.name] = list(value) if isinstance(value, tuple) else value
+    return (json.dumps({"v": VERSION, "type": event.TYPE, **fields}, ensure_ascii=False) + "\n").encode()
+
+
+def decode(line: bytes, worker: str) -> Event:
+    """Parse and validate one event line from `worker` (a name used in error messages).
+    Fields a type does not define are ignored (a newer worker may send more)."""
     shown = line[:200].decode("utf-8", "replace").rstrip()
     try:
         event = json.loads(line)
@@ -78,11 +155,45 @@ def decode(line: bytes, worker: str) -> dict:
             f"worker {worker}: event speaks protocol version {event.get('v')!r}, the parent speaks {VERSION}: {shown!r}"
         )
     kind = event.get("type")
-    if kind not in EVENT_FIELDS:
+    if kind not in EVENT_TYPES:
         raise ProtocolError(f"worker {worker}: unexpected event type {kind!r}: {shown!r}")
-    missing = [f for f in EVENT_FIELDS[kind] if f not in event]
+    missing = [f for f in required_fields(kind) if f not in event]
     if missing:
         raise ProtocolError(f"worker {worker}: event {kind!r} lacks {', '.join(missing)}: {shown!r}")
-    if kind == "phase" and event["name"] not in PHASES:
-        raise ProtocolError(f"worker {worker}: unknown phase {event['name']!r}: {shown!r}")
-    return event
+    values = {}
+    for name, hint in _HINTS[kind].items():
+        if name == "TYPE" or name not in event:
+            continue
+        if not _fits(hint, event[name]):
+            raise ProtocolError(
+                f"worker {worker}: event {kind!r}: {name} is not {_shown_type(hint)} ({event[name]!r}): {shown!r}"
+            )
+        values[name] = tuple(event[name]) if isinstance(event[name], list) else event[name]
+    if kind == "phase" and values["name"] not in PHASES:
+        raise ProtocolError(f"worker {worker}: unknown phase {values['name']!r}: {shown!r}")
+    return EVENT_TYPES[kind](**values)
+
+
+def _fits(hint: Any, value: Any) -> bool:
+    """Whether a JSON value fits a field's annotation (an int is a float; a bool is neither)."""
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        return any(_fits(arg, value) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if isinstance(value, bool):
+        return hint is bool
+    if hint is float:
+        return isinstance(value, (int, float))
+    if origin is tuple:  # tuple[str, ...]: a JSON list of strings
+        (item, _) = typing.get_args(hint)
+        return isinstance(value, list) and all(_fits(item, x) for x in value)
+    return isinstance(value, origin or hint)
+
+
+def _shown_type(hint: Any) -> str:
+    if typing.get_origin(hint) is tuple:
+        return f"a list of {_shown_type(typing.get_args(hint)[0])}"
+    if isinstance(hint, type) and not typing.get_args(hint):
+        return hint.__name__
+    return str(hint).replace("typing.", "").replace("NoneType", "None")

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def timing(done: dict, chunks: list[tuple[str, float]], audio_s: float | None) -> dict:
+def timing(t_req: float, t_end: float, chunks: list[tuple[str, float]], audio_s: float | None) -> dict:
+    """A request's figures from its request and end stamps and its (text, stamp) chunks."""
     stamps = [t for text, t in chunks if text.strip()]
-    t_req, t_end = done["t_request"], done["t_end"]
     latency_ms = (t_end - t_req) * 1000
     ttft_ms = (stamps[0] - t_req) * 1000 if stamps else None
     gaps = np.diff(stamps) * 1000 if len(stamps) > 1 else np.array([])

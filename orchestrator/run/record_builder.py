@@ -50,30 +50,30 @@ class RecordBuilder:
         return PhaseMark(rss_mb=rss, uss_mb=uss, self_rss_mb=s.self_rss_mb, procs=s.procs)
 
     def record(
-        self, done: dict, req: RequestInProgress, phases: dict[str, Sample], window: list[Sample]
+        self, done: protocol.IterationDone, req: RequestInProgress, phases: dict[str, Sample], window: list[Sample]
     ) -> IterationRecord:
         """`done` is the iteration_done event; `phases` this request's marks so far by name;
         `window` the periodic samples taken while it ran."""
-        timing = metrics.timing(done, req.chunks, self.audio_s)
+        timing = metrics.timing(done.t_request, done.t_end, req.chunks, self.audio_s)
         after = phases.get("after_infer")
         rss, uss = self.mem(after)
-        extra = dict(done.get("extra") or {})
+        extra = dict(done.extra)
         ttft_phases = extra.pop("ttft_phases", None)  # the engine's breakdown, when it gives one
         if self.memory is Memory.KERNEL_MAXRSS:
             # the one-shot program is gone by the mark: its peak from the kernel stands in
             rss, uss = extra.get("engine_maxrss_mb"), None
         peaks = [self.mem(s)[0] for s in window] + [rss]
         return IterationRecord(
-            i=done["i"],
-            model=done["model"],
-            warmup=done["i"] <= self.warmup,
-            started_at=wall(done["t_request"]),
-            ended_at=wall(done["t_end"]),
+            i=done.i,
+            model=done.model,
+            warmup=done.i <= self.warmup,
+            started_at=wall(done.t_request),
+            ended_at=wall(done.t_end),
             **timing,
-            load_ms=done["load_ms"],
+            load_ms=done.load_ms,
             chunks=len(req.chunks),
-            text_raw=done["text"],
-            text=done["text"],
+            text_raw=done.text,
+            text=done.text,
             rss_mb=rss,
             uss_mb=uss,
             pss_mb=after.pss_mb if after and self.memory is Memory.TREE else None,
@@ -98,7 +98,7 @@ class RecordBuilder:
             return None
         # the same timing rules as a finished record, up to the last chunk that arrived
         t_end = req.chunks[-1][1] if req.chunks else req.t_request
-        timing = metrics.timing({"t_request": req.t_request, "t_end": t_end}, req.chunks, None)
+        timing = metrics.timing(req.t_request, t_end, req.chunks, None)
         return PartialIteration(
             i=req.i,
             chunks=len(req.chunks),

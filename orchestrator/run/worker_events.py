@@ -36,7 +36,7 @@ class Worker(Protocol):
 
     name: str
 
-    def next_event(self, deadline: float | None) -> dict: ...
+    def next_event(self, deadline: float | None) -> protocol.Event: ...
     def ack(self) -> None: ...
     def kill(self) -> None: ...
     def wait_exit(self, timeout: float) -> int | None: ...
@@ -73,7 +73,7 @@ class EventLoop:
         self.pending: list[IterationRecord] = []
         self.last_done_i: int | None = None
         self.last_phase: str | None = None
-        self.error_event: dict | None = None
+        self.error_event: protocol.Error | None = None
         self.engine_info: dict | None = None
         self.teardown: list[str] = []
         self.starts: list[tuple[float, int]] = []  # (parent time, i) of every request
@@ -96,7 +96,7 @@ class EventLoop:
         while True:
             try:
                 ev = wp.next_event(self.deadline)
-                if ev["type"] == "done":
+                if isinstance(ev, protocol.Done):
                     self.flush()
                     self._teardown(wp, ev)
                     return
@@ -113,51 +113,50 @@ class EventLoop:
                 self.flush()
                 raise Outcome(Status.ERROR, str(exc)) from None
 
-    def handle(self, wp: Worker, ev: dict) -> None:
-        kind = ev["type"]
-        if kind == "ready":
-            self.engine_info = ev["engine"]
-        elif kind == "phase":
+    def handle(self, wp: Worker, ev: protocol.Event) -> None:
+        if isinstance(ev, protocol.Ready):
+            self.engine_info = ev.engine
+        elif isinstance(ev, protocol.Phase):
             self._phase(wp, ev)
-        elif kind == "iteration_start":
+        elif isinstance(ev, protocol.IterationStart):
             self.flush()  # a no-op after its before_infer mark
             now = self.clock()
-            self.current = RequestInProgress(i=ev["i"], t_request=ev["t"], started=now)
-            self.starts.append((now, ev["i"]))
+            self.current = RequestInProgress(i=ev.i, t_request=ev.t, started=now)
+            self.starts.append((now, ev.i))
             self.deadline = now + self.timeout
-        elif kind == "token":
-            if self.current is None or ev["i"] != self.current.i:
+        elif isinstance(ev, protocol.Token):
+            if self.current is None or ev.i != self.current.i:
                 raise protocol.ProtocolError(
-                    f"worker {wp.name}: token for iteration {ev['i']} during "
+                    f"worker {wp.name}: token for iteration {ev.i} during "
                     f"{self.current.i if self.current else 'no request'}"
                 )
-            self.current.chunks.append((ev["text"], ev["t"]))
-        elif kind == "iteration_done":
+            self.current.chunks.append((ev.text, ev.t))
+        elif isinstance(ev, protocol.IterationDone):
             self._done(wp, ev)
-        elif kind == "error":
+        elif isinstance(ev, protocol.Error):
             self.error_event = ev
 
-    def _phase(self, wp: Worker, ev: dict) -> None:
+    def _phase(self, wp: Worker, ev: protocol.Phase) -> None:
         sample = self.mark()
-        self.marks.append((ev["i"], ev["name"], time.time()))
-        self.last_phase = ev["name"]
+        self.marks.append((ev.i, ev.name, time.time()))
+        self.last_phase = ev.name
         if sample is not None:
-            self.phases.setdefault((ev["i"], ev["model"]), {})[ev["name"]] = sample
-        if ev["name"] == "before_infer":
+            self.phases.setdefault((ev.i, ev.model), {})[ev.name] = sample
+        if ev.name == "before_infer":
             self.flush()  # the worker waits for the ack: nothing is being measured
         if self.on_phase:
-            self.on_phase(ev["i"], ev["name"])
+            self.on_phase(ev.i, ev.name)
         wp.ack()
-        if ev["name"] == "before_load":
+        if ev.name == "before_load":
             self.deadline = self.clock() + self.timeout  # each load gets the full time
 
-    def _done(self, wp: Worker, ev: dict) -> None:
+    def _done(self, wp: Worker, ev: protocol.IterationDone) -> None:
         req = self.current
-        if req is None or req.i != ev["i"]:
-            raise protocol.ProtocolError(f"worker {wp.name}: iteration_done for {ev['i']} without its iteration_start")
-        phases = self.phases.get((ev["i"], ev["model"]), {})
+        if req is None or req.i != ev.i:
+            raise protocol.ProtocolError(f"worker {wp.name}: iteration_done for {ev.i} without its iteration_start")
+        phases = self.phases.get((ev.i, ev.model), {})
         self.pending.append(self.builder.record(ev, req, phases, self.window(req.started, self.clock())))
-        self.last_done_i = ev["i"]
+        self.last_done_i = ev.i
         self.current = None
 
     # ------------------------------------------------------------------ endings
@@ -179,9 +178,9 @@ class EventLoop:
         log = f"\nworker log tail:\n{log}" if log else ""
         err = self.error_event
         if err:
-            status = Status.CRASHED if err["kind"] == "engine_crashed" else Status.ERROR
-            tb = f"\n{err['traceback']}" if err["traceback"] else ""
-            return Outcome(status, f"{err['kind']}: {err['message']}{tb}{log}")
+            status = Status.CRASHED if err.kind == "engine_crashed" else Status.ERROR
+            tb = f"\n{err.traceback}" if err.traceback else ""
+            return Outcome(status, f"{err.kind}: {err.message}{tb}{log}")
         if self.current:
             where = f"during iteration {self.current.i}"
         elif self.last_done_i:  # between requests: in an unload, a destroy, a re-load
@@ -194,8 +193,8 @@ class EventLoop:
             return Outcome(Status.CRASHED, f"{how} {where}{log}")
         return Outcome(Status.ERROR, f"{how} {where} without a result{log}")
 
-    def _teardown(self, wp: Worker, ev: dict) -> None:
-        self.teardown += [f"{wp.name}: {note}" for note in ev.get("notes") or []]
+    def _teardown(self, wp: Worker, ev: protocol.Done) -> None:
+        self.teardown += [f"{wp.name}: {note}" for note in ev.notes]
         code = wp.wait_exit(TEARDOWN_TIMEOUT_S)
         if code is None:
             wp.kill()

@@ -70,7 +70,7 @@ class WorkerProcess:
         self.pid = self.proc.pid
         self.log_path = log_path
 
-    def next_event(self, deadline: float | None) -> dict:
+    def next_event(self, deadline: float | None) -> protocol.Event:
         """The next event, or WorkerTimeout at `deadline` (parent monotonic), or WorkerExited."""
         while b"\n" not in self._buf:
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())

@@ -6,6 +6,7 @@ import time
 from types import SimpleNamespace
 
 from workers import engine_program as cli
+from workers import protocol
 
 # a program like chatllm.cpp's `main -i`: on end of input it prompts again, forever
 PROMPTS_FOREVER = "import sys\nwhile True:\n    sys.stdout.write('File > '); sys.stdout.flush(); sys.stdin.readline()\n"
@@ -56,11 +57,11 @@ class _Channel:
     def __init__(self):
         self.events = []
 
-    def send(self, type_, **fields):
-        self.events.append((type_, fields))
+    def send(self, event):
+        self.events.append(event)
 
     def phase(self, name, i, model):
-        self.events.append(("phase", {"name": name, "i": i}))
+        self.events.append(protocol.Phase(name=name, i=i, model=model))
 
 
 class _Engine:
@@ -86,16 +87,16 @@ ABORT = "import os, sys; sys.stdout.write({!r}); sys.stdout.flush(); os.abort()"
 def test_abort_after_a_complete_answer_keeps_the_result_and_says_so():
     s = _session(ABORT.format("hello world\n\n"))
     cli.run(s, 1, 3)
-    done = [f for t, f in s.ch.events if t == "iteration_done"]
-    assert [d["text"] for d in done] == ["hello world"] * 3
-    assert all(d["extra"]["engine_exit"] == "SIGABRT" for d in done)
+    done = [e for e in s.ch.events if isinstance(e, protocol.IterationDone)]
+    assert [d.text for d in done] == ["hello world"] * 3
+    assert all(d.extra["engine_exit"] == "SIGABRT" for d in done)
     assert s.notes == ["the engine program was killed by SIGABRT after printing its result, in 3 of 3 runs"]
 
 
 def test_an_empty_but_finished_answer_is_a_result():
     s = _session(ABORT.format("\n\n"))
     cli.run(s, 1, 1)
-    assert [f["text"] for t, f in s.ch.events if t == "iteration_done"] == [""]
+    assert [e.text for e in s.ch.events if isinstance(e, protocol.IterationDone)] == [""]
 
 
 def test_abort_in_the_middle_of_the_answer_is_a_crash():

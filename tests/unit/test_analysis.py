@@ -74,7 +74,7 @@ def test_mean_ci():
 def test_timing_from_stamps():
     done = {"t_request": 10.0, "t_end": 10.5}
     chunks = [(" a", 10.05), (" b", 10.06), (" c", 10.08), ("\n", 10.0801)]
-    t = metrics.timing(done, chunks, audio_s=5.0)
+    t = metrics.timing(done["t_request"], done["t_end"], chunks, audio_s=5.0)
     assert t["ttft_ms"] == pytest.approx(50.0)
     assert t["tokens"] == 3  # the newline is not a token
     assert t["itl_ms_p50"] == pytest.approx(15.0)
@@ -87,7 +87,7 @@ def test_timing_from_stamps():
 def test_burst_is_flagged():
     done = {"t_request": 0.0, "t_end": 1.0}
     chunks = [(f" w{k}", 0.9 + k * 1e-6) for k in range(50)]
-    assert metrics.timing(done, chunks, None)["streamed"] is False
+    assert metrics.timing(done["t_request"], done["t_end"], chunks, None)["streamed"] is False
 
 
 def test_teardown_notes_are_condensed_per_finding():

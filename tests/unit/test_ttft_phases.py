@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from workers import loop
+from workers import loop, protocol
 from workers.engines import chatllm as C
 from workers.engines.base import Engine
 
@@ -206,11 +206,11 @@ def test_phases_off_reports_nothing():
 
 class FakeChannel:
     def __init__(self):
-        self.sent: list[tuple[str, dict]] = []
+        self.sent: list = []
         self.phases: list[str] = []
 
-    def send(self, type_, **fields):
-        self.sent.append((type_, fields))
+    def send(self, event):
+        self.sent.append(event)
 
     def phase(self, name, i, model=None):
         self.phases.append(name)
@@ -242,9 +242,9 @@ def test_iteration_done_carries_the_phases_and_the_cpu_to_first_token():
     ch = FakeChannel()
     s = loop.Session(ch, PhasedEngine({}), {"audio": "a.wav"})
     s.request(1, None)
-    done = [f for t, f in ch.sent if t == "iteration_done"][0]
-    extra = done["extra"]
-    assert extra["ttft_phases"]["wait_ms"] == pytest.approx((done["t_first"] - done["t_request"]) * 1000, abs=0.01)
+    done = [e for e in ch.sent if isinstance(e, protocol.IterationDone)][0]
+    extra = done.extra
+    assert extra["ttft_phases"]["wait_ms"] == pytest.approx((done.t_first - done.t_request) * 1000, abs=0.01)
     assert extra["ttft_cpu_ms"] >= 0 and extra["ttft_involuntary_switches"] >= 0
 
 
@@ -255,8 +255,8 @@ def test_engines_without_phases_report_none():
     s = loop.Session(ch, CalibrationEngine({"ttft_ms": 1.0, "token_ms": 0.1}), {})
     s.load(1, "m:1")
     s.request(1, "m:1")
-    done = [f for t, f in ch.sent if t == "iteration_done"][0]
-    assert "ttft_phases" not in done["extra"] and "ttft_cpu_ms" in done["extra"]
+    done = [e for e in ch.sent if isinstance(e, protocol.IterationDone)][0]
+    assert "ttft_phases" not in done.extra and "ttft_cpu_ms" in done.extra
 
 
 def test_trim_after_unload_calls_malloc_trim_before_the_mark(monkeypatch):

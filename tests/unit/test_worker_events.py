@@ -1,5 +1,7 @@
 """The event loop driven by a scripted fake worker: no process, no clock, no files."""
 
+import dataclasses
+
 import pytest
 from orchestrator.results.model import Status
 from orchestrator.run.record_builder import RecordBuilder
@@ -7,6 +9,7 @@ from orchestrator.run.sampler import Sample
 from orchestrator.run.strategies import Memory
 from orchestrator.run.worker_events import EventLoop, Outcome
 from orchestrator.run.worker_process import WorkerExited, WorkerTimeout
+from workers import protocol
 
 
 class FakeWorker:
@@ -67,30 +70,34 @@ def sample(rss, self_rss=10.0):
 
 
 def phase(name, i, model=None):
-    return {"type": "phase", "name": name, "i": i, "model": model}
+    return protocol.Phase(name=name, i=i, model=model)
 
 
 def start(i, t=1.0):
-    return {"type": "iteration_start", "i": i, "t": t}
+    return protocol.IterationStart(i=i, t=t)
 
 
 def token(i, text, t):
-    return {"type": "token", "i": i, "text": text, "t": t}
+    return protocol.Token(i=i, text=text, t=t)
 
 
-def done(i, model=None, text="ab", t_request=1.0, t_first=1.1, t_end=1.3):
-    return {
-        "type": "iteration_done",
-        "i": i,
-        "text": text,
-        "tokens": 2,
-        "t_request": t_request,
-        "t_first": t_first,
-        "t_end": t_end,
-        "model": model,
-        "load_ms": None,
-        "extra": {},
-    }
+def done(i, model=None, text="ab", t_request=1.0, t_first=1.1, t_end=1.3, extra=None):
+    return protocol.IterationDone(
+        i=i,
+        text=text,
+        tokens=2,
+        t_request=t_request,
+        t_first=t_first,
+        t_end=t_end,
+        model=model,
+        load_ms=None,
+        extra=extra or {},
+    )
+
+
+def with_extra(script, extra):
+    """A request's script whose iteration_done carries `extra`."""
+    return script[:-1] + [dataclasses.replace(script[-1], extra=extra)]
 
 
 def request(i, model=None, base=1.0):
@@ -128,11 +135,11 @@ class Harness:
 def test_records_are_flushed_at_the_next_before_infer_mark_with_late_phases():
     h = Harness()
     script = (
-        [{"type": "ready", "pid": 1, "engine": {"name": "fake"}}, phase("before_load", 1), phase("after_load", 1)]
+        [protocol.Ready(pid=1, engine={"name": "fake"}), phase("before_load", 1), phase("after_load", 1)]
         + request(1)
         + [phase("after_unload", 1), phase("before_load", 2), phase("after_load", 2)]
         + request(2, base=2.0)
-        + [phase("after_unload", 2), {"type": "done"}]
+        + [phase("after_unload", 2), protocol.Done()]
     )
     wp = FakeWorker(script)
     h.loop.run(wp)
@@ -155,16 +162,15 @@ def test_records_are_flushed_at_the_next_before_infer_mark_with_late_phases():
 
 def test_memory_of_an_engine_program_is_the_tree_minus_the_worker():
     h = Harness(memory=Memory.TREE_MINUS_WORKER)
-    h.loop.run(FakeWorker(request(1) + [{"type": "done"}]))
+    h.loop.run(FakeWorker(request(1) + [protocol.Done()]))
     rec = h.written[0]
     assert rec.rss_mb == 101.0 - 10.0 and rec.uss_mb == 96.0 - 9.0 and rec.pss_mb is None
 
 
 def test_one_shot_program_memory_is_the_kernels_peak():
     h = Harness(memory=Memory.KERNEL_MAXRSS)
-    script = request(1)
-    script[-1]["extra"] = {"engine_maxrss_mb": 321.0}
-    h.loop.run(FakeWorker(script + [{"type": "done"}]))
+    script = with_extra(request(1), {"engine_maxrss_mb": 321.0})
+    h.loop.run(FakeWorker(script + [protocol.Done()]))
     assert h.written[0].rss_mb == 321.0 and h.written[0].uss_mb is None
 
 
@@ -181,7 +187,7 @@ def test_token_for_the_wrong_iteration_is_a_protocol_error():
 def test_error_event_then_exit_reports_the_error():
     h = Harness()
     wp = FakeWorker(
-        request(1) + [{"type": "error", "kind": "EngineError", "message": "model gone", "traceback": ""}, WorkerExited],
+        request(1) + [protocol.Error(kind="EngineError", message="model gone", traceback=""), WorkerExited],
         exit_code=3,
     )
     with pytest.raises(Outcome) as out:
@@ -194,7 +200,7 @@ def test_error_event_then_exit_reports_the_error():
 def test_engine_crash_event_is_a_crash():
     h = Harness()
     wp = FakeWorker(
-        [{"type": "error", "kind": "engine_crashed", "message": "SIGABRT in main", "traceback": ""}, WorkerExited],
+        [protocol.Error(kind="engine_crashed", message="SIGABRT in main", traceback=""), WorkerExited],
         exit_code=3,
     )
     with pytest.raises(Outcome) as out:
@@ -215,7 +221,7 @@ def test_exit_by_signal_between_requests_names_the_last_mark():
 def test_done_then_nonzero_exit_keeps_the_results_and_notes_the_teardown():
     h = Harness()
     wp = FakeWorker(
-        request(1) + [{"type": "done", "notes": ["engine program would not exit"]}], exit_code=-6, signal="SIGABRT"
+        request(1) + [protocol.Done(notes=("engine program would not exit",))], exit_code=-6, signal="SIGABRT"
     )
     h.loop.run(wp)
     assert [r.i for r in h.written] == [1]
@@ -227,7 +233,7 @@ def test_done_then_nonzero_exit_keeps_the_results_and_notes_the_teardown():
 
 def test_done_then_hang_at_exit_is_killed_and_noted():
     h = Harness()
-    wp = FakeWorker(request(1) + [{"type": "done"}], exit_code=None)
+    wp = FakeWorker(request(1) + [protocol.Done()], exit_code=None)
     h.loop.run(wp)
     assert wp.killed
     assert h.loop.teardown == ["fake#1: hung at exit after finishing its work; killed after 10 s"]
@@ -260,7 +266,7 @@ def test_timeout_during_load_says_so():
 
 def test_warmup_iterations_are_marked():
     h = Harness(warmup=1)
-    h.loop.run(FakeWorker(request(1) + request(2, base=2.0) + [{"type": "done"}]))
+    h.loop.run(FakeWorker(request(1) + request(2, base=2.0) + [protocol.Done()]))
     assert [r.warmup for r in h.written] == [True, False]
 
 
@@ -270,7 +276,7 @@ def test_switch_records_keep_their_own_models_marks():
         request(1, "a")
         + [phase("after_unload", 1, "a")]
         + request(1, "b", base=2.0)
-        + [phase("after_unload", 1, "b"), {"type": "done"}]
+        + [phase("after_unload", 1, "b"), protocol.Done()]
     )
     h.loop.run(FakeWorker(script))
     a, b = h.written
@@ -280,9 +286,8 @@ def test_switch_records_keep_their_own_models_marks():
 
 def test_the_engines_ttft_breakdown_is_lifted_out_of_extra():
     h = Harness()
-    script = request(1)
-    script[-1]["extra"] = {"ttft_phases": {"audio_decode_ms": 12.5, "prefill_ms": 80.0}, "raw_output": "x"}
-    h.loop.run(FakeWorker(script + [{"type": "done"}]))
+    script = with_extra(request(1), {"ttft_phases": {"audio_decode_ms": 12.5, "prefill_ms": 80.0}, "raw_output": "x"})
+    h.loop.run(FakeWorker(script + [protocol.Done()]))
     rec = h.written[0]
     assert rec.ttft_phases == {"audio_decode_ms": 12.5, "prefill_ms": 80.0}
     assert rec.extra == {"raw_output": "x"}
