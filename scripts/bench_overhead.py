@@ -97,7 +97,7 @@ class ClockOnly(sampler.Sampler):
 
     ticks = 0
 
-    def _tick(self, now: float) -> None:
+    def tick(self, now: float) -> None:
         self.ticks += 1
 
 

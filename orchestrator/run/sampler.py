@@ -37,6 +37,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import psutil
 
@@ -133,14 +134,14 @@ def _from_rows(t: float, rows: list[tuple] | None, full: bool) -> Sample | None:
     )
 
 
-def _read_tree_psutil(pid: int, full: bool) -> Sample | None:
+def _read_tree_psutil(pid: int, full: bool, clock: Callable[[], float] = time.monotonic) -> Sample | None:
     """The portable path (no /proc): psutil, descendants by a scan of all processes."""
     try:
         root = psutil.Process(pid)
         procs = [root] + root.children(recursive=True)
     except psutil.Error:
         return None
-    t = time.monotonic()
+    t = clock()
     rss = uss = pss = cpu_u = cpu_s = 0.0
     self_rss, self_uss, has_uss = 0.0, None, full
     for n, proc in enumerate(procs):
@@ -188,6 +189,14 @@ def _sample_time(s: Sample) -> float:
     return s.t
 
 
+class Ticker(Protocol):
+    """What calls `Sampler.tick(now)` at each watching Sampler's rate: the shared sampling
+    thread (`_Clock`), or a test's own hand."""
+
+    def add(self, sampler: Sampler) -> None: ...
+    def remove(self, sampler: Sampler) -> None: ...
+
+
 class Sampler:
     """Samples one worker at `hz` (0: phase marks only); `mark()` takes a full sample now.
 
@@ -195,9 +204,19 @@ class Sampler:
     `on_sample(sample)`: called with every sample, periodic ones on the sampling thread
     (shared by all Samplers: keep it quick). A hook that raises is reported once on stderr,
     kept in `hook_error` and no longer called; sampling goes on.
+    `clock` stamps the samples and schedules the periodic full ones; `ticker` takes the
+    periodic ones (default: the shared `orch-sampler` thread, on time.monotonic). A test
+    gives both, and its own ticker calls `tick(now)`: no thread, no wall-clock timing.
     """
 
-    def __init__(self, hz: float = 20.0, full_hz: float = FULL_HZ, on_sample: Callable[[Sample], None] | None = None):
+    def __init__(
+        self,
+        hz: float = 20.0,
+        full_hz: float = FULL_HZ,
+        on_sample: Callable[[Sample], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        ticker: Ticker | None = None,
+    ):
         self.period = 1.0 / hz if hz > 0 else None
         self.full_period = 1.0 / full_hz if full_hz > 0 else None
         self._all_full = (
@@ -213,18 +232,20 @@ class Sampler:
         self._lock = threading.Lock()
         self._stopped = False
         self._next_full = 0.0
+        self._clock = clock
+        self._ticker: Ticker = ticker if ticker is not None else _CLOCK
 
     def watch(self, pid: int) -> None:
         with self._lock:
             self._pid = pid
             periodic = self.period is not None and not self._stopped
             if self.full_period is not None:  # the first periodic full one a period from now
-                self._next_full = time.monotonic() + self.full_period - 0.5 * (self.period or 0.0)
+                self._next_full = self._clock() + self.full_period - 0.5 * (self.period or 0.0)
         if periodic:
-            _CLOCK.add(self)
+            self._ticker.add(self)
 
     def unwatch(self) -> None:
-        _CLOCK.remove(self)
+        self._ticker.remove(self)
         with self._lock:
             self._pid = None
             self._close_reader()
@@ -241,7 +262,7 @@ class Sampler:
             return self.samples[lo:hi]
 
     def stop(self) -> None:
-        _CLOCK.remove(self)
+        self._ticker.remove(self)
         with self._lock:
             self._stopped = True
             self._close_reader()
@@ -251,9 +272,9 @@ class Sampler:
             self._reader.close()
             self._reader = None
 
-    def _tick(self, now: float) -> None:
-        """A periodic sample, from the clock thread; an unexpected error is reported once
-        and kept in `tick_error`, and the next tick tries again."""
+    def tick(self, now: float) -> None:
+        """A periodic sample, from the ticker (the clock thread); an unexpected error is
+        reported once and kept in `tick_error`, and the next tick tries again."""
         try:
             full = self._all_full or (self.full_period is not None and now >= self._next_full)
             self._take(full, periodic=True)
@@ -269,12 +290,12 @@ class Sampler:
             if pid is None or (periodic and self._stopped):
                 return None
             if BACKEND != "procfs":
-                sample = read_tree(pid, full)
+                sample = _read_tree_psutil(pid, full, self._clock)
             else:  # the tree's files stay open from one reading to the next
                 if self._reader is None or self._reader.pid != pid:
                     self._close_reader()
                     self._reader = procfs.TreeReader(pid)
-                t = time.monotonic()
+                t = self._clock()
                 sample = _from_rows(t, self._reader.rows(full), full)
             if sample is None:
                 return None
@@ -347,7 +368,7 @@ class _Clock:
                 self._wake.acquire(timeout=wait)  # True if add() woke us: look again
                 continue
             for s in due:
-                s._tick(now)
+                s.tick(now)
 
 
 _CLOCK = _Clock()

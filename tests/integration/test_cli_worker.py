@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import time
 from types import SimpleNamespace
 
 from workers import engine_program as cli
@@ -23,9 +22,9 @@ def test_a_program_that_prompts_forever_is_killed_without_waiting_the_grace_out(
     proc = _start(PROMPTS_FOREVER)
     session = SimpleNamespace(notes=[])
     proc.stdin.close()
-    t0 = time.monotonic()
     cli._end_interactive(session, proc, cli._Streams(proc), b"File > ")
-    assert proc.returncode is not None and time.monotonic() - t0 < cli.EXIT_GRACE_S
+    assert proc.returncode is not None
+    # killed for its PROMPT_LOOP prompts, not at the grace's end: the note says which
     assert len(session.notes) == 1
     assert "did not leave when its input closed (printed its prompt" in session.notes[0]
     assert session.notes[0].endswith("killed")

@@ -1,6 +1,9 @@
 """The sampler and its /proc reader, on real process trees (no speed assertions: speed is
-scripts/bench_overhead.py's business)."""
+scripts/bench_overhead.py's business). Periodic sampling is driven by hand (HandTicker, a
+fake clock): what a test asserts never depends on how fast this host runs."""
 
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -44,9 +47,23 @@ def settled(pid: int) -> bool:
         return False
 
 
+def dead(proc: psutil.Process) -> bool:
+    """Exited: a zombie (holds no memory) or gone."""
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 @pytest.fixture
 def tree():
-    p = subprocess.Popen([sys.executable, "-c", TREE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-c", TREE],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: one kill ends the whole tree
+    )
     assert p.stdout.readline().strip() == "ready"
     deadline = time.monotonic() + 10
     while not settled(p.pid):
@@ -56,13 +73,53 @@ def tree():
         yield p
     finally:
         kids = psutil.Process(p.pid).children(recursive=True)
-        for proc in [psutil.Process(p.pid)] + kids:
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
+        os.killpg(p.pid, signal.SIGKILL)
         p.wait(5)
-        psutil.wait_procs(kids, timeout=5)
+        # the descendants are orphans now: wait until each has exited, not until the
+        # host's init reaps it (that can take a second or more, and holds nothing)
+        deadline = time.monotonic() + 5
+        while not all(dead(k) for k in kids):
+            assert time.monotonic() < deadline, "the tree did not die"
+            time.sleep(0.005)
+        p.stdin.close()
+        p.stdout.close()
+
+
+class FakeClock:
+    def __init__(self, t: float = 1000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class HandTicker:
+    """Stands in for the sampling thread: `run(n, period)` moves the fake clock on one
+    period and ticks every watching Sampler, n times."""
+
+    def __init__(self, clock: FakeClock):
+        self.clock = clock
+        self.watching: list[Sampler] = []
+
+    def add(self, s: Sampler) -> None:
+        if s not in self.watching:
+            self.watching.append(s)
+
+    def remove(self, s: Sampler) -> None:
+        if s in self.watching:
+            self.watching.remove(s)
+
+    def run(self, n: int, period: float) -> None:
+        for _ in range(n):
+            self.clock.t += period
+            for s in list(self.watching):
+                s.tick(self.clock.t)
+
+
+def by_hand(**kw) -> tuple[Sampler, HandTicker]:
+    clock = FakeClock()
+    hand = HandTicker(clock)
+    return Sampler(clock=clock, ticker=hand, **kw), hand
 
 
 def send(p, line: str) -> None:
@@ -121,15 +178,16 @@ def test_psutil_backend_still_reads_the_tree(tree, monkeypatch):
 
 
 def test_cheap_periodic_samples_and_full_marks(tree):
-    s = Sampler(hz=50, full_hz=0)
+    s, hand = by_hand(hz=50, full_hz=0)
     s.watch(tree.pid)
-    time.sleep(0.4)
+    hand.run(20, 0.02)
     mark = s.mark()
-    time.sleep(0.1)
+    hand.run(5, 0.02)
     s.unwatch()
+    s.tick(hand.clock.t + 0.02)  # a tick already under way when unwatch() ran takes nothing
     s.stop()
     periodic = [x for x in s.samples if x is not mark]
-    assert len(periodic) >= 5
+    assert len(periodic) == 25 and len(s.samples) == 26
     assert all(x.uss_mb is None and x.pss_mb is None and not x.full for x in periodic)
     assert all(x.procs == 3 and x.rss_mb > 0 for x in periodic)
     assert mark.full and mark.uss_mb is not None and mark.pss_mb is not None
@@ -138,18 +196,18 @@ def test_cheap_periodic_samples_and_full_marks(tree):
 
 
 def test_periodic_full_samples_at_full_hz(tree):
-    s = Sampler(hz=50, full_hz=5)
+    s, hand = by_hand(hz=50, full_hz=5)
     s.watch(tree.pid)
-    time.sleep(1.0)
+    hand.run(50, 0.02)  # one second of ticks
     s.stop()
-    full = [x for x in s.samples if x.full]
-    assert len(s.samples) >= 20
-    assert 2 <= len(full) <= 8
-    every = Sampler(hz=20, full_hz=20)  # full_hz >= hz: every sample full, the old behaviour
+    assert len(s.samples) == 50
+    # one full sample every 0.2 s: every 10th tick (half a tick's slack keeps it on the 10th)
+    assert [k + 1 for k, x in enumerate(s.samples) if x.full] == [10, 20, 30, 40, 50]
+    every, hand = by_hand(hz=20, full_hz=20)  # full_hz >= hz: every sample full, the old behaviour
     every.watch(tree.pid)
-    time.sleep(0.3)
+    hand.run(6, 0.05)
     every.stop()
-    assert every.samples and all(x.full for x in every.samples)
+    assert len(every.samples) == 6 and all(x.full for x in every.samples)
 
 
 def test_vanished_root_and_children():
@@ -235,24 +293,35 @@ def test_churning_tree_reads_cleanly():
 
 
 def test_several_workers_watched_at_once_by_one_thread():
+    """The real sampling thread: the test waits for samples to arrive (counted), never for
+    an amount of time."""
     kids = [sleeper() for _ in range(3)]
-    samplers = [Sampler(hz=40, full_hz=0) for _ in kids]
+    arrived = [threading.Event() for _ in kids]
+
+    def counter(k):
+        def on_sample(sample):
+            if len(samplers[k].samples) >= 5:
+                arrived[k].set()
+
+        return on_sample
+
+    samplers = [Sampler(hz=40, full_hz=0, on_sample=counter(k)) for k in range(len(kids))]
     try:
         for s, k in zip(samplers, kids, strict=True):
             s.watch(k.pid)
-        time.sleep(0.5)
+        for a in arrived:
+            assert a.wait(30), "no 5 samples in 30 s"
         threads = [t for t in threading.enumerate() if t.name == "orch-sampler"]
         assert len(threads) == 1
         for s in samplers:
             s.unwatch()
+        n = [len(s.samples) for s in samplers]
+        threads[0].join(30)
+        assert not threads[0].is_alive()  # nobody watching: the clock thread has ended
+        assert [len(s.samples) for s in samplers] == n  # unwatched: no sample after unwatch()
         for s in samplers:
             assert len(s.samples) >= 5
             assert all(x.procs == 1 and x.rss_mb > 0 for x in s.samples)
-        n = [len(s.samples) for s in samplers]
-        time.sleep(0.2)
-        assert [len(s.samples) for s in samplers] == n  # unwatched: no more samples
-        threads[0].join(2)
-        assert not threads[0].is_alive()  # nobody watching: the clock thread has ended
     finally:
         for s in samplers:
             s.stop()
@@ -265,22 +334,22 @@ def test_on_sample_hook_and_a_broken_one(capsys):
     p = sleeper()
     try:
         seen = []
-        s = Sampler(hz=40, on_sample=seen.append)
+        s, hand = by_hand(hz=40, on_sample=seen.append)
         s.watch(p.pid)
-        time.sleep(0.3)
+        hand.run(4, 0.025)
         m = s.mark()
         s.stop()
-        assert seen and m in seen and len(seen) == len(s.samples)
+        assert seen == s.samples and len(seen) == 5 and seen[-1] is m
 
         def broken(sample):
             raise RuntimeError("guard bug")
 
-        b = Sampler(hz=40, on_sample=broken)
+        b, hand = by_hand(hz=40, on_sample=broken)
         b.watch(p.pid)
-        time.sleep(0.3)
+        hand.run(3, 0.025)
         b.stop()
         assert isinstance(b.hook_error, RuntimeError) and b.on_sample is None
-        assert len(b.samples) >= 3  # sampling went on
+        assert len(b.samples) == 3  # sampling went on
         assert capsys.readouterr().err.count("RuntimeError: guard bug") == 1
     finally:
         p.kill()
@@ -430,13 +499,18 @@ def test_cheap_samples_carry_no_cpu_times(tree):
 def test_marks_put_the_periodic_full_sample_off(tree):
     """A phase mark is a full sample, so marks more often than `full_hz` leave no periodic
     full sample (the README's "under 5 s" claim, at a faster scale)."""
-    s = Sampler(hz=50, full_hz=1.0)
+    s, hand = by_hand(hz=50, full_hz=1.0)
     s.watch(tree.pid)
     marks = []
-    for _ in range(15):
-        time.sleep(0.1)
+    for _ in range(15):  # 1.5 s: a mark every 0.1 s
+        hand.run(5, 0.02)
         marks.append(s.mark())
     s.stop()
     periodic = [x for x in s.samples if not any(x is m for m in marks)]
-    assert len(periodic) >= 20
+    assert len(periodic) == 75 and all(m.full for m in marks)
     assert [x for x in periodic if x.full] == []
+    unmarked, hand = by_hand(hz=50, full_hz=1.0)  # without the marks: one full one a second
+    unmarked.watch(tree.pid)
+    hand.run(75, 0.02)
+    unmarked.stop()
+    assert [k + 1 for k, x in enumerate(unmarked.samples) if x.full] == [50]
