@@ -86,8 +86,8 @@ class RunPlan:
 
     @functools.cached_property
     def audio_s(self) -> float | None:
-        """The audio's length in seconds, read once (hostinfo.AudioError if it is no audio)."""
-        from orchestrator.run.hostinfo import audio_seconds
+        """The audio's length in seconds, read once (audio.AudioError if it is no audio)."""
+        from orchestrator.run.audio import audio_seconds
 
         return audio_seconds(self.audio) if self.audio else None
 

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from orchestrator.errors import OrchError, read_text_file
-from orchestrator.run.hostinfo import AudioError
+from orchestrator.run.audio import AudioError
 
 
 def preflight(plan, label=lambda key: key) -> list[str]:
