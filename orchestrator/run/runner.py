@@ -146,6 +146,7 @@ def execute(
     except KeyboardInterrupt:  # between strategies: what is done is written below
         interrupted = True
     result.finished_at = _now()
+    result.host["load_avg_end"] = hostinfo.load_average()  # beside load_avg_start: was the host busy?
     _save(plan, result)
     if interrupted:
         raise RunInterrupted(result)
