@@ -20,6 +20,7 @@ from orchestrator.run.plan import ENGINES, SCENARIOS, RunPlan, Thresholds
 from orchestrator.run.plan_inputs import PlanInputs
 from orchestrator.run.preflight import preflight
 from orchestrator.run.runner import RunInterrupted, _save, execute
+from orchestrator.run.worker_env import parse as parse_worker_env
 
 DEFAULT = RunPlan(strategies=[])  # what the command line shows as defaults: RunPlan's own
 
@@ -122,6 +123,13 @@ def _run_option_decorators():
         click.option("--scenario", type=click.Choice(SCENARIOS), default=DEFAULT.scenario, show_default=True),
         click.option("--model", "model", help="Model file (chatllm) or label NAME[:MB] (calibration)."),
         click.option("--models", help="Comma-separated models for --scenario switch."),
+        click.option(
+            "--worker-env",
+            multiple=True,
+            metavar="NAME[=VALUE]",
+            help="Give the workers NAME (orch's own value) or NAME=VALUE (repeatable); otherwise they get only "
+            "an allow list of orch's environment (PATH, HOME, locale, ...). Recorded in the result.",
+        ),
     ]
 
 
@@ -273,6 +281,7 @@ def inputs_from_cli(strategies: list[str], kw: dict) -> PlanInputs:
         max_rss_mb=kw["max_rss_mb"],
         engine_options=options,
         progress=sys.stdout.isatty(),
+        worker_env=parse_worker_env(kw.get("worker_env") or ()),
     )
 
 

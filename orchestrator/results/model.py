@@ -654,6 +654,36 @@ class SoakInfo:
 
 
 @dataclass
+class WorkerEnvironment:
+    """The run's `environment` block: the workers' environment as far as memory and speed
+    go (orchestrator.run.worker_env builds it from an allow list, not from orch's own).
+    `variables`: every variable that can change either, as the workers got it (None: not
+    set); `passed`: the names the user passed through (--worker-env; their values only
+    where they are in `variables`); `dropped`: such variables set in orch's own environment
+    that the workers did not get."""
+
+    variables: dict[str, str | None] = field(default_factory=dict)
+    passed: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    other: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> WorkerEnvironment | None:
+        if data is None:
+            return None
+        known, other = _split(cls, data, "environment block")
+        variables = known.get("variables") or {}
+        _require(isinstance(variables, dict), "environment block: variables is not an object")
+        known["variables"] = dict(variables)
+        known["passed"] = list(known.get("passed") or [])
+        known["dropped"] = list(known.get("dropped") or [])
+        return cls(**known, other=other)
+
+
+@dataclass
 class RunResult:
     run_id: str
     started_at: str | None = None
@@ -661,6 +691,8 @@ class RunResult:
     host: dict = field(default_factory=dict)
     engine: dict = field(default_factory=dict)  # {"name": ..., **engine options}
     plan: dict = field(default_factory=dict)  # RunPlan.describe()
+    # the workers' environment (a run from before the block has none: the key is not written)
+    environment: WorkerEnvironment | None = None
     results: list[StrategyResult] = field(default_factory=list)
     schema: str = SCHEMA
     soak: SoakInfo | None = None  # a soak's run: its matrix key, outcome, regressions
@@ -682,6 +714,8 @@ class RunResult:
         out["schema"] = SCHEMA
         if out.get("soak") is None:  # only a soak's run has the block
             out.pop("soak", None)
+        if out.get("environment") is None:
+            out.pop("environment", None)
         # the schema first, as in every file written so far
         return {"schema": out.pop("schema"), **out}
 
@@ -699,5 +733,6 @@ class RunResult:
         known["engine"] = known.get("engine") or {}
         known["plan"] = known.get("plan") or {}
         known["soak"] = SoakInfo.from_json(known.get("soak"))
+        known["environment"] = WorkerEnvironment.from_json(known.get("environment"))
         known["schema"] = SCHEMA  # read as /2 from here on; written as /2
         return cls(**known, other=other)

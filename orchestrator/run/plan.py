@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.engines import options as eo
 from orchestrator.run import strategies as registry
+from orchestrator.run import worker_env
 
 if TYPE_CHECKING:
     from orchestrator.run.plan_inputs import PlanInputs
@@ -71,6 +72,9 @@ class RunPlan:
     # seconds a long-lived worker waits after its last request before one more mark
     # (`after_idle`): what memory comes back at rest; 0: none
     idle_s: float = 0.0
+    # variables passed to the workers beyond the allow list (orchestrator.run.worker_env):
+    # name -> value, or None for orch's own value
+    worker_env: dict[str, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.engine_options, dict) and self.engine in eo.BY_ENGINE:
@@ -164,6 +168,7 @@ class RunPlan:
                     f"{label('idle_s')} {self.idle_s:g} must be under {label('iter_timeout')} "
                     f"{self.iter_timeout:g} (the parent would take the idle worker for hung)"
                 )
+        problems += [f"{label('worker_env')}: {why}" for why in worker_env.problems(self.worker_env)]
         if self.engine == "calibration":
             for model in self.models:
                 _name, _, mb = str(model).partition(":")

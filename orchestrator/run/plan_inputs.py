@@ -51,6 +51,8 @@ class PlanInputs:
     # for chatllm also chatllm_dir, main, lib as given (resolved here)
     engine_options: dict[str, Any] = field(default_factory=dict)
     progress: bool = False
+    # beyond the workers' allow list: name -> value, or None for orch's own value
+    worker_env: dict[str, str | None] = field(default_factory=dict)
 
 
 def build_plan(cls: type[RunPlan], given: PlanInputs) -> tuple[RunPlan, list[str]]:
@@ -79,6 +81,7 @@ def build_plan(cls: type[RunPlan], given: PlanInputs) -> tuple[RunPlan, list[str
         thresholds=th,
         json_path=given.json_path,
         progress=given.progress,
+        worker_env=dict(given.worker_env),
         engine_options={} if engine == "chatllm" else dict(given.engine_options),
     )
     if engine == "chatllm":

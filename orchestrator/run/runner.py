@@ -12,7 +12,7 @@ from pathlib import Path
 from orchestrator.results import alignment, analysis
 from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.model import RunResult, Status, StrategyResult
-from orchestrator.run import hostinfo, strategies
+from orchestrator.run import hostinfo, strategies, worker_env
 from orchestrator.run.plan import RunPlan
 from orchestrator.run.strategy_runner import StrategyRunner
 
@@ -92,7 +92,9 @@ def _summarize(entry: StrategyResult, plan: RunPlan, scored: bool) -> None:
         entry.summary.projected_rss_mb = analysis.project_rss(its, plan.iters, entry.summary.growth_mb_per_iter)
 
 
-def _run_strategy(plan: RunPlan, strategy: str, audio_s, scorer, progress_factory) -> StrategyResult:
+def _run_strategy(
+    plan: RunPlan, strategy: str, audio_s, scorer, progress_factory, env: dict[str, str]
+) -> StrategyResult:
     reason = not_applicable(plan, strategy)
     if reason:
         return StrategyResult(
@@ -101,7 +103,7 @@ def _run_strategy(plan: RunPlan, strategy: str, audio_s, scorer, progress_factor
     progress = progress_factory(strategy) if progress_factory else None
     try:
         runner = StrategyRunner(
-            plan, strategy, worker_config(plan, strategy), audio_s, scorer=scorer, progress=progress
+            plan, strategy, worker_config(plan, strategy), audio_s, scorer=scorer, progress=progress, env=env
         )
         entry = runner.run()
     finally:
@@ -124,18 +126,20 @@ def execute(
 ) -> RunResult:
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     audio_s = plan.audio_s
+    env = worker_env.build(plan.worker_env)  # once: every worker of the run gets this, as recorded
     result = RunResult(
         run_id=plan.run_id,
         started_at=_now(),
         host=hostinfo.host_facts(),
         engine={"name": plan.engine, **plan.engine_options.describe()},
         plan=plan.describe(audio_s),
+        environment=env.record,
     )
     scorer = _scorer(plan, audio_s)
     interrupted = False
     try:
         for strategy in plan.strategies:
-            entry = _run_strategy(plan, strategy, audio_s, scorer, progress_factory)
+            entry = _run_strategy(plan, strategy, audio_s, scorer, progress_factory, env.environ)
             result.results.append(entry)
             _save(plan, result)
             if on_strategy_done:

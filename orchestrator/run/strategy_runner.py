@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.results.model import IterationRecord, PartialIteration, Status, StrategyResult
-from orchestrator.run import strategies
+from orchestrator.run import strategies, worker_env
 from orchestrator.run.memory_guard import MemoryGuard
 from orchestrator.run.record_builder import RecordBuilder
 from orchestrator.run.record_sink import RecordSink
@@ -38,7 +38,10 @@ class StrategyRunner:
         progress: Callable[[IterationRecord], None] | None = None,
         worker_wrap: list[str] | None = None,
         on_phase: Callable[[int, str, int], None] | None = None,
+        env: dict[str, str] | None = None,
     ):
+        """`env`: the workers' environment (runner.execute builds it once per run and
+        records it); default: built here from the plan's `worker_env`."""
         self.plan = plan
         self.spec = strategies.get(strategy)
         self.base_config = worker_config
@@ -50,6 +53,7 @@ class StrategyRunner:
         self.teardown: list[str] = []
         self.starts: list[tuple[float, int]] = []
         self.worker_wrap = worker_wrap  # a tracer around the worker (orchestrator.studies.attribution)
+        self.env = env if env is not None else worker_env.build(getattr(plan, "worker_env", None)).environ
         self.marks: list[tuple[int, str, float]] = []
         self.on_phase = on_phase  # (iteration, phase, worker pid) at every mark, before the ack
         self.engine_info: dict | None = None
@@ -95,7 +99,8 @@ class StrategyRunner:
     def _run_worker(self, first_i: int, iters: int, models: list) -> None:
         config = {**self.base_config, "first_i": first_i, "iters": iters, "models": models}
         loop = EventLoop(self.builder, self.plan.iter_timeout, self.sampler.mark, self.sampler.between, self._write)
-        with WorkerProcess(f"{self.spec.name}#{first_i}", config, self.log_path, wrap=self.worker_wrap) as wp:
+        name = f"{self.spec.name}#{first_i}"
+        with WorkerProcess(name, config, self.log_path, env=self.env, wrap=self.worker_wrap) as wp:
             if self.on_phase:
                 hook, pid = self.on_phase, wp.pid
                 loop.on_phase = lambda i, name: hook(i, name, pid)

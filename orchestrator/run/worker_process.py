@@ -3,7 +3,8 @@
 The worker is a fresh interpreter (`python -m workers.main`), not a fork: a forked child
 would share the parent's pages and its RSS would say as much about the parent as about the
 engine. It runs in its own session, so a Ctrl-C at the terminal reaches only the parent,
-and killing its process group also ends the engine programs it started.
+and killing its process group also ends the engine programs it started. Its environment is
+exactly the one it is given (orchestrator.run.worker_env: an allow list, not orch's own).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from workers import protocol
 
-WORKERS_DIR = Path(__file__).resolve().parents[2]  # where the `workers` package lives
+from orchestrator.run import worker_env
 
 
 class WorkerTimeout(Exception):
@@ -31,15 +32,22 @@ class WorkerExited(Exception):
 
 
 class WorkerProcess:
-    def __init__(self, name: str, config: dict, log_path: Path, env: dict | None = None, wrap: list[str] | None = None):
-        """`wrap`: interpreter arguments before `-m workers.main` (a tracer that runs the
-        module in the same process, e.g. `-m memray run --native -o FILE`: orchestrator.studies.attribution)."""
+    def __init__(
+        self,
+        name: str,
+        config: dict,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        wrap: list[str] | None = None,
+    ):
+        """`env`: the worker's whole environment (default: worker_env.build(), the allow
+        list alone). `wrap`: interpreter arguments before `-m workers.main` (a tracer that
+        runs the module in the same process, e.g. `-m memray run --native -o FILE`:
+        orchestrator.studies.attribution)."""
         self.name = name
         ev_r, ev_w = os.pipe()
         ack_r, ack_w = os.pipe()
-        child_env = dict(os.environ if env is None else env)
-        child_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(WORKERS_DIR), child_env.get("PYTHONPATH", "")) if p)
-        child_env.setdefault("PYTHONUNBUFFERED", "1")
+        child_env = dict(worker_env.build().environ if env is None else env)
         self._log = open(log_path, "ab")
         self.started = time.monotonic()
         self.proc = subprocess.Popen(

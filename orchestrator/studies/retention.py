@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,22 +68,17 @@ def with_worker_options(options, extra: dict):
     return dataclasses.replace(options, **extra) if extra else options
 
 
-@contextmanager
-def worker_env(extra: dict):
-    """The runner starts workers with this process's environment: set `extra` around a run.
-    A GLIBC_TUNABLES already set is extended, not replaced."""
-    saved = {k: os.environ.get(k) for k in extra}
-    try:
-        for k, v in extra.items():
-            old = os.environ.get(k)
-            os.environ[k] = f"{old}:{v}" if k == "GLIBC_TUNABLES" and old else v
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+def with_worker_env(passed: dict, extra: dict, parent: Mapping[str, str] | None = None) -> dict:
+    """The plan's pass-through variables (--worker-env: name -> value, or None for orch's
+    own value) with the arm's `extra` added: workers get only an allow list of orch's
+    environment plus these (orchestrator.run.worker_env). A GLIBC_TUNABLES the user passed
+    through is extended, not replaced."""
+    parent = os.environ if parent is None else parent
+    out = dict(passed)
+    for k, v in extra.items():
+        old = passed[k] if passed.get(k) is not None else parent.get(k) if k in passed else None
+        out[k] = f"{old}:{v}" if k == "GLIBC_TUNABLES" and old else v
+    return out
 
 
 @dataclass
@@ -185,10 +180,10 @@ def probe(plan: RunPlan, strategy: str, arms=ARMS, threshold: float = 0.5, execu
             strategies=[strategy],
             run_id=f"{new_run_id()}-{arm.name}",
             engine_options=with_worker_options(plan.engine_options, arm.worker_options),
+            worker_env=with_worker_env(plan.worker_env, arm.env),
             json_path=None,
         )
-        with worker_env(arm.env):
-            result: RunResult = execute(arm_plan)
+        result: RunResult = execute(arm_plan)
         entry = result.results[0]
         runs[arm.name] = str(arm_plan.run_dir)
         out.append(figures(arm.name, entry.status.value, entry.iterations))

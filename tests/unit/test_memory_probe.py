@@ -60,13 +60,23 @@ def test_worker_options_go_through_the_typed_option():
     assert mp.with_worker_options(base, {"threads": 1}).threads == 1  # a known field: replaced
 
 
-def test_worker_env_is_set_for_the_run_and_restored(monkeypatch):
-    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")
-    with mp.worker_env({"GLIBC_TUNABLES": mp.TUNABLE, "ORCH_PROBE_X": "1"}):
-        assert os.environ["GLIBC_TUNABLES"] == f"glibc.malloc.arena_max=2:{mp.TUNABLE}"
-        assert os.environ["ORCH_PROBE_X"] == "1"
-    assert os.environ["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2"
-    assert "ORCH_PROBE_X" not in os.environ
+def test_an_arms_variables_join_the_plans_pass_through():
+    """Workers get only what is passed through (orchestrator.run.worker_env): the arm's
+    variables join --worker-env's; a GLIBC_TUNABLES passed through is extended."""
+    shell = {"GLIBC_TUNABLES": "glibc.malloc.arena_max=2"}
+    extra = {"GLIBC_TUNABLES": mp.TUNABLE, "ORCH_PROBE_X": "1"}
+    assert mp.with_worker_env({}, extra, shell) == extra  # not passed through: not extended
+    assert mp.with_worker_env({"GLIBC_TUNABLES": None}, extra, shell) == {
+        "GLIBC_TUNABLES": f"glibc.malloc.arena_max=2:{mp.TUNABLE}",
+        "ORCH_PROBE_X": "1",
+    }
+    given = {"GLIBC_TUNABLES": "glibc.malloc.arena_max=4", "MALLOC_ARENA_MAX": None}
+    assert mp.with_worker_env(given, extra, shell) == {
+        "GLIBC_TUNABLES": f"glibc.malloc.arena_max=4:{mp.TUNABLE}",
+        "MALLOC_ARENA_MAX": None,
+        "ORCH_PROBE_X": "1",
+    }
+    assert mp.with_worker_env(given, {}, shell) == given
 
 
 def test_probe_runs_each_arm_with_its_option_and_environment(tmp_path):
@@ -84,7 +94,7 @@ def test_probe_runs_each_arm_with_its_option_and_environment(tmp_path):
                 arm,
                 plan.strategies,
                 plan.engine_options.to_worker().get("trim_after_unload"),
-                os.environ.get("GLIBC_TUNABLES"),
+                plan.worker_env.get("GLIBC_TUNABLES"),
             )
         )
         entry = SimpleNamespace(status=Status.OK, iterations=its(series[arm]))
@@ -100,10 +110,10 @@ def test_probe_runs_each_arm_with_its_option_and_environment(tmp_path):
     )
     tunables = os.environ.get("GLIBC_TUNABLES")
     r = mp.probe(plan, "recreate-destroy", execute=execute)
+    assert [s[3] for s in seen] == [None, None, mp.TUNABLE]  # only the tunable arm's workers get it
     assert [s[0] for s in seen] == ["plain", "trim", "tunable"]
     assert all(s[1] == ["recreate-destroy"] for s in seen)
     assert [s[2] for s in seen] == [None, True, None]
-    assert seen[2][3].endswith(mp.TUNABLE) and seen[0][3] == tunables
     assert r.verdict == "leak + retention" and r.retained_mb == pytest.approx(639.0)
     assert "leak + retention" in mp.report(r) and r.to_json()["arms"][1]["arm"] == "trim"
     assert os.environ.get("GLIBC_TUNABLES") == tunables
