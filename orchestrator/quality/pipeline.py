@@ -48,11 +48,7 @@ def process_transcript(text_raw: str, language: str | None, reference: str | Non
     if reference is None:
         return out
     ref = to_display(reference, chinese)
-    if chinese:  # digits only (a phone number) is still scored per character
-        mode = "mixed" if scoring.detect_mode(ref or text) == "mixed" else "cer"
-    else:
-        mode = "auto"
-    result = scoring.score(ref, text, mode=mode, normalize=normalize)
+    result = scoring.score(ref, text, mode=scoring_mode(chinese, ref, text), normalize=normalize)
     if result.mode == "cer":
         out["cer"] = result.cer
     elif result.mode == "wer":
@@ -60,6 +56,15 @@ def process_transcript(text_raw: str, language: str | None, reference: str | Non
     else:
         out["cer"], out["wer"] = result.cer, result.mixed
     return out
+
+
+def scoring_mode(chinese: bool, reference: str, hypothesis: str) -> str:
+    """The mode for texts already through `to_display`: Chinese is scored per character even
+    when the conversion left only digits (a phone number), "mixed" with Latin words; other
+    languages "auto" (scoring picks from the text)."""
+    if not chinese:
+        return "auto"
+    return "mixed" if scoring.detect_mode(reference or hypothesis) == "mixed" else "cer"
 
 
 def find_reference(audio_path: str, reference_path: str | None) -> str | None:
