@@ -100,6 +100,39 @@ class RunPlan:
             return ",".join(os.path.basename(m) for m in self.models)
         return None
 
+    @property
+    def reference_file(self) -> str | None:
+        """The reference transcript the run scores against: --reference, else X.txt beside
+        the audio X.wav when there is one (not for align, whose X.txt is the words to align)."""
+        if self.scenario == "align" and not self.reference:
+            return None
+        from orchestrator.quality.pipeline import find_reference
+
+        return find_reference(self.audio or "", self.reference)
+
+    @property
+    def transcript_file(self) -> str | None:
+        """The words to align (scenario align): --transcript, else X.txt beside X.wav."""
+        if self.scenario != "align":
+            return self.transcript
+        from orchestrator.quality.pipeline import find_reference  # the same X.txt rule
+
+        return find_reference(self.audio or "", self.transcript)
+
+    def scoring_language(self) -> str | None:
+        """The language transcripts are scored in: --language; else Chinese when the reference
+        has CJK or the audio's name says zh (chatllm's default guess, so the calibration engine
+        scores a Chinese clip per character too); else None: each transcript's own characters
+        decide."""
+        if self.language:
+            return self.language
+        if self.scenario == "align" or not self.reference_file:
+            return None
+        from orchestrator.plan_inputs import guess_language
+
+        language, _why = guess_language(self)
+        return language if language == "Chinese" else None
+
     def transcript_text(self) -> str | None:
         """The forced-alignment transcript (scenario align): --transcript or X.txt beside X.wav.
         Read once."""
@@ -107,12 +140,7 @@ class RunPlan:
 
     @functools.cached_property
     def _transcript(self) -> str | None:
-        if self.scenario != "align":
-            return None
-        path = self.transcript
-        if not path and self.audio:
-            sidecar = Path(self.audio).with_suffix(".txt")
-            path = str(sidecar) if sidecar.exists() else None
+        path = self.transcript_file if self.scenario == "align" else None
         if not path:
             return None
         from orchestrator.errors import read_text_file  # OrchError naming a non-UTF-8 byte
@@ -183,8 +211,8 @@ class RunPlan:
             "models": list(self.models),
             "audio": self.audio,
             "audio_s": audio_s,
-            "reference": self.reference,
-            "transcript": self.transcript,
+            "reference": self.reference_file,  # what was used: the sidecar X.txt too
+            "transcript": self.transcript_file,
             "language": self.language,
             "iter_timeout": self.iter_timeout,
             "sample_hz": self.sample_hz,

@@ -1,6 +1,7 @@
 """What the harness calls for each transcript: zh-TW + ITN for Chinese, then CER/WER.
 
-Keep these two signatures: ``orchestrator.runner`` calls them.
+Keep these two signatures: ``orchestrator.runner`` calls ``process_transcript``, and
+``RunPlan.reference_file`` / ``transcript_file`` apply ``find_reference``'s rule.
 """
 
 from __future__ import annotations
@@ -74,5 +75,8 @@ def find_reference(audio_path: str, reference_path: str | None) -> str | None:
         return str(reference_path)
     if not audio_path:
         return None
-    sidecar = Path(audio_path).with_suffix(".txt")
+    try:
+        sidecar = Path(audio_path).with_suffix(".txt")
+    except ValueError:  # a name with no stem ("/"): no sidecar; preflight names the audio
+        return None
     return str(sidecar) if sidecar.is_file() else None
