@@ -336,6 +336,13 @@ def _verdict(
     s_worse, s_better = _worse_better(tps, False, None, speed_pct)
     a_grows = growth is not None and _grows(growth.a, growth.a_ci95, th)
     b_grows = growth is not None and _grows(growth.b, growth.b_ci95, th)
+    # memory that falls is no leak: a growth difference between two sides of which neither
+    # grows (A shrinking, B flat; or the other way) is neither a regression nor a fix
+    if (g_worse or g_better) and not a_grows and not b_grows:
+        reasons.append(
+            f"{_fig(growth, 'growth MB/iter', 3)} not judged: neither side's memory grows (falling is no leak)"
+        )
+        g_worse = g_better = False
     failed = _failure_verdict(a_failed, b_failed, reasons)
     if failed is not None:
         return failed

@@ -767,15 +767,19 @@ def _soak_lock(cfg: dict):
 
 
 def _print_cell(run: CellRun, fmt: str, inputs_named: bool) -> None:
-    """The cell's table (stdout), its notes (stderr), each regression (both) and its failure
-    (stdout; stderr too unless its input problems were named before the first cell ran)."""
-    from orchestrator.output import HEADERS, result_rows
+    """The cell's table (stdout) with the verdict notes run/compare print under it, its notes
+    (stderr), each regression (both) and its failure (stdout; stderr too unless its input
+    problems were named before the first cell ran)."""
+    from orchestrator.output import HEADERS, result_rows, verdict_notes
 
     key = run.matrix_key
     if run.result is not None:
         if fmt == "table":
             click.echo(f"== {key}  run {run.result.run_id}  outcome {run.outcome}")
         click.echo(render_table(HEADERS, result_rows(run.result), fmt))
+        # under the table as run/compare print them; stderr when stdout is data (json, csv)
+        for line in verdict_notes(run.result):
+            click.echo(line if fmt == "table" else f"note: {key}: {line}", err=fmt != "table")
     for note in run.notes:
         click.echo(f"note: {key}: {note}", err=True)
     for reg in run.regressions:

@@ -131,6 +131,12 @@ TH = Thresholds()
     (side(None, status=Status.CRASHED, n=1), side(0.0), ABVerdict.FIXED),
     (side(0.0), side(None, status=Status.CRASHED, n=1), ABVerdict.REGRESSED),
     (side(None, status=Status.CRASHED, n=1), side(None, status=Status.CRASHED, n=1), ABVerdict.NO_DIFFERENCE),
+    # memory that falls is no leak: A shrinking and B flat is no regression, nor the reverse a fix
+    (side(-1.0), side(0.0), ABVerdict.NO_DIFFERENCE),
+    (side(-1.0), side(-0.2), ABVerdict.NO_DIFFERENCE),
+    (side(0.0), side(-1.0), ABVerdict.NO_DIFFERENCE),
+    (side(-1.0), side(1.0), ABVerdict.REGRESSED),  # B's memory grows: that is judged
+    (side(1.0), side(-1.0), ABVerdict.FIXED),
 ])
 def test_verdicts(a, b, verdict):
     out = ab.judge(rounds_of(a, b), TH, speed_pct=5.0)
@@ -141,6 +147,14 @@ def test_verdicts(a, b, verdict):
 def test_fixed_but_slower_says_both():
     out = ab.judge(rounds_of(side(1.0), side(0.0, ttft=6.0)), TH, speed_pct=5.0)
     assert out.reasons == ["B is worse: TTFT ms B − A +1.00 [+0.99, +1.01]", "(its memory no longer grows)"]
+
+
+def test_shrinking_against_flat_says_why_it_is_not_judged():
+    out = ab.judge(rounds_of(side(-1.0), side(0.0)), TH, speed_pct=5.0)
+    assert out.reasons == [
+        "growth MB/iter B − A +1.000 [+0.990, +1.010] not judged: neither side's memory grows (falling is no leak)",
+        "no figure differs beyond its threshold with a CI that excludes 0",
+    ]
 
 
 def test_growth_figures_and_interval():
