@@ -139,7 +139,7 @@ def busy_reasons(run: TimingRun, noise_ms: float | None) -> list[str]:
     if run.preempted is not None and n and run.preempted >= PREEMPTED_SHARE * n:
         reasons.append(f"the worker was preempted before its first token in {run.preempted} of {n} iterations")
     if noise_ms is not None and noise_ms > MAX_NOISE_MS:
-        reasons.append(f"the median is known only to ±{noise_ms:.1f} ms")
+        reasons.append(f"the median is known only to ±{noise_ms:.2f} ms")
     return reasons
 
 
@@ -184,9 +184,9 @@ def run_check(injected: float, run_at: Callable[[int], TimingRun], on_retry=None
         if k + 1 < ATTEMPTS and on_retry is not None:
             on_retry(k + 1, j)
     last = misses[-1]
-    busy = [reason for j in misses for reason in j.busy]
-    if busy:
-        reasons = "; ".join(dict.fromkeys(busy))
+    busy = [j for j in misses if j.busy]
+    if busy:  # what the last busy run saw (each run's would say much the same)
+        reasons = "; ".join(busy[-1].busy)
         return TimingOutcome("inconclusive", last.median, f"host busy: {reasons} ({_medians(misses)})", ATTEMPTS)
     return TimingOutcome(
         "fail", last.median, f"{ATTEMPTS} runs missed ±{TOLERANCE_MS:g} ms: {_medians(misses)}", ATTEMPTS

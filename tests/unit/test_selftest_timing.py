@@ -56,7 +56,7 @@ def test_a_miss_smaller_than_its_own_noise_passes():
 def test_a_spread_too_wide_to_judge_is_the_host_being_busy():
     values = [50.0, 50.5, 51.0, 52.0, 53.0, 54.0, 55.0, 56.0, 57.0, 58.0, 60.0, 70.0]
     j = judge(50.0, TimingRun(values, QUIET))
-    assert not j.passed and j.busy == ["the median is known only to ±3.5 ms"]
+    assert not j.passed and j.busy == ["the median is known only to ±3.50 ms"]
 
 
 def test_cpu_pressure_and_preemption_are_the_host_being_busy():
@@ -112,6 +112,16 @@ def test_misses_on_a_busy_host_are_inconclusive():
     out = run_check(50.0, run_at)
     assert out.result == "inconclusive"
     assert out.detail == "host busy: load average 3.10 on 2 CPUs (medians 52.594, 52.010, 52.210 ms)"
+
+
+def test_an_inconclusive_check_names_what_the_last_busy_run_saw():
+    pressed = HostLoad(cpus=2, loadavg=9.8, cpu_pressure_pct=99.6)
+    run_at, _ = runs_of(TimingRun(flat(52.5), BUILD), TimingRun(flat(52.8), pressed), TimingRun(flat(52.1), QUIET))
+    out = run_check(50.0, run_at)
+    assert out.detail == (
+        "host busy: load average 9.80 on 2 CPUs; tasks waited for a CPU 100% of the time "
+        "(medians 52.510, 52.810, 52.110 ms)"
+    )
 
 
 def test_host_watch_reads_load_and_cpu_pressure(tmp_path, monkeypatch):
