@@ -705,8 +705,8 @@ def _plans(
     cfg: dict, cells: list[tuple[str, dict]], config_path: str, db: str | None, db_source: str
 ) -> tuple[list, list[str]]:
     """Every cell's plan and matrix key; CannotStart naming every problem of the plans,
-    keys shared by two cells, and the history database."""
-    from orchestrator.history.store import db_problem
+    keys shared by two cells, and the history database (opened when all else is right)."""
+    from orchestrator.history.store import db_problem, open_problem
 
     plans, keys, problems = [], [], []
     for label, cell in cells:
@@ -725,6 +725,11 @@ def _plans(
         problems.append(why)
     if problems:
         raise CannotStart(problems)
+    # every cell stores its run: a database that cannot be opened would fail each one after
+    # it ran, so it is opened (made, brought up to date) before the first
+    why = open_problem(db, source=db_source if db else None)
+    if why:
+        raise CannotStart(why)
     return plans, keys
 
 
