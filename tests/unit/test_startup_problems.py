@@ -25,6 +25,7 @@ def isolated(tmp_path, monkeypatch):
 
 
 def test_the_issues_run_names_all_three_problems(isolated):
+    """The README's example ("Commands"), word for word."""
     (isolated / "AFILE").write_text("x")
     res = _invoke(isolated, ["run", "--strategy", "restart", "--out", "AFILE", "--audio", "/nope.wav",
                              "--sample-hz", "-1"])
