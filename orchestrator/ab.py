@@ -41,7 +41,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from orchestrator import output
+from orchestrator import output, startup_problems
 from orchestrator import strategies as registry
 from orchestrator.commands_run import common_options
 from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CannotStart
@@ -418,6 +418,9 @@ def side_options(text: str, label: str) -> dict:
         raise CannotStart(f"{flag}: give options, not --help (orch compare --help lists them)") from None
     except click.ClickException as exc:
         raise CannotStart(f"{flag} {text!r}: {exc.format_message()}") from None
+    unreadable = startup_problems.take(ctx)  # values compare's options could not read
+    if unreadable:
+        raise CannotStart([f"{flag} {text!r}: {p}" for p in unreadable])
     given = {
         p.name: ctx.params[p.name]
         for p in compare.params
@@ -436,6 +439,9 @@ def build_sides(a_text: str, b_text: str, all_: bool, strategies: str | None, kw
     from orchestrator.commands_run import _option, inputs_from_cli, output_problems
     from orchestrator.preflight import preflight
 
+    unreadable = startup_problems.take()  # ab's own options click could not read
+    if unreadable:
+        raise CannotStart(unreadable)
     if all_ == (strategies is not None):
         raise click.UsageError("give either --all or --strategies a,b")
     if kw.get("srt_path"):

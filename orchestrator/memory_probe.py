@@ -39,7 +39,6 @@ from pathlib import Path
 
 import click
 
-from orchestrator import analysis
 from orchestrator import strategies as registry
 from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart
 from orchestrator.plan import RunPlan, new_run_id
@@ -108,6 +107,8 @@ class ArmFigures:
 
 def figures(arm: str, status: str, iterations: list[IterationRecord]) -> ArmFigures:
     """The arm's series from its iteration records (warm-up iterations left out)."""
+    from orchestrator import analysis  # numpy, scipy: not for --help
+
     its = [it for it in iterations if not it.warmup]
     unload = [(it.i, v) for it in its if (v := it.phase_rss("after_unload")) is not None]
     infer = [(it.i, it.rss_mb) for it in its if it.rss_mb is not None]

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from orchestrator.plan_inputs import PlanInputs
 
 SCENARIOS = ("asr", "switch", "align")
+NO_STRATEGY = "no strategy given"
 ENGINES = ("calibration", "chatllm")
 
 
@@ -71,6 +72,8 @@ class RunPlan:
     # seconds a long-lived worker waits after its last request before one more mark
     # (`after_idle`): what memory comes back at rest; 0: none
     idle_s: float = 0.0
+    # what was wrong with the engine's options (RunPlan.build sets it; validate() names it)
+    option_problems: list[str] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.engine_options, dict) and self.engine in eo.BY_ENGINE:
@@ -159,7 +162,7 @@ class RunPlan:
             problems.append(f"unknown scenario {self.scenario!r}: choose from {', '.join(SCENARIOS)}")
         known = registry.NAMES
         if not self.strategies:
-            problems.append("no strategy given")
+            problems.append(f"{NO_STRATEGY}: choose from {', '.join(known)}")
         unknown = [s for s in self.strategies if s not in known]
         if unknown:
             problems.append(f"unknown strategy {', '.join(map(repr, unknown))}: choose from {', '.join(known)}")
@@ -173,6 +176,11 @@ class RunPlan:
             problems.append(
                 'scenario switch needs two or more models (--models A,B; in a soak config models = ["A", "B"])'
             )
+        if self.scenario in ("asr", "align") and len(self.models) > 1:
+            problems.append(
+                f"scenario {self.scenario} takes one model (--model PATH), not {len(self.models)} "
+                f"({', '.join(map(str, self.models))}): several models are for --scenario switch"
+            )
         values = {
             "iters": self.iters,
             "warmup": self.warmup,
@@ -182,6 +190,8 @@ class RunPlan:
             "growth_threshold_mb": self.thresholds.growth_mb_per_iter,
             "plateau_min_tail": self.thresholds.plateau_min_tail,
         }
+        if self.max_rss_mb is not None:  # None: no guard
+            values["max_rss_mb"] = self.max_rss_mb
         for key, value in values.items():
             why = limit_problem(key, value)
             if why:
@@ -192,6 +202,11 @@ class RunPlan:
                     f"{label('idle_s')} {self.idle_s:g} must be under {label('iter_timeout')} "
                     f"{self.iter_timeout:g} (the parent would take the idle worker for hung)"
                 )
+        for problem in self.option_problems:  # the engine's options, as RunPlan.build found them
+            key, _, why = problem.partition(" ")
+            problems.append(
+                f"{label(key)} {why}" if self.engine in eo.BY_ENGINE and key in eo.known_keys(self.engine) else problem
+            )
         if self.engine == "calibration":
             for model in self.models:
                 _name, _, mb = str(model).partition(":")
@@ -222,27 +237,44 @@ class RunPlan:
         }
 
 
-# the numbers a plan takes: (kind, least value, whether the least value itself is out)
+# caps on absurd values, each with why (`orch run --help` says both)
+MAX_ITERS = 1_000_000
+MAX_ITERS_WHY = (
+    "each iteration is a record of about 1 KB that the result keeps in memory and run.json "
+    "rewrites after every strategy: a million is about 1 GB per strategy"
+)
+MAX_SAMPLE_HZ = 1000.0
+MAX_SAMPLE_HZ_WHY = (
+    "a sample reads /proc for every process of the worker's tree, about 0.1 ms a read: "
+    "faster, the sampler takes a large share of a core and disturbs what it measures"
+)
+
+# the numbers a plan takes: (kind, least value, whether the least value itself is out,
+# greatest value or None, why the greatest)
 LIMITS = {
-    "iters": (int, 1, False),
-    "warmup": (int, 0, False),
-    "iter_timeout": (float, 0, True),
-    "sample_hz": (float, 0, False),
-    "idle_s": (float, 0, False),
-    "growth_threshold_mb": (float, 0, False),
-    "plateau_min_tail": (int, 1, False),
+    "iters": (int, 1, False, MAX_ITERS, MAX_ITERS_WHY),
+    "warmup": (int, 0, False, None, ""),
+    "iter_timeout": (float, 0, True, None, ""),
+    "sample_hz": (float, 0, False, MAX_SAMPLE_HZ, MAX_SAMPLE_HZ_WHY),
+    "idle_s": (float, 0, False, None, ""),
+    "growth_threshold_mb": (float, 0, False, None, ""),
+    "plateau_min_tail": (int, 1, False, None, ""),
+    "max_rss_mb": (float, 0, False, None, ""),
 }
 
 
 def limit_problem(key: str, value) -> str | None:
     """Why `value` cannot be the plan's `key` (LIMITS), e.g. "must be an integer >= 1, not 'ten'"; None if it can."""
-    kind, low, open_ = LIMITS[key]
+    kind, low, open_, high, why_high = LIMITS[key]
     want = f"{'an integer' if kind is int else 'a number'} {'>' if open_ else '>='} {low}"
     ok_type = isinstance(value, int) if kind is int else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type or (isinstance(value, float) and not math.isfinite(value)):
         return f"must be {want}, not {value!r}"
     if value < low or (open_ and value == low):
         return f"must be {want}, not {value!r}"
+    if high is not None and value > high:
+        shown = f"{int(high):,}" if float(high).is_integer() else f"{high:g}"
+        return f"must be at most {shown} ({why_high}), not {value!r}"
     return None
 
 

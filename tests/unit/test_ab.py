@@ -184,7 +184,7 @@ def test_a_side_gives_only_what_it_names():
 
 @pytest.mark.parametrize("text, message", [
     ("--leek-mb 1", "cannot start: --a '--leek-mb 1': No such option"),
-    ("--threads two", "cannot start: --a '--threads two': Invalid value for '--threads': 'two' is not a valid integer."),
+    ("--threads two", "cannot start: --a '--threads two': --threads: 'two' is not a valid integer"),
     ("--out x", "cannot start: --a: --out belong to the whole A/B run: give them to orch ab itself, not to one side"),
     ("--leak-mb '1", "cannot start: --a \"--leak-mb '1\": No closing quotation"),
 ])
@@ -200,7 +200,7 @@ def test_cli_refuses_before_any_worker(tmp_path):
     res = CliRunner().invoke(main, ["ab", "--a", "--leak-mb -1", "--b", "--leak-mb 1", "--strategies", "restart",
                                     "--no-history", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
-    assert "orch: cannot start: A: leak_mb must be a number >= 0, not -1.0" in res.output
+    assert "orch: cannot start: A: --leak-mb must be a number >= 0, not -1.0" in res.output
     assert not (tmp_path / "o").exists()
     res = CliRunner().invoke(main, ["ab", "--a", "", "--b", "", "--strategies", "restart,nope", "--no-history"])
     assert res.exit_code == 2 and "unknown strategy 'nope'" in res.output

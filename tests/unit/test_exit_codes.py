@@ -74,7 +74,7 @@ CASES = [
      ["calibration model 'a:big'"]),
     ("run-out-is-a-file",
      ["run", "--strategy", "restart", "--no-history", "--out", "{tmp}/ok.txt"], None, {"ok.txt": "x"}, 2,
-     ["ok.txt' is a file"]),  # click checks this one (file_okay=False)
+     ["orch: cannot start: --out {tmp}/ok.txt is a file, not a folder"]),
     ("run-db-in-missing-folder",
      ["run", "--strategy", "restart", "--db", "{tmp}/no/such/h.sqlite", "--out", "{tmp}/out"], None, {}, 2,
      ["folder {tmp}/no/such does not exist", "--no-history"]),
