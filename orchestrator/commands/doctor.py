@@ -1,5 +1,6 @@
 """`orch doctor`: what orch found and what is missing, one line per piece with the fix;
-exit 1 when the requested run cannot start."""
+exit 1 when the requested run cannot start. Its engine defaults to run's and compare's
+(calibration), so a fresh machine passes; `--engine chatllm` checks chatllm.cpp."""
 
 from __future__ import annotations
 
@@ -171,9 +172,10 @@ def _model_state(path: str) -> tuple[bool, str, str]:
 @click.option(
     "--engine",
     type=click.Choice(["calibration", "chatllm"]),
-    default="chatllm",
+    default="calibration",
     show_default=True,
-    help="The engine the run you plan would use.",
+    help="The engine the run you plan would use: calibration (what run and compare use by default; "
+    "needs no chatllm.cpp) or chatllm (checks the checkout, its build, ffmpeg and --model).",
 )
 @click.option(
     "--strategy",
@@ -197,3 +199,9 @@ def doctor(engine, strategies, models, chatllm_dir, chatllm_main, chatllm_lib, f
         click.echo(f"\nA {engine} run cannot start: {len(blocking)} missing piece(s) above.", err=True)
         sys.exit(1)
     click.echo(f"\nA {engine} run can start.", err=True)
+    if engine == "calibration":
+        click.echo(
+            "chatllm.cpp is optional: the calibration engine needs none of it (its rows above are "
+            "information). To check a chatllm.cpp run: orch doctor --engine chatllm [--model PATH].",
+            err=True,
+        )

@@ -113,9 +113,11 @@ def score(reference: str, hypothesis: str, mode: str, no_normalize: bool, conver
     if problems:
         raise _one_error(problems)
     ref, hyp = texts["reference"], texts["hypothesis"]
-    if convert:
+    if convert:  # as the harness does: Chinese is decided before ITN turns numerals into digits
         chinese = pipeline.is_chinese(None, ref + hyp)
         ref, hyp = pipeline.to_display(ref, chinese), pipeline.to_display(hyp, chinese)
+        if mode == "auto":
+            mode = pipeline.scoring_mode(chinese, ref, hyp)
     result = scoring.score(ref, hyp, mode=mode, normalize=not no_normalize)
     headers = [
         "mode",

@@ -12,15 +12,30 @@ from pathlib import Path
 
 import click
 
+from orchestrator.commands import startup_problems
+from orchestrator.commands.startup_problems import option
 from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CannotStart
-from orchestrator.results import output
 from orchestrator.results.tabular import format_option
 from orchestrator.run import strategies as registry
-from orchestrator.run.plan import ENGINES, SCENARIOS, RunPlan, Thresholds
+from orchestrator.run.plan import (
+    ENGINES,
+    MAX_ITERS,
+    MAX_ITERS_WHY,
+    MAX_SAMPLE_HZ,
+    MAX_SAMPLE_HZ_WHY,
+    NO_STRATEGY,
+    SCENARIOS,
+    RunPlan,
+    Thresholds,
+)
 from orchestrator.run.plan_inputs import PlanInputs
 from orchestrator.run.preflight import preflight
-from orchestrator.run.runner import RunInterrupted, _save, execute
 from orchestrator.run.worker_env import parse as parse_worker_env
+
+# The options are plain types: a range, a choice of strategy or a path is checked with the
+# plan (RunPlan.validate, preflight, output_problems) and a value click cannot read is noted
+# (startup_problems), so every start-up problem is named in one message. The runner (numpy,
+# scipy) is imported when a run starts, not for --help.
 
 DEFAULT = RunPlan(strategies=[])  # what the command line shows as defaults: RunPlan's own
 
@@ -28,51 +43,45 @@ DEFAULT = RunPlan(strategies=[])  # what the command line shows as defaults: Run
 def engine_option_decorators():
     return [
         # calibration engine
-        click.option("--ttft-ms", type=float, default=None, help="calibration: time to first token (default 50)."),
-        click.option("--token-ms", type=float, default=None, help="calibration: delay between tokens (default 10)."),
-        click.option("--leak-mb", type=float, default=None, help="calibration: native heap leaked per inference call."),
-        click.option(
-            "--leak-on-load-mb", type=float, default=None, help="calibration: native heap leaked per model load."
-        ),
-        click.option(
+        option("--ttft-ms", type=float, default=None, help="calibration: time to first token (default 50)."),
+        option("--token-ms", type=float, default=None, help="calibration: delay between tokens (default 10)."),
+        option("--leak-mb", type=float, default=None, help="calibration: native heap leaked per inference call."),
+        option("--leak-on-load-mb", type=float, default=None, help="calibration: native heap leaked per model load."),
+        option(
             "--leak-models", default=None, help="calibration: comma-separated model names the load leak applies to."
         ),
-        click.option(
-            "--model-mb", type=float, default=None, help="calibration: weights held while loaded (default 16)."
-        ),
-        click.option("--load-ms", type=float, default=None, help="calibration: time a load takes (default 0)."),
-        click.option(
-            "--crash-at", type=click.IntRange(1), default=None, help="calibration: SIGSEGV at this iteration."
-        ),
-        click.option("--hang-at", type=click.IntRange(1), default=None, help="calibration: hang at this iteration."),
+        option("--model-mb", type=float, default=None, help="calibration: weights held while loaded (default 16)."),
+        option("--load-ms", type=float, default=None, help="calibration: time a load takes (default 0)."),
+        option("--crash-at", type=int, default=None, help="calibration: SIGSEGV at this iteration (>= 1)."),
+        option("--hang-at", type=int, default=None, help="calibration: hang at this iteration (>= 1)."),
         # both engines
-        click.option(
+        option(
             "--trim-after-unload",
             is_flag=True,
             default=None,
             help="The worker calls glibc malloc_trim(0) after every unload (leak vs allocator retention).",
         ),
         # chatllm.cpp engine
-        click.option(
+        option(
             "--chatllm-dir",
             envvar="CHATLLM_DIR",
             default="./chatllm.cpp",
             show_default=True,
             help="chatllm.cpp checkout (env CHATLLM_DIR).",
         ),
-        click.option("--chatllm-main", default=None, help="chatllm.cpp `main` (default: <dir>/build/bin/main)."),
-        click.option("--chatllm-lib", default=None, help="libchatllm.so (default: <dir>/bindings/libchatllm.so)."),
-        click.option("--threads", type=int, default=None, help="chatllm: threads (-n)."),
-        click.option("--ctx", type=int, default=None, help="chatllm: context length (-c)."),
-        click.option("--max-new-tokens", type=int, default=None, help="chatllm: bound on the output length."),
-        click.option(
+        option("--chatllm-main", default=None, help="chatllm.cpp `main` (default: <dir>/build/bin/main)."),
+        option("--chatllm-lib", default=None, help="libchatllm.so (default: <dir>/bindings/libchatllm.so)."),
+        option("--threads", type=int, default=None, help="chatllm: threads (-n)."),
+        option("--ctx", type=int, default=None, help="chatllm: context length (-c)."),
+        option("--max-new-tokens", type=int, default=None, help="chatllm: bound on the output length."),
+        option(
             "--no-ttft-phases",
             "ttft_phases",
             flag_value=False,
             default=None,
             help="chatllm: do not break TTFT into phases (no stamping ffmpeg, no statistics call).",
         ),
-        click.option(
+        option(
             "--engine-arg",
             "engine_args",
             multiple=True,
@@ -109,21 +118,27 @@ CHATLLM_KEYS = {
 def _run_option_decorators():
     """What runs: iterations, engine, scenario and models."""
     return [
-        click.option(
-            "--iters", type=click.IntRange(1), default=DEFAULT.iters, show_default=True, help="Iterations per strategy."
+        option(
+            "--iters",
+            type=int,
+            default=DEFAULT.iters,
+            show_default=True,
+            help=f"Iterations per strategy, 1 to {MAX_ITERS:,} ({MAX_ITERS_WHY}).",
         ),
-        click.option(
+        option(
             "--warmup",
-            type=click.IntRange(0),
+            type=int,
             default=DEFAULT.warmup,
             show_default=True,
             help="Leading iterations recorded but left out of the statistics.",
         ),
-        click.option("--engine", type=click.Choice(ENGINES), default=DEFAULT.engine, show_default=True),
-        click.option("--scenario", type=click.Choice(SCENARIOS), default=DEFAULT.scenario, show_default=True),
-        click.option("--model", "model", help="Model file (chatllm) or label NAME[:MB] (calibration)."),
-        click.option("--models", help="Comma-separated models for --scenario switch."),
-        click.option(
+        option("--engine", type=click.Choice(ENGINES), default=DEFAULT.engine, show_default=True),
+        option("--scenario", type=click.Choice(SCENARIOS), default=DEFAULT.scenario, show_default=True),
+        option(
+            "--model", "model", help="Model file (chatllm) or label NAME[:MB] (calibration); asr and align take one."
+        ),
+        option("--models", help="Comma-separated models for --scenario switch (two or more)."),
+        option(
             "--worker-env",
             multiple=True,
             metavar="NAME[=VALUE]",
@@ -136,32 +151,30 @@ def _run_option_decorators():
 def _input_option_decorators():
     """The audio and the texts it is scored or aligned against."""
     return [
-        click.option("--audio", type=click.Path(dir_okay=False), help="Audio file to transcribe."),
-        click.option(
-            "--reference", type=click.Path(dir_okay=False), help="Reference transcript (default: X.txt beside X.wav)."
-        ),
-        click.option(
+        option("--audio", metavar="FILE", help="Audio file to transcribe."),
+        option("--reference", metavar="FILE", help="Reference transcript (default: X.txt beside X.wav)."),
+        option(
             "--transcript",
-            type=click.Path(dir_okay=False),
+            metavar="FILE",
             help="Transcript to align (--scenario align; default: X.txt beside X.wav).",
         ),
-        click.option("--language", help="Language to ask for (chatllm: e.g. Chinese, English)."),
+        option("--language", help="Language to ask for (chatllm: e.g. Chinese, English)."),
     ]
 
 
 def _output_option_decorators():
     """Where the results are written: SRT, JSON and the per-run folder."""
     return [
-        click.option(
+        option(
             "--srt",
             "srt_path",
-            type=click.Path(dir_okay=False),
+            metavar="PATH",
             help="--scenario align: write the last iteration's words as SRT (one file per strategy).",
         ),
-        click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the result JSON here too."),
-        click.option(
+        option("--json", "json_path", metavar="PATH", help="Write the result JSON here too."),
+        option(
             "--out",
-            type=click.Path(file_okay=False),
+            metavar="DIR",
             default=str(DEFAULT.out_dir),
             show_default=True,
             help="Per-run folder with <strategy>.jsonl, worker logs and run.json.",
@@ -172,21 +185,22 @@ def _output_option_decorators():
 def _memory_option_decorators():
     """How workers are watched: timeout, memory sampling, idle wait and the memory guard."""
     return [
-        click.option(
+        option(
             "--iter-timeout",
             type=float,
             default=DEFAULT.iter_timeout,
             show_default=True,
             help="Seconds without progress before a worker is killed (status timeout).",
         ),
-        click.option(
+        option(
             "--sample-hz",
             type=float,
             default=DEFAULT.sample_hz,
             show_default=True,
-            help="External memory sampling rate (0: only at phase marks).",
+            help=f"External memory sampling rate, 0 to {MAX_SAMPLE_HZ:g} (0: only at phase marks; at most "
+            f"{MAX_SAMPLE_HZ:g}: {MAX_SAMPLE_HZ_WHY}).",
         ),
-        click.option(
+        option(
             "--idle-s",
             type=float,
             default=DEFAULT.idle_s,
@@ -194,9 +208,9 @@ def _memory_option_decorators():
             help="A long-lived worker waits this long after its last request, then one more mark "
             "(after_idle): what memory comes back at rest (0: none).",
         ),
-        click.option(
+        option(
             "--max-rss-mb",
-            type=click.FloatRange(0),
+            type=float,
             default=None,
             help="Memory guard: stop a worker whose process tree passes this many MB (status "
             "memory-limit). Default: 80% of the memory available at the start; 0: off.",
@@ -207,14 +221,14 @@ def _memory_option_decorators():
 def _verdict_option_decorators():
     """The thresholds that decide stable vs. growing vs. plateau."""
     return [
-        click.option(
+        option(
             "--growth-threshold-mb",
             type=float,
             default=Thresholds.growth_mb_per_iter,
             show_default=True,
             help="Growth per iteration under which a strategy is stable.",
         ),
-        click.option(
+        option(
             "--plateau-min-tail",
             type=int,
             default=Thresholds.plateau_min_tail,
@@ -227,9 +241,9 @@ def _verdict_option_decorators():
 def _history_option_decorators():
     """The history database, and the table format."""
     return [
-        click.option("--db", help="History database (SQLite path or postgresql:// URL)."),
-        click.option("--no-history", is_flag=True, help="Do not store the run in the history database."),
-        format_option(),
+        option("--db", help="History database (SQLite path or postgresql:// URL)."),
+        option("--no-history", is_flag=True, help="Do not store the run in the history database."),
+        format_option(cls=startup_problems.CollectedOption),
     ]
 
 
@@ -285,11 +299,17 @@ def inputs_from_cli(strategies: list[str], kw: dict) -> PlanInputs:
     )
 
 
-def build_plan(strategies, kw) -> RunPlan:
-    """The plan, after every check that can be made before a worker starts: the plan itself,
-    its input files, where its results and history go. CannotStart lists every problem."""
+def build_plan(strategies, kw, strategies_problem: str | None = None) -> RunPlan:
+    """The plan, after every check that can be made before a worker starts: the values click
+    could not read, the plan itself, its input files, where its results and history go.
+    CannotStart lists every problem. `strategies_problem`: what the command found wrong with
+    how strategies were asked for (it replaces the plan's "no strategy given")."""
+    problems = startup_problems.take()
     plan, notes = RunPlan.build(inputs_from_cli(list(strategies), kw))
-    problems = preflight(plan, label=_option) + output_problems(plan, kw)
+    found = preflight(plan, label=_option)
+    if strategies_problem:
+        found = [strategies_problem] + [p for p in found if not p.startswith(NO_STRATEGY)]
+    problems += found + output_problems(plan, kw)
     if problems:
         raise CannotStart(problems)
     for note in notes:
@@ -301,6 +321,8 @@ def output_problems(plan: RunPlan, kw) -> list[str]:
     """Where the results go: --out must be (or become) a folder, --json and --srt files, and
     the history database's folder must exist (docs/history.md)."""
     problems = []
+    if kw.get("model") and kw.get("models"):
+        problems.append("--model and --models both given: --model for one model, --models A,B for --scenario switch")
     out = Path(kw["out"])
     if out.exists() and not out.is_dir():
         problems.append(f"--out {out} is a file, not a folder")
@@ -338,6 +360,9 @@ def _progress_factory(plan: RunPlan):
 
 
 def run_and_report(plan: RunPlan, kw) -> None:
+    from orchestrator.results import output
+    from orchestrator.run.runner import RunInterrupted, _save, execute
+
     try:
         result = execute(plan, progress_factory=_progress_factory(plan))
         code = EXIT_OK if result.ok else EXIT_FAILED  # ok: every strategy ok or skipped
@@ -367,8 +392,12 @@ def run_and_report(plan: RunPlan, kw) -> None:
 
 
 @click.command()
-@click.option("--strategy", type=click.Choice(registry.NAMES), required=True)
-@click.option(
+@option(
+    "--strategy",
+    metavar=f"[{'|'.join(registry.NAMES)}]",
+    help="The strategy (required; `orch compare` runs several).",
+)
+@option(
     "--attribute",
     is_flag=True,
     help="Then re-run every growing strategy under memray --native and name the stacks that keep the memory "
@@ -377,13 +406,14 @@ def run_and_report(plan: RunPlan, kw) -> None:
 @common_options
 def run(strategy, **kw):
     """Run one strategy for --iters iterations in its own worker process."""
-    run_and_report(build_plan([strategy], kw), kw)
+    missing = None if strategy else f"--strategy is required: one of {', '.join(registry.NAMES)}"
+    run_and_report(build_plan([strategy] if strategy else [], kw, missing), kw)
 
 
 @click.command()
-@click.option("--all", "all_", is_flag=True, help=f"Every strategy the engine can run: {', '.join(registry.NAMES)}.")
-@click.option("--strategies", help="Comma-separated strategies.")
-@click.option(
+@option("--all", "all_", is_flag=True, help=f"Every strategy the engine can run: {', '.join(registry.NAMES)}.")
+@option("--strategies", help="Comma-separated strategies.")
+@option(
     "--attribute",
     is_flag=True,
     help="Then re-run every growing strategy under memray --native and name the stacks that keep the memory "
@@ -392,10 +422,11 @@ def run(strategy, **kw):
 @common_options
 def compare(all_, strategies, **kw):
     """Run several strategies, one after another, each in its own worker process(es)."""
+    problem = None
     if all_ == (strategies is not None):
-        raise click.UsageError("give either --all or --strategies a,b")
-    if all_:
-        chosen = registry.for_engine(kw["engine"])
+        problem = f"give either --all or --strategies a,b{', not both' if all_ else ''}"
+    if all_ and strategies is None:
+        chosen = registry.for_engine(kw["engine"] or DEFAULT.engine)
     else:  # unknown, repeated or no strategies: named with every other problem (RunPlan.validate)
-        chosen = [s.strip() for s in strategies.split(",") if s.strip()]
-    run_and_report(build_plan(chosen, kw), kw)
+        chosen = [s.strip() for s in (strategies or "").split(",") if s.strip()]
+    run_and_report(build_plan(chosen, kw, problem), kw)

@@ -6,6 +6,7 @@ one copes with a strategy that has no iterations."""
 from __future__ import annotations
 
 import io
+import math
 import statistics
 from typing import NamedTuple
 
@@ -13,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from orchestrator.results.model import RunResult, Status, StrategyResult, Summary
 
@@ -26,6 +28,11 @@ PHASE_STYLE = {
 }
 OTHER_PHASE = (0.12, "d", "#7f7f7f")
 DPI = 100
+# past this many iterations a point per iteration is a smear: the line alone, smaller phase marks
+MARKERS_UP_TO = 100
+# at most about this many iteration-start lines on the over-time chart (every k-th beyond):
+# 5,000 of them cover the data with a grey block
+MAX_START_LINES = 30
 
 
 def _png(fig: Figure) -> bytes:
@@ -58,61 +65,95 @@ def _note(ax, text: str) -> None:
     ax.set_yticks([])
 
 
-def memory_chart(entry: StrategyResult) -> bytes:
+def _integer_ticks(ax) -> None:
+    """Iterations and runs are whole numbers: no 2.5 on their axis."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+
+
+def memory_chart(entry: StrategyResult, limit_mb: float | None = None) -> bytes:
     """RSS (and USS) at each iteration's after_infer mark, warm-up shaded, every phase mark,
     the fitted growth slope with its 95% CI band; beside it RSS/USS over time from the
-    sampler, iteration starts marked."""
-    return _png(_memory_figure(entry))
+    sampler, iteration starts marked. With no iteration recorded, the samples alone (a worker
+    the memory guard stopped while loading). `limit_mb`: the memory guard's limit, drawn on
+    the over-time chart (a memory-limit result)."""
+    return _png(_memory_figure(entry, limit_mb))
 
 
-def _memory_figure(entry: StrategyResult) -> Figure:
+def _memory_figure(entry: StrategyResult, limit_mb: float | None = None) -> Figure:
     samples = entry.samples
+    series = _memory_series(entry)
+    strategy, status = entry.strategy, entry.status
+    if samples and not series:  # nothing per iteration: what the sampler saw, full width
+        fig = Figure(figsize=(9, 3.8))
+        ax = fig.subplots()
+        _samples(ax, entry, samples, limit_mb)
+        ax.set_title(f"{strategy} — sampled from outside, over time ({status}: no iteration finished)", fontsize=11)
+        ax.set_ylabel("MB")
+        fig.tight_layout()
+        return fig
     fig = Figure(figsize=(11, 3.8) if samples else (7.5, 3.8))
     axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]}) if samples else [fig.subplots()]
     ax = axes[0]
-    strategy, status = entry.strategy, entry.status
     title = f"{strategy} — memory per iteration"
     if status is not Status.OK:
         title += f" ({status})"
     ax.set_title(title, fontsize=11)
-    series = _memory_series(entry)
     if not series:
         _note(ax, f"no iterations recorded ({status})")
     else:
+        many = len(series) > MARKERS_UP_TO
         xs = [p.i for p in series]
         warm = [p.i for p in series if p.warmup]
         if warm:
             ax.axvspan(min(warm) - 0.5, max(warm) + 0.5, color="#ffdd99", alpha=0.45, label="warm-up", lw=0)
-        ax.plot(xs, [p.rss_mb for p in series], "-o", color="#1f77b4", ms=4, lw=1.5, label="RSS (after infer)")
+        ax.plot(
+            xs,
+            [p.rss_mb for p in series],
+            "-" if many else "-o",
+            color="#1f77b4",
+            ms=4,
+            lw=1.5,
+            label="RSS (after infer)",
+        )
         uss = [(p.i, p.uss_mb) for p in series if p.uss_mb is not None]
         if uss:
-            ax.plot([u[0] for u in uss], [u[1] for u in uss], "--s", color="#ff7f0e", ms=3, lw=1.2, label="USS")
-        seen = set()
-        for it in entry.iterations:  # every model's phase marks (a switch loads and unloads each)
-            for name, mark in it.phases.items():
-                if mark.rss_mb is None or name == "after_infer":
-                    continue
-                off, marker, color = PHASE_STYLE.get(name, OTHER_PHASE)
-                ax.plot(
-                    [it.i + off],
-                    [mark.rss_mb],
-                    marker,
-                    color=color,
-                    ms=4,
-                    alpha=0.75,
-                    label=None if name in seen else name,
-                    ls="none",
-                )
-                seen.add(name)
+            ax.plot(
+                [u[0] for u in uss],
+                [u[1] for u in uss],
+                "--" if many else "--s",
+                color="#ff7f0e",
+                ms=3,
+                lw=1.2,
+                label="USS",
+            )
+        _phase_marks(ax, entry, small=many)
         _slope(ax, entry, series)
         ax.set_xlabel("iteration")
+        _integer_ticks(ax)
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
     ax.set_ylabel("MB")
     ax.grid(alpha=0.3)
     if samples:
-        _samples(axes[1], entry, samples)
+        _samples(axes[1], entry, samples, limit_mb)
     fig.tight_layout()
     return fig
+
+
+def _phase_marks(ax, entry: StrategyResult, small: bool) -> None:
+    """Every model's phase marks (a switch loads and unloads each), one style per phase; a
+    mark where nothing was measured (None: no engine program running) is not drawn."""
+    marks: dict[str, tuple[list[float], list[float]]] = {}
+    for it in entry.iterations:
+        for name, mark in it.phases.items():
+            if mark.rss_mb is None or name == "after_infer":
+                continue
+            off = PHASE_STYLE.get(name, OTHER_PHASE)[0]
+            xs, ys = marks.setdefault(name, ([], []))
+            xs.append(it.i + off)
+            ys.append(mark.rss_mb)
+    for name, (xs, ys) in marks.items():
+        _off, marker, color = PHASE_STYLE.get(name, OTHER_PHASE)
+        ax.plot(xs, ys, marker, color=color, ms=2 if small else 4, alpha=0.75, label=name, ls="none")
 
 
 def _slope(ax, entry: StrategyResult, series: list[Point]) -> None:
@@ -145,21 +186,81 @@ def _slope(ax, entry: StrategyResult, series: list[Point]) -> None:
     ax.plot(grid, [ym + slope * (x - xm) for x in grid], "-", color="#d62728", lw=1.6, label=label)
 
 
-def _samples(ax, entry: StrategyResult, samples) -> None:
-    ax.set_title("sampled from outside, over time", fontsize=11)
+class SampleLines(NamedTuple):
+    """What the over-time chart draws, computed apart from the drawing so it can be checked."""
+
+    t: list[float]
+    rss: list[float]  # NaN where nothing was measured (no engine program running): a gap
+    uss_t: list[float]
+    uss: list[float]
+    starts: list[tuple[int, float]]  # (iteration, seconds) of each start line drawn
+    every: int  # a line for every `every`-th iteration (1: each)
+
+
+def _nice_step(n: int, most: int) -> int:
+    """The least of 1, 2, 5, 10, 20, 50, ... that leaves at most `most` of `n` items."""
+    step, k = 1, 0
+    while math.ceil(n / step) > most:
+        k += 1
+        step = (1, 2, 5)[k % 3] * 10 ** (k // 3)
+    return step
+
+
+def sample_lines(samples, max_start_lines: int = MAX_START_LINES) -> SampleLines:
+    """The RSS and USS series of the compact samples ([t, rss, uss, iteration]) and the
+    iteration starts to mark: each, or every k-th (k = 1, 2, 5, 10, 20, ...) when there are
+    more than `max_start_lines`, the iterations that are multiples of k."""
     t = [s[0] for s in samples]
-    ax.plot(t, [s[1] for s in samples], "-", color="#1f77b4", lw=1, label="RSS")
-    uss = [(s[0], s[2]) for s in samples if len(s) > 2 and s[2] is not None]
-    if uss:
-        ax.plot([u[0] for u in uss], [u[1] for u in uss], "-", color="#ff7f0e", lw=1, label="USS")
+    rss = [math.nan if s[1] is None else float(s[1]) for s in samples]
+    uss = [(s[0], float(s[2])) for s in samples if len(s) > 2 and s[2] is not None]
     starts, prev = [], None
     for s in samples:
         i = s[3] if len(s) > 3 else None
         if i is not None and i != prev:
-            starts.append(s[0])
+            starts.append((i, s[0]))
         prev = i if i is not None else prev
-    for k, x in enumerate(starts):
-        ax.axvline(x, color="#999", lw=0.6, alpha=0.6, label="iteration start" if k == 0 else None)
+    every = _nice_step(len(starts), max_start_lines)
+    if every > 1:
+        starts = [(i, x) for i, x in starts if i % every == 0]
+    return SampleLines(t, rss, [u[0] for u in uss], [u[1] for u in uss], starts, every)
+
+
+def _lonely(values: list[float]) -> list[int]:
+    """Indexes of measured points with no measured neighbour: a line cannot show them."""
+    ok = [not math.isnan(v) for v in values]
+    return [
+        k for k, here in enumerate(ok) if here and not (k > 0 and ok[k - 1]) and not (k + 1 < len(ok) and ok[k + 1])
+    ]
+
+
+def _samples(ax, entry: StrategyResult, samples, limit_mb: float | None = None) -> None:
+    ax.set_title("sampled from outside, over time", fontsize=11)
+    lines = sample_lines(samples)
+    # the iteration starts go under the data (zorder), never over it
+    for k, (_i, x) in enumerate(lines.starts):
+        label = None
+        if k == 0:
+            nth = f"{lines.every}{'nd' if lines.every == 2 else 'th'}"
+            label = "iteration start" + (f" (every {nth})" if lines.every > 1 else "")
+        ax.axvline(x, color="#999", lw=0.6, alpha=0.6, label=label, zorder=0.5)
+    ax.plot(lines.t, lines.rss, "-", color="#1f77b4", lw=1, label="RSS")
+    lonely = _lonely(lines.rss)
+    if lonely:
+        ax.plot([lines.t[k] for k in lonely], [lines.rss[k] for k in lonely], ".", color="#1f77b4", ms=4)
+    if lines.uss:
+        # USS is read at phase marks and every few seconds: few points, so each is marked
+        ax.plot(
+            lines.uss_t,
+            lines.uss,
+            "-",
+            color="#ff7f0e",
+            lw=1,
+            label="USS",
+            marker="." if len(lines.uss) <= 50 else None,
+            ms=4,
+        )
+    if limit_mb:
+        ax.axhline(limit_mb, color="#d62728", ls="--", lw=1, label=f"memory limit {limit_mb:g} MB (PSS + swap)")
     ax.set_xlabel("seconds since strategy start")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
@@ -218,6 +319,7 @@ def ab_memory_chart(entry: StrategyResult) -> bytes:
         _note(ax, "no iterations recorded on either side")
     else:
         ax.set_xlabel("iteration (hollow: warm-up)")
+        _integer_ticks(ax)
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
     ax.set_ylabel("RSS MB (after infer)")
     ax.grid(alpha=0.3)
@@ -270,6 +372,7 @@ def _history_figure(series: list, changes: dict, this_run: str | None = None) ->
         ax.set_ylabel(label, fontsize=8)
         ax.grid(alpha=0.3)
         ax.set_xlim(0.5, max(len(xs), 1) + 0.5)
+        _integer_ticks(ax)
         if here:
             ax.legend(fontsize=7, loc="lower right", frameon=False)
         ax.set_title(
@@ -309,7 +412,8 @@ def timing_chart(result: RunResult) -> bytes:
         ax.boxplot([d for _, d in with_data], positions=[p for p, _ in with_data], widths=0.5, showfliers=False)
         for p, d in with_data:
             jitter = [p + 0.18 * ((k * 0.618) % 1 - 0.5) for k in range(len(d))]
-            ax.plot(jitter, d, "o", ms=3, alpha=0.5, color="#1f77b4")
+            crowd = len(d) > MARKERS_UP_TO  # thousands of points: smaller and fainter, the box stays readable
+            ax.plot(jitter, d, "o", ms=1.5 if crowd else 3, alpha=0.15 if crowd else 0.5, color="#1f77b4")
         for p, d in zip(positions, data, strict=False):
             if not d:
                 ax.text(p, 0.5, "none", ha="center", va="center", color="#999", transform=ax.get_xaxis_transform())

@@ -74,15 +74,71 @@ def _html_table(headers, rows, left=(0,)) -> str:
     return "".join(out)
 
 
-def _facts(d: dict | None) -> str:
-    if not d:
+def _fact(v) -> str:
+    return json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else "" if v is None else str(v)
+
+
+def _facts(d: dict | None, omit_empty: bool = False) -> str:
+    """Key/value rows; `omit_empty`: leave out what was not given (None, "", [], {})."""
+    items = [(k, v) for k, v in (d or {}).items() if not (omit_empty and _empty(v))]
+    if not items:
         return '<p class="sub">none recorded</p>'
-    rows = []
-    for k, v in d.items():
-        if isinstance(v, (dict, list)):
-            v = json.dumps(v, ensure_ascii=False)
-        rows.append(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>")
+    rows = [f"<tr><td>{_e(k)}</td><td>{_e(_fact(v))}</td></tr>" for k, v in items]
     return '<table class="facts">' + "".join(rows) + "</table>"
+
+
+def _empty(v) -> bool:
+    return v is None or v == "" or (isinstance(v, (list, dict)) and not v)
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    """Nested maps as dotted keys (options.ttft_ms), so two strategies' infos compare key by key."""
+    out: dict = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _engine_info_section(result: RunResult) -> str:
+    """What each worker's engine reported, once: the facts every strategy shares in one table,
+    and only where strategies differ a row per strategy (not the whole block per strategy)."""
+    infos = [(e.strategy, _flat(e.engine_info)) for e in result.results if e.engine_info]
+    if not infos:
+        return ""
+    keys = list(dict.fromkeys(k for _, info in infos for k in info))
+    first = infos[0][1]
+    shared = [k for k in keys if all(k in info and info[k] == first.get(k) for _, info in infos)]
+    differ = [k for k in keys if k not in shared]
+    names = [name for name, _ in infos]
+    who = names[0] if len(names) == 1 else "every strategy" if len(names) == len(result.results) else ", ".join(names)
+    parts = [f'<h3>Engine info</h3><p class="sub">as the engine reported it, for {_e(who)}</p>']
+    parts.append(_facts({k: first[k] for k in shared}))
+    if differ:
+        parts.append('<p class="sub">where the strategies differ:</p>')
+        rows = [[name] + [_fact(info.get(k)) for k in differ] for name, info in infos]
+        parts.append(_html_table(["strategy", *differ], rows, left=tuple(range(len(differ) + 1))))
+    missing = [e.strategy for e in result.results if not e.engine_info]
+    if missing:
+        parts.append(f'<p class="sub">no engine info from {_e(", ".join(missing))}</p>')
+    return "".join(parts)
+
+
+def _run_line(result: RunResult) -> str:
+    """The line under the title: engine, scenario, and what was given (models, audio) only when it was."""
+    engine, plan = result.engine, result.plan
+    parts = [f"engine <b>{_e(engine.get('name'))}</b>", f"scenario <b>{_e(plan.get('scenario'))}</b>"]
+    models = plan.get("models") or sorted({e.model for e in result.results if e.model})
+    if models:
+        parts.append(f"models {_e(', '.join(models))}")
+    if plan.get("audio"):
+        length = plan.get("audio_s")
+        parts.append(f"audio {_e(plan['audio'])}" + (f" ({length:.1f} s)" if isinstance(length, (int, float)) else ""))
+    parts.append(f"{_e(plan.get('iters'))} iterations, {_e(plan.get('warmup'))} warm-up")
+    parts.append(f"started {_e(result.started_at)}, finished {_e(result.finished_at or '-')}")
+    return '<p class="sub">' + " · ".join(parts) + "</p>"
 
 
 def _soak_section(soak: SoakInfo | None) -> str:
@@ -259,10 +315,7 @@ def render_html(result: RunResult, history: list | None = None) -> str:
     title = f"orch run {result.run_id}"
     body = [
         f"<h1>{_e(title)}</h1>",
-        f'<p class="sub">engine <b>{_e(engine.get("name"))}</b> · scenario <b>{_e(plan.get("scenario"))}</b>'
-        f" · models {_e(', '.join(plan.get('models') or []) or '-')} · audio {_e(plan.get('audio') or '-')}"
-        f" · {_e(plan.get('iters'))} iterations, {_e(plan.get('warmup'))} warm-up"
-        f" · started {_e(result.started_at)}, finished {_e(result.finished_at or '-')}</p>",
+        _run_line(result),
         "<h2>Comparison</h2>",
         _html_table(headers, rows),
     ]
@@ -284,21 +337,23 @@ def render_html(result: RunResult, history: list | None = None) -> str:
         "models per iteration (scenario switch) the line is the last model's record of each "
         "iteration, and an iteration without it has no point; red: the Theil–Sen growth "
         "slope over the measured iterations with its 95% CI band. Right: the external "
-        "sampler's series over time, when recorded.</p>"
+        "sampler's series over time, when recorded, the iteration starts marked (every k-th "
+        "when there are many). Nothing is drawn where nothing was measured (a gap, not 0 MB).</p>"
     )
     if not entries:
         body.append('<p class="sub">no strategy results in this run</p>')
     for e in entries:
         body.append(f'<h3 id="mem-{_e(e.strategy)}">{_e(e.strategy)}</h3>')
-        body.append(_img(plots.memory_chart(e), f"memory of {e.strategy}"))
+        limit = plan.get("max_rss_mb") if e.status is Status.MEMORY_LIMIT else None
+        body.append(
+            _img(plots.memory_chart(e, limit if isinstance(limit, (int, float)) else None), f"memory of {e.strategy}")
+        )
     body.append("<h2>Timing</h2>")
     body.append(_img(plots.timing_chart(result), "TTFT and tokens/s distributions"))
     body.append("<h2>Engine</h2>" + _facts(engine))
-    for e in entries:
-        if e.engine_info:
-            body.append(f"<h3>{_e(e.strategy)} engine info</h3>" + _facts(e.engine_info))
+    body.append(_engine_info_section(result))
     body.append("<h2>Host</h2>" + _facts(result.host))
-    body.append("<h2>Plan</h2>" + _facts(plan))
+    body.append("<h2>Plan</h2>" + _facts(plan, omit_empty=True))
     generated = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     body.append(f'<p class="sub">schema {_e(result.schema)} · report generated {generated} by orch</p>')
     return (

@@ -323,14 +323,16 @@ def db_problem(db: str | None = None, *, write: bool, source: str | None = None)
     None. orch creates a database file, never the folders above it (a typo in the path
     would silently start a new history somewhere): the folder must exist. Reading (history,
     report) also needs the file to be there. The default location is orch's own: its folder
-    is made when needed. Server URLs (postgresql://) are checked when connecting."""
+    is made when needed. An existing file must be a SQLite database (its header). A server
+    URL needs its driver installed (postgresql://: psycopg, the `postgres` extra); the server
+    itself is checked when connecting (open_problem)."""
     named, where = _named_db(db, source)
     if named is None:
         return None
+    shown = f"{where} {redact(named)}" if where != ENV_VAR else f"{ENV_VAR}={redact(named)}"
     path = _sqlite_file(named)
     if path is None:
-        return None
-    shown = f"{where} {named}" if where != ENV_VAR else f"{ENV_VAR}={named}"
+        return _driver_problem(named, shown)
     if path.is_dir():
         return f"history database {shown} is a folder, not a file"
     folder = path.absolute().parent
@@ -346,6 +348,68 @@ def db_problem(db: str | None = None, *, write: bool, source: str | None = None)
             return f"history database {shown}: cannot create a file in {folder} (permission denied)"
     elif not os.access(path, os.R_OK | (os.W_OK if write else 0)):
         return f"history database {shown}: permission denied"
+    elif not _looks_like_sqlite(path):
+        return f"history database {shown} is not a SQLite database (the file does not start with SQLite's header)"
+    return None
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _looks_like_sqlite(path: Path) -> bool:
+    """An empty file is one SQLite makes a database of; anything else starts with its header."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+    except OSError:
+        return True  # the permission checks above speak for it
+    return head in (b"", SQLITE_HEADER)
+
+
+# how to install the PostgreSQL driver
+POSTGRES_EXTRA = "pip install -e '.[postgres]' in the orch checkout (the extra installs psycopg)"
+
+
+def _driver_problem(url: str, shown: str) -> str | None:
+    """Why a server URL cannot be used here before any connection is tried: its driver is
+    not installed. None for URLs whose driver is there (or not one orch knows)."""
+    scheme = url.split("://", 1)[0].lower()
+    base, _, driver = scheme.partition("+")
+    if base not in ("postgres", "postgresql"):
+        return None
+    wanted = [driver] if driver else ["psycopg", "psycopg2"]
+    if any(_module_exists(m) for m in wanted):
+        return None
+    return f"history database {shown}: the PostgreSQL driver ({' or '.join(wanted)}) is not installed: {POSTGRES_EXTRA}"
+
+
+def _module_exists(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def open_problem(db: str | None = None, source: str | None = None) -> str | None:
+    """Why the database cannot be opened and brought up to this orch's schema, in one line,
+    or None: what db_problem cannot tell without connecting (a damaged file, a server that
+    refuses). Opening it creates the file, so a command calls this when it is about to run."""
+    named, where = _named_db(db, source)
+    if named is None:
+        shown = "the default history database"
+    elif where == ENV_VAR:
+        shown = f"history database {ENV_VAR}={redact(named)}"
+    else:
+        shown = f"history database {where} {redact(named)}"
+    try:
+        get_db_engine(db)
+    except OrchError as exc:
+        return exc.message
+    except Exception as exc:  # the driver's own error: the one line it gives
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        return f"cannot open {shown}: {first[0] if first else type(exc).__name__}"
     return None
 
 

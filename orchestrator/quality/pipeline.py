@@ -1,6 +1,7 @@
 """What the harness calls for each transcript: zh-TW + ITN for Chinese, then CER/WER.
 
-Keep these two signatures: ``orchestrator.run.runner`` calls them.
+Keep these two signatures: ``orchestrator.run.runner`` calls ``process_transcript``, and
+``RunPlan.reference_file`` / ``transcript_file`` apply ``find_reference``'s rule.
 """
 
 from __future__ import annotations
@@ -48,11 +49,7 @@ def process_transcript(text_raw: str, language: str | None, reference: str | Non
     if reference is None:
         return out
     ref = to_display(reference, chinese)
-    if chinese:  # digits only (a phone number) is still scored per character
-        mode = "mixed" if scoring.detect_mode(ref or text) == "mixed" else "cer"
-    else:
-        mode = "auto"
-    result = scoring.score(ref, text, mode=mode, normalize=normalize)
+    result = scoring.score(ref, text, mode=scoring_mode(chinese, ref, text), normalize=normalize)
     if result.mode == "cer":
         out["cer"] = result.cer
     elif result.mode == "wer":
@@ -62,6 +59,15 @@ def process_transcript(text_raw: str, language: str | None, reference: str | Non
     return out
 
 
+def scoring_mode(chinese: bool, reference: str, hypothesis: str) -> str:
+    """The mode for texts already through `to_display`: Chinese is scored per character even
+    when the conversion left only digits (a phone number), "mixed" with Latin words; other
+    languages "auto" (scoring picks from the text)."""
+    if not chinese:
+        return "auto"
+    return "mixed" if scoring.detect_mode(reference or hypothesis) == "mixed" else "cer"
+
+
 def find_reference(audio_path: str, reference_path: str | None) -> str | None:
     """The path of the reference transcript: ``reference_path`` when given, else the sidecar
     ``X.txt`` next to ``X.wav`` when it exists, else None. (The caller reads the file.)"""
@@ -69,5 +75,8 @@ def find_reference(audio_path: str, reference_path: str | None) -> str | None:
         return str(reference_path)
     if not audio_path:
         return None
-    sidecar = Path(audio_path).with_suffix(".txt")
+    try:
+        sidecar = Path(audio_path).with_suffix(".txt")
+    except ValueError:  # a name with no stem ("/"): no sidecar; preflight names the audio
+        return None
     return str(sidecar) if sidecar.is_file() else None

@@ -1,7 +1,8 @@
 """CER / WER with jiwer, after an optional normalization applied to both sides.
 
-Modes (``mode="auto"`` picks one from the reference, or the hypothesis if the reference is
-empty):
+Modes (``mode="auto"`` picks one from the reference, or from the hypothesis when the reference
+has no letters: empty, or only digits and symbols, as a phone number, which says nothing of
+the language):
 
 * ``cer``   — Chinese/Japanese (contains CJK, no Latin words): characters, whitespace dropped.
 * ``wer``   — space-separated languages: words.
@@ -41,6 +42,11 @@ def detect_mode(text: str) -> str:
     if not has_cjk(text):
         return "wer"
     return "mixed" if _LATIN_WORD_RE.search(text) else "cer"
+
+
+def has_letters(text: str) -> bool:
+    """Whether the text has any letter (CJK characters count): digits and symbols alone do not."""
+    return any(ch.isalpha() for ch in text or "")
 
 
 @dataclass(frozen=True)
@@ -158,7 +164,7 @@ def score(
     exactly ``jiwer.cer(reference, hypothesis)`` (cer) / ``jiwer.wer(...)`` (wer)."""
     reference, hypothesis = reference or "", hypothesis or ""
     if mode == "auto":
-        mode = detect_mode(reference if reference.strip() else hypothesis)
+        mode = detect_mode(reference if has_letters(reference) else hypothesis)
     if mode not in MODES[1:]:
         raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
     if normalize:

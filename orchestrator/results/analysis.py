@@ -7,12 +7,15 @@ the median of pairwise slopes, so one odd iteration (a page-cache hiccup, a GC) 
 move it the way it moves a least-squares fit.
 
 Verdicts (thresholds in orchestrator.run.plan.Thresholds):
-- `stable`: the CI contains 0, or the slope is under the growth threshold.
+- `stable`: the CI contains 0, or the slope is under the growth threshold (either way).
 - `plateau`: it grew, then went flat: a tail of at least `plateau_min_tail` iterations
   (and `plateau_min_tail_share` of them) is itself `stable`, the iterations before it grew
   (their slope's CI is above 0), and the tail sits at least `plateau_min_rise_mb` (and three
   times the tail's own noise) above the start; `plateau_from` is the tail's first iteration.
-- `growing`: otherwise.
+- `shrinking`: memory falls: the CI lies wholly below 0 and the slope is at least the
+  threshold downwards (memory handed back, a cache draining). Never a leak.
+- `growing`: the CI lies wholly above 0 and the slope is at least the threshold, and it is
+  no plateau.
 With fewer than 3 iterations after warm-up there is no verdict (null).
 """
 
@@ -63,6 +66,15 @@ def _is_stable(fit, threshold) -> bool:
     return (lo <= 0.0 <= hi) or abs(slope) < threshold
 
 
+def _direction(fit, threshold) -> str:
+    """`stable`, `shrinking` or `growing` from a straight-line fit: which side of 0 the CI
+    lies on decides the direction (a falling slope is never growth)."""
+    if _is_stable(fit, threshold):
+        return "stable"
+    _slope, _lo, hi = fit
+    return "shrinking" if hi < 0.0 else "growing"
+
+
 def _plateau_start(xs, ys, th: Thresholds) -> int | None:
     """Index of the knee where a rise turns flat, or None.
 
@@ -105,10 +117,8 @@ def verdict(xs, ys, th: Thresholds) -> dict:
     start = _plateau_start(xs, ys, th)
     if start is not None:
         out["verdict"], out["plateau_from"] = "plateau", int(xs[start])
-    elif _is_stable(fit, th.growth_mb_per_iter):
-        out["verdict"] = "stable"
     else:
-        out["verdict"] = "growing"
+        out["verdict"] = _direction(fit, th.growth_mb_per_iter)
     return out
 
 

@@ -42,9 +42,13 @@ class Status(str, enum.Enum):
 
 
 class Verdict(str, enum.Enum):
+    """The memory verdict (orchestrator.results.analysis): only `growing` is a leak; `shrinking` is
+    memory that falls (given back), never a regression."""
+
     STABLE = "stable"
     PLATEAU = "plateau"
     GROWING = "growing"
+    SHRINKING = "shrinking"
 
     def __str__(self) -> str:
         return self.value

@@ -147,6 +147,26 @@ def stable_but_wide(r, threshold_mb: float | None) -> str | None:
     )
 
 
+def shrinking_note(r) -> str | None:
+    """A `shrinking` verdict, said in words: memory that falls is given back, never a leak."""
+    s = r.summary
+    if s is None or s.verdict is not Verdict.SHRINKING or s.growth_mb_per_iter is None or not s.growth_ci95:
+        return None
+    lo, hi = s.growth_ci95
+    return (
+        f"{r.strategy}: `shrinking`: memory falls {-s.growth_mb_per_iter:.3f} MB/iter "
+        f"(95% CI [{lo:+.3f}, {hi:+.3f}]); memory given back is no leak"
+    )
+
+
+def verdict_notes(result: RunResult) -> list[str]:
+    """What the verdict column cannot say (run, compare and soak print these under the
+    table): a `stable` that does not rule growth out, a `shrinking` in words."""
+    threshold = (result.plan.get("thresholds") or {}).get("growth_mb_per_iter")
+    notes = (stable_but_wide(r, threshold) or shrinking_note(r) for r in result.results)
+    return [n for n in notes if n]
+
+
 def result_footer(result: RunResult, run_dir) -> str:
     lines = []
     for r in result.results:
@@ -173,9 +193,7 @@ def result_footer(result: RunResult, run_dir) -> str:
             )
         if any(it.extra.get("ttft_includes_load") for it in r.iterations):
             lines.append(f"{r.strategy}: TTFT includes process start and model load (the program gives no ready mark)")
-        wide = stable_but_wide(r, (result.plan.get("thresholds") or {}).get("growth_mb_per_iter"))
-        if wide:
-            lines.append(wide)
+    lines += verdict_notes(result)
     lines.append(f"results: {run_dir}  (run.json, <strategy>.jsonl, worker logs)")
     return "\n".join(lines)
 

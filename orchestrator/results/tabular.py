@@ -28,7 +28,9 @@ def render_table(headers: list[str], rows: list[list], fmt: str = "table") -> st
     raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
 
 
-def format_option(default: str = "table"):
+def format_option(default: str = "table", cls: type[click.Option] | None = None):
+    """`--format`; `cls`: the option's class (startup_problems.CollectedOption for the
+    commands that name every start-up problem at once)."""
     return click.option(
         "--format",
         "fmt",
@@ -36,4 +38,5 @@ def format_option(default: str = "table"):
         default=default,
         show_default=True,
         help="How to print the table.",
+        cls=cls,
     )

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from orchestrator.run.plan_inputs import PlanInputs
 
 SCENARIOS = ("asr", "switch", "align")
+NO_STRATEGY = "no strategy given"
 ENGINES = ("calibration", "chatllm")
 
 
@@ -75,6 +76,8 @@ class RunPlan:
     # variables passed to the workers beyond the allow list (orchestrator.run.worker_env):
     # name -> value, or None for orch's own value
     worker_env: dict[str, str | None] = field(default_factory=dict)
+    # what was wrong with the engine's options (RunPlan.build sets it; validate() names it)
+    option_problems: list[str] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.engine_options, dict) and self.engine in eo.BY_ENGINE:
@@ -104,6 +107,39 @@ class RunPlan:
             return ",".join(os.path.basename(m) for m in self.models)
         return None
 
+    @property
+    def reference_file(self) -> str | None:
+        """The reference transcript the run scores against: --reference, else X.txt beside
+        the audio X.wav when there is one (not for align, whose X.txt is the words to align)."""
+        if self.scenario == "align" and not self.reference:
+            return None
+        from orchestrator.quality.pipeline import find_reference
+
+        return find_reference(self.audio or "", self.reference)
+
+    @property
+    def transcript_file(self) -> str | None:
+        """The words to align (scenario align): --transcript, else X.txt beside X.wav."""
+        if self.scenario != "align":
+            return self.transcript
+        from orchestrator.quality.pipeline import find_reference  # the same X.txt rule
+
+        return find_reference(self.audio or "", self.transcript)
+
+    def scoring_language(self) -> str | None:
+        """The language transcripts are scored in: --language; else Chinese when the reference
+        has CJK or the audio's name says zh (chatllm's default guess, so the calibration engine
+        scores a Chinese clip per character too); else None: each transcript's own characters
+        decide."""
+        if self.language:
+            return self.language
+        if self.scenario == "align" or not self.reference_file:
+            return None
+        from orchestrator.run.plan_inputs import guess_language
+
+        language, _why = guess_language(self)
+        return language if language == "Chinese" else None
+
     def transcript_text(self) -> str | None:
         """The forced-alignment transcript (scenario align): --transcript or X.txt beside X.wav.
         Read once."""
@@ -111,12 +147,7 @@ class RunPlan:
 
     @functools.cached_property
     def _transcript(self) -> str | None:
-        if self.scenario != "align":
-            return None
-        path = self.transcript
-        if not path and self.audio:
-            sidecar = Path(self.audio).with_suffix(".txt")
-            path = str(sidecar) if sidecar.exists() else None
+        path = self.transcript_file if self.scenario == "align" else None
         if not path:
             return None
         from orchestrator.errors import read_text_file  # OrchError naming a non-UTF-8 byte
@@ -135,7 +166,7 @@ class RunPlan:
             problems.append(f"unknown scenario {self.scenario!r}: choose from {', '.join(SCENARIOS)}")
         known = registry.NAMES
         if not self.strategies:
-            problems.append("no strategy given")
+            problems.append(f"{NO_STRATEGY}: choose from {', '.join(known)}")
         unknown = [s for s in self.strategies if s not in known]
         if unknown:
             problems.append(f"unknown strategy {', '.join(map(repr, unknown))}: choose from {', '.join(known)}")
@@ -149,6 +180,11 @@ class RunPlan:
             problems.append(
                 'scenario switch needs two or more models (--models A,B; in a soak config models = ["A", "B"])'
             )
+        if self.scenario in ("asr", "align") and len(self.models) > 1:
+            problems.append(
+                f"scenario {self.scenario} takes one model (--model PATH), not {len(self.models)} "
+                f"({', '.join(map(str, self.models))}): several models are for --scenario switch"
+            )
         values = {
             "iters": self.iters,
             "warmup": self.warmup,
@@ -158,6 +194,8 @@ class RunPlan:
             "growth_threshold_mb": self.thresholds.growth_mb_per_iter,
             "plateau_min_tail": self.thresholds.plateau_min_tail,
         }
+        if self.max_rss_mb is not None:  # None: no guard
+            values["max_rss_mb"] = self.max_rss_mb
         for key, value in values.items():
             why = limit_problem(key, value)
             if why:
@@ -169,6 +207,11 @@ class RunPlan:
                     f"{self.iter_timeout:g} (the parent would take the idle worker for hung)"
                 )
         problems += [f"{label('worker_env')}: {why}" for why in worker_env.problems(self.worker_env)]
+        for problem in self.option_problems:  # the engine's options, as RunPlan.build found them
+            key, _, why = problem.partition(" ")
+            problems.append(
+                f"{label(key)} {why}" if self.engine in eo.BY_ENGINE and key in eo.known_keys(self.engine) else problem
+            )
         if self.engine == "calibration":
             for model in self.models:
                 _name, _, mb = str(model).partition(":")
@@ -188,8 +231,8 @@ class RunPlan:
             "models": list(self.models),
             "audio": self.audio,
             "audio_s": audio_s,
-            "reference": self.reference,
-            "transcript": self.transcript,
+            "reference": self.reference_file,  # what was used: the sidecar X.txt too
+            "transcript": self.transcript_file,
             "language": self.language,
             "iter_timeout": self.iter_timeout,
             "sample_hz": self.sample_hz,
@@ -199,27 +242,44 @@ class RunPlan:
         }
 
 
-# the numbers a plan takes: (kind, least value, whether the least value itself is out)
+# caps on absurd values, each with why (`orch run --help` says both)
+MAX_ITERS = 1_000_000
+MAX_ITERS_WHY = (
+    "each iteration is a record of about 1 KB that the result keeps in memory and run.json "
+    "rewrites after every strategy: a million is about 1 GB per strategy"
+)
+MAX_SAMPLE_HZ = 1000.0
+MAX_SAMPLE_HZ_WHY = (
+    "a sample reads /proc for every process of the worker's tree, about 0.1 ms a read: "
+    "faster, the sampler takes a large share of a core and disturbs what it measures"
+)
+
+# the numbers a plan takes: (kind, least value, whether the least value itself is out,
+# greatest value or None, why the greatest)
 LIMITS = {
-    "iters": (int, 1, False),
-    "warmup": (int, 0, False),
-    "iter_timeout": (float, 0, True),
-    "sample_hz": (float, 0, False),
-    "idle_s": (float, 0, False),
-    "growth_threshold_mb": (float, 0, False),
-    "plateau_min_tail": (int, 1, False),
+    "iters": (int, 1, False, MAX_ITERS, MAX_ITERS_WHY),
+    "warmup": (int, 0, False, None, ""),
+    "iter_timeout": (float, 0, True, None, ""),
+    "sample_hz": (float, 0, False, MAX_SAMPLE_HZ, MAX_SAMPLE_HZ_WHY),
+    "idle_s": (float, 0, False, None, ""),
+    "growth_threshold_mb": (float, 0, False, None, ""),
+    "plateau_min_tail": (int, 1, False, None, ""),
+    "max_rss_mb": (float, 0, False, None, ""),
 }
 
 
 def limit_problem(key: str, value) -> str | None:
     """Why `value` cannot be the plan's `key` (LIMITS), e.g. "must be an integer >= 1, not 'ten'"; None if it can."""
-    kind, low, open_ = LIMITS[key]
+    kind, low, open_, high, why_high = LIMITS[key]
     want = f"{'an integer' if kind is int else 'a number'} {'>' if open_ else '>='} {low}"
     ok_type = isinstance(value, int) if kind is int else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok_type or (isinstance(value, float) and not math.isfinite(value)):
         return f"must be {want}, not {value!r}"
     if value < low or (open_ and value == low):
         return f"must be {want}, not {value!r}"
+    if high is not None and value > high:
+        shown = f"{int(high):,}" if float(high).is_integer() else f"{high:g}"
+        return f"must be at most {shown} ({why_high}), not {value!r}"
     return None
 
 

@@ -20,6 +20,7 @@ from orchestrator.engines.chatllm.model_file import (
     random_model_kind,
     read_meta,
 )
+from orchestrator.errors import CannotStart
 from orchestrator.run import memory_guard
 from orchestrator.run.plan import RunPlan, Thresholds
 
@@ -82,10 +83,13 @@ def build_plan(cls: type[RunPlan], given: PlanInputs) -> tuple[RunPlan, list[str
         json_path=given.json_path,
         progress=given.progress,
         worker_env=dict(given.worker_env),
-        engine_options={} if engine == "chatllm" else dict(given.engine_options),
     )
     if engine == "chatllm":
         plan.engine_options = _chatllm_options(plan, given.engine_options, notes)
+    elif engine in eo.BY_ENGINE:
+        plan.engine_options = _typed_options(plan, engine, given.engine_options)
+    else:  # validate() names the engine
+        plan.engine_options = dict(given.engine_options)
     if given.max_rss_mb is None:  # the documented share of what is available now
         plan.max_rss_mb = float(round(memory_guard.default_limit_mb()))
     else:
@@ -123,9 +127,23 @@ def _chatllm_options(plan: RunPlan, given: dict[str, Any], notes: list[str]) -> 
         # random weights rarely emit the end token: unbounded, every request runs to the context limit
         values["max_new_tokens"] = TEST_MODEL_MAX_NEW_TOKENS
         notes.append(f"test model (random weights): --max-new-tokens defaults to {TEST_MODEL_MAX_NEW_TOKENS}")
-    options = eo.from_mapping("chatllm", {k: v for k, v in values.items() if v is not None})
+    options = _typed_options(plan, "chatllm", {k: v for k, v in values.items() if v is not None})
     assert isinstance(options, eo.ChatLLMOptions)
     return options
+
+
+def _typed_options(plan: RunPlan, engine: str, values: dict[str, Any]) -> eo.EngineOptions:
+    """The engine's options, typed; one that is wrong is left out and named in
+    plan.option_problems (validate() reports it with every other problem)."""
+    good = {}
+    for key, value in values.items():
+        try:
+            eo.from_mapping(engine, {key: value})
+        except CannotStart as exc:
+            plan.option_problems += exc.problems
+        else:
+            good[key] = value
+    return eo.from_mapping(engine, good)
 
 
 def random_models(models) -> list[tuple[str, str]]:

@@ -38,11 +38,15 @@ class RecordBuilder:
         self.audio_s = audio_s
 
     def mem(self, sample: Sample | None) -> tuple[float | None, float | None]:
-        """(rss, uss) of what the strategy measures: the tree, or the tree minus the worker."""
+        """(rss, uss) of what the strategy measures: the tree, or the tree minus the worker.
+        The tree minus the worker when the worker is alone in it (before the engine program
+        starts, after it exits) is no measurement of the program: None, not 0 MB."""
         if sample is None:
             return None, None
         if self.memory is Memory.TREE:
             return sample.rss_mb, sample.uss_mb
+        if sample.procs <= 1:
+            return None, None
         return sample.engine_rss_mb, sample.engine_uss_mb
 
     def phase_mark(self, s: Sample) -> PhaseMark:

@@ -57,12 +57,13 @@ def _scorer(plan: RunPlan, audio_s: float | None):
         from orchestrator.quality import pipeline
     except ImportError:
         return None
-    reference_file = pipeline.find_reference(plan.audio, plan.reference) if plan.audio else plan.reference
+    reference_file = plan.reference_file  # the sidecar X.txt when none is given; run.json records it
     reference = Path(reference_file).read_text(encoding="utf-8").strip() if reference_file else None
-    pipeline.process_transcript("", plan.language, reference)  # warm up its dictionaries
+    language = plan.scoring_language()
+    pipeline.process_transcript("", language, reference)  # warm up its dictionaries
 
     def score(text_raw: str) -> dict:
-        out = pipeline.process_transcript(text_raw, plan.language, reference)
+        out = pipeline.process_transcript(text_raw, language, reference)
         out.pop("text_raw", None)
         return out
 

@@ -41,6 +41,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from orchestrator.commands import startup_problems
 from orchestrator.commands.run import common_options
 from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CannotStart
 from orchestrator.results import output
@@ -336,6 +337,13 @@ def _verdict(
     s_worse, s_better = _worse_better(tps, False, None, speed_pct)
     a_grows = growth is not None and _grows(growth.a, growth.a_ci95, th)
     b_grows = growth is not None and _grows(growth.b, growth.b_ci95, th)
+    # memory that falls is no leak: a growth difference between two sides of which neither
+    # grows (A shrinking, B flat; or the other way) is neither a regression nor a fix
+    if (g_worse or g_better) and not a_grows and not b_grows:
+        reasons.append(
+            f"{_fig(growth, 'growth MB/iter', 3)} not judged: neither side's memory grows (falling is no leak)"
+        )
+        g_worse = g_better = False
     failed = _failure_verdict(a_failed, b_failed, reasons)
     if failed is not None:
         return failed
@@ -411,6 +419,9 @@ def side_options(text: str, label: str) -> dict:
         raise CannotStart(f"{flag}: give options, not --help (orch compare --help lists them)") from None
     except click.ClickException as exc:
         raise CannotStart(f"{flag} {text!r}: {exc.format_message()}") from None
+    unreadable = startup_problems.take(ctx)  # values compare's options could not read
+    if unreadable:
+        raise CannotStart([f"{flag} {text!r}: {p}" for p in unreadable])
     given = {
         p.name: ctx.params[p.name]
         for p in compare.params
@@ -429,6 +440,9 @@ def build_sides(a_text: str, b_text: str, all_: bool, strategies: str | None, kw
     from orchestrator.commands.run import _option, inputs_from_cli, output_problems
     from orchestrator.run.preflight import preflight
 
+    unreadable = startup_problems.take()  # ab's own options click could not read
+    if unreadable:
+        raise CannotStart(unreadable)
     if all_ == (strategies is not None):
         raise click.UsageError("give either --all or --strategies a,b")
     if kw.get("srt_path"):

@@ -27,16 +27,17 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart, OrchError
-from orchestrator.results import analysis
 from orchestrator.results.model import AttributedStack, Attribution, RunResult, StrategyResult
 from orchestrator.run import strategies
 from orchestrator.run.plan import RunPlan
-from orchestrator.run.runner import worker_config
-from orchestrator.run.strategy_runner import StrategyRunner
+
+if TYPE_CHECKING:  # the runner (numpy, scipy) is imported when a traced run starts, not for --help
+    from orchestrator.run.strategy_runner import StrategyRunner
 
 MiB = 1024 * 1024
 TRACER = "memray"
@@ -335,6 +336,8 @@ def _run_traced(
     untraced_wall_s: float | None,
 ) -> StrategyResult:
     """Run the traced worker; its result summarized, and `att`'s timing, growth and notes."""
+    from orchestrator.results import analysis
+
     t0 = time.monotonic()
     entry = runner.run()
     att.wall_s = round(time.monotonic() - t0, 2)
@@ -416,6 +419,9 @@ def attribute_strategy(
     capture = plan.run_dir / f"{strategy}.memray.bin"
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     snapshot: dict = {}
+    from orchestrator.run.runner import worker_config
+    from orchestrator.run.strategy_runner import StrategyRunner
+
     runner = StrategyRunner(
         plan,
         strategy,

@@ -40,7 +40,6 @@ from pathlib import Path
 import click
 
 from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart
-from orchestrator.results import analysis
 from orchestrator.results.model import IterationRecord, RunResult
 from orchestrator.run import strategies as registry
 from orchestrator.run.plan import RunPlan, new_run_id
@@ -103,6 +102,8 @@ class ArmFigures:
 
 def figures(arm: str, status: str, iterations: list[IterationRecord]) -> ArmFigures:
     """The arm's series from its iteration records (warm-up iterations left out)."""
+    from orchestrator.results import analysis  # numpy, scipy: not for --help
+
     its = [it for it in iterations if not it.warmup]
     unload = [(it.i, v) for it in its if (v := it.phase_rss("after_unload")) is not None]
     infer = [(it.i, it.rss_mb) for it in its if it.rss_mb is not None]

@@ -2,22 +2,27 @@
 known leaks and known timings through every strategy and comparing injected with measured.
 
 Tolerances (from the harness's acceptance criteria): growth within ±5% of the injected leak
-or ±0.05 MB/iteration, whichever is larger; median TTFT and inter-token latency within 1 ms.
+or ±0.05 MB/iteration, whichever is larger; median TTFT and inter-token latency within 1 ms,
+judged so that a busy host cannot fail them (orchestrator.studies.selftest_timing: the tolerance
+widens by the measured spread, a miss runs again, and a host too busy to judge makes the
+check `inconclusive`, which is no failure).
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from orchestrator.errors import EXIT_FAILED, EXIT_OK
-from orchestrator.results.model import Attribution, Status, Summary, Verdict
+from orchestrator.results.model import Attribution, Status, StrategyResult, Summary, Verdict
 from orchestrator.results.tabular import format_option, render_table
 from orchestrator.run.plan import RunPlan
 from orchestrator.run.runner import execute
+from orchestrator.studies.selftest_timing import ATTEMPTS, TOLERANCE_MS, HostLoad, HostWatch, TimingRun, run_check
 
 TTFT_MS, TOKEN_MS = 50.0, 10.0
 
@@ -30,17 +35,26 @@ class Check:
     ok: bool
     detail: str = ""
     skipped: bool = False  # not run (a tool missing): neither a pass nor a failure
+    inconclusive: bool = False  # the host was too busy to judge it: neither a pass nor a failure
+
+    @property
+    def failed(self) -> bool:
+        return not self.ok and not self.inconclusive
 
 
 def result(c: Check) -> str:
-    return "skipped" if c.skipped else "pass" if c.ok else "FAIL"
+    return "skipped" if c.skipped else "pass" if c.ok else "inconclusive" if c.inconclusive else "FAIL"
 
 
 def tally(checks: list[Check]) -> str:
-    """The closing line: '26 passed, 0 failed', plus ', 1 skipped' when a check did not run."""
+    """The closing line: '26 passed, 0 failed', plus ', 1 inconclusive' when the host was too
+    busy to judge a check and ', 1 skipped' when a check did not run."""
     skipped = sum(c.skipped for c in checks)
-    failed = sum(not c.ok for c in checks)
-    line = f"{len(checks) - failed - skipped} passed, {failed} failed"
+    unsure = sum(c.inconclusive for c in checks)
+    failed = sum(c.failed for c in checks)
+    line = f"{len(checks) - failed - skipped - unsure} passed, {failed} failed"
+    if unsure:
+        line += f", {unsure} inconclusive (host busy: run again on a quieter host to judge them)"
     return line + (f", {skipped} skipped" if skipped else "")
 
 
@@ -62,13 +76,68 @@ def _growth_check(name: str, summary: Summary, injected: float) -> Check:
     return Check(name, f"{injected:g} MB/iter", g, ok, detail)
 
 
-def _timing_checks(strategy: str, summary: Summary) -> list[Check]:
+def timing_run(entry: StrategyResult, host: HostLoad, key: str) -> TimingRun:
+    """A run's per-iteration values of `key` (ttft_ms, itl_ms_p50) after warm-up, with how
+    often the worker was preempted before its first token (in-process workers report it)."""
+    measured = entry.measured() if entry.status is Status.OK else []
+    values = [float(v) for it in measured if (v := getattr(it, key)) is not None]
+    switches = [it.extra.get("ttft_involuntary_switches") for it in measured]
+    known = bool(switches) and all(n is not None for n in switches)
+    return TimingRun(values, host, sum(1 for n in switches if n) if known else None)
+
+
+Rerun = Callable[[], tuple[StrategyResult, HostLoad]]
+
+
+def _timing_checks(strategy: str, first: tuple[StrategyResult, HostLoad], rerun: Rerun, echo) -> list[Check]:
+    """Median TTFT and ITL against the injected ones; a miss runs the strategy again (one
+    rerun serves both checks), up to ATTEMPTS runs in all (orchestrator.studies.selftest_timing)."""
+    runs = [first]
+
+    def run_at(k: int) -> tuple[StrategyResult, HostLoad]:
+        while len(runs) <= k:
+            runs.append(rerun())
+        return runs[k]
+
     out = []
-    for v, injected, label in ((summary.ttft_ms_median, TTFT_MS, "TTFT"), (summary.itl_ms_median, TOKEN_MS, "ITL")):
+    for key, injected, label in (("ttft_ms", TTFT_MS, "TTFT"), ("itl_ms_p50", TOKEN_MS, "ITL")):
+        name = f"{strategy}: median {label}"
+
+        def retry(k, judged, name=name, injected=injected):
+            got = "nothing measured" if judged.median is None else f"{judged.median:.3f} ms ({judged.detail})"
+            echo(f"  again {name} {got} is not {injected:g} ± {TOLERANCE_MS:g} ms: run {k + 1} of {ATTEMPTS}")
+
+        def timing_at(k: int, key: str = key) -> TimingRun:
+            return timing_run(*run_at(k), key)
+
+        got = run_check(injected, timing_at, retry)
         out.append(
-            Check(f"{strategy}: median {label}", f"{injected:g} ms", v, v is not None and abs(v - injected) <= 1.0)
+            Check(
+                name,
+                f"{injected:g} ms",
+                got.measured,
+                got.result == "pass",
+                got.detail,
+                inconclusive=got.result == "inconclusive",
+            )
         )
     return out
+
+
+def progress_lines(case: str, checks: list[Check]) -> list[str]:
+    """`ok` and the case's checks when all passed; else a line per check that did not, named."""
+    if all(c.ok for c in checks):
+        return [f"  ok   {case}: " + ", ".join(c.name.split(": ", 1)[-1] for c in checks)]
+    lines = []
+    for c in checks:
+        if c.inconclusive:
+            lines.append(f"  ??   {c.name}: inconclusive ({c.detail})")
+        elif not c.ok:
+            got = "nothing" if c.measured is None else f"{c.measured:.3f}"
+            lines.append(
+                f"  MISS {c.name}: measured {got}, injected {c.injected}" + (f" ({c.detail})" if c.detail else "")
+            )
+    return lines
 
 
 def cases(iters: int):
@@ -85,31 +154,40 @@ def cases(iters: int):
         yield strategy, {**base, "leak_mb": 2.0}, ("leak", expect)
 
 
+def _measure(strategy: str, options: dict, iters: int, warmup: int, out_dir: Path) -> tuple[StrategyResult, HostLoad]:
+    """One calibration run of one strategy, and how busy the host was meanwhile."""
+    plan = RunPlan(
+        strategies=[strategy],
+        iters=iters,
+        warmup=warmup,
+        engine="calibration",
+        engine_options=options,
+        out_dir=out_dir,
+    )
+    watch = HostWatch()
+    entry = execute(plan).results[0]
+    return entry, watch.load()
+
+
 def run_selftest(iters: int, warmup: int, out_dir: Path, echo=print) -> list[Check]:
     checks: list[Check] = []
     timed = set()
     for strategy, options, (_kind, expected) in cases(iters):
-        plan = RunPlan(
-            strategies=[strategy],
-            iters=iters,
-            warmup=warmup,
-            engine="calibration",
-            engine_options=options,
-            out_dir=out_dir,
-        )
-        result = execute(plan)
-        r = result.results[0]
-        first = len(checks)
+        first = _measure(strategy, options, iters, warmup, out_dir)
+        r = first[0]
         injected = ", ".join(f"{k}={v:g}" for k, v in options.items() if k not in ("ttft_ms", "token_ms"))
+        case = f"{strategy} [{injected}]"
         if r.status is not Status.OK or r.summary is None:
-            checks.append(Check(f"{strategy} [{injected}]: status", "ok", None, False, r.error or ""))
-            continue
-        name = f"{strategy} [{injected}]: growth"
-        checks.append(_growth_check(name, r.summary, expected))
-        if strategy not in timed:
-            timed.add(strategy)
-            checks += _timing_checks(strategy, r.summary)
-        echo(f"  {'ok  ' if all(c.ok for c in checks[first:]) else 'MISS'} {name}")
+            found = [Check(f"{case}: status", "ok", None, False, r.error or str(r.status))]
+        else:
+            found = [_growth_check(f"{case}: growth", r.summary, expected)]
+            if strategy not in timed:
+                timed.add(strategy)
+                again = lambda s=strategy, o=options: _measure(s, o, iters, warmup, out_dir)
+                found += _timing_checks(strategy, first, again, echo)
+        for line in progress_lines(case, found):
+            echo(line)
+        checks += found
     checks += attribution_checks(iters, warmup, out_dir, echo)
     return checks
 
@@ -219,7 +297,8 @@ def _attribution_result_checks(name: str, leak: float, with_decoys: bool, att: A
 @click.pass_context
 def selftest(ctx, iters, warmup, out, fmt):
     """Calibration engine through every strategy with known leaks and timings:
-    injected vs. measured, pass or fail; exits 1 on any miss."""
+    injected vs. measured, pass or fail; exits 1 on any miss. A timing check the host is
+    too busy to judge says inconclusive (host busy: ...), which is no failure."""
     with tempfile.TemporaryDirectory(prefix="orch-selftest-") as tmp:
         checks = run_selftest(iters, warmup, Path(out or tmp), echo=lambda m: click.echo(m, err=True))
     rows = [
@@ -227,5 +306,5 @@ def selftest(ctx, iters, warmup, out, fmt):
     ]
     click.echo(render_table(["check", "injected", "measured", "result", "detail"], rows, fmt))
     click.echo(tally(checks), err=True)
-    failed = [c for c in checks if not c.ok]
+    failed = [c for c in checks if c.failed]
     ctx.exit(EXIT_FAILED if failed else EXIT_OK)

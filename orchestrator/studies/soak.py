@@ -46,17 +46,20 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import tomllib
 
 from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart, OrchError, decode_utf8
 from orchestrator.history.baseline import Settings
-from orchestrator.history.changepoints import Settings as ChangeSettings
 from orchestrator.results.model import Outcome, Regression, RunResult, SoakInfo, Status
 from orchestrator.results.tabular import format_option, render_table
 from orchestrator.run import strategies as registry
 from orchestrator.run.plan import ENGINES, SCENARIOS, limit_problem
+
+if TYPE_CHECKING:
+    from orchestrator.history.changepoints import Settings as ChangeSettings
 
 # exit codes (docs/history.md): a regression is 1 (EXIT_FAILED); a run that failed, a bad
 # config or a soak of the same config still running is 2, as every "could not start" in orch
@@ -419,6 +422,14 @@ def lock_path(config_path: str) -> Path:
 
 
 # --- running the matrix ---------------------------------------------------------------------
+def _change_settings(**values) -> ChangeSettings:
+    """The change-point search's settings; changepoints (numpy) is imported when a soak runs,
+    not for --help."""
+    from orchestrator.history.changepoints import Settings as ChangeSettings
+
+    return ChangeSettings(**values)
+
+
 @dataclass
 class SoakSettings:
     """How each run is judged: the baseline's size, the regression checks, the change-point
@@ -426,7 +437,7 @@ class SoakSettings:
 
     baseline_runs: int = 5
     compare: Settings = field(default_factory=Settings)
-    changes: ChangeSettings = field(default_factory=ChangeSettings)
+    changes: ChangeSettings = field(default_factory=_change_settings)
     accept: bool = False
     attribute: bool = False
 
@@ -705,8 +716,8 @@ def _plans(
     cfg: dict, cells: list[tuple[str, dict]], config_path: str, db: str | None, db_source: str
 ) -> tuple[list, list[str]]:
     """Every cell's plan and matrix key; CannotStart naming every problem of the plans,
-    keys shared by two cells, and the history database."""
-    from orchestrator.history.store import db_problem
+    keys shared by two cells, and the history database (opened when all else is right)."""
+    from orchestrator.history.store import db_problem, open_problem
 
     plans, keys, problems = [], [], []
     for label, cell in cells:
@@ -725,6 +736,11 @@ def _plans(
         problems.append(why)
     if problems:
         raise CannotStart(problems)
+    # every cell stores its run: a database that cannot be opened would fail each one after
+    # it ran, so it is opened (made, brought up to date) before the first
+    why = open_problem(db, source=db_source if db else None)
+    if why:
+        raise CannotStart(why)
     return plans, keys
 
 
@@ -737,9 +753,9 @@ def _settings(cfg: dict, baseline_runs, ttft_pct, alpha, accept: bool, attribute
             alpha=alpha if alpha is not None else float(cfg.get("alpha", 0.05)),
             growth_threshold_mb=float(cfg.get("growth_threshold_mb", 0.1)),
         ),
-        changes=ChangeSettings(
-            min_size=int(cfg.get("change_min_size", ChangeSettings.min_size)),
-            max_pvalue=float(cfg.get("change_max_pvalue", ChangeSettings.max_pvalue)),
+        changes=_change_settings(
+            min_size=int(cfg.get("change_min_size", _change_settings().min_size)),
+            max_pvalue=float(cfg.get("change_max_pvalue", _change_settings().max_pvalue)),
         ),
         accept=accept,
         attribute=bool(attribute or cfg.get("attribute", False)),  # either one turns it on
@@ -767,15 +783,19 @@ def _soak_lock(cfg: dict):
 
 
 def _print_cell(run: CellRun, fmt: str, inputs_named: bool) -> None:
-    """The cell's table (stdout), its notes (stderr), each regression (both) and its failure
-    (stdout; stderr too unless its input problems were named before the first cell ran)."""
-    from orchestrator.results.output import HEADERS, result_rows
+    """The cell's table (stdout) with the verdict notes run/compare print under it, its notes
+    (stderr), each regression (both) and its failure (stdout; stderr too unless its input
+    problems were named before the first cell ran)."""
+    from orchestrator.results.output import HEADERS, result_rows, verdict_notes
 
     key = run.matrix_key
     if run.result is not None:
         if fmt == "table":
             click.echo(f"== {key}  run {run.result.run_id}  outcome {run.outcome}")
         click.echo(render_table(HEADERS, result_rows(run.result), fmt))
+        # under the table as run/compare print them; stderr when stdout is data (json, csv)
+        for line in verdict_notes(run.result):
+            click.echo(line if fmt == "table" else f"note: {key}: {line}", err=fmt != "table")
     for note in run.notes:
         click.echo(f"note: {key}: {note}", err=True)
     for reg in run.regressions:

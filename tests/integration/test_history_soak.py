@@ -96,6 +96,18 @@ def test_new_growing_verdict_regresses():
     assert regs[1].baseline_ci_high == 0.0 and regs[1].growth_mb_per_iter == 1.00390625
 
 
+def test_a_shrinking_verdict_is_no_regression():
+    """Memory that falls: no new-growing regression, with or without a baseline, and no
+    growth above the baseline's CI (now or as the baseline of a flat run)."""
+    stable = _only(fixture("run_growing.json"), "restart")
+    falling = copy.deepcopy(stable)
+    falling["results"][0]["summary"].update(growth_mb_per_iter=-1.0, growth_ci95=[-1.004, -0.996], verdict="shrinking")
+    assert RunResult.from_json(falling).results[0].summary.verdict.value == "shrinking"
+    assert _compare(falling, [])[0] == []
+    assert _compare(falling, [stable])[0] == []
+    assert _compare(stable, [falling])[0] == []
+
+
 def test_growing_with_no_baseline_is_new_but_growth_is_not_compared():
     regs, notes = _compare(_only(fixture("run_growing.json"), "recreate"), [])
     assert [r.kind for r in regs] == ["growing"]
@@ -481,6 +493,7 @@ def test_prometheus_values_of_a_run_and_of_a_cell_without_one():
         f'orch_soak_verdict{{{run},verdict="stable"}} 1.0',
         f'orch_soak_verdict{{{run},verdict="plateau"}} 0.0',
         f'orch_soak_verdict{{{run},verdict="growing"}} 0.0',
+        f'orch_soak_verdict{{{run},verdict="shrinking"}} 0.0',
         f'orch_soak_verdict{{{run},verdict="none"}} 0.0',
         f"orch_soak_strategy_ok{{{run}}} 1.0",
         'orch_soak_regressions{soak="s",key="s/k"} 0.0',

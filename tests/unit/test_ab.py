@@ -121,25 +121,28 @@ def rounds_of(a: StrategyResult, b: StrategyResult, r: int = 2) -> list[ABRound]
 TH = Thresholds()
 
 
-@pytest.mark.parametrize(
-    "a, b, verdict",
-    [
-        (side(0.0), side(1.0), ABVerdict.REGRESSED),
-        (side(1.0), side(0.0), ABVerdict.FIXED),
-        (side(1.0), side(0.6), ABVerdict.STILL_GROWS),
-        (side(1.0), side(1.0), ABVerdict.STILL_GROWS),
-        (side(0.0), side(0.0), ABVerdict.NO_DIFFERENCE),
-        (side(0.0), side(0.0, ttft=6.0), ABVerdict.REGRESSED),  # 20% slower TTFT
-        (side(0.0), side(0.0, ttft=4.0), ABVerdict.IMPROVED),
-        (side(0.0), side(0.0, ttft=5.1), ABVerdict.NO_DIFFERENCE),  # 2%: under --speed-pct 5
-        (side(0.0), side(0.05), ABVerdict.NO_DIFFERENCE),  # under the growth threshold
-        (side(1.0), side(0.0, ttft=6.0), ABVerdict.REGRESSED),  # fixed the leak, slower: says both
-        (side(None, status=Status.CRASHED, n=1, error="SIGABRT"), side(0.9), ABVerdict.STILL_GROWS),
-        (side(None, status=Status.CRASHED, n=1), side(0.0), ABVerdict.FIXED),
-        (side(0.0), side(None, status=Status.CRASHED, n=1), ABVerdict.REGRESSED),
-        (side(None, status=Status.CRASHED, n=1), side(None, status=Status.CRASHED, n=1), ABVerdict.NO_DIFFERENCE),
-    ],
-)
+@pytest.mark.parametrize("a, b, verdict", [
+    (side(0.0), side(1.0), ABVerdict.REGRESSED),
+    (side(1.0), side(0.0), ABVerdict.FIXED),
+    (side(1.0), side(0.6), ABVerdict.STILL_GROWS),
+    (side(1.0), side(1.0), ABVerdict.STILL_GROWS),
+    (side(0.0), side(0.0), ABVerdict.NO_DIFFERENCE),
+    (side(0.0), side(0.0, ttft=6.0), ABVerdict.REGRESSED),  # 20% slower TTFT
+    (side(0.0), side(0.0, ttft=4.0), ABVerdict.IMPROVED),
+    (side(0.0), side(0.0, ttft=5.1), ABVerdict.NO_DIFFERENCE),  # 2%: under --speed-pct 5
+    (side(0.0), side(0.05), ABVerdict.NO_DIFFERENCE),  # under the growth threshold
+    (side(1.0), side(0.0, ttft=6.0), ABVerdict.REGRESSED),  # fixed the leak, slower: says both
+    (side(None, status=Status.CRASHED, n=1, error="SIGABRT"), side(0.9), ABVerdict.STILL_GROWS),
+    (side(None, status=Status.CRASHED, n=1), side(0.0), ABVerdict.FIXED),
+    (side(0.0), side(None, status=Status.CRASHED, n=1), ABVerdict.REGRESSED),
+    (side(None, status=Status.CRASHED, n=1), side(None, status=Status.CRASHED, n=1), ABVerdict.NO_DIFFERENCE),
+    # memory that falls is no leak: A shrinking and B flat is no regression, nor the reverse a fix
+    (side(-1.0), side(0.0), ABVerdict.NO_DIFFERENCE),
+    (side(-1.0), side(-0.2), ABVerdict.NO_DIFFERENCE),
+    (side(0.0), side(-1.0), ABVerdict.NO_DIFFERENCE),
+    (side(-1.0), side(1.0), ABVerdict.REGRESSED),  # B's memory grows: that is judged
+    (side(1.0), side(-1.0), ABVerdict.FIXED),
+])
 def test_verdicts(a, b, verdict):
     out = ab.judge(rounds_of(a, b), TH, speed_pct=5.0)
     assert out.verdict is verdict, out.reasons
@@ -149,6 +152,14 @@ def test_verdicts(a, b, verdict):
 def test_fixed_but_slower_says_both():
     out = ab.judge(rounds_of(side(1.0), side(0.0, ttft=6.0)), TH, speed_pct=5.0)
     assert out.reasons == ["B is worse: TTFT ms B − A +1.00 [+0.99, +1.01]", "(its memory no longer grows)"]
+
+
+def test_shrinking_against_flat_says_why_it_is_not_judged():
+    out = ab.judge(rounds_of(side(-1.0), side(0.0)), TH, speed_pct=5.0)
+    assert out.reasons == [
+        "growth MB/iter B − A +1.000 [+0.990, +1.010] not judged: neither side's memory grows (falling is no leak)",
+        "no figure differs beyond its threshold with a CI that excludes 0",
+    ]
 
 
 def test_growth_figures_and_interval():
@@ -178,21 +189,12 @@ def test_a_side_gives_only_what_it_names():
     assert ab.side_options("", "A") == {}
 
 
-@pytest.mark.parametrize(
-    "text, message",
-    [
-        ("--leek-mb 1", "cannot start: --a '--leek-mb 1': No such option"),
-        (
-            "--threads two",
-            "cannot start: --a '--threads two': Invalid value for '--threads': 'two' is not a valid integer.",
-        ),
-        (
-            "--out x",
-            "cannot start: --a: --out belong to the whole A/B run: give them to orch ab itself, not to one side",
-        ),
-        ("--leak-mb '1", 'cannot start: --a "--leak-mb \'1": No closing quotation'),
-    ],
-)
+@pytest.mark.parametrize("text, message", [
+    ("--leek-mb 1", "cannot start: --a '--leek-mb 1': No such option"),
+    ("--threads two", "cannot start: --a '--threads two': --threads: 'two' is not a valid integer"),
+    ("--out x", "cannot start: --a: --out belong to the whole A/B run: give them to orch ab itself, not to one side"),
+    ("--leak-mb '1", "cannot start: --a \"--leak-mb '1\": No closing quotation"),
+])
 def test_bad_side_options_are_named(text, message):
     with pytest.raises(CannotStart) as exc:
         ab.side_options(text, "A")
@@ -218,7 +220,7 @@ def test_cli_refuses_before_any_worker(tmp_path):
         ],
     )
     assert res.exit_code == 2
-    assert "orch: cannot start: A: leak_mb must be a number >= 0, not -1.0" in res.output
+    assert "orch: cannot start: A: --leak-mb must be a number >= 0, not -1.0" in res.output
     assert not (tmp_path / "o").exists()
     res = CliRunner().invoke(main, ["ab", "--a", "", "--b", "", "--strategies", "restart,nope", "--no-history"])
     assert res.exit_code == 2 and "unknown strategy 'nope'" in res.output

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from orchestrator.results import analysis, metrics
-from orchestrator.results.model import IterationRecord
+from orchestrator.results.model import IterationRecord, Verdict
 from orchestrator.run.plan import Thresholds
 
 TH = Thresholds()
@@ -43,6 +45,58 @@ def test_growth_then_flat_is_plateau_from_the_knee():
     v = analysis.verdict(xs, ys, TH)
     assert v["verdict"] == "plateau"
     assert 13 <= v["plateau_from"] <= 17
+
+
+def test_falling_memory_is_shrinking_never_growing():
+    # issue 18: x = 3..10, y = 40, 39, ..., 33 was `growing` (abs(slope) compared)
+    v = analysis.verdict([float(x) for x in range(3, 11)], [float(y) for y in range(40, 32, -1)], TH)
+    assert v == {"growth_mb_per_iter": -1.0, "growth_ci95": [-1.0, -1.0], "plateau_from": None, "verdict": "shrinking"}
+
+
+def test_falling_within_the_threshold_is_stable():
+    # -0.05 MB/iter with a CI wholly below 0: falls, but less than the 0.1 threshold
+    xs, ys = series([10.0 - 0.05 * k for k in range(8)])
+    v = analysis.verdict(xs, ys, TH)
+    assert v["verdict"] == "stable"
+    assert v["growth_ci95"][1] < 0
+
+
+def test_the_real_falling_run_of_the_issue_is_shrinking():
+    # `orch run --strategy cli ...` gave -0.111 [-0.172, -0.051] `growing`: a slope past the
+    # threshold downwards with the whole CI below 0
+    xs, ys = series([80.0, 79.9, 79.75, 79.7, 79.55, 79.45, 79.35, 79.2])
+    v = analysis.verdict(xs, ys, TH)
+    assert v["growth_ci95"][1] < 0 and v["growth_mb_per_iter"] <= -0.1
+    assert v["verdict"] == "shrinking"
+
+
+def test_a_summary_of_falling_memory_says_shrinking():
+    its = [{"i": i, "warmup": i <= 2, "ttft_ms": 10.0, "rss_mb": 100.0 - i, "text": "x"} for i in range(1, 11)]
+    s = analysis.summarize(recs(its), TH)
+    assert s.verdict is Verdict.SHRINKING and s.growth_mb_per_iter == -1.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    slope=st.floats(-20.0, 20.0),
+    noise=st.lists(st.floats(-5.0, 5.0), min_size=3, max_size=40),
+    threshold=st.floats(0.01, 5.0),
+)
+def test_a_series_whose_ci_lies_below_zero_is_never_growing(slope, noise, threshold):
+    xs = [float(k) for k in range(1, len(noise) + 1)]
+    ys = [500.0 + slope * x + e for x, e in zip(xs, noise, strict=True)]
+    th = Thresholds(growth_mb_per_iter=threshold)
+    v = analysis.verdict(xs, ys, th)
+    lo, hi = v["growth_ci95"]
+    if hi < 0:
+        assert v["verdict"] != "growing"
+        assert v["verdict"] in ("stable", "shrinking", "plateau")
+    if lo > 0:
+        assert v["verdict"] != "shrinking"
+    if v["verdict"] == "shrinking":  # only ever a CI wholly below 0, past the threshold
+        assert hi < 0 and v["growth_mb_per_iter"] <= -threshold
+    if v["verdict"] == "growing":
+        assert lo > 0 and v["growth_mb_per_iter"] >= threshold
 
 
 def test_too_few_points_gives_no_verdict():

@@ -75,3 +75,31 @@ def test_normalization_both_sides_and_switchable():
 def test_formats_show_rates_and_alignment(tmp_path, fmt):
     out = run_score(tmp_path, "你好世界", "你好是", "--format", fmt).output
     assert "0.5" in out and "substitute" in out and "delete" in out
+
+
+def test_convert_scores_chinese_per_character_after_itn_leaves_digits(tmp_path):
+    # issue 18 item 4: the README's clip; after zh-TW + ITN both sides are digits only, but the
+    # hypothesis was Chinese, so it is scored per character (docs/quality.md), not as one word
+    got = json.loads(run_score(tmp_path, "0900073331\n", "零九零零零七三三三二\n", "--convert", "--format", "json").output)
+    assert got["score"]["mode"] == "cer"
+    assert got["score"]["cer"] == pytest.approx(0.1, abs=1e-9)
+    assert got["score"]["wer"] is None
+    assert (got["score"]["hits"], got["score"]["substitutions"]) == (9, 1)
+    assert (got["score"]["ref_tokens"], got["score"]["hyp_tokens"]) == (10, 10)
+    assert got["alignment"] == [{"op": "substitute", "ref": "1", "hyp": "2"}]
+
+
+def test_convert_keeps_words_for_english(tmp_path):
+    got = json.loads(run_score(tmp_path, "call 0900073331 now", "call 0900073332 now", "--convert",
+                               "--format", "json").output)
+    assert got["score"]["mode"] == "wer"
+    assert got["score"]["wer"] == pytest.approx(1 / 3)
+
+
+def test_auto_mode_takes_the_hypothesis_when_the_reference_has_no_letters():
+    # a digits-only reference says nothing of the language: the Chinese hypothesis decides
+    got = score("0900073331", "零九零零零七三三三二")
+    assert (got.mode, got.cer, got.substitutions) == ("cer", 1.0, 10)
+    assert score("123 456", "123 457").mode == "wer"
+    assert score("", "你好").mode == "cer"
+    assert score("你好", "123").mode == "cer"

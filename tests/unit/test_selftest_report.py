@@ -38,3 +38,16 @@ def test_a_failed_check_exits_1(monkeypatch):
     assert r.exit_code == 1
     assert r.stdout.strip().splitlines()[2].split(",")[3] == "FAIL"
     assert "1 passed, 1 failed" in r.stderr and "skipped" not in r.stderr
+
+
+def test_an_inconclusive_check_is_counted_apart_and_does_not_fail_the_run(monkeypatch):
+    busy = Check("cli: median TTFT", "50 ms", 52.584, False, "host busy: load average 3.10 on 2 CPUs", inconclusive=True)
+    r = run_with(monkeypatch, [PASS, busy])
+    assert r.exit_code == 0
+    assert r.stdout.strip().splitlines()[2].split(",")[3:] == ["inconclusive", "host busy: load average 3.10 on 2 CPUs"]
+    assert r.stderr.strip().splitlines()[-1] == (
+        "1 passed, 0 failed, 1 inconclusive (host busy: run again on a quieter host to judge them)"
+    )
+    r = run_with(monkeypatch, [PASS, busy, FAIL])
+    assert r.exit_code == 1
+    assert "1 passed, 1 failed, 1 inconclusive" in r.stderr

@@ -56,17 +56,9 @@ class Clock:
 
 
 def sample(rss, self_rss=10.0):
-    return Sample(
-        t=0.0,
-        rss_mb=rss,
-        uss_mb=rss - 5,
-        pss_mb=rss - 2,
-        self_rss_mb=self_rss,
-        self_uss_mb=self_rss - 1,
-        cpu_user_s=0.0,
-        cpu_system_s=0.0,
-        procs=1,
-    )
+    # two processes: the worker and what it runs (a worker alone measures no engine program)
+    return Sample(t=0.0, rss_mb=rss, uss_mb=rss - 5, pss_mb=rss - 2, self_rss_mb=self_rss,
+                  self_uss_mb=self_rss - 1, cpu_user_s=0.0, cpu_system_s=0.0, procs=2)
 
 
 def phase(name, i, model=None):

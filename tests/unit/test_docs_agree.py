@@ -1,0 +1,82 @@
+"""Statements in the README and docs/ that the code can check (issue 18 item 10: the README
+called `recreate-destroy` "(chatllm only)" though it runs on the calibration engine, and
+docs/history.md named the stored schema `orch.run/1` after it became /2)."""
+
+import re
+from pathlib import Path
+
+import pytest
+from orchestrator.commands.run import compare
+from orchestrator.results.model import model as results
+from orchestrator.run import strategies
+from workers.engines.calibration import DEFAULTS as CALIBRATION_DEFAULTS
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def readme_section(title: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The cells of every markdown table row (header and rule included), `\\|` kept whole."""
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("|"):
+            cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
+            rows.append([c.strip() for c in cells])
+    return rows
+
+
+def test_strategy_table_names_the_registry_and_its_engines():
+    rows = [r for r in table_rows(readme_section("Strategies")) if r[0].startswith("`")]
+    assert [r[0].strip("`") for r in rows] == list(strategies.NAMES)
+    for name, does, _tells in rows:
+        spec = strategies.get(name.strip("`"))
+        # "(chatllm only)" exactly when the registry keeps the calibration engine out
+        assert ("chatllm only" in does) == ("calibration" not in spec.engines), name
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_schema_named_is_one_orch_reads_and_the_written_one_is_current(doc):
+    text = doc.read_text(encoding="utf-8")
+    for version in re.findall(r"orch\.run/\d+", text):
+        assert version in results.READABLE_SCHEMAS, (doc.name, version)
+    # "schema `orch.run/N`" and "schema": "orch.run/N" say what orch writes and stores
+    for version in re.findall(r'schema[ :"]{1,4}`?"?(orch\.run/\d+)', text):
+        assert version == results.SCHEMA, (doc.name, version)
+
+
+def test_shared_option_defaults_are_the_command_line_ones():
+    defaults = {p.opts[0]: p.default for p in compare.params if p.opts}
+    documented = {}
+    for cells in table_rows(readme_section("Commands")):
+        if len(cells) != 3 or not cells[1] or cells[0] == "option":
+            continue
+        names = re.findall(r"`(--[a-z-]+)", cells[0])
+        values = [v.strip().strip("`") for v in cells[1].split(",")]
+        if cells[0].startswith("calibration:"):
+            continue  # checked against the engine's own defaults below
+        if len(names) == len(values):
+            documented.update(zip(names, values, strict=True))
+    checked = {k: v for k, v in documented.items() if k in defaults and defaults[k] is not None
+               and not isinstance(defaults[k], bool)}
+    assert set(checked) >= {"--iters", "--warmup", "--engine", "--scenario", "--out", "--iter-timeout",
+                            "--sample-hz", "--growth-threshold-mb", "--plateau-min-tail", "--idle-s", "--format"}
+    for option, value in checked.items():
+        default = defaults[option]
+        if isinstance(default, (int, float)):
+            assert float(value) == float(default), option
+        else:
+            assert value == str(default), option
+
+
+def test_calibration_option_defaults_are_the_engines():
+    row = next(c for c in table_rows(readme_section("Commands")) if c[0].startswith("calibration:"))
+    names = re.findall(r"`--([a-z-]+)", row[0])
+    values = [v.strip() for v in row[1].split(",")]
+    for name, value in zip(names, values, strict=False):  # --crash-at, --hang-at: no default
+        engine = CALIBRATION_DEFAULTS[name.replace("-", "_")]
+        assert (value == "all") if engine is None else float(value) == engine, name
