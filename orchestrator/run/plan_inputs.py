@@ -86,7 +86,7 @@ def build_plan(cls: type[RunPlan], given: PlanInputs) -> tuple[RunPlan, list[str
     )
     if engine == "chatllm":
         plan.engine_options = _chatllm_options(plan, given.engine_options, notes)
-    elif engine in eo.BY_ENGINE:
+    elif eo.options_class(engine) is not None:
         plan.engine_options = _typed_options(plan, engine, given.engine_options)
     else:  # validate() names the engine
         plan.engine_options = dict(given.engine_options)
