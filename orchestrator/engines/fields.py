@@ -117,11 +117,13 @@ def soak_check(meta: OptionMeta) -> Callable[[Any], str | None]:
             return None
         if meta.kind == "flag":
             return None if isinstance(value, bool) else f"must be true or false, not {value!r}"
+        if meta.kind == "path" and isinstance(value, str) and "\0" in value:
+            return f"must be a path, not {value!r} (a NUL character)"
         if meta.kind in ("text", "path"):
-            return None if isinstance(value, str) and value else f"must be a non-empty string, not {value!r}"
+            return None if isinstance(value, str) and value.strip() else f"must be a non-empty string, not {value!r}"
         if meta.kind == "texts":
-            if (isinstance(value, str) and value) or (
-                isinstance(value, list) and value and all(isinstance(x, str) and x for x in value)
+            if (isinstance(value, str) and value.strip()) or (
+                isinstance(value, list) and value and all(isinstance(x, str) and x.strip() for x in value)
             ):
                 return None
             return f"must be a string or a list of strings, not {value!r}"

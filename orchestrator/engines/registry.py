@@ -43,7 +43,7 @@ class EngineSpec:
     preflight: str | None = None
     # "module:attribute" of the click command that makes test models, or None
     test_models: str | None = None
-    install: str = ""  # how to get what it needs (doctor says it)
+    install: str = ""  # how to get what it needs (doctor says it); "": nothing to install
 
     def runs(self, strategy: str) -> bool:
         return strategy in self.strategies
@@ -69,7 +69,6 @@ REGISTRY: dict[str, EngineSpec] = {
             CalibrationOptions,
             "workers.engines.calibration:CalibrationEngine",
             ALL_STRATEGIES,
-            install="built in",
         ),
         EngineSpec(
             "chatllm",

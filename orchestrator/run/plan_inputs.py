@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from orchestrator.engines.chatllm.model_file import (
     random_model_kind,
     read_meta,
 )
+from orchestrator.engines.chatllm.paths import checkout_commit
 from orchestrator.errors import CannotStart
 from orchestrator.run import memory_guard
 from orchestrator.run.plan import RunPlan, Thresholds
@@ -167,16 +167,6 @@ def any_test_model(models) -> bool:
         except (ModelFileError, ValueError, OSError):
             pass  # preflight names it
     return False
-
-
-def checkout_commit(root: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "-C", root, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=10
-        )
-    except (OSError, ValueError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None
 
 
 def guess_language(plan: RunPlan) -> tuple[str, str]:

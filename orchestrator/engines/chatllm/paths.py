@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 
 from orchestrator.engines.chatllm.model_file import ModelFileError, read_meta
@@ -102,3 +103,13 @@ def run_inputs(plan) -> list[str]:
     if shutil.which("ffmpeg") is None:
         out.append("ffmpeg not found on PATH: chatllm.cpp decodes audio with it (apt-get install ffmpeg)")
     return out
+
+
+def checkout_commit(root: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", root, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
