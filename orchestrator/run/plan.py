@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.engines import options as eo
 from orchestrator.engines import registry as engine_registry
+from orchestrator.results.model import GROWTH_THRESHOLD_MB
 from orchestrator.run import strategies as registry
 from orchestrator.run import worker_env
 
@@ -39,7 +40,7 @@ class Thresholds:
     """Verdict thresholds (MB = MiB throughout orch)."""
 
     # below this growth per iteration a strategy is `stable` even if the CI excludes 0
-    growth_mb_per_iter: float = 0.1
+    growth_mb_per_iter: float = GROWTH_THRESHOLD_MB
     # a plateau needs at least this many (and this share of) post-warm-up iterations flat
     plateau_min_tail: int = 5
     plateau_min_tail_share: float = 0.3

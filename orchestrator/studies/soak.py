@@ -728,7 +728,7 @@ def _settings(cfg: dict, baseline_runs, ttft_pct, alpha, accept: bool, attribute
         compare=Settings(
             ttft_pct=ttft_pct if ttft_pct is not None else float(cfg.get("ttft_regression_pct", 10.0)),
             alpha=alpha if alpha is not None else float(cfg.get("alpha", 0.05)),
-            growth_threshold_mb=float(cfg.get("growth_threshold_mb", 0.1)),
+            growth_threshold_mb=float(cfg.get("growth_threshold_mb", Settings.growth_threshold_mb)),
         ),
         changes=_change_settings(
             min_size=int(cfg.get("change_min_size", _change_settings().min_size)),

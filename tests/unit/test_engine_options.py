@@ -155,3 +155,13 @@ def test_chatllm_dir_default_is_written_once():
         if '"./chatllm.cpp"' in p.read_text(encoding="utf-8")
     ]
     assert hits == ["orchestrator/engines/chatllm/options.py"]
+
+
+def test_the_growth_threshold_default_is_set_once():
+    from orchestrator.history.baseline import Settings
+    from orchestrator.results.model import GROWTH_THRESHOLD_MB
+    from orchestrator.run.plan import Thresholds
+
+    growth = next(p for p in run_command.params if p.name == "growth_threshold_mb")
+    assert Thresholds().growth_mb_per_iter == Settings().growth_threshold_mb == growth.default == GROWTH_THRESHOLD_MB
+    assert soak._settings({}, None, None, None, accept=False).compare.growth_threshold_mb == GROWTH_THRESHOLD_MB
