@@ -165,3 +165,29 @@ def test_the_growth_threshold_default_is_set_once():
     growth = next(p for p in run_command.params if p.name == "growth_threshold_mb")
     assert Thresholds().growth_mb_per_iter == Settings().growth_threshold_mb == growth.default == GROWTH_THRESHOLD_MB
     assert soak._settings({}, None, None, None, accept=False).compare.growth_threshold_mb == GROWTH_THRESHOLD_MB
+
+
+def test_an_engine_like_transformers_fits_an_engine_spec():
+    """The next issue's engine (workers/engines/transformers.py on branch i21t): a model folder,
+    threads, max_new_tokens, dtype; restart, recreate, fresh-process; no command-line program."""
+    from dataclasses import dataclass
+
+    from orchestrator.engines.fields import option
+
+    @dataclass(frozen=True)
+    class TransformersOptions:
+        model_dir: str | None = option("path", flag="--model-dir", help="transformers: model folder.")
+        threads: int | None = option("integer", low=1, flag="--threads", help="threads.")
+        max_new_tokens: int | None = option("integer", low=1, default=256, flag="--max-new-tokens", help="bound.")
+        dtype: str | None = option("text", default="float32", flag="--dtype", help="transformers: dtype.")
+
+    spec = engine_registry.EngineSpec(
+        "transformers", "Hugging Face transformers", TransformersOptions,
+        "workers.engines.transformers:TransformersEngine", ("restart", "recreate", "fresh-process"),
+    )
+    assert fields.to_worker(TransformersOptions(threads=2)) == {
+        "model_dir": None, "threads": 2, "max_new_tokens": 256, "dtype": "float32",
+    }
+    assert fields.problems(TransformersOptions(threads=0)) == ["threads must be an integer >= 1, not 0"]
+    assert [spec.runs(s) for s in ("restart", "cli")] == [True, False]
+    assert len(fields.click_options([TransformersOptions])) == 4
