@@ -30,15 +30,16 @@ import time
 from pathlib import Path
 
 import psutil
+from orchestrator.engines.calibration.options import TRANSCRIPT
 from orchestrator.results.model import StrategyResult
 from orchestrator.results.tabular import render_table
 from orchestrator.run import procfs, sampler
 from orchestrator.run.plan import RunPlan
 from orchestrator.run.runner import execute
-from workers.engines.calibration import DEFAULTS, split_tokens
+from workers.engines.calibration import split_tokens
 
 TTFT_MS, TOKEN_MS = 20.0, 5.0
-WORK_MS = TTFT_MS + (len(split_tokens(DEFAULTS["transcript"])) - 1) * TOKEN_MS
+WORK_MS = TTFT_MS + (len(split_tokens(TRANSCRIPT)) - 1) * TOKEN_MS
 
 
 def cpu_self() -> float:

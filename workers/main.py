@@ -1,6 +1,6 @@
 """Worker process entry point: `python -m workers.main --event-fd N --ack-fd M --config JSON`.
 
-The config names the strategy, the engine and its options, the scenario, the models, the
+The config names the strategy, the engine (its class, "module:Class") and its options, the scenario, the models, the
 first iteration index and how many iterations to run. Any failure becomes an `error` event
 before the worker exits non-zero; a native crash kills the process and the parent reads the
 signal from its exit status.
@@ -20,11 +20,6 @@ from workers.channel import Channel
 from workers.engines.base import EngineError
 from workers.loop import Session
 
-ENGINES = {
-    "calibration": "workers.engines.calibration:CalibrationEngine",
-    "chatllm": "workers.engines.chatllm:ChatLLMEngine",
-}
-
 # the worker side of orchestrator/run/strategies.py's registry (same names, same order; a test
 # checks): the worker never imports the parent's code, only workers.protocol is shared
 STRATEGIES = {
@@ -39,8 +34,9 @@ STRATEGIES = {
 EXIT_ERROR = 3
 
 
-def make_engine(name: str, options: dict):
-    module, cls = ENGINES[name].split(":")
+def make_engine(target: str, options: dict):
+    """The engine class the parent names ("module:Class", its engine registry's `worker`)."""
+    module, cls = target.split(":")
     return getattr(importlib.import_module(module), cls)(options)
 
 
@@ -56,7 +52,7 @@ def main(argv=None) -> int:
         options = dict(cfg.get("engine_options") or {})
         # the two honest forms of re-creating a chatllm.cpp model object (see the engine)
         options["destroy_on_unload"] = cfg["strategy"] == "recreate-destroy"
-        engine = make_engine(cfg["engine"], options)
+        engine = make_engine(cfg["engine_class"], options)
         ch.send(protocol.Ready(pid=os.getpid(), engine=engine.info()))
         session = Session(ch, engine, cfg)
         STRATEGIES[cfg["strategy"]](session, cfg.get("first_i", 1), cfg["iters"])

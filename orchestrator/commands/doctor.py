@@ -5,22 +5,16 @@ exit 1 when the requested run cannot start. Its engine defaults to run's and com
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 
 import click
 import psutil
 
-from orchestrator.engines.chatllm.model_file import ModelFileError, random_model_kind, read_meta
-from orchestrator.engines.chatllm.paths import BUILD_HINT, resolve
-from orchestrator.engines.chatllm.testmodels import DEFAULT_OUT as TINY_DIR
-from orchestrator.engines.chatllm.testmodels import SPECS
+from orchestrator.engines import fields
+from orchestrator.engines import registry as engine_registry
+from orchestrator.engines.chatllm.options import chatllm_dir_option
 from orchestrator.results.tabular import format_option, render_table
 from orchestrator.run import strategies as registry
-from orchestrator.run.plan_inputs import checkout_commit
-
-MODELS_DIR = "models"
-EXPECTED_MODELS = ("qwen3-asr-0.6b-q4_0.bin", "qwen3-asr-1.7b-q4_0.bin", "qwen3-forced-aligner-0.6b-q4_0.bin")
 
 
 def checks(engine: str, strategies: list[str], models: list[str], chatllm_dir, main, lib):
@@ -32,13 +26,16 @@ def checks(engine: str, strategies: list[str], models: list[str], chatllm_dir, m
         rows.append((item, state, detail if ok or not fix else f"{detail}: {fix}", blocking and not ok))
 
     _system_checks(add)
-    needs_chatllm = engine == "chatllm"
-    paths = resolve(chatllm_dir, main, lib)
-    _chatllm_checks(add, paths, strategies, needs_chatllm)
-    if os.path.exists(paths.lib):
-        _debug_info_check(add, paths.lib)
-    _tool_checks(add, needs_chatllm)
-    _model_checks(add, models, needs_chatllm)
+    _tool_checks(add)
+    for spec in engine_registry.REGISTRY.values():  # every engine: what it needs, found or how to get it
+        chosen = spec.name == engine
+        add(f"engine {spec.name}", True, spec.does + (f"; to install: {spec.install}" if spec.install else ""))
+        check = spec.doctor_checks()
+        if check is not None:
+            options = {"chatllm_dir": chatllm_dir, "main": main, "lib": lib}
+            mine = {k: v for k, v in options.items() if k in fields.known_keys(spec.options)}
+            runs = [s for s in strategies if spec.runs(s)]
+            check(add, mine, runs, models if chosen else [], blocking=chosen)
     return rows
 
 
@@ -60,118 +57,18 @@ def _system_checks(add) -> None:
         add("USS/PSS", False, "not readable on this OS: RSS only", blocking=False)
 
 
-def _chatllm_checks(add, paths, strategies: list[str], needs_chatllm: bool) -> None:
-    """The chatllm.cpp checkout and the pieces of it the strategies use: main for those that
-    run a program, libchatllm and its Python bindings for in-process ones."""
-    have_dir = os.path.isdir(paths.root)
-    add(
-        "chatllm.cpp checkout",
-        have_dir,
-        paths.root if have_dir else f"not found at {paths.root}",
-        "pass --chatllm-dir or set CHATLLM_DIR",
-        blocking=needs_chatllm,
-    )
-    if have_dir:
-        add("chatllm.cpp commit", True, checkout_commit(paths.root) or "unknown (no git metadata)")
-    cli = any(registry.get(s).runs_a_program for s in strategies)
-    inproc = any(not registry.get(s).runs_a_program for s in strategies)
-    add("main", os.access(paths.main, os.X_OK), paths.main, BUILD_HINT, blocking=needs_chatllm and cli)
-    add("libchatllm", os.path.exists(paths.lib), paths.lib, BUILD_HINT, blocking=needs_chatllm and inproc)
-    add(
-        "bindings/chatllm.py",
-        os.path.exists(paths.bindings),
-        paths.bindings,
-        "use a complete chatllm.cpp checkout",
-        blocking=needs_chatllm and inproc,
-    )
-    scripts = os.path.join(paths.root, "scripts", "model_downloader.py")
-    add(
-        "scripts/model_downloader.py",
-        os.path.exists(scripts),
-        scripts,
-        "the bindings import it; use a complete checkout",
-        blocking=needs_chatllm and inproc,
-    )
-
-
-def _debug_info_check(add, lib: str) -> None:
-    """Which of libchatllm and its ggml libraries carry DWARF (attribution names lines with it)."""
-    from orchestrator.studies.elfdebug import DEBUG_BUILD_HINT, ggml_libraries, has_debug_info
-
-    libs = [lib, *map(str, ggml_libraries(lib))]
-    with_debug = [os.path.basename(p) for p in libs if has_debug_info(p)]
-    without = [os.path.basename(p) for p in libs if not has_debug_info(p)]
-    add(
-        "debug info (attribution)",
-        not without,
-        (f"DWARF in {', '.join(with_debug)}" if with_debug else "no DWARF")
-        + (f"; none in {', '.join(without)}" if without else "")
-        + " (a library with DWARF may still lack it for some files: ggml's C files show no line)",
-        DEBUG_BUILD_HINT,
-        blocking=False,
-    )
-
-
-def _tool_checks(add, needs_chatllm: bool) -> None:
-    """External tools: memray for `orch attribute`, ffmpeg for chatllm.cpp's audio decoding."""
+def _tool_checks(add) -> None:
+    """External tools every engine may use: memray for `orch attribute`."""
     from orchestrator.studies.attribution import tracer_missing
 
     why = tracer_missing()
     add("memray (orch attribute)", why is None, "installed" if why is None else why, blocking=False)
-    ffmpeg = shutil.which("ffmpeg")
-    add(
-        "ffmpeg",
-        bool(ffmpeg),
-        ffmpeg or "not on PATH",
-        "apt-get install ffmpeg (chatllm.cpp decodes audio with it)",
-        blocking=needs_chatllm,
-    )
-
-
-def _model_checks(add, models: list[str], needs_chatllm: bool) -> None:
-    """The expected models in models/, the tiny test models, and the model files the run loads."""
-    for name in EXPECTED_MODELS:
-        path = os.path.join(MODELS_DIR, name)
-        if os.path.isfile(path):
-            add(f"models/{name}", *_model_state(path), blocking=False)
-        else:
-            add(
-                f"models/{name}",
-                False,
-                "not present",
-                "download it into models/ (or pass --model PATH)",
-                blocking=False,
-            )
-    tiny = [os.path.join(TINY_DIR, f"{n}.bin") for n in SPECS]
-    have = [p for p in tiny if os.path.isfile(p)]
-    add(
-        f"{TINY_DIR}/ (test models)",
-        len(have) == len(tiny),
-        f"{len(have)} of {len(tiny)} present" if have else "not present",
-        "orch make-test-models (tiny random-weight models for trying the engine)",
-        blocking=False,
-    )
-    for m in models:
-        if os.path.isfile(m):
-            add(f"model {m}", *_model_state(m), blocking=needs_chatllm)
-        else:
-            add(f"model {m}", False, m, "file not found", blocking=needs_chatllm)
-
-
-def _model_state(path: str) -> tuple[bool, str, str]:
-    """(usable, detail, fix) from the file's header, without loading it."""
-    try:
-        meta = read_meta(path)
-    except ModelFileError as exc:
-        return False, str(exc), "download it again"
-    kind = random_model_kind(meta) or meta.get("model_name") or "chatllm.cpp model"
-    return True, f"{os.path.getsize(path) / 2**20:.0f} MB ({kind})", ""
 
 
 @click.command()
 @click.option(
     "--engine",
-    type=click.Choice(["calibration", "chatllm"]),
+    type=click.Choice(engine_registry.NAMES),
     default="calibration",
     show_default=True,
     help="The engine the run you plan would use: calibration (what run and compare use by default; "
@@ -185,7 +82,7 @@ def _model_state(path: str) -> tuple[bool, str, str]:
     help="Strategies the run would use (default: all the engine can run).",
 )
 @click.option("--model", "models", multiple=True, help="Model files the run would load.")
-@click.option("--chatllm-dir", envvar="CHATLLM_DIR", default="./chatllm.cpp", show_default=True)
+@chatllm_dir_option("")
 @click.option("--chatllm-main", default=None)
 @click.option("--chatllm-lib", default=None)
 @format_option()

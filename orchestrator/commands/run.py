@@ -14,6 +14,8 @@ import click
 
 from orchestrator.commands import startup_problems
 from orchestrator.commands.startup_problems import option
+from orchestrator.engines import fields
+from orchestrator.engines import registry as engine_registry
 from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CannotStart
 from orchestrator.results.tabular import format_option
 from orchestrator.run import strategies as registry
@@ -41,78 +43,9 @@ DEFAULT = RunPlan(strategies=[])  # what the command line shows as defaults: Run
 
 
 def engine_option_decorators():
-    return [
-        # calibration engine
-        option("--ttft-ms", type=float, default=None, help="calibration: time to first token (default 50)."),
-        option("--token-ms", type=float, default=None, help="calibration: delay between tokens (default 10)."),
-        option("--leak-mb", type=float, default=None, help="calibration: native heap leaked per inference call."),
-        option("--leak-on-load-mb", type=float, default=None, help="calibration: native heap leaked per model load."),
-        option(
-            "--leak-models", default=None, help="calibration: comma-separated model names the load leak applies to."
-        ),
-        option("--model-mb", type=float, default=None, help="calibration: weights held while loaded (default 16)."),
-        option("--load-ms", type=float, default=None, help="calibration: time a load takes (default 0)."),
-        option("--crash-at", type=int, default=None, help="calibration: SIGSEGV at this iteration (>= 1)."),
-        option("--hang-at", type=int, default=None, help="calibration: hang at this iteration (>= 1)."),
-        # both engines
-        option(
-            "--trim-after-unload",
-            is_flag=True,
-            default=None,
-            help="The worker calls glibc malloc_trim(0) after every unload (leak vs allocator retention).",
-        ),
-        # chatllm.cpp engine
-        option(
-            "--chatllm-dir",
-            envvar="CHATLLM_DIR",
-            default="./chatllm.cpp",
-            show_default=True,
-            help="chatllm.cpp checkout (env CHATLLM_DIR).",
-        ),
-        option("--chatllm-main", default=None, help="chatllm.cpp `main` (default: <dir>/build/bin/main)."),
-        option("--chatllm-lib", default=None, help="libchatllm.so (default: <dir>/bindings/libchatllm.so)."),
-        option("--threads", type=int, default=None, help="chatllm: threads (-n)."),
-        option("--ctx", type=int, default=None, help="chatllm: context length (-c)."),
-        option("--max-new-tokens", type=int, default=None, help="chatllm: bound on the output length."),
-        option(
-            "--no-ttft-phases",
-            "ttft_phases",
-            flag_value=False,
-            default=None,
-            help="chatllm: do not break TTFT into phases (no stamping ffmpeg, no statistics call).",
-        ),
-        option(
-            "--engine-arg",
-            "engine_args",
-            multiple=True,
-            help="chatllm: extra argument passed through (repeatable), e.g. --engine-arg=--seed --engine-arg=1.",
-        ),
-    ]
-
-
-CALIBRATION_KEYS = (
-    "ttft_ms",
-    "token_ms",
-    "leak_mb",
-    "leak_on_load_mb",
-    "leak_models",
-    "model_mb",
-    "load_ms",
-    "crash_at",
-    "hang_at",
-    "trim_after_unload",
-)
-CHATLLM_KEYS = {
-    "chatllm_dir": "chatllm_dir",
-    "chatllm_main": "main",
-    "chatllm_lib": "lib",
-    "threads": "threads",
-    "ctx": "ctx",
-    "max_new_tokens": "max_new_tokens",
-    "engine_args": "engine_args",
-    "trim_after_unload": "trim_after_unload",
-    "ttft_phases": "ttft_phases",
-}
+    """Every engine's flags, from its options dataclass (orchestrator/engines/fields.py)."""
+    classes = [spec.options for spec in engine_registry.REGISTRY.values()]
+    return fields.click_options(classes, option_cls=startup_problems.CollectedOption)
 
 
 def _run_option_decorators():
@@ -270,10 +203,8 @@ def _option(key: str) -> str:
 def inputs_from_cli(strategies: list[str], kw: dict) -> PlanInputs:
     """The command line's words as PlanInputs (soak configs make the same from a cell)."""
     models = [m for m in (kw["models"] or "").split(",") if m] or ([kw["model"]] if kw["model"] else [])
-    if kw["engine"] == "chatllm":
-        options = {CHATLLM_KEYS[k]: kw[k] for k in CHATLLM_KEYS if kw.get(k) not in (None, ())}
-    else:
-        options = {k: kw[k] for k in CALIBRATION_KEYS if kw.get(k) is not None}
+    spec = engine_registry.REGISTRY.get(kw["engine"])
+    options = fields.from_cli(spec.options, kw) if spec else {}
     return PlanInputs(
         strategies=strategies,
         iters=kw["iters"],

@@ -1,120 +1,46 @@
-"""Engine options as typed objects, one class per engine, checked when built. The worker gets
-`to_worker()` (a JSON map: the one place they cross to the child), the result's `engine`
-block gets `describe()`. `None` means "the engine's own default"."""
+"""Engine options by engine name: each engine's class is declared in its own package
+(orchestrator/engines/<name>/options.py, built with fields.py) and listed in the registry.
+The worker gets `to_worker()` (every option, defaults filled in: the one place they cross to
+the child), the result's `engine` block gets `describe()` (what was given)."""
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
+from orchestrator.engines import fields, registry
+from orchestrator.engines.calibration.options import CalibrationOptions
+from orchestrator.engines.chatllm.options import ChatLLMOptions
 from orchestrator.errors import CannotStart
 
-
-def _check_number(name: str, value: Any, low: float, integer: bool = False) -> str | None:
-    if value is None:
-        return None
-    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok or not math.isfinite(value) or value < low:
-        kind = "an integer" if integer else "a number"
-        return f"{name} must be {kind} >= {low:g}, not {value!r}"
-    return None
+__all__ = ["CalibrationOptions", "ChatLLMOptions", "EngineOptions", "from_mapping", "known_keys", "options_class"]
 
 
-@dataclass(frozen=True)
-class CalibrationOptions:
-    """The calibration engine (workers/engines/calibration.py has the defaults)."""
+class EngineOptions(Protocol):
+    """An engine's options dataclass (CalibrationOptions, ChatLLMOptions, ...)."""
 
-    ttft_ms: float | None = None
-    token_ms: float | None = None
-    leak_mb: float | None = None
-    leak_on_load_mb: float | None = None
-    leak_models: list[str] | None = None
-    # attribution decoys (orch selftest): never-touched and freed-again allocations per call
-    decoy_mb: float | None = None
-    churn_mb: float | None = None
-    model_mb: float | None = None
-    load_ms: float | None = None
-    crash_at: int | None = None
-    hang_at: int | None = None
-    transcript: str | None = None
-    # glibc malloc_trim(0) after every unload: tells a leak from allocator retention
-    trim_after_unload: bool | None = None
+    def problems(self) -> list[str]: ...
 
-    engine = "calibration"
+    def to_worker(self) -> dict: ...
 
-    def problems(self) -> list[str]:
-        out = [
-            _check_number(k, getattr(self, k), 0)
-            for k in (
-                "ttft_ms",
-                "token_ms",
-                "leak_mb",
-                "leak_on_load_mb",
-                "decoy_mb",
-                "churn_mb",
-                "model_mb",
-                "load_ms",
-            )
-        ]
-        out += [_check_number(k, getattr(self, k), 1, integer=True) for k in ("crash_at", "hang_at")]
-        return [p for p in out if p]
-
-    def to_worker(self) -> dict:
-        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
-
-    def describe(self) -> dict:
-        return self.to_worker()
+    def describe(self) -> dict: ...
 
 
-@dataclass(frozen=True)
-class ChatLLMOptions:
-    """chatllm.cpp: where its pieces are and what to pass it."""
-
-    chatllm_dir: str = "./chatllm.cpp"
-    main: str | None = None
-    lib: str | None = None
-    engine_args: list[str] = field(default_factory=list)
-    commit: str | None = None
-    aligner: bool = False
-    language: str | None = None
-    threads: int | None = None
-    ctx: int | None = None
-    max_new_tokens: int | None = None
-    # glibc malloc_trim(0) after every unload: tells a leak from allocator retention
-    trim_after_unload: bool | None = None
-    # TTFT by phase (a stamping ffmpeg on PATH, the bindings' statistics); None: on
-    ttft_phases: bool | None = None
-
-    engine = "chatllm"
-
-    def problems(self) -> list[str]:
-        out = [_check_number(k, getattr(self, k), 1, integer=True) for k in ("threads", "ctx", "max_new_tokens")]
-        return [p for p in out if p]
-
-    def to_worker(self) -> dict:
-        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
-
-    def describe(self) -> dict:
-        return self.to_worker()
-
-
-EngineOptions = CalibrationOptions | ChatLLMOptions
-BY_ENGINE: dict[str, type] = {"calibration": CalibrationOptions, "chatllm": ChatLLMOptions}
+def options_class(engine: str) -> type | None:
+    spec = registry.REGISTRY.get(engine)
+    return spec.options if spec else None
 
 
 def known_keys(engine: str) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(BY_ENGINE[engine]))
+    return fields.known_keys(registry.get(engine).options)
 
 
 def from_mapping(engine: str, values: dict | None) -> EngineOptions:
     """Typed options from a map (a soak config's `engine_options`, a test's dict); unknown
     keys and bad values are CannotStart, every one named."""
     values = dict(values or {})
-    cls = BY_ENGINE.get(engine)
+    cls = options_class(engine)
     if cls is None:
-        raise CannotStart(f"unknown engine {engine!r}: choose from {', '.join(BY_ENGINE)}")
+        raise CannotStart(f"unknown engine {engine!r}: choose from {', '.join(registry.REGISTRY)}")
     unknown = sorted(set(values) - set(known_keys(engine)))
     if unknown:
         raise CannotStart(
@@ -124,10 +50,11 @@ def from_mapping(engine: str, values: dict | None) -> EngineOptions:
                 for k in unknown
             ]
         )
-    if isinstance(values.get("leak_models"), str):
-        values["leak_models"] = [m for m in values["leak_models"].split(",") if m]
-    if values.get("engine_args") is not None:
-        values["engine_args"] = list(values["engine_args"])
+    for name, meta in fields.metas(cls):
+        if meta.kind == "texts" and isinstance(values.get(name), str):
+            values[name] = [m for m in values[name].split(",") if m]
+        if meta.kind == "args" and values.get(name) is not None:
+            values[name] = list(values[name])
     options = cls(**values)
     problems = options.problems()
     if problems:

@@ -20,14 +20,14 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from orchestrator.results.model import Regression, RunResult, StrategyResult, Summary, Verdict
+from orchestrator.results.model import GROWTH_THRESHOLD_MB, Regression, RunResult, StrategyResult, Summary, Verdict
 
 
 @dataclass
 class Settings:
     ttft_pct: float = 10.0
     alpha: float = 0.05
-    growth_threshold_mb: float = 0.1
+    growth_threshold_mb: float = GROWTH_THRESHOLD_MB
     min_ttft_samples: int = 3
 
 

@@ -19,6 +19,10 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+# growth per iteration under which a strategy is `stable` (and the least that regresses a soak):
+# run's --growth-threshold-mb default, Thresholds' and the soak baseline's, set here once
+GROWTH_THRESHOLD_MB = 0.1
+
 SCHEMA = "orch.run/2"
 READABLE_SCHEMAS = ("orch.run/1", "orch.run/2")
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.engines import options as eo
+from orchestrator.engines import registry as engine_registry
+from orchestrator.results.model import GROWTH_THRESHOLD_MB
 from orchestrator.run import strategies as registry
 from orchestrator.run import worker_env
 
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 
 SCENARIOS = ("asr", "switch", "align")
 NO_STRATEGY = "no strategy given"
-ENGINES = ("calibration", "chatllm")
+ENGINES = engine_registry.NAMES  # the command line's choices (a registered engine runs too)
 
 
 def new_run_id(now: _dt.datetime | None = None) -> str:
@@ -38,7 +40,7 @@ class Thresholds:
     """Verdict thresholds (MB = MiB throughout orch)."""
 
     # below this growth per iteration a strategy is `stable` even if the CI excludes 0
-    growth_mb_per_iter: float = 0.1
+    growth_mb_per_iter: float = GROWTH_THRESHOLD_MB
     # a plateau needs at least this many (and this share of) post-warm-up iterations flat
     plateau_min_tail: int = 5
     plateau_min_tail_share: float = 0.3
@@ -80,7 +82,7 @@ class RunPlan:
     option_problems: list[str] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.engine_options, dict) and self.engine in eo.BY_ENGINE:
+        if isinstance(self.engine_options, dict) and eo.options_class(self.engine) is not None:
             self.engine_options = eo.from_mapping(self.engine, self.engine_options)
 
     @classmethod
@@ -160,8 +162,8 @@ class RunPlan:
         Empty when the plan can run. `run`, `compare` and `soak` check it before any worker;
         `label(key)` names a number's option (`--iter-timeout` on the command line)."""
         problems = []
-        if self.engine not in ENGINES:
-            problems.append(f"unknown engine {self.engine!r}: choose from {', '.join(ENGINES)}")
+        if self.engine not in engine_registry.REGISTRY:
+            problems.append(f"unknown engine {self.engine!r}: choose from {', '.join(engine_registry.REGISTRY)}")
         if self.scenario not in SCENARIOS:
             problems.append(f"unknown scenario {self.scenario!r}: choose from {', '.join(SCENARIOS)}")
         known = registry.NAMES
@@ -210,7 +212,9 @@ class RunPlan:
         for problem in self.option_problems:  # the engine's options, as RunPlan.build found them
             key, _, why = problem.partition(" ")
             problems.append(
-                f"{label(key)} {why}" if self.engine in eo.BY_ENGINE and key in eo.known_keys(self.engine) else problem
+                f"{label(key)} {why}"
+                if eo.options_class(self.engine) is not None and key in eo.known_keys(self.engine)
+                else problem
             )
         if self.engine == "calibration":
             for model in self.models:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from orchestrator.engines.chatllm.model_file import (
     random_model_kind,
     read_meta,
 )
+from orchestrator.engines.chatllm.paths import checkout_commit
 from orchestrator.errors import CannotStart
 from orchestrator.run import memory_guard
 from orchestrator.run.plan import RunPlan, Thresholds
@@ -86,7 +86,7 @@ def build_plan(cls: type[RunPlan], given: PlanInputs) -> tuple[RunPlan, list[str
     )
     if engine == "chatllm":
         plan.engine_options = _chatllm_options(plan, given.engine_options, notes)
-    elif engine in eo.BY_ENGINE:
+    elif eo.options_class(engine) is not None:
         plan.engine_options = _typed_options(plan, engine, given.engine_options)
     else:  # validate() names the engine
         plan.engine_options = dict(given.engine_options)
@@ -167,16 +167,6 @@ def any_test_model(models) -> bool:
         except (ModelFileError, ValueError, OSError):
             pass  # preflight names it
     return False
-
-
-def checkout_commit(root: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "-C", root, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=10
-        )
-    except (OSError, ValueError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None
 
 
 def guess_language(plan: RunPlan) -> tuple[str, str]:

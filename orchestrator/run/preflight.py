@@ -7,7 +7,9 @@ import os
 import subprocess
 from pathlib import Path
 
+from orchestrator.engines import registry as engine_registry
 from orchestrator.errors import OrchError, read_text_file
+from orchestrator.run import strategies
 from orchestrator.run.audio import AudioError
 
 
@@ -20,7 +22,8 @@ def preflight(plan, label=lambda key: key) -> list[str]:
 def input_problems(plan) -> list[str]:
     """The run's input files, every one checked (not only the first that is wrong): audio,
     reference and transcript exist and are readable, text is UTF-8 (a bad byte is named by
-    its offset), and for chatllm.cpp the checkout, its built pieces, the models, ffmpeg."""
+    its offset), then the engine's own checks (its registry entry: for chatllm.cpp the checkout, its built pieces,
+    the models, ffmpeg)."""
     problems = []
     if plan.audio:
         if os.path.isdir(plan.audio):
@@ -59,10 +62,14 @@ def input_problems(plan) -> list[str]:
             else:
                 if what == "transcript" and not text.strip():
                     problems.append(f"transcript {path} is empty: --scenario align needs the words to align")
-    if plan.engine == "chatllm":
-        from orchestrator.engines.chatllm.paths import problems_for
-
-        problems += problems_for(plan)  # the build's pieces and the run's inputs, every one
+    spec = engine_registry.REGISTRY.get(plan.engine)  # an unknown engine: validate() names it
+    if spec is not None:
+        problems += [
+            f"the {spec.name} engine does not run strategy {s} (it runs {', '.join(spec.strategies)})"
+            for s in plan.strategies
+            if s in strategies.REGISTRY and not spec.runs(s)
+        ]
+        problems += spec.preflight_problems(plan)  # its build's pieces and the run's inputs, every one
     return problems
 
 

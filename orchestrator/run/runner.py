@@ -9,6 +9,7 @@ import datetime as _dt
 from collections.abc import Callable
 from pathlib import Path
 
+from orchestrator.engines import registry as engine_registry
 from orchestrator.results import alignment, analysis
 from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.model import RunResult, Status, StrategyResult
@@ -35,6 +36,7 @@ def worker_config(plan: RunPlan, strategy: str) -> dict:
     return {
         "strategy": strategy,
         "engine": plan.engine,
+        "engine_class": engine_registry.get(plan.engine).worker,
         "engine_options": plan.engine_options.to_worker(),
         "scenario": plan.scenario,
         "models": list(plan.models),

@@ -1,6 +1,7 @@
 """The strategy registry: what each strategy is, in one place. The command line's choices,
-`--all`, doctor, the chatllm.cpp pre-flight, the runner and the per-scenario rules are all
-read from here; `workers/main.py` holds the matching table of worker functions (a test
+`--all`, doctor, the pre-flight, the runner and the per-scenario rules are all read from
+here; strategies are engine-neutral: an engine says which it runs and what each needs of it
+(orchestrator/engines/registry.py); `workers/main.py` holds the matching table of worker functions (a test
 checks the two agree — the worker side never imports the parent's code).
 
 Adding a strategy: one `StrategySpec` below and one module in `workers/` whose `run(session,
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+
+from orchestrator.engines import registry as engine_registry
 
 
 class Memory(str, enum.Enum):
@@ -36,13 +39,8 @@ class StrategySpec:
     keeps_model_loaded: bool = False
     # the engine program reads one audio path per request (no room for a transcript)
     one_path_per_request: bool = False
-    # what of chatllm.cpp it needs: "lib" (bindings, in-process) or "main" (the program)
-    chatllm_needs: str = "lib"
-    engines: tuple[str, ...] = ("calibration", "chatllm")
-
-    @property
-    def runs_a_program(self) -> bool:
-        return self.chatllm_needs == "main"
+    # it runs the engine's command-line program (the engine's memory is not the worker's)
+    runs_a_program: bool = False
 
     def not_applicable(self, scenario: str) -> str | None:
         """Why this strategy cannot run `scenario`, or None."""
@@ -69,7 +67,7 @@ REGISTRY: dict[str, StrategySpec] = {
             "cli",
             "the engine's command-line program, once per request",
             memory=Memory.KERNEL_MAXRSS,
-            chatllm_needs="main",
+            runs_a_program=True,
         ),
         StrategySpec(
             "cli-interactive",
@@ -77,7 +75,7 @@ REGISTRY: dict[str, StrategySpec] = {
             memory=Memory.TREE_MINUS_WORKER,
             keeps_model_loaded=True,
             one_path_per_request=True,
-            chatllm_needs="main",
+            runs_a_program=True,
         ),
     )
 }
@@ -90,5 +88,6 @@ def get(name: str) -> StrategySpec:
 
 
 def for_engine(engine: str) -> list[str]:
-    """`--all`: every strategy the engine can run."""
-    return [s.name for s in REGISTRY.values() if engine in s.engines]
+    """`--all`: every strategy the engine can run (its registry entry says), in this order."""
+    runs = engine_registry.get(engine).strategies
+    return [s.name for s in REGISTRY.values() if s.name in runs]

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import click
 
+from orchestrator.engines.chatllm.options import chatllm_dir_option
 from orchestrator.errors import CannotStart, OrchError
 from orchestrator.results.tabular import format_option
 from orchestrator.run.plan import RunPlan
@@ -330,13 +331,7 @@ def describe(exp: Experiment, plan: RunPlan) -> str:
     default=None,
     help="exp4: transcript to align (default: X.txt beside X.wav).",
 )
-@click.option(
-    "--chatllm-dir",
-    envvar="CHATLLM_DIR",
-    default="./chatllm.cpp",
-    show_default=True,
-    help="chatllm.cpp checkout (env CHATLLM_DIR), e.g. a build with the layers.h destroy fix.",
-)
+@chatllm_dir_option("chatllm.cpp checkout (env CHATLLM_DIR), e.g. a build with the layers.h destroy fix.")
 @click.option("--threads", type=click.IntRange(1), default=DEFAULT_THREADS, show_default=True, help="chatllm: threads.")
 @click.option(
     "--max-new-tokens",

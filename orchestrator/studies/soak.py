@@ -51,6 +51,8 @@ from typing import TYPE_CHECKING
 import click
 import tomllib
 
+from orchestrator.engines import fields
+from orchestrator.engines import registry as engine_registry
 from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart, OrchError, decode_utf8
 from orchestrator.history.baseline import Settings
 from orchestrator.results.model import Outcome, Regression, RunResult, SoakInfo, Status
@@ -192,40 +194,14 @@ SOAK_SCHEMA = {
 CELL_KEYS = set(CELL_SCHEMA)
 SOAK_KEYS = set(SOAK_SCHEMA)
 
-# engine_options per engine (the calibration engine's are its command-line twins' names)
-_MS = _number(0)
 
-
-ENGINE_OPTIONS = {
-    "calibration": {
-        "ttft_ms": _MS,
-        "token_ms": _MS,
-        "load_ms": _MS,
-        "model_mb": _MS,
-        "leak_mb": _MS,
-        "leak_on_load_mb": _MS,
-        "leak_models": _text_or_texts,
-        "crash_at": _number(1, integer=True),
-        "hang_at": _number(1, integer=True),
-        "transcript": _text,
-        "trim_after_unload": _bool,
-    },
-    "chatllm": {
-        "chatllm_dir": _path,
-        "main": _path,
-        "lib": _path,
-        "threads": _number(1, integer=True),
-        "ctx": _number(1, integer=True),
-        "max_new_tokens": _number(1, integer=True),
-        "engine_args": lambda v: (
-            None
-            if isinstance(v, list) and all(isinstance(x, str) for x in v)
-            else f"must be a list of strings, not {v!r}"
-        ),
-        "trim_after_unload": _bool,
-        "ttft_phases": _bool,
-    },
-}
+def _engine_options_schema() -> dict[str, dict]:
+    """engine_options per engine: every option a user may set (the same as run's flags and
+    more: decoy_mb, churn_mb, transcript), from the engine's options dataclass."""
+    return {
+        name: {key: fields.soak_check(meta) for key, meta in fields.metas(spec.options) if meta.settable}
+        for name, spec in engine_registry.REGISTRY.items()
+    }
 
 
 def _check_table(table: dict, schema: dict, where: str, skip=()) -> list[str]:
@@ -255,6 +231,7 @@ def validate_config(cfg: dict) -> list[str]:
         {k: v for k, v in cfg.items() if k not in CELL_KEYS or k == "name"}, SOAK_SCHEMA, "top level"
     )
     problems += _check_table(top_cells, CELL_SCHEMA, "top level")
+    engine_options = _engine_options_schema()
     defaults = cfg.get("defaults")
     defaults = defaults if isinstance(defaults, dict) else {}
     problems += _check_table(defaults, CELL_SCHEMA, "[defaults]")
@@ -278,16 +255,16 @@ def validate_config(cfg: dict) -> list[str]:
                 continue
             own = where == label
             for key, value in options.items():
-                owner = next((e for e, schema in ENGINE_OPTIONS.items() if key in schema), None)
-                if owner is None:
-                    known = ", ".join(k for schema in ENGINE_OPTIONS.values() for k in schema)
+                owners = [e for e, schema in engine_options.items() if key in schema]
+                if not owners:
+                    known = ", ".join(dict.fromkeys(k for schema in engine_options.values() for k in schema))
                     problems.append(f"{where}: engine_options has unknown key {key!r} (known: {known})")
-                elif engine and owner != engine and own:  # inherited options of the other engine are left alone
+                elif engine and engine not in owners and own:  # inherited options of another engine are left alone
                     problems.append(
-                        f"{where}: engine_options.{key} is an option of the {owner} engine, not of {engine}"
+                        f"{where}: engine_options.{key} is an option of the {owners[0]} engine, not of {engine}"
                     )
                 else:
-                    why = ENGINE_OPTIONS[owner][key](value)
+                    why = engine_options[engine if engine in owners else owners[0]][key](value)
                     if why:
                         problems.append(f"{where}: engine_options.{key} {why}")
     return list(dict.fromkeys(problems))  # an inherited problem once, not once per cell
@@ -751,7 +728,7 @@ def _settings(cfg: dict, baseline_runs, ttft_pct, alpha, accept: bool, attribute
         compare=Settings(
             ttft_pct=ttft_pct if ttft_pct is not None else float(cfg.get("ttft_regression_pct", 10.0)),
             alpha=alpha if alpha is not None else float(cfg.get("alpha", 0.05)),
-            growth_threshold_mb=float(cfg.get("growth_threshold_mb", 0.1)),
+            growth_threshold_mb=float(cfg.get("growth_threshold_mb", Settings.growth_threshold_mb)),
         ),
         changes=_change_settings(
             min_size=int(cfg.get("change_min_size", _change_settings().min_size)),

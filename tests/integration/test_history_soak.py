@@ -221,7 +221,7 @@ def test_matrix_expands_and_keys_are_stable(tmp_path):
     other = dict(cells[0], engine_options={"leak_mb": 1})
     assert soak.matrix_key(cfg, other) == keys[0]
     plan = soak.build_plan(cfg, cells[0])
-    assert plan.models == ["small:16"] and plan.iters == 20 and plan.engine_options.to_worker() == {"leak_mb": 0}
+    assert plan.models == ["small:16"] and plan.iters == 20 and plan.engine_options.describe() == {"leak_mb": 0}
 
 
 def test_bad_config_exits_2(tmp_path):
@@ -293,7 +293,7 @@ def test_soak_exit_codes_and_prometheus(env, monkeypatch):
 
     first = _soak(args)
     assert first.exit_code == 0, first.output
-    assert plans[0].engine_options.to_worker() == {"ttft_ms": 5, "token_ms": 1} and plans[0].iters == 12
+    assert plans[0].engine_options.describe() == {"ttft_ms": 5, "token_ms": 1} and plans[0].iters == 12
     assert plans[0].out_dir == env / "runs"
     second = _soak(args)
     assert second.exit_code == 0, second.output

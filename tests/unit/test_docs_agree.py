@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 from orchestrator.commands.run import compare
+from orchestrator.engines import registry as engine_registry
+from orchestrator.engines.calibration.options import CalibrationOptions
 from orchestrator.results import model as results
 from orchestrator.run import strategies
-from workers.engines.calibration import DEFAULTS as CALIBRATION_DEFAULTS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -34,9 +35,8 @@ def test_strategy_table_names_the_registry_and_its_engines():
     rows = [r for r in table_rows(readme_section("Strategies")) if r[0].startswith("`")]
     assert [r[0].strip("`") for r in rows] == list(strategies.NAMES)
     for name, does, _tells in rows:
-        spec = strategies.get(name.strip("`"))
-        # "(chatllm only)" exactly when the registry keeps the calibration engine out
-        assert ("chatllm only" in does) == ("calibration" not in spec.engines), name
+        # "(chatllm only)" exactly when the calibration engine's entry does not run it
+        assert ("chatllm only" in does) == (not engine_registry.get("calibration").runs(name.strip("`"))), name
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
@@ -78,5 +78,5 @@ def test_calibration_option_defaults_are_the_engines():
     names = re.findall(r"`--([a-z-]+)", row[0])
     values = [v.strip() for v in row[1].split(",")]
     for name, value in zip(names, values, strict=False):  # --crash-at, --hang-at: no default
-        engine = CALIBRATION_DEFAULTS[name.replace("-", "_")]
+        engine = CalibrationOptions().to_worker()[name.replace("-", "_")]
         assert (value == "all") if engine is None else float(value) == engine, name

@@ -249,10 +249,12 @@ def test_iteration_done_carries_the_phases_and_the_cpu_to_first_token():
 
 
 def test_engines_without_phases_report_none():
+    from orchestrator.engines.calibration.options import CalibrationOptions
     from workers.engines.calibration import CalibrationEngine
 
     ch = FakeChannel()
-    s = loop.Session(ch, CalibrationEngine({"ttft_ms": 1.0, "token_ms": 0.1}), {})
+    options = CalibrationOptions(ttft_ms=1.0, token_ms=0.1).to_worker()
+    s = loop.Session(ch, CalibrationEngine(options), {})
     s.load(1, "m:1")
     s.request(1, "m:1")
     done = [e for e in ch.sent if isinstance(e, protocol.IterationDone)][0]

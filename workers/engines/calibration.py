@@ -6,7 +6,9 @@ holds a "weights" mapping while loaded, and leaks real native heap on purpose
 checked against known leaks. It can also crash (SIGSEGV) or hang at a chosen iteration.
 
 Model labels are `NAME[:MB]`: MB is the size of the weights buffer (default `model_mb`).
-Options (engine_options keys; the command-line twin takes them as --dashed-flags):
+Options (engine_options keys, every one sent by orch with its default filled in:
+orchestrator/engines/calibration/options.py declares them and their defaults; the
+command-line twin takes them as --dashed-flags):
   transcript, ttft_ms, token_ms, load_ms, model_mb, leak_mb (per inference call),
   leak_on_load_mb (per load), leak_models (labels the load leak applies to; default all),
   decoy_mb (per call: allocated, never touched, never freed: requested but not resident),
@@ -26,21 +28,23 @@ import sys
 import time
 from collections.abc import Callable
 
-from workers.engines.base import CliInvocation, Engine, Request
+from workers.engines.base import CliInvocation, Engine, EngineError, Request
 
-DEFAULTS = {
-    "transcript": "calibration stream one two three four five six seven eight nine ten eleven twelve",
-    "ttft_ms": 50.0,
-    "token_ms": 10.0,
-    "load_ms": 0.0,
-    "model_mb": 16.0,
-    "leak_mb": 0.0,
-    "leak_on_load_mb": 0.0,
-    "leak_models": None,
-    "decoy_mb": 0.0,
-    "churn_mb": 0.0,
-    "crash_at": None,
-    "hang_at": None,
+# the options and their kinds, no defaults: the parent sends every one (a test checks the
+# names against the parent's dataclass); this order is the engine info's
+OPTIONS: dict[str, type] = {
+    "transcript": str,
+    "ttft_ms": float,
+    "token_ms": float,
+    "load_ms": float,
+    "model_mb": float,
+    "leak_mb": float,
+    "leak_on_load_mb": float,
+    "leak_models": list,  # of model names; None: every model
+    "decoy_mb": float,
+    "churn_mb": float,
+    "crash_at": int,  # None: never
+    "hang_at": int,  # None: never
 }
 
 MiB = 1024 * 1024
@@ -156,7 +160,11 @@ class CalibrationModel:
     """Shared by the in-process engine and the command-line twin."""
 
     def __init__(self, options: dict):
-        self.o = {**DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
+        missing = [k for k in OPTIONS if k not in options]
+        if missing:  # only a hand-made config: orch sends every option
+            raise EngineError("bad_config", f"the calibration engine's options lack {', '.join(missing)}")
+        extra = {k: v for k, v in options.items() if k not in OPTIONS and v is not None}
+        self.o = {**{k: options[k] for k in OPTIONS}, **extra}
         self.weights: Weights | None = None
         self.model: str | None = None
 
@@ -224,7 +232,7 @@ class CalibrationEngine(Engine):
 
     def cli_invocation(self, model, request, interactive=False):
         argv = [sys.executable, "-m", "workers.engines.calibration_cli"]
-        for key in DEFAULTS:
+        for key in OPTIONS:
             value = self.core.o[key]
             if value is None:
                 continue

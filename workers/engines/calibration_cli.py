@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from workers.engines.base import Request
-from workers.engines.calibration import DEFAULTS, CalibrationModel
+from workers.engines.calibration import OPTIONS, CalibrationModel
 
 
 def main(argv=None):
@@ -21,13 +21,11 @@ def main(argv=None):
     ap.add_argument("--align", help="transcript to align (synthetic aligner output)")
     ap.add_argument("--iteration", type=int, default=1)
     ap.add_argument("-i", "--interactive", action="store_true")
-    for key, value in DEFAULTS.items():
-        kind: type = str if key in ("transcript", "leak_models") else float
-        if key in ("crash_at", "hang_at"):
-            kind = int
-        ap.add_argument("--" + key.replace("_", "-"), dest=key, type=kind, default=value)
+    # the engine's invocation passes every option that is not None (no defaults here)
+    for key, kind in OPTIONS.items():
+        ap.add_argument("--" + key.replace("_", "-"), dest=key, type=str if kind is list else kind, default=None)
     args = ap.parse_args(argv)
-    options = {k: getattr(args, k) for k in DEFAULTS}
+    options = {k: getattr(args, k) for k in OPTIONS}
     if isinstance(options["leak_models"], str):
         options["leak_models"] = options["leak_models"].split(",")
 

@@ -285,8 +285,8 @@ class ChatLLMEngine(Engine):
         self._sink: Callable[[str], None] | None = None
         self.language = options.get("language")
         self.aligner = bool(options.get("aligner"))
-        # TTFT by phase: on unless the option says no (`ttft_phases: false`)
-        self.stamps = DecodeStamps() if options.get("ttft_phases", True) else None
+        # TTFT by phase: orch sends the option (on by default: orchestrator/engines/chatllm/options.py)
+        self.stamps = DecodeStamps() if options.get("ttft_phases") else None
         self._meta: list[str] | None = None  # META lines while statistics are asked for
         self._stats = Statistics()  # the object's statistics before the current request
         self.last_decodes: list[tuple[float, float]] = []

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 
 from orchestrator.engines.chatllm.model_file import ModelFileError, read_meta
-from orchestrator.run import strategies
+from orchestrator.engines.chatllm.options import DEFAULT_DIR
 
 
 @dataclass
@@ -20,7 +21,7 @@ class ChatLLMPaths:
 
 
 def resolve(root: str | None, main: str | None = None, lib: str | None = None) -> ChatLLMPaths:
-    root = os.path.abspath(root or os.environ.get("CHATLLM_DIR") or "./chatllm.cpp")
+    root = os.path.abspath(root or os.environ.get("CHATLLM_DIR") or DEFAULT_DIR)
     main = main or next(
         (
             p
@@ -48,6 +49,15 @@ def resolve(root: str | None, main: str | None = None, lib: str | None = None) -
     )
 
 
+# the strategies that run chatllm.cpp's command-line program; the others load libchatllm in the worker
+PROGRAM_STRATEGIES = ("cli", "cli-interactive")
+
+
+def needs(strategy: str) -> str:
+    """What of chatllm.cpp a strategy needs: "main" (the program) or "libchatllm" (the bindings)."""
+    return "main" if strategy in PROGRAM_STRATEGIES else "libchatllm"
+
+
 BUILD_HINT = (
     "build it outside this repository: cmake -B build && "
     "cmake --build build -j --target main libchatllm (in the chatllm.cpp checkout)"
@@ -62,8 +72,8 @@ def problems_for(plan) -> list[str]:
         return [f"chatllm.cpp checkout not found at {opts.chatllm_dir}: pass --chatllm-dir or set CHATLLM_DIR"] + (
             run_inputs(plan)
         )
-    cli = any(strategies.get(s).runs_a_program for s in plan.strategies)
-    inproc = any(not strategies.get(s).runs_a_program for s in plan.strategies)
+    cli = any(needs(s) == "main" for s in plan.strategies)
+    inproc = any(needs(s) == "libchatllm" for s in plan.strategies)
     if cli and not os.access(opts.main or "", os.X_OK):
         out.append(f"chatllm.cpp main not found at {opts.main}: {BUILD_HINT}, or pass --chatllm-main")
     if inproc and not os.path.exists(opts.lib or ""):
@@ -93,3 +103,13 @@ def run_inputs(plan) -> list[str]:
     if shutil.which("ffmpeg") is None:
         out.append("ffmpeg not found on PATH: chatllm.cpp decodes audio with it (apt-get install ffmpeg)")
     return out
+
+
+def checkout_commit(root: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", root, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None

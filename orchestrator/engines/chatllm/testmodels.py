@@ -35,6 +35,7 @@ from pathlib import Path
 
 import click
 
+from orchestrator.engines.chatllm.options import chatllm_dir_option
 from orchestrator.engines.chatllm.paths import resolve
 from orchestrator.errors import OrchError
 
@@ -799,13 +800,7 @@ def read_manifest(path: Path) -> dict:
 
 
 @click.command("make-test-models")
-@click.option(
-    "--chatllm-dir",
-    envvar="CHATLLM_DIR",
-    default="./chatllm.cpp",
-    show_default=True,
-    help="chatllm.cpp checkout (its convert.py does the conversion).",
-)
+@chatllm_dir_option("chatllm.cpp checkout (its convert.py does the conversion).")
 @click.option(
     "--shape",
     type=click.Choice(["tiny", "full"]),

@@ -1,0 +1,64 @@
+"""The calibration engine's options: declared here once, with their defaults (fields.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orchestrator.engines import fields
+from orchestrator.engines.fields import option
+
+TRANSCRIPT = "calibration stream one two three four five six seven eight nine ten eleven twelve"
+
+
+@dataclass(frozen=True)
+class CalibrationOptions:
+    """A fake engine with known timings and leaks (workers/engines/calibration.py)."""
+
+    ttft_ms: float | None = option(
+        "number", default=50.0, flag="--ttft-ms", help="calibration: time to first token (default {default})."
+    )
+    token_ms: float | None = option(
+        "number", default=10.0, flag="--token-ms", help="calibration: delay between tokens (default {default})."
+    )
+    leak_mb: float | None = option(
+        "number", default=0.0, flag="--leak-mb", help="calibration: native heap leaked per inference call."
+    )
+    leak_on_load_mb: float | None = option(
+        "number", default=0.0, flag="--leak-on-load-mb", help="calibration: native heap leaked per model load."
+    )
+    # None: every model's load leaks
+    leak_models: list[str] | None = option(
+        "texts", flag="--leak-models", help="calibration: comma-separated model names the load leak applies to."
+    )
+    # attribution decoys (orch selftest): never-touched and freed-again allocations per call
+    decoy_mb: float | None = option("number", default=0.0)
+    churn_mb: float | None = option("number", default=0.0)
+    model_mb: float | None = option(
+        "number", default=16.0, flag="--model-mb", help="calibration: weights held while loaded (default {default})."
+    )
+    load_ms: float | None = option(
+        "number", default=0.0, flag="--load-ms", help="calibration: time a load takes (default {default})."
+    )
+    crash_at: int | None = option(
+        "integer", low=1, flag="--crash-at", help="calibration: SIGSEGV at this iteration (>= 1)."
+    )
+    hang_at: int | None = option("integer", low=1, flag="--hang-at", help="calibration: hang at this iteration (>= 1).")
+    transcript: str | None = option("text", default=TRANSCRIPT)
+    # glibc malloc_trim(0) after every unload: tells a leak from allocator retention
+    trim_after_unload: bool | None = option(
+        "flag",
+        flag="--trim-after-unload",
+        click={"is_flag": True},
+        help="The worker calls glibc malloc_trim(0) after every unload (leak vs allocator retention).",
+    )
+
+    engine = "calibration"
+
+    def problems(self) -> list[str]:
+        return fields.problems(self)
+
+    def to_worker(self) -> dict:
+        return fields.to_worker(self)
+
+    def describe(self) -> dict:
+        return fields.describe(self)

@@ -1,0 +1,103 @@
+"""The engine registry: what each engine is, in one place (as orchestrator/run/strategies.py
+is for strategies). The command line's --engine choices and options, soak's schema, doctor,
+preflight and `--all` read it. Importing it is cheap (no numpy/torch): what an engine needs
+only when it runs (doctor checks, preflight, its test-model maker) is named as
+"module:function" and imported when used.
+
+Adding an engine: a package orchestrator/engines/<name>/ (its options dataclass, fields.py),
+a worker module workers/engines/<name>.py, and one `EngineSpec` below (docs/engines.md shows
+one end to end).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.engines.calibration.options import CalibrationOptions
+from orchestrator.engines.chatllm import paths as chatllm_paths
+from orchestrator.engines.chatllm.options import ChatLLMOptions
+
+# every strategy (orchestrator/run/strategies.py's order; a test checks the names)
+ALL_STRATEGIES = ("restart", "recreate", "recreate-destroy", "fresh-process", "cli", "cli-interactive")
+
+
+def _needs_nothing(strategy: str) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    name: str
+    does: str  # one line: what the engine is
+    options: type  # its options dataclass (fields.py: declared once)
+    worker: str  # "workers.engines.<module>:<Class>", what the worker process runs
+    strategies: tuple[str, ...]  # the strategies it can run
+    # what a strategy needs of the engine ("main", "libchatllm", ...), None: nothing more
+    needs: Callable[[str], str | None] = _needs_nothing
+    # "module:function(add, options, strategies, models, blocking)": doctor's rows for it
+    doctor: str | None = None
+    # "module:function(plan) -> list[str]": what stops a run before a worker starts
+    preflight: str | None = None
+    # "module:attribute" of the click command that makes test models, or None
+    test_models: str | None = None
+    install: str = ""  # how to get what it needs (doctor says it); "": nothing to install
+
+    def runs(self, strategy: str) -> bool:
+        return strategy in self.strategies
+
+    def doctor_checks(self) -> Callable[..., None] | None:
+        return _load(self.doctor) if self.doctor else None
+
+    def preflight_problems(self, plan: Any) -> list[str]:
+        return list(_load(self.preflight)(plan)) if self.preflight else []
+
+
+def _load(target: str) -> Any:
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+REGISTRY: dict[str, EngineSpec] = {
+    e.name: e
+    for e in (
+        EngineSpec(
+            "calibration",
+            "a fake engine with set timings and leaks that proves the harness; needs nothing installed",
+            CalibrationOptions,
+            "workers.engines.calibration:CalibrationEngine",
+            ALL_STRATEGIES,
+        ),
+        EngineSpec(
+            "chatllm",
+            "Qwen3-ASR through chatllm.cpp: its Python bindings in the worker, or its `main` program",
+            ChatLLMOptions,
+            "workers.engines.chatllm:ChatLLMEngine",
+            ALL_STRATEGIES,
+            needs=chatllm_paths.needs,
+            doctor="orchestrator.engines.chatllm.doctor:checks",
+            preflight="orchestrator.engines.chatllm.paths:problems_for",
+            test_models="orchestrator.engines.chatllm.testmodels:make_test_models",
+            install=f"a chatllm.cpp checkout (--chatllm-dir or CHATLLM_DIR), {chatllm_paths.BUILD_HINT}",
+        ),
+    )
+}
+
+NAMES: tuple[str, ...] = tuple(REGISTRY)
+
+
+def get(name: str) -> EngineSpec:
+    return REGISTRY[name]
+
+
+def register(spec: EngineSpec) -> None:
+    """One more engine (an engine kept outside orch's tree, a test's example): the plan,
+    preflight and the runner take it from here; the command line's choices are fixed at
+    import and list only the engines above."""
+    REGISTRY[spec.name] = spec
+
+
+def unregister(name: str) -> None:
+    REGISTRY.pop(name, None)
