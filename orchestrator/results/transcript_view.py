@@ -101,7 +101,7 @@ def figures(rec: FileTranscript) -> str:
 def summary_line(summary: TranscribeSummary) -> str:
     done = len(summary.records)
     text = f"{done} file{'s' if done != 1 else ''}, {summary.audio_s:.1f} s of audio in {summary.latency_s:.1f} s"
-    if summary.audio_s:
+    if summary.audio_s and summary.latency_s:
         text += f" (RTF {summary.latency_s / summary.audio_s:.3f})"
     if summary.failed:
         text += f"; {len(summary.failed)} failed: " + ", ".join(os.path.basename(r.file) for r in summary.failed)

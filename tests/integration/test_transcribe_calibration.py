@@ -217,6 +217,22 @@ def test_a_failed_file_is_exit_1_and_a_new_worker_takes_the_rest(samples, tmp_pa
     assert records[2]["text_raw"] == CALIBRATION_TEXT
 
 
+def test_a_model_that_does_not_load_fails_every_file_once(samples, tmp_path):
+    jsonl = tmp_path / "o.jsonl"
+    # weights the host cannot map: the worker's load fails (MemoryError), no file is tried again
+    proc = orch("transcribe", str(samples), "--model-mb", "100000000", "--jsonl", str(jsonl))
+    assert proc.returncode == 1, proc.stderr
+    why = "the model did not load: MemoryError: calibration: mapping 100000000.0 MB of weights failed"
+    names = ("hours-zh", "jfk", "phone-zh")
+    assert proc.stderr.splitlines() == [f"orch: {samples / n}.wav failed: {why}" for n in names]
+    assert (
+        proc.stdout.splitlines()[-1]
+        == "3 files, 21.8 s of audio in 0.0 s; 3 failed: hours-zh.wav, jfk.wav, phone-zh.wav"
+    )
+    records = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
+    assert [(r["index"], r["status"], r["error"]) for r in records] == [(k, "failed", why) for k in (1, 2, 3)]
+
+
 def _read_until(fd: int, stop: bytes, seen: bytearray, timeout: float = 60) -> None:
     """Read the process's output until `stop` has appeared (a deterministic signal from orch
     itself, not a sleep); `timeout` only bounds a broken test."""
