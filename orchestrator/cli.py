@@ -37,6 +37,11 @@ COMMANDS = {
         "Calibration engine through every strategy with known leaks and timings: injected vs. measured, "
         "pass or fail; exits 1 on any miss.",
     ),
+    "transcribe": (
+        "orchestrator.commands.transcribe:transcribe",
+        "Transcribe audio files (or every audio file in a folder) with one model load: the text streamed as it "
+        "comes, then zh-TW + ITN, TTFT, RTF, CER/WER against a reference, SRT.",
+    ),
     "itn": (
         "orchestrator.commands.quality:itn",
         "Inverse text normalization of Chinese numerals: reads lines from the FILES (default, or `-`: stdin) "

@@ -73,11 +73,25 @@ class Session:
                 self._trim_noted = True
         self.ch.phase("after_unload", i, model)
 
+    def request_for(self, i: int) -> Request:
+        """Request i's input: the config's `audio` and `transcript` for every request, or,
+        with `inputs` (one entry per request: `orch transcribe`), entry i - 1's `audio` and
+        its words to align, `transcript` or `transcript_file` (read now: the parent writes
+        it while this worker waits at the request's `before_infer` mark)."""
+        cfg = self.config
+        inputs = cfg.get("inputs")
+        if not inputs:
+            return Request(i=i, audio=cfg.get("audio"), transcript=cfg.get("transcript"), language=cfg.get("language"))
+        item = inputs[i - 1]
+        transcript = item.get("transcript")
+        if item.get("transcript_file"):
+            with open(item["transcript_file"], encoding="utf-8") as f:
+                transcript = f.read().strip()
+        return Request(i=i, audio=item["audio"], transcript=transcript, language=cfg.get("language"))
+
     def request(self, i: int, model: str | None) -> None:
         """Send one request, stream its chunks, mark `after_infer`, report the iteration."""
         self.last = (i, model)
-        cfg = self.config
-        req = Request(i=i, audio=cfg.get("audio"), transcript=cfg.get("transcript"), language=cfg.get("language"))
         first: list[float] = []
         first_usage: list[resource.struct_rusage] = []
         count = 0
@@ -92,6 +106,7 @@ class Session:
             self.ch.send(protocol.Token(i=i, text=text, t=t))
 
         self.ch.phase("before_infer", i, model)
+        req = self.request_for(i)  # after the mark: a transcript file is written while we wait there
         self.ch.send(protocol.IterationStart(i=i, t=time.monotonic()))
         usage = resource.getrusage(resource.RUSAGE_SELF)
         t_request = time.monotonic()

@@ -1,7 +1,11 @@
 """Worker process entry point: `python -m workers.main --event-fd N --ack-fd M --config JSON`.
 
-The config names the strategy, the engine (its class, "module:Class") and its options, the scenario, the models, the
-first iteration index and how many iterations to run. Any failure becomes an `error` event
+The config names the strategy, the engine (its class, "module:Class") and its options, the
+scenario, the models, the first iteration index and how many iterations to run. Every request
+takes the config's `audio` (and `transcript`), unless it has `inputs`: a list with one entry
+per request, iteration i taking entry i - 1 (`{"audio", "transcript" or "transcript_file"}`),
+so one long-lived `restart` worker transcribes many files after one load (`orch transcribe`).
+The events are the same either way (workers/protocol.py). Any failure becomes an `error` event
 before the worker exits non-zero; a native crash kills the process and the parent reads the
 signal from its exit status.
 """

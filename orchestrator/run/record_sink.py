@@ -7,20 +7,32 @@ offset (dropping a line a Ctrl-C left written but not committed), then writes, f
 fsyncs, and only then commits — one attribute assignment, which no signal can split. So a
 clean-up flush that retries a record interrupted anywhere writes it once, and `close()`
 cuts off anything never committed.
+
+It takes any record with a `key` and `to_json()`: a run's `IterationRecord`s, `orch
+transcribe`'s per-file records (orchestrator.results.transcript).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
-from orchestrator.results.model import IterationRecord
+
+class Record(Protocol):
+    @property
+    def key(self) -> Hashable: ...
+
+    def to_json(self) -> dict[str, Any]: ...
 
 
-class RecordSink:
-    def __init__(self, path: Path, progress: Callable[[IterationRecord], None] | None = None):
+R = TypeVar("R", bound=Record)
+
+
+class RecordSink(Generic[R]):
+    def __init__(self, path: Path, progress: Callable[[R], None] | None = None):
         self.path = Path(path)
         self.progress = progress
         self.path.touch()
@@ -28,23 +40,23 @@ class RecordSink:
         self._file.seek(0, os.SEEK_END)
         # (offset after the last committed record, how many records are committed)
         self._committed: tuple[int, int] = (self._file.tell(), 0)
-        self._records: list[IterationRecord] = []
-        self._index: dict[tuple[int, str | None], int] = {}
+        self._records: list[R] = []
+        self._index: dict[Hashable, int] = {}
         self._progressed = 0
 
     def _step(self, name: str) -> None:
         """A no-op between the steps of a write; tests make it raise to interrupt there."""
 
     @property
-    def records(self) -> list[IterationRecord]:
+    def records(self) -> list[R]:
         """The committed records, in the order written."""
         return self._records[: self._committed[1]]
 
-    def has(self, rec: IterationRecord) -> bool:
+    def has(self, rec: R) -> bool:
         k = self._index.get(rec.key)
         return k is not None and k < self._committed[1]
 
-    def write(self, rec: IterationRecord) -> None:
+    def write(self, rec: R) -> None:
         if self.has(rec):
             return
         offset, count = self._committed

@@ -62,7 +62,7 @@ class StrategyRunner:
         Path(plan.run_dir).mkdir(parents=True, exist_ok=True)
         self.jsonl_path = Path(plan.run_dir) / f"{strategy}.jsonl"
         self.log_path = Path(plan.run_dir) / f"{strategy}.worker.log"
-        self.sink = RecordSink(self.jsonl_path, progress)
+        self.sink: RecordSink[IterationRecord] = RecordSink(self.jsonl_path, progress)
 
     def run(self) -> StrategyResult:
         status, error = Status.OK, None

@@ -1,0 +1,210 @@
+"""What `orch transcribe` is asked to do, checked before any worker starts: the audio files
+(FILE or every audio file of a DIR), each one's length and reference, the engine's options
+(resolved as `orch run` resolves them: RunPlan.build, greedy decoding added), the aligner
+for --srt and where the SRT, JSON and JSONL go. Every problem is named at once (CannotStart,
+exit 2)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import CannotStart, OrchError, read_text_file
+from orchestrator.run.audio import AudioError, audio_seconds
+from orchestrator.run.plan import RunPlan
+from orchestrator.run.plan_inputs import PlanInputs
+
+# a folder's files taken as audio (a file named on the command line is judged by its content)
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".webm", ".mp4")
+GREEDY = ["--sampling", "greedy"]  # chatllm.cpp samples (top_p) unless told
+
+
+@dataclass(frozen=True)
+class AudioInput:
+    path: str
+    audio_s: float | None
+    reference_file: str | None  # --reference, or X.txt beside X.wav
+    reference: str | None  # its text
+    language: str | None  # shown and scored in (None: by the text's own characters)
+    srt: str | None = None  # where its SRT goes (--srt)
+
+
+@dataclass
+class TranscribeRequest:
+    """What the command line gave (None: not given)."""
+
+    paths: list[str]
+    engine: str = "calibration"
+    model: str | None = None
+    aligner_model: str | None = None
+    language: str | None = None
+    reference: str | None = None
+    srt: str | None = None
+    json_path: str | None = None
+    jsonl_path: str | None = None
+    iter_timeout: float = 120.0
+    engine_options: dict[str, Any] = field(default_factory=dict)  # as `orch run` takes them
+
+
+@dataclass
+class TranscribeJob:
+    inputs: list[AudioInput]
+    engine: str
+    model: str | None
+    worker_options: dict  # the ASR worker's engine options (to_worker())
+    aligner_model: str | None
+    aligner_options: dict | None  # None: no --srt
+    iter_timeout: float
+    json_path: Path | None
+    jsonl_path: Path | None
+
+
+def audio_files(paths: list[str]) -> tuple[list[str], list[str]]:
+    """(files, problems): each FILE as given, each DIR's audio files by name (not recursive)."""
+    files, problems = [], []
+    if not paths:
+        problems.append("no audio given: orch transcribe FILE|DIR ...")
+    for p in paths:
+        if os.path.isdir(p):
+            found = sorted(
+                os.path.join(p, n)
+                for n in os.listdir(p)
+                if n.lower().endswith(AUDIO_SUFFIXES) and os.path.isfile(os.path.join(p, n))
+            )
+            if not found:
+                problems.append(f"no audio files in {p} (looked for {', '.join(AUDIO_SUFFIXES)})")
+            files += found
+        elif not os.path.exists(p):
+            problems.append(f"audio file not found: {p}")
+        else:
+            files.append(p)
+    return files, problems
+
+
+def _check_audio(path: str) -> tuple[float | None, str | None]:
+    if not os.access(path, os.R_OK):
+        return None, f"cannot read audio file {path}: permission denied"
+    try:
+        return audio_seconds(path), None
+    except AudioError as exc:
+        return None, str(exc)
+    except (OSError, ValueError) as exc:
+        return None, f"cannot read audio file {path}: {exc}"
+
+
+def _reference(path: str, given: str | None) -> tuple[str | None, str | None, str | None]:
+    """(reference file, its text, problem): --reference, else X.txt beside X.wav (the run's rule)."""
+    from orchestrator.quality.pipeline import find_reference
+
+    ref = find_reference(path, given)
+    if not ref:
+        return None, None, None
+    if not os.path.exists(ref):
+        return ref, None, f"reference file not found: {ref}"
+    if os.path.isdir(ref):
+        return ref, None, f"reference {ref} is a folder, not a file"
+    try:
+        return ref, read_text_file(ref, "reference").strip(), None
+    except OrchError as exc:
+        return ref, None, exc.message
+
+
+def _srt_targets(files: list[str], srt: str) -> tuple[list[str], list[str]]:
+    """One file: --srt PATH (or PATH/X.srt when PATH is a folder); several: PATH is a folder."""
+    if len(files) == 1 and not os.path.isdir(srt):
+        return [srt], []
+    if os.path.exists(srt) and not os.path.isdir(srt):
+        return [], [f"--srt {srt} is a file: with several audio files, --srt names a folder (one X.srt per X.wav)"]
+    targets = [os.path.join(srt, Path(f).stem + ".srt") for f in files]
+    clashes = sorted({t for t in targets if targets.count(t) > 1})
+    problems = [f"--srt: two audio files would write {t} (same name in different folders)" for t in clashes]
+    return targets, problems
+
+
+def _plan(req: TranscribeRequest, scenario: str, model: str | None, audio: str, reference: str | None):
+    """The engine's options resolved as `orch run` resolves them (chatllm.cpp's paths, the
+    language asked for, a test model's bound on new tokens), with their notes and problems."""
+    given = PlanInputs(
+        strategies=["restart"],
+        engine=req.engine,
+        scenario=scenario,
+        models=[model] if model else [],
+        audio=audio,
+        reference=reference,
+        language=req.language if scenario == "asr" else None,
+        iter_timeout=req.iter_timeout,
+        engine_options=dict(req.engine_options),
+    )
+    plan, notes = RunPlan.build(given)
+    problems = plan.validate(lambda key: "--" + key.replace("_", "-"))
+    if req.engine == "chatllm":
+        from orchestrator.engines.chatllm.paths import problems_for
+
+        problems += problems_for(plan)
+    return plan, notes, problems
+
+
+def _greedy(plan: RunPlan) -> dict:
+    """The worker's options, decoding greedily: the same text for the same audio every time
+    (chatllm.cpp's `--sampling greedy` unless the engine arguments choose a sampling)."""
+    options = plan.engine_options
+    if plan.engine == "chatllm" and "--sampling" not in options.engine_args:
+        options = dataclasses.replace(options, engine_args=[*options.engine_args, *GREEDY])
+    return options.to_worker()
+
+
+def prepare(req: TranscribeRequest) -> tuple[TranscribeJob, list[str]]:
+    """The job and notes for the user; CannotStart naming every problem."""
+    files, problems = audio_files(req.paths)
+    if req.reference and len(files) > 1:
+        problems.append(
+            f"--reference takes one audio file, not {len(files)}: with several, X.txt beside each X.wav is used"
+        )
+    srt_targets: list[str | None] = [None] * len(files)
+    if req.srt and files:
+        targets, srt_problems = _srt_targets(files, req.srt)
+        problems += srt_problems
+        srt_targets = list(targets) or srt_targets
+    for flag, value in (("--json", req.json_path), ("--jsonl", req.jsonl_path)):
+        if value and os.path.isdir(value):
+            problems.append(f"{flag} {value} is a folder, not a file")
+    inputs = []
+    for path, srt in zip(files, srt_targets, strict=True):
+        audio_s, why = _check_audio(path)
+        ref_file, ref_text, ref_why = _reference(path, req.reference)
+        problems += [p for p in (why, ref_why) if p]
+        language = req.language or RunPlan(strategies=[], audio=path, reference=ref_file).scoring_language()
+        inputs.append(AudioInput(path, audio_s, ref_file, ref_text, language, srt))
+    first = files[0] if files else None
+    plan, notes, plan_problems = _plan(req, "asr", req.model, first or "", req.reference)
+    problems += [p for p in plan_problems if not p.startswith("no audio given")]
+    aligner_options = None
+    if req.srt:
+        if req.engine == "chatllm" and not req.aligner_model:
+            problems.append(
+                "--srt needs the forced aligner: --aligner-model PATH (e.g. qwen3-forced-aligner-0.6b-q4_0.bin)"
+            )
+        else:
+            aligner, aligner_notes, aligner_problems = _plan(req, "align", req.aligner_model, first or "", None)
+            notes += [n for n in aligner_notes if n not in notes]
+            problems += [p for p in aligner_problems if p not in plan_problems and not p.startswith("no audio given")]
+            aligner_options = _greedy(aligner)
+    if problems:
+        raise CannotStart(list(dict.fromkeys(problems)))
+    if req.engine == "chatllm" and "--sampling" not in plan.engine_options.engine_args:
+        notes.append("greedy decoding (--sampling greedy): the same audio gives the same text")
+    job = TranscribeJob(
+        inputs=inputs,
+        engine=req.engine,
+        model=req.model,
+        worker_options=_greedy(plan),
+        aligner_model=req.aligner_model,
+        aligner_options=aligner_options,
+        iter_timeout=req.iter_timeout,
+        json_path=Path(req.json_path) if req.json_path else None,
+        jsonl_path=Path(req.jsonl_path) if req.jsonl_path else None,
+    )
+    return job, notes
