@@ -13,8 +13,10 @@ import sys
 import click
 
 from orchestrator.commands import startup_problems
-from orchestrator.commands.run import CALIBRATION_KEYS, CHATLLM_KEYS, engine_option_decorators
+from orchestrator.commands.run import engine_option_decorators
 from orchestrator.commands.startup_problems import option
+from orchestrator.engines import fields
+from orchestrator.engines import registry as engine_registry
 from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, CannotStart, OrchError
 from orchestrator.run.plan import ENGINES
 
@@ -66,10 +68,8 @@ def transcribe(paths, **kw):
     from orchestrator.run.transcribe_inputs import TranscribeRequest, prepare
 
     problems = startup_problems.take()
-    if kw["engine"] == "chatllm":
-        engine_options = {CHATLLM_KEYS[k]: kw[k] for k in CHATLLM_KEYS if kw.get(k) not in (None, ())}
-    else:
-        engine_options = {k: kw[k] for k in CALIBRATION_KEYS if kw.get(k) is not None}
+    spec = engine_registry.REGISTRY.get(kw["engine"] or "calibration")
+    engine_options = fields.from_cli(spec.options, kw) if spec else {}  # as `orch run` reads them
     request = TranscribeRequest(
         paths=list(paths),
         engine=kw["engine"] or "calibration",

@@ -26,6 +26,7 @@ from typing import Protocol
 
 from workers import protocol
 
+from orchestrator.engines import registry as engine_registry
 from orchestrator.quality import pipeline
 from orchestrator.results import alignment, metrics
 from orchestrator.results.atomic import write_text_atomic
@@ -157,6 +158,7 @@ class Workers:
         return {
             "strategy": "restart",
             "engine": job.engine,
+            "engine_class": engine_registry.get(job.engine).worker,
             "engine_options": options,
             "scenario": scenario,
             "models": [model] if model else [],
