@@ -73,11 +73,14 @@ class Session:
                 self._trim_noted = True
         self.ch.phase("after_unload", i, model)
 
-    def request(self, i: int, model: str | None) -> None:
-        """Send one request, stream its chunks, mark `after_infer`, report the iteration."""
+    def request(self, i: int, model: str | None, audio: str | None = None, marks: bool = True) -> None:
+        """Send one request, stream its chunks, mark `after_infer`, report the iteration.
+        `audio`: this request's file (serve mode; default the config's). `marks=False`: no
+        before_infer/after_infer pause (serve mode: nothing pauses a request under load)."""
         self.last = (i, model)
         cfg = self.config
-        req = Request(i=i, audio=cfg.get("audio"), transcript=cfg.get("transcript"), language=cfg.get("language"))
+        audio = audio if audio is not None else cfg.get("audio")
+        req = Request(i=i, audio=audio, transcript=cfg.get("transcript"), language=cfg.get("language"))
         first: list[float] = []
         first_usage: list[resource.struct_rusage] = []
         count = 0
@@ -91,13 +94,15 @@ class Session:
             count += 1
             self.ch.send(protocol.Token(i=i, text=text, t=t))
 
-        self.ch.phase("before_infer", i, model)
+        if marks:
+            self.ch.phase("before_infer", i, model)
         self.ch.send(protocol.IterationStart(i=i, t=time.monotonic()))
         usage = resource.getrusage(resource.RUSAGE_SELF)
         t_request = time.monotonic()
         text = self.engine.transcribe(req, on_chunk)
         t_end = time.monotonic()
-        self.ch.phase("after_infer", i, model)
+        if marks:
+            self.ch.phase("after_infer", i, model)
         clean = self.engine.clean_text(text)
         extra = {"raw_output": text[-2000:]} if clean != text else {}
         phases = getattr(self.engine, "ttft_phases", None)  # engines that can break TTFT up

@@ -13,14 +13,27 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
 from orchestrator.results.model import IterationRecord
 
 
-class RecordSink:
-    def __init__(self, path: Path, progress: Callable[[IterationRecord], None] | None = None):
+class SinkRecord(Protocol):
+    """What the sink writes: a record with a unique key and its JSON form (an iteration's
+    IterationRecord; orch load's RequestRecord)."""
+
+    @property
+    def key(self) -> Hashable: ...
+    def to_json(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=SinkRecord)
+
+
+class Sink(Generic[R]):
+    def __init__(self, path: Path, progress: Callable[[R], None] | None = None):
         self.path = Path(path)
         self.progress = progress
         self.path.touch()
@@ -28,23 +41,23 @@ class RecordSink:
         self._file.seek(0, os.SEEK_END)
         # (offset after the last committed record, how many records are committed)
         self._committed: tuple[int, int] = (self._file.tell(), 0)
-        self._records: list[IterationRecord] = []
-        self._index: dict[tuple[int, str | None], int] = {}
+        self._records: list[R] = []
+        self._index: dict[Hashable, int] = {}
         self._progressed = 0
 
     def _step(self, name: str) -> None:
         """A no-op between the steps of a write; tests make it raise to interrupt there."""
 
     @property
-    def records(self) -> list[IterationRecord]:
+    def records(self) -> list[R]:
         """The committed records, in the order written."""
         return self._records[: self._committed[1]]
 
-    def has(self, rec: IterationRecord) -> bool:
+    def has(self, rec: R) -> bool:
         k = self._index.get(rec.key)
         return k is not None and k < self._committed[1]
 
-    def write(self, rec: IterationRecord) -> None:
+    def write(self, rec: R) -> None:
         if self.has(rec):
             return
         offset, count = self._committed
@@ -82,3 +95,7 @@ class RecordSink:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
+
+
+# a strategy's iteration records (the sink's first use)
+RecordSink = Sink[IterationRecord]
