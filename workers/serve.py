@@ -1,6 +1,6 @@
 """Serve mode (orch load): load once, then one request per `request` line from the parent,
 until it closes the pipe (protocol version 3). `restart` resets the conversation after each
-request and unloads at the end; `fresh-process` serves one request and exits (the parent
+request and unloads at the end of input (no `after_unload` mark: the pipe is closed); `fresh-process` serves one request and exits (the parent
 starts the next process), which is that strategy's unload."""
 
 from __future__ import annotations
@@ -24,5 +24,5 @@ def run(s: Session, strategy: str) -> None:
         if strategy == "fresh-process":
             return  # process exit is the unload
         s.engine.restart()
-    if strategy == "restart":
-        s.unload(s.last[0] if s.last else 0, model)
+    # end of input: unload without a mark (the parent has closed the pipe an ack would come on)
+    s.engine.unload()
