@@ -171,7 +171,10 @@ def load(**kw):
         if kw["concurrency"] is not None and kw["concurrency"] >= 1:
             levels = [ClosedLoop(kw["concurrency"])]
         elif rates and all(r > 0 for r in rates):
-            levels = [OpenLoop(kw["arrival"], r, kw["burstiness"] or 1.0, kw["seed"] or 0) for r in rates]
+            # each level its own draw (seed + level): one bursty draw would skew every level alike
+            levels = [
+                OpenLoop(kw["arrival"], r, kw["burstiness"] or 1.0, (kw["seed"] or 0) + k) for k, r in enumerate(rates)
+            ]
     except ValueError as exc:
         problems.append(str(exc))
     try:
