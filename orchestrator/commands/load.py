@@ -184,9 +184,15 @@ def load(**kw):
         slo = Slo()
     engine = kw["engine"] or "calibration"
     if engine == "chatllm":
+        from orchestrator.engines.chatllm.paths import resolve
+
         options = {CHATLLM_KEYS[k]: kw[k] for k in CHATLLM_KEYS if kw.get(k) not in (None, ())}
+        paths = resolve(options.pop("chatllm_dir", None), options.pop("main", None), options.pop("lib", None))
+        options.update(chatllm_dir=paths.root, main=paths.main, lib=paths.lib)
         if kw["language"]:
             options["language"] = kw["language"]
+        else:  # Qwen3-ASR may answer `language None` and no text without one
+            problems.append("--engine chatllm needs --language (e.g. English, Chinese)")
         if not kw["model"]:
             problems.append("--engine chatllm needs --model FILE")
         elif not Path(kw["model"]).is_file():

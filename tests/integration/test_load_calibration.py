@@ -73,7 +73,7 @@ def _check_level(result, level: int, rate: float, servers: int) -> str:
     services = [(r["freed"] - r["dispatched"]) for r in recs]
     measured = [r["queue_wait_ms"] / 1000 for r in recs]
     replay = replay_waits(sent, services, servers)
-    gap = statistics.fmean(abs(a - b) for a, b in zip(measured, replay))
+    gap = statistics.fmean(abs(a - b) for a, b in zip(measured, replay, strict=True))
     assert gap <= 0.002 + 0.05 * statistics.fmean(replay), (gap, statistics.fmean(replay))
 
     sims = _simulated_means(rate, services, servers, N)

@@ -41,7 +41,7 @@ def test_gaps_have_the_distributions_mean_and_spread(kind, burstiness):
     rate, n = 20.0, 20_000
     arrivals = OpenLoop(kind, rate, burstiness=burstiness, seed=11)
     offsets = arrivals.offsets(count=n + 1)
-    gaps = [b - a for a, b in zip(offsets, offsets[1:])]
+    gaps = [b - a for a, b in zip(offsets, offsets[1:], strict=False)]
     mean_gap, cv2 = 1 / rate, arrivals.gap_cv2  # gamma(k, 1/(rate k)): mean 1/rate, CV^2 = 1/k
     sd_of_mean = math.sqrt(cv2) * mean_gap / math.sqrt(n)
     assert abs(statistics.fmean(gaps) - mean_gap) <= 4 * sd_of_mean

@@ -107,7 +107,7 @@ def test_a_stable_mdl_queue_is_not_called_saturated_and_an_overloaded_one_is():
     for rate, want in ((14.0, False), (30.0, True)):  # service 50 ms: rho 0.7, 1.5
         arr = OL("poisson", rate, seed=2).offsets(count=300)
         waits = replay_waits(arr, [0.05] * 300)
-        recs = [rec(k, a, wait=w, service=0.05) for k, (a, w) in enumerate(zip(arr, waits))]
+        recs = [rec(k, a, wait=w, service=0.05) for k, (a, w) in enumerate(zip(arr, waits, strict=True))]
         assert saturation(recs).saturated is want
 
 
