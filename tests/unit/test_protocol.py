@@ -109,3 +109,36 @@ def test_bad_events_name_worker_and_event(line, words):
         protocol.decode(line, "restart#1")
     assert str(err.value).startswith("worker restart#1: ")
     assert words in str(err.value)
+
+
+def test_a_serve_request_round_trips_and_is_only_a_parent_message():
+    req = protocol.ServeRequest(i=7, audio="/a.wav")
+    line = protocol.encode(req)
+    assert line == b'{"v": 3, "type": "request", "i": 7, "audio": "/a.wav"}\n'
+    assert protocol.decode(line, "parent", protocol.PARENT_TYPES) == req
+    with pytest.raises(protocol.ProtocolError, match="unexpected event type 'request'"):
+        protocol.decode(line, "w#1")  # a worker never sends one
+
+
+def test_the_worker_splits_an_ack_and_a_request_read_together():
+    import os
+
+    from workers.channel import Channel
+
+    ev_r, ev_w = os.pipe()
+    ack_r, ack_w = os.pipe()
+    os.write(ack_w, protocol.ACK + protocol.encode(protocol.ServeRequest(i=1, audio=None)))
+    os.close(ack_w)
+    ch = Channel(ev_w, ack_r)
+    ch.phase("after_load", 0)  # reads the ack alone
+    assert ch.next_request() == protocol.ServeRequest(i=1, audio=None)
+    assert ch.next_request() is None  # the parent closed the pipe
+    for fd in (ev_r, ev_w, ack_r):
+        os.close(fd)
+
+
+def test_load_offers_the_strategies_a_worker_can_serve():
+    from orchestrator.commands.load import SERVE_STRATEGIES
+    from workers import serve
+
+    assert SERVE_STRATEGIES == serve.SERVE_STRATEGIES
