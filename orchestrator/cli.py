@@ -32,6 +32,10 @@ COMMANDS = {
         "A/B: the same plan on two sides (--a, --b), alternating strategy by strategy, --rounds times; "
         "B − A per figure with a 95% CI and a verdict (fixed, still grows, regressed, improved, no difference).",
     ),
+    "load": (
+        "orchestrator.commands.load:load",
+        "Put an engine x strategy under load as a small service and measure what its users see.",
+    ),
     "selftest": (
         "orchestrator.studies.selftest:selftest",
         "Calibration engine through every strategy with known leaks and timings: injected vs. measured, "

@@ -73,15 +73,17 @@ class Session:
                 self._trim_noted = True
         self.ch.phase("after_unload", i, model)
 
-    def request_for(self, i: int) -> Request:
+    def request_for(self, i: int, audio: str | None = None) -> Request:
         """Request i's input: the config's `audio` and `transcript` for every request, or,
         with `inputs` (one entry per request: `orch transcribe`), entry i - 1's `audio` and
         its words to align, `transcript` or `transcript_file` (read now: the parent writes
-        it while this worker waits at the request's `before_infer` mark)."""
+        it while this worker waits at the request's `before_infer` mark). `audio`: the file
+        a serve-mode request names (orch load), instead of the config's."""
         cfg = self.config
         inputs = cfg.get("inputs")
         if not inputs:
-            return Request(i=i, audio=cfg.get("audio"), transcript=cfg.get("transcript"), language=cfg.get("language"))
+            audio = audio if audio is not None else cfg.get("audio")
+            return Request(i=i, audio=audio, transcript=cfg.get("transcript"), language=cfg.get("language"))
         item = inputs[i - 1]
         transcript = item.get("transcript")
         if item.get("transcript_file"):
@@ -89,8 +91,10 @@ class Session:
                 transcript = f.read().strip()
         return Request(i=i, audio=item["audio"], transcript=transcript, language=cfg.get("language"))
 
-    def request(self, i: int, model: str | None) -> None:
-        """Send one request, stream its chunks, mark `after_infer`, report the iteration."""
+    def request(self, i: int, model: str | None, audio: str | None = None, marks: bool = True) -> None:
+        """Send one request, stream its chunks, mark `after_infer`, report the iteration.
+        `audio`: this request's file (serve mode; default the config's). `marks=False`: no
+        before_infer/after_infer pause (serve mode: nothing pauses a request under load)."""
         self.last = (i, model)
         first: list[float] = []
         first_usage: list[resource.struct_rusage] = []
@@ -105,14 +109,16 @@ class Session:
             count += 1
             self.ch.send(protocol.Token(i=i, text=text, t=t))
 
-        self.ch.phase("before_infer", i, model)
-        req = self.request_for(i)  # after the mark: a transcript file is written while we wait there
+        if marks:
+            self.ch.phase("before_infer", i, model)
+        req = self.request_for(i, audio)  # after the mark: a transcript file is written while we wait there
         self.ch.send(protocol.IterationStart(i=i, t=time.monotonic()))
         usage = resource.getrusage(resource.RUSAGE_SELF)
         t_request = time.monotonic()
         text = self.engine.transcribe(req, on_chunk)
         t_end = time.monotonic()
-        self.ch.phase("after_infer", i, model)
+        if marks:
+            self.ch.phase("after_infer", i, model)
         clean = self.engine.clean_text(text)
         extra = {"raw_output": text[-2000:]} if clean != text else {}
         phases = getattr(self.engine, "ttft_phases", None)  # engines that can break TTFT up

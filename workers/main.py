@@ -19,7 +19,7 @@ import os
 import sys
 import traceback
 
-from workers import engine_program, fresh_process, protocol, recreate, restart
+from workers import engine_program, fresh_process, protocol, recreate, restart, serve
 from workers.channel import Channel
 from workers.engines.base import EngineError
 from workers.loop import Session
@@ -59,7 +59,10 @@ def main(argv=None) -> int:
         engine = make_engine(cfg["engine_class"], options)
         ch.send(protocol.Ready(pid=os.getpid(), engine=engine.info()))
         session = Session(ch, engine, cfg)
-        STRATEGIES[cfg["strategy"]](session, cfg.get("first_i", 1), cfg["iters"])
+        if cfg.get("serve"):  # orch load: requests come from the parent (protocol v3)
+            serve.run(session, cfg["strategy"])
+        else:
+            STRATEGIES[cfg["strategy"]](session, cfg.get("first_i", 1), cfg["iters"])
         session.idle()
         ch.send(protocol.Done(notes=tuple(session.notes)))
         return 0

@@ -1,4 +1,4 @@
-"""The worker protocol, version 2: the only contract between a worker and the parent.
+"""The worker protocol, version 3: the only contract between a worker and the parent.
 
 Transport: two pipes given to the worker at start (`--event-fd`, `--ack-fd`). The worker
 writes one JSON object per line to the event pipe; the parent writes one line `ack` to the
@@ -33,6 +33,16 @@ Events (worker -> parent):
   strings): what the worker saw go wrong after the work was measured (an engine program
   that would not exit, say); the parent adds them to the strategy's teardown notes.
 Parent -> worker: `ack` (one line per phase event).
+
+Serve mode (version 3, additive): a worker whose config has `serve: true` (orch load) loads
+once, then runs one request per `request` line the parent writes on the same pipe as the
+acks, and reports each with the events above, keyed by the request's `i` (iteration_start,
+token..., iteration_done; no before_infer/after_infer marks: nothing pauses a request under
+load). The parent writes a request only to an idle worker (after `after_load`, or after the
+last request's iteration_done), so a request line never interleaves with an ack. End of
+input (the parent closes the pipe) ends the serving: the worker unloads and sends `done`.
+Under `fresh-process` a serving worker runs one request and exits.
+Parent -> worker in serve mode: request {i, audio}: `audio` a file path or null.
 """
 
 from __future__ import annotations
@@ -44,7 +54,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
-VERSION = 2
+VERSION = 3
 
 PHASES = ("before_load", "after_load", "before_infer", "after_infer", "after_unload", "after_idle")
 
@@ -113,23 +123,34 @@ class Done:
     notes: tuple[str, ...] = field(default=())  # optional on the wire: left out when empty
 
 
+@dataclass(frozen=True)
+class ServeRequest:
+    """Parent -> worker (serve mode): run one request on this audio file."""
+
+    TYPE: ClassVar[str] = "request"
+    i: int
+    audio: str | None
+
+
 Event = Ready | Phase | IterationStart | Token | IterationDone | Error | Done
 
 EVENT_TYPES: dict[str, type] = {cls.TYPE: cls for cls in typing.get_args(Event)}
+# what the parent sends in serve mode (a worker decodes these with `decode(..., PARENT_TYPES)`)
+PARENT_TYPES: dict[str, type] = {ServeRequest.TYPE: ServeRequest}
 # per type: its fields and their types (the dataclasses' annotations, evaluated once)
-_HINTS = {name: typing.get_type_hints(cls) for name, cls in EVENT_TYPES.items()}
+_HINTS = {name: typing.get_type_hints(cls) for name, cls in {**EVENT_TYPES, **PARENT_TYPES}.items()}
 
 
 def required_fields(type_: str) -> tuple[str, ...]:
     """The fields an event of `type_` must carry on the wire (those without a default)."""
     return tuple(
         f.name
-        for f in dataclasses.fields(EVENT_TYPES[type_])
+        for f in dataclasses.fields({**EVENT_TYPES, **PARENT_TYPES}[type_])
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     )
 
 
-def encode(event: Event) -> bytes:
+def encode(event: Event | ServeRequest) -> bytes:
     """One event as its line on the wire (JSON, newline-terminated)."""
     fields = {}
     for f in dataclasses.fields(event):
@@ -140,8 +161,9 @@ def encode(event: Event) -> bytes:
     return (json.dumps({"v": VERSION, "type": event.TYPE, **fields}, ensure_ascii=False) + "\n").encode()
 
 
-def decode(line: bytes, worker: str) -> Event:
-    """Parse and validate one event line from `worker` (a name used in error messages).
+def decode(line: bytes, worker: str, kinds: dict[str, type] = EVENT_TYPES) -> Any:
+    """Parse and validate one event line from `worker` (a name used in error messages); the
+    worker reads the parent's serve-mode lines with `kinds=PARENT_TYPES`.
     Fields a type does not define are ignored (a newer worker may send more)."""
     shown = line[:200].decode("utf-8", "replace").rstrip()
     try:
@@ -155,7 +177,7 @@ def decode(line: bytes, worker: str) -> Event:
             f"worker {worker}: event speaks protocol version {event.get('v')!r}, the parent speaks {VERSION}: {shown!r}"
         )
     kind = event.get("type")
-    if kind not in EVENT_TYPES:
+    if kind not in kinds:
         raise ProtocolError(f"worker {worker}: unexpected event type {kind!r}: {shown!r}")
     missing = [f for f in required_fields(kind) if f not in event]
     if missing:
@@ -171,7 +193,7 @@ def decode(line: bytes, worker: str) -> Event:
         values[name] = tuple(event[name]) if isinstance(event[name], list) else event[name]
     if kind == "phase" and values["name"] not in PHASES:
         raise ProtocolError(f"worker {worker}: unknown phase {values['name']!r}: {shown!r}")
-    return EVENT_TYPES[kind](**values)
+    return kinds[kind](**values)
 
 
 def _fits(hint: Any, value: Any) -> bool:

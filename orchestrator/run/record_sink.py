@@ -21,17 +21,19 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 
-class Record(Protocol):
+class SinkRecord(Protocol):
+    """What the sink writes: a record with a unique key and its JSON form (an iteration's
+    IterationRecord; orch load's RequestRecord)."""
+
     @property
     def key(self) -> Hashable: ...
-
     def to_json(self) -> dict[str, Any]: ...
 
 
-R = TypeVar("R", bound=Record)
+R = TypeVar("R", bound=SinkRecord)
 
 
-class RecordSink(Generic[R]):
+class Sink(Generic[R]):
     def __init__(self, path: Path, progress: Callable[[R], None] | None = None):
         self.path = Path(path)
         self.progress = progress
@@ -94,3 +96,7 @@ class RecordSink(Generic[R]):
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
+
+
+# a strategy's iteration records (the sink's first use)
+RecordSink = Sink  # the name the run (and orch transcribe) knows it by

@@ -100,6 +100,21 @@ class WorkerProcess:
         except BrokenPipeError:
             pass  # the worker died while paused; its exit is read next
 
+    def send_request(self, request: protocol.ServeRequest) -> None:
+        """Serve mode: one request line (a worker that died meanwhile is read as exited next)."""
+        data = protocol.encode(request)
+        try:
+            while data:
+                data = data[os.write(self._acks, data) :]
+        except BrokenPipeError:
+            pass
+
+    def end_input(self) -> None:
+        """Serve mode: no more requests (the worker unloads, sends `done` and exits)."""
+        if self._acks >= 0:
+            os.close(self._acks)
+            self._acks = -1
+
     def wait_exit(self, timeout: float) -> int | None:
         try:
             return self.proc.wait(timeout=timeout)
@@ -131,6 +146,8 @@ class WorkerProcess:
 
     def close(self) -> None:
         for fd in (self._events, self._acks):
+            if fd < 0:
+                continue
             try:
                 os.close(fd)
             except OSError:

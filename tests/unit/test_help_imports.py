@@ -16,7 +16,7 @@ HEAVY = ("numpy", "scipy", "matplotlib", "sqlalchemy", "opencc", "jiwer", "ruptu
 
 # every command's --help but selftest's (selftest.py imports the runner at its top)
 @pytest.mark.parametrize("argv", [[], ["--help"]] + [
-    [name, "--help"] for name in ("run", "compare", "ab", "itn", "score", "history", "report", "soak", "doctor",
+    [name, "--help"] for name in ("run", "compare", "load", "ab", "itn", "score", "history", "report", "soak", "doctor",
                                   "make-test-models", "reproduce", "attribute", "retention", "transcribe")])
 def test_help_imports_nothing_heavy(argv, tmp_path):
     code = (

@@ -47,36 +47,36 @@ def test_round_trip(event):
 def test_the_wire_format_is_version_2s():
     """The same JSON as before events were typed: v, type, then the fields by name."""
     assert json.loads(protocol.encode(protocol.Token(i=3, text="你好", t=1.5))) == {
-        "v": 2,
+        "v": 3,
         "type": "token",
         "i": 3,
         "text": "你好",
         "t": 1.5,
     }
     assert protocol.encode(protocol.Token(i=3, text="你好", t=1.5)) == (
-        '{"v": 2, "type": "token", "i": 3, "text": "你好", "t": 1.5}\n'.encode()
+        '{"v": 3, "type": "token", "i": 3, "text": "你好", "t": 1.5}\n'.encode()
     )
-    assert protocol.VERSION == 2
+    assert protocol.VERSION == 3
 
 
 def test_done_may_carry_teardown_notes():
     """Version 1 stays: `notes` is optional, a worker without it still speaks the protocol."""
     assert protocol.required_fields("done") == ()
-    assert protocol.encode(protocol.Done()) == b'{"v": 2, "type": "done"}\n'
-    ev = protocol.decode(b'{"v": 2, "type": "done", "notes": ["the engine program did not exit"]}', "w#1")
+    assert protocol.encode(protocol.Done()) == b'{"v": 3, "type": "done"}\n'
+    ev = protocol.decode(b'{"v": 3, "type": "done", "notes": ["the engine program did not exit"]}', "w#1")
     assert ev == protocol.Done(notes=("the engine program did not exit",))
-    assert protocol.decode(b'{"v": 2, "type": "done"}', "w#1") == protocol.Done()
+    assert protocol.decode(b'{"v": 3, "type": "done"}', "w#1") == protocol.Done()
 
 
 def test_fields_a_type_does_not_define_are_ignored():
-    ev = protocol.decode(b'{"v": 2, "type": "iteration_start", "i": 1, "t": 2, "cpu": 7}', "w#1")
+    ev = protocol.decode(b'{"v": 3, "type": "iteration_start", "i": 1, "t": 2, "cpu": 7}', "w#1")
     assert ev == protocol.IterationStart(i=1, t=2)
 
 
 def test_an_integer_stands_for_a_float_but_a_bool_for_nothing():
-    assert protocol.decode(b'{"v": 2, "type": "token", "i": 1, "text": "a", "t": 3}', "w").t == 3
+    assert protocol.decode(b'{"v": 3, "type": "token", "i": 1, "text": "a", "t": 3}', "w").t == 3
     with pytest.raises(protocol.ProtocolError, match="i is not int"):
-        protocol.decode(b'{"v": 2, "type": "token", "i": true, "text": "a", "t": 3}', "w")
+        protocol.decode(b'{"v": 3, "type": "token", "i": true, "text": "a", "t": 3}', "w")
 
 
 def test_events_are_frozen():
@@ -90,15 +90,15 @@ def test_events_are_frozen():
         (b"not json", "not JSON"),
         (b"[1, 2]", "not an object"),
         (b'{"v": 99, "type": "done"}', "protocol version 99"),
-        (b'{"v": 2, "type": "dance"}', "unexpected event type 'dance'"),
-        (b'{"v": 2, "type": "token", "i": 1}', "lacks text, t"),
-        (b'{"v": 2, "type": "phase", "name": "after_lunch", "i": 1, "model": null}', "unknown phase"),
-        (b'{"v": 2, "type": "token", "i": "1", "text": "a", "t": 1.0}', "event 'token': i is not int ('1')"),
-        (b'{"v": 2, "type": "phase", "name": "after_load", "i": 1, "model": 5}', "model is not str | None (5)"),
-        (b'{"v": 2, "type": "ready", "pid": 1, "engine": []}', "engine is not dict[str, Any] ([])"),
-        (b'{"v": 2, "type": "done", "notes": "x"}', "notes is not a list of str ('x')"),
+        (b'{"v": 3, "type": "dance"}', "unexpected event type 'dance'"),
+        (b'{"v": 3, "type": "token", "i": 1}', "lacks text, t"),
+        (b'{"v": 3, "type": "phase", "name": "after_lunch", "i": 1, "model": null}', "unknown phase"),
+        (b'{"v": 3, "type": "token", "i": "1", "text": "a", "t": 1.0}', "event 'token': i is not int ('1')"),
+        (b'{"v": 3, "type": "phase", "name": "after_load", "i": 1, "model": 5}', "model is not str | None (5)"),
+        (b'{"v": 3, "type": "ready", "pid": 1, "engine": []}', "engine is not dict[str, Any] ([])"),
+        (b'{"v": 3, "type": "done", "notes": "x"}', "notes is not a list of str ('x')"),
         (
-            b'{"v": 2, "type": "iteration_done", "i": 1, "text": "a", "tokens": 1, "t_request": 1.0, '
+            b'{"v": 3, "type": "iteration_done", "i": 1, "text": "a", "tokens": 1, "t_request": 1.0, '
             b'"t_first": "soon", "t_end": 2.0, "model": null, "load_ms": null, "extra": {}}',
             "t_first is not float | None ('soon')",
         ),
@@ -109,3 +109,36 @@ def test_bad_events_name_worker_and_event(line, words):
         protocol.decode(line, "restart#1")
     assert str(err.value).startswith("worker restart#1: ")
     assert words in str(err.value)
+
+
+def test_a_serve_request_round_trips_and_is_only_a_parent_message():
+    req = protocol.ServeRequest(i=7, audio="/a.wav")
+    line = protocol.encode(req)
+    assert line == b'{"v": 3, "type": "request", "i": 7, "audio": "/a.wav"}\n'
+    assert protocol.decode(line, "parent", protocol.PARENT_TYPES) == req
+    with pytest.raises(protocol.ProtocolError, match="unexpected event type 'request'"):
+        protocol.decode(line, "w#1")  # a worker never sends one
+
+
+def test_the_worker_splits_an_ack_and_a_request_read_together():
+    import os
+
+    from workers.channel import Channel
+
+    ev_r, ev_w = os.pipe()
+    ack_r, ack_w = os.pipe()
+    os.write(ack_w, protocol.ACK + protocol.encode(protocol.ServeRequest(i=1, audio=None)))
+    os.close(ack_w)
+    ch = Channel(ev_w, ack_r)
+    ch.phase("after_load", 0)  # reads the ack alone
+    assert ch.next_request() == protocol.ServeRequest(i=1, audio=None)
+    assert ch.next_request() is None  # the parent closed the pipe
+    for fd in (ev_r, ev_w, ack_r):
+        os.close(fd)
+
+
+def test_load_offers_the_strategies_a_worker_can_serve():
+    from orchestrator.commands.load import SERVE_STRATEGIES
+    from workers import serve
+
+    assert SERVE_STRATEGIES == serve.SERVE_STRATEGIES

@@ -1,0 +1,275 @@
+"""Put an engine x strategy under load as a small service and measure what its users see.
+
+N long-lived workers pull requests from one queue; requests arrive at a rate (constant,
+poisson, gamma) or a concurrency. Per level: latency percentiles, throughput, goodput under
+an SLO, saturation, memory per 1000 requests (docs/load.md). Every request is written to
+<out>/load-<time>/requests.jsonl as it ends.
+
+Exit codes: 0 every request ok, 1 a request failed or timed out (or the pool's memory guard
+stopped it), 2 could not start (bad option, missing input), 130 Ctrl-C (every finished
+request is written first, and the result JSON with `interrupted: true`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from orchestrator.commands import startup_problems
+from orchestrator.commands.run import engine_option_decorators
+from orchestrator.commands.startup_problems import option
+from orchestrator.engines import fields
+from orchestrator.engines import registry as engine_registry
+from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart, OrchError
+
+AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a")
+SERVE_STRATEGIES = ("restart", "fresh-process")  # workers/serve.py's
+
+
+def _floats(text: str, what: str, problems: list[str]) -> list[float]:
+    out = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            problems.append(f"{what}: {part!r} is not a number")
+            continue
+        if not value > 0:
+            problems.append(f"{what}: {part} must be > 0")
+        out.append(value)
+    return out
+
+
+def _audio_files(given: str | None, problems: list[str]) -> list[tuple[str | None, float | None]]:
+    from orchestrator.run.audio import AudioError, audio_seconds
+
+    if not given:
+        return [(None, None)]
+    path = Path(given)
+    files = sorted(str(p) for p in path.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES) if path.is_dir() else [given]
+    if not files:
+        problems.append(f"--audio {given}: a folder with no audio files ({', '.join(AUDIO_SUFFIXES)})")
+    out: list[tuple[str | None, float | None]] = []
+    for f in files:
+        try:
+            out.append((f, audio_seconds(f)))
+        except AudioError as exc:
+            problems.append(f"--audio: {exc}")
+    return out
+
+
+def _table(result) -> str:
+    head = (
+        f"{'level':<22} {'sent':>5} {'ok':>5} {'fail':>4} {'t/o':>4} {'drop':>4} {'canc':>4} {'req/s':>6} "
+        f"{'good/s':>6} {'wait p50':>8} {'ttft p50':>8} {'ttft p99':>8} {'lat p99':>8} {'rtf p99':>7} "
+        f"{'late p99':>8}  saturated"
+    )
+    rows = [head]
+
+    def ms(p, attr="p50"):
+        return f"{getattr(p, attr):8.1f}" if p else f"{'-':>8}"
+
+    for lv in result.levels:
+        lat = lv.latencies
+        good = f"{lv.goodput_rps:6.2f}" if lv.goodput_rps is not None else f"{'-':>6}"
+        rtf = f"{lat.rtf.p99:7.3f}" if lat.rtf else f"{'-':>7}"
+        sat = "yes" if lv.saturation.saturated else "no"
+        valid = "" if lv.valid else f"  INVALID: {lv.invalid_reason}"
+        rows.append(
+            f"{lv.arrivals:<22} {lv.sent:>5} {lv.ok:>5} {lv.failed:>4} {lv.timed_out:>4} {lv.dropped:>4} "
+            f"{lv.cancelled:>4} {lv.throughput_rps:6.2f} {good} {ms(lat.queue_wait_ms)} {ms(lat.ttft_ms)} "
+            f"{ms(lat.ttft_ms, 'p99')} {ms(lat.latency_ms, 'p99')} {rtf} {ms(lv.lateness_ms, 'p99')}  "
+            f"{sat}{valid}"
+        )
+        for m in lv.memory:
+            rows.append(
+                f"  memory {m.who}: {m.mb_per_1000:+.2f} MB per 1000 requests "
+                f"(95% CI {m.ci[0]:+.2f}..{m.ci[1]:+.2f}; {m.requests} requests, {m.samples} samples)"
+            )
+        if lv.saturation.saturated:
+            rows.append(f"  saturated: {lv.saturation.why}")
+    return "\n".join(rows)
+
+
+def _decorate(f):
+    for deco in reversed(
+        [
+            option("--engine", type=click.Choice(("calibration", "chatllm")), default="calibration", show_default=True),
+            option("--model", help="Model file (chatllm) or label NAME[:MB] (calibration)."),
+            option("--audio", metavar="FILE|DIR", help="Audio file, or a folder: each request picks one (seeded)."),
+            option("--language", help="Language to ask for (chatllm: e.g. Chinese, English)."),
+            option(
+                "--strategy",
+                type=click.Choice(SERVE_STRATEGIES),
+                default="restart",
+                show_default=True,
+                help="restart: long-lived workers; fresh-process: a new process per request.",
+            ),
+            option("--workers", type=int, default=1, show_default=True, help="Worker processes (each its own engine)."),
+            option("--rate", type=float, help="Open loop: requests per second."),
+            option("--rates", help="Open loop, one level per rate: a,b,c (requests per second)."),
+            option("--concurrency", type=int, help="Closed loop: requests kept in flight."),
+            option(
+                "--arrival", type=click.Choice(("constant", "poisson", "gamma")), default="poisson", show_default=True
+            ),
+            option("--burstiness", type=float, default=1.0, show_default=True, help="gamma's shape (1: poisson)."),
+            option("--requests", type=int, help="Requests per level (default 100 unless --duration)."),
+            option("--duration", type=float, help="Seconds per level (instead of --requests)."),
+            option("--warmup-requests", type=int, default=0, show_default=True, help="Unmeasured requests first."),
+            option("--slo", help="Goodput bounds, e.g. ttft_ms=1000,rtf=0.5 (also latency_ms, itl_ms, queue_wait_ms)."),
+            option("--seed", type=int, default=0, show_default=True, help="Arrival times and audio choice."),
+            option("--request-timeout", type=float, default=120.0, show_default=True, help="Seconds per request."),
+            option("--max-queue", type=int, default=10_000, show_default=True, help="Queue bound; over it: dropped."),
+            option(
+                "--max-lateness-ms",
+                type=float,
+                default=10.0,
+                show_default=True,
+                help="A level whose generator was later than this at p99 is marked invalid.",
+            ),
+            option("--sample-hz", type=float, default=10.0, show_default=True, help="Memory sampling per worker."),
+            option("--max-rss-mb", type=float, help="Memory guard over the pool (sum of every worker tree)."),
+            option("--json", "json_path", metavar="PATH", help="Write the result JSON here too."),
+            option("--out", metavar="DIR", default="orch-results", show_default=True, help="Folder for the run."),
+            *engine_option_decorators(),
+        ]
+    ):
+        f = deco(f)
+    return f
+
+
+@click.command("load")
+@_decorate
+def load(**kw):
+    """Put an engine x strategy under load as a small service and measure what its users see."""
+    from orchestrator.engines import options as eo
+    from orchestrator.load.arrivals import ClosedLoop, OpenLoop
+    from orchestrator.load.levels import Slo
+
+    problems = startup_problems.take()
+    modes = [k for k in ("rate", "rates", "concurrency") if kw[k] is not None]
+    if len(modes) != 1:
+        problems.append("give one of --rate, --rates, --concurrency")
+    if kw["requests"] is not None and kw["duration"] is not None:
+        problems.append("give --requests or --duration, not both")
+    count = kw["requests"] if kw["requests"] is not None else (None if kw["duration"] is not None else 100)
+    for name in ("workers", "requests", "concurrency", "max_queue"):
+        if kw[name] is not None and kw[name] < 1:
+            problems.append(f"--{name.replace('_', '-')} must be >= 1 (got {kw[name]})")
+    for name in ("duration", "burstiness", "request_timeout", "max_lateness_ms", "max_rss_mb"):
+        if kw[name] is not None and not kw[name] > 0:
+            problems.append(f"--{name.replace('_', '-')} must be > 0 (got {kw[name]:g})")
+    if (kw["warmup_requests"] or 0) < 0:
+        problems.append("--warmup-requests must be >= 0")
+    rates = []
+    if kw["rate"] is not None:
+        rates = _floats(str(kw["rate"]), "--rate", problems)
+    elif kw["rates"]:
+        rates = _floats(kw["rates"], "--rates", problems)
+    levels: list = []
+    try:
+        if kw["concurrency"] is not None and kw["concurrency"] >= 1:
+            levels = [ClosedLoop(kw["concurrency"])]
+        elif rates and all(r > 0 for r in rates):
+            # each level its own draw (seed + level): one bursty draw would skew every level alike
+            levels = [
+                OpenLoop(kw["arrival"], r, kw["burstiness"] or 1.0, (kw["seed"] or 0) + k) for k, r in enumerate(rates)
+            ]
+    except ValueError as exc:
+        problems.append(str(exc))
+    try:
+        slo = Slo.parse(kw["slo"])
+    except ValueError as exc:
+        problems.append(f"--slo: {exc}")
+        slo = Slo()
+    engine = kw["engine"] or "calibration"
+    spec = engine_registry.REGISTRY.get(engine)
+    options = fields.from_cli(spec.options, kw) if spec else {}  # as `orch run` reads them
+    if engine == "chatllm":
+        from orchestrator.engines.chatllm.paths import resolve
+
+        paths = resolve(options.pop("chatllm_dir", None), options.pop("main", None), options.pop("lib", None))
+        options.update(chatllm_dir=paths.root, main=paths.main, lib=paths.lib)
+        if kw["language"]:
+            options["language"] = kw["language"]
+        else:  # Qwen3-ASR may answer `language None` and no text without one
+            problems.append("--engine chatllm needs --language (e.g. English, Chinese)")
+        if not kw["model"]:
+            problems.append("--engine chatllm needs --model FILE")
+        elif not Path(kw["model"]).is_file():
+            problems.append(f"--model {kw['model']}: no such file")
+    try:
+        engine_options = eo.from_mapping(engine, options)
+        problems += engine_options.problems()
+    except CannotStart as exc:
+        problems += exc.problems
+        engine_options = None
+    audio = _audio_files(kw["audio"], problems)
+    if engine == "chatllm" and audio == [(None, None)]:
+        problems.append("--engine chatllm needs --audio FILE|DIR")
+    if problems:
+        raise CannotStart(problems)
+    assert engine_options is not None
+    return _run(kw, engine, engine_options.to_worker(), levels, count, audio, slo)
+
+
+def _run(kw, engine, engine_options, levels, count, audio, slo) -> None:
+    import datetime
+
+    from orchestrator.load.pool import PoolConfig, StartFailed
+    from orchestrator.load.runner import LoadPlan, execute
+
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    run_dir = Path(kw["out"]) / f"load-{stamp}"
+    worker_config = {
+        "strategy": kw["strategy"],
+        "engine": engine,
+        "engine_class": engine_registry.get(engine).worker,
+        "engine_options": engine_options,
+        "models": [kw["model"]] if kw["model"] else [None],
+        "transcript": None,
+        "language": kw["language"],
+    }
+    plan = LoadPlan(
+        pool=PoolConfig(
+            worker_config=worker_config,
+            workers=kw["workers"],
+            log_dir=run_dir,
+            request_timeout=kw["request_timeout"],
+            sample_hz=kw["sample_hz"],
+            max_rss_mb=kw["max_rss_mb"],
+            max_queue=kw["max_queue"],
+        ),
+        levels=levels,
+        count=count,
+        duration=kw["duration"],
+        warmup=kw["warmup_requests"],
+        audio=audio,
+        slo=slo,
+        max_lateness_ms=kw["max_lateness_ms"],
+        seed=kw["seed"],
+        run_dir=run_dir,
+        json_path=Path(kw["json_path"]) if kw["json_path"] else None,
+    )
+    click.echo(f"orch load: {engine} x {kw['strategy']} x {kw['workers']} worker(s); requests in {run_dir}")
+
+    def progress(rec) -> None:
+        if sys.stdout.isatty():
+            click.echo(f"\r  request {rec.i} {rec.status}   ", nl=False)
+
+    try:
+        result = execute(plan, on_record=progress)
+    except StartFailed as exc:
+        raise OrchError(f"cannot start: {exc}") from None
+    except KeyboardInterrupt:
+        click.echo(f"\norch load: interrupted; every finished request is in {run_dir / 'requests.jsonl'}", err=True)
+        raise
+    click.echo(_table(result))
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    if result.error:
+        click.echo(f"orch: {result.error}", err=True)
+    bad = result.error or any(lv.failed or lv.timed_out for lv in result.levels)
+    sys.exit(EXIT_FAILED if bad else EXIT_OK)

@@ -1,0 +1,439 @@
+"""The service under load: N worker slots, one queue, a dispatcher, and the generator.
+
+Each slot is a thread that owns one long-lived worker process (serve mode, protocol v3):
+when its worker is idle it takes the next request from the ONE queue (first come, first
+served: the first idle worker gets it), stamps `dispatched`, writes the request line and
+reads the worker's events until `iteration_done`. That is the dispatcher: idle workers pull,
+so a request waits only while every worker is busy. While requests run the parent only
+stamps and reads; records go to a writer thread, which writes each once (the record sink).
+
+The generator is a thread that puts requests in the queue at their scheduled times (open
+loop), or keeps `concurrency` requests in flight (closed loop). Python's thread switch
+interval is lowered while a level runs (SWITCH_INTERVAL_S), so a thread holding the GIL
+delays the generator by at most that.
+
+Every worker's process tree is sampled from outside (orchestrator.run.sampler); a pool
+memory guard kills every worker when the pool's RSS + swap, confirmed by PSS + swap, goes
+over the limit. A worker that crashes, errs or times out is replaced by a new one (its
+request is `failed` or `timed_out`); under `fresh-process` every request gets a new one.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import queue
+import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from workers import protocol
+
+from orchestrator.load.arrivals import Arrivals, ClosedLoop
+from orchestrator.load.levels import RequestRecord, itl_ms
+from orchestrator.run.memory_guard import tree_pss_mb
+from orchestrator.run.sampler import Sample, Sampler
+from orchestrator.run.worker_process import WorkerExited, WorkerProcess, WorkerTimeout
+
+SWITCH_INTERVAL_S = 0.0005
+EXIT_WAIT_S = 10.0
+
+
+class StartFailed(Exception):
+    """A worker did not get to serving (load failed, crashed, timed out)."""
+
+
+@dataclass
+class PoolConfig:
+    worker_config: dict  # the worker's config without `serve` (runner.worker_config's form)
+    workers: int
+    log_dir: Path
+    request_timeout: float = 120.0
+    start_timeout: float = 300.0
+    sample_hz: float = 10.0
+    max_rss_mb: float | None = None
+    max_queue: int = 10_000
+    env: dict[str, str] | None = None
+
+
+class PoolGuard:
+    """The memory guard over the whole pool: the sum of every worker tree's latest RSS+swap;
+    over the limit, confirmed by the sum of PSS+swap, every worker's group is killed."""
+
+    def __init__(self, limit_mb: float, pids: Callable[[], list[int]], confirm=tree_pss_mb):
+        self.limit_mb = limit_mb
+        self.pids = pids
+        self.confirm = confirm
+        self.latest: dict[str, float] = {}
+        self.tripped_mb: float | None = None
+        self._lock = threading.Lock()
+
+    def hook(self, slot: str) -> Callable[[Sample], None]:
+        def on_sample(sample: Sample) -> None:
+            with self._lock:
+                self.latest[slot] = sample.rss_mb + (sample.swap_mb or 0.0)
+                if self.tripped_mb is not None or sum(self.latest.values()) <= self.limit_mb:
+                    return
+                pids = self.pids()
+                exact = sum(v for pid in pids if (v := self.confirm(pid)) is not None)
+                if exact <= self.limit_mb:
+                    return
+                self.tripped_mb = exact
+            for pid in pids:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+        return on_sample
+
+    def message(self) -> str:
+        return (
+            f"memory limit: the pool's process trees reached {self.tripped_mb:.0f} MB (PSS + swap), over the "
+            f"{self.limit_mb:.0f} MB limit (--max-rss-mb); every worker stopped"
+        )
+
+
+class Slot:
+    """One worker position: its process (replaced when it dies), sampler and completions."""
+
+    def __init__(self, pool: Pool, index: int):
+        self.pool = pool
+        self.name = f"w{index + 1}"
+        self.proc: WorkerProcess | None = None
+        self.started = 0
+        hook = pool.guard.hook(self.name) if pool.guard else None
+        self.sampler = Sampler(hz=pool.cfg.sample_hz, full_hz=0, on_sample=hook)
+        self.completions: list[float] = []  # parent time of every request this slot finished
+        self.thread = threading.Thread(target=self._serve_loop, name=f"orch-load-{self.name}", daemon=True)
+        self.dead: str | None = None  # why this slot stopped taking requests
+        self.engine_info: dict | None = None
+
+    # -- worker life
+    def start_worker(self) -> None:
+        cfg = self.pool.cfg
+        self.started += 1
+        config = {**cfg.worker_config, "serve": True}
+        log = cfg.log_dir / f"{self.name}.log"
+        proc = WorkerProcess(f"{self.name}#{self.started}", config, log, env=cfg.env)
+        self.proc = proc
+        self.sampler.watch(proc.pid)
+        deadline = time.monotonic() + cfg.start_timeout
+        try:
+            while True:
+                ev = proc.next_event(deadline)
+                if isinstance(ev, protocol.Ready):
+                    self.engine_info = ev.engine
+                elif isinstance(ev, protocol.Phase):
+                    self.sampler.mark()
+                    proc.ack()
+                    if ev.name == "after_load":
+                        return
+                elif isinstance(ev, protocol.Error):
+                    raise StartFailed(f"{ev.kind}: {ev.message}")
+        except (WorkerTimeout, WorkerExited, protocol.ProtocolError) as exc:
+            why = f"no sign of life for {cfg.start_timeout:g} s" if isinstance(exc, WorkerTimeout) else str(exc)
+            if isinstance(exc, WorkerExited):
+                why = proc.exit_description()[1]
+            self.drop_worker()
+            raise StartFailed(f"worker {self.name} did not start serving: {why}; log: {log}") from None
+        except StartFailed:
+            self.drop_worker()
+            raise
+
+    def drop_worker(self) -> None:
+        """Kill the worker's process group (it is dead, hung or done with)."""
+        if self.proc is not None:
+            self.sampler.unwatch()
+            self.proc.__exit__(None, None, None)
+            self.proc = None
+
+    def retire_worker(self) -> list[str]:
+        """End of input: the worker unloads and exits; what went wrong at exit, as notes."""
+        proc, notes = self.proc, list[str]()
+        if proc is None:
+            return notes
+        proc.end_input()
+        deadline = time.monotonic() + EXIT_WAIT_S
+        try:
+            while not isinstance(ev := proc.next_event(deadline), protocol.Done):
+                pass
+            notes += [f"{self.name}: {n}" for n in ev.notes]
+            if proc.wait_exit(EXIT_WAIT_S) is None:
+                notes.append(f"{self.name}: hung at exit after serving; killed")
+        except (WorkerTimeout, WorkerExited, protocol.ProtocolError) as exc:
+            notes.append(f"{self.name}: did not end cleanly ({type(exc).__name__}); killed")
+        self.drop_worker()
+        return notes
+
+    # -- serving
+    def _serve_loop(self) -> None:
+        pool = self.pool
+        while True:
+            rec = pool.take()
+            if rec is None:
+                return
+            if self.proc is None:
+                try:
+                    self.start_worker()
+                except StartFailed as exc:
+                    rec.status, rec.error = "failed", str(exc)
+                    self.dead = str(exc)
+                    pool.finished(rec)
+                    pool.slot_died(self)
+                    return
+            self.serve(rec)
+            pool.finished(rec)
+            if self.proc is not None and pool.cfg.worker_config["strategy"] == "fresh-process":
+                self.retire_worker()  # its one request served: the process exits
+            if self.proc is None and not pool.stopping:
+                try:
+                    self.start_worker()  # ready before the next request is taken
+                except StartFailed as exc:
+                    self.dead = str(exc)
+                    pool.slot_died(self)
+                    return
+
+    def serve(self, rec: RequestRecord) -> None:
+        proc = self.proc
+        assert proc is not None
+        rec.worker = self.name
+        rec.dispatched = time.monotonic()
+        proc.send_request(protocol.ServeRequest(i=rec.i, audio=rec.audio))
+        deadline = rec.dispatched + self.pool.cfg.request_timeout
+        token_times: list[float] = []
+        error: protocol.Error | None = None
+        try:
+            while True:
+                ev = proc.next_event(deadline)
+                if isinstance(ev, protocol.Token):
+                    token_times.append(ev.t)
+                elif isinstance(ev, protocol.IterationDone):
+                    if ev.i != rec.i:
+                        raise protocol.ProtocolError(f"worker {proc.name}: iteration_done for {ev.i} during {rec.i}")
+                    rec.freed = time.monotonic()
+                    rec.status = "ok"
+                    rec.t_request, rec.t_first, rec.t_end = ev.t_request, ev.t_first, ev.t_end
+                    rec.tokens, rec.text, rec.itl_ms = ev.tokens, ev.text, itl_ms(token_times)
+                    self.completions.append(rec.freed)
+                    return
+                elif isinstance(ev, protocol.Error):
+                    error = ev
+                elif isinstance(ev, protocol.Phase):
+                    proc.ack()
+        except WorkerTimeout:
+            rec.status = "timed_out"
+            rec.error = f"over the {self.pool.cfg.request_timeout:g} s request timeout; worker killed"
+        except WorkerExited:
+            rec.status = "failed"
+            how = f"{error.kind}: {error.message}" if error else proc.exit_description()[1]
+            rec.error = f"{how} during request {rec.i}"
+        except protocol.ProtocolError as exc:
+            rec.status, rec.error = "failed", str(exc)
+        rec.freed = time.monotonic()
+        self.drop_worker()
+        if self.pool.stopping:
+            rec.status, rec.error = "cancelled", "interrupted"
+
+
+class Pool:
+    def __init__(self, cfg: PoolConfig, write: Callable[[RequestRecord], None]):
+        self.cfg = cfg
+        self.guard = PoolGuard(cfg.max_rss_mb, self.pids) if cfg.max_rss_mb else None
+        self._write = write
+        self._queue: collections.deque[RequestRecord] = collections.deque()
+        self._cv = threading.Condition()
+        self._outstanding = 0  # submitted, not yet finished
+        self._permits: threading.Semaphore | None = None  # closed loop
+        self.stopping = False
+        self._closed = False
+        self.slots = [Slot(self, k) for k in range(cfg.workers)]
+        self.notes: list[str] = []
+        self._writer_q: queue.Queue[RequestRecord | None] = queue.Queue()
+        self._writer = threading.Thread(target=self._write_loop, name="orch-load-writer", daemon=True)
+
+    def pids(self) -> list[int]:
+        return [s.proc.pid for s in self.slots if s.proc is not None]
+
+    # -- life
+    def start(self) -> None:
+        """Start every worker (loads run side by side), then the slot threads."""
+        self._writer.start()
+        errors = []
+        for slot in self.slots:
+            try:
+                slot.start_worker()
+            except StartFailed as exc:
+                errors.append(str(exc))
+        if errors:
+            self.close()
+            raise StartFailed("; ".join(errors))
+        for slot in self.slots:
+            slot.thread.start()
+
+    def close(self) -> None:
+        """No more requests: workers retire; records still queued for writing are written."""
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+        for slot in self.slots:
+            if slot.thread.is_alive():
+                slot.thread.join(timeout=self.cfg.request_timeout + EXIT_WAIT_S)
+        for slot in self.slots:
+            self.notes += slot.retire_worker()
+            slot.sampler.stop()
+        self._writer_q.put(None)
+        if self._writer.is_alive():
+            self._writer.join()
+
+    def interrupt(self) -> None:
+        """Ctrl-C: queued requests become cancelled, running ones are killed (cancelled)."""
+        with self._cv:
+            self.stopping = True
+            cancelled = list(self._queue)
+            self._queue.clear()
+            self._cv.notify_all()
+        for rec in cancelled:
+            rec.status, rec.error = "cancelled", "interrupted while queued"
+            self.finished(rec)
+        for slot in self.slots:
+            proc = slot.proc
+            if proc is not None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+    # -- the queue
+    def submit(self, rec: RequestRecord) -> None:
+        with self._cv:
+            self._outstanding += 1
+            if len(self._queue) >= self.cfg.max_queue or self.stopping or self.alive == 0:
+                full = len(self._queue) >= self.cfg.max_queue
+                rec.status = "dropped" if full else "cancelled" if self.stopping else "failed"
+                rec.error = (
+                    f"the queue was full ({self.cfg.max_queue})"
+                    if full
+                    else "interrupted"
+                    if self.stopping
+                    else "no worker left"
+                )
+            else:
+                self._queue.append(rec)
+                self._cv.notify()
+                return
+        self.finished(rec)
+
+    def take(self) -> RequestRecord | None:
+        with self._cv:
+            while not self._queue:
+                if self._closed or self.stopping:
+                    return None
+                self._cv.wait()
+            return self._queue.popleft()
+
+    def finished(self, rec: RequestRecord) -> None:
+        self._writer_q.put(rec)
+        with self._cv:
+            self._outstanding -= 1
+            self._cv.notify_all()
+        if self._permits is not None and not rec.warmup:
+            self._permits.release()
+
+    @property
+    def alive(self) -> int:
+        return sum(s.dead is None for s in self.slots)
+
+    def slot_died(self, slot: Slot) -> None:
+        """A slot that cannot start a worker: with none left, what is queued fails."""
+        with self._cv:
+            if self.alive:
+                return
+            lost = list(self._queue)
+            self._queue.clear()
+        for rec in lost:
+            rec.status, rec.error = "failed", f"no worker left ({slot.dead})"
+            self.finished(rec)
+
+    def wait_idle(self, poll: float = 0.2) -> None:
+        """Until every submitted request has finished (wakes up to let Ctrl-C in)."""
+        with self._cv:
+            while self._outstanding:
+                self._cv.wait(poll)
+
+    def _write_loop(self) -> None:
+        while (rec := self._writer_q.get()) is not None:
+            self._write(rec)
+
+    # -- the generator
+    def run_level(
+        self,
+        level: int,
+        arrivals: Arrivals,
+        count: int | None,
+        duration: float | None,
+        warmup: int,
+        audio: list[tuple[str | None, float | None]],
+        next_i: Callable[[], int],
+        seed: int = 0,
+    ) -> None:
+        """Warm-up requests (one per idle worker, not measured), then the level's requests; returns
+        when every one has finished."""
+        pick = random.Random(seed + 1_000_003 * (level + 1))
+
+        def make(scheduled: float, sent: float, is_warmup: bool) -> RequestRecord:
+            path, seconds = audio[pick.randrange(len(audio))] if len(audio) > 1 else audio[0]
+            return RequestRecord(
+                i=next_i(), level=level, warmup=is_warmup, audio=path, audio_s=seconds, scheduled=scheduled, sent=sent
+            )
+
+        for _ in range(warmup):
+            now = time.monotonic()
+            self.submit(make(now, now, True))
+        self.wait_idle()
+        old_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
+        stop = threading.Event()
+        gen = threading.Thread(
+            target=self._generate, args=(arrivals, count, duration, make, stop), name="orch-load-generator", daemon=True
+        )
+        try:
+            gen.start()
+            while gen.is_alive():
+                gen.join(0.2)
+            self.wait_idle()
+        finally:
+            stop.set()
+            sys.setswitchinterval(old_interval)
+
+    def _generate(self, arrivals, count, duration, make, stop: threading.Event) -> None:
+        if isinstance(arrivals, ClosedLoop):
+            self._permits = threading.Semaphore(arrivals.concurrency)
+            t0 = time.monotonic()
+            sent = 0
+            while not stop.is_set() and not self.stopping:
+                if count is not None and sent >= count:
+                    break
+                if not self._permits.acquire(timeout=0.2):
+                    continue
+                now = time.monotonic()
+                if duration is not None and now - t0 >= duration:
+                    break
+                self.submit(make(now, now, False))
+                sent += 1
+            self._permits = None
+            return
+        t0 = time.monotonic() + 0.01  # a moment to get going: the first arrival is not late by birth
+        for offset in arrivals.offsets(count=count, duration=duration):
+            deadline = t0 + offset
+            while (delay := deadline - time.monotonic()) > 0:
+                if stop.wait(delay):  # sleeps to the deadline; wakes at once on Ctrl-C
+                    return
+            if self.stopping:
+                return
+            self.submit(make(deadline, time.monotonic(), False))
