@@ -14,7 +14,7 @@ import traceback
 import click
 
 from orchestrator import __version__
-from orchestrator.errors import EXIT_CANNOT_START, EXIT_FAILED, EXIT_INTERRUPTED, OrchError
+from orchestrator.errors import ExitCode, OrchError
 
 # command name -> ("module:attribute" of a click.Command, its one-line help as `orch --help`
 # lists it: the first sentence of its docstring, kept equal by tests/unit/test_cli_startup.py)
@@ -57,8 +57,8 @@ COMMANDS = {
         "Markdown/CSV tables; with no file option, print the comparison table.",
     ),
     "soak": (
-        "orchestrator.studies.soak:soak",
-        "Run a soak matrix, store it, compare with the baseline; exit 0 fine, 1 regression, 2 failed.",
+        "orchestrator.commands.soak:soak",
+        "Run a soak matrix, store it, compare with the baseline; exit 0 fine, 3 regression, 1 failed.",
     ),
     "doctor": (
         "orchestrator.commands.doctor:doctor",
@@ -132,11 +132,11 @@ class LazyGroup(click.Group):
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("orch: interrupted (Ctrl-C)", err=True)
-            ctx.exit(EXIT_INTERRUPTED)
+            ctx.exit(ExitCode.INTERRUPTED)
         except click.UsageError as exc:  # click's own (an unknown option, a missing value): orch's form
             command = ctx.command_path + (f" {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "")
             click.echo(f"orch: cannot start: {exc.format_message().rstrip('.')} (see {command} --help)", err=True)
-            ctx.exit(EXIT_CANNOT_START)
+            ctx.exit(ExitCode.CANNOT_START)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:  # a bug in orch: one line here, the traceback in a file
@@ -160,7 +160,7 @@ def _internal_error(exc: BaseException) -> int:
     with tempfile.NamedTemporaryFile("w", prefix="orch-traceback-", suffix=".txt", delete=False) as f:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=f)
     print(f"orch: internal error: {type(exc).__name__}: {exc} (traceback in {f.name})", file=sys.stderr)
-    return EXIT_FAILED
+    return ExitCode.FAILED
 
 
 class _ReaderMayLeave(io.RawIOBase):

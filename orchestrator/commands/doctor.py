@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 
 import click
 import psutil
@@ -15,6 +14,7 @@ from orchestrator.engines.chatllm.model_file import ModelFileError, random_model
 from orchestrator.engines.chatllm.paths import BUILD_HINT, resolve
 from orchestrator.engines.chatllm.testmodels import DEFAULT_OUT as TINY_DIR
 from orchestrator.engines.chatllm.testmodels import SPECS
+from orchestrator.errors import ExitCode
 from orchestrator.results.tabular import format_option, render_table
 from orchestrator.run import strategies as registry
 from orchestrator.run.plan_inputs import checkout_commit
@@ -197,7 +197,7 @@ def doctor(engine, strategies, models, chatllm_dir, chatllm_main, chatllm_lib, f
     blocking = [r for r in rows if r[3]]
     if blocking:
         click.echo(f"\nA {engine} run cannot start: {len(blocking)} missing piece(s) above.", err=True)
-        sys.exit(1)
+        click.get_current_context().exit(ExitCode.FAILED)
     click.echo(f"\nA {engine} run can start.", err=True)
     if engine == "calibration":
         click.echo(

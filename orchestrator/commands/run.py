@@ -14,7 +14,7 @@ import click
 
 from orchestrator.commands import startup_problems
 from orchestrator.commands.startup_problems import option
-from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CannotStart
+from orchestrator.errors import CannotStart, ExitCode
 from orchestrator.results.tabular import format_option
 from orchestrator.run import strategies as registry
 from orchestrator.run.plan import (
@@ -365,9 +365,9 @@ def run_and_report(plan: RunPlan, kw) -> None:
 
     try:
         result = execute(plan, progress_factory=_progress_factory(plan))
-        code = EXIT_OK if result.ok else EXIT_FAILED  # ok: every strategy ok or skipped
+        code = ExitCode.OK if result.ok else ExitCode.FAILED  # ok: every strategy ok or skipped
     except RunInterrupted as exc:
-        result, code = exc.result, EXIT_INTERRUPTED
+        result, code = exc.result, ExitCode.INTERRUPTED
         click.echo(f"interrupted: what was measured is written below and in {plan.run_dir / 'run.json'}", err=True)
     if kw.get("srt_path"):
         for path in output.write_srt(result, kw["srt_path"]):

@@ -43,7 +43,7 @@ from click.core import ParameterSource
 
 from orchestrator.commands import startup_problems
 from orchestrator.commands.run import common_options
-from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CannotStart
+from orchestrator.errors import CannotStart, ExitCode
 from orchestrator.results import output
 from orchestrator.results.model import (
     AB_METRICS,
@@ -660,9 +660,9 @@ def ab_table(result: RunResult, fmt: str = "table") -> str:
 
 def exit_code(result: RunResult, interrupted: bool) -> int:
     if interrupted:
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     regressed = any(e.ab is not None and e.ab.verdict is ABVerdict.REGRESSED for e in result.results)
-    return EXIT_FAILED if regressed else EXIT_OK
+    return ExitCode.REGRESSED if regressed else ExitCode.OK
 
 
 # --------------------------------------------------------------------------- the command

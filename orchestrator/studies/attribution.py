@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart, OrchError
+from orchestrator.errors import CannotStart, ExitCode, OrchError
 from orchestrator.results.model import AttributedStack, Attribution, RunResult, StrategyResult
 from orchestrator.run import strategies
 from orchestrator.run.plan import RunPlan
@@ -531,7 +531,7 @@ def _chosen_strategies(
         chosen = [strategy] if strategy else _growing_strategies(run)
         if not chosen:
             click.echo(f"no strategy of {path} is growing; nothing to attribute (name one with --strategy)")
-            ctx_exit(EXIT_OK)
+            ctx_exit(ExitCode.OK)
         measured = _measured_by_strategy(run)
     elif strategy:
         chosen = [strategy]
@@ -545,7 +545,7 @@ def _attribute_all(
 ) -> tuple[RunResult, int]:
     """Attribute each chosen strategy, printing each; (the run's result, its exit code)."""
     result = RunResult(run_id=plan.run_id, engine={"name": plan.engine}, plan=plan.describe(None))
-    code = EXIT_OK
+    code = ExitCode.OK
     for s in chosen:
         g, wall = measured.get(s, (None, None))
         entry, att = attribute_strategy(plan, s, g, wall, top)
@@ -553,7 +553,7 @@ def _attribute_all(
         result.results.append(entry)
         click.echo(render(att, s))
         if att.error:
-            code = EXIT_FAILED
+            code = ExitCode.FAILED
     return result, code
 
 

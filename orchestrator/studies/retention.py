@@ -39,7 +39,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart
+from orchestrator.errors import CannotStart, ExitCode
 from orchestrator.results.model import IterationRecord, RunResult
 from orchestrator.run import strategies as registry
 from orchestrator.run.plan import RunPlan, new_run_id
@@ -269,7 +269,7 @@ def _retention_command():
 
             write_json_atomic(Path(json_path), result.to_json())
         ok = all(a.status == "ok" for a in result.arms)
-        click.get_current_context().exit(EXIT_OK if ok else EXIT_FAILED)
+        click.get_current_context().exit(ExitCode.OK if ok else ExitCode.FAILED)
 
     return retention
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.errors import EXIT_FAILED, EXIT_OK
+from orchestrator.errors import ExitCode
 from orchestrator.results.model import Attribution, Status, StrategyResult, Summary, Verdict
 from orchestrator.results.tabular import format_option, render_table
 from orchestrator.run.plan import RunPlan
@@ -307,4 +307,4 @@ def selftest(ctx, iters, warmup, out, fmt):
     click.echo(render_table(["check", "injected", "measured", "result", "detail"], rows, fmt))
     click.echo(tally(checks), err=True)
     failed = [c for c in checks if c.failed]
-    ctx.exit(EXIT_FAILED if failed else EXIT_OK)
+    ctx.exit(ExitCode.FAILED if failed else ExitCode.OK)

@@ -252,7 +252,7 @@ def test_table_rows():
     rows = ab.ab_rows(run)
     assert rows[0] == ["restart", "growth MB/iter", 0.0, 1.0, 1.0, "[0.990, 1.010]", "regressed"]
     assert [r[1] for r in rows] == ["growth MB/iter", "TTFT ms", "tok/s"]
-    assert ab.exit_code(run, interrupted=False) == 1
+    assert ab.exit_code(run, interrupted=False) == 3  # ExitCode.REGRESSED
     assert ab.exit_code(run, interrupted=True) == 130
 
 
