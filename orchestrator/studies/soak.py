@@ -62,10 +62,10 @@ from orchestrator.history.changepoints import Settings as ChangeSettings
 from orchestrator.history.soak_cell import CellRun
 from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.model import Outcome, Regression, RunResult, SoakInfo, Status
+from orchestrator.run import runner
 from orchestrator.run import strategies as registry
 from orchestrator.run.plan import ENGINES, SCENARIOS, RunPlan, limit_problem, new_run_id
 from orchestrator.run.plan_inputs import PlanInputs
-from orchestrator.run import runner
 from orchestrator.studies import attribution
 
 
