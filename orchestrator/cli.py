@@ -28,12 +28,12 @@ COMMANDS = {
         "Run several strategies, one after another, each in its own worker process(es).",
     ),
     "ab": (
-        "orchestrator.studies.ab:ab",
+        "orchestrator.commands.ab:ab",
         "A/B: the same plan on two sides (--a, --b), alternating strategy by strategy, --rounds times; "
         "B − A per figure with a 95% CI and a verdict (fixed, still grows, regressed, improved, no difference).",
     ),
     "selftest": (
-        "orchestrator.studies.selftest:selftest",
+        "orchestrator.commands.selftest:selftest",
         "Calibration engine through every strategy with known leaks and timings: injected vs. measured, "
         "pass or fail; exits 1 on any miss.",
     ),
@@ -65,24 +65,24 @@ COMMANDS = {
         "Check what a run needs; say how to fix what is missing; exit 1 if it cannot start.",
     ),
     "make-test-models": (
-        "orchestrator.engines.chatllm.testmodels:make_test_models",
+        "orchestrator.commands.make_test_models:make_test_models",
         "Make random-weight Qwen3-ASR and Qwen3-ForcedAligner models in chatllm.cpp's format, for "
         "integration runs: tiny ones (A, B several times A, an aligner), or with --shape full the "
         "published models' every shape.",
     ),
     "reproduce": (
-        "orchestrator.studies.reproduce:reproduce",
+        "orchestrator.commands.reproduce:reproduce",
         "Run one of the study's experiments on the full-shape models: exp1 (one model, restart), exp2 "
         "(restart vs recreate vs recreate-destroy), exp3 (0.6B <-> 1.7B switch), exp4 (forced aligner, "
         "recreate vs restart).",
     ),
     "attribute": (
-        "orchestrator.studies.attribution:attribute",
+        "orchestrator.commands.attribute:attribute",
         "Re-run a strategy's worker under memray --native and name the call stacks whose memory, allocated "
         "in one iteration, stays live: MiB per iteration per stack.",
     ),
     "retention": (
-        "orchestrator.studies.retention:retention",
+        "orchestrator.commands.retention:retention",
         "Leak or retention? Run a strategy in arms that differ only in what glibc may keep (plain, "
         "malloc_trim after every unload, a trim-threshold tunable), compare the memory left at after_unload, "
         "and say leak, retention, both, or stable (docs/real-scale.md).",

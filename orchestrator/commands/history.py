@@ -10,7 +10,7 @@ import click
 
 from orchestrator.errors import OrchError, read_text_file
 from orchestrator.results.model import ResultError, RunResult
-from orchestrator.results.output import _r
+from orchestrator.results.output import rounded
 from orchestrator.results.tabular import format_option, render_table
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def _fail(exc: Exception) -> NoReturn:
 
 
 def list_rows(found: list[StoredRun]) -> list[list]:
-    """One row per strategy of each run (a run with none: one row), rounded by output._r."""
+    """One row per strategy of each run (a run with none: one row), rounded by output.rounded."""
     rows = []
     for run in found:
         started = (run.started_at or "").replace("+00:00", "").replace("T", " ")
@@ -79,10 +79,10 @@ def list_rows(found: list[StoredRun]) -> list[list]:
                     s.status if s else run.status,
                     s.verdict if s else None,
                     s.iters_ok if s else None,
-                    _r(s.growth_mb_per_iter, 3) if s else None,
-                    f"[{_r(lo, 3):.3f}, {_r(hi, 3):.3f}]" if None not in (lo, hi) else None,
-                    _r(s.ttft_ms_median) if s else None,
-                    _r(s.tokens_per_s_median) if s else None,
+                    rounded(s.growth_mb_per_iter, 3) if s else None,
+                    f"[{rounded(lo, 3):.3f}, {rounded(hi, 3):.3f}]" if None not in (lo, hi) else None,
+                    rounded(s.ttft_ms_median) if s else None,
+                    rounded(s.tokens_per_s_median) if s else None,
                     soak,
                 ]
             )
@@ -246,10 +246,10 @@ def changes(ctx, db, since, matrix_key, host, strategy, metric, min_size, max_pv
                 c.model,
                 label,
                 c.run_id,
-                _r(c.before, nd),
-                _r(c.after, nd),
-                _r(c.change_pct),
-                _r(c.slope_after, nd),
+                rounded(c.before, nd),
+                rounded(c.after, nd),
+                rounded(c.change_pct),
+                rounded(c.slope_after, nd),
                 f"{c.p_value:.2g}",
                 c.builds,
             ]

@@ -3,7 +3,7 @@ script, no network: it reads offline and prints), and its comparison table as Ma
 CSV. Strategies that crashed with few or no iterations are shown as such, not skipped.
 
 Every function takes a RunResult (orchestrator.results.model); every number it rounds goes
-through output._r, the one rounding that never prints "-0". A soak's run may come with its
+through output.rounded, the one rounding that never prints "-0". A soak's run may come with its
 key's history on its host (changepoints.Series): the page then draws each series with its
 change points marked."""
 
@@ -42,7 +42,7 @@ def _img(png: bytes, alt: str) -> str:
 
 
 def table_rows(result: RunResult) -> tuple[list[str], list[list]]:
-    """The comparison table (the same columns `orch run` prints, rounded by output._r)."""
+    """The comparison table (the same columns `orch run` prints, rounded by output.rounded)."""
     return list(HEADERS), result_rows(result)
 
 
@@ -164,7 +164,7 @@ def _ab_section(result: RunResult) -> str:
     if not entries:
         return ""
     from orchestrator.history import plots
-    from orchestrator.studies.ab import AB_HEADERS, ab_rows
+    from orchestrator.results.ab_table import AB_HEADERS, ab_rows
 
     options = entries[0].ab.options if entries[0].ab else {}
     parts = [
@@ -274,7 +274,7 @@ def _attribution_section(result: RunResult) -> str:
     entries = [e for e in result.results if e.attribution is not None]
     if not entries:
         return ""
-    from orchestrator.studies.attribution import chain
+    from orchestrator.results.stacks import chain
 
     parts = [
         '<h2>Attribution</h2><p class="sub">Call stacks whose allocations from one iteration are still '

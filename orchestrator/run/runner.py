@@ -70,7 +70,9 @@ def _scorer(plan: RunPlan, audio_s: float | None):
     return score
 
 
-def _save(plan: RunPlan, result: RunResult) -> None:
+def save(plan: RunPlan, result: RunResult) -> None:
+    """run.json in the run's folder (and at plan.json_path): after every strategy, and after
+    attribution adds its blocks."""
     data = result.to_json()
     write_json_atomic(plan.run_dir / "run.json", data)
     if plan.json_path:
@@ -142,7 +144,7 @@ def execute(
         for strategy in plan.strategies:
             entry = _run_strategy(plan, strategy, audio_s, scorer, progress_factory, env.environ)
             result.results.append(entry)
-            _save(plan, result)
+            save(plan, result)
             if on_strategy_done:
                 on_strategy_done(entry)
             if entry.status is Status.INTERRUPTED:
@@ -152,7 +154,7 @@ def execute(
         interrupted = True
     result.finished_at = _now()
     result.host["load_avg_end"] = hostinfo.load_average()  # beside load_avg_start: was the host busy?
-    _save(plan, result)
+    save(plan, result)
     if interrupted:
         raise RunInterrupted(result)
     return result

@@ -3,8 +3,8 @@ code (the checks themselves run the whole harness; here they are given)."""
 
 from click.testing import CliRunner
 from orchestrator.cli import main
+from orchestrator.results.checks import Check, result
 from orchestrator.studies import attribution, selftest
-from orchestrator.studies.selftest import Check
 
 PASS = Check("restart growth", "1 MB/iter", 1.002, True)
 FAIL = Check("recreate growth", "2 MB/iter", 2.5, False, "off by 0.5")
@@ -20,7 +20,7 @@ def test_without_memray_attribution_is_one_skipped_check(monkeypatch):
     (check,) = selftest.attribution_checks(10, 2, None)
     assert check.skipped and check.ok
     assert check.detail == "skipped: memray is not installed: pip install memray"
-    assert selftest.result(check) == "skipped"
+    assert result(check) == "skipped"
 
 
 def test_a_skipped_check_says_skipped_and_does_not_fail_the_run(monkeypatch):
