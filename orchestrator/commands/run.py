@@ -15,6 +15,7 @@ import click
 from orchestrator.commands import startup_problems
 from orchestrator.commands.startup_problems import option
 from orchestrator.errors import CannotStart, ExitCode
+from orchestrator.results.model import Thresholds
 from orchestrator.results.progress import progress_bars
 from orchestrator.results.tabular import format_option
 from orchestrator.run import strategies as registry
@@ -27,7 +28,6 @@ from orchestrator.run.plan import (
     NO_STRATEGY,
     SCENARIOS,
     RunPlan,
-    Thresholds,
 )
 from orchestrator.run.plan_inputs import PlanInputs
 from orchestrator.run.preflight import preflight

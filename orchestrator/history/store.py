@@ -26,6 +26,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import platform
 import re
 import threading
 from dataclasses import dataclass, field
@@ -206,10 +207,9 @@ LIB_HASH_BYTES = 4 << 20  # the library's first 4 MiB (ELF headers and the GNU b
 
 
 def this_host() -> str:
-    """This machine's name, as the result's host.hostname records it."""
-    from orchestrator.run.hostinfo import hostname  # psutil only when a host is asked for
-
-    return hostname()
+    """This machine's name, as the result's host.hostname records it (run.hostinfo.hostname
+    makes the same call; the history does not import the running side)."""
+    return platform.node()
 
 
 def hostname_of(host) -> str | None:

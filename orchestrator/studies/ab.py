@@ -51,9 +51,10 @@ from orchestrator.results.model import (
     RunResult,
     Status,
     StrategyResult,
+    Thresholds,
 )
 from orchestrator.run import runner
-from orchestrator.run.plan import RunPlan, Thresholds, new_run_id
+from orchestrator.run.plan import RunPlan, new_run_id
 
 Z95 = 1.959963984540054
 

@@ -23,8 +23,8 @@ from orchestrator.results.model import (
     Status,
     StrategyResult,
     Summary,
+    Thresholds,
 )
-from orchestrator.run.plan import Thresholds
 from orchestrator.studies import ab
 
 
