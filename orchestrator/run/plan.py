@@ -1,8 +1,11 @@
-"""What a run is asked to do: one data object shared by `run`, `compare`, `selftest` and
-`soak`, so every entry point drives the harness the same way. Its field defaults are the
-only defaults (the command line shows them); `RunPlan.build(PlanInputs)` is the one
-constructor the command line and soak configs both use; what it decides on the user's
-behalf comes back as notes, for the command to print."""
+"""What a run is asked to do: one data object shared by `run`, `compare`, `ab`, `attribute`,
+`retention`, `reproduce`, `selftest` and `soak`, so every entry point drives the harness the
+same way. Its field defaults are the run's defaults for what a user does not give (the
+command line shows them); the engines' option defaults are their options' own
+(orchestrator.engines.options), the memory guard's is set by `RunPlan.build` from the memory
+available, and a few commands set their own (`reproduce`'s experiments, `selftest`'s runs,
+soak's output folder). `RunPlan.build(PlanInputs)` is the one constructor every entry point
+uses; what it decides on the user's behalf comes back as notes, for the command to print."""
 
 from __future__ import annotations
 
