@@ -10,7 +10,7 @@ import click
 
 from orchestrator.errors import OrchError, read_text_file
 from orchestrator.results.model import ResultError, RunResult
-from orchestrator.results.output import rounded
+from orchestrator.results.output import HEADERS, result_rows, rounded
 from orchestrator.results.tabular import format_option, render_table
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ LIST_HEADERS = [
 
 def _check_db(db: str | None) -> None:
     """A read needs the database to be there: no folders or empty file made by a typo."""
+    # lazy: SQLAlchemy; --help must not import it
     from orchestrator.history import store
 
     why = store.db_problem(db, write=False)
@@ -105,6 +106,7 @@ def history(ctx, db, strategy, engine, model, since, matrix_key, host, limit, fm
     ctx.obj = {"db": db}
     if ctx.invoked_subcommand:
         return
+    # lazy: SQLAlchemy; --help must not import it
     from orchestrator.history import store
 
     _check_db(db)
@@ -143,9 +145,7 @@ def show(ctx, run_id, db, as_json, fmt):
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
         return
-    from orchestrator.history.report import table_rows
-
-    headers, rows = table_rows(result)
+    headers, rows = list(HEADERS), result_rows(result)
     if fmt != "table":
         click.echo(render_table(headers, rows, fmt))
         return
@@ -213,6 +213,7 @@ def changes(ctx, db, since, matrix_key, host, strategy, metric, min_size, max_pv
     per iteration, median TTFT, tokens/s, CER), the run where a lasting change began, what
     the figure was before and after, how sure, and the engine builds on either side
     (docs/history.md, "Change points"). Grouped by host, newest first within each."""
+    # lazy: SQLAlchemy; --help must not import it
     from orchestrator.history import changepoints as cp
     from orchestrator.history import store
 
@@ -273,6 +274,7 @@ def _facts(result: RunResult) -> str:
 def _load(run_id: str, db: str | None) -> RunResult:
     """A run.json on disk, else the stored run (a run_id, a unique prefix, `latest`); what
     is no orch result is one OrchError line (exit 2)."""
+    # lazy: SQLAlchemy; --help must not import it
     from orchestrator.history import store
 
     if run_id.endswith(".json") and os.path.isfile(run_id):
@@ -291,6 +293,7 @@ def _soak_history(result: RunResult, db: str | None) -> list | None:
     soak's run; the history cannot be read: said on stderr, the page is made without it)."""
     if result.soak is None or not result.soak.matrix_key:
         return None
+    # lazy: SQLAlchemy; --help must not import it
     from orchestrator.history import changepoints as cp
     from orchestrator.history import store
 
@@ -345,6 +348,7 @@ def report(run_id, db, html_path, md_path, csv_path, fmt):
     HTML with memory and timing charts (a soak's run: also its key's history on its host,
     change points marked), Markdown/CSV tables; with no file option, print the comparison
     table."""
+    # lazy: SQLAlchemy; --help must not import it
     from orchestrator.history import report as rep
 
     result = _load(run_id, db)

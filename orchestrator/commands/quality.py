@@ -9,6 +9,9 @@ from pathlib import Path
 import click
 
 from orchestrator.errors import CannotStart, OrchError, decode_utf8, read_text_file
+from orchestrator.quality import pipeline, scoring
+from orchestrator.quality.itn import itn as normalize
+from orchestrator.quality.zh_tw import to_zh_tw
 from orchestrator.results.tabular import format_option, render_table
 
 
@@ -29,9 +32,6 @@ def itn(zh_tw_first: bool, files: tuple[str, ...]) -> None:
     or `-`: stdin) and writes each line normalized to stdout, exactly one line out per line
     in (一万三千七百零二 -> 13702). Input must be UTF-8: a byte that is not is named by its
     offset (exit 2); files are checked before anything is written, stdin as it is read."""
-    from orchestrator.quality.itn import itn as normalize
-    from orchestrator.quality.zh_tw import to_zh_tw
-
     inputs, problems = [], []
     for name in files or ("-",):
         if name == "-":
@@ -102,8 +102,6 @@ def _fmt_rate(value):
 def score(reference: str, hypothesis: str, mode: str, no_normalize: bool, convert: bool, fmt: str) -> None:
     """CER / WER of a hypothesis against a reference, and the alignment (substitutions,
     deletions, insertions)."""
-    from orchestrator.quality import pipeline, scoring
-
     texts, problems = {}, []
     for what, path in (("reference", reference), ("hypothesis", hypothesis)):
         try:  # both files checked: every problem named at once

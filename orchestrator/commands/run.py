@@ -332,7 +332,7 @@ def output_problems(plan: RunPlan, kw) -> list[str]:
         if kw.get(key) and Path(kw[key]).is_dir():
             problems.append(f"--{'json' if key == 'json_path' else 'srt'} {kw[key]} is a folder, not a file")
     if not kw["no_history"]:
-        from orchestrator.history.store import db_problem
+        from orchestrator.history.store import db_problem  # lazy: SQLAlchemy; --help must not import it
 
         why = db_problem(kw["db"], write=True)
         if why:

@@ -19,7 +19,7 @@ CONFIG = "s2twp"
 
 @functools.lru_cache(maxsize=4)
 def _converter(config: str = CONFIG):
-    import opencc  # the official OpenCC binding (PyPI "opencc")
+    import opencc  # the official OpenCC binding (PyPI "opencc"); lazy: seconds to load, and `orch run --help` imports this module
 
     return opencc.OpenCC(config)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from orchestrator.results.alignment import to_srt
 from orchestrator.results.model import MeanCI, RunResult, Summary, Verdict
 from orchestrator.results.tabular import render_table
 
@@ -200,8 +201,6 @@ def result_footer(result: RunResult, run_dir) -> str:
 
 def write_srt(result: RunResult, path: str) -> list[str]:
     """The words of each strategy's last aligned iteration; PATH.<strategy>.srt when several."""
-    from orchestrator.results.alignment import to_srt
-
     written = []
     aligned = [r for r in result.results if any(it.alignment for it in r.iterations)]
     for r in aligned:

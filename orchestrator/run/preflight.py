@@ -7,6 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from orchestrator.engines.chatllm.paths import problems_for
 from orchestrator.errors import OrchError, read_text_file
 from orchestrator.run.audio import AudioError
 
@@ -60,8 +61,6 @@ def input_problems(plan) -> list[str]:
                 if what == "transcript" and not text.strip():
                     problems.append(f"transcript {path} is empty: --scenario align needs the words to align")
     if plan.engine == "chatllm":
-        from orchestrator.engines.chatllm.paths import problems_for
-
         problems += problems_for(plan)  # the build's pieces and the run's inputs, every one
     return problems
 

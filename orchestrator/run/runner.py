@@ -9,6 +9,7 @@ import datetime as _dt
 from collections.abc import Callable
 from pathlib import Path
 
+from orchestrator.quality import pipeline
 from orchestrator.results import alignment, analysis
 from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.model import RunResult, Status, StrategyResult
@@ -49,14 +50,10 @@ def worker_config(plan: RunPlan, strategy: str) -> dict:
 def _scorer(plan: RunPlan, audio_s: float | None):
     """What is computed from each output: word-timing checks for the aligner, else the
     quality pipeline for this run's language and reference. Built before any worker starts
-    (its set-up must not land inside a measured iteration); None if not installed."""
+    (its set-up must not land inside a measured iteration)."""
     if plan.scenario == "align":
         transcript = plan.transcript_text() or ""  # preflight refuses an align run without one
         return lambda text: {"alignment": alignment.check(text, transcript, audio_s)}
-    try:
-        from orchestrator.quality import pipeline
-    except ImportError:
-        return None
     reference_file = plan.reference_file  # the sidecar X.txt when none is given; run.json records it
     reference = Path(reference_file).read_text(encoding="utf-8").strip() if reference_file else None
     language = plan.scoring_language()
