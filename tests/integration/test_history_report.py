@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from orchestrator.commands import history as commands
-from orchestrator.history import plots, report, store
+from orchestrator.history import plots, report, store, tables
 from orchestrator.results.model import (
     IterationRecord,
     PhaseMark,
@@ -340,7 +340,7 @@ def test_history_never_prints_minus_zero(db):
         ],
     )
     store.save_run(tiny, db)
-    rows = commands.list_rows(store.list_runs(db, limit=1))
+    rows = tables.list_rows(store.list_runs(db, limit=1))
     assert rows == [
         [
             "neg-zero",
