@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import click
@@ -12,6 +11,7 @@ from orchestrator.errors import CannotStart, OrchError, decode_utf8, read_text_f
 from orchestrator.quality import pipeline, scoring
 from orchestrator.quality.itn import itn as normalize
 from orchestrator.quality.zh_tw import to_zh_tw
+from orchestrator.results.score_table import ALIGNMENT_HEADERS, SCORE_HEADERS, alignment_rows, score_json, score_row
 from orchestrator.results.tabular import format_option, render_table
 
 
@@ -70,10 +70,6 @@ def itn(zh_tw_first: bool, files: tuple[str, ...]) -> None:
             stdout.flush()
 
 
-def _fmt_rate(value):
-    return None if value is None else round(value, 6)
-
-
 @click.command()
 @click.option(
     "--reference", "reference", required=True, type=click.Path(dir_okay=False), help="Reference transcript (UTF-8)."
@@ -117,44 +113,12 @@ def score(reference: str, hypothesis: str, mode: str, no_normalize: bool, conver
         if mode == "auto":
             mode = pipeline.scoring_mode(chinese, ref, hyp)
     result = scoring.score(ref, hyp, mode=mode, normalize=not no_normalize)
-    headers = [
-        "mode",
-        "cer",
-        "wer",
-        "mixed",
-        "hits",
-        "substitutions",
-        "deletions",
-        "insertions",
-        "ref_tokens",
-        "hyp_tokens",
-    ]
-    row = [
-        result.mode,
-        _fmt_rate(result.cer),
-        _fmt_rate(result.wer),
-        _fmt_rate(result.mixed),
-        result.hits,
-        result.substitutions,
-        result.deletions,
-        result.insertions,
-        result.reference_tokens,
-        result.hypothesis_tokens,
-    ]
-    align_headers = ["op", "ref", "hyp"]
-    align_rows = [[a["op"], a["ref"], a["hyp"]] for a in result.alignment]
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                {"score": dict(zip(headers, row, strict=False)), "alignment": result.alignment},
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+        click.echo(score_json(result))
         return
-    click.echo(render_table(headers, [row], fmt))
+    click.echo(render_table(SCORE_HEADERS, [score_row(result)], fmt))
     if result.reference_tokens == 0 and result.hypothesis_tokens:
         click.echo("(empty reference: the rate is the number of inserted tokens, as in jiwer)", err=True)
-    if align_rows:
+    if result.alignment:
         click.echo("")
-        click.echo(render_table(align_headers, align_rows, fmt))
+        click.echo(render_table(ALIGNMENT_HEADERS, alignment_rows(result), fmt))
