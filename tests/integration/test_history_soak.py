@@ -554,3 +554,15 @@ def test_soak_end_to_end_on_the_calibration_engine(env):
         latest = store.load_run(store.list_runs(kind="soak")[0].run_id).results[0].attribution
         assert latest is not None and latest.stacks[0].name.startswith("native_alloc ")
         assert latest.stacks[0].mib_per_iter == pytest.approx(1.0, abs=0.1)
+
+
+def test_soak_says_what_the_plan_decided_for_a_cell(env, monkeypatch):
+    """RunPlan.build's notes reach the user (soak threw them away): a warm-up that leaves no
+    iteration to measure is said, for its cell, before the first cell runs."""
+    _fake_execute(monkeypatch, [_only(fixture("run_growing.json"), "restart")])
+    config = _write_config(env / "fx.toml", CONFIG.replace("iters = 12\n    warmup = 2", "iters = 3\n    warmup = 3"))
+    out = _soak(["--config", str(config)])
+    assert out.exit_code == 0, out.output
+    note = "note: fx/calib: --warmup 3 >= --iters 3: no iteration is left for the statistics"
+    assert note in out.stderr.splitlines()
+    assert out.stderr.index(note) < out.stderr.index("soak fx/calib: running restart")
