@@ -14,7 +14,7 @@ import traceback
 import click
 
 from orchestrator import __version__
-from orchestrator.errors import EXIT_CANNOT_START, EXIT_FAILED, EXIT_INTERRUPTED, OrchError
+from orchestrator.errors import ExitCode, OrchError
 
 # command name -> ("module:attribute" of a click.Command, its one-line help as `orch --help`
 # lists it: the first sentence of its docstring, kept equal by tests/unit/test_cli_startup.py)
@@ -28,7 +28,7 @@ COMMANDS = {
         "Run several strategies, one after another, each in its own worker process(es).",
     ),
     "ab": (
-        "orchestrator.studies.ab:ab",
+        "orchestrator.commands.ab:ab",
         "A/B: the same plan on two sides (--a, --b), alternating strategy by strategy, --rounds times; "
         "B − A per figure with a 95% CI and a verdict (fixed, still grows, regressed, improved, no difference).",
     ),
@@ -37,7 +37,7 @@ COMMANDS = {
         "Put an engine x strategy under load as a small service and measure what its users see.",
     ),
     "selftest": (
-        "orchestrator.studies.selftest:selftest",
+        "orchestrator.commands.selftest:selftest",
         "Calibration engine through every strategy with known leaks and timings: injected vs. measured, "
         "pass or fail; exits 1 on any miss.",
     ),
@@ -66,32 +66,32 @@ COMMANDS = {
         "Markdown/CSV tables; with no file option, print the comparison table.",
     ),
     "soak": (
-        "orchestrator.studies.soak:soak",
-        "Run a soak matrix, store it, compare with the baseline; exit 0 fine, 1 regression, 2 failed.",
+        "orchestrator.commands.soak:soak",
+        "Run a soak matrix, store it, compare with the baseline; exit 0 fine, 3 regression, 1 failed.",
     ),
     "doctor": (
         "orchestrator.commands.doctor:doctor",
         "Check what a run needs; say how to fix what is missing; exit 1 if it cannot start.",
     ),
     "make-test-models": (
-        "orchestrator.engines.chatllm.testmodels:make_test_models",
+        "orchestrator.commands.make_test_models:make_test_models",
         "Make random-weight Qwen3-ASR and Qwen3-ForcedAligner models in chatllm.cpp's format, for "
         "integration runs: tiny ones (A, B several times A, an aligner), or with --shape full the "
         "published models' every shape.",
     ),
     "reproduce": (
-        "orchestrator.studies.reproduce:reproduce",
+        "orchestrator.commands.reproduce:reproduce",
         "Run one of the study's experiments on the full-shape models: exp1 (one model, restart), exp2 "
         "(restart vs recreate vs recreate-destroy), exp3 (0.6B <-> 1.7B switch), exp4 (forced aligner, "
         "recreate vs restart).",
     ),
     "attribute": (
-        "orchestrator.studies.attribution:attribute",
+        "orchestrator.commands.attribute:attribute",
         "Re-run a strategy's worker under memray --native and name the call stacks whose memory, allocated "
         "in one iteration, stays live: MiB per iteration per stack.",
     ),
     "retention": (
-        "orchestrator.studies.retention:retention",
+        "orchestrator.commands.retention:retention",
         "Leak or retention? Run a strategy in arms that differ only in what glibc may keep (plain, "
         "malloc_trim after every unload, a trim-threshold tunable), compare the memory left at after_unload, "
         "and say leak, retention, both, or stable (docs/real-scale.md).",
@@ -141,11 +141,11 @@ class LazyGroup(click.Group):
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("orch: interrupted (Ctrl-C)", err=True)
-            ctx.exit(EXIT_INTERRUPTED)
+            ctx.exit(ExitCode.INTERRUPTED)
         except click.UsageError as exc:  # click's own (an unknown option, a missing value): orch's form
             command = ctx.command_path + (f" {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "")
             click.echo(f"orch: cannot start: {exc.format_message().rstrip('.')} (see {command} --help)", err=True)
-            ctx.exit(EXIT_CANNOT_START)
+            ctx.exit(ExitCode.CANNOT_START)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:  # a bug in orch: one line here, the traceback in a file
@@ -169,7 +169,7 @@ def _internal_error(exc: BaseException) -> int:
     with tempfile.NamedTemporaryFile("w", prefix="orch-traceback-", suffix=".txt", delete=False) as f:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=f)
     print(f"orch: internal error: {type(exc).__name__}: {exc} (traceback in {f.name})", file=sys.stderr)
-    return EXIT_FAILED
+    return ExitCode.FAILED
 
 
 class _ReaderMayLeave(io.RawIOBase):

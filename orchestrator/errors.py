@@ -1,30 +1,38 @@
-"""One error type for everything a user can get wrong or the engine can break, each with its
-exit code. Commands raise `OrchError`; the command line's top (`orchestrator.cli`) turns it
-into one line on stderr and the exit code. No command calls `sys.exit` with a magic number.
-
-Exit codes (README, docs/history.md):
-  0  everything ok
-  1  a strategy failed (crashed, timed out, error) / a soak found a regression
-  2  could not start: bad option, bad config, missing or unreadable input
-  130 Ctrl-C (what was measured is written first)
+"""One error type for everything a user can get wrong or the engine can break, and the one
+table of exit codes (`ExitCode`) every command exits with. A command raises `OrchError` (or
+`CannotStart`); the command line's top (`orchestrator.cli`) turns it into one line on stderr
+and its exit code. A command that finishes exits with an `ExitCode` member through click's
+context (`ctx.exit(ExitCode.FAILED)`), never with a bare number. The table is README's
+("Exit codes"), kept equal by tests/unit/test_exit_code_table.py.
 """
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CANNOT_START = 2
-EXIT_INTERRUPTED = 130
+
+class ExitCode(enum.IntEnum):
+    """What `orch <command>` exits with; the same number means the same thing in every command."""
+
+    OK = 0
+    """everything ok (a strategy skipped as not applicable is ok)"""
+    FAILED = 1
+    """something ran and failed: a strategy crashed, timed out, errred or hit the memory limit (run, compare, ab, soak, attribute, retention, reproduce); a selftest check missed; doctor found something a run needs missing; a bug in orch (`orch: internal error`)"""
+    CANNOT_START = 2
+    """could not start, nothing ran: a bad option, config or input, a history database that cannot be used, another soak of the same config still running"""
+    REGRESSED = 3
+    """it ran and a figure got worse: `soak` found a regression or a new change point, `ab` a regression of B against A"""
+    INTERRUPTED = 130
+    """Ctrl-C (what was measured is written first)"""
 
 
 class OrchError(Exception):
     """A problem to tell the user in one line (or a short list), then exit with `exit_code`."""
 
-    exit_code = EXIT_CANNOT_START
+    exit_code: ExitCode = ExitCode.CANNOT_START
 
-    def __init__(self, message: str, exit_code: int | None = None):
+    def __init__(self, message: str, exit_code: ExitCode | None = None):
         super().__init__(message)
         self.message = message
         if exit_code is not None:
@@ -40,7 +48,7 @@ class CannotStart(OrchError):
             text = f"cannot start: {self.problems[0]}"
         else:
             text = "cannot start:\n  " + "\n  ".join(self.problems)
-        super().__init__(text, EXIT_CANNOT_START)
+        super().__init__(text, ExitCode.CANNOT_START)
 
 
 def read_text_file(path: str | Path, what: str = "file") -> str:

@@ -5,7 +5,6 @@ exit 1 when the requested run cannot start. Its engine defaults to run's and com
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 import psutil
@@ -13,6 +12,7 @@ import psutil
 from orchestrator.engines import fields
 from orchestrator.engines import registry as engine_registry
 from orchestrator.engines.chatllm.options import chatllm_dir_option
+from orchestrator.errors import ExitCode
 from orchestrator.results.tabular import format_option, render_table
 from orchestrator.run import strategies as registry
 
@@ -94,7 +94,7 @@ def doctor(engine, strategies, models, chatllm_dir, chatllm_main, chatllm_lib, f
     blocking = [r for r in rows if r[3]]
     if blocking:
         click.echo(f"\nA {engine} run cannot start: {len(blocking)} missing piece(s) above.", err=True)
-        sys.exit(1)
+        click.get_current_context().exit(ExitCode.FAILED)
     click.echo(f"\nA {engine} run can start.", err=True)
     if engine == "calibration":
         click.echo(

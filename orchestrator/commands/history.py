@@ -9,38 +9,20 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from orchestrator.errors import OrchError, read_text_file
+from orchestrator.history import tables
 from orchestrator.results.model import ResultError, RunResult
-from orchestrator.results.output import _r
+from orchestrator.results.output import HEADERS, result_rows
 from orchestrator.results.tabular import format_option, render_table
 
 if TYPE_CHECKING:
-    from orchestrator.history.store import StoredRun, StoredStrategy
+    pass
 
 DB_HELP = "History database: SQLite file path or postgresql:// URL (default: env ORCH_DB, else the user data dir)."
-
-LIST_HEADERS = [
-    "run_id",
-    "started (UTC)",
-    "host",
-    "build",
-    "kind",
-    "engine",
-    "scenario",
-    "models",
-    "strategy",
-    "status",
-    "verdict",
-    "iters",
-    "growth MB/iter",
-    "95% CI",
-    "TTFT ms (p50)",
-    "tok/s (p50)",
-    "soak",
-]
 
 
 def _check_db(db: str | None) -> None:
     """A read needs the database to be there: no folders or empty file made by a typo."""
+    # lazy: SQLAlchemy; --help must not import it
     from orchestrator.history import store
 
     why = store.db_problem(db, write=False)
@@ -54,39 +36,6 @@ def _fail(exc: Exception) -> NoReturn:
         raise exc
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     raise OrchError(f"cannot read the history database: {first}") from None
-
-
-def list_rows(found: list[StoredRun]) -> list[list]:
-    """One row per strategy of each run (a run with none: one row), rounded by output._r."""
-    rows = []
-    for run in found:
-        started = (run.started_at or "").replace("+00:00", "").replace("T", " ")
-        soak = " ".join(x for x in (run.matrix_key, run.outcome) if x) or None
-        strategies: list[StoredStrategy | None] = list(run.results) or [None]
-        for s in strategies:
-            lo, hi = (s.growth_ci_low, s.growth_ci_high) if s else (None, None)
-            rows.append(
-                [
-                    run.run_id,
-                    started,
-                    run.host,
-                    run.build,
-                    run.kind,
-                    run.engine,
-                    run.scenario,
-                    run.models,
-                    s.strategy if s else None,
-                    s.status if s else run.status,
-                    s.verdict if s else None,
-                    s.iters_ok if s else None,
-                    _r(s.growth_mb_per_iter, 3) if s else None,
-                    f"[{_r(lo, 3):.3f}, {_r(hi, 3):.3f}]" if None not in (lo, hi) else None,
-                    _r(s.ttft_ms_median) if s else None,
-                    _r(s.tokens_per_s_median) if s else None,
-                    soak,
-                ]
-            )
-    return rows
 
 
 @click.group(invoke_without_command=True)
@@ -105,6 +54,7 @@ def history(ctx, db, strategy, engine, model, since, matrix_key, host, limit, fm
     ctx.obj = {"db": db}
     if ctx.invoked_subcommand:
         return
+    # lazy: SQLAlchemy; --help must not import it
     from orchestrator.history import store
 
     _check_db(db)
@@ -128,7 +78,7 @@ def history(ctx, db, strategy, engine, model, since, matrix_key, host, limit, fm
             "no runs stored" + (" match" if any((strategy, engine, model, since, matrix_key, host)) else ""), err=True
         )
         return
-    click.echo(render_table(LIST_HEADERS, list_rows(found), fmt))
+    click.echo(render_table(tables.LIST_HEADERS, tables.list_rows(found), fmt))
 
 
 @history.command("show")
@@ -143,13 +93,11 @@ def show(ctx, run_id, db, as_json, fmt):
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
         return
-    from orchestrator.history.report import table_rows
-
-    headers, rows = table_rows(result)
+    headers, rows = list(HEADERS), result_rows(result)
     if fmt != "table":
         click.echo(render_table(headers, rows, fmt))
         return
-    click.echo(_facts(result))
+    click.echo(tables.run_facts(result))
     click.echo(render_table(headers, rows, fmt))
     for r in result.results:
         if r.error:
@@ -158,23 +106,6 @@ def show(ctx, run_id, db, as_json, fmt):
         click.echo(f"soak {result.soak.matrix_key}: {result.soak.outcome}")
         for reg in result.soak.regressions:
             click.echo(f"  regression: {reg.message}")
-
-
-CHANGE_HEADERS = [
-    "host",
-    "when (UTC)",
-    "soak key",
-    "strategy",
-    "model",
-    "figure",
-    "run_id",
-    "before",
-    "after",
-    "change %",
-    "then per run",
-    "p (Chow)",
-    "build",
-]
 
 
 @history.command("changes")
@@ -213,6 +144,7 @@ def changes(ctx, db, since, matrix_key, host, strategy, metric, min_size, max_pv
     per iteration, median TTFT, tokens/s, CER), the run where a lasting change began, what
     the figure was before and after, how sure, and the engine builds on either side
     (docs/history.md, "Change points"). Grouped by host, newest first within each."""
+    # lazy: SQLAlchemy; --help must not import it
     from orchestrator.history import changepoints as cp
     from orchestrator.history import store
 
@@ -234,45 +166,13 @@ def changes(ctx, db, since, matrix_key, host, strategy, metric, min_size, max_pv
             "no change points" + (" match" if any((since, matrix_key, host, strategy, metric)) else ""), err=True
         )
         return
-    rows = []
-    for c in found:
-        label, nd = cp.METRICS[c.metric]
-        rows.append(
-            [
-                c.host,
-                (c.started_at or "").replace("+00:00", "").replace("T", " "),
-                c.matrix_key,
-                c.strategy,
-                c.model,
-                label,
-                c.run_id,
-                _r(c.before, nd),
-                _r(c.after, nd),
-                _r(c.change_pct),
-                _r(c.slope_after, nd),
-                f"{c.p_value:.2g}",
-                c.builds,
-            ]
-        )
-    click.echo(render_table(CHANGE_HEADERS, rows, fmt))
-
-
-def _facts(result: RunResult) -> str:
-    plan, engine = result.plan, result.engine
-    return "\n".join(
-        [
-            f"run {result.run_id}  started {result.started_at}  finished {result.finished_at}"
-            f"  host {result.host.get('hostname') or '-'}",
-            f"engine {result.engine_name} {json.dumps({k: v for k, v in engine.items() if k != 'name'})}",
-            f"scenario {plan.get('scenario')}, {plan.get('iters')} iterations, {plan.get('warmup')} warm-up, "
-            f"models {', '.join(plan.get('models') or []) or '-'}, audio {plan.get('audio') or '-'}",
-        ]
-    )
+    click.echo(render_table(tables.CHANGE_HEADERS, tables.change_rows(found, cp.METRICS), fmt))
 
 
 def _load(run_id: str, db: str | None) -> RunResult:
     """A run.json on disk, else the stored run (a run_id, a unique prefix, `latest`); what
     is no orch result is one OrchError line (exit 2)."""
+    # lazy: SQLAlchemy; --help must not import it
     from orchestrator.history import store
 
     if run_id.endswith(".json") and os.path.isfile(run_id):
@@ -291,6 +191,7 @@ def _soak_history(result: RunResult, db: str | None) -> list | None:
     soak's run; the history cannot be read: said on stderr, the page is made without it)."""
     if result.soak is None or not result.soak.matrix_key:
         return None
+    # lazy: SQLAlchemy; --help must not import it
     from orchestrator.history import changepoints as cp
     from orchestrator.history import store
 
@@ -345,6 +246,7 @@ def report(run_id, db, html_path, md_path, csv_path, fmt):
     HTML with memory and timing charts (a soak's run: also its key's history on its host,
     change points marked), Markdown/CSV tables; with no file option, print the comparison
     table."""
+    # lazy: SQLAlchemy; --help must not import it
     from orchestrator.history import report as rep
 
     result = _load(run_id, db)

@@ -22,7 +22,7 @@ from orchestrator.commands.run import engine_option_decorators
 from orchestrator.commands.startup_problems import option
 from orchestrator.engines import fields
 from orchestrator.engines import registry as engine_registry
-from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart, OrchError
+from orchestrator.errors import CannotStart, ExitCode, OrchError
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a")
 SERVE_STRATEGIES = ("restart", "fresh-process")  # workers/serve.py's
@@ -272,4 +272,4 @@ def _run(kw, engine, engine_options, levels, count, audio, slo) -> None:
     if result.error:
         click.echo(f"orch: {result.error}", err=True)
     bad = result.error or any(lv.failed or lv.timed_out for lv in result.levels)
-    sys.exit(EXIT_FAILED if bad else EXIT_OK)
+    sys.exit(ExitCode.FAILED if bad else ExitCode.OK)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import click
 
 from orchestrator.errors import CannotStart, OrchError, decode_utf8, read_text_file
+from orchestrator.quality import pipeline, scoring
+from orchestrator.quality.itn import itn as normalize
+from orchestrator.quality.zh_tw import to_zh_tw
+from orchestrator.results.score_table import ALIGNMENT_HEADERS, SCORE_HEADERS, alignment_rows, score_json, score_row
 from orchestrator.results.tabular import format_option, render_table
 
 
@@ -29,9 +32,6 @@ def itn(zh_tw_first: bool, files: tuple[str, ...]) -> None:
     or `-`: stdin) and writes each line normalized to stdout, exactly one line out per line
     in (一万三千七百零二 -> 13702). Input must be UTF-8: a byte that is not is named by its
     offset (exit 2); files are checked before anything is written, stdin as it is read."""
-    from orchestrator.quality.itn import itn as normalize
-    from orchestrator.quality.zh_tw import to_zh_tw
-
     inputs, problems = [], []
     for name in files or ("-",):
         if name == "-":
@@ -70,10 +70,6 @@ def itn(zh_tw_first: bool, files: tuple[str, ...]) -> None:
             stdout.flush()
 
 
-def _fmt_rate(value):
-    return None if value is None else round(value, 6)
-
-
 @click.command()
 @click.option(
     "--reference", "reference", required=True, type=click.Path(dir_okay=False), help="Reference transcript (UTF-8)."
@@ -102,8 +98,6 @@ def _fmt_rate(value):
 def score(reference: str, hypothesis: str, mode: str, no_normalize: bool, convert: bool, fmt: str) -> None:
     """CER / WER of a hypothesis against a reference, and the alignment (substitutions,
     deletions, insertions)."""
-    from orchestrator.quality import pipeline, scoring
-
     texts, problems = {}, []
     for what, path in (("reference", reference), ("hypothesis", hypothesis)):
         try:  # both files checked: every problem named at once
@@ -119,44 +113,12 @@ def score(reference: str, hypothesis: str, mode: str, no_normalize: bool, conver
         if mode == "auto":
             mode = pipeline.scoring_mode(chinese, ref, hyp)
     result = scoring.score(ref, hyp, mode=mode, normalize=not no_normalize)
-    headers = [
-        "mode",
-        "cer",
-        "wer",
-        "mixed",
-        "hits",
-        "substitutions",
-        "deletions",
-        "insertions",
-        "ref_tokens",
-        "hyp_tokens",
-    ]
-    row = [
-        result.mode,
-        _fmt_rate(result.cer),
-        _fmt_rate(result.wer),
-        _fmt_rate(result.mixed),
-        result.hits,
-        result.substitutions,
-        result.deletions,
-        result.insertions,
-        result.reference_tokens,
-        result.hypothesis_tokens,
-    ]
-    align_headers = ["op", "ref", "hyp"]
-    align_rows = [[a["op"], a["ref"], a["hyp"]] for a in result.alignment]
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                {"score": dict(zip(headers, row, strict=False)), "alignment": result.alignment},
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+        click.echo(score_json(result))
         return
-    click.echo(render_table(headers, [row], fmt))
+    click.echo(render_table(SCORE_HEADERS, [score_row(result)], fmt))
     if result.reference_tokens == 0 and result.hypothesis_tokens:
         click.echo("(empty reference: the rate is the number of inserted tokens, as in jiwer)", err=True)
-    if align_rows:
+    if result.alignment:
         click.echo("")
-        click.echo(render_table(align_headers, align_rows, fmt))
+        click.echo(render_table(ALIGNMENT_HEADERS, alignment_rows(result), fmt))

@@ -16,7 +16,9 @@ from orchestrator.commands import startup_problems
 from orchestrator.commands.startup_problems import option
 from orchestrator.engines import fields
 from orchestrator.engines import registry as engine_registry
-from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CannotStart
+from orchestrator.errors import CannotStart, ExitCode
+from orchestrator.results.model import Thresholds
+from orchestrator.results.progress import progress_bars
 from orchestrator.results.tabular import format_option
 from orchestrator.run import strategies as registry
 from orchestrator.run.plan import (
@@ -28,7 +30,6 @@ from orchestrator.run.plan import (
     NO_STRATEGY,
     SCENARIOS,
     RunPlan,
-    Thresholds,
 )
 from orchestrator.run.plan_inputs import PlanInputs
 from orchestrator.run.preflight import preflight
@@ -196,7 +197,8 @@ def common_options(f):
     return f
 
 
-def _option(key: str) -> str:
+def option_flag(key: str) -> str:
+    """A plan field's command-line option: iter_timeout -> --iter-timeout."""
     return "--" + key.replace("_", "-")
 
 
@@ -230,14 +232,14 @@ def inputs_from_cli(strategies: list[str], kw: dict) -> PlanInputs:
     )
 
 
-def build_plan(strategies, kw, strategies_problem: str | None = None) -> RunPlan:
+def plan_from_options(strategies, kw, strategies_problem: str | None = None) -> RunPlan:
     """The plan, after every check that can be made before a worker starts: the values click
     could not read, the plan itself, its input files, where its results and history go.
     CannotStart lists every problem. `strategies_problem`: what the command found wrong with
     how strategies were asked for (it replaces the plan's "no strategy given")."""
     problems = startup_problems.take()
     plan, notes = RunPlan.build(inputs_from_cli(list(strategies), kw))
-    found = preflight(plan, label=_option)
+    found = preflight(plan, label=option_flag)
     if strategies_problem:
         found = [strategies_problem] + [p for p in found if not p.startswith(NO_STRATEGY)]
     problems += found + output_problems(plan, kw)
@@ -261,7 +263,7 @@ def output_problems(plan: RunPlan, kw) -> list[str]:
         if kw.get(key) and Path(kw[key]).is_dir():
             problems.append(f"--{'json' if key == 'json_path' else 'srt'} {kw[key]} is a folder, not a file")
     if not kw["no_history"]:
-        from orchestrator.history.store import db_problem
+        from orchestrator.history.store import db_problem  # lazy: SQLAlchemy; --help must not import it
 
         why = db_problem(kw["db"], write=True)
         if why:
@@ -269,36 +271,27 @@ def output_problems(plan: RunPlan, kw) -> list[str]:
     return problems
 
 
-def _progress_factory(plan: RunPlan):
+def run_progress(plan: RunPlan, prefix: str = ""):
+    """The plan's progress bars (results.progress), or None when it shows none (not a terminal)."""
     if not plan.progress:
         return None
-    per_strategy = plan.iters * max(1, len(plan.models) if plan.scenario == "switch" else 1)
-
-    def factory(strategy):
-        bar = click.progressbar(length=per_strategy, label=f"{strategy:>16}", show_pos=True)
-        bar.__enter__()
-
-        class Progress:
-            def __call__(self, rec):
-                bar.update(1)
-
-            def close(self):
-                bar.__exit__(None, None, None)
-
-        return Progress()
-
-    return factory
+    return progress_bars(plan.iters * max(1, len(plan.models) if plan.scenario == "switch" else 1), prefix)
 
 
 def run_and_report(plan: RunPlan, kw) -> None:
+    """Run the plan, print its tables, store it; exit with what it found (`run`, `compare`,
+    `reproduce`)."""
+    # lazy: the runner, analysis and history import numpy, scipy and SQLAlchemy; --help must not
+    from orchestrator.history.save import store_history
     from orchestrator.results import output
-    from orchestrator.run.runner import RunInterrupted, _save, execute
+    from orchestrator.run.runner import RunInterrupted, execute, save
+    from orchestrator.studies.attribution import attribute_growing
 
     try:
-        result = execute(plan, progress_factory=_progress_factory(plan))
-        code = EXIT_OK if result.ok else EXIT_FAILED  # ok: every strategy ok or skipped
+        result = execute(plan, progress_factory=run_progress(plan))
+        code = ExitCode.OK if result.ok else ExitCode.FAILED  # ok: every strategy ok or skipped
     except RunInterrupted as exc:
-        result, code = exc.result, EXIT_INTERRUPTED
+        result, code = exc.result, ExitCode.INTERRUPTED
         click.echo(f"interrupted: what was measured is written below and in {plan.run_dir / 'run.json'}", err=True)
     if kw.get("srt_path"):
         for path in output.write_srt(result, kw["srt_path"]):
@@ -308,16 +301,12 @@ def run_and_report(plan: RunPlan, kw) -> None:
     if per_model:  # scenario switch: the per-model memory story
         click.echo("\n" + per_model)
     if kw.get("attribute") and result.results:
-        from orchestrator.studies.attribution import attribute_growing
-
         texts = attribute_growing(plan, result)
-        _save(plan, result)
+        save(plan, result)
         click.echo("\n" + "\n".join(texts))
     if kw["fmt"] == "table":
         click.echo(output.result_footer(result, plan.run_dir))
     if not kw["no_history"]:
-        from orchestrator.history.save import store_history
-
         store_history(result, kw["db"])
     click.get_current_context().exit(code)
 
@@ -338,7 +327,7 @@ def run_and_report(plan: RunPlan, kw) -> None:
 def run(strategy, **kw):
     """Run one strategy for --iters iterations in its own worker process."""
     missing = None if strategy else f"--strategy is required: one of {', '.join(registry.NAMES)}"
-    run_and_report(build_plan([strategy] if strategy else [], kw, missing), kw)
+    run_and_report(plan_from_options([strategy] if strategy else [], kw, missing), kw)
 
 
 @click.command()
@@ -360,4 +349,4 @@ def compare(all_, strategies, **kw):
         chosen = registry.for_engine(kw["engine"] or DEFAULT.engine)
     else:  # unknown, repeated or no strategies: named with every other problem (RunPlan.validate)
         chosen = [s.strip() for s in (strategies or "").split(",") if s.strip()]
-    run_and_report(build_plan(chosen, kw, problem), kw)
+    run_and_report(plan_from_options(chosen, kw, problem), kw)

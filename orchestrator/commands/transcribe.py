@@ -17,7 +17,7 @@ from orchestrator.commands.run import engine_option_decorators
 from orchestrator.commands.startup_problems import option
 from orchestrator.engines import fields
 from orchestrator.engines import registry as engine_registry
-from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, CannotStart, OrchError
+from orchestrator.errors import CannotStart, ExitCode, OrchError
 from orchestrator.run.plan import ENGINES
 
 DEFAULT_TIMEOUT_S = 120.0
@@ -97,7 +97,7 @@ def transcribe(paths, **kw):
     except TranscribeInterrupted as exc:
         view.interrupted()
         where = [str(p) for p in (job.jsonl_path, job.json_path) if p]
-        raise OrchError(interrupted_line(exc.summary, where), EXIT_INTERRUPTED) from None
+        raise OrchError(interrupted_line(exc.summary, where), ExitCode.INTERRUPTED) from None
     view.finished(summary)
     if summary.failed:
-        click.get_current_context().exit(EXIT_FAILED)
+        click.get_current_context().exit(ExitCode.FAILED)

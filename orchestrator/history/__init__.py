@@ -1,9 +1,7 @@
-"""Run history (SQLite or PostgreSQL), reports with plots, and what soak runs store and alert
-with (the soak command and its runs are orchestrator/studies/soak.py).
+"""Run history (SQLite or PostgreSQL) and what is made from it: the store (store, save), a
+soak run's regression checks (baseline) and change points (changepoints), the HTML /
+Markdown / CSV report (report, plots), the `orch history` tables (tables), the Prometheus textfile (prometheus), and what a soak
+prints of its cells (soak_cell, soak_output; the soak itself is orchestrator/studies/soak.py,
+its command orchestrator/commands/soak.py).
 
-- store: save_run / load_run / list_runs, the schema and its migrations
-- commands: `orch history`, `orch report`
-- report, plots: the HTML / Markdown / CSV report
-- save: storing a `run` / `compare` result (a database problem is a warning there)
-- baseline, prometheus: a soak run's regression checks, the textfile-collector file
-"""
+May import: results, quality, engines (and errors); never commands, studies or run."""

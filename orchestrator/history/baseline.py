@@ -20,6 +20,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+from scipy.stats import mannwhitneyu
+
 from orchestrator.results.model import GROWTH_THRESHOLD_MB, Regression, RunResult, StrategyResult, Summary, Verdict
 
 
@@ -129,8 +131,6 @@ def _ttft_slower(
             f"{name}: TTFT not compared ({len(now)} measured iterations now, "
             f"{len(before)} in the baseline; {st.min_ttft_samples} needed on each side)"
         )
-    from scipy.stats import mannwhitneyu
-
     med_now, med_before = statistics.median(now), statistics.median(before)
     slower_pct = (med_now / med_before - 1.0) * 100.0 if med_before > 0 else 0.0
     p = float(mannwhitneyu(now, before, alternative="greater").pvalue)

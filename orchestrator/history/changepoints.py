@@ -40,6 +40,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from orchestrator.history import store
+from orchestrator.history.store import StoredRun, StoredStrategy, build_identity, hostname_of, parse_since, parse_time
+
 # the figures a series is made of: run_strategies column -> (label, decimals)
 METRICS = {
     "growth_mb_per_iter": ("growth MB/iter", 3),
@@ -125,7 +128,9 @@ class _Line:
 def _cost_class():
     """ruptures' cost for a piecewise-linear series (its own CostLinear needs the time as a
     column and refits each segment; this one is O(1) per segment)."""
-    from ruptures.base import BaseCost
+    from ruptures.base import (
+        BaseCost,  # lazy: `orch report` of a run that is no soak's imports this module and searches nothing
+    )
 
     class CostLinearTrend(BaseCost):
         model = "linear_trend"
@@ -145,7 +150,7 @@ def _cost_class():
 def _chow(line: _Line, a: int, k: int, b: int) -> float:
     """Chow's test for a break at k between segments [a, k) and [k, b): p of the F statistic
     (one line over both against one line each; 2 and n − 4 degrees of freedom)."""
-    from scipy import stats
+    from scipy import stats  # lazy: `orch report` of a run that is no soak's imports this module and searches nothing
 
     n = b - a
     if n <= 4:
@@ -173,7 +178,7 @@ def _refine(y: np.ndarray, cuts: list[int], st: Settings) -> list[int]:
     jump is not significant (F test, p >= 0.01) the change moves to the best hinge within
     `refine_within` runs. Measured: a 1%/run creep in 1% noise found within ±2 runs in 90%
     of 200 seeds without this, 98.5% with it."""
-    from scipy import stats
+    from scipy import stats  # lazy: `orch report` of a run that is no soak's imports this module and searches nothing
 
     n, out = len(y), list(cuts)
     line = _Line(y)
@@ -201,7 +206,7 @@ def detect(values: Sequence[float], settings: Settings | None = None) -> list[Fo
         return []
     sigma = _floor(y, noise_sd(y))
     clean, _spikes = despike(y, sigma, st)
-    import ruptures
+    import ruptures  # lazy: `orch report` of a run that is no soak's imports this module and searches nothing
 
     algo = ruptures.Pelt(custom_cost=_cost_class()(), min_size=st.min_size, jump=1).fit(clean)
     cuts = [b for b in algo.predict(pen=st.penalty * math.log(n) * sigma**2) if b < n]
@@ -362,8 +367,6 @@ def series_of(rows, strategy: str | None = None) -> list[Series]:
 def stored_row(result, matrix_key: str):
     """A RunResult not stored yet, as list_runs would give it (store.StoredRun), so that a
     soak can look at its key's series with this run before storing it."""
-    from orchestrator.history.store import StoredRun, StoredStrategy, build_identity, hostname_of
-
     strategies = []
     for r in result.results:
         s = r.summary
@@ -389,8 +392,6 @@ def stored_row(result, matrix_key: str):
 def history_series(
     db: str | None = None, matrix_key: str | None = None, strategy: str | None = None, host: str | None = None
 ) -> list[Series]:
-    from orchestrator.history import store
-
     rows = store.list_runs(db, kind="soak", matrix_key=matrix_key, strategy=strategy, newest_first=False, host=host)
     return series_of(rows, strategy)
 
@@ -435,8 +436,6 @@ def find_changes(
     """Every change point of the history (each series read whole), those from runs started
     since `since` (store.parse_since): grouped by host (in name order; runs with no host
     last), newest first within each."""
-    from orchestrator.history.store import parse_since, parse_time
-
     start = parse_since(since)
     found = []
     for s in history_series(db, matrix_key, strategy, host):

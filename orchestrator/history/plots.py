@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from orchestrator.history.changepoints import METRICS
 from orchestrator.results.model import RunResult, Status, StrategyResult, Summary
 
 # where each phase mark sits around its iteration's x (the RSS point is the after_infer mark)
@@ -336,8 +337,6 @@ def history_chart(series: list, changes: dict, this_run: str | None = None) -> b
 
 
 def _history_figure(series: list, changes: dict, this_run: str | None = None) -> Figure:
-    from orchestrator.history.changepoints import METRICS
-
     fig = Figure(figsize=(9, 2.1 * max(len(series), 1) + 0.5))
     axes = fig.subplots(max(len(series), 1), 1, squeeze=False)[:, 0]
     first = series[0] if series else None

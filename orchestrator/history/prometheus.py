@@ -5,13 +5,10 @@ half a file. Text exposition format 0.0.4, gauges only."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
+from orchestrator.history.soak_cell import CellRun
 from orchestrator.results.atomic import write_text_atomic
 from orchestrator.results.model import Outcome, Status, StrategyResult, Summary, Verdict
-
-if TYPE_CHECKING:
-    from orchestrator.studies.soak import CellRun
 
 VERDICTS = tuple(v.value for v in Verdict) + ("none",)
 

@@ -3,7 +3,7 @@ script, no network: it reads offline and prints), and its comparison table as Ma
 CSV. Strategies that crashed with few or no iterations are shown as such, not skipped.
 
 Every function takes a RunResult (orchestrator.results.model); every number it rounds goes
-through output._r, the one rounding that never prints "-0". A soak's run may come with its
+through output.rounded, the one rounding that never prints "-0". A soak's run may come with its
 key's history on its host (changepoints.Series): the page then draws each series with its
 change points marked."""
 
@@ -14,8 +14,11 @@ import datetime as _dt
 import html
 import json
 
+from orchestrator.history import changepoints as cp
+from orchestrator.results.ab_table import AB_HEADERS, ab_rows
 from orchestrator.results.model import Outcome, RunResult, SoakInfo, Status, Verdict
 from orchestrator.results.output import HEADERS, result_rows
+from orchestrator.results.stacks import chain
 from orchestrator.results.tabular import render_table
 
 CSS = """
@@ -42,7 +45,7 @@ def _img(png: bytes, alt: str) -> str:
 
 
 def table_rows(result: RunResult) -> tuple[list[str], list[list]]:
-    """The comparison table (the same columns `orch run` prints, rounded by output._r)."""
+    """The comparison table (the same columns `orch run` prints, rounded by output.rounded)."""
     return list(HEADERS), result_rows(result)
 
 
@@ -163,8 +166,7 @@ def _ab_section(result: RunResult) -> str:
     entries = [e for e in result.results if e.ab is not None]
     if not entries:
         return ""
-    from orchestrator.history import plots
-    from orchestrator.studies.ab import AB_HEADERS, ab_rows
+    from orchestrator.history import plots  # lazy: matplotlib, only when a page is drawn (render_html)
 
     options = entries[0].ab.options if entries[0].ab else {}
     parts = [
@@ -189,8 +191,6 @@ def _history_section(result: RunResult, history: list | None) -> str:
     the change points marked (and listed), this run ringed."""
     if result.soak is None or history is None:
         return ""
-    from orchestrator.history import changepoints as cp
-
     host = result.host.get("hostname")
     where = f"<code>{_e(result.soak.matrix_key)}</code>" + (f" on <b>{_e(host)}</b>" if host else "")
     parts = [
@@ -209,8 +209,6 @@ def _history_section(result: RunResult, history: list | None) -> str:
 
 def _change_points_table(history: list, changes: dict) -> str:
     """The change points found in the history's series as a table, or a line saying there are none."""
-    from orchestrator.history import changepoints as cp
-
     found = [c for s in history for c in changes[s.key]]
     if not found:
         runs = max(len(s.points) for s in history)
@@ -247,8 +245,7 @@ def _change_points_table(history: list, changes: dict) -> str:
 def _history_charts(history: list, changes: dict, run_id: str) -> list[str]:
     """Per strategy (and model): a heading, one chart of its figures with the change points
     marked and this run ringed, and the marked runs listed."""
-    from orchestrator.history import changepoints as cp
-    from orchestrator.history import plots
+    from orchestrator.history import plots  # lazy: matplotlib, only when a page is drawn (render_html)
 
     parts = []
     groups: dict[tuple, list] = {}
@@ -274,8 +271,6 @@ def _attribution_section(result: RunResult) -> str:
     entries = [e for e in result.results if e.attribution is not None]
     if not entries:
         return ""
-    from orchestrator.studies.attribution import chain
-
     parts = [
         '<h2>Attribution</h2><p class="sub">Call stacks whose allocations from one iteration are still '
         "live at the end, per iteration (memray --native; resident bytes from /proc/PID/pagemap unless "
@@ -308,7 +303,8 @@ def _attribution_section(result: RunResult) -> str:
 def render_html(result: RunResult, history: list | None = None) -> str:
     """The page; `history`: for a soak's run, its key's series on its host
     (changepoints.history_series), drawn with their change points."""
-    from orchestrator.history import plots  # matplotlib only when a page is drawn
+    # lazy: matplotlib, only when a page is drawn (`orch report` prints tables without it)
+    from orchestrator.history import plots
 
     engine, plan, entries = result.engine, result.plan, result.results
     headers, rows = table_rows(result)

@@ -24,13 +24,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import hashlib
+import importlib.util
 import json
 import os
+import platform
 import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import platformdirs
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
@@ -206,10 +209,9 @@ LIB_HASH_BYTES = 4 << 20  # the library's first 4 MiB (ELF headers and the GNU b
 
 
 def this_host() -> str:
-    """This machine's name, as the result's host.hostname records it."""
-    from orchestrator.run.hostinfo import hostname  # psutil only when a host is asked for
-
-    return hostname()
+    """This machine's name, as the result's host.hostname records it (run.hostinfo.hostname
+    makes the same call; the history does not import the running side)."""
+    return platform.node()
 
 
 def hostname_of(host) -> str | None:
@@ -294,8 +296,6 @@ def _head_blocks(pk: int, head: str | None, conn) -> tuple[dict, dict]:
 
 # --- connecting ------------------------------------------------------------------------------
 def default_db_path() -> Path:
-    import platformdirs
-
     return Path(platformdirs.user_data_dir("orch", appauthor=False)) / DEFAULT_FILENAME
 
 
@@ -384,8 +384,6 @@ def _driver_problem(url: str, shown: str) -> str | None:
 
 
 def _module_exists(name: str) -> bool:
-    import importlib.util
-
     try:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
@@ -435,8 +433,6 @@ def resolve_url(db: str | None = None) -> str:
 
 
 def _pg_driver() -> str | None:
-    import importlib.util
-
     for name, driver in (("psycopg", "psycopg"), ("psycopg2", "psycopg2")):
         if importlib.util.find_spec(name) is not None:
             return driver

@@ -28,7 +28,7 @@ def variant(cases: list[tuple[str, str]], name: str) -> list[tuple[str, str]]:
     input and expected output alike."""
     if name == "simplified":
         return list(cases)
-    import opencc
+    import opencc  # lazy: seconds to load; `orch run --help` imports this module (run.plan_inputs)
 
     conv = opencc.OpenCC(name)
     return [(conv.convert(a), conv.convert(b)) for a, b in cases]

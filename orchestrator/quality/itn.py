@@ -485,7 +485,7 @@ def _card(s: str, lo: int, hi: int) -> int | None:
 def _idiom_regex() -> re.Pattern:
     words = set(IDIOMS) | set(WORDS_KEPT)
     try:
-        import opencc
+        import opencc  # lazy: seconds to load; `orch run --help` imports this module (run.plan_inputs)
 
         for cfg in ("s2t", "s2tw"):
             conv = opencc.OpenCC(cfg)

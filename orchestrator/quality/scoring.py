@@ -116,7 +116,7 @@ def _align(ref_tokens: list[str], hyp_tokens: list[str], joiner: str, chars: boo
     """(rate, hits, S, D, I, alignment) from jiwer: ``process_characters`` on the joined
     strings when ``chars`` (spaces count, as in jiwer.cer), else ``process_words`` on the
     tokens joined by spaces (tokens never contain spaces, so they survive intact)."""
-    import jiwer
+    import jiwer  # lazy: seconds to load; `orch run --help` imports this module (run.plan_inputs)
 
     if not ref_tokens:
         rows = [{"op": "insert", "ref": "", "hyp": joiner.join(hyp_tokens)}] if hyp_tokens else []
@@ -145,7 +145,7 @@ def _align(ref_tokens: list[str], hyp_tokens: list[str], joiner: str, chars: boo
 
 def _char_rate(reference: str, hypothesis: str) -> float:
     """jiwer's CER of two already-prepared strings (spaces count, as in jiwer.cer)."""
-    import jiwer
+    import jiwer  # lazy: seconds to load; `orch run --help` imports this module (run.plan_inputs)
 
     if not reference:
         return float(len(hypothesis))

@@ -1,11 +1,12 @@
 """Simplified -> Traditional (Taiwan, with Taiwanese phrases) via OpenCC's ``s2twp`` config.
 
-For scoring, the whole transcript is converted at once (``to_zh_tw``). For live display of a
-stream, ``StreamConverter`` converts the *accumulated* raw text on every chunk and emits only
-the new part that is stable: text up to the last punctuation or whitespace, whose conversion
-is also a prefix of the conversion of everything so far. ``finish()`` converts the whole text
-and emits the rest. The final text is always ``to_zh_tw(whole raw text)``: a chunk boundary
-(or a phrase such as 软件 -> 軟體 split across two chunks) cannot change it.
+Scoring converts the whole transcript at once (``to_zh_tw``; quality.pipeline, `orch itn
+--zh-tw`). ``StreamConverter`` converts a stream chunk by chunk for a caller that shows text
+as it arrives: it converts the *accumulated* raw text on every chunk and emits only the new
+part that is stable (text up to the last punctuation or whitespace, whose conversion is also
+a prefix of the conversion of everything so far); ``finish()`` converts the whole text and
+emits the rest, so the final text is always ``to_zh_tw(whole raw text)``. No orch command
+shows a stream live today: orch scores finished transcripts, and only the tests use it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ CONFIG = "s2twp"
 
 @functools.lru_cache(maxsize=4)
 def _converter(config: str = CONFIG):
-    import opencc  # the official OpenCC binding (PyPI "opencc")
+    import opencc  # the official OpenCC binding (PyPI "opencc"); lazy: seconds to load, and `orch run --help` imports this module
 
     return opencc.OpenCC(config)
 

@@ -6,7 +6,7 @@ index, over the iterations after warm-up, with its 95% CI (scipy.stats.theilslop
 the median of pairwise slopes, so one odd iteration (a page-cache hiccup, a GC) does not
 move it the way it moves a least-squares fit.
 
-Verdicts (thresholds in orchestrator.run.plan.Thresholds):
+Verdicts (thresholds in orchestrator.results.model.Thresholds):
 - `stable`: the CI contains 0, or the slope is under the growth threshold (either way).
 - `plateau`: it grew, then went flat: a tail of at least `plateau_min_tail` iterations
   (and `plateau_min_tail_share` of them) is itself `stable`, the iterations before it grew
@@ -32,10 +32,10 @@ from orchestrator.results.model import (
     MeanCI,
     ModelSwitch,
     Summary,
+    Thresholds,
     Verdict,
     memory_series,
 )
-from orchestrator.run.plan import Thresholds
 
 
 def _percentile(values, q):

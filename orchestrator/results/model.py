@@ -27,6 +27,20 @@ SCHEMA = "orch.run/2"
 READABLE_SCHEMAS = ("orch.run/1", "orch.run/2")
 
 
+@dataclass
+class Thresholds:
+    """Verdict thresholds (MB = MiB throughout orch): what analysis.verdict calls stable,
+    growing or a plateau; a run plan carries them (run.plan.RunPlan.thresholds)."""
+
+    # below this growth per iteration a strategy is `stable` even if the CI excludes 0
+    growth_mb_per_iter: float = GROWTH_THRESHOLD_MB
+    # a plateau needs at least this many (and this share of) post-warm-up iterations flat
+    plateau_min_tail: int = 5
+    plateau_min_tail_share: float = 0.3
+    # and must sit at least this far above where the series started
+    plateau_min_rise_mb: float = 1.0
+
+
 class Status(str, enum.Enum):
     OK = "ok"
     SKIPPED = "skipped"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from orchestrator.results.alignment import to_srt
 from orchestrator.results.model import MeanCI, RunResult, Summary, Verdict
 from orchestrator.results.tabular import render_table
 
@@ -25,7 +26,7 @@ HEADERS = [
 ]
 
 
-def _r(v, nd=1):
+def rounded(v, nd=1):
     """Rounded for a table; + 0.0 turns -0.0 into 0.0 (no "-0" anywhere orch prints)."""
     return None if v is None else round(v, nd) + 0.0
 
@@ -67,15 +68,15 @@ def result_rows(result: RunResult) -> list[list]:
                 r.strategy,
                 str(r.status),
                 s.iters_ok,
-                _r(s.ttft_ms_median),
-                _r(s.itl_ms_median, 2),
-                _r(s.tokens_per_s_median),
-                _r(s.load_ms_median),
-                _r(s.rss_start_mb),
-                _r(s.rss_end_mb),
-                _r(s.rss_peak_mb),
-                _r(s.growth_mb_per_iter, 3),
-                f"[{_r(ci[0], 3):.3f}, {_r(ci[1], 3):.3f}]" if ci else None,
+                rounded(s.ttft_ms_median),
+                rounded(s.itl_ms_median, 2),
+                rounded(s.tokens_per_s_median),
+                rounded(s.load_ms_median),
+                rounded(s.rss_start_mb),
+                rounded(s.rss_end_mb),
+                rounded(s.rss_peak_mb),
+                rounded(s.growth_mb_per_iter, 3),
+                f"[{rounded(ci[0], 3):.3f}, {rounded(ci[1], 3):.3f}]" if ci else None,
                 verdict,
                 _error_rate(s),
             ]
@@ -101,7 +102,7 @@ SWITCH_HEADERS = [
 
 
 def _mean(block: MeanCI | None):
-    return _r(block.mean) if block else None
+    return rounded(block.mean) if block else None
 
 
 def switch_rows(result: RunResult) -> list[list]:
@@ -120,8 +121,8 @@ def switch_rows(result: RunResult) -> list[list]:
                     _mean(m.released_at_unload_mb),
                     _mean(kept),
                     f"[{kept.ci95[0]:.1f}, {kept.ci95[1]:.1f}]" if kept else None,
-                    _r(m.load_ms_median),
-                    _r(m.ttft_ms_median),
+                    rounded(m.load_ms_median),
+                    rounded(m.ttft_ms_median),
                 ]
             )
     return rows
@@ -200,8 +201,6 @@ def result_footer(result: RunResult, run_dir) -> str:
 
 def write_srt(result: RunResult, path: str) -> list[str]:
     """The words of each strategy's last aligned iteration; PATH.<strategy>.srt when several."""
-    from orchestrator.results.alignment import to_srt
-
     written = []
     aligned = [r for r in result.results if any(it.alignment for it in r.iterations)]
     for r in aligned:

@@ -1,8 +1,11 @@
-"""What a run is asked to do: one data object shared by `run`, `compare`, `selftest` and
-`soak`, so every entry point drives the harness the same way. Its field defaults are the
-only defaults (the command line shows them); `RunPlan.build(PlanInputs)` is the one
-constructor the command line and soak configs both use; what it decides on the user's
-behalf comes back as notes, for the command to print."""
+"""What a run is asked to do: one data object shared by `run`, `compare`, `ab`, `attribute`,
+`retention`, `reproduce`, `selftest` and `soak`, so every entry point drives the harness the
+same way. Its field defaults are the run's defaults for what a user does not give (the
+command line shows them); the engines' option defaults are their options' own
+(orchestrator.engines.options), the memory guard's is set by `RunPlan.build` from the memory
+available, and a few commands set their own (`reproduce`'s experiments, `selftest`'s runs,
+soak's output folder). `RunPlan.build(PlanInputs)` is the one constructor every entry point
+uses; what it decides on the user's behalf comes back as notes, for the command to print."""
 
 from __future__ import annotations
 
@@ -13,16 +16,17 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orchestrator.engines import options as eo
 from orchestrator.engines import registry as engine_registry
-from orchestrator.results.model import GROWTH_THRESHOLD_MB
+from orchestrator.errors import read_text_file
+from orchestrator.quality.pipeline import find_reference
+from orchestrator.results.model import Thresholds
 from orchestrator.run import strategies as registry
 from orchestrator.run import worker_env
-
-if TYPE_CHECKING:
-    from orchestrator.run.plan_inputs import PlanInputs
+from orchestrator.run.audio import audio_seconds
+from orchestrator.run.plan_inputs import PlanInputs, guess_language, plan_from_inputs
 
 SCENARIOS = ("asr", "switch", "align")
 NO_STRATEGY = "no strategy given"
@@ -33,19 +37,6 @@ def new_run_id(now: _dt.datetime | None = None) -> str:
     """Sortable and unique enough for two cron runs started in the same second."""
     now = now or _dt.datetime.now(_dt.timezone.utc)
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
-
-
-@dataclass
-class Thresholds:
-    """Verdict thresholds (MB = MiB throughout orch)."""
-
-    # below this growth per iteration a strategy is `stable` even if the CI excludes 0
-    growth_mb_per_iter: float = GROWTH_THRESHOLD_MB
-    # a plateau needs at least this many (and this share of) post-warm-up iterations flat
-    plateau_min_tail: int = 5
-    plateau_min_tail_share: float = 0.3
-    # and must sit at least this far above where the series started
-    plateau_min_rise_mb: float = 1.0
 
 
 @dataclass
@@ -89,15 +80,11 @@ class RunPlan:
     def build(cls, given: PlanInputs) -> tuple[RunPlan, list[str]]:
         """The plan from what the user gave (command line or soak cell), with the defaults
         above for what they did not; and notes on what was decided for them."""
-        from orchestrator.run.plan_inputs import build_plan
-
-        return build_plan(cls, given)
+        return plan_from_inputs(cls, given)
 
     @functools.cached_property
     def audio_s(self) -> float | None:
         """The audio's length in seconds, read once (audio.AudioError if it is no audio)."""
-        from orchestrator.run.audio import audio_seconds
-
         return audio_seconds(self.audio) if self.audio else None
 
     @property
@@ -115,8 +102,6 @@ class RunPlan:
         the audio X.wav when there is one (not for align, whose X.txt is the words to align)."""
         if self.scenario == "align" and not self.reference:
             return None
-        from orchestrator.quality.pipeline import find_reference
-
         return find_reference(self.audio or "", self.reference)
 
     @property
@@ -124,8 +109,6 @@ class RunPlan:
         """The words to align (scenario align): --transcript, else X.txt beside X.wav."""
         if self.scenario != "align":
             return self.transcript
-        from orchestrator.quality.pipeline import find_reference  # the same X.txt rule
-
         return find_reference(self.audio or "", self.transcript)
 
     def scoring_language(self) -> str | None:
@@ -137,7 +120,6 @@ class RunPlan:
             return self.language
         if self.scenario == "align" or not self.reference_file:
             return None
-        from orchestrator.run.plan_inputs import guess_language
 
         language, _why = guess_language(self)
         return language if language == "Chinese" else None
@@ -152,8 +134,6 @@ class RunPlan:
         path = self.transcript_file if self.scenario == "align" else None
         if not path:
             return None
-        from orchestrator.errors import read_text_file  # OrchError naming a non-UTF-8 byte
-
         return read_text_file(path, "transcript").strip()
 
     def validate(self, label=lambda key: key) -> list[str]:

@@ -9,7 +9,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.engines import options as eo
 from orchestrator.engines.chatllm.model_file import (
@@ -19,10 +19,15 @@ from orchestrator.engines.chatllm.model_file import (
     random_model_kind,
     read_meta,
 )
-from orchestrator.engines.chatllm.paths import checkout_commit
+from orchestrator.engines.chatllm.paths import checkout_commit, resolve
 from orchestrator.errors import CannotStart
+from orchestrator.quality.pipeline import CHINESE_NAMES
+from orchestrator.quality.scoring import has_cjk
+from orchestrator.results.model import Thresholds
 from orchestrator.run import memory_guard
-from orchestrator.run.plan import RunPlan, Thresholds
+
+if TYPE_CHECKING:  # a type only: plan.py imports this module (RunPlan.build), not the other way
+    from orchestrator.run.plan import RunPlan
 
 
 @dataclass
@@ -56,7 +61,9 @@ class PlanInputs:
     worker_env: dict[str, str | None] = field(default_factory=dict)
 
 
-def build_plan(cls: type[RunPlan], given: PlanInputs) -> tuple[RunPlan, list[str]]:
+def plan_from_inputs(cls: type[RunPlan], given: PlanInputs) -> tuple[RunPlan, list[str]]:
+    """RunPlan.build's body: `cls` is RunPlan (passed in, so this module needs plan.py only
+    for its types)."""
     notes: list[str] = []
     d = cls(strategies=[])  # RunPlan's own defaults
     th = Thresholds(
@@ -104,8 +111,6 @@ def _or(value, default):
 
 
 def _chatllm_options(plan: RunPlan, given: dict[str, Any], notes: list[str]) -> eo.ChatLLMOptions:
-    from orchestrator.engines.chatllm.paths import resolve  # only the chatllm engine needs it
-
     values = dict(given)
     paths = resolve(values.pop("chatllm_dir", None), values.pop("main", None), values.pop("lib", None))
     values.update(
@@ -173,9 +178,6 @@ def guess_language(plan: RunPlan) -> tuple[str, str]:
     """(language, why) when --language is not given: Chinese when the reference transcript
     has CJK characters or the audio file's name says zh/cn/... (`phone-zh.wav`: a digits-only
     reference says nothing), else English."""
-    from orchestrator.quality.pipeline import CHINESE_NAMES
-    from orchestrator.quality.scoring import has_cjk
-
     ref = plan.reference or (os.path.splitext(plan.audio)[0] + ".txt" if plan.audio else None)
     try:
         text = open(ref, encoding="utf-8").read() if ref else ""

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.engines import registry as engine_registry
+from orchestrator.quality import pipeline
 from orchestrator.results import alignment, analysis
 from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.model import RunResult, Status, StrategyResult
@@ -51,14 +52,10 @@ def worker_config(plan: RunPlan, strategy: str) -> dict:
 def _scorer(plan: RunPlan, audio_s: float | None):
     """What is computed from each output: word-timing checks for the aligner, else the
     quality pipeline for this run's language and reference. Built before any worker starts
-    (its set-up must not land inside a measured iteration); None if not installed."""
+    (its set-up must not land inside a measured iteration)."""
     if plan.scenario == "align":
         transcript = plan.transcript_text() or ""  # preflight refuses an align run without one
         return lambda text: {"alignment": alignment.check(text, transcript, audio_s)}
-    try:
-        from orchestrator.quality import pipeline
-    except ImportError:
-        return None
     reference_file = plan.reference_file  # the sidecar X.txt when none is given; run.json records it
     reference = Path(reference_file).read_text(encoding="utf-8").strip() if reference_file else None
     language = plan.scoring_language()
@@ -72,7 +69,9 @@ def _scorer(plan: RunPlan, audio_s: float | None):
     return score
 
 
-def _save(plan: RunPlan, result: RunResult) -> None:
+def save(plan: RunPlan, result: RunResult) -> None:
+    """run.json in the run's folder (and at plan.json_path): after every strategy, and after
+    attribution adds its blocks."""
     data = result.to_json()
     write_json_atomic(plan.run_dir / "run.json", data)
     if plan.json_path:
@@ -144,7 +143,7 @@ def execute(
         for strategy in plan.strategies:
             entry = _run_strategy(plan, strategy, audio_s, scorer, progress_factory, env.environ)
             result.results.append(entry)
-            _save(plan, result)
+            save(plan, result)
             if on_strategy_done:
                 on_strategy_done(entry)
             if entry.status is Status.INTERRUPTED:
@@ -154,7 +153,7 @@ def execute(
         interrupted = True
     result.finished_at = _now()
     result.host["load_avg_end"] = hostinfo.load_average()  # beside load_avg_start: was the host busy?
-    _save(plan, result)
+    save(plan, result)
     if interrupted:
         raise RunInterrupted(result)
     return result

@@ -20,7 +20,7 @@ from orchestrator.run.memory_guard import MemoryGuard
 from orchestrator.run.record_builder import RecordBuilder
 from orchestrator.run.record_sink import RecordSink
 from orchestrator.run.sampler import Sampler
-from orchestrator.run.worker_events import EventLoop, Outcome
+from orchestrator.run.worker_events import EventLoop, StrategyStopped
 from orchestrator.run.worker_process import WorkerProcess
 
 # text_raw -> what the quality pipeline or the alignment check adds to a record
@@ -74,7 +74,7 @@ class StrategyRunner:
                         self._run_worker(first_i=i, iters=1, models=[model] if model else [])
             else:
                 self._run_worker(first_i=1, iters=self.plan.iters, models=models)
-        except Outcome as out:
+        except StrategyStopped as out:
             status, error = out.status, out.error
         except KeyboardInterrupt:
             status, error = Status.INTERRUPTED, "interrupted by the user (Ctrl-C)"
@@ -109,7 +109,7 @@ class StrategyRunner:
                 self.guard.watch(wp.pid)
             try:
                 loop.run(wp)
-            except Outcome:
+            except StrategyStopped:
                 self.partial = loop.partial()
                 if self.guard and self.guard.tripped:
                     where = (
@@ -119,7 +119,7 @@ class StrategyRunner:
                         if loop.last_done_i
                         else "while loading"
                     )
-                    raise Outcome(Status.MEMORY_LIMIT, self.guard.message(where)) from None
+                    raise StrategyStopped(Status.MEMORY_LIMIT, self.guard.message(where)) from None
                 raise
             except BaseException:  # Ctrl-C or a bug here: stop the worker, keep what it measured
                 wp.kill()

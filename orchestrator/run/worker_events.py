@@ -1,7 +1,7 @@
 """One worker's events → iteration records, and how the worker ended → a status.
 
 `EventLoop.run(worker)` reads events until `done` (returns) or until the worker times out,
-exits, errs or breaks the protocol (raises `Outcome` with the status and a message that
+exits, errs or breaks the protocol (raises `StrategyStopped` with the status and a message that
 says where). It never touches processes, files or clocks beyond what it is given, so a unit
 test drives it with a scripted fake worker (tests/unit/test_worker_events.py).
 """
@@ -22,8 +22,9 @@ from orchestrator.run.worker_process import WorkerExited, WorkerTimeout
 TEARDOWN_TIMEOUT_S = 10.0
 
 
-class Outcome(Exception):
-    """Ends a strategy early with a status other than ok."""
+class StrategyStopped(Exception):
+    """Ends a strategy early with a status other than ok (crashed, timeout, error, memory-limit);
+    not the soak's results.model.Outcome."""
 
     def __init__(self, status: Status, error: str):
         super().__init__(error)
@@ -111,7 +112,7 @@ class EventLoop:
             except protocol.ProtocolError as exc:
                 wp.kill()
                 self.flush()
-                raise Outcome(Status.ERROR, str(exc)) from None
+                raise StrategyStopped(Status.ERROR, str(exc)) from None
 
     def handle(self, wp: Worker, ev: protocol.Event) -> None:
         if isinstance(ev, protocol.Ready):
@@ -160,19 +161,19 @@ class EventLoop:
         self.current = None
 
     # ------------------------------------------------------------------ endings
-    def _timed_out(self) -> Outcome:
+    def _timed_out(self) -> StrategyStopped:
         t = f"{self.timeout:g}"
         if self.current and self.current.chunks:
-            return Outcome(
+            return StrategyStopped(
                 Status.TIMEOUT,
                 f"iteration {self.current.i} ran over the {t} s iteration "
                 f"timeout while still streaming ({len(self.current.chunks)} chunks so far); "
                 "worker killed (bound the output, e.g. --max-new-tokens)",
             )
         where = f"iteration {self.current.i}" if self.current else "start-up/load"
-        return Outcome(Status.TIMEOUT, f"no progress for {t} s during {where}; worker killed")
+        return StrategyStopped(Status.TIMEOUT, f"no progress for {t} s during {where}; worker killed")
 
-    def _exited(self, wp: Worker) -> Outcome:
+    def _exited(self, wp: Worker) -> StrategyStopped:
         sig, how = wp.exit_description()
         log = wp.log_tail(600).strip()
         log = f"\nworker log tail:\n{log}" if log else ""
@@ -180,7 +181,7 @@ class EventLoop:
         if err:
             status = Status.CRASHED if err.kind == "engine_crashed" else Status.ERROR
             tb = f"\n{err.traceback}" if err.traceback else ""
-            return Outcome(status, f"{err.kind}: {err.message}{tb}{log}")
+            return StrategyStopped(status, f"{err.kind}: {err.message}{tb}{log}")
         if self.current:
             where = f"during iteration {self.current.i}"
         elif self.last_done_i:  # between requests: in an unload, a destroy, a re-load
@@ -190,8 +191,8 @@ class EventLoop:
         if sig == "SIGKILL":  # orch kills only with a message of its own; this came from outside
             how += " (likely the kernel's OOM killer: the host ran out of memory)"
         if sig:
-            return Outcome(Status.CRASHED, f"{how} {where}{log}")
-        return Outcome(Status.ERROR, f"{how} {where} without a result{log}")
+            return StrategyStopped(Status.CRASHED, f"{how} {where}{log}")
+        return StrategyStopped(Status.ERROR, f"{how} {where} without a result{log}")
 
     def _teardown(self, wp: Worker, ev: protocol.Done) -> None:
         self.teardown += [f"{wp.name}: {note}" for note in ev.notes]

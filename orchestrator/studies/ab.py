@@ -1,4 +1,4 @@
-"""`orch ab --a "OPTIONS" --b "OPTIONS"`: one plan run on two sides that differ in anything
+"""An A/B run (`orch ab --a "OPTIONS" --b "OPTIONS"`, orchestrator.commands.ab): one plan run on two sides that differ in anything
 `orch compare` takes (a chatllm.cpp checkout or library, threads, an engine argument; on
 the calibration engine a leak size), alternating strategy by strategy (A's restart, B's
 restart, A's recreate, …), repeated `--rounds` times; then, per strategy and figure, A, B,
@@ -24,8 +24,8 @@ Verdicts: `regressed` (B fails where A does not, or B is worse beyond the thresh
 CI that excludes 0), `fixed` (A's memory grows and B's does not), `still grows` (B's memory
 grows), `improved` (B better in a figure, nothing above), `no difference`.
 
-Exit codes: 0 no regression, 1 a strategy regressed, 2 the run could not start, 130 Ctrl-C
-(what was measured is written and stored first).
+Exit codes (errors.ExitCode): 0 no regression, 3 a strategy regressed, 2 the run could not
+start, 130 Ctrl-C (what was measured is written and stored first).
 """
 
 from __future__ import annotations
@@ -33,20 +33,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import math
-import shlex
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
-from click.core import ParameterSource
+import numpy as np
+from scipy import stats
 
-from orchestrator.commands import startup_problems
-from orchestrator.commands.run import common_options
-from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CannotStart
-from orchestrator.results import output
+from orchestrator.errors import ExitCode
+from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.model import (
-    AB_METRICS,
     ABComparison,
     ABMetric,
     ABRound,
@@ -54,24 +51,12 @@ from orchestrator.results.model import (
     RunResult,
     Status,
     StrategyResult,
+    Thresholds,
 )
-from orchestrator.results.tabular import render_table
-from orchestrator.run import strategies as registry
-from orchestrator.run.plan import RunPlan, Thresholds, new_run_id
+from orchestrator.run import runner
+from orchestrator.run.plan import RunPlan, new_run_id
 
 Z95 = 1.959963984540054
-# options of `orch compare` that describe the run as a whole, never one side of it
-RUN_LEVEL = {
-    "all_": "--all",
-    "strategies": "--strategies",
-    "out": "--out",
-    "json_path": "--json",
-    "db": "--db",
-    "no_history": "--no-history",
-    "fmt": "--format",
-    "srt_path": "--srt",
-}
-LABELS = {"growth_mb_per_iter": ("growth MB/iter", 3), "ttft_ms": ("TTFT ms", 2), "tokens_per_s": ("tok/s", 1)}
 
 
 # --------------------------------------------------------------------------- statistics
@@ -100,8 +85,6 @@ def hodges_lehmann(a: list[float], b: list[float], alpha: float = 0.05) -> Estim
     the samples are too small for one at this level."""
     if not a or not b:
         return None
-    import numpy as np
-    from scipy import stats
 
     diffs = np.sort((np.asarray(b, float)[:, None] - np.asarray(a, float)[None, :]).ravel())
     m, n, total = len(a), len(b), len(a) * len(b)
@@ -154,8 +137,6 @@ def combine(rounds: list[Estimate]) -> Estimate | None:
     if within is not None and within >= between:
         half = Z95 * within
     else:
-        from scipy import stats
-
         half = float(stats.t.ppf(0.975, len(values) - 1)) * between
     return Estimate(mean, mean - half, mean + half)
 
@@ -402,75 +383,7 @@ class Side:
     notes: list[str]
 
 
-def side_options(text: str, label: str) -> dict:
-    """What one side's OPTIONS say, parsed by `orch compare`'s parser: only the options the
-    text gives (not their defaults). CannotStart for what cannot be parsed, or an option
-    that belongs to the run as a whole."""
-    from orchestrator.commands.run import compare
-
-    flag = f"--{label.lower()}"
-    try:
-        args = shlex.split(text)
-    except ValueError as exc:
-        raise CannotStart(f"{flag} {text!r}: {exc}") from None
-    try:
-        ctx = compare.make_context(f"orch ab {flag}", args, resilient_parsing=False)
-    except click.exceptions.Exit:
-        raise CannotStart(f"{flag}: give options, not --help (orch compare --help lists them)") from None
-    except click.ClickException as exc:
-        raise CannotStart(f"{flag} {text!r}: {exc.format_message()}") from None
-    unreadable = startup_problems.take(ctx)  # values compare's options could not read
-    if unreadable:
-        raise CannotStart([f"{flag} {text!r}: {p}" for p in unreadable])
-    given = {
-        p.name: ctx.params[p.name]
-        for p in compare.params
-        if p.name and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE
-    }
-    run_level = [RUN_LEVEL[k] for k in given if k in RUN_LEVEL]
-    if run_level:
-        raise CannotStart(
-            f"{flag}: {', '.join(run_level)} belong to the whole A/B run: give them to orch ab itself, not to one side"
-        )
-    return given
-
-
-def build_sides(a_text: str, b_text: str, all_: bool, strategies: str | None, kw: dict) -> tuple[list[Side], list[str]]:
-    """Both sides' plans, every problem of either named at once (CannotStart)."""
-    from orchestrator.commands.run import _option, inputs_from_cli, output_problems
-    from orchestrator.run.preflight import preflight
-
-    unreadable = startup_problems.take()  # ab's own options click could not read
-    if unreadable:
-        raise CannotStart(unreadable)
-    if all_ == (strategies is not None):
-        raise click.UsageError("give either --all or --strategies a,b")
-    if kw.get("srt_path"):
-        raise CannotStart("--srt is not offered by orch ab (align runs compare, not write subtitles)")
-    given = {"A": side_options(a_text, "A"), "B": side_options(b_text, "B")}
-    kws = {label: {**kw, **g} for label, g in given.items()}
-    if all_:  # every strategy both sides' engines run, in the registry's order
-        b_names = set(registry.for_engine(kws["B"]["engine"]))
-        chosen = [s for s in registry.for_engine(kws["A"]["engine"]) if s in b_names]
-    else:
-        chosen = [s.strip() for s in (strategies or "").split(",") if s.strip()]
-    sides, problems = [], {}
-    for label, text in (("A", a_text), ("B", b_text)):
-        try:
-            plan, notes = RunPlan.build(inputs_from_cli(list(chosen), kws[label]))
-        except CannotStart as exc:  # an engine option out of range: say which side
-            raise CannotStart([f"{label}: {p}" for p in exc.problems]) from None
-        problems[label] = plan.validate(label=_option) + preflight(plan, label=_option)
-        sides.append(Side(label, text, kws[label], plan, notes))
-    shared = [p for p in problems["A"] if p in problems["B"]]
-    found = shared + [f"{label}: {p}" for label in "AB" for p in problems[label] if p not in shared]
-    found = list(dict.fromkeys(found + output_problems(sides[0].plan, kw)))
-    if found:
-        raise CannotStart(found)
-    return sides, chosen
-
-
-def _merged(a: dict, b: dict) -> dict:
+def merged(a: dict, b: dict) -> dict:
     """What both sides share, and under `ab` what differs ({"a": …, "b": …})."""
     common = {k: v for k, v in a.items() if k in b and b[k] == v}
     out = dict(common)
@@ -479,13 +392,6 @@ def _merged(a: dict, b: dict) -> dict:
     if da or db:
         out["ab"] = {"a": da, "b": db}
     return out
-
-
-def _progress(plan: RunPlan, label: str):
-    from orchestrator.commands.run import _progress_factory
-
-    factory = _progress_factory(plan)
-    return (lambda strategy: factory(f"{label} {strategy}")) if factory else None
 
 
 def _now() -> str:
@@ -499,10 +405,8 @@ class ABRun:
     run_dir: Path
 
 
-def _run_side(side: Side, strategy: str, out_dir: Path, echo, note: str) -> tuple[RunResult, bool]:
+def _run_side(side: Side, strategy: str, out_dir: Path, echo, note: str, progress) -> tuple[RunResult, bool]:
     """One side's run of one strategy in `out_dir`: (its result, whether Ctrl-C cut it short)."""
-    from orchestrator.run.runner import RunInterrupted, execute
-
     plan = dataclasses.replace(
         side.plan,
         strategies=[strategy],
@@ -512,13 +416,13 @@ def _run_side(side: Side, strategy: str, out_dir: Path, echo, note: str) -> tupl
     )
     echo(note)
     try:
-        return execute(plan, progress_factory=_progress(plan, side.label)), False
-    except RunInterrupted as exc:
+        return runner.execute(plan, progress_factory=progress(plan, f"{side.label} ")), False
+    except runner.RunInterrupted as exc:
         return exc.result, True
 
 
 def _run_rounds(
-    sides: list[Side], strategies: list[str], rounds: int, run_dir: Path, echo
+    sides: list[Side], strategies: list[str], rounds: int, run_dir: Path, echo, progress
 ) -> tuple[dict[str, list[ABRound]], dict, bool]:
     """Per round, per strategy, A then B: (each strategy's rounds, the host, interrupted);
     on Ctrl-C the rounds measured so far."""
@@ -531,7 +435,7 @@ def _run_rounds(
                 by_strategy[s].append(rnd)
                 for side in sides:
                     note = f"ab: round {r}/{rounds}, {s}, side {side.label}"
-                    res, interrupted = _run_side(side, s, run_dir / f"{side.label.lower()}-r{r}", echo, note)
+                    res, interrupted = _run_side(side, s, run_dir / f"{side.label.lower()}-r{r}", echo, note, progress)
                     host = host or res.host
                     setattr(rnd, side.label.lower(), res.results[0] if res.results else None)
                     if interrupted:
@@ -559,8 +463,8 @@ def _judged_results(
 
 
 def _described_plan(a: Side, b: Side, rounds: int, speed_pct: float) -> dict:
-    """Both sides' plans merged (`_merged`), with the A/B settings under `ab`."""
-    described = _merged(a.plan.describe(a.plan.audio_s), b.plan.describe(b.plan.audio_s))
+    """Both sides' plans merged (`merged`), with the A/B settings under `ab`."""
+    described = merged(a.plan.describe(a.plan.audio_s), b.plan.describe(b.plan.audio_s))
     described["ab"] = {
         **described.get("ab", {}),
         "options": {"a": a.text, "b": b.text},
@@ -572,8 +476,8 @@ def _described_plan(a: Side, b: Side, rounds: int, speed_pct: float) -> dict:
 
 
 def _merged_engine(a: Side, b: Side) -> dict:
-    """Both sides' engines merged (`_merged`); the name "A|B" when they differ."""
-    engine = _merged(
+    """Both sides' engines merged (`merged`); the name "A|B" when they differ."""
+    engine = merged(
         {"name": a.plan.engine, **a.plan.engine_options.describe()},
         {"name": b.plan.engine, **b.plan.engine_options.describe()},
     )
@@ -588,18 +492,18 @@ def run_ab(
     speed_pct: float,
     out: Path,
     json_path: Path | None = None,
-    echo=lambda text: click.echo(text, err=True),
+    echo: Callable[[str], None] = lambda text: None,
+    progress: Callable = lambda plan, prefix: None,
 ) -> ABRun:
     """Run the sides in turn (per round, per strategy: A then B), each strategy's iterations
     in its own worker(s), and make one RunResult of it: per strategy the B side's last
     round as the entry (what tables and the history columns show) with the `ab` block
-    holding every round of both sides and the comparison."""
-    from orchestrator.results.atomic import write_json_atomic
-
+    holding every round of both sides and the comparison. `echo` is told which side and round
+    starts; `progress(plan, prefix)` gives a run's progress bars (or None)."""
     run_id = new_run_id()
     run_dir = Path(out) / run_id
     started = _now()
-    by_strategy, host, interrupted = _run_rounds(sides, strategies, rounds, run_dir, echo)
+    by_strategy, host, interrupted = _run_rounds(sides, strategies, rounds, run_dir, echo, progress)
     a, b = sides
     results = _judged_results(by_strategy, strategies, sides, speed_pct)
     described = _described_plan(a, b, rounds, speed_pct)
@@ -619,107 +523,17 @@ def run_ab(
     return ABRun(result, interrupted, run_dir)
 
 
-# --------------------------------------------------------------------------- output
-AB_HEADERS = ["strategy", "figure", "A", "B", "B − A", "95% CI", "verdict"]
+def same_plan(sides: list[Side]) -> bool:
+    """Both sides are one plan (an A/A run: every difference is noise)."""
+    a, b = sides
+    return (
+        merged(a.plan.describe(), b.plan.describe()).get("ab") is None
+        and a.plan.engine_options == b.plan.engine_options
+    )
 
 
-def ab_rows(result: RunResult) -> list[list]:
-    """Per strategy and figure: A, B, B − A and its CI; the verdict on the strategy's first row."""
-    rows = []
-    for entry in result.results:
-        ab = entry.ab
-        if ab is None:
-            continue
-        first = True
-        for name in AB_METRICS:
-            m = ab.metric(name)
-            if m is None:
-                continue
-            label, nd = LABELS[name]
-            ci = f"[{output._r(m.ci95[0], nd):.{nd}f}, {output._r(m.ci95[1], nd):.{nd}f}]" if m.ci95 else None
-            rows.append(
-                [
-                    entry.strategy if first else "",
-                    label,
-                    output._r(m.a, nd),
-                    output._r(m.b, nd),
-                    output._r(m.diff, nd),
-                    ci,
-                    str(ab.verdict) if first and ab.verdict else "",
-                ]
-            )
-            first = False
-        if first:  # no figure at all (both sides failed before measuring)
-            rows.append([entry.strategy, "-", None, None, None, None, str(ab.verdict) if ab.verdict else ""])
-    return rows
-
-
-def ab_table(result: RunResult, fmt: str = "table") -> str:
-    return render_table(AB_HEADERS, ab_rows(result), fmt)
-
-
-def exit_code(result: RunResult, interrupted: bool) -> int:
+def exit_code(result: RunResult, interrupted: bool) -> ExitCode:
     if interrupted:
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     regressed = any(e.ab is not None and e.ab.verdict is ABVerdict.REGRESSED for e in result.results)
-    return EXIT_FAILED if regressed else EXIT_OK
-
-
-# --------------------------------------------------------------------------- the command
-@click.command()
-@click.option(
-    "--a",
-    "a_options",
-    required=True,
-    metavar="OPTIONS",
-    help='Side A: options of `orch compare`, quoted as one argument, e.g. "--leak-mb 0" '
-    'or "--chatllm-dir ../upstream". They override the options given to orch ab.',
-)
-@click.option("--b", "b_options", required=True, metavar="OPTIONS", help="Side B, as --a.")
-@click.option(
-    "--rounds",
-    type=click.IntRange(1),
-    default=3,
-    show_default=True,
-    help="Times to run A then B for every strategy; more rounds separate a difference from drift between runs.",
-)
-@click.option(
-    "--speed-pct",
-    type=click.FloatRange(0),
-    default=5.0,
-    show_default=True,
-    help="TTFT or tokens/s worse (better) by more than this %, with a CI excluding 0, "
-    "is a regression (an improvement).",
-)
-@click.option("--all", "all_", is_flag=True, help="Every strategy both sides' engines run.")
-@click.option("--strategies", help="Comma-separated strategies.")
-@common_options
-def ab(a_options, b_options, rounds, speed_pct, all_, strategies, **kw):
-    """A/B: the same plan on two sides (--a, --b), alternating strategy by strategy, --rounds
-    times; B − A per figure with a 95% CI and a verdict (fixed, still grows, regressed,
-    improved, no difference). Exit 0 no regression, 1 regressed, 2 could not start."""
-    sides, chosen = build_sides(a_options, b_options, all_, strategies, kw)
-    for side in sides:
-        for note in side.notes:
-            click.echo(f"note: {side.label}: {note}", err=True)
-    if (
-        _merged(sides[0].plan.describe(), sides[1].plan.describe()).get("ab") is None
-        and sides[0].plan.engine_options == sides[1].plan.engine_options
-    ):
-        click.echo("note: the two sides are the same plan (an A/A run: every difference is noise)", err=True)
-    done = run_ab(sides, chosen, rounds, speed_pct, Path(kw["out"]), Path(kw["json_path"]) if kw["json_path"] else None)
-    result = done.result
-    if done.interrupted:
-        click.echo(f"interrupted: what was measured is written below and in {done.run_dir / 'run.json'}", err=True)
-    click.echo(ab_table(result, kw["fmt"]))
-    if kw["fmt"] == "table":
-        for entry in result.results:
-            if entry.ab is not None:
-                for reason in entry.ab.reasons:
-                    click.echo(f"{entry.strategy}: {entry.ab.verdict}: {reason}")
-        click.echo(f"results: {done.run_dir}  (run.json; <side>-r<round>/<strategy>/ for each run)")
-    if not kw["no_history"]:
-        from orchestrator.history.save import store_history
-
-        store_history(result, kw["db"])
-    click.get_current_context().exit(exit_code(result, done.interrupted))
+    return ExitCode.REGRESSED if regressed else ExitCode.OK

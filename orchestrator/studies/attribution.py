@@ -1,4 +1,5 @@
-"""`orch attribute`: re-run one strategy's worker under a native allocation tracer (memray
+"""Attribution (`orch attribute`, orchestrator.commands.attribute; run/compare/soak
+--attribute): re-run one strategy's worker under a native allocation tracer (memray
 `run --native`) and name the call stacks whose memory, allocated in one iteration, is still
 live at the end of the run — MiB per iteration per stack, top N — with the fraction of the
 sampler's measured growth they explain and the rest as "unattributed".
@@ -22,48 +23,31 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import click
+import numpy as np
 
-from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart, OrchError
+from orchestrator.engines.chatllm.elfdebug import ggml_libraries, has_debug_info
+from orchestrator.engines.chatllm.paths import resolve
+from orchestrator.errors import CannotStart, ExitCode, OrchError
+from orchestrator.results import analysis
+from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.model import AttributedStack, Attribution, RunResult, StrategyResult
+from orchestrator.results.stacks import FLOOR_MIB, attribution_text, frame_text, stack_name
 from orchestrator.run import strategies
 from orchestrator.run.plan import RunPlan
-
-if TYPE_CHECKING:  # the runner (numpy, scipy) is imported when a traced run starts, not for --help
-    from orchestrator.run.strategy_runner import StrategyRunner
+from orchestrator.run.runner import worker_config
+from orchestrator.run.strategy_runner import StrategyRunner
 
 MiB = 1024 * 1024
 TRACER = "memray"
 INSTALL = "pip install 'memray>=1.20'   (or: pip install -e '.[attribution]')"
-FLOOR_MIB = 0.25  # a stack below this many MiB per iteration is not named
 DEPTH = 12  # frames kept per stack
-# frames that say how, not who, allocated: skipped when a stack is named
-PLUMBING = (
-    "<unknown>",
-    "malloc",
-    "calloc",
-    "realloc",
-    "posix_memalign",
-    "aligned_alloc",
-    "operator new",
-    "PyMem_RawMalloc",
-    "PyMem_RawCalloc",
-    "_PyMem_RawMalloc",
-    "ffi_call",
-    "_call_function_pointer",
-    "_ctypes_callproc",
-    "PyCFuncPtr_call",
-    "_PyObject_MakeTpCall",
-    "_PyEval_EvalFrameDefault",
-    "cfunction_call",
-)
 
 
 def tracer_missing() -> str | None:
@@ -96,39 +80,6 @@ def counted_iterations(starts: dict[int, float], warmup: int) -> list[int]:
     return chosen or [i for i in its if i > warmup] or its
 
 
-def frame_text(frame: tuple) -> str:
-    func, file, line = frame
-    if file in ("<unknown>", "", None):
-        return str(func)
-    return f"{func} {file}:{line}" if line else f"{func} {file}"
-
-
-# C++ library frames between `new` and the code that asked (containers, allocators)
-PLUMBING_PREFIXES = ("std::", "operator new", "operator", "__gnu_cxx::", "void std::")
-
-
-def is_plumbing(func: str) -> bool:
-    return func.startswith(PLUMBING_PREFIXES) or any(func == p or func.startswith(p + "(") for p in PLUMBING)
-
-
-def chain(frames: list[str]) -> str:
-    """A stack's frame texts ("function file:line") as "f ← caller ← …", plumbing left out."""
-    funcs = [f.rsplit(" ", 1)[0] if ":" in f.rsplit(" ", 1)[-1] else f for f in frames]
-    return " ← ".join(short(f) for f in funcs if not is_plumbing(f))
-
-
-def short(func: str) -> str:
-    """A function's name without its argument list (C++ signatures are long)."""
-    return func.split("(")[0].strip() or func
-
-
-def stack_name(frames: list[tuple]) -> str:
-    for f in frames:
-        if not is_plumbing(f[0]):
-            return frame_text(f)
-    return frame_text(frames[0]) if frames else "<no stack>"
-
-
 PAGE = 4096
 DEALLOCATORS = (1, 5, 15)  # memray AllocatorType: PYMALLOC_FREE, FREE, MUNMAP
 
@@ -136,7 +87,6 @@ DEALLOCATORS = (1, 5, 15)  # memray AllocatorType: PYMALLOC_FREE, FREE, MUNMAP
 def resident_pages(pid: int):
     """The virtual page numbers of `pid` that are resident now (/proc/PID/pagemap, bit 63),
     sorted (a numpy array); None if the pagemap cannot be read."""
-    import numpy as np
 
     chunks = []
     try:
@@ -161,7 +111,6 @@ def resident_pages(pid: int):
 def resident_ratios(reader, pages) -> dict[tuple, float]:
     """Per stack (memray's stack ids): resident ÷ requested bytes of its allocations still live
     at the end of the capture, against the resident pages of a pagemap snapshot."""
-    import numpy as np
 
     live: dict[int, tuple[int, tuple]] = {}
     for rec in reader.get_allocation_records():
@@ -282,7 +231,7 @@ def analyse_capture(
 ) -> tuple[list[int], list[AttributedStack]]:
     """(counted iterations, every stack above the floor, largest first) from a memray capture;
     with `pages` (resident_pages at the end) weighted by resident bytes, else requested."""
-    import memray
+    import memray  # lazy: an optional dependency (the attribution extra); tracer_missing() says so
 
     reader = memray.FileReader(str(capture))
     when = _snapshot_clock(reader)
@@ -302,8 +251,6 @@ def debug_info_note(plan: RunPlan) -> str | None:
     """For chatllm: which of its libraries carried DWARF (file:line in the stacks)."""
     if plan.engine != "chatllm":
         return None
-    from orchestrator.engines.chatllm.paths import resolve
-    from orchestrator.studies.elfdebug import ggml_libraries, has_debug_info
 
     o = plan.engine_options
     lib = resolve(o.chatllm_dir, o.main, o.lib).lib
@@ -336,7 +283,6 @@ def _run_traced(
     untraced_wall_s: float | None,
 ) -> StrategyResult:
     """Run the traced worker; its result summarized, and `att`'s timing, growth and notes."""
-    from orchestrator.results import analysis
 
     t0 = time.monotonic()
     entry = runner.run()
@@ -419,8 +365,6 @@ def attribute_strategy(
     capture = plan.run_dir / f"{strategy}.memray.bin"
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     snapshot: dict = {}
-    from orchestrator.run.runner import worker_config
-    from orchestrator.run.strategy_runner import StrategyRunner
 
     runner = StrategyRunner(
         plan,
@@ -456,36 +400,8 @@ def attribute_growing(plan: RunPlan, result: RunResult, top: int = 10) -> list[s
         wall = entry.samples[-1][0] if entry.samples else None
         _traced, att = attribute_strategy(sub, entry.strategy, entry.summary.growth_mb_per_iter, wall, top)
         entry.attribution = att
-        out.append(render(att, entry.strategy))
+        out.append(attribution_text(att, entry.strategy))
     return out or ["attribution: no strategy is growing; nothing to attribute"]
-
-
-# ------------------------------------------------------------------ console
-def render(att: Attribution, strategy: str, top: int = 3) -> str:
-    lines = [f"attribution of {strategy} ({att.tracer}, {att.weighting} bytes):"]
-    if att.error:
-        return lines[0] + f" not available: {att.error}"
-    g = att.measured_growth_mb_per_iter
-    lines.append(
-        f"  measured growth {g if g is not None else '?'} MB/iter; attributed {att.attributed_mb_per_iter} MB/iter"
-        + (f" ({att.explained_fraction:.0%})" if att.explained_fraction is not None else "")
-        + f"; unattributed (allocator retention or non-heap) {att.unattributed_mb_per_iter} MB/iter"
-    )
-    if not att.stacks:
-        lines.append(f"  no stack keeps ≥ {FLOOR_MIB} MiB per iteration")
-    for s in att.stacks[:top]:
-        req = f" (requested {s.requested_mib_per_iter:.2f})" if s.requested_mib_per_iter is not None else ""
-        lines.append(
-            f"  {s.mib_per_iter:8.2f} MiB/iter{req}  {s.name}  [{s.iterations_seen}/{len(att.iterations)} iters]"
-        )
-        lines.append(f"           {chain(s.frames)}")
-    lines += [f"  {n}" for n in att.notes if n.startswith(("symbols:", "the traced worker ended"))]
-    if att.wall_s is not None:
-        lines.append(
-            f"  traced run {att.wall_s} s"
-            + (f", ×{att.overhead_factor} the untraced run" if att.overhead_factor else "")
-        )
-    return "\n".join(lines)
 
 
 def _load_run(source: str, out_dir: Path) -> tuple[Path, RunResult]:
@@ -499,7 +415,6 @@ def _load_run(source: str, out_dir: Path) -> tuple[Path, RunResult]:
         path = out_dir / source / "run.json"
     if not path.exists():
         raise OrchError(f"no run {source}: {path} does not exist")
-    import json
 
     return path, RunResult.from_json(json.loads(path.read_text()))
 
@@ -520,88 +435,46 @@ def _measured_by_strategy(run: RunResult) -> dict[str, tuple[float | None, float
     return measured
 
 
-def _chosen_strategies(
+def chosen_strategies(
     source: str | None, strategy: str | None, out_dir: Path
-) -> tuple[list[str], dict[str, tuple[float | None, float | None]]]:
-    """The strategies to attribute and what SOURCE measured of them; exits 0 when SOURCE has
-    nothing growing and no --strategy is given."""
+) -> tuple[list[str], dict[str, tuple[float | None, float | None]], Path | None]:
+    """The strategies to attribute, what SOURCE measured of them and SOURCE's run.json (None
+    without SOURCE); no strategy when SOURCE has nothing growing and no --strategy is given."""
     measured: dict[str, tuple[float | None, float | None]] = {}
     if source:
         path, run = _load_run(source, out_dir)
         chosen = [strategy] if strategy else _growing_strategies(run)
-        if not chosen:
-            click.echo(f"no strategy of {path} is growing; nothing to attribute (name one with --strategy)")
-            ctx_exit(EXIT_OK)
-        measured = _measured_by_strategy(run)
-    elif strategy:
-        chosen = [strategy]
-    else:
-        raise CannotStart("give SOURCE (RUN_ID, latest, run.json) or --strategy")
-    return chosen, measured
+        return chosen, _measured_by_strategy(run) if chosen else measured, path
+    if strategy:
+        return [strategy], measured, None
+    raise CannotStart("give SOURCE (RUN_ID, latest, run.json) or --strategy")
 
 
-def _attribute_all(
-    plan: RunPlan, chosen: list[str], measured: dict[str, tuple[float | None, float | None]], top: int
-) -> tuple[RunResult, int]:
-    """Attribute each chosen strategy, printing each; (the run's result, its exit code)."""
+def attribute_all(
+    plan: RunPlan,
+    chosen: list[str],
+    measured: dict[str, tuple[float | None, float | None]],
+    top: int,
+    on_done: Callable[[str, Attribution], None] = lambda strategy, att: None,
+) -> tuple[RunResult, ExitCode]:
+    """Attribute each chosen strategy (`on_done` after each): the run's result, and FAILED when
+    a strategy could not be attributed."""
     result = RunResult(run_id=plan.run_id, engine={"name": plan.engine}, plan=plan.describe(None))
-    code = EXIT_OK
+    code = ExitCode.OK
     for s in chosen:
         g, wall = measured.get(s, (None, None))
         entry, att = attribute_strategy(plan, s, g, wall, top)
         entry.attribution = att
         result.results.append(entry)
-        click.echo(render(att, s))
+        on_done(s, att)
         if att.error:
-            code = EXIT_FAILED
+            code = ExitCode.FAILED
     return result, code
 
 
-def _write_result(plan: RunPlan, result: RunResult, json_path: str | None) -> None:
-    """run.json in the run's directory, and at --json if given."""
-    from orchestrator.results.atomic import write_json_atomic
-
+def write_result(plan: RunPlan, result: RunResult, json_path: str | None) -> Path:
+    """run.json in the run's directory, and at --json if given; the run.json's path."""
     write_json_atomic(plan.run_dir / "run.json", result.to_json())
     if json_path:
         write_json_atomic(Path(json_path), result.to_json())
-    click.echo(f"results: {plan.run_dir / 'run.json'}", err=True)
-
-
-def _attribute_command():
-    from orchestrator.commands.run import build_plan, common_options
-
-    @click.command()
-    @click.argument("source", required=False)
-    @click.option(
-        "--strategy",
-        "strategy",
-        type=click.Choice(strategies.NAMES),
-        default=None,
-        help="The strategy to attribute (with SOURCE: default every `growing` one of that run).",
-    )
-    @click.option("--top", type=click.IntRange(1), default=10, show_default=True, help="Stacks kept per strategy.")
-    @common_options
-    def attribute(source, strategy, top, **kw):
-        """Re-run a strategy's worker under memray --native and name the call stacks whose
-        memory, allocated in one iteration, stays live: MiB per iteration per stack.
-
-        SOURCE (RUN_ID, `latest` or a run.json) takes the measured growth and the wall
-        time (for the overhead) from that run; without it, give --strategy and run options."""
-        missing = tracer_missing()
-        if missing:
-            raise OrchError(missing)
-        chosen, measured = _chosen_strategies(source, strategy, Path(kw["out"]))
-        kw["no_history"] = True
-        plan = build_plan(chosen, kw)
-        result, code = _attribute_all(plan, chosen, measured, top)
-        _write_result(plan, result, kw.get("json_path"))
-        ctx_exit(code)
-
-    return attribute
-
-
-def ctx_exit(code: int) -> None:
-    click.get_current_context().exit(code)
-
-
-attribute = _attribute_command()
+    return plan.run_dir / "run.json"

@@ -1,10 +1,12 @@
-"""`orch reproduce exp1|exp2|exp3|exp4`: the study's four experiments as ready runs on the
-full-shape random-weight models (`orch make-test-models --shape full`, models/full/).
+"""The study's four experiments (`orch reproduce exp1|exp2|exp3|exp4`,
+orchestrator.commands.reproduce) as ready runs on the full-shape random-weight models
+(`orch make-test-models --shape full`, models/full/).
 
 Each experiment is a fixed set of strategies, a scenario, models and an iteration count (the
 study's); the command builds its plan through `RunPlan.build(PlanInputs)`, checks it as
-`orch compare` does, prints what it will run and how long that should take, then runs it
-through `commands_run.run_and_report` (the same table, run JSON, history and exit codes).
+`orch compare` does, prints what it will run and how long that should take (`describe`),
+then runs it through `commands.run.run_and_report` (the same table, run JSON, history and
+exit codes).
 
 The time estimate is iterations × seconds per iteration measured on the 2-core 24 GiB
 development machine (2 threads, --max-new-tokens 8): the 100-iteration runs on a quiet
@@ -19,15 +21,10 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import click
-
-from orchestrator.engines.chatllm.options import chatllm_dir_option
-from orchestrator.errors import CannotStart, OrchError
-from orchestrator.results.tabular import format_option
+from orchestrator.errors import OrchError
 from orchestrator.run.plan import RunPlan
 from orchestrator.run.plan_inputs import PlanInputs
 
@@ -234,30 +231,6 @@ def plan_inputs(exp: Experiment, kw: dict) -> PlanInputs:
     )
 
 
-def build(exp: Experiment, kw: dict) -> tuple[RunPlan, list[str]]:
-    """The experiment's plan after every check `orch compare` makes; CannotStart lists the
-    problems. Missing models are refused first, with the command that makes them."""
-    check_models(exp, kw.get("models_dir") or MODELS_DIR)
-    from orchestrator.commands.run import output_problems
-    from orchestrator.run.preflight import preflight
-
-    plan, notes = RunPlan.build(plan_inputs(exp, kw))
-    notes = choose_strategies(exp, kw.get("strategies"))[1] + notes
-    problems = preflight(plan, label=lambda k: "--" + k.replace("_", "-"))
-    problems += output_problems(
-        plan,
-        {
-            "out": str(plan.out_dir),
-            "json_path": kw.get("json_path"),
-            "no_history": kw.get("no_history", True),
-            "db": kw.get("db"),
-        },
-    )
-    if problems:
-        raise CannotStart(problems)
-    return plan, notes
-
-
 def _minutes(s: float) -> str:
     return f"{s / 60:.0f} min" if s >= 90 else f"{s:.0f} s"
 
@@ -298,81 +271,3 @@ def describe(exp: Experiment, plan: RunPlan) -> str:
             "chatllm.cpp 4a4310e aborts at the first destroy, SIGABRT)"
         )
     return "\n".join(lines)
-
-
-@click.command()
-@click.argument("experiment", type=click.Choice(sorted(EXPERIMENTS)))
-@click.option(
-    "--iters",
-    type=click.IntRange(1),
-    default=None,
-    help="Iterations per strategy (default: the study's: exp1 10, the others 100).",
-)
-@click.option(
-    "--strategies",
-    default=None,
-    help="Comma-separated strategies instead of the experiment's (a note names the difference).",
-)
-@click.option(
-    "--models-dir",
-    default=MODELS_DIR,
-    show_default=True,
-    help="Where the full-shape models are (orch make-test-models --shape full).",
-)
-@click.option(
-    "--audio",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Audio to transcribe/align (default: the repository's samples/phone-zh.wav).",
-)
-@click.option(
-    "--transcript",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="exp4: transcript to align (default: X.txt beside X.wav).",
-)
-@chatllm_dir_option("chatllm.cpp checkout (env CHATLLM_DIR), e.g. a build with the layers.h destroy fix.")
-@click.option("--threads", type=click.IntRange(1), default=DEFAULT_THREADS, show_default=True, help="chatllm: threads.")
-@click.option(
-    "--max-new-tokens",
-    type=click.IntRange(1),
-    default=DEFAULT_MAX_NEW_TOKENS,
-    show_default=True,
-    help="chatllm: bound on each output (random weights rarely stop).",
-)
-@click.option(
-    "--max-rss-mb",
-    type=click.FloatRange(0),
-    default=DEFAULT_MAX_RSS_MB,
-    show_default=True,
-    help="Memory guard per worker tree (0: off).",
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default="orch-results",
-    show_default=True,
-    help="Per-run folder with <strategy>.jsonl, worker logs and run.json.",
-)
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the result JSON here too.")
-@click.option("--db", help="History database (SQLite path or postgresql:// URL).")
-@click.option("--no-history", is_flag=True, help="Do not store the run in the history database.")
-@click.option("--dry-run", is_flag=True, help="Say what would run and how long; run nothing.")
-@format_option()
-def reproduce(experiment, **kw):
-    """Run one of the study's experiments on the full-shape models: exp1 (one model,
-    restart), exp2 (restart vs recreate vs recreate-destroy), exp3 (0.6B <-> 1.7B switch),
-    exp4 (forced aligner, recreate vs restart)."""
-    from orchestrator.commands.run import run_and_report
-
-    exp = EXPERIMENTS[experiment]
-    kw["progress"] = sys.stdout.isatty()
-    kw["srt_path"] = None
-    plan, notes = build(exp, kw)
-    for note in notes:
-        click.echo(f"note: {note}", err=True)
-    # json/csv go to stdout alone: the description then goes to stderr
-    click.echo(describe(exp, plan), err=kw["fmt"] in ("json", "csv"))
-    if kw["dry_run"]:
-        return
-    run_and_report(plan, kw)

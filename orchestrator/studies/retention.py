@@ -25,8 +25,9 @@ trim at the same iteration (mean):
 
 This module runs the arms through the normal runner; `trim_after_unload` is a typed engine
 option (orchestrator/engines/options.py; `--trim-after-unload` on the command line).
-`orch retention --strategy S [run options]` is its command: the report, the probe's JSON
-with --json, exit 0 when every arm ran to the end, 1 otherwise.
+`orch retention --strategy S [run options]` is its command (orchestrator.commands.retention):
+the report (results.retention_probe), the probe's JSON with --json, exit 0 when every arm ran
+to the end, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -35,13 +36,12 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import click
-
-from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart
+from orchestrator.errors import CannotStart
+from orchestrator.results import analysis
 from orchestrator.results.model import IterationRecord, RunResult
-from orchestrator.run import strategies as registry
+from orchestrator.results.retention_probe import ArmFigures, ProbeResult
+from orchestrator.run import runner
 from orchestrator.run.plan import RunPlan, new_run_id
 
 TRIM_OPTION = "trim_after_unload"
@@ -80,30 +80,8 @@ def with_worker_env(passed: dict, extra: dict, parent: Mapping[str, str] | None 
     return out
 
 
-@dataclass
-class ArmFigures:
-    """One arm's memory at the marks, per measured iteration (MB), and the growth fits."""
-
-    arm: str
-    status: str
-    iters: list[int]
-    after_unload_mb: list[float]
-    after_infer_mb: list[float]
-    growth_after_unload: tuple[float, float, float] | None  # slope, CI low, CI high
-    growth_after_infer: tuple[float, float, float] | None
-
-    @property
-    def slope(self) -> float | None:
-        return self.growth_after_unload[0] if self.growth_after_unload else None
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-
 def figures(arm: str, status: str, iterations: list[IterationRecord]) -> ArmFigures:
     """The arm's series from its iteration records (warm-up iterations left out)."""
-    from orchestrator.results import analysis  # numpy, scipy: not for --help
-
     its = [it for it in iterations if not it.warmup]
     unload = [(it.i, v) for it in its if (v := it.phase_rss("after_unload")) is not None]
     infer = [(it.i, it.rss_mb) for it in its if it.rss_mb is not None]
@@ -151,29 +129,11 @@ def classify(
     return growth
 
 
-@dataclass
-class ProbeResult:
-    strategy: str
-    arms: list[ArmFigures]
-    verdict: str
-    runs: dict[str, str]  # arm -> run folder
-    retained_mb: float | None = None  # plain - trim at after_unload, mean (MB)
-
-    def to_json(self) -> dict:
-        return {
-            "strategy": self.strategy,
-            "verdict": self.verdict,
-            "retained_mb": self.retained_mb,
-            "runs": self.runs,
-            "arms": [a.to_json() for a in self.arms],
-        }
-
-
 def probe(plan: RunPlan, strategy: str, arms=ARMS, threshold: float = 0.5, execute=None) -> ProbeResult:
     """Run `strategy` of `plan` once per arm and classify. `execute` (tests) defaults to
     orchestrator.run.runner.execute."""
     if execute is None:
-        from orchestrator.run.runner import execute
+        execute = runner.execute
     out, runs = [], {}
     for arm in arms:
         arm_plan = dataclasses.replace(
@@ -195,27 +155,6 @@ def probe(plan: RunPlan, strategy: str, arms=ARMS, threshold: float = 0.5, execu
     return ProbeResult(strategy=strategy, arms=out, verdict=verdict, runs=runs, retained_mb=kept)
 
 
-def report(result: ProbeResult) -> str:
-    """A few lines for a terminal or a doc."""
-    kept = (
-        f" (plain holds {result.retained_mb:+.1f} MB more than trim after unload)"
-        if result.retained_mb is not None
-        else ""
-    )
-    lines = [f"{result.strategy}: {result.verdict}{kept}"]
-    for a in result.arms:
-        g = a.growth_after_unload
-        gi = a.growth_after_infer
-        fit = f"{g[0]:+.2f} MB/iter [{g[1]:+.2f}, {g[2]:+.2f}]" if g else "-"
-        fit_i = f"{gi[0]:+.2f}" if gi else "-"
-        lines.append(
-            f"  {a.arm:8} {a.status:12} after_unload {fit}; after_infer {fit_i} MB/iter; "
-            f"after_unload MB {a.after_unload_mb}"
-        )
-    return "\n".join(lines)
-
-
-# ------------------------------------------------------------------ the command
 def choose_arms(names: str) -> list[Arm]:
     """The arms named (comma-separated, in ARMS' order); CannotStart for an unknown one or
     a set without both plain and trim (the verdict compares those two)."""
@@ -227,51 +166,3 @@ def choose_arms(names: str) -> list[Arm]:
     if problems:
         raise CannotStart(problems)
     return [a for a in ARMS if a.name in wanted]
-
-
-def _retention_command():
-    from orchestrator.commands.run import build_plan, common_options
-
-    @click.command()
-    @click.option(
-        "--strategy",
-        type=click.Choice(registry.NAMES),
-        required=True,
-        help="The strategy to run once per arm (one that grows: recreate, recreate-destroy, switch).",
-    )
-    @click.option(
-        "--arms",
-        default=",".join(a.name for a in ARMS),
-        show_default=True,
-        help="plain, trim (malloc_trim after every unload), tunable (GLIBC_TUNABLES trim_threshold=0).",
-    )
-    @common_options
-    def retention(strategy, arms, **kw):
-        """Leak or retention? Run a strategy in arms that differ only in what glibc may keep
-        (plain, malloc_trim after every unload, a trim-threshold tunable), compare the memory
-        left at after_unload, and say leak, retention, both, or stable (docs/real-scale.md)."""
-        chosen = choose_arms(arms)
-        if registry.get(strategy).keeps_model_loaded:
-            raise CannotStart(
-                [
-                    f"--strategy {strategy} keeps its model loaded: there is no after_unload mark per "
-                    "request to compare (use recreate, recreate-destroy, or --scenario switch)"
-                ]
-            )
-        kw["no_history"] = True
-        json_path = kw.pop("json_path", None)
-        kw["json_path"] = None  # the arms' runs write their own run.json; --json gets the probe's
-        plan = build_plan([strategy], kw)
-        result = probe(plan, strategy, chosen)
-        click.echo(report(result))
-        if json_path:
-            from orchestrator.results.atomic import write_json_atomic
-
-            write_json_atomic(Path(json_path), result.to_json())
-        ok = all(a.status == "ok" for a in result.arms)
-        click.get_current_context().exit(EXIT_OK if ok else EXIT_FAILED)
-
-    return retention
-
-
-retention = _retention_command()

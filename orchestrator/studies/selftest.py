@@ -1,4 +1,4 @@
-"""`orch selftest`: proves the harness measures true, by running the calibration engine with
+"""The self-test (`orch selftest`, orchestrator.commands.selftest): proves the harness measures true, by running the calibration engine with
 known leaks and known timings through every strategy and comparing injected with measured.
 
 Tolerances (from the harness's acceptance criteria): growth within ±5% of the injected leak
@@ -10,52 +10,18 @@ check `inconclusive`, which is no failure).
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-import click
-
-from orchestrator.errors import EXIT_FAILED, EXIT_OK
+from orchestrator.results.checks import Check, progress_lines
 from orchestrator.results.model import Attribution, Status, StrategyResult, Summary, Verdict
-from orchestrator.results.tabular import format_option, render_table
 from orchestrator.run.plan import RunPlan
+from orchestrator.run.plan_inputs import PlanInputs
 from orchestrator.run.runner import execute
+from orchestrator.studies import attribution
 from orchestrator.studies.selftest_timing import ATTEMPTS, TOLERANCE_MS, HostLoad, HostWatch, TimingRun, run_check
 
 TTFT_MS, TOKEN_MS = 50.0, 10.0
-
-
-@dataclass
-class Check:
-    name: str
-    injected: str
-    measured: float | None
-    ok: bool
-    detail: str = ""
-    skipped: bool = False  # not run (a tool missing): neither a pass nor a failure
-    inconclusive: bool = False  # the host was too busy to judge it: neither a pass nor a failure
-
-    @property
-    def failed(self) -> bool:
-        return not self.ok and not self.inconclusive
-
-
-def result(c: Check) -> str:
-    return "skipped" if c.skipped else "pass" if c.ok else "inconclusive" if c.inconclusive else "FAIL"
-
-
-def tally(checks: list[Check]) -> str:
-    """The closing line: '26 passed, 0 failed', plus ', 1 inconclusive' when the host was too
-    busy to judge a check and ', 1 skipped' when a check did not run."""
-    skipped = sum(c.skipped for c in checks)
-    unsure = sum(c.inconclusive for c in checks)
-    failed = sum(c.failed for c in checks)
-    line = f"{len(checks) - failed - skipped - unsure} passed, {failed} failed"
-    if unsure:
-        line += f", {unsure} inconclusive (host busy: run again on a quieter host to judge them)"
-    return line + (f", {skipped} skipped" if skipped else "")
 
 
 def growth_tolerance(injected: float) -> float:
@@ -124,22 +90,6 @@ def _timing_checks(strategy: str, first: tuple[StrategyResult, HostLoad], rerun:
     return out
 
 
-def progress_lines(case: str, checks: list[Check]) -> list[str]:
-    """`ok` and the case's checks when all passed; else a line per check that did not, named."""
-    if all(c.ok for c in checks):
-        return [f"  ok   {case}: " + ", ".join(c.name.split(": ", 1)[-1] for c in checks)]
-    lines = []
-    for c in checks:
-        if c.inconclusive:
-            lines.append(f"  ??   {c.name}: inconclusive ({c.detail})")
-        elif not c.ok:
-            got = "nothing" if c.measured is None else f"{c.measured:.3f}"
-            lines.append(
-                f"  MISS {c.name}: measured {got}, injected {c.injected}" + (f" ({c.detail})" if c.detail else "")
-            )
-    return lines
-
-
 def cases(iters: int):
     """(strategy, engine options, what to check) for every check the self-test makes."""
     base = {"ttft_ms": TTFT_MS, "token_ms": TOKEN_MS}
@@ -154,16 +104,41 @@ def cases(iters: int):
         yield strategy, {**base, "leak_mb": 2.0}, ("leak", expect)
 
 
+def calibration_plan(strategy: str, options: dict, iters: int, warmup: int, out_dir: Path) -> RunPlan:
+    """A calibration run of one strategy through RunPlan.build (the one constructor), with no
+    memory guard (the self-test's leaks are small and known). Its notes (a warm-up that
+    leaves nothing to measure) are the command's to say before it starts (`plan_notes`)."""
+    plan, _notes = RunPlan.build(
+        PlanInputs(
+            strategies=[strategy],
+            iters=iters,
+            warmup=warmup,
+            engine="calibration",
+            engine_options=options,
+            out_dir=out_dir,
+            max_rss_mb=0,
+        )
+    )
+    return plan
+
+
+def plan_notes(iters: int, warmup: int, out_dir: Path) -> list[str]:
+    """What RunPlan.build notes for the self-test's runs: the strategy runs', then the shorter
+    attribution runs' (at most 8 iterations) when they differ."""
+    notes: list[str] = []
+    for n in (iters, min(iters, 8)):
+        _plan, found = RunPlan.build(
+            PlanInputs(
+                strategies=["recreate"], iters=n, warmup=warmup, engine="calibration", out_dir=out_dir, max_rss_mb=0
+            )
+        )
+        notes += [f for f in found if f not in notes]
+    return notes
+
+
 def _measure(strategy: str, options: dict, iters: int, warmup: int, out_dir: Path) -> tuple[StrategyResult, HostLoad]:
     """One calibration run of one strategy, and how busy the host was meanwhile."""
-    plan = RunPlan(
-        strategies=[strategy],
-        iters=iters,
-        warmup=warmup,
-        engine="calibration",
-        engine_options=options,
-        out_dir=out_dir,
-    )
+    plan = calibration_plan(strategy, options, iters, warmup, out_dir)
     watch = HostWatch()
     entry = execute(plan).results[0]
     return entry, watch.load()
@@ -201,8 +176,6 @@ def attribution_checks(iters: int, warmup: int, out_dir: Path, echo=print) -> li
     injected MiB per iteration; with no leak no stack is named; an allocated-but-untouched
     decoy and freed-again churn are never named (orchestrator.studies.attribution).
     Without memray: one check marked skipped that says how to install it."""
-    from orchestrator.studies import attribution
-
     missing = attribution.tracer_missing()
     if missing:
         return [Check("attribution", "—", None, True, f"skipped: {missing}", skipped=True)]
@@ -227,21 +200,12 @@ def attribution_checks(iters: int, warmup: int, out_dir: Path, echo=print) -> li
 def _attribution_plan(iters: int, warmup: int, out_dir: Path, leak: float, extra: dict) -> RunPlan:
     """A recreate run of the calibration engine leaking `leak` MB per call (at most 8 iterations)."""
     base = {"ttft_ms": TTFT_MS, "token_ms": TOKEN_MS}
-    return RunPlan(
-        strategies=["recreate"],
-        iters=min(iters, 8),
-        warmup=warmup,
-        engine="calibration",
-        engine_options={**base, "leak_mb": leak, **extra},
-        out_dir=out_dir,
-    )
+    return calibration_plan("recreate", {**base, "leak_mb": leak, **extra}, min(iters, 8), warmup, out_dir)
 
 
 def _attribution_result_checks(name: str, leak: float, with_decoys: bool, att: Attribution) -> list[Check]:
     """The checks on one attribution: nothing named (no leak) or the leaking function on top,
     and, when the decoy and churn ran along, neither blamed."""
-    from orchestrator.studies import attribution
-
     checks: list[Check] = []
     top = att.stacks[0] if att.stacks else None
     if leak == 0:
@@ -282,29 +246,3 @@ def _attribution_result_checks(name: str, leak: float, with_decoys: bool, att: A
             )
         )
     return checks
-
-
-@click.command()
-@click.option("--iters", type=click.IntRange(5), default=14, show_default=True)
-@click.option("--warmup", type=click.IntRange(0), default=2, show_default=True)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Keep the self-test's runs here (default: a temporary folder).",
-)
-@format_option()
-@click.pass_context
-def selftest(ctx, iters, warmup, out, fmt):
-    """Calibration engine through every strategy with known leaks and timings:
-    injected vs. measured, pass or fail; exits 1 on any miss. A timing check the host is
-    too busy to judge says inconclusive (host busy: ...), which is no failure."""
-    with tempfile.TemporaryDirectory(prefix="orch-selftest-") as tmp:
-        checks = run_selftest(iters, warmup, Path(out or tmp), echo=lambda m: click.echo(m, err=True))
-    rows = [
-        [c.name, c.injected, None if c.measured is None else round(c.measured, 3), result(c), c.detail] for c in checks
-    ]
-    click.echo(render_table(["check", "injected", "measured", "result", "detail"], rows, fmt))
-    click.echo(tally(checks), err=True)
-    failed = [c for c in checks if c.failed]
-    ctx.exit(EXIT_FAILED if failed else EXIT_OK)

@@ -1,11 +1,13 @@
-"""`orch soak --config FILE`: run a matrix of plans (TOML) through the harness, store every
-run in the history, compare each with its baseline (the last good runs of the same matrix
-key) and say, by exit code, whether anything regressed — for cron or a systemd timer.
+"""A soak (`orch soak --config FILE`, orchestrator.commands.soak): run a matrix of plans (TOML)
+through the harness, store every run in the history, compare each with its baseline (the
+last good runs of the same matrix key) and say, by exit code, whether anything regressed —
+for cron or a systemd timer.
 
-Exit codes: 0 fine; 1 a regression, or a change point that this run brought to its matrix
-key's history (history/changepoints.py; both named on stdout and stderr); 2 the run itself
-failed (a strategy with a status other than ok, an error, a bad config, or another soak of
-the same config still running).
+Exit codes (orchestrator.errors.ExitCode): 0 fine; 3 a regression, or a change point that
+this run brought to its matrix key's history (history/changepoints.py; both named on stdout
+and stderr); 1 a run failed (a strategy with a status other than ok, an error, a cell whose
+inputs are missing); 2 nothing ran (a bad config, another soak of the same config still
+running); 130 Ctrl-C (the cells finished before it are stored).
 
 Config (see docs/history.md):
 
@@ -43,30 +45,30 @@ import itertools
 import math
 import os
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import click
+import platformdirs
 import tomllib
+from filelock import FileLock, Timeout
 
 from orchestrator.engines import fields
 from orchestrator.engines import registry as engine_registry
-from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart, OrchError, decode_utf8
-from orchestrator.history.baseline import Settings
+from orchestrator.errors import CannotStart, ExitCode, OrchError, decode_utf8
+from orchestrator.history import changepoints as cp
+from orchestrator.history import prometheus, store
+from orchestrator.history.baseline import Settings, compare
+from orchestrator.history.changepoints import Settings as ChangeSettings
+from orchestrator.history.soak_cell import CellRun
+from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.model import Outcome, Regression, RunResult, SoakInfo, Status
-from orchestrator.results.tabular import format_option, render_table
+from orchestrator.run import runner
 from orchestrator.run import strategies as registry
-from orchestrator.run.plan import ENGINES, SCENARIOS, limit_problem
-
-if TYPE_CHECKING:
-    from orchestrator.history.changepoints import Settings as ChangeSettings
-
-# exit codes (docs/history.md): a regression is 1 (EXIT_FAILED); a run that failed, a bad
-# config or a soak of the same config still running is 2, as every "could not start" in orch
-EXIT_REGRESSION = EXIT_FAILED
-EXIT_RUN_FAILED = 2
+from orchestrator.run.plan import ENGINES, SCENARIOS, RunPlan, limit_problem, new_run_id
+from orchestrator.run.plan_inputs import PlanInputs
+from orchestrator.studies import attribution
 
 
 class ConfigError(OrchError):
@@ -350,20 +352,16 @@ def matrix_key(cfg: dict, cell: dict) -> str:
     return key
 
 
-def build_plan(cfg: dict, cell: dict):
-    """A cell's RunPlan, through the same constructor as the command line (RunPlan.build)."""
-    from orchestrator.run.plan import RunPlan
-    from orchestrator.run.plan_inputs import PlanInputs
-
+def cell_plan(cfg: dict, cell: dict) -> tuple[RunPlan, list[str]]:
+    """A cell's RunPlan and the notes on what was decided for it, through the same
+    constructor as the command line (RunPlan.build)."""
     out = cfg.get("out")
     if out:
         out_dir = Path(out) if os.path.isabs(out) else Path(cfg["_path"]).parent / out
     else:
-        import platformdirs
-
         out_dir = Path(platformdirs.user_data_dir("orch", appauthor=False)) / "soak-results"
     models = list(cell.get("models") or ([cell["model"]] if cell.get("model") else []))
-    plan, _notes = RunPlan.build(
+    return RunPlan.build(
         PlanInputs(
             strategies=list(cell["strategies"]),
             iters=cell.get("iters"),
@@ -384,14 +382,11 @@ def build_plan(cfg: dict, cell: dict):
             engine_options=dict(cell.get("engine_options") or {}),
         )
     )
-    return plan
 
 
 def lock_path(config_path: str) -> Path:
     directory = os.environ.get("ORCH_LOCK_DIR")
     if not directory:
-        import platformdirs
-
         directory = platformdirs.user_cache_dir("orch", appauthor=False)
     Path(directory).mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(os.path.realpath(config_path).encode()).hexdigest()[:16]
@@ -399,14 +394,6 @@ def lock_path(config_path: str) -> Path:
 
 
 # --- running the matrix ---------------------------------------------------------------------
-def _change_settings(**values) -> ChangeSettings:
-    """The change-point search's settings; changepoints (numpy) is imported when a soak runs,
-    not for --help."""
-    from orchestrator.history.changepoints import Settings as ChangeSettings
-
-    return ChangeSettings(**values)
-
-
 @dataclass
 class SoakSettings:
     """How each run is judged: the baseline's size, the regression checks, the change-point
@@ -414,35 +401,13 @@ class SoakSettings:
 
     baseline_runs: int = 5
     compare: Settings = field(default_factory=Settings)
-    changes: ChangeSettings = field(default_factory=_change_settings)
+    changes: ChangeSettings = field(default_factory=ChangeSettings)
     accept: bool = False
     attribute: bool = False
 
 
-@dataclass
-class CellRun:
-    """One matrix cell as this soak ran it: what is printed, and what the Prometheus file says."""
-
-    soak: str  # the soak's name
-    matrix_key: str
-    result: RunResult | None = None  # None: the cell could not start, or the harness raised
-    outcome: Outcome = Outcome.FAILED
-    regressions: list[Regression] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    error: str | None = None
-    finished: float | None = None  # Unix time
-    last_success: float | None = None  # Unix time of the key's last ok run, None if never
-    # change points this run brought to its key's series (changepoints.ChangePoint), unless
-    # --accept; None: not looked for (the cell did not run)
-    changes: list | None = None
-    # --attribute after an alarm: what `orch attribute` printed for each growing strategy
-    attribution: list[str] = field(default_factory=list)
-
-
 def _ts(iso: str | None) -> float | None:
-    from orchestrator.history.store import parse_time
-
-    t = parse_time(iso)
+    t = store.parse_time(iso)
     return None if t is None else t.replace(tzinfo=_dt.timezone.utc).timestamp()
 
 
@@ -451,9 +416,6 @@ def _run_cell(
 ) -> CellRun:
     """Run one cell (its plan built and checked by `soak`; `problems`: its inputs', when it
     cannot start), compare it with its baseline, store it."""
-    from orchestrator.history.baseline import compare
-    from orchestrator.run.plan import new_run_id
-
     run = CellRun(soak=cfg["name"], matrix_key=key)
     if problems:
         run.error = "cannot start: " + "; ".join(problems)
@@ -499,22 +461,20 @@ def _attribute(plan, result: RunResult, notes: list[str]) -> list[str]:
     """`--attribute`: the run alarmed, so its growing strategies are re-run under the tracer
     (orch attribute) and the stacks kept in their results; a failure is a note, not a failed
     cell (the run itself was measured)."""
-    from orchestrator.studies.attribution import attribute_growing
-
     try:
-        return attribute_growing(plan, result)
+        return attribution.attribute_growing(plan, result)
     except Exception as exc:  # noqa: BLE001 - the measured run is kept whatever the tracer does
         notes.append(f"attribution failed: {type(exc).__name__}: {exc}")
         return []
 
 
 def _execute(plan, run: CellRun) -> RunResult | None:
-    """The harness's result; an exception is the cell's error (Ctrl-C's RunInterrupted
-    carries what was measured)."""
-    from orchestrator.run import runner
-
+    """The harness's result; an exception is the cell's error. Ctrl-C (RunInterrupted) is
+    not: it stops the soak (`soak` catches it), the cell it cut short left unstored."""
     try:
         return runner.execute(plan)
+    except runner.RunInterrupted:
+        raise
     except Exception as exc:
         run.error = f"the run failed: {type(exc).__name__}: {exc}"
         return getattr(exc, "result", None)
@@ -522,8 +482,6 @@ def _execute(plan, run: CellRun) -> RunResult | None:
 
 def _baseline_runs(db: str | None, key: str, run_id: str, how_many: int, run: CellRun) -> list[RunResult]:
     """The last `how_many` runs of this matrix key whose outcome was ok (not this one)."""
-    from orchestrator.history import store
-
     try:
         earlier = store.list_runs(db, matrix_key=key, kind="soak", status="ok", limit=None, host=store.this_host())
         good = [r for r in earlier if r.outcome == Outcome.OK and r.run_id != run_id][:how_many]
@@ -538,9 +496,6 @@ def _new_change_points(
 ) -> list:
     """The change points this run brings to its matrix key's series (the stored soak runs
     of the key, then this one): found with it, not without it (changepoints.new_changes)."""
-    from orchestrator.history import changepoints as cp
-    from orchestrator.history import store
-
     try:
         rows = [
             r for r in store.list_runs(db, matrix_key=key, kind="soak", newest_first=False) if r.run_id != result.run_id
@@ -556,9 +511,7 @@ def _new_change_points(
 
 
 def _failed_strategies(result: RunResult) -> str | None:
-    from orchestrator.history.store import run_status
-
-    if run_status(result) == "ok":
+    if store.run_status(result) == "ok":
         return None
     bad = [
         f"{r.strategy}: {r.status}" + (f" ({r.error.splitlines()[0]})" if r.error else "")
@@ -577,9 +530,6 @@ def _outcome(error: str | None, regressions: list[Regression], accept: bool) -> 
 def _keep(plan, result: RunResult, db: str | None, run: CellRun) -> None:
     """The run folder's run.json with the soak block, and the history database's copy (a
     run that cannot be stored is a failed cell)."""
-    from orchestrator.history import store
-    from orchestrator.results.atomic import write_json_atomic
-
     try:
         write_json_atomic(plan.run_dir / "run.json", result.to_json())
     except Exception:
@@ -594,8 +544,6 @@ def _keep(plan, result: RunResult, db: str | None, run: CellRun) -> None:
 def _last_success(db: str | None, run: CellRun) -> float | None:
     if run.outcome is Outcome.OK:
         return run.finished
-    from orchestrator.history import store
-
     try:
         for r in store.list_runs(db, matrix_key=run.matrix_key, kind="soak", status="ok", host=store.this_host()):
             if r.outcome == Outcome.OK:
@@ -605,82 +553,7 @@ def _last_success(db: str | None, run: CellRun) -> float | None:
     return None
 
 
-# --- the command ----------------------------------------------------------------------------
-@click.command()
-@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="Soak matrix (TOML).")
-@click.option(
-    "--db",
-    help="History database (SQLite path or postgresql:// URL); default: env ORCH_DB, "
-    "the config's `db`, else the user data dir.",
-)
-@click.option(
-    "--prometheus",
-    "prom_path",
-    type=click.Path(dir_okay=False),
-    help="Write a node-exporter textfile-collector file here (atomically).",
-)
-@click.option(
-    "--baseline-runs",
-    type=click.IntRange(1),
-    default=None,
-    help="Earlier good runs of the same matrix key to compare with (config: baseline_runs, default 5).",
-)
-@click.option(
-    "--ttft-pct",
-    type=click.FloatRange(0),
-    default=None,
-    help="Median TTFT slower by more than this %% (and significant) regresses (default 10).",
-)
-@click.option(
-    "--alpha",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=None,
-    help="Significance level of the TTFT test (default 0.05).",
-)
-@click.option(
-    "--accept", is_flag=True, help="Store this run as a good baseline even if it regressed (after an intended change)."
-)
-@click.option(
-    "--attribute",
-    is_flag=True,
-    help="When a run regresses or brings a change point, re-run its growing strategies under "
-    "the tracer and keep the call stacks that hold the growth (orch attribute; config: attribute).",
-)
-@format_option()
-@click.pass_context
-def soak(ctx, config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept, attribute, fmt):
-    """Run a soak matrix, store it, compare with the baseline; exit 0 fine, 1 regression, 2 failed."""
-    cfg = load_config(config_path)  # ConfigError / CannotStart: exit 2, nothing has run
-    cells = expand_indexed(cfg)
-    db, db_source = _which_db(db, cfg, config_path)
-    plans, keys = _plans(cfg, cells, config_path, db, db_source)  # CannotStart: exit 2, nothing has run
-    # the inputs of every cell, checked before the first one runs; a cell that cannot start
-    # is a failed run (exit 2, and in the metrics), the others still run
-    from orchestrator.run.preflight import input_problems
-
-    inputs = [input_problems(plan) for plan in plans]
-    for key, found in zip(keys, inputs, strict=True):
-        for problem in found:
-            click.echo(f"error: {key}: cannot start: {problem}", err=True)
-    settings = _settings(cfg, baseline_runs, ttft_pct, alpha, accept, attribute)
-    with _soak_lock(cfg):
-        runs = []
-        for (_label, cell), plan, key, found in zip(cells, plans, keys, inputs, strict=True):
-            if not found:
-                click.echo(
-                    f"soak {key}: running {', '.join(plan.strategies)} "
-                    f"({plan.iters} iterations, {plan.warmup} warm-up)",
-                    err=True,
-                )
-            run = _run_cell(cfg, cell, key, plan, found, db, settings)
-            run.last_success = _last_success(db, run)
-            runs.append(run)
-            _print_cell(run, fmt, inputs_named=bool(found))
-        _write_prometheus(prom_path or cfg.get("prometheus"), runs)
-    ctx.exit(_exit_code(cfg, runs))
-
-
-def _which_db(db: str | None, cfg: dict, config_path: str) -> tuple[str | None, str]:
+def which_db(db: str | None, cfg: dict, config_path: str) -> tuple[str | None, str]:
     """--db, else ORCH_DB, else the config's `db` (else the default location), and where it was named."""
     if db:
         return db, "--db"
@@ -689,16 +562,16 @@ def _which_db(db: str | None, cfg: dict, config_path: str) -> tuple[str | None, 
     return cfg.get("db"), f"`db` in {config_path}"
 
 
-def _plans(
+def cell_plans(
     cfg: dict, cells: list[tuple[str, dict]], config_path: str, db: str | None, db_source: str
-) -> tuple[list, list[str]]:
-    """Every cell's plan and matrix key; CannotStart naming every problem of the plans,
-    keys shared by two cells, and the history database (opened when all else is right)."""
-    from orchestrator.history.store import db_problem, open_problem
-
-    plans, keys, problems = [], [], []
+) -> tuple[list[RunPlan], list[str], list[list[str]]]:
+    """Every cell's plan, matrix key and notes (what RunPlan.build decided for it); CannotStart
+    naming every problem of the plans, keys shared by two cells, and the history database
+    (opened when all else is right)."""
+    plans, keys, notes, problems = [], [], [], []
     for label, cell in cells:
-        plan = build_plan(cfg, cell)
+        plan, cell_notes = cell_plan(cfg, cell)
+        notes.append(cell_notes)
         problems += [f"{config_path}: {label}: {p}" for p in plan.validate()]
         plans.append(plan)
         keys.append(matrix_key(cfg, cell))
@@ -708,20 +581,20 @@ def _plans(
             f"{config_path}: {' and '.join(where)} make the same matrix key {key} (two runs would "
             "share one baseline): give them different `name`s"
         )
-    why = db_problem(db, write=True, source=db_source if db else None)
+    why = store.db_problem(db, write=True, source=db_source if db else None)
     if why:
         problems.append(why)
     if problems:
         raise CannotStart(problems)
     # every cell stores its run: a database that cannot be opened would fail each one after
     # it ran, so it is opened (made, brought up to date) before the first
-    why = open_problem(db, source=db_source if db else None)
+    why = store.open_problem(db, source=db_source if db else None)
     if why:
         raise CannotStart(why)
-    return plans, keys
+    return plans, keys, notes
 
 
-def _settings(cfg: dict, baseline_runs, ttft_pct, alpha, accept: bool, attribute: bool = False) -> SoakSettings:
+def settings_from(cfg: dict, baseline_runs, ttft_pct, alpha, accept: bool, attribute: bool = False) -> SoakSettings:
     """The command line's options over the config's keys."""
     return SoakSettings(
         baseline_runs=baseline_runs or int(cfg.get("baseline_runs", 5)),
@@ -730,9 +603,9 @@ def _settings(cfg: dict, baseline_runs, ttft_pct, alpha, accept: bool, attribute
             alpha=alpha if alpha is not None else float(cfg.get("alpha", 0.05)),
             growth_threshold_mb=float(cfg.get("growth_threshold_mb", Settings.growth_threshold_mb)),
         ),
-        changes=_change_settings(
-            min_size=int(cfg.get("change_min_size", _change_settings().min_size)),
-            max_pvalue=float(cfg.get("change_max_pvalue", _change_settings().max_pvalue)),
+        changes=ChangeSettings(
+            min_size=int(cfg.get("change_min_size", ChangeSettings().min_size)),
+            max_pvalue=float(cfg.get("change_max_pvalue", ChangeSettings().max_pvalue)),
         ),
         accept=accept,
         attribute=bool(attribute or cfg.get("attribute", False)),  # either one turns it on
@@ -740,10 +613,8 @@ def _settings(cfg: dict, baseline_runs, ttft_pct, alpha, accept: bool, attribute
 
 
 @contextmanager
-def _soak_lock(cfg: dict):
+def soak_lock(cfg: dict):
     """One soak of a config at a time: a second one is refused (exit 2), not queued."""
-    from filelock import FileLock, Timeout
-
     lock = FileLock(str(lock_path(cfg["_path"])))
     try:
         lock.acquire(timeout=0)
@@ -751,7 +622,7 @@ def _soak_lock(cfg: dict):
         raise OrchError(
             f"another soak of {cfg['_path']} is still running (lock {lock.lock_file} is held); "
             "not starting a second one",
-            EXIT_RUN_FAILED,
+            ExitCode.CANNOT_START,
         ) from None
     try:
         yield
@@ -759,63 +630,58 @@ def _soak_lock(cfg: dict):
         lock.release()
 
 
-def _print_cell(run: CellRun, fmt: str, inputs_named: bool) -> None:
-    """The cell's table (stdout) with the verdict notes run/compare print under it, its notes
-    (stderr), each regression (both) and its failure (stdout; stderr too unless its input
-    problems were named before the first cell ran)."""
-    from orchestrator.results.output import HEADERS, result_rows, verdict_notes
+def run_matrix(
+    cfg: dict,
+    cells: list[tuple[str, dict]],
+    plans: list[RunPlan],
+    keys: list[str],
+    inputs: list[list[str]],
+    db: str | None,
+    settings: SoakSettings,
+    on_start: Callable[[str, RunPlan], None],
+    on_done: Callable[[CellRun, bool], None],
+) -> list[CellRun]:
+    """Every cell in turn (`inputs`: each cell's input problems, found before the first ran;
+    a cell with some is a failed run, the others still run): `on_start(key, plan)` before a
+    cell that can start, `on_done(run, inputs_named)` after each. Ctrl-C raises
+    SoakInterrupted with the cells finished before it (each stored when it finished)."""
+    runs: list[CellRun] = []
+    for (_label, cell), plan, key, found in zip(cells, plans, keys, inputs, strict=True):
+        if not found:
+            on_start(key, plan)
+        try:
+            run = _run_cell(cfg, cell, key, plan, found, db, settings)
+        except runner.RunInterrupted:
+            raise SoakInterrupted(runs, key, plan) from None
+        run.last_success = _last_success(db, run)
+        runs.append(run)
+        on_done(run, bool(found))
+    return runs
 
-    key = run.matrix_key
-    if run.result is not None:
-        if fmt == "table":
-            click.echo(f"== {key}  run {run.result.run_id}  outcome {run.outcome}")
-        click.echo(render_table(HEADERS, result_rows(run.result), fmt))
-        # under the table as run/compare print them; stderr when stdout is data (json, csv)
-        for line in verdict_notes(run.result):
-            click.echo(line if fmt == "table" else f"note: {key}: {line}", err=fmt != "table")
-    for note in run.notes:
-        click.echo(f"note: {key}: {note}", err=True)
-    for reg in run.regressions:
-        click.echo(f"REGRESSION {key}: {reg.message}")
-        click.echo(f"regression: {key}: {reg.message}", err=True)
-    for change in run.changes or []:
-        click.echo(f"CHANGE {key}: {change.message()}")
-        click.echo(f"change point: {key}: {change.message()}", err=True)
-    for text in run.attribution:
-        click.echo(text)
-    if run.error:
-        click.echo(f"FAILED {key}: {run.error}")
-        if not inputs_named:
-            click.echo(f"error: {key}: {run.error}", err=True)
+
+class SoakInterrupted(Exception):
+    """Ctrl-C during cell `key`: `runs` finished (and were stored) before it; what the cell
+    measured is in its run folder (`plan.run_dir`), not in the history."""
+
+    def __init__(self, runs: list[CellRun], key: str, plan: RunPlan):
+        super().__init__("interrupted")
+        self.runs, self.key, self.plan = runs, key, plan
 
 
-def _write_prometheus(path: str | None, runs: list[CellRun]) -> None:
+def exit_code(runs: list[CellRun]) -> ExitCode:
+    """FAILED when a run failed, else REGRESSED when one regressed or brought a new change
+    point, else OK."""
+    if any(r.outcome is Outcome.FAILED for r in runs):
+        return ExitCode.FAILED
+    if any(r.outcome is Outcome.REGRESSION or r.changes for r in runs):
+        return ExitCode.REGRESSED
+    return ExitCode.OK
+
+
+def write_prometheus(path: str | None, runs: list[CellRun]) -> None:
     if not path:
         return
-    from orchestrator.history import prometheus
-
     try:
         prometheus.write_atomic(path, prometheus.render(runs))
     except OSError as exc:
-        raise OrchError(f"cannot write the Prometheus file {path}: {exc.strerror or exc}", EXIT_RUN_FAILED) from None
-
-
-def _exit_code(cfg: dict, runs: list[CellRun]) -> int:
-    """2 when a run failed, else 1 when one regressed or brought a new change point, else 0;
-    the sum on stderr."""
-    failed = [r for r in runs if r.outcome is Outcome.FAILED]
-    regressed = [r for r in runs if r.outcome is Outcome.REGRESSION]
-    changed = [r for r in runs if r.changes]
-    if failed:
-        click.echo(f"soak {cfg['name']}: {len(failed)} of {len(runs)} run(s) failed", err=True)
-        return EXIT_RUN_FAILED
-    if regressed or changed:
-        if regressed:
-            n = sum(len(r.regressions) for r in regressed)
-            click.echo(f"soak {cfg['name']}: {n} regression(s) in {len(regressed)} of {len(runs)} run(s)", err=True)
-        if changed:
-            n = sum(len(r.changes or []) for r in changed)
-            click.echo(f"soak {cfg['name']}: {n} new change point(s) in {len(changed)} of {len(runs)} run(s)", err=True)
-        return EXIT_REGRESSION
-    click.echo(f"soak {cfg['name']}: {len(runs)} run(s), no regression", err=True)
-    return EXIT_OK
+        raise OrchError(f"cannot write the Prometheus file {path}: {exc.strerror or exc}", ExitCode.FAILED) from None

@@ -49,7 +49,7 @@ def run_ab(tmp_path, a: str, b: str, *extra: str):
 def test_a_leak_added_on_side_b_is_a_regression_of_one_mb_per_iteration(tmp_path):
     db = tmp_path / "h.sqlite3"
     res, result = run_ab(tmp_path, "--leak-mb 0", "--leak-mb 1", "--db", str(db))
-    assert res.exit_code == 1, res.output
+    assert res.exit_code == 3, res.output  # ExitCode.REGRESSED
     entry = result.results[0]
     g = entry.ab.growth_mb_per_iter
     assert entry.ab.verdict is ABVerdict.REGRESSED

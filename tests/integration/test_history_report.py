@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from orchestrator.commands import history as commands
-from orchestrator.history import plots, report, store
+from orchestrator.history import plots, report, store, tables
 from orchestrator.results.model import (
     IterationRecord,
     PhaseMark,
@@ -118,7 +118,7 @@ def test_a_json_file_that_is_no_orch_result_is_one_line(tmp_path):
 
 
 def test_tables_never_print_minus_zero():
-    """Rounded through output._r: a slope of -0.0001 MB/iter is 0.0, not -0.0."""
+    """Rounded through output.rounded: a slope of -0.0001 MB/iter is 0.0, not -0.0."""
     result = RunResult(
         run_id="r0",
         engine={"name": "calibration"},
@@ -318,7 +318,7 @@ NEGATIVE_ZERO = re.compile(r"-0(?:\.0+)?(?![\d.])")  # -0, -0.0, -0.000; not -0.
 
 
 def test_history_never_prints_minus_zero(db):
-    """`orch history` rounds through output._r: a slope of -0.0001 MB/iter is 0.0, a CI end
+    """`orch history` rounds through output.rounded: a slope of -0.0001 MB/iter is 0.0, a CI end
     of -0.0004 is 0.000 (the list's own rounding printed -0 and -0.000)."""
     tiny = RunResult(
         run_id="neg-zero",
@@ -340,7 +340,7 @@ def test_history_never_prints_minus_zero(db):
         ],
     )
     store.save_run(tiny, db)
-    rows = commands.list_rows(store.list_runs(db, limit=1))
+    rows = tables.list_rows(store.list_runs(db, limit=1))
     assert rows == [
         [
             "neg-zero",

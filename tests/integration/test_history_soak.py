@@ -220,7 +220,8 @@ def test_matrix_expands_and_keys_are_stable(tmp_path):
     # engine options are not part of the key: the baseline survives an option change
     other = dict(cells[0], engine_options={"leak_mb": 1})
     assert soak.matrix_key(cfg, other) == keys[0]
-    plan = soak.build_plan(cfg, cells[0])
+    plan, notes = soak.cell_plan(cfg, cells[0])
+    assert notes == []
     assert plan.models == ["small:16"] and plan.iters == 20 and plan.engine_options.describe() == {"leak_mb": 0}
 
 
@@ -299,7 +300,7 @@ def test_soak_exit_codes_and_prometheus(env, monkeypatch):
     assert second.exit_code == 0, second.output
 
     third = _soak(args)
-    assert third.exit_code == 1, third.output
+    assert third.exit_code == 3, third.output  # ExitCode.REGRESSED
     assert "REGRESSION fx/calib: restart: new `growing` verdict" in third.output
     assert "above the baseline's 95% CI" in third.output
 
@@ -324,7 +325,7 @@ def test_soak_exit_codes_and_prometheus(env, monkeypatch):
 
     # the baseline is the good runs only: the regression is still a regression next time
     fourth = _soak(args)
-    assert fourth.exit_code == 2, fourth.output
+    assert fourth.exit_code == 1, fourth.output  # ExitCode.FAILED, as `run` exits for a crashed strategy
     assert "FAILED fx/calib: the run failed: restart: crashed" in fourth.output
     families = parse_textfile(prom.read_text())
     assert value("orch_soak_run_failed", key="fx/calib") == 1
@@ -345,10 +346,10 @@ def test_soak_exit_codes_and_prometheus(env, monkeypatch):
     assert on_disk["soak"] == third_run.soak.to_json()
 
 
-def test_harness_exception_exits_2(env, monkeypatch):
+def test_harness_exception_exits_1(env, monkeypatch):
     _fake_execute(monkeypatch, [RuntimeError("worker could not start")])
     out = _soak(["--config", str(_write_config(env / "fx.toml", CONFIG))])
-    assert out.exit_code == 2 and "worker could not start" in out.output
+    assert out.exit_code == 1 and "worker could not start" in out.output
 
 
 def test_accept_makes_a_regression_the_new_baseline(env, monkeypatch):
@@ -388,12 +389,12 @@ def test_attribute_runs_only_after_an_alarm(env, monkeypatch):
     on = _write_config(env / "fx.toml", CONFIG.replace('out = "runs"', 'out = "runs"\nattribute = true'))
     assert _soak(["--config", str(on)]).exit_code == 0
     third = _soak(["--config", str(config), "--attribute"])
-    assert third.exit_code == 1, third.output
+    assert third.exit_code == 3, third.output
     assert len(calls) == 1 and calls[0] == store.list_runs(kind="soak")[0].run_id
     assert "REGRESSION fx/calib: restart: new `growing` verdict" in third.stdout
     assert "  1.00 MiB/iter  native_alloc" in third.stdout
     fourth = _soak(["--config", str(on)])  # config key alone; the tracer fails this time
-    assert fourth.exit_code == 1, fourth.output
+    assert fourth.exit_code == 3, fourth.output
     assert len(calls) == 2
     assert "note: fx/calib: attribution failed: RuntimeError: memray could not attach" in fourth.stderr
     assert [r.outcome for r in store.list_runs(kind="soak")] == ["regression", "regression", "ok", "ok"]
@@ -422,7 +423,7 @@ def test_the_baseline_is_this_hosts_runs(env, monkeypatch):
     there.soak = SoakInfo(name="fx", matrix_key="fx/calib", outcome=Outcome.OK)
     store.save_run(there, None)
     out = _soak(args)
-    assert out.exit_code == 1, out.output
+    assert out.exit_code == 3, out.output
     assert "REGRESSION fx/calib: restart: new `growing` verdict" in out.output
     stored = store.load_run("latest", None)
     assert stored.soak.baseline_run_ids == [mine.run_id]
@@ -536,7 +537,7 @@ def test_soak_end_to_end_on_the_calibration_engine(env):
     first = CliRunner().invoke(main, ["soak", "--config", str(config(0)), "--prometheus", str(prom)])
     assert first.exit_code == 0, first.output
     second = CliRunner().invoke(main, ["soak", "--config", str(config(1)), "--prometheus", str(prom)])
-    assert second.exit_code == 1, second.output
+    assert second.exit_code == 3, second.output
     assert "REGRESSION e2e/calib: restart: new `growing` verdict" in second.output
     runs = store.list_runs(kind="soak")
     assert [r.outcome for r in runs] == ["regression", "ok"]
@@ -548,8 +549,20 @@ def test_soak_end_to_end_on_the_calibration_engine(env):
 
     if attribution.tracer_missing() is None:  # --attribute: the leak is named, and stored
         third = CliRunner().invoke(main, ["soak", "--config", str(config(1)), "--attribute"])
-        assert third.exit_code == 1, third.output
+        assert third.exit_code == 3, third.output
         assert "attribution of restart (memray" in third.output
         latest = store.load_run(store.list_runs(kind="soak")[0].run_id).results[0].attribution
         assert latest is not None and latest.stacks[0].name.startswith("native_alloc ")
         assert latest.stacks[0].mib_per_iter == pytest.approx(1.0, abs=0.1)
+
+
+def test_soak_says_what_the_plan_decided_for_a_cell(env, monkeypatch):
+    """RunPlan.build's notes reach the user (soak threw them away): a warm-up that leaves no
+    iteration to measure is said, for its cell, before the first cell runs."""
+    _fake_execute(monkeypatch, [_only(fixture("run_growing.json"), "restart")])
+    config = _write_config(env / "fx.toml", CONFIG.replace("iters = 12\n    warmup = 2", "iters = 3\n    warmup = 3"))
+    out = _soak(["--config", str(config)])
+    assert out.exit_code == 0, out.output
+    note = "note: fx/calib: --warmup 3 >= --iters 3: no iteration is left for the statistics"
+    assert note in out.stderr.splitlines()
+    assert out.stderr.index(note) < out.stderr.index("soak fx/calib: running restart")

@@ -10,7 +10,9 @@ import math
 
 import pytest
 from click.testing import CliRunner
+from orchestrator.commands import ab as ab_command
 from orchestrator.errors import CannotStart
+from orchestrator.results.ab_table import ab_rows
 from orchestrator.results.model import (
     ABComparison,
     ABMetric,
@@ -21,8 +23,8 @@ from orchestrator.results.model import (
     Status,
     StrategyResult,
     Summary,
+    Thresholds,
 )
-from orchestrator.run.plan import Thresholds
 from orchestrator.studies import ab
 
 
@@ -181,12 +183,12 @@ def test_skipped_on_both_sides_is_no_difference():
 
 # ------------------------------------------------------------------ the sides' options
 def test_a_side_gives_only_what_it_names():
-    assert ab.side_options("--leak-mb 1", "B") == {"leak_mb": 1.0}
-    assert ab.side_options("--engine-arg=--seed --engine-arg 1 --threads 2", "A") == {
+    assert ab_command.side_options("--leak-mb 1", "B") == {"leak_mb": 1.0}
+    assert ab_command.side_options("--engine-arg=--seed --engine-arg 1 --threads 2", "A") == {
         "engine_args": ("--seed", "1"),
         "threads": 2,
     }
-    assert ab.side_options("", "A") == {}
+    assert ab_command.side_options("", "A") == {}
 
 
 @pytest.mark.parametrize("text, message", [
@@ -197,7 +199,7 @@ def test_a_side_gives_only_what_it_names():
 ])
 def test_bad_side_options_are_named(text, message):
     with pytest.raises(CannotStart) as exc:
-        ab.side_options(text, "A")
+        ab_command.side_options(text, "A")
     assert exc.value.message.startswith(message)
 
 
@@ -249,10 +251,10 @@ def test_ab_block_round_trips_and_only_ab_results_have_it():
 def test_table_rows():
     comparison = ab.judge(rounds_of(side(0.0), side(1.0)), TH, speed_pct=5.0)
     run = RunResult(run_id="r", results=[StrategyResult(strategy="restart", ab=comparison)])
-    rows = ab.ab_rows(run)
+    rows = ab_rows(run)
     assert rows[0] == ["restart", "growth MB/iter", 0.0, 1.0, 1.0, "[0.990, 1.010]", "regressed"]
     assert [r[1] for r in rows] == ["growth MB/iter", "TTFT ms", "tok/s"]
-    assert ab.exit_code(run, interrupted=False) == 1
+    assert ab.exit_code(run, interrupted=False) == 3  # ExitCode.REGRESSED
     assert ab.exit_code(run, interrupted=True) == 130
 
 
@@ -285,9 +287,9 @@ def test_ctrl_c_keeps_what_was_measured(tmp_path, monkeypatch):
 
 
 def test_what_both_sides_share_and_what_differs():
-    assert ab._merged({"name": "c", "x": 1, "y": 2}, {"name": "c", "x": 1, "y": 3, "z": 4}) == {
+    assert ab.merged({"name": "c", "x": 1, "y": 2}, {"name": "c", "x": 1, "y": 3, "z": 4}) == {
         "name": "c",
         "x": 1,
         "ab": {"a": {"y": 2}, "b": {"y": 3, "z": 4}},
     }
-    assert ab._merged({"x": 1}, {"x": 1}) == {"x": 1}
+    assert ab.merged({"x": 1}, {"x": 1}) == {"x": 1}

@@ -3,8 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from orchestrator.results import analysis, metrics
-from orchestrator.results.model import IterationRecord, Verdict
-from orchestrator.run.plan import Thresholds
+from orchestrator.results.model import IterationRecord, Thresholds, Verdict
 
 TH = Thresholds()
 

@@ -4,6 +4,7 @@ the allocator plumbing, and the result block's JSON round trip (written only whe
 from __future__ import annotations
 
 from orchestrator.results.model import AttributedStack, Attribution, StrategyResult
+from orchestrator.results.stacks import attribution_text, stack_name
 from orchestrator.studies import attribution
 
 
@@ -23,8 +24,8 @@ def test_a_stack_is_named_after_the_first_frame_that_is_not_plumbing():
         ("native_alloc", "calibration.py", 58),
         ("generate", "calibration.py", 170),
     ]
-    assert attribution.stack_name(frames) == "native_alloc calibration.py:58"
-    assert attribution.stack_name([("ggml_aligned_malloc", "<unknown>", 0)]) == "ggml_aligned_malloc"
+    assert stack_name(frames) == "native_alloc calibration.py:58"
+    assert stack_name([("ggml_aligned_malloc", "<unknown>", 0)]) == "ggml_aligned_malloc"
 
 
 def test_the_attribution_block_round_trips_and_is_written_only_when_present():
@@ -47,7 +48,7 @@ def test_the_attribution_block_round_trips_and_is_written_only_when_present():
 
 
 def test_render_names_the_error_and_the_top_stacks():
-    assert "not available: no memray" in attribution.render(Attribution(tracer="memray", error="no memray"), "r")
+    assert "not available: no memray" in attribution_text(Attribution(tracer="memray", error="no memray"), "r")
     att = Attribution(
         tracer="memray",
         iterations=[3],
@@ -57,7 +58,7 @@ def test_render_names_the_error_and_the_top_stacks():
         explained_fraction=1.0,
         stacks=[AttributedStack("native_alloc x.py:1", 2.0, 1, ["malloc", "native_alloc x.py:1"])],
     )
-    text = attribution.render(att, "recreate")
+    text = attribution_text(att, "recreate")
     assert "native_alloc x.py:1" in text and "(100%)" in text
 
 

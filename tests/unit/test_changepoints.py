@@ -229,8 +229,9 @@ def test_orch_history_changes_lists_them_by_host(history):
 
 
 # ------------------------------------------------------------------ soak
-def test_a_soak_run_that_brings_a_change_point_exits_1_and_says_so(history, capsys):
-    from orchestrator.history import prometheus, store
+def test_a_soak_run_that_brings_a_change_point_exits_3_and_says_so(history):
+    from orchestrator.errors import ExitCode
+    from orchestrator.history import prometheus, soak_output, store
     from orchestrator.studies import soak
 
     # the 23rd run of a key whose growth stepped at run 20: the first with which the change
@@ -255,13 +256,14 @@ def test_a_soak_run_that_brings_a_change_point_exits_1_and_says_so(history, caps
     quiet = soak.CellRun(
         soak="n", matrix_key="n/late", result=soak_run(40, 0.3, 100.0), outcome=Outcome.OK, changes=[], finished=1.0
     )
-    soak._print_cell(run, "table", inputs_named=False)
-    out = capsys.readouterr()
-    assert f"CHANGE {key}: restart: growth MB/iter" in out.out and "from run 2026-r18" in out.out
-    assert f"change point: {key}: " in out.err
-    assert soak._exit_code({"name": "n"}, [run, quiet]) == 1
-    assert "1 new change point(s) in 1 of 2 run(s)" in capsys.readouterr().err
-    assert soak._exit_code({"name": "n"}, [quiet]) == 0
+    lines = soak_output.cell_lines(run, "table", inputs_named=False)
+    out = "\n".join(line for line, to_stderr in lines if not to_stderr)
+    err = "\n".join(line for line, to_stderr in lines if to_stderr)
+    assert f"CHANGE {key}: restart: growth MB/iter" in out and "from run 2026-r18" in out
+    assert f"change point: {key}: " in err
+    assert soak.exit_code([run, quiet]) == ExitCode.REGRESSED == 3
+    assert soak_output.summary_lines("n", [run, quiet]) == ["soak n: 1 new change point(s) in 1 of 2 run(s)"]
+    assert soak.exit_code([quiet]) == ExitCode.OK == 0
     text = prometheus.render([run, quiet])
     assert 'orch_soak_change_points_new{soak="n",key="n/step"} 1.0' in text
     assert 'orch_soak_change_points_new{soak="n",key="n/late"} 0.0' in text
@@ -280,9 +282,9 @@ def test_soak_config_sets_the_change_point_search(history):
     from orchestrator.history import store
     from orchestrator.studies import soak
 
-    settings = soak._settings({"change_min_size": 10, "change_max_pvalue": 0.001}, None, None, None, False)
+    settings = soak.settings_from({"change_min_size": 10, "change_max_pvalue": 0.001}, None, None, None, False)
     assert settings.changes == cp.Settings(min_size=10, max_pvalue=0.001)
-    assert soak._settings({}, None, None, None, False).changes == cp.Settings()
+    assert soak.settings_from({}, None, None, None, False).changes == cp.Settings()
     growth = cp.synthetic("step", SEED)
     key = "n/step"
     for i in range(22):

@@ -1,11 +1,11 @@
-"""orchestrator.studies.elfdebug: section names of an ELF file, debug info present or not."""
+"""orchestrator.engines.chatllm.elfdebug: section names of an ELF file, debug info present or not."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from orchestrator.studies import elfdebug
+from orchestrator.engines.chatllm import elfdebug
 
 
 def test_an_elf_file_has_sections_and_a_yes_or_no_answer():

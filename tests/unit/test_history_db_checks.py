@@ -66,3 +66,10 @@ def test_a_postgres_url_without_its_driver_names_the_extra(isolated, monkeypatch
     assert not (isolated / "out").exists()
     res = _invoke(isolated, ["history", "--db", "postgresql+psycopg://db.example/orch"])
     assert res.exit_code == 2 and "the PostgreSQL driver (psycopg) is not installed" in res.stderr
+
+
+def test_the_history_names_this_host_as_the_host_block_does():
+    from orchestrator.history import store
+    from orchestrator.run import hostinfo
+
+    assert store.this_host() == hostinfo.hostname() == hostinfo.host_facts()["hostname"]

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 from orchestrator.engines.options import ChatLLMOptions
 from orchestrator.results.model import IterationRecord, PhaseMark, Status
+from orchestrator.results.retention_probe import probe_report
 from orchestrator.run.plan import RunPlan
 from orchestrator.studies import retention as mp
 
@@ -115,5 +116,11 @@ def test_probe_runs_each_arm_with_its_option_and_environment(tmp_path):
     assert all(s[1] == ["recreate-destroy"] for s in seen)
     assert [s[2] for s in seen] == [None, True, None]
     assert r.verdict == "leak + retention" and r.retained_mb == pytest.approx(639.0)
-    assert "leak + retention" in mp.report(r) and r.to_json()["arms"][1]["arm"] == "trim"
+    assert "leak + retention" in probe_report(r) and r.to_json()["arms"][1]["arm"] == "trim"
     assert os.environ.get("GLIBC_TUNABLES") == tunables
+
+
+def test_the_command_offers_the_studys_arms():
+    from orchestrator.commands.retention import ARM_NAMES
+
+    assert ARM_NAMES == tuple(a.name for a in mp.ARMS)

@@ -1,9 +1,10 @@
 """The lines under the table that the verdict column cannot say: a `stable` verdict whose
 interval still allows growth, a `shrinking` one in words; run/compare and soak alike."""
 
+from orchestrator.history import soak_output
+from orchestrator.history.soak_cell import CellRun
 from orchestrator.results.model import Outcome, RunResult, StrategyResult, Summary, Verdict
 from orchestrator.results.output import result_footer, stable_but_wide, verdict_notes
-from orchestrator.studies import soak
 
 PLAN = {"thresholds": {"growth_mb_per_iter": 0.1}}
 
@@ -61,19 +62,17 @@ def test_verdict_notes_in_strategy_order():
     ]
 
 
-def test_soak_prints_the_stable_but_wide_line_under_its_table(capsys):
+def test_soak_prints_the_stable_but_wide_line_under_its_table():
     r = RunResult(run_id="x", plan=PLAN, results=[strategy(Verdict.STABLE, [-6.493, 33.5])])
-    cell = soak.CellRun(soak="n", matrix_key="n/calib", result=r, outcome=Outcome.OK)
-    soak._print_cell(cell, "table", inputs_named=False)
-    out = capsys.readouterr()
-    assert out.out.splitlines()[-1] == WIDE
-    assert out.err == ""
+    cell = CellRun(soak="n", matrix_key="n/calib", result=r, outcome=Outcome.OK)
+    lines = soak_output.cell_lines(cell, "table", inputs_named=False)
+    assert lines[-1] == (WIDE, False)
+    assert [line for line, to_stderr in lines if to_stderr] == []
 
 
-def test_soak_with_data_on_stdout_says_it_on_stderr(capsys):
+def test_soak_with_data_on_stdout_says_it_on_stderr():
     r = RunResult(run_id="x", plan=PLAN, results=[strategy(Verdict.STABLE, [-6.493, 33.5])])
-    cell = soak.CellRun(soak="n", matrix_key="n/calib", result=r, outcome=Outcome.OK)
-    soak._print_cell(cell, "csv", inputs_named=False)
-    out = capsys.readouterr()
-    assert "rule it out" not in out.out
-    assert out.err.splitlines() == [f"note: n/calib: {WIDE}"]
+    cell = CellRun(soak="n", matrix_key="n/calib", result=r, outcome=Outcome.OK)
+    lines = soak_output.cell_lines(cell, "csv", inputs_named=False)
+    assert not any("rule it out" in line for line, to_stderr in lines if not to_stderr)
+    assert [line for line, to_stderr in lines if to_stderr] == [f"note: n/calib: {WIDE}"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from orchestrator.cli import main
-from orchestrator.errors import EXIT_CANNOT_START, OrchError
+from orchestrator.errors import ExitCode, OrchError
 from orchestrator.run.plan import RunPlan
 from orchestrator.studies import reproduce as rp
 
@@ -131,7 +131,7 @@ def test_missing_models_are_refused_naming_the_command(tmp_path):
     with pytest.raises(OrchError) as info:
         rp.check_models(exp, str(tmp_path))
     msg = info.value.message
-    assert info.value.exit_code == EXIT_CANNOT_START
+    assert info.value.exit_code == ExitCode.CANNOT_START
     assert "orch make-test-models --shape full" in msg and M17 in msg and M06 not in msg.split("missing:")[1]
 
 

@@ -4,9 +4,10 @@ tolerance, the repeats and the host-busy rule, fed measured values (no run, no t
 import types
 
 import pytest
+from orchestrator.results.checks import Check, progress_lines, result
 from orchestrator.results.model import IterationRecord, Status, StrategyResult
 from orchestrator.studies import selftest, selftest_timing
-from orchestrator.studies.selftest import Check, progress_lines, timing_run
+from orchestrator.studies.selftest import timing_run
 from orchestrator.studies.selftest_timing import HostLoad, TimingRun, judge, median_ci, run_check
 
 QUIET = HostLoad(cpus=2, loadavg=0.4, cpu_pressure_pct=1.0)
@@ -186,7 +187,7 @@ def test_an_inconclusive_timing_check_is_no_failure():
     first = (entry([52.584] * 14), BUILD)
     ttft, itl = selftest._timing_checks("cli", first, lambda: first, lambda _: None)
     assert (ttft.ok, ttft.inconclusive, ttft.failed) == (False, True, False)
-    assert selftest.result(ttft) == "inconclusive" and itl.ok
+    assert result(ttft) == "inconclusive" and itl.ok
     assert ttft.detail == "host busy: load average 3.10 on 2 CPUs (medians 52.584, 52.584, 52.584 ms)"
 
 

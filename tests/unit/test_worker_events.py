@@ -7,7 +7,7 @@ from orchestrator.results.model import Status
 from orchestrator.run.record_builder import RecordBuilder
 from orchestrator.run.sampler import Sample
 from orchestrator.run.strategies import Memory
-from orchestrator.run.worker_events import EventLoop, Outcome
+from orchestrator.run.worker_events import EventLoop, StrategyStopped
 from orchestrator.run.worker_process import WorkerExited, WorkerTimeout
 from workers import protocol
 
@@ -169,7 +169,7 @@ def test_one_shot_program_memory_is_the_kernels_peak():
 def test_token_for_the_wrong_iteration_is_a_protocol_error():
     h = Harness()
     wp = FakeWorker([phase("before_infer", 1), start(1), token(2, "x", 1.1)])
-    with pytest.raises(Outcome) as out:
+    with pytest.raises(StrategyStopped) as out:
         h.loop.run(wp)
     assert out.value.status is Status.ERROR
     assert out.value.error == "worker fake#1: token for iteration 2 during 1"
@@ -182,7 +182,7 @@ def test_error_event_then_exit_reports_the_error():
         request(1) + [protocol.Error(kind="EngineError", message="model gone", traceback=""), WorkerExited],
         exit_code=3,
     )
-    with pytest.raises(Outcome) as out:
+    with pytest.raises(StrategyStopped) as out:
         h.loop.run(wp)
     assert out.value.status is Status.ERROR
     assert out.value.error == "EngineError: model gone"
@@ -195,7 +195,7 @@ def test_engine_crash_event_is_a_crash():
         [protocol.Error(kind="engine_crashed", message="SIGABRT in main", traceback=""), WorkerExited],
         exit_code=3,
     )
-    with pytest.raises(Outcome) as out:
+    with pytest.raises(StrategyStopped) as out:
         h.loop.run(wp)
     assert out.value.status is Status.CRASHED
 
@@ -203,7 +203,7 @@ def test_engine_crash_event_is_a_crash():
 def test_exit_by_signal_between_requests_names_the_last_mark():
     h = Harness()
     wp = FakeWorker(request(1) + [phase("after_unload", 1), WorkerExited], signal="SIGABRT")
-    with pytest.raises(Outcome) as out:
+    with pytest.raises(StrategyStopped) as out:
         h.loop.run(wp)
     assert out.value.status is Status.CRASHED
     assert out.value.error == "worker killed by SIGABRT after iteration 1 (last phase mark: after_unload)"
@@ -236,7 +236,7 @@ def test_timeout_mid_stream_keeps_the_partial_request():
     wp = FakeWorker(
         request(1) + [phase("before_infer", 2), start(2, 5.0), token(2, "x", 5.25), token(2, "y", 5.5), WorkerTimeout]
     )
-    with pytest.raises(Outcome) as out:
+    with pytest.raises(StrategyStopped) as out:
         h.loop.run(wp)
     assert out.value.status is Status.TIMEOUT
     assert out.value.error.startswith(
@@ -250,7 +250,7 @@ def test_timeout_mid_stream_keeps_the_partial_request():
 
 def test_timeout_during_load_says_so():
     h = Harness()
-    with pytest.raises(Outcome) as out:
+    with pytest.raises(StrategyStopped) as out:
         h.loop.run(FakeWorker([phase("before_load", 1), WorkerTimeout]))
     assert out.value.error == "no progress for 30 s during start-up/load; worker killed"
     assert h.loop.partial() is None

@@ -68,7 +68,7 @@ def _chatllm_checks(add, paths, strategies: list[str], needs_chatllm: bool) -> N
 
 def _debug_info_check(add, lib: str) -> None:
     """Which of libchatllm and its ggml libraries carry DWARF (attribution names lines with it)."""
-    from orchestrator.studies.elfdebug import DEBUG_BUILD_HINT, ggml_libraries, has_debug_info
+    from orchestrator.engines.chatllm.elfdebug import DEBUG_BUILD_HINT, ggml_libraries, has_debug_info
 
     libs = [lib, *map(str, ggml_libraries(lib))]
     with_debug = [os.path.basename(p) for p in libs if has_debug_info(p)]

@@ -1,0 +1,177 @@
+"""`orch ab --a "OPTIONS" --b "OPTIONS"` (orchestrator.studies.ab): each side's OPTIONS split
+like a shell (shlex) and parsed by `orch compare`'s own option parser (click) — what a side
+gives overrides the options given to `orch ab` itself; each side a full plan made by
+`RunPlan.build`, checked before any worker starts; then the rounds, the A/B table
+(results.ab_table) and the exit code (errors.ExitCode: 0 no regression, 3 regressed, 2 could
+not start, 130 Ctrl-C)."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from click.core import ParameterSource
+
+from orchestrator.commands import startup_problems
+from orchestrator.commands.run import (
+    common_options,
+    compare,
+    inputs_from_cli,
+    option_flag,
+    output_problems,
+    run_progress,
+)
+from orchestrator.errors import CannotStart
+from orchestrator.run import strategies as registry
+from orchestrator.run.plan import RunPlan
+from orchestrator.run.preflight import preflight
+
+if TYPE_CHECKING:
+    from orchestrator.studies.ab import Side
+
+# options of `orch compare` that describe the run as a whole, never one side of it
+RUN_LEVEL = {
+    "all_": "--all",
+    "strategies": "--strategies",
+    "out": "--out",
+    "json_path": "--json",
+    "db": "--db",
+    "no_history": "--no-history",
+    "fmt": "--format",
+    "srt_path": "--srt",
+}
+
+
+def side_options(text: str, label: str) -> dict:
+    """What one side's OPTIONS say, parsed by `orch compare`'s parser: only the options the
+    text gives (not their defaults). CannotStart for what cannot be parsed, or an option
+    that belongs to the run as a whole."""
+    flag = f"--{label.lower()}"
+    try:
+        args = shlex.split(text)
+    except ValueError as exc:
+        raise CannotStart(f"{flag} {text!r}: {exc}") from None
+    try:
+        ctx = compare.make_context(f"orch ab {flag}", args, resilient_parsing=False)
+    except click.exceptions.Exit:
+        raise CannotStart(f"{flag}: give options, not --help (orch compare --help lists them)") from None
+    except click.ClickException as exc:
+        raise CannotStart(f"{flag} {text!r}: {exc.format_message()}") from None
+    unreadable = startup_problems.take(ctx)  # values compare's options could not read
+    if unreadable:
+        raise CannotStart([f"{flag} {text!r}: {p}" for p in unreadable])
+    given = {
+        p.name: ctx.params[p.name]
+        for p in compare.params
+        if p.name and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE
+    }
+    run_level = [RUN_LEVEL[k] for k in given if k in RUN_LEVEL]
+    if run_level:
+        raise CannotStart(
+            f"{flag}: {', '.join(run_level)} belong to the whole A/B run: give them to orch ab itself, not to one side"
+        )
+    return given
+
+
+def build_sides(a_text: str, b_text: str, all_: bool, strategies: str | None, kw: dict) -> tuple[list[Side], list[str]]:
+    """Both sides' plans, every problem of either named at once (CannotStart)."""
+    from orchestrator.studies.ab import Side  # lazy: the study imports numpy and scipy; --help must not
+
+    unreadable = startup_problems.take()  # ab's own options click could not read
+    if unreadable:
+        raise CannotStart(unreadable)
+    if all_ == (strategies is not None):
+        raise click.UsageError("give either --all or --strategies a,b")
+    if kw.get("srt_path"):
+        raise CannotStart("--srt is not offered by orch ab (align runs compare, not write subtitles)")
+    given = {"A": side_options(a_text, "A"), "B": side_options(b_text, "B")}
+    kws = {label: {**kw, **g} for label, g in given.items()}
+    if all_:  # every strategy both sides' engines run, in the registry's order
+        b_names = set(registry.for_engine(kws["B"]["engine"]))
+        chosen = [s for s in registry.for_engine(kws["A"]["engine"]) if s in b_names]
+    else:
+        chosen = [s.strip() for s in (strategies or "").split(",") if s.strip()]
+    sides, problems = [], {}
+    for label, text in (("A", a_text), ("B", b_text)):
+        try:
+            plan, notes = RunPlan.build(inputs_from_cli(list(chosen), kws[label]))
+        except CannotStart as exc:  # an engine option out of range: say which side
+            raise CannotStart([f"{label}: {p}" for p in exc.problems]) from None
+        problems[label] = plan.validate(label=option_flag) + preflight(plan, label=option_flag)
+        sides.append(Side(label, text, kws[label], plan, notes))
+    shared = [p for p in problems["A"] if p in problems["B"]]
+    found = shared + [f"{label}: {p}" for label in "AB" for p in problems[label] if p not in shared]
+    found = list(dict.fromkeys(found + output_problems(sides[0].plan, kw)))
+    if found:
+        raise CannotStart(found)
+    return sides, chosen
+
+
+@click.command()
+@click.option(
+    "--a",
+    "a_options",
+    required=True,
+    metavar="OPTIONS",
+    help='Side A: options of `orch compare`, quoted as one argument, e.g. "--leak-mb 0" '
+    'or "--chatllm-dir ../upstream". They override the options given to orch ab.',
+)
+@click.option("--b", "b_options", required=True, metavar="OPTIONS", help="Side B, as --a.")
+@click.option(
+    "--rounds",
+    type=click.IntRange(1),
+    default=3,
+    show_default=True,
+    help="Times to run A then B for every strategy; more rounds separate a difference from drift between runs.",
+)
+@click.option(
+    "--speed-pct",
+    type=click.FloatRange(0),
+    default=5.0,
+    show_default=True,
+    help="TTFT or tokens/s worse (better) by more than this %, with a CI excluding 0, "
+    "is a regression (an improvement).",
+)
+@click.option("--all", "all_", is_flag=True, help="Every strategy both sides' engines run.")
+@click.option("--strategies", help="Comma-separated strategies.")
+@common_options
+def ab(a_options, b_options, rounds, speed_pct, all_, strategies, **kw):
+    """A/B: the same plan on two sides (--a, --b), alternating strategy by strategy, --rounds
+    times; B − A per figure with a 95% CI and a verdict (fixed, still grows, regressed,
+    improved, no difference). Exit 0 no regression, 3 regressed, 2 could not start."""
+    # lazy: the study and the history import numpy, scipy and SQLAlchemy; --help must not
+    from orchestrator.history.save import store_history
+    from orchestrator.results.ab_table import ab_table
+    from orchestrator.studies import ab as study
+
+    sides, chosen = build_sides(a_options, b_options, all_, strategies, kw)
+    for side in sides:
+        for note in side.notes:
+            click.echo(f"note: {side.label}: {note}", err=True)
+    if study.same_plan(sides):
+        click.echo("note: the two sides are the same plan (an A/A run: every difference is noise)", err=True)
+    done = study.run_ab(
+        sides,
+        chosen,
+        rounds,
+        speed_pct,
+        Path(kw["out"]),
+        Path(kw["json_path"]) if kw["json_path"] else None,
+        echo=lambda text: click.echo(text, err=True),
+        progress=run_progress,
+    )
+    result = done.result
+    if done.interrupted:
+        click.echo(f"interrupted: what was measured is written below and in {done.run_dir / 'run.json'}", err=True)
+    click.echo(ab_table(result, kw["fmt"]))
+    if kw["fmt"] == "table":
+        for entry in result.results:
+            if entry.ab is not None:
+                for reason in entry.ab.reasons:
+                    click.echo(f"{entry.strategy}: {entry.ab.verdict}: {reason}")
+        click.echo(f"results: {done.run_dir}  (run.json; <side>-r<round>/<strategy>/ for each run)")
+    if not kw["no_history"]:
+        store_history(result, kw["db"])
+    click.get_current_context().exit(study.exit_code(result, done.interrupted))
