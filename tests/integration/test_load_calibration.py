@@ -22,6 +22,8 @@ import random
 import statistics
 from pathlib import Path
 
+from orchestrator.engines import registry as engine_registry
+from orchestrator.engines.calibration.options import CalibrationOptions
 from orchestrator.load.arrivals import OpenLoop
 from orchestrator.load.levels import Slo
 from orchestrator.load.pool import PoolConfig
@@ -31,7 +33,9 @@ from orchestrator.load.runner import LoadPlan, execute
 WORKER = {
     "strategy": "restart",
     "engine": "calibration",
-    "engine_options": {"ttft_ms": 40.0, "token_ms": 1.0, "model_mb": 4.0},
+    # what orch load sends: every option (the worker keeps no defaults), and the engine's class
+    "engine_class": engine_registry.get("calibration").worker,
+    "engine_options": CalibrationOptions(ttft_ms=40.0, token_ms=1.0, model_mb=4.0).to_worker(),
     "models": [None],
     "transcript": None,
     "language": None,

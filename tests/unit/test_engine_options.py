@@ -80,7 +80,7 @@ def test_a_soak_cells_options_reach_the_worker(tmp_path):
     cfg = {"name": "t", "_path": str(tmp_path / "c.toml"), "out": str(tmp_path)}
     cell = {"strategies": ["restart"], "engine_options": {"decoy_mb": 4, "churn_mb": 2, "leak_mb": 1}}
     assert soak.validate_config({**cell}) == []
-    plan = soak.build_plan(cfg, cell)
+    plan, _notes = soak.cell_plan(cfg, cell)
     sent = plan.engine_options.to_worker()
     assert (sent["decoy_mb"], sent["churn_mb"], sent["leak_mb"], sent["ttft_ms"]) == (4, 2, 1, 50.0)
 
@@ -159,12 +159,11 @@ def test_chatllm_dir_default_is_written_once():
 
 def test_the_growth_threshold_default_is_set_once():
     from orchestrator.history.baseline import Settings
-    from orchestrator.results.model import GROWTH_THRESHOLD_MB
-    from orchestrator.run.plan import Thresholds
+    from orchestrator.results.model import GROWTH_THRESHOLD_MB, Thresholds
 
     growth = next(p for p in run_command.params if p.name == "growth_threshold_mb")
     assert Thresholds().growth_mb_per_iter == Settings().growth_threshold_mb == growth.default == GROWTH_THRESHOLD_MB
-    assert soak._settings({}, None, None, None, accept=False).compare.growth_threshold_mb == GROWTH_THRESHOLD_MB
+    assert soak.settings_from({}, None, None, None, accept=False).compare.growth_threshold_mb == GROWTH_THRESHOLD_MB
 
 
 def test_an_engine_like_transformers_fits_an_engine_spec():

@@ -58,7 +58,7 @@ def test_the_selftests_plans_are_built_by_runplan_build_and_their_notes_said(tmp
     says what build notes: --warmup 8 with --iters 8 leaves nothing to measure."""
     plan = selftest.calibration_plan("recreate", {"leak_mb": 2.0, "decoy_mb": 8.0}, 8, 2, tmp_path)
     assert plan.max_rss_mb is None and plan.option_problems == [] and plan.validate() == []
-    assert plan.engine_options.to_worker() == {"leak_mb": 2.0, "decoy_mb": 8.0}
+    assert plan.engine_options.describe() == {"leak_mb": 2.0, "decoy_mb": 8.0}
     assert selftest.plan_notes(14, 2, tmp_path) == []
     note = "--warmup 8 >= --iters 8: no iteration is left for the statistics"
     assert selftest.plan_notes(8, 8, tmp_path) == [note]
