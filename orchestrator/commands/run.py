@@ -14,6 +14,8 @@ import click
 
 from orchestrator.commands import startup_problems
 from orchestrator.commands.startup_problems import option
+from orchestrator.engines.decoding import DECODINGS
+from orchestrator.engines.options import DRIFT_MODES
 from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CannotStart
 from orchestrator.results.tabular import format_option
 from orchestrator.run import strategies as registry
@@ -54,6 +56,18 @@ def engine_option_decorators():
         option("--load-ms", type=float, default=None, help="calibration: time a load takes (default 0)."),
         option("--crash-at", type=int, default=None, help="calibration: SIGSEGV at this iteration (>= 1)."),
         option("--hang-at", type=int, default=None, help="calibration: hang at this iteration (>= 1)."),
+        option(
+            "--drift-at",
+            type=int,
+            default=None,
+            help="calibration: the text changes from this iteration on (>= 1; greedy decoding finds it as drift).",
+        ),
+        option(
+            "--drift-mode",
+            type=click.Choice(DRIFT_MODES),
+            default=None,
+            help="calibration: what --drift-at changes: the text (default) or one character of it.",
+        ),
         # both engines
         option(
             "--trim-after-unload",
@@ -100,6 +114,8 @@ CALIBRATION_KEYS = (
     "load_ms",
     "crash_at",
     "hang_at",
+    "drift_at",
+    "drift_mode",
     "trim_after_unload",
 )
 CHATLLM_KEYS = {
@@ -134,6 +150,14 @@ def _run_option_decorators():
         ),
         option("--engine", type=click.Choice(ENGINES), default=DEFAULT.engine, show_default=True),
         option("--scenario", type=click.Choice(SCENARIOS), default=DEFAULT.scenario, show_default=True),
+        option(
+            "--decoding",
+            type=click.Choice(DECODINGS),
+            default=DEFAULT.decoding,
+            show_default=True,
+            help="greedy: the same input gives the same text, and a text that changes between requests "
+            "is reported as drift (a failure); sampled: the engine's own sampling, texts may differ.",
+        ),
         option(
             "--model", "model", help="Model file (chatllm) or label NAME[:MB] (calibration); asr and align take one."
         ),
@@ -280,6 +304,7 @@ def inputs_from_cli(strategies: list[str], kw: dict) -> PlanInputs:
         warmup=kw["warmup"],
         engine=kw["engine"],
         scenario=kw["scenario"],
+        decoding=kw.get("decoding"),
         models=models,
         audio=kw["audio"],
         reference=kw["reference"],
@@ -361,11 +386,13 @@ def _progress_factory(plan: RunPlan):
 
 def run_and_report(plan: RunPlan, kw) -> None:
     from orchestrator.results import output
+    from orchestrator.results.drift import drifted_strategies
     from orchestrator.run.runner import RunInterrupted, _save, execute
 
     try:
         result = execute(plan, progress_factory=_progress_factory(plan))
-        code = EXIT_OK if result.ok else EXIT_FAILED  # ok: every strategy ok or skipped
+        # ok: every strategy ok or skipped, and no text changed under greedy decoding
+        code = EXIT_OK if result.ok and not drifted_strategies(result) else EXIT_FAILED
     except RunInterrupted as exc:
         result, code = exc.result, EXIT_INTERRUPTED
         click.echo(f"interrupted: what was measured is written below and in {plan.run_dir / 'run.json'}", err=True)

@@ -22,6 +22,10 @@ def _check_number(name: str, value: Any, low: float, integer: bool = False) -> s
     return None
 
 
+# the calibration engine's drift: `text` another text, `char` one character changed
+DRIFT_MODES = ("text", "char")
+
+
 @dataclass(frozen=True)
 class CalibrationOptions:
     """The calibration engine (workers/engines/calibration.py has the defaults)."""
@@ -39,6 +43,9 @@ class CalibrationOptions:
     crash_at: int | None = None
     hang_at: int | None = None
     transcript: str | None = None
+    # drift (orch selftest): the text changes from this iteration on, the whole text or one character
+    drift_at: int | None = None
+    drift_mode: str | None = None
     # glibc malloc_trim(0) after every unload: tells a leak from allocator retention
     trim_after_unload: bool | None = None
 
@@ -58,7 +65,9 @@ class CalibrationOptions:
                 "load_ms",
             )
         ]
-        out += [_check_number(k, getattr(self, k), 1, integer=True) for k in ("crash_at", "hang_at")]
+        out += [_check_number(k, getattr(self, k), 1, integer=True) for k in ("crash_at", "hang_at", "drift_at")]
+        if self.drift_mode is not None and self.drift_mode not in DRIFT_MODES:
+            out.append(f"drift_mode must be one of {', '.join(DRIFT_MODES)}, not {self.drift_mode!r}")
         return [p for p in out if p]
 
     def to_worker(self) -> dict:

@@ -257,6 +257,17 @@ class Summary:
     # last mark (after_unload, else after_infer); None without an idle mark
     idle_rss_mb: float | None = None
     idle_returned_mb: float | None = None
+    # transcript drift under greedy decoding (orchestrator.results.drift); None: sampled
+    # decoding, no text, or nothing to compare. text_stable: every iteration's text is the
+    # first iteration's; first_changed_at: the first iteration whose text is not;
+    # changed_iterations: how many are not; edit_distance_mean: mean characters inserted,
+    # deleted or replaced to the first text; matches_baseline: every text is the
+    # fresh-process baseline's first text (a compare where fresh-process ran)
+    text_stable: bool | None = None
+    first_changed_at: int | None = None
+    changed_iterations: int | None = None
+    edit_distance_mean: float | None = None
+    matches_baseline: bool | None = None
     other: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

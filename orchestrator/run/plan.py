@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.engines import decoding as dec
 from orchestrator.engines import options as eo
 from orchestrator.run import strategies as registry
 from orchestrator.run import worker_env
@@ -55,6 +56,8 @@ class RunPlan:
     # engine-specific options (orchestrator.engines.options; a dict is typed on construction)
     engine_options: Any = field(default_factory=dict)
     scenario: str = "asr"
+    # greedy: the same input gives the same text, so a changed text is a finding (engines/decoding.py)
+    decoding: str = dec.DEFAULT_DECODING
     # for scenario `switch`: the models loaded in turn; otherwise [model] or []
     models: list[str] = field(default_factory=list)
     audio: str | None = None
@@ -164,6 +167,9 @@ class RunPlan:
             problems.append(f"unknown engine {self.engine!r}: choose from {', '.join(ENGINES)}")
         if self.scenario not in SCENARIOS:
             problems.append(f"unknown scenario {self.scenario!r}: choose from {', '.join(SCENARIOS)}")
+        why = dec.problem(self.decoding)
+        if why:
+            problems.append(f"{label('decoding')} {why}")
         known = registry.NAMES
         if not self.strategies:
             problems.append(f"{NO_STRATEGY}: choose from {', '.join(known)}")
@@ -228,6 +234,7 @@ class RunPlan:
             "iters": self.iters,
             "warmup": self.warmup,
             "scenario": self.scenario,
+            "decoding": self.decoding,
             "models": list(self.models),
             "audio": self.audio,
             "audio_s": audio_s,

@@ -34,6 +34,7 @@ class PlanInputs:
     warmup: int | None = None
     engine: str | None = None
     scenario: str | None = None
+    decoding: str | None = None  # greedy | sampled (engines/decoding.py)
     models: list[str] = field(default_factory=list)
     audio: str | None = None
     reference: str | None = None
@@ -70,6 +71,7 @@ def build_plan(cls: type[RunPlan], given: PlanInputs) -> tuple[RunPlan, list[str
         warmup=_or(given.warmup, d.warmup),
         engine=engine,
         scenario=given.scenario or d.scenario,
+        decoding=given.decoding or d.decoding,
         models=list(given.models),
         audio=given.audio,
         reference=given.reference,

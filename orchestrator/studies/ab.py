@@ -43,6 +43,7 @@ from click.core import ParameterSource
 
 from orchestrator.commands import startup_problems
 from orchestrator.commands.run import common_options
+from orchestrator.engines import decoding
 from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CannotStart
 from orchestrator.results import output
 from orchestrator.results.model import (
@@ -573,10 +574,7 @@ def _described_plan(a: Side, b: Side, rounds: int, speed_pct: float) -> dict:
 
 def _merged_engine(a: Side, b: Side) -> dict:
     """Both sides' engines merged (`_merged`); the name "A|B" when they differ."""
-    engine = _merged(
-        {"name": a.plan.engine, **a.plan.engine_options.describe()},
-        {"name": b.plan.engine, **b.plan.engine_options.describe()},
-    )
+    engine = _merged(decoding.engine_block(a.plan), decoding.engine_block(b.plan))
     engine.setdefault("name", f"{a.plan.engine}|{b.plan.engine}")
     return engine
 

@@ -51,6 +51,8 @@ from typing import TYPE_CHECKING
 import click
 import tomllib
 
+from orchestrator.engines.decoding import DECODINGS
+from orchestrator.engines.options import DRIFT_MODES
 from orchestrator.errors import EXIT_FAILED, EXIT_OK, CannotStart, OrchError, decode_utf8
 from orchestrator.history.baseline import Settings
 from orchestrator.results.model import Outcome, Regression, RunResult, SoakInfo, Status
@@ -159,6 +161,7 @@ CELL_SCHEMA = {
     "engine": _choice(ENGINES),
     "engine_options": _table,
     "scenario": _choice(SCENARIOS),
+    "decoding": _choice(DECODINGS),
     "model": _path_or_paths,
     "models": _paths,
     "audio": _path_or_paths,
@@ -207,6 +210,8 @@ ENGINE_OPTIONS = {
         "leak_models": _text_or_texts,
         "crash_at": _number(1, integer=True),
         "hang_at": _number(1, integer=True),
+        "drift_at": _number(1, integer=True),
+        "drift_mode": _choice(DRIFT_MODES),
         "transcript": _text,
         "trim_after_unload": _bool,
     },
@@ -393,6 +398,7 @@ def build_plan(cfg: dict, cell: dict):
             warmup=cell.get("warmup"),
             engine=cell.get("engine"),
             scenario=cell.get("scenario"),
+            decoding=cell.get("decoding"),
             models=models,
             audio=cell.get("audio"),
             reference=cell.get("reference"),

@@ -19,11 +19,11 @@ def main(argv=None):
     ap.add_argument("-m", "--model")
     ap.add_argument("-p", "--prompt", help="audio path (not read: calibration)")
     ap.add_argument("--align", help="transcript to align (synthetic aligner output)")
-    ap.add_argument("--iteration", type=int, default=1)
+    ap.add_argument("--iteration", type=int, default=1, help="the (first) request's iteration")
     ap.add_argument("-i", "--interactive", action="store_true")
     for key, value in DEFAULTS.items():
-        kind: type = str if key in ("transcript", "leak_models") else float
-        if key in ("crash_at", "hang_at"):
+        kind: type = str if key in ("transcript", "leak_models", "decoding", "drift_mode") else float
+        if key in ("crash_at", "hang_at", "drift_at"):
             kind = int
         ap.add_argument("--" + key.replace("_", "-"), dest=key, type=kind, default=value)
     args = ap.parse_args(argv)
@@ -43,7 +43,7 @@ def main(argv=None):
         model.generate(Request(i=args.iteration, audio=args.prompt, transcript=args.align), emit)
         sys.stdout.write("\n")
         return 0
-    i = 0
+    i = args.iteration - 1  # the first request's iteration is --iteration
     while True:
         sys.stdout.write("File > ")
         sys.stdout.flush()
