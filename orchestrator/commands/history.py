@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from orchestrator.errors import OrchError, read_text_file
+from orchestrator.results import drift
 from orchestrator.results.model import ResultError, RunResult
 from orchestrator.results.output import _r
 from orchestrator.results.tabular import format_option, render_table
@@ -35,6 +36,7 @@ LIST_HEADERS = [
     "95% CI",
     "TTFT ms (p50)",
     "tok/s (p50)",
+    "text",
     "soak",
 ]
 
@@ -83,6 +85,7 @@ def list_rows(found: list[StoredRun]) -> list[list]:
                     f"[{_r(lo, 3):.3f}, {_r(hi, 3):.3f}]" if None not in (lo, hi) else None,
                     _r(s.ttft_ms_median) if s else None,
                     _r(s.tokens_per_s_median) if s else None,
+                    drift.column(s),
                     soak,
                 ]
             )

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from typing import Protocol
 
-from orchestrator.results.model import IterationRecord, RunResult, StrategyResult, Summary
+from orchestrator.results.model import IterationRecord, Regression, RunResult, StrategyResult, Summary
 
 BASELINE = "fresh-process"  # a new process per request: nothing can carry over
 
@@ -103,8 +104,17 @@ def drifted_strategies(result: RunResult) -> list[str]:
     return [r.strategy for r in result.results if drifted(r)]
 
 
-def column(s: Summary | None) -> str | None:
-    """The table's `text` column."""
+class DriftFields(Protocol):
+    """A summary, or a stored strategy's columns (history/store.py)."""
+
+    text_stable: bool | None
+    first_changed_at: int | None
+    changed_iterations: int | None
+    matches_baseline: bool | None
+
+
+def column(s: DriftFields | None) -> str | None:
+    """The `text` column of the comparison table and of `orch history`."""
     if s is None:
         return None
     if s.text_stable is False:
@@ -114,6 +124,31 @@ def column(s: Summary | None) -> str | None:
     if s.text_stable:
         return "stable"
     return None
+
+
+def regression(r: StrategyResult) -> Regression | None:
+    """A soak's alarm (kind `drift`) when the strategy's text changed: in every run it
+    happens in, baseline or not: a changed text is wrong whatever came before."""
+    s = r.summary
+    if s is None or not drifted(r):
+        return None
+    name = f"{r.strategy} ({r.model})" if r.model else r.strategy
+    if s.text_stable is False:
+        message = (
+            f"{name}: transcript changed under greedy decoding from iteration {s.first_changed_at} "
+            f"({s.changed_iterations} iteration(s); mean edit distance {s.edit_distance_mean:.1f} characters)"
+        )
+    else:
+        message = f"{name}: transcript differs from {BASELINE}'s under greedy decoding"
+    return Regression(
+        kind="drift",
+        strategy=r.strategy,
+        model=r.model,
+        message=message,
+        first_changed_at=s.first_changed_at,
+        changed_iterations=s.changed_iterations,
+        matches_baseline=s.matches_baseline,
+    )
 
 
 def first_changes(result: RunResult) -> list[TextChange]:

@@ -589,15 +589,17 @@ REGRESSION_FIELDS = {
     "growing": ("growth_mb_per_iter", "growth_ci95"),
     "growth": ("growth_mb_per_iter", "baseline_ci_high"),
     "ttft": ("ttft_ms_median", "baseline_ttft_ms_median", "slower_pct", "p_value"),
+    "drift": ("first_changed_at", "changed_iterations", "matches_baseline"),
 }
 
 
 @dataclass
 class Regression:
     """One way a run is worse than its baseline (history/baseline.py): a new `growing`
-    verdict, growth above the baseline's CI, or a significantly slower median TTFT."""
+    verdict, growth above the baseline's CI, a significantly slower median TTFT, or a
+    transcript that changed under greedy decoding (drift: a failure in any run)."""
 
-    kind: str  # growing | growth | ttft
+    kind: str  # growing | growth | ttft | drift
     strategy: str
     model: str | None = None
     message: str = ""
@@ -608,6 +610,9 @@ class Regression:
     baseline_ttft_ms_median: float | None = None
     slower_pct: float | None = None
     p_value: float | None = None
+    first_changed_at: int | None = None
+    changed_iterations: int | None = None
+    matches_baseline: bool | None = None
     other: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
