@@ -213,3 +213,35 @@ def footer_lines(result: RunResult) -> list[str]:
             f"{short_diff(change.expected, change.got)}"
         )
     return lines
+
+
+# ------------------------------------------------------------------ orch ab: a side that drifts
+def side_changes(entries: list[StrategyResult | None]) -> list[str]:
+    """One side's rounds whose text changed, each as `round N: changed at K` (or `differs
+    from fresh-process`); entries are the side's results, one per round."""
+    out = []
+    for n, e in enumerate(entries, 1):
+        if e is not None and drifted(e):
+            out.append(f"round {n}: {column(e.summary)}")
+    return out
+
+
+def side_column(entries: list[StrategyResult | None]) -> str | None:
+    """What `orch ab`'s table shows for one side's text: stable in every round, the rounds
+    whose text changed, or None when no round says (sampled, no text)."""
+    changes = side_changes(entries)
+    if changes:
+        return "; ".join(changes)
+    known = [e for e in entries if e is not None and e.summary is not None and e.summary.text_stable is not None]
+    return "stable" if known else None
+
+
+def ab_judgement(a: list[StrategyResult | None], b: list[StrategyResult | None]) -> tuple[str | None, str | None]:
+    """(worse, better) for B against A: B's text changes where A's does not, or the other
+    way; each a reason for the verdict, else None."""
+    a_changes, b_changes = side_changes(a), side_changes(b)
+    if b_changes and not a_changes:
+        return f"B's transcript changed under greedy decoding, A's did not ({'; '.join(b_changes)})", None
+    if a_changes and not b_changes:
+        return None, f"A's transcript changed under greedy decoding, B's did not ({'; '.join(a_changes)})"
+    return None, None

@@ -20,8 +20,9 @@ The statistics (docs/ab.md):
   (with Student's t on rounds − 1 degrees of freedom when that is the larger), so drift
   between rounds widens the interval instead of passing for a difference.
 
-Verdicts: `regressed` (B fails where A does not, or B is worse beyond the thresholds with a
-CI that excludes 0), `fixed` (A's memory grows and B's does not), `still grows` (B's memory
+Verdicts: `regressed` (B fails where A does not, B is worse beyond the thresholds with a
+CI that excludes 0, or B's transcript changes under greedy decoding where A's does not),
+`fixed` (A's memory grows and B's does not, or A's transcript changes and B's does not), `still grows` (B's memory
 grows), `improved` (B better in a figure, nothing above), `no difference`.
 
 Exit codes: 0 no regression, 1 a strategy regressed, 2 the run could not start, 130 Ctrl-C
@@ -45,7 +46,7 @@ from orchestrator.commands import startup_problems
 from orchestrator.commands.run import common_options
 from orchestrator.engines import decoding
 from orchestrator.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CannotStart
-from orchestrator.results import output
+from orchestrator.results import drift, output
 from orchestrator.results.model import (
     AB_METRICS,
     ABComparison,
@@ -348,7 +349,8 @@ def _verdict(
     failed = _failure_verdict(a_failed, b_failed, reasons)
     if failed is not None:
         return failed
-    worse = _flagged_figs((g_worse, t_worse, s_worse), growth, ttft, tps)
+    text_worse, text_better = drift.ab_judgement([r.a for r in rounds], [r.b for r in rounds])
+    worse = _flagged_figs((g_worse, t_worse, s_worse), growth, ttft, tps) + ([text_worse] if text_worse else [])
     if worse:
         reasons.append("B is worse: " + "; ".join(worse))
         if a_grows and not b_grows:
@@ -359,6 +361,9 @@ def _verdict(
         if b_grows and growth is not None and growth.b is not None:
             reasons.append(f"B's memory grows {growth.b:+.3f} MB/iter")
         return ABVerdict.STILL_GROWS if b_grows else ABVerdict.FIXED
+    if text_better:  # a transcript that no longer changes: a correctness bug fixed
+        reasons.append(text_better)
+        return ABVerdict.FIXED
     if a_grows and not b_grows and g_better:
         reasons.append(f"A's memory grows, B's does not: {_fig(growth, 'growth MB/iter', 3)}")
         return ABVerdict.FIXED
@@ -646,6 +651,13 @@ def ab_rows(result: RunResult) -> list[list]:
                     str(ab.verdict) if first and ab.verdict else "",
                 ]
             )
+            first = False
+        a_text = drift.side_column([r.a for r in ab.rounds])
+        b_text = drift.side_column([r.b for r in ab.rounds])
+        if a_text or b_text:  # the transcript under greedy decoding (orchestrator.results.drift)
+            rows.append([entry.strategy if first else "", "text", a_text, b_text, None, None, ""])
+            if first:
+                rows[-1][-1] = str(ab.verdict) if ab.verdict else ""
             first = False
         if first:  # no figure at all (both sides failed before measuring)
             rows.append([entry.strategy, "-", None, None, None, None, str(ab.verdict) if ab.verdict else ""])

@@ -81,3 +81,18 @@ def test_sampled_decoding_varies_the_text_and_says_nothing_of_drift(tmp_path):
     texts = [it["text_raw"] for it in data["results"][0]["iterations"]]
     assert len(set(texts)) == 4
     assert data["results"][0]["summary"]["text_stable"] is None
+
+
+def test_orch_ab_regresses_when_side_b_drifts(tmp_path):
+    res = CliRunner().invoke(
+        main,
+        ["ab", "--a", "--drift-mode char", "--b", "--drift-mode char --drift-at 3", "--strategies", "restart"]
+        + ["--iters", "5", "--warmup", "1", "--rounds", "1", "--ttft-ms", "2", "--token-ms", "1", "--sample-hz", "0"]
+        + ["--speed-pct", "1000", "--no-history", "--out", str(tmp_path), "--json", str(tmp_path / "ab.json")],
+    )
+    assert res.exit_code == 1, res.output
+    ab = json.loads((tmp_path / "ab.json").read_text())["results"][0]["ab"]
+    assert ab["verdict"] == "regressed"
+    assert ab["reasons"] == [
+        "B is worse: B's transcript changed under greedy decoding, A's did not (round 1: changed at 3 (3 iters))"
+    ]
