@@ -172,9 +172,11 @@ def _measure(strategy: str, options: dict, iters: int, warmup: int, out_dir: Pat
 def run_selftest(iters: int, warmup: int, out_dir: Path, echo=print) -> list[Check]:
     checks: list[Check] = []
     timed = set()
+    clean: dict[str, StrategyResult] = {}  # each strategy's first run: no text changed on purpose
     for strategy, options, (_kind, expected) in cases(iters):
         first = _measure(strategy, options, iters, warmup, out_dir)
         r = first[0]
+        clean.setdefault(strategy, r)
         injected = ", ".join(f"{k}={v:g}" for k, v in options.items() if k not in ("ttft_ms", "token_ms"))
         case = f"{strategy} [{injected}]"
         if r.status is not Status.OK or r.summary is None:
@@ -188,6 +190,9 @@ def run_selftest(iters: int, warmup: int, out_dir: Path, echo=print) -> list[Che
         for line in progress_lines(case, found):
             echo(line)
         checks += found
+    from orchestrator.studies.selftest_drift import drift_checks
+
+    checks += drift_checks(clean, out_dir, echo)
     checks += attribution_checks(iters, warmup, out_dir, echo)
     return checks
 
