@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from orchestrator.commands.run import compare
-from orchestrator.results.model import model as results
+from orchestrator.results import model as results
 from orchestrator.run import strategies
 from workers.engines.calibration import DEFAULTS as CALIBRATION_DEFAULTS
 
