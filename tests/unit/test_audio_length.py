@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from orchestrator.cli import main
-from orchestrator.run.hostinfo import AudioError, audio_seconds
+from orchestrator.run.audio import AudioError, audio_seconds
 
 
 def _wav(path: Path, frames: int) -> Path:
