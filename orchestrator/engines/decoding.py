@@ -34,3 +34,12 @@ def problem(decoding: Any) -> str | None:
     if decoding not in DECODINGS:
         return f"must be one of {', '.join(DECODINGS)}, not {decoding!r}"
     return None
+
+
+def overridden(engine_args: list[str] | None) -> str | None:
+    """The user's chatllm.cpp argument that sets the sampling itself (it comes last, so it
+    wins over --decoding), or None."""
+    for arg in engine_args or []:
+        if arg in ("--sampling", "-t", "--temp") or arg.startswith(("--sampling=", "--temp=")):
+            return arg
+    return None

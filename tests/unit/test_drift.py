@@ -145,3 +145,16 @@ def test_drift_modes_change_the_text_or_exactly_one_character():
     char = calibration.drifted_text(text, "char")
     assert drift.edit_distance(text, char) == 1 and len(char) == len(text)
     assert calibration.drifted_text("aba", "text") == "aba drift"  # never the same text
+
+
+@pytest.mark.parametrize(
+    "args, found",
+    [
+        (["--seed", "1"], None),
+        (["--sampling", "top_p"], "--sampling"),
+        (["-t", "0.7"], "-t"),
+        (["--temp=0"], "--temp=0"),
+    ],
+)
+def test_a_users_own_sampling_argument_is_found(args, found):
+    assert decoding.overridden(args) == found
