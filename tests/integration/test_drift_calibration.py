@@ -96,3 +96,25 @@ def test_orch_ab_regresses_when_side_b_drifts(tmp_path):
     assert ab["reasons"] == [
         "B is worse: B's transcript changed under greedy decoding, A's did not (round 1: changed at 3 (3 iters))"
     ]
+
+
+def test_a_bad_decoding_and_drift_at_are_named_before_any_worker(tmp_path):
+    res = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--strategy",
+            "restart",
+            "--decoding",
+            "beam",
+            "--drift-at",
+            "0",
+            "--no-history",
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert res.exit_code == 2
+    assert "--decoding: 'beam' is not one of 'greedy', 'sampled'" in res.output
+    assert "--drift-at must be an integer >= 1, not 0" in res.output
+    assert not any(tmp_path.iterdir())  # nothing ran
