@@ -16,6 +16,7 @@ from orchestrator.commands import startup_problems
 from orchestrator.commands.startup_problems import option
 from orchestrator.engines import fields
 from orchestrator.engines import registry as engine_registry
+from orchestrator.engines.decoding import DECODINGS
 from orchestrator.errors import CannotStart, ExitCode
 from orchestrator.results.model import Thresholds
 from orchestrator.results.progress import progress_bars
@@ -68,6 +69,14 @@ def _run_option_decorators():
         ),
         option("--engine", type=click.Choice(ENGINES), default=DEFAULT.engine, show_default=True),
         option("--scenario", type=click.Choice(SCENARIOS), default=DEFAULT.scenario, show_default=True),
+        option(
+            "--decoding",
+            type=click.Choice(DECODINGS),
+            default=DEFAULT.decoding,
+            show_default=True,
+            help="greedy: the same input gives the same text, and a text that changes between requests "
+            "is reported as drift (a failure); sampled: the engine's own sampling, texts may differ.",
+        ),
         option(
             "--model", "model", help="Model file (chatllm) or label NAME[:MB] (calibration); asr and align take one."
         ),
@@ -213,6 +222,7 @@ def inputs_from_cli(strategies: list[str], kw: dict) -> PlanInputs:
         warmup=kw["warmup"],
         engine=kw["engine"],
         scenario=kw["scenario"],
+        decoding=kw.get("decoding"),
         models=models,
         audio=kw["audio"],
         reference=kw["reference"],
@@ -284,12 +294,14 @@ def run_and_report(plan: RunPlan, kw) -> None:
     # lazy: the runner, analysis and history import numpy, scipy and SQLAlchemy; --help must not
     from orchestrator.history.save import store_history
     from orchestrator.results import output
+    from orchestrator.results.drift import drifted_strategies
     from orchestrator.run.runner import RunInterrupted, execute, save
     from orchestrator.studies.attribution import attribute_growing
 
     try:
         result = execute(plan, progress_factory=run_progress(plan))
-        code = ExitCode.OK if result.ok else ExitCode.FAILED  # ok: every strategy ok or skipped
+        # ok: every strategy ok or skipped, and no text changed under greedy decoding
+        code = ExitCode.OK if result.ok and not drifted_strategies(result) else ExitCode.FAILED
     except RunInterrupted as exc:
         result, code = exc.result, ExitCode.INTERRUPTED
         click.echo(f"interrupted: what was measured is written below and in {plan.run_dir / 'run.json'}", err=True)

@@ -1,6 +1,6 @@
 """Is a soak run worse than its baseline (earlier good runs of the same matrix key)?
 
-Per strategy (and model), three checks; any one that fires is a regression:
+Per strategy (and model), four checks; any one that fires is a regression:
 
 - `growing`: the verdict is `growing` and no baseline run had `growing` for that strategy
   (with no baseline at all, a growing verdict is new too).
@@ -10,6 +10,8 @@ Per strategy (and model), three checks; any one that fires is a regression:
   than `ttft_pct` percent, and significantly so: one-sided Mann–Whitney U test
   (scipy.stats.mannwhitneyu, alternative "greater") on the per-iteration TTFTs after
   warm-up, p < `alpha`. Needs at least 3 iterations on each side, else it is only noted.
+- `drift`: the transcript changed under greedy decoding (orchestrator.results.drift), in
+  this run, whatever the baseline: a changed text is a correctness bug.
 
 The runs are RunResults (orchestrator.results.model); each regression is a Regression, as stored
 in the run's `soak` block.
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 
 from scipy.stats import mannwhitneyu
 
+from orchestrator.results import drift
 from orchestrator.results.model import GROWTH_THRESHOLD_MB, Regression, RunResult, StrategyResult, Summary, Verdict
 
 
@@ -61,6 +64,8 @@ def compare(
             found = check(entry, earlier, st)
             if found:
                 regressions.append(found)
+        changed = drift.regression(entry)  # the text changed: an alarm whatever the baseline
+        regressions += [changed] if changed else []
         found, note = _ttft_slower(entry, earlier, st)
         regressions += [found] if found else []
         notes += [note] if note else []

@@ -18,6 +18,11 @@ HELP = {
     "orch_soak_ttft_ms_median": "Median time to first token after warm-up, milliseconds.",
     "orch_soak_tokens_per_s_median": "Median tokens per second after warm-up.",
     "orch_soak_cer_mean": "Mean character error rate against the reference.",
+    "orch_soak_text_stable": "1 when every transcript was the first one under greedy decoding, 0 when one changed "
+    "(absent: sampled, or no text).",
+    "orch_soak_text_changed_iterations": "Iterations whose transcript differed from the first one (greedy decoding).",
+    "orch_soak_text_matches_baseline": "1 when every transcript was fresh-process's first one, 0 when not "
+    "(absent: no fresh-process in the run).",
     "orch_soak_verdict": "Memory verdict of the last run: 1 for the verdict it had, 0 for the others.",
     "orch_soak_strategy_ok": "1 when the strategy finished with status ok.",
     "orch_soak_regressions": "Regressions found against the baseline in the last run.",
@@ -85,6 +90,9 @@ def _strategy_samples(add, labels: dict, entry: StrategyResult) -> None:
     add("orch_soak_ttft_ms_median", labels, s.ttft_ms_median)
     add("orch_soak_tokens_per_s_median", labels, s.tokens_per_s_median)
     add("orch_soak_cer_mean", labels, s.cer_mean)
+    add("orch_soak_text_stable", labels, None if s.text_stable is None else int(s.text_stable))
+    add("orch_soak_text_changed_iterations", labels, s.changed_iterations)
+    add("orch_soak_text_matches_baseline", labels, None if s.matches_baseline is None else int(s.matches_baseline))
     verdict = s.verdict.value if s.verdict else "none"
     for v in VERDICTS:
         add("orch_soak_verdict", dict(labels, verdict=v), 1 if v == verdict else 0)

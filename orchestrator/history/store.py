@@ -101,6 +101,11 @@ run_strategies = sa.Table(
     sa.Column("rss_peak_mb", sa.Float),
     # migration 2
     sa.Column("cer_mean", sa.Float),
+    # migration 4: transcript drift under greedy decoding (orchestrator.results.drift)
+    sa.Column("text_stable", sa.Boolean),
+    sa.Column("first_changed_at", sa.Integer),
+    sa.Column("changed_iterations", sa.Integer),
+    sa.Column("matches_baseline", sa.Boolean),
 )
 
 
@@ -194,11 +199,18 @@ def _m3_host_and_build(conn) -> None:
         last = batch[-1].id
 
 
+def _m4_text_drift(conn) -> None:
+    """run_strategies' drift columns; rows stored before have none (their runs sampled)."""
+    for name in ("text_stable", "first_changed_at", "changed_iterations", "matches_baseline"):
+        _add_column(conn, run_strategies, name)
+
+
 # ordered; a database at version N has had the first N applied. Append, never edit.
 MIGRATIONS = [
     (1, "initial: runs, run_strategies", _m1_initial),
     (2, "runs.outcome, run_strategies.cer_mean, index on (matrix_key, started_at)", _m2_soak_outcome_and_cer),
     (3, "runs.host, runs.build (filled from the stored results), index on (host, started_at)", _m3_host_and_build),
+    (4, "run_strategies: text_stable, first_changed_at, changed_iterations, matches_baseline", _m4_text_drift),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -603,6 +615,8 @@ def _strategy_row(position: int, r: StrategyResult) -> dict:
         "cer_mean",
     ):
         row[name] = _f(getattr(s, name)) if s else None
+    for name in ("text_stable", "first_changed_at", "changed_iterations", "matches_baseline"):
+        row[name] = getattr(s, name) if s else None
     return row
 
 
@@ -647,6 +661,10 @@ class StoredStrategy:
     rss_end_mb: float | None = None
     rss_peak_mb: float | None = None
     cer_mean: float | None = None
+    text_stable: bool | None = None
+    first_changed_at: int | None = None
+    changed_iterations: int | None = None
+    matches_baseline: bool | None = None
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from orchestrator.results import drift
 from orchestrator.results.model import RunResult
 from orchestrator.results.output import rounded
 
@@ -30,6 +31,7 @@ LIST_HEADERS = [
     "95% CI",
     "TTFT ms (p50)",
     "tok/s (p50)",
+    "text",
     "soak",
 ]
 
@@ -61,6 +63,7 @@ def list_rows(found: list[StoredRun]) -> list[list]:
                     f"[{rounded(lo, 3):.3f}, {rounded(hi, 3):.3f}]" if None not in (lo, hi) else None,
                     rounded(s.ttft_ms_median) if s else None,
                     rounded(s.tokens_per_s_median) if s else None,
+                    drift.column(s),
                     soak,
                 ]
             )

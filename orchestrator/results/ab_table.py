@@ -3,7 +3,7 @@ B − A and its 95% CI, the verdict on the strategy's first row."""
 
 from __future__ import annotations
 
-from orchestrator.results import output
+from orchestrator.results import drift, output
 from orchestrator.results.model import AB_METRICS, RunResult
 from orchestrator.results.tabular import render_table
 
@@ -37,6 +37,13 @@ def ab_rows(result: RunResult) -> list[list]:
                     str(ab.verdict) if first and ab.verdict else "",
                 ]
             )
+            first = False
+        a_text = drift.side_column([r.a for r in ab.rounds])
+        b_text = drift.side_column([r.b for r in ab.rounds])
+        if a_text or b_text:  # the transcript under greedy decoding (orchestrator.results.drift)
+            rows.append([entry.strategy if first else "", "text", a_text, b_text, None, None, ""])
+            if first:
+                rows[-1][-1] = str(ab.verdict) if ab.verdict else ""
             first = False
         if first:  # no figure at all (both sides failed before measuring)
             rows.append([entry.strategy, "-", None, None, None, None, str(ab.verdict) if ab.verdict else ""])

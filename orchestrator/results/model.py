@@ -275,6 +275,17 @@ class Summary:
     # last mark (after_unload, else after_infer); None without an idle mark
     idle_rss_mb: float | None = None
     idle_returned_mb: float | None = None
+    # transcript drift under greedy decoding (orchestrator.results.drift); None: sampled
+    # decoding, no text, or nothing to compare. text_stable: every iteration's text is the
+    # first iteration's; first_changed_at: the first iteration whose text is not;
+    # changed_iterations: how many are not; edit_distance_mean: mean characters inserted,
+    # deleted or replaced to the first text; matches_baseline: every text is the
+    # fresh-process baseline's first text (a compare where fresh-process ran)
+    text_stable: bool | None = None
+    first_changed_at: int | None = None
+    changed_iterations: int | None = None
+    edit_distance_mean: float | None = None
+    matches_baseline: bool | None = None
     other: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -596,15 +607,17 @@ REGRESSION_FIELDS = {
     "growing": ("growth_mb_per_iter", "growth_ci95"),
     "growth": ("growth_mb_per_iter", "baseline_ci_high"),
     "ttft": ("ttft_ms_median", "baseline_ttft_ms_median", "slower_pct", "p_value"),
+    "drift": ("first_changed_at", "changed_iterations", "matches_baseline"),
 }
 
 
 @dataclass
 class Regression:
     """One way a run is worse than its baseline (history/baseline.py): a new `growing`
-    verdict, growth above the baseline's CI, or a significantly slower median TTFT."""
+    verdict, growth above the baseline's CI, a significantly slower median TTFT, or a
+    transcript that changed under greedy decoding (drift: a failure in any run)."""
 
-    kind: str  # growing | growth | ttft
+    kind: str  # growing | growth | ttft | drift
     strategy: str
     model: str | None = None
     message: str = ""
@@ -615,6 +628,9 @@ class Regression:
     baseline_ttft_ms_median: float | None = None
     slower_pct: float | None = None
     p_value: float | None = None
+    first_changed_at: int | None = None
+    changed_iterations: int | None = None
+    matches_baseline: bool | None = None
     other: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from orchestrator.results import drift
 from orchestrator.results.alignment import to_srt
 from orchestrator.results.model import MeanCI, RunResult, Summary, Verdict
 from orchestrator.results.tabular import render_table
@@ -23,6 +24,7 @@ HEADERS = [
     "95% CI",
     "verdict",
     "CER/WER",
+    "text",
 ]
 
 
@@ -79,6 +81,7 @@ def result_rows(result: RunResult) -> list[list]:
                 f"[{rounded(ci[0], 3):.3f}, {rounded(ci[1], 3):.3f}]" if ci else None,
                 verdict,
                 _error_rate(s),
+                drift.column(s),
             ]
         )
     return rows
@@ -195,6 +198,7 @@ def result_footer(result: RunResult, run_dir) -> str:
         if any(it.extra.get("ttft_includes_load") for it in r.iterations):
             lines.append(f"{r.strategy}: TTFT includes process start and model load (the program gives no ready mark)")
     lines += verdict_notes(result)
+    lines += drift.footer_lines(result)
     lines.append(f"results: {run_dir}  (run.json, <strategy>.jsonl, worker logs)")
     return "\n".join(lines)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.engines import decoding as dec
 from orchestrator.engines import options as eo
 from orchestrator.engines import registry as engine_registry
 from orchestrator.errors import read_text_file
@@ -48,6 +49,8 @@ class RunPlan:
     # engine-specific options (orchestrator.engines.options; a dict is typed on construction)
     engine_options: Any = field(default_factory=dict)
     scenario: str = "asr"
+    # greedy: the same input gives the same text, so a changed text is a finding (engines/decoding.py)
+    decoding: str = dec.DEFAULT_DECODING
     # for scenario `switch`: the models loaded in turn; otherwise [model] or []
     models: list[str] = field(default_factory=list)
     audio: str | None = None
@@ -146,6 +149,9 @@ class RunPlan:
             problems.append(f"unknown engine {self.engine!r}: choose from {', '.join(engine_registry.REGISTRY)}")
         if self.scenario not in SCENARIOS:
             problems.append(f"unknown scenario {self.scenario!r}: choose from {', '.join(SCENARIOS)}")
+        why = dec.problem(self.decoding)
+        if why:
+            problems.append(f"{label('decoding')} {why}")
         known = registry.NAMES
         if not self.strategies:
             problems.append(f"{NO_STRATEGY}: choose from {', '.join(known)}")
@@ -212,6 +218,7 @@ class RunPlan:
             "iters": self.iters,
             "warmup": self.warmup,
             "scenario": self.scenario,
+            "decoding": self.decoding,
             "models": list(self.models),
             "audio": self.audio,
             "audio_s": audio_s,

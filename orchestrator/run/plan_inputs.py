@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.engines import decoding
 from orchestrator.engines import options as eo
 from orchestrator.engines.chatllm.model_file import (
     TEST_MODEL_MAX_NEW_TOKENS,
@@ -39,6 +40,7 @@ class PlanInputs:
     warmup: int | None = None
     engine: str | None = None
     scenario: str | None = None
+    decoding: str | None = None  # greedy | sampled (engines/decoding.py)
     models: list[str] = field(default_factory=list)
     audio: str | None = None
     reference: str | None = None
@@ -77,6 +79,7 @@ def plan_from_inputs(cls: type[RunPlan], given: PlanInputs) -> tuple[RunPlan, li
         warmup=_or(given.warmup, d.warmup),
         engine=engine,
         scenario=given.scenario or d.scenario,
+        decoding=given.decoding or d.decoding,
         models=list(given.models),
         audio=given.audio,
         reference=given.reference,
@@ -132,6 +135,13 @@ def _chatllm_options(plan: RunPlan, given: dict[str, Any], notes: list[str]) -> 
         # random weights rarely emit the end token: unbounded, every request runs to the context limit
         values["max_new_tokens"] = TEST_MODEL_MAX_NEW_TOKENS
         notes.append(f"test model (random weights): --max-new-tokens defaults to {TEST_MODEL_MAX_NEW_TOKENS}")
+    sampling_arg = decoding.overridden(values.get("engine_args"))
+    if sampling_arg:
+        notes.append(
+            f"--engine-arg {sampling_arg} comes after what --decoding {plan.decoding} gives chatllm.cpp, and wins; "
+            f"the run is still judged as {plan.decoding} (transcript drift "
+            f"{'checked' if plan.decoding == 'greedy' else 'not checked'})"
+        )
     options = _typed_options(plan, "chatllm", {k: v for k, v in values.items() if v is not None})
     assert isinstance(options, eo.ChatLLMOptions)
     return options

@@ -9,9 +9,10 @@ import datetime as _dt
 from collections.abc import Callable
 from pathlib import Path
 
+from orchestrator.engines import decoding
 from orchestrator.engines import registry as engine_registry
 from orchestrator.quality import pipeline
-from orchestrator.results import alignment, analysis
+from orchestrator.results import alignment, analysis, drift
 from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.model import RunResult, Status, StrategyResult
 from orchestrator.run import hostinfo, strategies, worker_env
@@ -38,7 +39,7 @@ def worker_config(plan: RunPlan, strategy: str) -> dict:
         "strategy": strategy,
         "engine": plan.engine,
         "engine_class": engine_registry.get(plan.engine).worker,
-        "engine_options": plan.engine_options.to_worker(),
+        "engine_options": {**plan.engine_options.to_worker(), **decoding.worker_options(plan.engine, plan.decoding)},
         "scenario": plan.scenario,
         "models": list(plan.models),
         "audio": plan.audio,
@@ -90,6 +91,7 @@ def _summarize(entry: StrategyResult, plan: RunPlan, scored: bool) -> None:
     audio_s = plan.audio_s
     if entry.summary.growth_mb_per_iter is not None and audio_s:
         entry.summary.growth_mb_per_audio_s = entry.summary.growth_mb_per_iter / audio_s
+    drift.summarize(entry.summary, its, plan.decoding)
     if entry.status is Status.MEMORY_LIMIT:
         entry.summary.projected_rss_mb = analysis.project_rss(its, plan.iters, entry.summary.growth_mb_per_iter)
 
@@ -133,7 +135,7 @@ def execute(
         run_id=plan.run_id,
         started_at=_now(),
         host=hostinfo.host_facts(),
-        engine={"name": plan.engine, **plan.engine_options.describe()},
+        engine=decoding.engine_block(plan),
         plan=plan.describe(audio_s),
         environment=env.record,
     )
@@ -143,6 +145,7 @@ def execute(
         for strategy in plan.strategies:
             entry = _run_strategy(plan, strategy, audio_s, scorer, progress_factory, env.environ)
             result.results.append(entry)
+            drift.compare_with_baseline(result)  # against fresh-process, once it has run
             save(plan, result)
             if on_strategy_done:
                 on_strategy_done(entry)

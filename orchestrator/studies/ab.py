@@ -20,8 +20,9 @@ The statistics (docs/ab.md):
   (with Student's t on rounds − 1 degrees of freedom when that is the larger), so drift
   between rounds widens the interval instead of passing for a difference.
 
-Verdicts: `regressed` (B fails where A does not, or B is worse beyond the thresholds with a
-CI that excludes 0), `fixed` (A's memory grows and B's does not), `still grows` (B's memory
+Verdicts: `regressed` (B fails where A does not, B is worse beyond the thresholds with a
+CI that excludes 0, or B's transcript changes under greedy decoding where A's does not),
+`fixed` (A's memory grows and B's does not, or A's transcript changes and B's does not), `still grows` (B's memory
 grows), `improved` (B better in a figure, nothing above), `no difference`.
 
 Exit codes (errors.ExitCode): 0 no regression, 3 a strategy regressed, 2 the run could not
@@ -41,7 +42,9 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from orchestrator.engines import decoding
 from orchestrator.errors import ExitCode
+from orchestrator.results import drift
 from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.model import (
     ABComparison,
@@ -328,7 +331,8 @@ def _verdict(
     failed = _failure_verdict(a_failed, b_failed, reasons)
     if failed is not None:
         return failed
-    worse = _flagged_figs((g_worse, t_worse, s_worse), growth, ttft, tps)
+    text_worse, text_better = drift.ab_judgement([r.a for r in rounds], [r.b for r in rounds])
+    worse = _flagged_figs((g_worse, t_worse, s_worse), growth, ttft, tps) + ([text_worse] if text_worse else [])
     if worse:
         reasons.append("B is worse: " + "; ".join(worse))
         if a_grows and not b_grows:
@@ -339,6 +343,9 @@ def _verdict(
         if b_grows and growth is not None and growth.b is not None:
             reasons.append(f"B's memory grows {growth.b:+.3f} MB/iter")
         return ABVerdict.STILL_GROWS if b_grows else ABVerdict.FIXED
+    if text_better:  # a transcript that no longer changes: a correctness bug fixed
+        reasons.append(text_better)
+        return ABVerdict.FIXED
     if a_grows and not b_grows and g_better:
         reasons.append(f"A's memory grows, B's does not: {_fig(growth, 'growth MB/iter', 3)}")
         return ABVerdict.FIXED
@@ -477,10 +484,7 @@ def _described_plan(a: Side, b: Side, rounds: int, speed_pct: float) -> dict:
 
 def _merged_engine(a: Side, b: Side) -> dict:
     """Both sides' engines merged (`merged`); the name "A|B" when they differ."""
-    engine = merged(
-        {"name": a.plan.engine, **a.plan.engine_options.describe()},
-        {"name": b.plan.engine, **b.plan.engine_options.describe()},
-    )
+    engine = merged(decoding.engine_block(a.plan), decoding.engine_block(b.plan))
     engine.setdefault("name", f"{a.plan.engine}|{b.plan.engine}")
     return engine
 

@@ -19,6 +19,7 @@ from orchestrator.run.plan import RunPlan
 from orchestrator.run.plan_inputs import PlanInputs
 from orchestrator.run.runner import execute
 from orchestrator.studies import attribution
+from orchestrator.studies.selftest_drift import drift_checks
 from orchestrator.studies.selftest_timing import ATTEMPTS, TOLERANCE_MS, HostLoad, HostWatch, TimingRun, run_check
 
 TTFT_MS, TOKEN_MS = 50.0, 10.0
@@ -147,9 +148,11 @@ def _measure(strategy: str, options: dict, iters: int, warmup: int, out_dir: Pat
 def run_selftest(iters: int, warmup: int, out_dir: Path, echo=print) -> list[Check]:
     checks: list[Check] = []
     timed = set()
+    clean: dict[str, StrategyResult] = {}  # each strategy's first run: no text changed on purpose
     for strategy, options, (_kind, expected) in cases(iters):
         first = _measure(strategy, options, iters, warmup, out_dir)
         r = first[0]
+        clean.setdefault(strategy, r)
         injected = ", ".join(f"{k}={v:g}" for k, v in options.items() if k not in ("ttft_ms", "token_ms"))
         case = f"{strategy} [{injected}]"
         if r.status is not Status.OK or r.summary is None:
@@ -163,6 +166,7 @@ def run_selftest(iters: int, warmup: int, out_dir: Path, echo=print) -> list[Che
         for line in progress_lines(case, found):
             echo(line)
         checks += found
+    checks += drift_checks(clean, out_dir, echo)
     checks += attribution_checks(iters, warmup, out_dir, echo)
     return checks
 

@@ -56,6 +56,7 @@ from filelock import FileLock, Timeout
 
 from orchestrator.engines import fields
 from orchestrator.engines import registry as engine_registry
+from orchestrator.engines.decoding import DECODINGS
 from orchestrator.errors import CannotStart, ExitCode, OrchError, decode_utf8
 from orchestrator.history import changepoints as cp
 from orchestrator.history import prometheus, store
@@ -163,6 +164,7 @@ CELL_SCHEMA = {
     "engine": _choice(ENGINES),
     "engine_options": _table,
     "scenario": _choice(SCENARIOS),
+    "decoding": _choice(DECODINGS),
     "model": _path_or_paths,
     "models": _paths,
     "audio": _path_or_paths,
@@ -368,6 +370,7 @@ def cell_plan(cfg: dict, cell: dict) -> tuple[RunPlan, list[str]]:
             warmup=cell.get("warmup"),
             engine=cell.get("engine"),
             scenario=cell.get("scenario"),
+            decoding=cell.get("decoding"),
             models=models,
             audio=cell.get("audio"),
             reference=cell.get("reference"),

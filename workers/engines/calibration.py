@@ -14,7 +14,11 @@ command-line twin takes them as --dashed-flags):
   decoy_mb (per call: allocated, never touched, never freed: requested but not resident),
   churn_mb (per call: allocated in 64 KiB blocks, touched, freed: memory the allocator may
   keep, in no live allocation) — the two things a leak attribution must not blame,
-  crash_at, hang_at (1-based iteration).
+  crash_at, hang_at (1-based iteration),
+  decoding (greedy: the same text every request; sampled: the words reordered per request,
+  seeded by the iteration, so a sampled run is reproducible and its texts differ),
+  drift_at (1-based iteration from which the text changes, as state carried over between
+  requests would change it), drift_mode (text: another text; char: one character changed).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import ctypes
 import ctypes.util
 import json
 import os
+import random
 import signal
 import sys
 import time
@@ -45,6 +50,8 @@ OPTIONS: dict[str, type] = {
     "churn_mb": float,
     "crash_at": int,  # None: never
     "hang_at": int,  # None: never
+    "drift_at": int,  # None: never
+    "drift_mode": str,  # text | char
 }
 
 MiB = 1024 * 1024
@@ -156,6 +163,29 @@ def aligner_output(transcript: str) -> str:
     )
 
 
+def sampled_text(text: str, i: int) -> str:
+    """Sampled decoding: the words (or, in one word, the characters) in an order seeded by
+    the iteration: the same iteration gives the same text, another iteration another."""
+    words = text.split(" ")
+    units, sep = (words, " ") if len(words) > 1 else (list(text), "")
+    random.Random(i).shuffle(units)
+    return sep.join(units)
+
+
+def drifted_text(text: str, mode: str) -> str:
+    """The text as a carried-over state would change it: `text` another text (the words in
+    reverse order), `char` one character, the middle one, replaced by the next code point.
+    Never the same text."""
+    if mode == "char":
+        middle = len(text) // 2
+        k = next((j for j in range(middle, len(text)) if not text[j].isspace()), None)
+        if k is None:
+            return text + "."
+        return text[:k] + chr(ord(text[k]) + 1) + text[k + 1 :]
+    changed = " ".join(reversed(text.split(" ")))
+    return changed if changed != text else text + " drift"
+
+
 class CalibrationModel:
     """Shared by the in-process engine and the command-line twin."""
 
@@ -197,6 +227,10 @@ class CalibrationModel:
         decoy_alloc(float(self.o["decoy_mb"]))  # never touched: not resident
         churn_alloc(float(self.o["churn_mb"]))  # freed again
         text = aligner_output(request.transcript) if request.transcript else self.o["transcript"]
+        if self.o.get("decoding", "greedy") == "sampled":  # given beside the options (engines/decoding.py)
+            text = sampled_text(text, request.i)
+        if self.o["drift_at"] is not None and request.i >= int(self.o["drift_at"]):
+            text = drifted_text(text, str(self.o["drift_mode"]))
         tokens = split_tokens(text)
         ttft, step = float(self.o["ttft_ms"]) / 1000, float(self.o["token_ms"]) / 1000
         for k, tok in enumerate(tokens):
@@ -238,10 +272,11 @@ class CalibrationEngine(Engine):
                 continue
             flag = "--" + key.replace("_", "-")
             argv += [flag, ",".join(value) if isinstance(value, list) else str(value)]
+        argv += ["--decoding", str(self.core.o.get("decoding", "greedy"))]
         if model:
             argv += ["-m", model]
-        if interactive:
-            argv += ["-i"]
+        if interactive:  # its requests count from the first one's iteration (crash_at, drift_at)
+            argv += ["-i", "--iteration", str(request.i)]
         else:
             argv += ["--iteration", str(request.i)]
             if request.audio:

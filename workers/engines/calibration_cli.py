@@ -19,13 +19,14 @@ def main(argv=None):
     ap.add_argument("-m", "--model")
     ap.add_argument("-p", "--prompt", help="audio path (not read: calibration)")
     ap.add_argument("--align", help="transcript to align (synthetic aligner output)")
-    ap.add_argument("--iteration", type=int, default=1)
+    ap.add_argument("--iteration", type=int, default=1, help="the (first) request's iteration")
     ap.add_argument("-i", "--interactive", action="store_true")
     # the engine's invocation passes every option that is not None (no defaults here)
     for key, kind in OPTIONS.items():
         ap.add_argument("--" + key.replace("_", "-"), dest=key, type=str if kind is list else kind, default=None)
+    ap.add_argument("--decoding", default="greedy")  # given beside the options (greedy | sampled)
     args = ap.parse_args(argv)
-    options = {k: getattr(args, k) for k in OPTIONS}
+    options = {**{k: getattr(args, k) for k in OPTIONS}, "decoding": args.decoding}
     if isinstance(options["leak_models"], str):
         options["leak_models"] = options["leak_models"].split(",")
 
@@ -41,7 +42,7 @@ def main(argv=None):
         model.generate(Request(i=args.iteration, audio=args.prompt, transcript=args.align), emit)
         sys.stdout.write("\n")
         return 0
-    i = 0
+    i = args.iteration - 1  # the first request's iteration is --iteration
     while True:
         sys.stdout.write("File > ")
         sys.stdout.flush()

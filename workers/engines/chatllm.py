@@ -267,7 +267,8 @@ def model_params(options: dict, model: str, aligner: bool, language: str | None)
         params += ["--set", "format", "json"]
     elif language:
         params += ["--set", "language", language]
-    return params + list(options.get("engine_args") or [])
+    # the decoding the plan asked for (--sampling greedy), then the user's arguments, which win
+    return params + list(options.get("decoding_args") or []) + list(options.get("engine_args") or [])
 
 
 class ChatLLMEngine(Engine):

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from orchestrator.engines import fields
 from orchestrator.engines.fields import option
 
+# the calibration engine's drift: `text` another text, `char` one character changed
+DRIFT_MODES = ("text", "char")
+
 TRANSCRIPT = "calibration stream one two three four five six seven eight nine ten eleven twelve"
 
 
@@ -44,6 +47,19 @@ class CalibrationOptions:
     )
     hang_at: int | None = option("integer", low=1, flag="--hang-at", help="calibration: hang at this iteration (>= 1).")
     transcript: str | None = option("text", default=TRANSCRIPT)
+    # drift (orch selftest): the text changes from this iteration on, the whole text or one character
+    drift_at: int | None = option(
+        "integer",
+        low=1,
+        flag="--drift-at",
+        help="calibration: the text changes from this iteration on (>= 1; greedy decoding finds it as drift).",
+    )
+    drift_mode: str | None = option(
+        "text",
+        default="text",
+        flag="--drift-mode",
+        help="calibration: what --drift-at changes: text (the text, default) or char (one character of it).",
+    )
     # glibc malloc_trim(0) after every unload: tells a leak from allocator retention
     trim_after_unload: bool | None = option(
         "flag",
@@ -55,7 +71,10 @@ class CalibrationOptions:
     engine = "calibration"
 
     def problems(self) -> list[str]:
-        return fields.problems(self)
+        out = fields.problems(self)
+        if self.drift_mode is not None and self.drift_mode not in DRIFT_MODES:
+            out.append(f"drift_mode must be one of {', '.join(DRIFT_MODES)}, not {self.drift_mode!r}")
+        return out
 
     def to_worker(self) -> dict:
         return fields.to_worker(self)
