@@ -90,7 +90,7 @@ def test_orch_ab_regresses_when_side_b_drifts(tmp_path):
         + ["--iters", "5", "--warmup", "1", "--rounds", "1", "--ttft-ms", "2", "--token-ms", "1", "--sample-hz", "0"]
         + ["--speed-pct", "1000", "--no-history", "--out", str(tmp_path), "--json", str(tmp_path / "ab.json")],
     )
-    assert res.exit_code == 1, res.output
+    assert res.exit_code == 3, res.output  # B regressed
     ab = json.loads((tmp_path / "ab.json").read_text())["results"][0]["ab"]
     assert ab["verdict"] == "regressed"
     assert ab["reasons"] == [

@@ -51,7 +51,7 @@ def test_soak_alarms_on_drift_and_the_history_keeps_it(env):
     drifted = CliRunner().invoke(
         main, ["soak", "--config", str(soak_config(env / "s.toml", drift_at=4)), "--prometheus", str(prom)]
     )
-    assert drifted.exit_code == 1, drifted.output
+    assert drifted.exit_code == 3, drifted.output  # an alarm: a regression
     assert (
         "REGRESSION e2e/calib: restart: transcript changed under greedy decoding from iteration 4 "
         "(3 iteration(s); mean edit distance 0.6 characters)" in drifted.output

@@ -40,7 +40,7 @@ def test_echo_runs_through_the_runner(echo, tmp_path):
         ("fresh-process", "ok", 3),
     ]
     assert {it.text for r in result.results for it in r.iterations} == {"one two three"}
-    assert result.engine == {"name": "echo", "text": "one two three"}  # what was given
+    assert result.engine == {"name": "echo", "text": "one two three", "decoding": "greedy"}  # what was given
 
 
 def test_echo_does_not_run_what_its_entry_leaves_out(echo, tmp_path):

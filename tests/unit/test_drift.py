@@ -5,6 +5,7 @@ import json
 
 import pytest
 from orchestrator.engines import decoding
+from orchestrator.engines.calibration.options import TRANSCRIPT
 from orchestrator.results import drift, output
 from orchestrator.results.model import IterationRecord, RunResult, StrategyResult, Summary
 from orchestrator.run.plan import RunPlan
@@ -133,14 +134,14 @@ def test_chatllm_gets_greedy_before_the_users_own_arguments():
 
 # ---------------------------------------------------------------- the calibration engine
 def test_sampled_text_is_reproducible_per_iteration_and_differs_between_them():
-    text = calibration.DEFAULTS["transcript"]
+    text = TRANSCRIPT
     assert calibration.sampled_text(text, 3) == calibration.sampled_text(text, 3)
     assert len({calibration.sampled_text(text, i) for i in range(1, 11)}) == 10
     assert sorted(calibration.sampled_text(text, 3).split()) == sorted(text.split())
 
 
 def test_drift_modes_change_the_text_or_exactly_one_character():
-    text = calibration.DEFAULTS["transcript"]
+    text = TRANSCRIPT
     assert calibration.drifted_text(text, "text") == " ".join(reversed(text.split()))
     char = calibration.drifted_text(text, "char")
     assert drift.edit_distance(text, char) == 1 and len(char) == len(text)

@@ -3,6 +3,7 @@ whose does not (orchestrator.results.drift.ab_judgement through ab.judge)."""
 
 import pytest
 from orchestrator.results import drift
+from orchestrator.results.ab_table import ab_rows
 from orchestrator.results.model import ABRound, ABVerdict, IterationRecord, RunResult, StrategyResult, Summary
 from orchestrator.run.plan import Thresholds
 from orchestrator.studies import ab
@@ -54,7 +55,7 @@ def test_a_side_that_drifts_against_one_that_does_not(a, b, verdict, reason):
 def test_the_ab_table_has_a_text_row():
     rounds = [ABRound(round=k, a=side(STABLE), b=side(CHANGED)) for k in (1, 2)]
     run = RunResult(run_id="r", results=[StrategyResult(strategy="restart", ab=ab.judge(rounds, Thresholds(), 5.0))])
-    rows = ab.ab_rows(run)
+    rows = ab_rows(run)
     assert rows[-1] == [
         "",
         "text",
@@ -64,4 +65,4 @@ def test_the_ab_table_has_a_text_row():
         None,
         "",
     ]
-    assert ab.exit_code(run, interrupted=False) == 1
+    assert ab.exit_code(run, interrupted=False) == 3  # a regression (ExitCode.REGRESSED)

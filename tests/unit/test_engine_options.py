@@ -47,6 +47,8 @@ def test_run_has_a_flag_for_every_option_with_one():
         "load_ms",
         "crash_at",
         "hang_at",
+        "drift_at",
+        "drift_mode",
         "trim_after_unload",
     ]
     assert flags["chatllm"] == [
@@ -109,6 +111,8 @@ def test_the_worker_gets_every_option_with_the_defaults_filled_in():
         "crash_at": None,
         "hang_at": None,
         "transcript": TRANSCRIPT,
+        "drift_at": None,
+        "drift_mode": "text",
         "trim_after_unload": None,
     }
     sent = ChatLLMOptions().to_worker()
