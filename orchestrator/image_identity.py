@@ -44,11 +44,13 @@ class ImageIdentity:
 
     def summary(self) -> str:
         """One line for `orch doctor`."""
-        fix = ", destroy fix" if self.chatllm_destroy_fix else ""
+        extra = [("destroy fix" if self.chatllm_destroy_fix else "")]
+        extra.append(f"-march=native is {self.chatllm_march_native}" if self.chatllm_march_native else "")
+        notes = ", ".join(e for e in extra if e)
         parts = [
             self.image or "unnamed image",
             f"orch {self.revision or 'unknown revision'}",
-            f"chatllm.cpp {(self.chatllm_commit or 'unknown')[:12]}{fix}",
+            f"chatllm.cpp {(self.chatllm_commit or 'unknown')[:12]}" + (f" ({notes})" if notes else ""),
         ]
         if self.created:
             parts.append(f"built {self.created}")
@@ -76,7 +78,9 @@ def current() -> ImageIdentity | None:
         raise ImageIdentityError(f"{path} is not JSON: {exc}") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ImageIdentityError(f"{path} is not an orch image record (schema {SCHEMA})")
-    chatllm = data.get("chatllm") if isinstance(data.get("chatllm"), dict) else {}
+    chatllm = data.get("chatllm")
+    if not isinstance(chatllm, dict):
+        chatllm = {}
     return ImageIdentity(
         image=data.get("image") or None,
         revision=data.get("revision") or None,

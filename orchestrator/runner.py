@@ -9,7 +9,7 @@ import datetime as _dt
 from collections.abc import Callable
 from pathlib import Path
 
-from orchestrator import alignment, analysis, hostinfo, strategies
+from orchestrator import alignment, analysis, hostinfo, image_identity, strategies
 from orchestrator.atomic import write_json_atomic
 from orchestrator.plan import RunPlan
 from orchestrator.results import RunResult, Status, StrategyResult
@@ -127,7 +127,8 @@ def execute(
         run_id=plan.run_id,
         started_at=_now(),
         host=hostinfo.host_facts(),
-        engine={"name": plan.engine, **plan.engine_options.describe()},
+        # inside an orch image, which image (orchestrator/image_identity.py)
+        engine={"name": plan.engine, **plan.engine_options.describe(), **image_identity.engine_fields()},
         plan=plan.describe(audio_s),
     )
     scorer = _scorer(plan, audio_s)
