@@ -6,9 +6,9 @@ series per host); the Containerfile pins the chatllm.cpp commit docs/real-scale.
 import re
 import shutil
 import subprocess
-import tomllib
 
 import pytest
+import tomllib
 from orchestrator import soak
 
 from conftest import REPO
