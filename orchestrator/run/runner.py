@@ -9,7 +9,7 @@ import datetime as _dt
 from collections.abc import Callable
 from pathlib import Path
 
-from orchestrator.engines import decoding
+from orchestrator.engines import decoding, image_identity
 from orchestrator.engines import registry as engine_registry
 from orchestrator.quality import pipeline
 from orchestrator.results import alignment, analysis, drift
@@ -135,7 +135,8 @@ def execute(
         run_id=plan.run_id,
         started_at=_now(),
         host=hostinfo.host_facts(),
-        engine=decoding.engine_block(plan),
+        # inside an orch image, which image (orchestrator/engines/image_identity.py)
+        engine={**decoding.engine_block(plan), **image_identity.engine_fields()},
         plan=plan.describe(audio_s),
         environment=env.record,
     )

@@ -45,6 +45,7 @@ def _chatllm_checks(add, paths, strategies: list[str], needs_chatllm: bool) -> N
     )
     if have_dir:
         add("chatllm.cpp commit", True, checkout_commit(paths.root) or "unknown (no git metadata)")
+        _build_checks(add, paths)
     cli = any(needs(s) == "main" for s in strategies)
     inproc = any(needs(s) == "libchatllm" for s in strategies)
     add("main", os.access(paths.main, os.X_OK), paths.main, BUILD_HINT, blocking=needs_chatllm and cli)
@@ -64,6 +65,27 @@ def _chatllm_checks(add, paths, strategies: list[str], needs_chatllm: bool) -> N
         "the bindings import it; use a complete checkout",
         blocking=needs_chatllm and inproc,
     )
+
+
+def _build_checks(add, paths) -> None:
+    """The build's CMake flags, and the image orch runs in (if any): what a figure was made with."""
+    from orchestrator.engines import image_identity
+    from orchestrator.engines.chatllm.build import build_flags, cache_path, read_cache
+
+    cache = cache_path(paths.root, paths.main)
+    add(
+        "chatllm.cpp build",
+        cache is not None,
+        build_flags(read_cache(cache)) if cache else "flags unknown: no build/CMakeCache.txt",
+        blocking=False,
+    )
+    try:
+        identity = image_identity.current()
+    except image_identity.ImageIdentityError as exc:
+        add("container image", False, str(exc), blocking=False)
+        return
+    if identity:
+        add("container image", True, identity.summary(), blocking=False)
 
 
 def _debug_info_check(add, lib: str) -> None:

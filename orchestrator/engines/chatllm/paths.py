@@ -106,10 +106,14 @@ def run_inputs(plan) -> list[str]:
 
 
 def checkout_commit(root: str) -> str | None:
+    """The checkout's commit (12 digits); in an orch image, which keeps no git metadata, the
+    commit its build recorded."""
+    from orchestrator.engines.image_identity import commit_for
+
     try:
         out = subprocess.run(
             ["git", "-C", root, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=10
         )
     except (OSError, ValueError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None
+        return commit_for(root)
+    return out.stdout.strip() or commit_for(root)
