@@ -23,6 +23,7 @@ from workers.loop import Session
 ENGINES = {
     "calibration": "workers.engines.calibration:CalibrationEngine",
     "chatllm": "workers.engines.chatllm:ChatLLMEngine",
+    "transformers": "workers.engines.transformers:TransformersEngine",
 }
 
 # the worker side of orchestrator/run/strategies.py's registry (same names, same order; a test
