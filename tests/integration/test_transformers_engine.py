@@ -73,7 +73,9 @@ def test_greedy_requests_stream_per_token_and_repeat_exactly(engine):
     assert first == second and chunks == chunks2
     assert len(chunks) > 1 and "".join(chunks) == first
     # a test model: 32 new tokens unless told otherwise (random weights rarely end)
-    assert engine.request_facts() == {
+    facts = engine.request_facts()
+    assert set(facts.pop("load_split_ms")) == {"processor_ms", "model_ms"}  # the first facts after the load
+    assert facts == {
         "streamed": True,
         "prompt_tokens": 82,
         "new_tokens": 32,
@@ -177,3 +179,6 @@ def test_a_worker_process_runs_restart_through_the_protocol(models, tmp_path):
         assert d["extra"]["streamed"] is True and d["extra"]["new_tokens"] == 8
         assert sum(d["extra"]["ttft_phases"].values()) == pytest.approx((d["t_first"] - d["t_request"]) * 1000, abs=0.01)
     assert done[0]["load_ms"] > 0 and done[1]["load_ms"] is None
+    split = done[0]["extra"]["load_split_ms"]  # the load's parts come with its first request only
+    assert set(split) == {"processor_ms", "model_ms"} and sum(split.values()) <= done[0]["load_ms"]
+    assert "load_split_ms" not in done[1]["extra"]

@@ -45,6 +45,14 @@ from workers.engines.chatllm import strip_framing  # Qwen3-ASR's own `language X
 TEST_MODEL_MAX_NEW_TOKENS = 32
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 ALIGNER_ARCH = "Qwen3ASRForTokenClassification"
+LAZY_NAMES = (
+    "AutoProcessor",
+    "Qwen3ASRProcessor",
+    "Qwen3ASRFeatureExtractor",
+    "Qwen2Tokenizer",
+    "Qwen3ASRForConditionalGeneration",
+    "Qwen3ASRForTokenClassification",
+)
 # a byte-level BPE token can end inside a UTF-8 character; its text then ends in U+FFFD until
 # the next tokens complete it (at most 4 bytes)
 INCOMPLETE = "\ufffd"
@@ -131,6 +139,10 @@ class TransformersEngine(Engine):
                 f"the transformers engine needs torch and transformers ({exc.name} is missing): "
                 "pip install -e '.[transformers]'",
             ) from None
+        # transformers imports a model's code on first use of its name: do it now as well, or the
+        # first load would carry seconds of imports that a re-created model does not
+        for name in LAZY_NAMES:
+            getattr(transformers, name)
         self.import_ms = round((time.monotonic() - t0) * 1000, 1)
         self.torch: Any = torch
         self.tf: Any = transformers
@@ -145,6 +157,7 @@ class TransformersEngine(Engine):
         self.max_new_tokens: int | None = None
         self.stop_ids: set[int] = set()
         self._last: dict[str, Any] = {}  # the last request's facts and stamps
+        self._load_split: dict[str, float] | None = None  # the last load's parts, until reported
 
     # ------------------------------------------------------------ model object
     def load(self, model: str | None) -> None:
@@ -161,8 +174,12 @@ class TransformersEngine(Engine):
         dtype = "auto" if self.dtype_name == "auto" else getattr(self.torch, self.dtype_name)
         try:
             # the processor (tokenizer + feature extractor) belongs to the model: made and dropped with it
+            t0 = time.monotonic()
             self.processor = tf.AutoProcessor.from_pretrained(model, local_files_only=True)
+            t1 = time.monotonic()
             self.model = cls.from_pretrained(model, dtype=dtype, local_files_only=True).eval()
+            # reported with the next request (as load_ms is): on a tiny model the tokenizer is most of a load
+            self._load_split = {"processor_ms": _ms(t0, t1), "model_ms": _ms(t1, time.monotonic())}
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             self.processor = self.model = None
             raise EngineError("load_failed", f"transformers could not load {model}: {exc}") from None
@@ -204,6 +221,7 @@ class TransformersEngine(Engine):
         self.processor = None
         self.folder = None
         self._last = {}
+        self._load_split = None
         gc.collect()
 
     # ------------------------------------------------------------ requests
@@ -275,7 +293,10 @@ class TransformersEngine(Engine):
         return text
 
     def request_facts(self) -> dict:
-        return dict(self._last.get("facts") or {})
+        facts = dict(self._last.get("facts") or {})
+        if self._load_split:
+            facts["load_split_ms"], self._load_split = self._load_split, None
+        return facts
 
     def ttft_phases(self, t_request: float, t_first: float | None) -> dict[str, float] | None:
         """The last request's TTFT in the order things happen (they add up to it):
