@@ -65,9 +65,9 @@ COMMANDS = {
         "Check what a run needs; say how to fix what is missing; exit 1 if it cannot start.",
     ),
     "make-test-models": (
-        "orchestrator.engines.chatllm.testmodels:make_test_models",
-        "Make random-weight Qwen3-ASR and Qwen3-ForcedAligner models in chatllm.cpp's format, for "
-        "integration runs: tiny ones (A, B several times A, an aligner), or with --shape full the "
+        "orchestrator.commands.make_test_models:make_test_models",
+        "Make random-weight Qwen3-ASR and Qwen3-ForcedAligner models in chatllm.cpp's format (or "
+        "transformers' folders: --runtime transformers), for integration runs: tiny ones (A, B several times A, an aligner), or with --shape full the "
         "published models' every shape.",
     ),
     "reproduce": (

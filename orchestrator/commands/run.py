@@ -68,7 +68,9 @@ def _run_option_decorators():
         option("--engine", type=click.Choice(ENGINES), default=DEFAULT.engine, show_default=True),
         option("--scenario", type=click.Choice(SCENARIOS), default=DEFAULT.scenario, show_default=True),
         option(
-            "--model", "model", help="Model file (chatllm) or label NAME[:MB] (calibration); asr and align take one."
+            "--model",
+            "model",
+            help="Model file (chatllm), folder (transformers) or label NAME[:MB] (calibration); asr and align take one.",
         ),
         option("--models", help="Comma-separated models for --scenario switch (two or more)."),
         option(

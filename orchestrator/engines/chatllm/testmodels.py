@@ -35,7 +35,6 @@ from pathlib import Path
 
 import click
 
-from orchestrator.engines.chatllm.options import chatllm_dir_option
 from orchestrator.engines.chatllm.paths import resolve
 from orchestrator.errors import OrchError
 
@@ -721,6 +720,7 @@ def check_resources(todo: list[TinySpec], out: Path, quant: str, keep_hf: bool) 
 
 
 # --------------------------------------------------------------------------- conversion
+QUANTS = ("f32", "f16", "q8_0", "q4_0")  # what convert.py writes (-t)
 CONVERT_NEEDS = ("torch", "sentencepiece", "safetensors", "tqdm", "tabulate", "numpy")
 LOCK = Path(tempfile.gettempdir()) / "orch-make-test-models.lock"
 
@@ -799,46 +799,13 @@ def read_manifest(path: Path) -> dict:
         return {}
 
 
-@click.command("make-test-models")
-@chatllm_dir_option("chatllm.cpp checkout (its convert.py does the conversion).")
-@click.option(
-    "--shape",
-    type=click.Choice(["tiny", "full"]),
-    default=None,
-    help="tiny: a few MB each (default). full: the published models' every dimension "
-    "(shape-qwen3-asr-0.6b, shape-qwen3-asr-1.7b, shape-qwen3-forced-aligner-0.6b; "
-    "GBs of memory and disk, a minute or two each).",
-)
-@click.option(
-    "--out",
-    "out_dir",
-    default=None,
-    type=click.Path(file_okay=False),
-    help=f"Where the .bin files go (never committed: {DEFAULT_OUT}/ and {FULL_OUT}/ are ignored by git). "
-    f"[default: {DEFAULT_OUT}, or {FULL_OUT} for --shape full]",
-)
-@click.option(
-    "--quant",
-    type=click.Choice(["f32", "f16", "q8_0", "q4_0"]),
-    default=None,
-    help="[default: q8_0; q4_0 for --shape full, as the real files]",
-)
-@click.option(
-    "--only",
-    "only",
-    multiple=True,
-    type=click.Choice(sorted(ALL_SPECS)),
-    help="Make only these (repeatable); default the whole family.",
-)
-@click.option("--keep-hf", is_flag=True, help="Keep the HF-style folders (under OUT/hf/).")
-@click.option("--force", is_flag=True, help="Remake models that already exist.")
-def make_test_models(chatllm_dir, shape, out_dir, quant, only, keep_hf, force):
-    """Make random-weight Qwen3-ASR and Qwen3-ForcedAligner models in chatllm.cpp's format, for
-    integration runs: tiny ones (A, B several times A, an aligner), or with --shape full the
-    published models' every shape. Their output text is garbage. Conversions run one at a
-    time; what each needs is said first, and too little memory or disk refuses (exit 2)."""
+def make(out_dir, shape, quant, only, keep_hf, force, chatllm_dir):
+    """`orch make-test-models` (orchestrator/commands/make_test_models.py) for chatllm.cpp:
+    the models in its format, converted by the checkout's convert.py."""
     family, todo_specs = pick(shape, only)
     quant = quant or DEFAULT_QUANT[family]
+    if quant not in QUANTS:
+        raise MakeError(f"--quant {quant}: chatllm.cpp's models are {', '.join(QUANTS)}")
     out = Path(out_dir or (FULL_OUT if family == "full" else DEFAULT_OUT))
     paths = resolve(chatllm_dir)
     convert_py = Path(paths.root) / "convert.py"

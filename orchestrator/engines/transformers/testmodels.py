@@ -16,11 +16,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import click
+
 from orchestrator.engines.chatllm.testmodels import (
     ALL_SPECS,
+    FULL_SPECS,
     SPECS,
     MakeError,
     disk_free,
+    pick,
     weight_shapes,
     write_hf_folder,
 )
@@ -125,3 +129,24 @@ def _read_manifest(path: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8")).get("models") or {}
     except (OSError, ValueError, AttributeError):
         return {}
+
+
+def make(out_dir, shape, quant, only, keep_hf, force, chatllm_dir) -> None:
+    """`orch make-test-models --runtime transformers` (orchestrator/commands/make_test_models.py):
+    the folders transformers loads, from the same seeded weights as chatllm.cpp's test models;
+    `quant` is the dtype stored (f32 default; f16, bf16). Needs no chatllm.cpp and no torch."""
+    family, specs = pick(shape, only)
+    dtype = quant or "f32"
+    if dtype not in DTYPES:
+        raise MakeError(f"--quant {dtype}: transformers folders are stored as {', '.join(DTYPES)}")
+    out = Path(out_dir or (FULL_OUT if family == "full" else DEFAULT_OUT))
+    names = [s.name for s in specs]
+    click.echo(
+        f"making {', '.join(names)} ({dtype}) under {out}: about {needed_bytes(names, dtype, keep_hf) / 1e9:.2f} GB of disk"
+    )
+    made = make_transformers_test_models(out, names, dtype, force=force, keep_hf=keep_hf)
+    for m in made:
+        click.echo(f"{m.folder}: {'made' if m.made else 'exists (--force remakes it)'}")
+    asr = next((m.folder for m in made if not ALL_SPECS[m.name].aligner), None)
+    if asr is not None and asr.name not in FULL_SPECS:
+        click.echo(f"use: orch compare --all --engine transformers --model {asr} --audio samples/phone-zh.wav")
