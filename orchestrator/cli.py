@@ -75,8 +75,8 @@ COMMANDS = {
     ),
     "make-test-models": (
         "orchestrator.commands.make_test_models:make_test_models",
-        "Make random-weight Qwen3-ASR and Qwen3-ForcedAligner models in chatllm.cpp's format, for "
-        "integration runs: tiny ones (A, B several times A, an aligner), or with --shape full the "
+        "Make random-weight Qwen3-ASR and Qwen3-ForcedAligner models in chatllm.cpp's format (or "
+        "transformers' folders: --runtime transformers), for integration runs: tiny ones (A, B several times A, an aligner), or with --shape full the "
         "published models' every shape.",
     ),
     "reproduce": (

@@ -121,6 +121,7 @@ class Session:
             self.ch.phase("after_infer", i, model)
         clean = self.engine.clean_text(text)
         extra = {"raw_output": text[-2000:]} if clean != text else {}
+        extra.update(self.engine.request_facts())
         phases = getattr(self.engine, "ttft_phases", None)  # engines that can break TTFT up
         ttft_phases = phases(t_request, first[0] if first else None) if phases else None
         if ttft_phases:

@@ -1,6 +1,7 @@
 """`orch doctor`: what orch found and what is missing, one line per piece with the fix;
 exit 1 when the requested run cannot start. Its engine defaults to run's and compare's
-(calibration), so a fresh machine passes; `--engine chatllm` checks chatllm.cpp."""
+(calibration), so a fresh machine passes; `--engine chatllm` checks chatllm.cpp,
+`--engine transformers` torch and transformers."""
 
 from __future__ import annotations
 
@@ -72,7 +73,8 @@ def _tool_checks(add) -> None:
     default="calibration",
     show_default=True,
     help="The engine the run you plan would use: calibration (what run and compare use by default; "
-    "needs no chatllm.cpp) or chatllm (checks the checkout, its build, ffmpeg and --model).",
+    "needs no chatllm.cpp), chatllm (checks the checkout, its build, ffmpeg and --model) or transformers "
+    "(torch and transformers in this Python, and --model folders).",
 )
 @click.option(
     "--strategy",
@@ -81,7 +83,7 @@ def _tool_checks(add) -> None:
     type=click.Choice(registry.NAMES),
     help="Strategies the run would use (default: all the engine can run).",
 )
-@click.option("--model", "models", multiple=True, help="Model files the run would load.")
+@click.option("--model", "models", multiple=True, help="Model files (transformers: folders) the run would load.")
 @chatllm_dir_option("")
 @click.option("--chatllm-main", default=None)
 @click.option("--chatllm-lib", default=None)

@@ -1,15 +1,28 @@
-"""`orch make-test-models` (orchestrator.engines.chatllm.testmodels): random-weight models in
-chatllm.cpp's format for integration runs."""
+"""`orch make-test-models`: random-weight Qwen3-ASR and Qwen3-ForcedAligner models for a
+runtime (an engine whose registry entry names a maker), from the same seeded weights:
+chatllm.cpp's format by default, transformers' folders with `--runtime transformers`."""
 
 from __future__ import annotations
 
 import click
 
-from orchestrator.engines.chatllm import testmodels
+from orchestrator.engines import registry as engine_registry
 from orchestrator.engines.chatllm.options import chatllm_dir_option
+from orchestrator.engines.chatllm.testmodels import ALL_SPECS, DEFAULT_OUT, FULL_OUT
+from orchestrator.engines.transformers.testmodels import DEFAULT_OUT as TF_OUT
+from orchestrator.engines.transformers.testmodels import FULL_OUT as TF_FULL_OUT
+
+RUNTIMES = tuple(name for name, spec in engine_registry.REGISTRY.items() if spec.test_models)
 
 
 @click.command("make-test-models")
+@click.option(
+    "--runtime",
+    type=click.Choice(RUNTIMES),
+    default="chatllm",
+    show_default=True,
+    help=f"The engine whose format to write (transformers: a folder per model, under {TF_OUT}/ by default).",
+)
 @chatllm_dir_option("chatllm.cpp checkout (its convert.py does the conversion).")
 @click.option(
     "--shape",
@@ -24,27 +37,29 @@ from orchestrator.engines.chatllm.options import chatllm_dir_option
     "out_dir",
     default=None,
     type=click.Path(file_okay=False),
-    help=f"Where the .bin files go (never committed: {testmodels.DEFAULT_OUT}/ and {testmodels.FULL_OUT}/ are ignored by git). "
-    f"[default: {testmodels.DEFAULT_OUT}, or {testmodels.FULL_OUT} for --shape full]",
+    help="Where the models go (never committed: the default folders are ignored by git). "
+    f"[default: {DEFAULT_OUT}, or {FULL_OUT} for --shape full; transformers: {TF_OUT}, {TF_FULL_OUT}]",
 )
 @click.option(
     "--quant",
-    type=click.Choice(["f32", "f16", "q8_0", "q4_0"]),
+    type=click.Choice(["f32", "f16", "bf16", "q8_0", "q4_0"]),
     default=None,
-    help="[default: q8_0; q4_0 for --shape full, as the real files]",
+    help="[default: q8_0; q4_0 for --shape full, as the real files; transformers: f32 (or f16, bf16)]",
 )
 @click.option(
     "--only",
     "only",
     multiple=True,
-    type=click.Choice(sorted(testmodels.ALL_SPECS)),
+    type=click.Choice(sorted(ALL_SPECS)),
     help="Make only these (repeatable); default the whole family.",
 )
 @click.option("--keep-hf", is_flag=True, help="Keep the HF-style folders (under OUT/hf/).")
 @click.option("--force", is_flag=True, help="Remake models that already exist.")
-def make_test_models(chatllm_dir, shape, out_dir, quant, only, keep_hf, force):
-    """Make random-weight Qwen3-ASR and Qwen3-ForcedAligner models in chatllm.cpp's format, for
-    integration runs: tiny ones (A, B several times A, an aligner), or with --shape full the
+def make_test_models(runtime, chatllm_dir, shape, out_dir, quant, only, keep_hf, force):
+    """Make random-weight Qwen3-ASR and Qwen3-ForcedAligner models in chatllm.cpp's format (or
+    transformers' folders: --runtime transformers), for integration runs: tiny ones (A, B several times A, an aligner), or with --shape full the
     published models' every shape. Their output text is garbage. Conversions run one at a
     time; what each needs is said first, and too little memory or disk refuses (exit 2)."""
-    testmodels.make_models(chatllm_dir, shape, out_dir, quant, only, keep_hf, force)
+    make = engine_registry.get(runtime).make_test_models()
+    assert make is not None  # RUNTIMES has only engines with a maker
+    make(out_dir, shape, quant, only, keep_hf, force, chatllm_dir=chatllm_dir)

@@ -78,7 +78,9 @@ def _run_option_decorators():
             "is reported as drift (a failure); sampled: the engine's own sampling, texts may differ.",
         ),
         option(
-            "--model", "model", help="Model file (chatllm) or label NAME[:MB] (calibration); asr and align take one."
+            "--model",
+            "model",
+            help="Model file (chatllm), folder (transformers) or label NAME[:MB] (calibration); asr and align take one.",
         ),
         option("--models", help="Comma-separated models for --scenario switch (two or more)."),
         option(

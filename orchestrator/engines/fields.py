@@ -32,6 +32,7 @@ class OptionMeta:
     kind: str  # one of KINDS
     default: Any = None  # the engine's default (None: none, the worker leaves it out)
     low: float | None = None  # least value of a number or integer
+    choices: tuple[str, ...] | None = None  # the values a text may take (None: any)
     flag: str | None = None  # command-line flag ("--ttft-ms"); None: none
     param: str | None = None  # click's parameter name when it is not the flag's ("engine_args")
     help: str = ""  # command-line help; "{default}" is replaced by the default
@@ -85,6 +86,8 @@ def problems(options: Any) -> list[str]:
         value = getattr(options, name)
         if value is not None and meta.kind in ("number", "integer"):
             out.append(_number_problem(name, value, meta.low or 0, meta.kind == "integer"))
+        if value is not None and meta.choices and value not in meta.choices:
+            out.append(f"{name} must be one of {', '.join(meta.choices)}, not {value!r}")
     return [p for p in out if p]
 
 
@@ -119,6 +122,8 @@ def soak_check(meta: OptionMeta) -> Callable[[Any], str | None]:
             return None if isinstance(value, bool) else f"must be true or false, not {value!r}"
         if meta.kind == "path" and isinstance(value, str) and "\0" in value:
             return f"must be a path, not {value!r} (a NUL character)"
+        if meta.choices:
+            return None if value in meta.choices else f"must be one of {', '.join(meta.choices)}, not {value!r}"
         if meta.kind in ("text", "path"):
             return None if isinstance(value, str) and value.strip() else f"must be a non-empty string, not {value!r}"
         if meta.kind == "texts":
@@ -138,6 +143,10 @@ def soak_check(meta: OptionMeta) -> Callable[[Any], str | None]:
 _CLICK_TYPES = {"number": float, "integer": int}
 
 
+def _help(meta: OptionMeta) -> str:
+    return meta.help.replace("{default}", f"{meta.default:g}" if meta.kind == "number" else str(meta.default))
+
+
 def click_option(meta: OptionMeta, option_cls: type[click.Option] | None = None, **overrides: Any) -> Callable:
     """The click decorator of one option (`overrides`: what a command says differently, e.g.
     its own help)."""
@@ -146,11 +155,13 @@ def click_option(meta: OptionMeta, option_cls: type[click.Option] | None = None,
     kwargs: dict[str, Any] = {"default": None}
     if meta.kind in _CLICK_TYPES:
         kwargs["type"] = _CLICK_TYPES[meta.kind]
+    if meta.choices:
+        kwargs["type"] = click.Choice(meta.choices)
     if meta.kind == "args":
         kwargs["multiple"] = True
         kwargs.pop("default")
     kwargs.update(meta.click)
-    kwargs["help"] = meta.help.replace("{default}", f"{meta.default:g}" if meta.kind == "number" else str(meta.default))
+    kwargs["help"] = _help(meta)
     kwargs.update(overrides)
     if option_cls is not None:
         kwargs["cls"] = option_cls
@@ -159,15 +170,20 @@ def click_option(meta: OptionMeta, option_cls: type[click.Option] | None = None,
 
 def click_options(classes: list[type], option_cls: type[click.Option] | None = None) -> list[Callable]:
     """Every engine's flags, in the engines' order and each engine's field order; a flag two
-    engines share (--trim-after-unload) once, where the first declares it."""
-    seen: set[str] = set()
-    out = []
+    engines share (--threads, --trim-after-unload) once, where the first declares it, with
+    each engine's help when they differ ("chatllm: threads (-n). transformers: ...")."""
+    first: dict[str, OptionMeta] = {}
+    helps: dict[str, list[str]] = {}
     for cls in classes:
         for _name, meta in metas(cls):
-            if meta.flag and meta.flag not in seen:
-                seen.add(meta.flag)
-                out.append(click_option(meta, option_cls))
-    return out
+            if meta.flag:
+                first.setdefault(meta.flag, meta)
+                if _help(meta) not in helps.setdefault(meta.flag, []):
+                    helps[meta.flag].append(_help(meta))
+    return [
+        click_option(meta, option_cls, **({"help": " ".join(helps[flag])} if len(helps[flag]) > 1 else {}))
+        for flag, meta in first.items()
+    ]
 
 
 def from_cli(cls: type, kw: dict) -> dict:

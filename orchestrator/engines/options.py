@@ -10,6 +10,7 @@ from typing import Protocol
 from orchestrator.engines import fields, registry
 from orchestrator.engines.calibration.options import CalibrationOptions
 from orchestrator.engines.chatllm.options import ChatLLMOptions
+from orchestrator.engines.planning import options_from
 from orchestrator.errors import CannotStart
 
 __all__ = ["CalibrationOptions", "ChatLLMOptions", "EngineOptions", "from_mapping", "known_keys", "options_class"]
@@ -37,26 +38,7 @@ def known_keys(engine: str) -> tuple[str, ...]:
 def from_mapping(engine: str, values: dict | None) -> EngineOptions:
     """Typed options from a map (a soak config's `engine_options`, a test's dict); unknown
     keys and bad values are CannotStart, every one named."""
-    values = dict(values or {})
     cls = options_class(engine)
     if cls is None:
         raise CannotStart(f"unknown engine {engine!r}: choose from {', '.join(registry.REGISTRY)}")
-    unknown = sorted(set(values) - set(known_keys(engine)))
-    if unknown:
-        raise CannotStart(
-            [
-                f"engine_options: {k!r} is not an option of the {engine} engine "
-                f"(known: {', '.join(known_keys(engine))})"
-                for k in unknown
-            ]
-        )
-    for name, meta in fields.metas(cls):
-        if meta.kind == "texts" and isinstance(values.get(name), str):
-            values[name] = [m for m in values[name].split(",") if m]
-        if meta.kind == "args" and values.get(name) is not None:
-            values[name] = list(values[name])
-    options = cls(**values)
-    problems = options.problems()
-    if problems:
-        raise CannotStart(problems)
-    return options
+    return options_from(cls, values)

@@ -19,6 +19,8 @@ from typing import Any
 from orchestrator.engines.calibration.options import CalibrationOptions
 from orchestrator.engines.chatllm import paths as chatllm_paths
 from orchestrator.engines.chatllm.options import ChatLLMOptions
+from orchestrator.engines.transformers.options import INSTALL as TRANSFORMERS_INSTALL
+from orchestrator.engines.transformers.options import TransformersOptions
 
 # every strategy (orchestrator/run/strategies.py's order; a test checks the names)
 ALL_STRATEGIES = ("restart", "recreate", "recreate-destroy", "fresh-process", "cli", "cli-interactive")
@@ -41,7 +43,11 @@ class EngineSpec:
     doctor: str | None = None
     # "module:function(plan) -> list[str]": what stops a run before a worker starts
     preflight: str | None = None
-    # "module:attribute" of the click command that makes test models, or None
+    # "module:function(plan, given, notes) -> options": the options the plan runs with (paths
+    # resolved, language, a test model's bounds), notes on what was decided; None: as given
+    plan_hook: str | None = None
+    # "module:function(out_dir, shape, quant, only, keep_hf, force, chatllm_dir)" that makes
+    # its test models (`orch make-test-models --runtime NAME`), or None
     test_models: str | None = None
     install: str = ""  # how to get what it needs (doctor says it); "": nothing to install
 
@@ -53,6 +59,16 @@ class EngineSpec:
 
     def preflight_problems(self, plan: Any) -> list[str]:
         return list(_load(self.preflight)(plan)) if self.preflight else []
+
+    def plan_options(self, plan: Any, given: dict, notes: list[str]) -> Any:
+        if self.plan_hook:
+            return _load(self.plan_hook)(plan, given, notes)
+        from orchestrator.engines.planning import typed_options
+
+        return typed_options(plan, self.options, given)
+
+    def make_test_models(self) -> Callable[..., None] | None:
+        return _load(self.test_models) if self.test_models else None
 
 
 def _load(target: str) -> Any:
@@ -79,8 +95,22 @@ REGISTRY: dict[str, EngineSpec] = {
             needs=chatllm_paths.needs,
             doctor="orchestrator.engines.chatllm.doctor:checks",
             preflight="orchestrator.engines.chatllm.paths:problems_for",
-            test_models="orchestrator.engines.chatllm.testmodels:make_test_models",
+            plan_hook="orchestrator.engines.chatllm.plan:options_for",
+            test_models="orchestrator.engines.chatllm.testmodels:make",
             install=f"a chatllm.cpp checkout (--chatllm-dir or CHATLLM_DIR), {chatllm_paths.BUILD_HINT}",
+        ),
+        EngineSpec(
+            "transformers",
+            "Qwen3-ASR through Hugging Face transformers on PyTorch (CPU), in the worker; models are folders",
+            TransformersOptions,
+            "workers.engines.transformers:TransformersEngine",
+            # no destroy call in Python (recreate-destroy would be recreate), no command-line program (cli)
+            ("restart", "recreate", "fresh-process"),
+            doctor="orchestrator.engines.transformers.doctor:checks",
+            preflight="orchestrator.engines.transformers.preflight:problems_for",
+            plan_hook="orchestrator.engines.transformers.plan:options_for",
+            test_models="orchestrator.engines.transformers.testmodels:make",
+            install=TRANSFORMERS_INSTALL + " (torch and transformers in the Python orch runs with)",
         ),
     )
 }

@@ -21,13 +21,14 @@ from typing import Any
 from orchestrator.engines import decoding as dec
 from orchestrator.engines import options as eo
 from orchestrator.engines import registry as engine_registry
+from orchestrator.engines.planning import guess_language
 from orchestrator.errors import read_text_file
 from orchestrator.quality.pipeline import find_reference
 from orchestrator.results.model import Thresholds
 from orchestrator.run import strategies as registry
 from orchestrator.run import worker_env
 from orchestrator.run.audio import audio_seconds
-from orchestrator.run.plan_inputs import PlanInputs, guess_language, plan_from_inputs
+from orchestrator.run.plan_inputs import PlanInputs, plan_from_inputs
 
 SCENARIOS = ("asr", "switch", "align")
 NO_STRATEGY = "no strategy given"

@@ -1,29 +1,15 @@
 """What the user gave for a run — from the command line or from a soak config cell — and
 the one function that turns it into a `RunPlan`: defaults from RunPlan's fields, the
-engine's options typed (chatllm.cpp's paths resolved, its language guessed, test models
-bounded), and notes on what was decided for the user, returned rather than printed."""
+engine's options typed by its registry entry's hook (chatllm.cpp's paths resolved, the
+language guessed, test models bounded), and notes on what was decided for the user, returned rather than printed."""
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.engines import decoding
-from orchestrator.engines import options as eo
-from orchestrator.engines.chatllm.model_file import (
-    TEST_MODEL_MAX_NEW_TOKENS,
-    ModelFileError,
-    is_test_model,
-    random_model_kind,
-    read_meta,
-)
-from orchestrator.engines.chatllm.paths import checkout_commit, resolve
-from orchestrator.errors import CannotStart
-from orchestrator.quality.pipeline import CHINESE_NAMES
-from orchestrator.quality.scoring import has_cjk
+from orchestrator.engines import registry as engine_registry
 from orchestrator.results.model import Thresholds
 from orchestrator.run import memory_guard
 
@@ -55,8 +41,8 @@ class PlanInputs:
     # None: the default share of available memory; 0: no guard
     max_rss_mb: float | None = None
     idle_s: float | None = None
-    # the engine's options by name (engine_options.CalibrationOptions / ChatLLMOptions);
-    # for chatllm also chatllm_dir, main, lib as given (resolved here)
+    # the engine's options by name (its options dataclass's fields); for chatllm also
+    # chatllm_dir, main, lib as given (resolved by its plan hook)
     engine_options: dict[str, Any] = field(default_factory=dict)
     progress: bool = False
     # beyond the workers' allow list: name -> value, or None for orch's own value
@@ -94,10 +80,10 @@ def plan_from_inputs(cls: type[RunPlan], given: PlanInputs) -> tuple[RunPlan, li
         progress=given.progress,
         worker_env=dict(given.worker_env),
     )
-    if engine == "chatllm":
-        plan.engine_options = _chatllm_options(plan, given.engine_options, notes)
-    elif eo.options_class(engine) is not None:
-        plan.engine_options = _typed_options(plan, engine, given.engine_options)
+    spec = engine_registry.REGISTRY.get(engine)
+    if spec is not None:
+        # the engine's own hook sets what the plan decides (paths, language, test-model bounds)
+        plan.engine_options = spec.plan_options(plan, given.engine_options, notes)
     else:  # validate() names the engine
         plan.engine_options = dict(given.engine_options)
     if given.max_rss_mb is None:  # the documented share of what is available now
@@ -111,92 +97,3 @@ def plan_from_inputs(cls: type[RunPlan], given: PlanInputs) -> tuple[RunPlan, li
 
 def _or(value, default):
     return default if value is None else value
-
-
-def _chatllm_options(plan: RunPlan, given: dict[str, Any], notes: list[str]) -> eo.ChatLLMOptions:
-    values = dict(given)
-    paths = resolve(values.pop("chatllm_dir", None), values.pop("main", None), values.pop("lib", None))
-    values.update(
-        chatllm_dir=paths.root,
-        main=paths.main,
-        lib=paths.lib,
-        commit=checkout_commit(paths.root),
-        aligner=plan.scenario == "align",
-    )
-    if plan.scenario != "align":
-        # Qwen3-ASR needs a language, else it may answer `language None` and no text
-        if not plan.language:
-            plan.language, why = guess_language(plan)
-            notes.append(f"--language not given: {plan.language} ({why})")
-        values["language"] = plan.language
-    for model, kind in random_models(plan.models):
-        notes.append(f"{os.path.basename(model)}: {kind} (its transcripts and CER say nothing of the real model)")
-    if values.get("max_new_tokens") is None and any_test_model(plan.models):
-        # random weights rarely emit the end token: unbounded, every request runs to the context limit
-        values["max_new_tokens"] = TEST_MODEL_MAX_NEW_TOKENS
-        notes.append(f"test model (random weights): --max-new-tokens defaults to {TEST_MODEL_MAX_NEW_TOKENS}")
-    sampling_arg = decoding.overridden(values.get("engine_args"))
-    if sampling_arg:
-        notes.append(
-            f"--engine-arg {sampling_arg} comes after what --decoding {plan.decoding} gives chatllm.cpp, and wins; "
-            f"the run is still judged as {plan.decoding} (transcript drift "
-            f"{'checked' if plan.decoding == 'greedy' else 'not checked'})"
-        )
-    options = _typed_options(plan, "chatllm", {k: v for k, v in values.items() if v is not None})
-    assert isinstance(options, eo.ChatLLMOptions)
-    return options
-
-
-def _typed_options(plan: RunPlan, engine: str, values: dict[str, Any]) -> eo.EngineOptions:
-    """The engine's options, typed; one that is wrong is left out and named in
-    plan.option_problems (validate() reports it with every other problem)."""
-    good = {}
-    for key, value in values.items():
-        try:
-            eo.from_mapping(engine, {key: value})
-        except CannotStart as exc:
-            plan.option_problems += exc.problems
-        else:
-            good[key] = value
-    return eo.from_mapping(engine, good)
-
-
-def random_models(models) -> list[tuple[str, str]]:
-    """(model, "test model, random weights[, full shape]") for each one orch made."""
-    out = []
-    for m in models:
-        try:
-            kind = random_model_kind(read_meta(m))
-        except (ModelFileError, ValueError, OSError):
-            continue  # preflight names it
-        if kind:
-            out.append((m, kind))
-    return out
-
-
-def any_test_model(models) -> bool:
-    for m in models:
-        try:
-            if is_test_model(read_meta(m)):
-                return True
-        except (ModelFileError, ValueError, OSError):
-            pass  # preflight names it
-    return False
-
-
-def guess_language(plan: RunPlan) -> tuple[str, str]:
-    """(language, why) when --language is not given: Chinese when the reference transcript
-    has CJK characters or the audio file's name says zh/cn/... (`phone-zh.wav`: a digits-only
-    reference says nothing), else English."""
-    ref = plan.reference or (os.path.splitext(plan.audio)[0] + ".txt" if plan.audio else None)
-    try:
-        text = open(ref, encoding="utf-8").read() if ref else ""
-    except (OSError, ValueError):  # preflight names it (UnicodeDecodeError is a ValueError)
-        text = ""
-    if has_cjk(text):
-        return "Chinese", f"the reference {ref} is Chinese"
-    stem = os.path.splitext(os.path.basename(plan.audio or ""))[0].lower()
-    parts = set(re.split(r"[^a-z]+", stem))
-    if parts & (CHINESE_NAMES | {"cn"}):
-        return "Chinese", f"the audio file's name ({stem})"
-    return "English", "no sign of Chinese in the reference or the file name"

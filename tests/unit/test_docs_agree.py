@@ -80,3 +80,13 @@ def test_calibration_option_defaults_are_the_engines():
     for name, value in zip(names, values, strict=False):  # --crash-at, --hang-at: no default
         engine = CalibrationOptions().to_worker()[name.replace("-", "_")]
         assert (value == "all") if engine is None else float(value) == engine, name
+
+
+def test_the_readme_test_command_installs_what_ci_installs():
+    """The README's "what CI runs" line and .ci/run install the same extras and run pytest."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    setup = readme_section("Set up")
+    line = setup.split("(what CI runs: .ci/run)\n", 1)[1].splitlines()[0]
+    assert re.findall(r"pip install -q? ?-e '(\.\[[a-z,]+\])'", ci) == [".[test,transformers]"]
+    assert line == "pip install -e '.[test,transformers]' && python -m pytest -q"
+    assert ci.rstrip().endswith("python -m pytest -q")

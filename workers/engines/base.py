@@ -72,6 +72,11 @@ class Engine(abc.ABC):
     def info(self) -> dict:
         return {"name": self.name}
 
+    def request_facts(self) -> dict:
+        """Facts about the last request for its record's `extra` (whether it streamed, tokens
+        in and out, why it stopped); none by default."""
+        return {}
+
     # -- command-line twin (strategies `cli` and `cli-interactive`) --
     def cli_invocation(self, model: str | None, request: Request, interactive: bool = False) -> CliInvocation:
         raise EngineError("unsupported", f"engine {self.name} has no command-line program")

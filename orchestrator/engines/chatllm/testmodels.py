@@ -720,6 +720,7 @@ def check_resources(todo: list[TinySpec], out: Path, quant: str, keep_hf: bool) 
 
 
 # --------------------------------------------------------------------------- conversion
+QUANTS = ("f32", "f16", "q8_0", "q4_0")  # what convert.py writes (-t)
 CONVERT_NEEDS = ("torch", "sentencepiece", "safetensors", "tqdm", "tabulate", "numpy")
 LOCK = Path(tempfile.gettempdir()) / "orch-make-test-models.lock"
 
@@ -798,12 +799,13 @@ def read_manifest(path: Path) -> dict:
         return {}
 
 
-def make_models(chatllm_dir, shape, out_dir, quant, only, keep_hf, force) -> None:
-    """`orch make-test-models` (orchestrator.commands.make_test_models): make the family's
-    models not made yet (all with `force`), one conversion at a time, saying what each
-    needs first and what was made; MakeError (exit 2) when too little memory or disk."""
+def make(out_dir, shape, quant, only, keep_hf, force, chatllm_dir):
+    """`orch make-test-models` (orchestrator/commands/make_test_models.py) for chatllm.cpp:
+    the models in its format, converted by the checkout's convert.py."""
     family, todo_specs = pick(shape, only)
     quant = quant or DEFAULT_QUANT[family]
+    if quant not in QUANTS:
+        raise MakeError(f"--quant {quant}: chatllm.cpp's models are {', '.join(QUANTS)}")
     out = Path(out_dir or (FULL_OUT if family == "full" else DEFAULT_OUT))
     paths = resolve(chatllm_dir)
     convert_py = Path(paths.root) / "convert.py"
