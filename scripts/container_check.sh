@@ -2,7 +2,8 @@
 # Build the orch image and run it end to end (docs/deploy.md): `orch doctor`, `orch selftest`,
 # tiny models made inside with the image's own chatllm.cpp, then `orch compare --all --engine
 # chatllm` on them with the results on a mounted volume; checks every exit code and that the
-# results are on the host. Not part of .ci/run: the engine build takes ~20 minutes.
+# results are on the host. Not part of .ci/run: the image build takes the better part of an hour
+# on 2 cores (docs/deploy.md).
 #
 # Environment (all optional):
 #   CONTAINER            podman or docker (default: podman when installed, else docker)

@@ -73,12 +73,11 @@ def _build_checks(add, paths) -> None:
     from orchestrator.engines.chatllm.build import build_flags, cache_path, read_cache
 
     cache = cache_path(paths.root, paths.main)
-    add(
-        "chatllm.cpp build",
-        cache is not None,
-        build_flags(read_cache(cache)) if cache else "flags unknown: no build/CMakeCache.txt",
-        blocking=False,
-    )
+    try:
+        flags = build_flags(read_cache(cache)) if cache else None
+    except OSError as exc:
+        cache, flags = None, f"flags unknown: cannot read {exc.filename}: {exc.strerror}"
+    add("chatllm.cpp build", cache is not None, flags or "flags unknown: no build/CMakeCache.txt", blocking=False)
     try:
         identity = image_identity.current()
     except image_identity.ImageIdentityError as exc:
