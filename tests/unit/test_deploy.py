@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 import tomllib
-from orchestrator import soak
+from orchestrator.commands import soak as soak_command
+from orchestrator.studies import soak
 
 from conftest import REPO
 
@@ -40,7 +41,7 @@ def test_the_cronjob_runs_a_command_orch_parses_from_the_config_map():
     (container,) = pod["containers"]
     args = container["args"]
     assert args[0] == "soak"
-    ctx = soak.soak.make_context("soak", list(args[1:]))
+    ctx = soak_command.soak.make_context("soak", list(args[1:]))
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     (config_map,) = _kind("ConfigMap")
     assert ctx.params["config_path"] == f"{mounts['config']}/{next(iter(config_map['data']))}"

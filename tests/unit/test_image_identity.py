@@ -7,11 +7,12 @@ import os
 import subprocess
 
 import pytest
-from orchestrator import chatllm_build, image_identity
+from orchestrator.engines import image_identity
+from orchestrator.engines.chatllm import build as chatllm_build
+from orchestrator.engines.chatllm.paths import checkout_commit
 from orchestrator.engines.image_identity import ImageIdentity, ImageIdentityError
-from orchestrator.plan import RunPlan
-from orchestrator.plan_inputs import checkout_commit
-from orchestrator.runner import execute
+from orchestrator.run.plan import RunPlan
+from orchestrator.run.runner import execute
 
 from conftest import FAST, REPO
 
