@@ -86,7 +86,7 @@ def test_run_refuses_a_corrupt_model_before_any_worker(tmp_path):
 def test_language_guess(tmp_path, audio, reference, expected):
     from types import SimpleNamespace
 
-    from orchestrator.run.plan_inputs import guess_language
+    from orchestrator.engines.planning import guess_language
 
     wav = tmp_path / audio
     if reference is not None:
