@@ -26,15 +26,6 @@ def _invoke(tmp: Path, argv: list[str]):
     return CliRunner().invoke(main, [a.replace("{tmp}", str(tmp)) for a in argv], prog_name="orch")
 
 
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("ORCH_DB", str(tmp_path / "h.sqlite3"))
-    monkeypatch.setenv("ORCH_LOCK_DIR", str(tmp_path / "locks"))
-    monkeypatch.delenv("CHATLLM_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def test_a_wav_that_is_only_its_header_is_refused(isolated):
     header_only = _wav(isolated / "h.wav", 0)
     assert header_only.stat().st_size == 44

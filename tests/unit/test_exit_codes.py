@@ -190,16 +190,6 @@ def _make(tmp: Path, files: dict) -> None:
             path.write_text(content, encoding="utf-8")
 
 
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    """No history, lock or chatllm.cpp of the user's is touched."""
-    monkeypatch.setenv("ORCH_DB", str(tmp_path / "env-history.sqlite3"))
-    monkeypatch.setenv("ORCH_LOCK_DIR", str(tmp_path / "locks"))
-    monkeypatch.delenv("CHATLLM_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 @pytest.mark.parametrize("argv, stdin, files, code, expect", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_invocation(isolated, argv, stdin, files, code, expect):
     tmp = isolated

@@ -16,15 +16,6 @@ def _invoke(tmp: Path, argv: list[str]):
     return CliRunner().invoke(main, [a.replace("{tmp}", str(tmp)) for a in argv], prog_name="orch")
 
 
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("ORCH_DB", str(tmp_path / "h.sqlite3"))
-    monkeypatch.setenv("ORCH_LOCK_DIR", str(tmp_path / "locks"))
-    monkeypatch.delenv("CHATLLM_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 SOAK = """
 name = "x"
 out = "results"
