@@ -10,8 +10,31 @@ from __future__ import annotations
 import numpy as np
 
 
-def timing(t_req: float, t_end: float, chunks: list[tuple[str, float]], audio_s: float | None) -> dict:
-    """A request's figures from its request and end stamps and its (text, stamp) chunks."""
+def timing(
+    t_req: float,
+    t_end: float,
+    chunks: list[tuple[str, float]],
+    audio_s: float | None,
+    engine_streamed: bool | None = None,
+) -> dict:
+    """A request's figures from its request and end stamps and its (text, stamp) chunks.
+
+    `engine_streamed` is what the engine said (its `extra.streamed`): False for a runtime
+    that gives the whole text at the end. Then TTFT is the latency and there is no
+    tokens/s or ITL: nothing is invented from the one chunk's stamp."""
+    if engine_streamed is False:
+        latency_ms = (t_end - t_req) * 1000
+        return {
+            "ttft_ms": latency_ms,
+            "tokens": sum(1 for text, _ in chunks if text.strip()),
+            "tokens_per_s": None,
+            "itl_ms_p50": None,
+            "itl_ms_p95": None,
+            "latency_ms": latency_ms,
+            "rtf": (latency_ms / 1000) / audio_s if audio_s else None,
+            "stream_spread_ms": None,
+            "streamed": False,
+        }
     stamps = [t for text, t in chunks if text.strip()]
     latency_ms = (t_end - t_req) * 1000
     ttft_ms = (stamps[0] - t_req) * 1000 if stamps else None

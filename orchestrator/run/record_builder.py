@@ -58,7 +58,7 @@ class RecordBuilder:
     ) -> IterationRecord:
         """`done` is the iteration_done event; `phases` this request's marks so far by name;
         `window` the periodic samples taken while it ran."""
-        timing = metrics.timing(done.t_request, done.t_end, req.chunks, self.audio_s)
+        timing = metrics.timing(done.t_request, done.t_end, req.chunks, self.audio_s, done.extra.get("streamed"))
         after = phases.get("after_infer")
         rss, uss = self.mem(after)
         extra = dict(done.extra)

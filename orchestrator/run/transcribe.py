@@ -271,7 +271,7 @@ def _one_file(workers: Workers, index: int, item: AudioInput, on_chunk: Callable
         record = _failed(index, item, (_LOAD_FAILED if not exc.loaded else "") + str(exc))
         record.text_raw = exc.partial
         return record
-    timing = metrics.timing(done.t_request, done.t_end, chunks, item.audio_s)
+    timing = metrics.timing(done.t_request, done.t_end, chunks, item.audio_s, done.extra.get("streamed"))
     scored = pipeline.process_transcript(done.text, item.language, item.reference)
     record = FileTranscript(
         index=index,

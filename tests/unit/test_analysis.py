@@ -143,6 +143,17 @@ def test_burst_is_flagged():
     assert metrics.timing(done["t_request"], done["t_end"], chunks, None)["streamed"] is False
 
 
+def test_an_engine_that_does_not_stream_gets_ttft_equal_to_latency():
+    # one chunk at the end (sherpa-onnx, CrispASR's Python session): no TTFT, tok/s or ITL invented
+    t = metrics.timing(2.0, 2.75, [("the whole text", 2.7499)], audio_s=3.0, engine_streamed=False)
+    assert t["streamed"] is False
+    assert t["ttft_ms"] == pytest.approx(750.0)
+    assert t["latency_ms"] == pytest.approx(750.0)
+    assert t["tokens_per_s"] is None and t["itl_ms_p50"] is None and t["stream_spread_ms"] is None
+    assert t["tokens"] == 1
+    assert t["rtf"] == pytest.approx(0.25)
+
+
 def test_teardown_notes_are_condensed_per_finding():
     from orchestrator.results.output import condense_notes
 
