@@ -1,7 +1,7 @@
 """`orch report` of a load run (orchestrator.results.load_run.LoadRun): a self-contained HTML
 page (charts embedded, no script, no network) with the levels' table, latency percentiles
 against the rate, throughput against the rate and memory against the requests served; the
-levels' table as Markdown or CSV. history/report.py hands a load run here."""
+levels' table as Markdown or CSV. `orch report` hands a load run here (commands/history.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from orchestrator.history.report import CSS, _e, _facts, _html_table, _img
 from orchestrator.history.tables import RUN_LEVEL_HEADERS, run_level_rows
 from orchestrator.results.load_run import LoadRun
 from orchestrator.results.tabular import render_table
-
 
 # the levels' table has many columns: smaller, and scrolled sideways rather than cut
 WIDE_CSS = ".wide{overflow-x:auto} .wide table{font-size:.74em} .wide th{white-space:normal}\n"

@@ -929,6 +929,7 @@ class StoredLoadLevel:
     position: int
     arrivals: str
     offered_rate: float | None
+    concurrency: int | None
     sent: int
     ok: int
     failed: int
@@ -1019,6 +1020,7 @@ def list_load_levels(
                 position=r.position,
                 arrivals=r.arrivals,
                 offered_rate=r.offered_rate,
+                concurrency=r.concurrency,
                 sent=r.sent,
                 ok=r.ok,
                 failed=r.failed,

@@ -26,8 +26,8 @@ def test_the_doc_has_examples():
 
 
 @pytest.mark.parametrize("argv", [a for a in examples() if "chatllm" not in a], ids=lambda a: " ".join(a[2:6]))
-def test_calibration_example_runs(argv, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_calibration_example_runs(argv, isolated):
+    tmp_path = isolated
     result = CliRunner().invoke(main, argv[1:] + ["--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     levels = 3 if "--rates" in argv else 1
