@@ -19,6 +19,9 @@ from orchestrator.results.model import ResultError, SoakInfo
 
 LOAD_SCHEMA = "orch.load/1"
 
+# under an SLO, a level is sustained when at least this share of its requests met it
+SUSTAINED_SLO_SHARE = 0.9
+
 # the per-request figures a level reports percentiles of (load.levels.Latencies' fields)
 LATENCY_FIGURES = ("queue_wait_ms", "ttft_ms", "ttft_dispatch_ms", "itl_ms", "latency_ms", "rtf", "service_ms")
 
@@ -140,6 +143,18 @@ class LoadLevel:
             except ValueError:
                 return None
         return None
+
+    @property
+    def sustained(self) -> bool:
+        """The service held this level: the generator kept its schedule (valid), the queue
+        did not keep growing (not saturated), no request failed, timed out or was dropped,
+        and under an SLO at least SUSTAINED_SLO_SHARE of the requests met it."""
+        if not self.valid or self.saturated or self.failed or self.timed_out or self.dropped or not self.sent:
+            return False
+        if self.goodput_rps is None:
+            return True
+        met = self.goodput_rps * self.duration_s  # goodput is met requests over the level's span
+        return met >= SUSTAINED_SLO_SHARE * self.sent - 1e-9
 
     def figure(self, name: str) -> Pct | None:
         return self.latencies.get(name)
@@ -290,6 +305,19 @@ class LoadRun:
     def workers(self) -> int | None:
         w = self.plan.get("workers")
         return int(w) if isinstance(w, int) else None
+
+    @property
+    def max_sustainable_rate(self) -> float | None:
+        """The highest offered rate up to which every open-loop level was sustained (levels
+        in rate order; the first that is not ends the count); None when none was, or no
+        level is open loop."""
+        best = None
+        open_loop = [(lv.offered_rate, lv) for lv in self.levels if lv.offered_rate is not None]
+        for rate, lv in sorted(open_loop, key=lambda pair: pair[0]):
+            if not lv.sustained:
+                break
+            best = rate
+        return best
 
     @property
     def status(self) -> str:
