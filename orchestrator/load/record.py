@@ -33,8 +33,13 @@ def keep(run_dir: Path, started_at: str, copy_to: Path | None = None, run_id: st
     run.run_id = run_id or new_run_id()
     run.started_at, run.finished_at = started_at, now_iso()
     run.host = {**hostinfo.host_facts(), "load_avg_end": hostinfo.load_average()}
+    write(run_dir, run, copy_to)
+    return run
+
+
+def write(run_dir: Path, run: LoadRun, copy_to: Path | None = None) -> None:
+    """`<run dir>/load.json` (and `copy_to`) as the run is now (a soak adds its block)."""
     text = json.dumps(run.to_json(), indent=2, ensure_ascii=False) + "\n"
-    write_text_atomic(path, text)
+    write_text_atomic(Path(run_dir) / RESULT_FILE, text)
     if copy_to is not None:
         write_text_atomic(Path(copy_to), text)
-    return run
