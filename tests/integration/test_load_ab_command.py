@@ -63,3 +63,19 @@ def test_what_cannot_be_compared_is_named_before_anything_runs(isolated):
     assert done.exit_code == 2
     assert "--a: --json belong to the whole A/B run" in done.output
     assert "--b 'nothing-here': no such load result file, and not options of orch load" in done.output
+
+
+def test_the_doc_example_with_two_option_sets(isolated):
+    """docs/ab.md's first --load example, as written: B's every request over its SLO, exit 3."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ab.md").read_text(encoding="utf-8")
+    block = doc.split("## Two load runs", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    first = re.sub(r"\\\n\s*", " ", block).splitlines()[1]
+    argv = shlex.split(first)
+    assert argv[:3] == ["orch", "ab", "--load"]
+    done = CliRunner().invoke(main, argv[1:])
+    assert done.exit_code == 3, done.output
+    assert "max sustainable rate:" in done.output and ", B none" in done.output
