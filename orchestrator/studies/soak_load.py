@@ -220,7 +220,7 @@ def run_cell(cfg: dict, lcp: LoadCellPlan, db: str | None, accept: bool) -> Cell
         return run
     alarms = alarms_of(kept, lcp.alarms)
     notes = [f"{lv.arrivals}: INVALID: {lv.invalid_reason}" for lv in kept.levels if not lv.valid]
-    if kept.status != "ok":
+    if kept.status in ("failed", "error", "interrupted"):  # dropped requests: the level saturated, judged by its bounds
         bad = [f"{lv.arrivals}: {lv.failed} failed, {lv.timed_out} timed out" for lv in kept.levels]
         run.error = kept.error or f"the load run {kept.status}: " + "; ".join(bad)
     strategy = kept.strategy or "restart"
