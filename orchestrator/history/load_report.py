@@ -73,7 +73,19 @@ def render_html(run: LoadRun) -> str:
         f"{_e(amount)} a level, {_e(plan.get('warmup_requests') or 0)} warm-up · SLO <code>{_e(plan.get('slo') or '-')}"
         f"</code> · status <b>{_e(run.status)}</b> · started {_e(run.started_at)}, finished {_e(run.finished_at or '-')}"
     )
-    body = [f"<h1>{_e(title)}</h1>", f'<p class="sub">{line}</p>', "<h2>Levels</h2>"]
+    rate = run.max_sustainable_rate
+    sustained = (
+        f"max sustainable rate <b>{rate:g} req/s</b>"
+        if rate is not None
+        else "max sustainable rate: none (no open-loop level was sustained from the lowest up)"
+    )
+    body = [
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="sub">{line}</p>',
+        f"<p>{sustained}: every level up to it valid, not saturated, no request failed, timed out or "
+        "dropped, and under the SLO at least 90% of its requests in it.</p>",
+        "<h2>Levels</h2>",
+    ]
     headers, rows = table_rows(run)
     body.append(f'<div class="wide">{_html_table(headers, rows)}</div>')
     notes = [
