@@ -148,7 +148,18 @@ def memory_chart(run: LoadRun) -> bytes:
             ys = [mb for _, mb in m.points]
             width = max(width, max(n for n, _ in m.points))
             if m is main:
-                ax.plot(xs, ys, "-", color=color, lw=1.6, label=f"{lv.arrivals}: {m.mb_per_1000:+.2f} MB/1000")
+                # points, thinly joined: a tree's short spikes (a child process per request) stay
+                # points instead of filling the chart with vertical strokes
+                ax.plot(
+                    xs,
+                    ys,
+                    "-o",
+                    color=color,
+                    lw=0.6,
+                    ms=2.5,
+                    alpha=0.8,
+                    label=f"{lv.arrivals}: {m.mb_per_1000:+.2f} MB/1000",
+                )
                 # Theil-Sen's line: the slope, and the median intercept (an outlying first sample
                 # does not tilt it)
                 slope = m.mb_per_1000 / 1000
