@@ -3,7 +3,8 @@ like a shell (shlex) and parsed by `orch compare`'s own option parser (click) â€
 gives overrides the options given to `orch ab` itself; each side a full plan made by
 `RunPlan.build`, checked before any worker starts; then the rounds, the A/B table
 (results.ab_table) and the exit code (errors.ExitCode: 0 no regression, 3 regressed, 2 could
-not start, 130 Ctrl-C)."""
+not start, 130 Ctrl-C). With `--load`, each side is a load run instead (studies.load_ab): a
+load result file, or `orch load`'s options, run once each (A, then B)."""
 
 from __future__ import annotations
 
@@ -116,9 +117,16 @@ def build_sides(a_text: str, b_text: str, all_: bool, strategies: str | None, kw
     required=True,
     metavar="OPTIONS",
     help='Side A: options of `orch compare`, quoted as one argument, e.g. "--leak-mb 0" '
-    'or "--chatllm-dir ../upstream". They override the options given to orch ab.',
+    'or "--chatllm-dir ../upstream". They override the options given to orch ab. '
+    "With --load: a load result file, or options of `orch load`.",
 )
 @click.option("--b", "b_options", required=True, metavar="OPTIONS", help="Side B, as --a.")
+@click.option(
+    "--load",
+    "load_sides",
+    is_flag=True,
+    help="Compare two load runs (docs/ab.md): per level p99 latency and goodput, and the max sustainable rate.",
+)
 @click.option(
     "--rounds",
     type=click.IntRange(1),
@@ -137,10 +145,13 @@ def build_sides(a_text: str, b_text: str, all_: bool, strategies: str | None, kw
 @click.option("--all", "all_", is_flag=True, help="Every strategy both sides' engines run.")
 @click.option("--strategies", help="Comma-separated strategies.")
 @common_options
-def ab(a_options, b_options, rounds, speed_pct, all_, strategies, **kw):
+def ab(a_options, b_options, load_sides, rounds, speed_pct, all_, strategies, **kw):
     """A/B: the same plan on two sides (--a, --b), alternating strategy by strategy, --rounds
     times; B âˆ’ A per figure with a 95% CI and a verdict (fixed, still grows, regressed,
     improved, no difference). Exit 0 no regression, 3 regressed, 2 could not start."""
+    if load_sides:
+        _load_ab(a_options, b_options, speed_pct, kw)
+        return
     # lazy: the study and the history import numpy, scipy and SQLAlchemy; --help must not
     from orchestrator.history.save import store_history
     from orchestrator.results.ab_table import ab_table
@@ -175,3 +186,127 @@ def ab(a_options, b_options, rounds, speed_pct, all_, strategies, **kw):
     if not kw["no_history"]:
         store_history(result, kw["db"])
     click.get_current_context().exit(study.exit_code(result, done.interrupted))
+
+
+# what `orch ab --load` takes besides --a/--b; the rest of ab's options are compare's
+LOAD_AB_OPTIONS = {"a_options", "b_options", "load_sides", "speed_pct", "out", "json_path", "db", "no_history", "fmt"}
+# options of `orch load` that belong to the A/B run, not to a side
+LOAD_RUN_LEVEL = ("--out", "--json", "--db", "--no-history")
+
+
+def _load_ab(a_text: str, b_text: str, speed_pct: float, kw: dict) -> None:
+    """`orch ab --load`: each side a load result file or `orch load` options (every side's
+    options parsed before either runs), run A then B, compared (studies.load_ab)."""
+    import json
+
+    from orchestrator.commands.load import load as load_command
+    from orchestrator.results.tabular import render_table
+    from orchestrator.run.plan import new_run_id
+    from orchestrator.studies import load_ab
+
+    ctx = click.get_current_context()
+    foreign = [
+        f"--{name.replace('_', '-').rstrip('-')}"
+        for name in ctx.params
+        if name not in LOAD_AB_OPTIONS and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+    ]
+    problems = startup_problems.take()
+    if foreign:
+        problems.append(
+            f"--load compares two load runs: {', '.join(foreign)} belong to compare's A/B "
+            "(give orch load's options inside --a and --b)"
+        )
+    sides = [_load_side("A", a_text, load_command, problems), _load_side("B", b_text, load_command, problems)]
+    if not kw["no_history"]:
+        from orchestrator.history.store import db_problem  # lazy: SQLAlchemy
+
+        why = db_problem(kw["db"], write=True)
+        if why:
+            problems.append(f"{why}; or pass --no-history")
+    if problems:
+        raise CannotStart(problems)
+    run_dir = Path(kw["out"]) / f"ab-load-{new_run_id()}"
+    runs = []
+    for label, side in zip("AB", sides, strict=True):
+        if isinstance(side, tuple):
+            runs.append(side)
+            continue
+        path = run_dir / f"{label.lower()}.json"
+        args = side + ["--out", str(run_dir), "--json", str(path)]
+        args += ["--no-history"] if kw["no_history"] else (["--db", kw["db"]] if kw["db"] else [])
+        click.echo(f"ab --load: side {label}: orch load {' '.join(args)}", err=True)
+        try:
+            load_command.main(args=args, prog_name=f"orch ab --{label.lower()}", standalone_mode=False)
+        except SystemExit as exc:  # orch load exits with its code: 1 (a request failed) is still compared
+            if exc.code not in (0, 1, None):
+                raise
+        except CannotStart as exc:
+            raise CannotStart([f"{label}: {p}" for p in exc.problems]) from None
+        runs.append(_read_load_file(label, path))
+    (a_run, a_path), (b_run, b_path) = runs
+    result = load_ab.compare(a_run, b_run, a_text, b_text, speed_pct, a_path, b_path)
+    click.echo(render_table(load_ab.AB_LOAD_HEADERS, load_ab.table_rows(result), kw["fmt"]))
+    for line in load_ab.summary_lines(result):
+        click.echo(line, err=kw["fmt"] != "table")
+    if kw["json_path"]:
+        from orchestrator.results.atomic import write_text_atomic
+
+        write_text_atomic(Path(kw["json_path"]), json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
+    ctx.exit(load_ab.exit_code(result))
+
+
+def _load_side(label: str, text: str, load_command, problems: list[str]):
+    """A side: (LoadRun, its file) for a file; else its `orch load` arguments, parsed now
+    (so a side's typo is named before either side runs)."""
+    flag = f"--{label.lower()}"
+    if Path(text).is_file():
+        try:
+            return _read_load_file(label, Path(text))
+        except CannotStart as exc:
+            problems += exc.problems
+            return None
+    try:
+        args = shlex.split(text)
+    except ValueError as exc:
+        problems.append(f"{flag} {text!r}: {exc}")
+        return None
+    if not args or not args[0].startswith("-"):
+        problems.append(f"{flag} {text!r}: no such load result file, and not options of orch load")
+        return None
+    given = [a.split("=", 1)[0] for a in args if a.startswith("--")]
+    run_level = [o for o in LOAD_RUN_LEVEL if o in given]
+    if run_level:
+        problems.append(f"{flag}: {', '.join(run_level)} belong to the whole A/B run: give them to orch ab itself")
+        return None
+    try:
+        ctx = load_command.make_context(f"orch ab {flag}", list(args), resilient_parsing=False)
+    except click.exceptions.Exit:
+        problems.append(f"{flag}: give options, not --help (orch load --help lists them)")
+        return None
+    except click.ClickException as exc:
+        problems.append(f"{flag} {text!r}: {exc.format_message()}")
+        return None
+    problems += [f"{flag} {text!r}: {p}" for p in startup_problems.take(ctx)]
+    return args
+
+
+def _read_load_file(label: str, path: Path):
+    import json
+
+    from orchestrator.errors import read_text_file
+    from orchestrator.results.load_run import LoadRun, is_load_document
+    from orchestrator.results.model import ResultError
+
+    flag = f"--{label.lower()}"
+    try:
+        data = json.loads(read_text_file(str(path), "load result file"))
+    except ValueError as exc:
+        raise CannotStart(f"{flag} {path}: not JSON: {exc}") from None
+    if not is_load_document(data):
+        raise CannotStart(
+            f"{flag} {path}: not a load result (orch load --json); a run's result is compared without --load"
+        )
+    try:
+        return LoadRun.from_json(data), path
+    except ResultError as exc:
+        raise CannotStart(f"{flag} {path}: {exc}") from None

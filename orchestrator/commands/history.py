@@ -1,4 +1,5 @@
-"""`orch history` (list runs, `show RUN_ID`, `changes`) and `orch report RUN_ID|latest`."""
+"""`orch history` (list runs, `show RUN_ID`, `changes`, `load`) and `orch report RUN_ID|latest`
+(a load run's too: orchestrator.results.load_run)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import click
 
 from orchestrator.errors import OrchError, read_text_file
 from orchestrator.history import tables
+from orchestrator.results.load_run import LoadRun, is_load_document
 from orchestrator.results.model import ResultError, RunResult
 from orchestrator.results.output import HEADERS, result_rows
 from orchestrator.results.tabular import format_option, render_table
@@ -88,10 +90,14 @@ def history(ctx, db, strategy, engine, model, since, matrix_key, host, limit, fm
 @format_option()
 @click.pass_context
 def show(ctx, run_id, db, as_json, fmt):
-    """One run: its comparison table and facts (RUN_ID, a unique prefix, or `latest`)."""
+    """One run: its comparison table and facts (RUN_ID, a unique prefix, or `latest`; a load
+    run: its levels)."""
     result = _load(run_id, db or (ctx.obj or {}).get("db"))
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
+        return
+    if isinstance(result, LoadRun):
+        _show_load(result, fmt)
         return
     headers, rows = list(HEADERS), result_rows(result)
     if fmt != "table":
@@ -106,6 +112,58 @@ def show(ctx, run_id, db, as_json, fmt):
         click.echo(f"soak {result.soak.matrix_key}: {result.soak.outcome}")
         for reg in result.soak.regressions:
             click.echo(f"  regression: {reg.message}")
+
+
+def _show_load(run: LoadRun, fmt: str) -> None:
+    table = render_table(tables.RUN_LEVEL_HEADERS, tables.run_level_rows(run), fmt)
+    if fmt != "table":
+        click.echo(table)
+        return
+    click.echo(tables.load_facts(run))
+    click.echo(table)
+    for lv in run.levels:
+        if not lv.valid:
+            click.echo(f"{lv.arrivals}: INVALID: {lv.invalid_reason}")
+        if lv.saturated:
+            click.echo(f"{lv.arrivals}: saturated: {lv.saturation_why}")
+    if run.soak is not None:
+        click.echo(f"soak {run.soak.matrix_key}: {run.soak.outcome}")
+        for alarm in run.alarms:
+            click.echo(f"  alarm: {alarm.message}")
+
+
+@history.command("load")
+@click.option("--db", help=DB_HELP)
+@click.option("--engine", help="Only runs on this engine (calibration, chatllm).")
+@click.option("--model", help="Only runs whose models contain this text.")
+@click.option("--since", help="Only runs started since: 7d, 12h, 30m, 2w, or an ISO date/time (UTC).")
+@click.option("--soak", "matrix_key", help="Only soak runs of this matrix key.")
+@click.option("--host", help="Only runs on this host (its hostname).")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="At most this many runs.")
+@format_option()
+@click.pass_context
+def load_levels(ctx, db, engine, model, since, matrix_key, host, limit, fmt):
+    """Stored load runs (orch load, a soak's load cells), newest first, one row per level:
+    throughput, goodput, p99s, saturation, validity, the pool's memory per 1000 requests."""
+    # lazy: SQLAlchemy; --help must not import it
+    from orchestrator.history import store
+
+    db = db or (ctx.obj or {}).get("db")
+    _check_db(db)
+    try:
+        found = store.list_load_levels(
+            db, engine=engine, model=model, since=since, host=host, matrix_key=matrix_key, limit=limit
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    except Exception as exc:  # the database cannot be opened
+        _fail(exc)
+    if not found and fmt == "table":
+        click.echo(
+            "no load runs stored" + (" match" if any((engine, model, since, matrix_key, host)) else ""), err=True
+        )
+        return
+    click.echo(render_table(tables.LOAD_HEADERS, tables.load_rows(found), fmt))
 
 
 @history.command("changes")
@@ -169,9 +227,9 @@ def changes(ctx, db, since, matrix_key, host, strategy, metric, min_size, max_pv
     click.echo(render_table(tables.CHANGE_HEADERS, tables.change_rows(found, cp.METRICS), fmt))
 
 
-def _load(run_id: str, db: str | None) -> RunResult:
-    """A run.json on disk, else the stored run (a run_id, a unique prefix, `latest`); what
-    is no orch result is one OrchError line (exit 2)."""
+def _load(run_id: str, db: str | None) -> RunResult | LoadRun:
+    """A run.json (or a load run's load.json) on disk, else the stored run (a run_id, a
+    unique prefix, `latest`); what is no orch result is one OrchError line (exit 2)."""
     # lazy: SQLAlchemy; --help must not import it
     from orchestrator.history import store
 
@@ -179,17 +237,17 @@ def _load(run_id: str, db: str | None) -> RunResult:
         return _load_file(run_id)
     _check_db(db)
     try:
-        return store.load_run(run_id, db)
+        return store.load_any(run_id, db)
     except (store.RunNotFound, ResultError) as exc:
         raise OrchError(str(exc)) from None
     except Exception as exc:
         _fail(exc)
 
 
-def _soak_history(result: RunResult, db: str | None) -> list | None:
+def _soak_history(result: RunResult | LoadRun, db: str | None) -> list | None:
     """A soak run's key's series on its host (changepoints.history_series), or None (not a
     soak's run; the history cannot be read: said on stderr, the page is made without it)."""
-    if result.soak is None or not result.soak.matrix_key:
+    if isinstance(result, LoadRun) or result.soak is None or not result.soak.matrix_key:
         return None
     # lazy: SQLAlchemy; --help must not import it
     from orchestrator.history import changepoints as cp
@@ -207,12 +265,14 @@ def _soak_history(result: RunResult, db: str | None) -> list | None:
     return None
 
 
-def _load_file(path: str) -> RunResult:
+def _load_file(path: str) -> RunResult | LoadRun:
     try:
         data = json.loads(read_text_file(path, "run file"))
     except json.JSONDecodeError as exc:
         raise OrchError(f"run file {path} is not JSON: {exc}") from None
     try:
+        if is_load_document(data):
+            return LoadRun.from_json(data)
         return RunResult.from_json(data)
     except (ResultError, TypeError, KeyError, AttributeError) as exc:  # ResultError names the key
         raise OrchError(f"run file {path} is not an orch result: {exc}") from None
@@ -247,9 +307,20 @@ def report(run_id, db, html_path, md_path, csv_path, fmt):
     change points marked), Markdown/CSV tables; with no file option, print the comparison
     table."""
     # lazy: SQLAlchemy; --help must not import it
+    from orchestrator.history import load_report
     from orchestrator.history import report as rep
 
     result = _load(run_id, db)
+    if isinstance(result, LoadRun):  # a load run: its levels, latency/throughput/memory charts
+        if html_path:
+            _write(html_path, load_report.render_html(result))
+        if md_path:
+            _write(md_path, load_report.render_markdown(result))
+        if csv_path:
+            _write(csv_path, load_report.render_csv(result))
+        if not (html_path or md_path or csv_path):
+            click.echo(render_table(*load_report.table_rows(result), fmt))
+        return
     if html_path:
         _write(html_path, rep.render_html(result, history=_soak_history(result, db)))
     if md_path:

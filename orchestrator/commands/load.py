@@ -5,9 +5,12 @@ poisson, gamma) or a concurrency. Per level: latency percentiles, throughput, go
 an SLO, saturation, memory per 1000 requests (docs/load.md). Every request is written to
 <out>/load-<time>/requests.jsonl as it ends.
 
+The result (`<run dir>/load.json`, and `--json PATH`) is stored in the history database as
+`orch run` stores its runs (`--db`, `--no-history`; docs/history.md).
+
 Exit codes: 0 every request ok, 1 a request failed or timed out (or the pool's memory guard
 stopped it), 2 could not start (bad option, missing input), 130 Ctrl-C (every finished
-request is written first, and the result JSON with `interrupted: true`).
+request is written first, and the result JSON with `interrupted: true`, stored too).
 """
 
 from __future__ import annotations
@@ -133,6 +136,8 @@ def _decorate(f):
             option("--max-rss-mb", type=float, help="Memory guard over the pool (sum of every worker tree)."),
             option("--json", "json_path", metavar="PATH", help="Write the result JSON here too."),
             option("--out", metavar="DIR", default="orch-results", show_default=True, help="Folder for the run."),
+            option("--db", help="History database (SQLite path or postgresql:// URL)."),
+            option("--no-history", is_flag=True, help="Do not store the run in the history database."),
             *engine_option_decorators(),
         ]
     ):
@@ -209,15 +214,46 @@ def load(**kw):
     audio = _audio_files(kw["audio"], problems)
     if engine == "chatllm" and audio == [(None, None)]:
         problems.append("--engine chatllm needs --audio FILE|DIR")
+    problems += _output_problems(kw)
     if problems:
         raise CannotStart(problems)
     assert engine_options is not None
     return _run(kw, engine, engine_options.to_worker(), levels, count, audio, slo)
 
 
+def _output_problems(kw) -> list[str]:
+    """Where the results go: --out a folder, --json a file, the history database's folder there."""
+    problems = []
+    out = Path(kw["out"])
+    if out.exists() and not out.is_dir():
+        problems.append(f"--out {out} is a file, not a folder")
+    if kw["json_path"] and Path(kw["json_path"]).is_dir():
+        problems.append(f"--json {kw['json_path']} is a folder, not a file")
+    if not kw["no_history"]:
+        from orchestrator.history.store import db_problem  # lazy: SQLAlchemy; --help must not import it
+
+        why = db_problem(kw["db"], write=True)
+        if why:
+            problems.append(f"{why}; or pass --no-history")
+    return problems
+
+
+def _keep(run_dir: Path, kw, started_at: str):
+    """The run as kept (load.record.keep: run_id, times, host; --json), stored in the history
+    unless --no-history; a database problem is a warning, as for `orch run`."""
+    from orchestrator.history.save import store_load_history
+    from orchestrator.load import record
+
+    run = record.keep(run_dir, started_at, Path(kw["json_path"]) if kw["json_path"] else None)
+    if run is not None and not kw["no_history"]:
+        store_load_history(run, kw["db"])
+    return run
+
+
 def _run(kw, engine, engine_options, levels, count, audio, slo) -> None:
     import datetime
 
+    from orchestrator.load import record
     from orchestrator.load.pool import PoolConfig, StartFailed
     from orchestrator.load.runner import LoadPlan, execute
 
@@ -251,7 +287,7 @@ def _run(kw, engine, engine_options, levels, count, audio, slo) -> None:
         max_lateness_ms=kw["max_lateness_ms"],
         seed=kw["seed"],
         run_dir=run_dir,
-        json_path=Path(kw["json_path"]) if kw["json_path"] else None,
+        json_path=run_dir / record.RESULT_FILE,  # read back, kept and copied to --json by _keep
     )
     click.echo(f"orch load: {engine} x {kw['strategy']} x {kw['workers']} worker(s); requests in {run_dir}")
 
@@ -259,14 +295,19 @@ def _run(kw, engine, engine_options, levels, count, audio, slo) -> None:
         if sys.stdout.isatty():
             click.echo(f"\r  request {rec.i} {rec.status}   ", nl=False)
 
+    started_at = record.now_iso()
     try:
         result = execute(plan, on_record=progress)
     except StartFailed as exc:
         raise OrchError(f"cannot start: {exc}") from None
     except KeyboardInterrupt:
         click.echo(f"\norch load: interrupted; every finished request is in {run_dir / 'requests.jsonl'}", err=True)
+        _keep(run_dir, kw, started_at)
         raise
+    kept = _keep(run_dir, kw, started_at)
     click.echo(_table(result))
+    if kept is not None:
+        click.echo(f"run {kept.run_id}: {run_dir / record.RESULT_FILE}")
     for note in result.notes:
         click.echo(f"note: {note}")
     if result.error:

@@ -59,6 +59,7 @@ def soak(ctx, config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept
     from orchestrator.history import soak_output
     from orchestrator.run.preflight import input_problems
     from orchestrator.studies import soak as study
+    from orchestrator.studies import soak_load
 
     cfg = study.load_config(config_path)  # ConfigError / CannotStart: exit 2, nothing has run
     cells = study.expand_indexed(cfg)
@@ -69,13 +70,19 @@ def soak(ctx, config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept
             click.echo(f"note: {key}: {note}", err=True)
     # the inputs of every cell, checked before the first one runs; a cell that cannot start
     # is a failed run (exit 1, and in the metrics), the others still run
-    inputs = [input_problems(plan) for plan in plans]
+    inputs = [
+        soak_load.input_problems(plan) if isinstance(plan, soak_load.LoadCellPlan) else input_problems(plan)
+        for plan in plans
+    ]
     for key, found in zip(keys, inputs, strict=True):
         for problem in found:
             click.echo(f"error: {key}: cannot start: {problem}", err=True)
     settings = study.settings_from(cfg, baseline_runs, ttft_pct, alpha, accept, attribute)
 
     def started(key, plan):
+        if isinstance(plan, soak_load.LoadCellPlan):
+            click.echo(f"soak {key}: running {plan.description}", err=True)
+            return
         click.echo(
             f"soak {key}: running {', '.join(plan.strategies)} ({plan.iters} iterations, {plan.warmup} warm-up)",
             err=True,
@@ -89,8 +96,9 @@ def soak(ctx, config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept
         try:
             runs = study.run_matrix(cfg, cells, plans, keys, inputs, db, settings, started, done)
         except study.SoakInterrupted as stop:
+            kept = "load.json" if isinstance(stop.plan, soak_load.LoadCellPlan) else "run.json"
             line = soak_output.interrupted_line(
-                cfg["name"], len(stop.runs), len(cells), stop.key, stop.plan.run_dir / "run.json"
+                cfg["name"], len(stop.runs), len(cells), stop.key, stop.plan.run_dir / kept
             )
             click.echo(line, err=True)
             ctx.exit(ExitCode.INTERRUPTED)

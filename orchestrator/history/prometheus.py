@@ -8,6 +8,7 @@ import math
 
 from orchestrator.history.soak_cell import CellRun
 from orchestrator.results.atomic import write_text_atomic
+from orchestrator.results.load_run import LoadRun
 from orchestrator.results.model import Outcome, Status, StrategyResult, Summary, Verdict
 
 VERDICTS = tuple(v.value for v in Verdict) + ("none",)
@@ -24,6 +25,20 @@ HELP = {
     "orch_soak_text_matches_baseline": "1 when every transcript was fresh-process's first one, 0 when not "
     "(absent: no fresh-process in the run).",
     "orch_soak_verdict": "Memory verdict of the last run: 1 for the verdict it had, 0 for the others.",
+    "orch_soak_load_p99_latency_ms": "Load cell: p99 latency from arrival of the level's ok requests, milliseconds.",
+    "orch_soak_load_p99_ttft_ms": "Load cell: p99 time to first token from arrival, milliseconds.",
+    "orch_soak_load_throughput_rps": "Load cell: ok requests per second over the level.",
+    "orch_soak_load_goodput_rps": "Load cell: requests per second meeting the SLO (absent: no SLO).",
+    "orch_soak_load_requests": "Load cell: the level's requests by status (sent, ok, failed, timed_out, dropped, "
+    "cancelled).",
+    "orch_soak_load_saturated": "Load cell: 1 when the level's queue wait kept rising (saturated).",
+    "orch_soak_load_valid": "Load cell: 1 when the generator kept its schedule (p99 lateness under its bound).",
+    "orch_soak_load_generator_lateness_p99_ms": "Load cell: the load generator's p99 lateness, milliseconds.",
+    "orch_soak_load_mb_per_1000_requests": "Load cell: memory growth per 1000 requests (Theil-Sen slope of tree RSS), "
+    "MB, per worker and for the pool.",
+    "orch_soak_load_mb_per_1000_requests_ci95_high": "Load cell: upper end of that growth's 95% confidence interval, MB.",
+    "orch_soak_load_alarm": "Load cell: 1 when the level went past the bound (alarm: p99_latency, goodput, memory), "
+    "0 when it had the bound and stayed within it.",
     "orch_soak_strategy_ok": "1 when the strategy finished with status ok.",
     "orch_soak_regressions": "Regressions found against the baseline in the last run.",
     "orch_soak_run_failed": "1 when the last run failed (a strategy not ok, or an error).",
@@ -54,7 +69,8 @@ def _value(v: float) -> str:
 
 def render(cells: list[CellRun]) -> str:
     """One soak's textfile: per strategy of each cell's run its growth, timing, CER, verdict
-    and status; per cell its regressions, whether it failed, its new change points, when it
+    and status; per load cell its level's latency, throughput, goodput, requests, memory per
+    1000 requests and alarms; per cell its regressions (a load cell's: its alarms), whether it failed, its new change points, when it
     last ran and last succeeded."""
     samples: dict[str, list[str]] = {name: [] for name in HELP}
 
@@ -67,6 +83,8 @@ def render(cells: list[CellRun]) -> str:
         base = {"soak": cell.soak, "key": cell.matrix_key}
         for entry in cell.result.results if cell.result is not None else []:
             _strategy_samples(add, dict(base, strategy=entry.strategy, model=entry.model or ""), entry)
+        if cell.load is not None:
+            _load_samples(add, base, cell.load)
         add("orch_soak_regressions", base, len(cell.regressions))
         add("orch_soak_run_failed", base, 1 if cell.outcome is Outcome.FAILED else 0)
         if cell.changes is not None:  # looked for (the cell ran)
@@ -97,6 +115,34 @@ def _strategy_samples(add, labels: dict, entry: StrategyResult) -> None:
     for v in VERDICTS:
         add("orch_soak_verdict", dict(labels, verdict=v), 1 if v == verdict else 0)
     add("orch_soak_strategy_ok", labels, 1 if entry.status is Status.OK else 0)
+
+
+# a load cell's bounds (its config keys) and the alarm each one raises
+LOAD_BOUNDS = {"p99_latency": "max_p99_latency_ms", "goodput": "min_goodput_rps", "memory": "max_mb_per_1000"}
+
+
+def _load_samples(add, base: dict, run: LoadRun) -> None:
+    """A load cell's level figures and, for each bound the cell set, its alarm (1 or 0)."""
+    cell = run.soak.cell if run.soak is not None and run.soak.cell else {}
+    for lv in run.levels:
+        labels = dict(base, strategy=run.strategy or "", level=lv.arrivals)
+        latency, ttft = lv.figure("latency_ms"), lv.figure("ttft_ms")
+        add("orch_soak_load_p99_latency_ms", labels, latency.p99 if latency else None)
+        add("orch_soak_load_p99_ttft_ms", labels, ttft.p99 if ttft else None)
+        add("orch_soak_load_throughput_rps", labels, lv.throughput_rps)
+        add("orch_soak_load_goodput_rps", labels, lv.goodput_rps)
+        for status in ("sent", "ok", "failed", "timed_out", "dropped", "cancelled"):
+            add("orch_soak_load_requests", dict(labels, status=status), getattr(lv, status))
+        add("orch_soak_load_saturated", labels, int(lv.saturated))
+        add("orch_soak_load_valid", labels, int(lv.valid))
+        add("orch_soak_load_generator_lateness_p99_ms", labels, lv.lateness_ms.p99 if lv.lateness_ms else None)
+        for m in lv.memory:
+            add("orch_soak_load_mb_per_1000_requests", dict(labels, worker=m.who), m.mb_per_1000)
+            add("orch_soak_load_mb_per_1000_requests_ci95_high", dict(labels, worker=m.who), m.ci_high)
+        raised = {a.kind for a in run.alarms if a.level == lv.level}
+        for alarm, key in LOAD_BOUNDS.items():
+            if key in cell:
+                add("orch_soak_load_alarm", dict(labels, alarm=alarm), 1 if alarm in raised else 0)
 
 
 def write_atomic(path: str, text: str) -> None:

@@ -1,4 +1,4 @@
-"""Storing a finished `run` / `compare` in the history database, for the commands that
+"""Storing a finished `run` / `compare` / `load` in the history database, for the commands that
 made it: a database problem is a warning there, never a failed run (the result is on disk
 already). `orch soak` stores through store.save_run itself: for it a run that is not
 stored is a failed cell."""
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from orchestrator.results.load_run import LoadRun
 from orchestrator.results.model import RunResult
 
 
@@ -19,6 +20,21 @@ def store_history(result: RunResult, db: str | None) -> bool:
         return False
     try:
         save_run(result, db)
+    except Exception as exc:  # the run is on disk already; say so and go on
+        click.echo(f"warning: could not store the run in the history database: {exc}", err=True)
+        return False
+    return True
+
+
+def store_load_history(run: LoadRun, db: str | None) -> bool:
+    """Store an `orch load` run, as store_history a run: False (and a warning) when it could not be."""
+    try:
+        from orchestrator.history.store import save_load_run
+    except ImportError as exc:  # SQLAlchemy missing from this install
+        click.echo(f"warning: no history database ({exc}); the run is not stored", err=True)
+        return False
+    try:
+        save_load_run(run, db)
     except Exception as exc:  # the run is on disk already; say so and go on
         click.echo(f"warning: could not store the run in the history database: {exc}", err=True)
         return False

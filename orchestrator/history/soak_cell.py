@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from orchestrator.results.load_run import LoadRun
 from orchestrator.results.model import Outcome, Regression, RunResult
 
 
@@ -15,6 +16,7 @@ class CellRun:
     soak: str  # the soak's name
     matrix_key: str
     result: RunResult | None = None  # None: the cell could not start, or the harness raised
+    load: LoadRun | None = None  # a load cell's run (studies/soak_load.py); its alarms are `regressions`
     outcome: Outcome = Outcome.FAILED
     regressions: list[Regression] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

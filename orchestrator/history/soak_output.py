@@ -5,6 +5,7 @@ command to print (orchestrator.commands.soak)."""
 from __future__ import annotations
 
 from orchestrator.history.soak_cell import CellRun
+from orchestrator.history.tables import RUN_LEVEL_HEADERS, run_level_rows
 from orchestrator.results.model import Outcome
 from orchestrator.results.output import HEADERS, result_rows, verdict_notes
 from orchestrator.results.tabular import render_table
@@ -24,6 +25,10 @@ def cell_lines(run: CellRun, fmt: str, inputs_named: bool) -> list[tuple[str, bo
         # under the table as run/compare print them; stderr when stdout is data (json, csv)
         for line in verdict_notes(run.result):
             out.append((line if fmt == "table" else f"note: {key}: {line}", fmt != "table"))
+    if run.load is not None:  # a load cell: its level's row (history.tables)
+        if fmt == "table":
+            out.append((f"== {key}  run {run.load.run_id}  outcome {run.outcome}", False))
+        out.append((render_table(RUN_LEVEL_HEADERS, run_level_rows(run.load), fmt), False))
     for note in run.notes:
         out.append((f"note: {key}: {note}", True))
     for reg in run.regressions:

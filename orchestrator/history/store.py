@@ -39,6 +39,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from orchestrator.errors import OrchError
+from orchestrator.results.load_run import LoadLevel, LoadRun, is_load_document
 from orchestrator.results.model import ResultError, RunResult, StrategyResult
 
 ENV_VAR = "ORCH_DB"
@@ -62,7 +63,7 @@ runs = sa.Table(
     sa.Column("started_at", sa.DateTime, index=True),  # UTC, naive
     sa.Column("finished_at", sa.DateTime),
     sa.Column("stored_at", sa.DateTime, nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),  # run | compare | soak
+    sa.Column("kind", sa.String(16), nullable=False),  # run | compare | soak | load
     sa.Column("engine", sa.String(64)),
     sa.Column("scenario", sa.String(32)),
     sa.Column("models", sa.Text),  # comma-separated labels
@@ -107,6 +108,77 @@ run_strategies = sa.Table(
     sa.Column("changed_iterations", sa.Integer),
     sa.Column("matches_baseline", sa.Boolean),
 )
+
+
+# migration 5: `orch load` runs (a runs row of kind load, or soak for a soak's load cell),
+# their levels, and memory per thousand requests per worker slot and for the pool
+LOAD_PERCENTILE_FIGURES = ("ttft_ms", "ttft_dispatch_ms", "latency_ms", "rtf", "queue_wait_ms")
+
+
+def _load_tables_v5(md: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Table]:
+    """The load tables as migration 5 creates them. A later migration that adds a column
+    appends it to the module's tables below (and ALTERs), never here: this is what
+    version 5 was."""
+    load_runs = sa.Table(
+        "load_runs",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("run_pk", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, unique=True),
+        sa.Column("strategy", sa.String(32)),
+        sa.Column("workers", sa.Integer),
+        sa.Column("requests_per_level", sa.Integer),
+        sa.Column("duration_per_level_s", sa.Float),
+        sa.Column("warmup_requests", sa.Integer),
+        sa.Column("slo", sa.String(255)),
+        sa.Column("max_lateness_ms", sa.Float),
+        sa.Column("seed", sa.Integer),
+        sa.Column("interrupted", sa.Boolean),
+        sa.Column("error", sa.Text),
+    )
+    load_levels = sa.Table(
+        "load_levels",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("run_pk", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+        sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("arrivals", sa.String(64), nullable=False),
+        sa.Column("offered_rate", sa.Float),  # open loop: requests/s; None for a closed loop
+        sa.Column("concurrency", sa.Integer),  # closed loop: requests in flight
+        sa.Column("sent", sa.Integer, nullable=False),
+        sa.Column("ok", sa.Integer, nullable=False),
+        sa.Column("failed", sa.Integer, nullable=False),
+        sa.Column("timed_out", sa.Integer, nullable=False),
+        sa.Column("dropped", sa.Integer, nullable=False),
+        sa.Column("cancelled", sa.Integer, nullable=False),
+        sa.Column("duration_s", sa.Float),
+        sa.Column("throughput_rps", sa.Float),
+        sa.Column("audio_s_per_s", sa.Float),
+        sa.Column("goodput_rps", sa.Float),
+        *(sa.Column(f"{figure}_{p}", sa.Float) for figure in LOAD_PERCENTILE_FIGURES for p in ("p50", "p90", "p99")),
+        sa.Column("lateness_ms_p50", sa.Float),
+        sa.Column("lateness_ms_p99", sa.Float),
+        sa.Column("saturated", sa.Boolean),
+        sa.Column("valid", sa.Boolean),
+        sa.Column("invalid_reason", sa.Text),
+    )
+    load_memory = sa.Table(
+        "load_memory",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "level_pk", sa.Integer, sa.ForeignKey("load_levels.id", ondelete="CASCADE"), nullable=False, index=True
+        ),
+        sa.Column("who", sa.String(32), nullable=False),  # a worker slot (w1, w2, ...) or pool
+        sa.Column("mb_per_1000", sa.Float),
+        sa.Column("ci_low", sa.Float),
+        sa.Column("ci_high", sa.Float),
+        sa.Column("requests", sa.Integer),
+        sa.Column("samples", sa.Integer),
+    )
+    return load_runs, load_levels, load_memory
+
+
+load_runs, load_levels, load_memory = _load_tables_v5(metadata)
 
 
 # --- migrations ---------------------------------------------------------------------------
@@ -205,12 +277,21 @@ def _m4_text_drift(conn) -> None:
         _add_column(conn, run_strategies, name)
 
 
+def _m5_load(conn) -> None:
+    """`orch load` runs: load_runs, load_levels, load_memory, as version 5 defined them."""
+    md = sa.MetaData()
+    sa.Table("runs", md, sa.Column("id", sa.Integer, primary_key=True))  # the foreign keys' target, not created
+    for table in _load_tables_v5(md):
+        table.create(conn)
+
+
 # ordered; a database at version N has had the first N applied. Append, never edit.
 MIGRATIONS = [
     (1, "initial: runs, run_strategies", _m1_initial),
     (2, "runs.outcome, run_strategies.cer_mean, index on (matrix_key, started_at)", _m2_soak_outcome_and_cer),
     (3, "runs.host, runs.build (filled from the stored results), index on (host, started_at)", _m3_host_and_build),
     (4, "run_strategies: text_stable, first_changed_at, changed_iterations, matches_baseline", _m4_text_drift),
+    (5, "load_runs, load_levels, load_memory (orch load)", _m5_load),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -674,7 +755,7 @@ class StoredRun:
     run_id: str
     started_at: str | None = None  # ISO 8601, UTC
     finished_at: str | None = None
-    kind: str = "run"  # run | compare | soak
+    kind: str = "run"  # run | compare | soak | load (a soak's load cell: soak, with load levels)
     engine: str | None = None  # the speech engine's name
     scenario: str | None = None
     models: str | None = None  # comma-separated labels
@@ -700,12 +781,266 @@ def save_run(result: RunResult, db: str | None = None) -> None:
     with _writer(get_db_engine(db)).begin() as conn:
         old = conn.execute(sa.select(runs.c.id).where(runs.c.run_id == row["run_id"])).scalar()
         if old is not None:
-            conn.execute(run_strategies.delete().where(run_strategies.c.run_pk == old))
-            conn.execute(runs.delete().where(runs.c.id == old))
+            _delete_run(conn, old)
         pk = conn.execute(runs.insert().values(**row).returning(runs.c.id)).scalar_one()
         rows = [dict(_strategy_row(i, r), run_pk=pk) for i, r in enumerate(result.results)]
         if rows:
             conn.execute(run_strategies.insert(), rows)
+
+
+# --- load runs (orch load; a soak's load cell) ----------------------------------------------
+def _load_run_row(run: LoadRun) -> dict:
+    models = [os.path.basename(str(m)) for m in run.plan.get("models") or [] if m]
+    soak = run.soak
+    return {
+        "run_id": str(run.run_id),
+        "started_at": parse_time(run.started_at),
+        "finished_at": parse_time(run.finished_at),
+        "stored_at": _utcnow(),
+        "kind": "soak" if soak else "load",
+        "engine": run.engine_name,
+        "scenario": None,
+        "models": ",".join(models) or None,
+        "strategies": run.strategy,
+        "status": run.status,
+        "matrix_key": soak.matrix_key if soak else None,
+        "outcome": soak.outcome.value if soak and soak.outcome else None,
+        "host": hostname_of(run.host),
+        "build": build_identity(run.engine),
+        "result": json.dumps(run.to_json(), ensure_ascii=False, default=str),
+    }
+
+
+def _load_level_row(lv: LoadLevel) -> dict:
+    row = {
+        "position": lv.level,
+        "arrivals": lv.arrivals[:64],
+        "offered_rate": _f(lv.offered_rate),
+        "concurrency": lv.concurrency,
+        "sent": lv.sent,
+        "ok": lv.ok,
+        "failed": lv.failed,
+        "timed_out": lv.timed_out,
+        "dropped": lv.dropped,
+        "cancelled": lv.cancelled,
+        "duration_s": _f(lv.duration_s),
+        "throughput_rps": _f(lv.throughput_rps),
+        "audio_s_per_s": _f(lv.audio_s_per_s),
+        "goodput_rps": _f(lv.goodput_rps),
+        "lateness_ms_p50": _f(lv.lateness_ms.p50) if lv.lateness_ms else None,
+        "lateness_ms_p99": _f(lv.lateness_ms.p99) if lv.lateness_ms else None,
+        "saturated": lv.saturated,
+        "valid": lv.valid,
+        "invalid_reason": lv.invalid_reason,
+    }
+    for figure in LOAD_PERCENTILE_FIGURES:
+        pct = lv.figure(figure)
+        for p in ("p50", "p90", "p99"):
+            row[f"{figure}_{p}"] = _f(getattr(pct, p)) if pct else None
+    return row
+
+
+def save_load_run(run: LoadRun, db: str | None = None) -> None:
+    """Store one load run (its document, its levels, their memory fits) in one transaction;
+    saving a run_id again replaces it, as save_run does."""
+    if not run.run_id:
+        raise ValueError("load run has no run_id")
+    row = _load_run_row(run)
+    plan = run.plan
+    with _writer(get_db_engine(db)).begin() as conn:
+        old = conn.execute(sa.select(runs.c.id).where(runs.c.run_id == row["run_id"])).scalar()
+        if old is not None:
+            _delete_run(conn, old)
+        pk = conn.execute(runs.insert().values(**row).returning(runs.c.id)).scalar_one()
+        conn.execute(
+            load_runs.insert().values(
+                run_pk=pk,
+                strategy=run.strategy,
+                workers=run.workers,
+                requests_per_level=plan.get("requests"),
+                duration_per_level_s=_f(plan.get("duration_s")),
+                warmup_requests=plan.get("warmup_requests"),
+                slo=(plan.get("slo") or None),
+                max_lateness_ms=_f(plan.get("max_lateness_ms")),
+                seed=plan.get("seed"),
+                interrupted=run.interrupted,
+                error=run.error,
+            )
+        )
+        for lv in run.levels:
+            level_pk = conn.execute(
+                load_levels.insert().values(run_pk=pk, **_load_level_row(lv)).returning(load_levels.c.id)
+            ).scalar_one()
+            memory = [
+                {
+                    "level_pk": level_pk,
+                    "who": m.who,
+                    "mb_per_1000": m.mb_per_1000,
+                    "ci_low": m.ci_low,
+                    "ci_high": m.ci_high,
+                    "requests": m.requests,
+                    "samples": m.samples,
+                }
+                for m in lv.memory
+            ]
+            if memory:
+                conn.execute(load_memory.insert(), memory)
+
+
+def _delete_run(conn, pk: int) -> None:
+    """A run row and every row that hangs from it (the foreign keys' ON DELETE CASCADE is
+    not relied on: SQLite enforces it only with its pragma on)."""
+    level_pks = sa.select(load_levels.c.id).where(load_levels.c.run_pk == pk).scalar_subquery()
+    conn.execute(load_memory.delete().where(load_memory.c.level_pk.in_(level_pks)))
+    conn.execute(load_levels.delete().where(load_levels.c.run_pk == pk))
+    conn.execute(load_runs.delete().where(load_runs.c.run_pk == pk))
+    conn.execute(run_strategies.delete().where(run_strategies.c.run_pk == pk))
+    conn.execute(runs.delete().where(runs.c.id == pk))
+
+
+def load_any(run_id_or_latest: str, db: str | None = None) -> RunResult | LoadRun:
+    """A stored run of any kind: a LoadRun for a load run's row, else what load_run gives."""
+    with get_db_engine(db).connect() as conn:
+        run_id, text = _stored_text(conn, run_id_or_latest)
+    try:
+        data = json.loads(text)
+        if is_load_document(data):
+            return LoadRun.from_json(data)
+        return RunResult.from_json(data)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise ResultError(f"stored run {run_id} is not an orch result: {exc}") from None
+
+
+@dataclass
+class StoredLoadLevel:
+    """One level of a stored load run, with its run's columns (list_load_levels)."""
+
+    run_id: str
+    started_at: str | None
+    host: str | None
+    build: str | None
+    kind: str
+    engine: str | None
+    models: str | None
+    strategy: str | None
+    workers: int | None
+    status: str | None
+    matrix_key: str | None
+    position: int
+    arrivals: str
+    offered_rate: float | None
+    concurrency: int | None
+    sent: int
+    ok: int
+    failed: int
+    timed_out: int
+    dropped: int
+    cancelled: int
+    throughput_rps: float | None
+    goodput_rps: float | None
+    latency_ms_p99: float | None
+    ttft_ms_p99: float | None
+    queue_wait_ms_p99: float | None
+    lateness_ms_p99: float | None
+    saturated: bool | None
+    valid: bool | None
+    pool_mb_per_1000: float | None  # the pool's fit (one worker: that worker's)
+    pool_ci_low: float | None
+    pool_ci_high: float | None
+
+
+def list_load_levels(
+    db: str | None = None,
+    engine: str | None = None,
+    model: str | None = None,
+    since=None,
+    host: str | None = None,
+    matrix_key: str | None = None,
+    limit: int | None = None,
+) -> list[StoredLoadLevel]:
+    """Levels of stored load runs (the `limit` newest runs), newest run first, its levels in order."""
+    q = sa.select(runs.c.id).where(sa.exists().where(load_runs.c.run_pk == runs.c.id))
+    for column, value in ((runs.c.engine, engine), (runs.c.host, host), (runs.c.matrix_key, matrix_key)):
+        if value:
+            q = q.where(column == value)
+    if model:
+        q = q.where(runs.c.models.contains(model, autoescape=True))
+    start = parse_since(since)
+    if start is not None:
+        q = q.where(runs.c.started_at >= start)
+    q = q.order_by(runs.c.started_at.desc(), runs.c.id.desc())
+    if limit:
+        q = q.limit(limit)
+    with get_db_engine(db).connect() as conn:
+        pks = [row.id for row in conn.execute(q)]
+        if not pks:
+            return []
+        rows = conn.execute(
+            sa.select(
+                runs.c.id.label("pk"),
+                runs.c.run_id,
+                runs.c.started_at,
+                runs.c.host,
+                runs.c.build,
+                runs.c.kind,
+                runs.c.engine,
+                runs.c.models,
+                runs.c.status,
+                runs.c.matrix_key,
+                load_runs.c.strategy,
+                load_runs.c.workers,
+                load_levels,
+            )
+            .join(load_runs, load_runs.c.run_pk == runs.c.id)
+            .join(load_levels, load_levels.c.run_pk == runs.c.id)
+            .where(runs.c.id.in_(pks))
+        ).all()
+        fits: dict[int, list] = {}
+        for m in conn.execute(sa.select(load_memory).where(load_memory.c.level_pk.in_([r.id for r in rows]))):
+            fits.setdefault(m.level_pk, []).append(m)
+    order = {pk: k for k, pk in enumerate(pks)}
+    out = []
+    for r in sorted(rows, key=lambda r: (order[r.pk], r.position)):
+        level_fits = fits.get(r.id, [])
+        # the pool's fit; with one worker, that worker's (it is the pool)
+        fit = next((m for m in level_fits if m.who == "pool"), level_fits[0] if len(level_fits) == 1 else None)
+        out.append(
+            StoredLoadLevel(
+                run_id=r.run_id,
+                started_at=_iso(r.started_at),
+                host=r.host,
+                build=r.build,
+                kind=r.kind,
+                engine=r.engine,
+                models=r.models,
+                strategy=r.strategy,
+                workers=r.workers,
+                status=r.status,
+                matrix_key=r.matrix_key,
+                position=r.position,
+                arrivals=r.arrivals,
+                offered_rate=r.offered_rate,
+                concurrency=r.concurrency,
+                sent=r.sent,
+                ok=r.ok,
+                failed=r.failed,
+                timed_out=r.timed_out,
+                dropped=r.dropped,
+                cancelled=r.cancelled,
+                throughput_rps=r.throughput_rps,
+                goodput_rps=r.goodput_rps,
+                latency_ms_p99=r.latency_ms_p99,
+                ttft_ms_p99=r.ttft_ms_p99,
+                queue_wait_ms_p99=r.queue_wait_ms_p99,
+                lateness_ms_p99=r.lateness_ms_p99,
+                saturated=r.saturated,
+                valid=r.valid,
+                pool_mb_per_1000=fit.mb_per_1000 if fit else None,
+                pool_ci_low=fit.ci_low if fit else None,
+                pool_ci_high=fit.ci_high if fit else None,
+            )
+        )
+    return out
 
 
 class RunNotFound(LookupError):

@@ -7,12 +7,13 @@ import json
 from typing import TYPE_CHECKING
 
 from orchestrator.results import drift
+from orchestrator.results.load_run import LoadRun
 from orchestrator.results.model import RunResult
 from orchestrator.results.output import rounded
 
 if TYPE_CHECKING:  # types only: the store imports SQLAlchemy, changepoints numpy
     from orchestrator.history.changepoints import ChangePoint
-    from orchestrator.history.store import StoredRun, StoredStrategy
+    from orchestrator.history.store import StoredLoadLevel, StoredRun, StoredStrategy
 
 LIST_HEADERS = [
     "run_id",
@@ -55,7 +56,7 @@ def list_rows(found: list[StoredRun]) -> list[list]:
                     run.engine,
                     run.scenario,
                     run.models,
-                    s.strategy if s else None,
+                    s.strategy if s else run.strategies,  # a load run has no strategy rows
                     s.status if s else run.status,
                     s.verdict if s else None,
                     s.iters_ok if s else None,
@@ -123,3 +124,142 @@ def run_facts(result: RunResult) -> str:
             f"models {', '.join(plan.get('models') or []) or '-'}, audio {plan.get('audio') or '-'}",
         ]
     )
+
+
+LOAD_HEADERS = [
+    "run_id",
+    "started (UTC)",
+    "host",
+    "kind",
+    "engine",
+    "models",
+    "strategy",
+    "workers",
+    "level",
+    "sent",
+    "ok",
+    "failed",
+    "t/o",
+    "dropped",
+    "req/s",
+    "goodput/s",
+    "latency p99 ms",
+    "TTFT p99 ms",
+    "wait p99 ms",
+    "late p99 ms",
+    "saturated",
+    "valid",
+    "MB/1000 req",
+    "95% CI",
+]
+
+
+def load_rows(found: list[StoredLoadLevel]) -> list[list]:
+    """One row per level of each stored load run (`orch history load`)."""
+    rows = []
+    for lv in found:
+        lo, hi = lv.pool_ci_low, lv.pool_ci_high
+        rows.append(
+            [
+                lv.run_id,
+                (lv.started_at or "").replace("+00:00", "").replace("T", " "),
+                lv.host,
+                lv.kind if not lv.matrix_key else f"soak {lv.matrix_key}",
+                lv.engine,
+                lv.models,
+                lv.strategy,
+                lv.workers,
+                lv.arrivals,
+                lv.sent,
+                lv.ok,
+                lv.failed,
+                lv.timed_out,
+                lv.dropped,
+                rounded(lv.throughput_rps, 2),
+                rounded(lv.goodput_rps, 2),
+                rounded(lv.latency_ms_p99),
+                rounded(lv.ttft_ms_p99),
+                rounded(lv.queue_wait_ms_p99),
+                rounded(lv.lateness_ms_p99, 2),
+                None if lv.saturated is None else ("yes" if lv.saturated else "no"),
+                None if lv.valid is None else ("yes" if lv.valid else "INVALID"),
+                rounded(lv.pool_mb_per_1000, 2),
+                f"[{rounded(lo, 2):.2f}, {rounded(hi, 2):.2f}]" if None not in (lo, hi) else None,
+            ]
+        )
+    return rows
+
+
+RUN_LEVEL_HEADERS = [
+    "level",
+    "sent",
+    "ok",
+    "failed/t-o/drop/canc",
+    "req/s",
+    "audio s/s",
+    "goodput/s",
+    "wait p50/p99 ms",
+    "TTFT p50/p90/p99 ms",
+    "TTFT disp. p99 ms",
+    "latency p50/p90/p99 ms",
+    "RTF p99",
+    "late p50/p99 ms",
+    "saturated",
+    "valid",
+    "pool MB/1000 req [95% CI]",
+]
+
+
+def _ppp(p, nd: int = 0, which=("p50", "p90", "p99")) -> str | None:
+    return None if p is None else " / ".join(f"{getattr(p, w):.{nd}f}" for w in which)
+
+
+def run_level_rows(run: LoadRun) -> list[list]:
+    """One row per level of a load run (`history show`, `report`)."""
+    rows = []
+    for lv in run.levels:
+        fit = lv.pool_memory
+        rtf = lv.figure("rtf")
+        rows.append(
+            [
+                lv.arrivals,
+                lv.sent,
+                lv.ok,
+                f"{lv.failed}/{lv.timed_out}/{lv.dropped}/{lv.cancelled}",
+                rounded(lv.throughput_rps, 2),
+                rounded(lv.audio_s_per_s, 2),
+                rounded(lv.goodput_rps, 2),
+                _ppp(lv.figure("queue_wait_ms"), 1, ("p50", "p99")),
+                _ppp(lv.figure("ttft_ms")),
+                _ppp(lv.figure("ttft_dispatch_ms"), 0, ("p99",)),
+                _ppp(lv.figure("latency_ms")),
+                rounded(rtf.p99, 3) if rtf else None,
+                _ppp(lv.lateness_ms, 2, ("p50", "p99")),
+                "yes" if lv.saturated else "no",
+                "yes" if lv.valid else "INVALID",
+                f"{fit.mb_per_1000:+.2f} [{fit.ci_low:+.2f}, {fit.ci_high:+.2f}]" if fit else None,
+            ]
+        )
+    return rows
+
+
+def load_facts(run: LoadRun) -> str:
+    plan = run.plan
+    amount = f"{plan.get('requests')} requests" if plan.get("requests") else f"{plan.get('duration_s')} s"
+    lines = [
+        f"load run {run.run_id}  started {run.started_at}  finished {run.finished_at}"
+        f"  host {run.host.get('hostname') or '-'}  status {run.status}",
+        f"engine {run.engine_name} x {run.strategy} x {run.workers} worker(s); {amount} a level, "
+        f"{plan.get('warmup_requests') or 0} warm-up; SLO {plan.get('slo') or '-'}; "
+        f"models {', '.join(m for m in plan.get('models') or [] if m) or '-'}",
+    ]
+    rate = run.max_sustainable_rate
+    lines.append(
+        "max sustainable rate: "
+        + (f"{rate:g} req/s" if rate is not None else "none (no open-loop level was sustained from the lowest up)")
+    )
+    if run.error:
+        lines.append(f"error: {run.error}")
+    if run.interrupted:
+        lines.append("interrupted (Ctrl-C): the level it stopped holds cancelled requests")
+    return "\n".join(lines)

@@ -245,6 +245,8 @@ class MemoryGrowth:
     ci: tuple[float, float]
     requests: int
     samples: int
+    # the (finished requests, MB) points fitted (thinned to at most 400): the report draws them
+    points: list[tuple[int, float]] = field(default_factory=list)
 
 
 @dataclass

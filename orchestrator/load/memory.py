@@ -25,7 +25,14 @@ def growth(who: str, points: list[tuple[int, float]]) -> MemoryGrowth | None:
     fit = slope_ci([n for n, _ in points], [mb for _, mb in points])
     assert fit is not None
     slope, lo, hi = fit
-    return MemoryGrowth(who, slope * 1000, (lo * 1000, hi * 1000), points[-1][0] - points[0][0], len(points))
+    return MemoryGrowth(
+        who,
+        slope * 1000,
+        (lo * 1000, hi * 1000),
+        points[-1][0] - points[0][0],
+        len(points),
+        [(n, round(mb, 3)) for n, mb in points],
+    )
 
 
 def per_slot(samples: list[Sample], completions: list[float], since: float) -> list[tuple[int, float]]:

@@ -34,6 +34,17 @@ Config (see docs/history.md):
     engine_options = {leak_mb = 0}
     model = ["a", "b:64"]
     audio = "x.wav"
+
+    [[matrix]]                     # a load level (studies/soak_load.py): run as `orch load` runs it
+    kind = "load"
+    name = "service"
+    rate = 10                      # or concurrency = 4
+    requests = 200                 # or duration = 60
+    workers = 2
+    slo = "ttft_ms=1000,rtf=0.5"
+    max_p99_latency_ms = 2000      # alarms: p99 latency over, goodput under,
+    min_goodput_rps = 8            #   memory per 1000 requests over (its CI above 0)
+    max_mb_per_1000 = 1
 """
 
 from __future__ import annotations
@@ -63,13 +74,15 @@ from orchestrator.history import prometheus, store
 from orchestrator.history.baseline import Settings, compare
 from orchestrator.history.changepoints import Settings as ChangeSettings
 from orchestrator.history.soak_cell import CellRun
+from orchestrator.load.arrivals import ARRIVALS
+from orchestrator.load.levels import Slo
 from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.model import Outcome, Regression, RunResult, SoakInfo, Status
 from orchestrator.run import runner
 from orchestrator.run import strategies as registry
 from orchestrator.run.plan import ENGINES, SCENARIOS, RunPlan, limit_problem, new_run_id
 from orchestrator.run.plan_inputs import PlanInputs
-from orchestrator.studies import attribution
+from orchestrator.studies import attribution, soak_load
 
 
 class ConfigError(OrchError):
@@ -159,6 +172,40 @@ def _table(v):
     return None if isinstance(v, dict) else f"must be a table {{key = value, …}}, not {v!r}"
 
 
+def _slo(v):
+    if not isinstance(v, str):
+        return f'must be a string such as "ttft_ms=1000,rtf=0.5", not {v!r}'
+    try:
+        Slo.parse(v)
+    except ValueError as exc:
+        return f"is not an SLO: {exc}"
+    return None
+
+
+# a load cell's own keys (kind = "load"; studies/soak_load.py), and the run cell's keys it does not take
+LOAD_SCHEMA = {
+    "kind": _choice(("run", "load")),
+    "strategy": _choice(soak_load.LOAD_STRATEGIES),
+    "workers": _number(1, integer=True),
+    "rate": _number(0, low_open=True),
+    "concurrency": _number(1, integer=True),
+    "arrival": _choice(ARRIVALS),
+    "burstiness": _number(0, low_open=True),
+    "requests": _number(1, integer=True),
+    "duration": _number(0, low_open=True),
+    "warmup_requests": _number(0, integer=True),
+    "slo": _slo,
+    "seed": _number(0, integer=True),
+    "request_timeout": _number(0, low_open=True),
+    "max_lateness_ms": _number(0, low_open=True),
+    "max_p99_latency_ms": _number(0, low_open=True),
+    "min_goodput_rps": _number(0, low_open=True),
+    "max_mb_per_1000": _number(0),
+}
+RUN_ONLY = ("scenario", "decoding", "models", "reference", "strategies", "iters", "warmup", "iter_timeout", "idle_s",
+            "plateau_min_tail")  # fmt: skip
+
+
 CELL_SCHEMA = {
     "name": _text,
     "engine": _choice(ENGINES),
@@ -178,6 +225,7 @@ CELL_SCHEMA = {
     "sample_hz": _limit("sample_hz"),
     "plateau_min_tail": _limit("plateau_min_tail"),
     "max_rss_mb": _number(0),
+    **LOAD_SCHEMA,
 }
 SOAK_SCHEMA = {
     "name": _text,
@@ -248,8 +296,14 @@ def validate_config(cfg: dict) -> list[str]:
         label = _entry_label(i, entry) if matrix else "the cell (no [[matrix]])"
         problems += _check_table(entry, CELL_SCHEMA, label)
         merged = {**defaults, **top_cells, **entry}
-        if "strategies" not in merged:
+        if merged.get("kind") == "load":
+            problems += _load_cell_problems(label, entry, merged)
+        elif "strategies" not in merged:
             problems.append(f"{label}: no strategies (give `strategies` in the cell or in [defaults])")
+        else:
+            own_load = sorted(k for k in entry if k in LOAD_SCHEMA and k != "kind")
+            if own_load:
+                problems.append(f'{label}: {", ".join(own_load)} are keys of a load cell: add kind = "load"')
         engine = merged.get("engine", "calibration")
         engine = engine if isinstance(engine, str) and engine in ENGINES else None  # else named above
         layers = [("[defaults]", defaults), ("top level", top_cells), (label, entry)]
@@ -272,6 +326,23 @@ def validate_config(cfg: dict) -> list[str]:
                     if why:
                         problems.append(f"{where}: engine_options.{key} {why}")
     return list(dict.fromkeys(problems))  # an inherited problem once, not once per cell
+
+
+def _load_cell_problems(label: str, entry: dict, merged: dict) -> list[str]:
+    """A load cell: one level (rate or concurrency), a count or a duration, goodput's bound
+    with an SLO, and none of a run cell's own keys in the cell itself (inherited ones from
+    [defaults] are for the run cells, and ignored)."""
+    out = []
+    if ("rate" in merged) == ("concurrency" in merged):
+        out.append(f"{label}: a load cell needs one of `rate` (open loop) or `concurrency` (closed loop)")
+    if "requests" in merged and "duration" in merged:
+        out.append(f"{label}: give `requests` or `duration`, not both")
+    if "min_goodput_rps" in merged and not merged.get("slo"):
+        out.append(f"{label}: min_goodput_rps needs an `slo` (goodput is the requests meeting it)")
+    run_only = [k for k in RUN_ONLY if k in entry]
+    if run_only:
+        out.append(f"{label}: {', '.join(run_only)} are keys of a run cell, not of a load cell")
+    return out
 
 
 def load_config(path: str | Path) -> dict:
@@ -318,6 +389,9 @@ def expand_indexed(cfg: dict) -> list[tuple[str, dict]]:
                 audio=audio,
                 _expanded=[k for k in ("model", "audio") if isinstance(merged.get(k), list)],
             )
+            if cell.get("kind") == "load":
+                cells.append((label, cell))
+                continue
             if not cell.get("strategies"):
                 raise ConfigError(f"{label}: no strategies")
             if isinstance(cell["strategies"], str):
@@ -337,8 +411,11 @@ def matrix_key(cfg: dict, cell: dict) -> str:
     a soak keeps its baseline across engine builds and option tweaks; name a cell anew to
     start a fresh baseline."""
     parts = []
+    load = cell.get("kind") == "load"
     if cell.get("name"):
         parts.append(str(cell["name"]))
+    elif load:
+        parts += ["load", cell.get("engine") or "calibration"]
     else:
         parts += [cell.get("engine") or "calibration", cell.get("scenario") or "asr"]
     for k in ("model", "audio"):
@@ -346,7 +423,10 @@ def matrix_key(cfg: dict, cell: dict) -> str:
             parts.append(os.path.basename(str(cell[k])))
     if cell.get("models"):
         parts.append("+".join(os.path.basename(str(m)) for m in cell["models"]))
-    if not cell.get("name"):
+    if not cell.get("name") and load:
+        level = f"{cell['rate']:g}rps" if cell.get("rate") is not None else f"c{cell.get('concurrency')}"
+        parts += [cell.get("strategy") or "restart", f"x{cell.get('workers', 1)}", level]
+    elif not cell.get("name"):
         parts.append("+".join(cell["strategies"]))
     key = f"{cfg['name']}/{':'.join(parts)}"
     if len(key) > 200:
@@ -354,14 +434,17 @@ def matrix_key(cfg: dict, cell: dict) -> str:
     return key
 
 
+def _out_dir(cfg: dict) -> Path:
+    out = cfg.get("out")
+    if out:
+        return Path(out) if os.path.isabs(out) else Path(cfg["_path"]).parent / out
+    return Path(platformdirs.user_data_dir("orch", appauthor=False)) / "soak-results"
+
+
 def cell_plan(cfg: dict, cell: dict) -> tuple[RunPlan, list[str]]:
     """A cell's RunPlan and the notes on what was decided for it, through the same
     constructor as the command line (RunPlan.build)."""
-    out = cfg.get("out")
-    if out:
-        out_dir = Path(out) if os.path.isabs(out) else Path(cfg["_path"]).parent / out
-    else:
-        out_dir = Path(platformdirs.user_data_dir("orch", appauthor=False)) / "soak-results"
+    out_dir = _out_dir(cfg)
     models = list(cell.get("models") or ([cell["model"]] if cell.get("model") else []))
     return RunPlan.build(
         PlanInputs(
@@ -567,17 +650,25 @@ def which_db(db: str | None, cfg: dict, config_path: str) -> tuple[str | None, s
 
 def cell_plans(
     cfg: dict, cells: list[tuple[str, dict]], config_path: str, db: str | None, db_source: str
-) -> tuple[list[RunPlan], list[str], list[list[str]]]:
-    """Every cell's plan, matrix key and notes (what RunPlan.build decided for it); CannotStart
+) -> tuple[list[RunPlan | soak_load.LoadCellPlan], list[str], list[list[str]]]:
+    """Every cell's plan (a load cell's: soak_load.LoadCellPlan), matrix key and notes (what RunPlan.build decided for it); CannotStart
     naming every problem of the plans, keys shared by two cells, and the history database
     (opened when all else is right)."""
-    plans, keys, notes, problems = [], [], [], []
+    plans: list = []
+    keys: list[str] = []
+    notes: list[list[str]] = []
+    problems: list[str] = []
     for label, cell in cells:
+        key = matrix_key(cfg, cell)
+        keys.append(key)
+        if cell.get("kind") == "load":  # its input problems make it a failed cell, as a run cell's
+            plans.append(soak_load.cell_plan(cfg, cell, key, _out_dir(cfg)))
+            notes.append([])
+            continue
         plan, cell_notes = cell_plan(cfg, cell)
         notes.append(cell_notes)
         problems += [f"{config_path}: {label}: {p}" for p in plan.validate()]
         plans.append(plan)
-        keys.append(matrix_key(cfg, cell))
     for key in sorted({k for k in keys if keys.count(k) > 1}, key=keys.index):
         where = sorted({label for (label, _c), k in zip(cells, keys, strict=True) if k == key})
         problems.append(
@@ -636,12 +727,12 @@ def soak_lock(cfg: dict):
 def run_matrix(
     cfg: dict,
     cells: list[tuple[str, dict]],
-    plans: list[RunPlan],
+    plans: list[RunPlan | soak_load.LoadCellPlan],
     keys: list[str],
     inputs: list[list[str]],
     db: str | None,
     settings: SoakSettings,
-    on_start: Callable[[str, RunPlan], None],
+    on_start: Callable[[str, RunPlan | soak_load.LoadCellPlan], None],
     on_done: Callable[[CellRun, bool], None],
 ) -> list[CellRun]:
     """Every cell in turn (`inputs`: each cell's input problems, found before the first ran;
@@ -653,8 +744,11 @@ def run_matrix(
         if not found:
             on_start(key, plan)
         try:
-            run = _run_cell(cfg, cell, key, plan, found, db, settings)
-        except runner.RunInterrupted:
+            if isinstance(plan, soak_load.LoadCellPlan):
+                run = soak_load.run_cell(cfg, plan, db, settings.accept)
+            else:
+                run = _run_cell(cfg, cell, key, plan, found, db, settings)
+        except (runner.RunInterrupted, KeyboardInterrupt):
             raise SoakInterrupted(runs, key, plan) from None
         run.last_success = _last_success(db, run)
         runs.append(run)
@@ -666,7 +760,7 @@ class SoakInterrupted(Exception):
     """Ctrl-C during cell `key`: `runs` finished (and were stored) before it; what the cell
     measured is in its run folder (`plan.run_dir`), not in the history."""
 
-    def __init__(self, runs: list[CellRun], key: str, plan: RunPlan):
+    def __init__(self, runs: list[CellRun], key: str, plan: RunPlan | soak_load.LoadCellPlan):
         super().__init__("interrupted")
         self.runs, self.key, self.plan = runs, key, plan
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from orchestrator.history import store
+from orchestrator.results.load_run import LoadRun
 from orchestrator.results.model import Outcome, RunResult, SoakInfo
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -506,3 +507,92 @@ def test_migration_3_fills_host_and_build_from_the_stored_results(db):
     }
     assert {c["name"] for c in sa.inspect(store.get_db_engine(db)).get_indexes("runs")} >= {"ix_runs_host_started"}
     assert [r.run_id for r in store.list_runs(db, host="bench-2")] == ["old-chat"]
+
+
+# --- load runs (migration 5) ---------------------------------------------------------------------
+def test_a_load_run_round_trips_with_its_levels_and_memory(db):
+    from tests.load_runs import load_run
+
+    run = load_run()
+    store.save_load_run(run, db)
+    back = store.load_any(run.run_id, db)
+    assert isinstance(back, LoadRun)
+    assert back.to_json() == json.loads(json.dumps(run.to_json()))  # the whole document (tuples as lists)
+    (listed,) = store.list_runs(db)
+    assert (listed.run_id, listed.kind, listed.engine, listed.strategies, listed.status, listed.host) == (
+        run.run_id,
+        "load",
+        "calibration",
+        "restart",
+        "ok",
+        "testhost",
+    )
+    assert listed.results == []
+    below, above = store.list_load_levels(db)
+    assert (below.arrivals, below.offered_rate, below.concurrency, below.workers) == ("8/s constant", 8.0, None, 1)
+    assert (below.sent, below.ok, below.failed, below.timed_out, below.dropped, below.cancelled) == (32, 32, 0, 0, 0, 0)
+    assert (below.latency_ms_p99, below.ttft_ms_p99, below.queue_wait_ms_p99) == (62.5, 31.25, 0.0)
+    assert below.throughput_rps == 32 / 3.9375 and below.goodput_rps == 32 / 3.9375
+    assert (below.saturated, below.valid, below.lateness_ms_p99) == (False, True, 0.0)
+    assert (below.pool_mb_per_1000, below.pool_ci_low, below.pool_ci_high) == (2.0, 1.5, 2.5)
+    assert (above.latency_ms_p99, above.ttft_ms_p99, above.queue_wait_ms_p99) == (1021.5625, 990.3125, 959.0625)
+    assert (above.throughput_rps, above.goodput_rps, above.saturated) == (16.0, 1.0, True)
+    with store.get_db_engine(db).connect() as conn:
+        row = conn.execute(sa.select(store.load_levels).where(store.load_levels.c.position == 1)).one()
+        assert (row.latency_ms_p50, row.latency_ms_p90, row.rtf_p99, row.ttft_dispatch_ms_p99) == (
+            546.875,
+            934.375,
+            None,
+            31.25,
+        )
+        kept = conn.execute(sa.select(store.load_runs)).one()
+        assert (kept.strategy, kept.workers, kept.requests_per_level, kept.slo, kept.interrupted) == (
+            "restart",
+            1,
+            32,
+            "latency_ms=100",
+            False,
+        )
+        assert conn.execute(sa.select(sa.func.count()).select_from(store.load_memory)).scalar_one() == 2
+
+
+def test_saving_a_load_run_again_replaces_it_and_its_levels(db):
+    from tests.load_runs import load_run
+
+    store.save_load_run(load_run(), db)
+    store.save_load_run(load_run(rates=(8.0,)), db)
+    assert [lv.arrivals for lv in store.list_load_levels(db)] == ["8/s constant"]
+    with store.get_db_engine(db).connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(store.load_memory)).scalar_one() == 1
+        assert conn.execute(sa.select(sa.func.count()).select_from(store.load_runs)).scalar_one() == 1
+
+
+def test_load_levels_filter_and_keep_run_and_level_order(db):
+    from tests.load_runs import load_run
+
+    store.save_load_run(load_run("20260101T000000Z-aaaaaa", started_at="2026-01-01T00:00:00+00:00"), db)
+    store.save_load_run(load_run("20260102T000000Z-bbbbbb", started_at="2026-01-02T00:00:00+00:00"), db)
+    store.save_run(typed("run_growing.json"), db)  # not a load run: not listed
+    found = store.list_load_levels(db)
+    assert [(lv.run_id[-6:], lv.position) for lv in found] == [("bbbbbb", 0), ("bbbbbb", 1), ("aaaaaa", 0), ("aaaaaa", 1)]
+    assert [lv.run_id[-6:] for lv in store.list_load_levels(db, limit=1)] == ["bbbbbb", "bbbbbb"]
+    assert store.list_load_levels(db, host="elsewhere") == []
+
+
+def test_migration_5_adds_the_load_tables_to_a_version_4_database(db):
+    url = store.resolve_url(db)
+    db_engine = sa.create_engine(url)
+    assert store.migrate(db_engine, target=4) == 4
+    assert not sa.inspect(db_engine).has_table("load_levels")
+    db_engine.dispose()
+    store.save_run(typed("run_growing.json"), db)  # opening it migrates
+    db_engine = store.get_db_engine(db)
+    assert store.current_version(db_engine) == 5
+    inspector = sa.inspect(db_engine)
+    assert {"load_runs", "load_levels", "load_memory"} <= set(inspector.get_table_names())
+    cols = {c["name"] for c in inspector.get_columns("load_levels")}
+    assert {"latency_ms_p99", "ttft_dispatch_ms_p50", "rtf_p90", "queue_wait_ms_p99", "lateness_ms_p99"} <= cols
+    assert {c["name"] for c in inspector.get_columns("load_memory")} == {
+        "id", "level_pk", "who", "mb_per_1000", "ci_low", "ci_high", "requests", "samples",
+    }  # fmt: skip
+    assert [r.run_id for r in store.list_runs(db)] == [fixture("run_growing.json")["run_id"]]

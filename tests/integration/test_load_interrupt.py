@@ -1,6 +1,7 @@
 """Ctrl-C in the middle of an orch load level: SIGINT to the real command once its JSONL holds
 a finished request (a file it writes, not a sleep); it exits 130, every request it wrote is
-there exactly once, and the result JSON says interrupted and accounts for every one."""
+there exactly once, the result JSON says interrupted and accounts for every one, and the run
+is in the history database, status interrupted."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from pathlib import Path
 def test_ctrl_c_mid_level_keeps_every_finished_request(tmp_path):
     out = tmp_path / "out"
     result_json = tmp_path / "r.json"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    db = tmp_path / "history.sqlite3"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "ORCH_DB": str(db)}
     proc = subprocess.Popen(
         [sys.executable, "-c", "from orchestrator.cli import main; main()", "load", "--rate", "20", "--requests", "2000",
          "--ttft-ms", "40", "--token-ms", "1", "--out", str(out), "--json", str(result_json)],
@@ -54,3 +56,10 @@ def test_ctrl_c_mid_level_keeps_every_finished_request(tmp_path):
     assert level["sent"] == len(records)
     assert level["ok"] == len(ok)
     assert level["ok"] + level["cancelled"] == level["sent"]
+
+    from orchestrator.history import store
+
+    (stored,) = store.list_runs(str(db))
+    assert (stored.run_id, stored.kind, stored.status) == (result["run_id"], "load", "interrupted")
+    (row,) = store.list_load_levels(str(db))
+    assert (row.sent, row.ok, row.cancelled) == (level["sent"], level["ok"], level["cancelled"])
