@@ -14,7 +14,7 @@ request at a time behind a lock, so concurrent connections queue inside the serv
 - SIGTERM: stops serving, ends its worker (waits for it), exits 0. Its pid and its worker's pid
   are printed on stdout once it serves (`serving pid=P worker=W`).
 
-Needs PYTHONPATH to reach orch's `orchestrator` and `workers`.
+It imports orch from the checkout it sits in (its own path), so it runs from any folder.
 """
 
 from __future__ import annotations
@@ -32,10 +32,12 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from orchestrator.engines import registry as engine_registry
-from orchestrator.engines.calibration.options import CalibrationOptions
-from orchestrator.run.worker_process import WorkerProcess
-from workers import protocol
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout's orch, not an installed one
+
+from orchestrator.engines import registry as engine_registry  # noqa: E402
+from orchestrator.engines.calibration.options import CalibrationOptions  # noqa: E402
+from orchestrator.run.worker_process import WorkerProcess  # noqa: E402
+from workers import protocol  # noqa: E402
 
 
 class Engine:
@@ -186,7 +188,9 @@ def main() -> None:
     }
     scratch = tempfile.mkdtemp(prefix="asr-server-")
     engine = Engine(config, Path(scratch) / "worker.log")
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler(engine, not args.no_stream, args.fail_audio, scratch))
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", args.port), handler(engine, not args.no_stream, args.fail_audio, scratch)
+    )
     server.daemon_threads = True
 
     def on_term(signum, frame):

@@ -49,7 +49,9 @@ def test_other_urls_are_refused(url, message):
 
 def test_multipart_body_carries_the_fields_and_the_audio():
     body, ctype = multipart({"model": "m", "stream": "true", "language": "English"}, 'a"b.wav', b"RIFF\x00\r\n--x")
-    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(f"Content-Type: {ctype}\r\n\r\n".encode() + body)
+    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {ctype}\r\n\r\n".encode() + body
+    )
     parts = {p.get_param("name", header="content-disposition"): p for p in msg.iter_parts()}
     assert sorted(parts) == ["file", "language", "model", "stream"]
     assert parts["file"].get_payload(decode=True) == b"RIFF\x00\r\n--x"
