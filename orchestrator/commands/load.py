@@ -184,7 +184,9 @@ def _decorate(f):
             option("--json", "json_path", metavar="PATH", help="Write the result JSON here too."),
             option("--out", metavar="DIR", default="orch-results", show_default=True, help="Folder for the run."),
             option(
-                "--url", help="A server as the target: http://127.0.0.1:PORT/v1/audio/transcriptions (loopback only)."
+                "--url",
+                metavar="URL",
+                help="A server as the target: http://127.0.0.1:PORT/v1/audio/transcriptions (loopback only).",
             ),
             option(
                 "--serve-cmd",
