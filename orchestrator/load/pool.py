@@ -43,6 +43,7 @@ from orchestrator.run.worker_process import WorkerExited, WorkerProcess, WorkerT
 SWITCH_INTERVAL_S = 0.0005
 EXIT_WAIT_S = 10.0
 SATURATION_CHECK_S = 1.0  # how often a level that stops when over-saturated looks at its waits
+SATURATION_CHECK_POINTS = 150  # thinned to this: a check costs ~2 ms of the parent, not ~15 (Theil-Sen is quadratic)
 
 
 class StartFailed(Exception):
@@ -67,11 +68,19 @@ class PoolGuard:
     """The memory guard over the whole pool: the sum of every worker tree's latest RSS+swap;
     over the limit, confirmed by the sum of PSS+swap, every worker's group is killed."""
 
-    def __init__(self, limit_mb: float, pids: Callable[[], list[int]], confirm=tree_pss_mb, kill: bool = True):
+    def __init__(
+        self,
+        limit_mb: float,
+        pids: Callable[[], list[int]],
+        confirm=tree_pss_mb,
+        kill: bool = True,
+        stopped: str = "every worker stopped",
+    ):
         self.limit_mb = limit_mb
         self.pids = pids
         self.confirm = confirm
         self.kill = kill  # False for a process orch did not start (--pid): the run stops, it lives
+        self.stopped = stopped  # what the message says happened
         self.latest: dict[str, float] = {}
         self.tripped_mb: float | None = None
         self._lock = threading.Lock()
@@ -98,7 +107,7 @@ class PoolGuard:
     def message(self) -> str:
         return (
             f"memory limit: the pool's process trees reached {self.tripped_mb:.0f} MB (PSS + swap), over the "
-            f"{self.limit_mb:.0f} MB limit (--max-rss-mb); every worker stopped"
+            f"{self.limit_mb:.0f} MB limit (--max-rss-mb); {self.stopped}"
         )
 
 
@@ -458,6 +467,8 @@ class Pool:
         )
         stopped: str | None = None
         watch = stop_saturated and isinstance(arrivals, OpenLoop)
+        if watch:
+            import orchestrator.results.analysis  # noqa: F401 - scipy loaded now, not mid-level under the generator
         try:
             gen.start()
             while gen.is_alive():
@@ -511,5 +522,9 @@ class Pool:
 def _over_saturated(records: list[RequestRecord]) -> str | None:
     """Why the level is over-saturated (its queue wait keeps rising), or None."""
     dispatched = [r for r in list(records) if r.dispatched is not None]
+    count = len(dispatched)
+    if count > SATURATION_CHECK_POINTS:
+        step = len(dispatched) / SATURATION_CHECK_POINTS
+        dispatched = [dispatched[int(k * step)] for k in range(SATURATION_CHECK_POINTS)] + [dispatched[-1]]
     sat = saturation(dispatched)
-    return f"over-saturated after {len(dispatched)} requests: {sat.why}" if sat.saturated else None
+    return f"over-saturated after {count} requests: {sat.why}" if sat.saturated else None

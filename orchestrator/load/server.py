@@ -157,7 +157,9 @@ class ServerPool(Pool):
         self._audio: dict[str, bytes] = {path: Path(path).read_bytes() for path in audio}
         super().__init__(cfg, write)
         if self.guard is not None:  # the server's tree, not worker slots'
-            self.guard = PoolGuard(self.guard.limit_mb, self.pids, kill=target.serve_cmd is not None)
+            started = target.serve_cmd is not None
+            stopped = "the server killed" if started else "no more requests sent (the server is not orch's to stop)"
+            self.guard = PoolGuard(self.guard.limit_mb, self.pids, kill=started, stopped=stopped)
         hook = self.guard.hook("server") if self.guard else None
         self.sampler = Sampler(hz=cfg.sample_hz, full_hz=0, on_sample=hook)
 
@@ -169,7 +171,12 @@ class ServerPool(Pool):
         if target.serve_cmd:
             self.server = ServerProcess(target.serve_cmd, self.cfg.log_dir / "server.log", env=self.cfg.env)
             self.sampler.watch(self.server.pid)  # from its start: the load shows in the samples too
-            self.server.wait_ready(target.host, target.port, target.serve_timeout)
+            try:
+                self.server.wait_ready(target.host, target.port, target.serve_timeout)
+            except StartFailed:
+                if self.guard is not None and self.guard.tripped_mb is not None:
+                    raise StartFailed(f"{self.guard.message()} before it answered") from None
+                raise
         elif target.pid is not None:
             if not Path(f"/proc/{target.pid}").exists() and not _pid_alive(target.pid):
                 raise StartFailed(f"--pid {target.pid}: no such process")
@@ -180,6 +187,9 @@ class ServerPool(Pool):
             slot.client.close()
         self.sampler.stop()
         if self.server is not None:
+            code = self.server.proc.poll()
+            if code is not None:  # it did not wait for orch to stop it (a crash, the memory guard)
+                self.notes.append(f"the server exited with code {code} during the run; log: {self.server.log}")
             note = self.server.stop()
             if note:
                 self.notes.append(note)

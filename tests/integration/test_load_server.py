@@ -263,3 +263,43 @@ def test_server_flags_without_url(flag, tmp_path):
     res = orch("--rate", "1", flag, "1", "--out", str(tmp_path))
     assert res.returncode == 2
     assert res.stderr == f"orch: cannot start: {flag} goes with --url\n"
+
+
+def test_the_memory_guard_kills_a_started_server(tmp_path, shared):
+    port = free_port()
+    out = tmp_path / "out"
+    res = orch(
+        "--url", url(port), "--serve-cmd", serve_cmd(port), "--model", "m", "--audio",
+        str(shared / "samples" / "jfk.wav"), "--rate", "5", "--requests", "20", "--max-rss-mb", "5",
+        "--out", str(out), "--json", str(tmp_path / "r.json"),
+    )  # fmt: skip
+    # a Python server and its worker are far over 5 MB from their start: killed while loading
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.stderr.startswith("orch: cannot start: memory limit: the pool's process trees reached ")
+    assert res.stderr.endswith(" MB limit (--max-rss-mb); the server killed before it answered\n")
+
+
+def test_the_memory_guard_leaves_a_pid_server_running_and_stops_sending(tmp_path, shared):
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(SERVER), "--port", str(port), "--ttft-ms", "20", "--token-ms", "1"],
+        stdout=subprocess.PIPE, text=True, env=ENV,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        assert server.stdout.readline().startswith("serving ")
+        res = orch(
+            "--url", url(port), "--pid", str(server.pid), "--model", "m", "--audio",
+            str(shared / "samples" / "jfk.wav"), "--rate", "5", "--requests", "20", "--max-rss-mb", "5",
+            "--out", str(tmp_path / "out"), "--json", str(tmp_path / "r.json"),
+        )  # fmt: skip
+        assert res.returncode == 1, res.stdout + res.stderr
+        assert "MB limit (--max-rss-mb); no more requests sent (the server is not orch's to stop)" in res.stderr
+        assert server.poll() is None  # not orch's to kill
+        recs = records(tmp_path / "out")
+        refused = [r for r in recs if r["error"] == "not sent: the memory guard stopped the run"]
+        assert refused and all(r["status"] == "failed" for r in refused)
+        assert len(recs) == 20
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(30) == 0
