@@ -288,6 +288,15 @@ def load(**kw):
             problems.append("--engine chatllm needs --model FILE")
         elif not Path(kw["model"]).is_file():
             problems.append(f"--model {kw['model']}: no such file")
+        elif options.get("max_new_tokens") is None:
+            from orchestrator.engines.chatllm.model_file import TEST_MODEL_MAX_NEW_TOKENS
+            from orchestrator.engines.chatllm.plan import any_test_model
+
+            if any_test_model([kw["model"]]):  # as `orch run` does: random weights rarely end on their own
+                options["max_new_tokens"] = TEST_MODEL_MAX_NEW_TOKENS
+                click.echo(
+                    f"note: test model (random weights): --max-new-tokens defaults to {TEST_MODEL_MAX_NEW_TOKENS}"
+                )
     try:
         engine_options = eo.from_mapping(engine, options)
         problems += engine_options.problems()
