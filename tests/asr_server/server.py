@@ -20,10 +20,9 @@ It imports orch from the checkout it sits in (its own path), so it runs from any
 from __future__ import annotations
 
 import argparse
-import email.parser
-import email.policy
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -79,19 +78,28 @@ class Engine:
 
 
 def form_fields(content_type: str, body: bytes) -> dict[str, tuple[str | None, bytes]]:
-    """multipart/form-data -> {name: (filename, bytes)}."""
-    head = f"Content-Type: {content_type}\r\n\r\n".encode()
-    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    """multipart/form-data -> {name: (filename, bytes)}. Split by hand: the email package's
+    parser takes ~60 ms on a 350 KB file, which would show in every request's TTFT."""
+    match = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not match:
+        return {}
     out = {}
-    for part in msg.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        out[name] = (part.get_filename(), part.get_payload(decode=True) or b"")
+    for part in body.split(b"--" + match.group(1).encode())[1:]:
+        if part.startswith(b"--"):
+            break  # the closing boundary
+        head, _, data = part.partition(b"\r\n\r\n")
+        disposition = head.decode("utf-8", "replace")
+        name = re.search(r'name="([^"]*)"', disposition)
+        filename = re.search(r'filename="([^"]*)"', disposition)
+        if name:
+            out[name.group(1)] = (filename.group(1) if filename else None, data.removesuffix(b"\r\n"))
     return out
 
 
 def handler(engine: Engine, stream_ok: bool, fail_audio: str | None, scratch: str):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, chunked streams
+        disable_nagle_algorithm = True  # else a small write waits on the client's delayed ACK: +40 ms
 
         def log_message(self, *args) -> None:
             pass
