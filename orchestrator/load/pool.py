@@ -16,6 +16,10 @@ Every worker's process tree is sampled from outside (orchestrator.run.sampler); 
 memory guard kills every worker when the pool's RSS + swap, confirmed by PSS + swap, goes
 over the limit. A worker that crashes, errs or times out is replaced by a new one (its
 request is `failed` or `timed_out`); under `fresh-process` every request gets a new one.
+
+What is particular to the target sits in a few methods (`_make_slots`, `_start_target`,
+`_stop_target`, `_abort_running`, `pids`, `memory_series`, `engine_info`): worker processes
+here, a server in load/server.py (ServerPool); the queue, dispatcher and generator are shared.
 """
 
 from __future__ import annotations
