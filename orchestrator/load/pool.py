@@ -48,6 +48,9 @@ SWITCH_INTERVAL_S = 0.0005
 EXIT_WAIT_S = 10.0
 SATURATION_CHECK_S = 1.0  # how often a level that stops when over-saturated looks at its waits
 SATURATION_CHECK_POINTS = 150  # thinned to this: a check costs ~2 ms of the parent, not ~15 (Theil-Sen is quadratic)
+# a level is stopped only with this many requests dispatched AND a wait seen over the rise bound:
+# a poisson burst early in a level fits a steep slope over a few points that a longer run would not
+SATURATION_STOP_MIN_REQUESTS = 16
 
 
 class StartFailed(Exception):
@@ -524,11 +527,17 @@ class Pool:
 
 
 def _over_saturated(records: list[RequestRecord]) -> str | None:
-    """Why the level is over-saturated (its queue wait keeps rising), or None."""
+    """Why the level is over-saturated, or None: its queue wait keeps rising (levels.saturation
+    over the requests dispatched so far) and the waits seen lately are over the rise bound."""
     dispatched = [r for r in list(records) if r.dispatched is not None]
     count = len(dispatched)
+    if count < SATURATION_STOP_MIN_REQUESTS:
+        return None
+    recent = max(w for r in dispatched[-4:] if (w := r.queue_wait_ms) is not None)
     if count > SATURATION_CHECK_POINTS:
         step = len(dispatched) / SATURATION_CHECK_POINTS
         dispatched = [dispatched[int(k * step)] for k in range(SATURATION_CHECK_POINTS)] + [dispatched[-1]]
     sat = saturation(dispatched)
-    return f"over-saturated after {count} requests: {sat.why}" if sat.saturated else None
+    if not sat.saturated or recent < sat.bound_ms:
+        return None
+    return f"over-saturated after {count} requests (the latest waited {recent:.0f} ms): {sat.why}"
