@@ -251,6 +251,10 @@ def load(**kw):
             ]
     except ValueError as exc:
         problems.append(str(exc))
+    ctx = click.get_current_context()
+    given = {n for n in kw if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE}
+    if "sweep_levels" in given and not kw["sweep"]:
+        problems.append("--sweep-levels goes with --sweep")
     sweep = None
     if kw["sweep"]:
         try:
@@ -269,8 +273,8 @@ def load(**kw):
         problems.append("give --audio or --audio-list, not both")
     if kw["url"]:
         return _server_load(kw, problems, levels, sweep, count, slo)
-    for name in ("serve_cmd", "pid", "connections"):
-        if kw[name] is not None:
+    for name in ("serve_cmd", "pid", "connections", "serve_timeout"):
+        if kw[name] is not None and (name != "serve_timeout" or name in given):
             problems.append(f"--{name.replace('_', '-')} goes with --url")
     engine = kw["engine"] or "calibration"
     spec = engine_registry.REGISTRY.get(engine)

@@ -175,3 +175,13 @@ def test_server_options_need_url(isolated):
         "  --pid goes with --url",
         "  --connections goes with --url",
     ]
+
+
+def test_sweep_levels_need_sweep_and_serve_timeout_needs_url(isolated):
+    result = _invoke(["--rate", "1", "--sweep-levels", "4", "--serve-timeout", "5"])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        "orch: cannot start:",
+        "  --sweep-levels goes with --sweep",
+        "  --serve-timeout goes with --url",
+    ]
