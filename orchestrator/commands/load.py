@@ -5,16 +5,21 @@ poisson, gamma) or a concurrency. Per level: latency percentiles, throughput, go
 an SLO, saturation, memory per 1000 requests (docs/load.md). Every request is written to
 <out>/load-<time>/requests.jsonl as it ends.
 
+The target is worker processes (an engine x strategy), or with --url a server's OpenAI-style
+/v1/audio/transcriptions on this host (--serve-cmd starts it, --pid samples one running).
+
 The result (`<run dir>/load.json`, and `--json PATH`) is stored in the history database as
 `orch run` stores its runs (`--db`, `--no-history`; docs/history.md).
 
 Exit codes: 0 every request ok, 1 a request failed or timed out (or the pool's memory guard
-stopped it), 2 could not start (bad option, missing input), 130 Ctrl-C (every finished
-request is written first, and the result JSON with `interrupted: true`, stored too).
+stopped it), 2 could not start (bad option, missing input, a server that did not answer),
+130 Ctrl-C (every finished request is written first, and the result JSON with
+`interrupted: true`, stored too).
 """
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -29,6 +34,13 @@ from orchestrator.errors import CannotStart, ExitCode, OrchError
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a")
 SERVE_STRATEGIES = ("restart", "fresh-process")  # workers/serve.py's
+# what applies to a server target (--url); any other option given with it is an error
+URL_OPTIONS = {
+    "url", "serve_cmd", "pid", "connections", "serve_timeout", "model", "audio", "audio_list", "language",
+    "rate", "rates", "concurrency", "sweep", "sweep_levels", "arrival", "burstiness", "requests", "duration",
+    "warmup_requests", "slo", "seed", "request_timeout", "max_queue", "max_lateness_ms", "sample_hz",
+    "max_rss_mb", "json_path", "out", "db", "no_history",
+}  # fmt: skip
 
 
 def _floats(text: str, what: str, problems: list[str]) -> list[float]:
@@ -63,9 +75,32 @@ def _audio_files(given: str | None, problems: list[str]) -> list[tuple[str | Non
     return out
 
 
+def _audio_list(given: str, problems: list[str]) -> tuple[list[tuple[str | None, float | None]], list[float]]:
+    """The weighted list's files with their seconds, and their weights; a bad line is a problem."""
+    from orchestrator.errors import OrchError, read_text_file
+    from orchestrator.load import audio_list
+    from orchestrator.run.audio import AudioError, audio_seconds
+
+    try:
+        entries = audio_list.parse(read_text_file(given, "--audio-list"), Path(given).parent)
+    except OrchError as exc:
+        problems.append(exc.message)
+        return [], []
+    except ValueError as exc:
+        problems.append(f"--audio-list {given} {exc}")
+        return [], []
+    out: list[tuple[str | None, float | None]] = []
+    for _, path in entries:
+        try:
+            out.append((path, audio_seconds(path)))
+        except AudioError as exc:
+            problems.append(f"--audio-list {given}: {exc}")
+    return out, [w for w, _ in entries]
+
+
 def _table(result) -> str:
     head = (
-        f"{'level':<22} {'sent':>5} {'ok':>5} {'fail':>4} {'t/o':>4} {'drop':>4} {'canc':>4} {'req/s':>6} "
+        f"{'level':<27} {'sent':>5} {'ok':>5} {'fail':>4} {'t/o':>4} {'drop':>4} {'canc':>4} {'req/s':>6} "
         f"{'good/s':>6} {'wait p50':>8} {'ttft p50':>8} {'ttft p99':>8} {'lat p99':>8} {'rtf p99':>7} "
         f"{'late p99':>8}  saturated"
     )
@@ -81,7 +116,7 @@ def _table(result) -> str:
         sat = "yes" if lv.saturation.saturated else "no"
         valid = "" if lv.valid else f"  INVALID: {lv.invalid_reason}"
         rows.append(
-            f"{lv.arrivals:<22} {lv.sent:>5} {lv.ok:>5} {lv.failed:>4} {lv.timed_out:>4} {lv.dropped:>4} "
+            f"{lv.arrivals:<27} {lv.sent:>5} {lv.ok:>5} {lv.failed:>4} {lv.timed_out:>4} {lv.dropped:>4} "
             f"{lv.cancelled:>4} {lv.throughput_rps:6.2f} {good} {ms(lat.queue_wait_ms)} {ms(lat.ttft_ms)} "
             f"{ms(lat.ttft_ms, 'p99')} {ms(lat.latency_ms, 'p99')} {rtf} {ms(lv.lateness_ms, 'p99')}  "
             f"{sat}{valid}"
@@ -93,6 +128,10 @@ def _table(result) -> str:
             )
         if lv.saturation.saturated:
             rows.append(f"  saturated: {lv.saturation.why}")
+        if lv.stopped_early:
+            rows.append(f"  stopped early: {lv.stopped_early}")
+        if lv.streamed is not None:
+            rows.append(f"  streamed answers: {lv.streamed} of {lv.ok}")
     return "\n".join(rows)
 
 
@@ -102,6 +141,11 @@ def _decorate(f):
             option("--engine", type=click.Choice(("calibration", "chatllm")), default="calibration", show_default=True),
             option("--model", help="Model file (chatllm) or label NAME[:MB] (calibration)."),
             option("--audio", metavar="FILE|DIR", help="Audio file, or a folder: each request picks one (seeded)."),
+            option(
+                "--audio-list",
+                metavar="FILE",
+                help="Weighted audio mix: one 'WEIGHT PATH' a line (paths relative to the list's folder).",
+            ),
             option("--language", help="Language to ask for (chatllm: e.g. Chinese, English)."),
             option(
                 "--strategy",
@@ -114,6 +158,12 @@ def _decorate(f):
             option("--rate", type=float, help="Open loop: requests per second."),
             option("--rates", help="Open loop, one level per rate: a,b,c (requests per second)."),
             option("--concurrency", type=int, help="Closed loop: requests kept in flight."),
+            option(
+                "--sweep",
+                is_flag=True,
+                help="Synchronous, then max throughput, then rates between; a level stops once over-saturated.",
+            ),
+            option("--sweep-levels", type=int, default=10, show_default=True, help="Levels of --sweep, both ends in."),
             option(
                 "--arrival", type=click.Choice(("constant", "poisson", "gamma")), default="poisson", show_default=True
             ),
@@ -138,6 +188,27 @@ def _decorate(f):
             option("--out", metavar="DIR", default="orch-results", show_default=True, help="Folder for the run."),
             option("--db", help="History database (SQLite path or postgresql:// URL)."),
             option("--no-history", is_flag=True, help="Do not store the run in the history database."),
+            option(
+                "--url",
+                metavar="URL",
+                help="A server as the target: http://127.0.0.1:PORT/v1/audio/transcriptions (loopback only).",
+            ),
+            option(
+                "--serve-cmd",
+                metavar="CMD",
+                help="With --url: start this server (own process group), stop it at the end.",
+            ),
+            option("--pid", type=int, help="With --url: sample this running server's process tree (left running)."),
+            option(
+                "--connections", type=int, help="With --url: requests in flight at the server at once [default: 1]."
+            ),
+            option(
+                "--serve-timeout",
+                type=float,
+                default=300.0,
+                show_default=True,
+                help="With --serve-cmd: seconds the server may take to answer.",
+            ),
             *engine_option_decorators(),
         ]
     ):
@@ -152,18 +223,19 @@ def load(**kw):
     from orchestrator.engines import options as eo
     from orchestrator.load.arrivals import ClosedLoop, OpenLoop
     from orchestrator.load.levels import Slo
+    from orchestrator.load.sweep import Sweep
 
     problems = startup_problems.take()
-    modes = [k for k in ("rate", "rates", "concurrency") if kw[k] is not None]
+    modes = [k for k in ("rate", "rates", "concurrency") if kw[k] is not None] + (["sweep"] if kw["sweep"] else [])
     if len(modes) != 1:
-        problems.append("give one of --rate, --rates, --concurrency")
+        problems.append("give one of --rate, --rates, --concurrency, --sweep")
     if kw["requests"] is not None and kw["duration"] is not None:
         problems.append("give --requests or --duration, not both")
     count = kw["requests"] if kw["requests"] is not None else (None if kw["duration"] is not None else 100)
-    for name in ("workers", "requests", "concurrency", "max_queue"):
+    for name in ("workers", "requests", "concurrency", "max_queue", "connections"):
         if kw[name] is not None and kw[name] < 1:
             problems.append(f"--{name.replace('_', '-')} must be >= 1 (got {kw[name]})")
-    for name in ("duration", "burstiness", "request_timeout", "max_lateness_ms", "max_rss_mb"):
+    for name in ("duration", "burstiness", "request_timeout", "max_lateness_ms", "max_rss_mb", "serve_timeout"):
         if kw[name] is not None and not kw[name] > 0:
             problems.append(f"--{name.replace('_', '-')} must be > 0 (got {kw[name]:g})")
     if (kw["warmup_requests"] or 0) < 0:
@@ -184,11 +256,31 @@ def load(**kw):
             ]
     except ValueError as exc:
         problems.append(str(exc))
+    ctx = click.get_current_context()
+    given = {n for n in kw if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE}
+    if "sweep_levels" in given and not kw["sweep"]:
+        problems.append("--sweep-levels goes with --sweep")
+    sweep = None
+    if kw["sweep"]:
+        try:
+            servers = (kw["connections"] or 1) if kw["url"] else kw["workers"]
+            sweep = Sweep(
+                kw["sweep_levels"], max(servers or 1, 1), kw["arrival"], kw["burstiness"] or 1.0, kw["seed"] or 0
+            )
+        except ValueError as exc:
+            problems.append(str(exc))
     try:
         slo = Slo.parse(kw["slo"])
     except ValueError as exc:
         problems.append(f"--slo: {exc}")
         slo = Slo()
+    if kw["audio"] and kw["audio_list"]:
+        problems.append("give --audio or --audio-list, not both")
+    if kw["url"]:
+        return _server_load(kw, problems, levels, sweep, count, slo)
+    for name in ("serve_cmd", "pid", "connections", "serve_timeout"):
+        if kw[name] is not None and (name != "serve_timeout" or name in given):
+            problems.append(f"--{name.replace('_', '-')} goes with --url")
     engine = kw["engine"] or "calibration"
     spec = engine_registry.REGISTRY.get(engine)
     options = fields.from_cli(spec.options, kw) if spec else {}  # as `orch run` reads them
@@ -205,20 +297,40 @@ def load(**kw):
             problems.append("--engine chatllm needs --model FILE")
         elif not Path(kw["model"]).is_file():
             problems.append(f"--model {kw['model']}: no such file")
+        elif options.get("max_new_tokens") is None:
+            from orchestrator.engines.chatllm.model_file import TEST_MODEL_MAX_NEW_TOKENS
+            from orchestrator.engines.chatllm.plan import any_test_model
+
+            if any_test_model([kw["model"]]):  # as `orch run` does: random weights rarely end on their own
+                options["max_new_tokens"] = TEST_MODEL_MAX_NEW_TOKENS
+                click.echo(
+                    f"note: test model (random weights): --max-new-tokens defaults to {TEST_MODEL_MAX_NEW_TOKENS}"
+                )
     try:
         engine_options = eo.from_mapping(engine, options)
         problems += engine_options.problems()
     except CannotStart as exc:
         problems += exc.problems
         engine_options = None
-    audio = _audio_files(kw["audio"], problems)
+    audio, weights = _audio_files(kw["audio"], problems), None
+    if kw["audio_list"]:
+        audio, weights = _audio_list(kw["audio_list"], problems)
     if engine == "chatllm" and audio == [(None, None)]:
-        problems.append("--engine chatllm needs --audio FILE|DIR")
+        problems.append("--engine chatllm needs --audio FILE|DIR or --audio-list FILE")
     problems += _output_problems(kw)
     if problems:
         raise CannotStart(problems)
     assert engine_options is not None
-    return _run(kw, engine, engine_options.to_worker(), levels, count, audio, slo)
+    worker_config = {
+        "strategy": kw["strategy"],
+        "engine": engine,
+        "engine_class": engine_registry.get(engine).worker,
+        "engine_options": engine_options.to_worker(),
+        "models": [kw["model"]] if kw["model"] else [None],
+        "transcript": None,
+        "language": kw["language"],
+    }
+    _run(kw, worker_config, kw["workers"], None, levels, sweep, count, audio, weights, slo)
 
 
 def _output_problems(kw) -> list[str]:
@@ -250,33 +362,86 @@ def _keep(run_dir: Path, kw, started_at: str):
     return run
 
 
-def _run(kw, engine, engine_options, levels, count, audio, slo) -> None:
+def _server_load(kw, problems: list[str], levels, sweep, count, slo) -> None:
+    """`--url`: the checks of a server target, then the run."""
+    from orchestrator.load.http_target import MAX_SERVER_REQUESTS, ServerTarget
+
+    ctx = click.get_current_context()
+    for param in ctx.command.params:
+        name = param.name or ""
+        if name not in URL_OPTIONS and ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+            problems.append(f"{param.opts[0]} does not apply to --url (the server runs its own engine)")
+    try:
+        host, port, path = ServerTarget.split_url(kw["url"])
+    except ValueError as exc:  # refused at once, alone: orch sends nothing off this host
+        raise CannotStart(str(exc)) from None
+    if kw["serve_cmd"] is not None and kw["pid"] is not None:
+        problems.append("give --serve-cmd or --pid, not both")
+    serve_cmd = None
+    if kw["serve_cmd"] is not None:
+        try:
+            serve_cmd = tuple(shlex.split(kw["serve_cmd"]))
+        except ValueError as exc:
+            problems.append(f"--serve-cmd: {exc}")
+        if serve_cmd == ():
+            problems.append("--serve-cmd is empty")
+    if kw["pid"] is not None and kw["pid"] < 1:
+        problems.append(f"--pid must be >= 1 (got {kw['pid']})")
+    if not kw["model"]:
+        problems.append("--url needs --model NAME (the model the server is asked for)")
+    audio: list[tuple[str | None, float | None]] = []
+    weights = None
+    if kw["audio_list"]:
+        audio, weights = _audio_list(kw["audio_list"], problems)
+    elif kw["audio"]:
+        audio = _audio_files(kw["audio"], problems)
+    else:
+        problems.append("--url needs --audio FILE|DIR or --audio-list FILE")
+    problems += _output_problems(kw)
+    n_levels = sweep.levels if sweep else len(levels) or 1
+    if count is not None and n_levels * (count + (kw["warmup_requests"] or 0)) > MAX_SERVER_REQUESTS:
+        problems.append(
+            f"{n_levels} level(s) x {count + (kw['warmup_requests'] or 0)} requests is over the "
+            f"{MAX_SERVER_REQUESTS} a run may send a server"
+        )
+    if problems:
+        raise CannotStart(problems)
+    target = ServerTarget(
+        url=kw["url"],
+        host=host,
+        port=port,
+        path=path,
+        model=kw["model"],
+        language=kw["language"],
+        serve_cmd=serve_cmd,
+        pid=kw["pid"],
+        connections=kw["connections"] or 1,
+        serve_timeout=kw["serve_timeout"],
+    )
+    worker_config = {"engine": "server", "strategy": None, "models": [kw["model"]], "language": kw["language"]}
+    _run(kw, worker_config, target.connections, target, levels, sweep, count, audio, weights, slo)
+
+
+def _run(kw, worker_config, workers, server, levels, sweep, count, audio, weights, slo) -> None:
     import datetime
 
     from orchestrator.load import record
+    from orchestrator.load.http_target import MAX_SERVER_REQUESTS
     from orchestrator.load.pool import PoolConfig, StartFailed
     from orchestrator.load.runner import LoadPlan, execute
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     run_dir = Path(kw["out"]) / f"load-{stamp}"
-    worker_config = {
-        "strategy": kw["strategy"],
-        "engine": engine,
-        "engine_class": engine_registry.get(engine).worker,
-        "engine_options": engine_options,
-        "models": [kw["model"]] if kw["model"] else [None],
-        "transcript": None,
-        "language": kw["language"],
-    }
     plan = LoadPlan(
         pool=PoolConfig(
             worker_config=worker_config,
-            workers=kw["workers"],
+            workers=workers,
             log_dir=run_dir,
             request_timeout=kw["request_timeout"],
             sample_hz=kw["sample_hz"],
             max_rss_mb=kw["max_rss_mb"],
             max_queue=kw["max_queue"],
+            max_requests=MAX_SERVER_REQUESTS if server else None,
         ),
         levels=levels,
         count=count,
@@ -288,8 +453,16 @@ def _run(kw, engine, engine_options, levels, count, audio, slo) -> None:
         seed=kw["seed"],
         run_dir=run_dir,
         json_path=run_dir / record.RESULT_FILE,  # read back, kept and copied to --json by _keep
+        audio_weights=weights,
+        sweep=sweep,
+        server=server,
     )
-    click.echo(f"orch load: {engine} x {kw['strategy']} x {kw['workers']} worker(s); requests in {run_dir}")
+    if server:
+        how = "started by orch" if server.serve_cmd else f"pid {server.pid}" if server.pid else "not sampled"
+        what = f"{server.url} ({how}) x {workers} connection(s)"
+    else:
+        what = f"{worker_config['engine']} x {kw['strategy']} x {workers} worker(s)"
+    click.echo(f"orch load: {what}; requests in {run_dir}")
 
     def progress(rec) -> None:
         if sys.stdout.isatty():

@@ -68,13 +68,14 @@ class OpenLoop:
 @dataclass(frozen=True)
 class ClosedLoop:
     concurrency: int  # requests in flight (queued or running), >= 1
+    label: str = ""  # what the level is for (a sweep's "synchronous", "throughput")
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise ValueError(f"concurrency must be >= 1 (got {self.concurrency})")
 
     def describe(self) -> str:
-        return f"concurrency {self.concurrency}"
+        return f"{self.label} (concurrency {self.concurrency})" if self.label else f"concurrency {self.concurrency}"
 
 
 Arrivals = OpenLoop | ClosedLoop

@@ -56,6 +56,7 @@ class RequestRecord:
     itl_ms: float | None = None
     text: str = ""
     error: str | None = None
+    streamed: bool | None = None  # a server target: whether the answer came as a stream (else TTFT = latency)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -272,6 +273,8 @@ class LevelStats:
     invalid_reason: str | None
     saturation: Saturation
     memory: list[MemoryGrowth] = field(default_factory=list)
+    stopped_early: str | None = None  # why the level stopped sending before its end (a sweep's over-saturation)
+    streamed: int | None = None  # a server target: how many ok answers came as a stream (None: workers)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -334,4 +337,5 @@ def level_stats(
         valid=invalid is None,
         invalid_reason=invalid,
         saturation=saturation(recs, counts["dropped"]),
+        streamed=sum(bool(r.streamed) for r in ok) if any(r.streamed is not None for r in ok) else None,
     )

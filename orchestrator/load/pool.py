@@ -16,6 +16,10 @@ Every worker's process tree is sampled from outside (orchestrator.run.sampler); 
 memory guard kills every worker when the pool's RSS + swap, confirmed by PSS + swap, goes
 over the limit. A worker that crashes, errs or times out is replaced by a new one (its
 request is `failed` or `timed_out`); under `fresh-process` every request gets a new one.
+
+What is particular to the target sits in a few methods (`_make_slots`, `_start_target`,
+`_stop_target`, `_abort_running`, `pids`, `memory_series`, `engine_info`): worker processes
+here, a server in load/server.py (ServerPool); the queue, dispatcher and generator are shared.
 """
 
 from __future__ import annotations
@@ -34,14 +38,19 @@ from pathlib import Path
 
 from workers import protocol
 
-from orchestrator.load.arrivals import Arrivals, ClosedLoop
-from orchestrator.load.levels import RequestRecord, itl_ms
+from orchestrator.load.arrivals import Arrivals, ClosedLoop, OpenLoop
+from orchestrator.load.levels import RequestRecord, itl_ms, saturation
 from orchestrator.run.memory_guard import tree_pss_mb
 from orchestrator.run.sampler import Sample, Sampler
 from orchestrator.run.worker_process import WorkerExited, WorkerProcess, WorkerTimeout
 
 SWITCH_INTERVAL_S = 0.0005
 EXIT_WAIT_S = 10.0
+SATURATION_CHECK_S = 1.0  # how often a level that stops when over-saturated looks at its waits
+SATURATION_CHECK_POINTS = 150  # thinned to this: a check costs ~2 ms of the parent, not ~15 (Theil-Sen is quadratic)
+# a level is stopped only with this many requests dispatched AND a wait seen over the rise bound:
+# a poisson burst early in a level fits a steep slope over a few points that a longer run would not
+SATURATION_STOP_MIN_REQUESTS = 16
 
 
 class StartFailed(Exception):
@@ -59,16 +68,26 @@ class PoolConfig:
     max_rss_mb: float | None = None
     max_queue: int = 10_000
     env: dict[str, str] | None = None
+    max_requests: int | None = None  # run-wide bound on requests sent (a server target's)
 
 
 class PoolGuard:
     """The memory guard over the whole pool: the sum of every worker tree's latest RSS+swap;
     over the limit, confirmed by the sum of PSS+swap, every worker's group is killed."""
 
-    def __init__(self, limit_mb: float, pids: Callable[[], list[int]], confirm=tree_pss_mb):
+    def __init__(
+        self,
+        limit_mb: float,
+        pids: Callable[[], list[int]],
+        confirm=tree_pss_mb,
+        kill: bool = True,
+        stopped: str = "every worker stopped",
+    ):
         self.limit_mb = limit_mb
         self.pids = pids
         self.confirm = confirm
+        self.kill = kill  # False for a process orch did not start (--pid): the run stops, it lives
+        self.stopped = stopped  # what the message says happened
         self.latest: dict[str, float] = {}
         self.tripped_mb: float | None = None
         self._lock = threading.Lock()
@@ -84,7 +103,7 @@ class PoolGuard:
                 if exact <= self.limit_mb:
                     return
                 self.tripped_mb = exact
-            for pid in pids:
+            for pid in pids if self.kill else []:
                 try:
                     os.killpg(pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
@@ -95,7 +114,7 @@ class PoolGuard:
     def message(self) -> str:
         return (
             f"memory limit: the pool's process trees reached {self.tripped_mb:.0f} MB (PSS + swap), over the "
-            f"{self.limit_mb:.0f} MB limit (--max-rss-mb); every worker stopped"
+            f"{self.limit_mb:.0f} MB limit (--max-rss-mb); {self.stopped}"
         )
 
 
@@ -252,18 +271,19 @@ class Pool:
         self._permits: threading.Semaphore | None = None  # closed loop
         self.stopping = False
         self._closed = False
-        self.slots = [Slot(self, k) for k in range(cfg.workers)]
+        self.slots = self._make_slots()
         self.notes: list[str] = []
+        self._submitted = 0  # run-wide, for cfg.max_requests
         self._writer_q: queue.Queue[RequestRecord | None] = queue.Queue()
         self._writer = threading.Thread(target=self._write_loop, name="orch-load-writer", daemon=True)
+        self._target_stopped = False
 
-    def pids(self) -> list[int]:
-        return [s.proc.pid for s in self.slots if s.proc is not None]
+    # -- what a target (worker processes here; a server in load/server.py) provides
+    def _make_slots(self) -> list:
+        return [Slot(self, k) for k in range(self.cfg.workers)]
 
-    # -- life
-    def start(self) -> None:
-        """Start every worker (loads run side by side), then the slot threads."""
-        self._writer.start()
+    def _start_target(self) -> None:
+        """Start every worker (loads run side by side); StartFailed if one does not serve."""
         errors = []
         for slot in self.slots:
             try:
@@ -271,8 +291,43 @@ class Pool:
             except StartFailed as exc:
                 errors.append(str(exc))
         if errors:
-            self.close()
             raise StartFailed("; ".join(errors))
+
+    def _stop_target(self) -> None:
+        for slot in self.slots:
+            self.notes += slot.retire_worker()
+            slot.sampler.stop()
+
+    def _abort_running(self) -> None:
+        """Ctrl-C: stop every running request now (its slot writes it as cancelled)."""
+        for slot in self.slots:
+            proc = slot.proc
+            if proc is not None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+    def pids(self) -> list[int]:
+        return [s.proc.pid for s in self.slots if s.proc is not None]
+
+    def memory_series(self) -> list[tuple[str, list[Sample], list[float]]]:
+        """(who, its tree's samples, parent times of the requests it finished), per process tree."""
+        return [(s.name, s.sampler.samples, s.completions) for s in self.slots]
+
+    @property
+    def engine_info(self) -> dict | None:
+        return self.slots[0].engine_info
+
+    # -- life
+    def start(self) -> None:
+        """Start the target, then the slot threads."""
+        self._writer.start()
+        try:
+            self._start_target()
+        except StartFailed:
+            self.close()
+            raise
         for slot in self.slots:
             slot.thread.start()
 
@@ -284,9 +339,9 @@ class Pool:
         for slot in self.slots:
             if slot.thread.is_alive():
                 slot.thread.join(timeout=self.cfg.request_timeout + EXIT_WAIT_S)
-        for slot in self.slots:
-            self.notes += slot.retire_worker()
-            slot.sampler.stop()
+        if not self._target_stopped:
+            self._target_stopped = True
+            self._stop_target()
         self._writer_q.put(None)
         if self._writer.is_alive():
             self._writer.join()
@@ -301,18 +356,13 @@ class Pool:
         for rec in cancelled:
             rec.status, rec.error = "cancelled", "interrupted while queued"
             self.finished(rec)
-        for slot in self.slots:
-            proc = slot.proc
-            if proc is not None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+        self._abort_running()
 
     # -- the queue
     def submit(self, rec: RequestRecord) -> None:
         with self._cv:
             self._outstanding += 1
+            self._submitted += 1
             if len(self._queue) >= self.cfg.max_queue or self.stopping or self.alive == 0:
                 full = len(self._queue) >= self.cfg.max_queue
                 rec.status = "dropped" if full else "cancelled" if self.stopping else "failed"
@@ -366,9 +416,15 @@ class Pool:
             while self._outstanding:
                 self._cv.wait(poll)
 
+    def flush(self) -> None:
+        """Until every finished request so far is written (a sweep reads a level's records)."""
+        self._writer_q.join()
+
     def _write_loop(self) -> None:
         while (rec := self._writer_q.get()) is not None:
             self._write(rec)
+            self._writer_q.task_done()
+        self._writer_q.task_done()
 
     # -- the generator
     def run_level(
@@ -381,16 +437,30 @@ class Pool:
         audio: list[tuple[str | None, float | None]],
         next_i: Callable[[], int],
         seed: int = 0,
-    ) -> None:
+        weights: list[float] | None = None,
+        stop_saturated: bool = False,
+    ) -> str | None:
         """Warm-up requests (one per idle worker, not measured), then the level's requests; returns
-        when every one has finished."""
+        when every one has finished. `weights`: how often each audio file is picked (default
+        uniform). `stop_saturated`: an open-loop level stops sending once its queue wait keeps
+        rising (levels.saturation over the requests dispatched so far; those sent still run).
+        Returns why the level stopped early, or None."""
         pick = random.Random(seed + 1_000_003 * (level + 1))
+        measured: list[RequestRecord] = []
 
         def make(scheduled: float, sent: float, is_warmup: bool) -> RequestRecord:
-            path, seconds = audio[pick.randrange(len(audio))] if len(audio) > 1 else audio[0]
-            return RequestRecord(
+            if len(audio) == 1:
+                path, seconds = audio[0]
+            elif weights:
+                path, seconds = audio[pick.choices(range(len(audio)), weights)[0]]
+            else:
+                path, seconds = audio[pick.randrange(len(audio))]
+            rec = RequestRecord(
                 i=next_i(), level=level, warmup=is_warmup, audio=path, audio_s=seconds, scheduled=scheduled, sent=sent
             )
+            if not is_warmup:
+                measured.append(rec)
+            return rec
 
         for _ in range(warmup):
             now = time.monotonic()
@@ -402,14 +472,21 @@ class Pool:
         gen = threading.Thread(
             target=self._generate, args=(arrivals, count, duration, make, stop), name="orch-load-generator", daemon=True
         )
+        stopped: str | None = None
+        watch = stop_saturated and isinstance(arrivals, OpenLoop)
+        if watch:
+            import orchestrator.results.analysis  # noqa: F401 - scipy loaded now, not mid-level under the generator
         try:
             gen.start()
             while gen.is_alive():
-                gen.join(0.2)
+                gen.join(SATURATION_CHECK_S if watch else 0.2)
+                if watch and gen.is_alive() and (stopped := _over_saturated(measured)):
+                    stop.set()  # no more arrivals; those already sent run to their end
             self.wait_idle()
         finally:
             stop.set()
             sys.setswitchinterval(old_interval)
+        return stopped
 
     def _generate(self, arrivals, count, duration, make, stop: threading.Event) -> None:
         if isinstance(arrivals, ClosedLoop):
@@ -417,7 +494,7 @@ class Pool:
             t0 = time.monotonic()
             sent = 0
             while not stop.is_set() and not self.stopping:
-                if count is not None and sent >= count:
+                if (count is not None and sent >= count) or self._at_bound():
                     break
                 if not self._permits.acquire(timeout=0.2):
                     continue
@@ -434,6 +511,33 @@ class Pool:
             while (delay := deadline - time.monotonic()) > 0:
                 if stop.wait(delay):  # sleeps to the deadline; wakes at once on Ctrl-C
                     return
-            if self.stopping:
+            if self.stopping or self._at_bound():
                 return
             self.submit(make(deadline, time.monotonic(), False))
+
+    def _at_bound(self) -> bool:
+        """The run-wide request bound (cfg.max_requests) reached: the generator stops, once noted."""
+        bound = self.cfg.max_requests
+        if bound is None or self._submitted < bound:
+            return False
+        note = f"stopped sending at the run's bound of {bound} requests"
+        if note not in self.notes:
+            self.notes.append(note)
+        return True
+
+
+def _over_saturated(records: list[RequestRecord]) -> str | None:
+    """Why the level is over-saturated, or None: its queue wait keeps rising (levels.saturation
+    over the requests dispatched so far) and the waits seen lately are over the rise bound."""
+    dispatched = [r for r in list(records) if r.dispatched is not None]
+    count = len(dispatched)
+    if count < SATURATION_STOP_MIN_REQUESTS:
+        return None
+    recent = max(w for r in dispatched[-4:] if (w := r.queue_wait_ms) is not None)
+    if count > SATURATION_CHECK_POINTS:
+        step = len(dispatched) / SATURATION_CHECK_POINTS
+        dispatched = [dispatched[int(k * step)] for k in range(SATURATION_CHECK_POINTS)] + [dispatched[-1]]
+    sat = saturation(dispatched)
+    if not sat.saturated or recent < sat.bound_ms:
+        return None
+    return f"over-saturated after {count} requests (the latest waited {recent:.0f} ms): {sat.why}"

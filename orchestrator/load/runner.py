@@ -15,8 +15,11 @@ from typing import Any
 
 from orchestrator.load import memory
 from orchestrator.load.arrivals import Arrivals
+from orchestrator.load.http_target import ServerTarget
 from orchestrator.load.levels import DEFAULT_MAX_LATENESS_MS, LevelStats, RequestRecord, Slo, level_stats
 from orchestrator.load.pool import Pool, PoolConfig
+from orchestrator.load.server import ServerPool
+from orchestrator.load.sweep import Sweep
 from orchestrator.results.atomic import write_text_atomic
 from orchestrator.run.record_sink import Sink
 
@@ -34,15 +37,18 @@ class LoadPlan:
     seed: int = 0
     run_dir: Path = Path("orch-results/load")
     json_path: Path | None = None
+    audio_weights: list[float] | None = None  # how often each `audio` file is picked (None: uniform)
+    sweep: Sweep | None = None  # the automatic sweep: its levels are made as it runs (`levels` unused)
+    server: ServerTarget | None = None  # a server as the target (--url), in place of worker processes
 
     def describe(self) -> dict[str, Any]:
         cfg = self.pool.worker_config
-        return {
-            "engine": cfg["engine"],
-            "strategy": cfg["strategy"],
+        out = {
+            "engine": cfg.get("engine"),
+            "strategy": cfg.get("strategy"),
             "models": cfg.get("models"),
             "workers": self.pool.workers,
-            "levels": [a.describe() for a in self.levels],
+            "levels": [self.sweep.describe()] if self.sweep else [a.describe() for a in self.levels],
             "requests": self.count,
             "duration_s": self.duration,
             "warmup_requests": self.warmup,
@@ -54,6 +60,11 @@ class LoadPlan:
             "max_rss_mb": self.pool.max_rss_mb,
             "seed": self.seed,
         }
+        if self.audio_weights:
+            out["audio_weights"] = self.audio_weights
+        if self.server:
+            out["server"] = self.server.describe()
+        return out
 
 
 @dataclass
@@ -77,22 +88,43 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     plan.pool.log_dir = plan.run_dir
     sink: Sink[RequestRecord] = Sink(plan.run_dir / "requests.jsonl", progress=on_record)
-    pool = Pool(plan.pool, sink.write)
+    if plan.server is not None:
+        paths = sorted({path for path, _ in plan.audio if path})
+        pool: Pool = ServerPool(plan.pool, plan.server, sink.write, paths)
+    else:
+        pool = Pool(plan.pool, sink.write)
     result = LoadResult(plan=plan.describe(), levels=[], records_path=str(sink.path))
     counter = itertools.count(1)
     interrupted = False
     started: list[float] = []  # when each level's measured requests began (memory: after warm-up)
+    levels: list[Arrivals] = list(plan.sweep.first() if plan.sweep else plan.levels)
+    stopped: list[str | None] = []
     try:
         pool.start()
-        result.engine = pool.slots[0].engine_info
-        for level, arrivals in enumerate(plan.levels):
+        result.engine = pool.engine_info
+        level = 0
+        while level < len(levels):
             started.append(time.monotonic())
-            pool.run_level(
-                level, arrivals, plan.count, plan.duration, plan.warmup, plan.audio, lambda: next(counter), plan.seed
+            stopped.append(
+                pool.run_level(
+                    level,
+                    levels[level],
+                    plan.count,
+                    plan.duration,
+                    plan.warmup,
+                    plan.audio,
+                    lambda: next(counter),
+                    plan.seed,
+                    weights=plan.audio_weights,
+                    stop_saturated=plan.sweep is not None,
+                )
             )
             if pool.guard and pool.guard.tripped_mb is not None:
                 result.error = pool.guard.message()
                 break
+            if plan.sweep is not None and level == 1:
+                levels += _sweep_rates(plan, pool, sink, levels)
+            level += 1
     except KeyboardInterrupt:
         interrupted = True
         pool.interrupt()
@@ -104,9 +136,10 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
     if pool.guard and pool.guard.tripped_mb is not None:
         result.error = pool.guard.message()
     records = sink.records
-    for level, arrivals in enumerate(plan.levels[: len(started)]):
+    for level, arrivals in enumerate(levels[: len(started)]):
         stats = level_stats(level, arrivals, records, plan.slo, plan.max_lateness_ms)
         stats.memory = _memory(pool, plan, records, level)
+        stats.stopped_early = stopped[level] if level < len(stopped) else None
         result.levels.append(stats)
     if plan.json_path:
         write_text_atomic(Path(plan.json_path), json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
@@ -115,9 +148,21 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
     return result
 
 
+def _sweep_rates(plan: LoadPlan, pool: Pool, sink: Sink[RequestRecord], levels: list[Arrivals]) -> list[Arrivals]:
+    """The sweep's rate levels, from the throughputs its first two levels measured."""
+    assert plan.sweep is not None
+    pool.flush()  # every request of the two levels written, so their statistics are whole
+    records = sink.records
+    sync, top = (level_stats(k, levels[k], records, plan.slo).throughput_rps for k in (0, 1))
+    rates = plan.sweep.rate_levels(sync, top)
+    if not rates:
+        pool.notes.append("sweep: neither the synchronous nor the throughput level finished a request; no rates")
+    return list(rates)
+
+
 def _memory(pool: Pool, plan: LoadPlan, records: list[RequestRecord], level: int) -> list:
     """Growth per 1000 requests over this level's measured requests (after its warm-up)."""
-    if plan.pool.worker_config["strategy"] == "fresh-process":
+    if plan.pool.worker_config.get("strategy") == "fresh-process":
         return []  # a process per request: there is no long-lived worker to grow
     measured = [r for r in records if r.level == level and not r.warmup and r.dispatched is not None]
     if not measured:
@@ -126,14 +171,15 @@ def _memory(pool: Pool, plan: LoadPlan, records: list[RequestRecord], level: int
     until = max(r.ended for r in measured)
     out = []
     series = []
-    for slot in pool.slots:
-        samples = [s for s in slot.sampler.samples if s.t <= until]
-        completions = [t for t in slot.completions if since <= t <= until]
+    trees = pool.memory_series()
+    for who, all_samples, all_completions in trees:
+        samples = [s for s in all_samples if s.t <= until]
+        completions = [t for t in all_completions if since <= t <= until]
         series.append((samples, completions))
-        fit = memory.growth(slot.name, memory.per_slot(samples, completions, since))
+        fit = memory.growth(who, memory.per_slot(samples, completions, since))
         if fit:
             out.append(fit)
-    if len(pool.slots) > 1:
+    if len(trees) > 1:
         fit = memory.growth("pool", memory.pool_points(series, since))
         if fit:
             out.append(fit)
