@@ -50,8 +50,13 @@ def engine_option_decorators():
     return fields.click_options(classes, option_cls=startup_problems.CollectedOption)
 
 
-def _run_option_decorators():
-    """What runs: iterations, engine, scenario and models."""
+MODEL_HELP = "Model file (chatllm), folder (transformers) or label NAME[:MB] (calibration); asr and align take one."
+ENGINES_MODEL_HELP = " With --engines: ENGINE=PATH, once per engine (repeatable)."
+
+
+def _run_option_decorators(repeat_model: bool = False):
+    """What runs: iterations, engine, scenario and models (`repeat_model`: --model may be given
+    once per engine, `orch compare --engines`)."""
     return [
         option(
             "--iters",
@@ -80,7 +85,8 @@ def _run_option_decorators():
         option(
             "--model",
             "model",
-            help="Model file (chatllm), folder (transformers) or label NAME[:MB] (calibration); asr and align take one.",
+            multiple=repeat_model,
+            help=MODEL_HELP + (ENGINES_MODEL_HELP if repeat_model else ""),
         ),
         option("--models", help="Comma-separated models for --scenario switch (two or more)."),
         option(
@@ -192,11 +198,14 @@ def _history_option_decorators():
     ]
 
 
-def common_options(f):
+def common_options(f=None, *, repeat_model: bool = False):
     """The options `orch run`, `orch compare` and the commands that build a RunPlan share, in
-    the order --help lists them."""
+    the order --help lists them; `@common_options(repeat_model=True)`: --model repeatable
+    (compare, for --engines)."""
+    if f is None:
+        return lambda g: common_options(g, repeat_model=repeat_model)
     decorators = (
-        _run_option_decorators()
+        _run_option_decorators(repeat_model)
         + _input_option_decorators()
         + _output_option_decorators()
         + _memory_option_decorators()
@@ -213,9 +222,22 @@ def option_flag(key: str) -> str:
     return "--" + key.replace("_", "-")
 
 
+def one_model(value) -> str | None:
+    """--model as one path: compare's --model is repeatable (for --engines), and without
+    --engines may be given once; CannotStart when it was given more often."""
+    if not isinstance(value, (tuple, list)):
+        return value
+    if len(value) > 1:
+        raise CannotStart(
+            f"--model given {len(value)} times: one model (several engines: --engines A,B --model A=PATH --model B=PATH)"
+        )
+    return value[0] if value else None
+
+
 def inputs_from_cli(strategies: list[str], kw: dict) -> PlanInputs:
     """The command line's words as PlanInputs (soak configs make the same from a cell)."""
-    models = [m for m in (kw["models"] or "").split(",") if m] or ([kw["model"]] if kw["model"] else [])
+    model = one_model(kw["model"])
+    models = [m for m in (kw["models"] or "").split(",") if m] or ([model] if model else [])
     spec = engine_registry.REGISTRY.get(kw["engine"])
     options = fields.from_cli(spec.options, kw) if spec else {}
     return PlanInputs(
@@ -262,7 +284,7 @@ def plan_from_options(strategies, kw, strategies_problem: str | None = None) -> 
     return plan
 
 
-def output_problems(plan: RunPlan, kw) -> list[str]:
+def output_problems(plan: RunPlan | None, kw) -> list[str]:
     """Where the results go: --out must be (or become) a folder, --json and --srt files, and
     the history database's folder must exist (docs/history.md)."""
     problems = []
@@ -353,9 +375,41 @@ def run(strategy, **kw):
     help="Then re-run every growing strategy under memray --native and name the stacks that keep the memory "
     "(orch attribute; docs/attribution.md).",
 )
-@common_options
-def compare(all_, strategies, **kw):
-    """Run several strategies, one after another, each in its own worker process(es)."""
+@option(
+    "--engines",
+    metavar="A,B,...",
+    help="Compare engines: every engine x strategy in turn (without --strategies: every strategy each runs), "
+    "one table with each row's speed against the host's measured limits (docs/limits.md).",
+)
+@option(
+    "--model-name",
+    metavar="NAME",
+    help="--engines: the test model each engine without --model ENGINE=PATH uses, as `orch make-test-models` "
+    "made it (default: tiny-asr-a; with --shape full: shape-qwen3-asr-0.6b).",
+)
+@option("--shape", type=click.Choice(["tiny", "full"]), help="--engines: the test models' family (default: tiny).")
+@option(
+    "--limits/--no-limits",
+    default=True,
+    show_default=True,
+    help="--engines: measure the host's memory bandwidth and matmul peak first (a few seconds, in a subprocess).",
+)
+@common_options(repeat_model=True)
+def compare(all_, strategies, engines, model_name, shape, limits, **kw):
+    """Run several strategies, one after another, each in its own worker process(es); with
+    --engines, on several engines, into one table."""
+    if engines is not None:
+        from orchestrator.commands.compare_engines import compare_engines
+
+        kw.update(model_name=model_name, shape=shape, limits=limits)
+        compare_engines(click.get_current_context(), engines, all_, strategies, kw)
+        return
+    given = [flag for flag, value in (("--model-name", model_name), ("--shape", shape)) if value]
+    if click.get_current_context().get_parameter_source("limits") is click.core.ParameterSource.COMMANDLINE:
+        given.append("--limits/--no-limits")
+    if given:
+        raise CannotStart(f"{', '.join(given)}: only with --engines (the test model of each engine compared)")
+    kw["model"] = one_model(kw["model"])
     problem = None
     if all_ == (strategies is not None):
         problem = f"give either --all or --strategies a,b{', not both' if all_ else ''}"

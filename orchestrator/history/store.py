@@ -596,7 +596,8 @@ def _strategy_row(position: int, r: StrategyResult) -> dict:
     lo, hi = s.growth_ci95 if s and s.growth_ci95 else (None, None)
     row = {
         "position": position,
-        "strategy": r.strategy,
+        # `compare --engines` holds several engines' strategies: engine/strategy tells them apart
+        "strategy": (f"{r.engine}/{r.strategy}" if r.engine else r.strategy)[:32],
         "model": r.model,
         "status": str(r.status),
         "verdict": str(s.verdict) if s and s.verdict else None,
