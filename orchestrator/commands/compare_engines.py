@@ -110,7 +110,7 @@ def build_runs(
 ):
     """Each engine's EngineRun; CannotStart for what every engine gets wrong (or when no
     engine can run), so a bad option stops the run before anything starts."""
-    from orchestrator.commands.run import inputs_from_cli, option_flag  # lazy: run.py imports this module
+    from orchestrator.commands.run_inputs import inputs_from_cli, option_flag
     from orchestrator.run.plan import RunPlan
     from orchestrator.run.preflight import preflight
     from orchestrator.studies.runtimes import EngineRun
@@ -160,7 +160,7 @@ def build_runs(
 def compare_engines(ctx: click.Context, engines_text: str, all_: bool, strategies: str | None, kw: dict) -> None:
     """Run the comparison, print its table and notes, store it; exit with what it found."""
     from orchestrator.commands import startup_problems
-    from orchestrator.commands.run import output_problems, run_progress
+    from orchestrator.commands.run_inputs import output_problems, run_progress
 
     problems = startup_problems.take()
     if problems:

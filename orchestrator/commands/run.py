@@ -7,19 +7,24 @@ timed out or failed, 2 the run could not start (bad option, missing input), 130 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import click
 
 from orchestrator.commands import startup_problems
+
+# the command line's words as a run's inputs: here for the commands that import them from run
+from orchestrator.commands.run_inputs import (  # noqa: E402,F401
+    inputs_from_cli,
+    one_model,
+    option_flag,
+    output_problems,
+    run_progress,
+)
 from orchestrator.commands.startup_problems import option
 from orchestrator.engines import fields
 from orchestrator.engines import registry as engine_registry
 from orchestrator.engines.decoding import DECODINGS
 from orchestrator.errors import CannotStart, ExitCode
 from orchestrator.results.model import Thresholds
-from orchestrator.results.progress import progress_bars
 from orchestrator.results.tabular import format_option
 from orchestrator.run import strategies as registry
 from orchestrator.run.plan import (
@@ -32,9 +37,7 @@ from orchestrator.run.plan import (
     SCENARIOS,
     RunPlan,
 )
-from orchestrator.run.plan_inputs import PlanInputs
 from orchestrator.run.preflight import preflight
-from orchestrator.run.worker_env import parse as parse_worker_env
 
 # The options are plain types: a range, a choice of strategy or a path is checked with the
 # plan (RunPlan.validate, preflight, output_problems) and a value click cannot read is noted
@@ -217,55 +220,6 @@ def common_options(f=None, *, repeat_model: bool = False):
     return f
 
 
-def option_flag(key: str) -> str:
-    """A plan field's command-line option: iter_timeout -> --iter-timeout."""
-    return "--" + key.replace("_", "-")
-
-
-def one_model(value) -> str | None:
-    """--model as one path: compare's --model is repeatable (for --engines), and without
-    --engines may be given once; CannotStart when it was given more often."""
-    if not isinstance(value, (tuple, list)):
-        return value
-    if len(value) > 1:
-        raise CannotStart(
-            f"--model given {len(value)} times: one model (several engines: --engines A,B --model A=PATH --model B=PATH)"
-        )
-    return value[0] if value else None
-
-
-def inputs_from_cli(strategies: list[str], kw: dict) -> PlanInputs:
-    """The command line's words as PlanInputs (soak configs make the same from a cell)."""
-    model = one_model(kw["model"])
-    models = [m for m in (kw["models"] or "").split(",") if m] or ([model] if model else [])
-    spec = engine_registry.REGISTRY.get(kw["engine"])
-    options = fields.from_cli(spec.options, kw) if spec else {}
-    return PlanInputs(
-        strategies=strategies,
-        iters=kw["iters"],
-        warmup=kw["warmup"],
-        engine=kw["engine"],
-        scenario=kw["scenario"],
-        decoding=kw.get("decoding"),
-        models=models,
-        audio=kw["audio"],
-        reference=kw["reference"],
-        transcript=kw["transcript"],
-        language=kw["language"],
-        out_dir=Path(kw["out"]),
-        iter_timeout=kw["iter_timeout"],
-        sample_hz=kw["sample_hz"],
-        idle_s=kw.get("idle_s"),
-        growth_threshold_mb=kw["growth_threshold_mb"],
-        plateau_min_tail=kw["plateau_min_tail"],
-        json_path=Path(kw["json_path"]) if kw["json_path"] else None,
-        max_rss_mb=kw["max_rss_mb"],
-        engine_options=options,
-        progress=sys.stdout.isatty(),
-        worker_env=parse_worker_env(kw.get("worker_env") or ()),
-    )
-
-
 def plan_from_options(strategies, kw, strategies_problem: str | None = None) -> RunPlan:
     """The plan, after every check that can be made before a worker starts: the values click
     could not read, the plan itself, its input files, where its results and history go.
@@ -282,34 +236,6 @@ def plan_from_options(strategies, kw, strategies_problem: str | None = None) -> 
     for note in notes:
         click.echo(f"note: {note}", err=True)
     return plan
-
-
-def output_problems(plan: RunPlan | None, kw) -> list[str]:
-    """Where the results go: --out must be (or become) a folder, --json and --srt files, and
-    the history database's folder must exist (docs/history.md)."""
-    problems = []
-    if kw.get("model") and kw.get("models"):
-        problems.append("--model and --models both given: --model for one model, --models A,B for --scenario switch")
-    out = Path(kw["out"])
-    if out.exists() and not out.is_dir():
-        problems.append(f"--out {out} is a file, not a folder")
-    for key in ("json_path", "srt_path"):
-        if kw.get(key) and Path(kw[key]).is_dir():
-            problems.append(f"--{'json' if key == 'json_path' else 'srt'} {kw[key]} is a folder, not a file")
-    if not kw["no_history"]:
-        from orchestrator.history.store import db_problem  # lazy: SQLAlchemy; --help must not import it
-
-        why = db_problem(kw["db"], write=True)
-        if why:
-            problems.append(f"{why}; or pass --no-history")
-    return problems
-
-
-def run_progress(plan: RunPlan, prefix: str = ""):
-    """The plan's progress bars (results.progress), or None when it shows none (not a terminal)."""
-    if not plan.progress:
-        return None
-    return progress_bars(plan.iters * max(1, len(plan.models) if plan.scenario == "switch" else 1), prefix)
 
 
 def run_and_report(plan: RunPlan, kw) -> None:

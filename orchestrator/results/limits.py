@@ -13,9 +13,12 @@ figures are None.
 from __future__ import annotations
 
 import statistics
+from typing import TYPE_CHECKING
 
-from orchestrator.engines.weights import WeightsProfile
 from orchestrator.results.model import HostLimits, RuntimeLimits, StrategyResult
+
+if TYPE_CHECKING:  # results know no engine: the profile is handed in (orchestrator.engines.weights)
+    from orchestrator.engines.weights import WeightsProfile
 
 
 def streamed(entry: StrategyResult) -> bool | None:
