@@ -577,7 +577,8 @@ def run_status(result: RunResult) -> str:
 def run_kind(result: RunResult) -> str:
     if result.soak is not None:
         return "soak"
-    return "compare" if len(result.plan.get("strategies") or []) > 1 else "run"
+    several = len(result.plan.get("strategies") or []) > 1 or len(result.plan.get("engines") or []) > 1
+    return "compare" if several else "run"
 
 
 def _models_label(result: RunResult) -> str | None:

@@ -145,12 +145,15 @@ def run_engines(
             plan = dataclasses.replace(run.plan, run_id=run.engine, out_dir=run_dir, json_path=None)
             echo(f"compare: engine {run.engine} ({', '.join(plan.strategies)})")
             try:
-                done = runner.execute(plan, progress_factory=progress(plan, f"{run.engine} "))
+                done: RunResult | None = runner.execute(plan, progress_factory=progress(plan, f"{run.engine} "))
             except runner.RunInterrupted as exc:
                 done, interrupted = exc.result, True
-            measured = done.results
-            result.engine["engines"][run.engine] = done.engine
-            result.environment = result.environment or done.environment
+            except KeyboardInterrupt:  # before its first worker: nothing of this engine measured
+                done, interrupted = None, True
+            if done is not None:
+                measured = done.results
+                result.engine["engines"][run.engine] = done.engine
+                result.environment = result.environment or done.environment
         result.results += _rows_of(run, strategies, measured, limits)
         save()
     result.finished_at = _now()

@@ -128,3 +128,17 @@ def test_the_manifest_entry_of_a_model_file_or_folder(tmp_path):
     assert weights.manifest_entry(tmp_path / "tt" / "tiny-asr-a")["dtype"] == "f32"
     assert weights.manifest_entry(tmp_path / "tiny" / "other.bin") is None
     assert weights.manifest_entry(tmp_path / "nowhere" / "x.bin") is None
+
+
+def test_the_docs_example_is_the_codes_figure_and_names_only_compares_options():
+    import re
+    from pathlib import Path
+
+    from orchestrator.commands.run import compare
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "limits.md").read_text(encoding="utf-8")
+    assert "9,822,208\nweights × 34/32 = 10,436,096 bytes per token" in text
+    assert f"{weights.profile(chatllm_entry()).decode_bytes_per_token:,.0f}" == "10,436,096"
+    flags = {o for p in compare.params for o in p.opts + p.secondary_opts}
+    named = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", text)) - {"--runtime", "--html"}  # make-test-models', report's
+    assert named <= flags, named - flags
