@@ -52,7 +52,7 @@ def parse_models(values: tuple[str, ...], engines: list[str]) -> dict[str, str]:
     for value in values:
         engine, sep, path = value.partition("=")
         if not sep or engine not in engine_registry.REGISTRY:
-            if len(engines) == 1 and value not in out.values():
+            if len(engines) == 1:
                 engine, path = engines[0], value
             else:
                 problems.append(f"--model {value}: with --engines say which engine it is for: --model ENGINE=PATH")
