@@ -25,7 +25,7 @@ COMMANDS = {
     ),
     "compare": (
         "orchestrator.commands.run:compare",
-        "Run several strategies, one after another, each in its own worker process(es).",
+        "Run several strategies, one after another, each in its own worker process(es); with --engines, on several engines, into one table.",
     ),
     "ab": (
         "orchestrator.commands.ab:ab",

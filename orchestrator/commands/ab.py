@@ -43,6 +43,13 @@ RUN_LEVEL = {
     "fmt": "--format",
     "srt_path": "--srt",
 }
+# compare --engines' own options: each side of an A/B run is one engine
+ENGINES_ONLY = {
+    "engines": "--engines",
+    "model_name": "--model-name",
+    "shape": "--shape",
+    "limits": "--limits/--no-limits",
+}
 
 
 def side_options(text: str, label: str) -> dict:
@@ -68,12 +75,35 @@ def side_options(text: str, label: str) -> dict:
         for p in compare.params
         if p.name and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE
     }
+    engines_only = [ENGINES_ONLY[k] for k in given if k in ENGINES_ONLY]
+    if engines_only:
+        raise CannotStart(
+            f"{flag}: {', '.join(engines_only)} belong to `orch compare --engines`; a side is one engine "
+            '(--a "--engine chatllm --model X" --b "--engine transformers --model Y")'
+        )
     run_level = [RUN_LEVEL[k] for k in given if k in RUN_LEVEL]
     if run_level:
         raise CannotStart(
             f"{flag}: {', '.join(run_level)} belong to the whole A/B run: give them to orch ab itself, not to one side"
         )
     return given
+
+
+def side_lines(sides: list[Side]) -> list[str]:
+    """Each side's engine and model, when the sides differ in either (an A/B across engines)."""
+    described = [(s.plan.engine, s.plan.model_label()) for s in sides]
+    if described[0] == described[1]:
+        return []
+    return [
+        f"{s.label}: engine {engine}, model {model or '-'}" for s, (engine, model) in zip(sides, described, strict=True)
+    ]
+
+
+def left_out(kws: dict[str, dict], chosen: list[str]) -> str | None:
+    """--all across two engines: the strategies only one side's engine runs (left out), or None."""
+    per_side = {label: registry.for_engine(kw["engine"]) for label, kw in kws.items()}
+    only = [f"{s} ({kws[label]['engine']} only)" for label in per_side for s in per_side[label] if s not in chosen]
+    return f"--all: left out what only one side's engine runs: {', '.join(only)}" if only else None
 
 
 def build_sides(a_text: str, b_text: str, all_: bool, strategies: str | None, kw: dict) -> tuple[list[Side], list[str]]:
@@ -95,9 +125,12 @@ def build_sides(a_text: str, b_text: str, all_: bool, strategies: str | None, kw
     else:
         chosen = [s.strip() for s in (strategies or "").split(",") if s.strip()]
     sides, problems = [], {}
+    missing = left_out(kws, chosen) if all_ else None
     for label, text in (("A", a_text), ("B", b_text)):
         try:
             plan, notes = RunPlan.build(inputs_from_cli(list(chosen), kws[label]))
+            if missing and label == "A":  # said once, with the first side's notes
+                notes = [missing, *notes]
         except CannotStart as exc:  # an engine option out of range: say which side
             raise CannotStart([f"{label}: {p}" for p in exc.problems]) from None
         problems[label] = plan.validate(label=option_flag) + preflight(plan, label=option_flag)
@@ -176,6 +209,9 @@ def ab(a_options, b_options, load_sides, rounds, speed_pct, all_, strategies, **
     result = done.result
     if done.interrupted:
         click.echo(f"interrupted: what was measured is written below and in {done.run_dir / 'run.json'}", err=True)
+    if kw["fmt"] == "table":
+        for line in side_lines(sides):
+            click.echo(line)
     click.echo(ab_table(result, kw["fmt"]))
     if kw["fmt"] == "table":
         for entry in result.results:

@@ -17,6 +17,8 @@ from orchestrator.errors import ExitCode
 from orchestrator.results.tabular import format_option, render_table
 from orchestrator.run import strategies as registry
 
+READY, NOT_READY, NOT_CHECKED = "ready", "not ready", "not checked"
+
 
 def checks(engine: str, strategies: list[str], models: list[str], chatllm_dir, main, lib):
     """(item, state, detail, blocking) rows; state is ok / missing / info."""
@@ -29,15 +31,56 @@ def checks(engine: str, strategies: list[str], models: list[str], chatllm_dir, m
     _system_checks(add)
     _tool_checks(add)
     for spec in engine_registry.REGISTRY.values():  # every engine: what it needs, found or how to get it
-        chosen = spec.name == engine
-        add(f"engine {spec.name}", True, spec.does + (f"; to install: {spec.install}" if spec.install else ""))
-        check = spec.doctor_checks()
-        if check is not None:
-            options = {"chatllm_dir": chatllm_dir, "main": main, "lib": lib}
-            mine = {k: v for k, v in options.items() if k in fields.known_keys(spec.options)}
-            runs = [s for s in strategies if spec.runs(s)]
-            check(add, mine, runs, models if chosen else [], blocking=chosen)
+        _engine_rows(
+            add, spec, spec.name == engine, strategies, models, {"chatllm_dir": chatllm_dir, "main": main, "lib": lib}
+        )
     return rows
+
+
+def _engine_rows(add, spec, chosen: bool, strategies: list[str], models: list[str], options: dict) -> None:
+    """One engine's rows: a first row saying whether it is ready (and how to install what it
+    lacks), then its own checks — blocking only for the engine the run would use, information
+    for the others. Ready: every piece its checks need for the strategies is there."""
+    found: list[tuple] = []  # its rows as its checks give them, each as if the run used it
+
+    def collect(item, ok, detail, fix="", blocking=True):
+        found.append((item, ok, detail, fix, blocking))
+
+    check = spec.doctor_checks()
+    if check is not None:
+        mine = {k: v for k, v in options.items() if k in fields.known_keys(spec.options)}
+        runs = [s for s in strategies if spec.runs(s)]
+        check(collect, mine, runs, models if chosen else [], blocking=True)
+    elif spec.find_model is not None:  # an engine without rows of its own: its test model at least
+        model = spec.test_model("tiny-asr-a", "tiny")
+        collect(
+            "tiny-asr-a (test model)",
+            model is not None,
+            str(model) if model else "not made",
+            f"orch make-test-models --runtime {spec.name}",
+            blocking=False,
+        )
+    missing = [item for item, ok, _, _, blocking in found if blocking and not ok]
+    install = f"; to install: {spec.install}" if spec.install else ""
+    if missing:
+        detail = f"{NOT_READY} ({', '.join(missing)} missing): {spec.does}{install}"
+    elif check is not None or not spec.install:
+        detail = f"{READY}: {spec.does}"
+    else:  # nothing checks what it needs: say so rather than call it ready
+        detail = f"{NOT_CHECKED} (it has no doctor checks): {spec.does}{install}"
+    add(f"engine {spec.name}", detail.startswith(READY), detail, blocking=False)
+    for item, ok, detail, fix, blocking in found:
+        add(item, ok, detail, fix, blocking=blocking and chosen)
+
+
+def engine_summary(rows: list[tuple]) -> str:
+    """One line: each engine ready or not (stderr, after the table)."""
+    states = [
+        f"{item.removeprefix('engine ')} {next(w for w in (READY, NOT_READY, NOT_CHECKED) if detail.startswith(w))}"
+        for item, _, detail, _ in rows
+        if item.startswith("engine ")
+    ]
+    return "engines: " + ", ".join(states)
 
 
 def _system_checks(add) -> None:
@@ -93,11 +136,12 @@ def doctor(engine, strategies, models, chatllm_dir, chatllm_main, chatllm_lib, f
     strategies = list(strategies) or registry.for_engine(engine)
     rows = checks(engine, strategies, list(models), chatllm_dir, chatllm_main, chatllm_lib)
     click.echo(render_table(["item", "state", "detail"], [list(r[:3]) for r in rows], fmt))
+    click.echo("\n" + engine_summary(rows), err=True)
     blocking = [r for r in rows if r[3]]
     if blocking:
-        click.echo(f"\nA {engine} run cannot start: {len(blocking)} missing piece(s) above.", err=True)
+        click.echo(f"A {engine} run cannot start: {len(blocking)} missing piece(s) above.", err=True)
         click.get_current_context().exit(ExitCode.FAILED)
-    click.echo(f"\nA {engine} run can start.", err=True)
+    click.echo(f"A {engine} run can start.", err=True)
     if engine == "calibration":
         click.echo(
             "chatllm.cpp is optional: the calibration engine needs none of it (its rows above are "

@@ -7,19 +7,24 @@ timed out or failed, 2 the run could not start (bad option, missing input), 130 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import click
 
 from orchestrator.commands import startup_problems
+
+# the command line's words as a run's inputs: here for the commands that import them from run
+from orchestrator.commands.run_inputs import (  # noqa: E402,F401
+    inputs_from_cli,
+    one_model,
+    option_flag,
+    output_problems,
+    run_progress,
+)
 from orchestrator.commands.startup_problems import option
 from orchestrator.engines import fields
 from orchestrator.engines import registry as engine_registry
 from orchestrator.engines.decoding import DECODINGS
 from orchestrator.errors import CannotStart, ExitCode
 from orchestrator.results.model import Thresholds
-from orchestrator.results.progress import progress_bars
 from orchestrator.results.tabular import format_option
 from orchestrator.run import strategies as registry
 from orchestrator.run.plan import (
@@ -32,9 +37,7 @@ from orchestrator.run.plan import (
     SCENARIOS,
     RunPlan,
 )
-from orchestrator.run.plan_inputs import PlanInputs
 from orchestrator.run.preflight import preflight
-from orchestrator.run.worker_env import parse as parse_worker_env
 
 # The options are plain types: a range, a choice of strategy or a path is checked with the
 # plan (RunPlan.validate, preflight, output_problems) and a value click cannot read is noted
@@ -50,8 +53,13 @@ def engine_option_decorators():
     return fields.click_options(classes, option_cls=startup_problems.CollectedOption)
 
 
-def _run_option_decorators():
-    """What runs: iterations, engine, scenario and models."""
+MODEL_HELP = "Model file (chatllm), folder (transformers) or label NAME[:MB] (calibration); asr and align take one."
+ENGINES_MODEL_HELP = " With --engines: ENGINE=PATH, once per engine (repeatable)."
+
+
+def _run_option_decorators(repeat_model: bool = False):
+    """What runs: iterations, engine, scenario and models (`repeat_model`: --model may be given
+    once per engine, `orch compare --engines`)."""
     return [
         option(
             "--iters",
@@ -80,7 +88,8 @@ def _run_option_decorators():
         option(
             "--model",
             "model",
-            help="Model file (chatllm), folder (transformers) or label NAME[:MB] (calibration); asr and align take one.",
+            multiple=repeat_model,
+            help=MODEL_HELP + (ENGINES_MODEL_HELP if repeat_model else ""),
         ),
         option("--models", help="Comma-separated models for --scenario switch (two or more)."),
         option(
@@ -192,11 +201,14 @@ def _history_option_decorators():
     ]
 
 
-def common_options(f):
+def common_options(f=None, *, repeat_model: bool = False):
     """The options `orch run`, `orch compare` and the commands that build a RunPlan share, in
-    the order --help lists them."""
+    the order --help lists them; `@common_options(repeat_model=True)`: --model repeatable
+    (compare, for --engines)."""
+    if f is None:
+        return lambda g: common_options(g, repeat_model=repeat_model)
     decorators = (
-        _run_option_decorators()
+        _run_option_decorators(repeat_model)
         + _input_option_decorators()
         + _output_option_decorators()
         + _memory_option_decorators()
@@ -206,42 +218,6 @@ def common_options(f):
     for d in reversed(decorators + engine_option_decorators()):
         f = d(f)
     return f
-
-
-def option_flag(key: str) -> str:
-    """A plan field's command-line option: iter_timeout -> --iter-timeout."""
-    return "--" + key.replace("_", "-")
-
-
-def inputs_from_cli(strategies: list[str], kw: dict) -> PlanInputs:
-    """The command line's words as PlanInputs (soak configs make the same from a cell)."""
-    models = [m for m in (kw["models"] or "").split(",") if m] or ([kw["model"]] if kw["model"] else [])
-    spec = engine_registry.REGISTRY.get(kw["engine"])
-    options = fields.from_cli(spec.options, kw) if spec else {}
-    return PlanInputs(
-        strategies=strategies,
-        iters=kw["iters"],
-        warmup=kw["warmup"],
-        engine=kw["engine"],
-        scenario=kw["scenario"],
-        decoding=kw.get("decoding"),
-        models=models,
-        audio=kw["audio"],
-        reference=kw["reference"],
-        transcript=kw["transcript"],
-        language=kw["language"],
-        out_dir=Path(kw["out"]),
-        iter_timeout=kw["iter_timeout"],
-        sample_hz=kw["sample_hz"],
-        idle_s=kw.get("idle_s"),
-        growth_threshold_mb=kw["growth_threshold_mb"],
-        plateau_min_tail=kw["plateau_min_tail"],
-        json_path=Path(kw["json_path"]) if kw["json_path"] else None,
-        max_rss_mb=kw["max_rss_mb"],
-        engine_options=options,
-        progress=sys.stdout.isatty(),
-        worker_env=parse_worker_env(kw.get("worker_env") or ()),
-    )
 
 
 def plan_from_options(strategies, kw, strategies_problem: str | None = None) -> RunPlan:
@@ -260,34 +236,6 @@ def plan_from_options(strategies, kw, strategies_problem: str | None = None) -> 
     for note in notes:
         click.echo(f"note: {note}", err=True)
     return plan
-
-
-def output_problems(plan: RunPlan, kw) -> list[str]:
-    """Where the results go: --out must be (or become) a folder, --json and --srt files, and
-    the history database's folder must exist (docs/history.md)."""
-    problems = []
-    if kw.get("model") and kw.get("models"):
-        problems.append("--model and --models both given: --model for one model, --models A,B for --scenario switch")
-    out = Path(kw["out"])
-    if out.exists() and not out.is_dir():
-        problems.append(f"--out {out} is a file, not a folder")
-    for key in ("json_path", "srt_path"):
-        if kw.get(key) and Path(kw[key]).is_dir():
-            problems.append(f"--{'json' if key == 'json_path' else 'srt'} {kw[key]} is a folder, not a file")
-    if not kw["no_history"]:
-        from orchestrator.history.store import db_problem  # lazy: SQLAlchemy; --help must not import it
-
-        why = db_problem(kw["db"], write=True)
-        if why:
-            problems.append(f"{why}; or pass --no-history")
-    return problems
-
-
-def run_progress(plan: RunPlan, prefix: str = ""):
-    """The plan's progress bars (results.progress), or None when it shows none (not a terminal)."""
-    if not plan.progress:
-        return None
-    return progress_bars(plan.iters * max(1, len(plan.models) if plan.scenario == "switch" else 1), prefix)
 
 
 def run_and_report(plan: RunPlan, kw) -> None:
@@ -353,9 +301,41 @@ def run(strategy, **kw):
     help="Then re-run every growing strategy under memray --native and name the stacks that keep the memory "
     "(orch attribute; docs/attribution.md).",
 )
-@common_options
-def compare(all_, strategies, **kw):
-    """Run several strategies, one after another, each in its own worker process(es)."""
+@option(
+    "--engines",
+    metavar="A,B,...",
+    help="Compare engines: every engine x strategy in turn (without --strategies: every strategy each runs), "
+    "one table with each row's speed against the host's measured limits (docs/limits.md).",
+)
+@option(
+    "--model-name",
+    metavar="NAME",
+    help="--engines: the test model each engine without --model ENGINE=PATH uses, as `orch make-test-models` "
+    "made it (default: tiny-asr-a; with --shape full: shape-qwen3-asr-0.6b).",
+)
+@option("--shape", type=click.Choice(["tiny", "full"]), help="--engines: the test models' family (default: tiny).")
+@option(
+    "--limits/--no-limits",
+    default=True,
+    show_default=True,
+    help="--engines: measure the host's memory bandwidth and matmul peak first (a few seconds, in a subprocess).",
+)
+@common_options(repeat_model=True)
+def compare(all_, strategies, engines, model_name, shape, limits, **kw):
+    """Run several strategies, one after another, each in its own worker process(es); with
+    --engines, on several engines, into one table."""
+    if engines is not None:
+        from orchestrator.commands.compare_engines import compare_engines
+
+        kw.update(model_name=model_name, shape=shape, limits=limits)
+        compare_engines(click.get_current_context(), engines, all_, strategies, kw)
+        return
+    given = [flag for flag, value in (("--model-name", model_name), ("--shape", shape)) if value]
+    if click.get_current_context().get_parameter_source("limits") is click.core.ParameterSource.COMMANDLINE:
+        given.append("--limits/--no-limits")
+    if given:
+        raise CannotStart(f"{', '.join(given)}: only with --engines (the test model of each engine compared)")
+    kw["model"] = one_model(kw["model"])
     problem = None
     if all_ == (strategies is not None):
         problem = f"give either --all or --strategies a,b{', not both' if all_ else ''}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from orchestrator.engines.calibration.options import CalibrationOptions
@@ -50,6 +51,10 @@ class EngineSpec:
     # its test models (`orch make-test-models --runtime NAME`), or None
     test_models: str | None = None
     install: str = ""  # how to get what it needs (doctor says it); "": nothing to install
+    # "module:function(name, shape) -> Path | None": its test model `name` (tiny / full shape)
+    # as `orch make-test-models` made it into its default folder, found by its manifest;
+    # `orch compare --engines` uses it when --model ENGINE=PATH does not name one. None: no test models
+    find_model: str | None = None
 
     def runs(self, strategy: str) -> bool:
         return strategy in self.strategies
@@ -69,6 +74,9 @@ class EngineSpec:
 
     def make_test_models(self) -> Callable[..., None] | None:
         return _load(self.test_models) if self.test_models else None
+
+    def test_model(self, name: str, shape: str) -> Path | None:
+        return _load(self.find_model)(name, shape) if self.find_model else None
 
 
 def _load(target: str) -> Any:
@@ -97,6 +105,7 @@ REGISTRY: dict[str, EngineSpec] = {
             preflight="orchestrator.engines.chatllm.paths:problems_for",
             plan_hook="orchestrator.engines.chatllm.plan:options_for",
             test_models="orchestrator.engines.chatllm.testmodels:make",
+            find_model="orchestrator.engines.chatllm.testmodels:find_test_model",
             install=f"a chatllm.cpp checkout (--chatllm-dir or CHATLLM_DIR), {chatllm_paths.BUILD_HINT}",
         ),
         EngineSpec(
@@ -110,6 +119,7 @@ REGISTRY: dict[str, EngineSpec] = {
             preflight="orchestrator.engines.transformers.preflight:problems_for",
             plan_hook="orchestrator.engines.transformers.plan:options_for",
             test_models="orchestrator.engines.transformers.testmodels:make",
+            find_model="orchestrator.engines.transformers.testmodels:find_test_model",
             install=TRANSFORMERS_INSTALL + " (torch and transformers in the Python orch runs with)",
         ),
     )

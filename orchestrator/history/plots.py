@@ -401,7 +401,7 @@ def timing_chart(result: RunResult) -> bytes:
     axes = fig.subplots(1, 2)
     for ax, key, title in ((axes[0], "ttft_ms", "time to first token (ms)"), (axes[1], "tokens_per_s", "tokens / s")):
         ax.set_title(title + ", after warm-up", fontsize=11)
-        labels = [e.strategy for e in entries]
+        labels = [f"{e.engine} {e.strategy}" if e.engine else e.strategy for e in entries]
         data = [_measured(e, key) for e in entries]
         if not any(data):
             _note(ax, "no measured iterations")
@@ -420,5 +420,50 @@ def timing_chart(result: RunResult) -> bytes:
         ax.set_xticklabels(labels, rotation=15, fontsize=8)
         ax.set_xlim(0.4, len(entries) + 0.6)
         ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def runtime_chart(result: RunResult) -> bytes:
+    """`orch compare --engines`: memory (RSS after each request) over iterations, one line per
+    engine × strategy, warm-up included (dashed) — and bars of each row's median TTFT and
+    RTF. Rows that ran no iteration (an engine that could not run, a skipped strategy) have
+    no line and no bar."""
+    entries = [e for e in result.results if e.iterations]
+    fig = Figure(figsize=(12, 4.2))
+    mem, ttft, rtf = fig.subplots(1, 3, gridspec_kw={"width_ratios": [5, 3, 3]})
+    mem.set_title("memory over iterations (RSS after infer)", fontsize=11)
+    if not entries:
+        for ax in (mem, ttft, rtf):
+            _note(ax, "no iterations recorded")
+        return _png(fig)
+    colors = matplotlib.colormaps["tab10"]
+    labels = [f"{e.engine} {e.strategy}" if e.engine else e.strategy for e in entries]
+    for k, (e, label) in enumerate(zip(entries, labels, strict=True)):
+        series = _memory_series(e)
+        if not series:
+            continue
+        color = colors(k % 10)
+        warm = [p for p in series if p.warmup]
+        if warm:
+            mem.plot([p.i for p in warm], [p.rss_mb for p in warm], "--", color=color, lw=1)
+        rest = [p for p in series if not p.warmup] or series
+        mem.plot([p.i for p in rest], [p.rss_mb for p in rest], "-o", color=color, ms=3, lw=1.5, label=label)
+    mem.set_xlabel("iteration")
+    mem.set_ylabel("MB")
+    _integer_ticks(mem)
+    mem.grid(alpha=0.3)
+    mem.legend(fontsize=7, loc="best")
+    for ax, key, title in ((ttft, "ttft_ms_median", "TTFT ms (median)"), (rtf, "rtf_median", "RTF (median)")):
+        ax.set_title(title, fontsize=11)
+        values = [getattr(e.summary, key) if e.summary else None for e in entries]
+        ys = list(range(len(entries)))
+        ax.barh(ys, [v or 0 for v in values], color=[colors(k % 10) for k in ys])
+        for y, v in zip(ys, values, strict=True):
+            ax.text(v or 0, y, f" {v:.3g}" if v is not None else " -", va="center", fontsize=7)
+        ax.set_yticks(ys)
+        ax.set_yticklabels(labels if ax is ttft else [], fontsize=7)
+        ax.invert_yaxis()
+        ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
     return _png(fig)

@@ -17,7 +17,14 @@ import json
 from orchestrator.history import changepoints as cp
 from orchestrator.results.ab_table import AB_HEADERS, ab_rows
 from orchestrator.results.model import Outcome, RunResult, SoakInfo, Status, Verdict
-from orchestrator.results.output import HEADERS, result_rows
+from orchestrator.results.output import HEADERS, label, result_rows
+from orchestrator.results.runtime_table import (
+    RUNTIME_HEADERS,
+    host_limits_line,
+    is_runtimes,
+    runtime_notes,
+    runtime_rows,
+)
 from orchestrator.results.stacks import chain
 from orchestrator.results.tabular import render_table
 
@@ -45,7 +52,10 @@ def _img(png: bytes, alt: str) -> str:
 
 
 def table_rows(result: RunResult) -> tuple[list[str], list[list]]:
-    """The comparison table (the same columns `orch run` prints, rounded by output.rounded)."""
+    """The comparison table (the same columns `orch run` prints, rounded by output.rounded;
+    `orch compare --engines` prints its runtime table)."""
+    if is_runtimes(result):
+        return list(RUNTIME_HEADERS), runtime_rows(result)
     return list(HEADERS), result_rows(result)
 
 
@@ -159,6 +169,23 @@ def _soak_section(soak: SoakInfo | None) -> str:
     for note in soak.notes:
         parts.append(f'<p class="sub">{_e(note)}</p>')
     return "".join(parts)
+
+
+def _runtimes_section(result: RunResult) -> str:
+    """`orch compare --engines` (its table is the comparison above): the host's limits, why
+    rows lack figures, and the runtime chart (memory over iterations per runtime; TTFT and RTF bars)."""
+    if not is_runtimes(result):
+        return ""
+    from orchestrator.history import plots  # lazy: matplotlib
+
+    return "".join(
+        [
+            "<h2>Runtimes</h2>",
+            f'<p class="sub">{_e(host_limits_line(result.host_limits))}; % of limit: docs/limits.md</p>',
+            "".join(f'<p class="sub">{_e(line)}</p>' for line in runtime_notes(result)),
+            _img(plots.runtime_chart(result), "memory over iterations per runtime; TTFT and RTF per runtime"),
+        ]
+    )
 
 
 def _ab_section(result: RunResult) -> str:
@@ -316,12 +343,13 @@ def render_html(result: RunResult, history: list | None = None) -> str:
         _html_table(headers, rows),
     ]
     problems = [
-        f"<li><b>{_e(e.strategy)}</b>: {_e(e.status)}: {_e(e.error)}</li>"
+        f"<li><b>{_e(label(e))}</b>: {_e(e.status)}: {_e(e.error)}</li>"
         for e in entries
         if e.status is not Status.OK and e.error
     ]
     if problems:
         body.append('<ul class="warn">' + "".join(problems) + "</ul>")
+    body.append(_runtimes_section(result))
     body.append(_soak_section(result.soak))
     body.append(_history_section(result, history))
     body.append(_ab_section(result))
@@ -339,7 +367,8 @@ def render_html(result: RunResult, history: list | None = None) -> str:
     if not entries:
         body.append('<p class="sub">no strategy results in this run</p>')
     for e in entries:
-        body.append(f'<h3 id="mem-{_e(e.strategy)}">{_e(e.strategy)}</h3>')
+        name = label(e)
+        body.append(f'<h3 id="mem-{_e(name.replace(" ", "-"))}">{_e(name)}</h3>')
         limit = plan.get("max_rss_mb") if e.status is Status.MEMORY_LIMIT else None
         body.append(
             _img(plots.memory_chart(e, limit if isinstance(limit, (int, float)) else None), f"memory of {e.strategy}")

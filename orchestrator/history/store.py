@@ -658,7 +658,8 @@ def run_status(result: RunResult) -> str:
 def run_kind(result: RunResult) -> str:
     if result.soak is not None:
         return "soak"
-    return "compare" if len(result.plan.get("strategies") or []) > 1 else "run"
+    several = len(result.plan.get("strategies") or []) > 1 or len(result.plan.get("engines") or []) > 1
+    return "compare" if several else "run"
 
 
 def _models_label(result: RunResult) -> str | None:
@@ -677,7 +678,8 @@ def _strategy_row(position: int, r: StrategyResult) -> dict:
     lo, hi = s.growth_ci95 if s and s.growth_ci95 else (None, None)
     row = {
         "position": position,
-        "strategy": r.strategy,
+        # `compare --engines` holds several engines' strategies: engine/strategy tells them apart
+        "strategy": (f"{r.engine}/{r.strategy}" if r.engine else r.strategy)[:32],
         "model": r.model,
         "status": str(r.status),
         "verdict": str(s.verdict) if s and s.verdict else None,

@@ -420,6 +420,62 @@ class Attribution:
 
 
 @dataclass
+class HostLimits:
+    """The host's own ceilings, measured by orch in a subprocess before any worker runs
+    (orchestrator.run.host_limits): memory bandwidth from a large copy, and the
+    matrix-multiply peak at the run's thread count. Kept as the host block's `limits`."""
+
+    schema: str = "orch.host-limits/1"
+    threads: int | None = None
+    bandwidth_gb_s: float | None = None  # best of `repeats` copies: bytes read + written per second (1e9)
+    copy_mb: int | None = None
+    matmul_gflops: float | None = None  # best of `repeats` float32 n x n products: 2 n^3 per second (1e9)
+    matmul_n: int | None = None
+    repeats: int | None = None
+    blas: str | None = None  # numpy's BLAS, as numpy names it
+    seconds: float | None = None  # the probe's wall time
+    error: str | None = None  # why a figure is missing
+    other: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> HostLimits | None:
+        if data is None:
+            return None
+        known, other = _split(cls, data, "host limits")
+        return cls(**known, other=other)
+
+
+@dataclass
+class RuntimeLimits:
+    """One strategy's figures against the host's limits (orchestrator.results.limits): decode
+    speed against memory bandwidth, encode+prefill against the matrix-multiply peak. None
+    where a figure is unknown (no streamed tok/s, no profile of the model, no host limit)."""
+
+    precision: str | None = None
+    decode_bytes_per_token: float | None = None
+    decode_limit_tok_s: float | None = None  # bandwidth / bytes per token
+    decode_pct: float | None = None  # streamed tok/s / the limit, in %
+    encode_prefill_gflop: float | None = None  # approximate work from audio to the first token
+    encode_prefill_gflops: float | None = None  # that work / TTFT
+    encode_prefill_pct: float | None = None  # / the host's matmul peak, in %
+    note: str | None = None  # why figures are missing
+    other: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> RuntimeLimits | None:
+        if data is None:
+            return None
+        known, other = _split(cls, data, "runtime limits")
+        return cls(**known, other=other)
+
+
+@dataclass
 class StrategyResult:
     strategy: str
     scenario: str = "asr"
@@ -440,6 +496,10 @@ class StrategyResult:
     # `orch attribute`: the call stacks that keep the growth (orchestrator.studies.attribution);
     # written only when present, like `ab`
     attribution: Attribution | None = None
+    # `orch compare --engines`: the engine this entry ran on (one run holds several) and its
+    # figures against the host's limits; written only when present, like `ab`
+    engine: str | None = None
+    limits: RuntimeLimits | None = None
     other: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -465,8 +525,9 @@ class StrategyResult:
         out = _plain(self)
         if out.get("ab") is None:  # only an A/B run's results have the block
             out.pop("ab", None)
-        if out.get("attribution") is None:
-            out.pop("attribution", None)
+        for key in ("attribution", "engine", "limits"):
+            if out.get(key) is None:
+                out.pop(key, None)
         return out
 
     @classmethod
@@ -484,6 +545,7 @@ class StrategyResult:
             known["alignment"] = AlignmentSummary(**known["alignment"])
         known["ab"] = ABComparison.from_json(known.get("ab"))
         known["attribution"] = Attribution.from_json(known.get("attribution"))
+        known["limits"] = RuntimeLimits.from_json(known.get("limits"))
         return cls(**known, other=other)
 
 
@@ -743,6 +805,11 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return all(r.status.fine for r in self.results)
+
+    @property
+    def host_limits(self) -> HostLimits | None:
+        """The host block's measured limits (`orch compare --engines`), typed; None without."""
+        return HostLimits.from_json(self.host.get("limits"))
 
     def result(self, strategy: str) -> StrategyResult | None:
         return next((r for r in self.results if r.strategy == strategy), None)

@@ -6,7 +6,7 @@ import os
 
 from orchestrator.results import drift
 from orchestrator.results.alignment import to_srt
-from orchestrator.results.model import MeanCI, RunResult, Summary, Verdict
+from orchestrator.results.model import MeanCI, RunResult, StrategyResult, Summary, Verdict
 from orchestrator.results.tabular import render_table
 
 HEADERS = [
@@ -57,6 +57,11 @@ def condense_notes(notes: list[str]) -> list[str]:
     return out
 
 
+def label(r: StrategyResult) -> str:
+    """A row's name: the strategy, with its engine when the run compared engines."""
+    return f"{r.engine} {r.strategy}" if r.engine else r.strategy
+
+
 def result_rows(result: RunResult) -> list[list]:
     rows = []
     for r in result.results:
@@ -67,7 +72,7 @@ def result_rows(result: RunResult) -> list[list]:
             verdict = f"plateau from {s.plateau_from}"
         rows.append(
             [
-                r.strategy,
+                label(r),
                 str(r.status),
                 s.iters_ok,
                 rounded(s.ttft_ms_median),

@@ -293,3 +293,31 @@ def test_what_both_sides_share_and_what_differs():
         "ab": {"a": {"y": 2}, "b": {"y": 3, "z": 4}},
     }
     assert ab.merged({"x": 1}, {"x": 1}) == {"x": 1}
+
+
+# ------------------------------------------------------------------ across engines
+def test_all_across_engines_says_what_only_one_side_runs():
+    kws = {"A": {"engine": "chatllm"}, "B": {"engine": "transformers"}}
+    assert ab_command.left_out(kws, ["restart", "recreate", "fresh-process"]) == (
+        "--all: left out what only one side's engine runs: recreate-destroy (chatllm only), cli (chatllm only), "
+        "cli-interactive (chatllm only)"
+    )
+    same = {"A": {"engine": "calibration"}, "B": {"engine": "calibration"}}
+    assert ab_command.left_out(same, list(ab_command.registry.for_engine("calibration"))) is None
+
+
+def test_each_sides_engine_and_model_are_named_when_they_differ():
+    from orchestrator.run.plan import RunPlan
+
+    def side(label, engine, model):
+        plan = RunPlan(strategies=["restart"], engine=engine, models=[model] if model else [])
+        return ab.Side(label, "", {}, plan, [])
+
+    sides = [side("A", "calibration", None), side("B", "transformers", "/m/tiny-asr-a")]
+    assert ab_command.side_lines(sides) == ["A: engine calibration, model -", "B: engine transformers, model tiny-asr-a"]
+    assert ab_command.side_lines([side("A", "calibration", None), side("B", "calibration", None)]) == []
+
+
+def test_a_side_cannot_compare_engines_itself():
+    with pytest.raises(CannotStart, match="--b: --engines belong to `orch compare --engines`; a side is one engine"):
+        ab_command.side_options("--engines chatllm,transformers", "B")

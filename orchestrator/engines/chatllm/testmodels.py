@@ -918,3 +918,15 @@ def _lock(family: str):
             f"another `orch make-test-models --shape full` is converting (lock {LOCK}); conversions run one at a time"
         ) from None
     return lock
+
+
+def find_test_model(name: str, shape: str) -> Path | None:
+    """The test model `name` of family `shape` (tiny / full) that `orch make-test-models`
+    made into its default folder (models/tiny or models/full, under the working directory),
+    as its manifest lists it; None when it is not there (`orch compare --engines` says so)."""
+    folder = Path(FULL_OUT if shape == "full" else DEFAULT_OUT)
+    entry = read_manifest(folder / MANIFEST.get(shape, MANIFEST["tiny"])).get(name)
+    if not isinstance(entry, dict) or not entry.get("file"):
+        return None
+    path = folder / str(entry["file"])
+    return path if path.is_file() else None

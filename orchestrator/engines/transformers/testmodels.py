@@ -150,3 +150,16 @@ def make(out_dir, shape, quant, only, keep_hf, force, chatllm_dir) -> None:
     asr = next((m.folder for m in made if not ALL_SPECS[m.name].aligner), None)
     if asr is not None and asr.name not in FULL_SPECS:
         click.echo(f"use: orch compare --all --engine transformers --model {asr} --audio samples/phone-zh.wav")
+
+
+def find_test_model(name: str, shape: str) -> Path | None:
+    """The model folder `name` of family `shape` (tiny / full) that `orch make-test-models
+    --runtime transformers` made into its default folder (models/tiny-transformers or
+    models/full-transformers, under the working directory), as its manifest lists it; None
+    when it is not there."""
+    folder = Path(FULL_OUT if shape == "full" else DEFAULT_OUT)
+    entry = _read_manifest(folder / MANIFEST).get(name)
+    if not isinstance(entry, dict) or not entry.get("folder"):
+        return None
+    path = folder / str(entry["folder"])
+    return path if (path / "config.json").is_file() else None

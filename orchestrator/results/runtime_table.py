@@ -1,0 +1,112 @@
+"""The table of `orch compare --engines` (one row per engine × strategy) and the lines under
+it: the host's measured limits, and why a row has no figures. The HTML report shows the
+same rows (orchestrator.history.report)."""
+
+from __future__ import annotations
+
+import statistics
+
+from orchestrator.results import drift
+from orchestrator.results.limits import streamed, streamed_tokens_per_s
+from orchestrator.results.model import HostLimits, RunResult, Status, StrategyResult, Summary, Verdict
+from orchestrator.results.output import rounded
+from orchestrator.results.tabular import render_table
+
+RUNTIME_HEADERS = [
+    "engine",
+    "strategy",
+    "status",
+    "load ms",
+    "TTFT ms",
+    "RTF",
+    "tok/s",
+    "peak MB",
+    "steady MB",
+    "growth MB/iter",
+    "95% CI",
+    "verdict",
+    "text",
+    "streamed",
+    "decode limit tok/s",
+    "% of limit",
+    "enc+prefill GFLOP/s",
+    "% of peak",
+]
+
+
+def is_runtimes(result: RunResult) -> bool:
+    """A result of `orch compare --engines` (its entries name their engine)."""
+    return any(e.engine for e in result.results)
+
+
+def steady_rss_mb(entry: StrategyResult) -> float | None:
+    """The median RSS after each measured request: where memory sits while the engine serves."""
+    values = [it.rss_mb for it in entry.memory_series() if it.rss_mb is not None]
+    return statistics.median(values) if values else None
+
+
+def _verdict(s: Summary) -> str | None:
+    if s.verdict is Verdict.PLATEAU:
+        return f"plateau from {s.plateau_from}"
+    return str(s.verdict) if s.verdict else None
+
+
+def _yes_no(value: bool | None) -> str | None:
+    return None if value is None else ("yes" if value else "no")
+
+
+def runtime_row(e: StrategyResult) -> list:
+    s = e.summary or Summary()
+    lim = e.limits
+    ci = s.growth_ci95
+    return [
+        e.engine,
+        e.strategy,
+        str(e.status),
+        rounded(s.load_ms_median),
+        rounded(s.ttft_ms_median),
+        rounded(s.rtf_median, 3),
+        rounded(streamed_tokens_per_s(e)),
+        rounded(s.rss_peak_mb),
+        rounded(steady_rss_mb(e)),
+        rounded(s.growth_mb_per_iter, 3),
+        f"[{rounded(ci[0], 3):.3f}, {rounded(ci[1], 3):.3f}]" if ci else None,
+        _verdict(s),
+        drift.column(s),
+        _yes_no(streamed(e)),
+        rounded(lim.decode_limit_tok_s) if lim else None,
+        rounded(lim.decode_pct) if lim else None,
+        rounded(lim.encode_prefill_gflops, 2) if lim else None,
+        rounded(lim.encode_prefill_pct) if lim else None,
+    ]
+
+
+def runtime_rows(result: RunResult) -> list[list]:
+    return [runtime_row(e) for e in result.results]
+
+
+def runtime_table(result: RunResult, fmt: str = "table") -> str:
+    return render_table(RUNTIME_HEADERS, runtime_rows(result), fmt)
+
+
+def host_limits_line(limits: HostLimits | None) -> str:
+    if limits is None:
+        return "host limits: not measured (--no-limits)"
+    if limits.error:
+        return f"host limits: none ({limits.error}); no % of limit"
+    return (
+        f"host limits: memory bandwidth {limits.bandwidth_gb_s:.1f} GB/s (a {limits.copy_mb} MB copy, best of "
+        f"{limits.repeats}), matrix multiply {limits.matmul_gflops:.1f} GFLOP/s (float32 {limits.matmul_n}², "
+        f"{limits.threads} thread(s), {limits.blas or 'numpy BLAS'})"
+    )
+
+
+def runtime_notes(result: RunResult) -> list[str]:
+    """One line per row that is not ok (why), and per row whose limits lack a figure (why)."""
+    out = []
+    for e in result.results:
+        if e.status is not Status.OK and e.error:
+            out.append(f"{e.engine} {e.strategy}: {e.status}: {e.error.splitlines()[0]}")
+        elif e.limits is not None and e.limits.note:
+            out.append(f"{e.engine} {e.strategy}: % of limit: {e.limits.note}")
+    return out

@@ -1,0 +1,76 @@
+"""`orch doctor` lists every registered engine: whether it is ready, what its checks found,
+and how to install what it lacks — an engine registered after orch's own included."""
+
+import sys
+import types
+
+import pytest
+from click.testing import CliRunner
+from orchestrator.commands.doctor import doctor
+from orchestrator.engines import registry
+from orchestrator.engines.registry import EngineSpec
+from orchestrator.engines.transformers.options import TransformersOptions
+
+
+def _fake_checks(add, options, strategies, models, blocking):
+    add("fakert", False, "not installed", "pip install fakert", blocking=blocking)
+    add("fakert models/", False, "not present", "orch make-test-models --runtime fake", blocking=False)
+
+
+@pytest.fixture
+def fake_engines(monkeypatch):
+    module = types.ModuleType("fake_doctor_module")
+    module.checks = _fake_checks
+    module.find = lambda name, shape: None
+    monkeypatch.setitem(sys.modules, "fake_doctor_module", module)
+    specs = [
+        EngineSpec("fake", "a runtime that is not installed", TransformersOptions, "w:W", ("restart",),
+                   doctor="fake_doctor_module:checks", install="pip install fakert"),
+        EngineSpec("unchecked", "a runtime without doctor rows", TransformersOptions, "w:W", ("restart",),
+                   find_model="fake_doctor_module:find", install="pip install other"),
+    ]  # fmt: skip
+    for spec in specs:
+        registry.register(spec)
+    yield
+    for spec in specs:
+        registry.unregister(spec.name)
+
+
+def _rows(stdout: str) -> dict[str, tuple[str, str]]:
+    out = {}
+    for line in stdout.splitlines()[2:]:
+        parts = line.split(None, 1)
+        if not parts:
+            break
+        item_end = line.index("  ")
+        item, rest = line[:item_end].strip(), line[item_end:].split(None, 1)
+        out[item] = (rest[0], rest[1] if len(rest) > 1 else "")
+    return out
+
+
+def test_every_engine_is_listed_with_whether_it_is_ready_and_how_to_install_it(fake_engines, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CHATLLM_DIR", raising=False)
+    res = CliRunner().invoke(doctor, ["--chatllm-dir", str(tmp_path / "absent")])
+    assert res.exit_code == 0, res.output  # a calibration run needs none of them
+    rows = _rows(res.stdout)
+    assert rows["engine calibration"][0] == "ok" and rows["engine calibration"][1].startswith("ready: a fake engine")
+    assert rows["engine fake"] == (
+        "info",
+        "not ready (fakert missing): a runtime that is not installed; to install: pip install fakert",
+    )
+    assert rows["fakert"] == ("info", "not installed: pip install fakert")
+    assert rows["fakert models/"] == ("info", "not present: orch make-test-models --runtime fake")
+    # no doctor rows of its own: not called ready; its test model looked up by its finder
+    assert rows["engine unchecked"] == (
+        "info",
+        "not checked (it has no doctor checks): a runtime without doctor rows; to install: pip install other",
+    )
+    assert rows["tiny-asr-a (test model)"] == ("info", "not made: orch make-test-models --runtime unchecked")
+    assert rows["engine chatllm"][1].startswith("not ready (chatllm.cpp checkout, main, libchatllm")
+    summary = [line for line in res.stderr.splitlines() if line.startswith("engines: ")]
+    assert summary == [
+        "engines: calibration ready, chatllm not ready, transformers "
+        + ("ready" if rows["engine transformers"][0] == "ok" else "not ready")
+        + ", fake not ready, unchecked not checked"
+    ]
