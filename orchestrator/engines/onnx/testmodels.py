@@ -164,6 +164,12 @@ def _make_one(exporter: export.Exporter, name: str, out: Path, precisions: Seque
         "precisions": [p for p in PRECISIONS if p in precisions],
         "files": [{"name": p.name, "bytes": p.stat().st_size} for p in files],
         "export_log": str(log),
+        # the exporter's own check of each graph against torch ("[verify] encoder max_diff=0.000000 ...")
+        "verify": [
+            ln.strip()
+            for ln in log.read_text(encoding="utf-8", errors="replace").splitlines()
+            if ln.startswith("[verify]")
+        ],
         "write_seconds": round(written, 1),
         "export_seconds": round(time.monotonic() - started - written, 1),
         "spec": asdict(spec),
@@ -178,13 +184,14 @@ def _read_manifest(path: Path) -> dict:
 
 
 def find_test_model(name: str, shape: str) -> Path | None:
-    """The folder of test model `name` made in the default out folder for `shape` (tiny | full),
-    found by its manifest; None when it was not made (or its files are gone)."""
+    """The folder (absolute) of test model `name` made in the default out folder for `shape`
+    (tiny | full, under the current folder), found by its manifest; None when it was not made
+    (or its files are gone)."""
     out = Path(FULL_OUT if shape == "full" else DEFAULT_OUT)
     entry = _read_manifest(out / MANIFEST).get(name)
     if not entry:
         return None
-    folder = out / entry.get("folder", name)
+    folder = (out / entry.get("folder", name)).resolve()
     return folder if available_precisions(folder) else None
 
 
