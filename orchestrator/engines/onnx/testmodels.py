@@ -48,6 +48,18 @@ EXPORT_COPIES = 3
 EXPORT_BASE = 1.5 * 2**30
 
 
+# what the exporter leaves that sherpa-onnx loads; anything else in its out folder is left over
+GRAPH_FILES = (
+    "conv_frontend.onnx",
+    "encoder.onnx",
+    "encoder.onnx.data",
+    "decoder.onnx",
+    "decoder.onnx.data",
+    "encoder.int8.onnx",
+    "decoder.int8.onnx",
+)
+
+
 @dataclass(frozen=True)
 class MadeModel:
     name: str
@@ -144,6 +156,7 @@ def _make_one(exporter: export.Exporter, name: str, out: Path, precisions: Seque
     folder.mkdir(parents=True)
     log = out / f"{name}.export.log"
     export.run_export(exporter, prepared, folder, MAX_TOTAL_LEN, "int8" in precisions, log)
+    leftovers = drop_leftovers(folder)
     if "fp32" not in precisions:  # the exporter always writes fp32 (int8 is made from it)
         for f in ("encoder.onnx", "encoder.onnx.data", "decoder.onnx", "decoder.onnx.data"):
             (folder / f).unlink(missing_ok=True)
@@ -164,6 +177,7 @@ def _make_one(exporter: export.Exporter, name: str, out: Path, precisions: Seque
         "precisions": [p for p in PRECISIONS if p in precisions],
         "files": [{"name": p.name, "bytes": p.stat().st_size} for p in files],
         "export_log": str(log),
+        "leftovers_removed": leftovers,
         # the exporter's own check of each graph against torch ("[verify] encoder max_diff=0.000000 ...")
         "verify": [
             ln.strip()
@@ -174,6 +188,19 @@ def _make_one(exporter: export.Exporter, name: str, out: Path, precisions: Seque
         "export_seconds": round(time.monotonic() - started - written, 1),
         "spec": asdict(spec),
     }
+
+
+def drop_leftovers(folder: Path) -> dict:
+    """Remove what the exporter leaves beside its graphs: past 2 GB, torch's TorchScript export
+    writes the raw decoder's tensors as one file each (`onnx__MatMul_*`, the embedding), which
+    the exporter then packs into decoder.onnx.data and never deletes (GBs at full shape; no
+    graph refers to them). {"files": n, "bytes": b} removed."""
+    count = size = 0
+    for p in folder.iterdir():
+        if p.is_file() and p.name not in GRAPH_FILES:
+            count, size = count + 1, size + p.stat().st_size
+            p.unlink()
+    return {"files": count, "bytes": size}
 
 
 def _read_manifest(path: Path) -> dict:
