@@ -282,6 +282,7 @@ class OnnxEngine(Engine):
             facts["load_messages"], self.load_messages = self.load_messages, []
         if self.load_threads is not None:  # reported with the first request after a load
             facts["process_threads_after_load"], self.load_threads = self.load_threads, None
+            facts["graphs"] = {k: os.path.basename(v) for k, v in self.files.items() if k != "tokenizer"}
         self._last = {"stamps": (t_request, t_audio, t_features, t_decoded), "facts": facts}
         on_chunk(text)  # the whole answer at once: not streamed
         return text
@@ -316,9 +317,10 @@ class OnnxEngine(Engine):
             "onnxruntime": self.ort_version,  # the library sherpa-onnx bundles and runs on
             "import_ms": self.import_ms,
             "precision": self.precision,
-            "files": {k: os.path.basename(v) for k, v in self.files.items()},
             "max_total_len": self.max_total_len,
-            "max_new_tokens": self.max_new_tokens,
+            # None: decided at load (32 for an orch test model, else sherpa-onnx's 128); the
+            # first request's facts say which graphs ran and the threads the load made
+            "max_new_tokens": int(self.options["max_new_tokens"]) if self.options.get("max_new_tokens") else None,
             "decoding": {"method": self.decoding, **self.sampling, "seed": SEED},
             "device": "cpu",
             "threads": {
@@ -326,7 +328,6 @@ class OnnxEngine(Engine):
                 "num_threads": self.threads or 1,  # ONNX Runtime intra-op threads
                 "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
                 "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
-                "process_threads": _process_threads(),
             },
         }
 
