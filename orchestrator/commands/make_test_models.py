@@ -9,6 +9,7 @@ import click
 from orchestrator.engines import registry as engine_registry
 from orchestrator.engines.chatllm.options import chatllm_dir_option
 from orchestrator.engines.chatllm.testmodels import ALL_SPECS, DEFAULT_OUT, FULL_OUT
+from orchestrator.engines.onnx import export as onnx_export
 from orchestrator.engines.transformers.testmodels import DEFAULT_OUT as TF_OUT
 from orchestrator.engines.transformers.testmodels import FULL_OUT as TF_FULL_OUT
 
@@ -42,9 +43,10 @@ RUNTIMES = tuple(name for name, spec in engine_registry.REGISTRY.items() if spec
 )
 @click.option(
     "--quant",
-    type=click.Choice(["f32", "f16", "bf16", "q8_0", "q4_0"]),
+    type=click.Choice(["f32", "f16", "bf16", "q8_0", "q4_0", "fp32", "int8"]),
     default=None,
-    help="[default: q8_0; q4_0 for --shape full, as the real files; transformers: f32 (or f16, bf16)]",
+    help="[default: q8_0; q4_0 for --shape full, as the real files; transformers: f32 (or f16, bf16); "
+    "onnx: both fp32 and int8 (or one of them)]",
 )
 @click.option(
     "--only",
@@ -55,11 +57,29 @@ RUNTIMES = tuple(name for name, spec in engine_registry.REGISTRY.items() if spec
 )
 @click.option("--keep-hf", is_flag=True, help="Keep the HF-style folders (under OUT/hf/).")
 @click.option("--force", is_flag=True, help="Remake models that already exist.")
-def make_test_models(runtime, chatllm_dir, shape, out_dir, quant, only, keep_hf, force):
+@click.option(
+    "--onnx-exporter",
+    envvar=onnx_export.EXPORTER_ENV,
+    default=None,
+    type=click.Path(file_okay=False),
+    help=f"onnx: a clone of {onnx_export.EXPORTER_REPO} (its {onnx_export.EXPORTER_SCRIPT}). "
+    f"[env: {onnx_export.EXPORTER_ENV}]",
+)
+@click.option(
+    "--export-python",
+    envvar=onnx_export.PYTHON_ENV,
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="onnx: the Python the exporter runs in (qwen-asr 0.0.6, transformers 4.57.6; `orch doctor` says how "
+    f"to make it). [env: {onnx_export.PYTHON_ENV}]",
+)
+def make_test_models(runtime, chatllm_dir, shape, out_dir, quant, only, keep_hf, force, onnx_exporter, export_python):
     """Make random-weight Qwen3-ASR and Qwen3-ForcedAligner models in chatllm.cpp's format (or
     transformers' folders: --runtime transformers), for integration runs: tiny ones (A, B several times A, an aligner), or with --shape full the
     published models' every shape. Their output text is garbage. Conversions run one at a
     time; what each needs is said first, and too little memory or disk refuses (exit 2)."""
     make = engine_registry.get(runtime).make_test_models()
     assert make is not None  # RUNTIMES has only engines with a maker
-    make(out_dir, shape, quant, only, keep_hf, force, chatllm_dir=chatllm_dir)
+    # the exporter and its Python are the onnx maker's alone
+    extra = {"onnx_exporter": onnx_exporter, "export_python": export_python} if runtime == "onnx" else {}
+    make(out_dir, shape, quant, only, keep_hf, force, chatllm_dir=chatllm_dir, **extra)

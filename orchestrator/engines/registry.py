@@ -20,6 +20,8 @@ from typing import Any
 from orchestrator.engines.calibration.options import CalibrationOptions
 from orchestrator.engines.chatllm import paths as chatllm_paths
 from orchestrator.engines.chatllm.options import ChatLLMOptions
+from orchestrator.engines.onnx.options import INSTALL as ONNX_INSTALL
+from orchestrator.engines.onnx.options import OnnxOptions
 from orchestrator.engines.transformers.options import INSTALL as TRANSFORMERS_INSTALL
 from orchestrator.engines.transformers.options import TransformersOptions
 
@@ -121,6 +123,21 @@ REGISTRY: dict[str, EngineSpec] = {
             test_models="orchestrator.engines.transformers.testmodels:make",
             find_model="orchestrator.engines.transformers.testmodels:find_test_model",
             install=TRANSFORMERS_INSTALL + " (torch and transformers in the Python orch runs with)",
+        ),
+        EngineSpec(
+            "onnx",
+            "Qwen3-ASR on ONNX Runtime through sherpa-onnx's offline recognizer (CPU, no streaming), in the worker; "
+            "models are folders of ONNX files",
+            OnnxOptions,
+            "workers.engines.onnx:OnnxEngine",
+            # no destroy call in Python (recreate-destroy would be recreate); the wheel's only
+            # program, sherpa-onnx-cli, has no recognizer (text2token): no cli
+            ("restart", "recreate", "fresh-process"),
+            doctor="orchestrator.engines.onnx.doctor:checks",
+            preflight="orchestrator.engines.onnx.preflight:problems_for",
+            plan_hook="orchestrator.engines.onnx.plan:options_for",
+            test_models="orchestrator.engines.onnx.testmodels:make",
+            install=ONNX_INSTALL + " (sherpa-onnx in the Python orch runs with)",
         ),
     )
 }

@@ -146,7 +146,9 @@ def test_the_calibration_worker_keeps_the_parents_names_and_no_defaults():
 
 def test_engine_choices_are_the_registry():
     engine = next(p for p in run_command.params if p.name == "engine")
-    assert list(engine.type.choices) == list(engine_registry.NAMES) == ["calibration", "chatllm", "transformers"]
+    assert (
+        list(engine.type.choices) == list(engine_registry.NAMES) == ["calibration", "chatllm", "transformers", "onnx"]
+    )
 
 
 def test_chatllm_dir_default_is_written_once():
@@ -185,11 +187,17 @@ def test_an_engine_like_transformers_fits_an_engine_spec():
         dtype: str | None = option("text", default="float32", flag="--dtype", help="transformers: dtype.")
 
     spec = engine_registry.EngineSpec(
-        "transformers", "Hugging Face transformers", TransformersOptions,
-        "workers.engines.transformers:TransformersEngine", ("restart", "recreate", "fresh-process"),
+        "transformers",
+        "Hugging Face transformers",
+        TransformersOptions,
+        "workers.engines.transformers:TransformersEngine",
+        ("restart", "recreate", "fresh-process"),
     )
     assert fields.to_worker(TransformersOptions(threads=2)) == {
-        "model_dir": None, "threads": 2, "max_new_tokens": 256, "dtype": "float32",
+        "model_dir": None,
+        "threads": 2,
+        "max_new_tokens": 256,
+        "dtype": "float32",
     }
     assert fields.problems(TransformersOptions(threads=0)) == ["threads must be an integer >= 1, not 0"]
     assert [spec.runs(s) for s in ("restart", "cli")] == [True, False]
