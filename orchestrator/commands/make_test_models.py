@@ -9,6 +9,8 @@ import click
 from orchestrator.engines import registry as engine_registry
 from orchestrator.engines.chatllm.options import chatllm_dir_option
 from orchestrator.engines.chatllm.testmodels import ALL_SPECS, DEFAULT_OUT, FULL_OUT
+from orchestrator.engines.openvino.testmodels import DEFAULT_OUT as OV_OUT
+from orchestrator.engines.openvino.testmodels import FULL_OUT as OV_FULL_OUT
 from orchestrator.engines.transformers.testmodels import DEFAULT_OUT as TF_OUT
 from orchestrator.engines.transformers.testmodels import FULL_OUT as TF_FULL_OUT
 
@@ -38,13 +40,15 @@ RUNTIMES = tuple(name for name, spec in engine_registry.REGISTRY.items() if spec
     default=None,
     type=click.Path(file_okay=False),
     help="Where the models go (never committed: the default folders are ignored by git). "
-    f"[default: {DEFAULT_OUT}, or {FULL_OUT} for --shape full; transformers: {TF_OUT}, {TF_FULL_OUT}]",
+    f"[default: {DEFAULT_OUT}, or {FULL_OUT} for --shape full; transformers: {TF_OUT}, {TF_FULL_OUT}; "
+    f"openvino: {OV_OUT}, {OV_FULL_OUT}]",
 )
 @click.option(
     "--quant",
-    type=click.Choice(["f32", "f16", "bf16", "q8_0", "q4_0"]),
+    type=click.Choice(["f32", "f16", "bf16", "q8_0", "q4_0", "fp32", "fp16", "int8", "int4"]),
     default=None,
-    help="[default: q8_0; q4_0 for --shape full, as the real files; transformers: f32 (or f16, bf16)]",
+    help="[default: q8_0; q4_0 for --shape full, as the real files; transformers: f32 (or f16, bf16); "
+    "openvino: fp32 (or fp16, int8, int4: optimum-cli's --weight-format)]",
 )
 @click.option(
     "--only",
@@ -55,11 +59,22 @@ RUNTIMES = tuple(name for name, spec in engine_registry.REGISTRY.items() if spec
 )
 @click.option("--keep-hf", is_flag=True, help="Keep the HF-style folders (under OUT/hf/).")
 @click.option("--force", is_flag=True, help="Remake models that already exist.")
-def make_test_models(runtime, chatllm_dir, shape, out_dir, quant, only, keep_hf, force):
+@click.option(
+    "--export-python",
+    envvar="ORCH_EXPORT_PYTHON",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="openvino: the Python that runs optimum-intel's export (a venv with optimum-intel, qwen-asr and "
+    "transformers 4.57.6; `orch doctor` says how to make it). [env: ORCH_EXPORT_PYTHON]",
+)
+def make_test_models(runtime, chatllm_dir, shape, out_dir, quant, only, keep_hf, force, export_python):
     """Make random-weight Qwen3-ASR and Qwen3-ForcedAligner models in chatllm.cpp's format (or
     transformers' folders: --runtime transformers), for integration runs: tiny ones (A, B several times A, an aligner), or with --shape full the
     published models' every shape. Their output text is garbage. Conversions run one at a
     time; what each needs is said first, and too little memory or disk refuses (exit 2)."""
     make = engine_registry.get(runtime).make_test_models()
     assert make is not None  # RUNTIMES has only engines with a maker
-    make(out_dir, shape, quant, only, keep_hf, force, chatllm_dir=chatllm_dir)
+    if runtime == "openvino":  # the only maker that exports in another Python
+        make(out_dir, shape, quant, only, keep_hf, force, chatllm_dir=chatllm_dir, export_python=export_python)
+    else:
+        make(out_dir, shape, quant, only, keep_hf, force, chatllm_dir=chatllm_dir)

@@ -19,6 +19,8 @@ from typing import Any
 from orchestrator.engines.calibration.options import CalibrationOptions
 from orchestrator.engines.chatllm import paths as chatllm_paths
 from orchestrator.engines.chatllm.options import ChatLLMOptions
+from orchestrator.engines.openvino.options import INSTALL as OPENVINO_INSTALL
+from orchestrator.engines.openvino.options import OpenVINOOptions
 from orchestrator.engines.transformers.options import INSTALL as TRANSFORMERS_INSTALL
 from orchestrator.engines.transformers.options import TransformersOptions
 
@@ -111,6 +113,19 @@ REGISTRY: dict[str, EngineSpec] = {
             plan_hook="orchestrator.engines.transformers.plan:options_for",
             test_models="orchestrator.engines.transformers.testmodels:make",
             install=TRANSFORMERS_INSTALL + " (torch and transformers in the Python orch runs with)",
+        ),
+        EngineSpec(
+            "openvino",
+            "Qwen3-ASR through OpenVINO GenAI's ASRPipeline (CPU plugin), in the worker; models are exported folders",
+            OpenVINOOptions,
+            "workers.engines.openvino:OpenVINOEngine",
+            # no destroy call in Python (recreate-destroy would be recreate), no command-line program (cli)
+            ("restart", "recreate", "fresh-process"),
+            doctor="orchestrator.engines.openvino.doctor:checks",
+            preflight="orchestrator.engines.openvino.preflight:problems_for",
+            plan_hook="orchestrator.engines.openvino.plan:options_for",
+            test_models="orchestrator.engines.openvino.testmodels:make",
+            install=OPENVINO_INSTALL + " (openvino-genai in the Python orch runs with; models: an export Python, see doctor)",
         ),
     )
 }
