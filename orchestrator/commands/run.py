@@ -80,7 +80,7 @@ def _run_option_decorators():
         option(
             "--model",
             "model",
-            help="Model file (chatllm), folder (transformers) or label NAME[:MB] (calibration); asr and align take one.",
+            help="Model file (chatllm), folder (transformers, openvino) or label NAME[:MB] (calibration); asr and align take one.",
         ),
         option("--models", help="Comma-separated models for --scenario switch (two or more)."),
         option(

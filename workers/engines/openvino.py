@@ -10,7 +10,8 @@ Facts this code relies on (openvino / openvino-genai / openvino-tokenizers 2026.
 - `generate(pcm, config, streamer)`: pcm is 16 kHz mono float32; `config.language` is the
   English name ("Chinese") and forces the language; `config.max_new_tokens` bounds the
   output; greedy is the generation config's default (`is_greedy_decoding()`), and this engine
-  sets `do_sample = False`, `num_beams = 1` anyway. The streamer is called on the calling
+  sets `do_sample = False`, `num_beams = 1` for --decoding greedy anyway (sampled: the folder's
+  generation_config as it stands). The streamer is called on the calling
   thread with decoded text: whole words, not single tokens (GenAI's TextStreamer holds back a
   token until its word or UTF-8 character is complete), and each piece is stamped the moment
   it arrives, as the user of this API would see it. Its return value False means "go on".
@@ -105,8 +106,10 @@ class OpenVINOEngine(Engine):
             self.pipeline = None
             raise EngineError("load_failed", f"openvino could not load {model}: {_first_line(exc)}") from None
         generation = self.pipeline.get_generation_config()
-        generation.do_sample = False
-        generation.num_beams = 1
+        if self.options.get("decoding", "greedy") == "greedy":
+            generation.do_sample = False
+            generation.num_beams = 1
+        # sampled: the folder's generation_config as it is (optimum writes greedy unless it says otherwise)
         self.max_new_tokens = self._max_new_tokens(generation)
         if self.max_new_tokens is not None:
             generation.max_new_tokens = self.max_new_tokens
@@ -235,7 +238,8 @@ class OpenVINOEngine(Engine):
             "openvino_build": self.ov.__version__,
             "import_ms": self.import_ms,
             "device": "CPU",
-            "decoding": "greedy (do_sample False, num_beams 1)",
+            "decoding": self.options.get("decoding", "greedy"),
+            "greedy_decoding": bool(self.config.is_greedy_decoding()) if self.config is not None else None,
             "threads": {
                 "asked": self.threads,
                 # the CPU plugin's property, given at construction; absent: the plugin's own default
