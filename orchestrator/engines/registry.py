@@ -125,7 +125,8 @@ REGISTRY: dict[str, EngineSpec] = {
             preflight="orchestrator.engines.openvino.preflight:problems_for",
             plan_hook="orchestrator.engines.openvino.plan:options_for",
             test_models="orchestrator.engines.openvino.testmodels:make",
-            install=OPENVINO_INSTALL + " (openvino-genai in the Python orch runs with; models: an export Python, see doctor)",
+            install=OPENVINO_INSTALL
+            + " (openvino-genai in the Python orch runs with; models: an export Python, see doctor)",
         ),
     )
 }

@@ -124,7 +124,8 @@ class OpenVINOEngine(Engine):
         missing = [f for f in NEEDED_FILES if not os.path.isfile(os.path.join(model, f))]
         if missing:
             raise EngineError(
-                "load_failed", f"{model} is not an OpenVINO ASR export (no {', '.join(missing)}): orch make-test-models --runtime openvino"
+                "load_failed",
+                f"{model} is not an OpenVINO ASR export (no {', '.join(missing)}): orch make-test-models --runtime openvino",
             )
         path = os.path.join(model, "config.json")
         try:

@@ -10,7 +10,11 @@ from dataclasses import dataclass
 from orchestrator.engines.openvino.options import INSTALL
 
 # (import name, distribution): the pipeline, the inference runtime, the GenAI tokenizer models' ops
-PACKAGES = (("openvino_genai", "openvino-genai"), ("openvino", "openvino"), ("openvino_tokenizers", "openvino-tokenizers"))
+PACKAGES = (
+    ("openvino_genai", "openvino-genai"),
+    ("openvino", "openvino"),
+    ("openvino_tokenizers", "openvino-tokenizers"),
+)
 PINNED = "2026.4.1"  # setup.cfg's `openvino` extra: the versions ASRPipeline was tried with
 
 

@@ -138,14 +138,16 @@ def _check_resources(todo: list[str], out: Path, precision: str, keep_hf: bool) 
 
 
 def _lock():
-    """One conversion at a time on the machine (the lock chatllm.cpp's maker takes too)."""
+    """One conversion at a time on the machine (the lock chatllm.cpp's maker takes too): an
+    export waits for the one under way, saying so."""
     from filelock import FileLock, Timeout
 
     lock = FileLock(str(LOCK), timeout=0)
     try:
         lock.acquire()
     except Timeout:
-        raise MakeError(f"another `orch make-test-models` is converting (lock {LOCK}); conversions run one at a time") from None
+        click.echo(f"waiting for the conversion under way to finish (lock {LOCK}) ...")
+        lock.acquire(timeout=-1)
     return lock
 
 
