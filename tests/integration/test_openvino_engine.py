@@ -90,10 +90,11 @@ def test_greedy_requests_stream_word_chunks_and_repeat_exactly(engine):
     facts = engine.request_facts()
     assert facts["streamed"] is True and facts["new_tokens"] == 32 and facts["max_new_tokens"] == 32
     assert facts["stopped_by"] == "max_new_tokens" and facts["chunks"] == len(answers[-1][1])
+    assert facts["greedy"] is True
     assert set(facts["genai_perf_ms"]) == {"features_ms", "encode_ms", "ttft_ms"}
     info = engine.info()
     assert info["threads"]["INFERENCE_NUM_THREADS"] == 2 and info["openvino_genai"].startswith("2026.")
-    assert info["greedy_decoding"] is True
+    assert info["decoding"] == "greedy"
 
 
 def test_restart_keeps_the_model_and_the_answer(engine):

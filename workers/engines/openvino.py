@@ -197,6 +197,7 @@ class OpenVINOEngine(Engine):
                 # GenAI does not say why it stopped: the bound reached is the only sign
                 "stopped_by": "max_new_tokens" if new_tokens == self.max_new_tokens else "end_token",
                 "chunks": len(chunks),
+                "greedy": bool(self.config.is_greedy_decoding()),  # the generation config GenAI ran with
             },
         }
         return "".join(chunks) if chunks else text
@@ -240,7 +241,6 @@ class OpenVINOEngine(Engine):
             "import_ms": self.import_ms,
             "device": "CPU",
             "decoding": self.options.get("decoding", "greedy"),
-            "greedy_decoding": bool(self.config.is_greedy_decoding()) if self.config is not None else None,
             "threads": {
                 "asked": self.threads,
                 # the CPU plugin's property, given at construction; absent: the plugin's own default
