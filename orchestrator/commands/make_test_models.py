@@ -10,6 +10,10 @@ from orchestrator.engines import registry as engine_registry
 from orchestrator.engines.chatllm.options import chatllm_dir_option
 from orchestrator.engines.chatllm.testmodels import ALL_SPECS, DEFAULT_OUT, FULL_OUT
 from orchestrator.engines.onnx import export as onnx_export
+from orchestrator.engines.onnx.testmodels import DEFAULT_OUT as ONNX_OUT
+from orchestrator.engines.onnx.testmodels import FULL_OUT as ONNX_FULL_OUT
+from orchestrator.engines.openvino.testmodels import DEFAULT_OUT as OV_OUT
+from orchestrator.engines.openvino.testmodels import FULL_OUT as OV_FULL_OUT
 from orchestrator.engines.transformers.testmodels import DEFAULT_OUT as TF_OUT
 from orchestrator.engines.transformers.testmodels import FULL_OUT as TF_FULL_OUT
 
@@ -39,14 +43,15 @@ RUNTIMES = tuple(name for name, spec in engine_registry.REGISTRY.items() if spec
     default=None,
     type=click.Path(file_okay=False),
     help="Where the models go (never committed: the default folders are ignored by git). "
-    f"[default: {DEFAULT_OUT}, or {FULL_OUT} for --shape full; transformers: {TF_OUT}, {TF_FULL_OUT}]",
+    f"[default: {DEFAULT_OUT}, or {FULL_OUT} for --shape full; transformers: {TF_OUT}, {TF_FULL_OUT}; "
+    f"onnx: {ONNX_OUT}, {ONNX_FULL_OUT}; openvino: {OV_OUT}, {OV_FULL_OUT}]",
 )
 @click.option(
     "--quant",
-    type=click.Choice(["f32", "f16", "bf16", "q8_0", "q4_0", "fp32", "int8"]),
+    type=click.Choice(["f32", "f16", "bf16", "q8_0", "q4_0", "fp32", "fp16", "int8", "int4"]),
     default=None,
     help="[default: q8_0; q4_0 for --shape full, as the real files; transformers: f32 (or f16, bf16); "
-    "onnx: both fp32 and int8 (or one of them)]",
+    "onnx: both fp32 and int8 (or one of them); openvino: fp32 (or fp16, int8, int4: optimum-cli's --weight-format)]",
 )
 @click.option(
     "--only",
@@ -70,8 +75,8 @@ RUNTIMES = tuple(name for name, spec in engine_registry.REGISTRY.items() if spec
     envvar=onnx_export.PYTHON_ENV,
     default=None,
     type=click.Path(dir_okay=False),
-    help="onnx: the Python the exporter runs in (qwen-asr 0.0.6, transformers 4.57.6; `orch doctor` says how "
-    f"to make it). [env: {onnx_export.PYTHON_ENV}]",
+    help="onnx, openvino: the Python their exporters run in (qwen-asr 0.0.6, transformers 4.57.6; openvino: "
+    f"optimum-intel too; `orch doctor` says how to make it). [env: {onnx_export.PYTHON_ENV}]",
 )
 def make_test_models(runtime, chatllm_dir, shape, out_dir, quant, only, keep_hf, force, onnx_exporter, export_python):
     """Make random-weight Qwen3-ASR and Qwen3-ForcedAligner models in chatllm.cpp's format (or
@@ -80,6 +85,10 @@ def make_test_models(runtime, chatllm_dir, shape, out_dir, quant, only, keep_hf,
     time; what each needs is said first, and too little memory or disk refuses (exit 2)."""
     make = engine_registry.get(runtime).make_test_models()
     assert make is not None  # RUNTIMES has only engines with a maker
-    # the exporter and its Python are the onnx maker's alone
-    extra = {"onnx_exporter": onnx_exporter, "export_python": export_python} if runtime == "onnx" else {}
+    # the exporters and their Python are those makers' alone
+    extra = {}
+    if runtime == "onnx":
+        extra = {"onnx_exporter": onnx_exporter, "export_python": export_python}
+    elif runtime == "openvino":
+        extra = {"export_python": export_python}
     make(out_dir, shape, quant, only, keep_hf, force, chatllm_dir=chatllm_dir, **extra)

@@ -53,7 +53,7 @@ def engine_option_decorators():
     return fields.click_options(classes, option_cls=startup_problems.CollectedOption)
 
 
-MODEL_HELP = "Model file (chatllm), folder (transformers) or label NAME[:MB] (calibration); asr and align take one."
+MODEL_HELP = "Model file (chatllm, crispasr), folder (transformers, onnx, openvino) or label NAME[:MB] (calibration); asr and align take one."
 ENGINES_MODEL_HELP = " With --engines: ENGINE=PATH, once per engine (repeatable)."
 
 

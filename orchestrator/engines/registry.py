@@ -22,6 +22,8 @@ from orchestrator.engines.chatllm import paths as chatllm_paths
 from orchestrator.engines.chatllm.options import ChatLLMOptions
 from orchestrator.engines.onnx.options import INSTALL as ONNX_INSTALL
 from orchestrator.engines.onnx.options import OnnxOptions
+from orchestrator.engines.openvino.options import INSTALL as OPENVINO_INSTALL
+from orchestrator.engines.openvino.options import OpenVINOOptions
 from orchestrator.engines.transformers.options import INSTALL as TRANSFORMERS_INSTALL
 from orchestrator.engines.transformers.options import TransformersOptions
 
@@ -137,7 +139,23 @@ REGISTRY: dict[str, EngineSpec] = {
             preflight="orchestrator.engines.onnx.preflight:problems_for",
             plan_hook="orchestrator.engines.onnx.plan:options_for",
             test_models="orchestrator.engines.onnx.testmodels:make",
+            find_model="orchestrator.engines.onnx.testmodels:find_test_model",
             install=ONNX_INSTALL + " (sherpa-onnx in the Python orch runs with)",
+        ),
+        EngineSpec(
+            "openvino",
+            "Qwen3-ASR through OpenVINO GenAI's ASRPipeline (CPU plugin), in the worker; models are exported folders",
+            OpenVINOOptions,
+            "workers.engines.openvino:OpenVINOEngine",
+            # no destroy call in Python (recreate-destroy would be recreate), no command-line program (cli)
+            ("restart", "recreate", "fresh-process"),
+            doctor="orchestrator.engines.openvino.doctor:checks",
+            preflight="orchestrator.engines.openvino.preflight:problems_for",
+            plan_hook="orchestrator.engines.openvino.plan:options_for",
+            test_models="orchestrator.engines.openvino.testmodels:make",
+            find_model="orchestrator.engines.openvino.testmodels:find_test_model",
+            install=OPENVINO_INSTALL
+            + " (openvino-genai in the Python orch runs with; models: an export Python, see doctor)",
         ),
     )
 }
