@@ -19,6 +19,8 @@ from typing import Any
 from orchestrator.engines.calibration.options import CalibrationOptions
 from orchestrator.engines.chatllm import paths as chatllm_paths
 from orchestrator.engines.chatllm.options import ChatLLMOptions
+from orchestrator.engines.crispasr.options import INSTALL as CRISPASR_INSTALL
+from orchestrator.engines.crispasr.options import CrispASROptions
 from orchestrator.engines.transformers.options import INSTALL as TRANSFORMERS_INSTALL
 from orchestrator.engines.transformers.options import TransformersOptions
 
@@ -111,6 +113,20 @@ REGISTRY: dict[str, EngineSpec] = {
             plan_hook="orchestrator.engines.transformers.plan:options_for",
             test_models="orchestrator.engines.transformers.testmodels:make",
             install=TRANSFORMERS_INSTALL + " (torch and transformers in the Python orch runs with)",
+        ),
+        EngineSpec(
+            "crispasr",
+            "Qwen3-ASR GGUF files through CrispASR's Python session (PyPI crispasr, ggml), in the worker",
+            CrispASROptions,
+            "workers.engines.crispasr:CrispASREngine",
+            # Session.close() is its destroy and recreate calls it (recreate-destroy would be
+            # recreate); the wheel ships no command-line program (cli)
+            ("restart", "recreate", "fresh-process"),
+            doctor="orchestrator.engines.crispasr.doctor:checks",
+            preflight="orchestrator.engines.crispasr.preflight:problems_for",
+            plan_hook="orchestrator.engines.crispasr.plan:options_for",
+            test_models="orchestrator.engines.crispasr.testmodels:make",
+            install=CRISPASR_INSTALL + " (the crispasr wheel in the Python orch runs with)",
         ),
     )
 }
