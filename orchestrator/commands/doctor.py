@@ -116,8 +116,9 @@ def _tool_checks(add) -> None:
     default="calibration",
     show_default=True,
     help="The engine the run you plan would use: calibration (what run and compare use by default; "
-    "needs no chatllm.cpp), chatllm (checks the checkout, its build, ffmpeg and --model) or transformers "
-    "(torch and transformers in this Python, and --model folders).",
+    "needs no chatllm.cpp), chatllm (checks the checkout, its build, ffmpeg and --model), transformers "
+    "(torch and transformers in this Python, and --model folders) or crispasr (the crispasr wheel, CrispASR's "
+    "converter for test models, and --model GGUF files).",
 )
 @click.option(
     "--strategy",

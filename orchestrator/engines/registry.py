@@ -20,6 +20,8 @@ from typing import Any
 from orchestrator.engines.calibration.options import CalibrationOptions
 from orchestrator.engines.chatllm import paths as chatllm_paths
 from orchestrator.engines.chatllm.options import ChatLLMOptions
+from orchestrator.engines.crispasr.options import INSTALL as CRISPASR_INSTALL
+from orchestrator.engines.crispasr.options import CrispASROptions
 from orchestrator.engines.onnx.options import INSTALL as ONNX_INSTALL
 from orchestrator.engines.onnx.options import OnnxOptions
 from orchestrator.engines.openvino.options import INSTALL as OPENVINO_INSTALL
@@ -156,6 +158,21 @@ REGISTRY: dict[str, EngineSpec] = {
             find_model="orchestrator.engines.openvino.testmodels:find_test_model",
             install=OPENVINO_INSTALL
             + " (openvino-genai in the Python orch runs with; models: an export Python, see doctor)",
+        ),
+        EngineSpec(
+            "crispasr",
+            "Qwen3-ASR GGUF files through CrispASR's Python session (PyPI crispasr, ggml), in the worker",
+            CrispASROptions,
+            "workers.engines.crispasr:CrispASREngine",
+            # Session.close() is its destroy and recreate calls it (recreate-destroy would be
+            # recreate); the wheel ships no command-line program (cli)
+            ("restart", "recreate", "fresh-process"),
+            doctor="orchestrator.engines.crispasr.doctor:checks",
+            preflight="orchestrator.engines.crispasr.preflight:problems_for",
+            plan_hook="orchestrator.engines.crispasr.plan:options_for",
+            test_models="orchestrator.engines.crispasr.testmodels:make",
+            find_model="orchestrator.engines.crispasr.testmodels:find_test_model",
+            install=CRISPASR_INSTALL + " (the crispasr wheel in the Python orch runs with)",
         ),
     )
 }

@@ -152,7 +152,7 @@ CASES = [
      ["[[matrix]] #1 'c': iters must be an integer >= 1, not 'ten'"]),
     ("soak-unknown-engine-scenario-strategy-all-at-once", ["soak", "--config", "{tmp}/s.toml"], None,
      {"s.toml": SOAK.replace('["restart"]', '["restart", "warp"]').format(extra='engine = "gpu"\nscenario = "x"')},
-     2, ["engine must be one of calibration, chatllm, transformers, onnx, openvino, not 'gpu'", "scenario must be one of asr, switch, align",
+     2, ["engine must be one of calibration, chatllm, transformers, onnx, openvino, crispasr, not 'gpu'", "scenario must be one of asr, switch, align",
          "strategies has unknown 'warp'"]),
     ("soak-duplicate-strategies", ["soak", "--config", "{tmp}/s.toml"], None,
      {"s.toml": SOAK.replace('["restart"]', '["restart", "cli", "restart"]').format(extra="")}, 2,
