@@ -3,7 +3,7 @@
 runtime's own API? (issue 21: TTFT median within 5%, RSS within 2%.)
 
 Give it what a `scripts/bare_<runtime>.py ... --json` run printed (its last line is the JSON)
-and the `--json` file of an `orch run --strategy restart` with the same model, audio and
+and the `--json` file of an `orch run --strategy restart` (or a compare with restart) with the same model, audio and
 options. It sets the bare loop's TTFT median against orch's (`summary.ttft_ms_median`) and the
 bare loop's median RSS after a request against the median of the worker's own RSS after each
 measured iteration (`worker_rss_mb`: the worker process alone, as the bare loop is one
@@ -64,10 +64,12 @@ def bare_figures(text: str) -> dict[str, float]:
 
 
 def agreements(bare: dict[str, float], run: dict) -> list[Agreement]:
-    """TTFT and RSS, bare against orch's one restart result."""
-    (result,) = run["results"]
-    if result["strategy"] != "restart" or result["status"] != "ok":
-        raise ValueError(f"orch's result is {result['strategy']} {result['status']}: compare an ok restart run")
+    """TTFT and RSS, bare against orch's restart result (a compare run's other strategies are left)."""
+    restart = [result for result in run["results"] if result["strategy"] == "restart"]
+    if len(restart) != 1 or restart[0]["status"] != "ok":
+        found = ", ".join(f"{r['strategy']} {r['status']}" for r in run["results"])
+        raise ValueError(f"orch's results are {found}: compare a run with one ok restart result")
+    (result,) = restart
     measured = [it["worker_rss_mb"] for it in result["iterations"] if not it["warmup"] and it["worker_rss_mb"]]
     if not measured:
         raise ValueError("orch's run has no measured iteration with the worker's RSS")

@@ -44,8 +44,10 @@ def test_outside_tolerance_differs_either_way():
 
 
 def test_only_an_ok_restart_run_is_compared():
-    with pytest.raises(ValueError, match="recreate ok: compare an ok restart run"):
+    with pytest.raises(ValueError, match="^orch's results are recreate ok: compare a run with one ok restart result$"):
         bare_agreement.agreements(BARE, run_json(1000.0, [800.0], strategy="recreate"))
+    with pytest.raises(ValueError, match="results are restart crashed: compare"):
+        bare_agreement.agreements(BARE, run_json(1000.0, [800.0], status="crashed"))
 
 
 def test_the_command_exits_1_on_a_difference_and_2_on_bad_input(tmp_path):
