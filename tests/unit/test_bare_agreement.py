@@ -40,10 +40,10 @@ def test_orch_run_takes_the_restart_median_and_leaves_warmup_rss_out():
 
 def test_the_means_of_the_runs_are_compared_within_tolerance():
     ttft, rss = bare_agreement.agreements(
-        [RunFigures(1000.0, 800.0), RunFigures(1100.0, 800.0)], [RunFigures(1102.0, 816.0)]
+        [RunFigures(1000.0, 800.0), RunFigures(1100.0, 800.0)], [RunFigures(1102.0, 815.0)]
     )
     assert (ttft.bare, ttft.difference, ttft.agrees) == (1050.0, pytest.approx(0.04952, abs=1e-5), True)
-    assert (rss.difference, rss.agrees) == (pytest.approx(0.02), True)
+    assert (rss.difference, rss.agrees) == (pytest.approx(0.01875), True)
     assert bare_agreement.spread([RunFigures(1000.0, 0.0), RunFigures(1100.0, 0.0)]) == pytest.approx(0.1)
 
 
