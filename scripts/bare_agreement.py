@@ -4,10 +4,11 @@ runtime's own API? (issue 21: TTFT median within 5%, RSS within 2%.)
 
 Give it what `scripts/bare_<runtime>.py ... --json` runs printed (the last line is the JSON)
 and the `--json` files of `orch run --strategy restart` runs (or compares with restart) with
-the same model, audio and options. It sets the bare loop's TTFT median against orch's (`summary.ttft_ms_median`) and the
-bare loop's median RSS after a request against the median of the worker's own RSS after each
-measured iteration (`worker_rss_mb`: the worker process alone, as the bare loop is one
-process), prints both with their ratio, and exits 1 if either is outside its tolerance.
+the same model, audio and options, read through orch's own result model (`RunResult`). It sets
+the bare loop's TTFT median against orch's (`summary.ttft_ms_median`) and the bare loop's
+median RSS after a request against the median of the worker's own RSS after each measured
+iteration (`worker_rss_mb`: the worker process alone, as the bare loop is one process),
+prints both with their ratio, and exits 1 if either is outside its tolerance.
 
 The per-request time of a runtime drifts over minutes on a shared VM (±10% here), so give it
 several runs of each, interleaved (bare, orch, orch, bare cancels a steady drift): it compares
@@ -26,9 +27,12 @@ import argparse
 import json
 import statistics
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, as the others
+
+from orchestrator.results.model import RunResult, Status  # noqa: E402
 
 TTFT_TOLERANCE = 0.05
 RSS_TOLERANCE = 0.02
@@ -77,24 +81,34 @@ def bare_run(text: str) -> RunFigures:
     raise ValueError("no JSON line: run the bare script with --json")
 
 
-def orch_run(run: dict) -> RunFigures:
+def orch_run(run: RunResult) -> RunFigures:
     """orch's restart result (a compare run's other strategies are left)."""
-    restart = [result for result in run["results"] if result["strategy"] == "restart"]
-    if len(restart) != 1 or restart[0]["status"] != "ok":
-        found = ", ".join(f"{r['strategy']} {r['status']}" for r in run["results"])
+    restart = [result for result in run.results if result.strategy == "restart"]
+    if len(restart) != 1 or restart[0].status is not Status.OK or restart[0].summary is None:
+        found = ", ".join(f"{r.strategy} {r.status}" for r in run.results)
         raise ValueError(f"orch's results are {found}: compare a run with one ok restart result")
     (result,) = restart
-    measured = [it["worker_rss_mb"] for it in result["iterations"] if not it["warmup"] and it["worker_rss_mb"]]
-    if not measured:
-        raise ValueError("orch's run has no measured iteration with the worker's RSS")
-    return RunFigures(result["summary"]["ttft_ms_median"], statistics.median(measured))
+    measured = [it.worker_rss_mb for it in result.iterations if not it.warmup and it.worker_rss_mb]
+    if not measured or result.summary.ttft_ms_median is None:
+        raise ValueError("orch's restart result has no measured iteration with a TTFT and the worker's RSS")
+    return RunFigures(result.summary.ttft_ms_median, statistics.median(measured))
 
 
 def agreements(bare: list[RunFigures], orch: list[RunFigures]) -> list[Agreement]:
     """TTFT and RSS, the mean over the bare runs against the mean over orch's."""
     return [
-        Agreement("TTFT ms p50", _mean(r.ttft_ms for r in bare), _mean(r.ttft_ms for r in orch), TTFT_TOLERANCE),
-        Agreement("RSS MB p50", _mean(r.rss_mb for r in bare), _mean(r.rss_mb for r in orch), RSS_TOLERANCE),
+        Agreement(
+            "TTFT ms p50",
+            statistics.fmean(r.ttft_ms for r in bare),
+            statistics.fmean(r.ttft_ms for r in orch),
+            TTFT_TOLERANCE,
+        ),
+        Agreement(
+            "RSS MB p50",
+            statistics.fmean(r.rss_mb for r in bare),
+            statistics.fmean(r.rss_mb for r in orch),
+            RSS_TOLERANCE,
+        ),
     ]
 
 
@@ -105,10 +119,6 @@ def spread(runs: list[RunFigures]) -> float:
     return max(ttfts) / min(ttfts) - 1
 
 
-def _mean(values: Iterable[float]) -> float:
-    return statistics.fmean(values)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bare", type=Path, nargs="+", required=True, help="what bare_<runtime>.py --json printed")
@@ -116,7 +126,7 @@ def main() -> int:
     args = ap.parse_args()
     try:
         bare = [bare_run(path.read_text(encoding="utf-8")) for path in args.bare]
-        orch = [orch_run(json.loads(path.read_text(encoding="utf-8"))) for path in args.orch]
+        orch = [orch_run(RunResult.from_json(json.loads(path.read_text(encoding="utf-8")))) for path in args.orch]
     except (OSError, ValueError, KeyError) as exc:
         print(f"bare_agreement: {exc}", file=sys.stderr)
         return 2
@@ -125,7 +135,9 @@ def main() -> int:
         print(figure.line())
     for side, runs in (("bare", bare), ("orch", orch)):
         if len(runs) > 1:
-            print(f"{side} runs' TTFT medians: {', '.join(f'{r.ttft_ms:.1f}' for r in runs)} (apart by {spread(runs) * 100:.2f}%)")
+            print(
+                f"{side} runs' TTFT medians: {', '.join(f'{r.ttft_ms:.1f}' for r in runs)} (apart by {spread(runs) * 100:.2f}%)"
+            )
     return 0 if all(figure.agrees for figure in found) else 1
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from orchestrator.results.model import IterationRecord, RunResult, Status, StrategyResult, Summary
 
 from conftest import REPO
 
@@ -20,13 +21,13 @@ _spec.loader.exec_module(bare_agreement)
 RunFigures = bare_agreement.RunFigures
 
 
-def run_json(ttft: float, rss: list[float], strategy: str = "restart", status: str = "ok") -> dict:
-    iterations = [{"warmup": i < 2, "worker_rss_mb": r} for i, r in enumerate([9999.0, 9999.0, *rss])]
-    return {
-        "results": [
-            {"strategy": strategy, "status": status, "summary": {"ttft_ms_median": ttft}, "iterations": iterations}
-        ]
-    }
+def run(ttft: float, rss: list[float], strategy: str = "restart", status: Status = Status.OK) -> RunResult:
+    """A run whose two warm-up iterations hold far more than the measured ones."""
+    iterations = [
+        IterationRecord(i=i, warmup=i <= 2, worker_rss_mb=r) for i, r in enumerate([9999.0, 9999.0, *rss], start=1)
+    ]
+    result = StrategyResult(strategy, status=status, iterations=iterations, summary=Summary(ttft_ms_median=ttft))
+    return RunResult(run_id="r", results=[result])
 
 
 def bare_text(ttft: float, rss: float) -> str:
@@ -34,7 +35,7 @@ def bare_text(ttft: float, rss: float) -> str:
 
 
 def test_orch_run_takes_the_restart_median_and_leaves_warmup_rss_out():
-    assert bare_agreement.orch_run(run_json(1049.0, [810.0, 815.0, 900.0])) == RunFigures(1049.0, 815.0)
+    assert bare_agreement.orch_run(run(1049.0, [810.0, 815.0, 900.0])) == RunFigures(1049.0, 815.0)
     assert bare_agreement.bare_run(bare_text(1000.0, 800.0)) == RunFigures(1000.0, 800.0)
 
 
@@ -55,9 +56,9 @@ def test_outside_tolerance_differs_either_way():
 
 def test_only_an_ok_restart_run_is_compared():
     with pytest.raises(ValueError, match="^orch's results are recreate ok: compare a run with one ok restart result$"):
-        bare_agreement.orch_run(run_json(1000.0, [800.0], strategy="recreate"))
+        bare_agreement.orch_run(run(1000.0, [800.0], strategy="recreate"))
     with pytest.raises(ValueError, match="results are restart crashed: compare"):
-        bare_agreement.orch_run(run_json(1000.0, [800.0], status="crashed"))
+        bare_agreement.orch_run(run(1000.0, [800.0], status=Status.CRASHED))
 
 
 def test_the_command_exits_1_on_a_difference_and_2_on_bad_input(tmp_path):
@@ -65,20 +66,22 @@ def test_the_command_exits_1_on_a_difference_and_2_on_bad_input(tmp_path):
     bare1.write_text(bare_text(1000.0, 800.0), encoding="utf-8")
     bare2.write_text(bare_text(1020.0, 800.0), encoding="utf-8")
     ok, off = tmp_path / "ok.json", tmp_path / "off.json"
-    ok.write_text(json.dumps(run_json(1010.0, [801.0])), encoding="utf-8")
-    off.write_text(json.dumps(run_json(1100.0, [801.0])), encoding="utf-8")
-    run = lambda *a: subprocess.run([sys.executable, str(SCRIPT), *map(str, a)], capture_output=True, text=True)
-    agrees = run("--bare", bare1, bare2, "--orch", ok)
+    ok.write_text(json.dumps(run(1010.0, [801.0]).to_json()), encoding="utf-8")
+    off.write_text(json.dumps(run(1100.0, [801.0]).to_json()), encoding="utf-8")
+    command = lambda *a: subprocess.run([sys.executable, str(SCRIPT), *map(str, a)], capture_output=True, text=True)
+    agrees = command("--bare", bare1, bare2, "--orch", ok)
     assert (agrees.returncode, agrees.stdout.splitlines()[2]) == (
         0,
         "bare runs' TTFT medians: 1000.0, 1020.0 (apart by 2.00%)",
     )
-    differs = run("--bare", bare1, "--orch", off)
+    differs = command("--bare", bare1, "--orch", off)
     assert (differs.returncode, differs.stdout.splitlines()[0]) == (
         1,
         "TTFT ms p50   bare     1000.0  orch     1100.0  +10.00% (within ±5%: DIFFERS)",
     )
     text_only = tmp_path / "text.txt"
     text_only.write_text("ttft_ms_median  1000.0\n", encoding="utf-8")
-    no_json = run("--bare", text_only, "--orch", ok)
+    no_json = command("--bare", text_only, "--orch", ok)
     assert (no_json.returncode, no_json.stderr) == (2, "bare_agreement: no JSON line: run the bare script with --json\n")
+    not_a_run = command("--bare", bare1, "--orch", bare1)  # a file that is not orch's run JSON
+    assert not_a_run.returncode == 2 and not_a_run.stderr.startswith("bare_agreement: ")
