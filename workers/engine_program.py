@@ -78,7 +78,7 @@ class _Streams:
 
 def _request(s: Session) -> dict:
     cfg = s.config
-    return dict(audio=cfg.get("audio"), transcript=cfg.get("transcript"), language=cfg.get("language"))
+    return dict(audio=cfg.audio, transcript=cfg.transcript, language=cfg.language)
 
 
 def _pass_fds(s: Session) -> tuple[int, ...]:
@@ -293,7 +293,7 @@ def _interactive_request(s: Session, i: int, model: str | None, stdin: IO[bytes]
     s.ch.send(protocol.IterationStart(i=i, t=time.monotonic()))
     _program_started(s)
     t_request = time.monotonic()
-    stdin.write((s.config.get("audio") or "calibration.wav").encode() + b"\n")
+    stdin.write((s.config.audio or "calibration.wav").encode() + b"\n")
     stdin.flush()
 
     def on_chunk(data: bytes, t: float) -> None:

@@ -39,11 +39,11 @@ def malloc_trim() -> bool | None:
 class Session:
     """One worker's engine, channel and request settings."""
 
-    def __init__(self, channel: Channel, engine: Engine, config: dict):
+    def __init__(self, channel: Channel, engine: Engine, config: protocol.WorkerConfig):
         self.ch = channel
         self.engine = engine
         self.config = config
-        self.models = config.get("models") or [None]
+        self.models = list(config.models) or [None]
         self.load_ms: float | None = None
         self.notes: list[str] = []  # teardown findings, sent with `done`
         self.last: tuple[int, str | None] | None = None  # (i, model) of the last request
@@ -51,7 +51,7 @@ class Session:
 
     def idle(self) -> None:
         """`idle_s` after the last request, one more mark: what comes back at rest."""
-        idle_s = float(self.config.get("idle_s") or 0)
+        idle_s = float(self.config.idle_s or 0)
         if idle_s > 0 and self.last is not None:
             time.sleep(idle_s)
             self.ch.phase("after_idle", *self.last)
@@ -80,16 +80,16 @@ class Session:
         it while this worker waits at the request's `before_infer` mark). `audio`: the file
         a serve-mode request names (orch load), instead of the config's."""
         cfg = self.config
-        inputs = cfg.get("inputs")
+        inputs = cfg.inputs
         if not inputs:
-            audio = audio if audio is not None else cfg.get("audio")
-            return Request(i=i, audio=audio, transcript=cfg.get("transcript"), language=cfg.get("language"))
+            audio = audio if audio is not None else cfg.audio
+            return Request(i=i, audio=audio, transcript=cfg.transcript, language=cfg.language)
         item = inputs[i - 1]
         transcript = item.get("transcript")
         if item.get("transcript_file"):
             with open(item["transcript_file"], encoding="utf-8") as f:
                 transcript = f.read().strip()
-        return Request(i=i, audio=item["audio"], transcript=transcript, language=cfg.get("language"))
+        return Request(i=i, audio=item["audio"], transcript=transcript, language=cfg.language)
 
     def request(self, i: int, model: str | None, audio: str | None = None, marks: bool = True) -> None:
         """Send one request, stream its chunks, mark `after_infer`, report the iteration.

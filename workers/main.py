@@ -1,6 +1,6 @@
 """Worker process entry point: `python -m workers.main --event-fd N --ack-fd M --config JSON`.
 
-The config names the strategy, the engine (its class, "module:Class") and its options, the
+The config (workers.protocol.WorkerConfig, JSON) names the strategy, the engine (its class, "module:Class") and its options, the
 scenario, the models, the first iteration index and how many iterations to run. Every request
 takes the config's `audio` (and `transcript`), unless it has `inputs`: a list with one entry
 per request, iteration i taking entry i - 1 (`{"audio", "transcript" or "transcript_file"}`),
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import sys
 import traceback
@@ -52,17 +51,17 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     ch = Channel(args.event_fd, args.ack_fd)
     try:
-        cfg = json.loads(args.config)
-        options = dict(cfg.get("engine_options") or {})
+        cfg = protocol.WorkerConfig.from_json(args.config)
+        options = dict(cfg.engine_options)
         # the two honest forms of re-creating a chatllm.cpp model object (see the engine)
-        options["destroy_on_unload"] = cfg["strategy"] == "recreate-destroy"
-        engine = make_engine(cfg["engine_class"], options)
+        options["destroy_on_unload"] = cfg.strategy == "recreate-destroy"
+        engine = make_engine(cfg.engine_class, options)
         ch.send(protocol.Ready(pid=os.getpid(), engine=engine.info()))
         session = Session(ch, engine, cfg)
-        if cfg.get("serve"):  # orch load: requests come from the parent (protocol v3)
-            serve.run(session, cfg["strategy"])
+        if cfg.serve:  # orch load: requests come from the parent (protocol v3)
+            serve.run(session, cfg.strategy)
         else:
-            STRATEGIES[cfg["strategy"]](session, cfg.get("first_i", 1), cfg["iters"])
+            STRATEGIES[cfg.strategy](session, cfg.first_i, cfg.iters)
         session.idle()
         ch.send(protocol.Done(notes=tuple(session.notes)))
         return 0

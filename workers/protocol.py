@@ -43,6 +43,12 @@ last request's iteration_done), so a request line never interleaves with an ack.
 input (the parent closes the pipe) ends the serving: the worker unloads and sends `done`.
 Under `fresh-process` a serving worker runs one request and exits.
 Parent -> worker in serve mode: request {i, audio}: `audio` a file path or null.
+
+The worker's configuration (`--config JSON`) is typed the same way: one frozen dataclass,
+`WorkerConfig`, carrying `v` like the events, written by `WorkerConfig.to_json()` in the
+parent (orchestrator/run/worker_config.py builds it from a plan, for every command) and read
+back by `WorkerConfig.from_json(text)` in the worker, which checks each field's JSON type and
+refuses a field it does not define (parent and worker are the same version of orch).
 """
 
 from __future__ import annotations
@@ -130,6 +136,60 @@ class ServeRequest:
     TYPE: ClassVar[str] = "request"
     i: int
     audio: str | None
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What a worker is told: its strategy, its engine (the class to build, "module:Class",
+    and every option with the defaults filled in: the worker keeps none), the scenario, the
+    models, the request's input, and which iterations it runs. `serve`: orch load's serve mode
+    (requests come from the parent). `inputs`: one entry per request (`orch transcribe`:
+    {"audio", "transcript" or "transcript_file"}), iteration i taking entry i - 1."""
+
+    strategy: str
+    engine: str
+    engine_class: str
+    engine_options: dict[str, Any]
+    scenario: str = "asr"
+    models: tuple[str | None, ...] = ()
+    audio: str | None = None
+    transcript: str | None = None
+    language: str | None = None
+    idle_s: float = 0.0  # seconds to wait after the last request before an `after_idle` mark
+    first_i: int = 1
+    iters: int = 1
+    inputs: tuple[dict[str, Any], ...] = ()
+    serve: bool = False
+
+    def to_json(self) -> str:
+        fields = {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in dataclasses.fields(self)
+        }
+        return json.dumps({"v": VERSION, **fields}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> WorkerConfig:
+        """The config as the parent wrote it; ProtocolError naming what is wrong."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ProtocolError(f"worker config: not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ProtocolError("worker config: not an object")
+        if data.pop("v", None) != VERSION:
+            raise ProtocolError(f"worker config: protocol version is not {VERSION}")
+        hints = typing.get_type_hints(cls)
+        unknown = sorted(set(data) - set(hints))
+        if unknown:
+            raise ProtocolError(f"worker config: unknown field(s) {', '.join(unknown)}")
+        missing = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING and f.name not in data]
+        if missing:
+            raise ProtocolError(f"worker config: lacks {', '.join(missing)}")
+        for name, value in data.items():
+            if not _fits(hints[name], value):
+                raise ProtocolError(f"worker config: {name} is not {_shown_type(hints[name])} ({value!r})")
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
 
 
 Event = Ready | Phase | IterationStart | Token | IterationDone | Error | Done

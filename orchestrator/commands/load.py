@@ -19,6 +19,7 @@ stopped it), 2 could not start (bad option, missing input, a server that did not
 
 from __future__ import annotations
 
+import datetime
 import shlex
 import sys
 from pathlib import Path
@@ -26,13 +27,11 @@ from pathlib import Path
 import click
 
 from orchestrator.commands import startup_problems
-from orchestrator.commands.run import engine_option_decorators
+from orchestrator.commands.run import MODEL_HELP, engine_option_decorators
 from orchestrator.commands.startup_problems import option
-from orchestrator.engines import fields
 from orchestrator.engines import registry as engine_registry
 from orchestrator.errors import CannotStart, ExitCode, OrchError
 
-AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a")
 SERVE_STRATEGIES = ("restart", "fresh-process")  # workers/serve.py's
 # what applies to a server target (--url); any other option given with it is an error
 URL_OPTIONS = {
@@ -41,61 +40,7 @@ URL_OPTIONS = {
     "warmup_requests", "slo", "seed", "request_timeout", "max_queue", "max_lateness_ms", "sample_hz",
     "max_rss_mb", "json_path", "out", "db", "no_history",
 }  # fmt: skip
-
-
-def _floats(text: str, what: str, problems: list[str]) -> list[float]:
-    out = []
-    for part in text.split(","):
-        try:
-            value = float(part)
-        except ValueError:
-            problems.append(f"{what}: {part!r} is not a number")
-            continue
-        if not value > 0:
-            problems.append(f"{what}: {part} must be > 0")
-        out.append(value)
-    return out
-
-
-def _audio_files(given: str | None, problems: list[str]) -> list[tuple[str | None, float | None]]:
-    from orchestrator.run.audio import AudioError, audio_seconds
-
-    if not given:
-        return [(None, None)]
-    path = Path(given)
-    files = sorted(str(p) for p in path.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES) if path.is_dir() else [given]
-    if not files:
-        problems.append(f"--audio {given}: a folder with no audio files ({', '.join(AUDIO_SUFFIXES)})")
-    out: list[tuple[str | None, float | None]] = []
-    for f in files:
-        try:
-            out.append((f, audio_seconds(f)))
-        except AudioError as exc:
-            problems.append(f"--audio: {exc}")
-    return out
-
-
-def _audio_list(given: str, problems: list[str]) -> tuple[list[tuple[str | None, float | None]], list[float]]:
-    """The weighted list's files with their seconds, and their weights; a bad line is a problem."""
-    from orchestrator.errors import OrchError, read_text_file
-    from orchestrator.load import audio_list
-    from orchestrator.run.audio import AudioError, audio_seconds
-
-    try:
-        entries = audio_list.parse(read_text_file(given, "--audio-list"), Path(given).parent)
-    except OrchError as exc:
-        problems.append(exc.message)
-        return [], []
-    except ValueError as exc:
-        problems.append(f"--audio-list {given} {exc}")
-        return [], []
-    out: list[tuple[str | None, float | None]] = []
-    for _, path in entries:
-        try:
-            out.append((path, audio_seconds(path)))
-        except AudioError as exc:
-            problems.append(f"--audio-list {given}: {exc}")
-    return out, [w for w, _ in entries]
+URL_ONLY = ("serve_cmd", "pid", "connections", "serve_timeout")
 
 
 def _table(result) -> str:
@@ -138,15 +83,19 @@ def _table(result) -> str:
 def _decorate(f):
     for deco in reversed(
         [
-            option("--engine", type=click.Choice(("calibration", "chatllm")), default="calibration", show_default=True),
-            option("--model", help="Model file (chatllm) or label NAME[:MB] (calibration)."),
+            option("--engine", type=click.Choice(engine_registry.NAMES), default="calibration", show_default=True),
+            option(
+                "--model",
+                help=MODEL_HELP.replace("; asr and align take one", "")
+                + " With --url: the name the server is asked for.",
+            ),
             option("--audio", metavar="FILE|DIR", help="Audio file, or a folder: each request picks one (seeded)."),
             option(
                 "--audio-list",
                 metavar="FILE",
                 help="Weighted audio mix: one 'WEIGHT PATH' a line (paths relative to the list's folder).",
             ),
-            option("--language", help="Language to ask for (chatllm: e.g. Chinese, English)."),
+            option("--language", help="Language to ask for (e.g. Chinese, English); not given: as `orch run` decides."),
             option(
                 "--strategy",
                 type=click.Choice(SERVE_STRATEGIES),
@@ -220,117 +169,31 @@ def _decorate(f):
 @_decorate
 def load(**kw):
     """Put an engine x strategy under load as a small service and measure what its users see."""
-    from orchestrator.engines import options as eo
-    from orchestrator.load.arrivals import ClosedLoop, OpenLoop
-    from orchestrator.load.levels import Slo
-    from orchestrator.load.sweep import Sweep
+    from orchestrator.load import cli_inputs
+    from orchestrator.load.plan import LoadPlan
 
-    problems = startup_problems.take()
-    modes = [k for k in ("rate", "rates", "concurrency") if kw[k] is not None] + (["sweep"] if kw["sweep"] else [])
-    if len(modes) != 1:
-        problems.append("give one of --rate, --rates, --concurrency, --sweep")
-    if kw["requests"] is not None and kw["duration"] is not None:
-        problems.append("give --requests or --duration, not both")
-    count = kw["requests"] if kw["requests"] is not None else (None if kw["duration"] is not None else 100)
-    for name in ("workers", "requests", "concurrency", "max_queue", "connections"):
-        if kw[name] is not None and kw[name] < 1:
-            problems.append(f"--{name.replace('_', '-')} must be >= 1 (got {kw[name]})")
-    for name in ("duration", "burstiness", "request_timeout", "max_lateness_ms", "max_rss_mb", "serve_timeout"):
-        if kw[name] is not None and not kw[name] > 0:
-            problems.append(f"--{name.replace('_', '-')} must be > 0 (got {kw[name]:g})")
-    if (kw["warmup_requests"] or 0) < 0:
-        problems.append("--warmup-requests must be >= 0")
-    rates = []
-    if kw["rate"] is not None:
-        rates = _floats(str(kw["rate"]), "--rate", problems)
-    elif kw["rates"]:
-        rates = _floats(kw["rates"], "--rates", problems)
-    levels: list = []
-    try:
-        if kw["concurrency"] is not None and kw["concurrency"] >= 1:
-            levels = [ClosedLoop(kw["concurrency"])]
-        elif rates and all(r > 0 for r in rates):
-            # each level its own draw (seed + level): one bursty draw would skew every level alike
-            levels = [
-                OpenLoop(kw["arrival"], r, kw["burstiness"] or 1.0, (kw["seed"] or 0) + k) for k, r in enumerate(rates)
-            ]
-    except ValueError as exc:
-        problems.append(str(exc))
+    problems = startup_problems.take() + cli_inputs.number_problems(kw)
     ctx = click.get_current_context()
     given = {n for n in kw if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE}
-    if "sweep_levels" in given and not kw["sweep"]:
-        problems.append("--sweep-levels goes with --sweep")
-    sweep = None
-    if kw["sweep"]:
-        try:
-            servers = (kw["connections"] or 1) if kw["url"] else kw["workers"]
-            sweep = Sweep(
-                kw["sweep_levels"], max(servers or 1, 1), kw["arrival"], kw["burstiness"] or 1.0, kw["seed"] or 0
-            )
-        except ValueError as exc:
-            problems.append(str(exc))
-    try:
-        slo = Slo.parse(kw["slo"])
-    except ValueError as exc:
-        problems.append(f"--slo: {exc}")
-        slo = Slo()
-    if kw["audio"] and kw["audio_list"]:
-        problems.append("give --audio or --audio-list, not both")
+    sweep = cli_inputs.sweep(kw, given, problems)
     if kw["url"]:
-        return _server_load(kw, problems, levels, sweep, count, slo)
-    for name in ("serve_cmd", "pid", "connections", "serve_timeout"):
-        if kw[name] is not None and (name != "serve_timeout" or name in given):
-            problems.append(f"--{name.replace('_', '-')} goes with --url")
-    engine = kw["engine"] or "calibration"
-    spec = engine_registry.REGISTRY.get(engine)
-    options = fields.from_cli(spec.options, kw) if spec else {}  # as `orch run` reads them
-    if engine == "chatllm":
-        from orchestrator.engines.chatllm.paths import resolve
-
-        paths = resolve(options.pop("chatllm_dir", None), options.pop("main", None), options.pop("lib", None))
-        options.update(chatllm_dir=paths.root, main=paths.main, lib=paths.lib)
-        if kw["language"]:
-            options["language"] = kw["language"]
-        else:  # Qwen3-ASR may answer `language None` and no text without one
-            problems.append("--engine chatllm needs --language (e.g. English, Chinese)")
-        if not kw["model"]:
-            problems.append("--engine chatllm needs --model FILE")
-        elif not Path(kw["model"]).is_file():
-            problems.append(f"--model {kw['model']}: no such file")
-        elif options.get("max_new_tokens") is None:
-            from orchestrator.engines.chatllm.model_file import TEST_MODEL_MAX_NEW_TOKENS
-            from orchestrator.engines.chatllm.plan import any_test_model
-
-            if any_test_model([kw["model"]]):  # as `orch run` does: random weights rarely end on their own
-                options["max_new_tokens"] = TEST_MODEL_MAX_NEW_TOKENS
-                click.echo(
-                    f"note: test model (random weights): --max-new-tokens defaults to {TEST_MODEL_MAX_NEW_TOKENS}"
-                )
-    try:
-        engine_options = eo.from_mapping(engine, options)
-        problems += engine_options.problems()
-    except CannotStart as exc:
-        problems += exc.problems
-        engine_options = None
-    audio, weights = _audio_files(kw["audio"], problems), None
-    if kw["audio_list"]:
-        audio, weights = _audio_list(kw["audio_list"], problems)
-    if engine == "chatllm" and audio == [(None, None)]:
-        problems.append("--engine chatllm needs --audio FILE|DIR or --audio-list FILE")
+        return _server_load(kw, problems, sweep)
+    problems += [f"{cli_inputs.flag(n)} goes with --url" for n in URL_ONLY if n in given]
+    audio_problems: list[str] = []
+    inputs = cli_inputs.worker_inputs(kw, _run_dir(kw), audio_problems)
+    inputs.sweep = sweep
+    plan, notes = LoadPlan.build(inputs)
+    problems += audio_problems + plan.problems(cli_inputs.flag, audio_named=bool(audio_problems))
     problems += _output_problems(kw)
     if problems:
-        raise CannotStart(problems)
-    assert engine_options is not None
-    worker_config = {
-        "strategy": kw["strategy"],
-        "engine": engine,
-        "engine_class": engine_registry.get(engine).worker,
-        "engine_options": engine_options.to_worker(),
-        "models": [kw["model"]] if kw["model"] else [None],
-        "transcript": None,
-        "language": kw["language"],
-    }
-    _run(kw, worker_config, kw["workers"], None, levels, sweep, count, audio, weights, slo)
+        raise CannotStart(list(dict.fromkeys(problems)))
+    for note in notes:
+        click.echo(f"note: {note}")
+    _run(kw, plan)
+
+
+def _run_dir(kw) -> Path:
+    return Path(kw["out"]) / f"load-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
 
 
 def _output_problems(kw) -> list[str]:
@@ -350,21 +213,62 @@ def _output_problems(kw) -> list[str]:
     return problems
 
 
-def _keep(run_dir: Path, kw, started_at: str):
-    """The run as kept (load.record.keep: run_id, times, host; --json), stored in the history
-    unless --no-history; a database problem is a warning, as for `orch run`."""
-    from orchestrator.history.save import store_load_history
-    from orchestrator.load import record
-
-    run = record.keep(run_dir, started_at, Path(kw["json_path"]) if kw["json_path"] else None)
-    if run is not None and not kw["no_history"]:
-        store_load_history(run, kw["db"])
-    return run
-
-
-def _server_load(kw, problems: list[str], levels, sweep, count, slo) -> None:
+def _server_load(kw, problems: list[str], sweep) -> None:
     """`--url`: the checks of a server target, then the run."""
-    from orchestrator.load.http_target import MAX_SERVER_REQUESTS, ServerTarget
+    from orchestrator.load import cli_inputs
+    from orchestrator.load.http_target import MAX_SERVER_REQUESTS
+    from orchestrator.load.plan import LoadPlan
+    from orchestrator.load.pool import PoolConfig
+
+    levels = cli_inputs.levels(kw, problems)
+    slo = cli_inputs.slo(kw, problems)
+    count = cli_inputs.request_count(kw)
+    target = _server_target(kw, problems)
+    audio, weights = cli_inputs.audio(kw, problems) if kw["audio"] or kw["audio_list"] else ([], None)
+    if not (kw["audio"] or kw["audio_list"]):
+        problems.append("--url needs --audio FILE|DIR or --audio-list FILE")
+    problems += _output_problems(kw)
+    n_levels = sweep.levels if sweep else len(levels) or 1
+    if count is not None and n_levels * (count + (kw["warmup_requests"] or 0)) > MAX_SERVER_REQUESTS:
+        problems.append(
+            f"{n_levels} level(s) x {count + (kw['warmup_requests'] or 0)} requests is over the "
+            f"{MAX_SERVER_REQUESTS} a run may send a server"
+        )
+    if problems:
+        raise CannotStart(problems)
+    run_dir = _run_dir(kw)
+    pool = PoolConfig(
+        worker_config=None,
+        workers=target.connections,
+        log_dir=run_dir,
+        request_timeout=kw["request_timeout"],
+        sample_hz=kw["sample_hz"],
+        max_rss_mb=kw["max_rss_mb"],
+        max_queue=kw["max_queue"],
+        max_requests=MAX_SERVER_REQUESTS,
+    )
+    plan = LoadPlan(
+        pool=pool,
+        levels=levels,
+        count=count,
+        duration=kw["duration"],
+        warmup=kw["warmup_requests"],
+        audio=audio,
+        slo=slo,
+        max_lateness_ms=kw["max_lateness_ms"],
+        seed=kw["seed"],
+        run_dir=run_dir,
+        json_path=run_dir / "load.json",  # read back, kept and copied to --json
+        audio_weights=weights,
+        sweep=sweep,
+        server=target,
+    )
+    _run(kw, plan)
+
+
+def _server_target(kw, problems: list[str]):
+    """The server (--url, --serve-cmd or --pid, --connections); a bad URL is refused at once."""
+    from orchestrator.load.http_target import ServerTarget
 
     ctx = click.get_current_context()
     for param in ctx.command.params:
@@ -389,24 +293,7 @@ def _server_load(kw, problems: list[str], levels, sweep, count, slo) -> None:
         problems.append(f"--pid must be >= 1 (got {kw['pid']})")
     if not kw["model"]:
         problems.append("--url needs --model NAME (the model the server is asked for)")
-    audio: list[tuple[str | None, float | None]] = []
-    weights = None
-    if kw["audio_list"]:
-        audio, weights = _audio_list(kw["audio_list"], problems)
-    elif kw["audio"]:
-        audio = _audio_files(kw["audio"], problems)
-    else:
-        problems.append("--url needs --audio FILE|DIR or --audio-list FILE")
-    problems += _output_problems(kw)
-    n_levels = sweep.levels if sweep else len(levels) or 1
-    if count is not None and n_levels * (count + (kw["warmup_requests"] or 0)) > MAX_SERVER_REQUESTS:
-        problems.append(
-            f"{n_levels} level(s) x {count + (kw['warmup_requests'] or 0)} requests is over the "
-            f"{MAX_SERVER_REQUESTS} a run may send a server"
-        )
-    if problems:
-        raise CannotStart(problems)
-    target = ServerTarget(
+    return ServerTarget(
         url=kw["url"],
         host=host,
         port=port,
@@ -418,69 +305,38 @@ def _server_load(kw, problems: list[str], levels, sweep, count, slo) -> None:
         connections=kw["connections"] or 1,
         serve_timeout=kw["serve_timeout"],
     )
-    worker_config = {"engine": "server", "strategy": None, "models": [kw["model"]], "language": kw["language"]}
-    _run(kw, worker_config, target.connections, target, levels, sweep, count, audio, weights, slo)
 
 
-def _run(kw, worker_config, workers, server, levels, sweep, count, audio, weights, slo) -> None:
-    import datetime
+def _run(kw, plan) -> None:
+    """Run the plan (studies.load: kept, stored), print its table and exit with its code."""
+    from orchestrator.load.pool import StartFailed
+    from orchestrator.studies import load as load_study
 
-    from orchestrator.load import record
-    from orchestrator.load.http_target import MAX_SERVER_REQUESTS
-    from orchestrator.load.pool import PoolConfig, StartFailed
-    from orchestrator.load.runner import LoadPlan, execute
-
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    run_dir = Path(kw["out"]) / f"load-{stamp}"
-    plan = LoadPlan(
-        pool=PoolConfig(
-            worker_config=worker_config,
-            workers=workers,
-            log_dir=run_dir,
-            request_timeout=kw["request_timeout"],
-            sample_hz=kw["sample_hz"],
-            max_rss_mb=kw["max_rss_mb"],
-            max_queue=kw["max_queue"],
-            max_requests=MAX_SERVER_REQUESTS if server else None,
-        ),
-        levels=levels,
-        count=count,
-        duration=kw["duration"],
-        warmup=kw["warmup_requests"],
-        audio=audio,
-        slo=slo,
-        max_lateness_ms=kw["max_lateness_ms"],
-        seed=kw["seed"],
-        run_dir=run_dir,
-        json_path=run_dir / record.RESULT_FILE,  # read back, kept and copied to --json by _keep
-        audio_weights=weights,
-        sweep=sweep,
-        server=server,
-    )
+    server = plan.server
     if server:
         how = "started by orch" if server.serve_cmd else f"pid {server.pid}" if server.pid else "not sampled"
-        what = f"{server.url} ({how}) x {workers} connection(s)"
+        what = f"{server.url} ({how}) x {plan.pool.workers} connection(s)"
     else:
-        what = f"{worker_config['engine']} x {kw['strategy']} x {workers} worker(s)"
-    click.echo(f"orch load: {what}; requests in {run_dir}")
+        cfg = plan.pool.worker_config
+        what = f"{cfg.engine} x {cfg.strategy} x {plan.pool.workers} worker(s)"
+    click.echo(f"orch load: {what}; requests in {plan.run_dir}")
 
     def progress(rec) -> None:
         if sys.stdout.isatty():
             click.echo(f"\r  request {rec.i} {rec.status}   ", nl=False)
 
-    started_at = record.now_iso()
+    copy_to = Path(kw["json_path"]) if kw["json_path"] else None
     try:
-        result = execute(plan, on_record=progress)
+        result, kept = load_study.run(plan, copy_to, kw["db"], not kw["no_history"], on_record=progress)
     except StartFailed as exc:
         raise OrchError(f"cannot start: {exc}") from None
-    except KeyboardInterrupt:
-        click.echo(f"\norch load: interrupted; every finished request is in {run_dir / 'requests.jsonl'}", err=True)
-        _keep(run_dir, kw, started_at)
-        raise
-    kept = _keep(run_dir, kw, started_at)
+    except load_study.LoadInterrupted:
+        requests = plan.run_dir / "requests.jsonl"
+        click.echo(f"\norch load: interrupted; every finished request is in {requests}", err=True)
+        raise KeyboardInterrupt from None
     click.echo(_table(result))
     if kept is not None:
-        click.echo(f"run {kept.run_id}: {run_dir / record.RESULT_FILE}")
+        click.echo(f"run {kept.run_id}: {plan.run_dir / 'load.json'}")
     for note in result.notes:
         click.echo(f"note: {note}")
     if result.error:

@@ -1,8 +1,9 @@
 """How the engine picks each next token, as part of the plan: `greedy` (the most likely
 token, every time: the same input gives the same text, so a text that changes between
 requests is state carried over) or `sampled` (the engine's own sampling: every text may
-differ). Measurement runs default to greedy; this module says what each engine is given
-for it, which the worker gets and the result's `engine` block records."""
+differ). Measurement runs default to greedy; what each engine is given for it is its registry
+entry's (`EngineSpec.decoding_options`), which the worker gets (run/worker_config.py) and the
+result's `engine` block records."""
 
 from __future__ import annotations
 
@@ -11,23 +12,16 @@ from typing import Any
 DECODINGS = ("greedy", "sampled")
 DEFAULT_DECODING = "greedy"
 
-# chatllm.cpp's main and bindings parse the same arguments: `--sampling greedy` (src/main.cpp);
-# sampled gives nothing, so the engine samples as it does by default (top_p)
-CHATLLM_ARGS = {"greedy": ["--sampling", "greedy"], "sampled": []}
 
-
-def worker_options(engine: str, decoding: str) -> dict[str, Any]:
-    """What the engine's worker is given for `decoding`, beside its other options: the
-    calibration engine reads `decoding` itself; chatllm.cpp gets `decoding_args` on its
-    command line, before the user's --engine-arg (which come last, and so win)."""
-    if engine == "chatllm":
-        return {"decoding": decoding, "decoding_args": list(CHATLLM_ARGS.get(decoding, []))}
-    return {"decoding": decoding}
-
-
-def engine_block(plan) -> dict[str, Any]:
-    """The result's `engine` block: the engine's name, its options and its decoding, as given."""
-    return {"name": plan.engine, **plan.engine_options.describe(), **worker_options(plan.engine, plan.decoding)}
+def told(worker_options: dict[str, Any], options: Any) -> str | None:
+    """What the engine is told for its decoding beyond its name (`worker_options`, as the
+    worker gets them: chatllm.cpp's `--sampling greedy`), shown to the user; None when nothing
+    more, or when the engine's own arguments set the sampling (they come last, and win)."""
+    extra = [v for k, v in worker_options.items() if k != "decoding"]
+    words = [str(a) for v in extra for a in (v if isinstance(v, list) else [v])]
+    if not words or overridden(getattr(options, "engine_args", None)):
+        return None
+    return " ".join(words)
 
 
 def problem(decoding: Any) -> str | None:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestrator.engines.calibration.options import CalibrationOptions
 from orchestrator.engines.chatllm import paths as chatllm_paths
+from orchestrator.engines.chatllm.options import DECODING_OPTIONS as CHATLLM_DECODING
 from orchestrator.engines.chatllm.options import ChatLLMOptions
 from orchestrator.engines.crispasr.options import INSTALL as CRISPASR_INSTALL
 from orchestrator.engines.crispasr.options import CrispASROptions
@@ -61,6 +62,9 @@ class EngineSpec:
     # as `orch make-test-models` made it into its default folder, found by its manifest;
     # `orch compare --engines` uses it when --model ENGINE=PATH does not name one. None: no test models
     find_model: str | None = None
+    # per decoding (greedy, sampled): what the worker is given beside `decoding` (chatllm.cpp:
+    # `decoding_args` for its command line); none: the engine reads `decoding` itself
+    decoding_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def runs(self, strategy: str) -> bool:
         return strategy in self.strategies
@@ -113,6 +117,7 @@ REGISTRY: dict[str, EngineSpec] = {
             test_models="orchestrator.engines.chatllm.testmodels:make",
             find_model="orchestrator.engines.chatllm.testmodels:find_test_model",
             install=f"a chatllm.cpp checkout (--chatllm-dir or CHATLLM_DIR), {chatllm_paths.BUILD_HINT}",
+            decoding_options=CHATLLM_DECODING,
         ),
         EngineSpec(
             "transformers",

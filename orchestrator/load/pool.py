@@ -59,7 +59,9 @@ class StartFailed(Exception):
 
 @dataclass
 class PoolConfig:
-    worker_config: dict  # the worker's config without `serve` (runner.worker_config's form)
+    # the workers' config in serve mode (LoadPlan.build: orchestrator.run.worker_config); None
+    # for a server target (load/server.py)
+    worker_config: protocol.WorkerConfig | None
     workers: int
     log_dir: Path
     request_timeout: float = 120.0
@@ -69,6 +71,11 @@ class PoolConfig:
     max_queue: int = 10_000
     env: dict[str, str] | None = None
     max_requests: int | None = None  # run-wide bound on requests sent (a server target's)
+
+    @property
+    def fresh_process(self) -> bool:
+        """A process per request (strategy fresh-process): no long-lived worker to grow."""
+        return self.worker_config is not None and self.worker_config.strategy == "fresh-process"
 
 
 class PoolGuard:
@@ -137,7 +144,8 @@ class Slot:
     def start_worker(self) -> None:
         cfg = self.pool.cfg
         self.started += 1
-        config = {**cfg.worker_config, "serve": True}
+        config = cfg.worker_config
+        assert config is not None and config.serve, "a worker pool serves (LoadPlan.build)"
         log = cfg.log_dir / f"{self.name}.log"
         proc = WorkerProcess(f"{self.name}#{self.started}", config, log, env=cfg.env)
         self.proc = proc
@@ -208,7 +216,7 @@ class Slot:
                     return
             self.serve(rec)
             pool.finished(rec)
-            if self.proc is not None and pool.cfg.worker_config["strategy"] == "fresh-process":
+            if self.proc is not None and pool.cfg.fresh_process:
                 self.retire_worker()  # its one request served: the process exits
             if self.proc is None and not pool.stopping:
                 try:

@@ -15,56 +15,14 @@ from typing import Any
 
 from orchestrator.load import memory
 from orchestrator.load.arrivals import Arrivals
-from orchestrator.load.http_target import ServerTarget
-from orchestrator.load.levels import DEFAULT_MAX_LATENESS_MS, LevelStats, RequestRecord, Slo, level_stats
-from orchestrator.load.pool import Pool, PoolConfig
+from orchestrator.load.levels import LevelStats, RequestRecord, level_stats
+from orchestrator.load.plan import LoadInputs, LoadPlan
+from orchestrator.load.pool import Pool
 from orchestrator.load.server import ServerPool
-from orchestrator.load.sweep import Sweep
 from orchestrator.results.atomic import write_text_atomic
 from orchestrator.run.record_sink import Sink
 
-
-@dataclass
-class LoadPlan:
-    pool: PoolConfig
-    levels: list[Arrivals]
-    count: int | None
-    duration: float | None
-    warmup: int
-    audio: list[tuple[str | None, float | None]]  # (file, seconds)
-    slo: Slo = field(default_factory=Slo)
-    max_lateness_ms: float = DEFAULT_MAX_LATENESS_MS
-    seed: int = 0
-    run_dir: Path = Path("orch-results/load")
-    json_path: Path | None = None
-    audio_weights: list[float] | None = None  # how often each `audio` file is picked (None: uniform)
-    sweep: Sweep | None = None  # the automatic sweep: its levels are made as it runs (`levels` unused)
-    server: ServerTarget | None = None  # a server as the target (--url), in place of worker processes
-
-    def describe(self) -> dict[str, Any]:
-        cfg = self.pool.worker_config
-        out = {
-            "engine": cfg.get("engine"),
-            "strategy": cfg.get("strategy"),
-            "models": cfg.get("models"),
-            "workers": self.pool.workers,
-            "levels": [self.sweep.describe()] if self.sweep else [a.describe() for a in self.levels],
-            "requests": self.count,
-            "duration_s": self.duration,
-            "warmup_requests": self.warmup,
-            "audio": [path for path, _ in self.audio],
-            "slo": self.slo.describe(),
-            "max_lateness_ms": self.max_lateness_ms,
-            "request_timeout_s": self.pool.request_timeout,
-            "max_queue": self.pool.max_queue,
-            "max_rss_mb": self.pool.max_rss_mb,
-            "seed": self.seed,
-        }
-        if self.audio_weights:
-            out["audio_weights"] = self.audio_weights
-        if self.server:
-            out["server"] = self.server.describe()
-        return out
+__all__ = ["LoadInputs", "LoadPlan", "LoadResult", "execute"]
 
 
 @dataclass
@@ -162,7 +120,7 @@ def _sweep_rates(plan: LoadPlan, pool: Pool, sink: Sink[RequestRecord], levels: 
 
 def _memory(pool: Pool, plan: LoadPlan, records: list[RequestRecord], level: int) -> list:
     """Growth per 1000 requests over this level's measured requests (after its warm-up)."""
-    if plan.pool.worker_config.get("strategy") == "fresh-process":
+    if plan.pool.fresh_process:
         return []  # a process per request: there is no long-lived worker to grow
     measured = [r for r in records if r.level == level and not r.warmup and r.dispatched is not None]
     if not measured:

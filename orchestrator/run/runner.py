@@ -9,13 +9,12 @@ import datetime as _dt
 from collections.abc import Callable
 from pathlib import Path
 
-from orchestrator.engines import decoding, image_identity
-from orchestrator.engines import registry as engine_registry
+from orchestrator.engines import image_identity
 from orchestrator.quality import pipeline
 from orchestrator.results import alignment, analysis, drift
 from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.model import RunResult, Status, StrategyResult
-from orchestrator.run import hostinfo, strategies, worker_env
+from orchestrator.run import hostinfo, strategies, worker_config, worker_env
 from orchestrator.run.plan import RunPlan
 from orchestrator.run.strategy_runner import StrategyRunner
 
@@ -31,23 +30,6 @@ class RunInterrupted(Exception):
 def not_applicable(plan: RunPlan, strategy: str) -> str | None:
     """Why a strategy cannot run this scenario, or None (strategies registry)."""
     return strategies.get(strategy).not_applicable(plan.scenario)
-
-
-def worker_config(plan: RunPlan, strategy: str) -> dict:
-    """What the worker is told (JSON: the child never imports the parent's code)."""
-    return {
-        "strategy": strategy,
-        "engine": plan.engine,
-        "engine_class": engine_registry.get(plan.engine).worker,
-        "engine_options": {**plan.engine_options.to_worker(), **decoding.worker_options(plan.engine, plan.decoding)},
-        "scenario": plan.scenario,
-        "models": list(plan.models),
-        "audio": plan.audio,
-        "transcript": plan.transcript_text(),
-        "language": plan.language,
-        # a worker per iteration has no rest after its requests to look at
-        "idle_s": plan.idle_s if strategies.get(strategy).processes is strategies.Processes.ONE else 0,
-    }
 
 
 def _scorer(plan: RunPlan, audio_s: float | None):
@@ -107,7 +89,7 @@ def _run_strategy(
     progress = progress_factory(strategy) if progress_factory else None
     try:
         runner = StrategyRunner(
-            plan, strategy, worker_config(plan, strategy), audio_s, scorer=scorer, progress=progress, env=env
+            plan, strategy, worker_config.build(plan, strategy), audio_s, scorer=scorer, progress=progress, env=env
         )
         entry = runner.run()
     finally:
@@ -136,7 +118,7 @@ def execute(
         started_at=_now(),
         host=hostinfo.host_facts(),
         # inside an orch image, which image (orchestrator/engines/image_identity.py)
-        engine={**decoding.engine_block(plan), **image_identity.engine_fields()},
+        engine={**worker_config.engine_block(plan), **image_identity.engine_fields()},
         plan=plan.describe(audio_s),
         environment=env.record,
     )

@@ -9,10 +9,13 @@ it is gone), never while it is inside a measured request.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+
+from workers import protocol
 
 from orchestrator.results.model import IterationRecord, PartialIteration, Status, StrategyResult
 from orchestrator.run import strategies, worker_env
@@ -32,7 +35,7 @@ class StrategyRunner:
         self,
         plan,
         strategy: str,
-        worker_config: dict,
+        worker_config: protocol.WorkerConfig,
         audio_s: float | None,
         scorer: Scorer | None = None,
         progress: Callable[[IterationRecord], None] | None = None,
@@ -67,7 +70,7 @@ class StrategyRunner:
     def run(self) -> StrategyResult:
         status, error = Status.OK, None
         try:
-            models = self.base_config.get("models") or []
+            models = list(self.base_config.models)
             if self.spec.processes is strategies.Processes.PER_ITERATION:
                 for i in range(1, self.plan.iters + 1):
                     for model in models or [None]:
@@ -97,7 +100,7 @@ class StrategyRunner:
         )
 
     def _run_worker(self, first_i: int, iters: int, models: list) -> None:
-        config = {**self.base_config, "first_i": first_i, "iters": iters, "models": models}
+        config = dataclasses.replace(self.base_config, first_i=first_i, iters=iters, models=tuple(models))
         loop = EventLoop(self.builder, self.plan.iter_timeout, self.sampler.mark, self.sampler.between, self._write)
         name = f"{self.spec.name}#{first_i}"
         with WorkerProcess(name, config, self.log_path, env=self.env, wrap=self.worker_wrap) as wp:

@@ -17,6 +17,7 @@ left. Ctrl-C stops the workers and keeps every finished file's record.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -26,12 +27,12 @@ from typing import Protocol
 
 from workers import protocol
 
-from orchestrator.engines import registry as engine_registry
 from orchestrator.quality import pipeline
 from orchestrator.results import alignment, metrics
 from orchestrator.results.atomic import write_text_atomic
 from orchestrator.results.transcript import FAILED, OK, FileTranscript, TranscribeSummary
-from orchestrator.run import worker_env
+from orchestrator.run import worker_config, worker_env
+from orchestrator.run.plan import RunPlan
 from orchestrator.run.record_sink import RecordSink
 from orchestrator.run.transcribe_inputs import AudioInput, TranscribeJob
 from orchestrator.run.worker_process import WorkerExited, WorkerProcess, WorkerTimeout
@@ -66,7 +67,7 @@ class PacedWorker:
     """A `restart` worker given `inputs`, driven one request at a time: `request(i)` acks
     its `before_infer` mark, passes on its chunks, and returns its `iteration_done`."""
 
-    def __init__(self, name: str, config: dict, log_path: Path, timeout: float, env: dict[str, str]):
+    def __init__(self, name: str, config: protocol.WorkerConfig, log_path: Path, timeout: float, env: dict[str, str]):
         self.name = name
         self.timeout = timeout
         self.wp = WorkerProcess(name, config, log_path, env=env)
@@ -149,28 +150,25 @@ class Workers:
     def transcript_file(self, index: int) -> Path:
         return self.scratch / f"{index}.txt"
 
-    def _config(self, options: dict, model: str | None, first: int, scenario: str) -> dict:
-        job = self.job
-        inputs = [
+    def _config(self, plan: RunPlan, first: int, scenario: str) -> protocol.WorkerConfig:
+        """The plan's worker config (worker_config.build), given every file from `first` on."""
+        inputs = tuple(
             {"audio": item.path, **({"transcript_file": str(self.transcript_file(k))} if scenario == "align" else {})}
-            for k, item in enumerate(job.inputs, 1)
-        ]
-        return {
-            "strategy": "restart",
-            "engine": job.engine,
-            "engine_class": engine_registry.get(job.engine).worker,
-            "engine_options": options,
-            "scenario": scenario,
-            "models": [model] if model else [],
-            "inputs": inputs,
-            "language": options.get("language"),
-            "first_i": first,
-            "iters": len(inputs) - first + 1,
-        }
+            for k, item in enumerate(self.job.inputs, 1)
+        )
+        return dataclasses.replace(
+            worker_config.build(plan, "restart"),
+            audio=None,
+            transcript=None,
+            language=self.job.language if scenario == "asr" else None,
+            inputs=inputs,
+            first_i=first,
+            iters=len(inputs) - first + 1,
+        )
 
     def asr_for(self, index: int) -> PacedWorker:
         if self.asr is None:
-            config = self._config(self.job.worker_options, self.job.model, index, "asr")
+            config = self._config(self.job.plan, index, "asr")
             self.asr = PacedWorker(
                 f"asr#{index}", config, self.scratch / "asr.worker.log", self.job.iter_timeout, self.env
             )
@@ -178,8 +176,8 @@ class Workers:
 
     def aligner_for(self, index: int) -> PacedWorker:
         if self.aligner is None:
-            assert self.job.aligner_options is not None
-            config = self._config(self.job.aligner_options, self.job.aligner_model, index, "align")
+            assert self.job.aligner_plan is not None
+            config = self._config(self.job.aligner_plan, index, "align")
             self.aligner = PacedWorker(
                 f"aligner#{index}", config, self.scratch / "aligner.worker.log", self.job.iter_timeout, self.env
             )

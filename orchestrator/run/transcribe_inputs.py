@@ -1,25 +1,25 @@
 """What `orch transcribe` is asked to do, checked before any worker starts: the audio files
 (FILE or every audio file of a DIR), each one's length and reference, the engine's options
-(resolved as `orch run` resolves them: RunPlan.build, greedy decoding added), the aligner
+(resolved as `orch run` resolves them: RunPlan.build, greedy decoding by default), the aligner
 for --srt and where the SRT, JSON and JSONL go. Every problem is named at once (CannotStart,
 exit 2)."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.engines import decoding
 from orchestrator.errors import CannotStart, OrchError, read_text_file
+from orchestrator.run import worker_config
 from orchestrator.run.audio import AudioError, audio_seconds
 from orchestrator.run.plan import RunPlan
 from orchestrator.run.plan_inputs import PlanInputs
 
 # a folder's files taken as audio (a file named on the command line is judged by its content)
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".webm", ".mp4")
-GREEDY = ["--sampling", "greedy"]  # chatllm.cpp samples (top_p) unless told
 
 
 @dataclass(frozen=True)
@@ -54,9 +54,10 @@ class TranscribeJob:
     inputs: list[AudioInput]
     engine: str
     model: str | None
-    worker_options: dict  # the ASR worker's engine options (to_worker())
+    plan: RunPlan  # the ASR worker's plan (its config: orchestrator.run.worker_config)
+    language: str | None  # --language as given (None: each engine's own, or the model's)
     aligner_model: str | None
-    aligner_options: dict | None  # None: no --srt
+    aligner_plan: RunPlan | None  # None: no --srt
     iter_timeout: float
     json_path: Path | None
     jsonl_path: Path | None
@@ -147,15 +148,6 @@ def _plan(req: TranscribeRequest, scenario: str, model: str | None, audio: str, 
     return plan, notes, problems
 
 
-def _greedy(plan: RunPlan) -> dict:
-    """The worker's options, decoding greedily: the same text for the same audio every time
-    (chatllm.cpp's `--sampling greedy` unless the engine arguments choose a sampling)."""
-    options = plan.engine_options
-    if plan.engine == "chatllm" and "--sampling" not in options.engine_args:
-        options = dataclasses.replace(options, engine_args=[*options.engine_args, *GREEDY])
-    return options.to_worker()
-
-
 def prepare(req: TranscribeRequest) -> tuple[TranscribeJob, list[str]]:
     """The job and notes for the user; CannotStart naming every problem."""
     files, problems = audio_files(req.paths)
@@ -181,7 +173,7 @@ def prepare(req: TranscribeRequest) -> tuple[TranscribeJob, list[str]]:
     first = files[0] if files else None
     plan, notes, plan_problems = _plan(req, "asr", req.model, first or "", req.reference)
     problems += [p for p in plan_problems if not p.startswith("no audio given")]
-    aligner_options = None
+    aligner_plan = None
     if req.srt:
         if req.engine == "chatllm" and not req.aligner_model:
             problems.append(
@@ -191,18 +183,20 @@ def prepare(req: TranscribeRequest) -> tuple[TranscribeJob, list[str]]:
             aligner, aligner_notes, aligner_problems = _plan(req, "align", req.aligner_model, first or "", None)
             notes += [n for n in aligner_notes if n not in notes]
             problems += [p for p in aligner_problems if p not in plan_problems and not p.startswith("no audio given")]
-            aligner_options = _greedy(aligner)
+            aligner_plan = aligner
     if problems:
         raise CannotStart(list(dict.fromkeys(problems)))
-    if req.engine == "chatllm" and "--sampling" not in plan.engine_options.engine_args:
-        notes.append("greedy decoding (--sampling greedy): the same audio gives the same text")
+    told = decoding.told(worker_config.decoding_options(plan.engine, plan.decoding), plan.engine_options)
+    if told:
+        notes.append(f"{plan.decoding} decoding ({told}): the same audio gives the same text")
     job = TranscribeJob(
         inputs=inputs,
         engine=req.engine,
         model=req.model,
-        worker_options=_greedy(plan),
+        plan=plan,
+        language=req.language,
         aligner_model=req.aligner_model,
-        aligner_options=aligner_options,
+        aligner_plan=aligner_plan,
         iter_timeout=req.iter_timeout,
         json_path=Path(req.json_path) if req.json_path else None,
         jsonl_path=Path(req.jsonl_path) if req.jsonl_path else None,

@@ -9,7 +9,6 @@ exactly the one it is given (orchestrator.run.worker_env: an allow list, not orc
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import signal
@@ -35,7 +34,7 @@ class WorkerProcess:
     def __init__(
         self,
         name: str,
-        config: dict,
+        config: protocol.WorkerConfig,
         log_path: Path,
         env: dict[str, str] | None = None,
         wrap: list[str] | None = None,
@@ -61,7 +60,7 @@ class WorkerProcess:
                 "--ack-fd",
                 str(ack_r),
                 "--config",
-                json.dumps(config),
+                config.to_json(),
             ],
             pass_fds=(ev_w, ack_r),
             stdin=subprocess.DEVNULL,

@@ -42,7 +42,6 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from orchestrator.engines import decoding
 from orchestrator.errors import ExitCode
 from orchestrator.results import drift
 from orchestrator.results.atomic import write_json_atomic
@@ -56,7 +55,7 @@ from orchestrator.results.model import (
     StrategyResult,
     Thresholds,
 )
-from orchestrator.run import runner
+from orchestrator.run import runner, worker_config
 from orchestrator.run.plan import RunPlan, new_run_id
 
 Z95 = 1.959963984540054
@@ -484,7 +483,7 @@ def _described_plan(a: Side, b: Side, rounds: int, speed_pct: float) -> dict:
 
 def _merged_engine(a: Side, b: Side) -> dict:
     """Both sides' engines merged (`merged`); the name "A|B" when they differ."""
-    engine = merged(decoding.engine_block(a.plan), decoding.engine_block(b.plan))
+    engine = merged(worker_config.engine_block(a.plan), worker_config.engine_block(b.plan))
     engine.setdefault("name", f"{a.plan.engine}|{b.plan.engine}")
     return engine
 

@@ -41,8 +41,8 @@ from orchestrator.results.model import AttributedStack, Attribution, RunResult, 
 from orchestrator.results.stacks import FLOOR_MIB, attribution_text, frame_text, stack_name
 from orchestrator.run import strategies
 from orchestrator.run.plan import RunPlan
-from orchestrator.run.runner import worker_config
 from orchestrator.run.strategy_runner import StrategyRunner
+from orchestrator.run.worker_config import build as worker_config
 
 MiB = 1024 * 1024
 TRACER = "memray"

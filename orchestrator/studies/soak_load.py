@@ -13,21 +13,17 @@ failed cell (exit 1), as a strategy that is not ok; an alarm is a regression (ex
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.engines import options as engine_options
-from orchestrator.engines import registry as engine_registry
-from orchestrator.errors import CannotStart
 from orchestrator.history import store
 from orchestrator.history.soak_cell import CellRun
 from orchestrator.load import record
 from orchestrator.load.arrivals import Arrivals, ClosedLoop, OpenLoop
 from orchestrator.load.levels import Slo
-from orchestrator.load.pool import PoolConfig
-from orchestrator.load.runner import LoadPlan, execute
+from orchestrator.load.plan import LoadInputs, LoadPlan
+from orchestrator.load.runner import execute
 from orchestrator.results.load_run import LoadAlarm, LoadRun
 from orchestrator.results.model import Outcome, Regression, SoakInfo
 from orchestrator.run.audio import AudioError, audio_seconds
@@ -55,9 +51,7 @@ class LoadCellPlan:
             return "a load level"
         p = self.plan
         amount = f"{p.count} requests" if p.count else f"{p.duration:g} s"
-        return (
-            f"load {p.levels[0].describe()} x {p.pool.workers} worker(s), {p.pool.worker_config['strategy']}, {amount}"
-        )
+        return f"load {p.levels[0].describe()} x {p.pool.workers} worker(s), {p.run_plan.strategies[0] if p.run_plan else '-'}, {amount}"
 
 
 def _audio(given: str | None, problems: list[str]) -> list[tuple[str | None, float | None]]:
@@ -84,68 +78,40 @@ def _arrivals(cell: dict) -> Arrivals:
 
 
 def cell_plan(cfg: dict, cell: dict, key: str, out_dir: Path) -> LoadCellPlan:
-    """The cell's LoadPlan, every problem of its inputs named (engine options, the model,
-    the audio); the config's keys and types were checked by soak.validate_config."""
+    """The cell's LoadPlan (LoadPlan.build, as `orch load` builds one), every problem of its
+    inputs named (engine options, the model, the audio); the config's keys and types were
+    checked by soak.validate_config."""
     problems: list[str] = []
-    engine = cell.get("engine") or "calibration"
-    options = dict(cell.get("engine_options") or {})
-    if engine == "chatllm":
-        from orchestrator.engines.chatllm.paths import resolve
-
-        paths = resolve(options.pop("chatllm_dir", None), options.pop("main", None), options.pop("lib", None))
-        options.update(chatllm_dir=paths.root, main=paths.main, lib=paths.lib)
-        if cell.get("language"):
-            options["language"] = cell["language"]
-        else:
-            problems.append("a chatllm load cell needs `language` (e.g. English, Chinese)")
-        if not cell.get("model"):
-            problems.append("a chatllm load cell needs `model`")
-        elif not os.path.isfile(cell["model"]):
-            problems.append(f"model {cell['model']}: no such file")
-        if not cell.get("audio"):
-            problems.append("a chatllm load cell needs `audio` (a file or a folder)")
-    try:
-        typed = engine_options.from_mapping(engine, options)
-        problems += typed.problems()
-    except CannotStart as exc:
-        problems += exc.problems
-        typed = None
     audio = _audio(cell.get("audio"), problems)
     alarms = {k: float(cell[k]) for k in ("max_p99_latency_ms", "min_goodput_rps", "max_mb_per_1000") if k in cell}
     run_dir = out_dir / f"load-{key.replace('/', '_').replace(':', '_')}-{new_run_id()}"
-    if problems or typed is None:
-        return LoadCellPlan(key, None, alarms, cell, run_dir, problems)
-    worker_config = {
-        "strategy": cell.get("strategy", "restart"),
-        "engine": engine,
-        "engine_class": engine_registry.get(engine).worker,
-        "engine_options": typed.to_worker(),
-        "models": [cell["model"]] if cell.get("model") else [None],
-        "transcript": None,
-        "language": cell.get("language"),
-    }
     duration = cell.get("duration")
-    plan = LoadPlan(
-        pool=PoolConfig(
-            worker_config=worker_config,
+    plan, _notes = LoadPlan.build(
+        LoadInputs(
+            engine=cell.get("engine") or "calibration",
+            strategy=cell.get("strategy", "restart"),
+            model=cell.get("model"),
+            language=cell.get("language"),
+            engine_options=dict(cell.get("engine_options") or {}),
+            audio=audio,
             workers=int(cell.get("workers", 1)),
-            log_dir=run_dir,
+            levels=[_arrivals(cell)],
+            count=None if duration is not None else int(cell.get("requests", DEFAULT_REQUESTS)),
+            duration=float(duration) if duration is not None else None,
+            warmup=int(cell.get("warmup_requests", 0)),
+            slo=Slo.parse(cell.get("slo")),
+            max_lateness_ms=float(cell.get("max_lateness_ms", 10.0)),
+            seed=int(cell.get("seed", 0)),
             request_timeout=float(cell.get("request_timeout", 120.0)),
             sample_hz=float(cell.get("sample_hz", 10.0)),
             max_rss_mb=cell.get("max_rss_mb"),
-            max_queue=10_000,
-        ),
-        levels=[_arrivals(cell)],
-        count=None if duration is not None else int(cell.get("requests", DEFAULT_REQUESTS)),
-        duration=float(duration) if duration is not None else None,
-        warmup=int(cell.get("warmup_requests", 0)),
-        audio=audio,
-        slo=Slo.parse(cell.get("slo")),
-        max_lateness_ms=float(cell.get("max_lateness_ms", 10.0)),
-        seed=int(cell.get("seed", 0)),
-        run_dir=run_dir,
-        json_path=run_dir / record.RESULT_FILE,
+            run_dir=run_dir,
+            json_path=run_dir / record.RESULT_FILE,
+        )
     )
+    problems += plan.problems(audio_named=bool(problems))
+    if problems:
+        return LoadCellPlan(key, None, alarms, cell, run_dir, list(dict.fromkeys(problems)))
     return LoadCellPlan(key, plan, alarms, cell, run_dir)
 
 

@@ -24,7 +24,11 @@ def test_two_load_files_b_regressed_exits_3(isolated):
     assert "max sustainable rate: A 8 req/s, B none" in done.output
     assert "verdict: regressed" in done.output
     kept = json.loads((isolated / "ab.json").read_text())
-    assert (kept["schema"], kept["verdict"], kept["max_sustainable_rate"]) == ("orch.load-ab/1", "regressed", [8.0, None])
+    assert (kept["schema"], kept["verdict"], kept["max_sustainable_rate"]) == (
+        "orch.load-ab/1",
+        "regressed",
+        [8.0, None],
+    )
 
 
 def test_the_same_file_twice_exits_0(isolated):

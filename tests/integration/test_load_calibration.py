@@ -22,24 +22,21 @@ import random
 import statistics
 from pathlib import Path
 
-from orchestrator.engines import registry as engine_registry
 from orchestrator.engines.calibration.options import CalibrationOptions
 from orchestrator.load.arrivals import OpenLoop
 from orchestrator.load.levels import Slo
 from orchestrator.load.pool import PoolConfig
 from orchestrator.load.queueing import mean_wait_s, replay_waits
 from orchestrator.load.runner import LoadPlan, execute
+from orchestrator.run import worker_config
+from orchestrator.run.plan import RunPlan
 
-WORKER = {
-    "strategy": "restart",
-    "engine": "calibration",
-    # what orch load sends: every option (the worker keeps no defaults), and the engine's class
-    "engine_class": engine_registry.get("calibration").worker,
-    "engine_options": CalibrationOptions(ttft_ms=40.0, token_ms=1.0, model_mb=4.0).to_worker(),
-    "models": [None],
-    "transcript": None,
-    "language": None,
-}
+# what orch load sends (LoadPlan.build): the one worker config, in serve mode
+WORKER = worker_config.build(
+    RunPlan(strategies=["restart"], engine_options=CalibrationOptions(ttft_ms=40.0, token_ms=1.0, model_mb=4.0)),
+    "restart",
+    serve=True,
+)
 N = 150
 
 

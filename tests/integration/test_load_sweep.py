@@ -11,22 +11,20 @@ import json
 
 from click.testing import CliRunner
 from orchestrator.cli import main
-from orchestrator.engines import registry as engine_registry
 from orchestrator.engines.calibration.options import CalibrationOptions
 from orchestrator.load.arrivals import OpenLoop
 from orchestrator.load.levels import RequestRecord, Slo, level_stats
 from orchestrator.load.pool import Pool, PoolConfig
 from orchestrator.load.sweep import Sweep
+from orchestrator.run import worker_config
+from orchestrator.run.plan import RunPlan
 
-WORKER = {
-    "strategy": "restart",
-    "engine": "calibration",
-    "engine_class": engine_registry.get("calibration").worker,
-    "engine_options": CalibrationOptions(ttft_ms=40.0, token_ms=1.0, model_mb=4.0).to_worker(),
-    "models": [None],
-    "transcript": None,
-    "language": None,
-}
+# what orch load sends (LoadPlan.build): the one worker config, in serve mode
+WORKER = worker_config.build(
+    RunPlan(strategies=["restart"], engine_options=CalibrationOptions(ttft_ms=40.0, token_ms=1.0, model_mb=4.0)),
+    "restart",
+    serve=True,
+)
 
 
 def test_sweep_runs_guidellms_shape_with_every_request_accounted_for(isolated):

@@ -176,17 +176,17 @@ def test_what_the_engine_refuses(model, tmp_path):
 
 
 def test_a_worker_process_runs_restart_through_the_protocol(model, tmp_path):
-    config = {
-        "strategy": "restart",
-        "engine": "onnx",
-        "engine_class": engine_registry.get("onnx").worker,
-        "engine_options": OnnxOptions(threads=2, max_new_tokens=8).to_worker(),
-        "audio": str(PHONE),
-        "language": "Chinese",
-        "models": [str(model)],
-        "first_i": 1,
-        "iters": 3,
-    }
+    config = protocol.WorkerConfig(
+        strategy="restart",
+        engine="onnx",
+        engine_class=engine_registry.get("onnx").worker,
+        engine_options=OnnxOptions(threads=2, max_new_tokens=8).to_worker(),
+        audio=str(PHONE),
+        language="Chinese",
+        models=(str(model),),
+        first_i=1,
+        iters=3,
+    )
     events = []
     with WorkerProcess("onnx-test", config, tmp_path / "worker.log") as wp:
         while True:

@@ -25,13 +25,13 @@ def test_a_variable_off_the_allow_list_does_not_reach_the_worker(tmp_path, monke
     monkeypatch.setenv("ORCH_TEST_NOT_ALLOWED", "leaked")
     monkeypatch.setenv("MALLOC_ARENA_MAX", "3")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    config = {
-        "strategy": "restart",
-        "engine": "calibration",
-        "engine_class": "workers.engines.calibration:CalibrationEngine",
-        "engine_options": CalibrationOptions(**FAST).to_worker(),  # every option, as the runner sends them
-        "iters": 1,
-    }
+    config = protocol.WorkerConfig(
+        strategy="restart",
+        engine="calibration",
+        engine_class="workers.engines.calibration:CalibrationEngine",
+        engine_options=CalibrationOptions(**FAST).to_worker(),  # every option, as the runner sends them
+        iters=1,
+    )
     env = worker_env.build({"OMP_NUM_THREADS": None})
     with WorkerProcess("w#1", config, tmp_path / "w.log", env=env.environ) as wp:
         assert isinstance(wp.next_event(None), protocol.Ready)

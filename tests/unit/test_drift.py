@@ -8,6 +8,7 @@ from orchestrator.engines import decoding
 from orchestrator.engines.calibration.options import TRANSCRIPT
 from orchestrator.results import drift, output
 from orchestrator.results.model import IterationRecord, RunResult, StrategyResult, Summary
+from orchestrator.run import worker_config
 from orchestrator.run.plan import RunPlan
 from workers.engines import calibration, chatllm
 
@@ -112,12 +113,12 @@ def test_old_summaries_read_with_drift_unknown_and_round_trip():
 # ---------------------------------------------------------------- decoding, per engine
 def test_greedy_is_the_default_and_each_engine_is_told_its_way():
     assert RunPlan(strategies=["restart"]).decoding == "greedy"
-    assert decoding.worker_options("chatllm", "greedy") == {
+    assert worker_config.decoding_options("chatllm", "greedy") == {
         "decoding": "greedy",
         "decoding_args": ["--sampling", "greedy"],
     }
-    assert decoding.worker_options("chatllm", "sampled") == {"decoding": "sampled", "decoding_args": []}
-    assert decoding.worker_options("calibration", "sampled") == {"decoding": "sampled"}
+    assert worker_config.decoding_options("chatllm", "sampled") == {"decoding": "sampled", "decoding_args": []}
+    assert worker_config.decoding_options("calibration", "sampled") == {"decoding": "sampled"}
 
 
 def test_a_bad_decoding_is_named_by_validate():

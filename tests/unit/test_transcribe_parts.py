@@ -3,10 +3,13 @@ worker's request per input (config `inputs`), the records' JSON, the summary lin
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from orchestrator.results.transcript import FAILED, OK, FileTranscript, TranscribeSummary
 from orchestrator.results.transcript_view import StreamedText, figures, interrupted_line, summary_line
 from workers.loop import Session
+from workers.protocol import WorkerConfig
 
 
 def _shown(chunks: list[str]) -> str:
@@ -38,17 +41,19 @@ def test_no_framing_is_shown_chunk_by_chunk():
 def test_a_worker_with_inputs_takes_one_per_request(tmp_path):
     words = tmp_path / "2.txt"
     words.write_text(" hello world \n", encoding="utf-8")
-    config = {
-        "language": "English",
-        "inputs": [
+    base = WorkerConfig(strategy="restart", engine="calibration", engine_class="m:C", engine_options={})
+    config = replace(
+        base,
+        language="English",
+        inputs=(
             {"audio": "a.wav", "transcript_file": str(tmp_path / "1.txt")},
             {"audio": "b.wav", "transcript_file": str(words)},
-        ],
-    }
+        ),
+    )
     session = Session(channel=None, engine=None, config=config)  # type: ignore[arg-type]
     req = session.request_for(2)
     assert (req.i, req.audio, req.transcript, req.language) == (2, "b.wav", "hello world", "English")
-    plain = Session(channel=None, engine=None, config={"audio": "x.wav", "transcript": None})  # type: ignore[arg-type]
+    plain = Session(channel=None, engine=None, config=replace(base, audio="x.wav"))  # type: ignore[arg-type]
     assert (plain.request_for(7).audio, plain.request_for(7).transcript) == ("x.wav", None)
 
 

@@ -238,9 +238,13 @@ class PhasedEngine(Engine):
         return {"wait_ms": round((t_first - t_request) * 1000, 3)}
 
 
+def _config(**given) -> protocol.WorkerConfig:
+    return protocol.WorkerConfig(strategy="restart", engine="test", engine_class="m:C", engine_options={}, **given)
+
+
 def test_iteration_done_carries_the_phases_and_the_cpu_to_first_token():
     ch = FakeChannel()
-    s = loop.Session(ch, PhasedEngine({}), {"audio": "a.wav"})
+    s = loop.Session(ch, PhasedEngine({}), _config(audio="a.wav"))
     s.request(1, None)
     done = [e for e in ch.sent if isinstance(e, protocol.IterationDone)][0]
     extra = done.extra
@@ -254,7 +258,7 @@ def test_engines_without_phases_report_none():
 
     ch = FakeChannel()
     options = CalibrationOptions(ttft_ms=1.0, token_ms=0.1).to_worker()
-    s = loop.Session(ch, CalibrationEngine(options), {})
+    s = loop.Session(ch, CalibrationEngine(options), _config())
     s.load(1, "m:1")
     s.request(1, "m:1")
     done = [e for e in ch.sent if isinstance(e, protocol.IterationDone)][0]
@@ -265,17 +269,17 @@ def test_trim_after_unload_calls_malloc_trim_before_the_mark(monkeypatch):
     calls = []
     ch = FakeChannel()
     monkeypatch.setattr(loop, "malloc_trim", lambda: calls.append(list(ch.phases)) or True)
-    s = loop.Session(ch, PhasedEngine({"trim_after_unload": True}), {})
+    s = loop.Session(ch, PhasedEngine({"trim_after_unload": True}), _config())
     s.unload(1, None)
     assert calls == [[]] and ch.phases == ["after_unload"]  # trimmed, then sampled
-    s2 = loop.Session(FakeChannel(), PhasedEngine({}), {})
+    s2 = loop.Session(FakeChannel(), PhasedEngine({}), _config())
     s2.unload(1, None)
     assert len(calls) == 1
 
 
 def test_trim_where_there_is_none_is_noted_once(monkeypatch):
     monkeypatch.setattr(loop, "malloc_trim", lambda: None)
-    s = loop.Session(FakeChannel(), PhasedEngine({"trim_after_unload": True}), {})
+    s = loop.Session(FakeChannel(), PhasedEngine({"trim_after_unload": True}), _config())
     s.unload(1, None)
     s.unload(2, None)
     assert s.notes == ["trim_after_unload: this C library has no malloc_trim; nothing trimmed"]

@@ -10,6 +10,13 @@ from typing import Any
 from orchestrator.engines import fields
 from orchestrator.engines.fields import option
 
+# what the worker gets per decoding (its registry entry's `decoding_options`): chatllm.cpp's
+# main and bindings parse the same arguments, `--sampling greedy` (src/main.cpp); sampled
+# gives nothing, so the engine samples as it does by default (top_p)
+DECODING_OPTIONS: dict[str, dict[str, Any]] = {
+    "greedy": {"decoding_args": ["--sampling", "greedy"]},
+    "sampled": {"decoding_args": []},
+}
 DEFAULT_DIR = "./chatllm.cpp"  # where the checkout is when neither --chatllm-dir nor CHATLLM_DIR says
 
 
