@@ -1,0 +1,83 @@
+"""`orch load --engine E` through the same plan as `orch run --engine E` (LoadPlan.build: the
+engine's hooks, greedy decoding by default), end to end: every request accounted for (sent,
+answered, written once to requests.jsonl), greedy decoding recorded in load.json, and under
+greedy decoding one text for one audio across every request and worker. The calibration
+engine always; the transformers engine on its tiny random-weight model when torch and
+transformers are in this Python (skipped, saying which, otherwise)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+PHONE = REPO / "samples" / "phone-zh.wav"
+
+
+def orch(*args: str, cwd) -> subprocess.CompletedProcess:
+    """orch as the user runs it, with this interpreter and this checkout's code."""
+    code = "import sys; from orchestrator.cli import main; sys.argv = ['orch'] + sys.argv[1:]; main()"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=900
+    )
+
+
+def _accounted(proc: subprocess.CompletedProcess, cwd: Path, requests: int) -> list[dict]:
+    """The run's load.json says greedy and every request ok; requests.jsonl has each once."""
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run = json.loads((cwd / "r.json").read_text())
+    assert run["plan"]["decoding"] == "greedy"
+    (level,) = run["levels"]
+    assert (level["sent"], level["ok"], level["failed"], level["timed_out"]) == (requests, requests, 0, 0)
+    lines = [json.loads(line) for line in (cwd / run["records_path"]).read_text().splitlines()]
+    assert sorted(r["i"] for r in lines) == list(range(1, requests + 1))
+    assert all(r["status"] == "ok" for r in lines)
+    return lines
+
+
+def test_calibration_under_load_through_the_run_plan(tmp_path):
+    proc = orch(
+        "load", "--engine", "calibration", "--model", "m:4", "--concurrency", "2", "--workers", "2",
+        "--requests", "8", "--ttft-ms", "5", "--token-ms", "1", "--no-history", "--json", "r.json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    lines = _accounted(proc, tmp_path, 8)
+    assert len({r["text"] for r in lines}) == 1  # greedy: the same text every request
+
+
+def test_a_chatllm_style_check_now_comes_from_the_engine_hooks(tmp_path):
+    proc = orch("load", "--engine", "transformers", "--concurrency", "1", "--no-history", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "no model given: pass --model FOLDER" in proc.stderr, proc.stderr  # the engine's pre-flight
+    assert "no audio given" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+needs_torch = pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None,
+    reason="the transformers engine needs torch and transformers in this Python: pip install -e '.[transformers]'",
+)
+
+
+@needs_torch
+def test_transformers_under_load_on_its_tiny_model(tmp_path):
+    models = tmp_path / "models"
+    made = orch("make-test-models", "--runtime", "transformers", "--only", "tiny-asr-a", "--out", str(models), cwd=REPO)
+    if made.returncode != 0:
+        pytest.skip(f"could not make the tiny transformers model: {made.stderr.strip()[-300:]}")
+    proc = orch(
+        "load", "--engine", "transformers", "--model", str(models / "tiny-asr-a"), "--audio", str(PHONE),
+        "--concurrency", "2", "--workers", "2", "--requests", "4", "--no-history", "--json", "r.json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    lines = _accounted(proc, tmp_path, 4)
+    assert "--max-new-tokens defaults to 32" in proc.stdout  # the engine's plan hook, as for `orch run`
+    assert len({r["text"] for r in lines}) == 1  # greedy: one text for one audio, both workers
