@@ -33,8 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout's orch, not an installed one
 
-from orchestrator.engines import registry as engine_registry  # noqa: E402
-from orchestrator.engines.calibration.options import CalibrationOptions  # noqa: E402
+from orchestrator.load.plan import LoadInputs, LoadPlan  # noqa: E402
 from orchestrator.run.worker_process import WorkerProcess  # noqa: E402
 from workers import protocol  # noqa: E402
 
@@ -42,8 +41,8 @@ from workers import protocol  # noqa: E402
 class Engine:
     """One orch worker in serve mode; `transcribe` runs one request at a time."""
 
-    def __init__(self, config: dict, log: Path):
-        self.proc = WorkerProcess("asr-server-worker", {**config, "serve": True}, log)
+    def __init__(self, config: protocol.WorkerConfig, log: Path):
+        self.proc = WorkerProcess("asr-server-worker", config, log)
         self.lock = threading.Lock()
         self.count = 0
         while True:  # load: acknowledge its phase marks until it serves
@@ -173,27 +172,16 @@ def main() -> None:
     ap.add_argument("--no-stream", action="store_true")
     ap.add_argument("--fail-audio")
     args = ap.parse_args()
+    # the worker's config as orch load makes it (LoadPlan.build: the engine's own hooks)
     if args.engine == "calibration":
-        options = CalibrationOptions(ttft_ms=args.ttft_ms, token_ms=args.token_ms, model_mb=4.0).to_worker()
-        models: list = [None]
+        options: dict = {"ttft_ms": args.ttft_ms, "token_ms": args.token_ms, "model_mb": 4.0}
     else:
-        from orchestrator.engines import options as eo
-        from orchestrator.engines.chatllm.paths import resolve
-
-        paths = resolve(args.chatllm_dir, None, None)
-        opts = {"chatllm_dir": paths.root, "main": paths.main, "lib": paths.lib, "language": args.language}
-        opts.update(threads=args.threads, max_new_tokens=32)
-        options = eo.from_mapping("chatllm", opts).to_worker()
-        models = [args.model]
-    config = {
-        "strategy": "restart",
-        "engine": args.engine,
-        "engine_class": engine_registry.get(args.engine).worker,
-        "engine_options": options,
-        "models": models,
-        "transcript": None,
-        "language": args.language,
-    }
+        options = {"chatllm_dir": args.chatllm_dir, "threads": args.threads, "max_new_tokens": 32}
+    plan, _notes = LoadPlan.build(
+        LoadInputs(engine=args.engine, model=args.model, language=args.language, engine_options=options)
+    )
+    assert plan.pool.worker_config is not None
+    config = plan.pool.worker_config
     scratch = tempfile.mkdtemp(prefix="asr-server-")
     engine = Engine(config, Path(scratch) / "worker.log")
     server = ThreadingHTTPServer(

