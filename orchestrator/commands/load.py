@@ -80,87 +80,103 @@ def _table(result) -> str:
     return "\n".join(rows)
 
 
+def _target_options() -> list:
+    """What is put under load: the engine (as `orch run` takes it) and its input."""
+    return [
+        option("--engine", type=click.Choice(engine_registry.NAMES), default="calibration", show_default=True),
+        option(
+            "--model",
+            help=MODEL_HELP.replace("; asr and align take one", "") + " With --url: the name the server is asked for.",
+        ),
+        option("--audio", metavar="FILE|DIR", help="Audio file, or a folder: each request picks one (seeded)."),
+        option(
+            "--audio-list",
+            metavar="FILE",
+            help="Weighted audio mix: one 'WEIGHT PATH' a line (paths relative to the list's folder).",
+        ),
+        option("--language", help="Language to ask for (e.g. Chinese, English); not given: as `orch run` decides."),
+        option(
+            "--strategy",
+            type=click.Choice(SERVE_STRATEGIES),
+            default="restart",
+            show_default=True,
+            help="restart: long-lived workers; fresh-process: a new process per request.",
+        ),
+    ]
+
+
+def _level_options() -> list:
+    """The workers, and the levels: rates, a concurrency or the sweep; their length."""
+    return [
+        option("--workers", type=int, default=1, show_default=True, help="Worker processes (each its own engine)."),
+        option("--rate", type=float, help="Open loop: requests per second."),
+        option("--rates", help="Open loop, one level per rate: a,b,c (requests per second)."),
+        option("--concurrency", type=int, help="Closed loop: requests kept in flight."),
+        option(
+            "--sweep",
+            is_flag=True,
+            help="Synchronous, then max throughput, then rates between; a level stops once over-saturated.",
+        ),
+        option("--sweep-levels", type=int, default=10, show_default=True, help="Levels of --sweep, both ends in."),
+        option("--arrival", type=click.Choice(("constant", "poisson", "gamma")), default="poisson", show_default=True),
+        option("--burstiness", type=float, default=1.0, show_default=True, help="gamma's shape (1: poisson)."),
+        option("--requests", type=int, help="Requests per level (default 100 unless --duration)."),
+        option("--duration", type=float, help="Seconds per level (instead of --requests)."),
+        option("--warmup-requests", type=int, default=0, show_default=True, help="Unmeasured requests first."),
+        option("--slo", help="Goodput bounds, e.g. ttft_ms=1000,rtf=0.5 (also latency_ms, itl_ms, queue_wait_ms)."),
+        option("--seed", type=int, default=0, show_default=True, help="Arrival times and audio choice."),
+    ]
+
+
+def _run_options() -> list:
+    """Bounds on the run, and where its results go."""
+    return [
+        option("--request-timeout", type=float, default=120.0, show_default=True, help="Seconds per request."),
+        option("--max-queue", type=int, default=10_000, show_default=True, help="Queue bound; over it: dropped."),
+        option(
+            "--max-lateness-ms",
+            type=float,
+            default=10.0,
+            show_default=True,
+            help="A level whose generator was later than this at p99 is marked invalid.",
+        ),
+        option("--sample-hz", type=float, default=10.0, show_default=True, help="Memory sampling per worker."),
+        option("--max-rss-mb", type=float, help="Memory guard over the pool (sum of every worker tree)."),
+        option("--json", "json_path", metavar="PATH", help="Write the result JSON here too."),
+        option("--out", metavar="DIR", default="orch-results", show_default=True, help="Folder for the run."),
+        option("--db", help="History database (SQLite path or postgresql:// URL)."),
+        option("--no-history", is_flag=True, help="Do not store the run in the history database."),
+    ]
+
+
+def _url_options() -> list:
+    """A server as the target (--url) instead of worker processes."""
+    return [
+        option(
+            "--url",
+            metavar="URL",
+            help="A server as the target: http://127.0.0.1:PORT/v1/audio/transcriptions (loopback only).",
+        ),
+        option(
+            "--serve-cmd",
+            metavar="CMD",
+            help="With --url: start this server (own process group), stop it at the end.",
+        ),
+        option("--pid", type=int, help="With --url: sample this running server's process tree (left running)."),
+        option("--connections", type=int, help="With --url: requests in flight at the server at once [default: 1]."),
+        option(
+            "--serve-timeout",
+            type=float,
+            default=300.0,
+            show_default=True,
+            help="With --serve-cmd: seconds the server may take to answer.",
+        ),
+    ]
+
+
 def _decorate(f):
-    for deco in reversed(
-        [
-            option("--engine", type=click.Choice(engine_registry.NAMES), default="calibration", show_default=True),
-            option(
-                "--model",
-                help=MODEL_HELP.replace("; asr and align take one", "")
-                + " With --url: the name the server is asked for.",
-            ),
-            option("--audio", metavar="FILE|DIR", help="Audio file, or a folder: each request picks one (seeded)."),
-            option(
-                "--audio-list",
-                metavar="FILE",
-                help="Weighted audio mix: one 'WEIGHT PATH' a line (paths relative to the list's folder).",
-            ),
-            option("--language", help="Language to ask for (e.g. Chinese, English); not given: as `orch run` decides."),
-            option(
-                "--strategy",
-                type=click.Choice(SERVE_STRATEGIES),
-                default="restart",
-                show_default=True,
-                help="restart: long-lived workers; fresh-process: a new process per request.",
-            ),
-            option("--workers", type=int, default=1, show_default=True, help="Worker processes (each its own engine)."),
-            option("--rate", type=float, help="Open loop: requests per second."),
-            option("--rates", help="Open loop, one level per rate: a,b,c (requests per second)."),
-            option("--concurrency", type=int, help="Closed loop: requests kept in flight."),
-            option(
-                "--sweep",
-                is_flag=True,
-                help="Synchronous, then max throughput, then rates between; a level stops once over-saturated.",
-            ),
-            option("--sweep-levels", type=int, default=10, show_default=True, help="Levels of --sweep, both ends in."),
-            option(
-                "--arrival", type=click.Choice(("constant", "poisson", "gamma")), default="poisson", show_default=True
-            ),
-            option("--burstiness", type=float, default=1.0, show_default=True, help="gamma's shape (1: poisson)."),
-            option("--requests", type=int, help="Requests per level (default 100 unless --duration)."),
-            option("--duration", type=float, help="Seconds per level (instead of --requests)."),
-            option("--warmup-requests", type=int, default=0, show_default=True, help="Unmeasured requests first."),
-            option("--slo", help="Goodput bounds, e.g. ttft_ms=1000,rtf=0.5 (also latency_ms, itl_ms, queue_wait_ms)."),
-            option("--seed", type=int, default=0, show_default=True, help="Arrival times and audio choice."),
-            option("--request-timeout", type=float, default=120.0, show_default=True, help="Seconds per request."),
-            option("--max-queue", type=int, default=10_000, show_default=True, help="Queue bound; over it: dropped."),
-            option(
-                "--max-lateness-ms",
-                type=float,
-                default=10.0,
-                show_default=True,
-                help="A level whose generator was later than this at p99 is marked invalid.",
-            ),
-            option("--sample-hz", type=float, default=10.0, show_default=True, help="Memory sampling per worker."),
-            option("--max-rss-mb", type=float, help="Memory guard over the pool (sum of every worker tree)."),
-            option("--json", "json_path", metavar="PATH", help="Write the result JSON here too."),
-            option("--out", metavar="DIR", default="orch-results", show_default=True, help="Folder for the run."),
-            option("--db", help="History database (SQLite path or postgresql:// URL)."),
-            option("--no-history", is_flag=True, help="Do not store the run in the history database."),
-            option(
-                "--url",
-                metavar="URL",
-                help="A server as the target: http://127.0.0.1:PORT/v1/audio/transcriptions (loopback only).",
-            ),
-            option(
-                "--serve-cmd",
-                metavar="CMD",
-                help="With --url: start this server (own process group), stop it at the end.",
-            ),
-            option("--pid", type=int, help="With --url: sample this running server's process tree (left running)."),
-            option(
-                "--connections", type=int, help="With --url: requests in flight at the server at once [default: 1]."
-            ),
-            option(
-                "--serve-timeout",
-                type=float,
-                default=300.0,
-                show_default=True,
-                help="With --serve-cmd: seconds the server may take to answer.",
-            ),
-            *engine_option_decorators(),
-        ]
-    ):
+    options = [*_target_options(), *_level_options(), *_run_options(), *_url_options(), *engine_option_decorators()]
+    for deco in reversed(options):
         f = deco(f)
     return f
 

@@ -65,6 +65,9 @@ class EngineSpec:
     # per decoding (greedy, sampled): what the worker is given beside `decoding` (chatllm.cpp:
     # `decoding_args` for its command line); none: the engine reads `decoding` itself
     decoding_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # "module:function(models) -> list[str]": what is wrong with the models as named, judged
+    # without reading a file (RunPlan.validate: calibration's NAME[:MB] labels); None: nothing
+    model_problems: str | None = None
 
     def runs(self, strategy: str) -> bool:
         return strategy in self.strategies
@@ -74,6 +77,9 @@ class EngineSpec:
 
     def preflight_problems(self, plan: Any) -> list[str]:
         return list(_load(self.preflight)(plan)) if self.preflight else []
+
+    def models_problems(self, models: list[str]) -> list[str]:
+        return list(_load(self.model_problems)(models)) if self.model_problems else []
 
     def plan_options(self, plan: Any, given: dict, notes: list[str]) -> Any:
         if self.plan_hook:
@@ -103,6 +109,7 @@ REGISTRY: dict[str, EngineSpec] = {
             CalibrationOptions,
             "workers.engines.calibration:CalibrationEngine",
             ALL_STRATEGIES,
+            model_problems="orchestrator.engines.calibration.models:label_problems",
         ),
         EngineSpec(
             "chatllm",

@@ -126,6 +126,19 @@ def throughput_chart(run: LoadRun) -> bytes:
     return _png(fig)
 
 
+def _pool_series(ax, xs: list, ys: list, color: str, label: str, mb_per_1000: float) -> None:
+    """The pool's series (one worker: its own) and its fitted line."""
+    # points, thinly joined: a tree's short spikes (a child process per request) stay points
+    # instead of filling the chart with vertical strokes
+    ax.plot(xs, ys, "-o", color=color, lw=0.6, ms=2.5, alpha=0.8, label=label)
+    # Theil-Sen's line: the slope, and the median intercept (an outlying first sample does not tilt it)
+    slope = mb_per_1000 / 1000
+    intercept = statistics.median(y - slope * x for x, y in zip(xs, ys, strict=True))
+    ax.plot(
+        [xs[0], xs[-1]], [intercept + slope * xs[0], intercept + slope * xs[-1]], "--", color="black", lw=0.9, alpha=0.7
+    )
+
+
 def memory_chart(run: LoadRun) -> bytes:
     """Tree RSS against the requests finished, level after level (each level's count goes on
     from where the last one ended): the pool's sum (one worker: that worker), each worker's
@@ -148,30 +161,7 @@ def memory_chart(run: LoadRun) -> bytes:
             ys = [mb for _, mb in m.points]
             width = max(width, max(n for n, _ in m.points))
             if m is main:
-                # points, thinly joined: a tree's short spikes (a child process per request) stay
-                # points instead of filling the chart with vertical strokes
-                ax.plot(
-                    xs,
-                    ys,
-                    "-o",
-                    color=color,
-                    lw=0.6,
-                    ms=2.5,
-                    alpha=0.8,
-                    label=f"{lv.arrivals}: {m.mb_per_1000:+.2f} MB/1000",
-                )
-                # Theil-Sen's line: the slope, and the median intercept (an outlying first sample
-                # does not tilt it)
-                slope = m.mb_per_1000 / 1000
-                intercept = statistics.median(y - slope * x for x, y in zip(xs, ys, strict=True))
-                ax.plot(
-                    [xs[0], xs[-1]],
-                    [intercept + slope * xs[0], intercept + slope * xs[-1]],
-                    "--",
-                    color="black",
-                    lw=0.9,
-                    alpha=0.7,
-                )
+                _pool_series(ax, xs, ys, color, f"{lv.arrivals}: {m.mb_per_1000:+.2f} MB/1000", m.mb_per_1000)
             else:
                 ax.plot(xs, ys, "-", color=color, lw=0.7, alpha=0.45)
             drawn = True

@@ -62,6 +62,21 @@ def _soak_block(run: LoadRun) -> str:
     return "".join(parts)
 
 
+def _warnings(run: LoadRun) -> str:
+    """What went wrong, as a list: invalid and saturated levels, the error, Ctrl-C."""
+    notes = [
+        f"<li><b>{_e(lv.arrivals)}</b>: INVALID: {_e(lv.invalid_reason)}</li>" for lv in run.levels if not lv.valid
+    ]
+    notes += [
+        f"<li><b>{_e(lv.arrivals)}</b>: saturated: {_e(lv.saturation_why)}</li>" for lv in run.levels if lv.saturated
+    ]
+    if run.error:
+        notes.append(f"<li>error: {_e(run.error)}</li>")
+    if run.interrupted:
+        notes.append("<li>interrupted (Ctrl-C): queued and running requests of the last level were cancelled</li>")
+    return '<ul class="warn">' + "".join(notes) + "</ul>" if notes else ""
+
+
 def render_html(run: LoadRun) -> str:
     from orchestrator.history import load_plots  # lazy: matplotlib, only when a page is drawn
 
@@ -88,18 +103,7 @@ def render_html(run: LoadRun) -> str:
     ]
     headers, rows = table_rows(run)
     body.append(f'<div class="wide">{_html_table(headers, rows)}</div>')
-    notes = [
-        f"<li><b>{_e(lv.arrivals)}</b>: INVALID: {_e(lv.invalid_reason)}</li>" for lv in run.levels if not lv.valid
-    ]
-    notes += [
-        f"<li><b>{_e(lv.arrivals)}</b>: saturated: {_e(lv.saturation_why)}</li>" for lv in run.levels if lv.saturated
-    ]
-    if run.error:
-        notes.append(f"<li>error: {_e(run.error)}</li>")
-    if run.interrupted:
-        notes.append("<li>interrupted (Ctrl-C): queued and running requests of the last level were cancelled</li>")
-    if notes:
-        body.append('<ul class="warn">' + "".join(notes) + "</ul>")
+    body += [w for w in (_warnings(run),) if w]
     body.append(_soak_block(run))
     body.append(
         '<h2>Latency</h2><p class="sub">Per level, percentiles over its measured requests (warm-up left out; '

@@ -52,7 +52,6 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
     else:
         pool = Pool(plan.pool, sink.write)
     result = LoadResult(plan=plan.describe(), levels=[], records_path=str(sink.path))
-    counter = itertools.count(1)
     interrupted = False
     started: list[float] = []  # when each level's measured requests began (memory: after warm-up)
     levels: list[Arrivals] = list(plan.sweep.first() if plan.sweep else plan.levels)
@@ -60,29 +59,7 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
     try:
         pool.start()
         result.engine = pool.engine_info
-        level = 0
-        while level < len(levels):
-            started.append(time.monotonic())
-            stopped.append(
-                pool.run_level(
-                    level,
-                    levels[level],
-                    plan.count,
-                    plan.duration,
-                    plan.warmup,
-                    plan.audio,
-                    lambda: next(counter),
-                    plan.seed,
-                    weights=plan.audio_weights,
-                    stop_saturated=plan.sweep is not None,
-                )
-            )
-            if pool.guard and pool.guard.tripped_mb is not None:
-                result.error = pool.guard.message()
-                break
-            if plan.sweep is not None and level == 1:
-                levels += _sweep_rates(plan, pool, sink, levels)
-            level += 1
+        _run_levels(plan, pool, sink, result, levels, started, stopped)
     except KeyboardInterrupt:
         interrupted = True
         pool.interrupt()
@@ -104,6 +81,43 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
     if interrupted:
         raise KeyboardInterrupt
     return result
+
+
+def _run_levels(
+    plan: LoadPlan,
+    pool: Pool,
+    sink: Sink[RequestRecord],
+    result: LoadResult,
+    levels: list[Arrivals],
+    started: list[float],
+    stopped: list[str | None],
+) -> None:
+    """The levels one after another (the sweep adds its rates after its first two), each
+    level's start time and why it stopped early noted; the pool's memory guard ends them."""
+    counter = itertools.count(1)
+    level = 0
+    while level < len(levels):
+        started.append(time.monotonic())
+        stopped.append(
+            pool.run_level(
+                level,
+                levels[level],
+                plan.count,
+                plan.duration,
+                plan.warmup,
+                plan.audio,
+                lambda: next(counter),
+                plan.seed,
+                weights=plan.audio_weights,
+                stop_saturated=plan.sweep is not None,
+            )
+        )
+        if pool.guard and pool.guard.tripped_mb is not None:
+            result.error = pool.guard.message()
+            break
+        if plan.sweep is not None and level == 1:
+            levels += _sweep_rates(plan, pool, sink, levels)
+        level += 1
 
 
 def _sweep_rates(plan: LoadPlan, pool: Pool, sink: Sink[RequestRecord], levels: list[Arrivals]) -> list[Arrivals]:

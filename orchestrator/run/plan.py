@@ -153,18 +153,9 @@ class RunPlan:
         why = dec.problem(self.decoding)
         if why:
             problems.append(f"{label('decoding')} {why}")
-        known = registry.NAMES
-        if not self.strategies:
-            problems.append(f"{NO_STRATEGY}: choose from {', '.join(known)}")
-        unknown = [s for s in self.strategies if s not in known]
-        if unknown:
-            problems.append(f"unknown strategy {', '.join(map(repr, unknown))}: choose from {', '.join(known)}")
-        repeated = sorted({s for s in self.strategies if self.strategies.count(s) > 1}, key=self.strategies.index)
-        if repeated:
-            problems.append(
-                f"strategy {', '.join(repeated)} given more than once (each strategy "
-                "writes its own <strategy>.jsonl in the run folder)"
-            )
+        problems += self._strategy_problems()
+        spec = engine_registry.REGISTRY.get(self.engine)
+        problems += spec.models_problems(self.models) if spec else []
         if self.scenario == "switch" and len(self.models) < 2:
             problems.append(
                 'scenario switch needs two or more models (--models A,B; in a soak config models = ["A", "B"])'
@@ -203,13 +194,23 @@ class RunPlan:
                 if eo.options_class(self.engine) is not None and key in eo.known_keys(self.engine)
                 else problem
             )
-        if self.engine == "calibration":
-            for model in self.models:
-                _name, _, mb = str(model).partition(":")
-                if mb and not _is_size(mb):
-                    problems.append(
-                        f"calibration model {model!r}: MB after the colon must be a number >= 0 (labels are NAME[:MB])"
-                    )
+        return problems
+
+    def _strategy_problems(self) -> list[str]:
+        """None given, an unknown one, one given twice."""
+        problems = []
+        known = registry.NAMES
+        if not self.strategies:
+            problems.append(f"{NO_STRATEGY}: choose from {', '.join(known)}")
+        unknown = [s for s in self.strategies if s not in known]
+        if unknown:
+            problems.append(f"unknown strategy {', '.join(map(repr, unknown))}: choose from {', '.join(known)}")
+        repeated = sorted({s for s in self.strategies if self.strategies.count(s) > 1}, key=self.strategies.index)
+        if repeated:
+            problems.append(
+                f"strategy {', '.join(repeated)} given more than once (each strategy "
+                "writes its own <strategy>.jsonl in the run folder)"
+            )
         return problems
 
     def describe(self, audio_s: float | None = None) -> dict:
@@ -273,11 +274,3 @@ def limit_problem(key: str, value) -> str | None:
         shown = f"{int(high):,}" if float(high).is_integer() else f"{high:g}"
         return f"must be at most {shown} ({why_high}), not {value!r}"
     return None
-
-
-def _is_size(text: str) -> bool:
-    try:
-        value = float(text)
-    except ValueError:
-        return False
-    return math.isfinite(value) and value >= 0
