@@ -143,9 +143,6 @@ def doctor(engine, strategies, models, chatllm_dir, chatllm_main, chatllm_lib, f
         click.echo(f"A {engine} run cannot start: {len(blocking)} missing piece(s) above.", err=True)
         click.get_current_context().exit(ExitCode.FAILED)
     click.echo(f"A {engine} run can start.", err=True)
-    if engine == "calibration":
-        click.echo(
-            "chatllm.cpp is optional: the calibration engine needs none of it (its rows above are "
-            "information). To check a chatllm.cpp run: orch doctor --engine chatllm [--model PATH].",
-            err=True,
-        )
+    note = engine_registry.get(engine).doctor_note
+    if note:
+        click.echo(note, err=True)

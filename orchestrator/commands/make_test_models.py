@@ -4,7 +4,7 @@ chatllm.cpp's format by default, transformers' folders with `--runtime transform
 
 from __future__ import annotations
 
-import os
+import inspect
 
 import click
 
@@ -101,14 +101,13 @@ def make_test_models(
     time; what each needs is said first, and too little memory or disk refuses (exit 2)."""
     make = engine_registry.get(runtime).make_test_models()
     assert make is not None  # RUNTIMES has only engines with a maker
-    # the converters, exporters and their Pythons are those makers' alone
-    extra = {}
-    if runtime == "onnx":
-        extra = {"onnx_exporter": onnx_exporter, "export_python": export_python}
-    elif runtime == "openvino":
-        extra = {"export_python": export_python}
-    elif runtime == "crispasr":
-        extra = {"crispasr_src": crispasr_src}
-    if runtime != "crispasr" and crispasr_src and os.environ.get(CRISPASR_SRC_ENV) != crispasr_src:
-        raise MakeError(f"--crispasr-src is for --runtime crispasr, not {runtime}")
+    # the converters, exporters and their Pythons are those makers' alone: each gets the ones
+    # its signature names; one given on the command line that it does not take is an error
+    given = {"onnx_exporter": onnx_exporter, "export_python": export_python, "crispasr_src": crispasr_src}
+    takes = inspect.signature(make).parameters
+    ctx = click.get_current_context()
+    for name in given:
+        if name not in takes and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+            raise MakeError(f"--{name.replace('_', '-')} does not apply to --runtime {runtime}")
+    extra = {name: value for name, value in given.items() if name in takes}
     make(out_dir, shape, quant, only, keep_hf, force, chatllm_dir=chatllm_dir, **extra)

@@ -68,6 +68,14 @@ class EngineSpec:
     # "module:function(models) -> list[str]": what is wrong with the models as named, judged
     # without reading a file (RunPlan.validate: calibration's NAME[:MB] labels); None: nothing
     model_problems: str | None = None
+    # "module:function(engine_block, hash_lib) -> str | None": the build a run used, from its
+    # result's engine block (the history's `build` column; chatllm.cpp: commit + library
+    # hash); None: the engine's name
+    build_identity: str | None = None
+    # "module:function(options) -> str | None": `orch attribute`'s note on the engine's
+    # debug symbols (which of its libraries carry DWARF); None: nothing to say
+    symbols_note: str | None = None
+    doctor_note: str = ""  # what `orch doctor --engine NAME` adds once the engine can start
 
     def runs(self, strategy: str) -> bool:
         return strategy in self.strategies
@@ -77,6 +85,14 @@ class EngineSpec:
 
     def preflight_problems(self, plan: Any) -> list[str]:
         return list(_load(self.preflight)(plan)) if self.preflight else []
+
+    def identity_of_build(self, engine_block: dict, hash_lib: bool) -> str | None:
+        if self.build_identity is None:
+            return self.name
+        return _load(self.build_identity)(engine_block, hash_lib)
+
+    def debug_symbols_note(self, options: Any) -> str | None:
+        return _load(self.symbols_note)(options) if self.symbols_note else None
 
     def models_problems(self, models: list[str]) -> list[str]:
         return list(_load(self.model_problems)(models)) if self.model_problems else []
@@ -110,6 +126,8 @@ REGISTRY: dict[str, EngineSpec] = {
             "workers.engines.calibration:CalibrationEngine",
             ALL_STRATEGIES,
             model_problems="orchestrator.engines.calibration.models:label_problems",
+            doctor_note="chatllm.cpp is optional: the calibration engine needs none of it (its rows above are "
+            "information). To check a chatllm.cpp run: orch doctor --engine chatllm [--model PATH].",
         ),
         EngineSpec(
             "chatllm",
@@ -125,6 +143,8 @@ REGISTRY: dict[str, EngineSpec] = {
             find_model="orchestrator.engines.chatllm.testmodels:find_test_model",
             install=f"a chatllm.cpp checkout (--chatllm-dir or CHATLLM_DIR), {chatllm_paths.BUILD_HINT}",
             decoding_options=CHATLLM_DECODING,
+            build_identity="orchestrator.engines.chatllm.identity:build_identity",
+            symbols_note="orchestrator.engines.chatllm.elfdebug:symbols_note",
         ),
         EngineSpec(
             "transformers",

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import hashlib
 import importlib.util
 import json
 import os
@@ -38,6 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from orchestrator.engines import registry as engine_registry
 from orchestrator.errors import OrchError
 from orchestrator.results.load_run import LoadLevel, LoadRun, is_load_document
 from orchestrator.results.model import ResultError, RunResult, StrategyResult
@@ -298,7 +298,6 @@ SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 # --- hosts and builds -------------------------------------------------------------------------
 HEAD_CHARS = 16384  # a result's JSON starts schema, run_id, times, host, engine: all within this
-LIB_HASH_BYTES = 4 << 20  # the library's first 4 MiB (ELF headers and the GNU build-id note) and its size
 
 
 def this_host() -> str:
@@ -312,37 +311,20 @@ def hostname_of(host) -> str | None:
     return str(name)[:255] if name else None
 
 
-def lib_hash(path) -> str | None:
-    """sha256 (12 hex digits) of a library file's first 4 MiB and its size; None when it
-    cannot be read. The first MiBs hold the ELF headers and the GNU build-id, which a
-    relink changes; the size catches the rest."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(LIB_HASH_BYTES)
-            size = os.fstat(f.fileno()).st_size
-    except (OSError, TypeError, ValueError):
-        return None
-    return hashlib.sha256(head + b"\0" + str(size).encode()).hexdigest()[:12]
-
-
 def _one_build(engine: dict, hash_lib: bool) -> str | None:
+    """The engine's own identity of its build (its registry entry's `build_identity`), else its name."""
     name = engine.get("name")
-    if name == "calibration":
-        return "calibration"
-    if name != "chatllm":
-        return str(name) if name else None
-    parts = [str(engine["commit"])] if engine.get("commit") else []
-    digest = lib_hash(engine.get("lib")) if hash_lib and engine.get("lib") else None
-    if digest:
-        parts.append(f"lib:{digest}")
-    return "+".join(parts) or None
+    spec = engine_registry.REGISTRY.get(str(name))
+    if spec is not None and spec.build_identity is not None:
+        return spec.identity_of_build(engine, hash_lib)
+    return str(name) if name else None
 
 
 def build_identity(engine, hash_lib: bool = True) -> str | None:
-    """The engine build a run used, from its result's engine block: `calibration`; for
-    chatllm.cpp the checkout's commit and, when the library file can be read
-    (`hash_lib`), `lib:` and its hash — `4a4310e165ca+lib:6849456a6502` (the commit alone
-    does not tell a patched working tree from upstream; the hash does); None when neither
+    """The engine build a run used, from its result's engine block: the engine's name
+    (`calibration`), or what its registry entry makes of the block — for chatllm.cpp the
+    checkout's commit and, when the library file can be read (`hash_lib`), `lib:` and its
+    hash, `4a4310e165ca+lib:6849456a6502` (engines/chatllm/identity.py); None when neither
     is known. An A/B run whose sides differ in build: `A <a> | B <b>`."""
     if not isinstance(engine, dict):
         return None

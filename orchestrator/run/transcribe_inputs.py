@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.engines import decoding
+from orchestrator.engines import registry as engine_registry
 from orchestrator.errors import CannotStart, OrchError, read_text_file
 from orchestrator.run import worker_config
 from orchestrator.run.audio import AudioError, audio_seconds
@@ -19,6 +20,7 @@ from orchestrator.run.plan import RunPlan
 from orchestrator.run.plan_inputs import PlanInputs
 
 # a folder's files taken as audio (a file named on the command line is judged by its content)
+NO_MODEL = "no model given"  # an engine's pre-flight line when it needs a model and has none
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".webm", ".mp4")
 
 
@@ -141,10 +143,8 @@ def _plan(req: TranscribeRequest, scenario: str, model: str | None, audio: str, 
     )
     plan, notes = RunPlan.build(given)
     problems = plan.validate(lambda key: "--" + key.replace("_", "-"))
-    if req.engine == "chatllm":
-        from orchestrator.engines.chatllm.paths import problems_for
-
-        problems += problems_for(plan)
+    spec = engine_registry.REGISTRY.get(plan.engine)  # an unknown engine: validate() names it
+    problems += spec.preflight_problems(plan) if spec else []
     return plan, notes, problems
 
 
@@ -175,15 +175,16 @@ def prepare(req: TranscribeRequest) -> tuple[TranscribeJob, list[str]]:
     problems += [p for p in plan_problems if not p.startswith("no audio given")]
     aligner_plan = None
     if req.srt:
-        if req.engine == "chatllm" and not req.aligner_model:
-            problems.append(
-                "--srt needs the forced aligner: --aligner-model PATH (e.g. qwen3-forced-aligner-0.6b-q4_0.bin)"
-            )
-        else:
-            aligner, aligner_notes, aligner_problems = _plan(req, "align", req.aligner_model, first or "", None)
-            notes += [n for n in aligner_notes if n not in notes]
-            problems += [p for p in aligner_problems if p not in plan_problems and not p.startswith("no audio given")]
-            aligner_plan = aligner
+        aligner, aligner_notes, aligner_problems = _plan(req, "align", req.aligner_model, first or "", None)
+        notes += [n for n in aligner_notes if n not in notes]
+        for p in aligner_problems:
+            if p.startswith(NO_MODEL):  # the engine needs a model: here, the aligner's
+                problems.append(
+                    "--srt needs the forced aligner: --aligner-model PATH (the engine's forced-aligner model)"
+                )
+            elif p not in plan_problems and not p.startswith("no audio given"):
+                problems.append(p)
+        aligner_plan = aligner
     if problems:
         raise CannotStart(list(dict.fromkeys(problems)))
     told = decoding.told(worker_config.decoding_options(plan.engine, plan.decoding), plan.engine_options)

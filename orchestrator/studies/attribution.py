@@ -32,8 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from orchestrator.engines.chatllm.elfdebug import ggml_libraries, has_debug_info
-from orchestrator.engines.chatllm.paths import resolve
+from orchestrator.engines import registry as engine_registry
 from orchestrator.errors import CannotStart, ExitCode, OrchError
 from orchestrator.results import analysis
 from orchestrator.results.atomic import write_json_atomic
@@ -248,17 +247,10 @@ def analyse_capture(
 
 
 def debug_info_note(plan: RunPlan) -> str | None:
-    """For chatllm: which of its libraries carried DWARF (file:line in the stacks)."""
-    if plan.engine != "chatllm":
-        return None
-
-    o = plan.engine_options
-    lib = resolve(o.chatllm_dir, o.main, o.lib).lib
-    if not Path(lib).exists():
-        return None
-    libs = [Path(lib), *ggml_libraries(lib)]
-    state = ", ".join(f"{p.name} {'with' if has_debug_info(p) else 'without'} DWARF" for p in libs)
-    return f"symbols: {state} (frames without DWARF show the function only, or <unknown>)"
+    """Which of the engine's libraries carried DWARF (file:line in the stacks), as its
+    registry entry says (chatllm.cpp's); None when it says nothing."""
+    spec = engine_registry.REGISTRY.get(plan.engine)
+    return spec.debug_symbols_note(plan.engine_options) if spec else None
 
 
 # ------------------------------------------------------------------ one traced run

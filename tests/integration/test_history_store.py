@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from orchestrator.engines.chatllm.identity import lib_hash
 from orchestrator.history import store
 from orchestrator.results.load_run import LoadRun
 from orchestrator.results.model import Outcome, RunResult, SoakInfo
@@ -396,12 +397,12 @@ def test_lib_hash_is_the_first_4_mib_and_the_size(tmp_path):
     a.write_bytes(ELF_A)
     b.write_bytes(ELF_B)
     big.write_bytes(bytes(range(256)) * (5 << 12))  # 5 MiB: what follows the first 4 MiB is not read
-    assert (store.lib_hash(a), store.lib_hash(b), store.lib_hash(big)) == (
+    assert (lib_hash(a), lib_hash(b), lib_hash(big)) == (
         "df5831be2aeb",
         "436baee6fb68",
         "e271d1db6ef0",
     )
-    assert store.lib_hash(tmp_path / "missing.so") is None and store.lib_hash(None) is None
+    assert lib_hash(tmp_path / "missing.so") is None and lib_hash(None) is None
 
 
 def test_build_identity(tmp_path):

@@ -42,3 +42,16 @@ def ggml_libraries(lib: str | Path) -> list[Path]:
     """The ggml shared libraries beside a chatllm.cpp build's library (build/lib)."""
     root = Path(lib).resolve().parent.parent
     return sorted(p for p in (root / "build" / "lib").glob("libggml*.so*") if not p.is_symlink())
+
+
+def symbols_note(options) -> str | None:
+    """`orch attribute`'s note (the registry entry's `symbols_note`): which of chatllm.cpp's
+    libraries carried DWARF (file:line in the stacks); None when the library is not there."""
+    from orchestrator.engines.chatllm.paths import resolve
+
+    lib = resolve(options.chatllm_dir, options.main, options.lib).lib
+    if not Path(lib).exists():
+        return None
+    libs = [Path(lib), *ggml_libraries(lib)]
+    state = ", ".join(f"{p.name} {'with' if has_debug_info(p) else 'without'} DWARF" for p in libs)
+    return f"symbols: {state} (frames without DWARF show the function only, or <unknown>)"
