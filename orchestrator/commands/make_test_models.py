@@ -10,7 +10,7 @@ import click
 
 from orchestrator.engines import registry as engine_registry
 from orchestrator.engines.chatllm.options import chatllm_dir_option
-from orchestrator.engines.chatllm.testmodels import ALL_SPECS, DEFAULT_OUT, FULL_OUT, MakeError
+from orchestrator.engines.chatllm.testmodels import DEFAULT_OUT, FULL_OUT
 from orchestrator.engines.crispasr.options import SRC_ENV as CRISPASR_SRC_ENV
 from orchestrator.engines.crispasr.testmodels import DEFAULT_OUT as CRISP_OUT
 from orchestrator.engines.crispasr.testmodels import FULL_OUT as CRISP_FULL_OUT
@@ -19,6 +19,7 @@ from orchestrator.engines.onnx.testmodels import DEFAULT_OUT as ONNX_OUT
 from orchestrator.engines.onnx.testmodels import FULL_OUT as ONNX_FULL_OUT
 from orchestrator.engines.openvino.testmodels import DEFAULT_OUT as OV_OUT
 from orchestrator.engines.openvino.testmodels import FULL_OUT as OV_FULL_OUT
+from orchestrator.engines.qwen3asr_weights import ALL_SPECS, MakeError
 from orchestrator.engines.transformers.testmodels import DEFAULT_OUT as TF_OUT
 from orchestrator.engines.transformers.testmodels import FULL_OUT as TF_FULL_OUT
 

@@ -1,6 +1,6 @@
 """orch's random-weight HF folder, prepared for other runtimes' converters.
 
-`write_hf_folder` (engines/chatllm/testmodels.py) writes the *original* Qwen3-ASR layout that
+`write_hf_folder` (engines/qwen3asr_weights.py) writes the *original* Qwen3-ASR layout that
 chatllm.cpp's convert.py reads. Converters built on the official code (qwen-asr, CrispASR's
 GGUF converter, optimum-intel's OpenVINO export, the ONNX exporters) also read that layout,
 but they default the ASR token ids to the real tokenizer's (`<|audio_pad|>` = 151676), while

@@ -6,7 +6,7 @@ limit of the time to first token). docs/limits.md explains every approximation.
 An entry qualifies when it carries the model's dimensions (a `spec` object, or the same keys
 at its top level as chatllm.cpp's tiny-models.json has) and a stored precision (`precision`,
 `quant` or `dtype`). Every runtime's models are converted from orch's one HF checkpoint
-(engines/chatllm/testmodels.write_hf_folder), so its tensor list (`weight_shapes`) is the
+(engines/qwen3asr_weights.write_hf_folder), so its tensor list (`weight_shapes`) is the
 parameter count whatever the file format.
 
 Approximations (so the limit is an upper bound on speed, never a prediction):
@@ -108,7 +108,7 @@ def precision_of(entry: dict) -> str | None:
 def profile(entry: Any) -> WeightsProfile | None:
     """The entry's profile; None when it lacks the dimensions or a known precision."""
     # lazy: the shapes live with the HF checkpoint's writer (numpy is imported there)
-    from orchestrator.engines.chatllm.testmodels import TinySpec, weight_shapes
+    from orchestrator.engines.qwen3asr_weights import TinySpec, weight_shapes
 
     if not isinstance(entry, dict):
         return None

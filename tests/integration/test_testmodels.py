@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from orchestrator.cli import main
+from orchestrator.engines import qwen3asr_weights as w
 from orchestrator.engines.chatllm import testmodels as tm
 from orchestrator.engines.chatllm.model_file import is_test_model, random_model_kind, read_meta
 from orchestrator.engines.chatllm.paths import resolve
@@ -48,7 +49,7 @@ def test_shapes_follow_the_architecture(name):
 def test_b_is_several_times_a():
     def params(name):
         total = 0
-        for shape in tm.weight_shapes(tm.SPECS[name]).values():
+        for shape in tm.weight_shapes(w.SPECS[name]).values():
             n = 1
             for d in shape:
                 n *= d
@@ -60,7 +61,7 @@ def test_b_is_several_times_a():
 
 @needs_writer
 def test_folder_has_what_chatllm_reads(tmp_path):
-    spec = tm.SPECS["tiny-aligner"]
+    spec = w.SPECS["tiny-aligner"]
     folder = tm.write_hf_folder(spec, tmp_path / "hf")
     config = json.loads((folder / "config.json").read_text())
     assert config["architectures"] == ["Qwen3ASRForConditionalGeneration"]
@@ -91,10 +92,10 @@ def test_folder_has_what_chatllm_reads(tmp_path):
     tok = json.loads((folder / "tokenizer.json").read_text())
     cfg = json.loads((folder / "tokenizer_config.json").read_text())
     ids = {t["content"]: t["id"] for t in tok["added_tokens"]}
-    for content in tm.ALIGNER_TOKENS:
+    for content in w.ALIGNER_TOKENS:
         assert cfg["added_tokens_decoder"][str(ids[content])]["content"] == content
     every = sorted(list(tok["model"]["vocab"].values()) + list(ids.values()))
-    assert every == list(range(len(every))) and len(every) <= tm.VOCAB_SIZE
+    assert every == list(range(len(every))) and len(every) <= w.VOCAB_SIZE
     assert thinker["text_config"]["eos_token_id"] == ids["<|im_end|>"]
 
     from safetensors.numpy import load_file
@@ -105,8 +106,8 @@ def test_folder_has_what_chatllm_reads(tmp_path):
 
 @needs_writer
 def test_weights_are_seeded():
-    a = tm.random_weights(tm.SPECS["tiny-asr-a"])
-    b = tm.random_weights(tm.SPECS["tiny-asr-a"])
+    a = w.random_weights(w.SPECS["tiny-asr-a"])
+    b = w.random_weights(w.SPECS["tiny-asr-a"])
     name = "thinker.audio_tower.proj1.weight"
     assert (a[name] == b[name]).all() and a[name].std() > 0.01
 
@@ -154,7 +155,7 @@ REAL_06B_Q4_0_BYTES = 538_868_432  # the real Qwen3-ASR-0.6B converted by chatll
 def test_full_shapes_are_the_published_models():
     """The published configs' values (sources in testmodels.FULL_SPECS' comment)."""
     asr06, asr17, aligner = (
-        tm.FULL_SPECS[n] for n in ("shape-qwen3-asr-0.6b", "shape-qwen3-asr-1.7b", "shape-qwen3-forced-aligner-0.6b")
+        w.FULL_SPECS[n] for n in ("shape-qwen3-asr-0.6b", "shape-qwen3-asr-1.7b", "shape-qwen3-forced-aligner-0.6b")
     )
     text = ("hidden", "layers", "heads", "kv_heads", "head_dim", "intermediate", "vocab", "max_positions")
     audio = ("audio_d", "audio_layers", "audio_heads", "audio_ffn", "downsample")
@@ -172,7 +173,7 @@ def test_full_shapes_are_the_published_models():
     assert asr06.tied and asr17.tied and not asr06.aligner and not asr17.aligner
     for spec in (asr06, asr17, aligner):
         assert spec.mrope_section == [24, 20, 20] and spec.shape == "full"
-        config = tm.config_json(spec, eos_id=151645)
+        config = w.config_json(spec, eos_id=151645)
         thinker = config["thinker_config"]
         assert thinker["audio_config"]["output_dim"] == spec.hidden  # the projector feeds the decoder
         assert (
@@ -191,21 +192,21 @@ def test_full_shapes_are_the_published_models():
 
 
 def test_full_shape_names_say_they_are_not_real():
-    assert sorted(tm.FULL_SPECS) == ["shape-qwen3-asr-0.6b", "shape-qwen3-asr-1.7b", "shape-qwen3-forced-aligner-0.6b"]
-    assert not set(tm.FULL_SPECS) & set(tm.SPECS)  # doctor counts models/tiny/ from SPECS alone
-    assert all(s.mimics.startswith("Qwen/") for s in tm.FULL_SPECS.values())
-    assert not any(s.mimics for s in tm.SPECS.values())
+    assert sorted(w.FULL_SPECS) == ["shape-qwen3-asr-0.6b", "shape-qwen3-asr-1.7b", "shape-qwen3-forced-aligner-0.6b"]
+    assert not set(w.FULL_SPECS) & set(w.SPECS)  # doctor counts models/tiny/ from SPECS alone
+    assert all(s.mimics.startswith("Qwen/") for s in w.FULL_SPECS.values())
+    assert not any(s.mimics for s in w.SPECS.values())
     assert tm.DEFAULT_QUANT == {"tiny": "q8_0", "full": "q4_0"} and tm.FULL_OUT == "models/full"
 
 
 def test_real_06b_file_size_from_the_shapes_alone():
-    estimate = tm.estimated_file_bytes(tm.FULL_SPECS["shape-qwen3-asr-0.6b"], "q4_0")
+    estimate = tm.estimated_file_bytes(w.FULL_SPECS["shape-qwen3-asr-0.6b"], "q4_0")
     assert abs(estimate - REAL_06B_Q4_0_BYTES) / REAL_06B_Q4_0_BYTES < 0.001
 
 
 def test_header_says_random_weights_and_full_shape():
-    full = tm.config_json(tm.FULL_SPECS["shape-qwen3-asr-1.7b"], eos_id=151645)
-    tiny = tm.config_json(tm.SPECS["tiny-asr-a"], eos_id=151645)
+    full = w.config_json(w.FULL_SPECS["shape-qwen3-asr-1.7b"], eos_id=151645)
+    tiny = w.config_json(w.SPECS["tiny-asr-a"], eos_id=151645)
     mark = full["orch_tiny_model"]
     assert mark["weights"] == "random" and mark["shape"] == "full" and mark["mimics"] == "Qwen/Qwen3-ASR-1.7B"
     assert "NOT the real model" in mark["note"] and "full shape" in mark["note"]
@@ -219,18 +220,18 @@ def test_header_says_random_weights_and_full_shape():
 
 
 def test_needs_follow_the_shapes():
-    n06 = tm.conversion_needs(tm.FULL_SPECS["shape-qwen3-asr-0.6b"], "q4_0")
-    n17 = tm.conversion_needs(tm.FULL_SPECS["shape-qwen3-asr-1.7b"], "q4_0")
-    tiny = tm.conversion_needs(tm.SPECS["tiny-asr-a"], "q8_0")
+    n06 = tm.conversion_needs(w.FULL_SPECS["shape-qwen3-asr-0.6b"], "q4_0")
+    n17 = tm.conversion_needs(w.FULL_SPECS["shape-qwen3-asr-1.7b"], "q4_0")
+    tiny = tm.conversion_needs(w.SPECS["tiny-asr-a"], "q8_0")
     assert tiny.memory < n06.memory < n17.memory < 16 * tm.GB
-    assert n06.hf_bytes > 4 * tm.FULL_SPECS["shape-qwen3-asr-0.6b"].params  # float32, and the tokenizer
+    assert n06.hf_bytes > 4 * w.FULL_SPECS["shape-qwen3-asr-0.6b"].params  # float32, and the tokenizer
     assert n17.disk == n17.hf_bytes + n17.file_bytes and n17.file_bytes > 2 * n06.file_bytes
     # convert.py holds one safetensors file at a time: no shard above 1 GiB unless one tensor is
-    for spec in tm.FULL_SPECS.values():
+    for spec in w.FULL_SPECS.values():
         shapes = tm.weight_shapes(spec)
         for names in tm.shard_plan(spec):
             size = sum(4 * tm.prod(shapes[n]) for n in names)
-            assert size <= tm.SHARD_BYTES or len(names) == 1
+            assert size <= w.SHARD_BYTES or len(names) == 1
         assert [n for names in tm.shard_plan(spec) for n in names] == list(shapes)
 
 
@@ -281,7 +282,7 @@ def test_too_little_disk_refuses_before_converting(monkeypatch, tmp_path):
     assert result.exit_code == 2, result.output
     assert "GB of disk under" in result.output and "2.0 GB free" in result.output
     # three conversions one after another: memory is the biggest one's, disk every file plus one folder
-    needs = [tm.conversion_needs(s, "q4_0") for s in tm.FULL_SPECS.values()]
+    needs = [tm.conversion_needs(s, "q4_0") for s in w.FULL_SPECS.values()]
     want = max(n.hf_bytes for n in needs) + sum(n.file_bytes for n in needs)
     assert f"needs about {want / tm.GB:.1f} GB of disk" in result.output
 
@@ -289,10 +290,10 @@ def test_too_little_disk_refuses_before_converting(monkeypatch, tmp_path):
 def test_enough_of_both_passes(monkeypatch, tmp_path):
     monkeypatch.setattr(tm, "mem_available", lambda: 20 * tm.GB)
     monkeypatch.setattr(tm, "disk_free", lambda path: 100 * tm.GB)
-    needs = tm.check_resources(list(tm.FULL_SPECS.values()), tmp_path, "q4_0", keep_hf=True)
-    assert set(needs) == set(tm.FULL_SPECS)
+    needs = tm.check_resources(list(w.FULL_SPECS.values()), tmp_path, "q4_0", keep_hf=True)
+    assert set(needs) == set(w.FULL_SPECS)
     monkeypatch.setattr(tm, "mem_available", lambda: None)  # no /proc/meminfo: only disk is checked
-    tm.check_resources([tm.FULL_SPECS["shape-qwen3-asr-0.6b"]], tmp_path, "q4_0", keep_hf=False)
+    tm.check_resources([w.FULL_SPECS["shape-qwen3-asr-0.6b"]], tmp_path, "q4_0", keep_hf=False)
 
 
 def test_mem_available_reads_proc_meminfo():
@@ -314,8 +315,8 @@ def test_one_full_shape_conversion_at_a_time(monkeypatch, tmp_path):
 @pytest.mark.parametrize(
     "shape, only, family, names",
     [
-        (None, (), "tiny", sorted(tm.SPECS)),
-        ("full", (), "full", list(tm.FULL_SPECS)),
+        (None, (), "tiny", sorted(w.SPECS)),
+        ("full", (), "full", list(w.FULL_SPECS)),
         (None, ("shape-qwen3-asr-0.6b",), "full", ["shape-qwen3-asr-0.6b"]),
         ("tiny", ("tiny-aligner",), "tiny", ["tiny-aligner"]),
     ],
@@ -342,15 +343,15 @@ def test_sharded_weights_are_the_same_weights(tmp_path):
     """Large models are written in shards, streamed; the values are the in-memory ones."""
     from safetensors.numpy import load_file
 
-    spec = tm.SPECS["tiny-asr-a"]
-    files = tm.write_weights(spec, tmp_path, max_bytes=4 * 2**20)
+    spec = w.SPECS["tiny-asr-a"]
+    files = w.write_weights(spec, tmp_path, max_bytes=4 * 2**20)
     assert len(files) > 1 and all(f.name.startswith("model-") for f in files)
     index = json.loads((tmp_path / "model.safetensors.index.json").read_text())
     loaded = {}
     for f in files:
         loaded.update(load_file(str(f)))
     assert set(index["weight_map"]) == set(loaded) == set(tm.weight_shapes(spec))
-    expected = tm.random_weights(spec)
+    expected = w.random_weights(spec)
     assert all((loaded[n] == expected[n]).all() for n in expected)
 
 

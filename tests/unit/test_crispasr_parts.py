@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 from orchestrator.engines import registry
-from orchestrator.engines.chatllm.testmodels import ALL_SPECS, MakeError
 from orchestrator.engines.crispasr import gguf_header, preflight
 from orchestrator.engines.crispasr import testmodels as tm
+from orchestrator.engines.qwen3asr_weights import ALL_SPECS, MakeError
 
 
 def _string(s: str) -> bytes:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from orchestrator.engines.chatllm.testmodels import SPECS, write_hf_folder
 from orchestrator.engines.hf_prep import added_tokens, prepared_copy
+from orchestrator.engines.qwen3asr_weights import SPECS, write_hf_folder
 
 pytest.importorskip("numpy")
 

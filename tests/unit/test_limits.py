@@ -6,7 +6,7 @@ import json
 
 import pytest
 from orchestrator.engines import weights
-from orchestrator.engines.chatllm.testmodels import SPECS
+from orchestrator.engines.qwen3asr_weights import SPECS
 from orchestrator.results.limits import runtime_limits, streamed_tokens_per_s
 from orchestrator.results.model import HostLimits, IterationRecord, StrategyResult, Summary
 

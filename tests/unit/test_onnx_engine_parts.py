@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 from orchestrator.cli import main
 from orchestrator.engines import registry
-from orchestrator.engines.chatllm.testmodels import MakeError
 from orchestrator.engines.onnx import export, preflight, testmodels
 from orchestrator.engines.onnx.model_folder import ModelFolderError, available_precisions, files_for, random_model_kind
+from orchestrator.engines.qwen3asr_weights import MakeError
 from workers.engines.onnx import StderrCapture, runtime_messages, stop_reason
 
 # sherpa-onnx 2.0.1's own lines, as it writes them to fd 2

@@ -10,7 +10,6 @@ import types
 
 import pytest
 from orchestrator.engines import registry as engine_registry
-from orchestrator.engines.chatllm.testmodels import MakeError
 from orchestrator.engines.openvino import export, testmodels
 from orchestrator.engines.openvino.model_folder import (
     IR_FILES,
@@ -21,6 +20,7 @@ from orchestrator.engines.openvino.model_folder import (
 )
 from orchestrator.engines.openvino.options import OpenVINOOptions
 from orchestrator.engines.openvino.preflight import problems_for
+from orchestrator.engines.qwen3asr_weights import MakeError
 from workers.engines.openvino import NEEDED_FILES, _first_line
 
 
@@ -152,7 +152,7 @@ def test_a_model_made_before_is_kept_without_an_export_python(tmp_path, monkeypa
 
 
 def test_needs_grow_with_the_shape_and_shrink_with_the_precision():
-    from orchestrator.engines.chatllm.testmodels import ALL_SPECS
+    from orchestrator.engines.qwen3asr_weights import ALL_SPECS
 
     full = ALL_SPECS["shape-qwen3-asr-0.6b"]
     mem32, disk32 = testmodels.needs(full, "fp32")

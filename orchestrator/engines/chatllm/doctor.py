@@ -10,7 +10,7 @@ import shutil
 from orchestrator.engines.chatllm.model_file import ModelFileError, random_model_kind, read_meta
 from orchestrator.engines.chatllm.paths import BUILD_HINT, checkout_commit, needs, resolve
 from orchestrator.engines.chatllm.testmodels import DEFAULT_OUT as TINY_DIR
-from orchestrator.engines.chatllm.testmodels import SPECS
+from orchestrator.engines.qwen3asr_weights import SPECS
 
 MODELS_DIR = "models"
 EXPECTED_MODELS = ("qwen3-asr-0.6b-q4_0.bin", "qwen3-asr-1.7b-q4_0.bin", "qwen3-forced-aligner-0.6b-q4_0.bin")

@@ -32,7 +32,11 @@ from pathlib import Path
 
 import click
 
-from orchestrator.engines.chatllm.testmodels import (
+from orchestrator.engines.crispasr import gguf_header
+from orchestrator.engines.crispasr.options import NO_QUANTIZER, PRECISIONS, SRC_ENV
+from orchestrator.engines.crispasr.runtime import TARGET
+from orchestrator.engines.hf_prep import added_tokens, prepared_copy
+from orchestrator.engines.qwen3asr_weights import (
     ALL_SPECS,
     LOCK,
     MakeError,
@@ -43,10 +47,6 @@ from orchestrator.engines.chatllm.testmodels import (
     weight_shapes,
     write_hf_folder,
 )
-from orchestrator.engines.crispasr import gguf_header
-from orchestrator.engines.crispasr.options import NO_QUANTIZER, PRECISIONS, SRC_ENV
-from orchestrator.engines.crispasr.runtime import TARGET
-from orchestrator.engines.hf_prep import added_tokens, prepared_copy
 
 DEFAULT_OUT = "models/tiny-crispasr"  # git ignores it
 FULL_OUT = "models/full-crispasr"
@@ -246,7 +246,7 @@ def _make_one(spec: TinySpec, out: Path, precision: str, source: ConverterSource
         "mimics": spec.mimics or None,
         "params": spec.params,
         "source_folder": str(hf),
-        "source": "orchestrator.engines.chatllm.testmodels.write_hf_folder (the chatllm.cpp test models' folder), "
+        "source": "orchestrator.engines.qwen3asr_weights.write_hf_folder (the chatllm.cpp test models' folder), "
         "prepared by orchestrator.engines.hf_prep.prepared_copy",
         "token_ids": {t: tokens[t] for t in ("<|audio_start|>", "<|audio_end|>", "<|audio_pad|>", "<asr_text>")},
         "converter": str(source.script),

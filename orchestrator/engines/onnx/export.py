@@ -28,7 +28,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.engines.chatllm.testmodels import MakeError
+from orchestrator.engines.qwen3asr_weights import MakeError
 
 EXPORTER_SCRIPT = "export_qwen3_asr_onnx.py"
 EXPORTER_REPO = "https://github.com/Wasser1462/Qwen3-ASR-onnx"

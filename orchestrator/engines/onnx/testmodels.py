@@ -23,7 +23,11 @@ from pathlib import Path
 
 import click
 
-from orchestrator.engines.chatllm.testmodels import (
+from orchestrator.engines.hf_prep import prepared_copy
+from orchestrator.engines.onnx import export
+from orchestrator.engines.onnx.model_folder import TOKENIZER_FILES, available_precisions
+from orchestrator.engines.onnx.options import MAX_TOTAL_LEN, PRECISIONS
+from orchestrator.engines.qwen3asr_weights import (
     ALL_SPECS,
     MakeError,
     disk_free,
@@ -32,10 +36,6 @@ from orchestrator.engines.chatllm.testmodels import (
     weight_shapes,
     write_hf_folder,
 )
-from orchestrator.engines.hf_prep import prepared_copy
-from orchestrator.engines.onnx import export
-from orchestrator.engines.onnx.model_folder import TOKENIZER_FILES, available_precisions
-from orchestrator.engines.onnx.options import MAX_TOTAL_LEN, PRECISIONS
 
 DEFAULT_OUT = "models/tiny-onnx"  # git ignores it
 FULL_OUT = "models/full-onnx"
@@ -167,7 +167,7 @@ def _make_one(exporter: export.Exporter, name: str, out: Path, precisions: Seque
         "folder": name,
         "weights": "random",
         "source_folder": str(source),
-        "source": "orchestrator.engines.chatllm.testmodels.write_hf_folder (the chatllm.cpp test models' folder), "
+        "source": "orchestrator.engines.qwen3asr_weights.write_hf_folder (the chatllm.cpp test models' folder), "
         "prepared by orchestrator.engines.hf_prep.prepared_copy",
         "converter": f"{export.EXPORTER_REPO} {export.EXPORTER_SCRIPT}",
         "converter_commit": exporter.commit,

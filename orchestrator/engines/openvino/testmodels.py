@@ -21,7 +21,9 @@ from pathlib import Path
 
 import click
 
-from orchestrator.engines.chatllm.testmodels import (
+from orchestrator.engines.openvino import export as ov_export
+from orchestrator.engines.openvino.export import PRECISIONS, ExportError
+from orchestrator.engines.qwen3asr_weights import (
     ALL_SPECS,
     FULL_SPECS,
     GB,
@@ -34,8 +36,6 @@ from orchestrator.engines.chatllm.testmodels import (
     weight_shapes,
     write_hf_folder,
 )
-from orchestrator.engines.openvino import export as ov_export
-from orchestrator.engines.openvino.export import PRECISIONS, ExportError
 
 DEFAULT_OUT = "models/tiny-openvino"  # git ignores it
 FULL_OUT = "models/full-openvino"
@@ -175,7 +175,7 @@ def _make_one(name: str, out: Path, precision: str, python: str, versions: dict,
         "weights": "random",
         "precision": precision,
         "source_folder": str(source),
-        "source": "orchestrator.engines.chatllm.testmodels.write_hf_folder (the chatllm.cpp test models' folder), "
+        "source": "orchestrator.engines.qwen3asr_weights.write_hf_folder (the chatllm.cpp test models' folder), "
         "prepared by orchestrator.engines.hf_prep.prepared_copy",
         "converter": f"optimum-cli export openvino --task {ov_export.TASK} --weight-format {precision}",
         "converter_python": python,

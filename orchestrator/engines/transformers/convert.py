@@ -1,6 +1,6 @@
 """orch's HF folder -> the folder transformers loads: the same tensors under new names.
 
-orch writes its random-weight models (`write_hf_folder`, orchestrator/engines/chatllm/testmodels.py)
+orch writes its random-weight models (`write_hf_folder`, orchestrator/engines/qwen3asr_weights.py)
 in Qwen3-ASR's original layout: `thinker_config.{text_config,audio_config}`, `thinker.*`
 tensors. transformers 5.x (`models/qwen3_asr`) loads the converted "-hf" layout of
 `Qwen/Qwen3-ASR-*-hf` instead. This does what transformers' own

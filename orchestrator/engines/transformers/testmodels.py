@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.engines.chatllm.testmodels import (
+from orchestrator.engines.qwen3asr_weights import (
     ALL_SPECS,
     FULL_SPECS,
     SPECS,
@@ -110,7 +110,7 @@ def _make_one(name: str, out: Path, dtype: str) -> dict:
         "folder": name,
         "weights": "random",
         "source_folder": str(source),
-        "source": "orchestrator.engines.chatllm.testmodels.write_hf_folder (the chatllm.cpp test models' folder)",
+        "source": "orchestrator.engines.qwen3asr_weights.write_hf_folder (the chatllm.cpp test models' folder)",
         "converter": "orchestrator.engines.transformers.convert",
         "for_transformers": TARGET_TRANSFORMERS,
         "dtype": dtype,
