@@ -32,6 +32,11 @@ COMMANDS = {
         "A/B: the same plan on two sides (--a, --b), alternating strategy by strategy, --rounds times; "
         "B − A per figure with a 95% CI and a verdict (fixed, still grows, regressed, improved, no difference).",
     ),
+    "engines": (
+        "orchestrator.commands.engines:engines",
+        "Every engine: what it is, the strategies it runs, what it needs, and its options (the flags of run, "
+        "compare, ab, load and transcribe), grouped under its name.",
+    ),
     "load": (
         "orchestrator.commands.load:load",
         "Put an engine x strategy under load as a small service and measure what its users see.",

@@ -113,12 +113,11 @@ def _tool_checks(add) -> None:
 @click.option(
     "--engine",
     type=click.Choice(engine_registry.NAMES),
+    metavar="NAME",
     default="calibration",
     show_default=True,
-    help="The engine the run you plan would use: calibration (what run and compare use by default; "
-    "needs no chatllm.cpp), chatllm (checks the checkout, its build, ffmpeg and --model), transformers "
-    "(torch and transformers in this Python, and --model folders) or crispasr (the crispasr wheel, CrispASR's "
-    "converter for test models, and --model GGUF files).",
+    help="The engine the run you plan would use (`orch engines` lists them, and what each needs): its rows "
+    "say whether that run can start.",
 )
 @click.option(
     "--strategy",

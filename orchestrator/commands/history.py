@@ -43,7 +43,7 @@ def _fail(exc: Exception) -> NoReturn:
 @click.group(invoke_without_command=True)
 @click.option("--db", help=DB_HELP)
 @click.option("--strategy", help="Only runs with this strategy (and only its rows).")
-@click.option("--engine", help="Only runs on this engine (calibration, chatllm).")
+@click.option("--engine", help="Only runs on this engine (`orch engines` lists them).")
 @click.option("--model", help="Only runs whose models contain this text.")
 @click.option("--since", help="Only runs started since: 7d, 12h, 30m, 2w, or an ISO date/time (UTC).")
 @click.option("--soak", "matrix_key", help="Only soak runs of this matrix key.")
@@ -134,7 +134,7 @@ def _show_load(run: LoadRun, fmt: str) -> None:
 
 @history.command("load")
 @click.option("--db", help=DB_HELP)
-@click.option("--engine", help="Only runs on this engine (calibration, chatllm).")
+@click.option("--engine", help="Only runs on this engine (`orch engines` lists them).")
 @click.option("--model", help="Only runs whose models contain this text.")
 @click.option("--since", help="Only runs started since: 7d, 12h, 30m, 2w, or an ISO date/time (UTC).")
 @click.option("--soak", "matrix_key", help="Only soak runs of this matrix key.")

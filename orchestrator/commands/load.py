@@ -27,7 +27,7 @@ from pathlib import Path
 import click
 
 from orchestrator.commands import startup_problems
-from orchestrator.commands.run import MODEL_HELP, engine_option_decorators
+from orchestrator.commands.run import ENGINE_HELP, MODEL_HELP, engine_option_decorators
 from orchestrator.commands.startup_problems import option
 from orchestrator.engines import registry as engine_registry
 from orchestrator.errors import CannotStart, ExitCode, OrchError
@@ -83,7 +83,14 @@ def _table(result) -> str:
 def _target_options() -> list:
     """What is put under load: the engine (as `orch run` takes it) and its input."""
     return [
-        option("--engine", type=click.Choice(engine_registry.NAMES), default="calibration", show_default=True),
+        option(
+            "--engine",
+            type=click.Choice(engine_registry.NAMES),
+            metavar="NAME",
+            default="calibration",
+            show_default=True,
+            help=ENGINE_HELP,
+        ),
         option(
             "--model",
             help=MODEL_HELP.replace("; asr and align take one", "") + " With --url: the name the server is asked for.",

@@ -47,13 +47,30 @@ from orchestrator.run.preflight import preflight
 DEFAULT = RunPlan(strategies=[])  # what the command line shows as defaults: RunPlan's own
 
 
+ENGINE_OPTIONS_NOTE = (
+    "Each engine's options (--threads, --max-new-tokens, ...) are taken here too; `orch engines` "
+    "lists them under their engine (`orch engines NAME`: one engine's)."
+)
+
+
 def engine_option_decorators():
-    """Every engine's flags, from its options dataclass (orchestrator/engines/fields.py)."""
+    """Every engine's flags, from its options dataclass (orchestrator/engines/fields.py),
+    left out of the command's --help (which says where they are: `orch engines`), so an engine
+    added changes no command's help."""
     classes = [spec.options for spec in engine_registry.REGISTRY.values()]
-    return fields.click_options(classes, option_cls=startup_problems.CollectedOption)
+    return [*fields.click_options(classes, option_cls=startup_problems.CollectedOption, hidden=True), _note_engines]
 
 
-MODEL_HELP = "Model file (chatllm, crispasr), folder (transformers, onnx, openvino) or label NAME[:MB] (calibration); asr and align take one."
+def _note_engines(f):
+    """The command's help ends saying where the engines' options are listed."""
+    doc = (f.__doc__ or "").rstrip()
+    indents = [len(line) - len(line.lstrip()) for line in doc.split("\n")[1:] if line.strip()]
+    f.__doc__ = doc + "\n\n" + " " * min(indents, default=0) + ENGINE_OPTIONS_NOTE
+    return f
+
+
+ENGINE_HELP = "The engine (`orch engines` lists them)."
+MODEL_HELP = "Model: a file, a folder or a label, as the engine takes it (`orch engines NAME`); asr and align take one."
 ENGINES_MODEL_HELP = " With --engines: ENGINE=PATH, once per engine (repeatable)."
 
 
@@ -75,7 +92,14 @@ def _run_option_decorators(repeat_model: bool = False):
             show_default=True,
             help="Leading iterations recorded but left out of the statistics.",
         ),
-        option("--engine", type=click.Choice(ENGINES), default=DEFAULT.engine, show_default=True),
+        option(
+            "--engine",
+            type=click.Choice(ENGINES),
+            metavar="NAME",
+            default=DEFAULT.engine,
+            show_default=True,
+            help=ENGINE_HELP,
+        ),
         option("--scenario", type=click.Choice(SCENARIOS), default=DEFAULT.scenario, show_default=True),
         option(
             "--decoding",
@@ -112,7 +136,7 @@ def _input_option_decorators():
             metavar="FILE",
             help="Transcript to align (--scenario align; default: X.txt beside X.wav).",
         ),
-        option("--language", help="Language to ask for (chatllm: e.g. Chinese, English)."),
+        option("--language", help="Language to ask for (e.g. Chinese, English)."),
     ]
 
 

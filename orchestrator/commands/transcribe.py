@@ -13,7 +13,7 @@ import sys
 import click
 
 from orchestrator.commands import startup_problems
-from orchestrator.commands.run import engine_option_decorators
+from orchestrator.commands.run import ENGINE_HELP, engine_option_decorators
 from orchestrator.commands.startup_problems import option
 from orchestrator.engines import fields
 from orchestrator.engines import registry as engine_registry
@@ -25,8 +25,15 @@ DEFAULT_TIMEOUT_S = 120.0
 
 def _options(f):
     decorators = [
-        option("--engine", type=click.Choice(ENGINES), default="calibration", show_default=True),
-        option("--model", help="ASR model file (chatllm) or label NAME[:MB] (calibration)."),
+        option(
+            "--engine",
+            type=click.Choice(ENGINES),
+            metavar="NAME",
+            default="calibration",
+            show_default=True,
+            help=ENGINE_HELP,
+        ),
+        option("--model", help="ASR model: a file, a folder or a label, as the engine takes it (`orch engines NAME`)."),
         option(
             "--aligner-model",
             help="Forced aligner model for --srt (chatllm: e.g. qwen3-forced-aligner-0.6b-q4_0.bin).",

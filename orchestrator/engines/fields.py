@@ -168,10 +168,13 @@ def click_option(meta: OptionMeta, option_cls: type[click.Option] | None = None,
     return click.option(*decls, **kwargs)
 
 
-def click_options(classes: list[type], option_cls: type[click.Option] | None = None) -> list[Callable]:
+def click_options(
+    classes: list[type], option_cls: type[click.Option] | None = None, hidden: bool = False
+) -> list[Callable]:
     """Every engine's flags, in the engines' order and each engine's field order; a flag two
     engines share (--threads, --trim-after-unload) once, where the first declares it, with
-    each engine's help when they differ ("chatllm: threads (-n). transformers: ...")."""
+    each engine's help when they differ ("chatllm: threads (-n). transformers: ...").
+    `hidden`: left out of the command's --help (`orch engines` lists them by engine)."""
     first: dict[str, OptionMeta] = {}
     helps: dict[str, list[str]] = {}
     for cls in classes:
@@ -181,7 +184,9 @@ def click_options(classes: list[type], option_cls: type[click.Option] | None = N
                 if _help(meta) not in helps.setdefault(meta.flag, []):
                     helps[meta.flag].append(_help(meta))
     return [
-        click_option(meta, option_cls, **({"help": " ".join(helps[flag])} if len(helps[flag]) > 1 else {}))
+        click_option(
+            meta, option_cls, hidden=hidden, **({"help": " ".join(helps[flag])} if len(helps[flag]) > 1 else {})
+        )
         for flag, meta in first.items()
     ]
 
