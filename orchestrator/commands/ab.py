@@ -16,15 +16,9 @@ import click
 from click.core import ParameterSource
 
 from orchestrator.commands import startup_problems
-from orchestrator.commands.run import (
-    common_options,
-    compare,
-    inputs_from_cli,
-    option_flag,
-    output_problems,
-    run_progress,
-)
-from orchestrator.errors import CannotStart
+from orchestrator.commands.options import common_options, compare_parser
+from orchestrator.commands.run_inputs import inputs_from_cli, option_flag, output_problems, run_progress
+from orchestrator.errors import CannotStart, OrchError
 from orchestrator.run import strategies as registry
 from orchestrator.run.plan import RunPlan
 from orchestrator.run.preflight import preflight
@@ -61,6 +55,7 @@ def side_options(text: str, label: str) -> dict:
         args = shlex.split(text)
     except ValueError as exc:
         raise CannotStart(f"{flag} {text!r}: {exc}") from None
+    compare = compare_parser()
     try:
         ctx = compare.make_context(f"orch ab {flag}", args, resilient_parsing=False)
     except click.exceptions.Exit:
@@ -235,7 +230,7 @@ def _load_ab(a_text: str, b_text: str, speed_pct: float, kw: dict) -> None:
     options parsed before either runs), run A then B, compared (studies.load_ab)."""
     import json
 
-    from orchestrator.commands.load import load as load_command
+    from orchestrator.commands.load_options import parser
     from orchestrator.results.tabular import render_table
     from orchestrator.run.plan import new_run_id
     from orchestrator.studies import load_ab
@@ -252,7 +247,8 @@ def _load_ab(a_text: str, b_text: str, speed_pct: float, kw: dict) -> None:
             f"--load compares two load runs: {', '.join(foreign)} belong to compare's A/B "
             "(give orch load's options inside --a and --b)"
         )
-    sides = [_load_side("A", a_text, load_command, problems), _load_side("B", b_text, load_command, problems)]
+    load_parser = parser()
+    sides = [_load_side("A", a_text, load_parser, problems), _load_side("B", b_text, load_parser, problems)]
     if not kw["no_history"]:
         from orchestrator.history.store import db_problem  # lazy: SQLAlchemy
 
@@ -271,13 +267,7 @@ def _load_ab(a_text: str, b_text: str, speed_pct: float, kw: dict) -> None:
         args = side + ["--out", str(run_dir), "--json", str(path)]
         args += ["--no-history"] if kw["no_history"] else (["--db", kw["db"]] if kw["db"] else [])
         click.echo(f"ab --load: side {label}: orch load {' '.join(args)}", err=True)
-        try:
-            load_command.main(args=args, prog_name=f"orch ab --{label.lower()}", standalone_mode=False)
-        except SystemExit as exc:  # orch load exits with its code: 1 (a request failed) is still compared
-            if exc.code not in (0, 1, None):
-                raise
-        except CannotStart as exc:
-            raise CannotStart([f"{label}: {p}" for p in exc.problems]) from None
+        _run_load_side(label, load_parser, args)  # a request that failed: still compared
         runs.append(_read_load_file(label, path))
     (a_run, a_path), (b_run, b_path) = runs
     result = load_ab.compare(a_run, b_run, a_text, b_text, speed_pct, a_path, b_path)
@@ -291,7 +281,37 @@ def _load_ab(a_text: str, b_text: str, speed_pct: float, kw: dict) -> None:
     ctx.exit(load_ab.exit_code(result))
 
 
-def _load_side(label: str, text: str, load_command, problems: list[str]):
+def _run_load_side(label: str, load_parser: click.Command, args: list[str]) -> None:
+    """One side's load run, as `orch load` runs it (studies.load: planned by LoadPlan.build,
+    kept and stored), its table printed; a side that cannot start names its label."""
+    from orchestrator.commands.load_options import plan_from, table
+    from orchestrator.load.pool import StartFailed
+    from orchestrator.studies import load as load_study
+
+    ctx = load_parser.make_context(f"orch ab --{label.lower()}", list(args), resilient_parsing=False)
+    kw = ctx.params
+    given = {n for n in kw if ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE}
+    flags = {p.name: p.opts[0] for p in load_parser.params if p.name}
+    try:
+        plan, notes = plan_from(kw, given, flags, startup_problems.take(ctx))
+    except CannotStart as exc:
+        raise CannotStart([f"{label}: {p}" for p in exc.problems]) from None
+    for note in notes:
+        click.echo(f"note: {note}")
+    click.echo(f"orch load: requests in {plan.run_dir}")
+    copy_to = Path(kw["json_path"]) if kw["json_path"] else None
+    try:
+        result, _kept = load_study.run(plan, copy_to, kw["db"], not kw["no_history"])
+    except StartFailed as exc:
+        raise OrchError(f"cannot start: {exc}") from None
+    except load_study.LoadInterrupted:
+        raise KeyboardInterrupt from None
+    click.echo(table(result))
+    if result.error:
+        click.echo(f"orch: {result.error}", err=True)
+
+
+def _load_side(label: str, text: str, load_parser, problems: list[str]):
     """A side: (LoadRun, its file) for a file; else its `orch load` arguments, parsed now
     (so a side's typo is named before either side runs)."""
     flag = f"--{label.lower()}"
@@ -315,7 +335,7 @@ def _load_side(label: str, text: str, load_command, problems: list[str]):
         problems.append(f"{flag}: {', '.join(run_level)} belong to the whole A/B run: give them to orch ab itself")
         return None
     try:
-        ctx = load_command.make_context(f"orch ab {flag}", list(args), resilient_parsing=False)
+        ctx = load_parser.make_context(f"orch ab {flag}", list(args), resilient_parsing=False)
     except click.exceptions.Exit:
         problems.append(f"{flag}: give options, not --help (orch load --help lists them)")
         return None

@@ -8,7 +8,8 @@ import sys
 
 import click
 
-from orchestrator.commands.run import option_flag, output_problems, run_and_report
+from orchestrator.commands.run_inputs import option_flag, output_problems
+from orchestrator.commands.running import run_and_report
 from orchestrator.engines.chatllm.options import chatllm_dir_option
 from orchestrator.errors import CannotStart
 from orchestrator.results.tabular import format_option

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from orchestrator.commands.run import common_options, plan_from_options
+from orchestrator.commands.options import common_options
+from orchestrator.commands.running import plan_from_options
 from orchestrator.errors import CannotStart, ExitCode
 from orchestrator.run import strategies as registry
 

@@ -13,7 +13,7 @@ import sys
 import click
 
 from orchestrator.commands import startup_problems
-from orchestrator.commands.run import ENGINE_HELP, engine_option_decorators
+from orchestrator.commands.options import ENGINE_HELP, engine_option_decorators
 from orchestrator.commands.startup_problems import option
 from orchestrator.engines import fields
 from orchestrator.engines import registry as engine_registry
