@@ -15,6 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from orchestrator.engines import registry as engine_registry
+from orchestrator.run.plan import RunPlan
+from orchestrator.run.plan_inputs import PlanInputs
+from orchestrator.run.preflight import preflight
 
 from conftest import REPO
 
@@ -81,3 +85,27 @@ def test_transformers_under_load_on_its_tiny_model(tmp_path):
     lines = _accounted(proc, tmp_path, 4)
     assert "--max-new-tokens defaults to 32" in proc.stdout  # the engine's plan hook, as for `orch run`
     assert len({r["text"] for r in lines}) == 1  # greedy: one text for one audio, both workers
+
+
+@pytest.mark.parametrize("engine", [n for n in engine_registry.NAMES if n != "calibration"])
+def test_every_engine_under_load_on_its_found_tiny_model(engine, tmp_path):
+    """Each engine on the tiny model `orch make-test-models --runtime E` made into its default
+    folder (the registry's finder); skipped, saying why, where there is none or the engine's
+    pre-flight (its runtime, its build) says it cannot run here."""
+    spec = engine_registry.get(engine)
+    model = spec.test_model("tiny-asr-a", "tiny")
+    if model is None:
+        pytest.skip(f"no tiny {engine} test model: orch make-test-models --runtime {engine}")
+    plan, _notes = RunPlan.build(
+        PlanInputs(strategies=["restart"], engine=engine, models=[str(model)], audio=str(PHONE))
+    )
+    problems = preflight(plan)
+    if problems:
+        pytest.skip(f"the {engine} engine cannot run here: {'; '.join(problems)}")
+    proc = orch(
+        "load", "--engine", engine, "--model", str(model), "--audio", str(PHONE), "--concurrency", "1",
+        "--requests", "3", "--no-history", "--json", "r.json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    lines = _accounted(proc, tmp_path, 3)
+    assert len({r["text"] for r in lines}) == 1
