@@ -77,7 +77,8 @@ class _Engine:
 
 
 def _session(code):
-    return SimpleNamespace(ch=_Channel(), engine=_Engine(code), config={"audio": "a.wav"}, models=[None], notes=[])
+    config = protocol.WorkerConfig(strategy="cli", engine="test", engine_class="m:C", engine_options={}, audio="a.wav")
+    return SimpleNamespace(ch=_Channel(), engine=_Engine(code), config=config, models=[None], notes=[])
 
 
 ABORT = "import os, sys; sys.stdout.write({!r}); sys.stdout.flush(); os.abort()"
