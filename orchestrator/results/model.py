@@ -152,7 +152,7 @@ class PhaseMark:
 
 @dataclass
 class IterationRecord:
-    """One finished request (schema: README, "Result format")."""
+    """One finished request (schema: docs/result-format.md)."""
 
     i: int
     model: str | None = None

@@ -1,7 +1,7 @@
 """`orch transcribe` on the calibration engine, through a real `orch` process: one file, a
 folder of files, the --json/--jsonl records, --srt, the exit codes (each bad input: 2; a
 file that fails: 1; Ctrl-C: 130 with the finished files' records kept), streaming under a
-pseudo-terminal, and the README's example."""
+pseudo-terminal, and docs/transcribe.md's example."""
 
 from __future__ import annotations
 
@@ -343,15 +343,14 @@ def test_streaming_under_a_terminal_in_order_and_before_the_final_lines(samples)
     assert lines[6].startswith("TTFT ") and lines[7].startswith("2 files, 15.9 s of audio in ")
 
 
-def test_the_readme_example_runs(shared):
-    """README, "Transcribe": the calibration example, run from the repository root."""
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Transcribe\n", 1)[1].split("\n## ", 1)[0]
+def test_the_docs_example_runs(shared):
+    """docs/transcribe.md: the calibration example, run from the repository root."""
+    section = (REPO / "docs" / "transcribe.md").read_text(encoding="utf-8")
     command, shown = re.search(r"```sh\n\$ (orch transcribe [^\n]+)\n(.*?)```", section, re.S).groups()
     argv = command.split()[1:]
     proc = orch(*argv, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
-    # every line the README shows, figures aside (they are measured)
+    # every line the page shows, figures aside (they are measured)
     number = re.compile(r"\d+(\.\d+)?")
     assert [number.sub("N", line) for line in proc.stdout.splitlines()] == [
         number.sub("N", line) for line in shown.splitlines()

@@ -1,5 +1,5 @@
 """Every start-up problem, click's own checks of a value among them, in one `orch: cannot
-start:` message with a line each, exit 2, before any worker (README, "Commands"); caps on
+start:` message with a line each, exit 2, before any worker (docs/run.md, "Exit codes and start-up checks"); caps on
 absurd values with the reason (issue 18, items 6 and 11)."""
 
 from __future__ import annotations
