@@ -6,9 +6,9 @@ the worker module its entry names)."""
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 from orchestrator.engines import registry
 
 ROOT = Path(__file__).resolve().parents[2]
