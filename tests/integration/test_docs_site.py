@@ -53,6 +53,15 @@ def test_the_readme_links_into_the_site_resolve(site):
             assert f'id="{anchor[1:]}"' in html, target + anchor
 
 
+def test_the_development_page_builds_it_as_this_test_does():
+    """docs/development.md's command is the build this module runs (and .ci/run's)."""
+    page = (REPO / "docs" / "development.md").read_text(encoding="utf-8")
+    block = page.split("\n## These docs\n", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    assert block.startswith("python -m mkdocs build --strict -d site")
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert 'python -m mkdocs build --strict -q -d "$(mktemp -d)"' in ci.splitlines()
+
+
 def test_the_readme_is_the_short_one():
     """Issue 33: a README a newcomer reads in five minutes; the manual is the site."""
     assert len((REPO / "README.md").read_text(encoding="utf-8").splitlines()) < 250
