@@ -1,4 +1,4 @@
-"""A soak's load cell (`kind = "load"` in a [[matrix]] entry, docs/history.md): one load
+"""A soak's load cell (`kind = "load"` in a [[matrix]] entry, docs/soak.md): one load
 level (open loop at `rate`, or closed loop at `concurrency`) run through the load runner
 (orchestrator.load.runner) as `orch load` runs it, kept as a LoadRun with its soak block,
 stored in the history, and judged against absolute bounds — its alarms:
