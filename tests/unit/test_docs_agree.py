@@ -91,3 +91,26 @@ def test_the_readme_test_command_installs_what_ci_installs():
     assert re.findall(r"pip install -q? ?-e '(\.\[[a-z,]+\])'", ci) == [".[test,transformers]"]
     assert line == "pip install -e '.[test,transformers]' && python -m pytest -q"
     assert ci.rstrip().endswith("python -m pytest -q")
+
+
+def test_the_readme_output_is_what_compare_prints_today():
+    """The README's one real output (`orch compare --all --iters 5` on the calibration engine)
+    has today's columns and a row per strategy, in the registry's order: a pasted table that
+    went stale (a column added or renamed) fails here, to be run and pasted again."""
+    from orchestrator.results.output import HEADERS
+
+    shown = section("README.md", "What it prints").split("\n```\n", 1)[1].split("\n```", 1)[0]
+    lines = shown.splitlines()
+    assert re.split(r"\s{2,}", lines[0].strip()) == HEADERS
+    rows = [line.split()[0] for line in lines[2:] if line.split() and line.split()[0] in strategies.NAMES]
+    assert rows == list(strategies.NAMES)
+    assert lines[-1].startswith("results: orch-results/")
+
+
+def test_every_column_of_the_table_is_explained():
+    """docs/measurement.md's table of columns names every column the run table has."""
+    from orchestrator.results.output import HEADERS
+
+    cells = [r[0] for r in table_rows(section("docs/measurement.md", "The table's columns"))]
+    named = {name for cell in cells for name in re.findall(r"`([^`]+)`", cell)}
+    assert set(HEADERS) - {"strategy", "status", "iters"} <= named
