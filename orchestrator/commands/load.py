@@ -31,6 +31,7 @@ from orchestrator.commands.startup_problems import option
 from orchestrator.engines import fields
 from orchestrator.engines import registry as engine_registry
 from orchestrator.errors import CannotStart, ExitCode, OrchError
+from orchestrator.results import early_stopping
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a")
 SERVE_STRATEGIES = ("restart", "fresh-process")  # workers/serve.py's
@@ -98,6 +99,19 @@ def _audio_list(given: str, problems: list[str]) -> tuple[list[tuple[str | None,
     return out, [w for w, _ in entries]
 
 
+def _claims(lv) -> list[str]:
+    """What the level's count supports (results.early_stopping): a p99 it cannot show is a '-'
+    in the table and said here; the SLO claim, held or how many more requests it needs."""
+    out = []
+    n = lv.latencies.latency_ms.n if lv.latencies.latency_ms else 0
+    short = [f"p{q} needs ≥ {early_stopping.min_requests(q / 100)}" for q in (90, 99) if n < early_stopping.min_requests(q / 100)]
+    if short:
+        out.append(f"  percentiles: n={n}; {', '.join(short)} (early stopping, 99% confidence): not shown")
+    if lv.slo_claim:
+        out.append(f"  SLO: {lv.slo_claim['why']}")
+    return out
+
+
 def _table(result) -> str:
     head = (
         f"{'level':<27} {'sent':>5} {'ok':>5} {'fail':>4} {'t/o':>4} {'drop':>4} {'canc':>4} {'req/s':>6} "
@@ -107,12 +121,13 @@ def _table(result) -> str:
     rows = [head]
 
     def ms(p, attr="p50"):
-        return f"{getattr(p, attr):8.1f}" if p else f"{'-':>8}"
+        value = getattr(p, attr) if p else None
+        return f"{value:8.1f}" if value is not None else f"{'-':>8}"
 
     for lv in result.levels:
         lat = lv.latencies
         good = f"{lv.goodput_rps:6.2f}" if lv.goodput_rps is not None else f"{'-':>6}"
-        rtf = f"{lat.rtf.p99:7.3f}" if lat.rtf else f"{'-':>7}"
+        rtf = f"{lat.rtf.p99:7.3f}" if lat.rtf and lat.rtf.p99 is not None else f"{'-':>7}"
         sat = "yes" if lv.saturation.saturated else "no"
         valid = "" if lv.valid else f"  INVALID: {lv.invalid_reason}"
         rows.append(
@@ -126,6 +141,7 @@ def _table(result) -> str:
                 f"  memory {m.who}: {m.mb_per_1000:+.2f} MB per 1000 requests "
                 f"(95% CI {m.ci[0]:+.2f}..{m.ci[1]:+.2f}; {m.requests} requests, {m.samples} samples)"
             )
+        rows.extend(_claims(lv))
         if lv.saturation.saturated:
             rows.append(f"  saturated: {lv.saturation.why}")
         if lv.stopped_early:
