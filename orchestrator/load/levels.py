@@ -23,8 +23,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from orchestrator.results import early_stopping
 from orchestrator.load.arrivals import Arrivals, OpenLoop
+from orchestrator.results import early_stopping
 from orchestrator.results.load_run import SUSTAINED_SLO_SHARE
 
 STATUSES = ("ok", "failed", "timed_out", "dropped", "cancelled")
