@@ -104,7 +104,11 @@ def _claims(lv) -> list[str]:
     in the table and said here; the SLO claim, held or how many more requests it needs."""
     out = []
     n = lv.latencies.latency_ms.n if lv.latencies.latency_ms else 0
-    short = [f"p{q} needs ≥ {early_stopping.min_requests(q / 100)}" for q in (90, 99) if n < early_stopping.min_requests(q / 100)]
+    short = [
+        f"p{q} needs ≥ {early_stopping.min_requests(q / 100)}"
+        for q in (90, 99)
+        if n < early_stopping.min_requests(q / 100)
+    ]
     if short:
         out.append(f"  percentiles: n={n}; {', '.join(short)} (early stopping, 99% confidence): not shown")
     if lv.slo_claim:

@@ -38,7 +38,9 @@ def binom_cdf(k: int, n: int, q: float) -> float:
     if q >= 1.0:
         return 0.0
     lq, lp = math.log(q), math.log1p(-q)
-    terms = [math.lgamma(n + 1) - math.lgamma(x + 1) - math.lgamma(n - x + 1) + x * lq + (n - x) * lp for x in range(k + 1)]
+    terms = [
+        math.lgamma(n + 1) - math.lgamma(x + 1) - math.lgamma(n - x + 1) + x * lq + (n - x) * lp for x in range(k + 1)
+    ]
     top = max(terms)
     return min(1.0, math.exp(top) * math.fsum(math.exp(t - top) for t in terms))
 
@@ -113,7 +115,7 @@ def estimate(values: list[float], p: float) -> Estimate:
 
 @dataclass(frozen=True)
 class BoundClaim:
-    """"At least a share p of requests meet the bound", judged over n with `over` failing it."""
+    """At least a share p of requests meet the bound", judged over n with `over` failing it."""
 
     p: float
     n: int

@@ -159,7 +159,11 @@ def _p99_alarm(lv, bound: float | None) -> LoadAlarm | None:
     which, value = next((w, v) for w in ("p99", "p90", "p50") if (v := getattr(latency, w)) is not None)
     if value <= bound:
         return None
-    shown = f"{value:.1f} ms" if which == "p99" else f"at least {value:.1f} ms (its {which}; n={latency.n} is too few for a p99)"
+    shown = (
+        f"{value:.1f} ms"
+        if which == "p99"
+        else f"at least {value:.1f} ms (its {which}; n={latency.n} is too few for a p99)"
+    )
     message = f"{lv.arrivals}: p99 latency {shown} over the {bound:g} ms bound"
     return LoadAlarm("p99_latency", lv.level, lv.arrivals, value, bound, message)
 
