@@ -40,7 +40,7 @@ URL_OPTIONS = {
     "url", "serve_cmd", "pid", "connections", "serve_timeout", "model", "audio", "audio_list", "language",
     "rate", "rates", "concurrency", "sweep", "sweep_levels", "arrival", "burstiness", "requests", "duration",
     "warmup_requests", "slo", "seed", "request_timeout", "max_queue", "max_lateness_ms", "sample_hz",
-    "max_rss_mb", "json_path", "out", "db", "no_history",
+    "max_rss_mb", "json_path", "out", "db", "no_history", "check_outputs", "check_caching",
 }  # fmt: skip
 
 
@@ -113,6 +113,15 @@ def _claims(lv) -> list[str]:
         out.append(f"  percentiles: n={n}; {', '.join(short)} (early stopping, 99% confidence): not shown")
     if lv.slo_claim:
         out.append(f"  SLO: {lv.slo_claim['why']}")
+    check = lv.drift_under_load
+    if check and check["drifted"]:
+        first = check["examples"][0]
+        out.append(
+            f"  DRIFT under load: {check['drifted']} of {check['compared']} texts differ from the same audio "
+            f"alone (request {first['i']}: {first['got'][:40]!r} for {first['expected'][:40]!r})"
+        )
+    elif check:
+        out.append(f"  outputs: {check['compared']} texts as the same audio gives alone")
     return out
 
 
@@ -193,6 +202,20 @@ def _decorate(f):
             option("--warmup-requests", type=int, default=0, show_default=True, help="Unmeasured requests first."),
             option("--slo", help="Goodput bounds, e.g. ttft_ms=1000,rtf=0.5 (also latency_ms, itl_ms, queue_wait_ms)."),
             option("--seed", type=int, default=0, show_default=True, help="Arrival times and audio choice."),
+            option(
+                "--check-outputs/--no-check-outputs",
+                default=True,
+                show_default=True,
+                help="Send each audio once alone first; count texts under load that differ from it (drift).",
+            ),
+            option(
+                "--check-caching",
+                type=int,
+                default=0,
+                metavar="N",
+                help="After the levels, N requests of one repeated audio against N distinct clips of it "
+                "(a WAV --audio): flags a runtime that answers a repeated input faster.",
+            ),
             option("--request-timeout", type=float, default=120.0, show_default=True, help="Seconds per request."),
             option("--max-queue", type=int, default=10_000, show_default=True, help="Queue bound; over it: dropped."),
             option(
@@ -260,6 +283,8 @@ def load(**kw):
             problems.append(f"--{name.replace('_', '-')} must be > 0 (got {kw[name]:g})")
     if (kw["warmup_requests"] or 0) < 0:
         problems.append("--warmup-requests must be >= 0")
+    if kw["check_caching"] and (kw["check_caching"] < 8 or not str(kw["audio"] or "").lower().endswith(".wav")):
+        problems.append("--check-caching N needs N >= 8 and --audio a WAV file (its clips are made from it)")
     rates = []
     if kw["rate"] is not None:
         rates = _floats(str(kw["rate"]), "--rate", problems)
@@ -476,6 +501,8 @@ def _run(kw, worker_config, workers, server, levels, sweep, count, audio, weight
         audio_weights=weights,
         sweep=sweep,
         server=server,
+        check_outputs=kw["check_outputs"],
+        check_caching=kw["check_caching"] or 0,
     )
     if server:
         how = "started by orch" if server.serve_cmd else f"pid {server.pid}" if server.pid else "not sampled"
@@ -505,5 +532,8 @@ def _run(kw, worker_config, workers, server, levels, sweep, count, audio, weight
         click.echo(f"note: {note}")
     if result.error:
         click.echo(f"orch: {result.error}", err=True)
-    bad = result.error or any(lv.failed or lv.timed_out for lv in result.levels)
+    if result.caching:
+        click.echo(f"caching check: {result.caching['why']}")
+    drifted = any((lv.drift_under_load or {}).get("drifted") for lv in result.levels)
+    bad = result.error or drifted or any(lv.failed or lv.timed_out for lv in result.levels)
     sys.exit(ExitCode.FAILED if bad else ExitCode.OK)

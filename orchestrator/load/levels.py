@@ -284,6 +284,8 @@ class LevelStats:
     streamed: int | None = None  # a server target: how many ok answers came as a stream (None: workers)
     # under an SLO: "at least SUSTAINED_SLO_SHARE of requests meet it" by the early-stopping test
     slo_claim: dict | None = None
+    # texts against the reference pass's (load.output_checks): {compared, drifted, examples}
+    drift_under_load: dict | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

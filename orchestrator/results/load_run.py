@@ -163,6 +163,12 @@ class LoadLevel:
         met = self.goodput_rps * self.duration_s  # goodput is met requests over the level's span
         return met >= SUSTAINED_SLO_SHARE * self.sent - 1e-9
 
+    @property
+    def drifted(self) -> int:
+        """Requests whose text differed from their audio's text alone (drift under load; 0 unchecked)."""
+        check = self.other.get("drift_under_load")
+        return int(check.get("drifted") or 0) if isinstance(check, dict) else 0
+
     def figure(self, name: str) -> Pct | None:
         return self.latencies.get(name)
 
@@ -329,7 +335,8 @@ class LoadRun:
     @property
     def status(self) -> str:
         """ok: every request of every level ok; else what went wrong first: error (the
-        memory guard), interrupted, failed (a request failed or timed out), dropped."""
+        memory guard), interrupted, failed (a request failed or timed out), dropped, drifted (a
+        text under load other than the same audio's alone: load.output_checks)."""
         if self.error:
             return "error"
         if self.interrupted:
@@ -338,6 +345,8 @@ class LoadRun:
             return "failed"
         if any(lv.dropped for lv in self.levels):
             return "dropped"
+        if any(lv.drifted for lv in self.levels):
+            return "drifted"
         return "ok" if self.levels else "empty"
 
     def to_json(self) -> dict:
