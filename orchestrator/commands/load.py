@@ -31,6 +31,7 @@ from orchestrator.commands.startup_problems import option
 from orchestrator.engines import fields
 from orchestrator.engines import registry as engine_registry
 from orchestrator.errors import CannotStart, ExitCode, OrchError
+from orchestrator.results import early_stopping
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a")
 SERVE_STRATEGIES = ("restart", "fresh-process")  # workers/serve.py's
@@ -39,7 +40,7 @@ URL_OPTIONS = {
     "url", "serve_cmd", "pid", "connections", "serve_timeout", "model", "audio", "audio_list", "language",
     "rate", "rates", "concurrency", "sweep", "sweep_levels", "arrival", "burstiness", "requests", "duration",
     "warmup_requests", "slo", "seed", "request_timeout", "max_queue", "max_lateness_ms", "sample_hz",
-    "max_rss_mb", "json_path", "out", "db", "no_history",
+    "max_rss_mb", "json_path", "out", "db", "no_history", "check_outputs", "check_caching",
 }  # fmt: skip
 
 
@@ -98,6 +99,32 @@ def _audio_list(given: str, problems: list[str]) -> tuple[list[tuple[str | None,
     return out, [w for w, _ in entries]
 
 
+def _claims(lv) -> list[str]:
+    """What the level's count supports (results.early_stopping): a p99 it cannot show is a '-'
+    in the table and said here; the SLO claim, held or how many more requests it needs."""
+    out = []
+    n = lv.latencies.latency_ms.n if lv.latencies.latency_ms else 0
+    short = [
+        f"p{q} needs ≥ {early_stopping.min_requests(q / 100)}"
+        for q in (90, 99)
+        if n < early_stopping.min_requests(q / 100)
+    ]
+    if short:
+        out.append(f"  percentiles: n={n}; {', '.join(short)} (early stopping, 99% confidence): not shown")
+    if lv.slo_claim:
+        out.append(f"  SLO: {lv.slo_claim['why']}")
+    check = lv.drift_under_load
+    if check and check["drifted"]:
+        first = check["examples"][0]
+        out.append(
+            f"  DRIFT under load: {check['drifted']} of {check['compared']} texts differ from the same audio "
+            f"alone (request {first['i']}: {first['got'][:40]!r} for {first['expected'][:40]!r})"
+        )
+    elif check:
+        out.append(f"  outputs: {check['compared']} texts as the same audio gives alone")
+    return out
+
+
 def _table(result) -> str:
     head = (
         f"{'level':<27} {'sent':>5} {'ok':>5} {'fail':>4} {'t/o':>4} {'drop':>4} {'canc':>4} {'req/s':>6} "
@@ -107,12 +134,13 @@ def _table(result) -> str:
     rows = [head]
 
     def ms(p, attr="p50"):
-        return f"{getattr(p, attr):8.1f}" if p else f"{'-':>8}"
+        value = getattr(p, attr) if p else None
+        return f"{value:8.1f}" if value is not None else f"{'-':>8}"
 
     for lv in result.levels:
         lat = lv.latencies
         good = f"{lv.goodput_rps:6.2f}" if lv.goodput_rps is not None else f"{'-':>6}"
-        rtf = f"{lat.rtf.p99:7.3f}" if lat.rtf else f"{'-':>7}"
+        rtf = f"{lat.rtf.p99:7.3f}" if lat.rtf and lat.rtf.p99 is not None else f"{'-':>7}"
         sat = "yes" if lv.saturation.saturated else "no"
         valid = "" if lv.valid else f"  INVALID: {lv.invalid_reason}"
         rows.append(
@@ -126,6 +154,7 @@ def _table(result) -> str:
                 f"  memory {m.who}: {m.mb_per_1000:+.2f} MB per 1000 requests "
                 f"(95% CI {m.ci[0]:+.2f}..{m.ci[1]:+.2f}; {m.requests} requests, {m.samples} samples)"
             )
+        rows.extend(_claims(lv))
         if lv.saturation.saturated:
             rows.append(f"  saturated: {lv.saturation.why}")
         if lv.stopped_early:
@@ -173,6 +202,20 @@ def _decorate(f):
             option("--warmup-requests", type=int, default=0, show_default=True, help="Unmeasured requests first."),
             option("--slo", help="Goodput bounds, e.g. ttft_ms=1000,rtf=0.5 (also latency_ms, itl_ms, queue_wait_ms)."),
             option("--seed", type=int, default=0, show_default=True, help="Arrival times and audio choice."),
+            option(
+                "--check-outputs/--no-check-outputs",
+                default=True,
+                show_default=True,
+                help="Send each audio once alone first; count texts under load that differ from it (drift).",
+            ),
+            option(
+                "--check-caching",
+                type=int,
+                default=0,
+                metavar="N",
+                help="After the levels, N requests of one repeated audio against N distinct clips of it "
+                "(a WAV --audio): flags a runtime that answers a repeated input faster.",
+            ),
             option("--request-timeout", type=float, default=120.0, show_default=True, help="Seconds per request."),
             option("--max-queue", type=int, default=10_000, show_default=True, help="Queue bound; over it: dropped."),
             option(
@@ -240,6 +283,8 @@ def load(**kw):
             problems.append(f"--{name.replace('_', '-')} must be > 0 (got {kw[name]:g})")
     if (kw["warmup_requests"] or 0) < 0:
         problems.append("--warmup-requests must be >= 0")
+    if kw["check_caching"] and (kw["check_caching"] < 8 or not str(kw["audio"] or "").lower().endswith(".wav")):
+        problems.append("--check-caching N needs N >= 8 and --audio a WAV file (its clips are made from it)")
     rates = []
     if kw["rate"] is not None:
         rates = _floats(str(kw["rate"]), "--rate", problems)
@@ -456,6 +501,8 @@ def _run(kw, worker_config, workers, server, levels, sweep, count, audio, weight
         audio_weights=weights,
         sweep=sweep,
         server=server,
+        check_outputs=kw["check_outputs"],
+        check_caching=kw["check_caching"] or 0,
     )
     if server:
         how = "started by orch" if server.serve_cmd else f"pid {server.pid}" if server.pid else "not sampled"
@@ -485,5 +532,8 @@ def _run(kw, worker_config, workers, server, levels, sweep, count, audio, weight
         click.echo(f"note: {note}")
     if result.error:
         click.echo(f"orch: {result.error}", err=True)
-    bad = result.error or any(lv.failed or lv.timed_out for lv in result.levels)
+    if result.caching:
+        click.echo(f"caching check: {result.caching['why']}")
+    drifted = any((lv.drift_under_load or {}).get("drifted") for lv in result.levels)
+    bad = result.error or drifted or any(lv.failed or lv.timed_out for lv in result.levels)
     sys.exit(ExitCode.FAILED if bad else ExitCode.OK)

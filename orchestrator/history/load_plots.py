@@ -71,7 +71,11 @@ def latency_chart(run: LoadRun) -> bytes:
         ("ttft_ms", "p50", "--o", "#2ca02c", "TTFT p50"),
         ("ttft_ms", "p99", "--^", "#9467bd", "TTFT p99"),
     ):
-        pts = [(x, getattr(pc, p)) for x, lv in zip(xs, run.levels, strict=True) if (pc := lv.figure(figure))]
+        pts = [  # a percentile its count cannot support is not drawn (results.early_stopping)
+            (x, y)
+            for x, lv in zip(xs, run.levels, strict=True)
+            if (pc := lv.figure(figure)) and (y := getattr(pc, p)) is not None
+        ]
         if pts:
             ax.plot([x for x, _ in pts], [y for _, y in pts], style, color=color, ms=5, lw=1.4, label=name)
             drawn = True

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.load import memory
-from orchestrator.load.arrivals import Arrivals
+from orchestrator.load import memory, output_checks
+from orchestrator.load.arrivals import Arrivals, OpenLoop
 from orchestrator.load.http_target import ServerTarget
 from orchestrator.load.levels import DEFAULT_MAX_LATENESS_MS, LevelStats, RequestRecord, Slo, level_stats
 from orchestrator.load.pool import Pool, PoolConfig
@@ -40,6 +40,8 @@ class LoadPlan:
     audio_weights: list[float] | None = None  # how often each `audio` file is picked (None: uniform)
     sweep: Sweep | None = None  # the automatic sweep: its levels are made as it runs (`levels` unused)
     server: ServerTarget | None = None  # a server as the target (--url), in place of worker processes
+    check_outputs: bool = True  # the reference pass and drift under load (load.output_checks, TEST01)
+    check_caching: int = 0  # requests a side of the caching check (TEST04); 0: not run
 
     def describe(self) -> dict[str, Any]:
         cfg = self.pool.worker_config
@@ -59,6 +61,9 @@ class LoadPlan:
             "max_queue": self.pool.max_queue,
             "max_rss_mb": self.pool.max_rss_mb,
             "seed": self.seed,
+            "arrival_seeds": [a.seed for a in self.levels if isinstance(a, OpenLoop)],
+            "check_outputs": self.check_outputs,
+            "check_caching": self.check_caching,
         }
         if self.audio_weights:
             out["audio_weights"] = self.audio_weights
@@ -76,6 +81,7 @@ class LoadResult:
     error: str | None = None  # the pool's memory guard, a pool that could not start
     notes: list[str] = field(default_factory=list)
     engine: dict | None = None
+    caching: dict | None = None  # load.output_checks.caching_verdict (TEST04), when run
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -102,6 +108,8 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
     try:
         pool.start()
         result.engine = pool.engine_info
+        if plan.check_outputs:
+            output_checks.reference_pass(pool, plan.audio, lambda: next(counter), plan.seed)
         level = 0
         while level < len(levels):
             started.append(time.monotonic())
@@ -125,6 +133,11 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
             if plan.sweep is not None and level == 1:
                 levels += _sweep_rates(plan, pool, sink, levels)
             level += 1
+        if plan.check_caching and result.error is None:
+            folder = plan.run_dir / "caching-clips"
+            output_checks.caching_pass(
+                pool, plan.audio[0], plan.check_caching, folder, lambda: next(counter), plan.seed
+            )
     except KeyboardInterrupt:
         interrupted = True
         pool.interrupt()
@@ -135,17 +148,32 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
     result.notes = pool.notes
     if pool.guard and pool.guard.tripped_mb is not None:
         result.error = pool.guard.message()
-    records = sink.records
-    for level, arrivals in enumerate(levels[: len(started)]):
-        stats = level_stats(level, arrivals, records, plan.slo, plan.max_lateness_ms)
-        stats.memory = _memory(pool, plan, records, level)
-        stats.stopped_early = stopped[level] if level < len(stopped) else None
-        result.levels.append(stats)
+    _level_results(result, plan, pool, sink.records, levels[: len(started)], stopped)
     if plan.json_path:
         write_text_atomic(Path(plan.json_path), json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
     if interrupted:
         raise KeyboardInterrupt
     return result
+
+
+def _level_results(
+    result: LoadResult,
+    plan: LoadPlan,
+    pool: Pool,
+    records: list[RequestRecord],
+    levels: list[Arrivals],
+    stopped: list[str | None],
+) -> None:
+    """Each level's statistics, memory, drift under load; the caching verdict."""
+    refs = output_checks.references(records) if plan.check_outputs else {}
+    for level, arrivals in enumerate(levels):
+        stats = level_stats(level, arrivals, records, plan.slo, plan.max_lateness_ms)
+        stats.memory = _memory(pool, plan, records, level)
+        stats.stopped_early = stopped[level] if level < len(stopped) else None
+        stats.drift_under_load = output_checks.drift_under_load(records, level, refs) if refs else None
+        result.levels.append(stats)
+    if plan.check_caching:
+        result.caching = output_checks.caching_verdict(records)
 
 
 def _sweep_rates(plan: LoadPlan, pool: Pool, sink: Sink[RequestRecord], levels: list[Arrivals]) -> list[Arrivals]:
