@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from orchestrator.engines import registry as engine_registry
 from orchestrator.results.model import IterationRecord, PartialIteration, Status, StrategyResult
 from orchestrator.run import strategies, worker_env
 from orchestrator.run.memory_guard import MemoryGuard
@@ -98,7 +99,14 @@ class StrategyRunner:
 
     def _run_worker(self, first_i: int, iters: int, models: list) -> None:
         config = {**self.base_config, "first_i": first_i, "iters": iters, "models": models}
-        loop = EventLoop(self.builder, self.plan.iter_timeout, self.sampler.mark, self.sampler.between, self._write)
+        loop = EventLoop(
+            self.builder,
+            self.plan.iter_timeout,
+            self.sampler.mark,
+            self.sampler.between,
+            self._write,
+            noise=log_noise(self.plan),
+        )
         name = f"{self.spec.name}#{first_i}"
         with WorkerProcess(name, config, self.log_path, env=self.env, wrap=self.worker_wrap) as wp:
             if self.on_phase:
@@ -168,6 +176,12 @@ class StrategyRunner:
                 ]
             )
         return out
+
+
+def log_noise(plan) -> tuple[str, ...]:
+    """The plan's engine's log lines that are never a crash's cause (its registry entry)."""
+    spec = engine_registry.REGISTRY.get(getattr(plan, "engine", ""))
+    return spec.log_noise if spec else ()
 
 
 def apply_scores(rec: IterationRecord, scores: dict) -> None:
