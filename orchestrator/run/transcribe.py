@@ -154,6 +154,7 @@ class Workers:
         job = self.job
         inputs = [
             {"audio": item.path, **({"transcript_file": str(self.transcript_file(k))} if scenario == "align" else {})}
+            | ({"language": item.language} if scenario == "asr" and item.language else {})
             for k, item in enumerate(job.inputs, 1)
         ]
         return {

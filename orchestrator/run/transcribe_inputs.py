@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import CannotStart, OrchError, read_text_file
+from orchestrator.quality.pipeline import file_language
 from orchestrator.run.audio import AudioError, audio_seconds
 from orchestrator.run.plan import RunPlan
 from orchestrator.run.plan_inputs import PlanInputs
@@ -28,7 +29,7 @@ class AudioInput:
     audio_s: float | None
     reference_file: str | None  # --reference, or X.txt beside X.wav
     reference: str | None  # its text
-    language: str | None  # shown and scored in (None: by the text's own characters)
+    language: str | None  # asked for, shown and scored in: --language or this file's own guess
     srt: str | None = None  # where its SRT goes (--srt)
 
 
@@ -156,6 +157,17 @@ def _greedy(plan: RunPlan) -> dict:
     return options.to_worker()
 
 
+def language_note(inputs: list[AudioInput]) -> str:
+    """What was guessed for each file, in one line (docs/quality.md: per file)."""
+    counts: dict[str, int] = {}
+    for item in inputs:
+        counts[item.language or "?"] = counts.get(item.language or "?", 0) + 1
+    if len(inputs) == 1:
+        return f"--language not given: {inputs[0].language} (guessed from {Path(inputs[0].path).name})"
+    each = ", ".join(f"{lang} {n}" for lang, n in counts.items())
+    return f"--language not given: guessed per file from its reference and name ({each})"
+
+
 def prepare(req: TranscribeRequest) -> tuple[TranscribeJob, list[str]]:
     """The job and notes for the user; CannotStart naming every problem."""
     files, problems = audio_files(req.paths)
@@ -176,7 +188,7 @@ def prepare(req: TranscribeRequest) -> tuple[TranscribeJob, list[str]]:
         audio_s, why = _check_audio(path)
         ref_file, ref_text, ref_why = _reference(path, req.reference)
         problems += [p for p in (why, ref_why) if p]
-        language = req.language or RunPlan(strategies=[], audio=path, reference=ref_file).scoring_language()
+        language, _why = file_language(req.language, path, ref_file)  # per file: docs/quality.md
         inputs.append(AudioInput(path, audio_s, ref_file, ref_text, language, srt))
     first = files[0] if files else None
     plan, notes, plan_problems = _plan(req, "asr", req.model, first or "", req.reference)
@@ -194,6 +206,9 @@ def prepare(req: TranscribeRequest) -> tuple[TranscribeJob, list[str]]:
             aligner_options = _greedy(aligner)
     if problems:
         raise CannotStart(list(dict.fromkeys(problems)))
+    guessed = [n for n in notes if n.startswith("--language not given")]  # the engine's, for the first file
+    if guessed and inputs:
+        notes = [n for n in notes if n not in guessed] + [language_note(inputs)]
     if req.engine == "chatllm" and "--sampling" not in plan.engine_options.engine_args:
         notes.append("greedy decoding (--sampling greedy): the same audio gives the same text")
     job = TranscribeJob(
