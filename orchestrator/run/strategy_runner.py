@@ -16,7 +16,7 @@ from pathlib import Path
 
 from orchestrator.engines import registry as engine_registry
 from orchestrator.results.model import IterationRecord, PartialIteration, Status, StrategyResult
-from orchestrator.run import strategies, worker_env
+from orchestrator.run import hostinfo, strategies, worker_env
 from orchestrator.run.memory_guard import MemoryGuard
 from orchestrator.run.record_builder import RecordBuilder
 from orchestrator.run.record_sink import RecordSink
@@ -67,6 +67,7 @@ class StrategyRunner:
 
     def run(self) -> StrategyResult:
         status, error = Status.OK, None
+        load_start = hostinfo.load_average()
         try:
             models = self.base_config.get("models") or []
             if self.spec.processes is strategies.Processes.PER_ITERATION:
@@ -95,6 +96,7 @@ class StrategyRunner:
             engine_info=self.engine_info,
             samples=self._compact_samples(),
             partial=self.partial,
+            host_load=host_load(load_start, hostinfo.load_average()),
         )
 
     def _run_worker(self, first_i: int, iters: int, models: list) -> None:
@@ -176,6 +178,11 @@ class StrategyRunner:
                 ]
             )
         return out
+
+
+def host_load(start: list[float] | None, end: list[float] | None) -> list[float] | None:
+    """[1-minute load average at the start, at the end] (None when not readable)."""
+    return [start[0], end[0]] if start and end else None
 
 
 def log_noise(plan) -> tuple[str, ...]:
