@@ -262,6 +262,9 @@ def test_compare_prints_table_and_json(tmp_path):
     rows = json.loads(proc.stdout[: proc.stdout.rindex("]") + 1])
     assert [r["strategy"] for r in rows] == ["restart", "cli"]
     assert json.loads(js.read_text())["plan"]["strategies"] == ["restart", "cli"]
+    decision = json.loads(js.read_text())["decision"]  # docs/decision.md
+    assert [(r["row"], r["safe"]) for r in decision["rows"]] == [("restart", True), ("cli", True)]
+    assert [c["what"] for c in decision["choices"]] == ["first text", "whole requests", "memory"]
     umask = os.umask(0)
     os.umask(umask)
     assert js.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
