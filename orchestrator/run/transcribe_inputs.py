@@ -114,11 +114,18 @@ def _reference(path: str, given: str | None) -> tuple[str | None, str | None, st
 
 
 def _srt_targets(files: list[str], srt: str) -> tuple[list[str], list[str]]:
-    """One file: --srt PATH (or PATH/X.srt when PATH is a folder); several: PATH is a folder."""
-    if len(files) == 1 and not os.path.isdir(srt):
-        return [srt], []
-    if os.path.exists(srt) and not os.path.isdir(srt):
+    """One file: --srt PATH, or PATH/X.srt when PATH is a folder (an existing one, or a name
+    ending in `/`); several: PATH is a folder. The folder itself is made when missing, its
+    parents never: a missing parent is a problem (a typo, not a tree to create)."""
+    folder = len(files) > 1 or os.path.isdir(srt) or srt.endswith(("/", os.sep))
+    if os.path.exists(srt) and not os.path.isdir(srt) and folder:
         return [], [f"--srt {srt} is a file: with several audio files, --srt names a folder (one X.srt per X.wav)"]
+    parent = os.path.dirname(os.path.abspath(srt.rstrip("/" + os.sep) or srt))
+    if not os.path.isdir(parent):
+        what = "the folder to write into" if folder else "the file"
+        return [], [f"--srt {srt}: {parent} does not exist (make it first; orch makes only {what})"]
+    if not folder:
+        return [srt], []
     targets = [os.path.join(srt, Path(f).stem + ".srt") for f in files]
     clashes = sorted({t for t in targets if targets.count(t) > 1})
     problems = [f"--srt: two audio files would write {t} (same name in different folders)" for t in clashes]

@@ -109,6 +109,7 @@ def test_one_file_streams_its_text_then_zh_tw_and_figures(samples, tmp_path):
 
 def test_a_folder_one_load_records_exactly_once_and_srt(samples, tmp_path):
     out = tmp_path / "out"
+    out.mkdir()  # --srt makes its folder, never missing parents
     proc = orch(
         "transcribe",
         str(samples),
