@@ -35,6 +35,7 @@ h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.2em;margin-top:1.6em;borde
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0} th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#f3f3f3} td.l,th.l{text-align:left} .sub{color:#666;font-size:.9em}
 .bad{color:#b00020;font-weight:600} .ok{color:#1b7f2a} .warn{color:#a65e00;font-weight:600}
+.scroll{overflow-x:auto;max-width:100%} th{white-space:normal;vertical-align:bottom}
 img{max-width:100%;height:auto;display:block;margin:.4em 0 1em} pre{background:#f7f7f7;padding:8px;white-space:pre-wrap;font-size:.8em}
 .facts td:first-child{text-align:left;color:#555} .facts td{text-align:left}
 """
@@ -73,7 +74,8 @@ def render_csv(result: RunResult) -> str:
 
 
 def _html_table(headers, rows, left=(0,)) -> str:
-    out = ["<table><thead><tr>"]
+    """A table in a box that scrolls sideways when wider than the page (never off its edge)."""
+    out = ['<div class="scroll"><table><thead><tr>']
     out += [f'<th class="{"l" if k in left else ""}">{_e(h)}</th>' for k, h in enumerate(headers)]
     out.append("</tr></thead><tbody>")
     for row in rows:
@@ -84,7 +86,7 @@ def _html_table(headers, rows, left=(0,)) -> str:
                 cls.append("bad")
             out.append(f'<td class="{" ".join(cls)}">{"-" if v is None else _e(v)}</td>')
         out.append("</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 
