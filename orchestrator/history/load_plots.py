@@ -93,7 +93,8 @@ def latency_chart(run: LoadRun) -> bytes:
         ("ttft_ms", "p50", "--o", "#2ca02c", "TTFT p50"),
         ("ttft_ms", "p99", "--^", "#9467bd", "TTFT p99"),
     ):
-        pts = [(x, getattr(pc, p)) for x, lv in zip(xs, run.levels, strict=True) if (pc := lv.figure(figure))]
+        # in the order of x, not of the levels (a sweep's throughput level sits at the right)
+        pts = sorted((x, getattr(pc, p)) for x, lv in zip(xs, run.levels, strict=True) if (pc := lv.figure(figure)))
         if pts:
             ax.plot([x for x, _ in pts], [y for _, y in pts], style, color=color, ms=5, lw=1.4, label=name)
             drawn = True
@@ -125,14 +126,22 @@ def throughput_chart(run: LoadRun) -> bytes:
     if not run.levels:
         _note(ax, "no level in this run")
         return _png(fig)
-    ax.plot(xs, [lv.throughput_rps for lv in run.levels], "-o", color="#1f77b4", ms=5, label="throughput (ok req/s)")
-    good = [(x, lv.goodput_rps) for x, lv in zip(xs, run.levels, strict=True) if lv.goodput_rps is not None]
+    by_x = sorted(zip(xs, run.levels, strict=True), key=lambda pair: pair[0])  # a sweep's levels are not in x order
+    ax.plot(
+        [x for x, _ in by_x],
+        [lv.throughput_rps for _, lv in by_x],
+        "-o",
+        color="#1f77b4",
+        ms=5,
+        label="throughput (ok req/s)",
+    )
+    good = [(x, lv.goodput_rps) for x, lv in by_x if lv.goodput_rps is not None]
     if good:
         ax.plot([x for x, _ in good], [y for _, y in good], "-s", color="#2ca02c", ms=5, label="goodput (req/s in SLO)")
     if all(lv.offered_rate is not None for lv in run.levels):
         top = max(xs)
         ax.plot([0, top], [0, top], ":", color="#777", lw=1, label="offered")
-    audio = [(x, lv.audio_s_per_s) for x, lv in zip(xs, run.levels, strict=True) if lv.audio_s_per_s is not None]
+    audio = [(x, lv.audio_s_per_s) for x, lv in by_x if lv.audio_s_per_s is not None]
     if audio:
         ax2 = ax.twinx()
         ax2.plot([x for x, _ in audio], [y for _, y in audio], "--d", color="#8c564b", ms=4, label="audio s/s")
