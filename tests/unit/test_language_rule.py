@@ -65,3 +65,20 @@ def test_load_guesses_the_language_and_names_files_that_disagree(mixed, capsys):
         "give --language"
     ]
     assert _language("English", both, []) == "English"
+
+
+def test_chatllm_reloads_its_model_for_a_file_in_another_language():
+    from workers.engines.base import Request
+    from workers.engines.chatllm import ChatLLMEngine
+
+    engine = ChatLLMEngine({"ttft_phases": False, "language": "Chinese", "main": "/x/main"})
+    loads = []
+    engine.model, engine.chat = "/m/asr.bin", object()
+    engine.load = lambda model: loads.append((model, engine.language))  # type: ignore[method-assign]
+    engine._language_for(Request(i=1, audio="a.wav", language="Chinese"))
+    assert loads == []  # the language it loaded in: no re-load
+    engine._language_for(Request(i=2, audio="b.wav", language="English"))
+    assert loads == [("/m/asr.bin", "English")]
+    # the command-line program is started in the request's language
+    argv = engine.cli_invocation("/m/asr.bin", Request(i=3, audio="c.wav", language="Japanese")).argv
+    assert argv[argv.index("language") + 1] == "Japanese"
