@@ -58,6 +58,12 @@ def _floats(text: str, what: str, problems: list[str]) -> list[float]:
     return out
 
 
+LANGUAGE_HELP = (
+    "Language to ask for (e.g. Chinese, English; default: guessed from the audio files' references and names, "
+    "as `orch run` does: docs/quality.md)."
+)
+
+
 def _audio_files(given: str | None, problems: list[str]) -> list[tuple[str | None, float | None]]:
     from orchestrator.run.audio import AudioError, audio_seconds
 
@@ -168,10 +174,7 @@ def _decorate(f):
                 metavar="FILE",
                 help="Weighted audio mix: one 'WEIGHT PATH' a line (paths relative to the list's folder).",
             ),
-            option(
-                "--language",
-                help="Language to ask for (e.g. Chinese, English; default: guessed from the audio files' references and names, as `orch run` does).",
-            ),
+            option("--language", help=LANGUAGE_HELP),
             option(
                 "--strategy",
                 type=click.Choice(SERVE_STRATEGIES),
