@@ -200,7 +200,7 @@ def _decision_section(result: RunResult) -> str:
     ]
     said = decision.lines(d)[len(d.rows) + 1 :]  # the choices (and a noisy probe), in words
     bounds = (
-        f"noisy: a row's TTFT or latency IQR/median above {decision.NOISY_SPREAD:.0%}, or the host's load "
+        f"noisy: a row's TTFT, latency or tok/s IQR/median above {decision.NOISY_SPREAD:.0%}, or the host's load "
         f"average above {decision.NOISY_LOAD_PER_CPU:g} per CPU while it ran (docs/decision.md)"
     )
     return (

@@ -6,7 +6,7 @@ HTML page print the same Decision (docs/decision.md).
 
 A row is **safe** when it finished (status ok), its memory does not grow (verdict not
 `growing`) and its text did not drift under greedy decoding. A row is **noisy** when the
-spread of its per-request TTFT or latency (interquartile range / median) passes
+spread of its per-request TTFT, latency or tokens/s (interquartile range / median) passes
 NOISY_SPREAD, or the host's 1-minute load average while it ran (the higher of its start
 and end) passes NOISY_LOAD_PER_CPU per CPU: its figures may not repeat. A noisy row can be
 chosen; the choice then says so.
@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from orchestrator.results import drift
 from orchestrator.results.model import RunResult, Status, StrategyResult, Verdict
 
-# a row's per-request TTFT or latency with IQR / median above this is noisy (0.25: the middle
+# a row's per-request TTFT, latency or tok/s with IQR / median above this is noisy (0.25: the middle
 # half of the requests spans a quarter of the typical value)
 NOISY_SPREAD = 0.25
 # a row during which the host's 1-minute load average was above this many per CPU is noisy
@@ -30,6 +30,8 @@ NOISY_LOAD_PER_CPU = 1.0
 # the host bandwidth probe's copies with IQR / median above this: its limit is noisy too
 NOISY_PROBE_SPREAD = NOISY_SPREAD
 MIN_FOR_SPREAD = 4  # fewer measured requests give no spread
+# the per-request figures whose spread can make a row noisy: record field -> name in the reasons
+SPREAD_FIGURES = {"ttft_ms": "TTFT", "latency_ms": "latency", "tokens_per_s": "tok/s"}
 
 
 def spread(values: Sequence[float]) -> float | None:
@@ -54,8 +56,7 @@ class RowDecision:
     ttft_ms: float | None = None
     latency_ms: float | None = None
     peak_mb: float | None = None
-    ttft_spread: float | None = None
-    latency_spread: float | None = None
+    spreads: dict[str, float | None] = field(default_factory=dict)  # SPREAD_FIGURES -> IQR / median
     host_load: float | None = None
 
 
@@ -100,11 +101,11 @@ def unsafe_reasons(r: StrategyResult) -> list[str]:
     return why
 
 
-def noisy_reasons(ttft_spread: float | None, latency_spread: float | None, load: float | None, cpus: int | None):
+def noisy_reasons(spreads: dict[str, float | None], load: float | None, cpus: int | None) -> list[str]:
     out = []
-    for name, value in (("TTFT", ttft_spread), ("latency", latency_spread)):
+    for key, value in spreads.items():
         if value is not None and value > NOISY_SPREAD:
-            out.append(f"{name} spread {value:.0%} (IQR/median > {NOISY_SPREAD:.0%})")
+            out.append(f"{SPREAD_FIGURES[key]} spread {value:.0%} (IQR/median > {NOISY_SPREAD:.0%})")
     if load is not None and cpus and load / cpus > NOISY_LOAD_PER_CPU:
         out.append(f"host load {load:.2f} on {cpus} CPUs")
     return out
@@ -112,8 +113,7 @@ def noisy_reasons(ttft_spread: float | None, latency_spread: float | None, load:
 
 def row_decision(r: StrategyResult, cpus: int | None) -> RowDecision:
     measured = r.measured()
-    ttft_spread = spread([it.ttft_ms for it in measured if it.ttft_ms is not None])
-    latency_spread = spread([it.latency_ms for it in measured if it.latency_ms is not None])
+    spreads = {key: spread([v for it in measured if (v := getattr(it, key)) is not None]) for key in SPREAD_FIGURES}
     load = max(r.host_load) if r.host_load else None
     why = unsafe_reasons(r)
     s = r.summary
@@ -121,12 +121,11 @@ def row_decision(r: StrategyResult, cpus: int | None) -> RowDecision:
         row=label(r),
         safe=not why,
         why=why,
-        noisy=noisy_reasons(ttft_spread, latency_spread, load, cpus),
+        noisy=noisy_reasons(spreads, load, cpus),
         ttft_ms=s.ttft_ms_median if s else None,
         latency_ms=s.latency_ms_median if s else None,
         peak_mb=s.rss_peak_mb if s else None,
-        ttft_spread=ttft_spread,
-        latency_spread=latency_spread,
+        spreads={k: None if v is None else round(v, 4) for k, v in spreads.items()},
         host_load=load,
     )
 

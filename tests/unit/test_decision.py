@@ -118,3 +118,12 @@ def test_the_bandwidth_probe_reports_its_own_spread_and_a_wide_one_is_noisy():
     d = decision.decide(r)
     assert d.probe_noisy and d.probe_noisy.startswith("the host bandwidth probe's copies spread")
     assert decision.lines(d)[-1].startswith("  noisy: the host bandwidth probe")
+
+
+def test_a_jumpy_tokens_per_second_makes_a_row_noisy():
+    r = row("fresh-process", 50.0, 300.0, 10.0, load=[0.2, 0.3])
+    for it, tps in zip(r.iterations, [241.0, 39.0, 230.0, 45.0, 240.0, 40.0, 235.0, 42.0], strict=True):
+        it.tokens_per_s = tps  # issue 27: fresh-process tok/s 241 -> 39 between runs
+    (d,) = decision.decide(result(r)).rows
+    assert d.noisy[0].startswith("tok/s spread") and d.spreads["tokens_per_s"] > decision.NOISY_SPREAD
+    assert d.spreads["ttft_ms"] == 0.0
