@@ -35,6 +35,7 @@ ASSERTION = re.compile(
 )
 ABORT = re.compile(r"\babort(ed)?\b|Segmentation fault", re.IGNORECASE)
 LOG_LINES = 8  # at most this many of the log's last meaningful lines go into the why
+LINE_CHARS = 300  # each cut to this many characters
 
 
 def meaningful_lines(log: str, noise: Sequence[str]) -> list[str]:
@@ -60,7 +61,7 @@ def cause_suffix(log: str, why: str, noise: Sequence[str] = ()) -> str:
 
 def log_block(lines: Sequence[str]) -> str:
     """The last LOG_LINES meaningful lines, as the why's tail ("" when there are none)."""
-    tail = "\n".join(lines[-LOG_LINES:])
+    tail = "\n".join(line[:LINE_CHARS] for line in lines[-LOG_LINES:])
     return f"\nworker log tail:\n{tail}" if tail else ""
 
 
