@@ -31,6 +31,7 @@ from orchestrator.commands.startup_problems import option
 from orchestrator.engines import fields
 from orchestrator.engines import registry as engine_registry
 from orchestrator.errors import CannotStart, ExitCode, OrchError
+from orchestrator.quality import pipeline
 from orchestrator.results import early_stopping
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a")
@@ -58,6 +59,12 @@ def _floats(text: str, what: str, problems: list[str]) -> list[float]:
     return out
 
 
+LANGUAGE_HELP = (
+    "Language to ask for (e.g. Chinese, English; default: guessed from the audio files' references and names, "
+    "as `orch run` does: docs/quality.md)."
+)
+
+
 def _audio_files(given: str | None, problems: list[str]) -> list[tuple[str | None, float | None]]:
     from orchestrator.run.audio import AudioError, audio_seconds
 
@@ -74,6 +81,27 @@ def _audio_files(given: str | None, problems: list[str]) -> list[tuple[str | Non
         except AudioError as exc:
             problems.append(f"--audio: {exc}")
     return out
+
+
+def _language(given: str | None, audio: list[tuple[str | None, float | None]], problems: list[str]) -> str | None:
+    """--language, else the per-file guess `orch run` and `transcribe` make (docs/quality.md),
+    said in a note; a serving worker loads its model in one language, so files that guess
+    differently are a problem naming them."""
+    if given or not any(path for path, _ in audio):
+        return given
+    guesses = {path: pipeline.file_language(None, path, None) for path, _ in audio if path}
+    languages = sorted({lang for lang, _ in guesses.values()})
+    if len(languages) > 1:
+        each = "; ".join(
+            f"{lang}: {', '.join(Path(p).name for p, (lg, _) in guesses.items() if lg == lang)}" for lang in languages
+        )
+        problems.append(
+            f"--language not given and the audio files are in different languages ({each}): give --language"
+        )
+        return None
+    path, (language, why) = next(iter(guesses.items()))
+    click.echo(f"note: --language not given: {language} ({why})" + (" for every file" if len(guesses) > 1 else ""))
+    return language
 
 
 def _audio_list(given: str, problems: list[str]) -> tuple[list[tuple[str | None, float | None]], list[float]]:
@@ -175,7 +203,7 @@ def _decorate(f):
                 metavar="FILE",
                 help="Weighted audio mix: one 'WEIGHT PATH' a line (paths relative to the list's folder).",
             ),
-            option("--language", help="Language to ask for (chatllm: e.g. Chinese, English)."),
+            option("--language", help=LANGUAGE_HELP),
             option(
                 "--strategy",
                 type=click.Choice(SERVE_STRATEGIES),
@@ -327,6 +355,10 @@ def load(**kw):
         if kw[name] is not None and (name != "serve_timeout" or name in given):
             problems.append(f"--{name.replace('_', '-')} goes with --url")
     engine = kw["engine"] or "calibration"
+    audio, weights = _audio_files(kw["audio"], problems), None
+    if kw["audio_list"]:
+        audio, weights = _audio_list(kw["audio_list"], problems)
+    language = _language(kw["language"], audio, problems)
     spec = engine_registry.REGISTRY.get(engine)
     options = fields.from_cli(spec.options, kw) if spec else {}  # as `orch run` reads them
     if engine == "chatllm":
@@ -334,10 +366,8 @@ def load(**kw):
 
         paths = resolve(options.pop("chatllm_dir", None), options.pop("main", None), options.pop("lib", None))
         options.update(chatllm_dir=paths.root, main=paths.main, lib=paths.lib)
-        if kw["language"]:
-            options["language"] = kw["language"]
-        else:  # Qwen3-ASR may answer `language None` and no text without one
-            problems.append("--engine chatllm needs --language (e.g. English, Chinese)")
+        if language:  # Qwen3-ASR may answer `language None` and no text without one
+            options["language"] = language
         if not kw["model"]:
             problems.append("--engine chatllm needs --model FILE")
         elif not Path(kw["model"]).is_file():
@@ -357,9 +387,6 @@ def load(**kw):
     except CannotStart as exc:
         problems += exc.problems
         engine_options = None
-    audio, weights = _audio_files(kw["audio"], problems), None
-    if kw["audio_list"]:
-        audio, weights = _audio_list(kw["audio_list"], problems)
     if engine == "chatllm" and audio == [(None, None)]:
         problems.append("--engine chatllm needs --audio FILE|DIR or --audio-list FILE")
     problems += _output_problems(kw)
@@ -373,7 +400,7 @@ def load(**kw):
         "engine_options": engine_options.to_worker(),
         "models": [kw["model"]] if kw["model"] else [None],
         "transcript": None,
-        "language": kw["language"],
+        "language": language,
     }
     _run(kw, worker_config, kw["workers"], None, levels, sweep, count, audio, weights, slo)
 

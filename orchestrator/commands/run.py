@@ -238,12 +238,19 @@ def plan_from_options(strategies, kw, strategies_problem: str | None = None) -> 
     return plan
 
 
+# one line for the newcomer whose first `orch compare` runs the default engine
+CALIBRATION_NOTE = (
+    "note: no --engine given: these numbers come from the calibration engine (a fake engine with set "
+    "timings that proves the harness), not from a model; --engine chatllm --model FILE measures Qwen3-ASR"
+)
+
+
 def run_and_report(plan: RunPlan, kw) -> None:
     """Run the plan, print its tables, store it; exit with what it found (`run`, `compare`,
     `reproduce`)."""
     # lazy: the runner, analysis and history import numpy, scipy and SQLAlchemy; --help must not
     from orchestrator.history.save import store_history
-    from orchestrator.results import output
+    from orchestrator.results import decision, output
     from orchestrator.results.drift import drifted_strategies
     from orchestrator.run.runner import RunInterrupted, execute, save
     from orchestrator.studies.attribution import attribute_growing
@@ -268,6 +275,8 @@ def run_and_report(plan: RunPlan, kw) -> None:
         click.echo("\n" + "\n".join(texts))
     if kw["fmt"] == "table":
         click.echo(output.result_footer(result, plan.run_dir))
+        if decision.is_comparison(result):
+            click.echo("\n".join(decision.lines(decision.decide(result))))
     if not kw["no_history"]:
         store_history(result, kw["db"])
     click.get_current_context().exit(code)
@@ -343,4 +352,8 @@ def compare(all_, strategies, engines, model_name, shape, limits, **kw):
         chosen = registry.for_engine(kw["engine"] or DEFAULT.engine)
     else:  # unknown, repeated or no strategies: named with every other problem (RunPlan.validate)
         chosen = [s.strip() for s in (strategies or "").split(",") if s.strip()]
-    run_and_report(plan_from_options(chosen, kw, problem), kw)
+    plan = plan_from_options(chosen, kw, problem)
+    source = click.get_current_context().get_parameter_source("engine")
+    if source is not click.core.ParameterSource.COMMANDLINE and plan.engine == "calibration":  # the default
+        click.echo(CALIBRATION_NOTE, err=True)
+    run_and_report(plan, kw)

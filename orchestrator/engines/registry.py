@@ -19,6 +19,7 @@ from typing import Any
 
 from orchestrator.engines.calibration.options import CalibrationOptions
 from orchestrator.engines.chatllm import paths as chatllm_paths
+from orchestrator.engines.chatllm.log_noise import LOG_NOISE as CHATLLM_LOG_NOISE
 from orchestrator.engines.chatllm.options import ChatLLMOptions
 from orchestrator.engines.crispasr.options import INSTALL as CRISPASR_INSTALL
 from orchestrator.engines.crispasr.options import CrispASROptions
@@ -61,6 +62,9 @@ class EngineSpec:
     # as `orch make-test-models` made it into its default folder, found by its manifest;
     # `orch compare --engines` uses it when --model ENGINE=PATH does not name one. None: no test models
     find_model: str | None = None
+    # regexes of what the engine prints that is never why a worker ended (dropped from a
+    # crash's "why", kept in the worker log: orchestrator.run.crash_cause); declared in its package
+    log_noise: tuple[str, ...] = ()
 
     def runs(self, strategy: str) -> bool:
         return strategy in self.strategies
@@ -112,6 +116,7 @@ REGISTRY: dict[str, EngineSpec] = {
             plan_hook="orchestrator.engines.chatllm.plan:options_for",
             test_models="orchestrator.engines.chatllm.testmodels:make",
             find_model="orchestrator.engines.chatllm.testmodels:find_test_model",
+            log_noise=CHATLLM_LOG_NOISE,
             install=f"a chatllm.cpp checkout (--chatllm-dir or CHATLLM_DIR), {chatllm_paths.BUILD_HINT}",
         ),
         EngineSpec(

@@ -31,7 +31,7 @@ from orchestrator.quality import pipeline
 from orchestrator.results import alignment, metrics
 from orchestrator.results.atomic import write_text_atomic
 from orchestrator.results.transcript import FAILED, OK, FileTranscript, TranscribeSummary
-from orchestrator.run import worker_env
+from orchestrator.run import crash_cause, worker_env
 from orchestrator.run.record_sink import RecordSink
 from orchestrator.run.transcribe_inputs import AudioInput, TranscribeJob
 from orchestrator.run.worker_process import WorkerExited, WorkerProcess, WorkerTimeout
@@ -109,6 +109,7 @@ class PacedWorker:
         except WorkerExited:
             _sig, how = self.wp.exit_description()
             why = f"{self.error.kind}: {self.error.message}" if self.error else how
+            why += crash_cause.cause_suffix(self.wp.log_tail(4000), why)
             raise RequestFailed(why, self.loaded, _joined(chunks)) from None
         except protocol.ProtocolError as exc:
             self.wp.kill()
@@ -153,6 +154,7 @@ class Workers:
         job = self.job
         inputs = [
             {"audio": item.path, **({"transcript_file": str(self.transcript_file(k))} if scenario == "align" else {})}
+            | ({"language": item.language} if scenario == "asr" and item.language else {})
             for k, item in enumerate(job.inputs, 1)
         ]
         return {

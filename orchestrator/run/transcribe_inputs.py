@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import CannotStart, OrchError, read_text_file
+from orchestrator.quality.pipeline import file_language
 from orchestrator.run.audio import AudioError, audio_seconds
 from orchestrator.run.plan import RunPlan
 from orchestrator.run.plan_inputs import PlanInputs
@@ -28,7 +29,7 @@ class AudioInput:
     audio_s: float | None
     reference_file: str | None  # --reference, or X.txt beside X.wav
     reference: str | None  # its text
-    language: str | None  # shown and scored in (None: by the text's own characters)
+    language: str | None  # asked for, shown and scored in: --language or this file's own guess
     srt: str | None = None  # where its SRT goes (--srt)
 
 
@@ -113,11 +114,18 @@ def _reference(path: str, given: str | None) -> tuple[str | None, str | None, st
 
 
 def _srt_targets(files: list[str], srt: str) -> tuple[list[str], list[str]]:
-    """One file: --srt PATH (or PATH/X.srt when PATH is a folder); several: PATH is a folder."""
-    if len(files) == 1 and not os.path.isdir(srt):
-        return [srt], []
-    if os.path.exists(srt) and not os.path.isdir(srt):
+    """One file: --srt PATH, or PATH/X.srt when PATH is a folder (an existing one, or a name
+    ending in `/`); several: PATH is a folder. The folder itself is made when missing, its
+    parents never: a missing parent is a problem (a typo, not a tree to create)."""
+    folder = len(files) > 1 or os.path.isdir(srt) or srt.endswith(("/", os.sep))
+    if os.path.exists(srt) and not os.path.isdir(srt) and folder:
         return [], [f"--srt {srt} is a file: with several audio files, --srt names a folder (one X.srt per X.wav)"]
+    parent = os.path.dirname(os.path.abspath(srt.rstrip("/" + os.sep) or srt))
+    if not os.path.isdir(parent):
+        what = "the folder to write into" if folder else "the file"
+        return [], [f"--srt {srt}: {parent} does not exist (make it first; orch makes only {what})"]
+    if not folder:
+        return [srt], []
     targets = [os.path.join(srt, Path(f).stem + ".srt") for f in files]
     clashes = sorted({t for t in targets if targets.count(t) > 1})
     problems = [f"--srt: two audio files would write {t} (same name in different folders)" for t in clashes]
@@ -156,6 +164,17 @@ def _greedy(plan: RunPlan) -> dict:
     return options.to_worker()
 
 
+def language_note(inputs: list[AudioInput]) -> str:
+    """What was guessed for each file, in one line (docs/quality.md: per file)."""
+    counts: dict[str, int] = {}
+    for item in inputs:
+        counts[item.language or "?"] = counts.get(item.language or "?", 0) + 1
+    if len(inputs) == 1:
+        return f"--language not given: {inputs[0].language} (guessed from {Path(inputs[0].path).name})"
+    each = ", ".join(f"{lang} {n}" for lang, n in counts.items())
+    return f"--language not given: guessed per file from its reference and name ({each})"
+
+
 def prepare(req: TranscribeRequest) -> tuple[TranscribeJob, list[str]]:
     """The job and notes for the user; CannotStart naming every problem."""
     files, problems = audio_files(req.paths)
@@ -176,7 +195,7 @@ def prepare(req: TranscribeRequest) -> tuple[TranscribeJob, list[str]]:
         audio_s, why = _check_audio(path)
         ref_file, ref_text, ref_why = _reference(path, req.reference)
         problems += [p for p in (why, ref_why) if p]
-        language = req.language or RunPlan(strategies=[], audio=path, reference=ref_file).scoring_language()
+        language, _why = file_language(req.language, path, ref_file)  # per file: docs/quality.md
         inputs.append(AudioInput(path, audio_s, ref_file, ref_text, language, srt))
     first = files[0] if files else None
     plan, notes, plan_problems = _plan(req, "asr", req.model, first or "", req.reference)
@@ -194,6 +213,9 @@ def prepare(req: TranscribeRequest) -> tuple[TranscribeJob, list[str]]:
             aligner_options = _greedy(aligner)
     if problems:
         raise CannotStart(list(dict.fromkeys(problems)))
+    guessed = [n for n in notes if n.startswith("--language not given")]  # the engine's, for the first file
+    if guessed and inputs:
+        notes = [n for n in notes if n not in guessed] + [language_note(inputs)]
     if req.engine == "chatllm" and "--sampling" not in plan.engine_options.engine_args:
         notes.append("greedy decoding (--sampling greedy): the same audio gives the same text")
     job = TranscribeJob(
