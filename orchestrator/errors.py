@@ -2,7 +2,7 @@
 table of exit codes (`ExitCode`) every command exits with. A command raises `OrchError` (or
 `CannotStart`); the command line's top (`orchestrator.cli`) turns it into one line on stderr
 and its exit code. A command that finishes exits with an `ExitCode` member through click's
-context (`ctx.exit(ExitCode.FAILED)`), never with a bare number. The table is README's
+context (`ctx.exit(ExitCode.FAILED)`), never with a bare number. The table is docs/commands.md's
 ("Exit codes"), kept equal by tests/unit/test_exit_code_table.py.
 """
 

@@ -1,4 +1,4 @@
-"""Does `orch selftest` (the README's first command) pass on a busy host? Keeps every core
+"""Does `orch selftest` (the README's first command; docs/selftest.md) pass on a busy host? Keeps every core
 busy with a `yes > /dev/null` per core (or --busy N), runs `orch selftest` N times (default
 20), stops the busy loops, and prints per run its exit code, time and closing tally, then the
 count of runs that exited 0 and the checks that were inconclusive or failed. Not a timed

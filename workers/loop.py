@@ -89,7 +89,8 @@ class Session:
         if item.get("transcript_file"):
             with open(item["transcript_file"], encoding="utf-8") as f:
                 transcript = f.read().strip()
-        return Request(i=i, audio=item["audio"], transcript=transcript, language=cfg.language)
+        # each file's own language (orch transcribe guesses it per file), else the config's
+        return Request(i=i, audio=item["audio"], transcript=transcript, language=item.get("language", cfg.language))
 
     def request(self, i: int, model: str | None, audio: str | None = None, marks: bool = True) -> None:
         """Send one request, stream its chunks, mark `after_infer`, report the iteration.

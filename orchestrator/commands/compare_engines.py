@@ -185,6 +185,7 @@ def compare_engines(ctx: click.Context, engines_text: str, all_: bool, strategie
 def _run_and_report(runs, chosen, name, shape, kw, run_progress) -> None:
     # lazy: the runner, analysis, the probe and history import numpy, scipy and SQLAlchemy
     from orchestrator.history.save import store_history
+    from orchestrator.results import decision
     from orchestrator.results.model import HostLimits
     from orchestrator.results.runtime_table import host_limits_line, runtime_notes, runtime_table
     from orchestrator.run import host_limits
@@ -222,6 +223,7 @@ def _run_and_report(runs, chosen, name, shape, kw, run_progress) -> None:
         click.echo(host_limits_line(result.host_limits))
         for line in runtime_notes(result):
             click.echo(line)
+        click.echo("\n".join(decision.lines(decision.decide(result))))
         click.echo(f"results: {done.run_dir}  (run.json; <engine>/ holds each engine's run and worker logs)")
     if not kw["no_history"]:
         store_history(result, kw["db"])

@@ -73,6 +73,34 @@ def _engine_rows(add, spec, chosen: bool, strategies: list[str], models: list[st
         add(item, ok, detail, fix, blocking=blocking and chosen)
 
 
+TABLE_WIDTH = 100  # the terminal table fits this many columns (json, csv and md keep every row whole)
+ITEM_WIDTH = 34
+
+
+def fitted(rows: list[list], width: int = TABLE_WIDTH) -> list[list]:
+    """The rows with `item` and `detail` wrapped so the table fits `width` columns (tabulate
+    prints a cell's lines one under the other)."""
+    state_w = max([len("state")] + [len(str(r[1])) for r in rows])
+    item_w = min(ITEM_WIDTH, max([len("item")] + [len(str(r[0])) for r in rows]))
+    detail_w = max(20, width - item_w - state_w - 8)  # two spaces between columns, tabulate pads headers by 2
+
+    return [[wrap_item(str(r[0]), item_w), r[1], wrap_item(str(r[2]), detail_w)] for r in rows]
+
+
+def wrap_item(text: str, width: int) -> str:
+    """A cell in lines of at most `width`, broken after a space or a `/` (a long path is cut
+    between its folders, never inside a name)."""
+    import re
+
+    lines, line = [], ""
+    for part in re.split(r"(?<=[/ ])", text):
+        if line and len(line) + len(part) > width:
+            lines.append(line.rstrip())
+            line = ""
+        line += part
+    return "\n".join(lines + [line.rstrip()])
+
+
 def engine_summary(rows: list[tuple]) -> str:
     """One line: each engine ready or not (stderr, after the table)."""
     states = [
@@ -135,7 +163,8 @@ def doctor(engine, strategies, models, chatllm_dir, chatllm_main, chatllm_lib, f
     """Check what a run needs; say how to fix what is missing; exit 1 if it cannot start."""
     strategies = list(strategies) or registry.for_engine(engine)
     rows = checks(engine, strategies, list(models), chatllm_dir, chatllm_main, chatllm_lib)
-    click.echo(render_table(["item", "state", "detail"], [list(r[:3]) for r in rows], fmt))
+    table = [list(r[:3]) for r in rows]
+    click.echo(render_table(["item", "state", "detail"], fitted(table) if fmt == "table" else table, fmt))
     click.echo("\n" + engine_summary(rows), err=True)
     blocking = [r for r in rows if r[3]]
     if blocking:

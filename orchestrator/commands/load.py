@@ -78,5 +78,8 @@ def _run(kw, plan) -> None:
         click.echo(f"note: {note}")
     if result.error:
         click.echo(f"orch: {result.error}", err=True)
-    bad = result.error or any(lv.failed or lv.timed_out for lv in result.levels)
+    if result.caching:
+        click.echo(f"caching check: {result.caching['why']}")
+    drifted = any((lv.drift_under_load or {}).get("drifted") for lv in result.levels)
+    bad = result.error or drifted or any(lv.failed or lv.timed_out for lv in result.levels)
     sys.exit(ExitCode.FAILED if bad else ExitCode.OK)

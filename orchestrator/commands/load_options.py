@@ -22,9 +22,66 @@ URL_OPTIONS = {
     "url", "serve_cmd", "pid", "connections", "serve_timeout", "model", "audio", "audio_list", "language",
     "rate", "rates", "concurrency", "sweep", "sweep_levels", "arrival", "burstiness", "requests", "duration",
     "warmup_requests", "slo", "seed", "request_timeout", "max_queue", "max_lateness_ms", "sample_hz",
-    "max_rss_mb", "json_path", "out", "db", "no_history",
+    "max_rss_mb", "json_path", "out", "db", "no_history", "check_outputs", "check_caching",
 }  # fmt: skip
 URL_ONLY = ("serve_cmd", "pid", "connections", "serve_timeout")
+
+
+LANGUAGE_HELP = (
+    "Language to ask for (e.g. Chinese, English; default: guessed from the audio files' references and names, "
+    "as `orch run` does: docs/quality.md)."
+)
+
+
+def _claims(lv) -> list[str]:
+    """What the level's count supports (results.early_stopping): a p99 it cannot show is a '-'
+    in the table and said here; the SLO claim, held or how many more requests it needs."""
+    from orchestrator.results import early_stopping
+
+    out = []
+    n = lv.latencies.latency_ms.n if lv.latencies.latency_ms else 0
+    short = [
+        f"p{q} needs ≥ {early_stopping.min_requests(q / 100)}"
+        for q in (90, 99)
+        if n < early_stopping.min_requests(q / 100)
+    ]
+    if short:
+        out.append(f"  percentiles: n={n}; {', '.join(short)} (early stopping, 99% confidence): not shown")
+    if lv.slo_claim:
+        out.append(f"  SLO: {lv.slo_claim['why']}")
+    check = lv.drift_under_load
+    if check and check["drifted"]:
+        first = check["examples"][0]
+        out.append(
+            f"  DRIFT under load: {check['drifted']} of {check['compared']} texts differ from the same audio "
+            f"alone (request {first['i']}: {first['got'][:40]!r} for {first['expected'][:40]!r})"
+        )
+    elif check:
+        out.append(f"  outputs: {check['compared']} texts as the same audio gives alone")
+    return out
+
+
+def language(given: str | None, audio, problems: list[str]) -> str | None:
+    """--language, else the per-file guess `orch run` and `transcribe` make (docs/quality.md),
+    said in a note; a serving worker loads its model in one language, so files that guess
+    differently are a problem naming them."""
+    from orchestrator.quality import pipeline
+
+    if given or not any(path for path, _ in audio):
+        return given
+    guesses = {path: pipeline.file_language(None, path, None) for path, _ in audio if path}
+    languages = sorted({lang for lang, _ in guesses.values()})
+    if len(languages) > 1:
+        each = "; ".join(
+            f"{lang}: {', '.join(Path(p).name for p, (lg, _) in guesses.items() if lg == lang)}" for lang in languages
+        )
+        problems.append(
+            f"--language not given and the audio files are in different languages ({each}): give --language"
+        )
+        return None
+    path, (guessed, why) = next(iter(guesses.items()))
+    click.echo(f"note: --language not given: {guessed} ({why})" + (" for every file" if len(guesses) > 1 else ""))
+    return guessed
 
 
 def table(result) -> str:
@@ -37,12 +94,13 @@ def table(result) -> str:
     rows = [head]
 
     def ms(p, attr="p50"):
-        return f"{getattr(p, attr):8.1f}" if p else f"{'-':>8}"
+        value = getattr(p, attr) if p else None
+        return f"{value:8.1f}" if value is not None else f"{'-':>8}"
 
     for lv in result.levels:
         lat = lv.latencies
         good = f"{lv.goodput_rps:6.2f}" if lv.goodput_rps is not None else f"{'-':>6}"
-        rtf = f"{lat.rtf.p99:7.3f}" if lat.rtf else f"{'-':>7}"
+        rtf = f"{lat.rtf.p99:7.3f}" if lat.rtf and lat.rtf.p99 is not None else f"{'-':>7}"
         sat = "yes" if lv.saturation.saturated else "no"
         valid = "" if lv.valid else f"  INVALID: {lv.invalid_reason}"
         rows.append(
@@ -56,6 +114,7 @@ def table(result) -> str:
                 f"  memory {m.who}: {m.mb_per_1000:+.2f} MB per 1000 requests "
                 f"(95% CI {m.ci[0]:+.2f}..{m.ci[1]:+.2f}; {m.requests} requests, {m.samples} samples)"
             )
+        rows.extend(_claims(lv))
         if lv.saturation.saturated:
             rows.append(f"  saturated: {lv.saturation.why}")
         if lv.stopped_early:
@@ -86,7 +145,7 @@ def _target_options() -> list:
             metavar="FILE",
             help="Weighted audio mix: one 'WEIGHT PATH' a line (paths relative to the list's folder).",
         ),
-        option("--language", help="Language to ask for (e.g. Chinese, English); not given: as `orch run` decides."),
+        option("--language", help=LANGUAGE_HELP),
         option(
             "--strategy",
             type=click.Choice(SERVE_STRATEGIES),
@@ -117,6 +176,20 @@ def _level_options() -> list:
         option("--warmup-requests", type=int, default=0, show_default=True, help="Unmeasured requests first."),
         option("--slo", help="Goodput bounds, e.g. ttft_ms=1000,rtf=0.5 (also latency_ms, itl_ms, queue_wait_ms)."),
         option("--seed", type=int, default=0, show_default=True, help="Arrival times and audio choice."),
+        option(
+            "--check-outputs/--no-check-outputs",
+            default=True,
+            show_default=True,
+            help="Send each audio once alone first; count texts under load that differ from it (drift).",
+        ),
+        option(
+            "--check-caching",
+            type=int,
+            default=0,
+            metavar="N",
+            help="After the levels, N requests of one repeated audio against N distinct clips of it "
+            "(a WAV --audio): flags a runtime that answers a repeated input faster.",
+        ),
     ]
 
 
@@ -185,6 +258,8 @@ def plan_from(kw: dict, given: set[str], flags: dict[str, str], problems: list[s
     from orchestrator.load.plan import LoadPlan
 
     problems = problems + cli_inputs.number_problems(kw)
+    if kw["check_caching"] and (kw["check_caching"] < 8 or not str(kw["audio"] or "").lower().endswith(".wav")):
+        problems.append("--check-caching N needs N >= 8 and --audio a WAV file (its clips are made from it)")
     sweep = cli_inputs.sweep(kw, given, problems)
     if kw["url"]:
         return _server_plan(kw, given, flags, problems, sweep), []
@@ -192,6 +267,7 @@ def plan_from(kw: dict, given: set[str], flags: dict[str, str], problems: list[s
     audio_problems: list[str] = []
     inputs = cli_inputs.worker_inputs(kw, _run_dir(kw), audio_problems)
     inputs.sweep = sweep
+    inputs.language = language(kw["language"], inputs.audio, problems)
     plan, notes = LoadPlan.build(inputs)
     problems += audio_problems + plan.problems(cli_inputs.flag, audio_named=bool(audio_problems))
     problems += _output_problems(kw)
@@ -270,6 +346,8 @@ def _server_plan(kw, given: set[str], flags: dict[str, str], problems: list[str]
         audio_weights=weights,
         sweep=sweep,
         server=target,
+        check_outputs=kw["check_outputs"],
+        check_caching=kw["check_caching"] or 0,
     )
     return plan
 

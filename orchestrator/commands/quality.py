@@ -108,10 +108,10 @@ def score(reference: str, hypothesis: str, mode: str, no_normalize: bool, conver
         raise _one_error(problems)
     ref, hyp = texts["reference"], texts["hypothesis"]
     if convert:  # as the harness does: Chinese is decided before ITN turns numerals into digits
-        chinese = pipeline.is_chinese(None, ref + hyp)
+        chinese = pipeline.is_chinese(None, ref if scoring.has_letters(ref) else hyp)  # docs/quality.md
         ref, hyp = pipeline.to_display(ref, chinese), pipeline.to_display(hyp, chinese)
         if mode == "auto":
-            mode = pipeline.scoring_mode(chinese, ref, hyp)
+            mode = pipeline.metric(chinese, ref)
     result = scoring.score(ref, hyp, mode=mode, normalize=not no_normalize)
     if fmt == "json":
         click.echo(score_json(result))

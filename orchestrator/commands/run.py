@@ -16,6 +16,12 @@ from orchestrator.commands.startup_problems import option
 from orchestrator.errors import CannotStart
 from orchestrator.run import strategies as registry
 
+# one line for the newcomer whose first `orch compare` runs the default engine
+CALIBRATION_NOTE = (
+    "note: no --engine given: these numbers come from the calibration engine (a fake engine with set "
+    "timings that proves the harness), not from a model; --engine chatllm --model FILE measures Qwen3-ASR"
+)
+
 
 def _compare_options(f):
     for d in reversed(compare_option_decorators()):
@@ -67,4 +73,8 @@ def compare(all_, strategies, engines, model_name, shape, limits, **kw):
         chosen = registry.for_engine(kw["engine"] or DEFAULT.engine)
     else:  # unknown, repeated or no strategies: named with every other problem (RunPlan.validate)
         chosen = [s.strip() for s in (strategies or "").split(",") if s.strip()]
-    run_and_report(plan_from_options(chosen, kw, problem), kw)
+    plan = plan_from_options(chosen, kw, problem)
+    source = click.get_current_context().get_parameter_source("engine")
+    if source is not click.core.ParameterSource.COMMANDLINE and plan.engine == DEFAULT.engine:  # the default
+        click.echo(CALIBRATION_NOTE, err=True)
+    run_and_report(plan, kw)

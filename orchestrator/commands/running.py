@@ -36,7 +36,7 @@ def run_and_report(plan: RunPlan, kw) -> None:
     `reproduce`)."""
     # lazy: the runner, analysis and history import numpy, scipy and SQLAlchemy; --help must not
     from orchestrator.history.save import store_history
-    from orchestrator.results import output
+    from orchestrator.results import decision, output
     from orchestrator.results.drift import drifted_strategies
     from orchestrator.run.runner import RunInterrupted, execute, save
     from orchestrator.studies.attribution import attribute_growing
@@ -61,6 +61,8 @@ def run_and_report(plan: RunPlan, kw) -> None:
         click.echo("\n" + "\n".join(texts))
     if kw["fmt"] == "table":
         click.echo(output.result_footer(result, plan.run_dir))
+        if decision.is_comparison(result):
+            click.echo("\n".join(decision.lines(decision.decide(result))))
     if not kw["no_history"]:
         store_history(result, kw["db"])
     click.get_current_context().exit(code)

@@ -1,6 +1,6 @@
 """click's own checks of an option's value (`--iters ten`, `--format xml`) as start-up
 problems: noted instead of ending the command at the first one, so the command names them
-with every other problem in one `orch: cannot start:` message (README, "Commands").
+with every other problem in one `orch: cannot start:` message (docs/run.md, "Exit codes and start-up checks").
 
 Ranges are not click's to check here: the plan's checks (RunPlan.validate, preflight) own
 them, with the reason for each limit."""

@@ -144,6 +144,8 @@ _CLICK_TYPES = {"number": float, "integer": int}
 
 
 def _help(meta: OptionMeta) -> str:
+    if "{default}" not in meta.help:
+        return meta.help
     return meta.help.replace("{default}", f"{meta.default:g}" if meta.kind == "number" else str(meta.default))
 
 

@@ -3,14 +3,11 @@ typed with every bad one named, and the language guessed when none is given."""
 
 from __future__ import annotations
 
-import os
-import re
 from typing import Any
 
 from orchestrator.engines import fields
 from orchestrator.errors import CannotStart
-from orchestrator.quality.pipeline import CHINESE_NAMES
-from orchestrator.quality.scoring import has_cjk
+from orchestrator.quality.pipeline import file_language
 
 
 def options_from(cls: type, values: dict | None) -> Any:
@@ -54,18 +51,6 @@ def typed_options(plan: Any, cls: type, values: dict[str, Any]) -> Any:
 
 
 def guess_language(plan: Any) -> tuple[str, str]:
-    """(language, why) when --language is not given: Chinese when the reference transcript
-    has CJK characters or the audio file's name says zh/cn/... (`phone-zh.wav`: a digits-only
-    reference says nothing), else English."""
-    ref = plan.reference or (os.path.splitext(plan.audio)[0] + ".txt" if plan.audio else None)
-    try:
-        text = open(ref, encoding="utf-8").read() if ref else ""
-    except (OSError, ValueError):  # preflight names it (UnicodeDecodeError is a ValueError)
-        text = ""
-    if has_cjk(text):
-        return "Chinese", f"the reference {ref} is Chinese"
-    stem = os.path.splitext(os.path.basename(plan.audio or ""))[0].lower()
-    parts = set(re.split(r"[^a-z]+", stem))
-    if parts & (CHINESE_NAMES | {"cn"}):
-        return "Chinese", f"the audio file's name ({stem})"
-    return "English", "no sign of Chinese in the reference or the file name"
+    """(language, why) when --language is not given: the quality pipeline's per-file rule
+    (orchestrator.quality.pipeline.file_language) for the plan's audio and reference."""
+    return file_language(None, plan.audio, plan.reference)

@@ -19,6 +19,7 @@ from typing import Any
 
 from orchestrator.engines.calibration.options import CalibrationOptions
 from orchestrator.engines.chatllm import paths as chatllm_paths
+from orchestrator.engines.chatllm.log_noise import LOG_NOISE as CHATLLM_LOG_NOISE
 from orchestrator.engines.chatllm.options import DECODING_OPTIONS as CHATLLM_DECODING
 from orchestrator.engines.chatllm.options import ChatLLMOptions
 from orchestrator.engines.crispasr.options import INSTALL as CRISPASR_INSTALL
@@ -76,6 +77,9 @@ class EngineSpec:
     # debug symbols (which of its libraries carry DWARF); None: nothing to say
     symbols_note: str | None = None
     doctor_note: str = ""  # what `orch doctor --engine NAME` adds once the engine can start
+    # regexes of what the engine prints that is never why a worker ended (dropped from a
+    # crash's "why", kept in the worker log: orchestrator.run.crash_cause); declared in its package
+    log_noise: tuple[str, ...] = ()
 
     def runs(self, strategy: str) -> bool:
         return strategy in self.strategies
@@ -141,6 +145,7 @@ REGISTRY: dict[str, EngineSpec] = {
             plan_hook="orchestrator.engines.chatllm.plan:options_for",
             test_models="orchestrator.engines.chatllm.testmodels:make",
             find_model="orchestrator.engines.chatllm.testmodels:find_test_model",
+            log_noise=CHATLLM_LOG_NOISE,
             install=f"a chatllm.cpp checkout (--chatllm-dir or CHATLLM_DIR), {chatllm_paths.BUILD_HINT}",
             decoding_options=CHATLLM_DECODING,
             build_identity="orchestrator.engines.chatllm.identity:build_identity",

@@ -18,13 +18,35 @@ INVALID = "#999999"
 
 def level_x(run: LoadRun) -> tuple[list[float], str]:
     """Each level's place on the x axis and the axis' label: the offered rate when every
-    level is open loop, the concurrency when every one is closed, else the level's number."""
+    level is open loop, the concurrency when every one is closed; mixed (`--sweep`): each
+    level's rate (the offered one, or a closed loop's measured throughput); else the level's
+    number (level_ticks names each)."""
     levels = run.levels
     if levels and all(lv.offered_rate is not None for lv in levels):
         return [float(lv.offered_rate) for lv in levels], "offered rate (requests/s)"  # type: ignore[arg-type]
     if levels and all(lv.concurrency is not None for lv in levels):
         return [float(lv.concurrency) for lv in levels], "concurrency (requests in flight)"  # type: ignore[arg-type]
+    rates = [lv.offered_rate if lv.offered_rate is not None else lv.throughput_rps for lv in levels]
+    if levels and all(r for r in rates):  # --sweep: closed-loop levels first, then open-loop rates
+        return [float(r) for r in rates], "rate (requests/s: offered; closed-loop levels at their measured throughput)"
     return [float(lv.level) for lv in levels], "level"
+
+
+def level_ticks(ax, xs: list[float], run: LoadRun, label: str) -> None:
+    """On a level-number axis (levels of both kinds, one of which finished nothing): one tick
+    per level, named with its rate or its concurrency, never a fractional level index."""
+    if label != "level":
+        return
+    ax.set_xticks(xs)
+    ax.set_xticklabels([_level_name(lv) for lv in run.levels], fontsize=7)
+
+
+def _level_name(lv: LoadLevel) -> str:
+    if lv.offered_rate is not None:
+        return f"{lv.level}: {lv.offered_rate:g}/s"
+    if lv.concurrency is not None:
+        return f"{lv.level}: {lv.concurrency} in flight"
+    return str(lv.level)
 
 
 def _mark_levels(ax, xs: list[float], levels: list[LoadLevel]) -> None:
@@ -71,7 +93,13 @@ def latency_chart(run: LoadRun) -> bytes:
         ("ttft_ms", "p50", "--o", "#2ca02c", "TTFT p50"),
         ("ttft_ms", "p99", "--^", "#9467bd", "TTFT p99"),
     ):
-        pts = [(x, getattr(pc, p)) for x, lv in zip(xs, run.levels, strict=True) if (pc := lv.figure(figure))]
+        # in the order of x, not of the levels (a sweep's throughput level sits at the right); a
+        # percentile its count cannot support is not drawn (results.early_stopping)
+        pts = sorted(
+            (x, y)
+            for x, lv in zip(xs, run.levels, strict=True)
+            if (pc := lv.figure(figure)) and (y := getattr(pc, p)) is not None
+        )
         if pts:
             ax.plot([x for x, _ in pts], [y for _, y in pts], style, color=color, ms=5, lw=1.4, label=name)
             drawn = True
@@ -84,6 +112,7 @@ def latency_chart(run: LoadRun) -> bytes:
             ax.axhline(bound, color=color, ls=":", lw=1.2, label=f"SLO {name} ≤ {bound:g}")
     _mark_levels(ax, xs, run.levels)
     ax.set_xlabel(label + (f"  ({_legend_notes(run.levels)})" if _legend_notes(run.levels) else ""))
+    level_ticks(ax, xs, run, label)
     ax.set_ylabel("ms")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
@@ -102,14 +131,22 @@ def throughput_chart(run: LoadRun) -> bytes:
     if not run.levels:
         _note(ax, "no level in this run")
         return _png(fig)
-    ax.plot(xs, [lv.throughput_rps for lv in run.levels], "-o", color="#1f77b4", ms=5, label="throughput (ok req/s)")
-    good = [(x, lv.goodput_rps) for x, lv in zip(xs, run.levels, strict=True) if lv.goodput_rps is not None]
+    by_x = sorted(zip(xs, run.levels, strict=True), key=lambda pair: pair[0])  # a sweep's levels are not in x order
+    ax.plot(
+        [x for x, _ in by_x],
+        [lv.throughput_rps for _, lv in by_x],
+        "-o",
+        color="#1f77b4",
+        ms=5,
+        label="throughput (ok req/s)",
+    )
+    good = [(x, lv.goodput_rps) for x, lv in by_x if lv.goodput_rps is not None]
     if good:
         ax.plot([x for x, _ in good], [y for _, y in good], "-s", color="#2ca02c", ms=5, label="goodput (req/s in SLO)")
     if all(lv.offered_rate is not None for lv in run.levels):
         top = max(xs)
         ax.plot([0, top], [0, top], ":", color="#777", lw=1, label="offered")
-    audio = [(x, lv.audio_s_per_s) for x, lv in zip(xs, run.levels, strict=True) if lv.audio_s_per_s is not None]
+    audio = [(x, lv.audio_s_per_s) for x, lv in by_x if lv.audio_s_per_s is not None]
     if audio:
         ax2 = ax.twinx()
         ax2.plot([x for x, _ in audio], [y for _, y in audio], "--d", color="#8c564b", ms=4, label="audio s/s")
@@ -118,6 +155,7 @@ def throughput_chart(run: LoadRun) -> bytes:
         ax2.legend(fontsize=8, loc="lower right")
     _mark_levels(ax, xs, run.levels)
     ax.set_xlabel(label + (f"  ({_legend_notes(run.levels)})" if _legend_notes(run.levels) else ""))
+    level_ticks(ax, xs, run, label)
     ax.set_ylabel("requests/s")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)

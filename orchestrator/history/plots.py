@@ -394,6 +394,19 @@ def _measured(entry: StrategyResult, key: str) -> list[float]:
     return [float(v) for v in values if v is not None]
 
 
+# the bars' labels, as the comparison table rounds each figure (never "1.47e+03")
+BAR_FORMATS = {"ttft_ms_median": "{:,.1f}", "rtf_median": "{:.3f}"}
+BOX_LABEL_CHARS = 24  # a box plot's strategy label is cut to this many characters
+
+
+def bar_label(key: str, value: float | None) -> str:
+    return "-" if value is None else BAR_FORMATS.get(key, "{:,.2f}").format(value)
+
+
+def short_label(text: str, chars: int = BOX_LABEL_CHARS) -> str:
+    return text if len(text) <= chars else text[: chars - 1] + "…"
+
+
 def timing_chart(result: RunResult) -> bytes:
     """Box plots (with every point) of TTFT and tokens/s per strategy, warm-up left out."""
     entries = result.results
@@ -417,7 +430,14 @@ def timing_chart(result: RunResult) -> bytes:
             if not d:
                 ax.text(p, 0.5, "none", ha="center", va="center", color="#999", transform=ax.get_xaxis_transform())
         ax.set_xticks(positions)
-        ax.set_xticklabels(labels, rotation=15, fontsize=8)
+        # many or long names: rotated further, cut to BOX_LABEL_CHARS, so no two overlap
+        crowded = len(entries) > 3 or max(len(lb) for lb in labels) > 14
+        ax.set_xticklabels(
+            [short_label(lb) for lb in labels],
+            rotation=35 if crowded else 0,
+            ha="right" if crowded else "center",
+            fontsize=7 if crowded else 8,
+        )
         ax.set_xlim(0.4, len(entries) + 0.6)
         ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
@@ -460,7 +480,7 @@ def runtime_chart(result: RunResult) -> bytes:
         ys = list(range(len(entries)))
         ax.barh(ys, [v or 0 for v in values], color=[colors(k % 10) for k in ys])
         for y, v in zip(ys, values, strict=True):
-            ax.text(v or 0, y, f" {v:.3g}" if v is not None else " -", va="center", fontsize=7)
+            ax.text(v or 0, y, " " + bar_label(key, v), va="center", fontsize=7)
         ax.set_yticks(ys)
         ax.set_yticklabels(labels if ax is ttft else [], fontsize=7)
         ax.invert_yaxis()

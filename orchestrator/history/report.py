@@ -15,6 +15,7 @@ import html
 import json
 
 from orchestrator.history import changepoints as cp
+from orchestrator.results import decision
 from orchestrator.results.ab_table import AB_HEADERS, ab_rows
 from orchestrator.results.model import Outcome, RunResult, SoakInfo, Status, Verdict
 from orchestrator.results.output import HEADERS, label, result_rows
@@ -34,6 +35,7 @@ h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.2em;margin-top:1.6em;borde
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0} th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#f3f3f3} td.l,th.l{text-align:left} .sub{color:#666;font-size:.9em}
 .bad{color:#b00020;font-weight:600} .ok{color:#1b7f2a} .warn{color:#a65e00;font-weight:600}
+.scroll{overflow-x:auto;max-width:100%} th{white-space:normal;vertical-align:bottom}
 img{max-width:100%;height:auto;display:block;margin:.4em 0 1em} pre{background:#f7f7f7;padding:8px;white-space:pre-wrap;font-size:.8em}
 .facts td:first-child{text-align:left;color:#555} .facts td{text-align:left}
 """
@@ -61,7 +63,7 @@ def table_rows(result: RunResult) -> tuple[list[str], list[list]]:
 
 def render_markdown(result: RunResult) -> str:
     headers, rows = table_rows(result)
-    title = f"# orch run {result.run_id}\n\n"
+    title = f"# {command_of(result)} {result.run_id}\n\n"
     meta = f"engine `{result.engine_name}`, scenario `{result.plan.get('scenario')}`, started {result.started_at}\n\n"
     return title + meta + render_table(headers, rows, "md") + "\n"
 
@@ -72,7 +74,8 @@ def render_csv(result: RunResult) -> str:
 
 
 def _html_table(headers, rows, left=(0,)) -> str:
-    out = ["<table><thead><tr>"]
+    """A table in a box that scrolls sideways when wider than the page (never off its edge)."""
+    out = ['<div class="scroll"><table><thead><tr>']
     out += [f'<th class="{"l" if k in left else ""}">{_e(h)}</th>' for k, h in enumerate(headers)]
     out.append("</tr></thead><tbody>")
     for row in rows:
@@ -83,7 +86,7 @@ def _html_table(headers, rows, left=(0,)) -> str:
                 cls.append("bad")
             out.append(f'<td class="{" ".join(cls)}">{"-" if v is None else _e(v)}</td>')
         out.append("</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 
@@ -169,6 +172,45 @@ def _soak_section(soak: SoakInfo | None) -> str:
     for note in soak.notes:
         parts.append(f'<p class="sub">{_e(note)}</p>')
     return "".join(parts)
+
+
+def command_of(result: RunResult) -> str:
+    """The command that made the run, for the page's title."""
+    if is_runtimes(result):
+        return "orch compare --engines"
+    if result.soak is not None:
+        return "orch soak"
+    if any(r.ab for r in result.results):
+        return "orch ab"
+    return "orch compare" if decision.is_comparison(result) else "orch run"
+
+
+def _decision_section(result: RunResult) -> str:
+    """The comparison's decision (orchestrator.results.decision), as the terminal says it."""
+    if not decision.is_comparison(result):
+        return ""
+    d = decision.decide(result)
+    rows = [
+        [
+            r.row,
+            "safe" if r.safe else "not safe: " + ", ".join(r.why),
+            "; ".join(r.noisy) or "no",
+        ]
+        for r in d.rows
+    ]
+    said = decision.lines(d)[len(d.rows) + 1 :]  # the choices (and a noisy probe), in words
+    bounds = (
+        f"noisy: a row's TTFT, latency or tok/s IQR/median above {decision.NOISY_SPREAD:.0%}, or the host's load "
+        f"average above {decision.NOISY_LOAD_PER_CPU:g} per CPU while it ran (docs/decision.md)"
+    )
+    return (
+        "<h2>Decision</h2>"
+        + "<ul>"
+        + "".join(f"<li>{_e(line.strip())}</li>" for line in said)
+        + "</ul>"
+        + _html_table(["row", "safe", "noisy"], rows, left=(0, 1, 2))
+        + f'<p class="sub">{_e(bounds)}</p>'
+    )
 
 
 def _runtimes_section(result: RunResult) -> str:
@@ -335,12 +377,13 @@ def render_html(result: RunResult, history: list | None = None) -> str:
 
     engine, plan, entries = result.engine, result.plan, result.results
     headers, rows = table_rows(result)
-    title = f"orch run {result.run_id}"
+    title = f"{command_of(result)} {result.run_id}"
     body = [
         f"<h1>{_e(title)}</h1>",
         _run_line(result),
         "<h2>Comparison</h2>",
         _html_table(headers, rows),
+        _decision_section(result),
     ]
     problems = [
         f"<li><b>{_e(label(e))}</b>: {_e(e.status)}: {_e(e.error)}</li>"

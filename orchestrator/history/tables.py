@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from orchestrator.results import drift
+from orchestrator.results import drift, early_stopping
 from orchestrator.results.load_run import LoadRun
 from orchestrator.results.model import RunResult
 from orchestrator.results.output import rounded
@@ -211,7 +211,17 @@ RUN_LEVEL_HEADERS = [
 
 
 def _ppp(p, nd: int = 0, which=("p50", "p90", "p99")) -> str | None:
-    return None if p is None else " / ".join(f"{getattr(p, w):.{nd}f}" for w in which)
+    """The percentiles, each a number or what its count lacks (`p99 n=12, needs ≥ 662`)."""
+    if p is None:
+        return None
+    return " / ".join(_one(p, w, nd) for w in which)
+
+
+def _one(p, which: str, nd: int) -> str:
+    value = getattr(p, which)
+    if value is not None:
+        return f"{value:.{nd}f}"
+    return f"{which} n={p.n}, needs ≥ {early_stopping.min_requests(int(which[1:]) / 100)}"
 
 
 def run_level_rows(run: LoadRun) -> list[list]:
@@ -233,7 +243,7 @@ def run_level_rows(run: LoadRun) -> list[list]:
                 _ppp(lv.figure("ttft_ms")),
                 _ppp(lv.figure("ttft_dispatch_ms"), 0, ("p99",)),
                 _ppp(lv.figure("latency_ms")),
-                rounded(rtf.p99, 3) if rtf else None,
+                _ppp(rtf, 3, ("p99",)),
                 _ppp(lv.lateness_ms, 2, ("p50", "p99")),
                 "yes" if lv.saturated else "no",
                 "yes" if lv.valid else "INVALID",

@@ -180,4 +180,6 @@ def worker_inputs(kw: dict, run_dir: Path, problems: list[str]) -> LoadInputs:
         max_queue=kw["max_queue"],
         run_dir=run_dir,
         json_path=run_dir / record.RESULT_FILE,  # read back, kept and copied to --json
+        check_outputs=kw["check_outputs"],
+        check_caching=kw["check_caching"] or 0,
     )

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from orchestrator.load.arrivals import Arrivals, OpenLoop
+from orchestrator.results import early_stopping
+from orchestrator.results.load_run import SUSTAINED_SLO_SHARE
 
 STATUSES = ("ok", "failed", "timed_out", "dropped", "cancelled")
 
@@ -128,9 +130,13 @@ def percentile(values: list[float], q: float) -> float:
 
 @dataclass(frozen=True)
 class Percentiles:
+    """p50 (the median) and the p90/p99 claims of one figure over a level's requests: each the
+    early-stopping conservative estimate (results.early_stopping, MLPerf LoadGen's rule at 99%
+    confidence) or None when the count cannot support it (p90 needs 64 requests, p99 662)."""
+
     p50: float
-    p90: float
-    p99: float
+    p90: float | None
+    p99: float | None
     n: int
 
     @classmethod
@@ -138,7 +144,8 @@ class Percentiles:
         vals = [v for v in values if v is not None]
         if not vals:
             return None
-        return cls(percentile(vals, 50), percentile(vals, 90), percentile(vals, 99), len(vals))
+        p90, p99 = (early_stopping.estimate(vals, q).value for q in (0.9, 0.99))
+        return cls(percentile(vals, 50), p90, p99, len(vals))
 
 
 SLO_TERMS = ("ttft_ms", "ttft_dispatch_ms", "itl_ms", "latency_ms", "queue_wait_ms", "rtf")
@@ -275,9 +282,35 @@ class LevelStats:
     memory: list[MemoryGrowth] = field(default_factory=list)
     stopped_early: str | None = None  # why the level stopped sending before its end (a sweep's over-saturation)
     streamed: int | None = None  # a server target: how many ok answers came as a stream (None: workers)
+    # under an SLO: "at least SUSTAINED_SLO_SHARE of requests meet it" by the early-stopping test
+    slo_claim: dict | None = None
+    # texts against the reference pass's (load.output_checks): {compared, drifted, examples}
+    drift_under_load: dict | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def slo_claim(recs: list[RequestRecord], slo: Slo) -> dict | None:
+    """Whether the level shows, at 99% confidence, that SUSTAINED_SLO_SHARE of its requests meet
+    the SLO (a request that failed, timed out or was dropped counts as over); None without one."""
+    if not slo.bounds:
+        return None
+    judged = [r for r in recs if r.status != "cancelled"]  # Ctrl-C's: never answered, never judged
+    over = sum(not slo.met(r) for r in judged)
+    claim = early_stopping.bound_claim(len(judged), over, SUSTAINED_SLO_SHARE)
+    return {**claim.to_json(), "more": claim.more, "why": claim.describe()}
+
+
+def _late(lates: list[float], max_lateness_ms: float) -> str | None:
+    """Why the level is invalid: the generator's own check, every value counts; None: on time."""
+    late_p99 = percentile(lates, 99) if lates else 0.0
+    if late_p99 > max_lateness_ms:
+        return (
+            f"the generator was late by {late_p99:.1f} ms at p99, over the {max_lateness_ms:g} ms bound: "
+            "the host could not keep the schedule"
+        )
+    return None
 
 
 def level_stats(
@@ -297,13 +330,9 @@ def level_stats(
     audio = [r.audio_s for r in ok]
     audio_rate = sum(a for a in audio if a) / duration if ok and all(audio) else None
     open_loop = isinstance(arrivals, OpenLoop)
-    lateness = Percentiles.of([r.lateness_ms for r in recs]) if open_loop else None
-    invalid = None
-    if lateness is not None and lateness.p99 > max_lateness_ms:
-        invalid = (
-            f"the generator was late by {lateness.p99:.1f} ms at p99, over the {max_lateness_ms:g} ms bound: "
-            "the host could not keep the schedule"
-        )
+    lates = [r.lateness_ms for r in recs] if open_loop else []
+    lateness = Percentiles.of(list(lates)) if open_loop else None
+    invalid = _late(lates, max_lateness_ms)
 
     def pct(name: str) -> Percentiles | None:
         return Percentiles.of([getattr(r, name) for r in recs if r.status in ("ok", "failed", "timed_out")])
@@ -324,6 +353,7 @@ def level_stats(
         audio_s_per_s=audio_rate,
         slo=slo.describe(),
         goodput_rps=sum(slo.met(r) for r in recs) / duration if slo.bounds else None,
+        slo_claim=slo_claim(recs, slo),
         latencies=Latencies(
             queue_wait_ms=pct("queue_wait_ms"),
             ttft_ms=Percentiles.of([r.ttft_ms for r in ok]),

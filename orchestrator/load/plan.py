@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.engines import registry as engine_registry
-from orchestrator.load.arrivals import Arrivals
+from orchestrator.load.arrivals import Arrivals, OpenLoop
 from orchestrator.load.http_target import ServerTarget
 from orchestrator.load.levels import DEFAULT_MAX_LATENESS_MS, Slo
 from orchestrator.load.pool import PoolConfig
@@ -56,6 +56,8 @@ class LoadInputs:
     max_queue: int = 10_000
     run_dir: Path = Path("orch-results/load")
     json_path: Path | None = None
+    check_outputs: bool = True  # the reference pass and drift under load (load.output_checks, TEST01)
+    check_caching: int = 0  # requests a side of the caching check (TEST04); 0: not run
 
 
 @dataclass
@@ -75,6 +77,8 @@ class LoadPlan:
     sweep: Sweep | None = None  # the automatic sweep: its levels are made as it runs (`levels` unused)
     server: ServerTarget | None = None  # a server as the target (--url), in place of worker processes
     run_plan: RunPlan | None = None  # the workers' engine side (LoadPlan.build); None: a server
+    check_outputs: bool = True  # the reference pass and drift under load (load.output_checks, TEST01)
+    check_caching: int = 0  # requests a side of the caching check (TEST04); 0: not run
 
     @classmethod
     def build(cls, given: LoadInputs) -> tuple[LoadPlan, list[str]]:
@@ -118,6 +122,8 @@ class LoadPlan:
             audio_weights=given.audio_weights,
             sweep=given.sweep,
             run_plan=run_plan,
+            check_outputs=given.check_outputs,
+            check_caching=given.check_caching,
         )
         return plan, notes
 
@@ -155,6 +161,9 @@ class LoadPlan:
             "max_queue": self.pool.max_queue,
             "max_rss_mb": self.pool.max_rss_mb,
             "seed": self.seed,
+            "arrival_seeds": [a.seed for a in self.levels if isinstance(a, OpenLoop)],
+            "check_outputs": self.check_outputs,
+            "check_caching": self.check_caching,
         }
         if self.decoding is not None:
             out["decoding"] = self.decoding  # greedy unless asked: the same audio, the same text

@@ -40,6 +40,7 @@ from workers import protocol
 
 from orchestrator.load.arrivals import Arrivals, ClosedLoop, OpenLoop
 from orchestrator.load.levels import RequestRecord, itl_ms, saturation
+from orchestrator.run import crash_cause
 from orchestrator.run.memory_guard import tree_pss_mb
 from orchestrator.run.sampler import Sample, Sampler
 from orchestrator.run.worker_process import WorkerExited, WorkerProcess, WorkerTimeout
@@ -259,6 +260,7 @@ class Slot:
         except WorkerExited:
             rec.status = "failed"
             how = f"{error.kind}: {error.message}" if error else proc.exit_description()[1]
+            how += crash_cause.cause_suffix(proc.log_tail(4000), how)
             rec.error = f"{how} during request {rec.i}"
         except protocol.ProtocolError as exc:
             rec.status, rec.error = "failed", str(exc)

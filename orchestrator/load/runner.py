@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.load import memory
+from orchestrator.load import memory, output_checks
 from orchestrator.load.arrivals import Arrivals
 from orchestrator.load.levels import LevelStats, RequestRecord, level_stats
 from orchestrator.load.plan import LoadInputs, LoadPlan
@@ -34,6 +34,7 @@ class LoadResult:
     error: str | None = None  # the pool's memory guard, a pool that could not start
     notes: list[str] = field(default_factory=list)
     engine: dict | None = None
+    caching: dict | None = None  # load.output_checks.caching_verdict (TEST04), when run
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -53,13 +54,21 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
         pool = Pool(plan.pool, sink.write)
     result = LoadResult(plan=plan.describe(), levels=[], records_path=str(sink.path))
     interrupted = False
+    counter = itertools.count(1)  # request numbers, run-wide: the reference pass, the levels, the caching check
     started: list[float] = []  # when each level's measured requests began (memory: after warm-up)
     levels: list[Arrivals] = list(plan.sweep.first() if plan.sweep else plan.levels)
     stopped: list[str | None] = []
     try:
         pool.start()
         result.engine = pool.engine_info
-        _run_levels(plan, pool, sink, result, levels, started, stopped)
+        if plan.check_outputs:
+            output_checks.reference_pass(pool, plan.audio, lambda: next(counter), plan.seed)
+        _run_levels(plan, pool, sink, result, levels, started, stopped, counter)
+        if plan.check_caching and result.error is None:
+            folder = plan.run_dir / "caching-clips"
+            output_checks.caching_pass(
+                pool, plan.audio[0], plan.check_caching, folder, lambda: next(counter), plan.seed
+            )
     except KeyboardInterrupt:
         interrupted = True
         pool.interrupt()
@@ -70,12 +79,7 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
     result.notes = pool.notes
     if pool.guard and pool.guard.tripped_mb is not None:
         result.error = pool.guard.message()
-    records = sink.records
-    for level, arrivals in enumerate(levels[: len(started)]):
-        stats = level_stats(level, arrivals, records, plan.slo, plan.max_lateness_ms)
-        stats.memory = _memory(pool, plan, records, level)
-        stats.stopped_early = stopped[level] if level < len(stopped) else None
-        result.levels.append(stats)
+    _level_results(result, plan, pool, sink.records, levels[: len(started)], stopped)
     if plan.json_path:
         write_text_atomic(Path(plan.json_path), json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
     if interrupted:
@@ -91,10 +95,10 @@ def _run_levels(
     levels: list[Arrivals],
     started: list[float],
     stopped: list[str | None],
+    counter: itertools.count,
 ) -> None:
     """The levels one after another (the sweep adds its rates after its first two), each
     level's start time and why it stopped early noted; the pool's memory guard ends them."""
-    counter = itertools.count(1)
     level = 0
     while level < len(levels):
         started.append(time.monotonic())
@@ -118,6 +122,26 @@ def _run_levels(
         if plan.sweep is not None and level == 1:
             levels += _sweep_rates(plan, pool, sink, levels)
         level += 1
+
+
+def _level_results(
+    result: LoadResult,
+    plan: LoadPlan,
+    pool: Pool,
+    records: list[RequestRecord],
+    levels: list[Arrivals],
+    stopped: list[str | None],
+) -> None:
+    """Each level's statistics, memory, drift under load; the caching verdict."""
+    refs = output_checks.references(records) if plan.check_outputs else {}
+    for level, arrivals in enumerate(levels):
+        stats = level_stats(level, arrivals, records, plan.slo, plan.max_lateness_ms)
+        stats.memory = _memory(pool, plan, records, level)
+        stats.stopped_early = stopped[level] if level < len(stopped) else None
+        stats.drift_under_load = output_checks.drift_under_load(records, level, refs) if refs else None
+        result.levels.append(stats)
+    if plan.check_caching:
+        result.caching = output_checks.caching_verdict(records)
 
 
 def _sweep_rates(plan: LoadPlan, pool: Pool, sink: Sink[RequestRecord], levels: list[Arrivals]) -> list[Arrivals]:

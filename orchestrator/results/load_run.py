@@ -43,11 +43,13 @@ def _num(v: Any, what: str) -> float | None:
 
 @dataclass(frozen=True)
 class Pct:
-    """p50/p90/p99 of one figure over a level's requests, and how many had it."""
+    """p50/p90/p99 of one figure over a level's requests, and how many had it. p90 and p99 are
+    early-stopping estimates (results.early_stopping), None where the count could not support them
+    (and in load.json files written before that rule, the plain interpolated value)."""
 
     p50: float
-    p90: float
-    p99: float
+    p90: float | None
+    p99: float | None
     n: int
 
     @classmethod
@@ -58,8 +60,8 @@ class Pct:
             raise ResultError(f"{what}: expected {{p50, p90, p99, n}}, got {data!r}")
         return cls(
             p50=_num(data["p50"], what) or 0.0,
-            p90=_num(data["p90"], what) or 0.0,
-            p99=_num(data["p99"], what) or 0.0,
+            p90=_num(data["p90"], what),
+            p99=_num(data["p99"], what),
             n=int(data.get("n") or 0),
         )
 
@@ -148,13 +150,24 @@ class LoadLevel:
     def sustained(self) -> bool:
         """The service held this level: the generator kept its schedule (valid), the queue
         did not keep growing (not saturated), no request failed, timed out or was dropped,
-        and under an SLO at least SUSTAINED_SLO_SHARE of the requests met it."""
+        and under an SLO at least SUSTAINED_SLO_SHARE of the requests met it — shown at 99%
+        confidence by LoadGen's early-stopping test where the level recorded it (`slo_claim`:
+        a level too short for the claim is not sustained), else (older files) as a plain share."""
         if not self.valid or self.saturated or self.failed or self.timed_out or self.dropped or not self.sent:
             return False
         if self.goodput_rps is None:
             return True
+        claim = self.other.get("slo_claim")
+        if isinstance(claim, dict) and "holds" in claim:  # the early-stopping test (results.early_stopping)
+            return bool(claim["holds"])
         met = self.goodput_rps * self.duration_s  # goodput is met requests over the level's span
         return met >= SUSTAINED_SLO_SHARE * self.sent - 1e-9
+
+    @property
+    def drifted(self) -> int:
+        """Requests whose text differed from their audio's text alone (drift under load; 0 unchecked)."""
+        check = self.other.get("drift_under_load")
+        return int(check.get("drifted") or 0) if isinstance(check, dict) else 0
 
     def figure(self, name: str) -> Pct | None:
         return self.latencies.get(name)
@@ -322,7 +335,8 @@ class LoadRun:
     @property
     def status(self) -> str:
         """ok: every request of every level ok; else what went wrong first: error (the
-        memory guard), interrupted, failed (a request failed or timed out), dropped."""
+        memory guard), interrupted, failed (a request failed or timed out), dropped, drifted (a
+        text under load other than the same audio's alone: load.output_checks)."""
         if self.error:
             return "error"
         if self.interrupted:
@@ -331,6 +345,8 @@ class LoadRun:
             return "failed"
         if any(lv.dropped for lv in self.levels):
             return "dropped"
+        if any(lv.drifted for lv in self.levels):
+            return "drifted"
         return "ok" if self.levels else "empty"
 
     def to_json(self) -> dict:

@@ -152,7 +152,7 @@ class PhaseMark:
 
 @dataclass
 class IterationRecord:
-    """One finished request (schema: README, "Result format")."""
+    """One finished request (schema: docs/result-format.md)."""
 
     i: int
     model: str | None = None
@@ -428,8 +428,13 @@ class HostLimits:
     schema: str = "orch.host-limits/1"
     threads: int | None = None
     bandwidth_gb_s: float | None = None  # best of `repeats` copies: bytes read + written per second (1e9)
+    # the copies' median and spread (IQR / median): how much the probe itself moved
+    bandwidth_median_gb_s: float | None = None
+    bandwidth_spread: float | None = None
     copy_mb: int | None = None
     matmul_gflops: float | None = None  # best of `repeats` float32 n x n products: 2 n^3 per second (1e9)
+    matmul_median_gflops: float | None = None
+    matmul_spread: float | None = None  # IQR / median of the products
     matmul_n: int | None = None
     repeats: int | None = None
     blas: str | None = None  # numpy's BLAS, as numpy names it
@@ -500,6 +505,10 @@ class StrategyResult:
     # figures against the host's limits; written only when present, like `ab`
     engine: str | None = None
     limits: RuntimeLimits | None = None
+    # the host's 1-minute load average when the strategy started and when it ended (the
+    # decision marks a row noisy when it passes a bound: orchestrator.results.decision);
+    # written only when measured
+    host_load: list[float] | None = None
     other: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -525,7 +534,7 @@ class StrategyResult:
         out = _plain(self)
         if out.get("ab") is None:  # only an A/B run's results have the block
             out.pop("ab", None)
-        for key in ("attribution", "engine", "limits"):
+        for key in ("attribution", "engine", "limits", "host_load"):
             if out.get(key) is None:
                 out.pop(key, None)
         return out
@@ -796,6 +805,9 @@ class RunResult:
     results: list[StrategyResult] = field(default_factory=list)
     schema: str = SCHEMA
     soak: SoakInfo | None = None  # a soak's run: its matrix key, outcome, regressions
+    # a comparison's decision (orchestrator.results.decision.Decision.to_json): safe rows, the
+    # fastest safe choices, noisy rows; written only for a comparison
+    decision: dict | None = None
     other: dict = field(default_factory=dict)
 
     @property
@@ -821,6 +833,8 @@ class RunResult:
             out.pop("soak", None)
         if out.get("environment") is None:
             out.pop("environment", None)
+        if out.get("decision") is None:
+            out.pop("decision", None)
         # the schema first, as in every file written so far
         return {"schema": out.pop("schema"), **out}
 

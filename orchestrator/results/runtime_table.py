@@ -96,9 +96,18 @@ def host_limits_line(limits: HostLimits | None) -> str:
         return f"host limits: none ({limits.error}); no % of limit"
     return (
         f"host limits: memory bandwidth {limits.bandwidth_gb_s:.1f} GB/s (a {limits.copy_mb} MB copy, best of "
-        f"{limits.repeats}), matrix multiply {limits.matmul_gflops:.1f} GFLOP/s (float32 {limits.matmul_n}², "
-        f"{limits.threads} thread(s), {limits.blas or 'numpy BLAS'})"
+        f"{limits.repeats}{_median_spread(limits.bandwidth_median_gb_s, limits.bandwidth_spread)}), "
+        f"matrix multiply {limits.matmul_gflops:.1f} GFLOP/s (float32 {limits.matmul_n}², "
+        f"{limits.threads} thread(s), {limits.blas or 'numpy BLAS'}"
+        f"{_median_spread(limits.matmul_median_gflops, limits.matmul_spread)})"
     )
+
+
+def _median_spread(median: float | None, spread: float | None) -> str:
+    """ "; median M, spread S%" (the probe's own runs), "" for a probe from before they were kept."""
+    if median is None:
+        return ""
+    return f"; median {median:.1f}" + (f", spread {spread:.0%} IQR/median" if spread is not None else "")
 
 
 def runtime_notes(result: RunResult) -> list[str]:

@@ -6,7 +6,9 @@ one JSON object.
 
 Bandwidth counts the bytes read and the bytes written (a copy of N bytes moves 2N, STREAM's
 convention), the copy split over the run's threads (numpy releases the GIL while it copies);
-the best of `repeats` is kept, as a limit is what the machine can do, not what it did once.
+the best of `repeats` is kept, as a limit is what the machine can do, not what it did once,
+with the runs' median and spread (IQR / median: a busy host's copies spread, and the decision
+calls the probe noisy past NOISY_PROBE_SPREAD).
 The BLAS thread count is set through the environment (OpenMP, OpenBLAS, MKL, BLIS) before
 numpy loads.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -53,6 +56,18 @@ def measure(threads: int, copy_mb: int = COPY_MB, matmul_n: int = MATMUL_N, repe
     return HostLimits(threads=threads, seconds=round(time.monotonic() - started, 2), **figures)
 
 
+def median_and_spread(name: str, values: list[float], unit: str) -> dict:
+    """{name_median_unit, name_spread}: the runs' median and IQR / median (None for fewer
+    than 4 runs), so a limit says how much the probe itself moved."""
+    from orchestrator.results.decision import spread
+
+    return {f"{name}_median_{unit}": round(statistics.median(values), 3), f"{name}_spread": _r(spread(values))}
+
+
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(v, 3)
+
+
 def _blas_name(np) -> str | None:
     try:
         config = np.show_config(mode="dicts")
@@ -88,10 +103,14 @@ def probe(copy_mb: int, matmul_n: int, repeats: int, threads: int) -> dict:
         t = time.perf_counter()
         a @ b
         products.append(time.perf_counter() - t)
+    bandwidths = [2 * src.nbytes / t / 1e9 for t in copies]
+    flops = [2 * matmul_n**3 / t / 1e9 for t in products]
     return {
-        "bandwidth_gb_s": round(2 * src.nbytes / min(copies) / 1e9, 3),
+        "bandwidth_gb_s": round(max(bandwidths), 3),
+        **median_and_spread("bandwidth", bandwidths, "gb_s"),
         "copy_mb": copy_mb,
-        "matmul_gflops": round(2 * matmul_n**3 / min(products) / 1e9, 3),
+        "matmul_gflops": round(max(flops), 3),
+        **median_and_spread("matmul", flops, "gflops"),
         "matmul_n": matmul_n,
         "repeats": repeats,
         "blas": _blas_name(np),

@@ -116,17 +116,16 @@ class RunPlan:
         return find_reference(self.audio or "", self.transcript)
 
     def scoring_language(self) -> str | None:
-        """The language transcripts are scored in: --language; else Chinese when the reference
-        has CJK or the audio's name says zh (chatllm's default guess, so the calibration engine
-        scores a Chinese clip per character too); else None: each transcript's own characters
-        decide."""
+        """The language transcripts are scored in: --language; else the per-file guess every
+        command makes (orchestrator.quality.pipeline.file_language: the reference's CJK, the
+        audio's name), so the same reference is scored the same way whatever the engine
+        answers; None without a reference (align: nothing is scored as text)."""
         if self.language:
             return self.language
         if self.scenario == "align" or not self.reference_file:
             return None
-
         language, _why = guess_language(self)
-        return language if language == "Chinese" else None
+        return language
 
     def transcript_text(self) -> str | None:
         """The forced-alignment transcript (scenario align): --transcript or X.txt beside X.wav.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from orchestrator.engines import image_identity
 from orchestrator.quality import pipeline
-from orchestrator.results import alignment, analysis, drift
+from orchestrator.results import alignment, analysis, decision, drift
 from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.model import RunResult, Status, StrategyResult
 from orchestrator.run import hostinfo, strategies, worker_config, worker_env
@@ -54,7 +54,8 @@ def _scorer(plan: RunPlan, audio_s: float | None):
 
 def save(plan: RunPlan, result: RunResult) -> None:
     """run.json in the run's folder (and at plan.json_path): after every strategy, and after
-    attribution adds its blocks."""
+    attribution adds its blocks; a comparison with its decision."""
+    decision.attach(result)
     data = result.to_json()
     write_json_atomic(plan.run_dir / "run.json", data)
     if plan.json_path:

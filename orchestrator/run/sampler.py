@@ -19,7 +19,7 @@ tables for smaps_rollup):
 On Linux the tree is read from /proc directly (`orchestrator.run.procfs.TreeReader`: only the
 tree's own files, kept open between readings; no scan of the host's processes). Elsewhere
 psutil does the reading (`BACKEND`), as before. What it costs the parent:
-`scripts/bench_overhead.py`, and the README's "What the harness costs".
+`scripts/bench_overhead.py`, and docs/measurement.md's "What the harness costs".
 
 All periodic samples, of every watching Sampler, are taken by one thread (`orch-sampler`):
 watching several workers at once costs one wake-up per tick, not a thread each.

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from workers import protocol
 
+from orchestrator.engines import registry as engine_registry
 from orchestrator.results.model import IterationRecord, PartialIteration, Status, StrategyResult
-from orchestrator.run import strategies, worker_env
+from orchestrator.run import hostinfo, strategies, worker_env
 from orchestrator.run.memory_guard import MemoryGuard
 from orchestrator.run.record_builder import RecordBuilder
 from orchestrator.run.record_sink import RecordSink
@@ -69,6 +70,7 @@ class StrategyRunner:
 
     def run(self) -> StrategyResult:
         status, error = Status.OK, None
+        load_start = hostinfo.load_average()
         try:
             models = list(self.base_config.models)
             if self.spec.processes is strategies.Processes.PER_ITERATION:
@@ -97,11 +99,19 @@ class StrategyRunner:
             engine_info=self.engine_info,
             samples=self._compact_samples(),
             partial=self.partial,
+            host_load=host_load(load_start, hostinfo.load_average()),
         )
 
     def _run_worker(self, first_i: int, iters: int, models: list) -> None:
         config = dataclasses.replace(self.base_config, first_i=first_i, iters=iters, models=tuple(models))
-        loop = EventLoop(self.builder, self.plan.iter_timeout, self.sampler.mark, self.sampler.between, self._write)
+        loop = EventLoop(
+            self.builder,
+            self.plan.iter_timeout,
+            self.sampler.mark,
+            self.sampler.between,
+            self._write,
+            noise=log_noise(self.plan),
+        )
         name = f"{self.spec.name}#{first_i}"
         with WorkerProcess(name, config, self.log_path, env=self.env, wrap=self.worker_wrap) as wp:
             if self.on_phase:
@@ -171,6 +181,17 @@ class StrategyRunner:
                 ]
             )
         return out
+
+
+def host_load(start: list[float] | None, end: list[float] | None) -> list[float] | None:
+    """[1-minute load average at the start, at the end] (None when not readable)."""
+    return [start[0], end[0]] if start and end else None
+
+
+def log_noise(plan) -> tuple[str, ...]:
+    """The plan's engine's log lines that are never a crash's cause (its registry entry)."""
+    spec = engine_registry.REGISTRY.get(getattr(plan, "engine", ""))
+    return spec.log_noise if spec else ()
 
 
 def apply_scores(rec: IterationRecord, scores: dict) -> None:

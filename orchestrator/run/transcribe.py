@@ -31,7 +31,7 @@ from orchestrator.quality import pipeline
 from orchestrator.results import alignment, metrics
 from orchestrator.results.atomic import write_text_atomic
 from orchestrator.results.transcript import FAILED, OK, FileTranscript, TranscribeSummary
-from orchestrator.run import worker_config, worker_env
+from orchestrator.run import crash_cause, worker_config, worker_env
 from orchestrator.run.plan import RunPlan
 from orchestrator.run.record_sink import RecordSink
 from orchestrator.run.transcribe_inputs import AudioInput, TranscribeJob
@@ -110,6 +110,7 @@ class PacedWorker:
         except WorkerExited:
             _sig, how = self.wp.exit_description()
             why = f"{self.error.kind}: {self.error.message}" if self.error else how
+            why += crash_cause.cause_suffix(self.wp.log_tail(4000), why)
             raise RequestFailed(why, self.loaded, _joined(chunks)) from None
         except protocol.ProtocolError as exc:
             self.wp.kill()
@@ -154,6 +155,8 @@ class Workers:
         """The plan's worker config (worker_config.build), given every file from `first` on."""
         inputs = tuple(
             {"audio": item.path, **({"transcript_file": str(self.transcript_file(k))} if scenario == "align" else {})}
+            # each file's own language (orch transcribe guesses it per file)
+            | ({"language": item.language} if scenario == "asr" and item.language else {})
             for k, item in enumerate(self.job.inputs, 1)
         )
         return dataclasses.replace(

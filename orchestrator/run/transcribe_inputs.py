@@ -14,6 +14,7 @@ from typing import Any
 from orchestrator.engines import decoding
 from orchestrator.engines import registry as engine_registry
 from orchestrator.errors import CannotStart, OrchError, read_text_file
+from orchestrator.quality.pipeline import file_language
 from orchestrator.run import worker_config
 from orchestrator.run.audio import AudioError, audio_seconds
 from orchestrator.run.plan import RunPlan
@@ -30,7 +31,7 @@ class AudioInput:
     audio_s: float | None
     reference_file: str | None  # --reference, or X.txt beside X.wav
     reference: str | None  # its text
-    language: str | None  # shown and scored in (None: by the text's own characters)
+    language: str | None  # asked for, shown and scored in: --language or this file's own guess
     srt: str | None = None  # where its SRT goes (--srt)
 
 
@@ -116,11 +117,18 @@ def _reference(path: str, given: str | None) -> tuple[str | None, str | None, st
 
 
 def _srt_targets(files: list[str], srt: str) -> tuple[list[str], list[str]]:
-    """One file: --srt PATH (or PATH/X.srt when PATH is a folder); several: PATH is a folder."""
-    if len(files) == 1 and not os.path.isdir(srt):
-        return [srt], []
-    if os.path.exists(srt) and not os.path.isdir(srt):
+    """One file: --srt PATH, or PATH/X.srt when PATH is a folder (an existing one, or a name
+    ending in `/`); several: PATH is a folder. The folder itself is made when missing, its
+    parents never: a missing parent is a problem (a typo, not a tree to create)."""
+    folder = len(files) > 1 or os.path.isdir(srt) or srt.endswith(("/", os.sep))
+    if os.path.exists(srt) and not os.path.isdir(srt) and folder:
         return [], [f"--srt {srt} is a file: with several audio files, --srt names a folder (one X.srt per X.wav)"]
+    parent = os.path.dirname(os.path.abspath(srt.rstrip("/" + os.sep) or srt))
+    if not os.path.isdir(parent):
+        what = "the folder to write into" if folder else "the file"
+        return [], [f"--srt {srt}: {parent} does not exist (make it first; orch makes only {what})"]
+    if not folder:
+        return [srt], []
     targets = [os.path.join(srt, Path(f).stem + ".srt") for f in files]
     clashes = sorted({t for t in targets if targets.count(t) > 1})
     problems = [f"--srt: two audio files would write {t} (same name in different folders)" for t in clashes]
@@ -148,6 +156,17 @@ def _plan(req: TranscribeRequest, scenario: str, model: str | None, audio: str, 
     return plan, notes, problems
 
 
+def language_note(inputs: list[AudioInput]) -> str:
+    """What was guessed for each file, in one line (docs/quality.md: per file)."""
+    counts: dict[str, int] = {}
+    for item in inputs:
+        counts[item.language or "?"] = counts.get(item.language or "?", 0) + 1
+    if len(inputs) == 1:
+        return f"--language not given: {inputs[0].language} (guessed from {Path(inputs[0].path).name})"
+    each = ", ".join(f"{lang} {n}" for lang, n in counts.items())
+    return f"--language not given: guessed per file from its reference and name ({each})"
+
+
 def prepare(req: TranscribeRequest) -> tuple[TranscribeJob, list[str]]:
     """The job and notes for the user; CannotStart naming every problem."""
     files, problems = audio_files(req.paths)
@@ -168,7 +187,7 @@ def prepare(req: TranscribeRequest) -> tuple[TranscribeJob, list[str]]:
         audio_s, why = _check_audio(path)
         ref_file, ref_text, ref_why = _reference(path, req.reference)
         problems += [p for p in (why, ref_why) if p]
-        language = req.language or RunPlan(strategies=[], audio=path, reference=ref_file).scoring_language()
+        language, _why = file_language(req.language, path, ref_file)  # per file: docs/quality.md
         inputs.append(AudioInput(path, audio_s, ref_file, ref_text, language, srt))
     first = files[0] if files else None
     plan, notes, plan_problems = _plan(req, "asr", req.model, first or "", req.reference)
@@ -187,6 +206,9 @@ def prepare(req: TranscribeRequest) -> tuple[TranscribeJob, list[str]]:
         aligner_plan = aligner
     if problems:
         raise CannotStart(list(dict.fromkeys(problems)))
+    guessed = [n for n in notes if n.startswith("--language not given")]  # the engine's, for the first file
+    if guessed and inputs:
+        notes = [n for n in notes if n not in guessed] + [language_note(inputs)]
     told = decoding.told(worker_config.decoding_options(plan.engine, plan.decoding), plan.engine_options)
     if told:
         notes.append(f"{plan.decoding} decoding ({told}): the same audio gives the same text")

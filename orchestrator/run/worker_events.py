@@ -9,12 +9,13 @@ test drives it with a scripted fake worker (tests/unit/test_worker_events.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from workers import protocol
 
 from orchestrator.results.model import IterationRecord, PartialIteration, Status
+from orchestrator.run import crash_cause
 from orchestrator.run.record_builder import RecordBuilder, RequestInProgress
 from orchestrator.run.sampler import Sample
 from orchestrator.run.worker_process import WorkerExited, WorkerTimeout
@@ -43,6 +44,7 @@ class Worker(Protocol):
     def wait_exit(self, timeout: float) -> int | None: ...
     def exit_description(self) -> tuple[str | None, str]: ...
     def log_tail(self, chars: int = 1500) -> str: ...
+    def oom_evidence(self, last_rss_mb: float | None) -> crash_cause.OomEvidence: ...
 
 
 # pending records -> scored and written (exactly once), popped as they are
@@ -59,6 +61,7 @@ class EventLoop:
         flush: Flush,
         clock: Callable[[], float] = time.monotonic,
         on_phase: Callable[[int, str], None] | None = None,
+        noise: Sequence[str] = (),
     ):
         self.builder = builder
         self.timeout = iter_timeout
@@ -69,6 +72,8 @@ class EventLoop:
         # called at every phase mark while the worker waits for its ack (iteration, name):
         # orchestrator.studies.attribution snapshots the worker's resident pages there
         self.on_phase = on_phase
+        # the engine's log lines that are never a crash's cause (EngineSpec.log_noise)
+        self.noise = tuple(noise)
         self.current: RequestInProgress | None = None
         self.phases: dict[tuple, dict[str, Sample]] = {}
         self.pending: list[IterationRecord] = []
@@ -175,13 +180,18 @@ class EventLoop:
 
     def _exited(self, wp: Worker) -> StrategyStopped:
         sig, how = wp.exit_description()
-        log = wp.log_tail(600).strip()
-        log = f"\nworker log tail:\n{log}" if log else ""
+        lines = crash_cause.meaningful_lines(wp.log_tail(4000), self.noise)
+        cause = crash_cause.assertion_line(lines)
+        log = crash_cause.log_block(lines)
         err = self.error_event
         if err:
             status = Status.CRASHED if err.kind == "engine_crashed" else Status.ERROR
             tb = f"\n{err.traceback}" if err.traceback else ""
-            return StrategyStopped(status, f"{err.kind}: {err.message}{tb}{log}")
+            said = cause or " | ".join(ln.strip() for ln in lines[-2:])
+            said = f"; the engine said: {said[:300]}" if said and said not in err.message else ""
+            first, _, rest = err.message.partition("\n")
+            rest = f"\n{rest}" if rest else ""
+            return StrategyStopped(status, f"{err.kind}: {first}{said}{rest}{tb}{log}")
         if self.current:
             where = f"during iteration {self.current.i}"
         elif self.last_done_i:  # between requests: in an unload, a destroy, a re-load
@@ -189,10 +199,16 @@ class EventLoop:
         else:
             where = "before its first request"
         if sig == "SIGKILL":  # orch kills only with a message of its own; this came from outside
-            how += " (likely the kernel's OOM killer: the host ran out of memory)"
+            how = crash_cause.kill_text(sig, wp.oom_evidence(self._last_rss()))
+        cause = f": {cause}" if cause else ""
         if sig:
-            return StrategyStopped(Status.CRASHED, f"{how} {where}{log}")
-        return StrategyStopped(Status.ERROR, f"{how} {where} without a result{log}")
+            return StrategyStopped(Status.CRASHED, f"{how} {where}{cause}{log}")
+        return StrategyStopped(Status.ERROR, f"{how} {where} without a result{cause}{log}")
+
+    def _last_rss(self) -> float | None:
+        """The worker tree's last sampled RSS (MB), for the OOM evidence."""
+        samples = self.window(float("-inf"), self.clock())
+        return samples[-1].rss_mb if samples else None
 
     def _teardown(self, wp: Worker, ev: protocol.Done) -> None:
         self.teardown += [f"{wp.name}: {note}" for note in ev.notes]

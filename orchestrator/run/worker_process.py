@@ -19,7 +19,7 @@ from pathlib import Path
 
 from workers import protocol
 
-from orchestrator.run import worker_env
+from orchestrator.run import crash_cause, worker_env
 
 
 class WorkerTimeout(Exception):
@@ -49,6 +49,7 @@ class WorkerProcess:
         child_env = dict(worker_env.build().environ if env is None else env)
         self._log = open(log_path, "ab")
         self.started = time.monotonic()
+        self.oom_kills_at_start = crash_cause.oom_kill_count()  # evidence for a later SIGKILL
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -160,6 +161,17 @@ class WorkerProcess:
             name = signal.Signals(-code).name
             return name, f"worker killed by {name}"
         return None, f"worker exited with code {code}"
+
+    def oom_evidence(self, last_rss_mb: float | None) -> crash_cause.OomEvidence:
+        """What says whether a SIGKILL that orch did not send was the kernel's OOM killer."""
+        now = crash_cause.oom_kill_count()
+        before = self.oom_kills_at_start
+        return crash_cause.OomEvidence(
+            dmesg=crash_cause.dmesg_names_oom(self.pid),
+            oom_kills=now - before if now is not None and before is not None else None,
+            last_rss_mb=last_rss_mb,
+            limit_mb=crash_cause.memory_limit_mb(),
+        )
 
     def log_tail(self, chars: int = 1500) -> str:
         try:

@@ -154,7 +154,7 @@ def compare(
         pa, pb = la.figure("latency_ms"), lb.figure("latency_ms")
         p99 = Figure(pa.p99 if pa else None, pb.p99 if pb else None)
         p99.diff = _diff(p99.a, p99.b)
-        if lat_a is not None and lat_b is not None and lat_a.get(la.level) and lat_b.get(lb.level):
+        if p99.a is not None and p99.b is not None and lat_a and lat_b and lat_a.get(la.level) and lat_b.get(lb.level):
             p99.ci95 = bootstrap_p99_diff(lat_a[la.level], lat_b[lb.level])
         good = Figure(la.goodput_rps, lb.goodput_rps)
         good.diff = _diff(good.a, good.b)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.engines import weights
+from orchestrator.results import decision
 from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.drift import drifted_strategies
 from orchestrator.results.limits import runtime_limits
@@ -132,6 +133,7 @@ def run_engines(
         result.host["limits"] = limits.to_json()
 
     def save() -> None:
+        decision.attach(result)
         write_json_atomic(run_dir / "run.json", result.to_json())
         if json_path:
             write_json_atomic(json_path, result.to_json())

@@ -9,7 +9,7 @@ and stderr); 1 a run failed (a strategy with a status other than ok, an error, a
 inputs are missing); 2 nothing ran (a bad config, another soak of the same config still
 running); 130 Ctrl-C (the cells finished before it are stored).
 
-Config (see docs/history.md):
+Config (see docs/soak.md):
 
     name = "nightly"               # default: the file's stem; first part of every matrix key
     baseline_runs = 5              # how many earlier good runs make the baseline

@@ -52,6 +52,11 @@ def test_calibration_alone_runs_every_strategy_with_limits_and_stores_one_result
     # the calibration engine has no weights: no % of limit, and the row says why
     assert run["results"][0]["limits"]["decode_pct"] is None
     assert "calibration restart: % of limit: no model weights" in proc.stdout
+    # the decision (docs/decision.md): in the terminal and the JSON, the probe's own spread
+    assert "\ndecision:\n  calibration restart: safe" in proc.stdout
+    assert "fastest safe for first text: calibration " in proc.stdout
+    assert [r["row"] for r in run["decision"]["rows"]] == ["calibration restart", "calibration fresh-process"]
+    assert limits["bandwidth_median_gb_s"] > 0 and limits["bandwidth_spread"] is not None
     with sqlite3.connect(isolated / "h.sqlite3") as db:
         stored = db.execute("select r.engine, s.strategy from runs r join run_strategies s on s.run_pk = r.id").fetchall()
     assert stored == [("calibration", "calibration/restart"), ("calibration", "calibration/fresh-process")]

@@ -262,6 +262,11 @@ def test_compare_prints_table_and_json(tmp_path):
     rows = json.loads(proc.stdout[: proc.stdout.rindex("]") + 1])
     assert [r["strategy"] for r in rows] == ["restart", "cli"]
     assert json.loads(js.read_text())["plan"]["strategies"] == ["restart", "cli"]
+    # no --engine: one line says the numbers are the calibration engine's (issue 27 item 8)
+    assert sum("these numbers come from the calibration engine" in line for line in proc.stderr.splitlines()) == 1
+    decision = json.loads(js.read_text())["decision"]  # docs/decision.md
+    assert [(r["row"], r["safe"]) for r in decision["rows"]] == [("restart", True), ("cli", True)]
+    assert [c["what"] for c in decision["choices"]] == ["first text", "whole requests", "memory"]
     umask = os.umask(0)
     os.umask(umask)
     assert js.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600

@@ -78,7 +78,7 @@ def test_markdown_and_csv_tables():
     result = typed("run_growing.json")
     md = report.render_markdown(result)
     assert md.startswith(
-        f"# orch run {result.run_id}\n\nengine `calibration`, scenario `asr`, started {result.started_at}\n\n"
+        f"# orch compare {result.run_id}\n\nengine `calibration`, scenario `asr`, started {result.started_at}\n\n"
     )
     assert "| recreate " in md and "growing" in md
     csv_text = report.render_csv(result)

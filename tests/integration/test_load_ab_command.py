@@ -47,7 +47,7 @@ def test_two_option_sets_run_and_compare(isolated):
     (row,) = json.loads(done.output[done.output.index("[") :].split("\nmax sustainable")[0])
     assert row["level"] == "5/s poisson"
     assert row["sustained A/B"].endswith("/no")  # B misses its SLO (A's level may be invalid on a busy host)
-    assert row["p99 latency B ms"] > 400
+    assert row["p99 latency B ms"] is None  # 10 requests cannot support a p99 (662): never printed as one
     from orchestrator.history import store
 
     assert [r.kind for r in store.list_runs()] == ["load", "load"]  # each side stored as orch load stores it

@@ -1,4 +1,4 @@
-"""The README says: the calibration engine has no destroy of its own, so `recreate-destroy`
+"""docs/engine-guide.md says: the calibration engine has no destroy of its own, so `recreate-destroy`
 runs on it as `recreate` does (issue 18 item 10: it was documented "(chatllm only)")."""
 
 import pytest

@@ -77,18 +77,22 @@ def test_a_load_cells_matrix_key():
 
 
 def test_alarms_on_exact_figures():
-    run = load_run()  # 8/s: p99 62.5 ms, goodput 8.13/s; 32/s: p99 1021.6 ms, goodput 1/s; memory +2 [1.5, 2.5]
+    run = load_run(n=32)  # 8/s: p50 62.5 ms, goodput 8.13/s; 32/s: p50 546.9 ms (p99 at least that), goodput 1/s; memory +2 [1.5, 2.5]
     bounds = {"max_p99_latency_ms": 100.0, "min_goodput_rps": 2.0, "max_mb_per_1000": 1.0}
     assert [(a.kind, a.level, a.value, a.bound) for a in soak_load.alarms_of(run, bounds)] == [
         ("memory", 0, 2.0, 1.0),
-        ("p99_latency", 1, 1021.5625, 100.0),
+        ("p99_latency", 1, 546.875, 100.0),
         ("goodput", 1, 1.0, 2.0),
         ("memory", 1, 2.0, 1.0),
     ]
     assert [a.message for a in soak_load.alarms_of(run, {"max_p99_latency_ms": 100.0, "min_goodput_rps": 2.0})] == [
-        "32/s constant: p99 latency 1021.6 ms over the 100 ms bound",
+        "32/s constant: p99 latency at least 546.9 ms (its p50; n=32 is too few for a p99) over the 100 ms bound",
         "32/s constant: goodput 1.00 req/s under the 2 req/s bound (SLO latency_ms=100)",
     ]
+    long = load_run(rates=(32.0,))  # 662 requests: a p99 claim stands, as the early-stopping estimate
+    (alarm,) = soak_load.alarms_of(long, {"max_p99_latency_ms": 100.0})
+    assert alarm.value == long.levels[0].figure("latency_ms").p99 > long.levels[0].figure("latency_ms").p50
+    assert alarm.message.startswith(f"32/s constant: p99 latency {alarm.value:.1f} ms over")
     # memory over the bound but its CI reaching 0 is no alarm: growth that may be noise
     assert soak_load.alarms_of(load_run(mb_per_1000=0.25), {"max_mb_per_1000": 0.1}) == []
     assert soak_load.alarms_of(run, {"max_p99_latency_ms": 2000.0, "max_mb_per_1000": 3.0}) == []

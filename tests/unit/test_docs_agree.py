@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
-def readme_section(title: str) -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def section(page: str, title: str) -> str:
+    """The text under `## title` of README.md or a docs page, up to the next `## `."""
+    text = (ROOT / page).read_text(encoding="utf-8")
     return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
 
 
@@ -32,7 +33,7 @@ def table_rows(text: str) -> list[list[str]]:
 
 
 def test_strategy_table_names_the_registry_and_its_engines():
-    rows = [r for r in table_rows(readme_section("Strategies")) if r[0].startswith("`")]
+    rows = [r for r in table_rows(section("docs/strategies.md", "The strategies")) if r[0].startswith("`")]
     assert [r[0].strip("`") for r in rows] == list(strategies.NAMES)
     for name, does, _tells in rows:
         # "(chatllm only)" exactly when the calibration engine's entry does not run it
@@ -52,7 +53,7 @@ def test_every_schema_named_is_one_orch_reads_and_the_written_one_is_current(doc
 def test_shared_option_defaults_are_the_command_line_ones():
     defaults = {p.opts[0]: p.default for p in compare.params if p.opts}
     documented = {}
-    for cells in table_rows(readme_section("Commands")):
+    for cells in table_rows(section("docs/run.md", "Options shared by run and compare")):
         if len(cells) != 3 or not cells[1] or cells[0] == "option":
             continue
         names = re.findall(r"`(--[a-z-]+)", cells[0])
@@ -74,7 +75,7 @@ def test_shared_option_defaults_are_the_command_line_ones():
 
 
 def test_calibration_option_defaults_are_the_engines():
-    row = next(c for c in table_rows(readme_section("Commands")) if c[0].startswith("calibration:"))
+    row = next(c for c in table_rows(section("docs/run.md", "Options shared by run and compare")) if c[0].startswith("calibration:"))
     names = re.findall(r"`--([a-z-]+)", row[0])
     values = [v.strip() for v in row[1].split(",")]
     for name, value in zip(names, values, strict=False):  # --crash-at, --hang-at: no default
@@ -85,8 +86,31 @@ def test_calibration_option_defaults_are_the_engines():
 def test_the_readme_test_command_installs_what_ci_installs():
     """The README's "what CI runs" line and .ci/run install the same extras and run pytest."""
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    setup = readme_section("Set up")
+    setup = section("README.md", "Set up")
     line = setup.split("(what CI runs: .ci/run)\n", 1)[1].splitlines()[0]
     assert re.findall(r"pip install -q? ?-e '(\.\[[a-z,]+\])'", ci) == [".[test,transformers]"]
     assert line == "pip install -e '.[test,transformers]' && python -m pytest -q"
     assert ci.rstrip().endswith("python -m pytest -q")
+
+
+def test_the_readme_output_is_what_compare_prints_today():
+    """The README's one real output (`orch compare --all --iters 5` on the calibration engine)
+    has today's columns and a row per strategy, in the registry's order: a pasted table that
+    went stale (a column added or renamed) fails here, to be run and pasted again."""
+    from orchestrator.results.output import HEADERS
+
+    shown = section("README.md", "What it prints").split("\n```\n", 1)[1].split("\n```", 1)[0]
+    lines = shown.splitlines()
+    assert re.split(r"\s{2,}", lines[0].strip()) == HEADERS
+    rows = [line.split()[0] for line in lines[2:] if line.split() and line.split()[0] in strategies.NAMES]
+    assert rows == list(strategies.NAMES)
+    assert lines[-1].startswith("results: orch-results/")
+
+
+def test_every_column_of_the_table_is_explained():
+    """docs/measurement.md's table of columns names every column the run table has."""
+    from orchestrator.results.output import HEADERS
+
+    cells = [r[0] for r in table_rows(section("docs/measurement.md", "The table's columns"))]
+    named = {name for cell in cells for name in re.findall(r"`([^`]+)`", cell)}
+    assert set(HEADERS) - {"strategy", "status", "iters"} <= named

@@ -1,6 +1,7 @@
 """`orch doctor` lists every registered engine: whether it is ready, what its checks found,
 and how to install what it lacks — an engine registered after orch's own included."""
 
+import re
 import sys
 import types
 
@@ -37,15 +38,21 @@ def fake_engines(monkeypatch):
 
 
 def _rows(stdout: str) -> dict[str, tuple[str, str]]:
-    out = {}
-    for line in stdout.splitlines()[2:]:
-        parts = line.split(None, 1)
-        if not parts:
+    """item -> (state, detail), a wrapped row's lines joined (the table fits 100 columns)."""
+    lines = stdout.splitlines()
+    dashes = [m.span() for m in re.finditer(r"-+", lines[1])]
+    rows: list[list[str]] = []
+    for line in lines[2:]:
+        if not line.strip():
             break
-        item_end = line.index("  ")
-        item, rest = line[:item_end].strip(), line[item_end:].split(None, 1)
-        out[item] = (rest[0], rest[1] if len(rest) > 1 else "")
-    return out
+        item, state, detail = (line[lo : (dashes[k + 1][0] if k + 1 < len(dashes) else None)].strip()
+                               for k, (lo, _) in enumerate(dashes))
+        if state:
+            rows.append([item, state, detail])
+        else:  # a wrapped row's next line
+            rows[-1][0] += ("" if rows[-1][0].endswith("/") or not item else " ") + item
+            rows[-1][2] += ("" if rows[-1][2].endswith("/") else " ") + detail if detail else ""
+    return {item: (state, detail) for item, state, detail in rows}
 
 
 def test_every_engine_is_listed_with_whether_it_is_ready_and_how_to_install_it(fake_engines, tmp_path, monkeypatch):
@@ -68,6 +75,8 @@ def test_every_engine_is_listed_with_whether_it_is_ready_and_how_to_install_it(f
     )
     assert rows["tiny-asr-a (test model)"] == ("info", "not made: orch make-test-models --runtime unchecked")
     assert rows["engine chatllm"][1].startswith("not ready (chatllm.cpp checkout, main, libchatllm")
+    table = res.stdout.split("\n\n")[0].splitlines()
+    assert len(table) > len(rows) and max(len(line) for line in table) <= 100  # issue 27: it was about 450 wide
     summary = [line for line in res.stderr.splitlines() if line.startswith("engines: ")]
     # the runtimes' own engines are ready or not as this machine has their packages
     runtimes = [n for n in registry.NAMES if n not in ("calibration", "chatllm")]

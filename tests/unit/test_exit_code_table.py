@@ -1,4 +1,4 @@
-"""README's exit-code table is orchestrator.errors.ExitCode: the same numbers, names and
+"""docs/commands.md's exit-code table is orchestrator.errors.ExitCode: the same numbers, names and
 meanings, in the same order."""
 
 from __future__ import annotations
@@ -8,24 +8,24 @@ from pathlib import Path
 
 from orchestrator.errors import ExitCode
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "commands.md"
 
 
-def _readme_rows() -> list[tuple[int, str, str]]:
-    text = README.read_text(encoding="utf-8")
-    section = text.split("### Exit codes", 1)[1].split("\n### ", 1)[0]
+def _page_rows() -> list[tuple[int, str, str]]:
+    text = PAGE.read_text(encoding="utf-8")
+    section = text.split("\n## Exit codes\n", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| (\d+) \| `(\w+)` \| (.+) \|$", section, flags=re.M)
     return [(int(code), name, meaning) for code, name, meaning in rows]
 
 
-def test_readme_table_is_the_enum():
-    rows = _readme_rows()
+def test_the_pages_table_is_the_enum():
+    rows = _page_rows()
     assert [(code, name) for code, name, _ in rows] == [(m.value, m.name) for m in ExitCode]
     assert [code for code, _, _ in rows] == [0, 1, 2, 3, 130]
 
 
 def test_each_meaning_names_what_the_enum_says():
-    meanings = {name: meaning.replace("`", "") for _, name, meaning in _readme_rows()}
+    meanings = {name: meaning.replace("`", "") for _, name, meaning in _page_rows()}
     assert meanings["FAILED"].startswith("something ran and failed: a strategy crashed, timed out")
     assert "soak" in meanings["FAILED"] and "run" in meanings["FAILED"]  # a failed strategy: 1 in both
     assert "soak found a regression" in meanings["REGRESSED"] and "ab a regression" in meanings["REGRESSED"]

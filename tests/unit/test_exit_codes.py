@@ -1,4 +1,4 @@
-"""Bad invocations and their exact exit codes (README, docs/history.md): 2 could not start
+"""Bad invocations and their exact exit codes (docs/commands.md, docs/history.md): 2 could not start
 (bad option, config or input), 1 a strategy failed, each with a message naming the problem
 and never a traceback. Most go through click's CliRunner and `orchestrator.cli.main` (where
 errors become exit codes); a few through a real `orch` process."""

@@ -1,6 +1,6 @@
 """`orch --help` and a command's --help import none of the heavy libraries (numpy, scipy,
 matplotlib, SQLAlchemy, ...): it took 1.4-1.7 s (issue 18, item 13); the speed itself is a
-benchmark figure in README, not a timed test. The command list comes from cli.COMMANDS, so
+benchmark figure in docs/commands.md, not a timed test. The command list comes from cli.COMMANDS, so
 it must say what each command says of itself."""
 
 from __future__ import annotations

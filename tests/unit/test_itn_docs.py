@@ -1,4 +1,4 @@
-"""Every ITN example in the README and docs/quality.md is a test: the examples are read from
+"""Every ITN example in docs/quality.md (its summary and its ITN section) is a test: the examples are read from
 the documents themselves (a pair of code spans joined by an arrow: spoken, then what orch
 writes), so the docs cannot drift from the code."""
 
@@ -24,7 +24,7 @@ def section(path: Path, heading: str) -> str:
 
 
 SECTIONS = {
-    "README": section(REPO / "README.md", "## Transcript quality"),
+    "docs/quality.md (In short)": section(REPO / "docs" / "quality.md", "## In short"),
     "docs/quality.md": section(REPO / "docs" / "quality.md", "## Chinese inverse text normalization"),
 }
 EXAMPLES = sorted({(doc, a, b) for doc, text in SECTIONS.items() for a, b in PAIR.findall(text)})
@@ -32,7 +32,7 @@ EXAMPLES = sorted({(doc, a, b) for doc, text in SECTIONS.items() for a, b in PAI
 
 def test_the_documents_have_examples():
     counts = {doc: sum(1 for d, _, _ in EXAMPLES if d == doc) for doc in SECTIONS}
-    assert counts["README"] >= 5 and counts["docs/quality.md"] >= 100, counts
+    assert counts["docs/quality.md (In short)"] >= 5 and counts["docs/quality.md"] >= 100, counts
 
 
 @pytest.mark.parametrize("doc,spoken,written", EXAMPLES, ids=[f"{d}:{a}" for d, a, _ in EXAMPLES])

@@ -13,19 +13,28 @@ from tests.load_runs import load_run
 
 
 def test_levels_read_back_exactly():
-    run = load_run()
+    run = load_run(n=32)
     below, above = run.levels
     assert (below.arrivals, below.offered_rate, below.sent, below.ok, below.accounted) == ("8/s constant", 8.0, 32, 32, True)
-    assert below.figure("latency_ms").p99 == 62.5 and below.figure("ttft_ms").p50 == 31.25
+    assert below.figure("latency_ms").p99 is None and below.figure("ttft_ms").p50 == 31.25  # p99 needs 662
     assert (below.saturated, below.valid, below.pool_memory.mb_per_1000) == (False, True, 2.0)
     assert (above.figure("latency_ms").p50, above.figure("latency_ms").p90, above.figure("latency_ms").p99) == (
         546.875,
-        934.375,
-        1021.5625,
+        None,  # 32 requests: a p90 claim needs 64
+        None,
     )
     assert (above.throughput_rps, above.goodput_rps, above.saturated) == (16.0, 1.0, True)
     assert above.saturation_why == "queue wait rose 969 ms over the level (1000 ms/s, CI 1000..1000)"
     assert run.status == "ok"
+
+
+def test_a_level_too_short_for_its_slo_claim_is_not_sustained():
+    short, long = load_run(rates=(8.0,), n=32).levels[0], load_run(rates=(8.0,), n=662).levels[0]
+    assert short.goodput_rps == short.throughput_rps  # every request met the SLO ...
+    assert not short.sustained  # ... but 32 cannot show 90% at 99% confidence: 44 are needed
+    assert short.other["slo_claim"]["more"] == 12
+    assert long.sustained and long.figure("latency_ms").p99 == 62.5
+    assert long.figure("latency_ms").p90 == 62.5
 
 
 def test_the_stored_document_reads_back_the_same():

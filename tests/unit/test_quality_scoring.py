@@ -78,7 +78,7 @@ def test_formats_show_rates_and_alignment(tmp_path, fmt):
 
 
 def test_convert_scores_chinese_per_character_after_itn_leaves_digits(tmp_path):
-    # issue 18 item 4: the README's clip; after zh-TW + ITN both sides are digits only, but the
+    # issue 18 item 4: the README's old clip (docs/quality.md); after zh-TW + ITN both sides are digits only, but the
     # hypothesis was Chinese, so it is scored per character (docs/quality.md), not as one word
     got = json.loads(run_score(tmp_path, "0900073331\n", "零九零零零七三三三二\n", "--convert", "--format", "json").output)
     assert got["score"]["mode"] == "cer"

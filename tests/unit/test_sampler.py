@@ -498,7 +498,7 @@ def test_cheap_samples_carry_no_cpu_times(tree):
 
 def test_marks_put_the_periodic_full_sample_off(tree):
     """A phase mark is a full sample, so marks more often than `full_hz` leave no periodic
-    full sample (the README's "under 5 s" claim, at a faster scale)."""
+    full sample (docs/measurement.md's "under 5 s" claim, at a faster scale)."""
     s, hand = by_hand(hz=50, full_hz=1.0)
     s.watch(tree.pid)
     marks = []

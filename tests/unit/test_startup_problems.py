@@ -1,5 +1,5 @@
 """Every start-up problem, click's own checks of a value among them, in one `orch: cannot
-start:` message with a line each, exit 2, before any worker (README, "Commands"); caps on
+start:` message with a line each, exit 2, before any worker (docs/run.md, "Exit codes and start-up checks"); caps on
 absurd values with the reason (issue 18, items 6 and 11)."""
 
 from __future__ import annotations
@@ -16,12 +16,16 @@ def _invoke(tmp: Path, argv: list[str]):
 
 
 def test_the_issues_run_names_all_three_problems(isolated):
-    """The README's example ("Commands"), word for word."""
+    """docs/run.md's example ("Exit codes and start-up checks"), word for word: the command
+    it shows, run, prints the lines it shows."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "run.md").read_text(encoding="utf-8")
+    shown = page.split("\n$ orch run --strategy restart --out AFILE", 1)[1].split("\n```", 1)[0].splitlines()
     (isolated / "AFILE").write_text("x")
-    res = _invoke(isolated, ["run", "--strategy", "restart", "--out", "AFILE", "--audio", "/nope.wav",
-                             "--sample-hz", "-1"])
+    argv = ["run", "--strategy", "restart", "--out", "AFILE", *shown[0].split()]
+    assert argv[5:] == ["--audio", "/nope.wav", "--sample-hz", "-1"]
+    res = _invoke(isolated, argv)
     assert res.exit_code == 2
-    assert res.stderr.splitlines() == [
+    assert res.stderr.splitlines() == shown[1:] == [
         "orch: cannot start:",
         "  --sample-hz must be a number >= 0, not -1.0",
         "  audio file not found: /nope.wav",

@@ -3,7 +3,9 @@
 import dataclasses
 
 import pytest
+from orchestrator.engines.registry import REGISTRY
 from orchestrator.results.model import Status
+from orchestrator.run.crash_cause import OomEvidence
 from orchestrator.run.record_builder import RecordBuilder
 from orchestrator.run.sampler import Sample
 from orchestrator.run.strategies import Memory
@@ -15,8 +17,10 @@ from workers import protocol
 class FakeWorker:
     name = "fake#1"
 
-    def __init__(self, script, exit_code=0, signal=None):
+    def __init__(self, script, exit_code=0, signal=None, log="", evidence=None):
         self.script = list(script)
+        self.log = log
+        self.evidence = evidence or OomEvidence()
         self.acks = 0
         self.killed = False
         self.exit_code = exit_code
@@ -43,7 +47,10 @@ class FakeWorker:
         return None, f"worker exited with code {self.exit_code}"
 
     def log_tail(self, chars=1500):
-        return ""
+        return self.log[-chars:]
+
+    def oom_evidence(self, last_rss_mb):
+        return dataclasses.replace(self.evidence, last_rss_mb=last_rss_mb)
 
 
 class Clock:
@@ -283,3 +290,70 @@ def test_the_engines_ttft_breakdown_is_lifted_out_of_extra():
     rec = h.written[0]
     assert rec.ttft_phases == {"audio_decode_ms": 12.5, "prefill_ms": 80.0}
     assert rec.extra == {"raw_output": "x"}
+
+
+CHATLLM_NOISE = "`requests` is required. use `pip install requests`"
+
+
+def noisy_harness():
+    h = Harness()
+    h.loop.noise = REGISTRY["chatllm"].log_noise  # what the chatllm engine's package declares
+    return h
+
+
+def test_a_crash_names_the_abort_message_first_and_drops_the_engines_noise():
+    h = noisy_harness()
+    log = f"{CHATLLM_NOISE}\nloading model\nfree(): invalid pointer\n"
+    wp = FakeWorker([phase("before_infer", 1), start(1), WorkerExited], signal="SIGABRT", log=log)
+    with pytest.raises(StrategyStopped) as out:
+        h.loop.run(wp)
+    first = out.value.error.splitlines()[0]
+    assert first == "worker killed by SIGABRT during iteration 1: free(): invalid pointer"
+    assert "requests" not in out.value.error and "loading model" in out.value.error
+
+
+def test_a_ggml_assertion_in_the_log_is_the_cause():
+    h = Harness()
+    log = "step 1\n/src/ggml.c:1234: GGML_ASSERT(n_tokens <= n_ctx) failed\nAborted\n"
+    wp = FakeWorker([phase("before_infer", 1), start(1), WorkerExited], signal="SIGABRT", log=log)
+    with pytest.raises(StrategyStopped) as out:
+        h.loop.run(wp)
+    # "Aborted" is the last line naming an abort; the assertion above it is the cause
+    first = out.value.error.splitlines()[0]
+    assert first == "worker killed by SIGABRT during iteration 1: /src/ggml.c:1234: GGML_ASSERT(n_tokens <= n_ctx) failed"
+
+
+def test_a_sigkill_without_evidence_is_not_called_an_oom_kill():
+    h = Harness()
+    evidence = OomEvidence(dmesg=False, oom_kills=0, limit_mb=64000.0)
+    wp = FakeWorker([phase("before_infer", 1), start(1), WorkerExited], signal="SIGKILL", evidence=evidence)
+    with pytest.raises(StrategyStopped) as out:
+        h.loop.run(wp)
+    first = out.value.error.splitlines()[0]
+    assert "OOM" not in first
+    assert first.startswith("worker killed by signal 9 (SIGKILL) from outside; no sign of an out-of-memory kill")
+    assert "kernel log" in first and "cgroup oom_kill count" in first
+
+
+def test_a_sigkill_with_a_cgroup_oom_kill_is_called_one():
+    h = Harness()
+    wp = FakeWorker(
+        [phase("before_infer", 1), start(1), WorkerExited], signal="SIGKILL", evidence=OomEvidence(oom_kills=1)
+    )
+    with pytest.raises(StrategyStopped) as out:
+        h.loop.run(wp)
+    assert "the kernel's OOM killer (the memory cgroup's oom_kill count rose by 1)" in out.value.error
+
+
+def test_a_model_that_fails_to_load_says_which_file_and_what_the_engine_said():
+    h = noisy_harness()
+    log = f"{CHATLLM_NOISE}\nerror: model file /m/qwen.bin: unexpected end of file at offset 4096\n"
+    err = protocol.Error(kind="load_failed", message="chatllm.cpp could not load /m/qwen.bin: start() error code 1",
+                         traceback="")
+    wp = FakeWorker([phase("before_load", 1), err, WorkerExited], exit_code=1, log=log)
+    with pytest.raises(StrategyStopped) as out:
+        h.loop.run(wp)
+    first = out.value.error.splitlines()[0]
+    assert "/m/qwen.bin" in first
+    assert "the engine said: error: model file /m/qwen.bin: unexpected end of file" in first
+    assert "requests" not in out.value.error

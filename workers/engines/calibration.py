@@ -52,6 +52,7 @@ OPTIONS: dict[str, type] = {
     "hang_at": int,  # None: never
     "drift_at": int,  # None: never
     "drift_mode": str,  # text | char
+    "cache_speedup": float,  # None: none; else a repeated audio's times are scaled by this (a caching runtime)
 }
 
 MiB = 1024 * 1024
@@ -197,6 +198,7 @@ class CalibrationModel:
         self.o = {**{k: options[k] for k in OPTIONS}, **extra}
         self.weights: Weights | None = None
         self.model: str | None = None
+        self.seen: set[str] = set()  # audio answered before (cache_speedup)
 
     def load(self, label: str | None) -> None:
         name, mb = parse_model(label, float(self.o["model_mb"]))
@@ -233,6 +235,10 @@ class CalibrationModel:
             text = drifted_text(text, str(self.o["drift_mode"]))
         tokens = split_tokens(text)
         ttft, step = float(self.o["ttft_ms"]) / 1000, float(self.o["token_ms"]) / 1000
+        if self.o.get("cache_speedup") is not None and request.audio is not None:
+            if request.audio in self.seen:  # a runtime that caches a repeated input (MLPerf TEST04 catches it)
+                ttft, step = ttft * float(self.o["cache_speedup"]), step * float(self.o["cache_speedup"])
+            self.seen.add(request.audio)
         for k, tok in enumerate(tokens):
             # sleep to deadlines measured from the request, so delays do not drift
             delay = t0 + ttft + k * step - time.monotonic()

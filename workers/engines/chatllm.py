@@ -338,6 +338,7 @@ class ChatLLMEngine(Engine):
     def transcribe(self, request: Request, on_chunk):
         if not request.audio:
             raise EngineError("no_audio", "chatllm engine needs --audio")
+        self._language_for(request)
         tag = "{{audio:" + os.path.abspath(request.audio) + "}}"
         prompt = f"{tag} {request.transcript}" if request.transcript else tag
         chunks: list[str] = []
@@ -357,6 +358,16 @@ class ChatLLMEngine(Engine):
             self._sink = None
         self._request_stats()
         return "".join(chunks)
+
+    def _language_for(self, request: Request) -> None:
+        """chatllm.cpp takes the language when the model loads (`--set language`): a request
+        in another one (orch transcribe guesses per file) re-loads the model in it."""
+        if self.aligner or not request.language or request.language == self.language or self.model is None:
+            return
+        model, self.language = self.model, request.language
+        self.chat = None
+        gc.collect()
+        self.load(model)
 
     def _request_stats(self) -> None:
         """This request's share of chatllm's statistics and its ffmpeg stamps, kept for
@@ -420,7 +431,8 @@ class ChatLLMEngine(Engine):
 
     # ------------------------------------------------------------ command line
     def cli_invocation(self, model, request, interactive=False):
-        argv = [self._required("main", self.main_path)] + model_params(self.options, model, self.aligner, self.language)
+        language = (request.language if request is not None else None) or self.language
+        argv = [self._required("main", self.main_path)] + model_params(self.options, model, self.aligner, language)
         if interactive:
             if self.aligner:
                 raise EngineError(

@@ -60,6 +60,11 @@ class CalibrationOptions:
         flag="--drift-mode",
         help="calibration: what --drift-at changes: text (the text, default) or char (one character of it).",
     )
+    cache_speedup: float | None = option(
+        "number",
+        flag="--cache-speedup",
+        help="calibration: a repeated audio's TTFT and token times are scaled by this (0.5: twice as fast), as a caching runtime.",
+    )
     # glibc malloc_trim(0) after every unload: tells a leak from allocator retention
     trim_after_unload: bool | None = option(
         "flag",
