@@ -22,6 +22,7 @@ from orchestrator.commands.run import (
     inputs_from_cli,
     option_flag,
     output_problems,
+    refuse_unusable_history,
     run_progress,
 )
 from orchestrator.errors import CannotStart
@@ -140,6 +141,7 @@ def build_sides(a_text: str, b_text: str, all_: bool, strategies: str | None, kw
     found = list(dict.fromkeys(found + output_problems(sides[0].plan, kw)))
     if found:
         raise CannotStart(found)
+    refuse_unusable_history(kw)
     return sides, chosen
 
 
@@ -261,6 +263,7 @@ def _load_ab(a_text: str, b_text: str, speed_pct: float, kw: dict) -> None:
             problems.append(f"{why}; or pass --no-history")
     if problems:
         raise CannotStart(problems)
+    refuse_unusable_history(kw)
     run_dir = Path(kw["out"]) / f"ab-load-{new_run_id()}"
     runs = []
     for label, side in zip("AB", sides, strict=True):

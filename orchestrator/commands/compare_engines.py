@@ -160,7 +160,7 @@ def build_runs(
 def compare_engines(ctx: click.Context, engines_text: str, all_: bool, strategies: str | None, kw: dict) -> None:
     """Run the comparison, print its table and notes, store it; exit with what it found."""
     from orchestrator.commands import startup_problems
-    from orchestrator.commands.run_inputs import output_problems, run_progress
+    from orchestrator.commands.run_inputs import output_problems, refuse_unusable_history, run_progress
 
     problems = startup_problems.take()
     if problems:
@@ -179,6 +179,7 @@ def compare_engines(ctx: click.Context, engines_text: str, all_: bool, strategie
     out_problems = output_problems(None, {**kw, "model": None})
     if out_problems:
         raise CannotStart(out_problems)
+    refuse_unusable_history(kw)
     _run_and_report(runs, chosen, name, shape, kw, run_progress)
 
 

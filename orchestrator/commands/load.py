@@ -27,6 +27,7 @@ import click
 
 from orchestrator.commands import startup_problems
 from orchestrator.commands.run import engine_option_decorators
+from orchestrator.commands.run_inputs import refuse_unusable_history
 from orchestrator.commands.startup_problems import option
 from orchestrator.engines import fields
 from orchestrator.engines import registry as engine_registry
@@ -320,6 +321,7 @@ def load(**kw):
     problems += _output_problems(kw)
     if problems:
         raise CannotStart(problems)
+    refuse_unusable_history(kw)
     assert engine_options is not None
     worker_config = {
         "strategy": kw["strategy"],
@@ -406,6 +408,7 @@ def _server_load(kw, problems: list[str], levels, sweep, count, slo) -> None:
         )
     if problems:
         raise CannotStart(problems)
+    refuse_unusable_history(kw)
     target = ServerTarget(
         url=kw["url"],
         host=host,

@@ -17,6 +17,7 @@ from orchestrator.commands.run_inputs import (  # noqa: E402,F401
     one_model,
     option_flag,
     output_problems,
+    refuse_unusable_history,
     run_progress,
 )
 from orchestrator.commands.startup_problems import option
@@ -248,6 +249,7 @@ def run_and_report(plan: RunPlan, kw) -> None:
     from orchestrator.run.runner import RunInterrupted, execute, save
     from orchestrator.studies.attribution import attribute_growing
 
+    refuse_unusable_history(kw)
     try:
         result = execute(plan, progress_factory=run_progress(plan))
         # ok: every strategy ok or skipped, and no text changed under greedy decoding
