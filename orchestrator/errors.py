@@ -2,8 +2,8 @@
 table of exit codes (`ExitCode`) every command exits with. A command raises `OrchError` (or
 `CannotStart`); the command line's top (`orchestrator.cli`) turns it into one line on stderr
 and its exit code. A command that finishes exits with an `ExitCode` member through click's
-context (`ctx.exit(ExitCode.FAILED)`), never with a bare number. The table is README's
-("Exit codes"), kept equal by tests/unit/test_exit_code_table.py.
+context (`ctx.exit(ExitCode.FAILED)`), never with a bare number. The table is
+docs/exit-codes.md's, kept equal by tests/unit/test_exit_code_table.py.
 """
 
 from __future__ import annotations
@@ -23,8 +23,12 @@ class ExitCode(enum.IntEnum):
     """could not start, nothing ran: a bad option, config or input, a history database that cannot be used, another soak of the same config still running"""
     REGRESSED = 3
     """it ran and a figure got worse: `soak` found a regression or a new change point, `ab` a regression of B against A"""
+    HANGUP = 129
+    """SIGHUP, a closed terminal or ssh session: stopped as on Ctrl-C (what was measured is written and stored first)"""
     INTERRUPTED = 130
     """Ctrl-C (what was measured is written first)"""
+    TERMINATED = 143
+    """SIGTERM (timeout, systemd stop, Kubernetes, kill): stopped as on Ctrl-C (what was measured is written and stored first)"""
 
 
 class OrchError(Exception):

@@ -3,7 +3,7 @@ like a shell (shlex) and parsed by `orch compare`'s own option parser (click) â€
 gives overrides the options given to `orch ab` itself; each side a full plan made by
 `RunPlan.build`, checked before any worker starts; then the rounds, the A/B table
 (results.ab_table) and the exit code (errors.ExitCode: 0 no regression, 3 regressed, 2 could
-not start, 130 Ctrl-C). With `--load`, each side is a load run instead (studies.load_ab): a
+not start, 130 Ctrl-C (143 SIGTERM, 129 SIGHUP: the same)). With `--load`, each side is a load run instead (studies.load_ab): a
 load result file, or `orch load`'s options, run once each (A, then B)."""
 
 from __future__ import annotations

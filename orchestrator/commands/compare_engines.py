@@ -10,7 +10,7 @@ every engine has (an audio file that is not there) stops the run before anything
 
 Exit codes (errors.ExitCode): 0 every row ok (or skipped: a strategy the engine does not run)
 and no text drifted, 1 a row failed or an engine could not run, 2 nothing could start (bad
-option, or no engine can run), 130 Ctrl-C (what was measured is written first)."""
+option, or no engine can run), 130 Ctrl-C (143 SIGTERM, 129 SIGHUP: the same) (what was measured is written first)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import click
 
+from orchestrator import stop_signals
 from orchestrator.engines import registry as engine_registry
 from orchestrator.errors import CannotStart, ExitCode
 from orchestrator.run import strategies as registry
@@ -227,7 +228,7 @@ def _run_and_report(runs, chosen, name, shape, kw, run_progress) -> None:
     if not kw["no_history"]:
         store_history(result, kw["db"])
     if done.interrupted:
-        code = ExitCode.INTERRUPTED
+        code = stop_signals.exit_code()
     else:
         code = ExitCode.FAILED if runtimes.failed(result) else ExitCode.OK
     click.get_current_context().exit(code)

@@ -13,7 +13,7 @@ The result (`<run dir>/load.json`, and `--json PATH`) is stored in the history d
 
 Exit codes: 0 every request ok, 1 a request failed or timed out (or the pool's memory guard
 stopped it), 2 could not start (bad option, missing input, a server that did not answer),
-130 Ctrl-C (every finished request is written first, and the result JSON with
+130 Ctrl-C (143 SIGTERM, 129 SIGHUP: the same) (every finished request is written first, and the result JSON with
 `interrupted: true`, stored too).
 """
 

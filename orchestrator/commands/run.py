@@ -1,7 +1,7 @@
 """`orch run` and `orch compare`: build a RunPlan from options, execute it, print the table.
 
 Exit codes: 0 every strategy ok (or skipped as not applicable), 1 a strategy crashed,
-timed out or failed, 2 the run could not start (bad option, missing input), 130 Ctrl-C
+timed out or failed, 2 the run could not start (bad option, missing input), 130 Ctrl-C (143 SIGTERM, 129 SIGHUP: the same)
 (what was measured is written first).
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from orchestrator import stop_signals
 from orchestrator.commands import startup_problems
 
 # the command line's words as a run's inputs: here for the commands that import them from run
@@ -255,7 +256,7 @@ def run_and_report(plan: RunPlan, kw) -> None:
         # ok: every strategy ok or skipped, and no text changed under greedy decoding
         code = ExitCode.OK if result.ok and not drifted_strategies(result) else ExitCode.FAILED
     except RunInterrupted as exc:
-        result, code = exc.result, ExitCode.INTERRUPTED
+        result, code = exc.result, stop_signals.exit_code()
         click.echo(f"interrupted: what was measured is written below and in {plan.run_dir / 'run.json'}", err=True)
     if kw.get("srt_path"):
         for path in output.write_srt(result, kw["srt_path"]):

@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from orchestrator import stop_signals
 from orchestrator.results.model import IterationRecord, PartialIteration, Status, StrategyResult
 from orchestrator.run import strategies, worker_env
 from orchestrator.run.memory_guard import MemoryGuard
@@ -77,7 +78,7 @@ class StrategyRunner:
         except StrategyStopped as out:
             status, error = out.status, out.error
         except KeyboardInterrupt:
-            status, error = Status.INTERRUPTED, "interrupted by the user (Ctrl-C)"
+            status, error = Status.INTERRUPTED, f"stopped by {stop_signals.reason()}"
         except Exception as exc:  # a bug on the parent's side ends this strategy, not the run
             status, error = Status.ERROR, harness_error(exc)
         finally:

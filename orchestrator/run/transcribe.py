@@ -227,14 +227,14 @@ def transcribe(job: TranscribeJob, listener: Listener) -> TranscribeSummary:
             if sink:
                 sink.write(record)
             summary.records.append(record)
-            if job.json_path:
-                write_text_atomic(
-                    job.json_path, json.dumps([r.to_json() for r in summary.records], ensure_ascii=False, indent=1)
-                )
+            _write_list(job, summary)
             listener.file_done(record)
         workers.finish()
     except KeyboardInterrupt:
         summary.interrupted = True
+        if sink:  # what is on disk, whichever line the stop landed on
+            summary.records = list(sink.records)
+        _write_list(job, summary)
         raise TranscribeInterrupted(summary) from None
     finally:
         workers.close()
@@ -245,6 +245,13 @@ def transcribe(job: TranscribeJob, listener: Listener) -> TranscribeSummary:
 
 
 _LOAD_FAILED = "the model did not load: "
+
+
+def _write_list(job: TranscribeJob, summary: TranscribeSummary) -> None:
+    """--json: the records so far, as one list (rewritten after every file)."""
+    if job.json_path:
+        records = [r.to_json() for r in summary.records]
+        write_text_atomic(job.json_path, json.dumps(records, ensure_ascii=False, indent=1))
 
 
 def _failed(index: int, item: AudioInput, error: str) -> FileTranscript:

@@ -26,7 +26,7 @@ CI that excludes 0, or B's transcript changes under greedy decoding where A's do
 grows), `improved` (B better in a figure, nothing above), `no difference`.
 
 Exit codes (errors.ExitCode): 0 no regression, 3 a strategy regressed, 2 the run could not
-start, 130 Ctrl-C (what was measured is written and stored first).
+start, 130 Ctrl-C (143 SIGTERM, 129 SIGHUP: the same) (what was measured is written and stored first).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from orchestrator import stop_signals
 from orchestrator.engines import decoding
 from orchestrator.errors import ExitCode
 from orchestrator.results import drift
@@ -243,7 +244,7 @@ def _interrupted_note(rounds: list[ABRound]) -> str | None:
         if e is not None and e.status is Status.INTERRUPTED
     ]
     if cut:
-        return f"interrupted (Ctrl-C): {', '.join(cut)} cut short; judged on what was measured"
+        return f"interrupted ({stop_signals.reason()}): {', '.join(cut)} cut short; judged on what was measured"
     return None
 
 
@@ -538,6 +539,6 @@ def same_plan(sides: list[Side]) -> bool:
 
 def exit_code(result: RunResult, interrupted: bool) -> ExitCode:
     if interrupted:
-        return ExitCode.INTERRUPTED
+        return stop_signals.exit_code()
     regressed = any(e.ab is not None and e.ab.verdict is ABVerdict.REGRESSED for e in result.results)
     return ExitCode.REGRESSED if regressed else ExitCode.OK
