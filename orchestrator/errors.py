@@ -55,6 +55,20 @@ class CannotStart(OrchError):
         super().__init__(text, ExitCode.CANNOT_START)
 
 
+class WriteFailed(OrchError):
+    """A result file could not be written (a full disk, a read-only or vanished folder): one
+    line naming the file and why, exit 1 (`what_was_kept` adds what is safe elsewhere)."""
+
+    def __init__(self, path: str | Path, exc: OSError):
+        self.path = Path(path)
+        self.reason = exc.strerror or str(exc)
+        super().__init__(f"cannot write {self.path}: {self.reason}", ExitCode.FAILED)
+
+    def what_was_kept(self, kept: list[str]) -> str:
+        """The one line: the file, why, and what was kept (each a short phrase)."""
+        return self.message + (f"; kept: {'; '.join(kept)}" if kept else "; nothing was kept")
+
+
 def read_text_file(path: str | Path, what: str = "file") -> str:
     """A UTF-8 text file's contents, or OrchError naming the file and, for bytes that are not
     UTF-8, the byte offset of the first one (no traceback, no silent U+FFFD)."""

@@ -364,6 +364,20 @@ def _keep(run_dir: Path, kw, started_at: str):
     return run
 
 
+def _kept_after_write_failure(run_dir: Path, kw, started_at: str, failed) -> None:
+    """A full disk stopped the run (load.runner.LoadWriteFailed): the run kept from memory
+    (its JSON may not be on disk) and stored, then one line naming the file and what was
+    kept; exit 1."""
+    from orchestrator.history.save import store_load_history
+    from orchestrator.load import record
+
+    run = record.keep(run_dir, started_at, unwritten=failed.result.to_json())
+    assert run is not None
+    stored = not kw["no_history"] and store_load_history(run, kw["db"])
+    where = f"the run in the history database as {run.run_id}" if stored else "not stored in the history database"
+    raise OrchError(f"{failed.message}; {where}", ExitCode.FAILED)
+
+
 def _server_load(kw, problems: list[str], levels, sweep, count, slo) -> None:
     """`--url`: the checks of a server target, then the run."""
     from orchestrator.load.http_target import MAX_SERVER_REQUESTS, ServerTarget
@@ -431,7 +445,7 @@ def _run(kw, worker_config, workers, server, levels, sweep, count, audio, weight
     from orchestrator.load import record
     from orchestrator.load.http_target import MAX_SERVER_REQUESTS
     from orchestrator.load.pool import PoolConfig, StartFailed
-    from orchestrator.load.runner import LoadPlan, execute
+    from orchestrator.load.runner import LoadPlan, LoadWriteFailed, execute
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     run_dir = Path(kw["out"]) / f"load-{stamp}"
@@ -476,6 +490,8 @@ def _run(kw, worker_config, workers, server, levels, sweep, count, audio, weight
         result = execute(plan, on_record=progress)
     except StartFailed as exc:
         raise OrchError(f"cannot start: {exc}") from None
+    except LoadWriteFailed as failed:
+        _kept_after_write_failure(run_dir, kw, started_at, failed)
     except KeyboardInterrupt:
         click.echo(f"\norch load: interrupted; every finished request is in {run_dir / 'requests.jsonl'}", err=True)
         _keep(run_dir, kw, started_at)

@@ -25,7 +25,7 @@ from orchestrator.commands.startup_problems import option
 from orchestrator.engines import fields
 from orchestrator.engines import registry as engine_registry
 from orchestrator.engines.decoding import DECODINGS
-from orchestrator.errors import CannotStart, ExitCode
+from orchestrator.errors import CannotStart, ExitCode, OrchError
 from orchestrator.results.model import Thresholds
 from orchestrator.results.tabular import format_option
 from orchestrator.run import strategies as registry
@@ -247,10 +247,11 @@ def run_and_report(plan: RunPlan, kw) -> None:
     from orchestrator.history.save import store_history
     from orchestrator.results import output
     from orchestrator.results.drift import drifted_strategies
-    from orchestrator.run.runner import RunInterrupted, execute, save
+    from orchestrator.run.runner import RunInterrupted, RunWriteFailed, execute, save
     from orchestrator.studies.attribution import attribute_growing
 
     refuse_unusable_history(kw)
+    write_failed = None
     try:
         result = execute(plan, progress_factory=run_progress(plan))
         # ok: every strategy ok or skipped, and no text changed under greedy decoding
@@ -258,6 +259,9 @@ def run_and_report(plan: RunPlan, kw) -> None:
     except RunInterrupted as exc:
         result, code = exc.result, stop_signals.exit_code()
         click.echo(f"interrupted: what was measured is written below and in {plan.run_dir / 'run.json'}", err=True)
+    except RunWriteFailed as exc:  # a full disk: the table and the history row, then one line
+        result, code, write_failed = exc.result, ExitCode.FAILED, exc
+        kw = {**kw, "srt_path": None, "attribute": False}
     if kw.get("srt_path"):
         for path in output.write_srt(result, kw["srt_path"]):
             click.echo(f"wrote {path}", err=True)
@@ -271,8 +275,12 @@ def run_and_report(plan: RunPlan, kw) -> None:
         click.echo("\n" + "\n".join(texts))
     if kw["fmt"] == "table":
         click.echo(output.result_footer(result, plan.run_dir))
-    if not kw["no_history"]:
-        store_history(result, kw["db"])
+    stored = not kw["no_history"] and store_history(result, kw["db"])
+    if write_failed:
+        where = (
+            f"the run in the history database as {result.run_id}" if stored else "not stored in the history database"
+        )
+        raise OrchError(f"{write_failed.message}; {where}", ExitCode.FAILED)
     click.get_current_context().exit(code)
 
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.errors import ExitCode, OrchError, WriteFailed
 from orchestrator.load import memory
 from orchestrator.load.arrivals import Arrivals
 from orchestrator.load.http_target import ServerTarget
@@ -122,6 +123,8 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
             if pool.guard and pool.guard.tripped_mb is not None:
                 result.error = pool.guard.message()
                 break
+            if pool.write_failed:  # the disk refused a record: the writer stopped the level
+                break
             if plan.sweep is not None and level == 1:
                 levels += _sweep_rates(plan, pool, sink, levels)
             level += 1
@@ -135,17 +138,53 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
     result.notes = pool.notes
     if pool.guard and pool.guard.tripped_mb is not None:
         result.error = pool.guard.message()
-    records = sink.records
-    for level, arrivals in enumerate(levels[: len(started)]):
-        stats = level_stats(level, arrivals, records, plan.slo, plan.max_lateness_ms)
-        stats.memory = _memory(pool, plan, records, level)
-        stats.stopped_early = stopped[level] if level < len(stopped) else None
-        result.levels.append(stats)
-    if plan.json_path:
-        write_text_atomic(Path(plan.json_path), json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
+    result.levels = _level_results(plan, pool, sink.records, levels[: len(started)], stopped)
+    if pool.write_failed:
+        result.error = pool.write_failed.message
+    _write_result(plan, result, pool.write_failed, sink.whole_lines)
     if interrupted:
         raise KeyboardInterrupt
     return result
+
+
+class LoadWriteFailed(OrchError):
+    """The requests' JSONL or the result JSON could not be written (a full disk): the run
+    stopped there; carries the result as measured (the history database may be on another
+    disk) and whether its JSON was written. Exit 1, one line."""
+
+    def __init__(self, result: LoadResult, failure: WriteFailed, kept: list[str], json_written: bool):
+        self.result, self.failure, self.json_written = result, failure, json_written
+        super().__init__(failure.what_was_kept(kept), ExitCode.FAILED)
+
+
+def _write_result(plan: LoadPlan, result: LoadResult, failed: WriteFailed | None, whole_lines: int) -> None:
+    """The result JSON; LoadWriteFailed when it or a request record could not be written."""
+    json_failed = None
+    if plan.json_path:
+        try:
+            write_text_atomic(Path(plan.json_path), json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            json_failed = WriteFailed(plan.json_path, exc)
+    failure = failed or json_failed
+    if failure is None:
+        return
+    kept = [f"{whole_lines} whole request record(s) in {result.records_path}"] if whole_lines else []
+    if plan.json_path and json_failed is None:
+        kept.append(f"{plan.json_path} (as measured until then)")
+    raise LoadWriteFailed(result, failure, kept, json_written=json_failed is None)
+
+
+def _level_results(
+    plan: LoadPlan, pool: Pool, records: list[RequestRecord], levels: list[Arrivals], stopped: list[str | None]
+) -> list[LevelStats]:
+    """Each level that started: its statistics from the written records, its memory growth."""
+    out = []
+    for level, arrivals in enumerate(levels):
+        stats = level_stats(level, arrivals, records, plan.slo, plan.max_lateness_ms)
+        stats.memory = _memory(pool, plan, records, level)
+        stats.stopped_early = stopped[level] if level < len(stopped) else None
+        out.append(stats)
+    return out
 
 
 def _sweep_rates(plan: LoadPlan, pool: Pool, sink: Sink[RequestRecord], levels: list[Arrivals]) -> list[Arrivals]:

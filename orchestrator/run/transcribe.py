@@ -27,6 +27,7 @@ from typing import Protocol
 from workers import protocol
 
 from orchestrator.engines import registry as engine_registry
+from orchestrator.errors import WriteFailed
 from orchestrator.quality import pipeline
 from orchestrator.results import alignment, metrics
 from orchestrator.results.atomic import write_text_atomic
@@ -251,7 +252,10 @@ def _write_list(job: TranscribeJob, summary: TranscribeSummary) -> None:
     """--json: the records so far, as one list (rewritten after every file)."""
     if job.json_path:
         records = [r.to_json() for r in summary.records]
-        write_text_atomic(job.json_path, json.dumps(records, ensure_ascii=False, indent=1))
+        try:
+            write_text_atomic(job.json_path, json.dumps(records, ensure_ascii=False, indent=1))
+        except OSError as exc:  # a full disk: one line naming the file, exit 1
+            raise WriteFailed(job.json_path, exc) from None
 
 
 def _failed(index: int, item: AudioInput, error: str) -> FileTranscript:
