@@ -19,6 +19,7 @@ stopped it), 2 could not start (bad option, missing input, a server that did not
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -352,30 +353,50 @@ def _output_problems(kw) -> list[str]:
     return problems
 
 
-def _keep(run_dir: Path, kw, started_at: str):
+def _keep(run_dir: Path, kw, started):
     """The run as kept (load.record.keep: run_id, times, host; --json), stored in the history
     unless --no-history; a database problem is a warning, as for `orch run`."""
     from orchestrator.history.save import store_load_history
     from orchestrator.load import record
 
-    run = record.keep(run_dir, started_at, Path(kw["json_path"]) if kw["json_path"] else None)
+    run = record.keep(run_dir, started, Path(kw["json_path"]) if kw["json_path"] else None)
     if run is not None and not kw["no_history"]:
         store_load_history(run, kw["db"])
     return run
 
 
-def _kept_after_write_failure(run_dir: Path, kw, started_at: str, failed) -> None:
+def _kept_after_write_failure(run_dir: Path, kw, started, failed) -> None:
     """A full disk stopped the run (load.runner.LoadWriteFailed): the run kept from memory
     (its JSON may not be on disk) and stored, then one line naming the file and what was
     kept; exit 1."""
     from orchestrator.history.save import store_load_history
     from orchestrator.load import record
 
-    run = record.keep(run_dir, started_at, unwritten=failed.result.to_json())
+    run = record.keep(run_dir, started, unwritten=failed.result.to_json())
     assert run is not None
     stored = not kw["no_history"] and store_load_history(run, kw["db"])
     where = f"the run in the history database as {run.run_id}" if stored else "not stored in the history database"
     raise OrchError(f"{failed.message}; {where}", ExitCode.FAILED)
+
+
+def _failed_requests(result) -> str | None:
+    """The exit-1 reason when requests failed or timed out: how many, and the first one's
+    error (read back from the JSONL; the table only counts them)."""
+    bad = sum(lv.failed + lv.timed_out for lv in result.levels)
+    if not bad:
+        return None
+    sent = sum(lv.sent for lv in result.levels)
+    first = None
+    try:
+        with open(result.records_path, encoding="utf-8") as f:
+            for line in f:
+                rec = json.loads(line)
+                if rec.get("status") in ("failed", "timed_out") and rec.get("error"):
+                    first = rec["error"]
+                    break
+    except (OSError, ValueError):
+        pass
+    return f"{bad} of {sent} request(s) failed or timed out" + (f"; the first: {first}" if first else "")
 
 
 def _server_load(kw, problems: list[str], levels, sweep, count, slo) -> None:
@@ -446,6 +467,7 @@ def _run(kw, worker_config, workers, server, levels, sweep, count, audio, weight
     from orchestrator.load.http_target import MAX_SERVER_REQUESTS
     from orchestrator.load.pool import PoolConfig, StartFailed
     from orchestrator.load.runner import LoadPlan, LoadWriteFailed, execute
+    from orchestrator.results.load_run import LoadRun
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     run_dir = Path(kw["out"]) / f"load-{stamp}"
@@ -485,18 +507,18 @@ def _run(kw, worker_config, workers, server, levels, sweep, count, audio, weight
         if sys.stdout.isatty():
             click.echo(f"\r  request {rec.i} {rec.status}   ", nl=False)
 
-    started_at = record.now_iso()
+    started = record.start()  # the host's load average before the run
     try:
         result = execute(plan, on_record=progress)
     except StartFailed as exc:
         raise OrchError(f"cannot start: {exc}") from None
     except LoadWriteFailed as failed:
-        _kept_after_write_failure(run_dir, kw, started_at, failed)
+        _kept_after_write_failure(run_dir, kw, started, failed)
     except KeyboardInterrupt:
         click.echo(f"\norch load: interrupted; every finished request is in {run_dir / 'requests.jsonl'}", err=True)
-        _keep(run_dir, kw, started_at)
+        _keep(run_dir, kw, started)
         raise
-    kept = _keep(run_dir, kw, started_at)
+    kept = _keep(run_dir, kw, started)
     click.echo(_table(result))
     if kept is not None:
         click.echo(f"run {kept.run_id}: {run_dir / record.RESULT_FILE}")
@@ -504,5 +526,8 @@ def _run(kw, worker_config, workers, server, levels, sweep, count, audio, weight
         click.echo(f"note: {note}")
     if result.error:
         click.echo(f"orch: {result.error}", err=True)
+    elif why := _failed_requests(result):
+        click.echo(f"orch: {why}", err=True)
+    click.echo((kept or LoadRun.from_json(result.to_json())).max_rate_line())  # the run's answer, last
     bad = result.error or any(lv.failed or lv.timed_out for lv in result.levels)
     sys.exit(ExitCode.FAILED if bad else ExitCode.OK)

@@ -253,11 +253,7 @@ def load_facts(run: LoadRun) -> str:
         f"{plan.get('warmup_requests') or 0} warm-up; SLO {plan.get('slo') or '-'}; "
         f"models {', '.join(m for m in plan.get('models') or [] if m) or '-'}",
     ]
-    rate = run.max_sustainable_rate
-    lines.append(
-        "max sustainable rate: "
-        + (f"{rate:g} req/s" if rate is not None else "none (no open-loop level was sustained from the lowest up)")
-    )
+    lines.append(run.max_rate_line())
     if run.error:
         lines.append(f"error: {run.error}")
     if run.interrupted:

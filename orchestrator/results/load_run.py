@@ -319,6 +319,13 @@ class LoadRun:
             best = rate
         return best
 
+    def max_rate_line(self) -> str:
+        """The run's answer in one line, as the terminal, `history show` and the report say it."""
+        rate = self.max_sustainable_rate
+        return "max sustainable rate: " + (
+            f"{rate:g} req/s" if rate is not None else "none (no open-loop level was sustained from the lowest up)"
+        )
+
     @property
     def status(self) -> str:
         """ok: every request of every level ok; else what went wrong first: error (the
