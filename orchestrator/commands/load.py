@@ -101,6 +101,8 @@ def _audio_list(given: str, problems: list[str]) -> tuple[list[tuple[str | None,
 
 
 def _table(result) -> str:
+    from orchestrator.results.load_run import growth_text
+
     head = (
         f"{'level':<27} {'sent':>5} {'ok':>5} {'fail':>4} {'t/o':>4} {'drop':>4} {'canc':>4} {'req/s':>6} "
         f"{'good/s':>6} {'wait p50':>8} {'ttft p50':>8} {'ttft p99':>8} {'lat p99':>8} {'rtf p99':>7} "
@@ -124,10 +126,7 @@ def _table(result) -> str:
             f"{sat}{valid}"
         )
         for m in lv.memory:
-            rows.append(
-                f"  memory {m.who}: {m.mb_per_1000:+.2f} MB per 1000 requests "
-                f"(95% CI {m.ci[0]:+.2f}..{m.ci[1]:+.2f}; {m.requests} requests, {m.samples} samples)"
-            )
+            rows.append(f"  memory {m.who}: {growth_text(m.mb_per_1000, m.ci, m.requests, m.samples)}")
         if lv.saturation.saturated:
             rows.append(f"  saturated: {lv.saturation.why}")
         if lv.stopped_early:

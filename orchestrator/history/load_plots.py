@@ -158,7 +158,9 @@ def memory_chart(run: LoadRun) -> bytes:
                     lw=0.6,
                     ms=2.5,
                     alpha=0.8,
-                    label=f"{lv.arrivals}: {m.mb_per_1000:+.2f} MB/1000",
+                    label=f"{lv.arrivals}: {m.mb_per_1000:+.2f} MB/1000"
+                    if m.enough
+                    else f"{lv.arrivals}: too few requests ({m.requests})",
                 )
                 # Theil-Sen's line: the slope, and the median intercept (an outlying first sample
                 # does not tilt it)

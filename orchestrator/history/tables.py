@@ -237,10 +237,19 @@ def run_level_rows(run: LoadRun) -> list[list]:
                 _ppp(lv.lateness_ms, 2, ("p50", "p99")),
                 "yes" if lv.saturated else "no",
                 "yes" if lv.valid else "INVALID",
-                f"{fit.mb_per_1000:+.2f} [{fit.ci_low:+.2f}, {fit.ci_high:+.2f}]" if fit else None,
+                _growth_cell(fit),
             ]
         )
     return rows
+
+
+def _growth_cell(fit) -> str | None:
+    """A level's memory per 1000 requests with its CI, or `too few requests (N)`."""
+    if fit is None:
+        return None
+    if not fit.enough:
+        return f"too few requests ({fit.requests})"
+    return f"{fit.mb_per_1000:+.2f} [{fit.ci_low:+.2f}, {fit.ci_high:+.2f}]"
 
 
 def load_facts(run: LoadRun) -> str:

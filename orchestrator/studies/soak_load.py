@@ -180,7 +180,7 @@ def alarms_of(run: LoadRun, bounds: dict[str, float]) -> list[LoadAlarm]:
             )
         bound = bounds.get("max_mb_per_1000")
         fit = lv.pool_memory
-        if bound is not None and fit is not None and fit.mb_per_1000 > bound and fit.ci_low > 0:
+        if bound is not None and fit is not None and fit.enough and fit.mb_per_1000 > bound and fit.ci_low > 0:
             out.append(
                 LoadAlarm(
                     "memory",

@@ -56,3 +56,12 @@ def test_a_url_nothing_listens_on_is_refused_in_one_line(isolated, shared):
     assert not list((isolated / "out").glob("load-*/requests.jsonl")) or not any(
         p.read_text() for p in (isolated / "out").glob("load-*/requests.jsonl")
     )  # nothing was sent
+
+
+def test_a_short_level_says_too_few_requests_not_a_figure_per_1000(isolated):
+    res = CliRunner().invoke(main, ["load", "--rate", "10", "--requests", "8", *FAST, "--out", "out"], prog_name="orch")
+    assert res.exit_code == 0, res.output
+    memory = [line.strip() for line in res.stdout.splitlines() if line.strip().startswith("memory ")]
+    assert memory and all("too few requests for a figure per 1000 (" in line for line in memory), res.stdout
+    assert all("; 50 needed)" in line and "95% CI" not in line for line in memory)
+    assert "nan" not in res.stdout and "Warning" not in res.stderr
