@@ -193,8 +193,9 @@ def execute(
     result.host["load_avg_end"] = hostinfo.load_average()  # beside load_avg_start: was the host busy?
     try:
         save(plan, result)
-    except WriteFailed as exc:
-        raise RunWriteFailed(result, failed or exc, _kept(plan, result, False), run_json=False) from None
+    except WriteFailed as exc:  # run.json, or --json after it
+        written = exc.path != plan.run_dir / "run.json"
+        raise RunWriteFailed(result, failed or exc, _kept(plan, result, written), run_json=written) from None
     if failed:
         raise RunWriteFailed(result, failed, _kept(plan, result, True), run_json=True)
     if interrupted:
