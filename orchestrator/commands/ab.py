@@ -25,7 +25,7 @@ from orchestrator.commands.run import (
     refuse_unusable_history,
     run_progress,
 )
-from orchestrator.errors import CannotStart
+from orchestrator.errors import CannotStart, ExitCode, OrchError
 from orchestrator.run import strategies as registry
 from orchestrator.run.plan import RunPlan
 from orchestrator.run.preflight import preflight
@@ -188,7 +188,7 @@ def ab(a_options, b_options, load_sides, rounds, speed_pct, all_, strategies, **
         _load_ab(a_options, b_options, speed_pct, kw)
         return
     # lazy: the study and the history import numpy, scipy and SQLAlchemy; --help must not
-    from orchestrator.history.save import store_history
+    from orchestrator.history.save import store_history, where_stored
     from orchestrator.results.ab_table import ab_table
     from orchestrator.studies import ab as study
 
@@ -221,8 +221,9 @@ def ab(a_options, b_options, load_sides, rounds, speed_pct, all_, strategies, **
                 for reason in entry.ab.reasons:
                     click.echo(f"{entry.strategy}: {entry.ab.verdict}: {reason}")
         click.echo(f"results: {done.run_dir}  (run.json; <side>-r<round>/<strategy>/ for each run)")
-    if not kw["no_history"]:
-        store_history(result, kw["db"])
+    stored = not kw["no_history"] and store_history(result, kw["db"])
+    if done.write_failed:  # a full disk: the table and the history row, then one line
+        raise OrchError(f"{done.write_failed.message}; {where_stored(stored, result.run_id)}", ExitCode.FAILED)
     click.get_current_context().exit(study.exit_code(result, done.interrupted))
 
 

@@ -21,7 +21,7 @@ import click
 
 from orchestrator import stop_signals
 from orchestrator.engines import registry as engine_registry
-from orchestrator.errors import CannotStart, ExitCode
+from orchestrator.errors import CannotStart, ExitCode, OrchError
 from orchestrator.run import strategies as registry
 
 DEFAULT_MODEL_NAME = {"tiny": "tiny-asr-a", "full": "shape-qwen3-asr-0.6b"}
@@ -186,7 +186,7 @@ def compare_engines(ctx: click.Context, engines_text: str, all_: bool, strategie
 
 def _run_and_report(runs, chosen, name, shape, kw, run_progress) -> None:
     # lazy: the runner, analysis, the probe and history import numpy, scipy and SQLAlchemy
-    from orchestrator.history.save import store_history
+    from orchestrator.history.save import store_history, where_stored
     from orchestrator.results.model import HostLimits
     from orchestrator.results.runtime_table import host_limits_line, runtime_notes, runtime_table
     from orchestrator.run import host_limits
@@ -225,8 +225,9 @@ def _run_and_report(runs, chosen, name, shape, kw, run_progress) -> None:
         for line in runtime_notes(result):
             click.echo(line)
         click.echo(f"results: {done.run_dir}  (run.json; <engine>/ holds each engine's run and worker logs)")
-    if not kw["no_history"]:
-        store_history(result, kw["db"])
+    stored = not kw["no_history"] and store_history(result, kw["db"])
+    if done.write_failed:  # a full disk: the table and the history row, then one line
+        raise OrchError(f"{done.write_failed.message}; {where_stored(stored, result.run_id)}", ExitCode.FAILED)
     if done.interrupted:
         code = stop_signals.exit_code()
     else:

@@ -368,14 +368,13 @@ def _kept_after_write_failure(run_dir: Path, kw, started, failed) -> None:
     """A full disk stopped the run (load.runner.LoadWriteFailed): the run kept from memory
     (its JSON may not be on disk) and stored, then one line naming the file and what was
     kept; exit 1."""
-    from orchestrator.history.save import store_load_history
+    from orchestrator.history.save import store_load_history, where_stored
     from orchestrator.load import record
 
     run = record.keep(run_dir, started, unwritten=failed.result.to_json())
     assert run is not None
     stored = not kw["no_history"] and store_load_history(run, kw["db"])
-    where = f"the run in the history database as {run.run_id}" if stored else "not stored in the history database"
-    raise OrchError(f"{failed.message}; {where}", ExitCode.FAILED)
+    raise OrchError(f"{failed.message}; {where_stored(stored, run.run_id)}", ExitCode.FAILED)
 
 
 def _failed_requests(result) -> str | None:

@@ -244,7 +244,7 @@ def run_and_report(plan: RunPlan, kw) -> None:
     """Run the plan, print its tables, store it; exit with what it found (`run`, `compare`,
     `reproduce`)."""
     # lazy: the runner, analysis and history import numpy, scipy and SQLAlchemy; --help must not
-    from orchestrator.history.save import store_history
+    from orchestrator.history.save import store_history, where_stored
     from orchestrator.results import output
     from orchestrator.results.drift import drifted_strategies
     from orchestrator.run.runner import RunInterrupted, RunWriteFailed, execute, save
@@ -277,10 +277,7 @@ def run_and_report(plan: RunPlan, kw) -> None:
         click.echo(output.result_footer(result, plan.run_dir))
     stored = not kw["no_history"] and store_history(result, kw["db"])
     if write_failed:
-        where = (
-            f"the run in the history database as {result.run_id}" if stored else "not stored in the history database"
-        )
-        raise OrchError(f"{write_failed.message}; {where}", ExitCode.FAILED)
+        raise OrchError(f"{write_failed.message}; {where_stored(stored, result.run_id)}", ExitCode.FAILED)
     click.get_current_context().exit(code)
 
 

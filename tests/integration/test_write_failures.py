@@ -46,7 +46,8 @@ def _whole_lines(path: Path) -> list[dict]:
 
 
 def _one_line(res) -> str:
-    lines = [line for line in res.stderr.splitlines() if not line.startswith("note: ")]
+    """The error line (notes and the progress lines `compare:` / `ab:` aside)."""
+    lines = [line for line in res.stderr.splitlines() if not line.startswith(("note: ", "compare: ", "ab: "))]
     assert len(lines) == 1, res.stderr
     assert "Traceback" not in res.output and "internal error" not in res.stderr
     return lines[0]
@@ -112,6 +113,25 @@ def test_load_writer_thread_stops_the_run_in_one_line(isolated, monkeypatch, cap
     assert line.endswith(f"the run in the history database as {stored.run_id}") and stored.kind == "load"
     (level,) = store.list_load_levels(str(isolated / "h.sqlite3"))
     assert level.sent == 5
+
+
+@pytest.mark.parametrize("argv, jsonl", [
+    (["compare", "--engines", "calibration", "--strategies", "recreate", "--iters", "50", "--no-limits"],
+     "*/calibration/recreate.jsonl"),
+    (["ab", "--a", "--leak-mb 0", "--b", "--leak-mb 1", "--strategies", "recreate", "--iters", "50", "--rounds", "2"],
+     "*/a-r1/recreate/recreate.jsonl"),
+], ids=["compare-engines", "ab"])  # fmt: skip
+def test_compare_engines_and_ab_stop_in_one_line_and_store_the_row(isolated, monkeypatch, argv, jsonl):
+    _disk_fills_at(monkeypatch, 4)
+    res = CliRunner().invoke(main, [*argv, *FAST, "--out", "out", "--db", "h.sqlite3"], prog_name="orch")
+    assert res.exit_code == 1, res.output
+    (path,) = (isolated / "out").glob(jsonl)
+    line = _one_line(res)
+    assert line.startswith(f"orch: cannot write {path.relative_to(isolated)}: No space left on device; kept: 3 whole")
+    assert len(_whole_lines(path)) == 3
+    (stored,) = store.list_runs(str(isolated / "h.sqlite3"))
+    assert line.endswith(f"the run in the history database as {stored.run_id}")
+    assert not list((isolated / "out").glob("*/b-r1"))  # the disk is full: nothing further ran
 
 
 @pytest.fixture
