@@ -27,7 +27,7 @@ from typing import Protocol
 from workers import protocol
 
 from orchestrator.engines import registry as engine_registry
-from orchestrator.errors import WriteFailed
+from orchestrator.errors import ExitCode, OrchError, WriteFailed
 from orchestrator.quality import pipeline
 from orchestrator.results import alignment, metrics
 from orchestrator.results.atomic import write_text_atomic
@@ -237,6 +237,9 @@ def transcribe(job: TranscribeJob, listener: Listener) -> TranscribeSummary:
             summary.records = list(sink.records)
         _write_list(job, summary)
         raise TranscribeInterrupted(summary) from None
+    except WriteFailed as exc:  # a full disk: one line, the file and what is kept; exit 1
+        kept = [f"{sink.whole_lines} whole record(s) in {job.jsonl_path}"] if sink and sink.whole_lines else []
+        raise OrchError(exc.what_was_kept(kept), ExitCode.FAILED) from None
     finally:
         workers.close()
         if sink:

@@ -134,6 +134,22 @@ def test_compare_engines_and_ab_stop_in_one_line_and_store_the_row(isolated, mon
     assert not list((isolated / "out").glob("*/b-r1"))  # the disk is full: nothing further ran
 
 
+def test_transcribe_keeps_the_files_done(isolated, monkeypatch, shared):
+    import shutil
+
+    for stem in ("a", "b", "c"):
+        shutil.copy(shared / "samples" / "jfk.wav", isolated / f"{stem}.wav")
+    _disk_fills_at(monkeypatch, 2)
+    res = CliRunner().invoke(main, ["transcribe", "a.wav", "b.wav", "c.wav", "--ttft-ms", "5", "--token-ms", "1",
+                                    "--jsonl", "o.jsonl"], prog_name="orch")  # fmt: skip
+    assert res.exit_code == 1, res.output
+    assert res.stderr.splitlines()[-1] == (
+        "orch: cannot write o.jsonl: No space left on device; kept: 1 whole record(s) in o.jsonl"
+    )
+    assert "Traceback" not in res.output
+    assert [r["index"] for r in _whole_lines(isolated / "o.jsonl")] == [1]
+
+
 @pytest.fixture
 def nearly_full(tmp_path):
     """A 2 MB tmpfs with ~120 KB left (root only; skipped where mount is refused)."""
