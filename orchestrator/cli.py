@@ -3,6 +3,7 @@ when used, so `orch itn` does not pay for numpy/scipy, a missing optional piece 
 only the command that needs it, and `orch --help` imports none of them (their one-line
 help is in COMMANDS)."""
 
+import errno
 import importlib
 import importlib.util
 import io
@@ -13,7 +14,7 @@ import traceback
 
 import click
 
-from orchestrator import __version__
+from orchestrator import __version__, stop_signals
 from orchestrator.errors import ExitCode, OrchError
 
 # command name -> ("module:attribute" of a click.Command, its one-line help as `orch --help`
@@ -138,15 +139,16 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx):
         """The one place where errors become exit codes (orchestrator.errors): a message,
-        never a traceback."""
+        never a traceback. SIGTERM and SIGHUP stop a command as Ctrl-C does (stop_signals)."""
         try:
-            return super().invoke(ctx)
+            with stop_signals.handled():
+                return super().invoke(ctx)
         except OrchError as exc:
             click.echo(f"orch: {exc.message}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("orch: interrupted (Ctrl-C)", err=True)
-            ctx.exit(ExitCode.INTERRUPTED)
+            click.echo(f"orch: interrupted ({stop_signals.reason()})", err=True)
+            ctx.exit(stop_signals.exit_code())
         except click.UsageError as exc:  # click's own (an unknown option, a missing value): orch's form
             command = ctx.command_path + (f" {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "")
             click.echo(f"orch: cannot start: {exc.format_message().rstrip('.')} (see {command} --help)", err=True)
@@ -198,7 +200,9 @@ class _ReaderMayLeave(io.RawIOBase):
     def write(self, data) -> int:
         try:
             return os.write(self.fd, data)
-        except BrokenPipeError:
+        except OSError as exc:  # a reader gone (EPIPE), a terminal hung up (EIO, after SIGHUP)
+            if exc.errno not in (errno.EPIPE, errno.EIO):
+                raise
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, self.fd)  # also what Python's flush at exit writes to
             os.close(devnull)

@@ -2,8 +2,8 @@
 table of exit codes (`ExitCode`) every command exits with. A command raises `OrchError` (or
 `CannotStart`); the command line's top (`orchestrator.cli`) turns it into one line on stderr
 and its exit code. A command that finishes exits with an `ExitCode` member through click's
-context (`ctx.exit(ExitCode.FAILED)`), never with a bare number. The table is docs/commands.md's
-("Exit codes"), kept equal by tests/unit/test_exit_code_table.py.
+context (`ctx.exit(ExitCode.FAILED)`), never with a bare number. The table is
+docs/exit-codes.md's, kept equal by tests/unit/test_exit_code_table.py.
 """
 
 from __future__ import annotations
@@ -23,8 +23,12 @@ class ExitCode(enum.IntEnum):
     """could not start, nothing ran: a bad option, config or input, a history database that cannot be used, another soak of the same config still running"""
     REGRESSED = 3
     """it ran and a figure got worse: `soak` found a regression or a new change point, `ab` a regression of B against A"""
+    HANGUP = 129
+    """SIGHUP, a closed terminal or ssh session: stopped as on Ctrl-C (what was measured is written and stored first)"""
     INTERRUPTED = 130
     """Ctrl-C (what was measured is written first)"""
+    TERMINATED = 143
+    """SIGTERM (timeout, systemd stop, Kubernetes, kill): stopped as on Ctrl-C (what was measured is written and stored first)"""
 
 
 class OrchError(Exception):
@@ -49,6 +53,20 @@ class CannotStart(OrchError):
         else:
             text = "cannot start:\n  " + "\n  ".join(self.problems)
         super().__init__(text, ExitCode.CANNOT_START)
+
+
+class WriteFailed(OrchError):
+    """A result file could not be written (a full disk, a read-only or vanished folder): one
+    line naming the file and why, exit 1 (`what_was_kept` adds what is safe elsewhere)."""
+
+    def __init__(self, path: str | Path, exc: OSError):
+        self.path = Path(path)
+        self.reason = exc.strerror or str(exc)
+        super().__init__(f"cannot write {self.path}: {self.reason}", ExitCode.FAILED)
+
+    def what_was_kept(self, kept: list[str]) -> str:
+        """The one line: the file, why, and what was kept (each a short phrase)."""
+        return self.message + (f"; kept: {'; '.join(kept)}" if kept else "; nothing was kept")
 
 
 def read_text_file(path: str | Path, what: str = "file") -> str:

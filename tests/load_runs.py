@@ -43,8 +43,9 @@ def level_records(level: int, rate: float, n: int, service_s: float, ttft_s: flo
 
 
 def memory(mb_per_1000: float, n: int = 32) -> MemoryGrowth:
-    points = [(k, 256.0 + mb_per_1000 * k / 1000) for k in range(n)]
-    return MemoryGrowth("w1", mb_per_1000, (mb_per_1000 - 0.5, mb_per_1000 + 0.5), n - 1, n, points)
+    """A fit over n samples, one every 4 requests (enough requests for a figure per 1000)."""
+    points = [(4 * k, 256.0 + mb_per_1000 * 4 * k / 1000) for k in range(n)]
+    return MemoryGrowth("w1", mb_per_1000, (mb_per_1000 - 0.5, mb_per_1000 + 0.5), 4 * (n - 1), n, points)
 
 
 def load_run(

@@ -3,7 +3,7 @@ like a shell (shlex) and parsed by `orch compare`'s own option parser (click) â€
 gives overrides the options given to `orch ab` itself; each side a full plan made by
 `RunPlan.build`, checked before any worker starts; then the rounds, the A/B table
 (results.ab_table) and the exit code (errors.ExitCode: 0 no regression, 3 regressed, 2 could
-not start, 130 Ctrl-C). With `--load`, each side is a load run instead (studies.load_ab): a
+not start, 130 Ctrl-C (143 SIGTERM, 129 SIGHUP: the same)). With `--load`, each side is a load run instead (studies.load_ab): a
 load result file, or `orch load`'s options, run once each (A, then B)."""
 
 from __future__ import annotations
@@ -17,8 +17,14 @@ from click.core import ParameterSource
 
 from orchestrator.commands import startup_problems
 from orchestrator.commands.options import common_options, compare_parser
-from orchestrator.commands.run_inputs import inputs_from_cli, option_flag, output_problems, run_progress
-from orchestrator.errors import CannotStart, OrchError
+from orchestrator.commands.run_inputs import (
+    inputs_from_cli,
+    option_flag,
+    output_problems,
+    refuse_unusable_history,
+    run_progress,
+)
+from orchestrator.errors import CannotStart, ExitCode, OrchError
 from orchestrator.run import strategies as registry
 from orchestrator.run.plan import RunPlan
 from orchestrator.run.preflight import preflight
@@ -135,6 +141,7 @@ def build_sides(a_text: str, b_text: str, all_: bool, strategies: str | None, kw
     found = list(dict.fromkeys(found + output_problems(sides[0].plan, kw)))
     if found:
         raise CannotStart(found)
+    refuse_unusable_history(kw)
     return sides, chosen
 
 
@@ -181,7 +188,7 @@ def ab(a_options, b_options, load_sides, rounds, speed_pct, all_, strategies, **
         _load_ab(a_options, b_options, speed_pct, kw)
         return
     # lazy: the study and the history import numpy, scipy and SQLAlchemy; --help must not
-    from orchestrator.history.save import store_history
+    from orchestrator.history.save import store_history, where_stored
     from orchestrator.results.ab_table import ab_table
     from orchestrator.studies import ab as study
 
@@ -214,8 +221,9 @@ def ab(a_options, b_options, load_sides, rounds, speed_pct, all_, strategies, **
                 for reason in entry.ab.reasons:
                     click.echo(f"{entry.strategy}: {entry.ab.verdict}: {reason}")
         click.echo(f"results: {done.run_dir}  (run.json; <side>-r<round>/<strategy>/ for each run)")
-    if not kw["no_history"]:
-        store_history(result, kw["db"])
+    stored = not kw["no_history"] and store_history(result, kw["db"])
+    if done.write_failed:  # a full disk: the table and the history row, then one line
+        raise OrchError(f"{done.write_failed.message}; {where_stored(stored, result.run_id)}", ExitCode.FAILED)
     click.get_current_context().exit(study.exit_code(result, done.interrupted))
 
 
@@ -257,6 +265,7 @@ def _load_ab(a_text: str, b_text: str, speed_pct: float, kw: dict) -> None:
             problems.append(f"{why}; or pass --no-history")
     if problems:
         raise CannotStart(problems)
+    refuse_unusable_history(kw)
     run_dir = Path(kw["out"]) / f"ab-load-{new_run_id()}"
     runs = []
     for label, side in zip("AB", sides, strict=True):

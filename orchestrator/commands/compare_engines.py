@@ -10,7 +10,7 @@ every engine has (an audio file that is not there) stops the run before anything
 
 Exit codes (errors.ExitCode): 0 every row ok (or skipped: a strategy the engine does not run)
 and no text drifted, 1 a row failed or an engine could not run, 2 nothing could start (bad
-option, or no engine can run), 130 Ctrl-C (what was measured is written first)."""
+option, or no engine can run), 130 Ctrl-C (143 SIGTERM, 129 SIGHUP: the same) (what was measured is written first)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from pathlib import Path
 
 import click
 
+from orchestrator import stop_signals
 from orchestrator.engines import registry as engine_registry
-from orchestrator.errors import CannotStart, ExitCode
+from orchestrator.errors import CannotStart, ExitCode, OrchError
 from orchestrator.run import strategies as registry
 
 DEFAULT_MODEL_NAME = {"tiny": "tiny-asr-a", "full": "shape-qwen3-asr-0.6b"}
@@ -160,7 +161,7 @@ def build_runs(
 def compare_engines(ctx: click.Context, engines_text: str, all_: bool, strategies: str | None, kw: dict) -> None:
     """Run the comparison, print its table and notes, store it; exit with what it found."""
     from orchestrator.commands import startup_problems
-    from orchestrator.commands.run_inputs import output_problems, run_progress
+    from orchestrator.commands.run_inputs import output_problems, refuse_unusable_history, run_progress
 
     problems = startup_problems.take()
     if problems:
@@ -179,12 +180,13 @@ def compare_engines(ctx: click.Context, engines_text: str, all_: bool, strategie
     out_problems = output_problems(None, {**kw, "model": None})
     if out_problems:
         raise CannotStart(out_problems)
+    refuse_unusable_history(kw)
     _run_and_report(runs, chosen, name, shape, kw, run_progress)
 
 
 def _run_and_report(runs, chosen, name, shape, kw, run_progress) -> None:
     # lazy: the runner, analysis, the probe and history import numpy, scipy and SQLAlchemy
-    from orchestrator.history.save import store_history
+    from orchestrator.history.save import store_history, where_stored
     from orchestrator.results import decision
     from orchestrator.results.model import HostLimits
     from orchestrator.results.runtime_table import host_limits_line, runtime_notes, runtime_table
@@ -225,10 +227,11 @@ def _run_and_report(runs, chosen, name, shape, kw, run_progress) -> None:
             click.echo(line)
         click.echo("\n".join(decision.lines(decision.decide(result))))
         click.echo(f"results: {done.run_dir}  (run.json; <engine>/ holds each engine's run and worker logs)")
-    if not kw["no_history"]:
-        store_history(result, kw["db"])
+    stored = not kw["no_history"] and store_history(result, kw["db"])
+    if done.write_failed:  # a full disk: the table and the history row, then one line
+        raise OrchError(f"{done.write_failed.message}; {where_stored(stored, result.run_id)}", ExitCode.FAILED)
     if done.interrupted:
-        code = ExitCode.INTERRUPTED
+        code = stop_signals.exit_code()
     else:
         code = ExitCode.FAILED if runtimes.failed(result) else ExitCode.OK
     click.get_current_context().exit(code)

@@ -13,12 +13,13 @@ The result (`<run dir>/load.json`, and `--json PATH`) is stored in the history d
 
 Exit codes: 0 every request ok, 1 a request failed or timed out (or the pool's memory guard
 stopped it), 2 could not start (bad option, missing input, a server that did not answer),
-130 Ctrl-C (every finished request is written first, and the result JSON with
+130 Ctrl-C, 143 SIGTERM, 129 SIGHUP (every finished request is written first, and the result JSON with
 `interrupted: true`, stored too).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -47,6 +48,7 @@ def load(**kw):
 def _run(kw, plan) -> None:
     """Run the plan (studies.load: kept, stored), print its table and exit with its code."""
     from orchestrator.load.pool import StartFailed
+    from orchestrator.results.load_run import LoadRun
     from orchestrator.studies import load as load_study
 
     server = plan.server
@@ -78,8 +80,31 @@ def _run(kw, plan) -> None:
         click.echo(f"note: {note}")
     if result.error:
         click.echo(f"orch: {result.error}", err=True)
+    elif why := _failed_requests(result):
+        click.echo(f"orch: {why}", err=True)
     if result.caching:
         click.echo(f"caching check: {result.caching['why']}")
+    click.echo((kept or LoadRun.from_json(result.to_json())).max_rate_line())  # the run's answer, last
     drifted = any((lv.drift_under_load or {}).get("drifted") for lv in result.levels)
     bad = result.error or drifted or any(lv.failed or lv.timed_out for lv in result.levels)
     sys.exit(ExitCode.FAILED if bad else ExitCode.OK)
+
+
+def _failed_requests(result) -> str | None:
+    """The exit-1 reason when requests failed or timed out: how many, and the first one's
+    error (read back from the JSONL; the table only counts them)."""
+    bad = sum(lv.failed + lv.timed_out for lv in result.levels)
+    if not bad:
+        return None
+    sent = sum(lv.sent for lv in result.levels)
+    first = None
+    try:
+        with open(result.records_path, encoding="utf-8") as f:
+            for line in f:
+                rec = json.loads(line)
+                if rec.get("status") in ("failed", "timed_out") and rec.get("error"):
+                    first = rec["error"]
+                    break
+    except (OSError, ValueError):
+        pass
+    return f"{bad} of {sent} request(s) failed or timed out" + (f"; the first: {first}" if first else "")

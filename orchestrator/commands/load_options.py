@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from orchestrator.commands.options import ENGINE_HELP, MODEL_HELP, engine_option_decorators
+from orchestrator.commands.run_inputs import refuse_unusable_history
 from orchestrator.commands.startup_problems import option
 from orchestrator.engines import registry as engine_registry
 from orchestrator.errors import CannotStart
@@ -86,6 +87,8 @@ def language(given: str | None, audio, problems: list[str]) -> str | None:
 
 def table(result) -> str:
     """The levels of a run, one row each, with their memory, saturation and notes under them."""
+    from orchestrator.results.load_run import growth_text
+
     head = (
         f"{'level':<27} {'sent':>5} {'ok':>5} {'fail':>4} {'t/o':>4} {'drop':>4} {'canc':>4} {'req/s':>6} "
         f"{'good/s':>6} {'wait p50':>8} {'ttft p50':>8} {'ttft p99':>8} {'lat p99':>8} {'rtf p99':>7} "
@@ -110,10 +113,7 @@ def table(result) -> str:
             f"{sat}{valid}"
         )
         for m in lv.memory:
-            rows.append(
-                f"  memory {m.who}: {m.mb_per_1000:+.2f} MB per 1000 requests "
-                f"(95% CI {m.ci[0]:+.2f}..{m.ci[1]:+.2f}; {m.requests} requests, {m.samples} samples)"
-            )
+            rows.append(f"  memory {m.who}: {growth_text(m.mb_per_1000, m.ci, m.requests, m.samples)}")
         rows.extend(_claims(lv))
         if lv.saturation.saturated:
             rows.append(f"  saturated: {lv.saturation.why}")
@@ -273,6 +273,7 @@ def plan_from(kw: dict, given: set[str], flags: dict[str, str], problems: list[s
     problems += _output_problems(kw)
     if problems:
         raise CannotStart(list(dict.fromkeys(problems)))
+    refuse_unusable_history(kw)
     return plan, notes
 
 
@@ -320,6 +321,7 @@ def _server_plan(kw, given: set[str], flags: dict[str, str], problems: list[str]
         )
     if problems:
         raise CannotStart(problems)
+    refuse_unusable_history(kw)
     run_dir = _run_dir(kw)
     pool = PoolConfig(
         worker_config=None,

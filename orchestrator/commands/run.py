@@ -1,7 +1,7 @@
 """`orch run` and `orch compare`: build a RunPlan from options, execute it, print the table.
 
 Exit codes: 0 every strategy ok (or skipped as not applicable), 1 a strategy crashed,
-timed out or failed, 2 the run could not start (bad option, missing input), 130 Ctrl-C
+timed out or failed, 2 the run could not start (bad option, missing input), 130 Ctrl-C (143 SIGTERM, 129 SIGHUP: the same)
 (what was measured is written first).
 """
 

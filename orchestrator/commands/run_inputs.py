@@ -86,6 +86,20 @@ def output_problems(plan: RunPlan | None, kw) -> list[str]:
     return problems
 
 
+def refuse_unusable_history(kw) -> None:
+    """CannotStart (exit 2) when the history database cannot be opened or written (a damaged
+    or truncated file, a server that refuses): checked when the command is about to start its
+    first worker, as `orch soak` does, so the row is not lost after the run. Opening creates
+    the file, so this comes after every other start-up check."""
+    if kw.get("no_history"):
+        return
+    from orchestrator.history.store import usable_problem  # lazy: SQLAlchemy; --help must not import it
+
+    why = usable_problem(kw.get("db"))
+    if why:
+        raise CannotStart(f"{why}; or pass --no-history")
+
+
 def run_progress(plan: RunPlan, prefix: str = ""):
     """The plan's progress bars (results.progress), or None when it shows none (not a terminal)."""
     if not plan.progress:

@@ -6,9 +6,16 @@ from __future__ import annotations
 
 import click
 
+from orchestrator import stop_signals
 from orchestrator.commands import startup_problems
-from orchestrator.commands.run_inputs import inputs_from_cli, option_flag, output_problems, run_progress
-from orchestrator.errors import CannotStart, ExitCode
+from orchestrator.commands.run_inputs import (
+    inputs_from_cli,
+    option_flag,
+    output_problems,
+    refuse_unusable_history,
+    run_progress,
+)
+from orchestrator.errors import CannotStart, ExitCode, OrchError
 from orchestrator.run.plan import NO_STRATEGY, RunPlan
 from orchestrator.run.preflight import preflight
 
@@ -35,19 +42,24 @@ def run_and_report(plan: RunPlan, kw) -> None:
     """Run the plan, print its tables, store it; exit with what it found (`run`, `compare`,
     `reproduce`)."""
     # lazy: the runner, analysis and history import numpy, scipy and SQLAlchemy; --help must not
-    from orchestrator.history.save import store_history
+    from orchestrator.history.save import store_history, where_stored
     from orchestrator.results import decision, output
     from orchestrator.results.drift import drifted_strategies
-    from orchestrator.run.runner import RunInterrupted, execute, save
+    from orchestrator.run.runner import RunInterrupted, RunWriteFailed, execute, save
     from orchestrator.studies.attribution import attribute_growing
 
+    refuse_unusable_history(kw)
+    write_failed = None
     try:
         result = execute(plan, progress_factory=run_progress(plan))
         # ok: every strategy ok or skipped, and no text changed under greedy decoding
         code = ExitCode.OK if result.ok and not drifted_strategies(result) else ExitCode.FAILED
     except RunInterrupted as exc:
-        result, code = exc.result, ExitCode.INTERRUPTED
+        result, code = exc.result, stop_signals.exit_code()
         click.echo(f"interrupted: what was measured is written below and in {plan.run_dir / 'run.json'}", err=True)
+    except RunWriteFailed as exc:  # a full disk: the table and the history row, then one line
+        result, code, write_failed = exc.result, ExitCode.FAILED, exc
+        kw = {**kw, "srt_path": None, "attribute": False}
     if kw.get("srt_path"):
         for path in output.write_srt(result, kw["srt_path"]):
             click.echo(f"wrote {path}", err=True)
@@ -63,6 +75,7 @@ def run_and_report(plan: RunPlan, kw) -> None:
         click.echo(output.result_footer(result, plan.run_dir))
         if decision.is_comparison(result):
             click.echo("\n".join(decision.lines(decision.decide(result))))
-    if not kw["no_history"]:
-        store_history(result, kw["db"])
+    stored = not kw["no_history"] and store_history(result, kw["db"])
+    if write_failed:
+        raise OrchError(f"{write_failed.message}; {where_stored(stored, result.run_id)}", ExitCode.FAILED)
     click.get_current_context().exit(code)

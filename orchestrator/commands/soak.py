@@ -1,13 +1,13 @@
 """`orch soak --config FILE`: the command line of a soak (orchestrator.studies.soak): read
 the config, check every cell, run the matrix, print each cell (history.soak_output), exit
 with what it found (errors.ExitCode: 0 fine, 3 regression, 1 failed, 2 nothing ran, 130
-Ctrl-C)."""
+Ctrl-C (143 SIGTERM, 129 SIGHUP: the same))."""
 
 from __future__ import annotations
 
 import click
 
-from orchestrator.errors import ExitCode
+from orchestrator import stop_signals
 from orchestrator.results.tabular import format_option
 
 
@@ -101,7 +101,7 @@ def soak(ctx, config_path, db, prom_path, baseline_runs, ttft_pct, alpha, accept
                 cfg["name"], len(stop.runs), len(cells), stop.key, stop.plan.run_dir / kept
             )
             click.echo(line, err=True)
-            ctx.exit(ExitCode.INTERRUPTED)
+            ctx.exit(stop_signals.exit_code())
         study.write_prometheus(prom_path or cfg.get("prometheus"), runs)
     for line in soak_output.summary_lines(cfg["name"], runs):
         click.echo(line, err=True)

@@ -3,7 +3,7 @@
 
 Exit codes: 0 every file transcribed, 1 a file failed, 2 cannot start (a missing file, no
 audio, a reference that is not UTF-8, a folder with no audio, ...: every problem in one
-`orch: cannot start:` message), 130 Ctrl-C (every finished file's record kept).
+`orch: cannot start:` message), 130 Ctrl-C (143 SIGTERM, 129 SIGHUP: the same) (every finished file's record kept).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from orchestrator import stop_signals
 from orchestrator.commands import startup_problems
 from orchestrator.commands.options import ENGINE_HELP, engine_option_decorators
 from orchestrator.commands.startup_problems import option
@@ -104,7 +105,7 @@ def transcribe(paths, **kw):
     except TranscribeInterrupted as exc:
         view.interrupted()
         where = [str(p) for p in (job.jsonl_path, job.json_path) if p]
-        raise OrchError(interrupted_line(exc.summary, where), ExitCode.INTERRUPTED) from None
+        raise OrchError(interrupted_line(exc.summary, where), stop_signals.exit_code()) from None
     view.finished(summary)
     if summary.failed:
         click.get_current_context().exit(ExitCode.FAILED)

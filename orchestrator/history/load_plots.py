@@ -199,7 +199,12 @@ def memory_chart(run: LoadRun) -> bytes:
             ys = [mb for _, mb in m.points]
             width = max(width, max(n for n, _ in m.points))
             if m is main:
-                _pool_series(ax, xs, ys, color, f"{lv.arrivals}: {m.mb_per_1000:+.2f} MB/1000", m.mb_per_1000)
+                label = (
+                    f"{lv.arrivals}: {m.mb_per_1000:+.2f} MB/1000"
+                    if m.enough
+                    else f"{lv.arrivals}: too few requests ({m.requests})"
+                )
+                _pool_series(ax, xs, ys, color, label, m.mb_per_1000)
             else:
                 ax.plot(xs, ys, "-", color=color, lw=0.7, alpha=0.45)
             drawn = True

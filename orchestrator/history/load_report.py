@@ -9,7 +9,7 @@ import datetime as _dt
 
 from orchestrator.history.report import CSS, _e, _facts, _html_table, _img
 from orchestrator.history.tables import RUN_LEVEL_HEADERS, run_level_rows
-from orchestrator.results.load_run import LoadRun
+from orchestrator.results.load_run import MIN_GROWTH_REQUESTS, LoadRun
 from orchestrator.results.tabular import render_table
 
 # the levels' table has many columns: smaller, and scrolled sideways rather than cut
@@ -38,6 +38,8 @@ def render_csv(run: LoadRun) -> str:
 def _memory_table(run: LoadRun) -> str:
     rows = [
         [lv.arrivals, m.who, round(m.mb_per_1000, 3), f"[{m.ci_low:+.3f}, {m.ci_high:+.3f}]", m.requests, m.samples]
+        if m.enough
+        else [lv.arrivals, m.who, "too few requests", f"({MIN_GROWTH_REQUESTS} needed)", m.requests, m.samples]
         for lv in run.levels
         for m in lv.memory
     ]

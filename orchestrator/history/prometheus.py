@@ -136,7 +136,7 @@ def _load_samples(add, base: dict, run: LoadRun) -> None:
         add("orch_soak_load_saturated", labels, int(lv.saturated))
         add("orch_soak_load_valid", labels, int(lv.valid))
         add("orch_soak_load_generator_lateness_p99_ms", labels, lv.lateness_ms.p99 if lv.lateness_ms else None)
-        for m in lv.memory:
+        for m in (m for m in lv.memory if m.enough):  # too few requests: no figure to watch
             add("orch_soak_load_mb_per_1000_requests", dict(labels, worker=m.who), m.mb_per_1000)
             add("orch_soak_load_mb_per_1000_requests_ci95_high", dict(labels, worker=m.who), m.ci_high)
         raised = {a.kind for a in run.alarms if a.level == lv.level}

@@ -11,6 +11,11 @@ from orchestrator.results.load_run import LoadRun
 from orchestrator.results.model import RunResult
 
 
+def where_stored(stored: bool, run_id: str | None) -> str:
+    """The end of a write failure's line (a full disk): whether the run reached the history."""
+    return f"the run in the history database as {run_id}" if stored else "not stored in the history database"
+
+
 def store_history(result: RunResult, db: str | None) -> bool:
     """Store `result`; False (and a warning on stderr) when it could not be stored."""
     try:

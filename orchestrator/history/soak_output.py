@@ -4,6 +4,7 @@ command to print (orchestrator.commands.soak)."""
 
 from __future__ import annotations
 
+from orchestrator import stop_signals
 from orchestrator.history.soak_cell import CellRun
 from orchestrator.history.tables import RUN_LEVEL_HEADERS, run_level_rows
 from orchestrator.results.model import Outcome
@@ -64,8 +65,8 @@ def summary_lines(name: str, runs: list[CellRun]) -> list[str]:
 
 
 def interrupted_line(name: str, finished: int, cells: int, key: str, run_json) -> str:
-    """Ctrl-C during cell `key`: the finished cells are stored, the one cut short is not."""
+    """Ctrl-C (SIGTERM, SIGHUP) during cell `key`: the finished cells are stored, the one cut short is not."""
     return (
-        f"soak {name}: interrupted (Ctrl-C) during {key}: {finished} of {cells} run(s) finished and stored; "
+        f"soak {name}: interrupted ({stop_signals.reason()}) during {key}: {finished} of {cells} run(s) finished and stored; "
         f"what {key} measured is in {run_json}, not stored"
     )

@@ -477,13 +477,31 @@ def open_problem(db: str | None = None, source: str | None = None) -> str | None
     else:
         shown = f"history database {where} {redact(named)}"
     try:
-        get_db_engine(db)
+        damage = _sqlite_damage(get_db_engine(db))
     except OrchError as exc:
         return exc.message
     except Exception as exc:  # the driver's own error: the one line it gives
         first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         return f"cannot open {shown}: {first[0] if first else type(exc).__name__}"
-    return None
+    return f"cannot use {shown}: it is damaged ({damage})" if damage else None
+
+
+def usable_problem(db: str | None = None, source: str | None = None) -> str | None:
+    """Why a command that stores cannot store in this database, in one line, or None: the
+    checks of db_problem, then opening it (open_problem). Called when the command is about to
+    start its first worker, as soak does: a row that cannot be stored is refused then, not
+    lost after the run."""
+    return db_problem(db, write=True, source=source) or open_problem(db, source)
+
+
+def _sqlite_damage(db_engine: sa.Engine) -> str | None:
+    """SQLite's own quick check of a database file (a truncated file can open and still lose
+    every row written to it), or None when it passes or the database is not SQLite."""
+    if db_engine.dialect.name != "sqlite":
+        return None
+    with db_engine.connect() as conn:
+        found = [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check(3)")]
+    return None if found == ["ok"] else "; ".join(str(f) for f in found)[:200]
 
 
 def resolve_url(db: str | None = None) -> str:

@@ -247,10 +247,19 @@ def run_level_rows(run: LoadRun) -> list[list]:
                 _ppp(lv.lateness_ms, 2, ("p50", "p99")),
                 "yes" if lv.saturated else "no",
                 "yes" if lv.valid else "INVALID",
-                f"{fit.mb_per_1000:+.2f} [{fit.ci_low:+.2f}, {fit.ci_high:+.2f}]" if fit else None,
+                _growth_cell(fit),
             ]
         )
     return rows
+
+
+def _growth_cell(fit) -> str | None:
+    """A level's memory per 1000 requests with its CI, or `too few requests (N)`."""
+    if fit is None:
+        return None
+    if not fit.enough:
+        return f"too few requests ({fit.requests})"
+    return f"{fit.mb_per_1000:+.2f} [{fit.ci_low:+.2f}, {fit.ci_high:+.2f}]"
 
 
 def load_facts(run: LoadRun) -> str:
@@ -263,11 +272,7 @@ def load_facts(run: LoadRun) -> str:
         f"{plan.get('warmup_requests') or 0} warm-up; SLO {plan.get('slo') or '-'}; "
         f"models {', '.join(m for m in plan.get('models') or [] if m) or '-'}",
     ]
-    rate = run.max_sustainable_rate
-    lines.append(
-        "max sustainable rate: "
-        + (f"{rate:g} req/s" if rate is not None else "none (no open-loop level was sustained from the lowest up)")
-    )
+    lines.append(run.max_rate_line())
     if run.error:
         lines.append(f"error: {run.error}")
     if run.interrupted:

@@ -220,7 +220,8 @@ def saturation(records: list[RequestRecord], dropped: int = 0) -> Saturation:
 
     xs = [t - points[0][0] for t, _ in points]
     fit = slope_ci(xs, [w for _, w in points])
-    assert fit is not None  # >= SATURATION_MIN_POINTS points
+    if fit is None:  # the points fell on fewer than 3 distinct times: no slope to judge
+        return Saturation(None, None, None, bound, False, f"too few requests to tell ({len(points)})")
     slope, lo, hi = fit
     rise = slope * (xs[-1] - xs[0])
     saturated = lo > 0 and rise >= bound

@@ -1,7 +1,9 @@
 """Memory growth per thousand requests: tree RSS (MB) at each periodic sample against how many
 requests had finished by then, Theil-Sen slope x 1000 with its 95% CI
 (orchestrator.results.analysis.slope_ci), per worker slot and for the pool (the sum of every
-slot's latest sample). Only samples after the warm-up requests ended count."""
+slot's latest sample). Only samples after the warm-up requests ended count. A fit over fewer
+than results.load_run.MIN_GROWTH_REQUESTS requests is kept but shown as `too few requests`
+(LoadMemory.describe), never as a figure per 1000 with a CI."""
 
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ def growth(who: str, points: list[tuple[int, float]]) -> MemoryGrowth | None:
     from orchestrator.results.analysis import slope_ci  # numpy/scipy when a run is analysed
 
     fit = slope_ci([n for n, _ in points], [mb for _, mb in points])
-    assert fit is not None
+    if fit is None:  # no interval scipy can give: no figure (never a nan)
+        return None
     slope, lo, hi = fit
     return MemoryGrowth(
         who,

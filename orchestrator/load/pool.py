@@ -38,6 +38,7 @@ from pathlib import Path
 
 from workers import protocol
 
+from orchestrator.errors import WriteFailed
 from orchestrator.load.arrivals import Arrivals, ClosedLoop, OpenLoop
 from orchestrator.load.levels import RequestRecord, itl_ms, saturation
 from orchestrator.run import crash_cause
@@ -286,6 +287,7 @@ class Pool:
         self._submitted = 0  # run-wide, for cfg.max_requests
         self._writer_q: queue.Queue[RequestRecord | None] = queue.Queue()
         self._writer = threading.Thread(target=self._write_loop, name="orch-load-writer", daemon=True)
+        self.write_failed: WriteFailed | None = None
         self._target_stopped = False
 
     # -- what a target (worker processes here; a server in load/server.py) provides
@@ -431,8 +433,16 @@ class Pool:
         self._writer_q.join()
 
     def _write_loop(self) -> None:
+        """Write every finished request in turn. The first one the disk refuses (WriteFailed:
+        the JSONL cut back to its last whole line) stops the run as Ctrl-C would, and no
+        further record is tried; the runner tells it (`write_failed`)."""
         while (rec := self._writer_q.get()) is not None:
-            self._write(rec)
+            if self.write_failed is None:
+                try:
+                    self._write(rec)
+                except WriteFailed as exc:
+                    self.write_failed = exc
+                    self.interrupt()
             self._writer_q.task_done()
         self._writer_q.task_done()
 

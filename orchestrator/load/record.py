@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.results.atomic import write_text_atomic
@@ -23,17 +24,40 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def keep(run_dir: Path, started_at: str, copy_to: Path | None = None, run_id: str | None = None) -> LoadRun | None:
+@dataclass(frozen=True)
+class Started:
+    """When a load run started and the host as it was then (its load average before the
+    run's own work: `host.load_avg_start`)."""
+
+    at: str
+    host: dict
+
+
+def start() -> Started:
+    return Started(now_iso(), hostinfo.host_facts())
+
+
+def keep(
+    run_dir: Path,
+    started: Started,
+    copy_to: Path | None = None,
+    run_id: str | None = None,
+    unwritten: dict | None = None,
+) -> LoadRun | None:
     """The run in `run_dir` with its run_id, times and host, written back (and to `copy_to`);
-    None when the runner wrote no result (it could not start)."""
+    None when the runner wrote no result (it could not start). `unwritten`: the runner's
+    result JSON that a full disk kept off the file, kept from memory (for the history) and
+    not written back."""
     path = Path(run_dir) / RESULT_FILE
-    if not path.is_file():
+    if unwritten is None and not path.is_file():
         return None
-    run = LoadRun.from_json(json.loads(path.read_text(encoding="utf-8")))
+    data = unwritten if unwritten is not None else json.loads(path.read_text(encoding="utf-8"))
+    run = LoadRun.from_json(data)
     run.run_id = run_id or new_run_id()
-    run.started_at, run.finished_at = started_at, now_iso()
-    run.host = {**hostinfo.host_facts(), "load_avg_end": hostinfo.load_average()}
-    write(run_dir, run, copy_to)
+    run.started_at, run.finished_at = started.at, now_iso()
+    run.host = {**started.host, "load_avg_end": hostinfo.load_average()}
+    if unwritten is None:
+        write(run_dir, run, copy_to)
     return run
 
 

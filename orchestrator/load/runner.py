@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.errors import ExitCode, OrchError, WriteFailed
 from orchestrator.load import memory, output_checks
 from orchestrator.load.arrivals import Arrivals
 from orchestrator.load.levels import LevelStats, RequestRecord, level_stats
@@ -80,8 +81,9 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
     if pool.guard and pool.guard.tripped_mb is not None:
         result.error = pool.guard.message()
     _level_results(result, plan, pool, sink.records, levels[: len(started)], stopped)
-    if plan.json_path:
-        write_text_atomic(Path(plan.json_path), json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
+    if pool.write_failed:
+        result.error = pool.write_failed.message
+    _write_result(plan, result, pool.write_failed, sink.whole_lines)
     if interrupted:
         raise KeyboardInterrupt
     return result
@@ -119,9 +121,38 @@ def _run_levels(
         if pool.guard and pool.guard.tripped_mb is not None:
             result.error = pool.guard.message()
             break
+        if pool.write_failed:  # the disk refused a record: the writer stopped the level
+            break
         if plan.sweep is not None and level == 1:
             levels += _sweep_rates(plan, pool, sink, levels)
         level += 1
+
+
+class LoadWriteFailed(OrchError):
+    """The requests' JSONL or the result JSON could not be written (a full disk): the run
+    stopped there; carries the result as measured (the history database may be on another
+    disk) and whether its JSON was written. Exit 1, one line."""
+
+    def __init__(self, result: LoadResult, failure: WriteFailed, kept: list[str], json_written: bool):
+        self.result, self.failure, self.json_written = result, failure, json_written
+        super().__init__(failure.what_was_kept(kept), ExitCode.FAILED)
+
+
+def _write_result(plan: LoadPlan, result: LoadResult, failed: WriteFailed | None, whole_lines: int) -> None:
+    """The result JSON; LoadWriteFailed when it or a request record could not be written."""
+    json_failed = None
+    if plan.json_path:
+        try:
+            write_text_atomic(Path(plan.json_path), json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
+        except OSError as exc:
+            json_failed = WriteFailed(plan.json_path, exc)
+    failure = failed or json_failed
+    if failure is None:
+        return
+    kept = [f"{whole_lines} whole request record(s) in {result.records_path}"] if whole_lines else []
+    if plan.json_path and json_failed is None:
+        kept.append(f"{plan.json_path} (as measured until then)")
+    raise LoadWriteFailed(result, failure, kept, json_written=json_failed is None)
 
 
 def _level_results(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import http.client
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -177,10 +178,12 @@ class ServerPool(Pool):
                 if self.guard is not None and self.guard.tripped_mb is not None:
                     raise StartFailed(f"{self.guard.message()} before it answered") from None
                 raise
-        elif target.pid is not None:
+            return
+        if target.pid is not None:
             if not Path(f"/proc/{target.pid}").exists() and not _pid_alive(target.pid):
                 raise StartFailed(f"--pid {target.pid}: no such process")
             self.sampler.watch(target.pid)
+        listening_problem(target.host, target.port)  # a running server: seen to listen before any request
 
     def _stop_target(self) -> None:
         for slot in self.slots:
@@ -218,6 +221,21 @@ class ServerPool(Pool):
         if data is None:
             data = self._audio[path] = Path(path).read_bytes()
         return data, Path(path).name
+
+
+LISTEN_CHECK_S = 5.0  # how long a running server's port may take to accept a connection
+
+
+def listening_problem(host: str, port: int, timeout: float = LISTEN_CHECK_S) -> None:
+    """StartFailed (exit 2, one line) when nothing accepts a connection at host:port: a
+    server given by --url alone must be running before the first request is sent."""
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise StartFailed(
+            f"nothing answers at {host}:{port} ({why.lower()}): start the server first, or give --serve-cmd"
+        ) from None
 
 
 def _pid_alive(pid: int) -> bool:

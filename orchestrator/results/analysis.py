@@ -16,17 +16,22 @@ Verdicts (thresholds in orchestrator.results.model.Thresholds):
   threshold downwards (memory handed back, a cache draining). Never a leak.
 - `growing`: the CI lies wholly above 0 and the slope is at least the threshold, and it is
   no plateau.
-With fewer than 3 iterations after warm-up there is no verdict (null).
+With fewer than 3 iterations after warm-up (MIN_GROWTH_ITERATIONS) there is no verdict
+(null), and the table says `too few iterations` with the count. A fit scipy cannot make (its
+interval undefined: too few distinct x) is no fit either, never a `nan`, and its warnings are
+not printed.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy import stats
 
 from orchestrator.results.model import (
+    MIN_GROWTH_ITERATIONS,
     AlignmentSummary,
     IterationRecord,
     MeanCI,
@@ -52,13 +57,17 @@ def p95(values):
 
 
 def slope_ci(xs, ys) -> tuple[float, float, float] | None:
-    """(slope, ci_low, ci_high) per unit of x, or None with fewer than 3 points."""
-    if len(xs) < 3:
+    """(slope, ci_low, ci_high) per unit of x, or None with fewer than 3 points or fewer than
+    3 distinct x (no slope to speak of: scipy would give nan and a warning)."""
+    if len(xs) < MIN_GROWTH_ITERATIONS or len(set(xs)) < MIN_GROWTH_ITERATIONS:
         return None
     if len(set(ys)) == 1:  # perfectly flat: theilslopes' CI degenerates to the same point
         return 0.0, 0.0, 0.0
-    res = stats.theilslopes(ys, xs, alpha=0.95)
-    return float(res[0]), float(res[2]), float(res[3])
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        res = stats.theilslopes(ys, xs, alpha=0.95)
+    fit = float(res[0]), float(res[2]), float(res[3])
+    return fit if all(math.isfinite(v) for v in fit) else None
 
 
 def _is_stable(fit, threshold) -> bool:

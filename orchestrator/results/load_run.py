@@ -66,6 +66,21 @@ class Pct:
         )
 
 
+# the fewest requests (finished while sampled) a figure per 1000 requests is given from: under
+# it a slope is extrapolated more than 20 times, and a worker's first requests (its buffers
+# growing) are most of it (docs/load.md: +734.9 MB per 1000 from 10 requests, -1837 on the next)
+MIN_GROWTH_REQUESTS = 50
+
+
+def growth_text(mb_per_1000: float, ci: tuple[float, float], requests: int, samples: int) -> str:
+    """A growth per 1000 requests as every output says it: the figure, its CI and its count;
+    under MIN_GROWTH_REQUESTS, `too few requests` with the count instead."""
+    counted = f"{requests} requests, {samples} samples"
+    if requests < MIN_GROWTH_REQUESTS:
+        return f"too few requests for a figure per 1000 ({counted}; {MIN_GROWTH_REQUESTS} needed)"
+    return f"{mb_per_1000:+.2f} MB per 1000 requests (95% CI {ci[0]:+.2f}..{ci[1]:+.2f}; {counted})"
+
+
 @dataclass(frozen=True)
 class LoadMemory:
     """Memory (tree RSS, MB) per thousand requests of one worker slot or the pool, with its 95% CI."""
@@ -77,6 +92,14 @@ class LoadMemory:
     requests: int
     samples: int
     points: tuple[tuple[int, float], ...] = ()  # (finished requests, MB) as fitted
+
+    @property
+    def enough(self) -> bool:
+        """Enough requests for the figure to be told (MIN_GROWTH_REQUESTS)."""
+        return self.requests >= MIN_GROWTH_REQUESTS
+
+    def describe(self) -> str:
+        return growth_text(self.mb_per_1000, (self.ci_low, self.ci_high), self.requests, self.samples)
 
     @classmethod
     def from_json(cls, data: Any) -> LoadMemory:
@@ -331,6 +354,13 @@ class LoadRun:
                 break
             best = rate
         return best
+
+    def max_rate_line(self) -> str:
+        """The run's answer in one line, as the terminal, `history show` and the report say it."""
+        rate = self.max_sustainable_rate
+        return "max sustainable rate: " + (
+            f"{rate:g} req/s" if rate is not None else "none (no open-loop level was sustained from the lowest up)"
+        )
 
     @property
     def status(self) -> str:

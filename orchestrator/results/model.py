@@ -27,6 +27,11 @@ SCHEMA = "orch.run/2"
 READABLE_SCHEMAS = ("orch.run/1", "orch.run/2")
 
 
+# the fewest measured iterations a growth per iteration (and its verdict) is given from;
+# under it the table says `too few iterations` with the count
+MIN_GROWTH_ITERATIONS = 3
+
+
 @dataclass
 class Thresholds:
     """Verdict thresholds (MB = MiB throughout orch): what analysis.verdict calls stable,

@@ -6,7 +6,15 @@ import os
 
 from orchestrator.results import drift
 from orchestrator.results.alignment import to_srt
-from orchestrator.results.model import MeanCI, RunResult, StrategyResult, Summary, Verdict
+from orchestrator.results.model import (
+    MIN_GROWTH_ITERATIONS,
+    MeanCI,
+    RunResult,
+    Status,
+    StrategyResult,
+    Summary,
+    Verdict,
+)
 from orchestrator.results.tabular import render_table
 
 HEADERS = [
@@ -70,6 +78,8 @@ def result_rows(result: RunResult) -> list[list]:
         verdict = str(s.verdict) if s.verdict else None
         if s.verdict is Verdict.PLATEAU:
             verdict = f"plateau from {s.plateau_from}"
+        elif s.verdict is None and s.growth_mb_per_iter is None and r.iterations and r.status is not Status.SKIPPED:
+            verdict = f"too few iterations ({s.iters_measured or 0}; {MIN_GROWTH_ITERATIONS} needed)"
         rows.append(
             [
                 label(r),

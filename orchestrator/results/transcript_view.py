@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from typing import TextIO
 
+from orchestrator import stop_signals
 from orchestrator.quality.pipeline import is_chinese
 from orchestrator.results.transcript import FileTranscript, TranscribeSummary
 
@@ -110,7 +111,7 @@ def summary_line(summary: TranscribeSummary) -> str:
 
 def interrupted_line(summary: TranscribeSummary, where: list[str]) -> str:
     done = [os.path.basename(r.file) for r in summary.records]
-    line = f"interrupted (Ctrl-C): {len(done)} of {summary.total} files done"
+    line = f"interrupted ({stop_signals.reason()}): {len(done)} of {summary.total} files done"
     if done:
         line += f" ({', '.join(done)})"
     if where:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.engines import image_identity
+from orchestrator.errors import ExitCode, OrchError, WriteFailed
 from orchestrator.quality import pipeline
 from orchestrator.results import alignment, analysis, decision, drift
 from orchestrator.results.atomic import write_json_atomic
@@ -25,6 +26,17 @@ class RunInterrupted(Exception):
     def __init__(self, result: RunResult):
         super().__init__("interrupted")
         self.result = result
+
+
+class RunWriteFailed(OrchError):
+    """A result file could not be written (a full disk): the run stopped there; carries the
+    result as measured (for the history database, which may be on another disk), the
+    failure, and what is kept on disk. Exit 1, one line."""
+
+    def __init__(self, result: RunResult, failure: WriteFailed, kept: list[str], run_json: bool):
+        self.result, self.failure, self.kept = result, failure, kept
+        lost = "" if run_json or failure.path.name == "run.json" else "; run.json not written"
+        super().__init__(failure.what_was_kept(kept) + lost, ExitCode.FAILED)
 
 
 def not_applicable(plan: RunPlan, strategy: str) -> str | None:
@@ -54,12 +66,28 @@ def _scorer(plan: RunPlan, audio_s: float | None):
 
 def save(plan: RunPlan, result: RunResult) -> None:
     """run.json in the run's folder (and at plan.json_path): after every strategy, and after
-    attribution adds its blocks; a comparison with its decision."""
+    attribution adds its blocks; a comparison with its decision. WriteFailed (one line, exit 1)
+    naming the file the disk refused."""
     decision.attach(result)
     data = result.to_json()
-    write_json_atomic(plan.run_dir / "run.json", data)
-    if plan.json_path:
-        write_json_atomic(plan.json_path, data)
+    for path in [plan.run_dir / "run.json"] + ([plan.json_path] if plan.json_path else []):
+        try:
+            write_json_atomic(path, data)
+        except OSError as exc:
+            raise WriteFailed(path, exc) from None
+
+
+def _kept(plan: RunPlan, result: RunResult, run_json: bool) -> list[str]:
+    """What a run whose results could not all be written has on disk: each strategy's whole
+    records in its JSONL, and run.json when it was written."""
+    kept = [
+        f"{len(e.iterations)} whole record(s) in {plan.run_dir / (e.strategy + '.jsonl')}"
+        for e in result.results
+        if e.iterations
+    ]
+    if run_json:
+        kept.append(f"{plan.run_dir / 'run.json'} (as measured until then)")
+    return kept
 
 
 def _summarize(entry: StrategyResult, plan: RunPlan, scored: bool) -> None:
@@ -81,12 +109,14 @@ def _summarize(entry: StrategyResult, plan: RunPlan, scored: bool) -> None:
 
 def _run_strategy(
     plan: RunPlan, strategy: str, audio_s, scorer, progress_factory, env: dict[str, str]
-) -> StrategyResult:
+) -> tuple[StrategyResult, WriteFailed | None]:
+    """The strategy's result, and the failure to write its JSONL (a full disk) if one stopped it."""
     reason = not_applicable(plan, strategy)
     if reason:
-        return StrategyResult(
+        skipped = StrategyResult(
             strategy=strategy, scenario=plan.scenario, model=plan.model_label(), status=Status.SKIPPED, error=reason
         )
+        return skipped, None
     progress = progress_factory(strategy) if progress_factory else None
     try:
         runner = StrategyRunner(
@@ -101,7 +131,7 @@ def _run_strategy(
     except Exception as exc:  # a bug in the analysis must not cost the measurements
         entry.status = Status.ERROR
         entry.error = f"orch error summarizing {strategy}: {type(exc).__name__}: {exc}"
-    return entry
+    return entry, runner.write_failed
 
 
 def _now() -> str:
@@ -124,12 +154,14 @@ def execute(
         environment=env.record,
     )
     scorer = _scorer(plan, audio_s)
-    interrupted = False
+    interrupted, failed = False, None
     try:
         for strategy in plan.strategies:
-            entry = _run_strategy(plan, strategy, audio_s, scorer, progress_factory, env.environ)
+            entry, failed = _run_strategy(plan, strategy, audio_s, scorer, progress_factory, env.environ)
             result.results.append(entry)
             drift.compare_with_baseline(result)  # against fresh-process, once it has run
+            if failed:  # a full disk: no further strategy; what was measured is kept below
+                break
             save(plan, result)
             if on_strategy_done:
                 on_strategy_done(entry)
@@ -138,9 +170,17 @@ def execute(
                 break
     except KeyboardInterrupt:  # between strategies: what is done is written below
         interrupted = True
+    except WriteFailed as exc:  # run.json after a strategy
+        failed = exc
     result.finished_at = _now()
     result.host["load_avg_end"] = hostinfo.load_average()  # beside load_avg_start: was the host busy?
-    save(plan, result)
+    try:
+        save(plan, result)
+    except WriteFailed as exc:  # run.json, or --json after it
+        written = exc.path != plan.run_dir / "run.json"
+        raise RunWriteFailed(result, failed or exc, _kept(plan, result, written), run_json=written) from None
+    if failed:
+        raise RunWriteFailed(result, failed, _kept(plan, result, True), run_json=True)
     if interrupted:
         raise RunInterrupted(result)
     return result

@@ -17,7 +17,9 @@ from pathlib import Path
 
 from workers import protocol
 
+from orchestrator import stop_signals
 from orchestrator.engines import registry as engine_registry
+from orchestrator.errors import WriteFailed
 from orchestrator.results.model import IterationRecord, PartialIteration, Status, StrategyResult
 from orchestrator.run import hostinfo, strategies, worker_env
 from orchestrator.run.memory_guard import MemoryGuard
@@ -62,6 +64,7 @@ class StrategyRunner:
         self.on_phase = on_phase  # (iteration, phase, worker pid) at every mark, before the ack
         self.engine_info: dict | None = None
         self.partial: PartialIteration | None = None
+        self.write_failed: WriteFailed | None = None  # the JSONL could not be written: the run stops
         self.t0 = time.monotonic()
         Path(plan.run_dir).mkdir(parents=True, exist_ok=True)
         self.jsonl_path = Path(plan.run_dir) / f"{strategy}.jsonl"
@@ -81,8 +84,10 @@ class StrategyRunner:
                 self._run_worker(first_i=1, iters=self.plan.iters, models=models)
         except StrategyStopped as out:
             status, error = out.status, out.error
+        except WriteFailed as exc:  # a full disk: the worker is stopped, the whole lines kept
+            status, error, self.write_failed = Status.ERROR, exc.message, exc
         except KeyboardInterrupt:
-            status, error = Status.INTERRUPTED, "interrupted by the user (Ctrl-C)"
+            status, error = Status.INTERRUPTED, f"stopped by {stop_signals.reason()}"
         except Exception as exc:  # a bug on the parent's side ends this strategy, not the run
             status, error = Status.ERROR, harness_error(exc)
         finally:

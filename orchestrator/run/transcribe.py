@@ -27,6 +27,7 @@ from typing import Protocol
 
 from workers import protocol
 
+from orchestrator.errors import ExitCode, OrchError, WriteFailed
 from orchestrator.quality import pipeline
 from orchestrator.results import alignment, metrics
 from orchestrator.results.atomic import write_text_atomic
@@ -228,15 +229,18 @@ def transcribe(job: TranscribeJob, listener: Listener) -> TranscribeSummary:
             if sink:
                 sink.write(record)
             summary.records.append(record)
-            if job.json_path:
-                write_text_atomic(
-                    job.json_path, json.dumps([r.to_json() for r in summary.records], ensure_ascii=False, indent=1)
-                )
+            _write_list(job, summary)
             listener.file_done(record)
         workers.finish()
     except KeyboardInterrupt:
         summary.interrupted = True
+        if sink:  # what is on disk, whichever line the stop landed on
+            summary.records = list(sink.records)
+        _write_list(job, summary)
         raise TranscribeInterrupted(summary) from None
+    except WriteFailed as exc:  # a full disk: one line, the file and what is kept; exit 1
+        kept = [f"{sink.whole_lines} whole record(s) in {job.jsonl_path}"] if sink and sink.whole_lines else []
+        raise OrchError(exc.what_was_kept(kept), ExitCode.FAILED) from None
     finally:
         workers.close()
         if sink:
@@ -246,6 +250,16 @@ def transcribe(job: TranscribeJob, listener: Listener) -> TranscribeSummary:
 
 
 _LOAD_FAILED = "the model did not load: "
+
+
+def _write_list(job: TranscribeJob, summary: TranscribeSummary) -> None:
+    """--json: the records so far, as one list (rewritten after every file)."""
+    if job.json_path:
+        records = [r.to_json() for r in summary.records]
+        try:
+            write_text_atomic(job.json_path, json.dumps(records, ensure_ascii=False, indent=1))
+        except OSError as exc:  # a full disk: one line naming the file, exit 1
+            raise WriteFailed(job.json_path, exc) from None
 
 
 def _failed(index: int, item: AudioInput, error: str) -> FileTranscript:

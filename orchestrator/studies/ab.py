@@ -26,7 +26,7 @@ CI that excludes 0, or B's transcript changes under greedy decoding where A's do
 grows), `improved` (B better in a figure, nothing above), `no difference`.
 
 Exit codes (errors.ExitCode): 0 no regression, 3 a strategy regressed, 2 the run could not
-start, 130 Ctrl-C (what was measured is written and stored first).
+start, 130 Ctrl-C (143 SIGTERM, 129 SIGHUP: the same) (what was measured is written and stored first).
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from orchestrator.errors import ExitCode
+from orchestrator import stop_signals
+from orchestrator.errors import ExitCode, OrchError, WriteFailed
 from orchestrator.results import drift
 from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.model import (
@@ -242,7 +243,7 @@ def _interrupted_note(rounds: list[ABRound]) -> str | None:
         if e is not None and e.status is Status.INTERRUPTED
     ]
     if cut:
-        return f"interrupted (Ctrl-C): {', '.join(cut)} cut short; judged on what was measured"
+        return f"interrupted ({stop_signals.reason()}): {', '.join(cut)} cut short; judged on what was measured"
     return None
 
 
@@ -409,10 +410,12 @@ class ABRun:
     result: RunResult
     interrupted: bool
     run_dir: Path
+    write_failed: OrchError | None = None  # a full disk stopped the rounds (exit 1, one line)
 
 
 def _run_side(side: Side, strategy: str, out_dir: Path, echo, note: str, progress) -> tuple[RunResult, bool]:
-    """One side's run of one strategy in `out_dir`: (its result, whether Ctrl-C cut it short)."""
+    """One side's run of one strategy in `out_dir`: (its result, whether Ctrl-C cut it short);
+    runner.RunWriteFailed when the disk refused its results."""
     plan = dataclasses.replace(
         side.plan,
         strategies=[strategy],
@@ -429,9 +432,9 @@ def _run_side(side: Side, strategy: str, out_dir: Path, echo, note: str, progres
 
 def _run_rounds(
     sides: list[Side], strategies: list[str], rounds: int, run_dir: Path, echo, progress
-) -> tuple[dict[str, list[ABRound]], dict, bool]:
-    """Per round, per strategy, A then B: (each strategy's rounds, the host, interrupted);
-    on Ctrl-C the rounds measured so far."""
+) -> tuple[dict[str, list[ABRound]], dict, bool, OrchError | None]:
+    """Per round, per strategy, A then B: (each strategy's rounds, the host, interrupted, a
+    full disk's failure); on Ctrl-C or a full disk the rounds measured so far."""
     by_strategy: dict[str, list[ABRound]] = {s: [] for s in strategies}
     host: dict = {}
     try:
@@ -441,14 +444,20 @@ def _run_rounds(
                 by_strategy[s].append(rnd)
                 for side in sides:
                     note = f"ab: round {r}/{rounds}, {s}, side {side.label}"
-                    res, interrupted = _run_side(side, s, run_dir / f"{side.label.lower()}-r{r}", echo, note, progress)
+                    try:
+                        res, interrupted = _run_side(
+                            side, s, run_dir / f"{side.label.lower()}-r{r}", echo, note, progress
+                        )
+                    except runner.RunWriteFailed as exc:  # a full disk: no further round
+                        setattr(rnd, side.label.lower(), exc.result.results[0] if exc.result.results else None)
+                        return by_strategy, host or exc.result.host, False, exc
                     host = host or res.host
                     setattr(rnd, side.label.lower(), res.results[0] if res.results else None)
                     if interrupted:
                         raise KeyboardInterrupt
     except KeyboardInterrupt:
-        return by_strategy, host, True
-    return by_strategy, host, False
+        return by_strategy, host, True, None
+    return by_strategy, host, False, None
 
 
 def _judged_results(
@@ -506,7 +515,7 @@ def run_ab(
     run_id = new_run_id()
     run_dir = Path(out) / run_id
     started = _now()
-    by_strategy, host, interrupted = _run_rounds(sides, strategies, rounds, run_dir, echo, progress)
+    by_strategy, host, interrupted, write_failed = _run_rounds(sides, strategies, rounds, run_dir, echo, progress)
     a, b = sides
     results = _judged_results(by_strategy, strategies, sides, speed_pct)
     described = _described_plan(a, b, rounds, speed_pct)
@@ -520,10 +529,13 @@ def run_ab(
         results=results,
     )
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / "run.json", result.to_json())
-    if json_path:
-        write_json_atomic(json_path, result.to_json())
-    return ABRun(result, interrupted, run_dir)
+    for path in [run_dir / "run.json"] + ([json_path] if json_path else []):
+        try:
+            write_json_atomic(path, result.to_json())
+        except OSError as exc:
+            write_failed = write_failed or WriteFailed(path, exc)
+            break
+    return ABRun(result, interrupted, run_dir, write_failed)
 
 
 def same_plan(sides: list[Side]) -> bool:
@@ -537,6 +549,6 @@ def same_plan(sides: list[Side]) -> bool:
 
 def exit_code(result: RunResult, interrupted: bool) -> ExitCode:
     if interrupted:
-        return ExitCode.INTERRUPTED
+        return stop_signals.exit_code()
     regressed = any(e.ab is not None and e.ab.verdict is ABVerdict.REGRESSED for e in result.results)
     return ExitCode.REGRESSED if regressed else ExitCode.OK

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.engines import weights
+from orchestrator.errors import OrchError, WriteFailed
 from orchestrator.results import decision
 from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.drift import drifted_strategies
@@ -49,6 +50,7 @@ class RuntimesRun:
     result: RunResult
     interrupted: bool
     run_dir: Path
+    write_failed: OrchError | None = None  # a full disk stopped the comparison (exit 1, one line)
 
 
 def _now() -> str:
@@ -104,6 +106,16 @@ def _described(runs: list[EngineRun], strategies: list[str], model_name: str | N
     }
 
 
+def _save(result: RunResult, paths: list[Path]) -> OrchError | None:
+    """The comparison's run.json (and --json); the first file the disk refused, as WriteFailed."""
+    for path in paths:
+        try:
+            write_json_atomic(path, result.to_json())
+        except OSError as exc:
+            return WriteFailed(path, exc)
+    return None
+
+
 def run_engines(
     runs: list[EngineRun],
     strategies: list[str],
@@ -132,15 +144,14 @@ def run_engines(
     if limits is not None:
         result.host["limits"] = limits.to_json()
 
-    def save() -> None:
+    def save() -> OrchError | None:
         decision.attach(result)
-        write_json_atomic(run_dir / "run.json", result.to_json())
-        if json_path:
-            write_json_atomic(json_path, result.to_json())
+        return _save(result, [run_dir / "run.json"] + ([json_path] if json_path else []))
 
     interrupted = False
+    write_failed: OrchError | None = None
     for run in runs:
-        if interrupted:
+        if interrupted or write_failed:
             break
         measured: list[StrategyResult] = []
         if run.plan is not None:
@@ -150,6 +161,8 @@ def run_engines(
                 done: RunResult | None = runner.execute(plan, progress_factory=progress(plan, f"{run.engine} "))
             except runner.RunInterrupted as exc:
                 done, interrupted = exc.result, True
+            except runner.RunWriteFailed as exc:  # a full disk: no further engine
+                done, write_failed = exc.result, exc
             except KeyboardInterrupt:  # before its first worker: nothing of this engine measured
                 done, interrupted = None, True
             if done is not None:
@@ -157,11 +170,11 @@ def run_engines(
                 result.engine["engines"][run.engine] = done.engine
                 result.environment = result.environment or done.environment
         result.results += _rows_of(run, strategies, measured, limits)
-        save()
+        write_failed = write_failed or save()
     result.finished_at = _now()
     result.host["load_avg_end"] = hostinfo.load_average()
-    save()
-    return RuntimesRun(result, interrupted, run_dir)
+    write_failed = write_failed or save()
+    return RuntimesRun(result, interrupted, run_dir, write_failed)
 
 
 def failed(result: RunResult) -> bool:

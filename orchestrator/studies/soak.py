@@ -7,7 +7,7 @@ Exit codes (orchestrator.errors.ExitCode): 0 fine; 3 a regression, or a change p
 this run brought to its matrix key's history (history/changepoints.py; both named on stdout
 and stderr); 1 a run failed (a strategy with a status other than ok, an error, a cell whose
 inputs are missing); 2 nothing ran (a bad config, another soak of the same config still
-running); 130 Ctrl-C (the cells finished before it are stored).
+running); 130 Ctrl-C (143 SIGTERM, 129 SIGHUP: the same) (the cells finished before it are stored).
 
 Config (see docs/soak.md):
 

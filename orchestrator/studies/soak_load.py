@@ -155,7 +155,7 @@ def alarms_of(run: LoadRun, bounds: dict[str, float]) -> list[LoadAlarm]:
             )
         bound = bounds.get("max_mb_per_1000")
         fit = lv.pool_memory
-        if bound is not None and fit is not None and fit.mb_per_1000 > bound and fit.ci_low > 0:
+        if bound is not None and fit is not None and fit.enough and fit.mb_per_1000 > bound and fit.ci_low > 0:
             out.append(
                 LoadAlarm(
                     "memory",
@@ -178,17 +178,17 @@ def run_cell(cfg: dict, lcp: LoadCellPlan, db: str | None, accept: bool) -> Cell
         run.error = "cannot start: " + "; ".join(lcp.problems)
         run.finished = time.time()
         return run
-    started_at = record.now_iso()
+    started = record.start()
     try:
         execute(lcp.plan)
     except KeyboardInterrupt:
-        record.keep(lcp.run_dir, started_at)
+        record.keep(lcp.run_dir, started)
         raise
     except Exception as exc:  # noqa: BLE001 - a pool that cannot start is this cell's failure
         run.error = f"the load run failed: {type(exc).__name__}: {exc}"
         run.finished = time.time()
         return run
-    kept = record.keep(lcp.run_dir, started_at)
+    kept = record.keep(lcp.run_dir, started)
     run.finished = time.time()
     if kept is None:
         run.error = "the load run wrote no result"

@@ -129,7 +129,8 @@ def test_a_load_cell_end_to_end(isolated):
     assert [s[1] for s in prom["orch_soak_regressions"]] == [1.0]
     requests = {s[0]["status"]: s[1] for s in prom["orch_soak_load_requests"]}
     assert requests == {"sent": 12.0, "ok": 12.0, "failed": 0.0, "timed_out": 0.0, "dropped": 0.0, "cancelled": 0.0}
-    assert {s[0]["worker"] for s in prom["orch_soak_load_mb_per_1000_requests"]} <= {"w1", "w2", "pool"}
+    # 12 requests are too few for a figure per 1000 requests: none is exported to be watched
+    assert "orch_soak_load_mb_per_1000_requests" not in prom
     (stored,) = store.list_runs()
     assert (stored.kind, stored.matrix_key, stored.outcome, stored.status) == ("soak", "svc/level", "regression", "ok")
     kept = store.load_any(stored.run_id)

@@ -1,4 +1,4 @@
-"""docs/commands.md's exit-code table is orchestrator.errors.ExitCode: the same numbers, names and
+"""docs/exit-codes.md's table is orchestrator.errors.ExitCode: the same numbers, names and
 meanings, in the same order."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ from pathlib import Path
 
 from orchestrator.errors import ExitCode
 
-PAGE = Path(__file__).resolve().parents[2] / "docs" / "commands.md"
+TABLE = Path(__file__).resolve().parents[2] / "docs" / "exit-codes.md"
 
 
 def _page_rows() -> list[tuple[int, str, str]]:
-    text = PAGE.read_text(encoding="utf-8")
-    section = text.split("\n## Exit codes\n", 1)[1].split("\n## ", 1)[0]
+    text = TABLE.read_text(encoding="utf-8")
+    section = text.split("# Exit codes", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| (\d+) \| `(\w+)` \| (.+) \|$", section, flags=re.M)
     return [(int(code), name, meaning) for code, name, meaning in rows]
 
@@ -21,7 +21,7 @@ def _page_rows() -> list[tuple[int, str, str]]:
 def test_the_pages_table_is_the_enum():
     rows = _page_rows()
     assert [(code, name) for code, name, _ in rows] == [(m.value, m.name) for m in ExitCode]
-    assert [code for code, _, _ in rows] == [0, 1, 2, 3, 130]
+    assert [code for code, _, _ in rows] == [0, 1, 2, 3, 129, 130, 143]
 
 
 def test_each_meaning_names_what_the_enum_says():
@@ -31,6 +31,7 @@ def test_each_meaning_names_what_the_enum_says():
     assert "soak found a regression" in meanings["REGRESSED"] and "ab a regression" in meanings["REGRESSED"]
     assert meanings["CANNOT_START"].startswith("could not start, nothing ran")
     assert meanings["INTERRUPTED"].startswith("Ctrl-C")
+    assert meanings["TERMINATED"].startswith("SIGTERM") and meanings["HANGUP"].startswith("SIGHUP")
 
 
 def test_every_command_exits_through_the_enum():

@@ -45,6 +45,37 @@ def test_soak_refuses_an_unusable_database_before_the_first_worker(isolated, con
     assert (isolated / "notsqlite.db").read_bytes() == content
 
 
+def _truncated_history(path: Path) -> bytes:
+    """A real history database cut to its first 8 KiB (a full disk, a copy cut short): it
+    starts with SQLite's header, so only opening it tells."""
+    from orchestrator.history import store
+
+    whole = path.with_suffix(".whole")
+    store.get_db_engine(str(whole))
+    store.dispose_db_engines()
+    content = whole.read_bytes()[:8192]
+    path.write_bytes(content)
+    return content
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "--strategy", "restart", "--iters", "2"],
+    ["compare", "--strategies", "restart,recreate", "--iters", "2"],
+    ["compare", "--engines", "calibration", "--strategies", "restart", "--iters", "2", "--no-limits"],
+    ["load", "--rate", "5", "--requests", "3"],
+    ["ab", "--a", "--leak-mb 0", "--b", "--leak-mb 1", "--strategies", "restart", "--iters", "2", "--rounds", "1"],
+], ids=["run", "compare", "compare-engines", "load", "ab"])
+def test_every_command_that_stores_refuses_a_damaged_database_before_the_first_worker(isolated, argv):
+    content = _truncated_history(isolated / "cut.sqlite3")
+    res = _invoke(isolated, [*argv, "--out", "out", "--db", "cut.sqlite3"])
+    assert res.exit_code == 2, res.output
+    lines = [line for line in res.stderr.splitlines() if not line.startswith("note: ")]
+    assert len(lines) == 1 and lines[0].startswith("orch: cannot start: cannot open history database --db cut.sqlite3: "), lines
+    assert lines[0].endswith("; or pass --no-history") and "sqlalche.me" not in lines[0]
+    assert not list((isolated / "out").rglob("*.jsonl")) and not list((isolated / "out").rglob("*.log"))  # no worker
+    assert (isolated / "cut.sqlite3").read_bytes() == content
+
+
 def test_a_postgres_url_without_its_driver_names_the_extra(isolated, monkeypatch):
     for module in ("psycopg", "psycopg2"):  # as if neither were installed: find_spec says None
         monkeypatch.setitem(sys.modules, module, None)

@@ -117,3 +117,36 @@ def test_progress_is_told_once_per_record(tmp_path):
         sink.write(rec)
     sink.close()
     assert seen == [1, 2, 3, 4]
+
+
+class DiskFills:
+    """The disk takes half of the `at`-th line written, then refuses (ENOSPC)."""
+
+    def __init__(self, sink, at):
+        self.sink, self.at, self.calls = sink, at, 0
+        self.real = sink._write_all
+
+    def __call__(self, data):
+        self.calls += 1
+        if self.calls < self.at:
+            return self.real(data)
+        self.sink._file.write(data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("at", range(1, N + 1))
+def test_a_full_disk_leaves_whole_lines_and_says_which_file(tmp_path, at):
+    from orchestrator.errors import ExitCode, WriteFailed
+
+    r = runner(tmp_path)
+    r.sink._write_all = DiskFills(r.sink, at)
+    with pytest.raises(WriteFailed) as caught:
+        r._write(records())
+    assert caught.value.message == f"cannot write {r.jsonl_path}: No space left on device"
+    assert caught.value.exit_code is ExitCode.FAILED
+    assert r.jsonl_path.read_bytes().count(b"\n") == at - 1  # cut back at once, not only at close
+    assert r.sink.whole_lines == at - 1
+    r.sink.close()
+    data = r.jsonl_path.read_bytes()
+    assert data == b"" or data.endswith(b"\n")
+    assert lines(r.jsonl_path) == list(range(1, at)) == [rec.i for rec in r.sink.records]
