@@ -49,6 +49,7 @@ def test_run_has_a_flag_for_every_option_with_one():
         "hang_at",
         "drift_at",
         "drift_mode",
+        "cache_speedup",
         "trim_after_unload",
     ]
     assert flags["chatllm"] == [
@@ -113,6 +114,7 @@ def test_the_worker_gets_every_option_with_the_defaults_filled_in():
         "transcript": TRANSCRIPT,
         "drift_at": None,
         "drift_mode": "text",
+        "cache_speedup": None,
         "trim_after_unload": None,
     }
     sent = ChatLLMOptions().to_worker()

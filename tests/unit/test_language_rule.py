@@ -31,7 +31,7 @@ def mixed(shared, tmp_path):
 def test_a_mixed_folder_is_asked_and_scored_per_file(mixed, tmp_path):
     job, _notes = prepare(TranscribeRequest(paths=[str(mixed)]))
     assert [(i.path.rsplit("/", 1)[1], i.language) for i in job.inputs] == [("a.wav", "Chinese"), ("jfk.wav", "English")]
-    config = Workers(job, tmp_path)._config(job.worker_options, None, 1, "asr")
+    config = Workers(job, tmp_path)._config(job.plan, 1, "asr")
     session = Session(channel=None, engine=None, config=config)  # type: ignore[arg-type]
     # the worker asks each file in its own language, not the first file's
     assert [session.request_for(i).language for i in (1, 2)] == ["Chinese", "English"]
