@@ -117,6 +117,7 @@ def _transformers_ok() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.chatllm
 def test_chatllm_and_transformers_find_their_test_models_and_get_limits(isolated):
     tiny = _chatllm_models()
     _transformers_ok()

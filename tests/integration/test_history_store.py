@@ -113,7 +113,7 @@ def _pg_url(server, dbname: str) -> str:
     return f"postgresql://{user}@/{dbname}?host={sockdir}&port={port}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db(request, tmp_path):
     if request.param == "sqlite":
         yield str(tmp_path / "history.sqlite3")

@@ -129,6 +129,7 @@ def conversion_checkout():
     return paths
 
 
+@pytest.mark.chatllm
 def test_conversion_makes_loadable_files(tmp_path):
     paths = conversion_checkout()
     proc = subprocess.run(
