@@ -30,11 +30,19 @@ def isolated(tmp_path, monkeypatch):
 # Engines and services a run must test rather than skip: ORCH_REQUIRE=chatllm,postgres (.ci/run
 # sets it). A test marked with a required marker that skips -- a missing build, model, server or
 # package -- fails instead, with the skip's reason, so CI cannot go green without running it.
-REQUIRABLE = ("chatllm", "postgres")
+REQUIRABLE = ("chatllm", "postgres", "openvino")
 
 
 def required() -> set[str]:
     return {w.strip() for w in os.environ.get("ORCH_REQUIRE", "").split(",") if w.strip()}
+
+
+def skip_module(reason: str, needs: str) -> None:
+    """A whole module's skip (a missing package, found at import): a failure when `needs` is
+    required, since no test of the module is collected for the hook below to see."""
+    if needs in required():
+        pytest.fail(f"ORCH_REQUIRE={needs}: this module must run here, but it skipped: {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
 
 
 def pytest_configure(config):

@@ -37,7 +37,7 @@ def test_unmarked():
 @pytest.fixture
 def suite(pytester):
     pytester.makeconftest(CONFTEST)
-    pytester.makeini("[pytest]\nmarkers =\n    chatllm: x\n    postgres: y\n")
+    pytester.makeini("[pytest]\nmarkers =\n    chatllm: x\n    postgres: y\n    openvino: z\n")
     pytester.makepyfile(test_suite=TESTS)
     return pytester
 
@@ -63,8 +63,26 @@ def test_only_the_named_markers_are_required(suite, monkeypatch):
     suite.runpytest().assert_outcomes(passed=1, skipped=3, errors=1)
 
 
+def test_a_module_skipped_at_import_fails_when_its_engine_is_required(suite, monkeypatch):
+    suite.makepyfile(
+        test_engine_module="""
+from conftest import skip_module
+skip_module("openvino-genai not installed", "openvino")
+
+def test_never_collected():
+    pass
+"""
+    )
+    monkeypatch.delenv("ORCH_REQUIRE", raising=False)
+    suite.runpytest("test_engine_module.py").assert_outcomes(skipped=1)
+    monkeypatch.setenv("ORCH_REQUIRE", "openvino")
+    res = suite.runpytest("test_engine_module.py")
+    res.assert_outcomes(errors=1)
+    res.stdout.fnmatch_lines(["*ORCH_REQUIRE=openvino: this module must run here, but it skipped: openvino-genai*"])
+
+
 def test_an_unknown_name_is_refused(suite, monkeypatch):
     monkeypatch.setenv("ORCH_REQUIRE", "chatllm,cuda")
     res = suite.runpytest()
     assert res.ret == pytest.ExitCode.USAGE_ERROR
-    res.stderr.fnmatch_lines(["*ORCH_REQUIRE names cuda: known are chatllm, postgres*"])
+    res.stderr.fnmatch_lines(["*ORCH_REQUIRE names cuda: known are chatllm, postgres, openvino*"])
