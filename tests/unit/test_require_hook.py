@@ -37,7 +37,8 @@ def test_unmarked():
 @pytest.fixture
 def suite(pytester):
     pytester.makeconftest(CONFTEST)
-    pytester.makeini("[pytest]\nmarkers =\n    chatllm: x\n    postgres: y\n    openvino: z\n")
+    # in process; no plugin that asks the machine about itself (pytest-benchmark runs git, hg, file)
+    pytester.makeini("[pytest]\naddopts = -p no:benchmark -p no:cacheprovider\nmarkers =\n    chatllm: x\n    postgres: y\n    openvino: z\n")
     pytester.makepyfile(test_suite=TESTS)
     return pytester
 
