@@ -352,6 +352,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_processes_writing_at_once_lose_nothing(db, tmp_path):
     """Two overlapping cron runs: both open a fresh database (both try to migrate it) and
     store runs at the same time; every run must be there, whole."""

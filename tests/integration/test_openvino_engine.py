@@ -28,7 +28,7 @@ from workers import protocol  # noqa: E402
 from workers.engines.base import EngineError, Request  # noqa: E402
 from workers.engines.openvino import OpenVINOEngine  # noqa: E402
 
-pytestmark = pytest.mark.openvino
+pytestmark = [pytest.mark.openvino, pytest.mark.slow]
 
 PHONE = REPO / "samples" / "phone-zh.wav"  # in the repository, with its transcript
 ITERS = 4

@@ -70,6 +70,7 @@ def test_shim_around_the_real_ffmpeg_decodes_the_sample():
     assert len(stamps.take()) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.chatllm
 @pytest.mark.skipif(
     not (CHATLLM / "bindings" / "libchatllm.so").exists() or not TINY.exists() or not C.shutil.which("ffmpeg"),
