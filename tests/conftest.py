@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -24,3 +25,41 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("CHATLLM_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+# Engines and services a run must test rather than skip: ORCH_REQUIRE=chatllm,postgres (.ci/run
+# sets it). A test marked with a required marker that skips -- a missing build, model, server or
+# package -- fails instead, with the skip's reason, so CI cannot go green without running it.
+REQUIRABLE = ("chatllm", "postgres", "openvino")
+
+
+def required() -> set[str]:
+    return {w.strip() for w in os.environ.get("ORCH_REQUIRE", "").split(",") if w.strip()}
+
+
+def skip_module(reason: str, needs: str) -> None:
+    """A whole module's skip (a missing package, found at import): a failure when `needs` is
+    required, since no test of the module is collected for the hook below to see."""
+    if needs in required():
+        pytest.fail(f"ORCH_REQUIRE={needs}: this module must run here, but it skipped: {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def pytest_configure(config):
+    unknown = required() - set(REQUIRABLE)
+    if unknown:
+        raise pytest.UsageError(f"ORCH_REQUIRE names {', '.join(sorted(unknown))}: known are {', '.join(REQUIRABLE)}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return
+    needed = sorted(required() & {m.name for m in item.iter_markers()})
+    if needed:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        report.outcome = "failed"
+        report.longrepr = f"ORCH_REQUIRE={','.join(needed)}: this test must run here, but it skipped: {reason}"

@@ -46,6 +46,7 @@ def attribute(tmp_path, strategy: str, leak: float):
     return res, RunResult.from_json(json.loads(out.read_text())).results[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy,leak", [("recreate", 2.0), ("restart", 8.0)])
 def test_a_known_leak_is_the_top_stack_within_ten_percent(tmp_path, strategy, leak):
     res, entry = attribute(tmp_path, strategy, leak)
@@ -67,6 +68,7 @@ def test_no_leak_names_no_stack(tmp_path):
     assert "no stack keeps" in res.output
 
 
+@pytest.mark.slow
 def test_compare_attribute_attributes_only_the_growing_strategy(tmp_path):
     from orchestrator.cli import main
 
@@ -101,6 +103,7 @@ def test_compare_attribute_attributes_only_the_growing_strategy(tmp_path):
     assert "attribution of restart" in res.output and "native_alloc" in res.output
 
 
+@pytest.mark.slow
 def test_an_untouched_decoy_and_freed_churn_are_not_blamed(tmp_path):
     from orchestrator.run.plan import RunPlan
 

@@ -14,6 +14,7 @@ from test_chatllm_integration import chatllm, chatllm_plan, tiny_models  # noqa:
 
 pytestmark = [
     pytest.mark.chatllm,
+    pytest.mark.slow,
     pytest.mark.skipif(attribution.tracer_missing() is not None, reason=str(attribution.tracer_missing())),
 ]
 

@@ -17,7 +17,7 @@ from orchestrator.run.runner import execute
 
 from conftest import REPO, SHARED
 
-pytestmark = pytest.mark.chatllm
+pytestmark = [pytest.mark.chatllm, pytest.mark.slow]
 
 PATHS = resolve(os.environ.get("CHATLLM_DIR") or str(REPO / "chatllm.cpp"))
 

@@ -31,6 +31,7 @@ CALIBRATION = ["--ttft-ms", str(FAST["ttft_ms"]), "--token-ms", str(FAST["token_
 CHATLLM = resolve(os.environ.get("CHATLLM_DIR") or str(REPO / "chatllm.cpp"))
 
 
+@pytest.mark.slow
 def test_calibration_alone_runs_every_strategy_with_limits_and_stores_one_result(isolated):
     proc = orch(
         "compare", "--engines", "calibration", "--strategies", "restart,fresh-process", "--iters", "4",
@@ -62,6 +63,7 @@ def test_calibration_alone_runs_every_strategy_with_limits_and_stores_one_result
     assert stored == [("calibration", "calibration/restart"), ("calibration", "calibration/fresh-process")]
 
 
+@pytest.mark.slow
 def test_an_engine_without_its_test_model_is_one_row_and_the_others_run(isolated):
     """transformers has no test model under the working directory: its row says why, the
     calibration engine still runs, and the exit code is 1 (a row failed)."""
@@ -99,6 +101,7 @@ def test_bad_options_stop_before_anything_runs(isolated, args, message):
     assert not (isolated / "orch-results").exists()
 
 
+@pytest.mark.slow
 def test_no_engine_that_can_run_is_a_run_that_cannot_start(isolated):
     proc = orch("compare", "--engines", "chatllm,transformers", "--model-name", "tiny-asr-b", "--no-history", cwd=isolated)
     assert proc.returncode == 2
@@ -122,6 +125,7 @@ def _transformers_ok() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.chatllm
 def test_chatllm_and_transformers_find_their_test_models_and_get_limits(isolated):
     tiny = _chatllm_models()
     _transformers_ok()

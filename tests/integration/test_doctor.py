@@ -2,7 +2,10 @@ import os
 import re
 import subprocess
 
+import pytest
 
+
+@pytest.mark.slow
 def test_doctor_names_each_missing_piece_and_fails(tmp_path):
     proc = subprocess.run(["orch", "doctor", "--engine", "chatllm", "--chatllm-dir", str(tmp_path / "absent")],
                           capture_output=True, text=True)
@@ -12,6 +15,7 @@ def test_doctor_names_each_missing_piece_and_fails(tmp_path):
     assert "cannot start" in proc.stderr
 
 
+@pytest.mark.slow
 def test_doctor_defaults_to_the_calibration_engine_as_run_does(tmp_path):
     """A fresh machine (no chatllm.cpp anywhere): doctor passes, as `orch run` would, and says
     chatllm.cpp is optional and how to check it (issue 18: it defaulted to chatllm, exit 1)."""
@@ -27,6 +31,7 @@ def test_doctor_defaults_to_the_calibration_engine_as_run_does(tmp_path):
         assert re.search(rf"^{re.escape(item)}\s+info\s", proc.stdout, re.M), proc.stdout
 
 
+@pytest.mark.slow
 def test_doctor_calibration_needs_no_chatllm(tmp_path):
     proc = subprocess.run(
         ["orch", "doctor", "--engine", "calibration", "--chatllm-dir", str(tmp_path)], capture_output=True, text=True
@@ -58,6 +63,7 @@ def test_chatllm_run_fails_early_without_checkout(tmp_path):
     assert "chatllm.cpp checkout not found" in proc.stderr
 
 
+@pytest.mark.slow
 def test_doctor_reads_model_headers(tmp_path):
     bad = tmp_path / "qwen3-asr-0.6b-q4_0.bin"
     bad.write_bytes(b"<html>429 Too Many Requests</html>")

@@ -37,12 +37,14 @@ def test_drift_is_found_at_exactly_k(tmp_path, k, mode):
         assert s.edit_distance_mean == pytest.approx((10 - k + 1) / 9)
 
 
+@pytest.mark.slow
 def test_every_strategy_honours_drift_at(tmp_path):
     result = run(tmp_path, list(registry.for_engine("calibration")), iters=6, drift_at=4, drift_mode="char")
     got = {r.strategy: (str(r.status), r.summary.first_changed_at) for r in result.results}
     assert got == {name: ("ok", 4) for name in registry.for_engine("calibration")}
 
 
+@pytest.mark.slow
 def test_a_clean_run_is_stable_and_matches_fresh_process(tmp_path):
     result = run(tmp_path, ["restart", "cli-interactive", "fresh-process"], iters=5)
     got = {r.strategy: (r.summary.text_stable, r.summary.matches_baseline) for r in result.results}

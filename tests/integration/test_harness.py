@@ -82,6 +82,7 @@ def test_recreate_sees_load_leak_and_restart_does_not(tmp_path):
     assert by["restart"].verdict == "stable"
 
 
+@pytest.mark.slow
 def test_fresh_process_and_cli_show_no_growth_from_a_per_call_leak(tmp_path):
     res = execute(plan(tmp_path, ["fresh-process", "cli"], iters=6, leak_mb=4))
     for r in res.results:
@@ -90,6 +91,7 @@ def test_fresh_process_and_cli_show_no_growth_from_a_per_call_leak(tmp_path):
         assert abs(r.summary.growth_mb_per_iter) < 0.1
 
 
+@pytest.mark.slow
 def test_crash_keeps_earlier_iterations_and_other_strategies_run(tmp_path):
     p = plan(tmp_path, ["recreate", "fresh-process", "cli"], iters=5, crash_at=3)
     res = execute(p)
@@ -100,6 +102,7 @@ def test_crash_keeps_earlier_iterations_and_other_strategies_run(tmp_path):
         assert [rec["i"] for rec in jsonl(tmp_path, p, r.strategy)] == [1, 2]
 
 
+@pytest.mark.slow
 def test_hang_is_killed_and_marked_timeout(tmp_path):
     p = plan(tmp_path, ["restart", "cli"], iters=4, hang_at=2)
     p.iter_timeout = 1.5
@@ -113,6 +116,7 @@ def test_hang_is_killed_and_marked_timeout(tmp_path):
         assert r.summary.iters_ok == 1
 
 
+@pytest.mark.slow
 def test_ctrl_c_writes_what_was_measured(tmp_path):
     out = tmp_path / "out"
     js = tmp_path / "r.json"
@@ -233,6 +237,7 @@ def test_missing_audio_fails_before_any_worker(tmp_path):
     assert not list(tmp_path.glob("*/*.jsonl"))
 
 
+@pytest.mark.slow
 def test_compare_prints_table_and_json(tmp_path):
     js = tmp_path / "r.json"
     proc = subprocess.run(

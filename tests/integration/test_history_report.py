@@ -48,6 +48,7 @@ def _pngs(page: str) -> list[bytes]:
     return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "make",
     [lambda: typed("run_growing.json"), lambda: typed("run_crashed.json"), zero_iterations],
@@ -65,6 +66,7 @@ def test_html_is_self_contained_with_charts(make):
     assert result.host["hostname"] in page
 
 
+@pytest.mark.slow
 def test_html_names_crashes_and_verdicts():
     page = report.render_html(typed("run_crashed.json"))
     assert "worker killed by SIGSEGV during iteration 4" in page
@@ -92,6 +94,7 @@ def test_markdown_and_csv_tables():
     assert report.render_csv(zero_iterations()).count("crashed") == 2
 
 
+@pytest.mark.slow
 def test_a_soak_run_shows_its_soak_block():
     """The typed soak block (RunResult.soak, read from an orch.run/1 row too)."""
     old = dict(fixture("run_growing.json"), soak={"matrix_key": "k/x", "outcome": "ok"})
@@ -236,6 +239,7 @@ def db(tmp_path, monkeypatch):
     return path
 
 
+@pytest.mark.slow
 def test_report_command_writes_files(db, tmp_path):
     out = CliRunner().invoke(
         commands.report,
@@ -470,6 +474,7 @@ def _soak_history_db(path: str) -> str:
     return path
 
 
+@pytest.mark.slow
 def test_a_soak_runs_report_draws_its_keys_history_with_the_change_points(tmp_path):
     db = _soak_history_db(str(tmp_path / "h.sqlite3"))
     try:
@@ -501,6 +506,7 @@ def test_a_soak_runs_report_draws_its_keys_history_with_the_change_points(tmp_pa
         store.dispose_db_engines()
 
 
+@pytest.mark.slow
 def test_the_history_chart_marks_the_change_points_and_this_run(tmp_path):
     from orchestrator.history import changepoints as cp
 
@@ -529,6 +535,7 @@ def test_the_history_chart_marks_the_change_points_and_this_run(tmp_path):
     assert plots.history_chart(series, changes).startswith(b"\x89PNG")
 
 
+@pytest.mark.slow
 def test_a_soak_runs_report_without_its_history_is_still_made(tmp_path):
     from orchestrator.results.model import Outcome, SoakInfo
 

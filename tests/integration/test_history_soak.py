@@ -440,6 +440,7 @@ HOLDER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_second_soak_of_one_config_is_refused(env, monkeypatch):
     config = _write_config(env / "fx.toml", CONFIG)
     plans = _fake_execute(monkeypatch, [_only(fixture("run_growing.json"), "restart")])

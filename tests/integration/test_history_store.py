@@ -114,7 +114,7 @@ def _pg_url(server, dbname: str) -> str:
     return f"postgresql://{user}@/{dbname}?host={sockdir}&port={port}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db(request, tmp_path):
     if request.param == "sqlite":
         yield str(tmp_path / "history.sqlite3")
@@ -353,6 +353,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_processes_writing_at_once_lose_nothing(db, tmp_path):
     """Two overlapping cron runs: both open a fresh database (both try to migrate it) and
     store runs at the same time; every run must be there, whole."""

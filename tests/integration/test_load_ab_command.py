@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 from orchestrator.cli import main
 from tests.load_runs import load_run
@@ -38,6 +39,7 @@ def test_the_same_file_twice_exits_0(isolated):
     assert "verdict: no difference" in done.output
 
 
+@pytest.mark.slow
 def test_two_option_sets_run_and_compare(isolated):
     common = "--rate 5 --requests 8 --token-ms 1 --slo latency_ms=250"
     done = CliRunner().invoke(
@@ -69,6 +71,7 @@ def test_what_cannot_be_compared_is_named_before_anything_runs(isolated):
     assert "--b 'nothing-here': no such load result file, and not options of orch load" in done.output
 
 
+@pytest.mark.slow
 def test_the_doc_example_with_two_option_sets(isolated):
     """docs/ab.md's first --load example, as written: B's every request over its SLO, exit 3."""
     import re

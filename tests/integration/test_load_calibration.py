@@ -22,6 +22,8 @@ import random
 import statistics
 from pathlib import Path
 
+import pytest
+from orchestrator.engines import registry as engine_registry
 from orchestrator.engines.calibration.options import CalibrationOptions
 from orchestrator.load.arrivals import OpenLoop
 from orchestrator.load.levels import Slo
@@ -92,6 +94,7 @@ def _check_level(result, level: int, rate: float, servers: int) -> str:
     )
 
 
+@pytest.mark.slow
 def test_one_worker_matches_md1_at_two_loads_and_saturates_above_capacity(tmp_path):
     result = _run(tmp_path, 1, [7.0, 12.0, 30.0], N)
     for level, rate in enumerate([7.0, 12.0]):
@@ -101,6 +104,7 @@ def test_one_worker_matches_md1_at_two_loads_and_saturates_above_capacity(tmp_pa
     assert over.saturation.saturated, over.saturation
 
 
+@pytest.mark.slow
 def test_two_workers_match_mdc(tmp_path):
     result = _run(tmp_path, 2, [25.0], N)
     print(_check_level(result, 0, 25.0, 2))

@@ -43,6 +43,7 @@ def _levels(argv: list[str]) -> int:
     return 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "argv", [a for a in examples() if "chatllm" not in a and "--url" not in a], ids=lambda a: " ".join(a[2:6])
 )
@@ -58,6 +59,7 @@ def test_calibration_example_runs(argv, isolated):
         assert [lv["sent"] for lv in data["levels"]] == [40] * 3
 
 
+@pytest.mark.slow
 def test_url_example_runs(isolated):
     tmp_path = isolated
     if not SHARED.is_dir():
@@ -85,6 +87,7 @@ def kept_examples() -> list[list[str]]:
     return [shlex.split(line.split("  #", 1)[0]) for line in block.splitlines() if line.startswith("orch ")]
 
 
+@pytest.mark.slow
 def test_the_kept_section_runs_as_written(isolated):
     """Two load runs stored, their levels listed, a page drawn, and the A/B that exits 3."""
     runs = kept_examples()

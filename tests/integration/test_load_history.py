@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from click.testing import CliRunner
 from orchestrator.cli import main
 from orchestrator.history import store
@@ -19,6 +20,7 @@ def _load(*args):
     return CliRunner().invoke(main, ["load", *args, *QUICK])
 
 
+@pytest.mark.slow
 def test_orch_load_stores_its_run_and_history_reads_it(isolated):
     done = _load("--rates", "20,40", "--workers", "2", "--slo", "latency_ms=500", "--json", "r.json")
     assert done.exit_code == 0, done.output

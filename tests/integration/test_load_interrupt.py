@@ -13,7 +13,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.slow
 def test_ctrl_c_mid_level_keeps_every_finished_request(tmp_path):
     out = tmp_path / "out"
     result_json = tmp_path / "r.json"

@@ -65,6 +65,7 @@ def worker_pid(out: Path) -> int:
     return int(line.split("worker=")[1])
 
 
+@pytest.mark.slow
 def test_streamed_requests_through_a_started_server(tmp_path, shared):
     port = free_port()
     out = tmp_path / "out"
@@ -97,6 +98,7 @@ def test_streamed_requests_through_a_started_server(tmp_path, shared):
     assert gone(worker_pid(out))
 
 
+@pytest.mark.slow
 def test_a_server_that_does_not_stream(tmp_path, shared):
     port = free_port()
     out = tmp_path / "out"
@@ -114,6 +116,7 @@ def test_a_server_that_does_not_stream(tmp_path, shared):
     assert "streamed answers: 0 of 12" in res.stdout
 
 
+@pytest.mark.slow
 def test_failed_requests_are_counted_exactly_with_a_weighted_mix(tmp_path, shared):
     port = free_port()
     out = tmp_path / "out"
@@ -138,6 +141,7 @@ def test_failed_requests_are_counted_exactly_with_a_weighted_mix(tmp_path, share
     assert plan["audio_weights"] == [3.0, 1.0]
 
 
+@pytest.mark.slow
 def test_timed_out_requests_are_counted_exactly(tmp_path, shared):
     port = free_port()
     out = tmp_path / "out"
@@ -153,6 +157,7 @@ def test_timed_out_requests_are_counted_exactly(tmp_path, shared):
     assert {r["status"] for r in records(out)} == {"timed_out"}
 
 
+@pytest.mark.slow
 def test_an_already_running_server_by_pid_is_sampled_and_left_running(tmp_path, shared):
     port = free_port()
     server = subprocess.Popen(
@@ -191,6 +196,7 @@ def test_a_pid_that_does_not_exist_cannot_start(tmp_path, shared):
     assert res.stderr == f"orch: cannot start: --pid {dead.pid}: no such process\n"
 
 
+@pytest.mark.slow
 def test_a_server_that_never_answers_is_stopped_and_exit_2(tmp_path, shared):
     port = free_port()
     pid_file = tmp_path / "pid"
@@ -281,6 +287,7 @@ def test_the_memory_guard_kills_a_started_server(tmp_path, shared):
     assert res.stderr.endswith(" MB limit (--max-rss-mb); the server killed before it answered\n")
 
 
+@pytest.mark.slow
 def test_the_memory_guard_leaves_a_pid_server_running_and_stops_sending(tmp_path, shared):
     port = free_port()
     server = subprocess.Popen(

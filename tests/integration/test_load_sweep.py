@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 
+import pytest
 from click.testing import CliRunner
 from orchestrator.cli import main
 from orchestrator.engines.calibration.options import CalibrationOptions
@@ -27,6 +28,7 @@ WORKER = worker_config.build(
 )
 
 
+@pytest.mark.slow
 def test_sweep_runs_guidellms_shape_with_every_request_accounted_for(isolated):
     args = ["load", "--sweep", "--sweep-levels", "4", "--workers", "2", "--requests", "30", "--arrival", "constant",
             "--ttft-ms", "40", "--token-ms", "1", "--json", "r.json", "--out", "out"]  # fmt: skip
@@ -49,6 +51,7 @@ def test_sweep_runs_guidellms_shape_with_every_request_accounted_for(isolated):
     assert "synchronous (concurrency 1)" in result.output and "throughput (concurrency 4)" in result.output
 
 
+@pytest.mark.slow
 def test_a_level_far_over_capacity_stops_once_over_saturated(tmp_path):
     written: list[RequestRecord] = []
     pool = Pool(PoolConfig(worker_config=WORKER, workers=1, log_dir=tmp_path, sample_hz=2.0), written.append)

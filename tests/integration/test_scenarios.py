@@ -1,5 +1,6 @@
 """Scenarios switch and align on the calibration engine."""
 
+import pytest
 from orchestrator.results import alignment
 from orchestrator.run.plan import RunPlan
 from orchestrator.run.runner import execute
@@ -7,6 +8,7 @@ from orchestrator.run.runner import execute
 from conftest import FAST
 
 
+@pytest.mark.slow
 def test_switch_attributes_a_load_leak_to_the_model_that_leaks(tmp_path):
     p = RunPlan(
         strategies=["restart", "recreate", "fresh-process"],

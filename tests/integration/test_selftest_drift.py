@@ -2,6 +2,7 @@
 in every strategy of the calibration engine, never on a clean run; and the checks fail when
 the harness would find drift at the wrong iteration or on a clean run."""
 
+import pytest
 from orchestrator.results.model import IterationRecord, StrategyResult, Summary
 from orchestrator.run import strategies as registry
 from orchestrator.run.plan import RunPlan
@@ -9,6 +10,7 @@ from orchestrator.run.runner import execute
 from orchestrator.studies import selftest_drift
 
 
+@pytest.mark.slow
 def test_drift_checks_pass_on_the_calibration_engine(tmp_path):
     plan = RunPlan(["restart"], iters=5, warmup=1, engine_options={"ttft_ms": 2, "token_ms": 1}, out_dir=tmp_path)
     clean = {"restart": execute(plan).results[0]}

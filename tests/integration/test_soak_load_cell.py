@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
 from click.testing import CliRunner
 from orchestrator.cli import main
 from orchestrator.history import store
@@ -119,6 +120,7 @@ def _run(env, bounds: str, *args, extra: str = ""):
     return CliRunner().invoke(main, ["soak", "--config", str(path), "--prometheus", str(env / "orch.prom"), *args])
 
 
+@pytest.mark.slow
 def test_a_load_cell_end_to_end(isolated):
     alarmed = _run(isolated, "max_p99_latency_ms = 1\nmin_goodput_rps = 1")
     assert alarmed.exit_code == 3, alarmed.output

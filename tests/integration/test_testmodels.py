@@ -59,6 +59,7 @@ def test_b_is_several_times_a():
     assert 3 < params("tiny-asr-b") / params("tiny-asr-a") < 5
 
 
+@pytest.mark.slow
 @needs_writer
 def test_folder_has_what_chatllm_reads(tmp_path):
     spec = w.SPECS["tiny-aligner"]
@@ -130,6 +131,8 @@ def conversion_checkout():
     return paths
 
 
+@pytest.mark.slow
+@pytest.mark.chatllm
 def test_conversion_makes_loadable_files(tmp_path):
     paths = conversion_checkout()
     proc = subprocess.run(

@@ -37,6 +37,7 @@ def source(tmp_path_factory):
     return {name: write_hf_folder(SPECS[name], root / name) for name in ("tiny-asr-a", "tiny-aligner")}
 
 
+@pytest.mark.slow
 @needs_writer
 def test_every_tensor_keeps_its_bytes_under_transformers_name(source, tmp_path):
     done = cv.convert_folder(source["tiny-asr-a"], tmp_path / "a")
@@ -52,6 +53,7 @@ def test_every_tensor_keeps_its_bytes_under_transformers_name(source, tmp_path):
     assert not (tmp_path / "a.partial").exists()
 
 
+@pytest.mark.slow
 @needs_writer
 def test_config_takes_the_token_ids_from_the_folders_tokenizer(source, tmp_path):
     cv.convert_folder(source["tiny-asr-a"], tmp_path / "a")
@@ -91,6 +93,7 @@ def test_bf16_rounds_to_nearest_even():
     assert cv.bf16_bits(values).tolist() == [0x3F80, 0x3F80, 0x3F82, 0xC000, 0x7FC0, 0x7F80, 0x7F62]
 
 
+@pytest.mark.slow
 @needs_writer
 def test_bf16_and_f16_halve_the_weights(source, tmp_path):
     for dtype, name in (("bf16", "BF16"), ("f16", "F16")):
@@ -116,6 +119,7 @@ def test_a_folder_without_qwen3_asr_layout_is_refused(tmp_path):
         read_config(tmp_path / "x.bin")
 
 
+@pytest.mark.slow
 @needs_writer
 def test_test_models_are_made_once_with_a_manifest(tmp_path):
     first = make_transformers_test_models(tmp_path, names=["tiny-asr-a"])

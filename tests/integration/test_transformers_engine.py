@@ -53,6 +53,7 @@ def ask(engine, i=1):
     return text, chunks
 
 
+@pytest.mark.slow
 def test_every_tensor_of_the_folder_is_loaded(models, tmp_path):
     """from_pretrained fills a missing weight with random values and only warns: a renaming slip
     would still run, deterministically, on other weights. The load must find each one."""
@@ -72,6 +73,7 @@ def test_every_tensor_of_the_folder_is_loaded(models, tmp_path):
     assert (embed == source["thinker.model.embed_tokens.weight"]).all()
 
 
+@pytest.mark.slow
 def test_greedy_requests_stream_per_token_and_repeat_exactly(engine):
     first, chunks = ask(engine)
     second, chunks2 = ask(engine, 2)
@@ -91,6 +93,7 @@ def test_greedy_requests_stream_per_token_and_repeat_exactly(engine):
     assert list(phases) == ["audio_read_ms", "features_ms", "encode_prefill_ms", "first_token_text_ms"]
 
 
+@pytest.mark.slow
 def test_restart_keeps_the_model_and_the_answer(engine):
     before, _ = ask(engine)
     model = engine.model
@@ -99,6 +102,7 @@ def test_restart_keeps_the_model_and_the_answer(engine):
     assert engine.model is model and after == before
 
 
+@pytest.mark.slow
 def test_unload_drops_the_model_and_a_new_load_answers_the_same(models):
     e = TransformersEngine({"threads": 2, "max_new_tokens": 8})
     e.load(models["tiny-asr-a"])
@@ -112,6 +116,7 @@ def test_unload_drops_the_model_and_a_new_load_answers_the_same(models):
     e.unload()
 
 
+@pytest.mark.slow
 def test_the_aligner_answers_in_chatllms_json_form_unstreamed(models):
     transcript = "零九零零零七三三三一"  # the number phone-zh.txt has in digits, as spoken: ten words to time
     e = TransformersEngine({"threads": 2, "aligner": True})
@@ -146,6 +151,7 @@ def test_what_the_engine_refuses(models, tmp_path):
     e.unload()
 
 
+@pytest.mark.slow
 def test_a_worker_process_runs_restart_through_the_protocol(models, tmp_path):
     config = protocol.WorkerConfig(
         strategy="restart",

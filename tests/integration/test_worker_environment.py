@@ -43,6 +43,7 @@ def test_a_variable_off_the_allow_list_does_not_reach_the_worker(tmp_path, monke
     assert seen == env.environ
 
 
+@pytest.mark.slow
 def test_the_run_records_the_environment_and_the_host(tmp_path, monkeypatch):
     monkeypatch.setenv("MALLOC_ARENA_MAX", "2")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 from orchestrator.results.model import IterationRecord, RunResult, Status, StrategyResult, Summary
@@ -61,14 +61,20 @@ def test_only_an_ok_restart_run_is_compared():
         bare_agreement.orch_run(run(1000.0, [800.0], status=Status.CRASHED))
 
 
-def test_the_command_exits_1_on_a_difference_and_2_on_bad_input(tmp_path):
+def test_the_command_exits_1_on_a_difference_and_2_on_bad_input(tmp_path, monkeypatch, capsys):
     bare1, bare2 = tmp_path / "bare1.txt", tmp_path / "bare2.txt"
     bare1.write_text(bare_text(1000.0, 800.0), encoding="utf-8")
     bare2.write_text(bare_text(1020.0, 800.0), encoding="utf-8")
     ok, off = tmp_path / "ok.json", tmp_path / "off.json"
     ok.write_text(json.dumps(run(1010.0, [801.0]).to_json()), encoding="utf-8")
     off.write_text(json.dumps(run(1100.0, [801.0]).to_json()), encoding="utf-8")
-    command = lambda *a: subprocess.run([sys.executable, str(SCRIPT), *map(str, a)], capture_output=True, text=True)
+
+    def command(*args):  # the script's main() in this process, as its command line runs it
+        monkeypatch.setattr(sys, "argv", [str(SCRIPT), *map(str, args)])
+        code = bare_agreement.main()
+        out, err = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+
     agrees = command("--bare", bare1, bare2, "--orch", ok)
     assert (agrees.returncode, agrees.stdout.splitlines()[2]) == (
         0,
@@ -82,6 +88,9 @@ def test_the_command_exits_1_on_a_difference_and_2_on_bad_input(tmp_path):
     text_only = tmp_path / "text.txt"
     text_only.write_text("ttft_ms_median  1000.0\n", encoding="utf-8")
     no_json = command("--bare", text_only, "--orch", ok)
-    assert (no_json.returncode, no_json.stderr) == (2, "bare_agreement: no JSON line: run the bare script with --json\n")
+    assert (no_json.returncode, no_json.stderr) == (
+        2,
+        "bare_agreement: no JSON line: run the bare script with --json\n",
+    )
     not_a_run = command("--bare", bare1, "--orch", bare1)  # a file that is not orch's run JSON
     assert not_a_run.returncode == 2 and not_a_run.stderr.startswith("bare_agreement: ")

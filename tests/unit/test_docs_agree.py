@@ -83,14 +83,21 @@ def test_calibration_option_defaults_are_the_engines():
         assert (value == "all") if engine is None else float(value) == engine, name
 
 
-def test_the_readme_test_command_installs_what_ci_installs():
-    """The README's "what CI runs" line and .ci/run install the same extras and run pytest."""
+def test_the_development_page_says_what_ci_installs_and_runs():
+    """docs/development.md's CI steps name the extras .ci/run installs and its pytest line,
+    which prints skip reasons (-rs)."""
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    setup = section("README.md", "Set up")
-    line = setup.split("(what CI runs: .ci/run)\n", 1)[1].splitlines()[0]
-    assert re.findall(r"pip install -q? ?-e '(\.\[[a-z,]+\])'", ci) == [".[test,transformers]"]
-    assert line == "pip install -e '.[test,transformers]' && python -m pytest -q"
-    assert ci.rstrip().endswith("python -m pytest -q")
+    dev = (ROOT / "docs" / "development.md").read_text(encoding="utf-8")
+    (extras,) = re.findall(r"pip install -q? ?-e '(\.\[[a-z,]+\])'", ci)
+    assert f"`pip install -e '{extras}'`" in dev
+    (pytest_line,) = [line for line in ci.splitlines() if line.startswith("python -m pytest")]
+    assert "-rs" in pytest_line.split() and f"`{pytest_line}`" in dev
+    # the README's test command installs those extras and runs the same pytest (CI adds
+    # --durations, a report, and the engines' environment)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (line,) = [ln for ln in readme.splitlines() if ln.startswith("pip install -e '.[test")]
+    assert line == f"pip install -e '{extras}' && python -m pytest -q -rs"
+    assert pytest_line.startswith("python -m pytest -q -rs")
 
 
 def test_the_readme_output_is_what_compare_prints_today():
@@ -114,3 +121,4 @@ def test_every_column_of_the_table_is_explained():
     cells = [r[0] for r in table_rows(section("docs/measurement.md", "The table's columns"))]
     named = {name for cell in cells for name in re.findall(r"`([^`]+)`", cell)}
     assert set(HEADERS) - {"strategy", "status", "iters"} <= named
+

@@ -1,12 +1,11 @@
 """Bad invocations and their exact exit codes (docs/commands.md, docs/history.md): 2 could not start
 (bad option, config or input), 1 a strategy failed, each with a message naming the problem
 and never a traceback. Most go through click's CliRunner and `orchestrator.cli.main` (where
-errors become exit codes); a few through a real `orch` process."""
+errors become exit codes); those through a real `orch` process are in
+tests/integration/test_exit_codes_processes.py."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import wave
 from pathlib import Path
 
@@ -103,70 +102,227 @@ CASES = [
         ["give either --all or --strategies"],
     ),
     ("run-unknown-strategy-option", ["run", "--strategy", "bogus"], None, {}, 2, ["bogus"]),
-    ("run-reference-not-utf8",
-     ["run", "--strategy", "restart", "--audio", "{tmp}/a.wav", "--reference", "{tmp}/bad.txt", "--no-history",
-      "--out", "{tmp}/out"], None, {"a.wav": "WAV", "bad.txt": NOT_UTF8}, 2,
-     ["reference {tmp}/bad.txt is not UTF-8 text: byte 0xff at offset 2"]),
-    ("run-align-transcript-not-utf8-and-audio-missing",
-     ["run", "--strategy", "restart", "--scenario", "align", "--audio", "{tmp}/none.wav", "--transcript",
-      "{tmp}/bad.txt", "--no-history", "--out", "{tmp}/out"], None, {"bad.txt": NOT_UTF8}, 2,
-     ["audio file not found: {tmp}/none.wav", "transcript {tmp}/bad.txt is not UTF-8 text: byte 0xff at offset 2"]),
-    ("run-missing-reference-and-bad-numbers",
-     ["run", "--strategy", "restart", "--reference", "{tmp}/none.txt", "--sample-hz", "-1", "--iter-timeout", "0",
-      "--no-history", "--out", "{tmp}/out"], None, {}, 2,
-     ["reference file not found: {tmp}/none.txt", "--sample-hz must be a number >= 0",
-      "--iter-timeout must be a number > 0"]),
-    ("run-switch-one-model",
-     ["run", "--strategy", "recreate", "--scenario", "switch", "--model", "a", "--no-history", "--out", "{tmp}/out"],
-     None, {}, 2, ["scenario switch needs two or more models"]),
-    ("run-calibration-bad-model-label",
-     ["run", "--strategy", "restart", "--model", "a:big", "--no-history", "--out", "{tmp}/out"], None, {}, 2,
-     ["calibration model 'a:big'"]),
-    ("run-out-is-a-file",
-     ["run", "--strategy", "restart", "--no-history", "--out", "{tmp}/ok.txt"], None, {"ok.txt": "x"}, 2,
-     ["orch: cannot start: --out {tmp}/ok.txt is a file, not a folder"]),
-    ("run-db-in-missing-folder",
-     ["run", "--strategy", "restart", "--db", "{tmp}/no/such/h.sqlite", "--out", "{tmp}/out"], None, {}, 2,
-     ["folder {tmp}/no/such does not exist", "--no-history"]),
-    ("score-hypothesis-not-utf8",
-     ["score", "--reference", "{tmp}/ok.txt", "--hypothesis", "{tmp}/bad.bin"], None,
-     {"ok.txt": "你好\n", "bad.bin": NOT_UTF8}, 2,
-     ["hypothesis {tmp}/bad.bin is not UTF-8 text: byte 0xff at offset 2 (invalid start byte)"]),
-    ("score-both-files-bad",
-     ["score", "--reference", "{tmp}/none.txt", "--hypothesis", "{tmp}/bad.bin"], None, {"bad.bin": NOT_UTF8}, 2,
-     ["cannot read reference {tmp}/none.txt", "hypothesis {tmp}/bad.bin is not UTF-8"]),
-    ("itn-stdin-not-utf8", ["itn"], "一万\n".encode() + NOT_UTF8, {}, 2,
-     ["stdin is not UTF-8 text: byte 0xff at offset 9"]),
-    ("itn-file-not-utf8", ["itn", "{tmp}/bad.txt"], None, {"bad.txt": NOT_UTF8}, 2,
-     ["{tmp}/bad.txt is not UTF-8 text: byte 0xff at offset 2"]),
-    ("history-db-in-missing-folder", ["history", "--db", "{tmp}/no/such/x.sqlite"], None, {}, 2,
-     ["history database --db {tmp}/no/such/x.sqlite: folder {tmp}/no/such does not exist"]),
-    ("history-db-file-missing", ["history", "--db", "{tmp}/absent.sqlite"], None, {}, 2,
-     ["no history database at --db {tmp}/absent.sqlite"]),
-    ("report-db-in-missing-folder", ["report", "latest", "--db", "{tmp}/no/such/x.sqlite"], None, {}, 2,
-     ["folder {tmp}/no/such does not exist"]),
-    ("report-run-json-not-utf8", ["report", "{tmp}/run.json"], None, {"run.json": b"{\"a\": \"\xff\"}"}, 2,
-     ["run file {tmp}/run.json is not UTF-8 text: byte 0xff at offset 7"]),
-    ("soak-iters-not-a-number", ["soak", "--config", "{tmp}/s.toml"], None,
-     {"s.toml": SOAK.replace("iters = 2", 'iters = "ten"').format(extra="")}, 2,
-     ["[[matrix]] #1 'c': iters must be an integer >= 1, not 'ten'"]),
-    ("soak-unknown-engine-scenario-strategy-all-at-once", ["soak", "--config", "{tmp}/s.toml"], None,
-     {"s.toml": SOAK.replace('["restart"]', '["restart", "warp"]').format(extra='engine = "gpu"\nscenario = "x"')},
-     2, ["engine must be one of calibration, chatllm, transformers, onnx, openvino, crispasr, not 'gpu'", "scenario must be one of asr, switch, align",
-         "strategies has unknown 'warp'"]),
-    ("soak-duplicate-strategies", ["soak", "--config", "{tmp}/s.toml"], None,
-     {"s.toml": SOAK.replace('["restart"]', '["restart", "cli", "restart"]').format(extra="")}, 2,
-     ["strategies names restart more than once"]),
-    ("soak-engine-option-type", ["soak", "--config", "{tmp}/s.toml"], None,
-     {"s.toml": SOAK.format(extra='engine_options = {leak_mb = "lots", thread = 2}')}, 2,
-     ["engine_options.leak_mb must be a number >= 0", "engine_options has unknown key 'thread'"]),
-    ("soak-change-point-settings", ["soak", "--config", "{tmp}/s.toml"], None,
-     {"s.toml": 'change_min_size = 1\nchange_max_pvalue = 1.5\n' + SOAK.format(extra="")}, 2,
-     ["change_min_size must be an integer >= 2, not 1", "change_max_pvalue must be a number > 0 and < 1, not 1.5"]),
-    ("soak-config-not-utf8", ["soak", "--config", "{tmp}/s.toml"], None, {"s.toml": b"name = \"\xff\"\n"}, 2,
-     ["soak config {tmp}/s.toml is not UTF-8 text: byte 0xff at offset 8"]),
-    ("soak-config-not-toml", ["soak", "--config", "{tmp}/s.toml"], None, {"s.toml": "name = \n"}, 2,
-     ["is not valid TOML"]),
+    (
+        "run-reference-not-utf8",
+        [
+            "run",
+            "--strategy",
+            "restart",
+            "--audio",
+            "{tmp}/a.wav",
+            "--reference",
+            "{tmp}/bad.txt",
+            "--no-history",
+            "--out",
+            "{tmp}/out",
+        ],
+        None,
+        {"a.wav": "WAV", "bad.txt": NOT_UTF8},
+        2,
+        ["reference {tmp}/bad.txt is not UTF-8 text: byte 0xff at offset 2"],
+    ),
+    (
+        "run-align-transcript-not-utf8-and-audio-missing",
+        [
+            "run",
+            "--strategy",
+            "restart",
+            "--scenario",
+            "align",
+            "--audio",
+            "{tmp}/none.wav",
+            "--transcript",
+            "{tmp}/bad.txt",
+            "--no-history",
+            "--out",
+            "{tmp}/out",
+        ],
+        None,
+        {"bad.txt": NOT_UTF8},
+        2,
+        ["audio file not found: {tmp}/none.wav", "transcript {tmp}/bad.txt is not UTF-8 text: byte 0xff at offset 2"],
+    ),
+    (
+        "run-missing-reference-and-bad-numbers",
+        [
+            "run",
+            "--strategy",
+            "restart",
+            "--reference",
+            "{tmp}/none.txt",
+            "--sample-hz",
+            "-1",
+            "--iter-timeout",
+            "0",
+            "--no-history",
+            "--out",
+            "{tmp}/out",
+        ],
+        None,
+        {},
+        2,
+        [
+            "reference file not found: {tmp}/none.txt",
+            "--sample-hz must be a number >= 0",
+            "--iter-timeout must be a number > 0",
+        ],
+    ),
+    (
+        "run-switch-one-model",
+        ["run", "--strategy", "recreate", "--scenario", "switch", "--model", "a", "--no-history", "--out", "{tmp}/out"],
+        None,
+        {},
+        2,
+        ["scenario switch needs two or more models"],
+    ),
+    (
+        "run-calibration-bad-model-label",
+        ["run", "--strategy", "restart", "--model", "a:big", "--no-history", "--out", "{tmp}/out"],
+        None,
+        {},
+        2,
+        ["calibration model 'a:big'"],
+    ),
+    (
+        "run-out-is-a-file",
+        ["run", "--strategy", "restart", "--no-history", "--out", "{tmp}/ok.txt"],
+        None,
+        {"ok.txt": "x"},
+        2,
+        ["orch: cannot start: --out {tmp}/ok.txt is a file, not a folder"],
+    ),
+    (
+        "run-db-in-missing-folder",
+        ["run", "--strategy", "restart", "--db", "{tmp}/no/such/h.sqlite", "--out", "{tmp}/out"],
+        None,
+        {},
+        2,
+        ["folder {tmp}/no/such does not exist", "--no-history"],
+    ),
+    (
+        "score-hypothesis-not-utf8",
+        ["score", "--reference", "{tmp}/ok.txt", "--hypothesis", "{tmp}/bad.bin"],
+        None,
+        {"ok.txt": "你好\n", "bad.bin": NOT_UTF8},
+        2,
+        ["hypothesis {tmp}/bad.bin is not UTF-8 text: byte 0xff at offset 2 (invalid start byte)"],
+    ),
+    (
+        "score-both-files-bad",
+        ["score", "--reference", "{tmp}/none.txt", "--hypothesis", "{tmp}/bad.bin"],
+        None,
+        {"bad.bin": NOT_UTF8},
+        2,
+        ["cannot read reference {tmp}/none.txt", "hypothesis {tmp}/bad.bin is not UTF-8"],
+    ),
+    (
+        "itn-stdin-not-utf8",
+        ["itn"],
+        "一万\n".encode() + NOT_UTF8,
+        {},
+        2,
+        ["stdin is not UTF-8 text: byte 0xff at offset 9"],
+    ),
+    (
+        "itn-file-not-utf8",
+        ["itn", "{tmp}/bad.txt"],
+        None,
+        {"bad.txt": NOT_UTF8},
+        2,
+        ["{tmp}/bad.txt is not UTF-8 text: byte 0xff at offset 2"],
+    ),
+    (
+        "history-db-in-missing-folder",
+        ["history", "--db", "{tmp}/no/such/x.sqlite"],
+        None,
+        {},
+        2,
+        ["history database --db {tmp}/no/such/x.sqlite: folder {tmp}/no/such does not exist"],
+    ),
+    (
+        "history-db-file-missing",
+        ["history", "--db", "{tmp}/absent.sqlite"],
+        None,
+        {},
+        2,
+        ["no history database at --db {tmp}/absent.sqlite"],
+    ),
+    (
+        "report-db-in-missing-folder",
+        ["report", "latest", "--db", "{tmp}/no/such/x.sqlite"],
+        None,
+        {},
+        2,
+        ["folder {tmp}/no/such does not exist"],
+    ),
+    (
+        "report-run-json-not-utf8",
+        ["report", "{tmp}/run.json"],
+        None,
+        {"run.json": b'{"a": "\xff"}'},
+        2,
+        ["run file {tmp}/run.json is not UTF-8 text: byte 0xff at offset 7"],
+    ),
+    (
+        "soak-iters-not-a-number",
+        ["soak", "--config", "{tmp}/s.toml"],
+        None,
+        {"s.toml": SOAK.replace("iters = 2", 'iters = "ten"').format(extra="")},
+        2,
+        ["[[matrix]] #1 'c': iters must be an integer >= 1, not 'ten'"],
+    ),
+    (
+        "soak-unknown-engine-scenario-strategy-all-at-once",
+        ["soak", "--config", "{tmp}/s.toml"],
+        None,
+        {"s.toml": SOAK.replace('["restart"]', '["restart", "warp"]').format(extra='engine = "gpu"\nscenario = "x"')},
+        2,
+        [
+            "engine must be one of calibration, chatllm, transformers, onnx, openvino, crispasr, not 'gpu'",
+            "scenario must be one of asr, switch, align",
+            "strategies has unknown 'warp'",
+        ],
+    ),
+    (
+        "soak-duplicate-strategies",
+        ["soak", "--config", "{tmp}/s.toml"],
+        None,
+        {"s.toml": SOAK.replace('["restart"]', '["restart", "cli", "restart"]').format(extra="")},
+        2,
+        ["strategies names restart more than once"],
+    ),
+    (
+        "soak-engine-option-type",
+        ["soak", "--config", "{tmp}/s.toml"],
+        None,
+        {"s.toml": SOAK.format(extra='engine_options = {leak_mb = "lots", thread = 2}')},
+        2,
+        ["engine_options.leak_mb must be a number >= 0", "engine_options has unknown key 'thread'"],
+    ),
+    (
+        "soak-change-point-settings",
+        ["soak", "--config", "{tmp}/s.toml"],
+        None,
+        {"s.toml": "change_min_size = 1\nchange_max_pvalue = 1.5\n" + SOAK.format(extra="")},
+        2,
+        ["change_min_size must be an integer >= 2, not 1", "change_max_pvalue must be a number > 0 and < 1, not 1.5"],
+    ),
+    (
+        "soak-config-not-utf8",
+        ["soak", "--config", "{tmp}/s.toml"],
+        None,
+        {"s.toml": b'name = "\xff"\n'},
+        2,
+        ["soak config {tmp}/s.toml is not UTF-8 text: byte 0xff at offset 8"],
+    ),
+    (
+        "soak-config-not-toml",
+        ["soak", "--config", "{tmp}/s.toml"],
+        None,
+        {"s.toml": "name = \n"},
+        2,
+        ["is not valid TOML"],
+    ),
     ("soak-config-missing", ["soak", "--config", "{tmp}/none.toml"], None, {}, 2, ["cannot read soak config"]),
     (
         "soak-db-in-missing-folder",
@@ -234,74 +390,3 @@ def test_history_db_from_env_in_missing_folder(isolated, monkeypatch):
         assert result.exit_code == 2
         assert f"ORCH_DB={isolated}/no/such/h.sqlite" in result.output
     assert not (isolated / "no").exists()
-
-
-# --- through a real `orch` process ------------------------------------------------------------
-def _orch(args, tmp, stdin=None):
-    env = dict(os.environ, ORCH_DB=str(tmp / "h.sqlite3"), ORCH_LOCK_DIR=str(tmp / "locks"))
-    env.pop("CHATLLM_DIR", None)
-    return subprocess.run(["orch", *args], input=stdin, capture_output=True, env=env, cwd=tmp, timeout=120)
-
-
-def test_process_itn_stdin_not_utf8(tmp_path):
-    proc = _orch(["itn"], tmp_path, stdin="二十\n".encode() + NOT_UTF8)
-    assert proc.returncode == 2
-    assert proc.stdout.decode() == "20\n"  # the lines before the bad one were written
-    assert proc.stderr.decode().strip() == "orch: stdin is not UTF-8 text: byte 0xff at offset 9 (invalid start byte)"
-
-
-def test_process_history_db_in_missing_folder_makes_nothing(tmp_path):
-    proc = _orch(["history", "--db", str(tmp_path / "no" / "such" / "x.sqlite")], tmp_path)
-    assert proc.returncode == 2
-    assert len(proc.stderr.decode().strip().splitlines()) == 1
-    assert b"Traceback" not in proc.stderr
-    assert not (tmp_path / "no").exists()
-
-
-def test_process_chatllm_missing_names_every_piece(tmp_path):
-    proc = _orch(
-        [
-            "run",
-            "--engine",
-            "chatllm",
-            "--strategy",
-            "restart",
-            "--chatllm-dir",
-            str(tmp_path / "none"),
-            "--no-history",
-            "--out",
-            str(tmp_path / "out"),
-        ],
-        tmp_path,
-    )
-    err = proc.stderr.decode()
-    assert proc.returncode == 2, err
-    assert "chatllm.cpp checkout not found" in err and "no model given" in err and "no audio given" in err
-    assert "Traceback" not in err
-
-
-@pytest.mark.slow
-def test_process_strategy_crash_exits_1(tmp_path):
-    proc = _orch(
-        [
-            "run",
-            "--strategy",
-            "restart",
-            "--iters",
-            "2",
-            "--warmup",
-            "0",
-            "--crash-at",
-            "1",
-            "--ttft-ms",
-            "1",
-            "--token-ms",
-            "0",
-            "--no-history",
-            "--out",
-            str(tmp_path / "out"),
-        ],
-        tmp_path,
-    )
-    assert proc.returncode == 1, proc.stderr.decode()
-    assert b"Traceback" not in proc.stderr

@@ -40,6 +40,7 @@ def _clean(result) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=TEXTISH, zh_tw=st.booleans())
 def test_itn_stdin_any_bytes(data, zh_tw):

@@ -11,6 +11,7 @@ from orchestrator.engines.qwen3asr_weights import SPECS, write_hf_folder
 pytest.importorskip("numpy")
 
 
+@pytest.mark.slow
 def test_prepared_copy_says_the_folders_own_token_ids(tmp_path):
     src = write_hf_folder(SPECS["tiny-aligner"], tmp_path / "src")
     before = {f.name: f.read_bytes() for f in src.iterdir() if f.is_file()}

@@ -154,11 +154,6 @@ def test_package_problems_name_what_is_missing_or_other():
     assert export.package_problems({**good, "torch": None}) == ["torch missing"]
 
 
-def test_probe_packages_runs_the_python_given():
-    versions = export.probe_packages(sys.executable)
-    assert set(versions) == {"qwen-asr", "transformers", "torch", "onnx", "onnxruntime"}
-
-
 def test_the_maker_refuses_the_aligner_and_other_precisions(tmp_path):
     exporter = export.Exporter(sys.executable, tmp_path, None, {})
     with pytest.raises(MakeError, match="tiny-aligner: sherpa-onnx's Qwen3-ASR recognizer has no forced aligner"):

@@ -118,17 +118,6 @@ def test_the_export_python_is_the_flag_then_the_environment(monkeypatch, tmp_pat
     assert export.export_python(None) == str(exe)
 
 
-def test_an_export_python_without_the_packages_is_named(tmp_path):
-    import sys
-
-    versions = export.export_versions(sys.executable)
-    assert set(versions) == {dist for _mod, dist in export.EXPORT_PACKAGES}
-    if versions["qwen-asr"] is None:  # orch's own Python has no qwen-asr (it pins transformers 4.57.6)
-        with pytest.raises(export.ExportError, match="has no .*qwen-asr"):
-            export.check_export_python(sys.executable)
-    assert export.export_versions(str(tmp_path / "none")) == {d: None for _m, d in export.EXPORT_PACKAGES}
-
-
 def test_the_maker_refuses_before_writing_anything(tmp_path):
     out = tmp_path / "out"
     with pytest.raises(MakeError, match="optimum-intel exports no forced aligner"):

@@ -43,11 +43,14 @@ EXPORT_PACKAGES = (
     ("openvino_tokenizers", "openvino-tokenizers"),
 )
 TESTED = {"optimum-intel": "2.2.0", "qwen-asr": "0.0.6", "transformers": "4.57.6"}
+# what the export venv installs (doctor's hint and .ci/openvino_export_env.sh read it)
+VENV_PACKAGES = ("optimum-intel==2.2.0", "openvino-genai==2026.4.1.0", "qwen-asr==0.0.6")
 # how to make the export Python (doctor and the errors say it); --system-site-packages takes
-# torch 2.13.0+cpu from orch's own Python (`.[transformers]`), so pip pulls no CUDA build
+# torch 2.13.0+cpu from orch's own Python (`.[transformers]`) and naming torch==2.13.0 keeps it
+# (else pip resolves torchvision's newest, which pulls a multi-GB CUDA torch)
 VENV_HINT = (
     "python3.11 -m venv --system-site-packages VENV && "
-    "VENV/bin/pip install optimum-intel==2.2.0 openvino-genai==2026.4.1.0 qwen-asr==0.0.6 && "
+    f"VENV/bin/pip install torch==2.13.0 {' '.join(VENV_PACKAGES)} && "
     "VENV/bin/pip uninstall -y torchvision"
     "   (torchvision from PyPI does not match torch 2.13.0+cpu: importing transformers fails); "
     f"then --export-python VENV/bin/python or {ENV}=VENV/bin/python"

@@ -9,6 +9,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 
 def _env(tmp: Path) -> dict:
     env = dict(os.environ, ORCH_DB=str(tmp / "h.sqlite3"), ORCH_LOCK_DIR=str(tmp / "locks"), TMPDIR=str(tmp))
@@ -29,6 +31,7 @@ def _orch_into_closed_pipe(args: list[str], tmp: Path) -> subprocess.CompletedPr
         os.close(write_end)
 
 
+@pytest.mark.slow
 def test_itn_into_a_closed_pipe_ends_quietly(tmp_path):
     (tmp_path / "big.txt").write_text("一万三千七百零二\n" * 50_000, encoding="utf-8")
     proc = _orch_into_closed_pipe(["itn", "big.txt"], tmp_path)
@@ -44,6 +47,7 @@ def test_score_into_a_closed_pipe_ends_quietly(tmp_path):
     assert not list(tmp_path.glob("orch-traceback-*"))
 
 
+@pytest.mark.slow
 def test_head_reads_one_line_of_itn_and_leaves(tmp_path):
     """A real reader that takes the first line and closes: 400 kB of output cannot fit in a
     pipe, so orch is still writing when it goes."""
@@ -59,6 +63,7 @@ def test_head_reads_one_line_of_itn_and_leaves(tmp_path):
     assert not list(tmp_path.glob("orch-traceback-*"))
 
 
+@pytest.mark.slow
 def test_a_run_into_a_closed_pipe_still_stores_what_it_measured(tmp_path):
     proc = _orch_into_closed_pipe(
         ["run", "--strategy", "restart", "--iters", "2", "--warmup", "0", "--ttft-ms", "1", "--token-ms", "0",

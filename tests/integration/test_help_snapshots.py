@@ -1,6 +1,6 @@
 """Every command's --help is the same as the snapshot in tests/fixtures/help/: a refactor
 (issue 19: engines declare their options once) must not change what a user reads. A
-deliberate change re-generates the snapshots (`python tests/unit/test_help_snapshots.py`)
+deliberate change re-generates the snapshots (`python tests/integration/test_help_snapshots.py`)
 and says so in its commit message."""
 
 from __future__ import annotations

@@ -152,6 +152,7 @@ def test_build_flags_from_the_cmake_cache(tmp_path):
     assert chatllm_build.cache_path(str(other)) is None
 
 
+@pytest.mark.slow
 def test_doctor_reports_the_commit_the_flags_and_the_image(record):
     out, checkout = record
     (checkout / "build" / "CMakeCache.txt").write_text(CACHE)
@@ -174,6 +175,7 @@ def test_doctor_reports_the_commit_the_flags_and_the_image(record):
     )
 
 
+@pytest.mark.slow
 def test_doctor_outside_an_image_has_no_image_row(tmp_path):
     env = {**os.environ, image_identity.PATH_VAR: str(tmp_path / "absent.json"), "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
