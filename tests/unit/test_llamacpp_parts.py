@@ -8,7 +8,6 @@ import wave
 
 import numpy as np
 import pytest
-
 from orchestrator.engines import registry
 from orchestrator.engines.llamacpp import plan as llamacpp_plan
 from orchestrator.engines.llamacpp import programs
