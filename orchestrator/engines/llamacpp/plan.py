@@ -25,7 +25,8 @@ def options_for(plan, given: dict[str, Any], notes: list[str]) -> LlamaCppOption
     cli = programs.find(programs.CLI, values.get("bin_dir"))
     values["server"] = str(server) if server else None
     values["cli"] = str(cli) if cli else None
-    values["runtime"] = programs.build_of(server or cli).describe() if (server or cli) else None
+    program = server or cli
+    values["runtime"] = programs.build_of(program).describe() if program else None
     if not values.get("mmproj") and plan.models:
         mmproj = paired_mmproj(plan.models[0])
         if mmproj:
