@@ -82,13 +82,17 @@ def test_the_wav_sent_has_a_16_bit_wavs_own_samples():
 def test_the_build_line_is_read(tmp_path):
     prog = tmp_path / "llama-server"
     prog.write_text(
-        "#!/bin/sh\necho 'version: 11434 (515e85511)' >&2\necho 'built with GNU 12.2.0 for Linux x86_64' >&2\n"
+        "#!/bin/sh\necho 'version: 0.6.0-dev (build 11434, commit 515e85511)' >&2\necho 'built with GNU 12.2.0 for Linux x86_64' >&2\n"
     )
     prog.chmod(0o755)
     assert programs.find("llama-server", str(tmp_path)) == prog
     build = programs.build_of(prog)
     assert (build.number, build.commit) == (11434, "515e85511") and build.describe() == "llama.cpp b11434 (515e85511)"
     assert programs.find("llama-mtmd-cli", str(tmp_path)) is None
+    old = tmp_path / "old"
+    old.write_text("#!/bin/sh\necho 'version: 4567 (abc1234)' >&2\n")
+    old.chmod(0o755)
+    assert programs.build_of(old).describe() == "llama.cpp b4567 (abc1234)"
 
 
 def test_the_registry_entry_offers_no_recreate_and_says_what_each_strategy_needs():

