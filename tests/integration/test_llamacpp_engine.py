@@ -29,7 +29,7 @@ from conftest import REPO  # noqa: E402
 pytestmark = pytest.mark.slow
 
 PHONE = REPO / "samples" / "phone-zh.wav"
-ITERS = 3
+ITERS = 4
 
 
 def orch(*args: str, cwd) -> subprocess.CompletedProcess:
