@@ -110,3 +110,17 @@ def test_the_audio_encoder_is_paired_by_the_manifest_else_by_the_one_file_beside
     manifest = {"models": {"a-q8_0": {"file": "a-q8_0.gguf", "mmproj": "b-mmproj-f16.gguf", "precision": "q8_0"}}}
     (tmp_path / "llamacpp-models.json").write_text(json.dumps(manifest))
     assert llamacpp_plan.paired_mmproj(str(tmp_path / "a-q8_0.gguf")) == str(tmp_path / "b-mmproj-f16.gguf")
+
+
+def test_the_cli_is_given_the_servers_prompt_as_its_chat_template(tmp_path):
+    (tmp_path / "m.gguf").write_bytes(b"GGUF")
+    e = engine(threads=2)
+    e.options.update(cli="/x/llama-mtmd-cli", mmproj=str(tmp_path / "m.gguf"))
+    inv = e.cli_invocation(str(tmp_path / "m.gguf"), Request(i=1, audio="a.wav", language="Chinese"))
+    argv = inv.argv
+    assert argv[argv.index("-p") + 1] == "<__media__>" and argv[argv.index("--audio") + 1] == "a.wav"
+    template = argv[argv.index("--chat-template") + 1]
+    assert "--jinja" in argv and template.startswith("{{'<|im_start|>system\\n<|im_end|>\\n'}}")
+    assert template.endswith("{{'<|im_start|>assistant\\nlanguage Chinese<asr_text>'}}{% endif %}")
+    with pytest.raises(EngineError, match="chat mode is not driven"):
+        e.cli_invocation(str(tmp_path / "m.gguf"), Request(i=1, audio="a.wav"), interactive=True)

