@@ -24,6 +24,8 @@ from orchestrator.engines.chatllm.options import DECODING_OPTIONS as CHATLLM_DEC
 from orchestrator.engines.chatllm.options import ChatLLMOptions
 from orchestrator.engines.crispasr.options import INSTALL as CRISPASR_INSTALL
 from orchestrator.engines.crispasr.options import CrispASROptions
+from orchestrator.engines.llamacpp.options import INSTALL as LLAMACPP_INSTALL
+from orchestrator.engines.llamacpp.options import LlamaCppOptions
 from orchestrator.engines.onnx.options import INSTALL as ONNX_INSTALL
 from orchestrator.engines.onnx.options import OnnxOptions
 from orchestrator.engines.openvino.options import INSTALL as OPENVINO_INSTALL
@@ -210,6 +212,25 @@ REGISTRY: dict[str, EngineSpec] = {
             test_models="orchestrator.engines.crispasr.testmodels:make",
             find_model="orchestrator.engines.crispasr.testmodels:find_test_model",
             install=CRISPASR_INSTALL + " (the crispasr wheel in the Python orch runs with)",
+        ),
+        EngineSpec(
+            "llamacpp",
+            "Qwen3-ASR GGUF files (text + audio mmproj) through llama.cpp: a llama-server the worker starts on a "
+            "loopback port (streamed chat completions), or its llama-mtmd-cli program",
+            LlamaCppOptions,
+            "workers.engines.llamacpp:LlamaCppEngine",
+            # restart: one long-lived server; fresh-process: a server per request; cli: llama-mtmd-cli
+            # per request. llama-server has no model unload/load call outside router mode (where a model
+            # is a child server started and stopped): no recreate, no recreate-destroy; cli-interactive:
+            # llama-mtmd-cli's chat mode is not driven
+            ("restart", "fresh-process", "cli"),
+            needs=lambda strategy: "llama-mtmd-cli" if strategy == "cli" else "llama-server",
+            doctor="orchestrator.engines.llamacpp.doctor:checks",
+            preflight="orchestrator.engines.llamacpp.preflight:problems_for",
+            plan_hook="orchestrator.engines.llamacpp.plan:options_for",
+            test_models="orchestrator.engines.llamacpp.testmodels:make",
+            find_model="orchestrator.engines.llamacpp.testmodels:find_test_model",
+            install=LLAMACPP_INSTALL,
         ),
     )
 }

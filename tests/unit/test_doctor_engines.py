@@ -82,4 +82,4 @@ def test_every_engine_is_listed_with_whether_it_is_ready_and_how_to_install_it(f
     runtimes = [n for n in registry.NAMES if n not in ("calibration", "chatllm")]
     ready = ", ".join(f"{n} {'ready' if rows[f'engine {n}'][0] == 'ok' else 'not ready'}" for n in runtimes)
     assert summary == [f"engines: calibration ready, chatllm not ready, {ready}, fake not ready, unchecked not checked"]
-    assert runtimes == ["transformers", "onnx", "openvino", "crispasr"]
+    assert runtimes == ["transformers", "onnx", "openvino", "crispasr", "llamacpp"]

@@ -148,7 +148,7 @@ def test_the_calibration_worker_keeps_the_parents_names_and_no_defaults():
 
 def test_engine_choices_are_the_registry():
     engine = next(p for p in run_command.params if p.name == "engine")
-    assert list(engine.type.choices) == list(engine_registry.NAMES) == ["calibration", "chatllm", "transformers", "onnx", "openvino", "crispasr"]
+    assert list(engine.type.choices) == list(engine_registry.NAMES) == ["calibration", "chatllm", "transformers", "onnx", "openvino", "crispasr", "llamacpp"]
 
 
 def test_chatllm_dir_default_is_written_once():
