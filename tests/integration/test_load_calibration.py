@@ -23,7 +23,6 @@ import statistics
 from pathlib import Path
 
 import pytest
-from orchestrator.engines import registry as engine_registry
 from orchestrator.engines.calibration.options import CalibrationOptions
 from orchestrator.load.arrivals import OpenLoop
 from orchestrator.load.levels import Slo
