@@ -178,7 +178,7 @@ class TranscriptionClient:
             fields["language"] = self.target.language
         body, ctype = multipart(fields, filename, audio)
         try:
-            return self._exchange(body, ctype, deadline)
+            return self._exchange_once_more_if_stale(body, ctype, deadline)
         except TimeoutError:
             self.close()
             raise RequestTimedOut("no answer before the request timeout") from None
@@ -188,6 +188,20 @@ class TranscriptionClient:
         except RequestFailed:
             self.close()
             raise
+
+    def _exchange_once_more_if_stale(self, body: bytes, ctype: str, deadline: float) -> Answer:
+        """A kept-alive connection the server closed after its last answer without saying so
+        (llama-server does, after a streamed one) fails at once with nothing received: the
+        request goes once more on a new connection, as HTTP clients do; a new connection's
+        failure is the request's."""
+        fresh = self._conn is None
+        try:
+            return self._exchange(body, ctype, deadline)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            if fresh:
+                raise
+            self.close()
+            return self._exchange(body, ctype, deadline)
 
     def _remaining(self, conn: http.client.HTTPConnection, deadline: float) -> None:
         left = deadline - time.monotonic()

@@ -55,7 +55,8 @@ class ServerProcess:
         self.pid = self.proc.pid
 
     def wait_ready(self, host: str, port: int, timeout: float) -> None:
-        """Until the server answers any HTTP request; StartFailed if it exits or takes too long."""
+        """Until the server answers an HTTP request with anything but 503 (llama-server answers
+        503 "Loading model" while it loads); StartFailed if it exits or takes too long."""
         deadline = time.monotonic() + timeout
         while True:
             code = self.proc.poll()
@@ -64,9 +65,11 @@ class ServerProcess:
             try:
                 conn = http.client.HTTPConnection(host, port, timeout=1.0)
                 conn.request("GET", "/")
-                conn.getresponse().read()
+                resp = conn.getresponse()
+                resp.read()
                 conn.close()
-                return
+                if resp.status != 503:
+                    return
             except (OSError, http.client.HTTPException):
                 pass
             if time.monotonic() >= deadline:
