@@ -55,8 +55,9 @@ class ServerProcess:
         self.pid = self.proc.pid
 
     def wait_ready(self, host: str, port: int, timeout: float) -> None:
-        """Until the server answers an HTTP request with anything but 503 (llama-server answers
-        503 "Loading model" while it loads); StartFailed if it exits or takes too long."""
+        """Until the server answers GET /health with anything but 503 (llama-server answers 503
+        "Loading model" there while it loads; a server without the path answers 404, ready);
+        StartFailed if it exits or takes too long."""
         deadline = time.monotonic() + timeout
         while True:
             code = self.proc.poll()
@@ -64,7 +65,7 @@ class ServerProcess:
                 raise StartFailed(f"the server exited with code {code} before it answered; log: {self.log}")
             try:
                 conn = http.client.HTTPConnection(host, port, timeout=1.0)
-                conn.request("GET", "/")
+                conn.request("GET", "/health")  # llama-server's (503 while loading); any answer elsewhere
                 resp = conn.getresponse()
                 resp.read()
                 conn.close()
