@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from orchestrator.cli import main
+from orchestrator.engines import registry as engine_registry
 
 NOT_UTF8 = b"ab\xffcd\n"  # 0xff at offset 2
 
@@ -278,7 +279,7 @@ CASES = [
         {"s.toml": SOAK.replace('["restart"]', '["restart", "warp"]').format(extra='engine = "gpu"\nscenario = "x"')},
         2,
         [
-            "engine must be one of calibration, chatllm, transformers, onnx, openvino, crispasr, not 'gpu'",
+            f"engine must be one of {', '.join(engine_registry.NAMES)}, not 'gpu'",
             "scenario must be one of asr, switch, align",
             "strategies has unknown 'warp'",
         ],
