@@ -91,10 +91,13 @@ class Session:
                 transcript = f.read().strip()
         return Request(i=i, audio=item["audio"], transcript=transcript, language=cfg.get("language"))
 
-    def request(self, i: int, model: str | None, audio: str | None = None, marks: bool = True) -> None:
+    def request(
+        self, i: int, model: str | None, audio: str | None = None, marks: bool = True, prefix: str | None = None
+    ) -> None:
         """Send one request, stream its chunks, mark `after_infer`, report the iteration.
         `audio`: this request's file (serve mode; default the config's). `marks=False`: no
-        before_infer/after_infer pause (serve mode: nothing pauses a request under load)."""
+        before_infer/after_infer pause (serve mode: nothing pauses a request under load).
+        `prefix`: the start of the answer (orch stream), for an engine that takes one."""
         self.last = (i, model)
         first: list[float] = []
         first_usage: list[resource.struct_rusage] = []
@@ -112,6 +115,8 @@ class Session:
         if marks:
             self.ch.phase("before_infer", i, model)
         req = self.request_for(i, audio)  # after the mark: a transcript file is written while we wait there
+        if prefix is not None and self.engine.takes_prefix:
+            req.prefix = prefix
         self.ch.send(protocol.IterationStart(i=i, t=time.monotonic()))
         usage = resource.getrusage(resource.RUSAGE_SELF)
         t_request = time.monotonic()
@@ -122,6 +127,8 @@ class Session:
         clean = self.engine.clean_text(text)
         extra = {"raw_output": text[-2000:]} if clean != text else {}
         extra.update(self.engine.request_facts())
+        if prefix is not None:
+            extra["prefix"] = "taken" if self.engine.takes_prefix else "ignored"
         phases = getattr(self.engine, "ttft_phases", None)  # engines that can break TTFT up
         ttft_phases = phases(t_request, first[0] if first else None) if phases else None
         if ttft_phases:

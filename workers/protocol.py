@@ -42,7 +42,11 @@ load). The parent writes a request only to an idle worker (after `after_load`, o
 last request's iteration_done), so a request line never interleaves with an ack. End of
 input (the parent closes the pipe) ends the serving: the worker unloads and sends `done`.
 Under `fresh-process` a serving worker runs one request and exits.
-Parent -> worker in serve mode: request {i, audio}: `audio` a file path or null.
+Parent -> worker in serve mode: request {i, audio, [prefix]}: `audio` a file path or null;
+optional `prefix` (additive, orch stream): the start of the answer the engine should continue
+from. An engine that can take one (`Engine.takes_prefix`) returns the whole answer, prefix
+included; the request's iteration_done says in `extra.prefix` whether it was `taken` or
+`ignored` (an engine that cannot take one answers from the audio alone).
 """
 
 from __future__ import annotations
@@ -130,6 +134,7 @@ class ServeRequest:
     TYPE: ClassVar[str] = "request"
     i: int
     audio: str | None
+    prefix: str | None = None  # optional on the wire (orch stream): the start of the answer
 
 
 Event = Ready | Phase | IterationStart | Token | IterationDone | Error | Done

@@ -49,6 +49,8 @@ def test_run_has_a_flag_for_every_option_with_one():
         "hang_at",
         "drift_at",
         "drift_mode",
+        "encode_ms_per_s",
+        "audio_tokens_per_s",
         "trim_after_unload",
     ]
     assert flags["chatllm"] == [
@@ -113,6 +115,8 @@ def test_the_worker_gets_every_option_with_the_defaults_filled_in():
         "transcript": TRANSCRIPT,
         "drift_at": None,
         "drift_mode": "text",
+        "encode_ms_per_s": 0.0,
+        "audio_tokens_per_s": 0.0,
         "trim_after_unload": None,
     }
     sent = ChatLLMOptions().to_worker()

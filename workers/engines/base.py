@@ -19,6 +19,9 @@ class Request:
     audio: str | None = None
     transcript: str | None = None  # forced alignment: the words to align
     language: str | None = None
+    # the start of the answer to continue from (orch stream); only for an engine whose
+    # `takes_prefix` is True, which then returns the whole answer, this prefix included
+    prefix: str | None = None
 
 
 @dataclass
@@ -49,6 +52,8 @@ class EngineError(Exception):
 
 class Engine(abc.ABC):
     name: str = "?"
+    # whether `transcribe` continues a given start of the answer (Request.prefix)
+    takes_prefix: bool = False
 
     def __init__(self, options: dict):
         self.options = dict(options)

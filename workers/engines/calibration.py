@@ -18,7 +18,13 @@ command-line twin takes them as --dashed-flags):
   decoding (greedy: the same text every request; sampled: the words reordered per request,
   seeded by the iteration, so a sampled run is reproducible and its texts differ),
   drift_at (1-based iteration from which the text changes, as state carried over between
-  requests would change it), drift_mode (text: another text; char: one character changed).
+  requests would change it), drift_mode (text: another text; char: one character changed),
+  encode_ms_per_s (orch stream's cost model: time before the first token per second of the
+  request's audio, read from its WAV), audio_tokens_per_s (orch stream: when > 0 the answer is
+  the transcript's tokens, cycled, this many per second of the request's audio, so the text
+  grows with the audio; 0: the whole transcript).
+It takes a start of the answer (`Request.prefix`): the tokens it covers come at once, only
+the rest at `token_ms` each.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import time
 from collections.abc import Callable
 
 from workers.engines.base import CliInvocation, Engine, EngineError, Request
+from workers.stream import tokens_after_prefix, wav_seconds
 
 # the options and their kinds, no defaults: the parent sends every one (a test checks the
 # names against the parent's dataclass); this order is the engine info's
@@ -52,6 +59,8 @@ OPTIONS: dict[str, type] = {
     "hang_at": int,  # None: never
     "drift_at": int,  # None: never
     "drift_mode": str,  # text | char
+    "encode_ms_per_s": float,
+    "audio_tokens_per_s": float,
 }
 
 MiB = 1024 * 1024
@@ -186,6 +195,22 @@ def drifted_text(text: str, mode: str) -> str:
     return changed if changed != text else text + " drift"
 
 
+def audio_tokens(tokens: list[str], audio_s: float, per_s: float) -> list[str]:
+    """The answer for `audio_s` seconds of audio: `per_s` tokens a second, the transcript's
+    tokens cycled (a word's leading space kept after the first)."""
+    if not tokens:
+        return []
+    count = int(audio_s * per_s + 1e-9)
+    out = [tokens[k % len(tokens)] for k in range(count)]
+    if out and out[0].startswith(" "):
+        out[0] = out[0][1:]
+    return [t if k == 0 or t.startswith(" ") or _is_cjk(t) else " " + t for k, t in enumerate(out)]
+
+
+def _is_cjk(token: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in token)
+
+
 class CalibrationModel:
     """Shared by the in-process engine and the command-line twin."""
 
@@ -232,18 +257,31 @@ class CalibrationModel:
         if self.o["drift_at"] is not None and request.i >= int(self.o["drift_at"]):
             text = drifted_text(text, str(self.o["drift_mode"]))
         tokens = split_tokens(text)
-        ttft, step = float(self.o["ttft_ms"]) / 1000, float(self.o["token_ms"]) / 1000
+        audio_s = wav_seconds(request.audio) if self._streams() else 0.0
+        if float(self.o.get("audio_tokens_per_s") or 0) > 0:
+            tokens = audio_tokens(tokens, audio_s, float(self.o["audio_tokens_per_s"]))
+        kept, tokens = tokens_after_prefix(tokens, request.prefix)
+        encode = float(self.o.get("encode_ms_per_s") or 0) * audio_s
+        ttft, step = (float(self.o["ttft_ms"]) + encode) / 1000, float(self.o["token_ms"]) / 1000
         for k, tok in enumerate(tokens):
             # sleep to deadlines measured from the request, so delays do not drift
             delay = t0 + ttft + k * step - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
             on_chunk(tok)
-        return "".join(tokens)
+        if not tokens:  # the whole answer was the prefix: the encode is still paid
+            delay = t0 + ttft - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        return kept + "".join(tokens)
+
+    def _streams(self) -> bool:
+        return bool(self.o.get("encode_ms_per_s") or self.o.get("audio_tokens_per_s"))
 
 
 class CalibrationEngine(Engine):
     name = "calibration"
+    takes_prefix = True
 
     def __init__(self, options: dict):
         super().__init__(options)
