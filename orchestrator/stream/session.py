@@ -57,7 +57,7 @@ def run_stream(plan: RunPlan, audio: StreamAudio, source: dict, s: StreamSetting
     events, live = Events(s.jsonl), Live(out) if s.live else None
     updates: list[pacing.Update] = []
     window_wav = str(plan.run_dir / "update.wav")
-    result = {
+    result: dict = {
         "kind": "orch-stream",
         "version": VERSION,
         "run_id": plan.run_id,
