@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from orchestrator.cli import main
 
 REPO = Path(__file__).resolve().parents[2]

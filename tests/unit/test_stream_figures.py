@@ -4,7 +4,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from orchestrator.stream import figures, pacing, policies, units
 from orchestrator.stream.display import Events
 from orchestrator.stream.source import RATE, from_files, write_wav

@@ -4,7 +4,6 @@ and the calibration engine's cost model and continuation of a given prefix."""
 import time
 
 import numpy as np
-
 from orchestrator.engines.calibration.options import CalibrationOptions
 from orchestrator.stream.source import RATE, write_wav
 from workers import protocol
