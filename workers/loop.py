@@ -115,7 +115,8 @@ class Session:
         if marks:
             self.ch.phase("before_infer", i, model)
         req = self.request_for(i, audio)  # after the mark: a transcript file is written while we wait there
-        if prefix is not None and self.engine.takes_prefix:
+        taken = prefix is not None and self.engine.prefix_taken(req)
+        if taken:
             req.prefix = prefix
         self.ch.send(protocol.IterationStart(i=i, t=time.monotonic()))
         usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -128,7 +129,7 @@ class Session:
         extra = {"raw_output": text[-2000:]} if clean != text else {}
         extra.update(self.engine.request_facts())
         if prefix is not None:
-            extra["prefix"] = "taken" if self.engine.takes_prefix else "ignored"
+            extra["prefix"] = "taken" if taken else "ignored"
         phases = getattr(self.engine, "ttft_phases", None)  # engines that can break TTFT up
         ttft_phases = phases(t_request, first[0] if first else None) if phases else None
         if ttft_phases:

@@ -77,6 +77,11 @@ class Engine(abc.ABC):
     def info(self) -> dict:
         return {"name": self.name}
 
+    def prefix_taken(self, request: Request) -> bool:
+        """Whether this request's start of the answer can be taken (orch stream): by default
+        whenever the engine takes one at all."""
+        return self.takes_prefix
+
     def request_facts(self) -> dict:
         """Facts about the last request for its record's `extra` (whether it streamed, tokens
         in and out, why it stopped); none by default."""
