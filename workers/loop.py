@@ -92,12 +92,19 @@ class Session:
         return Request(i=i, audio=item["audio"], transcript=transcript, language=cfg.get("language"))
 
     def request(
-        self, i: int, model: str | None, audio: str | None = None, marks: bool = True, prefix: str | None = None
+        self,
+        i: int,
+        model: str | None,
+        audio: str | None = None,
+        marks: bool = True,
+        prefix: str | None = None,
+        offset_s: float | None = None,
     ) -> None:
         """Send one request, stream its chunks, mark `after_infer`, report the iteration.
         `audio`: this request's file (serve mode; default the config's). `marks=False`: no
         before_infer/after_infer pause (serve mode: nothing pauses a request under load).
-        `prefix`: the start of the answer (orch stream), for an engine that takes one."""
+        `prefix`: the start of the answer (orch stream), for an engine that takes one;
+        `offset_s`: where the audio starts in the stream."""
         self.last = (i, model)
         first: list[float] = []
         first_usage: list[resource.struct_rusage] = []
@@ -115,6 +122,7 @@ class Session:
         if marks:
             self.ch.phase("before_infer", i, model)
         req = self.request_for(i, audio)  # after the mark: a transcript file is written while we wait there
+        req.offset_s = offset_s or 0.0
         taken = prefix is not None and self.engine.prefix_taken(req)
         if taken:
             req.prefix = prefix

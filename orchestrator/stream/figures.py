@@ -27,14 +27,15 @@ def replay(arrivals: Sequence[float], computes: Sequence[float]) -> list[tuple[f
     return out
 
 
-def fall_behind(arrivals: Sequence[float], starts: Sequence[float], tolerance_s: float) -> dict:
+def fall_behind(arrivals: Sequence[float], starts: Sequence[float], tolerance_s: float, least: int = 2) -> dict:
     """The stream position from which every update started later than its audio arrived
-    (by more than `tolerance_s`) to the end, or that it kept up."""
+    (by more than `tolerance_s`) to the end, or that it kept up. Staying behind takes at
+    least `least` updates: the last update alone, after a short last chunk, is not it."""
     behind = [s - a > tolerance_s for a, s in zip(arrivals, starts, strict=False)]
     k = len(behind)
     while k > 0 and behind[k - 1]:
         k -= 1
-    if k == len(behind):
+    if len(behind) - k < min(least, len(behind)) or k == len(behind):
         return {"kept_up": True, "at_s": None, "update": None, "tolerance_s": tolerance_s}
     return {"kept_up": False, "at_s": arrivals[k], "update": k + 1, "tolerance_s": tolerance_s}
 

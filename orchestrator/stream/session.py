@@ -67,7 +67,7 @@ def run_stream(plan: RunPlan, audio: StreamAudio, source: dict, s: StreamSetting
 
     def answer(k: int, ask: policies.Ask) -> policies.Reply:
         write_wav(window_wav, audio.cut(ask.start_s, ask.end_s), audio.rate)
-        got = worker.ask(k, window_wav, ask.prefix)
+        got = worker.ask(k, window_wav, ask.prefix, ask.start_s)
         return policies.Reply(got.text, got.prefix)
 
     def on_update(u: pacing.Update) -> None:

@@ -66,10 +66,11 @@ class StreamWorker:
                 f"the worker exited while {doing}: {self.proc.exit_description()[1]} (log: {self.log})"
             ) from None
 
-    def ask(self, i: int, audio: str, prefix: str | None) -> Answer:
-        """One request: its audio file and start of the answer; the answer when it is done."""
+    def ask(self, i: int, audio: str, prefix: str | None, offset_s: float | None = None) -> Answer:
+        """One request: its audio file (starting `offset_s` into the stream) and start of
+        the answer; the answer when it is done."""
         assert self.proc is not None
-        self.proc.send_request(protocol.ServeRequest(i=i, audio=audio, prefix=prefix))
+        self.proc.send_request(protocol.ServeRequest(i=i, audio=audio, prefix=prefix, offset_s=offset_s))
         deadline = time.monotonic() + self.timeout_s
         error = None
         while True:

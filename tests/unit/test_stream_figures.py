@@ -38,6 +38,8 @@ def test_fall_behind_is_the_start_of_the_last_late_run_or_kept_up():
     assert figures.fall_behind(arrivals, [1.0, 2.3, 3.0, 4.4, 5.9], 0.05)["update"] == 4
     kept = figures.fall_behind(arrivals, [1.0, 2.01, 3.0, 4.02, 5.0], 0.05)
     assert kept["kept_up"] and kept["at_s"] is None
+    assert figures.fall_behind(arrivals, [1.0, 2.0, 3.0, 4.0, 5.5], 0.05)["kept_up"]  # the last one alone
+    assert figures.fall_behind([1.0], [1.5], 0.05)["at_s"] == 1.0  # a one-update stream: that one
 
 
 def test_committed_latency_by_audio_position():

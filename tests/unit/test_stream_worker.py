@@ -8,7 +8,7 @@ from orchestrator.engines.calibration.options import CalibrationOptions
 from orchestrator.stream.source import RATE, write_wav
 from workers import protocol
 from workers.engines.base import Request
-from workers.engines.calibration import CalibrationEngine, audio_tokens
+from workers.engines.calibration import CalibrationEngine, audio_tokens, words_after_prefix
 from workers.stream import tokens_after_prefix, wav_seconds
 
 
@@ -26,10 +26,11 @@ def test_tokens_after_prefix_keeps_the_prefix_and_what_follows():
     assert tokens_after_prefix(["a"], "a b c") == ("a b c", [])
 
 
-def test_audio_tokens_grow_with_the_audio_and_cycle():
-    toks = ["one", " two", " three"]
-    assert audio_tokens(toks, 2.0, 2.0) == ["one", " two", " three", " one"]
-    assert audio_tokens(toks, 0.4, 2.0) == []
+def test_audio_tokens_are_the_numbered_words_of_the_audio():
+    assert audio_tokens(0.0, 2.0, 2.0) == ["w1", " w2", " w3", " w4"]
+    assert audio_tokens(1.0, 1.0, 2.0) == ["w3", " w4"]  # a window 1 s into the stream
+    assert audio_tokens(0.0, 0.4, 2.0) == []
+    assert words_after_prefix(["w3", " w4", " w5"], "w1 w2 w3") == ("w1 w2 w3", [" w4", " w5"])
 
 
 def _engine(**cost):
@@ -46,8 +47,8 @@ def test_the_cost_model_charges_the_audio_and_the_prefix_is_not_generated_again(
     engine = _engine(encode_ms_per_s=100.0, audio_tokens_per_s=2.0)
     chunks: list[str] = []
     t = time.monotonic()
-    text = engine.transcribe(Request(i=1, audio=str(wav), prefix="calibration stream"), chunks.append)
+    text = engine.transcribe(Request(i=1, audio=str(wav), prefix="w1 w2", offset_s=1.0), chunks.append)
     assert time.monotonic() - t >= 0.2  # 2 s of audio at 100 ms per second
-    assert text == "calibration stream one two"
-    assert chunks == [" one", " two"]  # only what follows the prefix is generated
+    assert text == "w1 w2 w3 w4 w5 w6"  # the words of 1..3 s of the stream, after the prefix's last
+    assert chunks == [" w3", " w4", " w5", " w6"]  # only what follows the prefix is generated
     assert engine.takes_prefix

@@ -22,6 +22,7 @@ class Request:
     # the start of the answer to continue from (orch stream); only for an engine whose
     # `takes_prefix` is True, which then returns the whole answer, this prefix included
     prefix: str | None = None
+    offset_s: float = 0.0  # where the audio starts in a stream (orch stream), seconds
 
 
 @dataclass

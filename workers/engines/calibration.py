@@ -21,10 +21,12 @@ command-line twin takes them as --dashed-flags):
   requests would change it), drift_mode (text: another text; char: one character changed),
   encode_ms_per_s (orch stream's cost model: time before the first token per second of the
   request's audio, read from its WAV), audio_tokens_per_s (orch stream: when > 0 the answer is
-  the transcript's tokens, cycled, this many per second of the request's audio, so the text
-  grows with the audio; 0: the whole transcript).
-It takes a start of the answer (`Request.prefix`): the tokens it covers come at once, only
-the rest at `token_ms` each.
+  numbered words, this many per second of audio, word n spoken at (n - 1) / rate seconds of
+  the stream: the request's audio from its `offset_s` on says which words it holds, so a
+  stream's text grows with the audio and a window's text is the words in it; 0: the
+  transcript).
+It takes a start of the answer (`Request.prefix`): its words come at once, and only the
+words after its last one at `token_ms` each.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import ctypes.util
 import json
 import os
 import random
+import re
 import signal
 import sys
 import time
@@ -195,20 +198,26 @@ def drifted_text(text: str, mode: str) -> str:
     return changed if changed != text else text + " drift"
 
 
-def audio_tokens(tokens: list[str], audio_s: float, per_s: float) -> list[str]:
-    """The answer for `audio_s` seconds of audio: `per_s` tokens a second, the transcript's
-    tokens cycled (a word's leading space kept after the first)."""
-    if not tokens:
-        return []
-    count = int(audio_s * per_s + 1e-9)
-    out = [tokens[k % len(tokens)] for k in range(count)]
-    if out and out[0].startswith(" "):
-        out[0] = out[0][1:]
-    return [t if k == 0 or t.startswith(" ") or _is_cjk(t) else " " + t for k, t in enumerate(out)]
+def audio_tokens(offset_s: float, audio_s: float, per_s: float) -> list[str]:
+    """The words spoken in [offset_s, offset_s + audio_s) of a stream at `per_s` words a
+    second: `w1 w2 ...` numbered from the stream's start (the first without its space)."""
+    first = int(offset_s * per_s + 1e-9)
+    last = int((offset_s + audio_s) * per_s + 1e-9)
+    return [("" if n == first else " ") + f"w{n + 1}" for n in range(first, last)]
 
 
-def _is_cjk(token: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fff" for ch in token)
+_LAST_WORD = re.compile(r"w(\d+)\s*$")
+
+
+def words_after_prefix(tokens: list[str], prefix: str | None) -> tuple[str, list[str]]:
+    """A start of the answer and the numbered words after its last one (a word's space kept)."""
+    if not prefix:
+        return "", tokens
+    m = _LAST_WORD.search(prefix)
+    if not m:
+        return tokens_after_prefix(tokens, prefix)
+    after = [t for t in tokens if int(t.strip()[1:]) > int(m.group(1))]
+    return prefix, [" " + t.strip() for t in after]
 
 
 class CalibrationModel:
@@ -259,8 +268,10 @@ class CalibrationModel:
         tokens = split_tokens(text)
         audio_s = wav_seconds(request.audio) if self._streams() else 0.0
         if float(self.o.get("audio_tokens_per_s") or 0) > 0:
-            tokens = audio_tokens(tokens, audio_s, float(self.o["audio_tokens_per_s"]))
-        kept, tokens = tokens_after_prefix(tokens, request.prefix)
+            tokens = audio_tokens(request.offset_s, audio_s, float(self.o["audio_tokens_per_s"]))
+            kept, tokens = words_after_prefix(tokens, request.prefix)
+        else:
+            kept, tokens = tokens_after_prefix(tokens, request.prefix)
         encode = float(self.o.get("encode_ms_per_s") or 0) * audio_s
         ttft, step = (float(self.o["ttft_ms"]) + encode) / 1000, float(self.o["token_ms"]) / 1000
         for k, tok in enumerate(tokens):
