@@ -52,11 +52,12 @@ def committed_positions(updates: Sequence) -> list[float]:
     """Per update, how far into the audio its committed text reaches (never back): the
     audio end of the latest update whose whole shown text was no longer than it."""
     out, best = [], 0.0
+    shown = [len(u.committed) + len(u.tentative) for u in updates]
     for k, u in enumerate(updates):
         n = len(u.committed)
-        for v in updates[: k + 1]:
-            if len(v.committed + v.tentative) <= n and v.audio_end_s > best:
-                best = v.audio_end_s
+        for j in range(k + 1):
+            if shown[j] <= n and updates[j].audio_end_s > best:
+                best = updates[j].audio_end_s
         out.append(best)
     return out
 
