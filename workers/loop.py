@@ -91,6 +91,32 @@ class Session:
                 transcript = f.read().strip()
         return Request(i=i, audio=item["audio"], transcript=transcript, language=cfg.get("language"))
 
+    def stream_request(
+        self, i: int, audio: str | None, prefix: str | None, offset_s: float | None
+    ) -> tuple[Request, dict]:
+        """Request i with orch stream's fields: where its audio starts in the stream, and the
+        start of the answer when the engine can take it; and the fact for its record
+        (`prefix`: taken | ignored; nothing when no prefix was sent)."""
+        req = self.request_for(i, audio)
+        req.offset_s = offset_s or 0.0
+        if prefix is None:
+            return req, {}
+        taken = self.engine.prefix_taken(req)
+        if taken:
+            req.prefix = prefix
+        return req, {"prefix": "taken" if taken else "ignored"}
+
+    def _ttft_facts(self, t_request: float, t_first: float | None, usage, first_usage: list) -> dict:
+        """The TTFT's phases (engines that can break it up) and the CPU spent before it."""
+        out: dict = {}
+        phases = getattr(self.engine, "ttft_phases", None)
+        ttft_phases = phases(t_request, t_first) if phases else None
+        if ttft_phases:
+            out["ttft_phases"] = ttft_phases
+        if first_usage:
+            out.update(ttft_cpu(usage, first_usage[0]))
+        return out
+
     def request(
         self,
         i: int,
@@ -121,11 +147,8 @@ class Session:
 
         if marks:
             self.ch.phase("before_infer", i, model)
-        req = self.request_for(i, audio)  # after the mark: a transcript file is written while we wait there
-        req.offset_s = offset_s or 0.0
-        taken = prefix is not None and self.engine.prefix_taken(req)
-        if taken:
-            req.prefix = prefix
+        # after the mark: a transcript file is written while we wait there
+        req, stream_facts = self.stream_request(i, audio, prefix, offset_s)
         self.ch.send(protocol.IterationStart(i=i, t=time.monotonic()))
         usage = resource.getrusage(resource.RUSAGE_SELF)
         t_request = time.monotonic()
@@ -136,14 +159,8 @@ class Session:
         clean = self.engine.clean_text(text)
         extra = {"raw_output": text[-2000:]} if clean != text else {}
         extra.update(self.engine.request_facts())
-        if prefix is not None:
-            extra["prefix"] = "taken" if taken else "ignored"
-        phases = getattr(self.engine, "ttft_phases", None)  # engines that can break TTFT up
-        ttft_phases = phases(t_request, first[0] if first else None) if phases else None
-        if ttft_phases:
-            extra["ttft_phases"] = ttft_phases
-        if first_usage:
-            extra.update(ttft_cpu(usage, first_usage[0]))
+        extra.update(stream_facts)
+        extra.update(self._ttft_facts(t_request, first[0] if first else None, usage, first_usage))
         self.ch.send(
             protocol.IterationDone(
                 i=i,

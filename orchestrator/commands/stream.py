@@ -61,6 +61,11 @@ def _decorate(f):
             option("--out", default=str(DEFAULT.out_dir), show_default=True, help="Folder for the run's folder."),
             option("--request-timeout", type=float, default=DEFAULT.iter_timeout, show_default=True),
             option("--sample-hz", type=float, default=DEFAULT.sample_hz, show_default=True),
+            option(
+                "--max-rss-mb",
+                type=float,
+                help="Kill the worker over this RSS + swap (default: a share of the memory available; 0: no guard).",
+            ),
         ]  # fmt: skip
         + engine_option_decorators()
     ):
@@ -140,6 +145,7 @@ def _plan(kw, audio, problems: list[str]):
             sample_hz=kw["sample_hz"],
             json_path=Path(kw["json_path"]) if kw["json_path"] else None,
             engine_options=options,
+            max_rss_mb=kw["max_rss_mb"],
         )  # fmt: skip
     )
     if audio is not None:
@@ -166,6 +172,11 @@ def _run(plan, audio, what, settings, html) -> None:
         write_html(result, html)
     click.echo(_summary(result))
     click.echo(f"result: {plan.run_dir / 'stream.json'}")
+    if result["error"]:
+        raise OrchError(
+            f"{result['error']} (after {len(result['updates'])} updates; result: {plan.run_dir / 'stream.json'})",
+            ExitCode.FAILED,
+        )
     if result["interrupted"]:
         click.get_current_context().exit(ExitCode.INTERRUPTED)
 

@@ -17,7 +17,7 @@ from orchestrator.run.runner import worker_config
 from orchestrator.stream import figures, pacing, policies, vad
 from orchestrator.stream.display import Events, Live
 from orchestrator.stream.source import StreamAudio, write_wav
-from orchestrator.stream.worker import StreamWorker
+from orchestrator.stream.worker import StreamWorker, StreamWorkerError
 
 VERSION = 1
 FALL_BEHIND_TOLERANCE = 0.05  # of a chunk: an update this late or less still kept up
@@ -47,23 +47,20 @@ def make_policy(s: StreamSettings, audio: StreamAudio):
 
 def run_stream(plan: RunPlan, audio: StreamAudio, source: dict, s: StreamSettings, out: IO[str] = sys.stdout) -> dict:
     """Stream `audio` (written whole at plan.audio) through one worker; the result. Ctrl-C
-    stops the stream: the result so far is written and returned with `interrupted: true`."""
+    stops the stream: the result so far is written and returned with `interrupted: true`;
+    a worker that fails mid-stream too, with its `error`. StreamWorkerError if it never
+    started."""
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     policy = make_policy(s, audio)
     env = worker_env.build(plan.worker_env)
     worker = StreamWorker(
-        worker_config(plan, "restart"), plan.run_dir / "worker.log", env.environ, plan.sample_hz, plan.iter_timeout
-    )
+        worker_config(plan, "restart"), plan.run_dir / "worker.log", env.environ, plan.sample_hz,
+        plan.iter_timeout, plan.max_rss_mb,
+    )  # fmt: skip
     events, live = Events(s.jsonl), Live(out) if s.live else None
     updates: list[pacing.Update] = []
     window_wav = str(plan.run_dir / "update.wav")
-    result: dict = {
-        "kind": "orch-stream",
-        "version": VERSION,
-        "run_id": plan.run_id,
-        "started_at": _now(),
-        "interrupted": False,
-    }
+    result: dict = {"kind": "orch-stream", "version": VERSION, "run_id": plan.run_id, "started_at": _now()}
 
     def answer(k: int, ask: policies.Ask) -> policies.Reply:
         write_wav(window_wav, audio.cut(ask.start_s, ask.end_s), audio.rate)
@@ -82,23 +79,38 @@ def run_stream(plan: RunPlan, audio: StreamAudio, source: dict, s: StreamSetting
             "start", run_id=plan.run_id, policy=policy.name, paced=s.paced, chunk_s=s.chunk_s, audio_s=audio.seconds
         )
         t0 = time.monotonic()
-        try:
-            pacing.run(policy, audio.seconds, s.chunk_s, answer, s.paced, on_update)
-        except KeyboardInterrupt:
-            result["interrupted"] = True
-        whole = _whole(worker, plan, len(updates) + 1) if s.whole and not result["interrupted"] else None
-        result["notes"] = worker.stop()
+        result.update(_loop(worker, plan, policy, audio, s, answer, on_update, len(updates)))
     finally:
         worker.kill()
     result.update(_describe(plan, worker, audio, source, s, policy))
-    result.update(_figures(updates, audio, s, worker.sampler.samples, t0, whole))
+    result.update(_figures(updates, audio, s, worker.sampler.samples, t0, result.pop("whole_answer")))
     result["updates"] = [u.as_dict() for u in updates]
-    events.write(
-        "end", interrupted=result["interrupted"], text=result["text"], fall_behind=result["figures"]["fall_behind"]
-    )
+    fb = result["figures"]["fall_behind"]
+    events.write("end", interrupted=result["interrupted"], error=result["error"], text=result["text"], fall_behind=fb)
     events.close()
     _save(plan, result)
     return result
+
+
+def _loop(worker, plan, policy, audio, s, answer, on_update, done) -> dict:
+    """The stream, then the whole-file decode; how it ended (interrupted, error) and notes."""
+    out: dict = {"interrupted": False, "error": None, "whole_answer": None}
+    count = [done]
+
+    def counted(u):
+        count[0] += 1
+        on_update(u)
+
+    try:
+        pacing.run(policy, audio.seconds, s.chunk_s, answer, s.paced, counted)
+        if s.whole:
+            out["whole_answer"] = _whole(worker, plan, count[0] + 1)
+    except KeyboardInterrupt:
+        out["interrupted"] = True
+    except StreamWorkerError as exc:
+        out["error"] = str(exc)
+    out["notes"] = worker.stop() if out["error"] is None else []
+    return out
 
 
 def _whole(worker: StreamWorker, plan: RunPlan, k: int) -> dict:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from workers import protocol
 
+from orchestrator.load.pool import PoolGuard
 from orchestrator.run.sampler import Sampler
 from orchestrator.run.worker_process import WorkerExited, WorkerProcess, WorkerTimeout
 
@@ -30,10 +31,15 @@ class Answer:
 
 
 class StreamWorker:
-    def __init__(self, config: dict, log: Path, env: dict[str, str], sample_hz: float, timeout_s: float):
+    def __init__(
+        self, config: dict, log: Path, env: dict[str, str], sample_hz: float, timeout_s: float, max_rss_mb=None
+    ):
         self.config = {**config, "serve": True}
         self.log, self.env, self.timeout_s = log, env, timeout_s
-        self.sampler = Sampler(hz=sample_hz)
+        # the plan's memory guard: over the limit (RSS + swap, confirmed by PSS + swap) the
+        # worker's process group is killed and the stream stops with the guard's message
+        self.guard = PoolGuard(max_rss_mb, lambda: [self.proc.pid] if self.proc else []) if max_rss_mb else None
+        self.sampler = Sampler(hz=sample_hz, on_sample=self.guard.hook("stream") if self.guard else None)
         self.proc: WorkerProcess | None = None
         self.engine_info: dict | None = None
         self.load_s: float | None = None
@@ -62,6 +68,8 @@ class StreamWorker:
         except WorkerTimeout:
             raise StreamWorkerError(f"the worker gave no answer in {self.timeout_s:g} s while {doing}") from None
         except WorkerExited:
+            if self.guard and self.guard.tripped_mb is not None:
+                raise StreamWorkerError(self.guard.message()) from None
             raise StreamWorkerError(
                 f"the worker exited while {doing}: {self.proc.exit_description()[1]} (log: {self.log})"
             ) from None

@@ -51,6 +51,14 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     assert "Traceback" not in res.output
 
 
+def test_the_memory_guard_stops_the_stream_with_one_line(tmp_path):
+    args = ["stream", "--audio", str(SAMPLE), "--unpaced", "--model-mb", "300", "--max-rss-mb", "150",
+            "--out", str(tmp_path / "out"), *COST]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1, res.output
+    assert "memory limit" in res.output and "Traceback" not in res.output
+
+
 def test_ctrl_c_keeps_every_event_once(tmp_path):
     events, out = tmp_path / "ev.jsonl", tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
