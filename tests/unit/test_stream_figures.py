@@ -184,3 +184,19 @@ def test_a_folder_is_played_with_pauses_and_its_spans_kept(tmp_path):
     audio = from_files(sorted(tmp_path.iterdir()), 0.5)
     assert audio.seconds == pytest.approx(3.5)
     assert [(round(a, 3), round(b, 3)) for a, b, _ in audio.spans] == [(0.0, 1.0), (1.5, 3.5)]
+
+
+def test_the_html_page_draws_one_point_per_update(tmp_path):
+    from orchestrator.stream.plot import write_html
+
+    ups = [upd(1.2, "", "a", arrival=1.0).as_dict(), upd(2.5, "a", "", arrival=2.0).as_dict()]
+    result = {
+        "run_id": "r",
+        "stream": {"policy": "redecode", "simulation": "paced", "chunk_s": 1.0},
+        "updates": ups,
+        "figures": {},
+    }
+    write_html(result, tmp_path / "p.html")
+    page = (tmp_path / "p.html").read_text()
+    points = page.split('<polyline points="')[1].split('"')[0].split()
+    assert len(points) == 2 and "lag behind real time" in page
