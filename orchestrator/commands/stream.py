@@ -59,8 +59,20 @@ def _decorate(f):
             option("--json", "json_path", metavar="FILE", help="Also write the result JSON here."),
             option("--html", metavar="FILE", help="Write an HTML plot of the lag over the stream."),
             option("--out", default=str(DEFAULT.out_dir), show_default=True, help="Folder for the run's folder."),
-            option("--request-timeout", type=float, default=DEFAULT.iter_timeout, show_default=True),
-            option("--sample-hz", type=float, default=DEFAULT.sample_hz, show_default=True),
+            option(
+                "--request-timeout",
+                type=float,
+                default=DEFAULT.iter_timeout,
+                show_default=True,
+                help="Seconds one update may take before the worker is taken for hung.",
+            ),
+            option(
+                "--sample-hz",
+                type=float,
+                default=DEFAULT.sample_hz,
+                show_default=True,
+                help="How often the worker's memory is read from /proc.",
+            ),
             option(
                 "--max-rss-mb",
                 type=float,
