@@ -122,9 +122,10 @@ def per_update(updates: Sequence) -> dict:
     }
 
 
-def memory(samples: Sequence, t0: float) -> dict:
-    """The worker tree's RSS over the stream: at its start, peak, end, and the slope."""
-    points = [(s.t - t0, s.rss_mb) for s in samples if s.t >= t0]
+def memory(samples: Sequence, t0: float, t1: float = float("inf")) -> dict:
+    """The worker tree's RSS over the stream (t0 to t1, parent monotonic): at its start,
+    peak, end, and the slope (not the whole-file decode after it)."""
+    points = [(s.t - t0, s.rss_mb) for s in samples if t0 <= s.t <= t1]
     if len(points) < 2:
         return {"samples": len(points)}
     ts, mb = [p[0] for p in points], [p[1] for p in points]

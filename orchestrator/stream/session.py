@@ -83,7 +83,8 @@ def run_stream(plan: RunPlan, audio: StreamAudio, source: dict, s: StreamSetting
     finally:
         worker.kill()
     result.update(_describe(plan, worker, audio, source, s, policy))
-    result.update(_figures(updates, audio, s, worker.sampler.samples, t0, result.pop("whole_answer")))
+    t1 = result.pop("t_stream_end") or time.monotonic()
+    result.update(_figures(updates, audio, s, worker.sampler.samples, (t0, t1), result.pop("whole_answer")))
     result["updates"] = [u.as_dict() for u in updates]
     fb = result["figures"]["fall_behind"]
     events.write("end", interrupted=result["interrupted"], error=result["error"], text=result["text"], fall_behind=fb)
@@ -94,7 +95,7 @@ def run_stream(plan: RunPlan, audio: StreamAudio, source: dict, s: StreamSetting
 
 def _loop(worker, plan, policy, audio, s, answer, on_update, done) -> dict:
     """The stream, then the whole-file decode; how it ended (interrupted, error) and notes."""
-    out: dict = {"interrupted": False, "error": None, "whole_answer": None}
+    out: dict = {"interrupted": False, "error": None, "whole_answer": None, "t_stream_end": None}
     count = [done]
 
     def counted(u):
@@ -103,6 +104,7 @@ def _loop(worker, plan, policy, audio, s, answer, on_update, done) -> dict:
 
     try:
         pacing.run(policy, audio.seconds, s.chunk_s, answer, s.paced, counted)
+        out["t_stream_end"] = time.monotonic()
         if s.whole:
             out["whole_answer"] = _whole(worker, plan, count[0] + 1)
     except KeyboardInterrupt:
@@ -138,7 +140,7 @@ def _describe(plan, worker, audio, source, s, policy) -> dict:
     }
 
 
-def _figures(updates, audio: StreamAudio, s: StreamSettings, samples, t0: float, whole: dict | None) -> dict:
+def _figures(updates, audio: StreamAudio, s: StreamSettings, samples, span: tuple, whole: dict | None) -> dict:
     arrivals = [u.arrival_s for u in updates]
     if s.paced:
         starts = [u.start_s for u in updates]
@@ -158,7 +160,7 @@ def _figures(updates, audio: StreamAudio, s: StreamSettings, samples, t0: float,
             "revisions": figures.revisions(updates),
             "fall_behind": fb,
         },
-        "memory": figures.memory(samples, t0),
+        "memory": figures.memory(samples, *span),
         "whole": whole,
         "penalty": figures.penalty(text, whole["text"]) if whole else None,
     }

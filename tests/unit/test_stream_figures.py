@@ -78,6 +78,7 @@ def test_memory_slope_over_the_stream():
     mem = figures.memory(samples, 10.0)
     assert mem["rss_slope_mb_per_min"] == pytest.approx(1.0, abs=1e-6)
     assert mem["rss_peak_mb"] > mem["rss_start_mb"]
+    assert figures.memory(samples, 10.0, 70.0)["samples"] == 61  # the stream, not what follows
 
 
 def test_redecode_sends_the_previous_text_minus_k_tokens_after_two_chunks():
