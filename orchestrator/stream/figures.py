@@ -49,15 +49,22 @@ def first_text(updates: Sequence, speech_start_s: float) -> float | None:
 
 
 def committed_positions(updates: Sequence) -> list[float]:
-    """Per update, how far into the audio its committed text reaches (never back): the
-    audio end of the latest update whose whole shown text was no longer than it."""
+    """Per update, how far into the audio its committed text reaches (never back): where the
+    whole shown text was that long — between the audio ends of the last update whose shown
+    text was no longer and the next one's, in proportion to the characters (text grows
+    with the audio between two updates)."""
     out, best = [], 0.0
     shown = [len(u.committed) + len(u.tentative) for u in updates]
     for k, u in enumerate(updates):
         n = len(u.committed)
         for j in range(k + 1):
-            if shown[j] <= n and updates[j].audio_end_s > best:
-                best = updates[j].audio_end_s
+            if shown[j] > n:
+                continue
+            pos = updates[j].audio_end_s
+            nxt = next((i for i in range(j + 1, k + 1) if shown[i] > n), None)
+            if nxt is not None and shown[nxt] > shown[j] and updates[nxt].audio_end_s > pos:
+                pos += (n - shown[j]) / (shown[nxt] - shown[j]) * (updates[nxt].audio_end_s - pos)
+            best = max(best, pos)
         out.append(best)
     return out
 

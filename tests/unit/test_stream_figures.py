@@ -201,3 +201,12 @@ def test_the_html_page_draws_one_point_per_update(tmp_path):
     page = (tmp_path / "p.html").read_text()
     points = page.split('<polyline points="')[1].split('"')[0].split()
     assert len(points) == 2 and "lag behind real time" in page
+
+
+def test_committed_position_is_read_between_two_updates_by_characters():
+    ups = [
+        upd(1.1, "", "", audio_end=1.0),
+        upd(2.1, "", "abcdefghij", audio_end=2.0),  # 10 characters over the second second
+        upd(3.1, "abcde", "fghij", audio_end=3.0),
+    ]
+    assert figures.committed_positions(ups) == [1.0, 1.0, 1.5]
