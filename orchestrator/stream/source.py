@@ -65,13 +65,32 @@ def from_files(files: list[Path], pause_s: float) -> StreamAudio:
     silence = np.zeros(int(round(pause_s * RATE)), dtype=np.int16)
     for k, f in enumerate(files):
         samples = read_wav(f)
-        spans.append((t, t + len(samples) / RATE, f.name))
+        a, b = speech_bounds(samples)
+        spans.append((t + a, t + b, f.name))
         parts.append(samples)
         t += len(samples) / RATE
         if k < len(files) - 1 and len(silence):
             parts.append(silence)
             t += pause_s
     return StreamAudio(np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16), spans)
+
+
+SPEECH_DBFS = -45.0  # a 20 ms frame louder than this is taken for speech (the spans' ends)
+
+
+def speech_bounds(samples: np.ndarray, frame: int = RATE // 50) -> tuple[float, float]:
+    """Where a file's speech starts and ends (seconds): its first and last 20 ms frame over
+    SPEECH_DBFS, so a file's leading and trailing silence is no part of its span (the
+    speaker stops where the sound does). The whole file when no frame is that loud."""
+    n = len(samples) // frame
+    if n == 0:
+        return 0.0, len(samples) / RATE
+    frames = samples[: n * frame].astype(np.float64).reshape(n, frame) / 32768.0
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    loud = np.flatnonzero(rms > 10 ** (SPEECH_DBFS / 20))
+    if len(loud) == 0:
+        return 0.0, len(samples) / RATE
+    return float(loud[0] * frame / RATE), float(min(len(samples), (loud[-1] + 1) * frame) / RATE)
 
 
 def build(folder: str | Path, minutes: float, pause_s: float) -> StreamAudio:

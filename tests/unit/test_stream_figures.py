@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from orchestrator.stream import figures, pacing, policies, units
 from orchestrator.stream.display import Events
-from orchestrator.stream.source import RATE, from_files, write_wav
+from orchestrator.stream.source import RATE, from_files, speech_bounds, write_wav
 from orchestrator.stream.vad import EnergyDetector, Segmenter
 
 
@@ -185,6 +185,13 @@ def test_a_folder_is_played_with_pauses_and_its_spans_kept(tmp_path):
     audio = from_files(sorted(tmp_path.iterdir()), 0.5)
     assert audio.seconds == pytest.approx(3.5)
     assert [(round(a, 3), round(b, 3)) for a, b, _ in audio.spans] == [(0.0, 1.0), (1.5, 3.5)]
+
+
+def test_a_files_span_leaves_out_its_leading_and_trailing_silence():
+    loud = (np.random.default_rng(1).standard_normal(RATE) * 3000).astype(np.int16)
+    samples = np.concatenate([np.zeros(RATE // 2, dtype=np.int16), loud, np.zeros(RATE, dtype=np.int16)])
+    assert speech_bounds(samples) == (0.5, 1.5)
+    assert speech_bounds(np.zeros(RATE, dtype=np.int16)) == (0.0, 1.0)
 
 
 def test_the_html_page_draws_one_point_per_update(tmp_path):
