@@ -10,7 +10,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from orchestrator.engines.chatllm.paths import resolve
 
 from conftest import REPO
