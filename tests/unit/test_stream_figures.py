@@ -217,3 +217,16 @@ def test_committed_position_is_read_between_two_updates_by_characters():
         upd(3.1, "abcde", "fghij", audio_end=3.0),
     ]
     assert figures.committed_positions(ups) == [1.0, 1.0, 1.5]
+
+
+def test_silero_cuts_jfk_at_its_pauses(shared):
+    pytest.importorskip("silero_vad", reason="the stream extra's silero-vad is not installed")
+    from orchestrator.stream.source import read_wav
+    from orchestrator.stream.vad import SileroDetector
+
+    samples = read_wav(shared / "samples" / "jfk.wav")
+    det = SileroDetector()
+    seg = Segmenter(det)
+    spans = seg.feed(samples) + seg.flush()
+    assert det.name.startswith("silero-vad")
+    assert len(spans) >= 2 and spans[0][0] < 1.0 and spans[-1][1] > 9.0  # "And so, my fellow Americans, ..."
