@@ -215,7 +215,8 @@ def _summary(result: dict) -> str:
     mem = result["memory"]
     if "rss_peak_mb" in mem:
         rows.append(
-            f"worker memory: RSS {mem['rss_start_mb']:.1f} -> {mem['rss_end_mb']:.1f} MB, peak {mem['rss_peak_mb']:.1f}, slope {mem['rss_slope_mb_per_min']:+.3f} MB/min"
+            f"worker memory: RSS {mem['rss_start_mb']:.1f} -> {mem['rss_end_mb']:.1f} MB, peak {mem['rss_peak_mb']:.1f}, slope {mem['rss_slope_mb_per_min']:+.3f} MB/min "
+            f"({mem['rss_slope_second_half_mb_per_min']:+.3f} over its second half)"
         )
     return "\n".join(rows)
 

@@ -136,14 +136,20 @@ def memory(samples: Sequence, t0: float, t1: float = float("inf")) -> dict:
     if len(points) < 2:
         return {"samples": len(points)}
     ts, mb = [p[0] for p in points], [p[1] for p in points]
-    slope = statistics.linear_regression(ts, mb).slope if max(ts) > min(ts) else 0.0
+    half = len(points) // 2
     return {
         "samples": len(points),
         "rss_start_mb": round(mb[0], 2),
         "rss_peak_mb": round(max(mb), 2),
         "rss_end_mb": round(mb[-1], 2),
-        "rss_slope_mb_per_min": round(slope * 60, 3),
+        "rss_slope_mb_per_min": round(_slope(ts, mb) * 60, 3),
+        # the second half alone: a warm-up that levels off has none, a growth keeps it
+        "rss_slope_second_half_mb_per_min": round(_slope(ts[half:], mb[half:]) * 60, 3),
     }
+
+
+def _slope(ts: Sequence[float], mb: Sequence[float]) -> float:
+    return statistics.linear_regression(ts, mb).slope if len(ts) > 1 and max(ts) > min(ts) else 0.0
 
 
 def penalty(stream_text: str, whole_text: str) -> dict:

@@ -79,6 +79,9 @@ def test_memory_slope_over_the_stream():
     assert mem["rss_slope_mb_per_min"] == pytest.approx(1.0, abs=1e-6)
     assert mem["rss_peak_mb"] > mem["rss_start_mb"]
     assert figures.memory(samples, 10.0, 70.0)["samples"] == 61  # the stream, not what follows
+    warm = [SimpleNamespace(t=float(k), rss_mb=100.0 + min(k, 30)) for k in range(120)]  # levels off at 30 s
+    assert figures.memory(warm, 0.0)["rss_slope_mb_per_min"] > 0
+    assert figures.memory(warm, 0.0)["rss_slope_second_half_mb_per_min"] == 0
 
 
 def test_redecode_sends_the_previous_text_minus_k_tokens_after_two_chunks():
