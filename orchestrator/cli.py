@@ -47,6 +47,11 @@ COMMANDS = {
         "Calibration engine through every strategy with known leaks and timings: injected vs. measured, "
         "pass or fail; exits 1 on any miss.",
     ),
+    "stream": (
+        "orchestrator.commands.stream:stream",
+        "Feed audio to one engine worker chunk by chunk, as a live speaker would, and measure how soon and how "
+        "stably the text follows.",
+    ),
     "transcribe": (
         "orchestrator.commands.transcribe:transcribe",
         "Transcribe audio files (or every audio file in a folder) with one model load: the text streamed as it "

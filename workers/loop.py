@@ -92,10 +92,46 @@ class Session:
         # each file's own language (orch transcribe guesses it per file), else the config's
         return Request(i=i, audio=item["audio"], transcript=transcript, language=item.get("language", cfg.language))
 
-    def request(self, i: int, model: str | None, audio: str | None = None, marks: bool = True) -> None:
+    def stream_request(
+        self, i: int, audio: str | None, prefix: str | None, offset_s: float | None
+    ) -> tuple[Request, dict]:
+        """Request i with orch stream's fields: where its audio starts in the stream, and the
+        start of the answer when the engine can take it; and the fact for its record
+        (`prefix`: taken | ignored; nothing when no prefix was sent)."""
+        req = self.request_for(i, audio)
+        req.offset_s = offset_s or 0.0
+        if prefix is None:
+            return req, {}
+        taken = self.engine.prefix_taken(req)
+        if taken:
+            req.prefix = prefix
+        return req, {"prefix": "taken" if taken else "ignored"}
+
+    def _ttft_facts(self, t_request: float, t_first: float | None, usage, first_usage: list) -> dict:
+        """The TTFT's phases (engines that can break it up) and the CPU spent before it."""
+        out: dict = {}
+        phases = getattr(self.engine, "ttft_phases", None)
+        ttft_phases = phases(t_request, t_first) if phases else None
+        if ttft_phases:
+            out["ttft_phases"] = ttft_phases
+        if first_usage:
+            out.update(ttft_cpu(usage, first_usage[0]))
+        return out
+
+    def request(
+        self,
+        i: int,
+        model: str | None,
+        audio: str | None = None,
+        marks: bool = True,
+        prefix: str | None = None,
+        offset_s: float | None = None,
+    ) -> None:
         """Send one request, stream its chunks, mark `after_infer`, report the iteration.
         `audio`: this request's file (serve mode; default the config's). `marks=False`: no
-        before_infer/after_infer pause (serve mode: nothing pauses a request under load)."""
+        before_infer/after_infer pause (serve mode: nothing pauses a request under load).
+        `prefix`: the start of the answer (orch stream), for an engine that takes one;
+        `offset_s`: where the audio starts in the stream."""
         self.last = (i, model)
         first: list[float] = []
         first_usage: list[resource.struct_rusage] = []
@@ -112,7 +148,8 @@ class Session:
 
         if marks:
             self.ch.phase("before_infer", i, model)
-        req = self.request_for(i, audio)  # after the mark: a transcript file is written while we wait there
+        # after the mark: a transcript file is written while we wait there
+        req, stream_facts = self.stream_request(i, audio, prefix, offset_s)
         self.ch.send(protocol.IterationStart(i=i, t=time.monotonic()))
         usage = resource.getrusage(resource.RUSAGE_SELF)
         t_request = time.monotonic()
@@ -123,12 +160,8 @@ class Session:
         clean = self.engine.clean_text(text)
         extra = {"raw_output": text[-2000:]} if clean != text else {}
         extra.update(self.engine.request_facts())
-        phases = getattr(self.engine, "ttft_phases", None)  # engines that can break TTFT up
-        ttft_phases = phases(t_request, first[0] if first else None) if phases else None
-        if ttft_phases:
-            extra["ttft_phases"] = ttft_phases
-        if first_usage:
-            extra.update(ttft_cpu(usage, first_usage[0]))
+        extra.update(stream_facts)
+        extra.update(self._ttft_facts(t_request, first[0] if first else None, usage, first_usage))
         self.ch.send(
             protocol.IterationDone(
                 i=i,

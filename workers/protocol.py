@@ -42,7 +42,13 @@ load). The parent writes a request only to an idle worker (after `after_load`, o
 last request's iteration_done), so a request line never interleaves with an ack. End of
 input (the parent closes the pipe) ends the serving: the worker unloads and sends `done`.
 Under `fresh-process` a serving worker runs one request and exits.
-Parent -> worker in serve mode: request {i, audio}: `audio` a file path or null.
+Parent -> worker in serve mode: request {i, audio, [prefix], [offset_s]}: `audio` a file path or null;
+optional `offset_s` (orch stream): where this audio starts in the stream (the calibration
+engine's stream answer depends on it; a real engine hears the audio alone);
+optional `prefix` (additive, orch stream): the start of the answer the engine should continue
+from. An engine that can take one (`Engine.takes_prefix`) returns the whole answer, prefix
+included; the request's iteration_done says in `extra.prefix` whether it was `taken` or
+`ignored` (an engine that cannot take one answers from the audio alone).
 
 The worker's configuration (`--config JSON`) is typed the same way: one frozen dataclass,
 `WorkerConfig`, carrying `v` like the events, written by `WorkerConfig.to_json()` in the
@@ -136,6 +142,8 @@ class ServeRequest:
     TYPE: ClassVar[str] = "request"
     i: int
     audio: str | None
+    prefix: str | None = None  # optional on the wire (orch stream): the start of the answer
+    offset_s: float | None = None  # optional (orch stream): where the audio starts in the stream
 
 
 @dataclass(frozen=True)

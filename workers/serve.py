@@ -20,7 +20,7 @@ def run(s: Session, strategy: str) -> None:
         req = s.ch.next_request()
         if req is None:
             break
-        s.request(req.i, model, audio=req.audio, marks=False)
+        s.request(req.i, model, audio=req.audio, marks=False, prefix=req.prefix, offset_s=req.offset_s)
         if strategy == "fresh-process":
             return  # process exit is the unload
         s.engine.restart()

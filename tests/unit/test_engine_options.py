@@ -50,6 +50,8 @@ def test_run_has_a_flag_for_every_option_with_one():
         "drift_at",
         "drift_mode",
         "cache_speedup",
+        "encode_ms_per_s",
+        "audio_tokens_per_s",
         "trim_after_unload",
     ]
     assert flags["chatllm"] == [
@@ -115,6 +117,8 @@ def test_the_worker_gets_every_option_with_the_defaults_filled_in():
         "drift_at": None,
         "drift_mode": "text",
         "cache_speedup": None,
+        "encode_ms_per_s": 0.0,
+        "audio_tokens_per_s": 0.0,
         "trim_after_unload": None,
     }
     sent = ChatLLMOptions().to_worker()

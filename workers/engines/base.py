@@ -19,6 +19,10 @@ class Request:
     audio: str | None = None
     transcript: str | None = None  # forced alignment: the words to align
     language: str | None = None
+    # the start of the answer to continue from (orch stream); only for an engine whose
+    # `takes_prefix` is True, which then returns the whole answer, this prefix included
+    prefix: str | None = None
+    offset_s: float = 0.0  # where the audio starts in a stream (orch stream), seconds
 
 
 @dataclass
@@ -49,6 +53,8 @@ class EngineError(Exception):
 
 class Engine(abc.ABC):
     name: str = "?"
+    # whether `transcribe` continues a given start of the answer (Request.prefix)
+    takes_prefix: bool = False
 
     def __init__(self, options: dict):
         self.options = dict(options)
@@ -71,6 +77,11 @@ class Engine(abc.ABC):
 
     def info(self) -> dict:
         return {"name": self.name}
+
+    def prefix_taken(self, request: Request) -> bool:
+        """Whether this request's start of the answer can be taken (orch stream): by default
+        whenever the engine takes one at all."""
+        return self.takes_prefix
 
     def request_facts(self) -> dict:
         """Facts about the last request for its record's `extra` (whether it streamed, tokens

@@ -18,7 +18,15 @@ command-line twin takes them as --dashed-flags):
   decoding (greedy: the same text every request; sampled: the words reordered per request,
   seeded by the iteration, so a sampled run is reproducible and its texts differ),
   drift_at (1-based iteration from which the text changes, as state carried over between
-  requests would change it), drift_mode (text: another text; char: one character changed).
+  requests would change it), drift_mode (text: another text; char: one character changed),
+  encode_ms_per_s (orch stream's cost model: time before the first token per second of the
+  request's audio, read from its WAV), audio_tokens_per_s (orch stream: when > 0 the answer is
+  numbered words, this many per second of audio, word n spoken at (n - 1) / rate seconds of
+  the stream: the request's audio from its `offset_s` on says which words it holds, so a
+  stream's text grows with the audio and a window's text is the words in it; 0: the
+  transcript).
+It takes a start of the answer (`Request.prefix`): its words come at once, and only the
+words after its last one at `token_ms` each.
 """
 
 from __future__ import annotations
@@ -28,12 +36,14 @@ import ctypes.util
 import json
 import os
 import random
+import re
 import signal
 import sys
 import time
 from collections.abc import Callable
 
 from workers.engines.base import CliInvocation, Engine, EngineError, Request
+from workers.stream import tokens_after_prefix, wav_seconds
 
 # the options and their kinds, no defaults: the parent sends every one (a test checks the
 # names against the parent's dataclass); this order is the engine info's
@@ -53,6 +63,8 @@ OPTIONS: dict[str, type] = {
     "drift_at": int,  # None: never
     "drift_mode": str,  # text | char
     "cache_speedup": float,  # None: none; else a repeated audio's times are scaled by this (a caching runtime)
+    "encode_ms_per_s": float,
+    "audio_tokens_per_s": float,
 }
 
 MiB = 1024 * 1024
@@ -187,6 +199,28 @@ def drifted_text(text: str, mode: str) -> str:
     return changed if changed != text else text + " drift"
 
 
+def audio_tokens(offset_s: float, audio_s: float, per_s: float) -> list[str]:
+    """The words spoken in [offset_s, offset_s + audio_s) of a stream at `per_s` words a
+    second: `w1 w2 ...` numbered from the stream's start (the first without its space)."""
+    first = int(offset_s * per_s + 1e-9)
+    last = int((offset_s + audio_s) * per_s + 1e-9)
+    return [("" if n == first else " ") + f"w{n + 1}" for n in range(first, last)]
+
+
+_LAST_WORD = re.compile(r"w(\d+)\s*$")
+
+
+def words_after_prefix(tokens: list[str], prefix: str | None) -> tuple[str, list[str]]:
+    """A start of the answer and the numbered words after its last one (a word's space kept)."""
+    if not prefix:
+        return "", tokens
+    m = _LAST_WORD.search(prefix)
+    if not m:
+        return tokens_after_prefix(tokens, prefix)
+    after = [t for t in tokens if int(t.strip()[1:]) > int(m.group(1))]
+    return prefix, [" " + t.strip() for t in after]
+
+
 class CalibrationModel:
     """Shared by the in-process engine and the command-line twin."""
 
@@ -234,7 +268,14 @@ class CalibrationModel:
         if self.o["drift_at"] is not None and request.i >= int(self.o["drift_at"]):
             text = drifted_text(text, str(self.o["drift_mode"]))
         tokens = split_tokens(text)
-        ttft, step = float(self.o["ttft_ms"]) / 1000, float(self.o["token_ms"]) / 1000
+        audio_s = wav_seconds(request.audio) if self._streams() else 0.0
+        if float(self.o.get("audio_tokens_per_s") or 0) > 0:
+            tokens = audio_tokens(request.offset_s, audio_s, float(self.o["audio_tokens_per_s"]))
+            kept, tokens = words_after_prefix(tokens, request.prefix)
+        else:
+            kept, tokens = tokens_after_prefix(tokens, request.prefix)
+        encode = float(self.o.get("encode_ms_per_s") or 0) * audio_s
+        ttft, step = (float(self.o["ttft_ms"]) + encode) / 1000, float(self.o["token_ms"]) / 1000
         if self.o.get("cache_speedup") is not None and request.audio is not None:
             if request.audio in self.seen:  # a runtime that caches a repeated input (MLPerf TEST04 catches it)
                 ttft, step = ttft * float(self.o["cache_speedup"]), step * float(self.o["cache_speedup"])
@@ -245,11 +286,19 @@ class CalibrationModel:
             if delay > 0:
                 time.sleep(delay)
             on_chunk(tok)
-        return "".join(tokens)
+        if not tokens:  # the whole answer was the prefix: the encode is still paid
+            delay = t0 + ttft - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        return kept + "".join(tokens)
+
+    def _streams(self) -> bool:
+        return bool(self.o.get("encode_ms_per_s") or self.o.get("audio_tokens_per_s"))
 
 
 class CalibrationEngine(Engine):
     name = "calibration"
+    takes_prefix = True
 
     def __init__(self, options: dict):
         super().__init__(options)

@@ -273,6 +273,8 @@ def model_params(options: dict, model: str, aligner: bool, language: str | None)
 
 class ChatLLMEngine(Engine):
     name = "chatllm"
+    # orch stream's start of the answer, through chatllm_set_ai_prefix, with a language given
+    takes_prefix = True
 
     def __init__(self, options: dict):
         super().__init__(options)
@@ -342,20 +344,28 @@ class ChatLLMEngine(Engine):
         tag = "{{audio:" + os.path.abspath(request.audio) + "}}"
         prompt = f"{tag} {request.transcript}" if request.transcript else tag
         chunks: list[str] = []
+        # the start of the answer goes after the opening's `language X`; chatllm.cpp puts it
+        # in the prompt and echoes it as the first chunk, which is not generated: not streamed
+        ai_prefix = ASR_TEXT + request.prefix if request.prefix else None
 
         def sink(s):
             chunks.append(s)
-            on_chunk(s)
+            if not (ai_prefix is not None and len(chunks) == 1 and s == ai_prefix):
+                on_chunk(s)
 
         self._sink = sink
         if self.stamps:
             self.stamps.take()  # nothing from before this request
         try:
+            if ai_prefix is not None:
+                self.chat.set_ai_prefix(ai_prefix)
             self.chat.chat(prompt)
         except Exception as exc:
             raise EngineError("inference_failed", f"chatllm.cpp failed on {request.audio}: {exc}") from None
         finally:
             self._sink = None
+            if ai_prefix is not None and self.chat is not None:
+                self.chat.set_ai_prefix("")
         self._request_stats()
         return "".join(chunks)
 
@@ -368,6 +378,11 @@ class ChatLLMEngine(Engine):
         self.chat = None
         gc.collect()
         self.load(model)
+
+    def prefix_taken(self, request: Request) -> bool:
+        """With a language: the opening ends at `language X`, and `<asr_text>` + the prefix
+        follow it (without one the model writes the language itself first)."""
+        return bool(self.language) and not self.aligner
 
     def _request_stats(self) -> None:
         """This request's share of chatllm's statistics and its ffmpeg stamps, kept for

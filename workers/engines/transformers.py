@@ -118,6 +118,7 @@ def parallel_settings(text: str) -> dict[str, str]:
 
 class TransformersEngine(Engine):
     name = "transformers"
+    takes_prefix = True  # with a language given (prefix_taken): orch stream's start of the answer
 
     def __init__(self, options: dict):
         super().__init__(options)
@@ -239,8 +240,11 @@ class TransformersEngine(Engine):
             inputs = self.processor.apply_transcription_request(audio, language=request.language)
         except ValueError as exc:  # an unknown language, say
             raise EngineError("bad_input", f"transformers: {exc}") from None
+        prefix = request.prefix or ""
+        if prefix:  # the start of the answer (orch stream): after the forced `language X<asr_text>`
+            inputs = self._with_prefix(inputs, prefix)
         t_inputs = time.monotonic()
-        chunks: list[str] = []
+        chunks: list[str] = [prefix]
 
         def emit(text: str) -> None:
             chunks.append(text)
@@ -264,6 +268,22 @@ class TransformersEngine(Engine):
             },
         }
         return "".join(chunks)
+
+    def prefix_taken(self, request: Request) -> bool:
+        """A start of the answer goes after the prompt's forced `language X<asr_text>`: only
+        with a language given (without one the model writes that framing itself first)."""
+        return bool(request.language) and not self.aligner
+
+    def _with_prefix(self, inputs, prefix: str):
+        """The prompt with the start of the answer's tokens appended (the model continues it)."""
+        torch = self.torch
+        ids = self.processor.tokenizer(prefix, add_special_tokens=False, return_tensors="pt")["input_ids"]
+        out = dict(inputs)
+        out["input_ids"] = torch.cat([inputs["input_ids"], ids.to(inputs["input_ids"].dtype)], dim=1)
+        if "attention_mask" in inputs:
+            ones = torch.ones_like(ids, dtype=inputs["attention_mask"].dtype)
+            out["attention_mask"] = torch.cat([inputs["attention_mask"], ones], dim=1)
+        return out
 
     def _align(self, request: Request, audio, on_chunk, t_request: float, t_audio: float) -> str:
         if not request.transcript:

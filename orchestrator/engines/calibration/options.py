@@ -65,6 +65,21 @@ class CalibrationOptions:
         flag="--cache-speedup",
         help="calibration: a repeated audio's TTFT and token times are scaled by this (0.5: twice as fast), as a caching runtime.",
     )
+    # orch stream's cost model (docs/streaming.md): the fall-behind point known in advance
+    encode_ms_per_s: float | None = option(
+        "number",
+        default=0.0,
+        flag="--encode-ms-per-s",
+        help="calibration: time before the first token per second of the request's audio (orch stream's cost "
+        "model; default {default}).",
+    )
+    audio_tokens_per_s: float | None = option(
+        "number",
+        default=0.0,
+        flag="--audio-tokens-per-s",
+        help="calibration: answer with this many tokens per second of the request's audio, the transcript's "
+        "cycled (orch stream; 0, the default: the whole transcript).",
+    )
     # glibc malloc_trim(0) after every unload: tells a leak from allocator retention
     trim_after_unload: bool | None = option(
         "flag",
