@@ -9,7 +9,7 @@ import statistics
 
 from matplotlib.figure import Figure
 
-from orchestrator.history.plots import _note, _png
+from orchestrator.history.page import note, png
 from orchestrator.results.load_run import LoadLevel, LoadRun
 
 SATURATED = "#d62728"
@@ -76,8 +76,8 @@ def latency_chart(run: LoadRun) -> bytes:
             ax.plot([x for x, _ in pts], [y for _, y in pts], style, color=color, ms=5, lw=1.4, label=name)
             drawn = True
     if not drawn:
-        _note(ax, "no request finished in any level")
-        return _png(fig)
+        note(ax, "no request finished in any level")
+        return png(fig)
     for name, color in (("latency_ms", "#d62728"), ("ttft_ms", "#9467bd")):
         bound = _slo_bound(run, name)
         if bound is not None:
@@ -89,7 +89,7 @@ def latency_chart(run: LoadRun) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
 def throughput_chart(run: LoadRun) -> bytes:
@@ -100,8 +100,8 @@ def throughput_chart(run: LoadRun) -> bytes:
     xs, label = level_x(run)
     ax.set_title("Throughput per level", fontsize=11)
     if not run.levels:
-        _note(ax, "no level in this run")
-        return _png(fig)
+        note(ax, "no level in this run")
+        return png(fig)
     ax.plot(xs, [lv.throughput_rps for lv in run.levels], "-o", color="#1f77b4", ms=5, label="throughput (ok req/s)")
     good = [(x, lv.goodput_rps) for x, lv in zip(xs, run.levels, strict=True) if lv.goodput_rps is not None]
     if good:
@@ -123,7 +123,7 @@ def throughput_chart(run: LoadRun) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
 def memory_chart(run: LoadRun) -> bytes:
@@ -179,11 +179,11 @@ def memory_chart(run: LoadRun) -> bytes:
         ax.axvline(offset, color="#ccc", lw=0.8)
     if not drawn:
         why = "fresh-process: no long-lived worker" if run.strategy == "fresh-process" else "no memory fit"
-        _note(ax, f"no memory series ({why})")
-        return _png(fig)
+        note(ax, f"no memory series ({why})")
+        return png(fig)
     ax.set_xlabel("requests finished (levels one after another; thin lines: each worker; dashed: the fit)")
     ax.set_ylabel("tree RSS, MB (pool: sum of workers)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)

@@ -32,6 +32,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 import sqlalchemy as sa
@@ -39,6 +40,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from orchestrator.errors import OrchError
+from orchestrator.results import figures
 from orchestrator.results.load_run import LoadLevel, LoadRun, is_load_document
 from orchestrator.results.model import ResultError, RunResult, StrategyResult
 
@@ -80,6 +82,23 @@ runs = sa.Table(
     sa.Index("ix_runs_host_started", "host", "started_at"),
 )
 
+# the drift columns (migration 4): booleans and counts, no figures (results.drift)
+DRIFT_COLUMNS = ("text_stable", "first_changed_at", "changed_iterations", "matches_baseline")
+
+
+def declared_columns(kind: str = "run") -> list[sa.Column]:
+    """The history columns of the declared figures (results.figures): each figure's value,
+    its 95% CI's ends and its verdict where it has them. A figure declared later gets its
+    columns when a database is opened (`_add_declared_columns`): no migration to write."""
+    out: list[sa.Column] = []
+    for f in figures.stored(kind):
+        out.append(sa.Column(f.column_name, sa.Integer if f.nd == 0 else sa.Float))
+        out += [sa.Column(name, sa.Float) for name in f.ci_column_names or ()]
+        if f.verdict_column:
+            out.append(sa.Column(f.verdict_column, sa.String(16)))
+    return out
+
+
 run_strategies = sa.Table(
     "run_strategies",
     metadata,
@@ -89,19 +108,8 @@ run_strategies = sa.Table(
     sa.Column("strategy", sa.String(32), nullable=False, index=True),
     sa.Column("model", sa.Text),
     sa.Column("status", sa.String(16)),
-    sa.Column("verdict", sa.String(16)),
-    sa.Column("iters_ok", sa.Integer),
-    sa.Column("growth_mb_per_iter", sa.Float),
-    sa.Column("growth_ci_low", sa.Float),
-    sa.Column("growth_ci_high", sa.Float),
-    sa.Column("ttft_ms_median", sa.Float),
-    sa.Column("ttft_ms_p95", sa.Float),
-    sa.Column("tokens_per_s_median", sa.Float),
-    sa.Column("rss_start_mb", sa.Float),
-    sa.Column("rss_end_mb", sa.Float),
-    sa.Column("rss_peak_mb", sa.Float),
-    # migration 2
-    sa.Column("cer_mean", sa.Float),
+    sa.Column("verdict", sa.String(16)),  # the memory verdict
+    *declared_columns("run"),
     # migration 4: transcript drift under greedy decoding (orchestrator.results.drift)
     sa.Column("text_stable", sa.Boolean),
     sa.Column("first_changed_at", sa.Integer),
@@ -179,6 +187,9 @@ def _load_tables_v5(md: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Table]:
 
 
 load_runs, load_levels, load_memory = _load_tables_v5(metadata)
+for _column in declared_columns("load"):
+    if _column.name not in load_levels.c:
+        load_levels.append_column(_column)
 
 
 # --- migrations ---------------------------------------------------------------------------
@@ -622,8 +633,22 @@ def migrate(db_engine: sa.Engine, target: int | None = None) -> int:
             if version < number <= target:
                 apply(conn)
                 version = number
+        if version == SCHEMA_VERSION:
+            _add_declared_columns(conn)
         conn.execute(schema_version.update().where(schema_version.c.id == 1).values(version=version))
     return version
+
+
+def _add_declared_columns(conn) -> None:
+    """Every declared figure's columns (declared_columns) that the tables lack: a figure
+    declared since the database was made. Columns only ever added, never changed: the
+    database stays readable by the orch that made it."""
+    inspector = sa.inspect(conn)
+    for table in (run_strategies, load_levels):
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.c:
+            if column.name not in have:
+                _add_column(conn, table, column.name)
 
 
 # --- the columns taken from a result -------------------------------------------------------
@@ -673,9 +698,24 @@ def _f(v):
     return None if v is None else float(v)
 
 
+def declared_values(s) -> dict:
+    """The declared figures' columns of a Summary (or of what reads like one): value, CI ends,
+    verdict."""
+    row: dict = {}
+    for f in figures.stored("run"):
+        value = f.of(s)
+        row[f.column_name] = value if value is None or f.nd == 0 else float(value)
+        cols = f.ci_column_names
+        if cols:
+            ci = f.ci_of(s)
+            row[cols[0]], row[cols[1]] = (_f(ci[0]), _f(ci[1])) if ci else (None, None)
+        if f.verdict_column:
+            row[f.verdict_column] = f.verdict_of(s)
+    return row
+
+
 def _strategy_row(position: int, r: StrategyResult) -> dict:
     s = r.summary
-    lo, hi = s.growth_ci95 if s and s.growth_ci95 else (None, None)
     row = {
         "position": position,
         # `compare --engines` holds several engines' strategies: engine/strategy tells them apart
@@ -683,22 +723,9 @@ def _strategy_row(position: int, r: StrategyResult) -> dict:
         "model": r.model,
         "status": str(r.status),
         "verdict": str(s.verdict) if s and s.verdict else None,
-        "iters_ok": s.iters_ok if s else None,
-        "growth_ci_low": _f(lo),
-        "growth_ci_high": _f(hi),
+        **declared_values(s),
     }
-    for name in (
-        "growth_mb_per_iter",
-        "ttft_ms_median",
-        "ttft_ms_p95",
-        "tokens_per_s_median",
-        "rss_start_mb",
-        "rss_end_mb",
-        "rss_peak_mb",
-        "cer_mean",
-    ):
-        row[name] = _f(getattr(s, name)) if s else None
-    for name in ("text_stable", "first_changed_at", "changed_iterations", "matches_baseline"):
+    for name in DRIFT_COLUMNS:
         row[name] = getattr(s, name) if s else None
     return row
 
@@ -748,6 +775,22 @@ class StoredStrategy:
     first_changed_at: int | None = None
     changed_iterations: int | None = None
     matches_baseline: bool | None = None
+    # the other declared figures' columns (results.figures), by column name; read as attributes
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("values")
+        if values is not None and name in values:
+            return values[name]
+        if name in _DECLARED_ONLY:
+            return None
+        raise AttributeError(name)
+
+    @classmethod
+    def of(cls, columns: dict) -> StoredStrategy:
+        """From column values: the fields by name, every other declared column in `values`."""
+        fixed = {k: v for k, v in columns.items() if k in _FIELDS}
+        return cls(**fixed, values={k: v for k, v in columns.items() if k not in _FIELDS})
 
 
 @dataclass
@@ -770,7 +813,9 @@ class StoredRun:
     results: list[StoredStrategy] = field(default_factory=list)
 
 
-STRATEGY_COLUMNS = tuple(f.name for f in dataclasses.fields(StoredStrategy))
+_FIELDS = frozenset(f.name for f in dataclasses.fields(StoredStrategy)) - {"values"}
+STRATEGY_COLUMNS = tuple(c.name for c in run_strategies.c if c.name not in ("id", "run_pk", "position"))
+_DECLARED_ONLY = frozenset(STRATEGY_COLUMNS) - _FIELDS
 RUN_COLUMNS = tuple(f.name for f in dataclasses.fields(StoredRun) if f.name != "results")
 
 
@@ -835,6 +880,9 @@ def _load_level_row(lv: LoadLevel) -> dict:
         "valid": lv.valid,
         "invalid_reason": lv.invalid_reason,
     }
+    for f in figures.stored("load"):  # declared since version 5 (results.figures)
+        if f.column_name is not None and f.column_name not in row:
+            row[f.column_name] = _f(f.of(lv))
     for figure in LOAD_PERCENTILE_FIGURES:
         pct = lv.figure(figure)
         for p in ("p50", "p90", "p99"):
@@ -1167,7 +1215,7 @@ def _strategies_of(conn, pks: list[int], strategy: str | None) -> dict[int, list
         q = q.where(run_strategies.c.strategy == strategy)
     for row in conn.execute(q.order_by(run_strategies.c.run_pk, run_strategies.c.position)):
         values = row._mapping
-        out.setdefault(row.run_pk, []).append(StoredStrategy(**{k: values[k] for k in STRATEGY_COLUMNS}))
+        out.setdefault(row.run_pk, []).append(StoredStrategy.of({k: values[k] for k in STRATEGY_COLUMNS}))
     return out
 
 
