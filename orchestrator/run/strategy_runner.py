@@ -98,7 +98,14 @@ class StrategyRunner:
 
     def _run_worker(self, first_i: int, iters: int, models: list) -> None:
         config = {**self.base_config, "first_i": first_i, "iters": iters, "models": models}
-        loop = EventLoop(self.builder, self.plan.iter_timeout, self.sampler.mark, self.sampler.between, self._write)
+        loop = EventLoop(
+            self.builder,
+            self.plan.iter_timeout,
+            self.sampler.mark,
+            self.sampler.between,
+            self._write,
+            reset_peak=self.sampler.reset_peak,
+        )
         name = f"{self.spec.name}#{first_i}"
         with WorkerProcess(name, config, self.log_path, env=self.env, wrap=self.worker_wrap) as wp:
             if self.on_phase:

@@ -59,6 +59,7 @@ class EventLoop:
         flush: Flush,
         clock: Callable[[], float] = time.monotonic,
         on_phase: Callable[[int, str], None] | None = None,
+        reset_peak: Callable[[Sample | None], None] | None = None,
     ):
         self.builder = builder
         self.timeout = iter_timeout
@@ -69,6 +70,9 @@ class EventLoop:
         # called at every phase mark while the worker waits for its ack (iteration, name):
         # orchestrator.studies.attribution snapshots the worker's resident pages there
         self.on_phase = on_phase
+        # after the before_infer mark: reset the tree's peak RSS (VmHWM), so the after_infer
+        # mark reads the request's own (Sampler.reset_peak)
+        self.reset_peak = reset_peak
         self.current: RequestInProgress | None = None
         self.phases: dict[tuple, dict[str, Sample]] = {}
         self.pending: list[IterationRecord] = []
@@ -144,6 +148,8 @@ class EventLoop:
         if sample is not None:
             self.phases.setdefault((ev.i, ev.model), {})[ev.name] = sample
         if ev.name == "before_infer":
+            if self.reset_peak:
+                self.reset_peak(sample)
             self.flush()  # the worker waits for the ack: nothing is being measured
         if self.on_phase:
             self.on_phase(ev.i, ev.name)
