@@ -12,6 +12,7 @@ from pathlib import Path
 
 from orchestrator.results.checks import Check, progress_lines
 from orchestrator.results.model import Status, StrategyResult
+from orchestrator.run.plan import RunPlan
 from orchestrator.run.runner import execute
 
 EXACT = 0.0005  # "exactly": equal at the three decimals the tables show
@@ -42,7 +43,7 @@ def resource_check(name: str, entry: StrategyResult, resource: str, injected: fl
     return Check(name, f"{injected:.3f}/iter", g, ok, detail)
 
 
-Plan = Callable[[str, dict, int, int, Path], object]
+Plan = Callable[[str, dict, int, int, Path], RunPlan]
 
 
 def resource_checks(

@@ -5,7 +5,6 @@ a check fails when the measurement is off."""
 from __future__ import annotations
 
 import pytest
-
 from orchestrator.results.model import ResourceFit, StrategyResult, Summary
 from orchestrator.run import procfs
 from orchestrator.run.runner import execute
