@@ -49,6 +49,7 @@ class Status(str, enum.Enum):
     ERROR = "error"
     INTERRUPTED = "interrupted"
     MEMORY_LIMIT = "memory-limit"
+    RESOURCE_LIMIT = "resource-limit"
 
     def __str__(self) -> str:
         return self.value

@@ -49,3 +49,22 @@ def test_a_resource_figure_reaches_the_table_prometheus_and_the_history_row():
     stable = StrategyResult("restart", summary=Summary(resources={"fds": ResourceFit(growth_per_iter=0.0, verdict="stable")}))
     assert output.resource_table(RunResult("r2", results=[stable])) is None  # only what moved
     assert output.resource_rows(RunResult("r2", results=[stable]))[0][1] == "fds"
+
+
+def _threads_growing(verdict: str = "growing") -> RunResult:
+    fit = ResourceFit(start=4, end=13, growth_per_iter=1.0, ci95=[1.0, 1.0], verdict=verdict)
+    return RunResult("r", results=[StrategyResult("restart", summary=Summary(resources={"threads": fit}))])
+
+
+def test_a_newly_growing_resource_is_a_soak_regression_and_a_gauge():
+    from orchestrator.history import baseline
+    from orchestrator.history.soak_cell import CellRun
+
+    found, _notes = baseline.compare(_threads_growing(), [_threads_growing("stable")])
+    assert [(r.kind, r.other["resource"]) for r in found] == [("resource", "threads")]
+    assert "new `growing` resource: threads +1.000 per iteration" in found[0].message
+    assert baseline.compare(_threads_growing(), [_threads_growing()])[0] == []  # grew before too
+    text = prometheus.render([CellRun("s", "k", result=_threads_growing())])
+    assert 'orch_soak_threads_per_iter{soak="s",key="k",strategy="restart",model=""} 1.0' in text
+    assert 'orch_soak_threads_per_iter_ci95_high{soak="s",key="k",strategy="restart",model=""} 1.0' in text
+    assert 'resource="threads",verdict="growing"} 1' in text
