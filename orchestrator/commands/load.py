@@ -126,6 +126,12 @@ def _table(result) -> str:
                 f"  memory {m.who}: {m.mb_per_1000:+.2f} MB per 1000 requests "
                 f"(95% CI {m.ci[0]:+.2f}..{m.ci[1]:+.2f}; {m.requests} requests, {m.samples} samples)"
             )
+        audio_s = (lv.audio_s_per_s or 0.0) * lv.duration_s
+        if lv.cpu_s is not None and audio_s > 0:  # CPU cost (results.figures: core_h_per_audio_h)
+            rows.append(
+                f"  cpu: {lv.cpu_s:.2f} s of the workers' CPU for {audio_s:.1f} s of audio: "
+                f"{lv.cpu_s / audio_s:.3f} core-h/audio-h"
+            )
         if lv.saturation.saturated:
             rows.append(f"  saturated: {lv.saturation.why}")
         if lv.stopped_early:

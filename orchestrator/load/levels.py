@@ -275,6 +275,9 @@ class LevelStats:
     memory: list[MemoryGrowth] = field(default_factory=list)
     stopped_early: str | None = None  # why the level stopped sending before its end (a sweep's over-saturation)
     streamed: int | None = None  # a server target: how many ok answers came as a stream (None: workers)
+    # the workers' CPU seconds over the level's measured requests (trees, and the workers
+    # reaped meanwhile); None where orch does not run the workers (a server target)
+    cpu_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -99,6 +99,7 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
     started: list[float] = []  # when each level's measured requests began (memory: after warm-up)
     levels: list[Arrivals] = list(plan.sweep.first() if plan.sweep else plan.levels)
     stopped: list[str | None] = []
+    cpu: list[float | None] = []  # each level's CPU seconds over its measured requests
     try:
         pool.start()
         result.engine = pool.engine_info
@@ -119,6 +120,8 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
                     stop_saturated=plan.sweep is not None,
                 )
             )
+            end, start = pool.cpu_seconds(), pool.level_cpu_start
+            cpu.append(None if end is None or start is None else max(end - start, 0.0))
             if pool.guard and pool.guard.tripped_mb is not None:
                 result.error = pool.guard.message()
                 break
@@ -140,6 +143,7 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
         stats = level_stats(level, arrivals, records, plan.slo, plan.max_lateness_ms)
         stats.memory = _memory(pool, plan, records, level)
         stats.stopped_early = stopped[level] if level < len(stopped) else None
+        stats.cpu_s = cpu[level] if level < len(cpu) else None
         result.levels.append(stats)
     if plan.json_path:
         write_text_atomic(Path(plan.json_path), json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")

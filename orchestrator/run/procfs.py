@@ -222,6 +222,18 @@ def cpu_seconds(stat: bytes) -> float:
     return (int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])) / CLK_TCK
 
 
+def tree_cpu_s(pid: int) -> float | None:
+    """CPU seconds of `pid`'s live tree (cpu_seconds of each process); None if it is gone."""
+    total, found = 0.0, False
+    for p in [pid, *descendants(pid)]:
+        try:
+            total += cpu_seconds(_read(f"{PROC}/{p}/stat"))
+            found = True
+        except (Gone, OSError, ValueError, IndexError):
+            continue
+    return total if found else None
+
+
 def reset_peak(pids: list[int]) -> bool:
     """Reset each process's VmHWM to its current RSS (`5` to /proc/PID/clear_refs, Linux 4.0+),
     so the next reading is the peak since now. False where the kernel or permissions refuse."""
