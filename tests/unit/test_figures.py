@@ -68,3 +68,9 @@ def test_a_newly_growing_resource_is_a_soak_regression_and_a_gauge():
     assert 'orch_soak_threads_per_iter{soak="s",key="k",strategy="restart",model=""} 1.0' in text
     assert 'orch_soak_threads_per_iter_ci95_high{soak="s",key="k",strategy="restart",model=""} 1.0' in text
     assert 'resource="threads",verdict="growing"} 1' in text
+
+
+def test_every_declared_resource_is_read_and_every_reading_is_declared():
+    from orchestrator.run import procfs
+
+    assert [f.name for f in figures.resources()] == list(procfs.RESOURCE_KEYS)
