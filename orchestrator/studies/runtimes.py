@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.engines import weights
+from orchestrator.results import output
 from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.drift import drifted_strategies
 from orchestrator.results.limits import runtime_limits
@@ -163,5 +164,7 @@ def run_engines(
 
 
 def failed(result: RunResult) -> bool:
-    """A row not ok (an engine that could not run included), or a text that drifted."""
-    return not result.ok or bool(drifted_strategies(result))
+    """A row not ok (an engine that could not run included), a text that drifted, or a
+    resource that grows (threads, fds, maps, ...: docs/resources.md)."""
+    growing = any(output.growing_resources(r) for r in result.results)
+    return not result.ok or bool(drifted_strategies(result)) or growing
