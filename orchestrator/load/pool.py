@@ -443,6 +443,15 @@ class Pool:
         self._writer_q.task_done()
 
     # -- the generator
+    def _warm_up(self, warmup: int, make: Callable[[float, float, bool], RequestRecord]) -> None:
+        """The level's warm-up requests, each to completion; then the CPU the measured
+        requests' cost is counted from (level_cpu_start)."""
+        for _ in range(warmup):
+            now = time.monotonic()
+            self.submit(make(now, now, True))
+        self.wait_idle()
+        self.level_cpu_start = self.cpu_seconds()
+
     def run_level(
         self,
         level: int,
@@ -478,11 +487,7 @@ class Pool:
                 measured.append(rec)
             return rec
 
-        for _ in range(warmup):
-            now = time.monotonic()
-            self.submit(make(now, now, True))
-        self.wait_idle()
-        self.level_cpu_start = self.cpu_seconds()  # the measured requests' CPU starts here
+        self._warm_up(warmup, make)
         old_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         stop = threading.Event()

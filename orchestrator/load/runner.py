@@ -120,8 +120,7 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
                     stop_saturated=plan.sweep is not None,
                 )
             )
-            end, start = pool.cpu_seconds(), pool.level_cpu_start
-            cpu.append(None if end is None or start is None else max(end - start, 0.0))
+            cpu.append(_level_cpu(pool))
             if pool.guard and pool.guard.tripped_mb is not None:
                 result.error = pool.guard.message()
                 break
@@ -150,6 +149,12 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
     if interrupted:
         raise KeyboardInterrupt
     return result
+
+
+def _level_cpu(pool: Pool) -> float | None:
+    """The workers' CPU seconds since the level's warm-up ended (Pool.cpu_seconds)."""
+    end, start = pool.cpu_seconds(), pool.level_cpu_start
+    return None if end is None or start is None else max(end - start, 0.0)
 
 
 def _sweep_rates(plan: LoadPlan, pool: Pool, sink: Sink[RequestRecord], levels: list[Arrivals]) -> list[Arrivals]:
