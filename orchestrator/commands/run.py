@@ -260,7 +260,7 @@ def run_and_report(plan: RunPlan, kw) -> None:
     try:
         result = execute(plan, progress_factory=run_progress(plan))
         # ok: every strategy ok or skipped, no text changed under greedy decoding, no resource grows
-        growing = any(output.growing_resources(r) for r in result.results)
+        growing = any(output.growing_resources(r, failing=True) for r in result.results)
         code = ExitCode.OK if result.ok and not drifted_strategies(result) and not growing else ExitCode.FAILED
     except RunInterrupted as exc:
         result, code = exc.result, ExitCode.INTERRUPTED

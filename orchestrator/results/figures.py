@@ -47,6 +47,9 @@ class Figure:
     ab_label: str | None = None  # its label in the A/B table (default: label)
     ab_nd: int | None = None
     limit: str | None = None  # resource: the host limit it is projected to (procfs.limits() key)
+    # resource: a `growing` verdict fails run/compare (exit code 1). Not VmSize, VmHWM and
+    # mapped files: those grow with memory, whose own `growing` verdict is no failure there
+    fails: bool = False
 
     def __post_init__(self) -> None:
         assert self.kind in KINDS and self.better in (LOWER, HIGHER, NEITHER), self
@@ -238,6 +241,7 @@ FIGURES: tuple[Figure, ...] = (
         changes=True,
         ab=True,
         limit="threads",
+        fails=True,
     ),
     Figure(
         "fds",
@@ -251,6 +255,7 @@ FIGURES: tuple[Figure, ...] = (
         changes=True,
         ab=True,
         limit="fds",
+        fails=True,
     ),
     Figure(
         "maps",
@@ -264,6 +269,7 @@ FIGURES: tuple[Figure, ...] = (
         changes=True,
         ab=True,
         limit="maps",
+        fails=True,
     ),
     Figure(
         "mapped_file_mb",

@@ -185,11 +185,14 @@ def resource_table(result: RunResult, fmt: str = "table", moving_only: bool = Tr
     return render_table(RESOURCE_HEADERS, rows, fmt) if rows else None
 
 
-def growing_resources(r: StrategyResult) -> list[str]:
-    """The resources whose verdict is `growing`, said as "threads +2.0 per iteration"."""
+def growing_resources(r: StrategyResult, failing: bool = False) -> list[str]:
+    """The resources whose verdict is `growing`, said as "threads +2.0 per iteration";
+    `failing`: only those whose growth fails the run (threads, fds, maps: figures `fails`)."""
     fits = (r.summary.resources if r.summary else None) or {}
     out = []
     for f in figures.resources():
+        if failing and not f.fails:
+            continue
         fit = fits.get(f.name)
         if fit is not None and fit.verdict == str(Verdict.GROWING) and fit.growth_per_iter is not None:
             unit = f.unit.removesuffix("/iter").replace(f.name, "").strip()

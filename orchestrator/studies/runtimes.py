@@ -165,6 +165,6 @@ def run_engines(
 
 def failed(result: RunResult) -> bool:
     """A row not ok (an engine that could not run included), a text that drifted, or a
-    resource that grows (threads, fds, maps, ...: docs/resources.md)."""
-    growing = any(output.growing_resources(r) for r in result.results)
+    thread, fd or map count that grows (docs/resources.md)."""
+    growing = any(output.growing_resources(r, failing=True) for r in result.results)
     return not result.ok or bool(drifted_strategies(result)) or growing

@@ -74,3 +74,14 @@ def test_every_declared_resource_is_read_and_every_reading_is_declared():
     from orchestrator.run import procfs
 
     assert [f.name for f in figures.resources()] == list(procfs.RESOURCE_KEYS)
+
+
+def test_only_threads_fds_and_maps_growing_fail_the_run():
+    grows = ResourceFit(growth_per_iter=2.0, ci95=[2.0, 2.0], verdict="growing")
+    memory_like = StrategyResult("restart", summary=Summary(resources={"vm_size_mb": grows, "vm_hwm_mb": grows}))
+    assert output.growing_resources(memory_like) == [
+        "vm_size_mb +2.0 MB per iteration",
+        "vm_hwm_mb +2.0 MB per iteration",
+    ]
+    assert output.growing_resources(memory_like, failing=True) == []
+    assert [f.name for f in figures.resources() if f.fails] == ["threads", "fds", "maps"]
