@@ -138,13 +138,15 @@ def sample_cost(kids: list, hz: float, full_hz: float, backend: str, seconds: fl
 
 
 def mark_cost(kids: list, marks: int = 200) -> list[list]:
-    """Parent CPU per phase mark and child: a full reading (USS/PSS and CPU times) without and
-    with the resource reads, and with the VmHWM reset a before-infer mark adds."""
+    """Parent CPU per phase mark and child: a full reading (USS/PSS) as before, with the CPU
+    times every mark now reads, with the resources an after-infer mark reads, and with the
+    VmHWM reset a before-infer mark adds."""
     rows = []
     for label, resources, reset in (
-        ("full sample (USS/PSS), no resources", False, False),
-        ("full sample + resources (the mark)", True, False),
-        ("full sample + resources + VmHWM reset (before-infer mark)", True, True),
+        ("full sample (USS/PSS), as before", None, False),
+        ("+ CPU times (every mark)", False, False),
+        ("+ CPU + resources (after-infer mark)", True, False),
+        ("+ CPU + VmHWM reset (before-infer mark)", False, True),
     ):
         samplers = [sampler.Sampler(0.0, full_hz=0.0) for _ in kids]
         for s, k in zip(samplers, kids, strict=True):
@@ -152,7 +154,9 @@ def mark_cost(kids: list, marks: int = 200) -> list[list]:
         c0 = time.process_time()
         for _ in range(marks):
             for s in samplers:
-                taken = s._take(full=True, resources=resources)
+                taken = s._take(full=True, cpu=resources is not None)
+                if resources:
+                    s.read_resources(taken)
                 if reset:
                     s.reset_peak(taken)
         cpu = time.process_time() - c0

@@ -541,25 +541,35 @@ class TreeReader:
         """The processes the last walk found, root first."""
         return tuple(self._order)
 
-    def resources(self) -> tuple[dict[str, float], float] | None:
-        """The tree's resources (process_resources, summed) and CPU seconds (cpu_seconds,
-        summed) over the processes of the last walk; None before any walk. For a phase mark,
-        right after its full reading."""
+    def resources(self) -> dict[str, float] | None:
+        """The tree's resources (process_resources, summed) over the processes of the last
+        walk; None before any walk. For an after-infer mark, right after its full reading."""
         if not self._order:
             return None
         totals = dict.fromkeys(RESOURCE_KEYS, 0.0)
-        cpu = 0.0
         for pid in self._order:
-            proc = self._procs.get(pid)
             try:
                 one = process_resources(pid)
-                if proc is not None:
-                    cpu += cpu_seconds(os.pread(proc.stat, BUF, 0))
             except _GONE:
                 continue  # exited since the walk
             for key, value in one.items():
                 totals[key] += value
-        return totals, cpu
+        return totals
+
+    def cpu_seconds(self) -> float | None:
+        """The tree's CPU seconds (cpu_seconds, summed: one `stat` per process, already open)
+        over the processes of the last walk; None before any walk. For every phase mark."""
+        if not self._order:
+            return None
+        cpu = 0.0
+        for pid in self._order:
+            proc = self._procs.get(pid)
+            try:
+                if proc is not None:
+                    cpu += cpu_seconds(os.pread(proc.stat, BUF, 0))
+            except _GONE:
+                continue  # exited since the walk
+        return cpu
 
     def close(self) -> None:
         for proc in self._procs.values():

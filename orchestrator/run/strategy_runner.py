@@ -108,6 +108,7 @@ class StrategyRunner:
             self.sampler.between,
             self._write,
             reset_peak=self.sampler.reset_peak,
+            read_resources=self.sampler.read_resources,
         )
         name = f"{self.spec.name}#{first_i}"
         with WorkerProcess(name, config, self.log_path, env=self.env, wrap=self.worker_wrap) as wp:

@@ -31,9 +31,9 @@ def test_fds_and_maps_of_a_child_are_counted_exactly():
             child.stdin.flush()
             assert child.stdout.readline().strip() == "done"
             reader.rows(full=True)
-            resources, cpu = reader.resources()
+            resources, cpu = reader.resources(), reader.cpu_seconds()
             readings.append(resources)
-            assert cpu >= 0
+            assert cpu is not None and cpu >= 0
         assert [r["fds"] - readings[0]["fds"] for r in readings] == [0, 2, 4, 6]
         assert [r["maps"] - readings[0]["maps"] for r in readings] == [0, 2, 4, 6]
         assert readings[0]["threads"] == 1 and readings[0]["vm_size_mb"] >= readings[0]["vm_hwm_mb"] > 0
