@@ -192,6 +192,7 @@ def resource_fits(series: list[IterationRecord], th: Thresholds) -> dict[str, Re
             growth_per_iter=fit["growth_mb_per_iter"],
             ci95=fit["growth_ci95"],
             verdict=fit["verdict"],
+            n=len(points),
         )
     hwm = out.get("vm_hwm_mb")
     if hwm is not None:

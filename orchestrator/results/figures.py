@@ -23,6 +23,9 @@ from typing import Any
 
 LOWER, HIGHER, NEITHER = "lower", "higher", "neither"
 KINDS = ("run", "resource", "load")
+# a growing resource fails a run only when fitted over at least this many iterations: over
+# 3 or 4 a runtime that starts its threads lazily in its first requests reads as a leak
+MIN_FAILING_ITERS = 5
 
 
 @dataclass(frozen=True)

@@ -258,6 +258,7 @@ class ResourceFit:
     limit: float | None = None
     iters_to_limit: float | None = None
     note: str | None = None  # how it was read (VmHWM: per request, or the running peak)
+    n: int | None = None  # the iterations fitted
     other: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:

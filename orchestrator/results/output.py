@@ -194,6 +194,8 @@ def growing_resources(r: StrategyResult, failing: bool = False) -> list[str]:
         if failing and not f.fails:
             continue
         fit = fits.get(f.name)
+        if failing and fit is not None and (fit.n or 0) < figures.MIN_FAILING_ITERS:
+            continue
         if fit is not None and fit.verdict == str(Verdict.GROWING) and fit.growth_per_iter is not None:
             unit = f.unit.removesuffix("/iter").replace(f.name, "").strip()
             out.append(f"{f.name} {fit.growth_per_iter:+.1f}{' ' + unit if unit else ''} per iteration")

@@ -84,4 +84,8 @@ def test_only_threads_fds_and_maps_growing_fail_the_run():
         "vm_hwm_mb +2.0 MB per iteration",
     ]
     assert output.growing_resources(memory_like, failing=True) == []
+    threads = StrategyResult("r", summary=Summary(resources={"threads": dataclasses.replace(grows, n=3)}))
+    assert output.growing_resources(threads) and not output.growing_resources(threads, failing=True)  # too short
+    threads.summary.resources["threads"].n = 5
+    assert output.growing_resources(threads, failing=True) == ["threads +2.0 per iteration"]
     assert [f.name for f in figures.resources() if f.fails] == ["threads", "fds", "maps"]
