@@ -187,7 +187,7 @@ def compare_engines(ctx: click.Context, engines_text: str, all_: bool, strategie
 def _run_and_report(runs, chosen, name, shape, kw, run_progress) -> None:
     # lazy: the runner, analysis, the probe and history import numpy, scipy and SQLAlchemy
     from orchestrator.history.save import store_history, where_stored
-    from orchestrator.results import decision
+    from orchestrator.results import decision, output
     from orchestrator.results.model import HostLimits
     from orchestrator.results.runtime_table import host_limits_line, runtime_notes, runtime_table
     from orchestrator.run import host_limits
@@ -221,9 +221,12 @@ def _run_and_report(runs, chosen, name, shape, kw, run_progress) -> None:
     if done.interrupted:
         click.echo(f"interrupted: what was measured is written below and in {done.run_dir / 'run.json'}", err=True)
     click.echo(runtime_table(result, kw["fmt"]))
+    resources = output.resource_table(result, kw["fmt"]) if kw["fmt"] in ("table", "md") else None
+    if resources:  # threads, fds, maps, VmSize, VmHWM that moved (docs/resources.md)
+        click.echo("\n" + resources)
     if kw["fmt"] == "table":
         click.echo(host_limits_line(result.host_limits))
-        for line in runtime_notes(result):
+        for line in runtime_notes(result) + output.resource_lines(result):
             click.echo(line)
         click.echo("\n".join(decision.lines(decision.decide(result))))
         click.echo(f"results: {done.run_dir}  (run.json; <engine>/ holds each engine's run and worker logs)")

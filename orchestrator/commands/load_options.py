@@ -114,6 +114,12 @@ def table(result) -> str:
         )
         for m in lv.memory:
             rows.append(f"  memory {m.who}: {growth_text(m.mb_per_1000, m.ci, m.requests, m.samples)}")
+        audio_s = (lv.audio_s_per_s or 0.0) * lv.duration_s
+        if lv.cpu_s is not None and audio_s > 0:  # CPU cost (results.figures: core_h_per_audio_h)
+            rows.append(
+                f"  cpu: {lv.cpu_s:.2f} s of the workers' CPU for {audio_s:.1f} s of audio: "
+                f"{lv.cpu_s / audio_s:.3f} core-h/audio-h"
+            )
         rows.extend(_claims(lv))
         if lv.saturation.saturated:
             rows.append(f"  saturated: {lv.saturation.why}")

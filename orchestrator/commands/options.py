@@ -179,6 +179,15 @@ def _memory_option_decorators():
             help="Memory guard: stop a worker whose process tree passes this many MB (status "
             "memory-limit). Default: 80% of the memory available at the start; 0: off.",
         ),
+        option(
+            "--resource-guard",
+            type=float,
+            default=None,
+            metavar="SHARE",
+            help="Resource guard: stop a worker whose process tree reaches this share of a limit (threads: "
+            "the thread limit, fds: ulimit -n, maps: vm.max_map_count) at a phase mark (status "
+            "resource-limit). Default: 0.9; 0: off.",
+        ),
     ]
 
 

@@ -59,6 +59,7 @@ def inputs_from_cli(strategies: list[str], kw: dict) -> PlanInputs:
         plateau_min_tail=kw["plateau_min_tail"],
         json_path=Path(kw["json_path"]) if kw["json_path"] else None,
         max_rss_mb=kw["max_rss_mb"],
+        resource_guard=kw.get("resource_guard"),
         engine_options=options,
         progress=sys.stdout.isatty(),
         worker_env=parse_worker_env(kw.get("worker_env") or ()),

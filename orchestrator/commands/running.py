@@ -52,8 +52,9 @@ def run_and_report(plan: RunPlan, kw) -> None:
     write_failed = None
     try:
         result = execute(plan, progress_factory=run_progress(plan))
-        # ok: every strategy ok or skipped, and no text changed under greedy decoding
-        code = ExitCode.OK if result.ok and not drifted_strategies(result) else ExitCode.FAILED
+        # ok: every strategy ok or skipped, no text changed under greedy decoding, no resource grows
+        growing = any(output.growing_resources(r, failing=True) for r in result.results)
+        code = ExitCode.OK if result.ok and not drifted_strategies(result) and not growing else ExitCode.FAILED
     except RunInterrupted as exc:
         result, code = exc.result, stop_signals.exit_code()
         click.echo(f"interrupted: what was measured is written below and in {plan.run_dir / 'run.json'}", err=True)
@@ -67,6 +68,9 @@ def run_and_report(plan: RunPlan, kw) -> None:
     per_model = output.switch_table(result, kw["fmt"]) if kw["fmt"] in ("table", "md") else None
     if per_model:  # scenario switch: the per-model memory story
         click.echo("\n" + per_model)
+    resources = output.resource_table(result, kw["fmt"]) if kw["fmt"] in ("table", "md") else None
+    if resources:  # threads, fds, maps, VmSize, VmHWM per iteration (docs/resources.md)
+        click.echo("\n" + resources)
     if kw.get("attribute") and result.results:
         texts = attribute_growing(plan, result)
         save(plan, result)

@@ -10,6 +10,8 @@ Per strategy (and model), four checks; any one that fires is a regression:
   than `ttft_pct` percent, and significantly so: one-sided Mann–Whitney U test
   (scipy.stats.mannwhitneyu, alternative "greater") on the per-iteration TTFTs after
   warm-up, p < `alpha`. Needs at least 3 iterations on each side, else it is only noted.
+- `resource`: a resource (threads, fds, maps, ...: results.figures, kind resource) has the
+  verdict `growing` and no baseline run had it growing for that strategy.
 - `drift`: the transcript changed under greedy decoding (orchestrator.results.drift), in
   this run, whatever the baseline: a changed text is a correctness bug.
 
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 
 from scipy.stats import mannwhitneyu
 
-from orchestrator.results import drift
+from orchestrator.results import drift, figures
 from orchestrator.results.model import GROWTH_THRESHOLD_MB, Regression, RunResult, StrategyResult, Summary, Verdict
 
 
@@ -64,6 +66,7 @@ def compare(
             found = check(entry, earlier, st)
             if found:
                 regressions.append(found)
+        regressions += _new_growing_resources(entry, earlier)
         changed = drift.regression(entry)  # the text changed: an alarm whatever the baseline
         regressions += [changed] if changed else []
         found, note = _ttft_slower(entry, earlier, st)
@@ -99,6 +102,28 @@ def _new_growing(entry: StrategyResult, earlier: list[StrategyResult], _st: Sett
         growth_mb_per_iter=g,
         growth_ci95=summary.growth_ci95,
     )
+
+
+def _new_growing_resources(entry: StrategyResult, earlier: list[StrategyResult]) -> list[Regression]:
+    """Each declared resource whose verdict is `growing` now and in no baseline run."""
+    out = []
+    for f in figures.resources():
+        if f.verdict_of(entry.summary) != str(Verdict.GROWING):
+            continue
+        if any(f.verdict_of(e.summary) == str(Verdict.GROWING) for e in earlier):
+            continue
+        g, ci = f.of(entry.summary), f.ci_of(entry.summary)
+        span = f" (95% CI [{ci[0]:.3f}, {ci[1]:.3f}])" if ci else ""
+        out.append(
+            Regression(
+                kind="resource",
+                strategy=entry.strategy,
+                model=entry.model,
+                message=f"{_label(_key(entry))}: new `growing` resource: {f.name} {g:+.3f} per iteration{span}",
+                other={"resource": f.name, "growth_per_iter": g, "ci95": ci},
+            )
+        )
+    return out
 
 
 def _growth_above_ci(entry: StrategyResult, earlier: list[StrategyResult], st: Settings) -> Regression | None:

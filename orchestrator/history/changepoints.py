@@ -42,14 +42,13 @@ import numpy as np
 
 from orchestrator.history import store
 from orchestrator.history.store import StoredRun, StoredStrategy, build_identity, hostname_of, parse_since, parse_time
+from orchestrator.results import figures
 
-# the figures a series is made of: run_strategies column -> (label, decimals)
-METRICS = {
-    "growth_mb_per_iter": ("growth MB/iter", 3),
-    "ttft_ms_median": ("TTFT ms (p50)", 1),
-    "tokens_per_s_median": ("tok/s (p50)", 1),
-    "cer_mean": ("CER", 3),
-}
+# the figures a series is made of, as results.figures declares them (changes=True):
+# run_strategies column -> (label, decimals)
+METRICS = {f.column_name: (f.label, f.nd) for f in figures.change_metrics() if f.column_name}
+# those that are a growth per iteration: around 0 a percentage says nothing
+GROWTH_METRICS = frozenset(f.column_name for f in figures.change_metrics() if f.kind == "resource" or f.ci_column_names)
 
 
 @dataclass(frozen=True)
@@ -321,7 +320,7 @@ class ChangePoint:
     def change_pct(self) -> float | None:
         """After against before in percent; None for growth per iteration (around 0 MB/iter a
         percentage says nothing) and from 0."""
-        if self.metric == "growth_mb_per_iter" or not self.before:
+        if self.metric in GROWTH_METRICS or not self.before:
             return None
         return (self.after / self.before - 1) * 100
 
@@ -369,15 +368,8 @@ def stored_row(result, matrix_key: str):
     soak can look at its key's series with this run before storing it."""
     strategies = []
     for r in result.results:
-        s = r.summary
-        strategies.append(
-            StoredStrategy(
-                strategy=r.strategy,
-                model=r.model,
-                status=str(r.status),
-                **{m: (getattr(s, m) if s is not None else None) for m in METRICS},
-            )
-        )
+        values = store.declared_values(r.summary)
+        strategies.append(StoredStrategy.of(dict(values, strategy=r.strategy, model=r.model, status=str(r.status))))
     return StoredRun(
         run_id=result.run_id,
         started_at=result.started_at,

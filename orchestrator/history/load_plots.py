@@ -9,7 +9,7 @@ import statistics
 
 from matplotlib.figure import Figure
 
-from orchestrator.history.plots import _note, _png
+from orchestrator.history.page import note, png
 from orchestrator.results.load_run import LoadLevel, LoadRun
 
 SATURATED = "#d62728"
@@ -104,8 +104,8 @@ def latency_chart(run: LoadRun) -> bytes:
             ax.plot([x for x, _ in pts], [y for _, y in pts], style, color=color, ms=5, lw=1.4, label=name)
             drawn = True
     if not drawn:
-        _note(ax, "no request finished in any level")
-        return _png(fig)
+        note(ax, "no request finished in any level")
+        return png(fig)
     for name, color in (("latency_ms", "#d62728"), ("ttft_ms", "#9467bd")):
         bound = _slo_bound(run, name)
         if bound is not None:
@@ -118,7 +118,7 @@ def latency_chart(run: LoadRun) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
 def throughput_chart(run: LoadRun) -> bytes:
@@ -129,8 +129,8 @@ def throughput_chart(run: LoadRun) -> bytes:
     xs, label = level_x(run)
     ax.set_title("Throughput per level", fontsize=11)
     if not run.levels:
-        _note(ax, "no level in this run")
-        return _png(fig)
+        note(ax, "no level in this run")
+        return png(fig)
     by_x = sorted(zip(xs, run.levels, strict=True), key=lambda pair: pair[0])  # a sweep's levels are not in x order
     ax.plot(
         [x for x, _ in by_x],
@@ -161,7 +161,7 @@ def throughput_chart(run: LoadRun) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
 def _pool_series(ax, xs: list, ys: list, color: str, label: str, mb_per_1000: float) -> None:
@@ -212,11 +212,11 @@ def memory_chart(run: LoadRun) -> bytes:
         ax.axvline(offset, color="#ccc", lw=0.8)
     if not drawn:
         why = "fresh-process: no long-lived worker" if run.strategy == "fresh-process" else "no memory fit"
-        _note(ax, f"no memory series ({why})")
-        return _png(fig)
+        note(ax, f"no memory series ({why})")
+        return png(fig)
     ax.set_xlabel("requests finished (levels one after another; thin lines: each worker; dashed: the fit)")
     ax.set_ylabel("tree RSS, MB (pool: sum of workers)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)

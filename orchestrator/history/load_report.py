@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from orchestrator.history.report import CSS, _e, _facts, _html_table, _img
+from orchestrator.history.page import CSS, escape, facts, html_table, img
 from orchestrator.history.tables import RUN_LEVEL_HEADERS, run_level_rows
 from orchestrator.results.load_run import MIN_GROWTH_REQUESTS, LoadRun
 from orchestrator.results.tabular import render_table
@@ -45,7 +45,7 @@ def _memory_table(run: LoadRun) -> str:
     ]
     if not rows:
         return '<p class="sub">no memory fit (fresh-process, or too few requests in a level)</p>'
-    return _html_table(["level", "worker", "MB per 1000 requests", "95% CI", "requests", "samples"], rows, (0, 1))
+    return html_table(["level", "worker", "MB per 1000 requests", "95% CI", "requests", "samples"], rows, (0, 1))
 
 
 def _soak_block(run: LoadRun) -> str:
@@ -54,26 +54,30 @@ def _soak_block(run: LoadRun) -> str:
     outcome = run.soak.outcome
     cls = "ok" if outcome is not None and outcome.value == "ok" else "bad"
     parts = [
-        f'<h2>Soak</h2><p>matrix key <code>{_e(run.soak.matrix_key)}</code>, outcome <span class="{cls}">'
-        f"{_e(outcome)}</span></p>"
+        f'<h2>Soak</h2><p>matrix key <code>{escape(run.soak.matrix_key)}</code>, outcome <span class="{cls}">'
+        f"{escape(outcome)}</span></p>"
     ]
     if run.alarms:
-        parts.append("<ul>" + "".join(f'<li class="bad">{_e(a.message)}</li>' for a in run.alarms) + "</ul>")
+        parts.append("<ul>" + "".join(f'<li class="bad">{escape(a.message)}</li>' for a in run.alarms) + "</ul>")
     for note in run.soak.notes:
-        parts.append(f'<p class="sub">{_e(note)}</p>')
+        parts.append(f'<p class="sub">{escape(note)}</p>')
     return "".join(parts)
 
 
 def _warnings(run: LoadRun) -> str:
     """What went wrong, as a list: invalid and saturated levels, the error, Ctrl-C."""
     notes = [
-        f"<li><b>{_e(lv.arrivals)}</b>: INVALID: {_e(lv.invalid_reason)}</li>" for lv in run.levels if not lv.valid
+        f"<li><b>{escape(lv.arrivals)}</b>: INVALID: {escape(lv.invalid_reason)}</li>"
+        for lv in run.levels
+        if not lv.valid
     ]
     notes += [
-        f"<li><b>{_e(lv.arrivals)}</b>: saturated: {_e(lv.saturation_why)}</li>" for lv in run.levels if lv.saturated
+        f"<li><b>{escape(lv.arrivals)}</b>: saturated: {escape(lv.saturation_why)}</li>"
+        for lv in run.levels
+        if lv.saturated
     ]
     if run.error:
-        notes.append(f"<li>error: {_e(run.error)}</li>")
+        notes.append(f"<li>error: {escape(run.error)}</li>")
     if run.interrupted:
         notes.append("<li>interrupted (Ctrl-C): queued and running requests of the last level were cancelled</li>")
     return '<ul class="warn">' + "".join(notes) + "</ul>" if notes else ""
@@ -86,9 +90,9 @@ def render_html(run: LoadRun) -> str:
     title = f"orch load {run.run_id}"
     amount = f"{plan.get('requests')} requests" if plan.get("requests") else f"{plan.get('duration_s')} s"
     line = (
-        f"engine <b>{_e(run.engine_name)}</b> · strategy <b>{_e(run.strategy)}</b> × {_e(run.workers)} worker(s) · "
-        f"{_e(amount)} a level, {_e(plan.get('warmup_requests') or 0)} warm-up · SLO <code>{_e(plan.get('slo') or '-')}"
-        f"</code> · status <b>{_e(run.status)}</b> · started {_e(run.started_at)}, finished {_e(run.finished_at or '-')}"
+        f"engine <b>{escape(run.engine_name)}</b> · strategy <b>{escape(run.strategy)}</b> × {escape(run.workers)} worker(s) · "
+        f"{escape(amount)} a level, {escape(plan.get('warmup_requests') or 0)} warm-up · SLO <code>{escape(plan.get('slo') or '-')}"
+        f"</code> · status <b>{escape(run.status)}</b> · started {escape(run.started_at)}, finished {escape(run.finished_at or '-')}"
     )
     rate = run.max_sustainable_rate
     sustained = (
@@ -97,14 +101,14 @@ def render_html(run: LoadRun) -> str:
         else "max sustainable rate: none (no open-loop level was sustained from the lowest up)"
     )
     body = [
-        f"<h1>{_e(title)}</h1>",
+        f"<h1>{escape(title)}</h1>",
         f'<p class="sub">{line}</p>',
         f"<p>{sustained}: every level up to it valid, not saturated, no request failed, timed out or "
         "dropped, and under the SLO at least 90% of its requests in it.</p>",
         "<h2>Levels</h2>",
     ]
     headers, rows = table_rows(run)
-    body.append(f'<div class="wide">{_html_table(headers, rows)}</div>')
+    body.append(f'<div class="wide">{html_table(headers, rows)}</div>')
     body += [w for w in (_warnings(run),) if w]
     body.append(_soak_block(run))
     body.append(
@@ -112,28 +116,28 @@ def render_html(run: LoadRun) -> str:
         "linear interpolation between ranks), from when the request arrived in the queue: latency to the last "
         "chunk, TTFT to the first. Dotted: the SLO's bounds.</p>"
     )
-    body.append(_img(load_plots.latency_chart(run), "latency percentiles against the rate"))
+    body.append(img(load_plots.latency_chart(run), "latency percentiles against the rate"))
     body.append(
         '<h2>Throughput</h2><p class="sub">Ok requests per second over each level\'s span (first send to last '
         "end), goodput: those meeting every SLO bound. Below the offered diagonal the service is not keeping up.</p>"
     )
-    body.append(_img(load_plots.throughput_chart(run), "throughput and goodput against the rate"))
+    body.append(img(load_plots.throughput_chart(run), "throughput and goodput against the rate"))
     body.append(
         '<h2>Memory</h2><p class="sub">Each worker\'s process tree sampled from outside at the sampling rate, '
         "against how many requests had finished; Theil–Sen slope × 1000 with its 95% CI, per worker and for "
         "the pool (the sum of every worker's latest sample).</p>"
     )
-    body.append(_img(load_plots.memory_chart(run), "memory against requests served"))
+    body.append(img(load_plots.memory_chart(run), "memory against requests served"))
     body.append(_memory_table(run))
-    body.append("<h2>Engine</h2>" + _facts(run.engine))
-    body.append("<h2>Host</h2>" + _facts(run.host))
-    body.append("<h2>Plan</h2>" + _facts(plan, omit_empty=True))
+    body.append("<h2>Engine</h2>" + facts(run.engine))
+    body.append("<h2>Host</h2>" + facts(run.host))
+    body.append("<h2>Plan</h2>" + facts(plan, omit_empty=True))
     for note in run.notes:
-        body.append(f'<p class="sub">note: {_e(note)}</p>')
+        body.append(f'<p class="sub">note: {escape(note)}</p>')
     generated = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    body.append(f'<p class="sub">schema {_e(run.schema)} · report generated {generated} by orch</p>')
+    body.append(f'<p class="sub">schema {escape(run.schema)} · report generated {generated} by orch</p>')
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{_e(title)}</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{escape(title)}</title>'
         f"<style>{CSS}{WIDE_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
     )

@@ -5,7 +5,6 @@ one copes with a strategy that has no iterations."""
 
 from __future__ import annotations
 
-import io
 import math
 import statistics
 from typing import NamedTuple
@@ -17,6 +16,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from orchestrator.history.changepoints import METRICS
+from orchestrator.history.page import note, png
 from orchestrator.results.model import RunResult, Status, StrategyResult, Summary
 
 # where each phase mark sits around its iteration's x (the RSS point is the after_infer mark)
@@ -28,18 +28,11 @@ PHASE_STYLE = {
     "after_unload": (0.25, "x", "#d62728"),
 }
 OTHER_PHASE = (0.12, "d", "#7f7f7f")
-DPI = 100
 # past this many iterations a point per iteration is a smear: the line alone, smaller phase marks
 MARKERS_UP_TO = 100
 # at most about this many iteration-start lines on the over-time chart (every k-th beyond):
 # 5,000 of them cover the data with a grey block
 MAX_START_LINES = 30
-
-
-def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
-    return buf.getvalue()
 
 
 class Point(NamedTuple):
@@ -60,12 +53,6 @@ def _memory_series(entry: StrategyResult) -> list[Point]:
     ]
 
 
-def _note(ax, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=11, color="#555")
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
 def _integer_ticks(ax) -> None:
     """Iterations and runs are whole numbers: no 2.5 on their axis."""
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
@@ -77,7 +64,7 @@ def memory_chart(entry: StrategyResult, limit_mb: float | None = None) -> bytes:
     sampler, iteration starts marked. With no iteration recorded, the samples alone (a worker
     the memory guard stopped while loading). `limit_mb`: the memory guard's limit, drawn on
     the over-time chart (a memory-limit result)."""
-    return _png(_memory_figure(entry, limit_mb))
+    return png(_memory_figure(entry, limit_mb))
 
 
 def _memory_figure(entry: StrategyResult, limit_mb: float | None = None) -> Figure:
@@ -100,7 +87,7 @@ def _memory_figure(entry: StrategyResult, limit_mb: float | None = None) -> Figu
         title += f" ({status})"
     ax.set_title(title, fontsize=11)
     if not series:
-        _note(ax, f"no iterations recorded ({status})")
+        note(ax, f"no iterations recorded ({status})")
     else:
         many = len(series) > MARKERS_UP_TO
         xs = [p.i for p in series]
@@ -317,7 +304,7 @@ def ab_memory_chart(entry: StrategyResult) -> bytes:
         title += " MB/iter"
     ax.set_title(title, fontsize=10)
     if not drawn:
-        _note(ax, "no iterations recorded on either side")
+        note(ax, "no iterations recorded on either side")
     else:
         ax.set_xlabel("iteration (hollow: warm-up)")
         _integer_ticks(ax)
@@ -325,7 +312,7 @@ def ab_memory_chart(entry: StrategyResult) -> bytes:
     ax.set_ylabel("RSS MB (after infer)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
 def history_chart(series: list, changes: dict, this_run: str | None = None) -> bytes:
@@ -333,7 +320,7 @@ def history_chart(series: list, changes: dict, this_run: str | None = None) -> b
     iteration, median TTFT, tokens/s, CER; changepoints.Series, oldest first), each run a
     point in run order; each change point (changes: Series.key -> [ChangePoint]) a red
     dashed line before its first run, that run red and named; `this_run` ringed."""
-    return _png(_history_figure(series, changes, this_run))
+    return png(_history_figure(series, changes, this_run))
 
 
 def _history_figure(series: list, changes: dict, this_run: str | None = None) -> Figure:
@@ -382,7 +369,7 @@ def _history_figure(series: list, changes: dict, this_run: str | None = None) ->
             loc="left",
         )
     if not series:
-        _note(axes[0], "no runs of this key with a figure")
+        note(axes[0], "no runs of this key with a figure")
     axes[-1].set_xlabel("run of the soak key on this host, oldest first")
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
@@ -417,7 +404,7 @@ def timing_chart(result: RunResult) -> bytes:
         labels = [f"{e.engine} {e.strategy}" if e.engine else e.strategy for e in entries]
         data = [_measured(e, key) for e in entries]
         if not any(data):
-            _note(ax, "no measured iterations")
+            note(ax, "no measured iterations")
             continue
         positions = list(range(1, len(entries) + 1))
         with_data = [(p, d) for p, d in zip(positions, data, strict=False) if d]
@@ -441,7 +428,7 @@ def timing_chart(result: RunResult) -> bytes:
         ax.set_xlim(0.4, len(entries) + 0.6)
         ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
 def runtime_chart(result: RunResult) -> bytes:
@@ -455,8 +442,8 @@ def runtime_chart(result: RunResult) -> bytes:
     mem.set_title("memory over iterations (RSS after infer)", fontsize=11)
     if not entries:
         for ax in (mem, ttft, rtf):
-            _note(ax, "no iterations recorded")
-        return _png(fig)
+            note(ax, "no iterations recorded")
+        return png(fig)
     colors = matplotlib.colormaps["tab10"]
     labels = [f"{e.engine} {e.strategy}" if e.engine else e.strategy for e in entries]
     for k, (e, label) in enumerate(zip(entries, labels, strict=True)):
@@ -486,4 +473,4 @@ def runtime_chart(result: RunResult) -> bytes:
         ax.invert_yaxis()
         ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)

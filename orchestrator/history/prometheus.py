@@ -7,18 +7,29 @@ from __future__ import annotations
 import math
 
 from orchestrator.history.soak_cell import CellRun
+from orchestrator.results import figures
 from orchestrator.results.atomic import write_text_atomic
 from orchestrator.results.load_run import LoadRun
 from orchestrator.results.model import Outcome, Status, StrategyResult, Summary, Verdict
 
 VERDICTS = tuple(v.value for v in Verdict) + ("none",)
 
+
+def _declared_help(kind: str) -> dict[str, str]:
+    """The gauges of the declared figures (results.figures), each with its CI's upper end."""
+    out = {}
+    for f in figures.exported(kind):
+        assert f.prometheus is not None
+        out[f.prometheus] = f.help
+        if f.ci_gauge:
+            out[f.ci_gauge] = f.ci_gauge_help
+    return out
+
+
 HELP = {
-    "orch_soak_growth_mb_per_iter": "Memory growth per iteration (Theil-Sen slope of RSS), MB.",
-    "orch_soak_growth_ci95_high_mb_per_iter": "Upper end of the growth's 95% confidence interval, MB per iteration.",
-    "orch_soak_ttft_ms_median": "Median time to first token after warm-up, milliseconds.",
-    "orch_soak_tokens_per_s_median": "Median tokens per second after warm-up.",
-    "orch_soak_cer_mean": "Mean character error rate against the reference.",
+    **_declared_help("run"),
+    "orch_soak_resource_verdict": "Verdict of a resource's growth per iteration (threads, fds, maps, ...) in the "
+    "last run: 1 for the verdict it had, 0 for the others.",
     "orch_soak_text_stable": "1 when every transcript was the first one under greedy decoding, 0 when one changed "
     "(absent: sampled, or no text).",
     "orch_soak_text_changed_iterations": "Iterations whose transcript differed from the first one (greedy decoding).",
@@ -27,8 +38,7 @@ HELP = {
     "orch_soak_verdict": "Memory verdict of the last run: 1 for the verdict it had, 0 for the others.",
     "orch_soak_load_p99_latency_ms": "Load cell: p99 latency from arrival of the level's ok requests, milliseconds.",
     "orch_soak_load_p99_ttft_ms": "Load cell: p99 time to first token from arrival, milliseconds.",
-    "orch_soak_load_throughput_rps": "Load cell: ok requests per second over the level.",
-    "orch_soak_load_goodput_rps": "Load cell: requests per second meeting the SLO (absent: no SLO).",
+    **_declared_help("load"),
     "orch_soak_load_requests": "Load cell: the level's requests by status (sent, ok, failed, timed_out, dropped, "
     "cancelled).",
     "orch_soak_load_saturated": "Load cell: 1 when the level's queue wait kept rising (saturated).",
@@ -103,11 +113,13 @@ def render(cells: list[CellRun]) -> str:
 
 def _strategy_samples(add, labels: dict, entry: StrategyResult) -> None:
     s = entry.summary or Summary()
-    add("orch_soak_growth_mb_per_iter", labels, s.growth_mb_per_iter)
-    add("orch_soak_growth_ci95_high_mb_per_iter", labels, s.growth_ci95[1] if s.growth_ci95 else None)
-    add("orch_soak_ttft_ms_median", labels, s.ttft_ms_median)
-    add("orch_soak_tokens_per_s_median", labels, s.tokens_per_s_median)
-    add("orch_soak_cer_mean", labels, s.cer_mean)
+    for f in figures.exported("run"):
+        add(f.prometheus, labels, f.of(s))
+        ci = f.ci_of(s) if f.ci_gauge else None
+        add(f.ci_gauge, labels, ci[1] if ci else None)
+        if f.kind == "resource" and f.verdict_of(s):
+            for v in VERDICTS[:-1]:
+                add("orch_soak_resource_verdict", dict(labels, resource=f.name, verdict=v), int(v == f.verdict_of(s)))
     add("orch_soak_text_stable", labels, None if s.text_stable is None else int(s.text_stable))
     add("orch_soak_text_changed_iterations", labels, s.changed_iterations)
     add("orch_soak_text_matches_baseline", labels, None if s.matches_baseline is None else int(s.matches_baseline))
@@ -129,8 +141,8 @@ def _load_samples(add, base: dict, run: LoadRun) -> None:
         latency, ttft = lv.figure("latency_ms"), lv.figure("ttft_ms")
         add("orch_soak_load_p99_latency_ms", labels, latency.p99 if latency else None)
         add("orch_soak_load_p99_ttft_ms", labels, ttft.p99 if ttft else None)
-        add("orch_soak_load_throughput_rps", labels, lv.throughput_rps)
-        add("orch_soak_load_goodput_rps", labels, lv.goodput_rps)
+        for f in figures.exported("load"):
+            add(f.prometheus, labels, f.of(lv))
         for status in ("sent", "ok", "failed", "timed_out", "dropped", "cancelled"):
             add("orch_soak_load_requests", dict(labels, status=status), getattr(lv, status))
         add("orch_soak_load_saturated", labels, int(lv.saturated))

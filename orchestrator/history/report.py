@@ -9,16 +9,14 @@ change points marked."""
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
-import html
-import json
 
 from orchestrator.history import changepoints as cp
+from orchestrator.history.page import CSS, escape, fact, facts, html_table, img
 from orchestrator.results import decision
 from orchestrator.results.ab_table import AB_HEADERS, ab_rows
-from orchestrator.results.model import Outcome, RunResult, SoakInfo, Status, Verdict
-from orchestrator.results.output import HEADERS, label, result_rows
+from orchestrator.results.model import Outcome, RunResult, SoakInfo, Status
+from orchestrator.results.output import HEADERS, RESOURCE_HEADERS, label, resource_rows, result_rows
 from orchestrator.results.runtime_table import (
     RUNTIME_HEADERS,
     host_limits_line,
@@ -28,29 +26,6 @@ from orchestrator.results.runtime_table import (
 )
 from orchestrator.results.stacks import chain
 from orchestrator.results.tabular import render_table
-
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1180px;color:#222;padding:0 16px}
-h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0} th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
-th{background:#f3f3f3} td.l,th.l{text-align:left} .sub{color:#666;font-size:.9em}
-.bad{color:#b00020;font-weight:600} .ok{color:#1b7f2a} .warn{color:#a65e00;font-weight:600}
-.scroll{overflow-x:auto;max-width:100%} th{white-space:normal;vertical-align:bottom}
-img{max-width:100%;height:auto;display:block;margin:.4em 0 1em} pre{background:#f7f7f7;padding:8px;white-space:pre-wrap;font-size:.8em}
-.facts td:first-child{text-align:left;color:#555} .facts td{text-align:left}
-"""
-
-
-# table cells drawn in red: a status that is a failure, a growing verdict
-BAD_CELLS = frozenset({str(s) for s in Status if not s.fine} | {str(Verdict.GROWING)})
-
-
-def _e(v) -> str:
-    return html.escape("" if v is None else str(v))
-
-
-def _img(png: bytes, alt: str) -> str:
-    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
 
 
 def table_rows(result: RunResult) -> tuple[list[str], list[list]]:
@@ -71,40 +46,6 @@ def render_markdown(result: RunResult) -> str:
 def render_csv(result: RunResult) -> str:
     headers, rows = table_rows(result)
     return render_table(headers, rows, "csv") + "\n"
-
-
-def _html_table(headers, rows, left=(0,)) -> str:
-    """A table in a box that scrolls sideways when wider than the page (never off its edge)."""
-    out = ['<div class="scroll"><table><thead><tr>']
-    out += [f'<th class="{"l" if k in left else ""}">{_e(h)}</th>' for k, h in enumerate(headers)]
-    out.append("</tr></thead><tbody>")
-    for row in rows:
-        out.append("<tr>")
-        for k, v in enumerate(row):
-            cls = ["l"] if k in left else []
-            if isinstance(v, str) and v in BAD_CELLS:
-                cls.append("bad")
-            out.append(f'<td class="{" ".join(cls)}">{"-" if v is None else _e(v)}</td>')
-        out.append("</tr>")
-    out.append("</tbody></table></div>")
-    return "".join(out)
-
-
-def _fact(v) -> str:
-    return json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else "" if v is None else str(v)
-
-
-def _facts(d: dict | None, omit_empty: bool = False) -> str:
-    """Key/value rows; `omit_empty`: leave out what was not given (None, "", [], {})."""
-    items = [(k, v) for k, v in (d or {}).items() if not (omit_empty and _empty(v))]
-    if not items:
-        return '<p class="sub">none recorded</p>'
-    rows = [f"<tr><td>{_e(k)}</td><td>{_e(_fact(v))}</td></tr>" for k, v in items]
-    return '<table class="facts">' + "".join(rows) + "</table>"
-
-
-def _empty(v) -> bool:
-    return v is None or v == "" or (isinstance(v, (list, dict)) and not v)
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
@@ -130,30 +71,32 @@ def _engine_info_section(result: RunResult) -> str:
     differ = [k for k in keys if k not in shared]
     names = [name for name, _ in infos]
     who = names[0] if len(names) == 1 else "every strategy" if len(names) == len(result.results) else ", ".join(names)
-    parts = [f'<h3>Engine info</h3><p class="sub">as the engine reported it, for {_e(who)}</p>']
-    parts.append(_facts({k: first[k] for k in shared}))
+    parts = [f'<h3>Engine info</h3><p class="sub">as the engine reported it, for {escape(who)}</p>']
+    parts.append(facts({k: first[k] for k in shared}))
     if differ:
         parts.append('<p class="sub">where the strategies differ:</p>')
-        rows = [[name] + [_fact(info.get(k)) for k in differ] for name, info in infos]
-        parts.append(_html_table(["strategy", *differ], rows, left=tuple(range(len(differ) + 1))))
+        rows = [[name] + [fact(info.get(k)) for k in differ] for name, info in infos]
+        parts.append(html_table(["strategy", *differ], rows, left=tuple(range(len(differ) + 1))))
     missing = [e.strategy for e in result.results if not e.engine_info]
     if missing:
-        parts.append(f'<p class="sub">no engine info from {_e(", ".join(missing))}</p>')
+        parts.append(f'<p class="sub">no engine info from {escape(", ".join(missing))}</p>')
     return "".join(parts)
 
 
 def _run_line(result: RunResult) -> str:
     """The line under the title: engine, scenario, and what was given (models, audio) only when it was."""
     engine, plan = result.engine, result.plan
-    parts = [f"engine <b>{_e(engine.get('name'))}</b>", f"scenario <b>{_e(plan.get('scenario'))}</b>"]
+    parts = [f"engine <b>{escape(engine.get('name'))}</b>", f"scenario <b>{escape(plan.get('scenario'))}</b>"]
     models = plan.get("models") or sorted({e.model for e in result.results if e.model})
     if models:
-        parts.append(f"models {_e(', '.join(models))}")
+        parts.append(f"models {escape(', '.join(models))}")
     if plan.get("audio"):
         length = plan.get("audio_s")
-        parts.append(f"audio {_e(plan['audio'])}" + (f" ({length:.1f} s)" if isinstance(length, (int, float)) else ""))
-    parts.append(f"{_e(plan.get('iters'))} iterations, {_e(plan.get('warmup'))} warm-up")
-    parts.append(f"started {_e(result.started_at)}, finished {_e(result.finished_at or '-')}")
+        parts.append(
+            f"audio {escape(plan['audio'])}" + (f" ({length:.1f} s)" if isinstance(length, (int, float)) else "")
+        )
+    parts.append(f"{escape(plan.get('iters'))} iterations, {escape(plan.get('warmup'))} warm-up")
+    parts.append(f"started {escape(result.started_at)}, finished {escape(result.finished_at or '-')}")
     return '<p class="sub">' + " · ".join(parts) + "</p>"
 
 
@@ -163,14 +106,14 @@ def _soak_section(soak: SoakInfo | None) -> str:
     outcome = soak.outcome
     cls = {Outcome.OK: "ok", Outcome.REGRESSION: "bad", Outcome.FAILED: "bad"}.get(outcome, "") if outcome else ""
     parts = [
-        f"<h2>Soak</h2><p>matrix key <code>{_e(soak.matrix_key)}</code>, outcome "
-        f'<span class="{cls}">{_e(outcome)}</span>, baseline: '
-        f"{_e(', '.join(soak.baseline_run_ids) or 'none (first run of this key)')}</p>"
+        f"<h2>Soak</h2><p>matrix key <code>{escape(soak.matrix_key)}</code>, outcome "
+        f'<span class="{cls}">{escape(outcome)}</span>, baseline: '
+        f"{escape(', '.join(soak.baseline_run_ids) or 'none (first run of this key)')}</p>"
     ]
     if soak.regressions:
-        parts.append("<ul>" + "".join(f'<li class="bad">{_e(r.message)}</li>' for r in soak.regressions) + "</ul>")
+        parts.append("<ul>" + "".join(f'<li class="bad">{escape(r.message)}</li>' for r in soak.regressions) + "</ul>")
     for note in soak.notes:
-        parts.append(f'<p class="sub">{_e(note)}</p>')
+        parts.append(f'<p class="sub">{escape(note)}</p>')
     return "".join(parts)
 
 
@@ -206,10 +149,10 @@ def _decision_section(result: RunResult) -> str:
     return (
         "<h2>Decision</h2>"
         + "<ul>"
-        + "".join(f"<li>{_e(line.strip())}</li>" for line in said)
+        + "".join(f"<li>{escape(line.strip())}</li>" for line in said)
         + "</ul>"
-        + _html_table(["row", "safe", "noisy"], rows, left=(0, 1, 2))
-        + f'<p class="sub">{_e(bounds)}</p>'
+        + html_table(["row", "safe", "noisy"], rows, left=(0, 1, 2))
+        + f'<p class="sub">{escape(bounds)}</p>'
     )
 
 
@@ -223,9 +166,9 @@ def _runtimes_section(result: RunResult) -> str:
     return "".join(
         [
             "<h2>Runtimes</h2>",
-            f'<p class="sub">{_e(host_limits_line(result.host_limits))}; % of limit: docs/limits.md</p>',
-            "".join(f'<p class="sub">{_e(line)}</p>' for line in runtime_notes(result)),
-            _img(plots.runtime_chart(result), "memory over iterations per runtime; TTFT and RTF per runtime"),
+            f'<p class="sub">{escape(host_limits_line(result.host_limits))}; % of limit: docs/limits.md</p>',
+            "".join(f'<p class="sub">{escape(line)}</p>' for line in runtime_notes(result)),
+            img(plots.runtime_chart(result), "memory over iterations per runtime; TTFT and RTF per runtime"),
         ]
     )
 
@@ -239,19 +182,22 @@ def _ab_section(result: RunResult) -> str:
 
     options = entries[0].ab.options if entries[0].ab else {}
     parts = [
-        f"<h2>A/B</h2><p>side A <code>{_e(options.get('a'))}</code>, side B <code>{_e(options.get('b'))}"
+        f"<h2>A/B</h2><p>side A <code>{escape(options.get('a'))}</code>, side B <code>{escape(options.get('b'))}"
         "</code>; B − A with its 95% CI: growth from each round's Theil–Sen slopes, TTFT and tokens/s "
         "the Hodges–Lehmann shift with its Mann–Whitney CI (docs/ab.md). The comparison table above "
         "shows side B's last round.</p>",
-        _html_table(AB_HEADERS, ab_rows(result), left=(0, 1, 6)),
+        html_table(AB_HEADERS, ab_rows(result), left=(0, 1, 6)),
     ]
     reasons = [
-        f"<li><b>{_e(e.strategy)}</b>: {_e(e.ab.verdict)}: {_e(r)}</li>" for e in entries if e.ab for r in e.ab.reasons
+        f"<li><b>{escape(e.strategy)}</b>: {escape(e.ab.verdict)}: {escape(r)}</li>"
+        for e in entries
+        if e.ab
+        for r in e.ab.reasons
     ]
     if reasons:
         parts.append("<ul>" + "".join(reasons) + "</ul>")
     for e in entries:
-        parts.append(_img(plots.ab_memory_chart(e), f"A and B memory of {e.strategy}"))
+        parts.append(img(plots.ab_memory_chart(e), f"A and B memory of {e.strategy}"))
     return "".join(parts)
 
 
@@ -261,7 +207,7 @@ def _history_section(result: RunResult, history: list | None) -> str:
     if result.soak is None or history is None:
         return ""
     host = result.host.get("hostname")
-    where = f"<code>{_e(result.soak.matrix_key)}</code>" + (f" on <b>{_e(host)}</b>" if host else "")
+    where = f"<code>{escape(result.soak.matrix_key)}</code>" + (f" on <b>{escape(host)}</b>" if host else "")
     parts = [
         f"<h2>Soak history</h2><p>{where}: each figure over the key's runs on this host, oldest first "
         "(strategies whose status was ok); a red dashed line and a red point: a change point, the "
@@ -295,7 +241,7 @@ def _change_points_table(history: list, changes: dict) -> str:
         ]
         for c in found
     ]
-    return _html_table(
+    return html_table(
         [
             "strategy",
             "figure",
@@ -327,10 +273,10 @@ def _history_charts(history: list, changes: dict, run_id: str) -> list[str]:
         alt = f"history of {who}: {', '.join(cp.METRICS[s.metric][0] for s in group)}; change points at " + (
             ", ".join(marked) if marked else "none"
         )
-        parts.append(f'<h3 id="history-{_e(strategy)}">{_e(who)}</h3>')
-        parts.append(_img(plots.history_chart(group, changes, run_id), alt))
+        parts.append(f'<h3 id="history-{escape(strategy)}">{escape(who)}</h3>')
+        parts.append(img(plots.history_chart(group, changes, run_id), alt))
         if marked:
-            parts.append(f'<p class="sub">marked: {_e(", ".join(marked))}</p>')
+            parts.append(f'<p class="sub">marked: {escape(", ".join(marked))}</p>')
     return parts
 
 
@@ -349,24 +295,40 @@ def _attribution_section(result: RunResult) -> str:
     for e in entries:
         att = e.attribution
         assert att is not None
-        parts.append(f"<h3>{_e(e.strategy)}</h3>")
+        parts.append(f"<h3>{escape(e.strategy)}</h3>")
         if att.error:
-            parts.append(f'<p class="bad">not available: {_e(att.error)}</p>')
+            parts.append(f'<p class="bad">not available: {escape(att.error)}</p>')
             continue
         frac = f" ({att.explained_fraction:.0%})" if att.explained_fraction is not None else ""
         parts.append(
-            f"<p>measured growth {_e(att.measured_growth_mb_per_iter)} MB/iter; attributed "
-            f"{_e(att.attributed_mb_per_iter)} MiB/iter{frac}; unattributed {_e(att.unattributed_mb_per_iter)} "
-            f"MiB/iter; {_e(att.weighting)} bytes; iterations {_e(', '.join(map(str, att.iterations)))}; "
-            f"traced run {_e(att.wall_s)} s" + (f", ×{_e(att.overhead_factor)}" if att.overhead_factor else "") + "</p>"
+            f"<p>measured growth {escape(att.measured_growth_mb_per_iter)} MB/iter; attributed "
+            f"{escape(att.attributed_mb_per_iter)} MiB/iter{frac}; unattributed {escape(att.unattributed_mb_per_iter)} "
+            f"MiB/iter; {escape(att.weighting)} bytes; iterations {escape(', '.join(map(str, att.iterations)))}; "
+            f"traced run {escape(att.wall_s)} s"
+            + (f", ×{escape(att.overhead_factor)}" if att.overhead_factor else "")
+            + "</p>"
         )
         rows = []
         for st in att.stacks:
             rows.append([st.mib_per_iter, st.requested_mib_per_iter, st.name, chain(st.frames)])
-        parts.append(_html_table(["MiB/iter", "requested", "where", "stack (callers)"], rows, left=(2, 3)))
+        parts.append(html_table(["MiB/iter", "requested", "where", "stack (callers)"], rows, left=(2, 3)))
         for note in att.notes:
-            parts.append(f'<p class="sub">{_e(note)}</p>')
+            parts.append(f'<p class="sub">{escape(note)}</p>')
     return "".join(parts)
+
+
+def _resources_section(result: RunResult) -> str:
+    """Threads, fds, maps, mapped files, VmSize, VmHWM per iteration (results.figures, kind
+    resource): each one's growth with its CI, verdict and the limit it is heading for."""
+    rows = resource_rows(result)
+    if not rows:
+        return ""
+    return (
+        '<h2>Resources</h2><p class="sub">Read from outside at each request\'s after-infer mark '
+        "(/proc of the worker's process tree); growth per iteration: Theil–Sen slope over the measured "
+        "iterations with its 95% CI and verdict, as memory's; iters to limit: at that growth, how many "
+        "more iterations reach the limit (docs/resources.md).</p>" + html_table(RESOURCE_HEADERS, rows, left=(0, 1, 6))
+    )
 
 
 def render_html(result: RunResult, history: list | None = None) -> str:
@@ -379,20 +341,21 @@ def render_html(result: RunResult, history: list | None = None) -> str:
     headers, rows = table_rows(result)
     title = f"{command_of(result)} {result.run_id}"
     body = [
-        f"<h1>{_e(title)}</h1>",
+        f"<h1>{escape(title)}</h1>",
         _run_line(result),
         "<h2>Comparison</h2>",
-        _html_table(headers, rows),
+        html_table(headers, rows),
         _decision_section(result),
     ]
     problems = [
-        f"<li><b>{_e(label(e))}</b>: {_e(e.status)}: {_e(e.error)}</li>"
+        f"<li><b>{escape(label(e))}</b>: {escape(e.status)}: {escape(e.error)}</li>"
         for e in entries
         if e.status is not Status.OK and e.error
     ]
     if problems:
         body.append('<ul class="warn">' + "".join(problems) + "</ul>")
     body.append(_runtimes_section(result))
+    body.append(_resources_section(result))
     body.append(_soak_section(result.soak))
     body.append(_history_section(result, history))
     body.append(_ab_section(result))
@@ -411,21 +374,21 @@ def render_html(result: RunResult, history: list | None = None) -> str:
         body.append('<p class="sub">no strategy results in this run</p>')
     for e in entries:
         name = label(e)
-        body.append(f'<h3 id="mem-{_e(name.replace(" ", "-"))}">{_e(name)}</h3>')
+        body.append(f'<h3 id="mem-{escape(name.replace(" ", "-"))}">{escape(name)}</h3>')
         limit = plan.get("max_rss_mb") if e.status is Status.MEMORY_LIMIT else None
         body.append(
-            _img(plots.memory_chart(e, limit if isinstance(limit, (int, float)) else None), f"memory of {e.strategy}")
+            img(plots.memory_chart(e, limit if isinstance(limit, (int, float)) else None), f"memory of {e.strategy}")
         )
     body.append("<h2>Timing</h2>")
-    body.append(_img(plots.timing_chart(result), "TTFT and tokens/s distributions"))
-    body.append("<h2>Engine</h2>" + _facts(engine))
+    body.append(img(plots.timing_chart(result), "TTFT and tokens/s distributions"))
+    body.append("<h2>Engine</h2>" + facts(engine))
     body.append(_engine_info_section(result))
-    body.append("<h2>Host</h2>" + _facts(result.host))
-    body.append("<h2>Plan</h2>" + _facts(plan, omit_empty=True))
+    body.append("<h2>Host</h2>" + facts(result.host))
+    body.append("<h2>Plan</h2>" + facts(plan, omit_empty=True))
     generated = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    body.append(f'<p class="sub">schema {_e(result.schema)} · report generated {generated} by orch</p>')
+    body.append(f'<p class="sub">schema {escape(result.schema)} · report generated {generated} by orch</p>')
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{_e(title)}</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{escape(title)}</title>'
         f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
     )

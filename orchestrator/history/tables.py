@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from orchestrator.results import drift, early_stopping
+from orchestrator.results import drift, early_stopping, figures
 from orchestrator.results.load_run import LoadRun
 from orchestrator.results.model import RunResult
 from orchestrator.results.output import rounded
@@ -14,6 +14,8 @@ from orchestrator.results.output import rounded
 if TYPE_CHECKING:  # types only: the store imports SQLAlchemy, changepoints numpy
     from orchestrator.history.changepoints import ChangePoint
     from orchestrator.history.store import StoredLoadLevel, StoredRun, StoredStrategy
+
+GROWTH = figures.get("growth_mb_per_iter")
 
 LIST_HEADERS = [
     "run_id",
@@ -27,11 +29,11 @@ LIST_HEADERS = [
     "strategy",
     "status",
     "verdict",
-    "iters",
-    "growth MB/iter",
+    figures.get("iters_ok").label,
+    GROWTH.label,
     "95% CI",
-    "TTFT ms (p50)",
-    "tok/s (p50)",
+    figures.get("ttft_ms_median").label,
+    figures.get("tokens_per_s_median").label,
     "text",
     "soak",
 ]
@@ -45,7 +47,6 @@ def list_rows(found: list[StoredRun]) -> list[list]:
         soak = " ".join(x for x in (run.matrix_key, run.outcome) if x) or None
         strategies: list[StoredStrategy | None] = list(run.results) or [None]
         for s in strategies:
-            lo, hi = (s.growth_ci_low, s.growth_ci_high) if s else (None, None)
             rows.append(
                 [
                     run.run_id,
@@ -60,10 +61,10 @@ def list_rows(found: list[StoredRun]) -> list[list]:
                     s.status if s else run.status,
                     s.verdict if s else None,
                     s.iters_ok if s else None,
-                    rounded(s.growth_mb_per_iter, 3) if s else None,
-                    f"[{rounded(lo, 3):.3f}, {rounded(hi, 3):.3f}]" if None not in (lo, hi) else None,
-                    rounded(s.ttft_ms_median) if s else None,
-                    rounded(s.tokens_per_s_median) if s else None,
+                    GROWTH.cell(GROWTH.of(s)),
+                    GROWTH.ci_cell(GROWTH.ci_of(s)),
+                    figures.get("ttft_ms_median").cell(s.ttft_ms_median) if s else None,
+                    figures.get("tokens_per_s_median").cell(s.tokens_per_s_median) if s else None,
                     drift.column(s),
                     soak,
                 ]
@@ -190,6 +191,8 @@ def load_rows(found: list[StoredLoadLevel]) -> list[list]:
     return rows
 
 
+CPU_COST = figures.load("core_h_per_audio_h")
+
 RUN_LEVEL_HEADERS = [
     "level",
     "sent",
@@ -207,6 +210,7 @@ RUN_LEVEL_HEADERS = [
     "saturated",
     "valid",
     "pool MB/1000 req [95% CI]",
+    figures.load("core_h_per_audio_h").label,
 ]
 
 
@@ -248,6 +252,7 @@ def run_level_rows(run: LoadRun) -> list[list]:
                 "yes" if lv.saturated else "no",
                 "yes" if lv.valid else "INVALID",
                 _growth_cell(fit),
+                CPU_COST.cell(CPU_COST.of(lv)),
             ]
         )
     return rows

@@ -287,6 +287,9 @@ class LevelStats:
     slo_claim: dict | None = None
     # texts against the reference pass's (load.output_checks): {compared, drifted, examples}
     drift_under_load: dict | None = None
+    # the workers' CPU seconds over the level's measured requests (trees, and the workers
+    # reaped meanwhile); None where orch does not run the workers (a server target)
+    cpu_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

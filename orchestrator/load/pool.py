@@ -41,7 +41,7 @@ from workers import protocol
 from orchestrator.errors import WriteFailed
 from orchestrator.load.arrivals import Arrivals, ClosedLoop, OpenLoop
 from orchestrator.load.levels import RequestRecord, itl_ms, saturation
-from orchestrator.run import crash_cause
+from orchestrator.run import crash_cause, procfs
 from orchestrator.run.memory_guard import tree_pss_mb
 from orchestrator.run.sampler import Sample, Sampler
 from orchestrator.run.worker_process import WorkerExited, WorkerProcess, WorkerTimeout
@@ -289,6 +289,7 @@ class Pool:
         self._writer = threading.Thread(target=self._write_loop, name="orch-load-writer", daemon=True)
         self.write_failed: WriteFailed | None = None
         self._target_stopped = False
+        self.level_cpu_start: float | None = None  # cpu_seconds() once a level's warm-up is done
 
     # -- what a target (worker processes here; a server in load/server.py) provides
     def _make_slots(self) -> list:
@@ -322,6 +323,20 @@ class Pool:
 
     def pids(self) -> list[int]:
         return [s.proc.pid for s in self.slots if s.proc is not None]
+
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds of every worker: the live workers' trees (procfs) and every worker orch
+        has reaped (its own children's times). Read before and after a level's measured
+        requests: their difference is what the level cost. None without /proc."""
+        if not procfs.AVAILABLE:
+            return None
+        reaped = os.times()
+        total = reaped.children_user + reaped.children_system
+        for slot in self.slots:
+            proc = slot.proc
+            cpu = procfs.tree_cpu_s(proc.pid) if proc is not None else None
+            total += cpu or 0.0
+        return total
 
     def memory_series(self) -> list[tuple[str, list[Sample], list[float]]]:
         """(who, its tree's samples, parent times of the requests it finished), per process tree."""
@@ -447,6 +462,15 @@ class Pool:
         self._writer_q.task_done()
 
     # -- the generator
+    def _warm_up(self, warmup: int, make: Callable[[float, float, bool], RequestRecord]) -> None:
+        """The level's warm-up requests, each to completion; then the CPU the measured
+        requests' cost is counted from (level_cpu_start)."""
+        for _ in range(warmup):
+            now = time.monotonic()
+            self.submit(make(now, now, True))
+        self.wait_idle()
+        self.level_cpu_start = self.cpu_seconds()
+
     def run_level(
         self,
         level: int,
@@ -482,10 +506,7 @@ class Pool:
                 measured.append(rec)
             return rec
 
-        for _ in range(warmup):
-            now = time.monotonic()
-            self.submit(make(now, now, True))
-        self.wait_idle()
+        self._warm_up(warmup, make)
         old_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         stop = threading.Event()

@@ -59,12 +59,13 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
     started: list[float] = []  # when each level's measured requests began (memory: after warm-up)
     levels: list[Arrivals] = list(plan.sweep.first() if plan.sweep else plan.levels)
     stopped: list[str | None] = []
+    cpu: list[float | None] = []  # each level's CPU seconds over its measured requests
     try:
         pool.start()
         result.engine = pool.engine_info
         if plan.check_outputs:
             output_checks.reference_pass(pool, plan.audio, lambda: next(counter), plan.seed)
-        _run_levels(plan, pool, sink, result, levels, started, stopped, counter)
+        _run_levels(plan, pool, sink, result, levels, started, stopped, counter, cpu)
         if plan.check_caching and result.error is None:
             folder = plan.run_dir / "caching-clips"
             output_checks.caching_pass(
@@ -80,7 +81,7 @@ def execute(plan: LoadPlan, on_record=None) -> LoadResult:
     result.notes = pool.notes
     if pool.guard and pool.guard.tripped_mb is not None:
         result.error = pool.guard.message()
-    _level_results(result, plan, pool, sink.records, levels[: len(started)], stopped)
+    _level_results(result, plan, pool, sink.records, levels[: len(started)], stopped, cpu)
     if pool.write_failed:
         result.error = pool.write_failed.message
     _write_result(plan, result, pool.write_failed, sink.whole_lines)
@@ -98,6 +99,7 @@ def _run_levels(
     started: list[float],
     stopped: list[str | None],
     counter: itertools.count,
+    cpu: list[float | None],
 ) -> None:
     """The levels one after another (the sweep adds its rates after its first two), each
     level's start time and why it stopped early noted; the pool's memory guard ends them."""
@@ -118,6 +120,7 @@ def _run_levels(
                 stop_saturated=plan.sweep is not None,
             )
         )
+        cpu.append(_level_cpu(pool))
         if pool.guard and pool.guard.tripped_mb is not None:
             result.error = pool.guard.message()
             break
@@ -162,17 +165,25 @@ def _level_results(
     records: list[RequestRecord],
     levels: list[Arrivals],
     stopped: list[str | None],
+    cpu: list[float | None],
 ) -> None:
-    """Each level's statistics, memory, drift under load; the caching verdict."""
+    """Each level's statistics, memory, CPU, drift under load; the caching verdict."""
     refs = output_checks.references(records) if plan.check_outputs else {}
     for level, arrivals in enumerate(levels):
         stats = level_stats(level, arrivals, records, plan.slo, plan.max_lateness_ms)
         stats.memory = _memory(pool, plan, records, level)
         stats.stopped_early = stopped[level] if level < len(stopped) else None
         stats.drift_under_load = output_checks.drift_under_load(records, level, refs) if refs else None
+        stats.cpu_s = cpu[level] if level < len(cpu) else None
         result.levels.append(stats)
     if plan.check_caching:
         result.caching = output_checks.caching_verdict(records)
+
+
+def _level_cpu(pool: Pool) -> float | None:
+    """The workers' CPU seconds since the level's warm-up ended (Pool.cpu_seconds)."""
+    end, start = pool.cpu_seconds(), pool.level_cpu_start
+    return None if end is None or start is None else max(end - start, 0.0)
 
 
 def _sweep_rates(plan: LoadPlan, pool: Pool, sink: Sink[RequestRecord], levels: list[Arrivals]) -> list[Arrivals]:

@@ -209,6 +209,10 @@ class ServerPool(Pool):
         pid = self.server.pid if self.server is not None else self.target.pid
         return [pid] if pid is not None else []
 
+    def cpu_seconds(self) -> float | None:
+        """A server's CPU is not orch's to read here: no CPU cost for a server target."""
+        return None
+
     def memory_series(self) -> list[tuple[str, list[Sample], list[float]]]:
         done = sorted(t for slot in self.slots for t in slot.completions)
         return [("server", self.sampler.samples, done)]

@@ -3,11 +3,12 @@ B − A and its 95% CI, the verdict on the strategy's first row."""
 
 from __future__ import annotations
 
-from orchestrator.results import drift, output
-from orchestrator.results.model import AB_METRICS, RunResult
+from orchestrator.results import drift, figures, output
+from orchestrator.results.model import RunResult
 from orchestrator.results.tabular import render_table
 
-LABELS = {"growth_mb_per_iter": ("growth MB/iter", 3), "ttft_ms": ("TTFT ms", 2), "tokens_per_s": ("tok/s", 1)}
+# figure -> (label, decimals), as results.figures declares the figures `orch ab` compares
+LABELS = {f.name: (f.ab_label or f.label, f.nd if f.ab_nd is None else f.ab_nd) for f in figures.ab_figures()}
 
 AB_HEADERS = ["strategy", "figure", "A", "B", "B − A", "95% CI", "verdict"]
 
@@ -20,7 +21,7 @@ def ab_rows(result: RunResult) -> list[list]:
         if ab is None:
             continue
         first = True
-        for name in AB_METRICS:
+        for name in LABELS:
             m = ab.metric(name)
             if m is None:
                 continue

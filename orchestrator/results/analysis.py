@@ -30,12 +30,14 @@ import warnings
 import numpy as np
 from scipy import stats
 
+from orchestrator.results import figures
 from orchestrator.results.model import (
     MIN_GROWTH_ITERATIONS,
     AlignmentSummary,
     IterationRecord,
     MeanCI,
     ModelSwitch,
+    ResourceFit,
     Summary,
     Thresholds,
     Verdict,
@@ -172,11 +174,66 @@ def summarize(iterations: list[IterationRecord], th: Thresholds) -> Summary:
     out.growth_mb_per_iter, out.growth_ci95 = fit["growth_mb_per_iter"], fit["growth_ci95"]
     out.verdict = Verdict(fit["verdict"]) if fit["verdict"] else None
     out.plateau_from = fit["plateau_from"]
+    out.resources = resource_fits(series, th)
     if all(u is not None for u in uss) and len(uss) >= 3:
         uss_fit = slope_ci(xs, [float(u) for u in uss if u is not None])
         if uss_fit:
             out.uss_growth_mb_per_iter, out.uss_growth_ci95 = uss_fit[0], [uss_fit[1], uss_fit[2]]
     return out
+
+
+def resource_fits(series: list[IterationRecord], th: Thresholds) -> dict[str, ResourceFit] | None:
+    """Per declared resource (results.figures, kind resource) read at the iterations'
+    after-infer marks: where it started and ended, its growth per iteration (Theil–Sen, 95% CI)
+    and verdict, by the rules memory's follow (`verdict`). None when none was read."""
+    out: dict[str, ResourceFit] = {}
+    for f in figures.resources():
+        points = [
+            (float(it.i), float(it.resources[f.name])) for it in series if it.resources and f.name in it.resources
+        ]
+        if not points:
+            continue
+        xs, ys = [x for x, _ in points], [y for _, y in points]
+        fit = verdict(xs, ys, th)
+        out[f.name] = ResourceFit(
+            start=ys[0],
+            end=ys[-1],
+            growth_per_iter=fit["growth_mb_per_iter"],
+            ci95=fit["growth_ci95"],
+            verdict=fit["verdict"],
+            n=len(points),
+        )
+    hwm = out.get("vm_hwm_mb")
+    if hwm is not None:
+        reset = all((it.resources or {}).get("vm_hwm_reset") for it in series if it.resources)
+        hwm.note = "per request" if reset else "running peak: the kernel did not let orch reset it"
+    return out or None
+
+
+def add_resource_limits(summary: Summary, limits: dict[str, float]) -> None:
+    """Each growing resource's limit (figures: `limit`; run.procfs.resource_limits) and the
+    iterations left before it, at the growth measured: as the memory guard projects memory."""
+    for f in figures.resources():
+        fit = (summary.resources or {}).get(f.name)
+        if fit is None or f.limit is None or f.limit not in limits:
+            continue
+        fit.limit = limits[f.limit]
+        if (
+            fit.verdict == str(Verdict.GROWING)
+            and fit.growth_per_iter
+            and fit.growth_per_iter > 0
+            and fit.end is not None
+        ):
+            fit.iters_to_limit = max(fit.limit - fit.end, 0.0) / fit.growth_per_iter
+
+
+def add_cpu_cost(summary: Summary, iterations: list[IterationRecord], audio_s: float | None) -> None:
+    """CPU cost: the median CPU seconds of a measured request, and core-hours per audio hour
+    (their sum over the audio's: CPU seconds per second of audio are core-hours per hour)."""
+    cpu = [it.cpu_s for it in iterations if not it.warmup and it.cpu_s is not None]
+    summary.cpu_s_median = median(cpu)
+    if cpu and audio_s:
+        summary.core_h_per_audio_h = sum(cpu) / (len(cpu) * audio_s)
 
 
 def _idle(iterations: list[IterationRecord]) -> tuple[float | None, float | None]:

@@ -153,7 +153,18 @@ class LoadLevel:
     saturation_why: str
     saturation: dict = field(default_factory=dict)  # the whole block as written (slope, CI, rise)
     memory: list[LoadMemory] = field(default_factory=list)
+    # the workers' CPU seconds (user + system of their process trees) over the level; None
+    # where it was not read (a level served over --url, or before orch read it)
+    cpu_s: float | None = None
     other: dict = field(default_factory=dict)
+
+    @property
+    def core_h_per_audio_h(self) -> float | None:
+        """CPU cost (results.figures): core-hours of the workers' CPU per hour of audio served."""
+        audio_s = (self.audio_s_per_s or 0.0) * self.duration_s
+        if self.cpu_s is None or audio_s <= 0:
+            return None
+        return self.cpu_s / audio_s
 
     @property
     def accounted(self) -> bool:
@@ -243,6 +254,7 @@ class LoadLevel:
             saturation_why=str(sat.get("why", known.get("saturation_why", ""))),
             saturation=sat,
             memory=[LoadMemory.from_json(m) for m in known.get("memory") or []],
+            cpu_s=_num(known.get("cpu_s"), f"{where}: cpu_s"),
             other=other,
         )
 
@@ -275,6 +287,8 @@ class LoadLevel:
             "saturation": {**self.saturation, "saturated": self.saturated, "why": self.saturation_why},
             "memory": [m.to_json() for m in self.memory],
         }
+        if self.cpu_s is not None:
+            out["cpu_s"] = self.cpu_s
         out.update(self.other)
         return out
 

@@ -54,6 +54,7 @@ class Status(str, enum.Enum):
     ERROR = "error"
     INTERRUPTED = "interrupted"
     MEMORY_LIMIT = "memory-limit"
+    RESOURCE_LIMIT = "resource-limit"
 
     def __str__(self) -> str:
         return self.value
@@ -189,6 +190,12 @@ class IterationRecord:
     # e.g. audio decode, encode + prefill, first token; one-shot cli: process start + load)
     ttft_phases: dict[str, float] | None = None
     alignment: dict | None = None
+    # the worker tree's resources at the after-infer mark (results.figures, kind resource:
+    # threads, fds, maps, mapped_file_mb, vm_size_mb, vm_hwm_mb), read from outside
+    resources: dict[str, float] | None = None
+    # the worker tree's CPU seconds (user + system, reaped children included) from the
+    # before-infer mark to the after-infer mark: what this request cost
+    cpu_s: float | None = None
     extra: dict = field(default_factory=dict)
     other: dict = field(default_factory=dict)
 
@@ -243,6 +250,32 @@ class PartialIteration:
 
 # ------------------------------------------------------------------ summaries
 @dataclass
+class ResourceFit:
+    """One resource over the measured iterations (results.figures, kind resource): where it
+    started and ended, its growth per iteration with a 95% CI and verdict (as memory's), and
+    where a limit exists, the limit and how many more iterations reach it at that growth."""
+
+    start: float | None = None
+    end: float | None = None
+    growth_per_iter: float | None = None
+    ci95: list[float] | None = None
+    verdict: str | None = None
+    limit: float | None = None
+    iters_to_limit: float | None = None
+    note: str | None = None  # how it was read (VmHWM: per request, or the running peak)
+    n: int | None = None  # the iterations fitted
+    other: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return _plain(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> ResourceFit:
+        known, other = _split(cls, data, "resource fit")
+        return cls(**known, other=other)
+
+
+@dataclass
 class Summary:
     """A strategy's statistics (analysis.summarize)."""
 
@@ -291,6 +324,12 @@ class Summary:
     changed_iterations: int | None = None
     edit_distance_mean: float | None = None
     matches_baseline: bool | None = None
+    # CPU cost: median CPU seconds of the worker tree per measured request, and core-hours
+    # of CPU per hour of audio (their sum over the audio's: a ratio)
+    cpu_s_median: float | None = None
+    core_h_per_audio_h: float | None = None
+    # per resource (results.figures, kind resource): its fit over the measured iterations
+    resources: dict[str, ResourceFit] | None = None
     other: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -308,6 +347,8 @@ class Summary:
         if data is None:
             return None
         known, other = _split(cls, data, "summary")
+        if known.get("resources") is not None:
+            known["resources"] = {k: ResourceFit.from_json(v) for k, v in known["resources"].items()}
         return cls(**known, other=other)
 
 
@@ -639,6 +680,8 @@ class ABComparison:
     tokens_per_s: ABMetric | None = None
     options: dict[str, str] = field(default_factory=dict)  # {"a": "--leak-mb 0", "b": …}
     rounds: list[ABRound] = field(default_factory=list)
+    # growth per iteration of each resource (results.figures, kind resource, ab) on both sides
+    resources: dict[str, ABMetric] = field(default_factory=dict)
     other: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -649,7 +692,7 @@ class ABComparison:
                 raise ResultError(f"unknown A/B verdict {self.verdict!r}") from None
 
     def metric(self, name: str) -> ABMetric | None:
-        return getattr(self, name) if name in AB_METRICS else None
+        return getattr(self, name) if name in AB_METRICS else self.resources.get(name)
 
     def to_json(self) -> dict:
         return _plain(self)
@@ -664,6 +707,9 @@ class ABComparison:
         known["reasons"] = list(known.get("reasons") or [])
         known["options"] = dict(known.get("options") or {})
         known["rounds"] = [ABRound.from_json(r) for r in known.get("rounds") or []]
+        known["resources"] = {
+            k: m for k, v in (known.get("resources") or {}).items() if (m := ABMetric.from_json(v)) is not None
+        }
         return cls(**known, other=other)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
-from orchestrator.results import drift
+from orchestrator.results import drift, figures
 from orchestrator.results.alignment import to_srt
 from orchestrator.results.model import (
     MIN_GROWTH_ITERATIONS,
@@ -17,28 +19,51 @@ from orchestrator.results.model import (
 )
 from orchestrator.results.tabular import render_table
 
-HEADERS = [
-    "strategy",
-    "status",
-    "iters",
-    "TTFT ms (p50)",
-    "ITL ms (p50)",
-    "tok/s (p50)",
-    "load ms",
-    "RSS start MB",
-    "RSS end MB",
-    "peak MB",
-    "growth MB/iter",
-    "95% CI",
-    "verdict",
-    "CER/WER",
-    "text",
+
+def _verdict(r: StrategyResult, s: Summary) -> str | None:
+    if s.verdict is Verdict.PLATEAU:
+        return f"plateau from {s.plateau_from}"
+    if s.verdict is None and s.growth_mb_per_iter is None and r.iterations and r.status is not Status.SKIPPED:
+        return f"too few iterations ({s.iters_measured or 0}; {MIN_GROWTH_ITERATIONS} needed)"
+    return str(s.verdict) if s.verdict else None
+
+
+def _fig(name: str) -> tuple[str, Callable[[StrategyResult, Summary], Any]]:
+    """A column of a declared figure: its label, its value rounded as declared."""
+    f = figures.get(name)
+    return f.label, lambda r, s: f.cell(f.of(s))
+
+
+def _ci(name: str) -> tuple[str, Callable[[StrategyResult, Summary], Any]]:
+    f = figures.get(name)
+    return "95% CI", lambda r, s: f.ci_cell(f.ci_of(s))
+
+
+# the comparison table of `run` and `compare`: (header, cell of a strategy's result)
+COLUMNS: list[tuple[str, Callable[[StrategyResult, Summary], Any]]] = [
+    ("strategy", lambda r, s: label(r)),
+    ("status", lambda r, s: str(r.status)),
+    _fig("iters_ok"),
+    _fig("ttft_ms_median"),
+    _fig("itl_ms_median"),
+    _fig("tokens_per_s_median"),
+    _fig("core_h_per_audio_h"),
+    _fig("load_ms_median"),
+    _fig("rss_start_mb"),
+    _fig("rss_end_mb"),
+    _fig("rss_peak_mb"),
+    _fig("growth_mb_per_iter"),
+    _ci("growth_mb_per_iter"),
+    ("verdict", _verdict),
+    ("CER/WER", lambda r, s: _error_rate(s)),
+    ("text", lambda r, s: drift.column(s)),
 ]
+HEADERS = [header for header, _ in COLUMNS]
 
 
 def rounded(v, nd=1):
     """Rounded for a table; + 0.0 turns -0.0 into 0.0 (no "-0" anywhere orch prints)."""
-    return None if v is None else round(v, nd) + 0.0
+    return figures.rounded(v, nd)
 
 
 def _error_rate(summary: Summary) -> str | None:
@@ -71,35 +96,7 @@ def label(r: StrategyResult) -> str:
 
 
 def result_rows(result: RunResult) -> list[list]:
-    rows = []
-    for r in result.results:
-        s = r.summary or Summary()
-        ci = s.growth_ci95
-        verdict = str(s.verdict) if s.verdict else None
-        if s.verdict is Verdict.PLATEAU:
-            verdict = f"plateau from {s.plateau_from}"
-        elif s.verdict is None and s.growth_mb_per_iter is None and r.iterations and r.status is not Status.SKIPPED:
-            verdict = f"too few iterations ({s.iters_measured or 0}; {MIN_GROWTH_ITERATIONS} needed)"
-        rows.append(
-            [
-                label(r),
-                str(r.status),
-                s.iters_ok,
-                rounded(s.ttft_ms_median),
-                rounded(s.itl_ms_median, 2),
-                rounded(s.tokens_per_s_median),
-                rounded(s.load_ms_median),
-                rounded(s.rss_start_mb),
-                rounded(s.rss_end_mb),
-                rounded(s.rss_peak_mb),
-                rounded(s.growth_mb_per_iter, 3),
-                f"[{rounded(ci[0], 3):.3f}, {rounded(ci[1], 3):.3f}]" if ci else None,
-                verdict,
-                _error_rate(s),
-                drift.column(s),
-            ]
-        )
-    return rows
+    return [[cell(r, r.summary or Summary()) for _, cell in COLUMNS] for r in result.results]
 
 
 def result_table(result: RunResult, fmt: str = "table") -> str:
@@ -149,6 +146,80 @@ def switch_rows(result: RunResult) -> list[list]:
 def switch_table(result: RunResult, fmt: str = "table") -> str | None:
     rows = switch_rows(result)
     return render_table(SWITCH_HEADERS, rows, fmt) if rows else None
+
+
+RESOURCE_HEADERS = [
+    "strategy",
+    "resource",
+    "start",
+    "end",
+    "growth/iter",
+    "95% CI",
+    "verdict",
+    "limit",
+    "iters to limit",
+]
+
+
+def resource_rows(result: RunResult, moving_only: bool = False) -> list[list]:
+    """Per strategy and declared resource (results.figures, kind resource) measured: where it
+    started and ended, its growth per iteration with its CI and verdict, and the limit.
+    `moving_only`: only resources whose verdict is not `stable` (what the terminal shows)."""
+    rows = []
+    for r in result.results:
+        fits = (r.summary.resources if r.summary else None) or {}
+        for f in figures.resources():
+            fit = fits.get(f.name)
+            if fit is None or (moving_only and fit.verdict in (None, str(Verdict.STABLE))):
+                continue
+            name = f.name + (f" ({fit.note})" if fit.note else "")
+            rows.append(
+                [
+                    label(r),
+                    name,
+                    rounded(fit.start, 1),
+                    rounded(fit.end, 1),
+                    f.cell(fit.growth_per_iter),
+                    f.ci_cell(fit.ci95),
+                    fit.verdict,
+                    rounded(fit.limit, 0),
+                    rounded(fit.iters_to_limit, 0),
+                ]
+            )
+    return rows
+
+
+def resource_table(result: RunResult, fmt: str = "table", moving_only: bool = True) -> str | None:
+    """The resources' table; by default only those that moved (none: None, no table)."""
+    rows = resource_rows(result, moving_only)
+    return render_table(RESOURCE_HEADERS, rows, fmt) if rows else None
+
+
+def growing_resources(r: StrategyResult, failing: bool = False) -> list[str]:
+    """The resources whose verdict is `growing`, said as "threads +2.0 per iteration";
+    `failing`: only those whose growth fails the run (threads, fds, maps: figures `fails`)."""
+    fits = (r.summary.resources if r.summary else None) or {}
+    out = []
+    for f in figures.resources():
+        if failing and not f.fails:
+            continue
+        fit = fits.get(f.name)
+        if failing and fit is not None and (fit.n or 0) < figures.MIN_FAILING_ITERS:
+            continue
+        if fit is not None and fit.verdict == str(Verdict.GROWING) and fit.growth_per_iter is not None:
+            unit = f.unit.removesuffix("/iter").replace(f.name, "").strip()
+            out.append(f"{f.name} {fit.growth_per_iter:+.1f}{' ' + unit if unit else ''} per iteration")
+    return out
+
+
+def resource_lines(result: RunResult) -> list[str]:
+    """Under the table: each strategy with a growing resource (a failure for the exit code)."""
+    lines = []
+    for r in result.results:
+        grows = growing_resources(r)
+        if grows:
+            lines.append(f"{label(r)}: resources growing: {', '.join(grows)}")
+    return lines
 
 
 def stable_but_wide(r, threshold_mb: float | None) -> str | None:
@@ -213,6 +284,7 @@ def result_footer(result: RunResult, run_dir) -> str:
         if any(it.extra.get("ttft_includes_load") for it in r.iterations):
             lines.append(f"{r.strategy}: TTFT includes process start and model load (the program gives no ready mark)")
     lines += verdict_notes(result)
+    lines += resource_lines(result)
     lines += drift.footer_lines(result)
     lines.append(f"results: {run_dir}  (run.json, <strategy>.jsonl, worker logs)")
     return "\n".join(lines)

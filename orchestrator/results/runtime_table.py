@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import statistics
 
-from orchestrator.results import drift
+from orchestrator.results import drift, figures
 from orchestrator.results.limits import streamed, streamed_tokens_per_s
 from orchestrator.results.model import HostLimits, RunResult, Status, StrategyResult, Summary, Verdict
 from orchestrator.results.output import rounded
@@ -16,13 +16,13 @@ RUNTIME_HEADERS = [
     "engine",
     "strategy",
     "status",
-    "load ms",
-    "TTFT ms",
-    "RTF",
-    "tok/s",
-    "peak MB",
+    figures.get("load_ms_median").header,
+    figures.get("ttft_ms_median").header,
+    figures.get("rtf_median").header,
+    figures.get("tokens_per_s_median").header,
+    figures.get("rss_peak_mb").header,
     "steady MB",
-    "growth MB/iter",
+    figures.get("growth_mb_per_iter").header,
     "95% CI",
     "verdict",
     "text",
@@ -31,6 +31,7 @@ RUNTIME_HEADERS = [
     "% of limit",
     "enc+prefill GFLOP/s",
     "% of peak",
+    figures.get("core_h_per_audio_h").header,
 ]
 
 
@@ -58,19 +59,20 @@ def _yes_no(value: bool | None) -> str | None:
 def runtime_row(e: StrategyResult) -> list:
     s = e.summary or Summary()
     lim = e.limits
-    ci = s.growth_ci95
+    fig = figures.get
+    growth = fig("growth_mb_per_iter")
     return [
         e.engine,
         e.strategy,
         str(e.status),
-        rounded(s.load_ms_median),
-        rounded(s.ttft_ms_median),
-        rounded(s.rtf_median, 3),
-        rounded(streamed_tokens_per_s(e)),
-        rounded(s.rss_peak_mb),
+        fig("load_ms_median").cell(s.load_ms_median),
+        fig("ttft_ms_median").cell(s.ttft_ms_median),
+        fig("rtf_median").cell(s.rtf_median),
+        fig("tokens_per_s_median").cell(streamed_tokens_per_s(e)),
+        fig("rss_peak_mb").cell(s.rss_peak_mb),
         rounded(steady_rss_mb(e)),
-        rounded(s.growth_mb_per_iter, 3),
-        f"[{rounded(ci[0], 3):.3f}, {rounded(ci[1], 3):.3f}]" if ci else None,
+        growth.cell(growth.of(s)),
+        growth.ci_cell(growth.ci_of(s)),
         _verdict(s),
         drift.column(s),
         _yes_no(streamed(e)),
@@ -78,6 +80,7 @@ def runtime_row(e: StrategyResult) -> list:
         rounded(lim.decode_pct) if lim else None,
         rounded(lim.encode_prefill_gflops, 2) if lim else None,
         rounded(lim.encode_prefill_pct) if lim else None,
+        fig("core_h_per_audio_h").cell(s.core_h_per_audio_h),
     ]
 
 

@@ -67,6 +67,9 @@ class RunPlan:
     progress: bool = False
     # per-worker-tree memory limit (MB); None: no guard (RunPlan.build sets the default)
     max_rss_mb: float | None = None
+    # the resource guard: a worker whose tree reaches this share of a resource's limit
+    # (threads, fds, maps: run.procfs.resource_limits) is stopped (status resource-limit); 0: off
+    resource_guard: float = 0.9
     # seconds a long-lived worker waits after its last request before one more mark
     # (`after_idle`): what memory comes back at rest; 0: none
     idle_s: float = 0.0
@@ -175,6 +178,7 @@ class RunPlan:
         }
         if self.max_rss_mb is not None:  # None: no guard
             values["max_rss_mb"] = self.max_rss_mb
+        values["resource_guard"] = self.resource_guard
         for key, value in values.items():
             why = limit_problem(key, value)
             if why:
@@ -229,6 +233,7 @@ class RunPlan:
             "iter_timeout": self.iter_timeout,
             "sample_hz": self.sample_hz,
             "max_rss_mb": self.max_rss_mb,
+            "resource_guard": self.resource_guard,
             "idle_s": self.idle_s,
             "thresholds": vars(self.thresholds),
         }
@@ -257,6 +262,7 @@ LIMITS = {
     "growth_threshold_mb": (float, 0, False, None, ""),
     "plateau_min_tail": (int, 1, False, None, ""),
     "max_rss_mb": (float, 0, False, None, ""),
+    "resource_guard": (float, 0, False, 1.0, "it is a share of the limit: 1 stops a worker at the limit itself"),
 }
 
 

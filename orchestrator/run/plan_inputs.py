@@ -40,6 +40,9 @@ class PlanInputs:
     json_path: Path | None = None
     # None: the default share of available memory; 0: no guard
     max_rss_mb: float | None = None
+    # the share of a resource's limit (threads, fds, maps) at which a worker is stopped;
+    # None: RunPlan's default; 0: no guard
+    resource_guard: float | None = None
     idle_s: float | None = None
     # the engine's options by name (its options dataclass's fields); for chatllm also
     # chatllm_dir, main, lib as given (resolved by its plan hook)
@@ -79,6 +82,7 @@ def plan_from_inputs(cls: type[RunPlan], given: PlanInputs) -> tuple[RunPlan, li
         json_path=given.json_path,
         progress=given.progress,
         worker_env=dict(given.worker_env),
+        resource_guard=_or(given.resource_guard, d.resource_guard),
     )
     spec = engine_registry.REGISTRY.get(engine)
     if spec is not None:

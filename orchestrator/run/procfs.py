@@ -12,6 +12,9 @@ This reads only the tree's own files:
 - `/proc/PID/status`, only on a host with swap: VmSwap. Anonymous and swapped pages are
   kept apart because leaked pages that get swapped out leave RSS flat while RssAnon +
   VmSwap keeps rising; without a swap device VmSwap is 0 and the file is not read;
+- at a phase mark only (`TreeReader.resources`): `/proc/PID/status` (threads, VmSize,
+  VmHWM), the `fd` folder and `maps` (maps and mapped-file bytes), and the CPU times with
+  the waited-for children's; `reset_peak` writes `5` to `clear_refs` (VmHWM := RSS);
 - `/proc/PID/smaps_rollup` (only when asked, `full=True`): USS = Private_Clean +
   Private_Dirty, and Pss, as psutil computes them; `/proc/PID/smaps` summed on kernels
   before 4.14. This is the expensive file: the kernel walks the page tables.
@@ -171,6 +174,115 @@ def read_tree(pid: int, full: bool = False) -> list[ProcMem] | None:
         return reader.read(full)
     finally:
         reader.close()
+
+
+# ------------------------------------------------------------------ resources (at phase marks)
+# what `process_resources` reads, by the names results.figures declares (kind resource)
+_STATUS_FIELDS = {b"Threads:": "threads", b"VmSize:": "vm_size_mb", b"VmHWM:": "vm_hwm_mb"}
+RESOURCE_KEYS = ("threads", "fds", "maps", "mapped_file_mb", "vm_size_mb", "vm_hwm_mb")
+
+
+def _maps(data: bytes) -> tuple[int, int]:
+    """(number of maps, bytes of the maps backed by a file) from /proc/PID/maps text."""
+    count = file_bytes = 0
+    for line in data.split(b"\n"):
+        if not line:
+            continue
+        count += 1
+        fields = line.split(None, 5)
+        if len(fields) > 5 and fields[4] != b"0" and fields[5].startswith(b"/"):
+            lo, _, hi = fields[0].partition(b"-")
+            file_bytes += int(hi, 16) - int(lo, 16)
+    return count, file_bytes
+
+
+def process_resources(pid: int) -> dict[str, float]:
+    """One process's threads, open fds, maps, mapped-file MB, VmSize and VmHWM (MB): the
+    status file, the fd folder and the maps file. Raises Gone (or PermissionError). A phase
+    mark's reading only: the maps file of a big process takes the kernel a while."""
+    out = dict.fromkeys(RESOURCE_KEYS, 0.0)
+    for line in _read(f"{PROC}/{pid}/status").split(b"\n"):
+        key = _STATUS_FIELDS.get(line.split(b"\t", 1)[0].split(b" ", 1)[0])
+        if key is not None:
+            value = int(line.split()[1])
+            out[key] = float(value) if key == "threads" else value * KIB / 2**20
+    try:
+        out["fds"] = float(len(os.listdir(f"{PROC}/{pid}/fd")))
+    except (FileNotFoundError, ProcessLookupError) as exc:
+        raise Gone(pid) from exc
+    count, file_bytes = _maps(_read(f"{PROC}/{pid}/maps"))
+    out["maps"], out["mapped_file_mb"] = float(count), file_bytes / 2**20
+    return out
+
+
+def cpu_seconds(stat: bytes) -> float:
+    """User + system CPU of a process and of its children it has waited for (utime, stime,
+    cutime, cstime of /proc/PID/stat): a tree's sum counts every process that ran in it."""
+    f = stat[stat.rindex(b")") + 2 :].split(b" ", 16)
+    return (int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])) / CLK_TCK
+
+
+def tree_cpu_s(pid: int) -> float | None:
+    """CPU seconds of `pid`'s live tree (cpu_seconds of each process); None if it is gone."""
+    total, found = 0.0, False
+    for p in [pid, *descendants(pid)]:
+        try:
+            total += cpu_seconds(_read(f"{PROC}/{p}/stat"))
+            found = True
+        except (Gone, OSError, ValueError, IndexError):
+            continue
+    return total if found else None
+
+
+def reset_peak(pids: list[int]) -> bool:
+    """Reset each process's VmHWM to its current RSS (`5` to /proc/PID/clear_refs, Linux 4.0+),
+    so the next reading is the peak since now. False where the kernel or permissions refuse."""
+    ok = True
+    for pid in pids:
+        try:
+            fd = os.open(f"{PROC}/{pid}/clear_refs", os.O_WRONLY)
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # gone
+        except OSError:
+            ok = False
+            continue
+        try:
+            os.write(fd, b"5")
+        except OSError:
+            ok = False
+        finally:
+            os.close(fd)
+    return ok
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        return int(_read(path).split()[0])
+    except (Gone, OSError, ValueError, IndexError):
+        return None
+
+
+def resource_limits() -> dict[str, float]:
+    """The limits a resource runs into (a worker inherits orch's rlimits): `maps`
+    vm.max_map_count (per process), `fds` RLIMIT_NOFILE's soft limit (per process),
+    `threads` the least of kernel.threads-max, kernel.pid_max and RLIMIT_NPROC's soft limit
+    (per user). Only those that can be read and are not unlimited."""
+    import resource
+
+    out: dict[str, float] = {}
+    maps = _read_int(f"{PROC}/sys/vm/max_map_count")
+    if maps:
+        out["maps"] = float(maps)
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft != resource.RLIM_INFINITY:
+        out["fds"] = float(soft)
+    threads = [_read_int(f"{PROC}/sys/kernel/threads-max"), _read_int(f"{PROC}/sys/kernel/pid_max")]
+    nproc = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+    threads.append(None if nproc == resource.RLIM_INFINITY else nproc)
+    known = [t for t in threads if t]
+    if known:
+        out["threads"] = float(min(known))
+    return out
 
 
 # ------------------------------------------------------------------ repeated readings
@@ -423,6 +535,41 @@ class TreeReader:
                 procs.pop(pid).close()
         self._order = [row[0] for row in out]
         return out
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """The processes the last walk found, root first."""
+        return tuple(self._order)
+
+    def resources(self) -> dict[str, float] | None:
+        """The tree's resources (process_resources, summed) over the processes of the last
+        walk; None before any walk. For an after-infer mark, right after its full reading."""
+        if not self._order:
+            return None
+        totals = dict.fromkeys(RESOURCE_KEYS, 0.0)
+        for pid in self._order:
+            try:
+                one = process_resources(pid)
+            except _GONE:
+                continue  # exited since the walk
+            for key, value in one.items():
+                totals[key] += value
+        return totals
+
+    def cpu_seconds(self) -> float | None:
+        """The tree's CPU seconds (cpu_seconds, summed: one `stat` per process, already open)
+        over the processes of the last walk; None before any walk. For every phase mark."""
+        if not self._order:
+            return None
+        cpu = 0.0
+        for pid in self._order:
+            proc = self._procs.get(pid)
+            try:
+                if proc is not None:
+                    cpu += cpu_seconds(os.pread(proc.stat, BUF, 0))
+            except _GONE:
+                continue  # exited since the walk
+        return cpu
 
     def close(self) -> None:
         for proc in self._procs.values():

@@ -85,8 +85,27 @@ class RecordBuilder:
             peak_rss_mb=max((p for p in peaks if p is not None), default=None),
             phases={n: self.phase_mark(phases[n]) for n in protocol.PHASES if n in phases},
             ttft_phases=ttft_phases,
+            resources=self.resources(after, phases.get("before_infer")),
+            cpu_s=self.cpu_s(after, phases.get("before_infer")),
             extra=extra,
         )
+
+    @staticmethod
+    def resources(after: Sample | None, before: Sample | None) -> dict[str, float] | None:
+        """The tree's resources at the after-infer mark; `vm_hwm_reset` 1 when VmHWM was reset
+        at the before-infer mark (the request's own peak), 0 when not (the running peak)."""
+        if after is None or after.resources is None:
+            return None
+        out = dict(after.resources)
+        out["vm_hwm_reset"] = 1.0 if before is not None and before.peak_reset else 0.0
+        return out
+
+    @staticmethod
+    def cpu_s(after: Sample | None, before: Sample | None) -> float | None:
+        """The tree's CPU seconds from the before-infer mark to the after-infer mark."""
+        if after is None or before is None or after.cpu_s is None or before.cpu_s is None:
+            return None
+        return max(after.cpu_s - before.cpu_s, 0.0)
 
     def add_late_phases(self, rec: IterationRecord, phases: dict[str, Sample]) -> None:
         """Marks that come after the request (`after_unload`) still belong to it."""

@@ -15,7 +15,7 @@ from orchestrator.quality import pipeline
 from orchestrator.results import alignment, analysis, decision, drift
 from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.model import RunResult, Status, StrategyResult
-from orchestrator.run import hostinfo, strategies, worker_config, worker_env
+from orchestrator.run import hostinfo, procfs, strategies, worker_config, worker_env
 from orchestrator.run.plan import RunPlan
 from orchestrator.run.strategy_runner import StrategyRunner
 
@@ -102,6 +102,8 @@ def _summarize(entry: StrategyResult, plan: RunPlan, scored: bool) -> None:
     audio_s = plan.audio_s
     if entry.summary.growth_mb_per_iter is not None and audio_s:
         entry.summary.growth_mb_per_audio_s = entry.summary.growth_mb_per_iter / audio_s
+    analysis.add_cpu_cost(entry.summary, its, audio_s)
+    analysis.add_resource_limits(entry.summary, procfs.resource_limits())
     drift.summarize(entry.summary, its, plan.decoding)
     if entry.status is Status.MEMORY_LIMIT:
         entry.summary.projected_rss_mb = analysis.project_rss(its, plan.iters, entry.summary.growth_mb_per_iter)

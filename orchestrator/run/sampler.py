@@ -64,6 +64,12 @@ class Sample:
     procs: int  # live processes in the tree (zombies hold no memory and are not counted)
     rss_anon_mb: float | None = None  # whole tree, anonymous resident pages (heap, not files)
     swap_mb: float | None = None  # whole tree, swapped out: a leak can move here, RSS flat
+    # phase marks only (procfs): the tree's CPU seconds with its reaped children's; at an
+    # after-infer mark also its threads, fds, maps, mapped-file MB, VmSize and VmHWM
+    # (procfs.RESOURCE_KEYS; Sampler.read_resources)
+    resources: dict[str, float] | None = None
+    cpu_s: float | None = None
+    peak_reset: bool | None = None  # a before-infer mark: whether VmHWM was reset after it
 
     @property
     def engine_rss_mb(self) -> float:
@@ -251,7 +257,33 @@ class Sampler:
             self._close_reader()
 
     def mark(self) -> Sample | None:
-        return self._take(full=True)
+        """A full sample now, with the tree's CPU time (a phase mark)."""
+        return self._take(full=True, cpu=True)
+
+    def read_resources(self, sample: Sample | None) -> None:
+        """The tree's threads, fds, maps, VmSize, VmHWM onto an after-infer mark's sample
+        (procfs.TreeReader.resources: the dearer reads, taken once per request, after it),
+        then `on_sample` sees it again (the resource guard)."""
+        with self._lock:
+            if self._reader is None or sample is None:
+                return
+            sample.resources = self._reader.resources()
+        hook = self.on_sample
+        if hook is not None and sample.resources is not None:
+            try:
+                hook(sample)
+            except Exception as exc:  # noqa: BLE001 - a broken hook must not stop sampling
+                self.hook_error, self.on_sample = exc, None
+                print("orch: sampler on_sample hook failed; not called again:", file=sys.stderr)
+                traceback.print_exc()
+
+    def reset_peak(self, sample: Sample | None) -> None:
+        """Reset the tree's VmHWM (procfs.reset_peak) after a before-infer mark, so the next
+        mark reads the request's own peak; `sample.peak_reset` says whether the kernel let it."""
+        with self._lock:
+            if self._reader is None or sample is None:
+                return
+            sample.peak_reset = procfs.reset_peak(list(self._reader.pids))
 
     def between(self, t0: float, t1: float) -> list[Sample]:
         """The samples taken from t0 to t1. Each is stamped and appended under the lock, so
@@ -284,7 +316,7 @@ class Sampler:
                 traceback.print_exc()
             self.tick_error = exc
 
-    def _take(self, full: bool, periodic: bool = False) -> Sample | None:
+    def _take(self, full: bool, periodic: bool = False, cpu: bool = False) -> Sample | None:
         with self._lock:
             pid = self._pid
             if pid is None or (periodic and self._stopped):
@@ -297,6 +329,8 @@ class Sampler:
                     self._reader = procfs.TreeReader(pid)
                 t = self._clock()
                 sample = _from_rows(t, self._reader.rows(full), full)
+                if sample is not None and cpu:
+                    sample.cpu_s = self._reader.cpu_seconds()
             if sample is None:
                 return None
             self.samples.append(sample)

@@ -21,10 +21,11 @@ from orchestrator import stop_signals
 from orchestrator.engines import registry as engine_registry
 from orchestrator.errors import WriteFailed
 from orchestrator.results.model import IterationRecord, PartialIteration, Status, StrategyResult
-from orchestrator.run import hostinfo, strategies, worker_env
+from orchestrator.run import hostinfo, resource_guard, strategies, worker_env
 from orchestrator.run.memory_guard import MemoryGuard
 from orchestrator.run.record_builder import RecordBuilder
 from orchestrator.run.record_sink import RecordSink
+from orchestrator.run.resource_guard import ResourceGuard
 from orchestrator.run.sampler import Sampler
 from orchestrator.run.worker_events import EventLoop, StrategyStopped
 from orchestrator.run.worker_process import WorkerProcess
@@ -55,7 +56,9 @@ class StrategyRunner:
         self.builder = RecordBuilder(self.spec.memory, plan.warmup, audio_s)
         limit = getattr(plan, "max_rss_mb", None)
         self.guard = MemoryGuard(limit) if limit else None
-        self.sampler = Sampler(plan.sample_hz, on_sample=self.guard)
+        share = getattr(plan, "resource_guard", 0)
+        self.resource_guard = ResourceGuard(share) if share else None
+        self.sampler = Sampler(plan.sample_hz, on_sample=resource_guard.both(self.guard, self.resource_guard))
         self.teardown: list[str] = []
         self.starts: list[tuple[float, int]] = []
         self.worker_wrap = worker_wrap  # a tracer around the worker (orchestrator.studies.attribution)
@@ -116,6 +119,8 @@ class StrategyRunner:
             self.sampler.between,
             self._write,
             noise=log_noise(self.plan),
+            reset_peak=self.sampler.reset_peak,
+            read_resources=self.sampler.read_resources,
         )
         name = f"{self.spec.name}#{first_i}"
         with WorkerProcess(name, config, self.log_path, env=self.env, wrap=self.worker_wrap) as wp:
@@ -125,6 +130,8 @@ class StrategyRunner:
             self.sampler.watch(wp.pid)
             if self.guard:
                 self.guard.watch(wp.pid)
+            if self.resource_guard:
+                self.resource_guard.watch(wp.pid)
             try:
                 loop.run(wp)
             except StrategyStopped:
@@ -138,6 +145,9 @@ class StrategyRunner:
                         else "while loading"
                     )
                     raise StrategyStopped(Status.MEMORY_LIMIT, self.guard.message(where)) from None
+                if self.resource_guard and self.resource_guard.tripped:
+                    where = f"after iteration {loop.last_done_i}" if loop.last_done_i else "while loading"
+                    raise StrategyStopped(Status.RESOURCE_LIMIT, self.resource_guard.message(where)) from None
                 raise
             except BaseException:  # Ctrl-C or a bug here: stop the worker, keep what it measured
                 wp.kill()

@@ -62,6 +62,8 @@ class EventLoop:
         clock: Callable[[], float] = time.monotonic,
         on_phase: Callable[[int, str], None] | None = None,
         noise: Sequence[str] = (),
+        reset_peak: Callable[[Sample | None], None] | None = None,
+        read_resources: Callable[[Sample | None], None] | None = None,
     ):
         self.builder = builder
         self.timeout = iter_timeout
@@ -74,6 +76,12 @@ class EventLoop:
         self.on_phase = on_phase
         # the engine's log lines that are never a crash's cause (EngineSpec.log_noise)
         self.noise = tuple(noise)
+        # after the before_infer mark: reset the tree's peak RSS (VmHWM), so the after_infer
+        # mark reads the request's own (Sampler.reset_peak)
+        self.reset_peak = reset_peak
+        # at the after_infer mark: the tree's threads, fds, maps, VmSize, VmHWM onto its
+        # sample (Sampler.read_resources), once per request, after it
+        self.read_resources = read_resources
         self.current: RequestInProgress | None = None
         self.phases: dict[tuple, dict[str, Sample]] = {}
         self.pending: list[IterationRecord] = []
@@ -148,7 +156,11 @@ class EventLoop:
         self.last_phase = ev.name
         if sample is not None:
             self.phases.setdefault((ev.i, ev.model), {})[ev.name] = sample
+        if ev.name == "after_infer" and self.read_resources:
+            self.read_resources(sample)
         if ev.name == "before_infer":
+            if self.reset_peak:
+                self.reset_peak(sample)
             self.flush()  # the worker waits for the ack: nothing is being measured
         if self.on_phase:
             self.on_phase(ev.i, ev.name)

@@ -44,7 +44,7 @@ from scipy import stats
 
 from orchestrator import stop_signals
 from orchestrator.errors import ExitCode, OrchError, WriteFailed
-from orchestrator.results import drift
+from orchestrator.results import drift, figures
 from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.model import (
     ABComparison,
@@ -144,12 +144,18 @@ def combine(rounds: list[Estimate]) -> Estimate | None:
     return Estimate(mean, mean - half, mean + half)
 
 
-def _growth(entry: StrategyResult | None) -> Estimate | None:
+MEMORY = figures.get("growth_mb_per_iter")
+
+
+def _growth(entry: StrategyResult | None, fig: figures.Figure = MEMORY) -> Estimate | None:
+    """A growth figure's slope and CI (memory's, or a resource's: results.figures)."""
     s = entry.summary if entry is not None else None
-    if s is None or s.growth_mb_per_iter is None:
+    value = fig.of(s)
+    if value is None:
         return None
-    lo, hi = s.growth_ci95 if s.growth_ci95 else (None, None)
-    return Estimate(s.growth_mb_per_iter, lo, hi)
+    ci = fig.ci_of(s)
+    lo, hi = ci if ci else (None, None)
+    return Estimate(value, lo, hi)
 
 
 def _values(entry: StrategyResult | None, key: str) -> list[float]:
@@ -168,14 +174,16 @@ def _usable(entry: StrategyResult | None) -> bool:
     return entry is not None and entry.status.fine and entry.status is not Status.SKIPPED
 
 
-def growth_metric(rounds: list[ABRound]) -> ABMetric | None:
-    """Growth per iteration: each side's mean slope over its rounds (CI by `combine`), and
-    B − A per round (CI: the two slopes' CIs combined, then `combine` over rounds)."""
-    a = [g for r in rounds if _usable(r.a) and (g := _growth(r.a))]
-    b = [g for r in rounds if _usable(r.b) and (g := _growth(r.b))]
+def growth_metric(rounds: list[ABRound], fig: figures.Figure = MEMORY) -> ABMetric | None:
+    """Growth per iteration (memory's, or a resource's): each side's mean slope over its
+    rounds (CI by `combine`), and B − A per round (CI: the two slopes' CIs combined, then
+    `combine` over rounds)."""
+    a = [g for r in rounds if _usable(r.a) and (g := _growth(r.a, fig))]
+    b = [g for r in rounds if _usable(r.b) and (g := _growth(r.b, fig))]
     diffs = []
     for r in rounds:
-        ga, gb = (_growth(r.a) if _usable(r.a) else None), (_growth(r.b) if _usable(r.b) else None)
+        ga = _growth(r.a, fig) if _usable(r.a) else None
+        gb = _growth(r.b, fig) if _usable(r.b) else None
         if ga is None or gb is None:
             continue
         if None in (ga.lo, ga.hi, gb.lo, gb.hi):
@@ -368,6 +376,9 @@ def judge(rounds: list[ABRound], thresholds: Thresholds, speed_pct: float) -> AB
     growth = growth_metric(rounds)
     ttft, tps = shift_metric(rounds, "ttft_ms"), shift_metric(rounds, "tokens_per_s")
     out = ABComparison(growth_mb_per_iter=growth, ttft_ms=ttft, tokens_per_s=tps, rounds=list(rounds))
+    for fig in figures.ab_figures():
+        if fig.kind == "resource" and (m := growth_metric(rounds, fig)) is not None:
+            out.resources[fig.name] = m
     cut = _interrupted_note(rounds)
     if cut:
         out.reasons.append(cut)

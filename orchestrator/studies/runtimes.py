@@ -18,7 +18,7 @@ from pathlib import Path
 
 from orchestrator.engines import weights
 from orchestrator.errors import OrchError, WriteFailed
-from orchestrator.results import decision
+from orchestrator.results import decision, output
 from orchestrator.results.atomic import write_json_atomic
 from orchestrator.results.drift import drifted_strategies
 from orchestrator.results.limits import runtime_limits
@@ -178,5 +178,7 @@ def run_engines(
 
 
 def failed(result: RunResult) -> bool:
-    """A row not ok (an engine that could not run included), or a text that drifted."""
-    return not result.ok or bool(drifted_strategies(result))
+    """A row not ok (an engine that could not run included), a text that drifted, or a
+    thread, fd or map count that grows (docs/resources.md)."""
+    growing = any(output.growing_resources(r, failing=True) for r in result.results)
+    return not result.ok or bool(drifted_strategies(result)) or growing

@@ -20,6 +20,7 @@ from orchestrator.run.plan_inputs import PlanInputs
 from orchestrator.run.runner import execute
 from orchestrator.studies import attribution
 from orchestrator.studies.selftest_drift import drift_checks
+from orchestrator.studies.selftest_resources import resource_checks
 from orchestrator.studies.selftest_stream import stream_checks
 from orchestrator.studies.selftest_timing import ATTEMPTS, TOLERANCE_MS, HostLoad, HostWatch, TimingRun, run_check
 
@@ -168,6 +169,8 @@ def run_selftest(iters: int, warmup: int, out_dir: Path, echo=print) -> list[Che
             echo(line)
         checks += found
     checks += drift_checks(clean, out_dir, echo)
+    base = {"ttft_ms": TTFT_MS, "token_ms": TOKEN_MS}
+    checks += resource_checks(clean.get("restart"), calibration_plan, base, iters, warmup, out_dir, echo)
     checks += attribution_checks(iters, warmup, out_dir, echo)
     checks += stream_checks(out_dir, echo)
     return checks

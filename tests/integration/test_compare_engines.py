@@ -39,7 +39,7 @@ def test_calibration_alone_runs_every_strategy_with_limits_and_stores_one_result
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     header = proc.stdout.splitlines()[0].split()
-    assert header[:3] == ["engine", "strategy", "status"] and header[-3:] == ["%", "of", "peak"]
+    assert header[:3] == ["engine", "strategy", "status"] and header[-4:] == ["%", "of", "peak", "core-h/audio-h"]
     assert "host limits: memory bandwidth " in proc.stdout and "1 thread(s)" in proc.stdout
     run = json.loads((isolated / "r.json").read_text(encoding="utf-8"))
     assert run["engine"]["name"] == "calibration" and run["plan"]["engines"] == ["calibration"]

@@ -147,11 +147,11 @@ def test_tables_never_print_minus_zero():
     )
     _, rows = report.table_rows(result)
     assert rows == [
-        ["restart", "ok", 5, 0.0, 0.0, 12.2, 0.0, 100.0, 100.0, 100.0, 0.0, "[-0.010, 0.010]", "stable", None, None]
+        ["restart", "ok", 5, 0.0, 0.0, 12.2, None, 0.0, 100.0, 100.0, 100.0, 0.0, "[-0.010, 0.010]", "stable", None, None]
     ]
     assert (
         report.render_csv(result).splitlines()[1]
-        == 'restart,ok,5,0.0,0.0,12.2,0.0,100.0,100.0,100.0,0.0,"[-0.010, 0.010]",stable,,'
+        == 'restart,ok,5,0.0,0.0,12.2,,0.0,100.0,100.0,100.0,0.0,"[-0.010, 0.010]",stable,,'
     )
     assert "-0.0 " not in report.render_markdown(result) and "-0 " not in report.render_markdown(result)
 

@@ -116,11 +116,11 @@ def _result():
 
 
 def test_the_runtime_table_rows():
-    assert RUNTIME_HEADERS[:3] == ["engine", "strategy", "status"] and len(RUNTIME_HEADERS) == 18
+    assert RUNTIME_HEADERS[:3] == ["engine", "strategy", "status"] and len(RUNTIME_HEADERS) == 19 and RUNTIME_HEADERS[-1] == "core-h/audio-h"
     rows = runtime_rows(_result())
     assert rows[0] == [
         "chatllm", "restart", "ok", 812.3, 250.0, 0.123, 50.0, 120.5, 102.0, 0.012, "[-0.001, 0.025]",
-        "stable", "stable", "yes", 958.2, 5.2, 0.6, 0.6,
+        "stable", "stable", "yes", 958.2, 5.2, 0.6, 0.6, None,
     ]  # fmt: skip
     # the burst: a TTFT, no tok/s (a burst's is no decode speed), so no % of limit
     assert rows[1][:8] == ["onnx", "restart", "ok", None, 900.0, None, None, None]

@@ -11,6 +11,8 @@ orchestrator/engines/calibration/options.py declares them and their defaults; th
 command-line twin takes them as --dashed-flags):
   transcript, ttft_ms, token_ms, load_ms, model_mb, leak_mb (per inference call),
   leak_on_load_mb (per load), leak_models (labels the load leak applies to; default all),
+  leak_threads, leak_fds, leak_maps (per call: threads never joined, descriptors never
+  closed, maps never unmapped: what the resource figures must measure back exactly),
   decoy_mb (per call: allocated, never touched, never freed: requested but not resident),
   churn_mb (per call: allocated in 64 KiB blocks, touched, freed: memory the allocator may
   keep, in no live allocation) — the two things a leak attribution must not blame,
@@ -34,11 +36,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import json
+import mmap
 import os
 import random
 import re
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -55,6 +59,9 @@ OPTIONS: dict[str, type] = {
     "model_mb": float,
     "leak_mb": float,
     "leak_on_load_mb": float,
+    "leak_threads": int,
+    "leak_fds": int,
+    "leak_maps": int,
     "leak_models": list,  # of model names; None: every model
     "decoy_mb": float,
     "churn_mb": float,
@@ -143,6 +150,30 @@ class Weights:
         if self.ptr:
             _libc.munmap(self.ptr, self.size)
             self.ptr = None
+
+
+# what the resource leaks keep (a module's list: never freed, whatever the engine object does)
+_KEPT: list = []
+_FOREVER = threading.Event()
+PAGE = os.sysconf("SC_PAGE_SIZE")
+# leaked maps alternate read-only and no access: two neighbours never have the same
+# protection, so the kernel cannot merge them into one map, and the interpreter's own
+# anonymous maps (read+write) never merge into them
+_MAP_PROTS = (mmap.PROT_READ, 0)
+_MAPS: list = []
+
+
+def leak_resources(threads: int, fds: int, maps: int) -> None:
+    """Start `threads` threads that wait forever, open `fds` descriptors of /dev/null and make
+    `maps` one-page anonymous maps, none ever released."""
+    for _ in range(threads):
+        t = threading.Thread(target=_FOREVER.wait, name="calibration-leak", daemon=True)
+        t.start()
+        _KEPT.append(t)
+    for _ in range(fds):
+        _KEPT.append(os.open(os.devnull, os.O_RDONLY))
+    for _ in range(maps):
+        _MAPS.append(mmap.mmap(-1, PAGE, flags=mmap.MAP_PRIVATE, prot=_MAP_PROTS[len(_MAPS) % 2]))
 
 
 def parse_model(label: str | None, default_mb: float) -> tuple[str, float]:
@@ -260,6 +291,7 @@ class CalibrationModel:
             while True:
                 time.sleep(3600)
         native_alloc(float(self.o["leak_mb"]))  # leaked on purpose
+        leak_resources(int(self.o["leak_threads"] or 0), int(self.o["leak_fds"] or 0), int(self.o["leak_maps"] or 0))
         decoy_alloc(float(self.o["decoy_mb"]))  # never touched: not resident
         churn_alloc(float(self.o["churn_mb"]))  # freed again
         text = aligner_output(request.transcript) if request.transcript else self.o["transcript"]

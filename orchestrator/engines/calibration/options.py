@@ -29,6 +29,25 @@ class CalibrationOptions:
     leak_on_load_mb: float | None = option(
         "number", default=0.0, flag="--leak-on-load-mb", help="calibration: native heap leaked per model load."
     )
+    # resources leaked per inference call (orch selftest: the resource figures measure them back)
+    leak_threads: int | None = option(
+        "integer",
+        default=0,
+        flag="--leak-threads",
+        help="calibration: threads started and never joined per inference call.",
+    )
+    leak_fds: int | None = option(
+        "integer",
+        default=0,
+        flag="--leak-fds",
+        help="calibration: file descriptors opened and never closed per inference call.",
+    )
+    leak_maps: int | None = option(
+        "integer",
+        default=0,
+        flag="--leak-maps",
+        help="calibration: memory maps made and never unmapped per inference call.",
+    )
     # None: every model's load leaks
     leak_models: list[str] | None = option(
         "texts", flag="--leak-models", help="calibration: comma-separated model names the load leak applies to."
