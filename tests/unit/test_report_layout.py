@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 from orchestrator.history import load_plots, plots
-from orchestrator.history.report import CSS, _html_table
+from orchestrator.history.page import CSS, html_table as _html_table
 from tests.load_runs import load_run
 
 
