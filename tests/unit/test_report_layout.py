@@ -7,7 +7,8 @@ from __future__ import annotations
 import dataclasses
 
 from orchestrator.history import load_plots, plots
-from orchestrator.history.page import CSS, html_table as _html_table
+from orchestrator.history.page import CSS
+from orchestrator.history.page import html_table as _html_table
 from tests.load_runs import load_run
 
 
