@@ -354,12 +354,8 @@ def render_html(result: RunResult, history: list | None = None) -> str:
     ]
     if problems:
         body.append('<ul class="warn">' + "".join(problems) + "</ul>")
-    body.append(_runtimes_section(result))
-    body.append(_resources_section(result))
-    body.append(_soak_section(result.soak))
-    body.append(_history_section(result, history))
-    body.append(_ab_section(result))
-    body.append(_attribution_section(result))
+    body += [_runtimes_section(result), _resources_section(result), _soak_section(result.soak)]
+    body += [_history_section(result, history), _ab_section(result), _attribution_section(result)]
     body.append(
         '<h2>Memory</h2><p class="sub">RSS and USS measured from outside the worker at each '
         "iteration's after-infer mark; shaded: warm-up (left out of the fit); small marks: the "

@@ -54,6 +54,7 @@ def test_a_folder_on_the_tiny_models_with_srt(tiny, shared, tmp_path):
         for ext in (".wav", ".txt"):
             shutil.copy(shared / "samples" / (name + ext), folder / (name + ext))
     out = tmp_path / "out"
+    out.mkdir()  # orch makes only the folder it writes into (--srt's), never its parents
     proc = _orch(
         "transcribe",
         str(folder),

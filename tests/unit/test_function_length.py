@@ -13,8 +13,8 @@ MAX_LINES = 60
 # being split with history/store.py itself (issue 28, store.py split): an entry that is no
 # longer over the bound fails below, so the list only shrinks
 KNOWN_OVER = {
-    "orchestrator/history/store.py:list_load_levels",
-    "orchestrator/history/store.py:_load_tables_v5",
+    # a migration's table definitions, as they were when it was written: kept whole, not split
+    "orchestrator/history/schema.py:_load_tables_v5",
 }
 
 
