@@ -633,6 +633,30 @@ def disk_free(path: Path) -> int:
 LOCK = Path(tempfile.gettempdir()) / "orch-make-test-models.lock"
 
 
+def conversion_lock():
+    """One full-shape conversion on the machine at a time (every runtime's maker takes this
+    lock); MakeError when another is under way."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(LOCK), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise MakeError(
+            f"another full-shape conversion is running (lock {LOCK}); conversions run one at a time"
+        ) from None
+    return lock
+
+
+def read_manifest(path: Path) -> dict:
+    """A test-model manifest's `models` (runtime makers write one beside their files); {} when
+    there is none or it cannot be read."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("models") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
 def pick(shape: str | None, only: tuple[str, ...]) -> tuple[str, list[TinySpec]]:
     """The family (tiny / full) and the specs to make: --only's names say the family when
     --shape does not; the two never mix in one call (they go to different folders)."""

@@ -97,7 +97,11 @@ def _load_tables_v5(md: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Table]:
     """The load tables as migration 5 creates them. A later migration that adds a column
     appends it to the module's tables below (and ALTERs), never here: this is what
     version 5 was."""
-    load_runs = sa.Table(
+    return _load_runs_v5(md), _load_levels_v5(md), _load_memory_v5(md)
+
+
+def _load_runs_v5(md: sa.MetaData) -> sa.Table:
+    return sa.Table(
         "load_runs",
         md,
         sa.Column("id", sa.Integer, primary_key=True),
@@ -113,7 +117,10 @@ def _load_tables_v5(md: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Table]:
         sa.Column("interrupted", sa.Boolean),
         sa.Column("error", sa.Text),
     )
-    load_levels = sa.Table(
+
+
+def _load_levels_v5(md: sa.MetaData) -> sa.Table:
+    return sa.Table(
         "load_levels",
         md,
         sa.Column("id", sa.Integer, primary_key=True),
@@ -139,7 +146,10 @@ def _load_tables_v5(md: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Table]:
         sa.Column("valid", sa.Boolean),
         sa.Column("invalid_reason", sa.Text),
     )
-    load_memory = sa.Table(
+
+
+def _load_memory_v5(md: sa.MetaData) -> sa.Table:
+    return sa.Table(
         "load_memory",
         md,
         sa.Column("id", sa.Integer, primary_key=True),
@@ -153,7 +163,6 @@ def _load_tables_v5(md: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Table]:
         sa.Column("requests", sa.Integer),
         sa.Column("samples", sa.Integer),
     )
-    return load_runs, load_levels, load_memory
 
 
 load_runs, load_levels, load_memory = _load_tables_v5(metadata)

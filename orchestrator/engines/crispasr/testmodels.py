@@ -38,12 +38,13 @@ from orchestrator.engines.crispasr.runtime import TARGET
 from orchestrator.engines.hf_prep import added_tokens, prepared_copy
 from orchestrator.engines.qwen3asr_weights import (
     ALL_SPECS,
-    LOCK,
     MakeError,
     TinySpec,
+    conversion_lock,
     disk_free,
     mem_available,
     pick,
+    read_manifest,
     weight_shapes,
     write_hf_folder,
 )
@@ -194,12 +195,12 @@ def make_crispasr_test_models(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     todo = [n for n in dict.fromkeys(names) if force or not (out / file_name(n, precision)).exists()]
-    lock = _lock() if any(ALL_SPECS[n].shape == "full" for n in todo) else None
+    lock = conversion_lock() if any(ALL_SPECS[n].shape == "full" for n in todo) else None
     manifest_path = out / MANIFEST
     made = []
     try:
         check_resources(todo, out, precision, keep_hf)
-        entries = _read_manifest(manifest_path)
+        entries = read_manifest(manifest_path)
         for name in dict.fromkeys(names):
             target = out / file_name(name, precision)
             if name not in todo:
@@ -299,32 +300,11 @@ def convert(script: Path, src: Path, target: Path, spec: TinySpec, precision: st
     return {"convert_seconds": round(seconds, 1), "convert_peak_rss_bytes": usage.ru_maxrss * 1024}
 
 
-def _lock():
-    """One full-shape conversion on the machine at a time (chatllm.cpp's maker takes the same lock)."""
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(LOCK), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise MakeError(
-            f"another full-shape conversion is running (lock {LOCK}); conversions run one at a time"
-        ) from None
-    return lock
-
-
-def _read_manifest(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8")).get("models") or {}
-    except (OSError, ValueError, AttributeError):
-        return {}
-
-
 def find_test_model(name: str, shape: str, precision: str | None = None) -> Path | None:
     """The GGUF file of test model `name` made in the default folder of `shape` (tiny / full),
     found by the manifest: `precision` if given, else f16 if made, else any; None when none is."""
     out = Path(FULL_OUT if shape == "full" else DEFAULT_OUT)
-    entries = [e for e in _read_manifest(out / MANIFEST).values() if isinstance(e, dict) and e.get("name") == name]
+    entries = [e for e in read_manifest(out / MANIFEST).values() if isinstance(e, dict) and e.get("name") == name]
     order = [precision] if precision else [DEFAULT_PRECISION, *[p for p in PRECISIONS if p != DEFAULT_PRECISION]]
     for p in order:
         for entry in entries:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import importlib.util
 
-from orchestrator.engines.chatllm.testmodels import MakeError
 from orchestrator.engines.llamacpp import gguf_files, programs
 from orchestrator.engines.llamacpp.options import CONVERT_INSTALL, INSTALL, SRC_ENV, TARGET_BUILD
 from orchestrator.engines.llamacpp.testmodels import CONVERT_NEEDS, DEFAULT_OUT, converter_script, find_test_model
+from orchestrator.engines.qwen3asr_weights import MakeError
 
 
 def checks(add, options: dict, strategies: list[str], models: list[str], blocking: bool) -> None:

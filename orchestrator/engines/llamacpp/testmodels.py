@@ -26,10 +26,18 @@ from pathlib import Path
 
 import click
 
-from orchestrator.engines.chatllm.testmodels import ALL_SPECS, LOCK, MakeError, TinySpec, pick, write_hf_folder
 from orchestrator.engines.hf_prep import added_tokens, prepared_copy
 from orchestrator.engines.llamacpp import gguf_files, programs
 from orchestrator.engines.llamacpp.options import BIN_ENV, CONVERT_INSTALL, SRC_ENV
+from orchestrator.engines.qwen3asr_weights import (
+    ALL_SPECS,
+    MakeError,
+    TinySpec,
+    conversion_lock,
+    pick,
+    read_manifest,
+    write_hf_folder,
+)
 
 DEFAULT_OUT = "models/tiny-llamacpp"  # git ignores it
 FULL_OUT = "models/full-llamacpp"
@@ -113,9 +121,9 @@ def make_llamacpp_test_models(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / MANIFEST
-    entries = _read_manifest(manifest_path)
+    entries = read_manifest(manifest_path)
     made: list[MadeModel] = []
-    lock = _lock() if any(ALL_SPECS[n].shape == "full" for n in names) else None
+    lock = conversion_lock() if any(ALL_SPECS[n].shape == "full" for n in names) else None
     try:
         for name in dict.fromkeys(names):
             made += _make_model(ALL_SPECS[name], out, quants, script, quantize, force, keep_hf, entries)
@@ -127,20 +135,6 @@ def make_llamacpp_test_models(
         if not keep_hf:
             shutil.rmtree(out / "hf", ignore_errors=True)
     return made
-
-
-def _lock():
-    """One full-shape conversion on the machine at a time (every runtime's maker takes this lock)."""
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(LOCK), timeout=0)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise MakeError(
-            f"another full-shape conversion is running (lock {LOCK}); conversions run one at a time"
-        ) from None
-    return lock
 
 
 def _make_model(
@@ -278,19 +272,12 @@ def quantize_file(quantize: Path, src: Path, target: Path, quant: str) -> dict:
     }
 
 
-def _read_manifest(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8")).get("models") or {}
-    except (OSError, ValueError, AttributeError):
-        return {}
-
-
 def find_test_model(name: str, shape: str, precision: str | None = None) -> Path | None:
     """The text GGUF of test model `name` made in the default folder of `shape` (tiny / full),
     found by the manifest: `precision` if given, else f16, q8_0, q4_0 in that order; None when
     none is (or its audio encoder is gone)."""
     out = Path(FULL_OUT if shape == "full" else DEFAULT_OUT)
-    entries = [e for e in _read_manifest(out / MANIFEST).values() if isinstance(e, dict) and e.get("name") == name]
+    entries = [e for e in read_manifest(out / MANIFEST).values() if isinstance(e, dict) and e.get("name") == name]
     for p in [precision] if precision else list(QUANTS):
         for entry in entries:
             path = out / str(entry.get("file"))

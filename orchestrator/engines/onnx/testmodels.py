@@ -33,6 +33,7 @@ from orchestrator.engines.qwen3asr_weights import (
     disk_free,
     mem_available,
     pick,
+    read_manifest,
     weight_shapes,
     write_hf_folder,
 )
@@ -124,7 +125,7 @@ def make_onnx_test_models(
     todo = [n for n in dict.fromkeys(names) if force or set(precisions) - set(available_precisions(out / n))]
     check_resources(todo, out, precisions)
     manifest_path = out / MANIFEST
-    entries = _read_manifest(manifest_path)
+    entries = read_manifest(manifest_path)
     made = []
     try:
         for name in dict.fromkeys(names):
@@ -203,19 +204,12 @@ def drop_leftovers(folder: Path) -> dict:
     return {"files": count, "bytes": size}
 
 
-def _read_manifest(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8")).get("models") or {}
-    except (OSError, ValueError, AttributeError):
-        return {}
-
-
 def find_test_model(name: str, shape: str) -> Path | None:
     """The folder (absolute) of test model `name` made in the default out folder for `shape`
     (tiny | full, under the current folder), found by its manifest; None when it was not made
     (or its files are gone)."""
     out = Path(FULL_OUT if shape == "full" else DEFAULT_OUT)
-    entry = _read_manifest(out / MANIFEST).get(name)
+    entry = read_manifest(out / MANIFEST).get(name)
     if not entry:
         return None
     folder = (out / entry.get("folder", name)).resolve()

@@ -33,6 +33,7 @@ from orchestrator.engines.qwen3asr_weights import (
     disk_free,
     mem_available,
     pick,
+    read_manifest,
     weight_shapes,
     write_hf_folder,
 )
@@ -102,7 +103,7 @@ def make_openvino_test_models(
         _check_resources(todo, out, precision, keep_hf)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / MANIFEST
-    entries = _read_manifest(manifest_path)
+    entries = read_manifest(manifest_path)
     made = []
     lock = _lock() if todo else None
     try:
@@ -188,18 +189,11 @@ def _make_one(name: str, out: Path, precision: str, python: str, versions: dict,
     }
 
 
-def _read_manifest(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8")).get("models") or {}
-    except (OSError, ValueError, AttributeError):
-        return {}
-
-
 def find_test_model(name: str, shape: str) -> Path | None:
     """A made model by name (`tiny-asr-a`: its fp32 folder, else any precision of it) or by
     folder (`tiny-asr-a-int8`), from the manifest in the default out folder of `shape`."""
     out = Path(FULL_OUT if shape == "full" else DEFAULT_OUT)
-    entries = _read_manifest(out / MANIFEST)
+    entries = read_manifest(out / MANIFEST)
     by_name = [e for e in entries.values() if e.get("name") == name]
     by_name.sort(key=lambda e: PRECISIONS.index(e["precision"]) if e.get("precision") in PRECISIONS else 99)
     for entry in ([entries[name]] if name in entries else []) + by_name:

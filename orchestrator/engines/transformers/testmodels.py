@@ -25,6 +25,7 @@ from orchestrator.engines.qwen3asr_weights import (
     MakeError,
     disk_free,
     pick,
+    read_manifest,
     weight_shapes,
     write_hf_folder,
 )
@@ -81,7 +82,7 @@ def make_transformers_test_models(
             f"not converting: needs about {need / 1e9:.1f} GB of disk under {out}, {free / 1e9:.1f} GB free"
         )
     manifest_path = out / MANIFEST
-    entries = _read_manifest(manifest_path)
+    entries = read_manifest(manifest_path)
     made = []
     try:
         for name in dict.fromkeys(names):
@@ -124,13 +125,6 @@ def _make_one(name: str, out: Path, dtype: str) -> dict:
     }
 
 
-def _read_manifest(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8")).get("models") or {}
-    except (OSError, ValueError, AttributeError):
-        return {}
-
-
 def make(out_dir, shape, quant, only, keep_hf, force, chatllm_dir) -> None:
     """`orch make-test-models --runtime transformers` (orchestrator/commands/make_test_models.py):
     the folders transformers loads, from the same seeded weights as chatllm.cpp's test models;
@@ -158,7 +152,7 @@ def find_test_model(name: str, shape: str) -> Path | None:
     models/full-transformers, under the working directory), as its manifest lists it; None
     when it is not there."""
     folder = Path(FULL_OUT if shape == "full" else DEFAULT_OUT)
-    entry = _read_manifest(folder / MANIFEST).get(name)
+    entry = read_manifest(folder / MANIFEST).get(name)
     if not isinstance(entry, dict) or not entry.get("folder"):
         return None
     path = folder / str(entry["folder"])
