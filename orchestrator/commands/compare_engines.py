@@ -30,8 +30,9 @@ SHAPES = tuple(DEFAULT_MODEL_NAME)
 NOT_WITH_ENGINES = {"attribute": "--attribute", "srt_path": "--srt", "models": "--models"}
 
 
-def parse_engines(text: str) -> list[str]:
-    """The engines asked for, in order; CannotStart for an unknown or repeated one."""
+def parse_engines(text: str, repeats: bool = False) -> list[str]:
+    """The engines asked for, in order; CannotStart for an unknown one, or a repeated one
+    unless `repeats` (`orch load --engines`: an engine named twice runs twice)."""
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in engine_registry.REGISTRY]
     if unknown:
@@ -39,7 +40,7 @@ def parse_engines(text: str) -> list[str]:
             f"--engines: unknown engine {', '.join(unknown)} (engines: {', '.join(engine_registry.NAMES)})"
         )
     repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
+    if repeated and not repeats:
         raise CannotStart(f"--engines: {', '.join(repeated)} given more than once")
     if not names:
         raise CannotStart("--engines: give at least one engine, e.g. --engines chatllm,transformers")
@@ -89,7 +90,7 @@ def chosen_strategies(engines: list[str], all_: bool, strategies: str | None) ->
     return names, True
 
 
-def _model_for(engine: str, given: dict[str, str], name: str, shape: str) -> tuple[str | None, str | None]:
+def model_for(engine: str, given: dict[str, str], name: str, shape: str) -> tuple[str | None, str | None]:
     """(the model, why there is none): --model ENGINE=PATH, else the engine's test model;
     (None, None) for an engine without test models (calibration: it needs no model)."""
     if engine in given:
@@ -119,7 +120,7 @@ def build_runs(
     runs, problems = [], {}
     for engine in engines:
         spec = engine_registry.get(engine)
-        model, missing = _model_for(engine, models, name, shape)
+        model, missing = model_for(engine, models, name, shape)
         run = EngineRun(engine, model)
         runs.append(run)
         mine = [s for s in strategies if spec.runs(s)]

@@ -39,10 +39,39 @@ def load(**kw):
     ctx = click.get_current_context()
     given = {n for n in kw if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE}
     flags = {param.name: param.opts[0] for param in ctx.command.params if param.name}
+    if kw["engines"] is not None:
+        _run_engines(kw, *load_options.engine_plans(kw, given, flags, startup_problems.take()))
+        return
     plan, notes = load_options.plan_from(kw, given, flags, startup_problems.take())
     for note in notes:
         click.echo(f"note: {note}")
     _run(kw, plan)
+
+
+def _run_engines(kw, run_dir: Path, plans) -> None:
+    """`--engines`: each engine's study in turn (studies.load_engines), each one's answer,
+    then the table across engines; exit 1 when an engine failed."""
+    from orchestrator.results import load_engines as engines_table
+    from orchestrator.studies import load_engines
+
+    for item in plans:
+        for note in item.notes:
+            click.echo(f"note: {item.label}: {note}")
+    copy_to = Path(kw["json_path"]) if kw["json_path"] else None
+    try:
+        done = load_engines.run(plans, run_dir, copy_to, kw["db"], not kw["no_history"], echo=click.echo)
+    except load_engines.EnginesInterrupted as stopped:
+        click.echo(engines_table.table(stopped.done.rows))
+        click.echo(f"\norch load: interrupted; what was measured is in {run_dir}", err=True)
+        raise KeyboardInterrupt from None
+    for row in done.rows:
+        if row.run is not None:
+            click.echo(f"{row.label}: {row.run.max_rate_line()}")
+        if row.error:
+            click.echo(f"orch: {row.label}: {row.error}", err=True)
+    click.echo(engines_table.table(done.rows))
+    click.echo(f"results: {run_dir}  ({load_engines.SUMMARY_FILE}; <engine>/load.json: each engine's run)")
+    sys.exit(ExitCode.FAILED if load_engines.failed(done) else ExitCode.OK)
 
 
 def _run(kw, plan) -> None:

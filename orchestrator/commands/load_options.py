@@ -11,17 +11,19 @@ from pathlib import Path
 
 import click
 
-from orchestrator.commands.options import ENGINE_HELP, MODEL_HELP, engine_option_decorators
+from orchestrator.commands.options import ENGINE_HELP, ENGINES_MODEL_HELP, MODEL_HELP, engine_option_decorators
 from orchestrator.commands.run_inputs import refuse_unusable_history
 from orchestrator.commands.startup_problems import option
 from orchestrator.engines import registry as engine_registry
 from orchestrator.errors import CannotStart
+from orchestrator.load.length import DEFAULT_MIN_REQUESTS
 
 SERVE_STRATEGIES = ("restart", "fresh-process")  # workers/serve.py's
 # what applies to a server target (--url); any other option given with it is an error
 URL_OPTIONS = {
     "url", "serve_cmd", "pid", "connections", "serve_timeout", "model", "audio", "audio_list", "language",
     "rate", "rates", "concurrency", "sweep", "sweep_levels", "arrival", "burstiness", "requests", "duration",
+    "min_requests", "min_duration",
     "warmup_requests", "slo", "seed", "request_timeout", "max_queue", "max_lateness_ms", "sample_hz",
     "max_rss_mb", "json_path", "out", "db", "no_history", "check_outputs", "check_caching",
 }  # fmt: skip
@@ -48,6 +50,8 @@ def _claims(lv) -> list[str]:
     ]
     if short:
         out.append(f"  percentiles: n={n}; {', '.join(short)} (early stopping, 99% confidence): not shown")
+    if lv.floor and not lv.floor["met"]:  # ended short of --min-requests/--min-duration (load.length)
+        out.append(f"  {lv.floor['why']}")
     if lv.slo_claim:
         out.append(f"  SLO: {lv.slo_claim['why']}")
     check = lv.drift_under_load
@@ -142,8 +146,16 @@ def _target_options() -> list:
             help=ENGINE_HELP,
         ),
         option(
+            "--engines",
+            metavar="A,B,...",
+            help="Run the load study once per engine (an engine named twice runs twice), one table across them.",
+        ),
+        option(
             "--model",
-            help=MODEL_HELP.replace("; asr and align take one", "") + " With --url: the name the server is asked for.",
+            multiple=True,
+            help=MODEL_HELP.replace("; asr and align take one", "")
+            + " With --url: the name the server is asked for."
+            + ENGINES_MODEL_HELP,
         ),
         option("--audio", metavar="FILE|DIR", help="Audio file, or a folder: each request picks one (seeded)."),
         option(
@@ -177,8 +189,16 @@ def _level_options() -> list:
         option("--sweep-levels", type=int, default=10, show_default=True, help="Levels of --sweep, both ends in."),
         option("--arrival", type=click.Choice(("constant", "poisson", "gamma")), default="poisson", show_default=True),
         option("--burstiness", type=float, default=1.0, show_default=True, help="gamma's shape (1: poisson)."),
-        option("--requests", type=int, help="Requests per level (default 100 unless --duration)."),
-        option("--duration", type=float, help="Seconds per level (instead of --requests)."),
+        option("--requests", type=int, help="Exactly N requests per level (instead of the floor below)."),
+        option("--duration", type=float, help="Exactly S seconds of sending per level (instead of the floor below)."),
+        option(
+            "--min-requests",
+            type=int,
+            metavar="N",
+            help=f"A level runs until N requests completed and --min-duration passed [default: {DEFAULT_MIN_REQUESTS}, "
+            "the fewest a p90 claim needs].",
+        ),
+        option("--min-duration", type=float, metavar="S", help="...and at least S seconds [default: 0]."),
         option("--warmup-requests", type=int, default=0, show_default=True, help="Unmeasured requests first."),
         option("--slo", help="Goodput bounds, e.g. ttft_ms=1000,rtf=0.5 (also latency_ms, itl_ms, queue_wait_ms)."),
         option("--seed", type=int, default=0, show_default=True, help="Arrival times and audio choice."),
@@ -264,6 +284,9 @@ def plan_from(kw: dict, given: set[str], flags: dict[str, str], problems: list[s
     from orchestrator.load.plan import LoadPlan
 
     problems = problems + cli_inputs.number_problems(kw)
+    if kw.get("engines"):  # `orch load` runs --engines itself (engine_plans); a side of `orch ab --load` cannot
+        problems.append("--engines runs one load study per engine: give it to orch load, not to one side")
+    kw = {**kw, "model": _one_model(kw, problems)}
     if kw["check_caching"] and (kw["check_caching"] < 8 or not str(kw["audio"] or "").lower().endswith(".wav")):
         problems.append("--check-caching N needs N >= 8 and --audio a WAV file (its clips are made from it)")
     sweep = cli_inputs.sweep(kw, given, problems)
@@ -280,7 +303,55 @@ def plan_from(kw: dict, given: set[str], flags: dict[str, str], problems: list[s
     if problems:
         raise CannotStart(list(dict.fromkeys(problems)))
     refuse_unusable_history(kw)
+    if sweep is not None and kw["requests"] is not None and kw["requests"] < DEFAULT_MIN_REQUESTS:
+        notes.append(
+            f"--sweep with --requests {kw['requests']}: each level is under the {DEFAULT_MIN_REQUESTS} requests "
+            "a p90 claim needs (leave --requests out and each level runs until it has them)"
+        )
     return plan, notes
+
+
+def _one_model(kw: dict, problems: list[str]) -> str | None:
+    """--model, given once (repeatable only with --engines: ENGINE=PATH once per engine)."""
+    values = kw["model"] if isinstance(kw["model"], (tuple, list)) else ((kw["model"],) if kw["model"] else ())
+    if len(values) > 1:
+        problems.append("--model given more than once: one model a run (--engines takes --model ENGINE=PATH each)")
+    return values[0] if values else None
+
+
+def engine_plans(kw: dict, given: set[str], flags: dict[str, str], problems: list[str]):
+    """`orch load --engines A,B`: the study's folder and each engine's plan (studies.load_engines'
+    EnginePlan), each made as `orch load --engine E` makes it, its folder `<run dir>/<label>`.
+    Engines and models are read as `orch compare --engines` reads them (--model ENGINE=PATH;
+    an engine without one gets its tiny test model). CannotStart names every problem: one
+    every engine has once, an engine's own with its label."""
+    from orchestrator.commands.compare_engines import DEFAULT_MODEL_NAME, model_for, parse_engines, parse_models
+    from orchestrator.studies.load_engines import EnginePlan, labels
+
+    for name, what in (("url", "--url (a server runs its own engine)"), ("engine", "--engine")):
+        if name in given:
+            problems.append(f"--engines runs worker processes of each engine: not with {what}")
+    if problems:
+        raise CannotStart(problems)
+    engines = parse_engines(kw["engines"], repeats=True)
+    models = parse_models(tuple(kw["model"] or ()), list(dict.fromkeys(engines)))
+    root, plans, each = _run_dir(kw), [], {}
+    for label, engine in zip(labels(engines), engines, strict=True):
+        model, missing = model_for(engine, models, DEFAULT_MODEL_NAME["tiny"], "tiny")
+        each[label] = [missing] if missing else []
+        try:
+            plan, notes = plan_from({**kw, "engine": engine, "model": model, "engines": None}, given, flags, [])
+        except CannotStart as exc:
+            each[label] += exc.problems
+            continue
+        plan.run_dir = plan.pool.log_dir = root / label
+        plan.json_path = plan.run_dir / "load.json"
+        plans.append(EnginePlan(label, engine, model, plan, notes))
+    shared = [p for p in next(iter(each.values()), []) if all(p in ps for ps in each.values())] if len(each) > 1 else []
+    named = shared + [f"{label}: {p}" for label, ps in each.items() for p in ps if p not in shared]
+    if named:
+        raise CannotStart(list(dict.fromkeys(named)))
+    return root, plans
 
 
 def _run_dir(kw) -> Path:
@@ -314,15 +385,17 @@ def _server_plan(kw, given: set[str], flags: dict[str, str], problems: list[str]
     levels = cli_inputs.levels(kw, problems)
     slo = cli_inputs.slo(kw, problems)
     count = cli_inputs.request_count(kw)
+    floor = cli_inputs.floor(kw, problems)
+    per_level = cli_inputs.level_requests(kw, floor)
     target = _server_target(kw, given, flags, problems)
     audio, weights = cli_inputs.audio(kw, problems) if kw["audio"] or kw["audio_list"] else ([], None)
     if not (kw["audio"] or kw["audio_list"]):
         problems.append("--url needs --audio FILE|DIR or --audio-list FILE")
     problems += _output_problems(kw)
     n_levels = sweep.levels if sweep else len(levels) or 1
-    if count is not None and n_levels * (count + (kw["warmup_requests"] or 0)) > MAX_SERVER_REQUESTS:
+    if per_level is not None and n_levels * (per_level + (kw["warmup_requests"] or 0)) > MAX_SERVER_REQUESTS:
         problems.append(
-            f"{n_levels} level(s) x {count + (kw['warmup_requests'] or 0)} requests is over the "
+            f"{n_levels} level(s) x {per_level + (kw['warmup_requests'] or 0)} requests is over the "
             f"{MAX_SERVER_REQUESTS} a run may send a server"
         )
     if problems:
@@ -356,6 +429,7 @@ def _server_plan(kw, given: set[str], flags: dict[str, str], problems: list[str]
         server=target,
         check_outputs=kw["check_outputs"],
         check_caching=kw["check_caching"] or 0,
+        floor=floor,
     )
     return plan
 

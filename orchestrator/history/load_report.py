@@ -88,7 +88,7 @@ def render_html(run: LoadRun) -> str:
 
     plan = run.plan
     title = f"orch load {run.run_id}"
-    amount = f"{plan.get('requests')} requests" if plan.get("requests") else f"{plan.get('duration_s')} s"
+    amount = run.level_length
     line = (
         f"engine <b>{escape(run.engine_name)}</b> · strategy <b>{escape(run.strategy)}</b> × {escape(run.workers)} worker(s) · "
         f"{escape(amount)} a level, {escape(plan.get('warmup_requests') or 0)} warm-up · SLO <code>{escape(plan.get('slo') or '-')}"

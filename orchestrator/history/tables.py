@@ -269,7 +269,7 @@ def _growth_cell(fit) -> str | None:
 
 def load_facts(run: LoadRun) -> str:
     plan = run.plan
-    amount = f"{plan.get('requests')} requests" if plan.get("requests") else f"{plan.get('duration_s')} s"
+    amount = run.level_length
     lines = [
         f"load run {run.run_id}  started {run.started_at}  finished {run.finished_at}"
         f"  host {run.host.get('hostname') or '-'}  status {run.status}",

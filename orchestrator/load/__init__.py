@@ -9,7 +9,7 @@ statistics), queueing (what theory expects a queue to wait), memory (growth per 
 requests), pool (workers, dispatcher, generator: one level run), server (the same with a
 server as the target: client slots, the server's process started and sampled), http_target
 (the loopback-only transcription client), sweep (the automatic sweep's levels), audio_list
-(the weighted audio mix), runner (levels one after another, the sink, the result).
+(the weighted audio mix), length (a level's floor), runner (levels one after another, the sink, the result).
 
 Imports: orchestrator.run (worker process, sampler, memory guard, record sink, audio),
 orchestrator.results (analysis' slope fit), orchestrator.errors, workers.protocol. Never

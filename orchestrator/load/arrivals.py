@@ -13,6 +13,7 @@ The first request arrives at offset 0.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 ARRIVALS = ("constant", "poisson", "gamma")
@@ -46,15 +47,20 @@ class OpenLoop:
         """The arrival offsets (s) of `count` requests, or of every request before `duration` s."""
         if (count is None) == (duration is None):
             raise ValueError("give a count or a duration, not both")
-        rng = random.Random(self.seed)
         out: list[float] = []
-        t = 0.0
-        while True:
-            if count is not None and len(out) >= count:
-                return out
-            if duration is not None and t >= duration:
+        for t in self.stream():
+            if (count is not None and len(out) >= count) or (duration is not None and t >= duration):
                 return out
             out.append(t)
+        return out  # never reached: the stream does not end
+
+    def stream(self) -> Iterator[float]:
+        """Every arrival offset (s), without end: a level under a floor (load.length) takes
+        them until the floor is met. The same seed, the same offsets as `offsets`."""
+        rng = random.Random(self.seed)
+        t = 0.0
+        while True:
+            yield t
             t += self._gap(rng)
 
     def _gap(self, rng: random.Random) -> float:

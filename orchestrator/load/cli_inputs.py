@@ -12,13 +12,13 @@ from orchestrator.engines import registry as engine_registry
 from orchestrator.errors import OrchError, read_text_file
 from orchestrator.load import audio_list, record
 from orchestrator.load.arrivals import Arrivals, ClosedLoop, OpenLoop
+from orchestrator.load.length import DEFAULT_MIN_REQUESTS, Floor
 from orchestrator.load.levels import Slo
 from orchestrator.load.plan import LoadInputs
 from orchestrator.load.sweep import Sweep
 from orchestrator.run.audio import AudioError, audio_seconds
 
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a")
-DEFAULT_REQUESTS = 100
 AudioFiles = list[tuple[str | None, float | None]]
 
 
@@ -48,10 +48,38 @@ def number_problems(kw: dict) -> list[str]:
 
 
 def request_count(kw: dict) -> int | None:
-    """Requests per level: --requests, else 100 unless --duration bounds the level."""
-    if kw["requests"] is not None:
-        return kw["requests"]
-    return None if kw["duration"] is not None else DEFAULT_REQUESTS
+    """Requests per level when --requests fixes it; None: --duration, or a floor (`floor`)."""
+    return kw["requests"]
+
+
+def floor(kw: dict, problems: list[str]) -> Floor | None:
+    """A level's floor (load.length): --min-requests (default: the fewest a p90 claim needs)
+    and --min-duration, unless --requests or --duration fixes the level's length; a fixed
+    length given with a floor is a contradiction, named in one line."""
+    fixed = [flag(n) for n in ("requests", "duration") if kw.get(n) is not None]
+    floors = [flag(n) for n in ("min_requests", "min_duration") if kw.get(n) is not None]
+    if fixed and floors:
+        problems.append(
+            f"{' and '.join(fixed)} fix{'es' if len(fixed) == 1 else ''} a level's length and {' and '.join(floors)} "
+            f"set{'s' if len(floors) == 1 else ''} its floor: give one or the other"
+        )
+        return None
+    if fixed:
+        return None
+    given_requests, given_seconds = kw.get("min_requests"), kw.get("min_duration")
+    try:
+        return Floor(
+            DEFAULT_MIN_REQUESTS if given_requests is None else given_requests,
+            0.0 if given_seconds is None else given_seconds,
+        )
+    except ValueError as exc:
+        problems.append(str(exc))
+        return None
+
+
+def level_requests(kw: dict, chosen: Floor | None) -> int | None:
+    """Requests a level sends, as far as known before it runs: --requests, or the floor's."""
+    return kw["requests"] if kw["requests"] is not None else chosen.requests if chosen else None
 
 
 def _floats(text: str, what: str, problems: list[str]) -> list[float]:
@@ -170,6 +198,7 @@ def worker_inputs(kw: dict, run_dir: Path, problems: list[str]) -> LoadInputs:
         levels=levels(kw, problems),
         count=request_count(kw),
         duration=kw["duration"],
+        floor=floor(kw, problems),
         warmup=kw["warmup_requests"],
         slo=slo(kw, problems),
         max_lateness_ms=kw["max_lateness_ms"],

@@ -290,6 +290,9 @@ class LevelStats:
     # the workers' CPU seconds over the level's measured requests (trees, and the workers
     # reaped meanwhile); None where orch does not run the workers (a server target)
     cpu_s: float | None = None
+    # a level under a floor (--min-requests/--min-duration, load.length): what it reached and
+    # whether that meets the floor, `why` when it ended short; None for a fixed length
+    floor: dict | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -17,6 +17,7 @@ from typing import Any
 from orchestrator.engines import registry as engine_registry
 from orchestrator.load.arrivals import Arrivals, OpenLoop
 from orchestrator.load.http_target import ServerTarget
+from orchestrator.load.length import Floor
 from orchestrator.load.levels import DEFAULT_MAX_LATENESS_MS, Slo
 from orchestrator.load.pool import PoolConfig
 from orchestrator.load.sweep import Sweep
@@ -46,6 +47,7 @@ class LoadInputs:
     sweep: Sweep | None = None
     count: int | None = None
     duration: float | None = None
+    floor: Floor | None = None  # --min-requests/--min-duration (load.length): with neither count nor duration
     warmup: int = 0
     slo: Slo = field(default_factory=Slo)
     max_lateness_ms: float = DEFAULT_MAX_LATENESS_MS
@@ -79,6 +81,7 @@ class LoadPlan:
     run_plan: RunPlan | None = None  # the workers' engine side (LoadPlan.build); None: a server
     check_outputs: bool = True  # the reference pass and drift under load (load.output_checks, TEST01)
     check_caching: int = 0  # requests a side of the caching check (TEST04); 0: not run
+    floor: Floor | None = None  # a level runs until this is met (load.length); None: count or duration
 
     @classmethod
     def build(cls, given: LoadInputs) -> tuple[LoadPlan, list[str]]:
@@ -124,6 +127,7 @@ class LoadPlan:
             run_plan=run_plan,
             check_outputs=given.check_outputs,
             check_caching=given.check_caching,
+            floor=given.floor,
         )
         return plan, notes
 
@@ -153,6 +157,8 @@ class LoadPlan:
             "levels": [self.sweep.describe()] if self.sweep else [a.describe() for a in self.levels],
             "requests": self.count,
             "duration_s": self.duration,
+            "min_requests": self.floor.requests if self.floor else None,
+            "min_duration_s": self.floor.seconds if self.floor else None,
             "warmup_requests": self.warmup,
             "audio": [path for path, _ in self.audio],
             "slo": self.slo.describe(),

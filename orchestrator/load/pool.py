@@ -40,6 +40,7 @@ from workers import protocol
 
 from orchestrator.errors import WriteFailed
 from orchestrator.load.arrivals import Arrivals, ClosedLoop, OpenLoop
+from orchestrator.load.length import Floor
 from orchestrator.load.levels import RequestRecord, itl_ms, saturation
 from orchestrator.run import crash_cause, procfs
 from orchestrator.run.memory_guard import tree_pss_mb
@@ -483,11 +484,13 @@ class Pool:
         seed: int = 0,
         weights: list[float] | None = None,
         stop_saturated: bool = False,
+        floor: Floor | None = None,
     ) -> str | None:
         """Warm-up requests (one per idle worker, not measured), then the level's requests; returns
         when every one has finished. `weights`: how often each audio file is picked (default
         uniform). `stop_saturated`: an open-loop level stops sending once its queue wait keeps
         rising (levels.saturation over the requests dispatched so far; those sent still run).
+        `floor` (with neither `count` nor `duration`): send until it is met (load.length).
         Returns why the level stopped early, or None."""
         pick = random.Random(seed + 1_000_003 * (level + 1))
         measured: list[RequestRecord] = []
@@ -510,9 +513,9 @@ class Pool:
         old_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         stop = threading.Event()
-        gen = threading.Thread(
-            target=self._generate, args=(arrivals, count, duration, make, stop), name="orch-load-generator", daemon=True
-        )
+        length = (count, duration, floor, measured)
+        gen = threading.Thread(target=self._generate, args=(arrivals, length, make, stop), name="orch-load-generator")
+        gen.daemon = True
         stopped: str | None = None
         watch = stop_saturated and isinstance(arrivals, OpenLoop)
         if watch:
@@ -529,7 +532,17 @@ class Pool:
             sys.setswitchinterval(old_interval)
         return stopped
 
-    def _generate(self, arrivals, count, duration, make, stop: threading.Event) -> None:
+    def _generate(self, arrivals, length, make, stop: threading.Event) -> None:
+        """Send the level's requests: `length` is (count, duration, floor, measured): a fixed
+        count or duration, or a floor met by the measured requests out that will be answered
+        (sent, not dropped) and the seconds elapsed."""
+        count, duration, floor, measured = length
+
+        def counted() -> int:
+            return sum(r.status != "dropped" for r in list(measured))
+
+        if floor is not None and (count is not None or duration is not None):
+            floor = None  # a fixed length is the level's whole length
         if isinstance(arrivals, ClosedLoop):
             self._permits = threading.Semaphore(arrivals.concurrency)
             t0 = time.monotonic()
@@ -544,10 +557,13 @@ class Pool:
                     break
                 self.submit(make(now, now, False))
                 sent += 1
+                if floor is not None and floor.met(counted(), now - t0):
+                    break  # the last one sent at or after the floor's seconds: the level spans them
             self._permits = None
             return
         t0 = time.monotonic() + 0.01  # a moment to get going: the first arrival is not late by birth
-        for offset in arrivals.offsets(count=count, duration=duration):
+        offsets = arrivals.stream() if floor is not None else arrivals.offsets(count=count, duration=duration)
+        for offset in offsets:
             deadline = t0 + offset
             while (delay := deadline - time.monotonic()) > 0:
                 if stop.wait(delay):  # sleeps to the deadline; wakes at once on Ctrl-C
@@ -555,6 +571,8 @@ class Pool:
             if self.stopping or self._at_bound():
                 return
             self.submit(make(deadline, time.monotonic(), False))
+            if floor is not None and floor.met(counted(), offset):
+                return  # the last one sent at or after the floor's seconds: the level spans them
 
     def _at_bound(self) -> bool:
         """The run-wide request bound (cfg.max_requests) reached: the generator stops, once noted."""

@@ -118,6 +118,7 @@ def _run_levels(
                 plan.seed,
                 weights=plan.audio_weights,
                 stop_saturated=plan.sweep is not None,
+                floor=plan.floor,
             )
         )
         cpu.append(_level_cpu(pool))
@@ -175,6 +176,8 @@ def _level_results(
         stats.stopped_early = stopped[level] if level < len(stopped) else None
         stats.drift_under_load = output_checks.drift_under_load(records, level, refs) if refs else None
         stats.cpu_s = cpu[level] if level < len(cpu) else None
+        if plan.floor is not None:  # how the level ended against its floor (load.length)
+            stats.floor = plan.floor.verdict(stats.ok + stats.failed + stats.timed_out, stats.duration_s)
         result.levels.append(stats)
     if plan.check_caching:
         result.caching = output_checks.caching_verdict(records)

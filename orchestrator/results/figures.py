@@ -338,6 +338,34 @@ FIGURES: tuple[Figure, ...] = (
         column="core_h_per_audio_h",
         prometheus="orch_soak_load_core_hours_per_audio_hour",
     ),
+    # --- read by `orch load --engines`' table (results/load_engines.py)
+    Figure(
+        "offered_rate",
+        "rate req/s",
+        "req/s",
+        HIGHER,
+        3,
+        "Load level: the open-loop rate offered; the highest sustained one is the max sustainable rate.",
+        kind="load",
+    ),
+    Figure(
+        "latency_ms",
+        "latency ms",
+        "ms",
+        LOWER,
+        0,
+        "Load level: a request's end from its arrival, ms (p50; p90 and p99 where the count supports them).",
+        kind="load",
+    ),
+    Figure(
+        "mb_per_1000",
+        "MB/1000 req",
+        "MB/1000 req",
+        LOWER,
+        2,
+        "Load level: the pool's memory growth per 1000 requests (Theil-Sen slope of tree RSS), MB.",
+        kind="load",
+    ),
 )
 
 

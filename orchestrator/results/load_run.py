@@ -167,6 +167,23 @@ class LoadLevel:
         return self.cpu_s / audio_s
 
     @property
+    def latency_ms(self) -> Pct | None:
+        """The latency percentiles (results.figures' `latency_ms`)."""
+        return self.latencies.get("latency_ms")
+
+    @property
+    def mb_per_1000(self) -> float | None:
+        """The pool's memory growth per 1000 requests, where enough requests give it (MIN_GROWTH_REQUESTS)."""
+        fit = self.pool_memory
+        return fit.mb_per_1000 if fit is not None and fit.enough else None
+
+    @property
+    def floor(self) -> dict | None:
+        """The level against its floor (--min-requests/--min-duration: load.length); None: a fixed length."""
+        floor = self.other.get("floor")
+        return floor if isinstance(floor, dict) else None
+
+    @property
     def accounted(self) -> bool:
         return self.sent == self.ok + self.failed + self.timed_out + self.dropped + self.cancelled
 
@@ -355,6 +372,20 @@ class LoadRun:
     def workers(self) -> int | None:
         w = self.plan.get("workers")
         return int(w) if isinstance(w, int) else None
+
+    @property
+    def level_length(self) -> str:
+        """How long each level ran, as the plan said: `100 requests`, `30 s`, or a floor
+        (`at least 64 requests`, `... and 10 s`: --min-requests/--min-duration)."""
+        plan = self.plan
+        if plan.get("requests"):
+            return f"{plan['requests']} requests"
+        if plan.get("duration_s"):
+            return f"{plan['duration_s']} s"
+        if plan.get("min_requests"):
+            seconds = plan.get("min_duration_s") or 0
+            return f"at least {plan['min_requests']} requests" + (f" and {seconds:g} s" if seconds else "")
+        return "?"
 
     @property
     def max_sustainable_rate(self) -> float | None:
