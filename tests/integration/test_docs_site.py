@@ -32,6 +32,7 @@ def site(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_the_site_builds_strict_with_every_page(site):
     pages = sorted(p.stem for p in (REPO / "docs").glob("*.md"))
     assert len(pages) >= 20
@@ -40,6 +41,7 @@ def test_the_site_builds_strict_with_every_page(site):
         assert built.is_file(), page
 
 
+@pytest.mark.slow
 def test_the_readme_links_into_the_site_resolve(site):
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     links = re.findall(r"\]\((docs/[^)#\s]+)(#[^)\s]+)?\)", readme)
@@ -59,7 +61,10 @@ def test_the_development_page_builds_it_as_this_test_does():
     block = page.split("\n## These docs\n", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
     assert block.startswith("python -m mkdocs build --strict -d site")
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
-    assert 'python -m mkdocs build --strict -d "$(mktemp -d)"  # no -q: it hides the warnings --strict fails on' in ci.splitlines()
+    assert (
+        'python -m mkdocs build --strict -d "$(mktemp -d)"  # no -q: it hides the warnings --strict fails on'
+        in ci.splitlines()
+    )
 
 
 def test_the_readme_is_the_short_one():

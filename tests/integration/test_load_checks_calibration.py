@@ -4,6 +4,7 @@ injected cache (--cache-speedup) are each caught; a clean run flags neither."""
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from orchestrator.cli import main
 
@@ -15,7 +16,9 @@ JFK = str(SHARED / "samples" / "jfk.wav")
 def _load(tmp_path, *extra):
     out = tmp_path / "out.json"
     args = ["load", "--concurrency", "2", "--requests", "12", "--ttft-ms", "60", "--token-ms", "1"]
-    done = CliRunner().invoke(main, [*args, "--audio", JFK, "--no-history", "--out", str(tmp_path), "--json", str(out), *extra])
+    done = CliRunner().invoke(
+        main, [*args, "--audio", JFK, "--no-history", "--out", str(tmp_path), "--json", str(out), *extra]
+    )
     return done, json.loads(Path(out).read_text())
 
 
@@ -34,6 +37,7 @@ def test_a_clean_run_has_no_drift(isolated):
     assert doc["levels"][0]["drift_under_load"] == {"compared": 12, "drifted": 0, "examples": []}
 
 
+@pytest.mark.slow
 def test_the_caching_check_flags_a_runtime_that_answers_a_repeat_faster(isolated):
     done, doc = _load(isolated, "--cache-speedup", "0.25", "--check-caching", "10")
     assert doc["caching"]["caching"] is True, doc["caching"]

@@ -74,6 +74,7 @@ needs_torch = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow
 @needs_torch
 def test_transformers_under_load_on_its_tiny_model(tmp_path):
     models = tmp_path / "models"
@@ -90,6 +91,7 @@ def test_transformers_under_load_on_its_tiny_model(tmp_path):
     assert len({r["text"] for r in lines}) == 1  # greedy: one text for one audio, both workers
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", [n for n in engine_registry.NAMES if n != "calibration"])
 def test_every_engine_under_load_on_its_found_tiny_model(engine, tmp_path):
     """Each engine on the tiny model `orch make-test-models --runtime E` made into its default

@@ -17,7 +17,9 @@ FAST = ["--ttft-ms", "5", "--token-ms", "1", "--no-history"]
 
 
 def test_the_terminal_output_ends_with_the_max_sustainable_rate(isolated):
-    res = CliRunner().invoke(main, ["load", "--rates", "2,4", "--requests", "4", *FAST, "--out", "out"], prog_name="orch")
+    res = CliRunner().invoke(
+        main, ["load", "--rates", "20,40", "--requests", "4", *FAST, "--out", "out"], prog_name="orch"
+    )
     assert res.exit_code == 0, res.output
     last = res.stdout.rstrip("\n").splitlines()[-1]
     (result,) = (isolated / "out").glob("load-*/load.json")

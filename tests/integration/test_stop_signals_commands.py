@@ -83,10 +83,15 @@ def _check_run(tmp_path: Path, jsonl: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("sig, code, name", SIGNALS)
-@pytest.mark.parametrize("argv", [
-    ["run", "--strategy", "recreate", "--iters", "100000"],
-    ["compare", "--strategies", "recreate,restart", "--iters", "100000"],
-], ids=["run", "compare"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--strategy", "recreate", "--iters", "100000"],
+        ["compare", "--strategies", "recreate,restart", "--iters", "100000"],
+    ],
+    ids=["run", "compare"],
+)
+@pytest.mark.slow
 def test_run_and_compare_write_and_store_what_was_measured(tmp_path, argv, sig, code, name):
     proc = _start([*argv, *SLOW, "--out", "out"], tmp_path)
     jsonl = _signal_after_first_record(proc, "out/*/recreate.jsonl", tmp_path, sig)

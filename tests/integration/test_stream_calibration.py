@@ -59,6 +59,7 @@ def test_the_memory_guard_stops_the_stream_with_one_line(tmp_path):
     assert "memory limit" in res.output and "Traceback" not in res.output
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_every_event_once(tmp_path):
     events, out = tmp_path / "ev.jsonl", tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO)}

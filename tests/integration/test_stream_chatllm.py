@@ -14,7 +14,7 @@ from orchestrator.engines.chatllm.paths import resolve
 
 from conftest import REPO
 
-pytestmark = pytest.mark.chatllm
+pytestmark = [pytest.mark.chatllm, pytest.mark.slow]
 
 PATHS = resolve(os.environ.get("CHATLLM_DIR") or str(REPO / "chatllm.cpp"))
 PHONE = REPO / "samples" / "phone-zh.wav"

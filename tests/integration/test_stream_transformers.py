@@ -22,6 +22,8 @@ from conftest import REPO  # noqa: E402
 
 PHONE = REPO / "samples" / "phone-zh.wav"
 
+pytestmark = pytest.mark.slow  # a tiny model made, then run end to end
+
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):

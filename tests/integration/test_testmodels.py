@@ -361,6 +361,7 @@ def test_sharded_weights_are_the_same_weights(tmp_path):
 FULL_SHAPE = os.environ.get("ORCH_FULL_SHAPE") == "1"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not FULL_SHAPE, reason="full-shape conversion takes ~4 GB and a minute: set ORCH_FULL_SHAPE=1")
 def test_full_shape_06b_conversion(tmp_path):
     paths = conversion_checkout()

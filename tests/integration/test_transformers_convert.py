@@ -47,7 +47,9 @@ def test_every_tensor_keeps_its_bytes_under_transformers_name(source, tmp_path):
         assert after[cv.tensor_name(name, aligner=False)] == value
     assert after["lm_head.weight"] == before["thinker.lm_head.weight"]
     assert after["model.multi_modal_projector.linear_2.bias"] == before["thinker.audio_tower.proj2.bias"]
-    assert after["model.language_model.layers.1.mlp.up_proj.weight"] == before["thinker.model.layers.1.mlp.up_proj.weight"]
+    assert (
+        after["model.language_model.layers.1.mlp.up_proj.weight"] == before["thinker.model.layers.1.mlp.up_proj.weight"]
+    )
     assert after["model.audio_tower.conv2d1.weight"] == before["thinker.audio_tower.conv2d1.weight"]
     assert done.files == [cv.ConvertedFile("model.safetensors", "model.safetensors", 70, 78694144)]
     assert not (tmp_path / "a.partial").exists()
@@ -57,7 +59,9 @@ def test_every_tensor_keeps_its_bytes_under_transformers_name(source, tmp_path):
 @needs_writer
 def test_config_takes_the_token_ids_from_the_folders_tokenizer(source, tmp_path):
     cv.convert_folder(source["tiny-asr-a"], tmp_path / "a")
-    added = {t["content"]: t["id"] for t in json.loads((source["tiny-asr-a"] / "tokenizer.json").read_text())["added_tokens"]}
+    added = {
+        t["content"]: t["id"] for t in json.loads((source["tiny-asr-a"] / "tokenizer.json").read_text())["added_tokens"]
+    }
     config = json.loads((tmp_path / "a" / "config.json").read_text())
     # orch's tokenizer, not the published model's 151676 (transformers' default)
     assert config["audio_token_id"] == added["<|audio_pad|>"] == 151671
@@ -75,6 +79,7 @@ def test_config_takes_the_token_ids_from_the_folders_tokenizer(source, tmp_path)
     assert "<|audio_start|><|audio_pad|><|audio_end|>" in (tmp_path / "a" / "chat_template.jinja").read_text()
 
 
+@pytest.mark.slow
 @needs_writer
 def test_the_aligner_head_becomes_score_with_its_classes(source, tmp_path):
     done = cv.convert_folder(source["tiny-aligner"], tmp_path / "al")
@@ -129,7 +134,9 @@ def test_test_models_are_made_once_with_a_manifest(tmp_path):
     assert not (tmp_path / "hf").exists()  # the float32 source folder is not kept
     entry = json.loads((tmp_path / MANIFEST).read_text())["models"]["tiny-asr-a"]
     assert entry["dtype"] == "f32" and entry["aligner"] is False
-    assert entry["files"] == [{"file": "model.safetensors", "source_file": "model.safetensors", "tensors": 70, "bytes": 78694144}]
+    assert entry["files"] == [
+        {"file": "model.safetensors", "source_file": "model.safetensors", "tensors": 70, "bytes": 78694144}
+    ]
     assert entry["source_folder"] == str(tmp_path / "hf" / "tiny-asr-a")
     assert entry["token_ids"]["audio_pad"] == 151671 and entry["spec"]["seed"] == 1
     with pytest.raises(MakeError, match="unknown test model nope"):

@@ -131,6 +131,7 @@ def test_the_aligner_answers_in_chatllms_json_form_unstreamed(models):
     e.unload()
 
 
+@pytest.mark.slow
 def test_what_the_engine_refuses(models, tmp_path):
     with pytest.raises(EngineError, match="recreate-destroy would be recreate") as exc:
         TransformersEngine({"destroy_on_unload": True})

@@ -1,13 +1,16 @@
 """TTFT by phase through real processes: the ffmpeg shim's decode stamps around a stand-in and
-the real ffmpeg, and the phases of a real chatllm.cpp run on a tiny model adding up to the TTFT
-(tests/unit/test_ttft_phases.py has the parsing and the arithmetic on recorded output)."""
+the real ffmpeg, the phases of a real chatllm.cpp run on a tiny model adding up to the TTFT, and
+the worker's malloc_trim on this C library (tests/unit/test_ttft_phases.py has the parsing and the
+arithmetic on recorded output)."""
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+from workers import loop
 from workers.engines import chatllm as C
 
 from conftest import REPO
@@ -36,7 +39,9 @@ def test_shim_stamps_the_decode_and_passes_output_and_status_through(fake_ffmpeg
     t1 = time.monotonic()
     assert out.stdout == b"decoded -i a.wav -\n" and out.returncode == 0
     ((start, end),) = stamps.take()
-    assert t0 <= start < end <= t1 + 0.002  # realtime -> monotonic within clock reading jitter
+    # realtime -> monotonic: take() reads the two clocks once, one after the other; a busy host can
+    # preempt it between them, so the converted stamps may land late by that gap (never seconds)
+    assert t0 <= start < end <= t1 + 0.1
     assert end - start >= 0.045
     assert stamps.take() == []  # taken once
     bad = subprocess.run(["sh", "-c", "ffmpeg x"], env={**env, "RC": "3"}, capture_output=True, pass_fds=stamps.fds)
@@ -68,6 +73,12 @@ def test_shim_around_the_real_ffmpeg_decodes_the_sample():
     out = subprocess.run(["sh", "-c", cmd], env=env, capture_output=True, pass_fds=stamps.fds)
     assert out.returncode == 0 and len(out.stdout) == frames * 4  # the whole file as float32
     assert len(stamps.take()) == 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc")
+def test_malloc_trim_is_glibcs():
+    # finding the C library (ctypes.util.find_library) runs `ldconfig -p`: a process
+    assert loop.malloc_trim() in (True, False)
 
 
 @pytest.mark.slow

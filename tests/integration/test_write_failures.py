@@ -164,10 +164,18 @@ def nearly_full(tmp_path):
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-@pytest.mark.parametrize("argv, pattern", [
-    (["run", "--strategy", "recreate", "--iters", "100000", *FAST], "*/recreate.jsonl"),
-    (["load", "--rate", "100", "--requests", "100000", "--ttft-ms", "1", "--token-ms", "0"], "load-*/requests.jsonl"),
-], ids=["run", "load"])
+@pytest.mark.parametrize(
+    "argv, pattern",
+    [
+        (["run", "--strategy", "recreate", "--iters", "100000", *FAST], "*/recreate.jsonl"),
+        (
+            ["load", "--rate", "100", "--requests", "100000", "--ttft-ms", "1", "--token-ms", "0"],
+            "load-*/requests.jsonl",
+        ),
+    ],
+    ids=["run", "load"],
+)
+@pytest.mark.slow
 def test_a_real_full_disk(tmp_path, nearly_full, argv, pattern):
     env = {**os.environ, "PYTHONPATH": str(REPO), "ORCH_DB": str(tmp_path / "h.sqlite3")}
     proc = subprocess.run([sys.executable, "-c", "from orchestrator.cli import main; main()", *argv,

@@ -1,6 +1,6 @@
 """The llamacpp engine's parts that need no llama.cpp build: its request body (Qwen3-ASR's
 prompt, greedy, the prompt cache off unless asked), the server-sent events it reads, the WAV it
-sends, the programs' build line, its registry entry and the mmproj pairing."""
+sends, its registry entry and the mmproj pairing."""
 
 import io
 import json
@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from orchestrator.engines import registry
 from orchestrator.engines.llamacpp import plan as llamacpp_plan
-from orchestrator.engines.llamacpp import programs
 from orchestrator.engines.llamacpp.options import LlamaCppOptions
 from workers.engines.base import EngineError, Request
 from workers.engines.llamacpp import LlamaCppEngine, read_events, wav_bytes
@@ -77,22 +76,6 @@ def test_the_wav_sent_has_a_16_bit_wavs_own_samples():
     with wave.open(io.BytesIO(wav_bytes(pcm.astype(np.float32) / 32768.0)), "rb") as w:
         assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
         assert np.array_equal(np.frombuffer(w.readframes(6), dtype="<i2"), pcm)
-
-
-def test_the_build_line_is_read(tmp_path):
-    prog = tmp_path / "llama-server"
-    prog.write_text(
-        "#!/bin/sh\necho 'version: 0.6.0-dev (build 11434, commit 515e85511)' >&2\necho 'built with GNU 12.2.0 for Linux x86_64' >&2\n"
-    )
-    prog.chmod(0o755)
-    assert programs.find("llama-server", str(tmp_path)) == prog
-    build = programs.build_of(prog)
-    assert (build.number, build.commit) == (11434, "515e85511") and build.describe() == "llama.cpp b11434 (515e85511)"
-    assert programs.find("llama-mtmd-cli", str(tmp_path)) is None
-    old = tmp_path / "old"
-    old.write_text("#!/bin/sh\necho 'version: 4567 (abc1234)' >&2\n")
-    old.chmod(0o755)
-    assert programs.build_of(old).describe() == "llama.cpp b4567 (abc1234)"
 
 
 def test_the_registry_entry_offers_no_recreate_and_says_what_each_strategy_needs():

@@ -2,10 +2,9 @@
 the bindings' `chatllm_show_statistics` META lines after two requests on one object, and
 `main`'s stdout for the aligner, which prints its timings, and for ASR, which prints none;
 tiny-asr-a / tiny-aligner, 2 threads), the phase arithmetic, and the worker's reporting
-(extra.ttft_phases, ttft_cpu_ms, trim_after_unload). The ffmpeg shim and a real run:
+(extra.ttft_phases, ttft_cpu_ms, trim_after_unload). The ffmpeg shim, malloc_trim itself and a real run:
 tests/integration/test_ttft_phases_processes.py."""
 
-import sys
 import time
 
 import pytest
@@ -227,8 +226,3 @@ def test_trim_where_there_is_none_is_noted_once(monkeypatch):
     s.unload(1, None)
     s.unload(2, None)
     assert s.notes == ["trim_after_unload: this C library has no malloc_trim; nothing trimmed"]
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc")
-def test_malloc_trim_is_glibcs():
-    assert loop.malloc_trim() in (True, False)

@@ -107,9 +107,13 @@ def run_inputs(plan) -> list[str]:
 
 def checkout_commit(root: str) -> str | None:
     """The checkout's commit (12 digits); in an orch image, which keeps no git metadata, the
-    commit its build recorded."""
+    commit its build recorded. Only a checkout's own `.git` (a clone's folder, a worktree's or
+    submodule's file) is asked: git run in a folder without one would answer with the commit of
+    whatever repository holds that folder, or fail (a folder that does not exist)."""
     from orchestrator.engines.image_identity import commit_for
 
+    if not os.path.exists(os.path.join(root, ".git")):
+        return commit_for(root)
     try:
         out = subprocess.run(
             ["git", "-C", root, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=10
