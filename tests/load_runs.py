@@ -58,14 +58,18 @@ def load_run(
     mb_per_1000: float = 2.0,
     late_s: float = 0.0,
     started_at: str = "2026-01-01T00:00:00+00:00",
+    floors=None,
 ) -> LoadRun:
     """A load run of one worker, one level per rate: below capacity (1/service_s = 16/s) no
-    request waits; above it every request waits 1/16 - 1/rate s longer than the last."""
+    request waits; above it every request waits 1/16 - 1/rate s longer than the last.
+    `floors`: per level, its verdict against a floor (load.length.Floor.verdict, as the
+    runner sets it) or None (a fixed length)."""
     levels = []
     for k, rate in enumerate(rates):
         arrivals = OpenLoop("constant", rate, seed=k)
         stats = level_stats(k, arrivals, level_records(k, rate, n, service_s, ttft_s, late_s), Slo.parse(slo))
         stats.memory = [memory(mb_per_1000, n)]
+        stats.floor = floors[k] if floors else None
         levels.append(stats.to_json())
     doc = {
         "plan": {

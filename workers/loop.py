@@ -3,12 +3,10 @@ unload with phase marks. The strategies differ only in how they put these togeth
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import resource
 import time
 
-from workers import protocol
+from workers import libc, protocol
 from workers.channel import Channel
 from workers.engines.base import Engine, Request
 
@@ -25,15 +23,11 @@ def ttft_cpu(before: resource.struct_rusage, at_first: resource.struct_rusage) -
 def malloc_trim() -> bool | None:
     """glibc's `malloc_trim(0)`: hand the heap's free pages back to the kernel (every arena,
     free chunks inside the heap too, not only its top). True if memory was released, False
-    if none could be, None where there is no glibc malloc_trim (musl, macOS)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
-        return None
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return bool(trim(0))
+    if none could be, None where there is no glibc malloc_trim (musl, macOS: the Session
+    notes it once). The function is resolved once and without a child process (workers.libc:
+    not `find_library`, whose `ldconfig -p` would run in the sampled tree before after_unload)."""
+    trim = libc.malloc_trim_function()
+    return None if trim is None else bool(trim(0))
 
 
 class Session:

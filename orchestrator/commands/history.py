@@ -121,11 +121,8 @@ def _show_load(run: LoadRun, fmt: str) -> None:
         return
     click.echo(tables.load_facts(run))
     click.echo(table)
-    for lv in run.levels:
-        if not lv.valid:
-            click.echo(f"{lv.arrivals}: INVALID: {lv.invalid_reason}")
-        if lv.saturated:
-            click.echo(f"{lv.arrivals}: saturated: {lv.saturation_why}")
+    for level, note in tables.level_notes(run):
+        click.echo(f"{level}: {note}")
     if run.soak is not None:
         click.echo(f"soak {run.soak.matrix_key}: {run.soak.outcome}")
         for alarm in run.alarms:
@@ -164,6 +161,9 @@ def load_levels(ctx, db, engine, model, since, matrix_key, host, limit, fmt):
         )
         return
     click.echo(render_table(tables.LOAD_HEADERS, tables.load_rows(found), fmt))
+    if fmt == "table":
+        for line in tables.load_floor_lines(found):
+            click.echo(line)
 
 
 @history.command("changes")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from orchestrator.history.page import CSS, escape, facts, html_table, img
-from orchestrator.history.tables import RUN_LEVEL_HEADERS, run_level_rows
+from orchestrator.history.tables import RUN_LEVEL_HEADERS, level_notes, run_level_rows
 from orchestrator.results.load_run import MIN_GROWTH_REQUESTS, LoadRun
 from orchestrator.results.tabular import render_table
 
@@ -27,7 +27,9 @@ def render_markdown(run: LoadRun) -> str:
         f"engine `{run.engine_name}`, strategy `{run.strategy}`, {run.workers} worker(s), "
         f"SLO `{plan.get('slo') or '-'}`, started {run.started_at}\n\n"
     )
-    return f"# orch load {run.run_id}\n\n" + meta + render_table(headers, rows, "md") + "\n"
+    notes = "".join(f"- **{level}**: {note}\n" for level, note in level_notes(run))  # under the table
+    table = render_table(headers, rows, "md") + "\n"
+    return f"# orch load {run.run_id}\n\n" + meta + table + (f"\n{notes}" if notes else "")
 
 
 def render_csv(run: LoadRun) -> str:
@@ -65,17 +67,9 @@ def _soak_block(run: LoadRun) -> str:
 
 
 def _warnings(run: LoadRun) -> str:
-    """What went wrong, as a list: invalid and saturated levels, the error, Ctrl-C."""
-    notes = [
-        f"<li><b>{escape(lv.arrivals)}</b>: INVALID: {escape(lv.invalid_reason)}</li>"
-        for lv in run.levels
-        if not lv.valid
-    ]
-    notes += [
-        f"<li><b>{escape(lv.arrivals)}</b>: saturated: {escape(lv.saturation_why)}</li>"
-        for lv in run.levels
-        if lv.saturated
-    ]
+    """What went wrong, as a list: invalid and saturated levels, levels short of their floor
+    (`too short for its claims: ...`), the error, Ctrl-C."""
+    notes = [f"<li><b>{escape(level)}</b>: {escape(note)}</li>" for level, note in level_notes(run)]
     if run.error:
         notes.append(f"<li>error: {escape(run.error)}</li>")
     if run.interrupted:

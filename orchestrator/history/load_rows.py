@@ -73,6 +73,9 @@ def _load_level_row(lv: LoadLevel) -> dict:
         "saturated": lv.saturated,
         "valid": lv.valid,
         "invalid_reason": lv.invalid_reason,
+        # against its floor (load.length); None: a fixed length (schema.LOAD_LEVEL_ADDED_COLUMNS)
+        "floor_met": bool(lv.floor.get("met", True)) if lv.floor else None,
+        "floor_why": lv.short_of_floor,
     }
     for f in figures.stored("load"):  # declared since version 5 (results.figures)
         if f.column_name is not None and f.column_name not in row:
@@ -177,6 +180,8 @@ class StoredLoadLevel:
     lateness_ms_p99: float | None
     saturated: bool | None
     valid: bool | None
+    floor_met: bool | None  # against --min-requests/--min-duration; None: a fixed length, or stored before
+    floor_why: str | None  # `too short for its claims: ...` when not met
     pool_mb_per_1000: float | None  # the pool's fit (one worker: that worker's)
     pool_ci_low: float | None
     pool_ci_high: float | None

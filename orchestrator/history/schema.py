@@ -172,6 +172,14 @@ for _column in declared_columns("load"):
     if _column.name not in load_levels.c:
         load_levels.append_column(_column)
 
+# a level against its floor (--min-requests/--min-duration, load.length): met or not, and the
+# `too short for its claims: ...` line when not; None for a fixed length and for levels stored
+# before. Added to an older database when it is opened (_add_declared_columns), as a declared
+# figure's columns are: columns only ever added.
+LOAD_LEVEL_ADDED_COLUMNS = (sa.Column("floor_met", sa.Boolean), sa.Column("floor_why", sa.Text))
+for _column in LOAD_LEVEL_ADDED_COLUMNS:
+    load_levels.append_column(_column)
+
 
 # --- migrations ---------------------------------------------------------------------------
 def _m1_initial(conn) -> None:
@@ -361,9 +369,9 @@ def migrate(db_engine: sa.Engine, target: int | None = None) -> int:
 
 
 def _add_declared_columns(conn) -> None:
-    """Every declared figure's columns (declared_columns) that the tables lack: a figure
-    declared since the database was made. Columns only ever added, never changed: the
-    database stays readable by the orch that made it."""
+    """Every declared figure's columns (declared_columns) and every column added since
+    (LOAD_LEVEL_ADDED_COLUMNS) that the tables lack: made since the database was. Columns
+    only ever added, never changed: the database stays readable by the orch that made it."""
     inspector = sa.inspect(conn)
     for table in (run_strategies, load_levels):
         have = {c["name"] for c in inspector.get_columns(table.name)}

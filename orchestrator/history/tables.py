@@ -191,6 +191,26 @@ def load_rows(found: list[StoredLoadLevel]) -> list[list]:
     return rows
 
 
+def load_floor_lines(found: list[StoredLoadLevel]) -> list[str]:
+    """Under `orch history load`'s table: each level that ended short of its floor, as the
+    terminal said it (`too short for its claims: ...`)."""
+    return [f"{lv.run_id} {lv.arrivals}: {lv.floor_why}" for lv in found if lv.floor_why]
+
+
+def level_notes(run: LoadRun) -> list[tuple[str, str]]:
+    """(level, note) for what a level's row cannot say, in level order: INVALID, saturated,
+    short of its floor (`history show`, `report`)."""
+    out = []
+    for lv in run.levels:
+        if not lv.valid:
+            out.append((lv.arrivals, f"INVALID: {lv.invalid_reason}"))
+        if lv.saturated:
+            out.append((lv.arrivals, f"saturated: {lv.saturation_why}"))
+        if lv.short_of_floor:
+            out.append((lv.arrivals, lv.short_of_floor))
+    return out
+
+
 CPU_COST = figures.load("core_h_per_audio_h")
 
 RUN_LEVEL_HEADERS = [

@@ -184,6 +184,14 @@ class LoadLevel:
         return floor if isinstance(floor, dict) else None
 
     @property
+    def short_of_floor(self) -> str | None:
+        """`too short for its claims: ...` when the level ended short of its floor, else None."""
+        floor = self.floor
+        if floor is None or floor.get("met", True):
+            return None
+        return str(floor.get("why") or "too short for its claims")
+
+    @property
     def accounted(self) -> bool:
         return self.sent == self.ok + self.failed + self.timed_out + self.dropped + self.cancelled
 

@@ -41,6 +41,8 @@ def test_a_database_made_by_main_opens_and_keeps_its_rows(tmp_path):
             assert set(f.ci_column_names or ()) <= columns
         load_columns = {c["name"] for c in sa.inspect(db_engine).get_columns("load_levels")}
         assert "core_h_per_audio_h" in load_columns
+        assert {"floor_met", "floor_why"} <= load_columns  # a level's floor (added on open, schema)
+        assert {(lv.floor_met, lv.floor_why) for lv in store.list_load_levels(db)} == {(None, None)}
     finally:
         store.dispose_db_engines()
 

@@ -77,7 +77,7 @@ def test_shim_around_the_real_ffmpeg_decodes_the_sample():
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc")
 def test_malloc_trim_is_glibcs():
-    # finding the C library (ctypes.util.find_library) runs `ldconfig -p`: a process
+    # this C library's own malloc_trim, called for real (tests/unit/test_worker_libc.py: no process)
     assert loop.malloc_trim() in (True, False)
 
 

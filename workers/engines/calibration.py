@@ -34,7 +34,6 @@ words after its last one at `token_ms` each.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import json
 import mmap
 import os
@@ -46,6 +45,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from workers import libc
 from workers.engines.base import CliInvocation, Engine, EngineError, Request
 from workers.stream import tokens_after_prefix, wav_seconds
 
@@ -75,7 +75,7 @@ OPTIONS: dict[str, type] = {
 }
 
 MiB = 1024 * 1024
-_libc = ctypes.CDLL(ctypes.util.find_library("c"))
+_libc = libc.libc()  # no find_library: its `ldconfig -p` is a process, at import (workers.libc)
 # The leak goes through the interpreter's PyMem_RawMalloc (plain malloc, no GIL, no debug
 # hooks unless PYTHONMALLOC asks), not libc's malloc through a ctypes pointer: a native
 # allocation tracer (memray) hooks the malloc *calls made from loaded libraries*, so only this
