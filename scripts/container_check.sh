@@ -15,6 +15,8 @@
 #   DEBIAN_MIRROR        for debootstrap (default http://deb.debian.org/debian)
 #   CHATLLM_SRC          a local chatllm.cpp git checkout for an offline build (a clean clone of
 #                        it at CHATLLM_COMMIT is what the build sees); default: the public repository
+#   CHATLLM_BUNDLE_DIR   a folder holding the vendored git bundle (../shared/vendor) for an offline
+#                        build with .ci/build_chatllm.sh (CHATLLM_FROM=bundle; not with CHATLLM_SRC)
 #   CHATLLM_COMMIT       default: the Containerfile's
 #   CHATLLM_DESTROY_FIX  1: build with the destroy fix (default 0)
 #   EXTRA_CA             a file of extra CA certificates for the build's downloads (default: the
@@ -98,7 +100,10 @@ REVISION=$(git rev-parse HEAD 2>/dev/null || true)
 SOURCE=$(git remote get-url origin 2>/dev/null || true)
 [ -z "$SOURCE" ] || BUILD+=(--build-arg "ORCH_SOURCE=$SOURCE")
 [ -z "${BUILD_JOBS:-}" ] || BUILD+=(--build-arg "BUILD_JOBS=$BUILD_JOBS")
-if [ -n "${CHATLLM_SRC:-}" ]; then
+if [ -n "${CHATLLM_BUNDLE_DIR:-}" ]; then
+    [ -z "${CHATLLM_SRC:-}" ] || die "give CHATLLM_SRC or CHATLLM_BUNDLE_DIR, not both"
+    BUILD+=(--build-arg CHATLLM_FROM=bundle --build-context "chatllm-bundle=$CHATLLM_BUNDLE_DIR")
+elif [ -n "${CHATLLM_SRC:-}" ]; then
     # a clean clone at the commit: the build refuses local changes, and the checkout's own
     # build folder is not sent
     git clone -q --no-checkout "$CHATLLM_SRC" "$WORK/chatllm-src" || die "cannot clone $CHATLLM_SRC"

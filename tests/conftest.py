@@ -27,10 +27,10 @@ def isolated(tmp_path, monkeypatch):
     return tmp_path
 
 
-# Engines and services a run must test rather than skip: ORCH_REQUIRE=chatllm,postgres (.ci/run
+# Engines and services a run must test rather than skip: ORCH_REQUIRE=chatllm,postgres,... (.ci/run
 # sets it). A test marked with a required marker that skips -- a missing build, model, server or
 # package -- fails instead, with the skip's reason, so CI cannot go green without running it.
-REQUIRABLE = ("chatllm", "postgres", "openvino")
+REQUIRABLE = ("chatllm", "postgres", "openvino", "llamacpp")
 
 
 def required() -> set[str]:

@@ -26,7 +26,7 @@ from workers.engines.llamacpp import LlamaCppEngine  # noqa: E402
 
 from conftest import REPO  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.llamacpp, pytest.mark.slow]
 
 PHONE = REPO / "samples" / "phone-zh.wav"
 ITERS = 4

@@ -19,7 +19,7 @@ from orchestrator.engines.llamacpp import programs  # noqa: E402
 
 from conftest import REPO  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.llamacpp, pytest.mark.slow]
 JFK = str(REPO / "samples" / "phone-zh.wav")  # the repository's own sample
 
 

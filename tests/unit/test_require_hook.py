@@ -86,4 +86,4 @@ def test_an_unknown_name_is_refused(suite, monkeypatch):
     monkeypatch.setenv("ORCH_REQUIRE", "chatllm,cuda")
     res = suite.runpytest()
     assert res.ret == pytest.ExitCode.USAGE_ERROR
-    res.stderr.fnmatch_lines(["*ORCH_REQUIRE names cuda: known are chatllm, postgres, openvino*"])
+    res.stderr.fnmatch_lines(["*ORCH_REQUIRE names cuda: known are chatllm, postgres, openvino, llamacpp*"])
