@@ -7,7 +7,10 @@ command then exits 128 + the signal's number, as a shell reports a process the s
 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP (`exit_code()`, orchestrator.errors.ExitCode).
 
 The first SIGTERM or SIGHUP stops the command; one that comes while it writes what was
-measured is ignored (SIGKILL still ends it at once). SIGINT keeps Python's own handler."""
+measured is ignored (SIGKILL still ends it at once). SIGINT keeps Python's own handler. A
+signal ignored when the command starts stays ignored, as `nohup` (SIGHUP) and a shell's
+background jobs (SIGINT: Python installs no handler then) mean it: `nohup orch soak ...`
+outlives the ssh session that started it."""
 
 from __future__ import annotations
 
@@ -55,7 +58,8 @@ def handled() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, _handler) for sig in _HANDLED}
+    keep = [sig for sig in _HANDLED if signal.getsignal(sig) is not signal.SIG_IGN]
+    previous = {sig: signal.signal(sig, _handler) for sig in keep}
     try:
         yield
     finally:

@@ -1,4 +1,5 @@
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,12 @@ def skip_module(reason: str, needs: str) -> None:
 
 
 def pytest_configure(config):
+    # run from a background job of a non-interactive shell (`(nohup .ci/run &)`), pytest starts
+    # with SIGINT ignored, and every `orch` the tests start would inherit that and ignore the
+    # Ctrl-C the tests send it (orch keeps an ignored signal ignored, as nohup means it): a
+    # handler of our own is reset to the default in each child at exec, so they take Ctrl-C
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     unknown = required() - set(REQUIRABLE)
     if unknown:
         raise pytest.UsageError(f"ORCH_REQUIRE names {', '.join(sorted(unknown))}: known are {', '.join(REQUIRABLE)}")

@@ -41,3 +41,16 @@ def test_ctrl_c_is_still_130():
     with pytest.raises(KeyboardInterrupt), stop_signals.handled():
         raise KeyboardInterrupt
     assert (stop_signals.reason(), stop_signals.exit_code()) == ("Ctrl-C", ExitCode.INTERRUPTED)
+
+
+def test_a_signal_ignored_at_start_stays_ignored():
+    """nohup ignores SIGHUP for the command it starts: orch must not take it back (a closed
+    ssh session would stop a `nohup orch soak`); SIGTERM, not ignored, is still handled."""
+    old_hup = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with stop_signals.handled():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is stop_signals._handler
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, old_hup)
