@@ -46,6 +46,10 @@ def skip_module(reason: str, needs: str) -> None:
     pytest.skip(reason, allow_module_level=True)
 
 
+def _ignore(_signum, _frame) -> None:
+    """pytest's own SIGHUP under nohup: nothing (a handler, unlike SIG_IGN, is not inherited)."""
+
+
 def pytest_configure(config):
     # run from a background job of a non-interactive shell (`(nohup .ci/run &)`), pytest starts
     # with SIGINT ignored, and every `orch` the tests start would inherit that and ignore the
@@ -53,6 +57,10 @@ def pytest_configure(config):
     # handler of our own is reset to the default in each child at exec, so they take Ctrl-C
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    # the same for SIGHUP under `nohup`: pytest keeps ignoring it (a handler that does nothing),
+    # the `orch` processes the tests send it to get the default back at exec
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, _ignore)
     unknown = required() - set(REQUIRABLE)
     if unknown:
         raise pytest.UsageError(f"ORCH_REQUIRE names {', '.join(sorted(unknown))}: known are {', '.join(REQUIRABLE)}")
