@@ -4,17 +4,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import platform
 
 from orchestrator.engines import registry as engine_registry
 
 # --- hosts and builds -------------------------------------------------------------------------
 HEAD_CHARS = 16384  # a result's JSON starts schema, run_id, times, host, engine: all within this
-
-
-LIB_HASH_BYTES = 4 << 20  # the library's first 4 MiB (ELF headers and the GNU build-id note) and its size
 
 
 def this_host() -> str:
@@ -26,19 +21,6 @@ def this_host() -> str:
 def hostname_of(host) -> str | None:
     name = host.get("hostname") if isinstance(host, dict) else None
     return str(name)[:255] if name else None
-
-
-def lib_hash(path) -> str | None:
-    """sha256 (12 hex digits) of a library file's first 4 MiB and its size; None when it
-    cannot be read. The first MiBs hold the ELF headers and the GNU build-id, which a
-    relink changes; the size catches the rest."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(LIB_HASH_BYTES)
-            size = os.fstat(f.fileno()).st_size
-    except (OSError, TypeError, ValueError):
-        return None
-    return hashlib.sha256(head + b"\0" + str(size).encode()).hexdigest()[:12]
 
 
 def _one_build(engine: dict, hash_lib: bool) -> str | None:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from orchestrator.history.builds import build_identity, hostname_of
 from orchestrator.history.connect import get_db_engine
-from orchestrator.history.run_rows import _f, _iso, _stored_text, _utcnow, parse_since, parse_time
+from orchestrator.history.run_rows import _f, _iso, _stored_text, _utcnow, filter_runs, parse_time
 from orchestrator.history.schema import (
     LOAD_PERCENTILE_FIGURES,
     delete_run,
@@ -198,14 +198,7 @@ _LEVEL_FIELDS = tuple(
 def _newest_load_runs(engine, model, since, host, matrix_key, limit) -> sa.Select:
     """The run pks of the stored load runs the filters keep, newest first."""
     q = sa.select(runs.c.id).where(sa.exists().where(load_runs.c.run_pk == runs.c.id))
-    for column, value in ((runs.c.engine, engine), (runs.c.host, host), (runs.c.matrix_key, matrix_key)):
-        if value:
-            q = q.where(column == value)
-    if model:
-        q = q.where(runs.c.models.contains(model, autoescape=True))
-    start = parse_since(since)
-    if start is not None:
-        q = q.where(runs.c.started_at >= start)
+    q = filter_runs(q, {"engine": engine, "host": host, "matrix_key": matrix_key}, model, since)
     q = q.order_by(runs.c.started_at.desc(), runs.c.id.desc())
     return q.limit(limit) if limit else q
 

@@ -295,20 +295,8 @@ def list_runs(
     only its rows); `model` matches a substring of the models label; `since` as parse_since;
     `host` the hostname it ran on (exactly)."""
     q = sa.select(runs.c.id, *(runs.c[name] for name in RUN_COLUMNS))
-    for column, value in (
-        (runs.c.engine, engine),
-        (runs.c.matrix_key, matrix_key),
-        (runs.c.kind, kind),
-        (runs.c.status, status),
-        (runs.c.host, host),
-    ):
-        if value:
-            q = q.where(column == value)
-    if model:
-        q = q.where(runs.c.models.contains(model, autoescape=True))
-    start = parse_since(since)
-    if start is not None:
-        q = q.where(runs.c.started_at >= start)
+    equal = {"engine": engine, "matrix_key": matrix_key, "kind": kind, "status": status, "host": host}
+    q = filter_runs(q, equal, model, since)
     if strategy:
         q = q.where(
             sa.exists().where(run_strategies.c.run_pk == runs.c.id).where(run_strategies.c.strategy == strategy)
@@ -321,6 +309,20 @@ def list_runs(
         found = conn.execute(q).all()
         by_pk = _strategies_of(conn, [row.id for row in found], strategy)
     return [_stored_run(row, by_pk.get(row.id, [])) for row in found]
+
+
+def filter_runs(q: sa.Select, equal: dict, model: str | None, since) -> sa.Select:
+    """`q` kept to the runs whose `runs` columns equal the given values (None: any), whose
+    models label contains `model`, started at or after `since` (parse_since)."""
+    for name, value in equal.items():
+        if value:
+            q = q.where(runs.c[name] == value)
+    if model:
+        q = q.where(runs.c.models.contains(model, autoescape=True))
+    start = parse_since(since)
+    if start is not None:
+        q = q.where(runs.c.started_at >= start)
+    return q
 
 
 def _strategies_of(conn, pks: list[int], strategy: str | None) -> dict[int, list[StoredStrategy]]:

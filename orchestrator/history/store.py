@@ -32,10 +32,8 @@ from __future__ import annotations
 
 from orchestrator.history.builds import (
     HEAD_CHARS,
-    LIB_HASH_BYTES,
     build_identity,
     hostname_of,
-    lib_hash,
     this_host,
 )
 from orchestrator.history.connect import (
@@ -95,7 +93,6 @@ __all__ = [
     "DRIFT_COLUMNS",
     "ENV_VAR",
     "HEAD_CHARS",
-    "LIB_HASH_BYTES",
     "LOAD_PERCENTILE_FIGURES",
     "MIGRATIONS",
     "POSTGRES_EXTRA",
@@ -120,7 +117,6 @@ __all__ = [
     "dispose_db_engines",
     "get_db_engine",
     "hostname_of",
-    "lib_hash",
     "list_load_levels",
     "list_runs",
     "load_any",
