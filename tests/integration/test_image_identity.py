@@ -146,6 +146,9 @@ def test_build_flags_from_the_cmake_cache(tmp_path):
         "CMAKE_BUILD_TYPE=Release GGML_NATIVE=OFF GGML_OPENMP=ON BUILD_SHARED_LIBS=ON GGML_AVX2=ON "
         'CMAKE_C_FLAGS="-fno-omit-frame-pointer"'
     )
+    # .ci/build_chatllm.sh's builds: every object position-independent, main's too
+    pic = chatllm_build.read_cache(str(cache)) | {"CMAKE_POSITION_INDEPENDENT_CODE": "ON"}
+    assert "GGML_AVX2=ON CMAKE_POSITION_INDEPENDENT_CODE=ON CMAKE_C_FLAGS=" in chatllm_build.build_flags(pic)
     # a build folder elsewhere: found from main's path (<build>/bin/main)
     other = tmp_path / "elsewhere"
     assert chatllm_build.cache_path(str(other), str(tmp_path / "build" / "bin" / "main")) == str(cache)

@@ -17,8 +17,19 @@ KEYS = (
     "BUILD_SHARED_LIBS",
 )
 # reported when set: instruction sets chosen by hand (GGML_NATIVE leaves them OFF and asks the
-# compiler), extra compiler flags
-WHEN_ON = ("GGML_SSE42", "GGML_AVX", "GGML_AVX2", "GGML_AVX_VNNI", "GGML_AVX512", "GGML_FMA", "GGML_F16C", "GGML_BMI2")
+# compiler), position-independent code for every target (.ci/build_chatllm.sh: `main`'s
+# objects -fPIC, as libchatllm's always are), extra compiler flags
+WHEN_ON = (
+    "GGML_SSE42",
+    "GGML_AVX",
+    "GGML_AVX2",
+    "GGML_AVX_VNNI",
+    "GGML_AVX512",
+    "GGML_FMA",
+    "GGML_F16C",
+    "GGML_BMI2",
+    "CMAKE_POSITION_INDEPENDENT_CODE",
+)
 WHEN_SET = ("CMAKE_C_FLAGS", "CMAKE_CXX_FLAGS")
 
 
