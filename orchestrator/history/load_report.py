@@ -92,7 +92,7 @@ def render_html(run: LoadRun) -> str:
     sustained = (
         f"max sustainable rate <b>{rate:g} req/s</b>"
         if rate is not None
-        else "max sustainable rate: none (no open-loop level was sustained from the lowest up)"
+        else f"max sustainable rate: {escape(run.max_rate_text())}"
     )
     body = [
         f"<h1>{escape(title)}</h1>",

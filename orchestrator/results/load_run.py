@@ -410,10 +410,17 @@ class LoadRun:
 
     def max_rate_line(self) -> str:
         """The run's answer in one line, as the terminal, `history show` and the report say it."""
+        return "max sustainable rate: " + self.max_rate_text()
+
+    def max_rate_text(self) -> str:
+        """The max sustainable rate, or why there is none: no open-loop level was run (a closed
+        loop sets no rate), or the lowest open-loop level was not sustained."""
         rate = self.max_sustainable_rate
-        return "max sustainable rate: " + (
-            f"{rate:g} req/s" if rate is not None else "none (no open-loop level was sustained from the lowest up)"
-        )
+        if rate is not None:
+            return f"{rate:g} req/s"
+        if all(lv.offered_rate is None for lv in self.levels):
+            return "not measured (no open-loop level: a closed loop offers no rate)"
+        return "none (no open-loop level was sustained from the lowest up)"
 
     @property
     def status(self) -> str:

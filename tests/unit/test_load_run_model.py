@@ -4,6 +4,7 @@ with nothing to draw."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -15,7 +16,13 @@ from tests.load_runs import load_run
 def test_levels_read_back_exactly():
     run = load_run(n=32)
     below, above = run.levels
-    assert (below.arrivals, below.offered_rate, below.sent, below.ok, below.accounted) == ("8/s constant", 8.0, 32, 32, True)
+    assert (below.arrivals, below.offered_rate, below.sent, below.ok, below.accounted) == (
+        "8/s constant",
+        8.0,
+        32,
+        32,
+        True,
+    )
     assert below.figure("latency_ms").p99 is None and below.figure("ttft_ms").p50 == 31.25  # p99 needs 662
     assert (below.saturated, below.valid, below.pool_memory.mb_per_1000) == (False, True, 2.0)
     assert (above.figure("latency_ms").p50, above.figure("latency_ms").p90, above.figure("latency_ms").p99) == (
@@ -92,3 +99,14 @@ def test_charts_cope_with_nothing_to_draw():
         assert chart(empty).startswith(b"\x89PNG")
     run = load_run()
     assert load_plots.level_x(run) == ([8.0, 32.0], "offered rate (requests/s)")
+
+
+def test_the_answer_says_why_there_is_no_rate():
+    assert load_run(rates=(8.0,)).max_rate_line() == "max sustainable rate: 8 req/s"
+    short = load_run(rates=(8.0,), n=32)  # open loop, too short for the SLO claim
+    assert short.max_rate_line() == "max sustainable rate: none (no open-loop level was sustained from the lowest up)"
+    closed = dataclasses.replace(short, levels=[dataclasses.replace(lv, offered_rate=None) for lv in short.levels])
+    assert (
+        closed.max_rate_line()
+        == "max sustainable rate: not measured (no open-loop level: a closed loop offers no rate)"
+    )
