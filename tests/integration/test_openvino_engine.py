@@ -222,3 +222,24 @@ def test_compare_all_runs_every_strategy_the_engine_has(model, tmp_path):
         assert all(it["streamed"] and it["tokens"] > 1 for it in r["iterations"]), name
         texts |= {it["text_raw"] for it in r["iterations"]}
     assert len(texts) == 1 and texts != {""}
+
+
+@pytest.mark.slow
+def test_load_accounts_for_every_request_on_the_tiny_model(model, tmp_path):
+    """orch load on the exported tiny model (the module's, so CI runs it): every request ok
+    and written once, greedy, the same text under load as the same audio alone."""
+    proc = orch(
+        "load", "--engine", "openvino", "--model", model, "--audio", str(PHONE), "--threads", "1",
+        "--workers", "2", "--concurrency", "2", "--requests", "4", "--no-history", "--json", "r.json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, (proc.stdout, proc.stderr[-3000:])
+    run = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert run["engine"]["name"] == "openvino" and run["plan"]["decoding"] == "greedy"
+    (level,) = run["levels"]
+    assert (level["sent"], level["ok"], level["failed"], level["timed_out"]) == (4, 4, 0, 0)
+    every = [json.loads(line) for line in (tmp_path / run["records_path"]).read_text().splitlines()]
+    assert len({r["i"] for r in every}) == len(every)  # each request written once
+    measured = [r for r in every if r["level"] >= 0]
+    assert len(measured) == 4 and {r["worker"] for r in measured} == {"w1", "w2"}
+    assert level["drift_under_load"]["drifted"] == 0 and len({r["text"] for r in measured}) == 1
